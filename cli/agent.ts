@@ -1,0 +1,160 @@
+/**
+ * `hactl agent <config.yml>`: the composition root of the daemon. Loads and checks the configuration, wires the
+ * etcd adapter, the Postgres adapter, the peer client, the REST API and the HA loop together, runs the status
+ * monitor, and handles signals (SIGTERM/SIGINT: stop Postgres, release the lock, exit 0).
+ *
+ * @module
+ */
+import { Agent } from "../src/agent.ts";
+import { createApiHandler, serveApi } from "../src/api.ts";
+import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
+import { createEtcdDcs } from "../src/dcs.ts";
+import { agentLog, moduleLogger, setupLogging } from "../src/log.ts";
+import { HttpPeerClient } from "../src/peers.ts";
+import { LocalPostgres } from "../src/postgres.ts";
+import { HACTL_VERSION } from "../src/types.ts";
+import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
+import { writeErr, writeOut } from "./io.ts";
+
+const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config] [--help]
+
+Run the hactl daemon on this database host: the HA loop, the REST API and the watchdog keepalive.
+
+Arguments:
+  CONFIG_FILE         Patroni-compatible YAML file (or a directory of *.yml files merged in order).
+                      Without it the configuration comes from PATRONI_CONFIGURATION or PATRONI_* variables.
+Options:
+  --validate-config   Check the configuration, print problems and exit (0 = valid, 1 = invalid).
+  -h, --help          Show this help.
+
+Signals: SIGTERM/SIGINT stop Postgres, release the leader key and exit 0.
+Exit codes: 0 clean shutdown, 1 configuration error or fatal start-up error.
+`;
+
+export async function run(args: string[], env: Record<string, string>): Promise<number> {
+  if (args.includes("-h") || args.includes("--help")) {
+    writeOut(HELP);
+    return 0;
+  }
+  const positional = args.filter((a) => !a.startsWith("-"));
+  const unknown = args.filter((a) => a.startsWith("-") && a !== "--validate-config");
+  if (unknown.length > 0 || positional.length > 1) {
+    writeErr(`Error: unexpected arguments: ${[...unknown, ...positional.slice(1)].join(" ")}\n\n${HELP}`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = await loadConfigFile(positional[0], env);
+    const problems = await checkConfigEnvironment(config);
+    if (problems.length > 0) throw new ConfigError(problems);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      writeErr(err.problems.map((p) => p + "\n").join(""));
+      return 1;
+    }
+    throw err;
+  }
+  if (args.includes("--validate-config")) {
+    writeOut(`${config.source}: configuration is valid\n`);
+    return 0;
+  }
+  return await runDaemon(config);
+}
+
+async function runDaemon(config: Config): Promise<number> {
+  setupLogging({ level: config.log.level, type: config.log.type });
+  const log = moduleLogger("agent");
+  const bootstrapDcs = config.bootstrap.dcs;
+  const dynamicFrom = (raw: Record<string, unknown> | null) => {
+    const { settings, warnings } = normalizeDynamic(raw ?? bootstrapDcs);
+    for (const w of warnings) log.debug(w);
+    return settings;
+  };
+  const initial = dynamicFrom(null);
+  const dcs = createEtcdDcs({
+    etcd: config.etcd3,
+    namespace: config.namespace,
+    scope: config.scope,
+    name: config.name,
+    retryTimeout: initial.retryTimeout,
+    ttl: initial.ttl,
+  });
+  let agent: Agent | null = null;
+  const pg = new LocalPostgres({
+    config,
+    dynamicParameters: () => agent?.dynamic.parameters ?? initial.parameters,
+    useSlots: () => agent?.dynamic.useSlots ?? initial.useSlots,
+  });
+  const ca = config.postgresql.connectAddress;
+  const ra = config.restapi.connectAddress;
+  const scheme = config.restapi.certfile ? "https" : "http";
+  agent = new Agent({
+    name: config.name,
+    scope: config.scope,
+    tags: config.tags,
+    connUrl: `postgres://${ca.host}:${ca.port}/postgres`,
+    apiUrl: `${scheme}://${ra.host}:${ra.port}/patroni`,
+    bootstrapDcs,
+    dynamicFrom,
+    dcs,
+    pg,
+    peers: new HttpPeerClient({ auth: config.ctl.authentication ?? config.restapi.authentication }),
+    clock: { now: () => performance.now(), wallNow: () => Date.now() },
+    log: agentLog(),
+  });
+
+  const abort = new AbortController();
+  const handler = createApiHandler({
+    snapshot: () => agent!.snapshot(),
+    now: () => performance.now(),
+    wallNow: () => Date.now(),
+    loadCluster: () => dcs.loadCluster(),
+    scope: config.scope,
+    name: config.name,
+  });
+  const listen = config.restapi.listen;
+  const hostname = listen.host === "" || listen.host === "*" ? "0.0.0.0" : listen.host;
+  let server: Deno.HttpServer;
+  try {
+    server = await serveApi(handler, { hostname, port: listen.port, signal: abort.signal });
+  } catch (err) {
+    log.error("could not start the REST API on {address}: {error}", {
+      address: `${hostname}:${listen.port}`,
+      error: String(err),
+    });
+    return 1;
+  }
+  log.info("hactl {version} agent {name} of cluster {scope} started; REST API on {address}", {
+    version: HACTL_VERSION,
+    name: config.name,
+    scope: config.scope,
+    address: `${hostname}:${listen.port}`,
+  });
+
+  // The status monitor keeps the health-check snapshot fresh between cycles (no SQL per API request).
+  let monitorBusy = false;
+  const monitor = setInterval(() => {
+    if (monitorBusy) return;
+    monitorBusy = true;
+    agent!.refreshPostgresStatus().catch(() => {}).finally(() => (monitorBusy = false));
+  }, 1000);
+
+  let shuttingDown = false;
+  const onSignal = (sig: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info("received {signal}, shutting down", { signal: sig });
+    agent!.stop();
+  };
+  Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+  Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+
+  await agent.run();
+  clearInterval(monitor);
+  await agent.shutdown();
+  await pg.close();
+  abort.abort();
+  await server.finished.catch(() => {});
+  log.info("hactl agent stopped");
+  return 0;
+}

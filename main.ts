@@ -1,0 +1,48 @@
+/**
+ * hactl: PostgreSQL high availability in one binary. argv -> subcommand table -> exit code; nothing else.
+ *
+ * @module
+ */
+import { writeErr, writeOut } from "./cli/io.ts";
+import { run as agent } from "./cli/agent.ts";
+import { run as list } from "./cli/list.ts";
+import { run as validateConfig } from "./cli/validate_config.ts";
+import { run as version } from "./cli/version.ts";
+
+type Command = (args: string[], env: Record<string, string>) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  agent: { run: agent, summary: "run the daemon on a database host (HA loop, REST API, watchdog)" },
+  list: { run: list, summary: "show the members of a cluster, as patronictl list" },
+  "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
+  version: { run: version, summary: "print the hactl version" },
+};
+
+const HELP = `Usage: hactl <command> [options]
+
+High availability for PostgreSQL, compatible with Patroni's etcd keys, REST API and YAML configuration.
+
+Commands:
+${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(18)}${c.summary}`).join("\n")}
+
+Run 'hactl <command> --help' for the options of a command.
+`;
+
+export async function main(argv: string[], env: Record<string, string>): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    writeOut(HELP);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") return await version([], env);
+  const command = COMMANDS[name];
+  if (!command) {
+    writeErr(`Error: no such command '${name}'\n\n${HELP}`);
+    return 2;
+  }
+  return await command.run(rest, env);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args, Deno.env.toObject()));
+}

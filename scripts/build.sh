@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the single binary: deno compile main.ts -> dist/hactl, with the permissions the daemon and the CLI need
+# (network for etcd/REST/peers, files for data dirs and configs, running Postgres binaries, env for PATRONI_*,
+# FFI for the watchdog ioctls). deno compile downloads Deno's runtime (denort) from Deno's servers on first use;
+# where they are unreachable (this workplace), point DENORT_BIN at a denort binary of the same version.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+bash scripts/setup.sh
+DENO="$REPO/node_modules/deno/deno"
+mkdir -p dist
+"$DENO" check main.ts
+exec "$DENO" compile \
+  --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys --allow-ffi \
+  --no-check --output dist/hactl main.ts

@@ -1,0 +1,231 @@
+/**
+ * A local hactl cluster on loopback: per-member Patroni-style YAML, agent processes, and the wait for
+ * "1 primary + N streaming replicas". Shared by the demo (`scripts/demo.ts`), the integration tests
+ * (`tests/integration/`) and the bootstrap benchmark (`scripts/bench/`), so all three run the same set-up.
+ *
+ * Agents run `main.ts agent <config>` with the Deno that runs this module (`Deno.execPath()`).
+ *
+ * @module
+ */
+import { createEtcdDcs } from "../../src/dcs.ts";
+import type { ClusterView } from "../../src/types.ts";
+
+export interface MemberLayout {
+  name: string;
+  pgPort: number;
+  apiPort: number;
+  dataDir: string;
+  configPath: string;
+  logPath: string;
+}
+
+export interface LayoutOptions {
+  dir: string;
+  scope: string;
+  members: number;
+  etcdEndpoints: string[];
+  /** First Postgres port; member i gets basePgPort + i. */
+  basePgPort: number;
+  /** First REST API port; member i gets baseApiPort + i. */
+  baseApiPort: number;
+  namespace?: string;
+  ttl?: number;
+  loopWait?: number;
+  retryTimeout?: number;
+}
+
+/** Passwords used by local test and demo clusters (never production values). */
+export const LOCAL_SECRETS = {
+  superuser: { username: "postgres", password: "local-super-pass" },
+  replication: { username: "replicator", password: "local-repl-pass" },
+} as const;
+
+/** A Patroni-compatible YAML configuration for one local member. */
+export function memberConfigYaml(o: LayoutOptions, m: MemberLayout): string {
+  const ttl = o.ttl ?? 30;
+  const loopWait = o.loopWait ?? 10;
+  const retryTimeout = o.retryTimeout ?? 10;
+  return `scope: ${o.scope}
+namespace: ${o.namespace ?? "/service/"}
+name: ${m.name}
+
+log:
+  level: INFO
+
+restapi:
+  listen: 127.0.0.1:${m.apiPort}
+  connect_address: 127.0.0.1:${m.apiPort}
+
+etcd3:
+  hosts: ${o.etcdEndpoints.map((e) => e.replace(/^https?:\/\//, "")).join(",")}
+
+bootstrap:
+  dcs:
+    ttl: ${ttl}
+    loop_wait: ${loopWait}
+    retry_timeout: ${retryTimeout}
+    maximum_lag_on_failover: 1048576
+    postgresql:
+      use_pg_rewind: true
+      use_slots: true
+      parameters:
+        max_connections: 50
+        shared_buffers: 32MB
+  initdb:
+    - encoding: UTF8
+    - data-checksums
+  pg_hba:
+    - host replication ${LOCAL_SECRETS.replication.username} 127.0.0.1/32 md5
+    - host all all 127.0.0.1/32 md5
+
+postgresql:
+  listen: 127.0.0.1:${m.pgPort}
+  connect_address: 127.0.0.1:${m.pgPort}
+  data_dir: ${m.dataDir}
+  pgpass: ${o.dir}/${m.name}.pgpass
+  authentication:
+    superuser:
+      username: ${LOCAL_SECRETS.superuser.username}
+      password: ${LOCAL_SECRETS.superuser.password}
+    replication:
+      username: ${LOCAL_SECRETS.replication.username}
+      password: ${LOCAL_SECRETS.replication.password}
+  parameters:
+    unix_socket_directories: '${o.dir}'
+  pg_hba:
+    - local all all trust
+    - host replication ${LOCAL_SECRETS.replication.username} 127.0.0.1/32 md5
+    - host all all 127.0.0.1/32 md5
+
+tags:
+  nofailover: false
+  noloadbalance: false
+  clonefrom: false
+  nosync: false
+
+watchdog:
+  mode: off
+`;
+}
+
+/** Lay out N members under `dir` and write their configuration files. */
+export async function writeLayout(o: LayoutOptions): Promise<MemberLayout[]> {
+  await Deno.mkdir(o.dir, { recursive: true });
+  const members: MemberLayout[] = [];
+  for (let i = 0; i < o.members; i++) {
+    const name = `pg${i + 1}`;
+    const m: MemberLayout = {
+      name,
+      pgPort: o.basePgPort + i,
+      apiPort: o.baseApiPort + i,
+      dataDir: `${o.dir}/${name}/data`,
+      configPath: `${o.dir}/${name}.yml`,
+      logPath: `${o.dir}/${name}.log`,
+    };
+    await Deno.mkdir(`${o.dir}/${name}`, { recursive: true, mode: 0o700 });
+    await Deno.writeTextFile(m.configPath, memberConfigYaml(o, m), { mode: 0o600 });
+    members.push(m);
+  }
+  return members;
+}
+
+/** The path of `main.ts` next to this script. */
+export function mainModule(): string {
+  return new URL("../../main.ts", import.meta.url).pathname;
+}
+
+/** Spawn `hactl agent <config>` with output appended to the member's log file. */
+export async function spawnAgent(
+  m: MemberLayout,
+  opts: { detached?: boolean } = {},
+): Promise<Deno.ChildProcess> {
+  const log = await Deno.open(m.logPath, { append: true, create: true });
+  const args = ["run", "--allow-all", mainModule(), "agent", m.configPath];
+  const cmd = opts.detached
+    ? new Deno.Command("setsid", {
+      args: [Deno.execPath(), ...args],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    })
+    : new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped", stdin: "null" });
+  const child = cmd.spawn();
+  // Copy output to the log; the promise resolves when the process closes its pipes.
+  const copy = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) await log.write(chunk);
+  };
+  Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => log.close()).catch(() => {});
+  return child;
+}
+
+/** Summary of a cluster's health as read from etcd. */
+export interface ClusterHealth {
+  leader: string | null;
+  primaries: string[];
+  streaming: string[];
+  view: ClusterView;
+}
+
+/** Read the cluster from etcd and summarise it. */
+export async function readHealth(o: Pick<LayoutOptions, "etcdEndpoints" | "scope" | "namespace">): Promise<
+  ClusterHealth
+> {
+  const dcs = createEtcdDcs({
+    etcd: { hosts: o.etcdEndpoints, protocol: "http" },
+    namespace: o.namespace ?? "/service/",
+    scope: o.scope,
+    name: "observer",
+    retryTimeout: 5,
+    ttl: 30,
+  });
+  try {
+    const view = await dcs.loadCluster();
+    const leader = view.leader?.name ?? null;
+    const primaries = view.members.filter((m) => m.data.role === "primary" && m.data.state === "running")
+      .map((m) => m.name);
+    const streaming = view.members.filter((m) =>
+      m.name !== leader && m.data.role === "replica" && m.data.replication_state === "streaming"
+    ).map((m) => m.name);
+    return { leader, primaries, streaming, view };
+  } finally {
+    await dcs.close();
+  }
+}
+
+/** Poll until `check` returns a value or the deadline passes (then throw with the last state). */
+export async function waitFor<T>(
+  what: string,
+  deadlineMs: number,
+  check: () => Promise<T | null | undefined | false>,
+  intervalMs = 200,
+): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > until) {
+      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}; last: ${String(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** Wait until the cluster has exactly one running primary holding the lock and `replicas` streaming replicas. */
+export function waitHealthy(
+  o: Pick<LayoutOptions, "etcdEndpoints" | "scope" | "namespace">,
+  replicas: number,
+  deadlineMs: number,
+): Promise<ClusterHealth> {
+  return waitFor(`1 primary + ${replicas} streaming replicas`, deadlineMs, async () => {
+    const h = await readHealth(o);
+    const ok = h.leader !== null && h.primaries.length === 1 && h.primaries[0] === h.leader &&
+      h.streaming.length === replicas;
+    return ok ? h : null;
+  });
+}

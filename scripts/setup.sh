@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what hactl's demo and tests need on a Debian machine that has Node/npm, skipping what is present:
+#   - Deno 2.9.6 from the npm registry (package.json pin, into ./node_modules)
+#   - etcd 3.4 (etcd-server, etcd-client) and PostgreSQL 15 from Debian's packages (needs root or sudo)
+# Usage: scripts/setup.sh        (sourced by demo.sh and test.sh; safe to run again)
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ ! -x node_modules/deno/deno ] || ! node_modules/deno/deno --version 2>/dev/null | grep -q '^deno 2\.9\.6'; then
+  say "installing Deno 2.9.6 from the npm registry"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+missing=()
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} from Debian's packages"
+  $SUDO apt-get update -qq >&2
+  # Debian starts the packaged services on install; hactl runs its own, so keep them from starting.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
+fi
+# Packaged services, if any were started before, would hold the default ports.
+for svc in etcd postgresql; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    say "note: the system's $svc service is running; hactl's demo and tests use their own ports"
+  fi
+done
+say "ready: $(node_modules/deno/deno --version | head -n1), $(etcd --version | head -n1), postgres $(/usr/lib/postgresql/15/bin/postgres --version | awk '{print $3}')"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The full test suite: installs what is missing (scripts/setup.sh), then runs
+#   unit        tests/unit/   pure modules and in-process adapters (current user)
+#   sim         tests/sim/    multi-member simulation of the real decide()/executor on fakes (current user)
+#   integration tests/integration/  real etcd and PostgreSQL 15 processes started by the tests themselves
+#               (as the 'postgres' OS user when run as root: PostgreSQL refuses to run as root)
+# and ends with one line: 'tests: N passed, N failed'. Exit code 0 only when nothing failed.
+# Usage: scripts/test.sh [all|unit|sim|integration] [extra deno test args...]
+set -uo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+bash scripts/setup.sh || { echo "setup failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+DENO="$REPO/node_modules/deno/deno"
+# shellcheck source=scripts/lib/as_postgres.sh
+source "$REPO/scripts/lib/as_postgres.sh"
+which="${1:-all}"
+shift || true
+LOGDIR="$(mktemp -d /tmp/hactl-test-logs.XXXXXX)"
+chmod 755 "$LOGDIR"
+passed=0
+failed=0
+started=$(date +%s)
+
+# Parse deno test's closing line ("ok | 12 passed | 0 failed (3s)") from a log; no line counts as one failure.
+tally() {
+  local log="$1" line p f
+  line=$(grep -aE '^(ok|FAILED) \| [0-9]+ passed.* \| [0-9]+ failed' "$log" | tail -n1 || true)
+  if [ -z "$line" ]; then
+    echo "[test] $(basename "$log" .log): no test summary (crash or compile error), counted as 1 failure" >&2
+    failed=$((failed + 1))
+    return
+  fi
+  p=$(sed -E 's/^.*\| ([0-9]+) passed.*$/\1/' <<<"$line")
+  f=$(sed -E 's/^.*\| ([0-9]+) failed.*$/\1/' <<<"$line")
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+run_local() { # name dir
+  local name="$1" dir="$2"
+  echo "[test] $name: $dir" >&2
+  timeout 900 "$DENO" test --allow-all "$dir" "${EXTRA[@]}" 2>&1 | tee "$LOGDIR/$name.log"
+  tally "$LOGDIR/$name.log"
+}
+
+run_integration() {
+  echo "[test] integration: tests/integration/" >&2
+  stage_repo /tmp/hactl-test-stage
+  HACTL_TEST_LOGS="$LOGDIR" run_as_pg "$STAGED" timeout 1500 "$RUN_DENO" test --allow-all tests/integration/ \
+    "${EXTRA[@]}" 2>&1 | tee "$LOGDIR/integration.log"
+  tally "$LOGDIR/integration.log"
+}
+
+EXTRA=("$@")
+export NO_COLOR=1
+case "$which" in
+  unit) run_local unit tests/unit/ ;;
+  sim) run_local sim tests/sim/ ;;
+  integration) run_integration ;;
+  all)
+    run_local unit tests/unit/
+    run_local sim tests/sim/
+    run_integration
+    ;;
+  *) echo "usage: scripts/test.sh [all|unit|sim|integration]" >&2; exit 2 ;;
+esac
+echo "[test] logs in $LOGDIR; took $(( $(date +%s) - started ))s" >&2
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

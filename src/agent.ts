@@ -1,0 +1,492 @@
+/**
+ * The loop shell: observe -> decide -> execute -> log -> wait, around the pure core in `ha.ts`.
+ *
+ * Owns the job runner (long Postgres operations run in the background so the loop keeps renewing its lease),
+ * the executor (actions in order, stop at the first failure, `promote` only after a lock action succeeded in the
+ * same plan), the member-key refresh at the end of each cycle, and the NodeSnapshot the REST API reads.
+ *
+ * It talks to the world only through the ports (`Dcs`, `PostgresPort`, `PeerClient`) and a `Clock`, so the
+ * simulator runs this very code against in-memory fakes on a virtual clock.
+ *
+ * @module
+ */
+import { decide, type HaContext, memberRole, postgresStateName } from "./ha.ts";
+import type { Dcs, PeerClient, PostgresPort } from "./ports.ts";
+import { DcsError } from "./ports.ts";
+import {
+  type Action,
+  type ClusterView,
+  type Decision,
+  type DynamicSettings,
+  HACTL_VERSION,
+  INITIAL_MEMORY,
+  type JobRequest,
+  type JobState,
+  type MemberRecord,
+  type Memory,
+  type NodeSnapshot,
+  type Observation,
+  type PgObservation,
+  type Tags,
+} from "./types.ts";
+
+/** Time as the agent sees it. `now` is monotonic ms; `wallNow` is epoch ms. */
+export interface Clock {
+  now(): number;
+  wallNow(): number;
+}
+
+/** The one-sentence-per-cycle logger and friends. */
+export interface AgentLog {
+  cycle(reason: string, fields: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface AgentDeps {
+  name: string;
+  scope: string;
+  tags: Tags;
+  /** `postgres://host:port/postgres` and `http://host:port/patroni` of this member. */
+  connUrl: string;
+  apiUrl: string;
+  bootstrapDcs: Record<string, unknown>;
+  /** Turn the `config` key (or bootstrap.dcs when absent) into settings; pure, never throws. */
+  dynamicFrom(raw: Record<string, unknown> | null): DynamicSettings;
+  dcs: Dcs;
+  pg: PostgresPort;
+  peers: PeerClient;
+  clock: Clock;
+  log: AgentLog;
+}
+
+/** The result of one cycle, for tests and the simulator. */
+export interface CycleResult {
+  observation: Observation;
+  decision: Decision;
+  /** Index of the first failed action, or -1 when all ran. */
+  failedAt: number;
+  error?: string;
+}
+
+const EMPTY_PG: PgObservation = {
+  dataDir: "empty",
+  running: false,
+  queryable: false,
+  role: null,
+  standbySignal: false,
+  sysid: null,
+  timeline: null,
+  walPosition: null,
+  receiveLsn: null,
+  replayLsn: null,
+  replayedTimestamp: null,
+  replayPaused: false,
+  replicationState: null,
+  upstream: null,
+  slots: [],
+  replication: [],
+  serverVersion: null,
+  postmasterStartTime: null,
+  pendingRestart: false,
+};
+
+/** Runs one long operation at a time and reports it in the next observation. */
+class JobRunner {
+  #state: JobState | null = null;
+  constructor(
+    private readonly pg: PostgresPort,
+    private readonly clock: Clock,
+    private readonly wake: () => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.#state?.status === "running";
+  }
+
+  /** The job as it should appear in an observation; a finished job is reported exactly once. */
+  take(): JobState | null {
+    const s = this.#state;
+    if (s && s.status !== "running") this.#state = null;
+    return s ? { ...s } : null;
+  }
+
+  start(req: JobRequest): void {
+    if (this.busy) throw new Error(`a job is already running: ${this.#state!.description}`);
+    const state: JobState = {
+      kind: req.kind,
+      description: describeJob(req),
+      startedAt: this.clock.now(),
+      status: "running",
+    };
+    this.#state = state;
+    this.run(req).then(
+      () => {
+        state.status = "ok";
+      },
+      (err: unknown) => {
+        state.status = "failed";
+        state.error = err instanceof Error ? err.message : String(err);
+      },
+    ).finally(this.wake);
+  }
+
+  /** Wait for a running job (used on shutdown and by the simulator). */
+  async settle(): Promise<void> {
+    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private run(req: JobRequest): Promise<void> {
+    switch (req.kind) {
+      case "bootstrap":
+        return this.pg.bootstrap();
+      case "clone":
+        return this.pg.createReplica(req.upstream);
+      case "start":
+        return this.pg.start(req.role, req.upstream);
+      case "stop":
+        return this.pg.stop(req.mode);
+    }
+  }
+}
+
+function describeJob(req: JobRequest): string {
+  switch (req.kind) {
+    case "bootstrap":
+      return "bootstrap";
+    case "clone":
+      return `bootstrap from leader '${req.upstream.name}'`;
+    case "start":
+      return req.role === "primary" ? "starting primary after failure" : "starting as a secondary";
+    case "stop":
+      return `stopping postgres (${req.mode})`;
+  }
+}
+
+/** One member's HA loop. */
+export class Agent {
+  #memory: Memory = { ...INITIAL_MEMORY };
+  #jobs: JobRunner;
+  #lastView: ClusterView | null = null;
+  #dcsLastSeen = 0;
+  #dcsUnreachableSince: number | null = null;
+  #lastRenewal: number | null = null;
+  #lockedUntil = 0;
+  #lastPg: PgObservation = EMPTY_PG;
+  #pgObservedAt = 0;
+  #lastObservation: Observation | null = null;
+  #nextRunAt = 0;
+  #dynamic: DynamicSettings;
+  #wakeRequested = false;
+  #stopped = false;
+
+  constructor(private readonly deps: AgentDeps) {
+    this.#dynamic = deps.dynamicFrom(null);
+    this.#jobs = new JobRunner(deps.pg, deps.clock, () => {
+      this.#wakeRequested = true;
+    });
+  }
+
+  get dynamic(): DynamicSettings {
+    return this.#dynamic;
+  }
+
+  /** Observe, decide, execute, refresh the member key. Never throws: failures are reported in the result. */
+  async runCycle(): Promise<CycleResult> {
+    const observation = await this.observe();
+    this.#lastObservation = observation;
+    let decision: Decision;
+    try {
+      decision = decide(observation, this.#memory, this.context());
+    } catch (err) {
+      // A bug in the core: log with its stack and carry on with the next cycle.
+      this.deps.log.error("decide() threw; this is a bug", { error: String((err as Error)?.stack ?? err) });
+      return {
+        observation,
+        decision: { actions: [], memory: this.#memory, reason: "internal error" },
+        failedAt: 0,
+      };
+    }
+    this.#memory = decision.memory;
+    const { failedAt, error } = await this.execute(decision.actions, observation);
+    if (observation.dcs.kind === "ok") await this.touchMember(observation);
+    this.deps.log.cycle(decision.reason, {
+      role: memberRole(observation, this.holdsLock()),
+      leader: observation.dcs.kind === "ok" ? observation.dcs.cluster.leader?.name ?? null : null,
+      lsn: observation.pg.walPosition,
+      actions: decision.actions.map((a) => a.type),
+      ...(failedAt >= 0 ? { failed: decision.actions[failedAt]!.type, error } : {}),
+    });
+    return { observation, decision, failedAt, ...(error ? { error } : {}) };
+  }
+
+  /** Run cycles until `stop()`; between cycles wait `loop_wait` or until the DCS watch reports a change. */
+  async run(): Promise<void> {
+    while (!this.#stopped) {
+      const started = this.deps.clock.now();
+      const result = await this.runCycle();
+      if (this.#stopped) break;
+      this.#nextRunAt = started + this.#dynamic.loopWait * 1000;
+      // A failed lock action means the world changed under us: look again at once.
+      const lockFailed = result.failedAt >= 0 &&
+        ["acquire_leader", "renew_leader"].includes(result.decision.actions[result.failedAt]!.type);
+      if (lockFailed) continue;
+      await this.waitUntil(this.#nextRunAt);
+    }
+  }
+
+  private async waitUntil(deadline: number): Promise<void> {
+    while (!this.#stopped && !this.#wakeRequested) {
+      const left = deadline - this.deps.clock.now();
+      if (left <= 0) break;
+      let woke = false;
+      try {
+        woke = await this.deps.dcs.waitForChange(Math.min(left, 1000));
+      } catch {
+        // The watch fails while etcd is away; the next cycle reports it.
+        await new Promise((r) => setTimeout(r, Math.min(left, 1000)));
+      }
+      if (woke) break;
+    }
+    this.#wakeRequested = false;
+  }
+
+  /** Stop the loop after the current cycle. */
+  stop(): void {
+    this.#stopped = true;
+    this.#wakeRequested = true;
+  }
+
+  /** Wake the loop now (a job finished, an API request). */
+  wake(): void {
+    this.#wakeRequested = true;
+  }
+
+  /** Wait until the running job (if any) has finished. */
+  settleJobs(): Promise<void> {
+    return this.#jobs.settle();
+  }
+
+  /** Shutdown: stop Postgres, release the lock, revoke the lease. */
+  async shutdown(): Promise<void> {
+    this.stop();
+    await this.#jobs.settle();
+    try {
+      await this.deps.pg.stop("fast");
+    } catch (err) {
+      this.deps.log.error("could not stop postgres on shutdown", { error: String(err) });
+    }
+    if (this.holdsLock()) {
+      try {
+        await this.deps.dcs.deleteLeader();
+      } catch (err) {
+        this.deps.log.warn("could not release the leader key on shutdown", { error: String(err) });
+      }
+    }
+    try {
+      await this.deps.dcs.close();
+    } catch { /* the lease expires by itself */ }
+  }
+
+  /** Refresh only the Postgres part of the snapshot (the status monitor calls this about every second). */
+  async refreshPostgresStatus(): Promise<void> {
+    this.#lastPg = await this.deps.pg.observe();
+    this.#pgObservedAt = this.deps.clock.now();
+  }
+
+  holdsLock(): boolean {
+    return this.#lockedUntil > this.deps.clock.now();
+  }
+
+  /** What the REST API answers from. */
+  snapshot(): NodeSnapshot {
+    const obs = this.#lastObservation;
+    const stateObs: Observation = obs ? { ...obs, pg: this.#lastPg } : {
+      now: this.deps.clock.now(),
+      dcs: { kind: "unreachable", since: 0, error: "not yet contacted" },
+      pg: this.#lastPg,
+      job: null,
+      peers: null,
+      lastLeaderRenewal: null,
+    };
+    return {
+      name: this.deps.name,
+      scope: this.deps.scope,
+      state: postgresStateName(stateObs),
+      role: memberRole(stateObs, this.holdsLock()),
+      pg: this.#lastPg,
+      pgObservedAt: this.#pgObservedAt,
+      cluster: this.#lastView,
+      dcsLastSeen: Math.floor(this.#dcsLastSeen / 1000),
+      isLeader: this.holdsLock(),
+      leaderExpiresAt: this.#lockedUntil,
+      dynamic: this.#dynamic,
+      tags: this.deps.tags,
+      nextRunAt: this.#nextRunAt,
+      watchdogFailed: false,
+    };
+  }
+
+  private context(): HaContext {
+    return {
+      name: this.deps.name,
+      tags: this.deps.tags,
+      dynamic: this.#dynamic,
+      bootstrapDcs: this.deps.bootstrapDcs,
+    };
+  }
+
+  private async observe(): Promise<Observation> {
+    const { clock, dcs, pg } = this.deps;
+    let dcsObs: Observation["dcs"];
+    try {
+      await dcs.refreshLease(this.#dynamic.ttl);
+      const cluster = await dcs.loadCluster();
+      this.#lastView = cluster;
+      this.#dcsLastSeen = clock.wallNow();
+      this.#dcsUnreachableSince = null;
+      this.#dynamic = this.deps.dynamicFrom(cluster.config?.value ?? null);
+      dcsObs = { kind: "ok", cluster };
+    } catch (err) {
+      if (!(err instanceof DcsError)) throw err;
+      this.#dcsUnreachableSince ??= clock.now();
+      dcsObs = { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
+    }
+    const pgObs = await pg.observe();
+    this.#lastPg = pgObs;
+    this.#pgObservedAt = clock.now();
+    let peers: Observation["peers"] = null;
+    if (
+      dcsObs.kind === "ok" && !dcsObs.cluster.leader && pgObs.queryable && pgObs.role === "replica" &&
+      !this.#jobs.busy
+    ) {
+      const others = dcsObs.cluster.members
+        .filter((m) => m.name !== this.deps.name && m.data.api_url)
+        .map((m) => ({ name: m.name, apiUrl: m.data.api_url }));
+      peers = await this.deps.peers.fetchStatuses(others, 2000);
+    }
+    return {
+      now: clock.now(),
+      dcs: dcsObs,
+      pg: pgObs,
+      job: this.#jobs.take(),
+      peers,
+      lastLeaderRenewal: this.#lastRenewal,
+    };
+  }
+
+  /** Run the plan in order; stop at the first failure. */
+  private async execute(actions: Action[], obs: Observation): Promise<{ failedAt: number; error?: string }> {
+    let lockVerified = false;
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i]!;
+      try {
+        const ok = await this.apply(action, lockVerified, obs);
+        if (action.type === "acquire_leader" || action.type === "renew_leader") {
+          if (ok) {
+            lockVerified = true;
+            this.#lastRenewal = this.deps.clock.now();
+            this.#lockedUntil = this.#lastRenewal + this.#dynamic.ttl * 1000;
+          } else {
+            this.#lockedUntil = 0;
+          }
+        }
+        if (action.type === "release_leader" && ok) this.#lockedUntil = 0;
+        if (!ok) return { failedAt: i, error: `${action.type} was refused` };
+      } catch (err) {
+        if (action.type === "renew_leader" || action.type === "acquire_leader") this.#lockedUntil = 0;
+        return { failedAt: i, error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    return { failedAt: -1 };
+  }
+
+  private async apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {
+    const { dcs, pg } = this.deps;
+    switch (action.type) {
+      case "acquire_initialize":
+        return await dcs.initialize(true, "");
+      case "write_initialize":
+        return await dcs.initialize(false, action.sysid);
+      case "cancel_initialize":
+        await dcs.cancelInitialization();
+        return true;
+      case "write_config":
+        return await dcs.setConfig(action.value, "0");
+      case "acquire_leader":
+        return await dcs.attemptToAcquireLeader();
+      case "renew_leader":
+        return await dcs.updateLeader();
+      case "release_leader":
+        return await dcs.deleteLeader();
+      case "write_status":
+        await dcs.writeStatus(action.optime);
+        return true;
+      case "write_history":
+        await dcs.setHistory(action.history);
+        return true;
+      case "start_job":
+        this.#jobs.start(action.job);
+        return true;
+      case "promote":
+        // The safety contract: never promote without a lock verified in this very plan.
+        if (!lockVerified) {
+          throw new Error("refusing to promote: the leader lock was not verified in this cycle");
+        }
+        await pg.promote();
+        return true;
+      case "demote":
+        await pg.stop(action.mode);
+        return true;
+      case "follow":
+        await pg.follow(action.upstream);
+        return true;
+      case "sync_slots":
+        if (obs.pg.role === "primary") await pg.syncSlots(action.slots);
+        return true;
+      case "fetch_peers":
+        return true;
+    }
+  }
+
+  private async touchMember(obs: Observation): Promise<void> {
+    const pg = this.#lastPg;
+    const record: MemberRecord = {
+      conn_url: this.deps.connUrl,
+      api_url: this.deps.apiUrl,
+      state: postgresStateName({ ...obs, pg }),
+      role: memberRole({ ...obs, pg }, this.holdsLock()),
+      version: HACTL_VERSION,
+    };
+    if (pg.running && pg.walPosition !== null) record.xlog_location = pg.walPosition;
+    if (pg.running && pg.role === "replica") {
+      if (pg.replayLsn !== null) record.replay_lsn = pg.replayLsn;
+      if (pg.receiveLsn !== null) record.receive_lsn = pg.receiveLsn;
+      if (pg.replicationState) record.replication_state = pg.replicationState;
+    }
+    if (pg.timeline !== null) record.timeline = pg.timeline;
+    const tags = publishedTags(this.deps.tags);
+    if (Object.keys(tags).length > 0) record.tags = tags;
+    if (pg.pendingRestart) record.pending_restart = true;
+    if (this.#dynamic.pause) record.pause = true;
+    try {
+      await this.deps.dcs.touchMember(record);
+    } catch (err) {
+      this.deps.log.warn("could not update the member key", { error: String(err) });
+    }
+  }
+}
+
+/** Tags as published: boolean predefined tags are dropped when false (as Patroni does). */
+export function publishedTags(tags: Tags): Tags {
+  const out: Tags = {};
+  for (const [k, v] of Object.entries(tags)) {
+    if (["clonefrom", "nofailover", "noloadbalance", "nosync", "nostream"].includes(k) && v === false) {
+      if (k === "nofailover" && tags.failover_priority !== undefined) out[k] = v;
+      else if (k === "nosync" && tags.sync_priority !== undefined) out[k] = v;
+      continue;
+    }
+    out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,350 @@
+/**
+ * The HA core: `decide(observation, memory, context) -> { actions, memory, reason }`.
+ *
+ * Pure and deterministic. It reads one cycle's observation (DCS view or "unreachable since", local Postgres,
+ * the running job, peers' statuses during a leader race, the clock) and returns the ordered actions the shell
+ * executes plus the one sentence that is the cycle's log line. No I/O, no clock, no randomness here.
+ *
+ * Ordering contract (see src/types.ts `Action`): the executor stops at the first failed action, and `promote`
+ * is only ever planned right after `acquire_leader` or `renew_leader` in the same plan, so a promotion happens only
+ * while this member holds the lock it took or verified in this very cycle.
+ *
+ * Imports: types only.
+ *
+ * @module
+ */
+import type {
+  Action,
+  ClusterView,
+  Decision,
+  DynamicSettings,
+  Member,
+  Memory,
+  Observation,
+  PeerStatus,
+  PgObservation,
+  Tags,
+  Upstream,
+} from "./types.ts";
+import { slotNameFor } from "./slots.ts";
+
+/** What decide needs to know about this member besides the observation. */
+export interface HaContext {
+  name: string;
+  tags: Tags;
+  dynamic: DynamicSettings;
+  /** The `bootstrap.dcs` object written into `config` by the member that bootstraps the cluster. */
+  bootstrapDcs: Record<string, unknown>;
+}
+
+/** A sysid written into `initialize` is valid when it has at least 10 digits (as Patroni checks). */
+export function isValidSysid(value: string | null | undefined): value is string {
+  return typeof value === "string" && /^[0-9]{10,}$/.test(value);
+}
+
+/** Patroni's tag semantics: an explicit `nofailover` wins; otherwise `failover_priority <= 0` means nofailover. */
+export function isNoFailover(tags: Tags): boolean {
+  if (typeof tags.nofailover === "boolean") return tags.nofailover;
+  return typeof tags.failover_priority === "number" && tags.failover_priority <= 0;
+}
+
+/** `failover_priority` with Patroni's default of 1 (0 when nofailover). */
+export function failoverPriority(tags: Tags): number {
+  if (tags.nofailover === true) return 0;
+  return typeof tags.failover_priority === "number" ? tags.failover_priority : 1;
+}
+
+/** The upstream a replica should stream from: the `replicatefrom` member if it exists, else the leader. */
+export function upstreamFor(view: ClusterView, me: string, tags: Tags): Upstream | null {
+  if (tags.nostream === true || !view.leader || view.leader.name === me) return null;
+  const byName = (n: string): Member | undefined => view.members.find((m) => m.name === n);
+  const preferred = typeof tags.replicatefrom === "string" && tags.replicatefrom !== me
+    ? byName(tags.replicatefrom)
+    : undefined;
+  const target = preferred ?? byName(view.leader.name);
+  if (!target || !target.data.conn_url) return null;
+  return { name: target.name, connUrl: target.data.conn_url };
+}
+
+/** The physical slots the primary keeps: one per other member that streams (not `nostream`). */
+export function memberSlotsWanted(view: ClusterView, me: string): string[] {
+  return view.members
+    .filter((m) => m.name !== me && m.data.tags?.nostream !== true)
+    .map((m) => slotNameFor(m.name))
+    .sort();
+}
+
+/** The Postgres state string to publish in `members/<name>` and `GET /patroni`. */
+export function postgresStateName(obs: Observation): string {
+  const job = obs.job;
+  if (job?.status === "running") {
+    switch (job.kind) {
+      case "bootstrap":
+        return "initializing new cluster";
+      case "clone":
+        return "creating replica";
+      case "start":
+        return "starting";
+      case "stop":
+        return "stopping";
+      case "restart":
+        return "restarting";
+      case "promote":
+        return obs.pg.running ? "running" : "starting";
+    }
+  }
+  if (job?.status === "failed") {
+    if (job.kind === "bootstrap") return "initdb failed";
+    if (job.kind === "start") return "start failed";
+  }
+  if (obs.pg.running) return obs.pg.queryable ? "running" : "starting";
+  return "stopped";
+}
+
+/** The member role to publish: what Postgres is, or `uninitialized` without a data directory. */
+export function memberRole(
+  obs: Observation,
+  holdsLock: boolean,
+): "primary" | "replica" | "uninitialized" | "demoted" {
+  if (obs.pg.dataDir !== "initialized") return "uninitialized";
+  if (obs.pg.running && obs.pg.role) return obs.pg.role;
+  if (!obs.pg.standbySignal && holdsLock) return "primary";
+  return obs.pg.standbySignal ? "replica" : "demoted";
+}
+
+const NO_CHANGE = (memory: Memory, reason: string, actions: Action[] = []): Decision => ({
+  actions,
+  memory,
+  reason,
+});
+
+/** One HA cycle's decision. */
+export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  if (obs.dcs.kind === "unreachable") return decideDcsUnreachable(obs, memory);
+  const view = obs.dcs.cluster;
+  const me = ctx.name;
+  const holdsLock = view.leader?.name === me;
+  const mem: Memory = { ...memory, isLeader: holdsLock, wantPeers: false };
+
+  const job = obs.job;
+  if (job?.status === "running") {
+    const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
+    return NO_CHANGE(mem, `${job.description} in progress`, actions);
+  }
+  if (job?.kind === "bootstrap") return decideAfterBootstrap(obs, mem, ctx, view);
+
+  const pg = obs.pg;
+  if (pg.dataDir === "inaccessible") {
+    const actions: Action[] = holdsLock ? [{ type: "release_leader" }] : [];
+    return NO_CHANGE(mem, "data directory is not accessible", actions);
+  }
+  if (pg.dataDir === "empty") return decideWithoutData(obs, mem, ctx, view);
+
+  if (isValidSysid(view.initialize) && pg.sysid && view.initialize !== pg.sysid) {
+    const actions: Action[] = holdsLock ? [{ type: "release_leader" }] : [];
+    return NO_CHANGE(
+      mem,
+      `data directory belongs to another cluster: system ID ${pg.sysid} differs from the cluster's ${view.initialize}; refusing to join`,
+      actions,
+    );
+  }
+
+  if (!pg.running) return decideStartPostgres(obs, mem, ctx, view, holdsLock);
+  if (!pg.queryable) {
+    const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
+    return NO_CHANGE(mem, "postgres is running but not accepting connections yet", actions);
+  }
+
+  if (!view.leader) return decideLeaderRace(obs, mem, ctx, view);
+  if (holdsLock) return decideAsLeader(obs, mem, ctx, view);
+  return decideAsReplica(obs, mem, ctx, view);
+}
+
+function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
+  const mem: Memory = { ...memory, isLeader: false, wantPeers: false };
+  if (obs.pg.running && obs.pg.role === "primary") {
+    return NO_CHANGE(
+      mem,
+      "demoting self because DCS is not accessible and I was a leader",
+      [{ type: "demote", mode: "immediate" }],
+    );
+  }
+  return NO_CHANGE(mem, `DCS is not accessible: ${obs.dcs.kind === "unreachable" ? obs.dcs.error : ""}`);
+}
+
+function decideAfterBootstrap(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
+  const job = obs.job!;
+  if (job.status === "failed") {
+    return NO_CHANGE(
+      mem,
+      `bootstrap failed (${
+        job.error ?? "unknown error"
+      }); removed the initialize key so the race can run again`,
+      [{ type: "cancel_initialize" }],
+    );
+  }
+  const pg = obs.pg;
+  if (!pg.running || !pg.queryable || pg.role !== "primary" || !pg.sysid) {
+    return NO_CHANGE(
+      mem,
+      "bootstrap finished but postgres is not running as primary; removed the initialize key",
+      [{ type: "cancel_initialize" }],
+    );
+  }
+  const actions: Action[] = [{ type: "write_initialize", sysid: pg.sysid }];
+  if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
+  actions.push({ type: "acquire_leader" });
+  if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  return NO_CHANGE(mem, `initialized a new cluster`, actions);
+}
+
+function decideWithoutData(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
+  const actions: Action[] = [];
+  if (view.leader?.name === ctx.name) actions.push({ type: "release_leader" });
+  if (obs.pg.running) {
+    actions.push({ type: "start_job", job: { kind: "stop", mode: "immediate" } });
+    return NO_CHANGE(mem, "postgres runs without a data directory; stopping it", actions);
+  }
+  const upstream = view.leader ? upstreamFor(view, ctx.name, ctx.tags) : null;
+  if (view.leader && view.leader.name !== ctx.name) {
+    if (!upstream) return NO_CHANGE(mem, `waiting for leader '${view.leader.name}' to publish its address`);
+    actions.push({ type: "start_job", job: { kind: "clone", upstream } });
+    return NO_CHANGE(mem, `trying to bootstrap from leader '${upstream.name}'`, actions);
+  }
+  if (view.initialize === null && !isNoFailover(ctx.tags)) {
+    actions.push({ type: "acquire_initialize" }, { type: "start_job", job: { kind: "bootstrap" } });
+    return NO_CHANGE(mem, "trying to bootstrap a new cluster", actions);
+  }
+  if (view.initialize === "") return NO_CHANGE(mem, "waiting for leader to bootstrap", actions);
+  return NO_CHANGE(mem, "waiting for leader to bootstrap", actions);
+}
+
+function decideStartPostgres(
+  obs: Observation,
+  mem: Memory,
+  ctx: HaContext,
+  view: ClusterView,
+  holdsLock: boolean,
+): Decision {
+  const pg = obs.pg;
+  if (holdsLock) {
+    if (!pg.standbySignal) {
+      return NO_CHANGE(mem, "starting primary after failure", [
+        { type: "renew_leader" },
+        { type: "start_job", job: { kind: "start", role: "primary", upstream: null } },
+      ]);
+    }
+    return NO_CHANGE(mem, "starting as readonly because I had the session lock", [
+      { type: "renew_leader" },
+      { type: "start_job", job: { kind: "start", role: "replica", upstream: null } },
+    ]);
+  }
+  const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  const reason = upstream
+    ? `starting as a secondary following '${upstream.name}'`
+    : "starting as a secondary";
+  return NO_CHANGE(mem, reason, [{ type: "start_job", job: { kind: "start", role: "replica", upstream } }]);
+}
+
+function decideAsLeader(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
+  const pg = obs.pg;
+  const actions: Action[] = [{ type: "renew_leader" }];
+  if (pg.sysid && !isValidSysid(view.initialize)) actions.push({ type: "write_initialize", sysid: pg.sysid });
+  if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
+  if (pg.role === "replica") {
+    actions.push({ type: "promote" });
+    return NO_CHANGE(mem, "promoted self to leader because I had the session lock", actions);
+  }
+  if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  if (ctx.dynamic.useSlots) actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name) });
+  return NO_CHANGE(mem, `no action. I am (${ctx.name}), the leader with the lock`, actions);
+}
+
+function decideAsReplica(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
+  const leader = view.leader!.name;
+  if (obs.pg.role === "primary") {
+    return NO_CHANGE(
+      mem,
+      `demoting self because I do not have the lock and I was a leader (leader is '${leader}')`,
+      [
+        { type: "demote", mode: "immediate" },
+      ],
+    );
+  }
+  const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  if (!upstream) {
+    return NO_CHANGE(mem, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`);
+  }
+  return NO_CHANGE(
+    mem,
+    `no action. I am (${ctx.name}), a secondary, and following a leader (${leader})`,
+    [{ type: "follow", upstream }],
+  );
+}
+
+/** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
+function decideLeaderRace(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
+  const pg = obs.pg;
+  if (pg.role === "primary") {
+    // A primary without the lock (e.g. an agent restart) may take the lock back only if no one moved on.
+    if (clusterTimeline(view) > (pg.timeline ?? 0)) {
+      return NO_CHANGE(mem, "demoting self because the cluster moved to a newer timeline", [
+        { type: "demote", mode: "immediate" },
+      ]);
+    }
+    return NO_CHANGE(mem, "acquired session lock as a leader", [
+      { type: "acquire_leader" },
+      ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
+    ]);
+  }
+  const verdict = healthiestVerdict(obs, ctx, view);
+  if (verdict !== null) {
+    return NO_CHANGE(mem, `following a different leader because I am not the healthiest node: ${verdict}`);
+  }
+  return NO_CHANGE(mem, "promoted self to leader by acquiring session lock", [
+    { type: "acquire_leader" },
+    { type: "promote" },
+  ]);
+}
+
+/** The timeline the cluster is on according to `history` (last switch + 1), or 1. */
+export function clusterTimeline(view: ClusterView): number {
+  const last = view.history?.at(-1);
+  return last ? last[0] + 1 : 1;
+}
+
+/**
+ * Null when this replica may take the lock; otherwise why not. Implements Patroni's `_is_healthiest_node`:
+ * nofailover, lag against `/status.optime`, check_timeline, any reachable primary vetoes, a peer ahead vetoes,
+ * an equal peer with a higher failover_priority vetoes.
+ */
+export function healthiestVerdict(obs: Observation, ctx: HaContext, view: ClusterView): string | null {
+  const pg: PgObservation = obs.pg;
+  if (isNoFailover(ctx.tags)) return "I am tagged nofailover";
+  const mine = pg.walPosition ?? 0;
+  const optime = view.status?.optime ?? null;
+  if (optime !== null && optime - mine > ctx.dynamic.maximumLagOnFailover) {
+    return `my WAL position ${mine} lags ${
+      optime - mine
+    } bytes behind the last known leader position ${optime}`;
+  }
+  if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < clusterTimeline(view))) {
+    return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${clusterTimeline(view)}`;
+  }
+  const myPriority = failoverPriority(ctx.tags);
+  for (const peer of obs.peers ?? []) {
+    if (peer.name === ctx.name || !countsInRace(peer)) continue;
+    if (peer.role === "primary") return `member ${peer.name} is still running as primary`;
+    const theirs = peer.walPosition ?? 0;
+    if (theirs > mine) return `member ${peer.name} is ahead (${theirs} > ${mine})`;
+    if (theirs === mine && (peer.failoverPriority ?? 1) > myPriority) {
+      return `member ${peer.name} is as far as me and has a higher failover_priority`;
+    }
+  }
+  return null;
+}
+
+function countsInRace(peer: PeerStatus): boolean {
+  return peer.reachable && peer.nofailover !== true && peer.watchdogFailed !== true &&
+    peer.walPosition !== undefined;
+}

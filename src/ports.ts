@@ -1,0 +1,112 @@
+/**
+ * The ports the loop shell talks through. `src/dcs.ts` and `src/postgres.ts` implement them for real;
+ * `tests/fakes/` holds honest in-memory versions for the simulator, kept in line by contract tests.
+ *
+ * Pure: interfaces only.
+ *
+ * @module
+ */
+import type { ClusterView, HistoryEntry, MemberRecord, PgObservation, Upstream } from "./types.ts";
+
+/** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
+export class DcsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DcsError";
+  }
+}
+
+/** A Postgres operation failed. */
+export class PostgresError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PostgresError";
+  }
+}
+
+/**
+ * The consensus store, scoped to one cluster (`/<namespace>/<scope>/`) and one member (`name`).
+ *
+ * Every method throws `DcsError` when etcd cannot be reached within the call deadline; "did not win" answers
+ * (a lost CAS) are `false`, not errors.
+ */
+export interface Dcs {
+  /** One range over the cluster prefix, decoded. */
+  loadCluster(): Promise<ClusterView>;
+  /**
+   * Make sure this member has a live lease with the given TTL (grant one if there is none or the TTL changed)
+   * and renew it once. Returns false when the lease had expired and a new one had to be granted.
+   */
+  refreshLease(ttl: number): Promise<boolean>;
+  /** Write `members/<name>` with the lease (skipped when the value and lease are unchanged). */
+  touchMember(data: MemberRecord): Promise<void>;
+  /** `txn{ create_revision(leader)==0 -> put(leader, name, lease) }`. True when the lock was taken. */
+  attemptToAcquireLeader(): Promise<boolean>;
+  /**
+   * Keep the lock: renew the lease, then verify against etcd (not the cache) that `leader` holds our name with our
+   * lease; when the lease was re-granted, move the key to the new lease by a value CAS. False when not ours.
+   */
+  updateLeader(): Promise<boolean>;
+  /** `txn{ value(leader)==name -> delete(leader) }`. True when deleted. */
+  deleteLeader(): Promise<boolean>;
+  /** `createNew`: CAS-create `initialize` with `value` (the bootstrap race); else unconditional put. */
+  initialize(createNew: boolean, value: string): Promise<boolean>;
+  /** Delete `initialize` (a failed bootstrap). */
+  cancelInitialization(): Promise<void>;
+  /** Write `config`; with `modRevision` as a CAS on the key's mod revision ("0" = must not exist). */
+  setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
+  /** Write `status` (`{"optime":...,"slots":{...}}`), only when it changed since the last write. */
+  writeStatus(optime: number, slots?: Record<string, number>): Promise<void>;
+  /** Write `history`. */
+  setHistory(history: HistoryEntry[]): Promise<void>;
+  /** Write `failover`; with `modRevision` as CAS. */
+  setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
+  /**
+   * Resolve when something the loop cares about changed (`leader`, `config`, `failover`, `sync`, or `status` when
+   * we are not the leader) or when `timeoutMs` passed. True when woken by a change.
+   */
+  waitForChange(timeoutMs: number): Promise<boolean>;
+  /** Revoke the lease (dropping `members/<name>` and a held `leader`) and close connections. */
+  close(): Promise<void>;
+}
+
+/** Upstream connection and the replication credentials a replica needs. */
+export type { Upstream };
+
+/**
+ * The local PostgreSQL instance. Long operations (`bootstrap`, `createReplica`, `start`, `stop`) may take many
+ * seconds; the shell runs them as background jobs so the loop keeps renewing its lease meanwhile.
+ */
+export interface PostgresPort {
+  /** Read the data directory and, when running, query the server. Never throws for a stopped server. */
+  observe(): Promise<PgObservation>;
+  /** initdb, write config and pg_hba, start as primary, wait until it accepts connections, create roles. */
+  bootstrap(): Promise<void>;
+  /** Wipe the data directory and pg_basebackup from `upstream`, then write the replica configuration. */
+  createReplica(upstream: Upstream): Promise<void>;
+  /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */
+  start(role: "primary" | "replica", upstream: Upstream | null): Promise<void>;
+  /** Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. */
+  stop(mode: "fast" | "immediate"): Promise<void>;
+  /** `pg_ctl promote` and wait until it is out of recovery. */
+  promote(): Promise<void>;
+  /**
+   * Point a running replica at `upstream`: rewrite primary_conninfo/primary_slot_name and reload.
+   * Returns true when something changed.
+   */
+  follow(upstream: Upstream): Promise<boolean>;
+  /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
+  syncSlots(names: string[]): Promise<void>;
+  /** Close pooled connections. */
+  close(): Promise<void>;
+}
+
+/** Asks the other members for their status (`GET <api_url>`), in parallel, with a short timeout. */
+export interface PeerClient {
+  fetchStatuses(
+    members: { name: string; apiUrl: string }[],
+    timeoutMs: number,
+  ): Promise<import("./types.ts").PeerStatus[]>;
+}
+
+export { slotNameFor } from "./slots.ts";

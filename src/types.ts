@@ -1,0 +1,367 @@
+/**
+ * The vocabulary shared by every module: what the DCS holds (ClusterView), what Postgres looks like from the
+ * outside (PgObservation), what one HA cycle sees (Observation) and what it may do (Action).
+ *
+ * Pure: imports nothing, touches no I/O. Names follow STYLE.md: the *leader* holds the DCS key, *primary* and
+ * *replica* are Postgres roles, a *member* is a registered agent.
+ *
+ * @module
+ */
+
+/** Patroni's PostgreSQL state strings (spec/patroni-core.md, Appendix C). */
+export type PgStateName =
+  | "initializing new cluster"
+  | "initdb failed"
+  | "running custom bootstrap script"
+  | "custom bootstrap failed"
+  | "creating replica"
+  | "running"
+  | "starting"
+  | "starting after custom bootstrap"
+  | "start failed"
+  | "restarting"
+  | "restart failed"
+  | "stopping"
+  | "stopped"
+  | "stop failed"
+  | "crashed";
+
+/** The ordered list of state names; the index is the value of the `patroni_postgres_state` metric. */
+export const PG_STATE_NAMES: readonly PgStateName[] = [
+  "initializing new cluster",
+  "initdb failed",
+  "running custom bootstrap script",
+  "custom bootstrap failed",
+  "creating replica",
+  "running",
+  "starting",
+  "starting after custom bootstrap",
+  "start failed",
+  "restarting",
+  "restart failed",
+  "stopping",
+  "stopped",
+  "stop failed",
+  "crashed",
+];
+
+/** Patroni's member roles as written into `members/<name>`. */
+export type MemberRole = "primary" | "replica" | "standby_leader" | "demoted" | "uninitialized" | "promoted";
+
+/** Tags as configured (`tags:` in YAML). Custom keys are allowed. */
+export interface Tags {
+  nofailover?: boolean;
+  failover_priority?: number;
+  nosync?: boolean;
+  sync_priority?: number;
+  clonefrom?: boolean;
+  noloadbalance?: boolean;
+  replicatefrom?: string;
+  nostream?: boolean;
+  [custom: string]: unknown;
+}
+
+/**
+ * The JSON value of `members/<name>` (spec/patroni-core.md §1.3), written compact with snake_case keys exactly
+ * as Patroni writes it. Unknown keys written by other tools are preserved when read.
+ */
+export interface MemberRecord {
+  conn_url: string;
+  api_url: string;
+  state: string;
+  role: string;
+  version: string;
+  proxy_url?: string;
+  xlog_location?: number;
+  replay_lsn?: number;
+  receive_lsn?: number;
+  replication_state?: string;
+  timeline?: number;
+  tags?: Tags;
+  pending_restart?: boolean;
+  pending_restart_reason?: Record<string, { old_value: string; new_value: string }>;
+  checkpoint_after_promote?: boolean;
+  scheduled_restart?: Record<string, unknown>;
+  pause?: boolean;
+  [other: string]: unknown;
+}
+
+/** A registered member as read from the DCS. Revisions and lease ids are etcd int64 values kept as strings. */
+export interface Member {
+  name: string;
+  data: MemberRecord;
+  modRevision: string;
+  /** Lease id as a decimal string, "0" when the key has no lease. */
+  lease: string;
+}
+
+/** The holder of the `leader` key. `createRevision` + `lease` identify the lease term. */
+export interface Leader {
+  name: string;
+  createRevision: string;
+  modRevision: string;
+  lease: string;
+}
+
+/** The value of the `status` key: `{"optime":<lsn>,"slots":{...},"retain_slots":[...]}`. */
+export interface ClusterStatus {
+  optime: number | null;
+  slots: Record<string, number>;
+  retainSlots: string[];
+}
+
+/** The value of the `failover` key; `member` is the candidate. */
+export interface FailoverIntent {
+  leader?: string;
+  member?: string;
+  scheduledAt?: string;
+  modRevision: string;
+}
+
+/** The value of the `sync` key. */
+export interface SyncState {
+  leader: string | null;
+  syncStandby: string[];
+  quorum: number;
+  modRevision: string;
+}
+
+/** One `history` entry: `[timeline, switch_lsn, reason, iso_timestamp?, new_leader?]`. */
+export type HistoryEntry = [number, number, string, string?, string?];
+
+/** The dynamic configuration as stored in the `config` key (raw JSON object) and its mod revision. */
+export interface StoredConfig {
+  value: Record<string, unknown>;
+  modRevision: string;
+}
+
+/**
+ * One consistent picture of `/<namespace>/<scope>/` in etcd. Absent keys are `null`.
+ * Undecodable values are reported in `problems` rather than thrown (garbage in etcd must not stop the agent).
+ */
+export interface ClusterView {
+  /** `null` = key absent; `""` = bootstrap in progress; otherwise the system identifier. */
+  initialize: string | null;
+  config: StoredConfig | null;
+  leader: Leader | null;
+  members: Member[];
+  status: ClusterStatus | null;
+  failover: FailoverIntent | null;
+  sync: SyncState | null;
+  history: HistoryEntry[] | null;
+  /** etcd header revision of the read that produced this view. */
+  revision: string;
+  /** Human-readable notes about keys that could not be decoded. */
+  problems: string[];
+}
+
+/** What the local Postgres looks like, as read by the adapter at the start of a cycle. */
+export interface PgObservation {
+  /** `empty`: no data dir or no PG_VERSION; `inaccessible`: exists but cannot be read. */
+  dataDir: "empty" | "initialized" | "inaccessible";
+  /** Postmaster process alive (from postmaster.pid + signal 0). */
+  running: boolean;
+  /** Accepts SQL connections and answered the status query. */
+  queryable: boolean;
+  /** `primary` when `pg_is_in_recovery()` is false. Null when unknown. */
+  role: "primary" | "replica" | null;
+  /** From the data dir: standby.signal present means Postgres will start as a replica. */
+  standbySignal: boolean;
+  sysid: string | null;
+  timeline: number | null;
+  /** Primary: current flush LSN. Replica: max(receive, replay). */
+  walPosition: number | null;
+  receiveLsn: number | null;
+  replayLsn: number | null;
+  replayedTimestamp: string | null;
+  replayPaused: boolean;
+  /** `streaming` when a WAL receiver is streaming, `in archive recovery` otherwise (replicas only). */
+  replicationState: "streaming" | "in archive recovery" | null;
+  /** The upstream the running replica is configured for (primary_conninfo host:port), if any. */
+  upstream: string | null;
+  /** Physical replication slots present on this server. */
+  slots: string[];
+  /** Rows of pg_stat_replication. */
+  replication: ReplicationRow[];
+  serverVersion: number | null;
+  postmasterStartTime: string | null;
+  pendingRestart: boolean;
+}
+
+export interface ReplicationRow {
+  usename: string;
+  application_name: string;
+  client_addr: string | null;
+  state: string;
+  sync_state: string;
+  sync_priority: number;
+}
+
+/** Long-running operations executed outside the cycle. Their state appears in the next observation. */
+export type JobKind = "bootstrap" | "clone" | "start" | "stop" | "promote" | "restart";
+
+export interface JobState {
+  kind: JobKind;
+  /** Human description, e.g. "bootstrap from leader 'pg1'". */
+  description: string;
+  startedAt: number;
+  /** `running` while in flight; `ok`/`failed` once, for one observation after completion. */
+  status: "running" | "ok" | "failed";
+  error?: string;
+}
+
+/** A peer's answer to `GET /patroni`, reduced to what the leader race needs. */
+export interface PeerStatus {
+  name: string;
+  reachable: boolean;
+  role?: string;
+  walPosition?: number;
+  timeline?: number;
+  nofailover?: boolean;
+  failoverPriority?: number;
+  watchdogFailed?: boolean;
+}
+
+/** The DCS part of an observation: a fresh view, or how long etcd has been unreachable. */
+export type DcsObservation =
+  | { kind: "ok"; cluster: ClusterView }
+  | { kind: "unreachable"; since: number; error: string };
+
+/** Dynamic settings after validation and timing-rule adjustment (spec/patroni-interfaces.md §3.3). */
+export interface DynamicSettings {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
+  maximumLagOnFailover: number;
+  checkTimeline: boolean;
+  primaryStartTimeout: number;
+  pause: boolean;
+  useSlots: boolean;
+  usePgRewind: boolean;
+  /** postgresql.parameters from the dynamic config. */
+  parameters: Record<string, string | number | boolean>;
+}
+
+/** Everything one cycle of `decide` may look at. Time is an input (ms on a monotonic clock). */
+export interface Observation {
+  now: number;
+  dcs: DcsObservation;
+  pg: PgObservation;
+  job: JobState | null;
+  /** Answers of the other members' `GET /patroni`, only present when the agent was asked to fetch them. */
+  peers: PeerStatus[] | null;
+  /** When this member last renewed the leader lease successfully (monotonic ms), null when it never did. */
+  lastLeaderRenewal: number | null;
+}
+
+/** State `decide` carries from one cycle to the next. */
+export interface Memory {
+  /** Set while this member runs the bootstrap job it won the `initialize` race for. */
+  bootstrapping: boolean;
+  /** True when this member believes it holds the leader key. */
+  isLeader: boolean;
+  /** The role we last saw Postgres in; used to detect crashes. */
+  lastState: string;
+  /** Timeline at which the last history entry was written. */
+  historyTimeline: number | null;
+  /** How many start attempts failed in a row (crash recovery). */
+  startFailures: number;
+  /** Set when decide requested the peers' statuses for a leader race. */
+  wantPeers: boolean;
+}
+
+export const INITIAL_MEMORY: Memory = {
+  bootstrapping: false,
+  isLeader: false,
+  lastState: "stopped",
+  historyTimeline: null,
+  startFailures: 0,
+  wantPeers: false,
+};
+
+/** Where a replica streams from: a member's name and its `conn_url`. */
+export interface Upstream {
+  name: string;
+  connUrl: string;
+}
+
+/**
+ * Effects, in execution order. The executor stops at the first failed action.
+ * Contract: `promote` is executed only when an `acquire_leader` or `renew_leader` earlier in the same plan
+ * succeeded (the lock is ours in this very cycle).
+ */
+export type Action =
+  | { type: "acquire_initialize" }
+  | { type: "write_initialize"; sysid: string }
+  | { type: "cancel_initialize" }
+  | { type: "write_config"; value: Record<string, unknown> }
+  | { type: "acquire_leader" }
+  | { type: "renew_leader" }
+  | { type: "release_leader" }
+  | { type: "write_status"; optime: number }
+  | { type: "write_history"; history: HistoryEntry[] }
+  | { type: "start_job"; job: JobRequest }
+  | { type: "promote" }
+  | { type: "demote"; mode: "immediate" | "fast" }
+  | { type: "follow"; upstream: Upstream }
+  | { type: "sync_slots"; slots: string[] }
+  | { type: "fetch_peers" };
+
+/** A long operation the executor starts in the background. */
+export type JobRequest =
+  | { kind: "bootstrap" }
+  | { kind: "clone"; upstream: Upstream }
+  | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
+  | { kind: "stop"; mode: "fast" | "immediate" };
+
+/** The result of one decision. `reason` is the cycle's one log sentence. */
+export interface Decision {
+  actions: Action[];
+  memory: Memory;
+  reason: string;
+}
+
+/** Convert an `X/Y` LSN into its absolute byte position. */
+export function parseLsn(text: string): number {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+  if (!m) throw new Error(`invalid LSN ${JSON.stringify(text)}: expected X/Y with hex parts`);
+  return parseInt(m[1]!, 16) * 0x1_0000_0000 + parseInt(m[2]!, 16);
+}
+
+/** Format an absolute byte position as `X/Y` (upper-case hex, as Postgres prints it). */
+export function formatLsn(pos: number): string {
+  const hi = Math.floor(pos / 0x1_0000_0000);
+  const lo = pos - hi * 0x1_0000_0000;
+  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
+}
+
+/** The version string hactl writes into member keys and `GET /patroni`. */
+export const HACTL_VERSION = "0.1.0";
+
+/**
+ * What the agent knows about itself right now, published after every cycle and refreshed by the status
+ * monitor about once a second. The REST API answers health checks from this snapshot alone (no SQL per request).
+ */
+export interface NodeSnapshot {
+  name: string;
+  scope: string;
+  /** The Postgres state string (`running`, `starting`, `stopped`, ...). */
+  state: string;
+  /** The member role (`primary`, `replica`, `uninitialized`, ...). */
+  role: MemberRole;
+  pg: PgObservation;
+  /** Monotonic ms when `pg` was last refreshed. */
+  pgObservedAt: number;
+  /** The last cluster view read from etcd, or null when etcd was never reached. */
+  cluster: ClusterView | null;
+  /** Wall-clock epoch seconds of the last successful DCS read. */
+  dcsLastSeen: number;
+  /** This member's belief that it holds the leader key, valid until `leaderExpiresAt` (monotonic ms). */
+  isLeader: boolean;
+  leaderExpiresAt: number;
+  dynamic: DynamicSettings;
+  tags: Tags;
+  /** Monotonic ms when the HA loop will next run (for `/liveness`). */
+  nextRunAt: number;
+  watchdogFailed: boolean;
+}

@@ -1,0 +1,67 @@
+/**
+ * Process helpers for integration tests: free port ranges, stopping agents with a deadline, and making sure no
+ * PostgreSQL started by a test outlives it.
+ *
+ * @module
+ */
+
+function portFree(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `count` ranges of `size` consecutive free loopback ports, each range starting at its first port. */
+export function freePorts(count: number, size: number): Promise<number[]> {
+  const starts: number[] = [];
+  const taken = new Set<number>();
+  let attempts = 0;
+  while (starts.length < count) {
+    if (++attempts > 1000) throw new Error("could not find free loopback ports");
+    const start = 20000 + Math.floor(Math.random() * 30000);
+    const range = Array.from({ length: size }, (_, i) => start + i);
+    if (range.some((p) => taken.has(p)) || !range.every(portFree)) continue;
+    range.forEach((p) => taken.add(p));
+    starts.push(start);
+  }
+  return Promise.resolve(starts);
+}
+
+/** SIGTERM an agent and wait for it to exit; SIGKILL it when it is still alive after `deadlineMs`. */
+export async function stopAgent(child: Deno.ChildProcess, deadlineMs: number): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already exited
+  }
+  let timer: number | undefined;
+  const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), deadlineMs)));
+  const status = await Promise.race([child.status, timeout]);
+  clearTimeout(timer);
+  if (status) return status;
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // exited meanwhile
+  }
+  return await child.status;
+}
+
+/** Stop (immediate) any postmaster still running in these data directories. */
+export async function stopLeftoverPostgres(dataDirs: string[]): Promise<void> {
+  await Promise.all(dataDirs.map(async (dir) => {
+    try {
+      await Deno.stat(`${dir}/postmaster.pid`);
+    } catch {
+      return;
+    }
+    await new Deno.Command("pg_ctl", {
+      args: ["stop", "-D", dir, "-m", "immediate", "-w", "-t", "20"],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => {});
+  }));
+}

@@ -1,0 +1,189 @@
+/**
+ * The foundation, end to end: a 3-member etcd and three `hactl agent` processes with PostgreSQL 15 bootstrap a
+ * cluster by themselves; rows written on the primary reach both replicas; a restarted replica agent rejoins; the
+ * keys in etcd have Patroni's formats; `hactl list` shows one Leader and two streaming Replicas.
+ *
+ * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { Etcd3 } from "etcd3";
+import { startEtcd } from "../helpers/etcd.ts";
+import {
+  LOCAL_SECRETS,
+  mainModule,
+  type MemberLayout,
+  readHealth,
+  spawnAgent,
+  waitFor,
+  waitHealthy,
+  writeLayout,
+} from "../../scripts/lib/local_cluster.ts";
+import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
+
+const SCOPE = "itest";
+
+Deno.test({
+  name: "three agents bootstrap one primary and two streaming replicas that replicate and rejoin",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd({ members: 3 });
+    const dir = await Deno.makeTempDir({ prefix: "hactl-cluster-" });
+    const [pgBase, apiBase] = await freePorts(2, 3);
+    const layout = {
+      dir,
+      scope: SCOPE,
+      members: 3,
+      etcdEndpoints: etcd.endpoints,
+      basePgPort: pgBase!,
+      baseApiPort: apiBase!,
+      ttl: 20,
+      loopWait: 2,
+      retryTimeout: 5,
+    };
+    const members = await writeLayout(layout);
+    const agents = new Map<string, Deno.ChildProcess>();
+    try {
+      const t0 = performance.now();
+      for (const m of members) agents.set(m.name, await spawnAgent(m));
+      const health = await waitHealthy(layout, 2, 90_000);
+      const formedMs = performance.now() - t0;
+      console.log(`cluster formed in ${(formedMs / 1000).toFixed(1)} s (leader ${health.leader})`);
+      const byName = (n: string) => members.find((m) => m.name === n)!;
+      const primary = byName(health.leader!);
+      const replicas = members.filter((m) => m.name !== primary.name);
+
+      // Writes on the primary reach both replicas.
+      await withSql(primary, async (sql) => {
+        await sql`CREATE TABLE foundation (id int PRIMARY KEY, note text)`;
+        await sql`INSERT INTO foundation SELECT g, 'row ' || g FROM generate_series(1, 100) g`;
+      });
+      for (const r of replicas) {
+        await waitFor(`100 rows on ${r.name}`, 30_000, () =>
+          withSql(r, async (sql) => {
+            const [row] = await sql`SELECT count(*)::int AS n FROM foundation`.catch(() => [{ n: 0 }]);
+            return row!.n === 100;
+          }));
+        await withSql(r, async (sql) => {
+          const [row] = await sql`SELECT pg_is_in_recovery() AS rec`;
+          assert.equal(row!.rec, true, `${r.name} must be a replica`);
+        });
+      }
+
+      // The keys in etcd have Patroni's formats.
+      await checkEtcdKeys(etcd.endpoints, primary.name, members);
+
+      // hactl list shows one Leader and two streaming Replicas.
+      const listed = await hactl(["list", "-c", primary.configPath, "--format", "json"]);
+      assert.equal(listed.code, 0, listed.stderr);
+      const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
+      assert.deepEqual(rows.map((r) => r.Member), ["pg1", "pg2", "pg3"]);
+      assert.deepEqual(rows.filter((r) => r.Role === "Leader").map((r) => r.Member), [primary.name]);
+      assert.equal(rows.filter((r) => r.Role === "Replica" && r.State === "streaming").length, 2);
+      for (const r of rows) assert.equal(r.Cluster, SCOPE);
+
+      // A replica's agent restarts and rejoins: SIGTERM stops it (and its Postgres), a new agent brings it back.
+      const victim = replicas[0]!;
+      await stopAgent(agents.get(victim.name)!, 30_000);
+      await waitFor(`${victim.name} to leave the member list`, 30_000, async () => {
+        const h = await readHealth(layout);
+        return !h.view.members.some((m) => m.name === victim.name);
+      });
+      agents.set(victim.name, await spawnAgent(victim));
+      const again = await waitHealthy(layout, 2, 60_000);
+      assert.equal(again.leader, primary.name, "the leader must not change when a replica restarts");
+      await withSql(primary, (sql) => sql`INSERT INTO foundation VALUES (101, 'after rejoin')`);
+      await waitFor(`row 101 on ${victim.name}`, 30_000, () =>
+        withSql(victim, async (sql) => {
+          const got = await sql`SELECT note FROM foundation WHERE id = 101`;
+          return got.length === 1;
+        }));
+    } catch (err) {
+      await dumpLogs(members);
+      throw err;
+    } finally {
+      await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
+      await stopLeftoverPostgres(members.map((m) => m.dataDir));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+async function withSql<T>(m: MemberLayout, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres({
+    host: "127.0.0.1",
+    port: m.pgPort,
+    database: "postgres",
+    username: LOCAL_SECRETS.superuser.username,
+    password: LOCAL_SECRETS.superuser.password,
+    max: 1,
+    connect_timeout: 3,
+    onnotice: () => {},
+  });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
+}
+
+async function hactl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", mainModule(), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function checkEtcdKeys(endpoints: string[], leader: string, members: MemberLayout[]): Promise<void> {
+  const client = new Etcd3({ hosts: endpoints });
+  try {
+    const base = `/service/${SCOPE}/`;
+    const kv = await client.getAll().prefix(base).exec();
+    const get = (k: string) => kv.kvs.find((x) => x.key.toString() === base + k);
+    // leader: plain text name, leased.
+    const leaderKv = get("leader");
+    assert.ok(leaderKv, "leader key");
+    assert.equal(leaderKv.value.toString(), leader);
+    assert.notEqual(leaderKv.lease, "0", "the leader key must carry a lease");
+    // initialize: the system identifier, digits only.
+    assert.match(get("initialize")!.value.toString(), /^[0-9]{10,}$/);
+    // config: compact JSON of bootstrap.dcs.
+    const config = get("config")!.value.toString();
+    assert.ok(!config.includes(" "), `config must be compact JSON: ${config}`);
+    assert.equal(JSON.parse(config).ttl, 20);
+    // status: {"optime":<int>...}
+    const status = JSON.parse(get("status")!.value.toString());
+    assert.equal(typeof status.optime, "number");
+    // members/<name>: compact JSON with Patroni's fields, leased.
+    for (const m of members) {
+      const mk = get(`members/${m.name}`);
+      assert.ok(mk, `members/${m.name}`);
+      assert.notEqual(mk.lease, "0", "member keys must carry a lease");
+      const data = JSON.parse(mk.value.toString());
+      assert.equal(data.conn_url, `postgres://127.0.0.1:${m.pgPort}/postgres`);
+      assert.equal(data.api_url, `http://127.0.0.1:${m.apiPort}/patroni`);
+      assert.equal(data.state, "running");
+      assert.equal(data.role, m.name === leader ? "primary" : "replica");
+      assert.equal(typeof data.version, "string");
+      assert.equal(typeof data.xlog_location, "number");
+      assert.equal(typeof data.timeline, "number");
+      if (m.name !== leader) assert.equal(data.replication_state, "streaming");
+      assert.ok(!mk.value.toString().includes("local-super-pass"), "no secrets in etcd");
+    }
+  } finally {
+    client.close();
+  }
+}
+
+async function dumpLogs(members: MemberLayout[]): Promise<void> {
+  const target = Deno.env.get("HACTL_TEST_LOGS");
+  for (const m of members) {
+    const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
+    if (target) await Deno.writeTextFile(`${target}/cluster_test-${m.name}.log`, text).catch(() => {});
+    console.error(`----- ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`);
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * decide() as a specification: each test builds one observation and asserts the planned actions and the cycle's
+ * sentence.
+ */
+import assert from "node:assert/strict";
+import {
+  decide,
+  type HaContext,
+  healthiestVerdict,
+  isNoFailover,
+  memberRole,
+  postgresStateName,
+} from "../../src/ha.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+import {
+  type Action,
+  type ClusterView,
+  INITIAL_MEMORY,
+  type JobState,
+  type Member,
+  type Observation,
+  type PeerStatus,
+  type PgObservation,
+} from "../../src/types.ts";
+
+const SYSID = "7393828465826342947";
+
+function pgState(over: Partial<PgObservation> = {}): PgObservation {
+  return {
+    dataDir: "initialized",
+    running: true,
+    queryable: true,
+    role: "replica",
+    standbySignal: true,
+    sysid: SYSID,
+    timeline: 1,
+    walPosition: 5000,
+    receiveLsn: 5000,
+    replayLsn: 5000,
+    replayedTimestamp: null,
+    replayPaused: false,
+    replicationState: "streaming",
+    upstream: "127.0.0.1:5432",
+    slots: [],
+    replication: [],
+    serverVersion: 150004,
+    postmasterStartTime: null,
+    pendingRestart: false,
+    ...over,
+  };
+}
+
+const PRIMARY = pgState({ role: "primary", standbySignal: false, replicationState: null, upstream: null });
+const EMPTY = pgState({
+  dataDir: "empty",
+  running: false,
+  queryable: false,
+  role: null,
+  standbySignal: false,
+  sysid: null,
+  timeline: null,
+  walPosition: null,
+});
+
+function member(name: string, extra: Partial<Member["data"]> = {}): Member {
+  const port = 5432 + Number(name.replace(/\D/g, "")) - 1;
+  return {
+    name,
+    data: {
+      conn_url: `postgres://127.0.0.1:${port}/postgres`,
+      api_url: `http://127.0.0.1:${8008 + port - 5432}/patroni`,
+      state: "running",
+      role: "replica",
+      version: "0.1.0",
+      ...extra,
+    },
+    modRevision: "5",
+    lease: "77",
+  };
+}
+
+function view(over: Partial<ClusterView> = {}): ClusterView {
+  return {
+    initialize: SYSID,
+    config: { value: { ttl: 30 }, modRevision: "2" },
+    leader: { name: "pg1", createRevision: "10", modRevision: "10", lease: "77" },
+    members: [member("pg1", { role: "primary" }), member("pg2"), member("pg3")],
+    status: { optime: 5000, slots: {}, retainSlots: [] },
+    failover: null,
+    sync: null,
+    history: [],
+    revision: "20",
+    problems: [],
+    ...over,
+  };
+}
+
+function obs(pg: PgObservation, cluster: ClusterView | null, over: Partial<Observation> = {}): Observation {
+  return {
+    now: 1_000_000,
+    dcs: cluster ? { kind: "ok", cluster } : { kind: "unreachable", since: 990_000, error: "timeout" },
+    pg,
+    job: null,
+    peers: null,
+    lastLeaderRenewal: null,
+    ...over,
+  };
+}
+
+function ctx(name: string, over: Partial<HaContext> = {}): HaContext {
+  return { name, tags: {}, dynamic: DYNAMIC_DEFAULTS, bootstrapDcs: { ttl: 30, loop_wait: 10 }, ...over };
+}
+
+const types = (actions: Action[]) => actions.map((a) => a.type);
+
+function peer(name: string, walPosition: number, over: Partial<PeerStatus> = {}): PeerStatus {
+  return { name, reachable: true, role: "replica", walPosition, timeline: 1, ...over };
+}
+
+Deno.test("decide() keeps the lock, publishes the optime and keeps member slots when it is the leader", () => {
+  const d = decide(obs(PRIMARY, view()), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "sync_slots"]);
+  assert.deepEqual(d.actions[2], { type: "sync_slots", slots: ["pg2", "pg3"] });
+  assert.equal(d.reason, "no action. I am (pg1), the leader with the lock");
+  assert.equal(d.memory.isLeader, true);
+});
+
+Deno.test("decide() makes a replica follow the leader", () => {
+  const d = decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{
+    type: "follow",
+    upstream: { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" },
+  }]);
+  assert.equal(d.reason, "no action. I am (pg2), a secondary, and following a leader (pg1)");
+});
+
+Deno.test("decide() follows the replicatefrom member when it exists", () => {
+  const d = decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg3", { tags: { replicatefrom: "pg2" } }));
+  assert.deepEqual(d.actions, [{
+    type: "follow",
+    upstream: { name: "pg2", connUrl: "postgres://127.0.0.1:5433/postgres" },
+  }]);
+});
+
+Deno.test("decide() demotes a primary that does not hold the lock", () => {
+  const d = decide(obs(PRIMARY, view()), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
+  assert.match(d.reason, /^demoting self because I do not have the lock/);
+});
+
+Deno.test("decide() races for initialize and bootstraps when the cluster was never initialised", () => {
+  const d = decide(
+    obs(EMPTY, view({ initialize: null, leader: null, config: null, members: [] })),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(d.actions, [{ type: "acquire_initialize" }, {
+    type: "start_job",
+    job: { kind: "bootstrap" },
+  }]);
+  assert.equal(d.reason, "trying to bootstrap a new cluster");
+});
+
+Deno.test("decide() never bootstraps a member tagged nofailover", () => {
+  const d = decide(
+    obs(EMPTY, view({ initialize: null, leader: null, members: [] })),
+    INITIAL_MEMORY,
+    ctx("pg1", { tags: { nofailover: true } }),
+  );
+  assert.deepEqual(d.actions, []);
+  assert.equal(d.reason, "waiting for leader to bootstrap");
+});
+
+Deno.test("decide() waits while another member bootstraps (initialize is empty)", () => {
+  const d = decide(obs(EMPTY, view({ initialize: "", leader: null })), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.equal(d.reason, "waiting for leader to bootstrap");
+});
+
+Deno.test("decide() clones from the leader when its data directory is empty", () => {
+  const d = decide(obs(EMPTY, view()), INITIAL_MEMORY, ctx("pg3"));
+  assert.deepEqual(d.actions, [{
+    type: "start_job",
+    job: { kind: "clone", upstream: { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" } },
+  }]);
+  assert.equal(d.reason, "trying to bootstrap from leader 'pg1'");
+});
+
+Deno.test("decide() publishes the new cluster and takes the lock after a successful bootstrap", () => {
+  const job: JobState = { kind: "bootstrap", description: "bootstrap", startedAt: 0, status: "ok" };
+  const d = decide(
+    obs(PRIMARY, view({ initialize: "", leader: null, config: null, members: [] }), { job }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(types(d.actions), ["write_initialize", "write_config", "acquire_leader", "write_status"]);
+  assert.deepEqual(d.actions[0], { type: "write_initialize", sysid: SYSID });
+  assert.deepEqual(d.actions[1], { type: "write_config", value: { ttl: 30, loop_wait: 10 } });
+});
+
+Deno.test("decide() removes the initialize key when the bootstrap failed", () => {
+  const job: JobState = {
+    kind: "bootstrap",
+    description: "bootstrap",
+    startedAt: 0,
+    status: "failed",
+    error: "x",
+  };
+  const d = decide(obs(EMPTY, view({ initialize: "", leader: null }), { job }), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "cancel_initialize" }]);
+});
+
+Deno.test("decide() keeps renewing the lock while a job runs", () => {
+  const job: JobState = {
+    kind: "start",
+    description: "starting primary after failure",
+    startedAt: 0,
+    status: "running",
+  };
+  const d = decide(
+    obs(pgState({ running: false, queryable: false }), view(), { job }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(types(d.actions), ["renew_leader"]);
+  assert.equal(d.reason, "starting primary after failure in progress");
+});
+
+Deno.test("decide() restarts a crashed primary in place while it holds the lock", () => {
+  const crashed = { ...PRIMARY, running: false, queryable: false };
+  const d = decide(obs(crashed, view()), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [
+    { type: "renew_leader" },
+    { type: "start_job", job: { kind: "start", role: "primary", upstream: null } },
+  ]);
+});
+
+Deno.test("decide() starts a stopped replica following the leader", () => {
+  const d = decide(obs(pgState({ running: false, queryable: false }), view()), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{
+    type: "start_job",
+    job: {
+      kind: "start",
+      role: "replica",
+      upstream: { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" },
+    },
+  }]);
+});
+
+Deno.test("decide() refuses to join a cluster with another system identifier", () => {
+  const d = decide(obs(pgState({ sysid: "1111111111111" }), view()), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.match(d.reason, /belongs to another cluster/);
+});
+
+Deno.test("decide() demotes a primary when etcd cannot be reached", () => {
+  const d = decide(obs(PRIMARY, null), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
+  assert.equal(d.reason, "demoting self because DCS is not accessible and I was a leader");
+});
+
+Deno.test("decide() leaves a replica alone when etcd cannot be reached", () => {
+  const d = decide(obs(pgState(), null), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.match(d.reason, /^DCS is not accessible/);
+});
+
+Deno.test("decide() promotes the healthiest replica after the leader key expired", () => {
+  const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), {
+    peers: [peer("pg1", 0, { reachable: false }), peer("pg3", 5500)],
+  });
+  const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{ type: "acquire_leader" }, { type: "promote" }]);
+  assert.equal(d.reason, "promoted self to leader by acquiring session lock");
+});
+
+Deno.test("decide() does not race when a peer is further ahead", () => {
+  const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), { peers: [peer("pg3", 7000)] });
+  const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.match(d.reason, /not the healthiest node: member pg3 is ahead/);
+});
+
+Deno.test("decide() never promotes while another member still answers as primary", () => {
+  const o = obs(pgState(), view({ leader: null }), { peers: [peer("pg1", 100, { role: "primary" })] });
+  assert.match(decide(o, INITIAL_MEMORY, ctx("pg2")).reason, /pg1 is still running as primary/);
+});
+
+Deno.test("healthiestVerdict() refuses a replica lagging more than maximum_lag_on_failover behind /status", () => {
+  const o = obs(
+    pgState({ walPosition: 1000 }),
+    view({ leader: null, status: { optime: 5_000_000, slots: {}, retainSlots: [] } }),
+  );
+  assert.match(
+    healthiestVerdict(o, ctx("pg2"), view({ status: { optime: 5_000_000, slots: {}, retainSlots: [] } }))!,
+    /lags/,
+  );
+});
+
+Deno.test("healthiestVerdict() lets an equal peer with a higher failover_priority win", () => {
+  const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), {
+    peers: [peer("pg3", 6000, { failoverPriority: 5 })],
+  });
+  assert.match(healthiestVerdict(o, ctx("pg2"), view({ leader: null }))!, /higher failover_priority/);
+  // Ignored peers: unreachable, nofailover, watchdog failed.
+  const ignored = obs(pgState({ walPosition: 6000 }), view({ leader: null }), {
+    peers: [
+      peer("pg1", 9000, { reachable: false }),
+      peer("pg3", 9000, { nofailover: true }),
+      peer("pg4", 9000, { watchdogFailed: true }),
+    ],
+  });
+  assert.equal(healthiestVerdict(ignored, ctx("pg2"), view({ leader: null })), null);
+});
+
+Deno.test("isNoFailover() follows Patroni's tag rules", () => {
+  assert.equal(isNoFailover({}), false);
+  assert.equal(isNoFailover({ nofailover: true }), true);
+  assert.equal(isNoFailover({ failover_priority: 0 }), true);
+  assert.equal(isNoFailover({ nofailover: false, failover_priority: 0 }), false);
+});
+
+Deno.test("memberRole() and postgresStateName() describe the member for its key", () => {
+  const o = obs(EMPTY, view());
+  assert.equal(memberRole(o, false), "uninitialized");
+  assert.equal(postgresStateName(o), "stopped");
+  const cloning = obs(EMPTY, view(), {
+    job: { kind: "clone", description: "x", startedAt: 0, status: "running" },
+  });
+  assert.equal(postgresStateName(cloning), "creating replica");
+  assert.equal(memberRole(obs(PRIMARY, view()), true), "primary");
+  assert.equal(postgresStateName(obs(pgState(), view())), "running");
+});
