@@ -5,7 +5,7 @@
  */
 import { writeErr, writeOut } from "./cli/io.ts";
 import { run as agent } from "./cli/agent.ts";
-import { run as list } from "./cli/list.ts";
+import { run as list, runTopology as topology } from "./cli/list.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
 import { run as version } from "./cli/version.ts";
 
@@ -14,6 +14,7 @@ type Command = (args: string[], env: Record<string, string>) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   agent: { run: agent, summary: "run the daemon on a database host (HA loop, REST API, watchdog)" },
   list: { run: list, summary: "show the members of a cluster, as patronictl list" },
+  topology: { run: topology, summary: "show the members of a cluster as a replication tree" },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
 };

@@ -25,7 +25,6 @@ async function startEtcd(dir: string): Promise<{ endpoints: string[]; pids: numb
   const initial = names.map((n, i) => `${n}=${peer(i)}`).join(",");
   const pids: number[] = [];
   for (const [i, name] of names.entries()) {
-    const log = await Deno.open(`${dir}/${name}.log`, { append: true, create: true });
     const child = new Deno.Command("setsid", {
       args: [
         "etcd",
@@ -47,10 +46,16 @@ async function startEtcd(dir: string): Promise<{ endpoints: string[]; pids: numb
         "new",
         "--initial-cluster-token",
         "hactl-demo",
+        "--logger",
+        "zap",
+        "--log-level",
+        "warn",
+        "--log-outputs",
+        `${dir}/${name}.log`,
       ],
       stdin: "null",
       stdout: "null",
-      stderr: log.writable,
+      stderr: "null",
     }).spawn();
     pids.push(child.pid);
     child.unref();

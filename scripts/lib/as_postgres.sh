@@ -27,9 +27,14 @@ run_as_pg() {
   local dir="$1"
   shift
   if [ "$(id -u)" = 0 ]; then
-    local cache=/var/tmp/hactl-deno-postgres
+    local cache=/var/tmp/hactl-deno-postgres var keep=()
     mkdir -p "$cache" && chown postgres:postgres "$cache"
-    (cd "$dir" && runuser -u postgres -- env -i HOME="$dir" DENO_DIR="$cache" NO_COLOR=1 CI="${CI:-}" \
+    # The registry may sit behind a TLS proxy with its own CA: keep the trust and proxy settings.
+    for var in SSL_CERT_FILE SSL_CERT_DIR DENO_CERT DENO_TLS_CA_STORE NODE_EXTRA_CA_CERTS \
+      HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy NPM_CONFIG_REGISTRY; do
+      [ -n "${!var:-}" ] && keep+=("$var=${!var}")
+    done
+    (cd "$dir" && runuser -u postgres -- env -i "${keep[@]}" HOME="$dir" DENO_DIR="$cache" NO_COLOR=1 CI="${CI:-}" \
       PATH="$PG_BIN:/usr/local/bin:/usr/bin:/bin" HACTL_TEST_LOGS="${HACTL_TEST_LOGS:-}" "$@")
   else
     (cd "$dir" && env PATH="$PG_BIN:$PATH" "$@")

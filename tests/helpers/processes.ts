@@ -37,7 +37,7 @@ export async function stopAgent(child: Deno.ChildProcess, deadlineMs: number): P
   } catch {
     // already exited
   }
-  let timer: number | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), deadlineMs)));
   const status = await Promise.race([child.status, timeout]);
   clearTimeout(timer);

@@ -1,0 +1,259 @@
+/**
+ * The Patroni-compatible REST API as a plain fetch handler (`Request -> Response`), plus a thin `Deno.serve`
+ * wrapper. Read-only endpoints of spec/patroni-interfaces.md §1.2-§1.7: `GET /patroni`, the health checks,
+ * `/liveness`, `/readiness`, `/cluster`, `/history`.
+ *
+ * Routing follows Patroni: only the first path segment picks a handler (`GET /patroni/x` is `/patroni`);
+ * `GET`/`HEAD`/`OPTIONS` without a dedicated handler fall back to the health-check rules (`src/health.ts`);
+ * other methods answer 501 until the unsafe endpoints arrive.
+ *
+ * Health checks answer from the in-memory {@link NodeSnapshot} only (no SQL per request). The handler never
+ * prints and never includes secrets. Imports `types.ts` and `health.ts`; `Deno.serve` is used by
+ * {@link serveApi} only.
+ *
+ * @module
+ */
+import type { ClusterView, Member, NodeSnapshot } from "./types.ts";
+import { formatLsn, HACTL_VERSION } from "./types.ts";
+import {
+  buildStatus as buildStatusBody,
+  healthCheckCode,
+  isListedSyncStandby,
+  isStandbyCluster,
+  livenessCode,
+  readinessCode,
+  synchronousMode,
+} from "./health.ts";
+
+export { parseLag, STALE_STATUS_MS } from "./health.ts";
+
+/** What the API needs from the agent. */
+export interface ApiDeps {
+  /** The latest published node snapshot. */
+  snapshot(): NodeSnapshot;
+  /** Monotonic ms, the same clock as the snapshot's `pgObservedAt`, `leaderExpiresAt`, `nextRunAt`. */
+  now(): number;
+  /** Wall clock, epoch ms. */
+  wallNow(): number;
+  /** A fresh DCS read for `/cluster` (and `/history` before the first cached view). May throw. */
+  loadCluster(): Promise<ClusterView>;
+  scope: string;
+  name: string;
+  /** `restapi.http_extra_headers`, added to every JSON/text response. */
+  extraHeaders?: Record<string, string>;
+}
+
+/** Connection details the server passes along with each request. */
+export interface RequestInfo {
+  remoteAddr?: string;
+}
+
+/** The handler type produced by {@link createApiHandler}. */
+export type ApiHandler = (req: Request, info?: RequestInfo) => Promise<Response>;
+
+/** The `Server` header value. */
+export const SERVER_HEADER = `hactl/${HACTL_VERSION}`;
+
+/** Methods that fall back to the health-check logic when no dedicated handler exists. */
+const STATUS_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * The `GET /patroni` document for `snapshot` at monotonic time `now` (spec §1.5).
+ *
+ * @example
+ * ```ts
+ * const body = buildStatus(snapshot, performance.now());
+ * body.patroni; // { version, scope, name }
+ * ```
+ */
+export function buildStatus(snapshot: NodeSnapshot, now: number): Record<string, unknown> {
+  return buildStatusBody(snapshot, now);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+/** host and port of a member's `conn_url` (`postgres://user@host:port/db`), when it has them. */
+function connHostPort(connUrl: unknown): { host?: string; port?: number } {
+  if (typeof connUrl !== "string" || connUrl === "") return {};
+  try {
+    const url = new URL(connUrl);
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    if (!host) return {};
+    const port = url.port === "" ? undefined : parseInt(url.port, 10);
+    return port === undefined || !Number.isFinite(port) ? { host } : { host, port };
+  } catch {
+    return {};
+  }
+}
+
+const OPTIONAL_MEMBER_FIELDS = [
+  "timeline",
+  "pending_restart",
+  "pending_restart_reason",
+  "scheduled_restart",
+  "tags",
+] as const;
+
+/** One member of `GET /cluster` (spec §1.6). */
+function memberAsJson(member: Member, view: ClusterView, optime: number): Record<string, unknown> {
+  const data = (member.data ?? {}) as Record<string, unknown>;
+  const leaderName = view.leader?.name ?? null;
+  const mode = synchronousMode(view);
+  let role: string;
+  if (member.name === leaderName) role = isStandbyCluster(view) ? "standby_leader" : "leader";
+  else if (mode !== "off" && isListedSyncStandby(view, member.name)) {
+    role = mode === "quorum" ? "quorum_standby" : "sync_standby";
+  } else role = "replica";
+  const state = (role !== "leader" ? str(data.replication_state) : undefined) || str(data.state) || "";
+  const out: Record<string, unknown> = { name: member.name, role, state, api_url: data.api_url ?? null };
+  const { host, port } = connHostPort(data.conn_url);
+  if (host !== undefined) {
+    out.host = host;
+    if (port !== undefined) out.port = port;
+  }
+  for (const key of OPTIONAL_MEMBER_FIELDS) {
+    if (data[key] !== undefined) out[key] = data[key];
+  }
+  if (member.name !== leaderName) {
+    const lsns: [string, string, unknown][] = [
+      ["receive_lsn", "receive_lag", data.receive_lsn],
+      ["replay_lsn", "replay_lag", data.replay_lsn],
+      ["lsn", "lag", data.xlog_location],
+    ];
+    for (const [lsnKey, lagKey, value] of lsns) {
+      if (typeof value === "number" && Number.isFinite(value) && value >= 0) {
+        out[lsnKey] = formatLsn(value);
+        out[lagKey] = Math.max(optime - value, 0);
+      } else {
+        out[lsnKey] = "unknown";
+        out[lagKey] = "unknown";
+      }
+    }
+  }
+  return out;
+}
+
+/** The `GET /cluster` document: members sorted by name, scope, pause, scheduled switchover (spec §1.6). */
+export function clusterAsJson(view: ClusterView, scope: string): Record<string, unknown> {
+  const optime = typeof view.status?.optime === "number" ? view.status.optime : 0;
+  const members = [...(view.members ?? [])]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((m) => memberAsJson(m, view, optime));
+  const out: Record<string, unknown> = { members, scope };
+  const pause = view.config?.value?.pause;
+  if (pause === true || (typeof pause === "string" && ["true", "on", "yes"].includes(pause.toLowerCase()))) {
+    out.pause = true;
+  }
+  const failover = view.failover;
+  if (failover?.scheduledAt) {
+    const sw: Record<string, unknown> = { at: failover.scheduledAt };
+    if (failover.leader) sw.from = failover.leader;
+    if (failover.member) sw.to = failover.member;
+    out.scheduled_switchover = sw;
+  }
+  return out;
+}
+
+/**
+ * Build the REST API handler. The handler never throws: an unexpected exception becomes a 500 with a short
+ * message, and no client input (path, query, method) can provoke one.
+ */
+export function createApiHandler(deps: ApiDeps): ApiHandler {
+  const baseHeaders = (contentType?: string): Headers => {
+    const h = new Headers();
+    h.set("Server", SERVER_HEADER);
+    if (contentType) h.set("Content-Type", contentType);
+    for (const [k, v] of Object.entries(deps.extraHeaders ?? {})) {
+      try {
+        h.set(k, v);
+      } catch {
+        // an invalid header from the config is skipped rather than failing every response
+      }
+    }
+    return h;
+  };
+  const json = (status: number, body: unknown): Response =>
+    new Response(JSON.stringify(body), { status, headers: baseHeaders("application/json") });
+  const text = (status: number, body: string): Response =>
+    new Response(body, { status, headers: baseHeaders("text/plain; charset=utf-8") });
+  const statusOnly = (status: number): Response => new Response(null, { status, headers: baseHeaders() });
+
+  const health = (method: string, path: string, query: URLSearchParams): Response => {
+    const snapshot = deps.snapshot();
+    const now = deps.now();
+    const status = buildStatusBody(snapshot, now);
+    const code = healthCheckCode(snapshot, status, path, query, now);
+    return method === "GET" ? json(code, status) : statusOnly(code);
+  };
+
+  const getRoutes: Record<string, (path: string, query: URLSearchParams) => Promise<Response> | Response> = {
+    patroni: () => json(200, buildStatusBody(deps.snapshot(), deps.now())),
+    liveness: () => statusOnly(livenessCode(deps.snapshot(), deps.now())),
+    readiness: (_path, query) => statusOnly(readinessCode(deps.snapshot(), query, deps.now())),
+    cluster: async () => {
+      let view: ClusterView;
+      try {
+        view = await deps.loadCluster();
+      } catch {
+        return text(503, "DCS is not accessible");
+      }
+      return json(200, clusterAsJson(view, deps.scope));
+    },
+    history: async () => {
+      let view = deps.snapshot().cluster;
+      if (view === null) {
+        try {
+          view = await deps.loadCluster();
+        } catch {
+          return text(503, "DCS is not accessible");
+        }
+      }
+      return json(200, Array.isArray(view.history) ? view.history : []);
+    },
+  };
+
+  return async (req: Request): Promise<Response> => {
+    try {
+      const method = req.method.toUpperCase();
+      let path = "/";
+      let query = new URLSearchParams();
+      try {
+        const url = new URL(req.url);
+        path = url.pathname || "/";
+        // Like Python's parse_qs (as Patroni uses it): parameters with blank values are dropped.
+        query = new URLSearchParams([...url.searchParams].filter(([, value]) => value !== ""));
+      } catch {
+        // Request URLs are always absolute; keep the defaults if one is not.
+      }
+      if (!STATUS_METHODS.has(method)) return text(501, `Unsupported method (${method})`);
+      const segment = path.replace(/^\/+/, "").split("/")[0] ?? "";
+      const route = method === "GET" && Object.hasOwn(getRoutes, segment) ? getRoutes[segment] : undefined;
+      if (route) return await route(path, query);
+      return health(method, path, query);
+    } catch (error) {
+      const name = error instanceof Error ? error.name : "Error";
+      return text(500, `internal error (${name})`);
+    }
+  };
+}
+
+/**
+ * Serve `handler` with `Deno.serve` on `hostname:port` until `signal` aborts. Quiet on listen; passes the
+ * client's IP address as `info.remoteAddr`. The returned server's `addr.port` is the bound port (use port 0
+ * in tests).
+ */
+export function serveApi(
+  handler: ApiHandler,
+  opts: { hostname: string; port: number; signal: AbortSignal },
+): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const server = Deno.serve(
+    { hostname: opts.hostname, port: opts.port, signal: opts.signal, onListen: () => {} },
+    (req, info) => {
+      const addr = info.remoteAddr as Deno.Addr;
+      return handler(req, { remoteAddr: "hostname" in addr ? addr.hostname : undefined });
+    },
+  );
+  return Promise.resolve(server);
+}

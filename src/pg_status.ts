@@ -1,0 +1,117 @@
+/**
+ * The status query hactl runs against a live server (one SQL round trip returning one JSON object) and its
+ * mapping onto `PgObservation`.
+ *
+ * Pure: SQL text and data mapping only; imports `types.ts` and `pg_conf.ts`.
+ *
+ * @module
+ */
+import { parseLsn, type PgObservation, type ReplicationRow } from "./types.ts";
+import { parseConninfo } from "./pg_conf.ts";
+
+/** An observation of a data directory nobody can query. */
+export function blankObservation(): PgObservation {
+  return {
+    dataDir: "empty",
+    running: false,
+    queryable: false,
+    role: null,
+    standbySignal: false,
+    sysid: null,
+    timeline: null,
+    walPosition: null,
+    receiveLsn: null,
+    replayLsn: null,
+    replayedTimestamp: null,
+    replayPaused: false,
+    replicationState: null,
+    upstream: null,
+    slots: [],
+    replication: [],
+    serverVersion: null,
+    postmasterStartTime: null,
+    pendingRestart: false,
+  };
+}
+
+/** What the status query returns (one JSON object, one round trip). */
+export interface StatusRow {
+  in_recovery: boolean;
+  walfile: string | null;
+  flush_lsn: string | null;
+  receive_lsn: string | null;
+  replay_lsn: string | null;
+  replay_ts: string | null;
+  replay_paused: boolean;
+  checkpoint_tli: number | null;
+  receiver: { status: string; tli: number | null; host: string | null; port: number | null } | null;
+  conninfo: string;
+  replication: ReplicationRow[];
+  slots: string[];
+  version: number;
+  start_time: string;
+  pending_restart: boolean;
+}
+
+export const STATUS_SQL = `
+SELECT json_build_object(
+  'in_recovery', pg_is_in_recovery(),
+  'walfile', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END,
+  'flush_lsn', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END,
+  'receive_lsn', pg_last_wal_receive_lsn()::text,
+  'replay_lsn', pg_last_wal_replay_lsn()::text,
+  'replay_ts', pg_last_xact_replay_timestamp()::text,
+  'replay_paused', CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
+  'checkpoint_tli', (SELECT timeline_id FROM pg_control_checkpoint()),
+  'receiver', (SELECT json_build_object('status', status, 'tli', received_tli, 'host', sender_host,
+                 'port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
+  'conninfo', current_setting('primary_conninfo'),
+  'replication', (SELECT coalesce(json_agg(json_build_object('usename', usename,
+                    'application_name', application_name, 'client_addr', host(client_addr), 'state', state,
+                    'sync_state', sync_state, 'sync_priority', sync_priority) ORDER BY application_name),
+                    '[]'::json) FROM pg_stat_replication),
+  'slots', (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
+              FROM pg_replication_slots WHERE slot_type = 'physical'),
+  'version', current_setting('server_version_num')::int,
+  'start_time', pg_postmaster_start_time()::text,
+  'pending_restart', (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart)
+) AS status`;
+
+function lsnOrNull(text: string | null): number | null {
+  return text ? parseLsn(text) : null;
+}
+
+/** Complete an observation of a running server from the status query's answer. */
+export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
+  obs.queryable = true;
+  obs.role = row.in_recovery ? "replica" : "primary";
+  obs.serverVersion = row.version;
+  obs.postmasterStartTime = row.start_time;
+  obs.pendingRestart = row.pending_restart;
+  obs.slots = row.slots;
+  obs.replication = row.replication;
+  if (!row.in_recovery) {
+    obs.timeline = row.walfile ? parseInt(row.walfile.slice(0, 8), 16) : row.checkpoint_tli;
+    obs.walPosition = lsnOrNull(row.flush_lsn);
+    return;
+  }
+  obs.receiveLsn = lsnOrNull(row.receive_lsn);
+  obs.replayLsn = lsnOrNull(row.replay_lsn);
+  obs.walPosition = Math.max(obs.receiveLsn ?? 0, obs.replayLsn ?? 0) || null;
+  obs.replayedTimestamp = row.replay_ts;
+  obs.replayPaused = row.replay_paused;
+  obs.timeline = row.receiver?.tli ?? row.checkpoint_tli;
+  obs.replicationState = row.receiver?.status === "streaming" ? "streaming" : "in archive recovery";
+  obs.upstream = upstreamOf(row);
+}
+
+/** `host:port` of the configured upstream (primary_conninfo), else of the live WAL sender. */
+function upstreamOf(row: StatusRow): string | null {
+  try {
+    const ci = parseConninfo(row.conninfo ?? "");
+    if (ci["host"]) return `${ci["host"]}:${ci["port"] ?? "5432"}`;
+  } catch {
+    // unparsable conninfo: fall back to the receiver
+  }
+  return row.receiver?.host ? `${row.receiver.host}:${row.receiver.port ?? 5432}` : null;
+}

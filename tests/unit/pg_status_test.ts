@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { blankObservation, fillFromStatus, type StatusRow } from "../../src/pg_status.ts";
+
+function row(over: Partial<StatusRow>): StatusRow {
+  return {
+    in_recovery: false,
+    walfile: null,
+    flush_lsn: null,
+    receive_lsn: null,
+    replay_lsn: null,
+    replay_ts: null,
+    replay_paused: false,
+    checkpoint_tli: 1,
+    receiver: null,
+    conninfo: "",
+    replication: [],
+    slots: [],
+    version: 150020,
+    start_time: "2026-01-01 00:00:00+00",
+    pending_restart: false,
+    ...over,
+  };
+}
+
+Deno.test("fillFromStatus() takes a primary's timeline from its current WAL file, not the checkpoint", () => {
+  const obs = blankObservation();
+  fillFromStatus(
+    obs,
+    row({ walfile: "000000020000000000000003", flush_lsn: "0/3000060", checkpoint_tli: 1 }),
+  );
+  assert.equal(obs.queryable, true);
+  assert.equal(obs.role, "primary");
+  assert.equal(obs.timeline, 2);
+  assert.equal(obs.walPosition, 0x3000060);
+  assert.equal(obs.replicationState, null);
+  assert.equal(obs.upstream, null);
+});
+
+Deno.test("fillFromStatus() reports a streaming replica with its configured upstream and max(receive, replay)", () => {
+  const obs = blankObservation();
+  fillFromStatus(
+    obs,
+    row({
+      in_recovery: true,
+      receive_lsn: "0/5000000",
+      replay_lsn: "0/4000000",
+      receiver: { status: "streaming", tli: 3, host: "10.0.0.9", port: 5433 },
+      conninfo: "user=replicator passfile=/p host=10.0.0.1 port=5432 application_name=pg2",
+    }),
+  );
+  assert.equal(obs.role, "replica");
+  assert.equal(obs.timeline, 3);
+  assert.equal(obs.walPosition, 0x5000000);
+  assert.equal(obs.replicationState, "streaming");
+  assert.equal(obs.upstream, "10.0.0.1:5432");
+});
+
+Deno.test("fillFromStatus() reports a replica without a WAL receiver as in archive recovery", () => {
+  const obs = blankObservation();
+  fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 4 }));
+  assert.equal(obs.replicationState, "in archive recovery");
+  assert.equal(obs.timeline, 4);
+  assert.equal(obs.upstream, null);
+  assert.equal(obs.walPosition, 0x4000000);
+});

@@ -1,0 +1,262 @@
+/**
+ * Specification of `cli/validate_config.ts`: loading a configuration from a file, a directory or the
+ * environment, the file-system checks the agent also runs, and the `hactl validate-config` command.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { ConfigError } from "../../src/config.ts";
+import {
+  checkConfigEnvironment,
+  loadConfigFile,
+  loadConfigFileWithWarnings,
+  run,
+} from "../../cli/validate_config.ts";
+
+const BASE = (dataDir: string) => `
+scope: batman
+name: pg1
+restapi: {listen: "10.0.0.1:8008"}
+etcd3: {host: "127.0.0.1:2379"}
+postgresql:
+  listen: 10.0.0.1:5432
+  data_dir: ${dataDir}
+  authentication:
+    superuser: {username: postgres, password: topsecret}
+    replication: {username: replicator, password: repsecret}
+`;
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-config-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function problemsOf(p: Promise<unknown>): Promise<string[]> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+async function makeBinDir(dir: string, binaries: string[]): Promise<string> {
+  const bin = `${dir}/bin`;
+  await Deno.mkdir(bin);
+  for (const name of binaries) {
+    await Deno.writeTextFile(`${bin}/${name}`, "#!/bin/sh\n");
+    await Deno.chmod(`${bin}/${name}`, 0o755);
+  }
+  return bin;
+}
+
+Deno.test("loadConfigFile() reads a YAML file and applies PATRONI_* variables on top", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/hactl.yml`, BASE(`${dir}/data`));
+    const config = await loadConfigFile(`${dir}/hactl.yml`, { PATRONI_NAME: "pg2" });
+    assert.equal(config.source, `${dir}/hactl.yml`);
+    assert.equal(config.name, "pg2");
+    assert.equal(config.scope, "batman");
+  });
+});
+
+Deno.test("loadConfigFile() merges a directory of *.yml files in sorted order, later files winning", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/conf.d`);
+    await Deno.writeTextFile(`${dir}/conf.d/10-base.yml`, BASE(`${dir}/data`));
+    await Deno.writeTextFile(`${dir}/conf.d/20-local.yaml`, "name: pg3\ntags: {nofailover: true}\n");
+    await Deno.writeTextFile(`${dir}/conf.d/README.txt`, "not yaml: [");
+    const config = await loadConfigFile(`${dir}/conf.d`, {});
+    assert.equal(config.name, "pg3");
+    assert.equal(config.tags.nofailover, true);
+    assert.equal(config.source, `${dir}/conf.d`);
+  });
+});
+
+Deno.test("loadConfigFile() without a path takes PATRONI_CONFIGURATION and ignores other PATRONI_* variables", async () => {
+  const config = await loadConfigFile(undefined, {
+    PATRONI_CONFIGURATION: BASE("/nonexistent/data"),
+    PATRONI_NAME: "ignored",
+  });
+  assert.equal(config.source, "PATRONI_CONFIGURATION");
+  assert.equal(config.name, "pg1");
+});
+
+Deno.test("loadConfigFile() without a path or PATRONI_CONFIGURATION builds the config from PATRONI_* alone", async () => {
+  const problems = await problemsOf(loadConfigFile(undefined, { PATRONI_NAME: "pg1" }));
+  assert.equal(problems[0], "environment: scope: is required");
+});
+
+Deno.test("loadConfigFile() names a missing or unreadable file", async () => {
+  await withTempDir(async (dir) => {
+    assert.deepEqual(await problemsOf(loadConfigFile(`${dir}/nope.yml`, {})), [
+      `${dir}/nope.yml: cannot read the configuration file: not found`,
+    ]);
+    await Deno.writeTextFile(`${dir}/list.yml`, "- a\n");
+    assert.deepEqual(await problemsOf(loadConfigFile(`${dir}/list.yml`, {})), [
+      `${dir}/list.yml: the configuration must be a YAML mapping, found a list`,
+    ]);
+  });
+});
+
+Deno.test("loadConfigFileWithWarnings() returns the tag conflict warning", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/h.yml`,
+      `${BASE(`${dir}/data`)}tags: {nofailover: true, failover_priority: 1}\n`,
+    );
+    const { warnings } = await loadConfigFileWithWarnings(`${dir}/h.yml`, {});
+    assert.deepEqual(warnings, [
+      "Conflicting configuration between nofailover: True and failover_priority: 1. Defaulting to nofailover: True",
+    ]);
+  });
+});
+
+Deno.test("checkConfigEnvironment() accepts an absent, an empty and an initialised data_dir", async () => {
+  await withTempDir(async (dir) => {
+    const load = async () => {
+      await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+      return await loadConfigFile(`${dir}/h.yml`, {});
+    };
+    assert.deepEqual(await checkConfigEnvironment(await load()), []);
+    await Deno.mkdir(`${dir}/data`);
+    assert.deepEqual(await checkConfigEnvironment(await load()), []);
+    await Deno.writeTextFile(`${dir}/data/PG_VERSION`, "15\n");
+    await Deno.writeTextFile(`${dir}/data/postgresql.conf`, "");
+    assert.deepEqual(await checkConfigEnvironment(await load()), []);
+  });
+});
+
+Deno.test("checkConfigEnvironment() rejects a data_dir that is a regular file, naming the key", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/data`, "");
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const config = await loadConfigFile(`${dir}/h.yml`, {});
+    assert.deepEqual(await checkConfigEnvironment(config), [
+      `${dir}/h.yml: postgresql.data_dir: ${dir}/data exists but is not a directory`,
+    ]);
+  });
+});
+
+Deno.test("checkConfigEnvironment() rejects a non-empty data_dir without PG_VERSION", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.writeTextFile(`${dir}/data/notes.txt`, "x");
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const problems = await checkConfigEnvironment(await loadConfigFile(`${dir}/h.yml`, {}));
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0],
+      /postgresql\.data_dir: .* is not a PostgreSQL data directory \(no PG_VERSION\)$/,
+    );
+  });
+});
+
+Deno.test("checkConfigEnvironment() names postgresql.bin_dir and the binaries it lacks", async () => {
+  await withTempDir(async (dir) => {
+    const bin = await makeBinDir(dir, ["pg_ctl", "postgres", "pg_controldata"]);
+    await Deno.writeTextFile(`${bin}/initdb`, "not executable");
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const config = await loadConfigFile(`${dir}/h.yml`, { PATRONI_POSTGRESQL_BIN_DIR: bin });
+    assert.deepEqual(await checkConfigEnvironment(config), [
+      `${dir}/h.yml: postgresql.bin_dir: ${bin} has no executable initdb, pg_basebackup`,
+    ]);
+    const missing = await loadConfigFile(`${dir}/h.yml`, { PATRONI_POSTGRESQL_BIN_DIR: `${dir}/nobin` });
+    assert.deepEqual(await checkConfigEnvironment(missing), [
+      `${dir}/h.yml: postgresql.bin_dir: ${dir}/nobin is not an accessible directory`,
+    ]);
+  });
+});
+
+Deno.test("checkConfigEnvironment() accepts a complete bin_dir and names unreadable TLS files by key", async () => {
+  await withTempDir(async (dir) => {
+    const bin = await makeBinDir(dir, ["pg_ctl", "initdb", "postgres", "pg_basebackup", "pg_controldata"]);
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const config = await loadConfigFile(`${dir}/h.yml`, {
+      PATRONI_POSTGRESQL_BIN_DIR: bin,
+      PATRONI_ETCD3_CACERT: `${dir}/ca.pem`,
+    });
+    assert.deepEqual(await checkConfigEnvironment(config), [
+      `${dir}/h.yml: etcd3.cacert: ${dir}/ca.pem cannot be read: not found`,
+    ]);
+  });
+});
+
+/** Runs `run(args)` with PATRONI_* cleared, capturing stdout/stderr through a subprocess. */
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const code = `import { run } from ${
+    JSON.stringify(new URL("../../cli/validate_config.ts", import.meta.url).href)
+  };
+Deno.exit(await run(${JSON.stringify(args)}));`;
+  const cleared = Object.fromEntries(
+    Object.keys(Deno.env.toObject()).filter((k) => k.startsWith("PATRONI_")).map((k) => [k, ""]),
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, code],
+    env: { ...cleared, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("hactl validate-config prints `<file>: configuration is valid` and exits 0", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const res = await runCli([`${dir}/h.yml`]);
+    assert.equal(res.stderr, "");
+    assert.equal(res.code, 0);
+    assert.equal(res.stdout, `${dir}/h.yml: configuration is valid\n`);
+  });
+});
+
+Deno.test("hactl validate-config prints each problem on its own line on stderr and exits 1", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/h.yml`,
+      BASE(`${dir}/data`).replace("scope: batman\n", "").replace(":5432", ":pg"),
+    );
+    const res = await runCli([`${dir}/h.yml`]);
+    assert.equal(res.code, 1);
+    assert.equal(res.stdout, "");
+    assert.deepEqual(res.stderr.trim().split("\n"), [
+      `${dir}/h.yml: scope: is required`,
+      `${dir}/h.yml: postgresql.listen: port "pg" is not a number between 1 and 65535 (expected host:port)`,
+    ]);
+  });
+});
+
+Deno.test("hactl validate-config --print shows the merged config with secrets redacted", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const res = await runCli(["--print", `${dir}/h.yml`], {
+      PATRONI_RESTAPI_PASSWORD: "apisecret",
+      PATRONI_RESTAPI_USERNAME: "u",
+    });
+    assert.equal(res.code, 0);
+    assert.match(res.stdout, /scope: batman/);
+    assert.match(res.stdout, /password: "\*\*\*\*\*\*"/);
+    for (const secret of ["topsecret", "repsecret", "apisecret"]) {
+      assert.ok(!res.stdout.includes(secret), secret);
+    }
+  });
+});
+
+Deno.test("hactl validate-config --help prints usage; an unknown option exits 2", async () => {
+  const help = await runCli(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: hactl validate-config/);
+  const bad = await runCli(["--frobnicate"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown option --frobnicate/);
+});
+
+Deno.test("run() returns 1 for a file that does not exist", async () => {
+  assert.equal(await run(["/nonexistent/hactl.yml"]), 1);
+});
