@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The full test suite: installs what is missing (scripts/setup.sh), then runs
 #   unit        tests/unit/   pure modules and in-process adapters (current user)
+#   cli         tests/cli/    the CLI run as a subprocess: exit codes, messages (current user)
 #   sim         tests/sim/    multi-member simulation of the real decide()/executor on fakes (current user)
 #   integration tests/integration/  real etcd and PostgreSQL 15 processes started by the tests themselves
 #               (as the 'postgres' OS user when run as root: PostgreSQL refuses to run as root)
 # and ends with one line: 'tests: N passed, N failed'. Exit code 0 only when nothing failed.
-# Usage: scripts/test.sh [all|unit|sim|integration] [extra deno test args...]
+# Usage: scripts/test.sh [all|unit|cli|sim|integration] [extra deno test args...]
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -56,13 +57,15 @@ export NO_COLOR=1
 case "$which" in
   unit) run_local unit tests/unit/ ;;
   sim) run_local sim tests/sim/ ;;
+  cli) run_local cli tests/cli/ ;;
   integration) run_integration ;;
   all)
     run_local unit tests/unit/
+    run_local cli tests/cli/
     run_local sim tests/sim/
     run_integration
     ;;
-  *) echo "usage: scripts/test.sh [all|unit|sim|integration]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [all|unit|cli|sim|integration]" >&2; exit 2 ;;
 esac
 echo "[test] logs in $LOGDIR; took $(( $(date +%s) - started ))s" >&2
 echo "tests: $passed passed, $failed failed"

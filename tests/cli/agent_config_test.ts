@@ -1,0 +1,141 @@
+/**
+ * `hactl agent` with a bad configuration: one line per problem naming the file and the key, exit code 1, and
+ * nothing started (no data directory created, no REST port bound, no etcd contacted).
+ */
+import assert from "node:assert/strict";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+function goodConfig(dir: string, apiPort: number): string {
+  return `scope: batman
+name: pg1
+restapi:
+  listen: 127.0.0.1:${apiPort}
+  connect_address: 127.0.0.1:${apiPort}
+etcd3:
+  host: 127.0.0.1:2379
+bootstrap:
+  dcs:
+    ttl: 30
+    loop_wait: 10
+    retry_timeout: 10
+postgresql:
+  listen: 127.0.0.1:5432
+  connect_address: 127.0.0.1:5432
+  data_dir: ${dir}/data
+  authentication:
+    superuser:
+      username: postgres
+      password: zalando-secret
+    replication:
+      username: replicator
+      password: rep-pass
+`;
+}
+
+async function agentWith(
+  yaml: string,
+  dir: string,
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const path = `${dir}/hactl.yml`;
+  await Deno.writeTextFile(path, yaml);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "agent", path],
+    stdout: "piped",
+    stderr: "piped",
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+    clearEnv: true,
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stderr: dec.decode(out.stderr), stdout: dec.decode(out.stdout) };
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function assertNothingStarted(dir: string, apiPort: number): Promise<void> {
+  await assert.rejects(Deno.stat(`${dir}/data`), Deno.errors.NotFound, "no data directory may be created");
+  // The REST port is still free: the agent never listened.
+  Deno.listen({ hostname: "127.0.0.1", port: apiPort }).close();
+}
+
+const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promise<string>; key: RegExp }[] =
+  [
+    {
+      name: "missing scope",
+      edit: (y) => y.replace("scope: batman\n", ""),
+      key: /hactl\.yml: scope: /,
+    },
+    {
+      name: "ttl too small for loop_wait + 2*retry_timeout",
+      edit: (y) => y.replace("ttl: 30", "ttl: 25"),
+      key: /hactl\.yml: bootstrap\.dcs\.ttl: .*loop_wait \+ 2 \* retry_timeout/,
+    },
+    {
+      name: "unknown etcd host",
+      edit: (y) => y.replace("host: 127.0.0.1:2379", "host: no-such-etcd.invalid:2379"),
+      key: /hactl\.yml: etcd3\.hosts: cannot resolve etcd host 'no-such-etcd\.invalid'/,
+    },
+    {
+      name: "unreadable data_dir",
+      edit: async (y, dir) => {
+        await Deno.writeTextFile(`${dir}/not-a-dir`, "x");
+        return y.replace(`data_dir: ${dir}/data`, `data_dir: ${dir}/not-a-dir`);
+      },
+      key: /hactl\.yml: postgresql\.data_dir: .*not-a-dir.*not a directory/,
+    },
+  ];
+
+for (const c of CASES) {
+  Deno.test(`hactl agent refuses a config with ${c.name}: one line naming the key, exit 1, nothing started`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hactl-badcfg-" });
+    try {
+      const apiPort = freePort();
+      const yaml = await c.edit(goodConfig(dir, apiPort), dir);
+      const res = await agentWith(yaml, dir);
+      assert.equal(res.code, 1, `exit code; stderr: ${res.stderr}`);
+      const lines = res.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, `exactly one line, got:\n${res.stderr}`);
+      assert.match(lines[0]!, c.key);
+      assert.ok(!res.stderr.includes("zalando-secret"), "no password in the error");
+      await assertNothingStarted(dir, apiPort);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("hactl agent reports every problem at once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-badcfg-" });
+  try {
+    const yaml = goodConfig(dir, freePort()).replace("scope: batman\n", "").replace("ttl: 30", "ttl: 25");
+    const res = await agentWith(yaml, dir);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /scope: /);
+    assert.match(res.stderr, /bootstrap\.dcs\.ttl: /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hactl agent --validate-config accepts a valid Patroni config without starting anything", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-cfg-" });
+  try {
+    const apiPort = freePort();
+    await Deno.writeTextFile(`${dir}/hactl.yml`, goodConfig(dir, apiPort));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, "validate-config", `${dir}/hactl.yml`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.match(new TextDecoder().decode(out.stdout), /configuration is valid/);
+    await assertNothingStarted(dir, apiPort);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
