@@ -455,3 +455,40 @@ Deno.test("startEtcd({members: 3}) runs a cluster that EtcdDcs keeps using when 
   }
   assert.equal(await Deno.stat(etcd.dir).then(() => true, () => false), false);
 });
+
+Deno.test("EtcdDcs authenticates with username/password and keeps the password out of errors", async () => {
+  await using etcd = await startEtcd({ members: 1 });
+  const etcdctl = async (...args: string[]) => {
+    const out = await new Deno.Command("etcdctl", {
+      args: [`--endpoints=${etcd.endpoints[0]}`, ...args],
+      env: { ETCDCTL_API: "3" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  };
+  await etcdctl("user", "add", "root:r00t-pw");
+  await etcdctl("auth", "enable");
+  const make = (password: string) =>
+    createEtcdDcs({
+      etcd: { hosts: etcd.endpoints, protocol: "http", username: "root", password },
+      namespace: NAMESPACE,
+      scope: "auth",
+      name: "pg1",
+      retryTimeout: 3,
+      ttl: 30,
+    });
+  const good = make("r00t-pw");
+  const bad = make("wr0ng-pw");
+  try {
+    await good.refreshLease(30);
+    assert.equal(await good.attemptToAcquireLeader(), true);
+    assert.equal((await good.loadCluster()).leader?.name, "pg1");
+    const err = await bad.loadCluster().then(() => null, (e: unknown) => e);
+    assert.ok(err instanceof DcsError, String(err));
+    assert.ok(!err.message.includes("wr0ng-pw"), err.message);
+  } finally {
+    await good.close();
+    await bad.close();
+  }
+});
