@@ -71,6 +71,9 @@ Deno.test({
         });
       }
 
+      // The real REST listener answers Patroni's health checks from each agent's snapshot.
+      await checkRestApi(primary, replicas);
+
       // The keys in etcd have Patroni's formats.
       await checkEtcdKeys(etcd.endpoints, primary.name, members);
 
@@ -126,6 +129,33 @@ async function withSql<T>(m: MemberLayout, fn: (sql: postgres.Sql) => Promise<T>
   } finally {
     await sql.end({ timeout: 1 });
   }
+}
+
+async function checkRestApi(primary: MemberLayout, replicas: MemberLayout[]): Promise<void> {
+  const status = async (m: MemberLayout, path: string, method = "GET") => {
+    const res = await fetch(`http://127.0.0.1:${m.apiPort}${path}`, { method });
+    const body = await res.text();
+    return { code: res.status, body };
+  };
+  assert.equal((await status(primary, "/primary")).code, 200);
+  assert.equal((await status(primary, "/leader", "HEAD")).code, 200);
+  assert.equal((await status(primary, "/replica", "OPTIONS")).code, 503);
+  const patroni = JSON.parse((await status(primary, "/patroni")).body);
+  assert.equal(patroni.role, "primary");
+  assert.equal(patroni.state, "running");
+  assert.equal(typeof patroni.xlog.location, "number");
+  assert.deepEqual(patroni.patroni.scope, SCOPE);
+  for (const r of replicas) {
+    assert.equal((await status(r, "/replica")).code, 200, `${r.name} /replica`);
+    const options = await status(r, "/primary", "OPTIONS");
+    assert.equal(options.code, 503, `${r.name} OPTIONS /primary`);
+    assert.equal(options.body, "", "OPTIONS answers with the status alone");
+    const body = JSON.parse((await status(r, "/patroni")).body);
+    assert.equal(body.role, "replica");
+    assert.equal(body.replication_state, "streaming");
+  }
+  const cluster = JSON.parse((await status(replicas[0]!, "/cluster")).body);
+  assert.deepEqual(cluster.members.map((m: { role: string }) => m.role).sort(), ["leader", "replica", "replica"]);
 }
 
 async function hactl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
