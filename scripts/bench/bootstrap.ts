@@ -1,6 +1,6 @@
 /**
  * Bootstrap benchmark: a fresh 3-member etcd, then three agents started at once; measures the time until the
- * cluster has 1 primary + 2 streaming replicas (read from etcd every 100 ms) and each agent's resident memory
+ * cluster has 1 primary + 2 streaming replicas (leader key from etcd, then pg_stat_replication on it, every 100 ms) and each agent's resident memory
  * (VmRSS of the agent process) right after that and after a steady period. With `--patroni`, the same run with
  * Patroni's daemon (`patroni` from Debian) on the same etcd and the same YAML, so the two compare in one run.
  *
@@ -12,7 +12,7 @@
 import { parseArgs } from "node:util";
 import { startEtcd } from "../../tests/helpers/etcd.ts";
 import { freePorts, stopAgent, stopLeftoverPostgres } from "../../tests/helpers/processes.ts";
-import { type MemberLayout, spawnAgent, waitHealthy, writeLayout } from "../lib/local_cluster.ts";
+import { type MemberLayout, spawnAgent, waitHealthyBySql, writeLayout } from "../lib/local_cluster.ts";
 
 interface RunResult {
   daemon: "hactl" | "patroni";
@@ -58,7 +58,7 @@ async function oneRun(daemon: "hactl" | "patroni", run: number, steadyS: number)
   try {
     const t0 = performance.now();
     for (const m of members) procs.push(daemon === "hactl" ? await spawnAgent(m) : spawnPatroni(m));
-    await waitHealthy(layout, 2, 180_000);
+    await waitHealthyBySql(layout, members, 2, 180_000);
     const formed = (performance.now() - t0) / 1000;
     const atFormed = procs.map((p) => rssMb(p.pid));
     await new Promise((r) => setTimeout(r, steadyS * 1000));

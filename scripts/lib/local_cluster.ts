@@ -7,6 +7,7 @@
  *
  * @module
  */
+import postgres from "postgres";
 import { createEtcdDcs } from "../../src/dcs.ts";
 import type { ClusterView } from "../../src/types.ts";
 
@@ -192,11 +193,14 @@ export async function readHealth(o: Pick<LayoutOptions, "etcdEndpoints" | "scope
   }
 }
 
-/** Poll until `check` returns a value or the deadline passes (then throw with the last state). */
+/**
+ * Poll until `check` returns a value or the deadline passes (then throw with the last state). `check` may return
+ * `{ notYet: "<what it saw>" }` to explain why it is not done, which ends up in the timeout message.
+ */
 export async function waitFor<T>(
   what: string,
   deadlineMs: number,
-  check: () => Promise<T | null | undefined | false>,
+  check: () => Promise<T | null | undefined | false | { notYet: string }>,
   intervalMs = 200,
 ): Promise<T> {
   const until = Date.now() + deadlineMs;
@@ -204,8 +208,8 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const v = await check();
-      if (v) return v;
-      last = v;
+      if (v && !(typeof v === "object" && "notYet" in v)) return v as T;
+      last = v && typeof v === "object" && "notYet" in v ? v.notYet : v;
     } catch (err) {
       last = err;
     }
@@ -226,6 +230,52 @@ export function waitHealthy(
     const h = await readHealth(o);
     const ok = h.leader !== null && h.primaries.length === 1 && h.primaries[0] === h.leader &&
       h.streaming.length === replicas;
-    return ok ? h : null;
+    return ok ? h : { notYet: describeHealth(h) };
   });
+}
+
+function describeHealth(h: ClusterHealth): string {
+  const members = h.view.members.map((m) =>
+    `${m.name}:${m.data.role}/${m.data.state}/${m.data.replication_state ?? "-"}`
+  );
+  return `leader=${h.leader ?? "none"} initialize=${JSON.stringify(h.view.initialize)} members=[${
+    members.join(" ")
+  }]`;
+}
+
+/**
+ * Daemon-neutral health: the `leader` key names a member whose Postgres is out of recovery and shows `replicas`
+ * streaming WAL senders in pg_stat_replication. Used to compare hactl and Patroni by the same yardstick
+ * (Patroni 3.0.2 does not publish `replication_state` in its member keys).
+ */
+export function waitHealthyBySql(
+  o: Pick<LayoutOptions, "etcdEndpoints" | "scope" | "namespace">,
+  members: MemberLayout[],
+  replicas: number,
+  deadlineMs: number,
+): Promise<string> {
+  return waitFor(`1 primary + ${replicas} streaming replicas (SQL)`, deadlineMs, async () => {
+    const { leader } = await readHealth(o);
+    const m = members.find((x) => x.name === leader);
+    if (!m) return { notYet: `leader=${leader ?? "none"}` };
+    const sql = postgres({
+      host: "127.0.0.1",
+      port: m.pgPort,
+      database: "postgres",
+      username: LOCAL_SECRETS.superuser.username,
+      password: LOCAL_SECRETS.superuser.password,
+      max: 1,
+      connect_timeout: 2,
+      onnotice: () => {},
+    });
+    try {
+      const [row] = await sql`SELECT pg_is_in_recovery() AS rec,
+        (SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming') AS streaming`;
+      return !row!.rec && row!.streaming === replicas
+        ? m.name
+        : { notYet: `${m.name}: ${JSON.stringify(row)}` };
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }, 100);
 }
