@@ -10,6 +10,11 @@ bash scripts/setup.sh
 DENO="$REPO/node_modules/deno/deno"
 mkdir -p dist
 "$DENO" check main.ts
-exec "$DENO" compile \
+if ! "$DENO" compile \
   --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys --allow-ffi \
-  --no-check --output dist/hactl main.ts
+  --no-check --output dist/hactl main.ts; then
+  echo "build: deno compile failed. It needs Deno's runtime (denort 2.9.6): either network access to Deno's" >&2
+  echo "build: download server, or DENORT_BIN=/path/to/denort pointing at a local copy of the same version." >&2
+  exit 1
+fi
+ls -l dist/hactl
