@@ -12,7 +12,7 @@ import { createEtcdDcs } from "../src/dcs.ts";
 import { agentLog, moduleLogger, setupLogging } from "../src/log.ts";
 import { HttpPeerClient } from "../src/peers.ts";
 import { LocalPostgres } from "../src/postgres.ts";
-import { HACTL_VERSION } from "../src/types.ts";
+import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
 import { writeErr, writeOut } from "./io.ts";
 
@@ -103,6 +103,16 @@ async function runDaemon(config: Config): Promise<number> {
     log: agentLog(),
   });
 
+  const duplicate = await liveMemberWithMyName(dcs, config.name);
+  if (duplicate) {
+    log.error("Can't start; there is already a node named '{name}' running ({url})", {
+      name: config.name,
+      url: duplicate,
+    });
+    await dcs.close();
+    return 1;
+  }
+
   const abort = new AbortController();
   const handler = createApiHandler({
     snapshot: () => agent!.snapshot(),
@@ -157,4 +167,30 @@ async function runDaemon(config: Config): Promise<number> {
   await server.finished.catch(() => {});
   log.info("hactl agent stopped");
   return 0;
+}
+
+/**
+ * Patroni's unique-name rule: when `members/<name>` exists and its REST API answers `/liveness`, another agent with
+ * this name is alive, so this one must not start. An unreachable etcd or peer is not a reason to refuse.
+ */
+async function liveMemberWithMyName(
+  dcs: { loadCluster(): Promise<ClusterView> },
+  name: string,
+): Promise<string | null> {
+  let view: ClusterView;
+  try {
+    view = await dcs.loadCluster();
+  } catch {
+    return null;
+  }
+  const me = view.members.find((m) => m.name === name);
+  if (!me?.data.api_url) return null;
+  const url = new URL("/liveness", me.data.api_url).toString();
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status === 200 ? me.data.api_url : null;
+  } catch {
+    return null;
+  }
 }

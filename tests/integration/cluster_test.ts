@@ -74,6 +74,12 @@ Deno.test({
       // The real REST listener answers Patroni's health checks from each agent's snapshot.
       await checkRestApi(primary, replicas);
 
+      // A second agent with a live member's name refuses to start (Patroni's unique-name rule).
+      const twin = await spawnAgent({ ...primary, logPath: `${dir}/twin.log` });
+      const twinStatus = await stopAgentAfter(twin, 30_000);
+      assert.equal(twinStatus.code, 1, "a duplicate member name must exit 1");
+      assert.match(await Deno.readTextFile(`${dir}/twin.log`), /already a node named 'pg\d' running/);
+
       // The keys in etcd have Patroni's formats.
       await checkEtcdKeys(etcd.endpoints, primary.name, members);
 
@@ -112,6 +118,17 @@ Deno.test({
     }
   },
 });
+
+/** Wait for a process to exit by itself within the deadline (else stop it and fail). */
+async function stopAgentAfter(child: Deno.ChildProcess, deadlineMs: number): Promise<Deno.CommandStatus> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), deadlineMs)));
+  const status = await Promise.race([child.status, timeout]);
+  clearTimeout(timer);
+  if (status) return status;
+  await stopAgent(child, 5000);
+  throw new Error(`process ${child.pid} did not exit within ${deadlineMs} ms`);
+}
 
 async function withSql<T>(m: MemberLayout, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
   const sql = postgres({
