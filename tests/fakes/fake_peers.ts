@@ -1,0 +1,47 @@
+/**
+ * A `PeerClient` for the simulator: instead of `GET <api_url>` over HTTP it asks a directory for the status
+ * document the target member's REST API would serve right now, and reduces it with the same `parsePeerStatus` the
+ * real `HttpPeerClient` uses. The simulator's directory answers `null` (no answer: the asker gets
+ * `reachable: false`) when the target's host is down, its agent (which serves the API) is not running, or the
+ * network between the two hosts is cut; otherwise it refreshes the target's Postgres status (as the agent's status
+ * monitor does about every second) and builds the document with `buildStatus` from `src/health.ts`, so role,
+ * WAL position, timeline and tags come from the target's own snapshot.
+ *
+ * Imports `src/peers.ts` (pure parsing), `src/ports.ts` and `src/types.ts`.
+ *
+ * @module
+ */
+import { parsePeerStatus } from "../../src/peers.ts";
+import type { PeerClient } from "../../src/ports.ts";
+import type { PeerStatus } from "../../src/types.ts";
+
+/** Who answers `GET /patroni` in the simulated network. */
+export interface PeerDirectory {
+  /** The status body member `target` (found by its api_url) serves to `asker`, or null when there is no answer. */
+  statusBody(asker: string, apiUrl: string): Promise<Record<string, unknown> | null>;
+}
+
+/** One member's peer client over a {@link PeerDirectory}. Never throws, like the real one. */
+export class FakePeerClient implements PeerClient {
+  readonly #me: string;
+  readonly #directory: PeerDirectory;
+  /** Every request made, for tests: `[asker, target]`. */
+  readonly requests: [string, string][] = [];
+
+  constructor(me: string, directory: PeerDirectory) {
+    this.#me = me;
+    this.#directory = directory;
+  }
+
+  fetchStatuses(members: { name: string; apiUrl: string }[], _timeoutMs: number): Promise<PeerStatus[]> {
+    return Promise.all(members.map(async (m) => {
+      this.requests.push([this.#me, m.name]);
+      try {
+        const body = await this.#directory.statusBody(this.#me, m.apiUrl);
+        return body === null ? { name: m.name, reachable: false } : parsePeerStatus(m.name, body);
+      } catch {
+        return { name: m.name, reachable: false };
+      }
+    }));
+  }
+}

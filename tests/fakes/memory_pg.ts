@@ -1,0 +1,602 @@
+/**
+ * An honest in-memory PostgreSQL for the simulator. `FakePostgresWorld` is what the members share: a seeded PRNG
+ * (system identifiers), the registry of every member's server, the timers of operations that take virtual time,
+ * the record of promotions, and two hooks the simulator supplies: `holdsLock(name)` (does the member hold the
+ * leader key right now?) and `linked(a, b)` (can host `a` reach host `b`?). `FakePostgres` is one member's
+ * `PostgresPort`, following what `src/postgres.ts` does with the real programs:
+ *
+ * - `bootstrap()` = initdb (refused on a non-empty data dir) + start as primary on timeline 1.
+ * - `createReplica(up)` = wipe + pg_basebackup from a running, reachable `up` (primary or replica): copies the
+ *   system identifier, the timeline history and the WAL position; leaves the server stopped with
+ *   `standby.signal`, `primary_conninfo` and (with slots) `primary_slot_name` written.
+ * - `start(role, up)` writes the config for the role (a no-op when already running), the postmaster is up at
+ *   once and accepts connections after the `start` duration. `stop(mode)`: a fast stop of a primary writes a
+ *   shutdown checkpoint that its streaming replicas still receive; an immediate stop writes nothing.
+ * - `promote()` ends recovery: a new timeline (own + 1, as Postgres picks it without an archive) starting at the
+ *   current WAL position, plus an end-of-recovery record. If `holdsLock(me)` is false at that moment the world
+ *   records a safety violation.
+ * - `follow(up)` rewrites primary_conninfo (false when nothing changed or the server is not a running replica),
+ *   `syncSlots(names)` creates missing physical slots and drops inactive unwanted ones on a primary.
+ *
+ * Replication: a running replica streams from the server its `primary_conninfo` names when that server is up,
+ * reachable, has the same system identifier, holds the replica's slot (when it uses one) and passes Postgres's own
+ * timeline check, which looks at timeline *numbers* and switch points only: the upstream's timeline must not be
+ * lower, and the replica's position must not be past the point where the upstream's history left the replica's
+ * timeline. The world also knows the truth (every timeline segment has a world-wide id), so when two promotions
+ * produce the same timeline number on different histories and a replica streams across them (which Postgres
+ * allows), `replicate()` records it in `foreignStreams`. `replicate()` moves WAL from upstreams to their
+ * streaming replicas (except replicas set `lagging`); the simulator calls it after every step.
+ *
+ * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
+ * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary).
+ *
+ * Differences from the real adapter, on purpose: no files, no SQL, no rewind; an interrupted initdb or
+ * pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
+ * A contract suite against a real Postgres is follow-up work.
+ *
+ * Imports `src/ports.ts` and `src/types.ts` only.
+ *
+ * @module
+ */
+import { PostgresError, type PostgresPort, slotNameFor } from "../../src/ports.ts";
+import type { PgObservation, ReplicationRow, Upstream } from "../../src/types.ts";
+
+/** WAL position right after initdb and the first start (0/3000000). */
+export const INITIAL_WAL = 0x3000000;
+/** Size of the end-of-recovery record a promotion writes and of a shutdown checkpoint. */
+export const RECORD_BYTES = 40;
+/** The server_version_num the fake reports. */
+export const FAKE_SERVER_VERSION = 150008;
+
+/** One stretch of WAL written on one timeline; `id` is unique in the world (the truth Postgres cannot see). */
+export interface Segment {
+  id: number;
+  timeline: number;
+  start: number;
+}
+
+/** Virtual-time durations (ms) of the operations the agent runs as jobs. */
+export interface OpDurations {
+  bootstrap: number;
+  createReplica: number;
+  start: number;
+}
+
+/** Operations whose next call can be made to fail. */
+export type FakeOp = "bootstrap" | "createReplica" | "start" | "stop" | "promote" | "follow" | "syncSlots";
+
+/** A promotion as the world saw it. */
+export interface Promotion {
+  member: string;
+  at: number;
+  timeline: number;
+  lsn: number;
+  heldLock: boolean;
+}
+
+interface DataDir {
+  sysid: string;
+  segments: Segment[];
+  wal: number;
+  standbySignal: boolean;
+  /** `primary_conninfo` target (the upstream's conn_url) or null. */
+  conninfo: string | null;
+  slotName: string | null;
+  slots: Set<string>;
+}
+
+interface Timer {
+  at: number;
+  seq: number;
+  member: string;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** mulberry32: small, fast, good enough for test data. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function lastTimeline(d: DataDir): number {
+  return d.segments.at(-1)!.timeline;
+}
+
+/** Postgres's own check (numbers and switch points only): may a replica at `r` stream from `u`? */
+function postgresAllowsStreaming(r: DataDir, u: DataDir): boolean {
+  if (r.sysid !== u.sysid) return false;
+  const rt = lastTimeline(r);
+  const ut = lastTimeline(u);
+  if (ut < rt) return false; // "highest timeline of the primary is behind recovery timeline"
+  if (ut === rt) return r.wal <= u.wal; // else "requested starting point is ahead of the WAL flush position"
+  const idx = u.segments.findIndex((s) => s.timeline === rt);
+  if (idx < 0 || idx === u.segments.length - 1) return false; // "requested timeline is not in this server's history"
+  return r.wal <= u.segments[idx + 1]!.start; // else "forked off ... before current recovery point"
+}
+
+/** The truth: do `a` and `b` hold the same WAL below `upto`? */
+export function sameHistoryBelow(a: Segment[], b: Segment[], upto: number): boolean {
+  const pa = a.filter((s) => s.start < upto);
+  const pb = b.filter((s) => s.start < upto);
+  return pa.length === pb.length && pa.every((s, i) => s.id === pb[i]!.id && s.start === pb[i]!.start);
+}
+
+/** The shared part: PRNG, registry, timers, promotions, violations and the simulator's hooks. */
+export class FakePostgresWorld {
+  readonly now: () => number;
+  readonly wallNow: () => number;
+  readonly random: () => number;
+  /** Does `name` hold the leader key right now? Supplied by the simulator. */
+  holdsLock: (name: string) => boolean = () => true;
+  /** Can host `a` reach host `b` (replication, basebackup)? Supplied by the simulator. */
+  linked: (a: string, b: string) => boolean = () => true;
+  durations: OpDurations;
+  readonly servers = new Map<string, FakePostgres>();
+  readonly promotions: Promotion[] = [];
+  /** Safety violations seen by the fake itself (a promotion without the lock). */
+  readonly violations: string[] = [];
+  /** Replicas that streamed WAL of a history that is not theirs (Postgres cannot tell; the world can). */
+  readonly foreignStreams: string[] = [];
+  readonly #seen = new Set<string>();
+  #timers: Timer[] = [];
+  #timerSeq = 0;
+  #nextSegment = 1;
+
+  constructor(opts: {
+    seed: number;
+    now: () => number;
+    wallNow?: () => number;
+    durations?: Partial<OpDurations>;
+  }) {
+    this.now = opts.now;
+    this.wallNow = opts.wallNow ?? (() => 1_700_000_000_000 + opts.now());
+    this.random = seededRandom(opts.seed);
+    this.durations = { bootstrap: 0, createReplica: 0, start: 0, ...opts.durations };
+  }
+
+  /** A 19-digit system identifier like initdb's. */
+  newSysid(): string {
+    let s = "7";
+    for (let i = 0; i < 18; i++) s += Math.floor(this.random() * 10);
+    return s;
+  }
+
+  newSegmentId(): number {
+    return this.#nextSegment++;
+  }
+
+  /** Record a violation once (the simulator throws on it). */
+  violation(message: string, into: string[] = this.violations): void {
+    if (this.#seen.has(message)) return;
+    this.#seen.add(message);
+    into.push(message);
+  }
+
+  register(pg: FakePostgres): void {
+    this.servers.set(pg.name, pg);
+  }
+
+  byConnUrl(connUrl: string): FakePostgres | undefined {
+    for (const pg of this.servers.values()) if (pg.connUrl === connUrl) return pg;
+    return undefined;
+  }
+
+  /** Resolve after `ms` of virtual time; rejects when the member's host crashes meanwhile. */
+  sleep(member: string, ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#timers.push({ at: this.now() + ms, seq: this.#timerSeq++, member, resolve, reject });
+    });
+  }
+
+  nextTimerAt(): number | null {
+    let at: number | null = null;
+    for (const t of this.#timers) if (at === null || t.at < at) at = t.at;
+    return at;
+  }
+
+  /** Resolve the timers that are due; returns the members whose operations resumed. */
+  fireDue(): string[] {
+    const now = this.now();
+    const due = this.#timers.filter((t) => t.at <= now).sort((a, b) => a.at - b.at || a.seq - b.seq);
+    if (due.length === 0) return [];
+    this.#timers = this.#timers.filter((t) => t.at > now);
+    for (const t of due) t.resolve();
+    return [...new Set(due.map((t) => t.member))];
+  }
+
+  hasPendingOps(member: string): boolean {
+    return this.#timers.some((t) => t.member === member);
+  }
+
+  cancelOps(member: string, reason: string): void {
+    const mine = this.#timers.filter((t) => t.member === member);
+    this.#timers = this.#timers.filter((t) => t.member !== member);
+    for (const t of mine) t.reject(new PostgresError(reason));
+  }
+
+  /** Names of the servers running as writable primaries. */
+  runningPrimaries(): string[] {
+    return [...this.servers.values()].filter((s) => s.isRunningPrimary()).map((s) => s.name);
+  }
+
+  /** Move WAL from upstreams to the replicas that stream from them (cascades in a few passes). */
+  replicate(): void {
+    for (let pass = 0; pass < this.servers.size; pass++) {
+      let moved = false;
+      for (const s of [...this.servers.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (s.lagging) continue;
+        const up = s.streamSource();
+        if (up && s.receiveFrom(up)) moved = true;
+      }
+      if (!moved) return;
+    }
+  }
+}
+
+/** One member's Postgres. */
+export class FakePostgres implements PostgresPort {
+  readonly name: string;
+  readonly connUrl: string;
+  readonly world: FakePostgresWorld;
+  /** While true, this replica's WAL receiver stays connected but nothing new arrives (slow network/disk). */
+  lagging = false;
+  #useSlots: () => boolean;
+  #data: DataDir | null = null;
+  #running = false;
+  #queryable = false;
+  #startTime: string | null = null;
+  #hostUp = true;
+  /** Bumped whenever the postmaster goes away, so a start in flight notices. */
+  #epoch = 0;
+  #failNext = new Set<FakeOp>();
+
+  constructor(
+    world: FakePostgresWorld,
+    opts: { name: string; connUrl: string; useSlots?: () => boolean },
+  ) {
+    this.world = world;
+    this.name = opts.name;
+    this.connUrl = opts.connUrl;
+    this.#useSlots = opts.useSlots ?? (() => true);
+    world.register(this);
+  }
+
+  // ------------------------------------------------------------ introspection for the simulator
+
+  get hostUp(): boolean {
+    return this.#hostUp;
+  }
+  get running(): boolean {
+    return this.#running;
+  }
+  get initialized(): boolean {
+    return this.#data !== null;
+  }
+  get sysid(): string | null {
+    return this.#data?.sysid ?? null;
+  }
+  get wal(): number | null {
+    return this.#data?.wal ?? null;
+  }
+  get timeline(): number | null {
+    return this.#data ? lastTimeline(this.#data) : null;
+  }
+  get segments(): readonly Segment[] {
+    return this.#data?.segments ?? [];
+  }
+  get conninfo(): string | null {
+    return this.#data?.conninfo ?? null;
+  }
+
+  isRunningPrimary(): boolean {
+    return this.#running && this.#data !== null && !this.#data.standbySignal;
+  }
+
+  isRunningReplica(): boolean {
+    return this.#running && this.#data !== null && this.#data.standbySignal;
+  }
+
+  /** The server this replica streams from right now (Postgres's own rules), or null. */
+  streamSource(): FakePostgres | null {
+    const d = this.#data;
+    if (!this.#running || !this.#queryable || !d || !d.standbySignal || !d.conninfo) return null;
+    const up = this.world.byConnUrl(d.conninfo);
+    if (!up || up === this || !up.#hostUp || !up.#running || !up.#queryable || !up.#data) return null;
+    if (!this.world.linked(this.name, up.name)) return null;
+    if (d.slotName !== null && !up.#data.slots.has(d.slotName)) return null; // "replication slot does not exist"
+    return postgresAllowsStreaming(d, up.#data) ? up : null;
+  }
+
+  /** Take the upstream's WAL; records a violation when its history is not really ours. True when data moved. */
+  receiveFrom(up: FakePostgres): boolean {
+    const d = this.#data!;
+    const u = up.#data!;
+    if (!sameHistoryBelow(d.segments, u.segments, d.wal)) {
+      this.world.violation(
+        `${this.name} (timeline ${lastTimeline(d)}, ${
+          describe(d.segments)
+        }) streams a foreign history from ` +
+          `${up.name} (timeline ${lastTimeline(u)}, ${describe(u.segments)}) at WAL ${d.wal}`,
+        this.world.foreignStreams,
+      );
+    }
+    if (u.wal === d.wal && lastTimeline(u) === lastTimeline(d)) return false;
+    d.segments = u.segments.map((s) => ({ ...s }));
+    d.wal = u.wal;
+    return true;
+  }
+
+  // ------------------------------------------------------------ faults and client load
+
+  /** The postmaster dies (no shutdown checkpoint). */
+  crash(): void {
+    this.#running = false;
+    this.#queryable = false;
+    this.#epoch++;
+  }
+
+  /** The whole host goes down: Postgres dies and operations in flight fail. */
+  hostCrash(): void {
+    this.crash();
+    this.#hostUp = false;
+    this.world.cancelOps(this.name, `host ${this.name} went down`);
+  }
+
+  hostStart(): void {
+    this.#hostUp = true;
+  }
+
+  /** The next call of `op` throws a PostgresError. */
+  failNext(op: FakeOp): void {
+    this.#failNext.add(op);
+  }
+
+  /** Clients write `bytes` of WAL; only a running, queryable primary accepts. True when written. */
+  write(bytes: number): boolean {
+    if (!this.isRunningPrimary() || !this.#queryable) return false;
+    this.#data!.wal += bytes;
+    return true;
+  }
+
+  #check(op: FakeOp): void {
+    if (!this.#hostUp) throw new PostgresError(`${op} on ${this.name}: the host is down`);
+    if (this.#failNext.delete(op)) throw new PostgresError(`${op} on ${this.name}: injected failure`);
+  }
+
+  // ------------------------------------------------------------ PostgresPort
+
+  observe(): Promise<PgObservation> {
+    const d = this.#data;
+    const obs: PgObservation = {
+      dataDir: d ? "initialized" : "empty",
+      running: d !== null && this.#running,
+      queryable: false,
+      role: null,
+      standbySignal: d?.standbySignal ?? false,
+      sysid: d?.sysid ?? null,
+      timeline: null,
+      walPosition: null,
+      receiveLsn: null,
+      replayLsn: null,
+      replayedTimestamp: null,
+      replayPaused: false,
+      replicationState: null,
+      upstream: null,
+      slots: [],
+      replication: [],
+      serverVersion: null,
+      postmasterStartTime: null,
+      pendingRestart: false,
+    };
+    if (!d || !this.#running || !this.#queryable) return Promise.resolve(obs);
+    obs.queryable = true;
+    obs.serverVersion = FAKE_SERVER_VERSION;
+    obs.postmasterStartTime = this.#startTime;
+    obs.slots = [...d.slots].sort();
+    obs.timeline = lastTimeline(d);
+    obs.walPosition = d.wal;
+    obs.replication = this.#replicationRows();
+    if (!d.standbySignal) {
+      obs.role = "primary";
+      return Promise.resolve(obs);
+    }
+    obs.role = "replica";
+    obs.receiveLsn = d.wal;
+    obs.replayLsn = d.wal;
+    obs.replicationState = this.streamSource() ? "streaming" : "in archive recovery";
+    obs.upstream = d.conninfo ? hostPort(d.conninfo) : null;
+    return Promise.resolve(obs);
+  }
+
+  #replicationRows(): ReplicationRow[] {
+    return [...this.world.servers.values()]
+      .filter((s) => s.streamSource() === this)
+      .map((s) => ({
+        usename: "replicator",
+        application_name: s.name,
+        client_addr: null,
+        state: "streaming",
+        sync_state: "async",
+        sync_priority: 0,
+      }))
+      .sort((a, b) => (a.application_name < b.application_name ? -1 : 1));
+  }
+
+  async bootstrap(): Promise<void> {
+    this.#check("bootstrap");
+    if (this.#data) throw new PostgresError(`initdb: directory of ${this.name} exists but is not empty`);
+    await this.world.sleep(this.name, this.world.durations.bootstrap);
+    this.#data = {
+      sysid: this.world.newSysid(),
+      segments: [{ id: this.world.newSegmentId(), timeline: 1, start: 0 }],
+      wal: INITIAL_WAL,
+      standbySignal: false,
+      conninfo: null,
+      slotName: null,
+      slots: new Set(),
+    };
+    this.#up();
+    this.#queryable = true;
+  }
+
+  async createReplica(upstream: Upstream): Promise<void> {
+    this.#check("createReplica");
+    if (this.#running) {
+      throw new PostgresError(
+        `cannot create a replica in ${this.name}'s data dir: Postgres is running there`,
+      );
+    }
+    this.#data = null;
+    this.#source(upstream);
+    await this.world.sleep(this.name, this.world.durations.createReplica);
+    const src = this.#source(upstream);
+    const useSlots = this.#useSlots();
+    this.#data = {
+      sysid: src.sysid,
+      segments: src.segments.map((s) => ({ ...s })),
+      wal: src.wal,
+      standbySignal: true,
+      conninfo: upstream.name !== this.name ? upstream.connUrl : null,
+      slotName: useSlots && upstream.name !== this.name ? slotNameFor(this.name) : null,
+      slots: new Set(),
+    };
+  }
+
+  /** The basebackup source's data, or throw like a failed pg_basebackup. */
+  #source(upstream: Upstream): DataDir {
+    const up = this.world.byConnUrl(upstream.connUrl);
+    if (
+      !up || up === this || !up.#hostUp || !up.#running || !up.#queryable || !up.#data ||
+      !this.world.linked(this.name, up.name)
+    ) {
+      throw new PostgresError(`pg_basebackup from ${upstream.name} failed: could not connect to server`);
+    }
+    return up.#data;
+  }
+
+  async start(role: "primary" | "replica", upstream: Upstream | null): Promise<void> {
+    this.#check("start");
+    if (this.#running) return;
+    const d = this.#data;
+    if (!d) {
+      throw new PostgresError(`cannot start Postgres: ${this.name} holds no initialized data directory`);
+    }
+    if (role === "replica") {
+      d.standbySignal = true;
+      const follows = upstream !== null && upstream.name !== this.name;
+      d.conninfo = follows ? upstream.connUrl : null;
+      d.slotName = follows && this.#useSlots() ? slotNameFor(this.name) : null;
+    } else {
+      d.standbySignal = false;
+      d.conninfo = null;
+      d.slotName = null;
+    }
+    const epoch = this.#up();
+    await this.world.sleep(this.name, this.world.durations.start);
+    if (this.#epoch !== epoch || !this.#running) {
+      throw new PostgresError(`pg_ctl start failed: the postmaster of ${this.name} exited during startup`);
+    }
+    this.#queryable = true;
+  }
+
+  #up(): number {
+    this.#running = true;
+    this.#queryable = false;
+    this.#startTime = new Date(this.world.wallNow()).toISOString();
+    return ++this.#epoch;
+  }
+
+  stop(mode: "fast" | "immediate"): Promise<void> {
+    this.#check("stop");
+    if (!this.#running) return Promise.resolve();
+    if (mode === "fast" && this.isRunningPrimary() && this.#queryable) {
+      // The shutdown checkpoint: walsenders send it to connected replicas before the postmaster exits.
+      this.#data!.wal += RECORD_BYTES;
+      for (const s of this.world.servers.values()) {
+        if (!s.lagging && s.streamSource() === this) s.receiveFrom(this);
+      }
+    }
+    this.crash();
+    return Promise.resolve();
+  }
+
+  promote(): Promise<void> {
+    this.#check("promote");
+    const d = this.#data;
+    if (!d || !this.#running) {
+      throw new PostgresError(`pg_ctl promote on ${this.name}: server is not running`);
+    }
+    if (!d.standbySignal) {
+      throw new PostgresError(`pg_ctl promote on ${this.name}: server is not in standby mode`);
+    }
+    const heldLock = this.world.holdsLock(this.name);
+    const timeline = lastTimeline(d) + 1;
+    this.world.promotions.push({ member: this.name, at: this.world.now(), timeline, lsn: d.wal, heldLock });
+    if (!heldLock) {
+      this.world.violation(
+        `${this.name} was promoted to timeline ${timeline} at ${this.world.now()} ms without holding the leader lock`,
+      );
+    }
+    d.segments = [...d.segments, { id: this.world.newSegmentId(), timeline, start: d.wal }];
+    d.wal += RECORD_BYTES;
+    d.standbySignal = false;
+    this.#queryable = true;
+    return Promise.resolve();
+  }
+
+  follow(upstream: Upstream): Promise<boolean> {
+    this.#check("follow");
+    const d = this.#data;
+    if (!d || !this.#running || !d.standbySignal) return Promise.resolve(false);
+    const follows = upstream.name !== this.name;
+    const conninfo = follows ? upstream.connUrl : null;
+    const slotName = follows && this.#useSlots() ? slotNameFor(this.name) : null;
+    if (d.conninfo === conninfo && d.slotName === slotName) return Promise.resolve(false);
+    d.conninfo = conninfo;
+    d.slotName = slotName;
+    return Promise.resolve(true);
+  }
+
+  syncSlots(names: string[]): Promise<void> {
+    this.#check("syncSlots");
+    const d = this.#data;
+    if (!d || !this.#running || !this.#queryable) {
+      throw new PostgresError(`${this.name}: could not connect to server`);
+    }
+    if (d.standbySignal) return Promise.resolve();
+    const wanted = new Set(names.filter((n) => /^[a-z0-9_]{1,63}$/.test(n)));
+    for (const n of wanted) d.slots.add(n);
+    const active = new Set(
+      [...this.world.servers.values()]
+        .filter((s) => s.streamSource() === this)
+        .map((s) => s.#data!.slotName),
+    );
+    for (const n of [...d.slots]) if (!wanted.has(n) && !active.has(n)) d.slots.delete(n);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+function hostPort(connUrl: string): string | null {
+  try {
+    const u = new URL(connUrl);
+    return `${u.hostname}:${u.port || "5432"}`;
+  } catch {
+    return null;
+  }
+}
+
+function describe(segments: readonly Segment[]): string {
+  return segments.map((s) => `tl${s.timeline}#${s.id}@${s.start}`).join(" ");
+}

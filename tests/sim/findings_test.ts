@@ -1,0 +1,80 @@
+/**
+ * Known safety gaps the simulator found in the foundation, each a minimal, deterministic reproduction (shrunk by
+ * fast-check from fuzz counterexamples). They fail today, so they are ignored unless `HACTL_SIM_FINDINGS=1`;
+ * each names the issue that will make it pass. Remove the `ignore` when it does.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Sim, SimViolation } from "./sim.ts";
+
+const runFindings = Deno.env.get("HACTL_SIM_FINDINGS") === "1";
+
+const FAST = { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 };
+const DEFAULT = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 };
+
+/** Run the scenario; fail with the simulator's own report when an invariant breaks. */
+async function expectNoViolation(sim: Sim, until: number): Promise<void> {
+  try {
+    await sim.runUntil(until);
+  } catch (err) {
+    if (err instanceof SimViolation) assert.fail(err.message);
+    throw err;
+  }
+}
+
+Deno.test({
+  name: "sim: a demoted primary does not stream another member's timeline that reuses its timeline number",
+  // Needs the rejoin check of the pg_rewind issue: pg2 is promoted to timeline 2 and cut off before anyone
+  // receives its end-of-recovery record; pg3 is later promoted from timeline 1 to *another* timeline 2 at the same
+  // switch point. pg2 then starts as a replica of pg3 and Postgres lets it stream (same timeline number, position
+  // not ahead), so pg2 mixes two histories. Timeline numbers and switch points cannot tell them apart; the
+  // `history` key with the promoting member (Patroni's 5th field), or forcing a timeline above every one the
+  // cluster has used, can. Today decide never writes `history` and starts a former primary as a replica unchecked.
+  ignore: !runFindings,
+  fn: async () => {
+    const sim = new Sim({ members: 3, bootstrapDcs: FAST, startOffsets: [0, 0, 0] });
+    sim.at(20_000, () => sim.write(1));
+    sim.at(60_000, () => sim.partition("pg3", true));
+    sim.at(60_000, () => sim.partition("pg1", true));
+    sim.at(76_000, () => sim.partition("pg3", false));
+    sim.at(78_000, () => sim.partition("pg1", false));
+    sim.at(78_000, () => sim.partition("pg2", true));
+    sim.at(94_000, () => sim.partition("pg2", false));
+    await expectNoViolation(sim, 200_000);
+  },
+});
+
+Deno.test({
+  name: "sim: the leader race does not prefer a replica stuck on an older, diverged timeline",
+  // Needs timelines in the leader race (and the `history` key so check_timeline means something): pg3, the leader
+  // on timeline 1, takes 41 bytes of writes in the instant it is cut off; pg1 is promoted to timeline 2; pg3 comes
+  // back, cannot stream (its WAL is past the switch point: it needs pg_rewind) and sits in archive recovery on
+  // timeline 1. When pg1 is cut off too, healthiestVerdict compares bare LSNs: pg3's timeline-1 position is 1 byte
+  // ahead of pg2's timeline-2 position, so pg3 wins, promotes to a second "timeline 2", and pg2 streams from it.
+  ignore: !runFindings,
+  fn: async () => {
+    const sim = new Sim({ members: 3, bootstrapDcs: DEFAULT, startOffsets: [894, 894, 0] });
+    sim.at(20_000, () => sim.write(1));
+    sim.at(289_000, () => sim.partition("pg3", true));
+    sim.at(289_000, () => sim.write(41));
+    sim.at(310_000, () => sim.partition("pg3", false));
+    sim.at(313_000, () => sim.partition("pg1", true));
+    sim.at(334_000, () => sim.partition("pg1", false));
+    await expectNoViolation(sim, 450_000);
+  },
+});
+
+Deno.test({
+  name:
+    "sim: a leader whose agent dies while Postgres keeps running stops being writable before another promotes",
+  // Out of scope for the foundation: needs the watchdog / fence deadline of later issues. pg1's agent is killed
+  // and never restarted; its Postgres keeps running as primary, the lease expires and pg2 is promoted: two
+  // writable primaries (invariant a). Frozen or dead agents are therefore not part of the fuzzer yet.
+  ignore: !runFindings,
+  fn: async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => sim.killAgent("pg1"));
+    await expectNoViolation(sim, 200_000);
+  },
+});

@@ -1,0 +1,567 @@
+/**
+ * The multi-member simulator: N members, each a real `Agent` (src/agent.ts, hence the real `decide`) over its own
+ * `MemoryDcs` on one shared `MemoryEtcd`, a `FakePostgres` in one `FakePostgresWorld` and a `FakePeerClient`, all
+ * on one virtual clock in ms. Nothing here waits for real time.
+ *
+ * Scheduling mirrors `Agent.run()` without its timers: a member runs `runCycle()` every `loop_wait` seconds after
+ * the start of its previous cycle, at once when its DCS watch reported a change (`waitForChange(0)` is polled
+ * after every step), when a job it started finished, or when a lock action failed. A cycle takes no virtual time;
+ * jobs (bootstrap, clone, start) take the durations given to the world. After every cycle the harness flushes the
+ * job's promise chain and awaits `settleJobs()` when no timed operation is pending.
+ *
+ * Faults: `partition` (the host loses etcd, peers and replication), `partitionDcs` (etcd only), `crashPostgres`,
+ * `stopAgent`/`startAgent`/`restartAgent` (graceful `shutdown()`, then a fresh Agent that adopts whatever Postgres
+ * it finds), `killAgent` (the agent process dies, Postgres keeps running), `hostCrash`/`hostStart`, `delay`
+ * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes).
+ *
+ * Invariants, checked after every step (a cycle, a timer, a fault): (a) at most one running writable primary,
+ * (b) promotion only while holding the leader key (from the fake's record), (c) no replica streams from an upstream
+ * with another system identifier, a lower timeline, or a history that is not really its own, (d) liveness: once no
+ * fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds the leader key and
+ * runs as a queryable primary. A violation throws `SimViolation` with the seed and the last 40 trace lines.
+ *
+ * Imports `src/` (agent, config, codec, health) and the fakes.
+ *
+ * @module
+ */
+import { Agent, type CycleResult } from "../../src/agent.ts";
+import { normalizeDynamic } from "../../src/config.ts";
+import { clusterPrefix, KEYS } from "../../src/dcs_codec.ts";
+import { buildStatus } from "../../src/health.ts";
+import type { DynamicSettings, Tags } from "../../src/types.ts";
+import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
+import { FakePostgres, FakePostgresWorld, type OpDurations, sameHistoryBelow } from "../fakes/memory_pg.ts";
+import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
+
+/** Patroni's defaults, as a `bootstrap.dcs` section. */
+export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
+  ttl: 30,
+  loop_wait: 10,
+  retry_timeout: 10,
+  maximum_lag_on_failover: 1048576,
+  postgresql: { use_slots: true },
+};
+
+/** Job durations used unless a test says otherwise (ms of virtual time). */
+export const DEFAULT_DURATIONS: OpDurations = { bootstrap: 2000, createReplica: 3000, start: 1000 };
+
+export interface SimOptions {
+  members?: number;
+  /** Seeds the fake Postgres world (system identifiers); reported with every violation. */
+  seed?: number;
+  bootstrapDcs?: Record<string, unknown>;
+  durations?: Partial<OpDurations>;
+  /** When each member's first cycle runs (ms); default all at 0, in name order. */
+  startOffsets?: number[];
+  tags?: Record<string, Tags>;
+  /** Called for every trace line (cycles and events). */
+  onLine?: (line: TraceLine) => void;
+  /**
+   * Also fail when a replica streams a history that is not its own although timeline numbers and switch points
+   * match (invariant c, strict form). Default true. See the module comment of fuzz_test.ts for why CI's fuzzer
+   * turns it off for now.
+   */
+  checkHistories?: boolean;
+}
+
+/** One line of the trace: a cycle's sentence or a fault/event. */
+export interface TraceLine {
+  at: number;
+  member: string;
+  kind: "cycle" | "event";
+  text: string;
+  actions: string[];
+  failed: string | null;
+}
+
+/** An invariant broke. The message holds the seed and the trace tail. */
+export class SimViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SimViolation";
+  }
+}
+
+type AgentState = "running" | "stopping" | "stopped" | "down";
+
+/** One simulated host. */
+export interface SimMember {
+  readonly name: string;
+  readonly connUrl: string;
+  readonly apiUrl: string;
+  readonly pg: FakePostgres;
+  agent: Agent | null;
+  dcs: MemoryDcs | null;
+  state: AgentState;
+  restartAfterStop: boolean;
+  nextAt: number;
+  blockedUntil: number;
+  partitioned: boolean;
+  dcsPartitioned: boolean;
+  /** Cycles run at the current virtual instant (livelock guard). */
+  burst: { at: number; count: number };
+}
+
+const WALL_EPOCH = 1_700_000_000_000;
+const MAX_CYCLES_PER_INSTANT = 50;
+const OBSERVER = "sim-observer";
+
+/** Let settled promises run their continuations (job completion chains are a few dozen ticks deep). */
+async function flushMicrotasks(): Promise<void> {
+  for (let i = 0; i < 64; i++) await null;
+}
+
+/** `12.345` seconds, padded. */
+export function formatTime(ms: number): string {
+  return (ms / 1000).toFixed(3).padStart(8);
+}
+
+export class Sim {
+  now = 0;
+  readonly seed: number;
+  readonly etcd: MemoryEtcd;
+  readonly world: FakePostgresWorld;
+  readonly members: SimMember[] = [];
+  readonly trace: TraceLine[] = [];
+  readonly settings: DynamicSettings;
+  readonly durations: OpDurations;
+  /** Virtual time of the last fault injected or healed (liveness counts from there). */
+  lastFaultChange = 0;
+  readonly #prefix = clusterPrefix("/service", "demo");
+  readonly #bootstrapDcs: Record<string, unknown>;
+  readonly #tags: Record<string, Tags>;
+  readonly #onLine: ((line: TraceLine) => void) | undefined;
+  readonly #checkHistories: boolean;
+  #events: { at: number; seq: number; run: () => void | Promise<void> }[] = [];
+  #eventSeq = 0;
+
+  constructor(opts: SimOptions = {}) {
+    this.seed = opts.seed ?? 1;
+    this.#bootstrapDcs = opts.bootstrapDcs ?? DEFAULT_BOOTSTRAP_DCS;
+    this.#tags = opts.tags ?? {};
+    this.#onLine = opts.onLine;
+    this.#checkHistories = opts.checkHistories ?? true;
+    this.settings = normalizeDynamic(this.#bootstrapDcs).settings;
+    this.durations = { ...DEFAULT_DURATIONS, ...opts.durations };
+    this.etcd = new MemoryEtcd({ now: () => this.now });
+    this.world = new FakePostgresWorld({
+      seed: this.seed,
+      now: () => this.now,
+      wallNow: () => WALL_EPOCH + this.now,
+      durations: this.durations,
+    });
+    this.world.holdsLock = (name) => this.leaderKey() === name;
+    this.world.linked = (a, b) => this.linked(a, b);
+    const n = opts.members ?? 3;
+    for (let i = 0; i < n; i++) {
+      const name = `pg${i + 1}`;
+      const connUrl = `postgres://${name}:5432/postgres`;
+      const m: SimMember = {
+        name,
+        connUrl,
+        apiUrl: `http://${name}:8008/patroni`,
+        pg: new FakePostgres(this.world, { name, connUrl, useSlots: () => this.settings.useSlots }),
+        agent: null,
+        dcs: null,
+        state: "stopped",
+        restartAfterStop: false,
+        nextAt: opts.startOffsets?.[i] ?? 0,
+        blockedUntil: 0,
+        partitioned: false,
+        dcsPartitioned: false,
+        burst: { at: -1, count: 0 },
+      };
+      this.members.push(m);
+      this.#newAgent(m, m.nextAt);
+    }
+  }
+
+  member(name: string): SimMember {
+    const m = this.members.find((x) => x.name === name);
+    if (!m) {
+      throw new Error(`no member ${name}: expected one of ${this.members.map((x) => x.name).join(", ")}`);
+    }
+    return m;
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  #newAgent(m: SimMember, firstCycleAt: number): void {
+    const dcs = new MemoryDcs(this.etcd, {
+      namespace: "/service",
+      scope: "demo",
+      name: m.name,
+      ttl: this.settings.ttl,
+    });
+    const directory: PeerDirectory = { statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl) };
+    const bootstrapDcs = this.#bootstrapDcs;
+    const agent = new Agent({
+      name: m.name,
+      scope: "demo",
+      tags: this.#tags[m.name] ?? {},
+      connUrl: m.connUrl,
+      apiUrl: m.apiUrl,
+      bootstrapDcs,
+      dynamicFrom: (raw) => normalizeDynamic(raw ?? bootstrapDcs).settings,
+      dcs,
+      pg: m.pg,
+      peers: new FakePeerClient(m.name, directory),
+      clock: { now: () => this.now, wallNow: () => WALL_EPOCH + this.now },
+      log: {
+        cycle: () => {},
+        warn: () => {},
+        error: (message, fields) => {
+          if (message.includes("bug")) this.#fail(`${m.name}: ${message} ${JSON.stringify(fields ?? {})}`);
+        },
+      },
+    });
+    m.agent = agent;
+    m.dcs = dcs;
+    m.state = "running";
+    m.nextAt = firstCycleAt;
+  }
+
+  async #statusBody(asker: string, apiUrl: string): Promise<Record<string, unknown> | null> {
+    const target = this.members.find((m) => m.apiUrl === apiUrl);
+    if (!target || target.state !== "running" || !target.agent || !target.pg.hostUp) return null;
+    if (!this.linked(asker, target.name)) return null;
+    await target.agent.refreshPostgresStatus();
+    return buildStatus(target.agent.snapshot(), this.now);
+  }
+
+  /** Can host `a` reach host `b` (peers, replication)? */
+  linked(a: string, b: string): boolean {
+    const ma = this.members.find((m) => m.name === a);
+    const mb = this.members.find((m) => m.name === b);
+    return !ma?.partitioned && !mb?.partitioned && (ma?.pg.hostUp ?? true) && (mb?.pg.hostUp ?? true);
+  }
+
+  /** The member named in the `leader` key right now (read by an observer no partition touches). */
+  leaderKey(): string | null {
+    return this.etcd.get(OBSERVER, this.#prefix + KEYS.leader)?.value ?? null;
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  /** Run until `now + ms`. */
+  run(ms: number): Promise<void> {
+    return this.runUntil(this.now + ms);
+  }
+
+  async runUntil(end: number): Promise<void> {
+    for (;;) {
+      const t = this.#nextTime();
+      if (t === null || t > end) break;
+      await this.#advance(t);
+      await this.#step();
+    }
+    await this.#advance(end);
+  }
+
+  /** Schedule `fn` at virtual time `at` (fuzz schedules). */
+  at(at: number, fn: () => void | Promise<void>): void {
+    this.#events.push({ at, seq: this.#eventSeq++, run: fn });
+    this.#events.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  }
+
+  #dueAt(m: SimMember): number | null {
+    if (m.state === "stopping") return this.world.hasPendingOps(m.name) ? null : this.now;
+    if (m.state !== "running") return null;
+    return Math.max(m.nextAt, m.blockedUntil);
+  }
+
+  #nextTime(): number | null {
+    const times: number[] = [];
+    for (const m of this.members) {
+      const t = this.#dueAt(m);
+      if (t !== null) times.push(t);
+    }
+    const timer = this.world.nextTimerAt();
+    if (timer !== null) times.push(timer);
+    if (this.#events.length > 0) times.push(this.#events[0]!.at);
+    return times.length === 0 ? null : Math.max(this.now, Math.min(...times));
+  }
+
+  async #advance(t: number): Promise<void> {
+    if (t < this.now) return;
+    this.now = t;
+    this.etcd.advance();
+    const resumed = this.world.fireDue();
+    if (resumed.length > 0) {
+      await flushMicrotasks();
+      // A finished job wakes its agent at once (JobRunner's wake).
+      for (const name of resumed) {
+        const m = this.member(name);
+        if (m.state === "running") m.nextAt = Math.min(m.nextAt, this.now);
+      }
+    }
+    this.world.replicate();
+    this.check();
+  }
+
+  async #step(): Promise<void> {
+    while (this.#events.length > 0 && this.#events[0]!.at <= this.now) {
+      const e = this.#events.shift()!;
+      await e.run();
+      this.world.replicate();
+      await this.#pollWakes();
+      this.check();
+    }
+    for (const m of this.members) {
+      if (m.state === "stopping" && !this.world.hasPendingOps(m.name)) await this.#finishStop(m);
+    }
+    const due = this.members
+      .filter((m) => m.state === "running" && this.#dueAt(m)! <= this.now)
+      .sort((a, b) => this.#dueAt(a)! - this.#dueAt(b)! || (a.name < b.name ? -1 : 1));
+    for (const m of due) {
+      if (m.state !== "running" || this.#dueAt(m)! > this.now) continue;
+      await this.#cycle(m);
+      this.world.replicate();
+      await this.#pollWakes();
+      this.check();
+    }
+  }
+
+  async #cycle(m: SimMember): Promise<void> {
+    const agent = m.agent!;
+    if (m.burst.at === this.now) {
+      if (++m.burst.count > MAX_CYCLES_PER_INSTANT) {
+        this.#fail(`livelock: ${m.name} ran more than ${MAX_CYCLES_PER_INSTANT} cycles at one instant`);
+      }
+    } else m.burst = { at: this.now, count: 1 };
+    const started = this.now;
+    const result = await agent.runCycle();
+    await flushMicrotasks();
+    if (!this.world.hasPendingOps(m.name)) await agent.settleJobs();
+    this.#record(m, result);
+    m.nextAt = started + agent.dynamic.loopWait * 1000;
+    const { actions } = result.decision;
+    const ran = result.failedAt < 0 ? actions.length : result.failedAt;
+    const failedType = result.failedAt >= 0 ? actions[result.failedAt]!.type : null;
+    const lockFailed = failedType === "acquire_leader" || failedType === "renew_leader";
+    const jobDone = actions.slice(0, ran).some((a) => a.type === "start_job") &&
+      !this.world.hasPendingOps(m.name);
+    if (lockFailed || jobDone) m.nextAt = this.now;
+  }
+
+  #record(m: SimMember, result: CycleResult): void {
+    const { actions, reason } = result.decision;
+    const failed = result.failedAt >= 0
+      ? `${actions[result.failedAt]!.type} failed: ${result.error ?? "refused"}`
+      : null;
+    this.#line({
+      at: this.now,
+      member: m.name,
+      kind: "cycle",
+      text: reason,
+      actions: actions.map((a) => a.type),
+      failed,
+    });
+  }
+
+  #line(line: TraceLine): void {
+    this.trace.push(line);
+    if (this.trace.length > 400) this.trace.splice(0, this.trace.length - 200);
+    this.#onLine?.(line);
+  }
+
+  /** Record a fault or event in the trace. */
+  event(member: string, text: string): void {
+    this.#line({ at: this.now, member, kind: "event", text, actions: [], failed: null });
+  }
+
+  async #pollWakes(): Promise<void> {
+    for (const m of this.members) {
+      if (m.state !== "running" || !m.dcs) continue;
+      if (await m.dcs.waitForChange(0)) m.nextAt = Math.min(m.nextAt, this.now);
+    }
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  #fault(): void {
+    this.lastFaultChange = this.now;
+  }
+
+  /** Cut (or heal) the host from etcd, its peers and replication. */
+  partition(name: string, cut: boolean): void {
+    const m = this.member(name);
+    m.partitioned = cut;
+    this.etcd.partition(name, cut || m.dcsPartitioned);
+    this.#fault();
+    this.event(name, cut ? "partitioned from etcd and the other hosts" : "partition healed");
+  }
+
+  /** Cut (or heal) only the link between the member and etcd. */
+  partitionDcs(name: string, cut: boolean): void {
+    const m = this.member(name);
+    m.dcsPartitioned = cut;
+    this.etcd.partition(name, cut || m.partitioned);
+    this.#fault();
+    this.event(name, cut ? "cut from etcd" : "etcd link healed");
+  }
+
+  crashPostgres(name: string): void {
+    const m = this.member(name);
+    if (!m.pg.hostUp) return;
+    m.pg.crash();
+    this.#fault();
+    this.event(name, "postgres crashed");
+  }
+
+  /** Graceful stop: the agent waits for its job, stops Postgres, releases the lock, revokes its lease. */
+  stopAgent(name: string, restart = false): void {
+    const m = this.member(name);
+    if (m.state !== "running") return;
+    m.state = "stopping";
+    m.restartAfterStop = restart;
+    m.agent!.stop();
+    this.#fault();
+    this.event(name, restart ? "agent restarting" : "agent stopping");
+  }
+
+  restartAgent(name: string): void {
+    this.stopAgent(name, true);
+  }
+
+  async #finishStop(m: SimMember): Promise<void> {
+    await m.agent!.shutdown();
+    m.agent = null;
+    m.dcs = null;
+    m.state = "stopped";
+    this.event(m.name, "agent stopped");
+    if (m.restartAfterStop) this.startAgent(m.name);
+  }
+
+  /** Start a fresh agent on a host whose agent is not running; its first cycle runs now. */
+  startAgent(name: string): void {
+    const m = this.member(name);
+    if (m.state !== "stopped" || !m.pg.hostUp) return;
+    this.#newAgent(m, this.now);
+    this.#fault();
+    this.event(name, "agent started");
+  }
+
+  /** The agent process dies (SIGKILL): no cleanup, Postgres keeps running, the lease expires on its own. */
+  killAgent(name: string): void {
+    const m = this.member(name);
+    if (m.state !== "running") return;
+    m.agent!.stop();
+    m.agent = null;
+    m.dcs = null;
+    m.state = "stopped";
+    this.#fault();
+    this.event(name, "agent killed");
+  }
+
+  /** The host dies: agent and Postgres stop at once, jobs in flight fail, the lease expires on its own. */
+  hostCrash(name: string): void {
+    const m = this.member(name);
+    if (!m.pg.hostUp) return;
+    m.agent?.stop();
+    m.agent = null;
+    m.dcs = null;
+    m.state = "down";
+    m.pg.hostCrash();
+    this.#fault();
+    this.event(name, "host crashed");
+  }
+
+  /** The host boots: Postgres stays stopped until the fresh agent starts it. */
+  hostStart(name: string): void {
+    const m = this.member(name);
+    if (m.state !== "down") return;
+    m.pg.hostStart();
+    m.state = "stopped";
+    this.event(name, "host started");
+    this.startAgent(name);
+  }
+
+  /** Hold back the member's cycles for `ms` (a slow or stalled loop). */
+  delay(name: string, ms: number): void {
+    const m = this.member(name);
+    m.blockedUntil = Math.max(m.blockedUntil, this.now + ms);
+    this.#fault();
+    this.event(name, `cycles delayed by ${ms / 1000}s`);
+  }
+
+  /** A replica stops (or resumes) receiving WAL. */
+  lag(name: string, on: boolean): void {
+    this.member(name).pg.lagging = on;
+    this.event(name, on ? "replication lagging" : "replication caught up");
+  }
+
+  /** Clients write `bytes` to every running primary that accepts them. */
+  write(bytes: number): void {
+    for (const m of this.members) if (m.pg.write(bytes)) this.event(m.name, `clients wrote ${bytes} bytes`);
+  }
+
+  // ------------------------------------------------------------------ invariants
+
+  faultActive(): boolean {
+    return this.members.some((m) =>
+      m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > this.now
+    );
+  }
+
+  /** How long after the last fault change the cluster must have a leader running as primary. */
+  livenessWindow(): number {
+    const d = this.durations;
+    return (this.settings.ttl + 3 * this.settings.loopWait) * 1000 + d.bootstrap + d.createReplica + d.start;
+  }
+
+  /** Throws SimViolation when an invariant does not hold now. */
+  check(): void {
+    const primaries = this.world.runningPrimaries();
+    if (primaries.length > 1) this.#fail(`(a) two running writable primaries: ${primaries.join(", ")}`);
+    if (this.world.violations.length > 0) this.#fail(`(b) ${this.world.violations.join("; ")}`);
+    if (this.#checkHistories && this.world.foreignStreams.length > 0) {
+      this.#fail(`(c) ${this.world.foreignStreams.join("; ")}`);
+    }
+    for (const m of this.members) {
+      const up = m.pg.streamSource();
+      if (!up) continue;
+      if (up.sysid !== m.pg.sysid) {
+        this.#fail(
+          `(c) ${m.name} streams from ${up.name} with another system id (${up.sysid} != ${m.pg.sysid})`,
+        );
+      }
+      if ((up.timeline ?? 0) < (m.pg.timeline ?? 0)) {
+        this.#fail(`(c) ${m.name} on timeline ${m.pg.timeline} streams from ${up.name} on ${up.timeline}`);
+      }
+      if (this.#checkHistories && !sameHistoryBelow([...m.pg.segments], [...up.segments], m.pg.wal ?? 0)) {
+        this.#fail(`(c) ${m.name} streams from ${up.name} whose history below ${m.pg.wal} is not its own`);
+      }
+    }
+    if (!this.faultActive() && this.now - this.lastFaultChange >= this.livenessWindow()) {
+      const leader = this.leaderKey();
+      const pg = leader ? this.members.find((m) => m.name === leader)?.pg : undefined;
+      if (!leader || !pg || !pg.isRunningPrimary()) {
+        this.#fail(
+          `(d) no fault for ${(this.now - this.lastFaultChange) / 1000}s, yet ` +
+            (leader ? `leader ${leader} does not run as primary` : "nobody holds the leader key"),
+        );
+      }
+    }
+  }
+
+  /** The last `n` trace lines, formatted. */
+  traceTail(n = 40): string[] {
+    return this.trace.slice(-n).map(formatTraceLine);
+  }
+
+  #fail(what: string): never {
+    throw new SimViolation(
+      `invariant violated at ${formatTime(this.now).trim()}s (seed ${this.seed}): ${what}\n` +
+        `last trace lines:\n${this.traceTail(40).join("\n")}`,
+    );
+  }
+}
+
+/** `  12.000 pg1  sentence [actions] (failed: ...)` for traces. */
+export function formatTraceLine(l: TraceLine): string {
+  const actions = l.actions.length > 0 ? ` [${l.actions.join(" ")}]` : "";
+  const failed = l.failed ? ` (${l.failed})` : "";
+  const text = l.kind === "event" ? `-- ${l.text}` : l.text;
+  return `${formatTime(l.at)} ${l.member}  ${text}${actions}${failed}`;
+}
