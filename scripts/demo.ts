@@ -18,7 +18,7 @@ function say(text: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));
 }
 
-async function startEtcd(dir: string): Promise<{ endpoints: string[]; pids: number[] }> {
+function startEtcd(dir: string): { endpoints: string[]; pids: number[] } {
   const names = Array.from({ length: ETCD_MEMBERS }, (_, i) => `etcd${i + 1}`);
   const peer = (i: number) => `http://127.0.0.1:${ETCD_PEER_PORT + 10 * i}`;
   const client = (i: number) => `http://127.0.0.1:${ETCD_PORT + 10 * i}`;
@@ -72,7 +72,7 @@ async function up(dir: string): Promise<number> {
     );
     return 1;
   } catch { /* not running */ }
-  const etcd = await startEtcd(dir);
+  const etcd = startEtcd(dir);
   const layout = {
     dir,
     scope: "demo",

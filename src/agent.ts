@@ -89,6 +89,7 @@ const EMPTY_PG: PgObservation = {
   serverVersion: null,
   postmasterStartTime: null,
   pendingRestart: false,
+  timelineHistory: [],
 };
 
 /** Runs one long operation at a time and reports it in the next observation. */
@@ -230,7 +231,9 @@ export class Agent {
       // A failed lock action means the world changed under us: look again at once.
       const lockFailed = result.failedAt >= 0 &&
         ["acquire_leader", "renew_leader"].includes(result.decision.actions[result.failedAt]!.type);
-      if (lockFailed) continue;
+      // After a promotion, publish the new timeline (`history`, `status`) at once rather than a loop_wait later.
+      const promoted = result.failedAt < 0 && result.decision.actions.some((a) => a.type === "promote");
+      if (lockFailed || promoted) continue;
       await this.waitUntil(this.#nextRunAt);
     }
   }
@@ -303,6 +306,7 @@ export class Agent {
     const obs = this.#lastObservation;
     const stateObs: Observation = obs ? { ...obs, pg: this.#lastPg } : {
       now: this.deps.clock.now(),
+      wallNow: this.deps.clock.wallNow(),
       dcs: { kind: "unreachable", since: 0, error: "not yet contacted" },
       pg: this.#lastPg,
       job: null,
@@ -367,6 +371,7 @@ export class Agent {
     }
     return {
       now: clock.now(),
+      wallNow: clock.wallNow(),
       dcs: dcsObs,
       pg: pgObs,
       job: this.#jobs.take(),
@@ -433,7 +438,7 @@ export class Agent {
         if (!lockVerified) {
           throw new Error("refusing to promote: the leader lock was not verified in this cycle");
         }
-        await pg.promote();
+        await pg.promote(obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : []);
         return true;
       case "demote":
         await pg.stop(action.mode);

@@ -18,6 +18,7 @@ import type {
   ClusterView,
   Decision,
   DynamicSettings,
+  HistoryEntry,
   Member,
   Memory,
   Observation,
@@ -256,6 +257,8 @@ function decideAsLeader(obs: Observation, mem: Memory, ctx: HaContext, view: Clu
     return NO_CHANGE(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
+  if (history) actions.push({ type: "write_history", history });
   if (ctx.dynamic.useSlots) actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name) });
   return NO_CHANGE(mem, `no action. I am (${ctx.name}), the leader with the lock`, actions);
 }
@@ -307,10 +310,32 @@ function decideLeaderRace(obs: Observation, mem: Memory, ctx: HaContext, view: C
   ]);
 }
 
-/** The timeline the cluster is on according to `history` (last switch + 1), or 1. */
+/**
+ * The `history` value the leader should publish when its timeline T is newer than the cluster's: the entries
+ * already in the key (or, for a cluster adopted without one, the earlier lines of the timeline history file), then
+ * `[T-1, switch_lsn, reason, now, me]` for the switch into T (Patroni's 5-field form). The first field is T-1 even
+ * when Postgres branched from an older parent (a timeline number skipped because another member had used it), so
+ * the cluster's timeline, last entry + 1, is T. Null when there is nothing to publish.
+ */
+export function historyToPublish(
+  view: ClusterView,
+  pg: PgObservation,
+  wallNow: number,
+  me: string,
+): HistoryEntry[] | null {
+  const last = pg.timelineHistory.at(-1);
+  if (pg.timeline === null || pg.timeline <= clusterTimeline(view) || !last) return null;
+  const known = (view.history ?? []).filter((e) => e[0] < pg.timeline! - 1);
+  const earlier: HistoryEntry[] = known.length > 0
+    ? known
+    : pg.timelineHistory.slice(0, -1).map((s): HistoryEntry => [s.timeline, s.switchLsn, s.reason]);
+  const stamp = new Date(wallNow).toISOString().replace("Z", "+00:00");
+  return [...earlier, [pg.timeline - 1, last.switchLsn, last.reason, stamp, me]];
+}
+
+/** The timeline the cluster is on according to `history` (newest entry + 1), or 1. */
 export function clusterTimeline(view: ClusterView): number {
-  const last = view.history?.at(-1);
-  return last ? last[0] + 1 : 1;
+  return (view.history ?? []).reduce((max, e) => Math.max(max, e[0] + 1), 1);
 }
 
 /**
@@ -335,6 +360,12 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
   for (const peer of obs.peers ?? []) {
     if (peer.name === ctx.name || !countsInRace(peer)) continue;
     if (peer.role === "primary") return `member ${peer.name} is still running as primary`;
+    // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me.
+    if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline > pg.timeline) {
+      return `member ${peer.name} is on a newer timeline (${peer.timeline} > ${pg.timeline})`;
+    }
+    // ...and a peer on an older timeline is behind me whatever its position says.
+    if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline < pg.timeline) continue;
     const theirs = peer.walPosition ?? 0;
     if (theirs > mine) return `member ${peer.name} is ahead (${theirs} > ${mine})`;
     if (theirs === mine && (peer.failoverPriority ?? 1) > myPriority) {

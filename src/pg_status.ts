@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { parseLsn, type PgObservation, type ReplicationRow } from "./types.ts";
+import {
+  formatLsn,
+  type HistoryEntry,
+  parseLsn,
+  type PgObservation,
+  type ReplicationRow,
+  type TimelineSwitch,
+} from "./types.ts";
 import { parseConninfo } from "./pg_conf.ts";
 
 /** An observation of a data directory nobody can query. */
@@ -31,7 +38,36 @@ export function blankObservation(): PgObservation {
     serverVersion: null,
     postmasterStartTime: null,
     pendingRestart: false,
+    timelineHistory: [],
   };
+}
+
+/**
+ * The history files Postgres would hold for the timelines in the `history` key: `0000000T.history` for each
+ * T = entry timeline + 1, listing every switch below T (`parentTLI<TAB>X/Y<TAB>reason`).
+ */
+export function timelineHistoryFiles(history: readonly HistoryEntry[]): { name: string; text: string }[] {
+  const sorted = [...history].filter((e) => Number.isInteger(e[0]) && e[0] > 0).sort((a, b) => a[0] - b[0]);
+  return sorted.map((entry, i) => ({
+    name: `${(entry[0] + 1).toString(16).toUpperCase().padStart(8, "0")}.history`,
+    text: sorted.slice(0, i + 1).map((e) => `${e[0]}\t${formatLsn(e[1])}\t${e[2]}\n`).join(""),
+  }));
+}
+
+/**
+ * Parse a timeline history file (`pg_wal/00000002.history`): one `parentTLI<TAB>X/Y<TAB>reason` line per switch;
+ * comments and blank lines are skipped, malformed lines ignored.
+ */
+export function parseTimelineHistory(text: string): TimelineSwitch[] {
+  const out: TimelineSwitch[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^(\d+)\s+([0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8})\s*(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({ timeline: Number(m[1]), switchLsn: parseLsn(m[2]!), reason: m[3]!.trim() });
+  }
+  return out;
 }
 
 /** What the status query returns (one JSON object, one round trip). */

@@ -88,8 +88,12 @@ export interface PostgresPort {
   start(role: "primary" | "replica", upstream: Upstream | null): Promise<void>;
   /** Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. */
   stop(mode: "fast" | "immediate"): Promise<void>;
-  /** `pg_ctl promote` and wait until it is out of recovery. */
-  promote(): Promise<void>;
+  /**
+   * `pg_ctl promote` and wait until it is out of recovery. `clusterHistory` is the `history` key: before promoting,
+   * the adapter makes every timeline it names known to Postgres (history files in pg_wal), so the new timeline's
+   * number is above every timeline the cluster has used and never names two different histories.
+   */
+  promote(clusterHistory: readonly HistoryEntry[]): Promise<void>;
   /**
    * Point a running replica at `upstream`: rewrite primary_conninfo/primary_slot_name and reload.
    * Returns true when something changed.

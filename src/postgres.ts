@@ -20,8 +20,15 @@ import postgres from "postgres";
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { PostgresError, type PostgresPort, slotNameFor } from "./ports.ts";
-import type { PgObservation, Upstream } from "./types.ts";
-import { blankObservation, fillFromStatus, STATUS_SQL, type StatusRow } from "./pg_status.ts";
+import type { HistoryEntry, PgObservation, TimelineSwitch, Upstream } from "./types.ts";
+import {
+  blankObservation,
+  fillFromStatus,
+  parseTimelineHistory,
+  STATUS_SQL,
+  type StatusRow,
+  timelineHistoryFiles,
+} from "./pg_status.ts";
 import {
   applyControlDataMinimums,
   BASE_CONF,
@@ -129,7 +136,21 @@ export class LocalPostgres implements PostgresPort {
       return obs;
     }
     fillFromStatus(obs, row);
+    if (obs.role === "primary" && obs.timeline !== null && obs.timeline > 1) {
+      obs.timelineHistory = await this.#timelineHistory(obs.timeline);
+    }
     return obs;
+  }
+
+  /** The current timeline's history file, parsed; empty when it cannot be read. */
+  async #timelineHistory(timeline: number): Promise<TimelineSwitch[]> {
+    const file = `${this.#dataDir}/pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+    try {
+      return parseTimelineHistory(await Deno.readTextFile(file));
+    } catch (e) {
+      log.debug("cannot read {file}: {error}", { file, error: e instanceof Error ? e.message : String(e) });
+      return [];
+    }
   }
 
   async #dataDirState(): Promise<PgObservation["dataDir"]> {
@@ -506,9 +527,10 @@ export class LocalPostgres implements PostgresPort {
     throw new PostgresError(`Postgres (pid ${pid}) did not exit after SIGKILL`);
   }
 
-  async promote(): Promise<void> {
+  async promote(clusterHistory: readonly HistoryEntry[]): Promise<void> {
     const deadline = Date.now() + this.#timeoutMs;
     const seconds = String(Math.ceil(this.#timeoutMs / 1000));
+    await this.#seedTimelineHistory(clusterHistory);
     log.info("promoting Postgres");
     await runChecked(await this.#bin("pg_ctl"), ["promote", "-D", this.#dataDir, "-w", "-t", seconds], {
       timeoutMs: this.#timeoutMs + 10_000,
@@ -518,6 +540,21 @@ export class LocalPostgres implements PostgresPort {
       const rows = await sql`SELECT pg_is_in_recovery() AS r`;
       return rows[0]!["r"] === false;
     });
+  }
+
+  /**
+   * Write `pg_wal/<TLI>.history` for every timeline the cluster's `history` key names that this data directory does
+   * not know. Postgres names the new timeline after the newest history file it finds, so a replica still on an old
+   * timeline cannot reuse a number another member already promoted to (the two would look identical to every
+   * later timeline check while holding different WAL).
+   */
+  async #seedTimelineHistory(history: readonly HistoryEntry[]): Promise<void> {
+    for (const file of timelineHistoryFiles(history)) {
+      const path = `${this.#dataDir}/pg_wal/${file.name}`;
+      if (await exists(path)) continue;
+      await Deno.writeTextFile(path, file.text, { mode: 0o600 });
+      log.info("made timeline history {file} known before promoting", { file: file.name });
+    }
   }
 
   async follow(upstream: Upstream): Promise<boolean> {

@@ -186,6 +186,15 @@ export interface PgObservation {
   serverVersion: number | null;
   postmasterStartTime: string | null;
   pendingRestart: boolean;
+  /** The switches recorded in the current timeline's history file (`pg_wal/<TLI>.history`); empty on timeline 1. */
+  timelineHistory: TimelineSwitch[];
+}
+
+/** One line of a timeline history file: the parent timeline, the switch position and Postgres's reason. */
+export interface TimelineSwitch {
+  timeline: number;
+  switchLsn: number;
+  reason: string;
 }
 
 export interface ReplicationRow {
@@ -245,6 +254,8 @@ export interface DynamicSettings {
 /** Everything one cycle of `decide` may look at. Time is an input (ms on a monotonic clock). */
 export interface Observation {
   now: number;
+  /** Wall-clock epoch ms, for timestamps written into the DCS (`history`). */
+  wallNow: number;
   dcs: DcsObservation;
   pg: PgObservation;
   job: JobState | null;

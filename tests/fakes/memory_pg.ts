@@ -12,7 +12,8 @@
  * - `start(role, up)` writes the config for the role (a no-op when already running), the postmaster is up at
  *   once and accepts connections after the `start` duration. `stop(mode)`: a fast stop of a primary writes a
  *   shutdown checkpoint that its streaming replicas still receive; an immediate stop writes nothing.
- * - `promote()` ends recovery: a new timeline (own + 1, as Postgres picks it without an archive) starting at the
+ * - `promote()` ends recovery: a new timeline (newest known + 1, as Postgres picks it: the own timeline or the
+ *   newest one in the cluster's `history` key, whose files the real adapter writes into pg_wal first) starting at the
  *   current WAL position, plus an end-of-recovery record. If `holdsLock(me)` is false at that moment the world
  *   records a safety violation.
  * - `follow(up)` rewrites primary_conninfo (false when nothing changed or the server is not a running replica),
@@ -39,7 +40,7 @@
  * @module
  */
 import { PostgresError, type PostgresPort, slotNameFor } from "../../src/ports.ts";
-import type { PgObservation, ReplicationRow, Upstream } from "../../src/types.ts";
+import type { HistoryEntry, PgObservation, ReplicationRow, Upstream } from "../../src/types.ts";
 
 /** WAL position right after initdb and the first start (0/3000000). */
 export const INITIAL_WAL = 0x3000000;
@@ -395,6 +396,7 @@ export class FakePostgres implements PostgresPort {
       serverVersion: null,
       postmasterStartTime: null,
       pendingRestart: false,
+      timelineHistory: [],
     };
     if (!d || !this.#running || !this.#queryable) return Promise.resolve(obs);
     obs.queryable = true;
@@ -406,6 +408,12 @@ export class FakePostgres implements PostgresPort {
     obs.replication = this.#replicationRows();
     if (!d.standbySignal) {
       obs.role = "primary";
+      // What pg_wal/<TLI>.history says: the parent timeline and the switch position of every segment after the first.
+      obs.timelineHistory = d.segments.slice(1).map((s, i) => ({
+        timeline: d.segments[i]!.timeline,
+        switchLsn: s.start,
+        reason: "no recovery target specified",
+      }));
       return Promise.resolve(obs);
     }
     obs.role = "replica";
@@ -528,7 +536,7 @@ export class FakePostgres implements PostgresPort {
     return Promise.resolve();
   }
 
-  promote(): Promise<void> {
+  promote(clusterHistory: readonly HistoryEntry[] = []): Promise<void> {
     this.#check("promote");
     const d = this.#data;
     if (!d || !this.#running) {
@@ -538,7 +546,9 @@ export class FakePostgres implements PostgresPort {
       throw new PostgresError(`pg_ctl promote on ${this.name}: server is not in standby mode`);
     }
     const heldLock = this.world.holdsLock(this.name);
-    const timeline = lastTimeline(d) + 1;
+    // Postgres picks newest-known + 1; the adapter makes the cluster's history files known first.
+    const clusterNewest = clusterHistory.reduce((max, e) => Math.max(max, e[0] + 1), 1);
+    const timeline = Math.max(lastTimeline(d), clusterNewest) + 1;
     this.world.promotions.push({ member: this.name, at: this.world.now(), timeline, lsn: d.wal, heldLock });
     if (!heldLock) {
       this.world.violation(

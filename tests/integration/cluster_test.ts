@@ -49,6 +49,7 @@ Deno.test({
       for (const m of members) agents.set(m.name, await spawnAgent(m));
       const health = await waitHealthy(layout, 2, 90_000);
       const formedMs = performance.now() - t0;
+      // deno-lint-ignore no-console -- the formation time is a figure worth seeing in CI logs
       console.log(`cluster formed in ${(formedMs / 1000).toFixed(1)} s (leader ${health.leader})`);
       const byName = (n: string) => members.find((m) => m.name === n)!;
       const primary = byName(health.leader!);
@@ -172,7 +173,11 @@ async function checkRestApi(primary: MemberLayout, replicas: MemberLayout[]): Pr
     assert.equal(body.replication_state, "streaming");
   }
   const cluster = JSON.parse((await status(replicas[0]!, "/cluster")).body);
-  assert.deepEqual(cluster.members.map((m: { role: string }) => m.role).sort(), ["leader", "replica", "replica"]);
+  assert.deepEqual(cluster.members.map((m: { role: string }) => m.role).sort(), [
+    "leader",
+    "replica",
+    "replica",
+  ]);
 }
 
 async function hactl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -231,6 +236,7 @@ async function dumpLogs(members: MemberLayout[]): Promise<void> {
   for (const m of members) {
     const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
     if (target) await Deno.writeTextFile(`${target}/cluster_test-${m.name}.log`, text).catch(() => {});
+    // deno-lint-ignore no-console -- failure diagnostics
     console.error(`----- ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`);
   }
 }

@@ -174,12 +174,17 @@ Deno.test({
       assert.equal((await pg1.observe()).running, false);
       await pg1.stop("fast"); // already stopped: no error
 
-      await pg2.promote();
+      // The cluster's history says another member already promoted to timeline 2 (a history pg2 never saw):
+      // pg2 must not reuse the number, so it lands on timeline 3 and its history file says so.
+      const switchAt = r.walPosition ?? 0;
+      await pg2.promote([[1, switchAt, "no recovery target specified", "2026-11-26T12:00:00+00:00", "pg9"]]);
       const promoted = await pg2.observe();
       assert.equal(promoted.role, "primary");
-      assert.equal(promoted.timeline, 2);
+      assert.equal(promoted.timeline, 3);
       assert.equal(promoted.standbySignal, false);
       assert.ok((promoted.walPosition ?? 0) >= (r.walPosition ?? 0));
+      // Timeline 3 branches from timeline 1 (pg2's own parent) at pg2's position.
+      assert.deepEqual(promoted.timelineHistory.map((h) => h.timeline), [1]);
 
       await pg2.stop("fast");
       assert.equal((await pg2.observe()).running, false);

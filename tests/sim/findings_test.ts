@@ -25,13 +25,11 @@ async function expectNoViolation(sim: Sim, until: number): Promise<void> {
 
 Deno.test({
   name: "sim: a demoted primary does not stream another member's timeline that reuses its timeline number",
-  // Needs the rejoin check of the pg_rewind issue: pg2 is promoted to timeline 2 and cut off before anyone
-  // receives its end-of-recovery record; pg3 is later promoted from timeline 1 to *another* timeline 2 at the same
-  // switch point. pg2 then starts as a replica of pg3 and Postgres lets it stream (same timeline number, position
-  // not ahead), so pg2 mixes two histories. Timeline numbers and switch points cannot tell them apart; the
-  // `history` key with the promoting member (Patroni's 5th field), or forcing a timeline above every one the
-  // cluster has used, can. Today decide never writes `history` and starts a former primary as a replica unchecked.
-  ignore: !runFindings,
+  // Regression, fixed by publishing `history` and seeding it before promotion: pg2 is promoted to timeline 2 and
+  // cut off before anyone receives its end-of-recovery record; pg3 used to be promoted from timeline 1 to *another*
+  // timeline 2 at the same switch point, and pg2 then streamed from pg3 mixing two histories. Now the leader
+  // publishes its switch in `history`, and a promotion first makes every timeline in the key known to Postgres, so
+  // pg3 lands on timeline 3, which pg2's timeline 2 cannot follow without a rewind.
   fn: async () => {
     const sim = new Sim({ members: 3, bootstrapDcs: FAST, startOffsets: [0, 0, 0] });
     sim.at(20_000, () => sim.write(1));
@@ -47,12 +45,11 @@ Deno.test({
 
 Deno.test({
   name: "sim: the leader race does not prefer a replica stuck on an older, diverged timeline",
-  // Needs timelines in the leader race (and the `history` key so check_timeline means something): pg3, the leader
-  // on timeline 1, takes 41 bytes of writes in the instant it is cut off; pg1 is promoted to timeline 2; pg3 comes
-  // back, cannot stream (its WAL is past the switch point: it needs pg_rewind) and sits in archive recovery on
-  // timeline 1. When pg1 is cut off too, healthiestVerdict compares bare LSNs: pg3's timeline-1 position is 1 byte
-  // ahead of pg2's timeline-2 position, so pg3 wins, promotes to a second "timeline 2", and pg2 streams from it.
-  ignore: !runFindings,
+  // Regression, fixed in healthiestVerdict: pg3, the leader on timeline 1, takes 41 bytes of writes in the instant
+  // it is cut off; pg1 is promoted to timeline 2; pg3 comes back, cannot stream (its WAL is past the switch point:
+  // it needs pg_rewind) and sits in archive recovery on timeline 1. When pg1 is cut off too, bare LSNs made pg3's
+  // timeline-1 position look 1 byte ahead of pg2's timeline-2 position, so pg3 won and promoted to a second
+  // "timeline 2". Now a peer on a newer timeline vetoes, and one on an older timeline never does.
   fn: async () => {
     const sim = new Sim({ members: 3, bootstrapDcs: DEFAULT, startOffsets: [894, 894, 0] });
     sim.at(20_000, () => sim.write(1));

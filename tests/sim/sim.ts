@@ -341,7 +341,9 @@ export class Sim {
     const lockFailed = failedType === "acquire_leader" || failedType === "renew_leader";
     const jobDone = actions.slice(0, ran).some((a) => a.type === "start_job") &&
       !this.world.hasPendingOps(m.name);
-    if (lockFailed || jobDone) m.nextAt = this.now;
+    // As Agent.run(): after a promotion the agent cycles again at once to publish the new timeline.
+    const promoted = result.failedAt < 0 && actions.some((a) => a.type === "promote");
+    if (lockFailed || jobDone || promoted) m.nextAt = this.now;
   }
 
   #record(m: SimMember, result: CycleResult): void {

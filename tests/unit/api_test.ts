@@ -94,6 +94,7 @@ function pgPrimary(): PgObservation {
     serverVersion: 150008,
     postmasterStartTime: "2024-08-28 19:39:26.352526+00:00",
     pendingRestart: false,
+    timelineHistory: [],
   };
 }
 

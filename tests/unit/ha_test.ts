@@ -46,6 +46,7 @@ function pgState(over: Partial<PgObservation> = {}): PgObservation {
     serverVersion: 150004,
     postmasterStartTime: null,
     pendingRestart: false,
+    timelineHistory: [],
     ...over,
   };
 }
@@ -98,6 +99,7 @@ function view(over: Partial<ClusterView> = {}): ClusterView {
 function obs(pg: PgObservation, cluster: ClusterView | null, over: Partial<Observation> = {}): Observation {
   return {
     now: 1_000_000,
+    wallNow: Date.UTC(2026, 10, 26, 12, 0, 0),
     dcs: cluster ? { kind: "ok", cluster } : { kind: "unreachable", since: 990_000, error: "timeout" },
     pg,
     job: null,
@@ -330,4 +332,79 @@ Deno.test("memberRole() and postgresStateName() describe the member for its key"
   assert.equal(postgresStateName(cloning), "creating replica");
   assert.equal(memberRole(obs(PRIMARY, view()), true), "primary");
   assert.equal(postgresStateName(obs(pgState(), view())), "running");
+});
+
+Deno.test("healthiestVerdict() lets a peer on a newer timeline veto a replica that looks further ahead", () => {
+  // Regression (sim finding): positions on different timelines are not comparable.
+  const o = obs(pgState({ walPosition: 50331690, timeline: 1 }), view({ leader: null }), {
+    peers: [peer("pg2", 50331689, { timeline: 2 })],
+  });
+  assert.match(healthiestVerdict(o, ctx("pg3"), view({ leader: null }))!, /newer timeline \(2 > 1\)/);
+});
+
+Deno.test("healthiestVerdict() does not let a peer on an older timeline veto me, whatever its position", () => {
+  const o = obs(pgState({ walPosition: 50331689, timeline: 2 }), view({ leader: null }), {
+    peers: [peer("pg3", 50331690, { timeline: 1 })],
+  });
+  assert.equal(healthiestVerdict(o, ctx("pg2"), view({ leader: null })), null);
+});
+
+Deno.test("decide() publishes the timeline history when the leader's timeline is newer than the cluster's", () => {
+  const pg = {
+    ...PRIMARY,
+    timeline: 3,
+    timelineHistory: [
+      { timeline: 1, switchLsn: 25165984, reason: "no recovery target specified" },
+      { timeline: 2, switchLsn: 50331808, reason: "no recovery target specified" },
+    ],
+  };
+  const known: ClusterView["history"] = [[
+    1,
+    25165984,
+    "no recovery target specified",
+    "2026-11-01T10:00:00+00:00",
+    "pg2",
+  ]];
+  const d = decide(obs(pg, view({ history: known })), INITIAL_MEMORY, ctx("pg1"));
+  const write = d.actions.find((a) => a.type === "write_history");
+  assert.deepEqual(write, {
+    type: "write_history",
+    history: [
+      [1, 25165984, "no recovery target specified", "2026-11-01T10:00:00+00:00", "pg2"],
+      [2, 50331808, "no recovery target specified", "2026-11-26T12:00:00.000+00:00", "pg1"],
+    ],
+  });
+  // Once published, the cluster timeline matches and nothing is written again.
+  const again = decide(
+    obs(pg, view({ history: write!.type === "write_history" ? write!.history : [] })),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.ok(!again.actions.some((a) => a.type === "write_history"));
+});
+
+Deno.test("decide() records a promotion that skipped a timeline number another member had used", () => {
+  // pg1 was on timeline 1 and promoted past the cluster's timeline 2 (seeded history files): timeline 3 branches
+  // from 1. The published entry still carries 2 -> 3 so that the cluster's timeline reads 3.
+  const pg = {
+    ...PRIMARY,
+    timeline: 3,
+    timelineHistory: [{ timeline: 1, switchLsn: 9000, reason: "no recovery target specified" }],
+  };
+  const known: ClusterView["history"] = [[
+    1,
+    8000,
+    "no recovery target specified",
+    "2026-11-01T10:00:00+00:00",
+    "pg9",
+  ]];
+  const d = decide(obs(pg, view({ history: known })), INITIAL_MEMORY, ctx("pg1"));
+  const write = d.actions.find((a) => a.type === "write_history");
+  assert.deepEqual(write, {
+    type: "write_history",
+    history: [
+      [1, 8000, "no recovery target specified", "2026-11-01T10:00:00+00:00", "pg9"],
+      [2, 9000, "no recovery target specified", "2026-11-26T12:00:00.000+00:00", "pg1"],
+    ],
+  });
 });

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { blankObservation, fillFromStatus, type StatusRow } from "../../src/pg_status.ts";
+import {
+  blankObservation,
+  fillFromStatus,
+  parseTimelineHistory,
+  type StatusRow,
+} from "../../src/pg_status.ts";
 
 function row(over: Partial<StatusRow>): StatusRow {
   return {
@@ -62,4 +67,13 @@ Deno.test("fillFromStatus() reports a replica without a WAL receiver as in archi
   assert.equal(obs.timeline, 4);
   assert.equal(obs.upstream, null);
   assert.equal(obs.walPosition, 0x4000000);
+});
+
+Deno.test("parseTimelineHistory() reads Postgres's timeline history file", () => {
+  const text =
+    "1\t0/3000158\tno recovery target specified\n\n# comment\n2\t0/5000000\tbefore 2026-11-26\nbad line\n";
+  assert.deepEqual(parseTimelineHistory(text), [
+    { timeline: 1, switchLsn: 0x3000158, reason: "no recovery target specified" },
+    { timeline: 2, switchLsn: 0x5000000, reason: "before 2026-11-26" },
+  ]);
 });
