@@ -293,8 +293,12 @@ export class Agent {
 
   /** Refresh only the Postgres part of the snapshot (the status monitor calls this about every second). */
   async refreshPostgresStatus(): Promise<void> {
+    const before = this.#lastPg;
     this.#lastPg = await this.deps.pg.observe();
     this.#pgObservedAt = this.deps.clock.now();
+    // What the member key says about Postgres changed (it started streaming, crashed, was promoted...): run a cycle
+    // now so etcd, `hactl list` and the other members learn it without waiting out loop_wait.
+    if (publishedShape(before) !== publishedShape(this.#lastPg)) this.wake();
   }
 
   holdsLock(): boolean {
@@ -480,6 +484,11 @@ export class Agent {
       this.deps.log.warn("could not update the member key", { error: String(err) });
     }
   }
+}
+
+/** The parts of a Postgres observation that the member key publishes, apart from WAL positions. */
+function publishedShape(pg: PgObservation): string {
+  return [pg.dataDir, pg.running, pg.queryable, pg.role, pg.timeline, pg.replicationState].join("|");
 }
 
 /** Tags as published: boolean predefined tags are dropped when false (as Patroni does). */
