@@ -92,6 +92,15 @@ Deno.test({
       assert.deepEqual(rows.filter((r) => r.Role === "Leader").map((r) => r.Member), [primary.name]);
       assert.equal(rows.filter((r) => r.Role === "Replica" && r.State === "streaming").length, 2);
       for (const r of rows) assert.equal(r.Cluster, SCOPE);
+      // ... and from the environment alone, without a config file.
+      const fromEnv = await hactl(["list", "--format", "tsv"], {
+        PATRONI_SCOPE: SCOPE,
+        PATRONI_ETCD3_HOSTS: etcd.endpoints.map((e) => e.replace("http://", "")).join(","),
+      });
+      assert.equal(fromEnv.code, 0, fromEnv.stderr);
+      const tsv = fromEnv.stdout.trim().split("\n");
+      assert.equal(tsv[0]!.split("\t")[0], "Cluster");
+      assert.equal(tsv.length, 4, fromEnv.stdout);
 
       // A replica's agent restarts and rejoins: SIGTERM stops it (and its Postgres), a new agent brings it back.
       const victim = replicas[0]!;
@@ -180,11 +189,15 @@ async function checkRestApi(primary: MemberLayout, replicas: MemberLayout[]): Pr
   ]);
 }
 
-async function hactl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function hactl(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", mainModule(), ...args],
     stdout: "piped",
     stderr: "piped",
+    env,
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
