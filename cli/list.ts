@@ -84,6 +84,8 @@ const LIST_HELP = [
   "                           Scheduled restart and Tags columns (otherwise only when some member has one)",
   "  -t, --timestamp          Print a timestamp (YYYY-MM-DD HH:MM:SS) before the tables",
   "  -f, --format FORMAT      Output format: pretty (default), tsv, json, yaml (or yml)",
+  "  --lsn                    Show Patroni 4's Receive LSN/Lag and Replay LSN/Lag columns instead of",
+  "                           Patroni 3.0's 'Lag in MB' (a hactl extension)",
   "  -W                       Refresh every 2 seconds until interrupted (Ctrl-C)",
   "  -w, --watch SECONDS      Refresh every SECONDS seconds until interrupted (Ctrl-C)",
   "  --help                   Show this message and exit",
@@ -156,6 +158,7 @@ async function listLoop(
         ...(command === "list"
           ? {
             extended: { type: "boolean", short: "e" },
+            lsn: { type: "boolean" },
             timestamp: { type: "boolean", short: "t" },
             format: { type: "string", short: "f" },
           }
@@ -217,7 +220,11 @@ async function listLoop(
       let text = values.timestamp ? formatLocalTimestamp(deps.now()) + "\n" : "";
       for (const name of names) {
         const view = await deps.loadCluster(settings, name);
-        text += renderList(view, name, { format, extended: values.extended === true });
+        text += renderList(view, name, {
+          format,
+          extended: values.extended === true,
+          layout: values.lsn === true ? "lsn" : "lag",
+        });
       }
       deps.out(text);
       if (!watchSeconds) return 0;

@@ -53,6 +53,11 @@ export interface RenderListOptions {
   format: ListFormat;
   /** `-e`: always show the optional columns. */
   extended: boolean;
+  /**
+   * `lag` (default): Patroni 3.0's columns `TL | Lag in MB` (what Debian bookworm's patronictl prints and what
+   * scripts parsing its json/yaml expect). `lsn`: Patroni 4's `TL | Receive LSN | Lag | Replay LSN | Lag`.
+   */
+  layout?: "lag" | "lsn";
 }
 
 const MIB = 1024 * 1024;
@@ -299,6 +304,7 @@ const OPTIONAL_COLUMNS: [title: string, key: keyof ClusterMemberRow][] = [
 
 const RIGHT_ALIGNED = new Set([
   "Group",
+  "Lag in MB",
   "TL",
   "Receive LSN",
   "Replay LSN",
@@ -357,18 +363,9 @@ export function renderList(view: ClusterView, scope: string, opts: RenderListOpt
   const cluster = clusterAsJson(view, scope);
   const members = cluster.members;
   const withHost = members.filter((m) => m.host !== undefined);
-  const columns = [
-    "Cluster",
-    "Member",
-    "Host",
-    "Role",
-    "State",
-    "TL",
-    "Receive LSN",
-    "Receive Lag",
-    "Replay LSN",
-    "Replay Lag",
-  ];
+  const columns = ["Cluster", "Member", "Host", "Role", "State", "TL"];
+  if (opts.layout === "lsn") columns.push("Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag");
+  else columns.push("Lag in MB");
   const optional = OPTIONAL_COLUMNS.filter(([, key]) => extended || withHost.some((m) => truthy(m[key])));
   columns.push(...optional.map(([title]) => title));
 
@@ -403,6 +400,8 @@ export function renderList(view: ClusterView, scope: string, opts: RenderListOpt
       "Receive Lag": receiveLag,
       "Replay LSN": replayLsn,
       "Replay Lag": replayLag,
+      // Patroni 3.0: whole MiB behind the leader's last published position, `unknown` without a position.
+      "Lag in MB": m.lag === "unknown" ? "unknown" : lagInMb(m.lag),
       "Pending restart": m.pending_restart ? "*" : "",
       "Pending restart reason": restartReason(m.pending_restart_reason, hideLong),
       "Scheduled restart": scheduledRestart(m.scheduled_restart),

@@ -75,8 +75,8 @@ Deno.test("list CLUSTER_NAME... lists each named cluster; --dcs-url picks etcd a
   assert.equal(await run(["a", "b", "--dcs-url", "etcd3://e:2400/ns", "-f", "tsv"], {}, f.deps), 0);
   assert.deepEqual(f.loaded, ["http://e:2400/ns/a", "http://e:2400/ns/b"]);
   const lines = f.out.join("").split("\n");
-  assert.equal(lines[1], "a\ta-1\t127.0.0.1\tLeader\trunning\t1\t\t\t\t");
-  assert.equal(lines[3], "b\tb-1\t127.0.0.1\tLeader\trunning\t1\t\t\t\t");
+  assert.equal(lines[1], "a\ta-1\t127.0.0.1\tLeader\trunning\t1\t");
+  assert.equal(lines[3], "b\tb-1\t127.0.0.1\tLeader\trunning\t1\t");
 });
 
 Deno.test("list without any cluster name warns and exits 0", async () => {

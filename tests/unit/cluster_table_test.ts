@@ -113,7 +113,7 @@ function demo(extra: Partial<ClusterView> = {}): ClusterView {
   });
 }
 
-const pretty = { format: "pretty", extended: false } as const;
+const pretty = { format: "pretty", extended: false, layout: "lsn" } as const;
 
 Deno.test("renderList() reproduces the spec's pretty example byte for byte", () => {
   assert.equal(
@@ -148,7 +148,7 @@ Deno.test("renderList() pretty: three members on distinct hosts on 5432 show the
 
 Deno.test("renderList() tsv keeps Cluster and the full lag names, blank cells for the leader", () => {
   assert.equal(
-    renderList(demo(), "demo", { format: "tsv", extended: false }),
+    renderList(demo(), "demo", { format: "tsv", extended: false, layout: "lsn" }),
     [
       "Cluster\tMember\tHost\tRole\tState\tTL\tReceive LSN\tReceive Lag\tReplay LSN\tReplay Lag",
       "demo\tpg1\t10.0.0.1\tLeader\trunning\t3\t\t\t\t",
@@ -161,7 +161,7 @@ Deno.test("renderList() tsv keeps Cluster and the full lag names, blank cells fo
 
 Deno.test("renderList() json is one Python-style line and omits blank values", () => {
   assert.equal(
-    renderList(demo(), "demo", { format: "json", extended: false }),
+    renderList(demo(), "demo", { format: "json", extended: false, layout: "lsn" }),
     "[" + [
       '{"Cluster": "demo", "Member": "pg1", "Host": "10.0.0.1", "Role": "Leader", "State": "running", "TL": 3}',
       '{"Cluster": "demo", "Member": "pg2", "Host": "10.0.0.2", "Role": "Replica", "State": "streaming", ' +
@@ -174,7 +174,7 @@ Deno.test("renderList() json is one Python-style line and omits blank values", (
 
 Deno.test("renderList() yaml is block style with sorted keys, the leader has no LSN keys", () => {
   assert.equal(
-    renderList(demo(), "demo", { format: "yaml", extended: false }),
+    renderList(demo(), "demo", { format: "yaml", extended: false, layout: "lsn" }),
     [
       "- Cluster: demo",
       "  Host: 10.0.0.1",
@@ -247,7 +247,7 @@ Deno.test("lag in MB rounds half to even as Python does, blank when the LSN is u
       replay_lsn: optime - 5 * MIB,
     }),
   ], { leader: leaderKey("a"), status: { optime, slots: {}, retainSlots: [] } });
-  const lines = renderList(v, "x", { format: "tsv", extended: false }).split("\n");
+  const lines = renderList(v, "x", { format: "tsv", extended: false, layout: "lsn" }).split("\n");
   assert.equal(lines[2], "x\tb\th2\tReplica\trunning\t\t0/FF80000\t0\t0/FF7FFFF\t1");
   assert.equal(lines[3], "x\tc\th3\tReplica\tstreaming\t\tunknown\t\tunknown\t");
   assert.equal(lines[4], "x\td\th4\tReplica\trunning\t\t0/10000064\t0\t0/FB00000\t5");
@@ -259,13 +259,15 @@ Deno.test("a member reporting only xlog_location shows it under Receive when str
     member("b", { conn_url: "postgres://h2/x", replication_state: "streaming", xlog_location: 0x3000000 }),
     member("c", { conn_url: "postgres://h3/x", xlog_location: 0x3000000 - 2 * MIB }),
   ], { leader: leaderKey("a"), status: { optime: 0x3000000, slots: {}, retainSlots: [] } });
-  const lines = renderList(v, "x", { format: "tsv", extended: false }).split("\n");
+  const lines = renderList(v, "x", { format: "tsv", extended: false, layout: "lsn" }).split("\n");
   assert.equal(lines[2], "x\tb\th2\tReplica\tstreaming\t\t0/3000000\t0\t\t");
   assert.equal(lines[3], "x\tc\th3\tReplica\trunning\t\t\t\t0/2E00000\t2");
 });
 
 Deno.test("renderList() -e appends the optional columns even when empty", () => {
-  const lines = renderList(batman(), "batman", { format: "pretty", extended: true }).split("\n");
+  const lines = renderList(batman(), "batman", { format: "pretty", extended: true, layout: "lsn" }).split(
+    "\n",
+  );
   assert.equal(
     lines[1],
     "| Member      | Host           | Role    | State     | TL | Receive LSN | Lag | Replay LSN | Lag " +
@@ -277,7 +279,8 @@ Deno.test("renderList() -e appends the optional columns even when empty", () => 
       "|                 |                        |                   |      |",
   );
   assert.equal(lines.length, 7);
-  const tsvHeader = renderList(batman(), "batman", { format: "tsv", extended: true }).split("\n")[0];
+  const tsvHeader =
+    renderList(batman(), "batman", { format: "tsv", extended: true, layout: "lsn" }).split("\n")[0];
   assert.equal(
     tsvHeader?.endsWith("Replay Lag\tPending restart\tPending restart reason\tScheduled restart\tTags"),
     true,
@@ -308,9 +311,9 @@ Deno.test("tags add the Tags column: YAML block in pretty (rules between rows), 
       "",
     ].join("\n"),
   );
-  const tsv = renderList(v, "batman", { format: "tsv", extended: false }).split("\n");
+  const tsv = renderList(v, "batman", { format: "tsv", extended: false, layout: "lsn" }).split("\n");
   assert.equal(tsv[2]?.split("\t").at(-1), "{clonefrom: true, nofailover: true}");
-  const json = JSON.parse(renderList(v, "batman", { format: "json", extended: false }));
+  const json = JSON.parse(renderList(v, "batman", { format: "json", extended: false, layout: "lsn" }));
   assert.deepEqual(json[1].Tags, { nofailover: true, clonefrom: true });
   assert.equal("Tags" in json[0], false);
 });
@@ -332,7 +335,7 @@ Deno.test("pending restart columns: '*', reasons one per line, long ones hidden 
     /\| \* +\| max_connections: 100->200 +\| 2024-05-01T10:00:00\+00:00 if version < 16\.1 \|$/,
   );
   assert.match(lines[6]!, /\| +\| shared_preload_libraries: \[hidden - too long\] \| +\|$/);
-  const tsv = renderList(v, "batman", { format: "tsv", extended: false });
+  const tsv = renderList(v, "batman", { format: "tsv", extended: false, layout: "lsn" });
   assert.equal(tsv.includes(`shared_preload_libraries: ->${longValue}`), true);
 });
 
@@ -354,7 +357,10 @@ Deno.test("pretty footer: maintenance mode and a scheduled switchover with align
     "                      to: postgresql1",
     "",
   ]);
-  assert.equal(renderList(v, "batman", { format: "tsv", extended: false }).includes("Maintenance"), false);
+  assert.equal(
+    renderList(v, "batman", { format: "tsv", extended: false, layout: "lsn" }).includes("Maintenance"),
+    false,
+  );
 });
 
 Deno.test("roles: sync and quorum standbys need synchronous_mode; standby_leader in a standby cluster", () => {
@@ -413,7 +419,7 @@ Deno.test("parseConnUrl() takes host and port, strips IPv6 brackets, leaves port
 
 Deno.test("hosts repeat on 5432 -> host:port for every member", () => {
   const v = view([member("a", { role: "primary" }), member("b", {})], { leader: leaderKey("a") });
-  const lines = renderList(v, "x", { format: "tsv", extended: false }).split("\n");
+  const lines = renderList(v, "x", { format: "tsv", extended: false, layout: "lsn" }).split("\n");
   assert.equal(lines[1]?.split("\t")[2], "127.0.0.1:5432");
 });
 
@@ -424,7 +430,7 @@ Deno.test("topology orders the tree by replicatefrom and indents names", () => {
     member("pg3", { conn_url: "postgres://h3:5432/p", tags: { replicatefrom: "pg2" } }),
     member("pg4", { conn_url: "postgres://h4:5432/p" }),
   ], { leader: leaderKey("pg1"), status: { optime: 0, slots: {}, retainSlots: [] } });
-  const lines = renderList(v, "x", { format: "topology", extended: false }).split("\n");
+  const lines = renderList(v, "x", { format: "topology", extended: false, layout: "lsn" }).split("\n");
   assert.deepEqual(lines.slice(3, 7).map((l) => l.split("|")[1]), [
     " pg1     ",
     " + pg2   ",
@@ -436,4 +442,26 @@ Deno.test("topology orders the tree by replicatefrom and indents names", () => {
 
 Deno.test("pythonJson() matches json.dumps separators and ensure_ascii", () => {
   assert.equal(pythonJson([{ a: "é", b: [1, true, null] }]), '[{"a": "\\u00e9", "b": [1, true, null]}]');
+});
+
+Deno.test("renderList() default layout is Patroni 3.0's: TL and a right-aligned 'Lag in MB'", () => {
+  const text = renderList(demo(), "demo", { format: "pretty", extended: false });
+  const lines = text.split("\n");
+  assert.match(lines[1]!, /^\| Member +\| Host +\| Role +\| State +\| TL \| Lag in MB \|$/);
+  assert.ok(lines[0]!.startsWith("+ Cluster: demo ("), lines[0]);
+  const leader = lines.find((l) => l.includes("| Leader "))!;
+  assert.match(leader, /\|\s+\|$/, "the leader's lag is blank");
+  const replica = lines.find((l) => l.includes("| Replica "))!;
+  assert.match(replica, /\| +\d+ \|$/, "a replica's lag is a right-aligned number");
+  const json = JSON.parse(renderList(demo(), "demo", { format: "json", extended: false }));
+  assert.deepEqual(Object.keys(json[1]).sort(), [
+    "Cluster",
+    "Host",
+    "Lag in MB",
+    "Member",
+    "Role",
+    "State",
+    "TL",
+  ]);
+  assert.ok(!("Lag in MB" in json.find((r: Record<string, unknown>) => r.Role === "Leader")));
 });
