@@ -108,9 +108,10 @@ async function up(dir: string): Promise<number> {
     stderr: "inherit",
   }).output();
   say(`
-Try:
-  deno run -A main.ts list -c ${members[0]!.configPath}
+Try (from the checkout):
+  bash scripts/hactl.sh list -c ${members[0]!.configPath}
   curl -s http://127.0.0.1:8008/patroni
+  curl -s -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:8008/primary
   psql -h 127.0.0.1 -p 5432 -U postgres        (password: see ${members[0]!.configPath})
 Logs: ${dir}/pg1.log ${dir}/pg2.log ${dir}/pg3.log
 Stop: bash scripts/demo.sh stop`);

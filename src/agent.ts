@@ -453,8 +453,6 @@ export class Agent {
       case "sync_slots":
         if (obs.pg.role === "primary") await pg.syncSlots(action.slots);
         return true;
-      case "fetch_peers":
-        return true;
     }
   }
 

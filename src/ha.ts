@@ -125,7 +125,7 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
   const view = obs.dcs.cluster;
   const me = ctx.name;
   const holdsLock = view.leader?.name === me;
-  const mem: Memory = { ...memory, isLeader: holdsLock, wantPeers: false };
+  const mem: Memory = { ...memory, isLeader: holdsLock };
 
   const job = obs.job;
   if (job?.status === "running") {
@@ -162,7 +162,7 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
 }
 
 function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
-  const mem: Memory = { ...memory, isLeader: false, wantPeers: false };
+  const mem: Memory = { ...memory, isLeader: false };
   if (obs.pg.running && obs.pg.role === "primary") {
     return NO_CHANGE(
       mem,

@@ -265,30 +265,16 @@ export interface Observation {
   lastLeaderRenewal: number | null;
 }
 
-/** State `decide` carries from one cycle to the next. */
+/**
+ * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
+ * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
+ */
 export interface Memory {
-  /** Set while this member runs the bootstrap job it won the `initialize` race for. */
-  bootstrapping: boolean;
-  /** True when this member believes it holds the leader key. */
+  /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
-  /** The role we last saw Postgres in; used to detect crashes. */
-  lastState: string;
-  /** Timeline at which the last history entry was written. */
-  historyTimeline: number | null;
-  /** How many start attempts failed in a row (crash recovery). */
-  startFailures: number;
-  /** Set when decide requested the peers' statuses for a leader race. */
-  wantPeers: boolean;
 }
 
-export const INITIAL_MEMORY: Memory = {
-  bootstrapping: false,
-  isLeader: false,
-  lastState: "stopped",
-  historyTimeline: null,
-  startFailures: 0,
-  wantPeers: false,
-};
+export const INITIAL_MEMORY: Memory = { isLeader: false };
 
 /** Where a replica streams from: a member's name and its `conn_url`. */
 export interface Upstream {
@@ -315,8 +301,7 @@ export type Action =
   | { type: "promote" }
   | { type: "demote"; mode: "immediate" | "fast" }
   | { type: "follow"; upstream: Upstream }
-  | { type: "sync_slots"; slots: string[] }
-  | { type: "fetch_peers" };
+  | { type: "sync_slots"; slots: string[] };
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =
