@@ -11,11 +11,17 @@
  * become `DcsError` with the original error as `cause`. Creating the object grants nothing and writes nothing,
  * so `hactl list` can use `createEtcdDcs(...).loadCluster()` read-only.
  *
- * Imports: `etcd3`, `ports.ts`, `types.ts`, `dcs_codec.ts`, `config.ts` (types only). Never imports `ha.ts`.
+ * TLS (`protocol: https`, `cacert`, `cert`/`key` client certificates) goes through grpc-js over Deno's `node:tls`;
+ * see `allowIpEndpointsOverTls` for the one runtime difference this module papers over.
+ *
+ * Imports: `etcd3`, `node:tls`, `node:net`, `ports.ts`, `types.ts`, `dcs_codec.ts`, `config.ts` (types only).
+ * Never imports `ha.ts`.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
+import tls from "node:tls";
 import {
   castGrpcError,
   Etcd3,
@@ -87,8 +93,40 @@ function isLeaseNotFound(err: unknown): boolean {
     (err.name === "EtcdLeaseInvalidError" || /lease not found/.test(err.message));
 }
 
+const IP_SERVERNAME_SHIM = Symbol.for("hactl.tls.ipServernameShim");
+
+/**
+ * grpc-js always passes the endpoint's host as the TLS `servername`. For an IP literal (`hosts: 10.0.0.5:2379`,
+ * the usual etcd configuration) Deno's `node:tls.connect` throws `ERR_INVALID_ARG_VALUE` (RFC 6066 forbids an IP
+ * as SNI) where Node only warns, so no TLS connection to an etcd named by its IP address could be made at all.
+ * This wraps `tls.connect` once per process to leave such a `servername` out; the server certificate is then
+ * still verified against the IP (`checkServerIdentity(host)`, IP subjectAltNames), exactly as Node does when no
+ * servername is given. DNS names are passed through untouched. Installed only when TLS is configured.
+ */
+function allowIpEndpointsOverTls(): void {
+  type Connect = (...args: unknown[]) => tls.TLSSocket;
+  const mod = tls as unknown as { connect: Connect & { [IP_SERVERNAME_SHIM]?: true } };
+  if (mod.connect[IP_SERVERNAME_SHIM]) return;
+  const original = mod.connect;
+  const connect = (...args: unknown[]): tls.TLSSocket => {
+    const [first, ...rest] = args;
+    if (typeof first === "object" && first !== null && "servername" in first) {
+      const { servername, ...others } = first as { servername?: unknown };
+      if (typeof servername === "string" && isIP(servername) !== 0) return original(others, ...rest);
+    }
+    return original(...args);
+  };
+  mod.connect = Object.assign(connect, { [IP_SERVERNAME_SHIM]: true as const });
+}
+
 /** Build the `npm:etcd3` client options from the YAML `etcd3` section (reads TLS files once, here). */
 function clientOptions(etcd: Etcd3Config, timeoutMs: number): IOptions {
+  if (
+    etcd.protocol === "https" || etcd.cacert !== undefined || etcd.cert !== undefined ||
+    etcd.hosts.some((h) => h.startsWith("https://"))
+  ) {
+    allowIpEndpointsOverTls();
+  }
   const options: IOptions = {
     hosts: etcd.hosts,
     dialTimeout: timeoutMs,
