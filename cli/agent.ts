@@ -85,9 +85,16 @@ async function runDaemon(config: Config): Promise<number> {
     dynamicParameters: () => agent?.dynamic.parameters ?? initial.parameters,
     useSlots: () => agent?.dynamic.useSlots ?? initial.useSlots,
   });
+  let tlsFiles: Awaited<ReturnType<typeof readTlsFiles>>;
+  try {
+    tlsFiles = await readTlsFiles(config);
+  } catch (err) {
+    log.error("{error}", { error: err instanceof Error ? err.message : String(err) });
+    return 1;
+  }
   const ca = config.postgresql.connectAddress;
   const ra = config.restapi.connectAddress;
-  const scheme = config.restapi.certfile ? "https" : "http";
+  const scheme = tlsFiles.serve ? "https" : "http";
   agent = new Agent({
     name: config.name,
     scope: config.scope,
@@ -98,12 +105,15 @@ async function runDaemon(config: Config): Promise<number> {
     dynamicFrom,
     dcs,
     pg,
-    peers: new HttpPeerClient({ auth: config.ctl.authentication ?? config.restapi.authentication }),
+    peers: new HttpPeerClient({
+      auth: config.ctl.authentication ?? config.restapi.authentication,
+      ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
+    }),
     clock: { now: () => performance.now(), wallNow: () => Date.now() },
     log: agentLog(),
   });
 
-  const duplicate = await liveMemberWithMyName(dcs, config.name);
+  const duplicate = await liveMemberWithMyName(dcs, config.name, tlsFiles.client);
   if (duplicate) {
     log.error("Can't start; there is already a node named '{name}' running ({url})", {
       name: config.name,
@@ -118,7 +128,7 @@ async function runDaemon(config: Config): Promise<number> {
     snapshot: () => agent!.snapshot(),
     now: () => performance.now(),
     wallNow: () => Date.now(),
-    loadCluster: () => dcs.loadCluster(),
+    loadCluster: () => dcs.readCluster(),
     scope: config.scope,
     name: config.name,
   });
@@ -126,7 +136,12 @@ async function runDaemon(config: Config): Promise<number> {
   const hostname = listen.host === "" || listen.host === "*" ? "0.0.0.0" : listen.host;
   let server: Deno.HttpServer;
   try {
-    server = await serveApi(handler, { hostname, port: listen.port, signal: abort.signal });
+    server = await serveApi(handler, {
+      hostname,
+      port: listen.port,
+      signal: abort.signal,
+      ...(tlsFiles.serve ? { tls: tlsFiles.serve } : {}),
+    });
   } catch (err) {
     log.error("could not start the REST API on {address}: {error}", {
       address: `${hostname}:${listen.port}`,
@@ -176,6 +191,7 @@ async function runDaemon(config: Config): Promise<number> {
 async function liveMemberWithMyName(
   dcs: { loadCluster(): Promise<ClusterView> },
   name: string,
+  client: Deno.HttpClient | undefined,
 ): Promise<string | null> {
   let view: ClusterView;
   try {
@@ -187,10 +203,53 @@ async function liveMemberWithMyName(
   if (!me?.data.api_url) return null;
   const url = new URL("/liveness", me.data.api_url).toString();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000), ...(client ? { client } : {}) });
     await res.body?.cancel();
     return res.status === 200 ? me.data.api_url : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The REST API's TLS material: the certificate and key it serves with (`restapi.certfile`/`keyfile`), and the
+ * HTTP client members use to call each other (`ctl.cacert`, else `restapi.cafile`; `ctl.certfile`/`keyfile` as a
+ * client certificate). Errors name the key.
+ */
+async function readTlsFiles(config: Config): Promise<{
+  serve: { cert: string; key: string } | null;
+  client: Deno.HttpClient | undefined;
+}> {
+  const read = async (key: string, path: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (err) {
+      throw new Error(
+        `${config.source}: ${key}: cannot read ${path}: ${err instanceof Error ? err.message : err}`,
+      );
+    }
+  };
+  const { restapi, ctl } = config;
+  let serve: { cert: string; key: string } | null = null;
+  if (restapi.certfile) {
+    if (restapi.keyfilePassword) {
+      throw new Error(`${config.source}: restapi.keyfile_password: encrypted keys are not supported yet`);
+    }
+    serve = {
+      cert: await read("restapi.certfile", restapi.certfile),
+      key: await read(
+        restapi.keyfile ? "restapi.keyfile" : "restapi.certfile",
+        restapi.keyfile ?? restapi.certfile,
+      ),
+    };
+  }
+  const caPath = ctl.cacert ?? restapi.cafile;
+  const caCerts = caPath ? [await read(ctl.cacert ? "ctl.cacert" : "restapi.cafile", caPath)] : undefined;
+  const clientCert = ctl.certfile && ctl.keyfile
+    ? { cert: await read("ctl.certfile", ctl.certfile), key: await read("ctl.keyfile", ctl.keyfile) }
+    : null;
+  const client = caCerts || clientCert
+    ? Deno.createHttpClient({ ...(caCerts ? { caCerts } : {}), ...(clientCert ?? {}) })
+    : undefined;
+  return { serve, client };
 }

@@ -66,6 +66,8 @@ export interface CycleResult {
   decision: Decision;
   /** Index of the first failed action, or -1 when all ran. */
   failedAt: number;
+  /** The failure was etcd not answering (rather than a refused CAS or a Postgres error). */
+  dcsFailed: boolean;
   error?: string;
 }
 
@@ -103,6 +105,11 @@ class JobRunner {
 
   get busy(): boolean {
     return this.#state?.status === "running";
+  }
+
+  /** The job as it is, without consuming a finished one. */
+  peek(): JobState | null {
+    return this.#state ? { ...this.#state } : null;
   }
 
   /** The job as it should appear in an observation; a finished job is reported exactly once. */
@@ -193,24 +200,26 @@ export class Agent {
   }
 
   /** Observe, decide, execute, refresh the member key. Never throws: failures are reported in the result. */
-  async runCycle(): Promise<CycleResult> {
-    const observation = await this.observe();
-    this.#lastObservation = observation;
+  async runCycle(): Promise<CycleResult | null> {
+    let observation: Observation;
     let decision: Decision;
     try {
+      observation = await this.observe();
+      this.#lastObservation = observation;
       decision = decide(observation, this.#memory, this.context());
     } catch (err) {
-      // A bug in the core: log with its stack and carry on with the next cycle.
-      this.deps.log.error("decide() threw; this is a bug", { error: String((err as Error)?.stack ?? err) });
-      return {
-        observation,
-        decision: { actions: [], memory: this.#memory, reason: "internal error" },
-        failedAt: 0,
-      };
+      // An unexpected failure (a bug, or a Postgres tool that could not even be spawned): log it with its stack and
+      // carry on with the next cycle. The loop must outlive it, or a detached primary would run on unguarded.
+      this.deps.log.error("the HA cycle failed unexpectedly; continuing with the next cycle", {
+        error: String((err as Error)?.stack ?? err),
+      });
+      return null;
     }
     this.#memory = decision.memory;
-    const { failedAt, error } = await this.execute(decision.actions, observation);
-    if (observation.dcs.kind === "ok") await this.touchMember(observation);
+    const { failedAt, error, dcsFailed } = await this.execute(decision.actions, observation);
+    // A cycle that hit a DCS error does not touch the member key (spec §6.34): another etcd call would only spend
+    // more of the lease on a store that just failed us.
+    if (observation.dcs.kind === "ok" && !dcsFailed) await this.touchMember(observation);
     this.deps.log.cycle(decision.reason, {
       role: memberRole(observation, this.holdsLock()),
       leader: observation.dcs.kind === "ok" ? observation.dcs.cluster.leader?.name ?? null : null,
@@ -218,7 +227,7 @@ export class Agent {
       actions: decision.actions.map((a) => a.type),
       ...(failedAt >= 0 ? { failed: decision.actions[failedAt]!.type, error } : {}),
     });
-    return { observation, decision, failedAt, ...(error ? { error } : {}) };
+    return { observation, decision, failedAt, dcsFailed, ...(error ? { error } : {}) };
   }
 
   /** Run cycles until `stop()`; between cycles wait `loop_wait` or until the DCS watch reports a change. */
@@ -228,12 +237,7 @@ export class Agent {
       const result = await this.runCycle();
       if (this.#stopped) break;
       this.#nextRunAt = started + this.#dynamic.loopWait * 1000;
-      // A failed lock action means the world changed under us: look again at once.
-      const lockFailed = result.failedAt >= 0 &&
-        ["acquire_leader", "renew_leader"].includes(result.decision.actions[result.failedAt]!.type);
-      // After a promotion, publish the new timeline (`history`, `status`) at once rather than a loop_wait later.
-      const promoted = result.failedAt < 0 && result.decision.actions.some((a) => a.type === "promote");
-      if (lockFailed || promoted) continue;
+      if (result && rerunAtOnce(result)) continue;
       await this.waitUntil(this.#nextRunAt);
     }
   }
@@ -315,7 +319,6 @@ export class Agent {
       pg: this.#lastPg,
       job: null,
       peers: null,
-      lastLeaderRenewal: null,
     };
     return {
       name: this.deps.name,
@@ -354,12 +357,20 @@ export class Agent {
       this.#dcsLastSeen = clock.wallNow();
       this.#dcsUnreachableSince = null;
       this.#dynamic = this.deps.dynamicFrom(cluster.config?.value ?? null);
+      dcs.setRetryTimeout(this.#dynamic.retryTimeout);
+      // Believe in our lock only while etcd itself names us (the API's /leader and /primary read this belief).
+      if (cluster.leader?.name !== this.deps.name) this.#lockedUntil = 0;
       dcsObs = { kind: "ok", cluster };
     } catch (err) {
       if (!(err instanceof DcsError)) throw err;
       this.#dcsUnreachableSince ??= clock.now();
+      this.#lockedUntil = 0;
       dcsObs = { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
     }
+    // The job before Postgres: a job that finishes in between is seen as running (and Postgres as it is now), never
+    // as finished beside a stale picture of Postgres. A finished job is handed to decide only with a DCS view, so
+    // its follow-up (publishing a bootstrap, or cancelling it) is not lost to a cycle without etcd.
+    const job = dcsObs.kind === "ok" ? this.#jobs.take() : this.#jobs.peek();
     const pgObs = await pg.observe();
     this.#lastPg = pgObs;
     this.#pgObservedAt = clock.now();
@@ -378,14 +389,16 @@ export class Agent {
       wallNow: clock.wallNow(),
       dcs: dcsObs,
       pg: pgObs,
-      job: this.#jobs.take(),
+      job,
       peers,
-      lastLeaderRenewal: this.#lastRenewal,
     };
   }
 
   /** Run the plan in order; stop at the first failure. */
-  private async execute(actions: Action[], obs: Observation): Promise<{ failedAt: number; error?: string }> {
+  private async execute(
+    actions: Action[],
+    obs: Observation,
+  ): Promise<{ failedAt: number; dcsFailed: boolean; error?: string }> {
     let lockVerified = false;
     for (let i = 0; i < actions.length; i++) {
       const action = actions[i]!;
@@ -401,13 +414,17 @@ export class Agent {
           }
         }
         if (action.type === "release_leader" && ok) this.#lockedUntil = 0;
-        if (!ok) return { failedAt: i, error: `${action.type} was refused` };
+        if (!ok) return { failedAt: i, dcsFailed: false, error: `${action.type} was refused` };
       } catch (err) {
         if (action.type === "renew_leader" || action.type === "acquire_leader") this.#lockedUntil = 0;
-        return { failedAt: i, error: err instanceof Error ? err.message : String(err) };
+        return {
+          failedAt: i,
+          dcsFailed: err instanceof DcsError,
+          error: err instanceof Error ? err.message : String(err),
+        };
       }
     }
-    return { failedAt: -1 };
+    return { failedAt: -1, dcsFailed: false };
   }
 
   private async apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {
@@ -451,7 +468,7 @@ export class Agent {
         await pg.follow(action.upstream);
         return true;
       case "sync_slots":
-        if (obs.pg.role === "primary") await pg.syncSlots(action.slots);
+        await pg.syncSlots(action.slots);
         return true;
     }
   }
@@ -482,6 +499,17 @@ export class Agent {
       this.deps.log.warn("could not update the member key", { error: String(err) });
     }
   }
+}
+
+/**
+ * Whether the loop should look again at once instead of waiting out loop_wait: a lock action failed or etcd failed
+ * mid-plan (the world changed under us, or the lease is running out), or a promotion just happened (publish the new
+ * timeline in `history` and `status` now, not a loop_wait later).
+ */
+export function rerunAtOnce(result: CycleResult): boolean {
+  const failed = result.failedAt >= 0 ? result.decision.actions[result.failedAt]!.type : null;
+  if (failed === "acquire_leader" || failed === "renew_leader" || result.dcsFailed) return true;
+  return failed === null && result.decision.actions.some((a) => a.type === "promote");
 }
 
 /** The parts of a Postgres observation that the member key publishes, apart from WAL positions. */

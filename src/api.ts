@@ -240,16 +240,17 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
 }
 
 /**
- * Serve `handler` with `Deno.serve` on `hostname:port` until `signal` aborts. Quiet on listen; passes the
- * client's IP address as `info.remoteAddr`. The returned server's `addr.port` is the bound port (use port 0
- * in tests).
+ * Serve `handler` with `Deno.serve` on `hostname:port` until `signal` aborts, over HTTPS when `tls` (PEM text of
+ * `restapi.certfile`/`keyfile`) is given. Quiet on listen; passes the client's IP address as `info.remoteAddr`.
+ * The returned server's `addr.port` is the bound port (use port 0 in tests).
  */
 export function serveApi(
   handler: ApiHandler,
-  opts: { hostname: string; port: number; signal: AbortSignal },
+  opts: { hostname: string; port: number; signal: AbortSignal; tls?: { cert: string; key: string } },
 ): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  const listen = { hostname: opts.hostname, port: opts.port, signal: opts.signal, onListen: () => {} };
   const server = Deno.serve(
-    { hostname: opts.hostname, port: opts.port, signal: opts.signal, onListen: () => {} },
+    opts.tls ? { ...listen, cert: opts.tls.cert, key: opts.tls.key } : listen,
     (req, info) => {
       const addr = info.remoteAddr as Deno.Addr;
       return handler(req, { remoteAddr: "hostname" in addr ? addr.hostname : undefined });

@@ -165,7 +165,7 @@ export class EtcdDcs implements Dcs {
   readonly #client: Etcd3;
   readonly #prefix: string;
   readonly #name: string;
-  readonly #timeoutMs: number;
+  #timeoutMs: number;
   #ttl: number;
   #lease: { id: string; ttl: number } | null = null;
   /** Raw JSON and lease of `members/<name>` as last written by us or last read from etcd. */
@@ -231,14 +231,30 @@ export class EtcdDcs implements Dcs {
     }
   }
 
-  async loadCluster(): Promise<ClusterView> {
+  setRetryTimeout(seconds: number): void {
+    this.#timeoutMs = Math.max(1, seconds) * 1000;
+  }
+
+  /**
+   * One range over the cluster prefix, decoded, without touching the state the HA loop relies on (caches, the
+   * watch's idea of the current leader). For readers beside the loop: the REST API's `/cluster`, `hactl list`.
+   */
+  async readCluster(): Promise<ClusterView> {
+    return (await this.#range()).view;
+  }
+
+  async #range(): Promise<{ view: ClusterView; kvs: RawKv[] }> {
     const prefix = b(this.#prefix);
     const res = await this.#call(
       "range",
       (o) => this.#client.kv.range({ key: prefix, range_end: rangeEnd(prefix) }, o),
     );
     const kvs = res.kvs.map(rawKv);
-    const view = decodeCluster(kvs, this.#prefix, String(res.header.revision));
+    return { view: decodeCluster(kvs, this.#prefix, String(res.header.revision)), kvs };
+  }
+
+  async loadCluster(): Promise<ClusterView> {
+    const { view, kvs } = await this.#range();
     this.#lastRevision = view.revision;
     const mine = kvs.find((kv) => kv.key === this.#prefix + memberKey(this.#name));
     this.#memberCache = mine ? { json: mine.value, lease: mine.lease } : null;

@@ -113,6 +113,11 @@ export function memberRole(
   return obs.pg.standbySignal ? "replica" : "demoted";
 }
 
+/** A running Postgres that is a primary, or whose role is unknown and that has no standby.signal. */
+function mayBeWritable(pg: PgObservation): boolean {
+  return pg.running && (pg.role === "primary" || (pg.role === null && !pg.standbySignal));
+}
+
 const NO_CHANGE = (memory: Memory, reason: string, actions: Action[] = []): Decision => ({
   actions,
   memory,
@@ -152,6 +157,15 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
 
   if (!pg.running) return decideStartPostgres(obs, mem, ctx, view, holdsLock);
   if (!pg.queryable) {
+    // Without an answer we cannot tell its role; without standby.signal it may be a writable primary. If someone
+    // else holds the lock, it must not stay up.
+    if (view.leader && !holdsLock && !pg.standbySignal) {
+      return NO_CHANGE(
+        mem,
+        `demoting self because postgres does not answer, may be a primary, and '${view.leader.name}' has the lock`,
+        [{ type: "demote", mode: "immediate" }],
+      );
+    }
     const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
     return NO_CHANGE(mem, "postgres is running but not accepting connections yet", actions);
   }
@@ -163,7 +177,7 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
 
 function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
   const mem: Memory = { ...memory, isLeader: false };
-  if (obs.pg.running && obs.pg.role === "primary") {
+  if (mayBeWritable(obs.pg)) {
     return NO_CHANGE(
       mem,
       "demoting self because DCS is not accessible and I was a leader",
@@ -216,7 +230,6 @@ function decideWithoutData(obs: Observation, mem: Memory, ctx: HaContext, view: 
     actions.push({ type: "acquire_initialize" }, { type: "start_job", job: { kind: "bootstrap" } });
     return NO_CHANGE(mem, "trying to bootstrap a new cluster", actions);
   }
-  if (view.initialize === "") return NO_CHANGE(mem, "waiting for leader to bootstrap", actions);
   return NO_CHANGE(mem, "waiting for leader to bootstrap", actions);
 }
 

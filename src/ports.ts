@@ -33,6 +33,8 @@ export class PostgresError extends Error {
 export interface Dcs {
   /** One range over the cluster prefix, decoded. */
   loadCluster(): Promise<ClusterView>;
+  /** Bound every later call by this many seconds (the dynamic config's `retry_timeout`). */
+  setRetryTimeout(seconds: number): void;
   /**
    * Make sure this member has a live lease with the given TTL (grant one if there is none or the TTL changed)
    * and renew it once. Returns false when the lease had expired and a new one had to be granted.

@@ -382,15 +382,26 @@ export class LocalPostgres implements PostgresPort {
   /** Superuser password, replication role, rewind role. Statement logging is off for this session. */
   async #createRoles(): Promise<void> {
     const auth = this.#pg.authentication;
-    const quiet = "SET log_statement TO 'none'; SET log_min_duration_statement TO -1; " +
-      "SET log_min_error_statement TO 'panic'; ";
+    // Each SET is its own query, in one transaction on one connection: Postgres logs a whole query string before
+    // running any of it, so settings sent in the same string as the password would come too late for the log.
+    const quiet = [
+      "SET LOCAL log_statement TO 'none'",
+      "SET LOCAL log_min_duration_statement TO -1",
+      "SET LOCAL log_min_error_statement TO 'panic'",
+      "SET LOCAL pg_stat_statements.track_utility TO off",
+    ];
     const ensureRole = async (name: string, attrs: string, password: string | undefined) => {
       const pw = password !== undefined ? ` PASSWORD ${quoteLiteral(password)}` : "";
       try {
         const found = await this.#query((sql) => sql`SELECT 1 FROM pg_roles WHERE rolname = ${name}`);
         const verb = found.length > 0 ? "ALTER" : "CREATE";
-        const statement = `${quiet}${verb} ROLE ${quoteIdent(name)} WITH ${attrs}${pw}`;
-        await this.#query((sql) => sql.unsafe(statement).simple());
+        const statement = `${verb} ROLE ${quoteIdent(name)} WITH ${attrs}${pw}`;
+        await this.#query((sql) =>
+          sql.begin(async (tx) => {
+            for (const set of quiet) await tx.unsafe(set);
+            await tx.unsafe(statement);
+          })
+        );
       } catch (e) {
         // never pass the statement (it holds the password) along as the cause
         throw new PostgresError(

@@ -261,8 +261,6 @@ export interface Observation {
   job: JobState | null;
   /** Answers of the other members' `GET /patroni`, only present when the agent was asked to fetch them. */
   peers: PeerStatus[] | null;
-  /** When this member last renewed the leader lease successfully (monotonic ms), null when it never did. */
-  lastLeaderRenewal: number | null;
 }
 
 /**

@@ -327,6 +327,9 @@ export class MemoryDcs implements Dcs {
     }
   }
 
+  /** Calls of the fake answer at once (or fail at once when partitioned); there is no deadline to set. */
+  setRetryTimeout(_seconds: number): void {}
+
   loadCluster(): Promise<ClusterView> {
     return this.#async(() => {
       const { kvs, revision } = this.#call("range", () => this.#etcd.range(this.#name, this.#prefix));

@@ -76,7 +76,8 @@ Deno.test({
     const [port1, port2] = [freePort(), freePort()];
     const cfg1 = makeTestConfig({ name: "pg1", dataDir: `${tmp}/pg1`, pgPort: port1, apiPort: freePort() });
     const cfg2 = makeTestConfig({ name: "pg2", dataDir: `${tmp}/pg2`, pgPort: port2, apiPort: freePort() });
-    const dynamic = { max_connections: 50, wal_keep_size: "64MB" };
+    // log_statement=all: the role set-up must still keep every password out of the server log.
+    const dynamic = { max_connections: 50, wal_keep_size: "64MB", log_statement: "all" };
     const pg1 = new LocalPostgres({ config: cfg1, dynamicParameters: () => dynamic, useSlots: () => true });
     let replicaSlots = true;
     const pg2 = new LocalPostgres({
@@ -98,6 +99,11 @@ Deno.test({
       assert.equal(p.queryable, true);
       assert.equal(p.role, "primary");
       assert.equal(p.standbySignal, false);
+      const serverLog = await Deno.readTextFile(`${tmp}/pg1/postgresql.log`);
+      assert.match(serverLog, /statement: /, "log_statement=all is in effect");
+      for (const secret of [TEST_SUPERUSER.password, TEST_REPLICATION.password]) {
+        assert.ok(!serverLog.includes(secret!), "no password in the Postgres log");
+      }
       assert.match(p.sysid ?? "", /^\d{10,}$/);
       assert.equal(p.timeline, 1);
       assert.ok((p.walPosition ?? 0) > 0);

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { Agent, type CycleResult } from "../../src/agent.ts";
+import { Agent, type CycleResult, rerunAtOnce } from "../../src/agent.ts";
 import { normalizeDynamic } from "../../src/config.ts";
 import { clusterPrefix, KEYS } from "../../src/dcs_codec.ts";
 import { buildStatus } from "../../src/health.ts";
@@ -333,17 +333,18 @@ export class Sim {
     const result = await agent.runCycle();
     await flushMicrotasks();
     if (!this.world.hasPendingOps(m.name)) await agent.settleJobs();
-    this.#record(m, result);
     m.nextAt = started + agent.dynamic.loopWait * 1000;
+    if (!result) {
+      this.#fail(`${m.name}: the HA cycle failed unexpectedly (see the agent's error log)`);
+      return;
+    }
+    this.#record(m, result);
     const { actions } = result.decision;
     const ran = result.failedAt < 0 ? actions.length : result.failedAt;
-    const failedType = result.failedAt >= 0 ? actions[result.failedAt]!.type : null;
-    const lockFailed = failedType === "acquire_leader" || failedType === "renew_leader";
     const jobDone = actions.slice(0, ran).some((a) => a.type === "start_job") &&
       !this.world.hasPendingOps(m.name);
-    // As Agent.run(): after a promotion the agent cycles again at once to publish the new timeline.
-    const promoted = result.failedAt < 0 && actions.some((a) => a.type === "promote");
-    if (lockFailed || jobDone || promoted) m.nextAt = this.now;
+    // As Agent.run(): look again at once after a failed lock action, an etcd failure or a promotion.
+    if (rerunAtOnce(result) || jobDone) m.nextAt = this.now;
   }
 
   #record(m: SimMember, result: CycleResult): void {

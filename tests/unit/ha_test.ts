@@ -104,7 +104,6 @@ function obs(pg: PgObservation, cluster: ClusterView | null, over: Partial<Obser
     pg,
     job: null,
     peers: null,
-    lastLeaderRenewal: null,
     ...over,
   };
 }
