@@ -407,3 +407,21 @@ Deno.test("decide() records a promotion that skipped a timeline number another m
     ],
   });
 });
+
+Deno.test("decide() demotes a Postgres that does not answer, has no standby.signal and another member leads", () => {
+  const silent = pgState({ queryable: false, role: null, standbySignal: false, replicationState: null });
+  const d = decide(obs(silent, view()), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
+  assert.match(d.reason, /does not answer, may be a primary, and 'pg1' has the lock/);
+  // A silent replica (standby.signal present) is left to come up.
+  const replica = pgState({ queryable: false, role: null, replicationState: null });
+  assert.deepEqual(decide(obs(replica, view()), INITIAL_MEMORY, ctx("pg2")).actions, []);
+});
+
+Deno.test("decide() demotes a possibly-writable silent Postgres when etcd cannot be reached", () => {
+  const silent = pgState({ queryable: false, role: null, standbySignal: false, replicationState: null });
+  assert.deepEqual(decide(obs(silent, null), INITIAL_MEMORY, ctx("pg1")).actions, [{
+    type: "demote",
+    mode: "immediate",
+  }]);
+});

@@ -1,0 +1,119 @@
+/**
+ * The loop shell's own rules, on the in-memory fakes: the executor's promote guard, what a DCS failure does to
+ * the cycle, and when the loop looks again at once.
+ */
+import assert from "node:assert/strict";
+import { Agent, type AgentLog, type CycleResult, rerunAtOnce } from "../../src/agent.ts";
+import { normalizeDynamic } from "../../src/config.ts";
+import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
+import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
+import type { PeerClient, PostgresPort } from "../../src/ports.ts";
+
+const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
+const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
+
+function result(over: Partial<CycleResult>): CycleResult {
+  return {
+    observation: {} as CycleResult["observation"],
+    decision: { actions: [], memory: { isLeader: false }, reason: "" },
+    failedAt: -1,
+    dcsFailed: false,
+    ...over,
+  };
+}
+
+Deno.test("rerunAtOnce(): after a failed lock action, an etcd failure or a promotion, not after a quiet cycle", () => {
+  const renew = { type: "renew_leader" as const };
+  const plan = (actions: CycleResult["decision"]["actions"]) => ({
+    actions,
+    memory: { isLeader: true },
+    reason: "",
+  });
+  assert.equal(rerunAtOnce(result({ decision: plan([renew]), failedAt: 0 })), true);
+  assert.equal(
+    rerunAtOnce(
+      result({ decision: plan([renew, { type: "write_status", optime: 1 }]), failedAt: 1, dcsFailed: true }),
+    ),
+    true,
+  );
+  assert.equal(
+    rerunAtOnce(result({ decision: plan([{ type: "acquire_leader" }, { type: "promote" }]) })),
+    true,
+  );
+  assert.equal(rerunAtOnce(result({ decision: plan([renew, { type: "write_status", optime: 1 }]) })), false);
+});
+
+function oneMember(wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg, log: AgentLog = quietLog) {
+  const clock = { now: 0 };
+  const etcd = new MemoryEtcd({ now: () => clock.now });
+  const world = new FakePostgresWorld({
+    seed: 1,
+    now: () => clock.now,
+    durations: { bootstrap: 0, createReplica: 0, start: 0 },
+  });
+  const dcs = new MemoryDcs(etcd, { namespace: "/service/", scope: "t", name: "pg1", ttl: 30 });
+  const pg = wrap(new FakePostgres(world, { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" }));
+  const agent = new Agent({
+    name: "pg1",
+    scope: "t",
+    tags: {},
+    connUrl: "postgres://127.0.0.1:5432/postgres",
+    apiUrl: "http://127.0.0.1:8008/patroni",
+    bootstrapDcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 },
+    dynamicFrom: (raw) => normalizeDynamic(raw ?? {}).settings,
+    dcs,
+    pg,
+    peers: noPeers,
+    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now },
+    log,
+  });
+  const step = async () => {
+    const r = await agent.runCycle();
+    await agent.settleJobs();
+    clock.now += 1000;
+    etcd.advance();
+    return r;
+  };
+  return { agent, dcs, step };
+}
+
+Deno.test("Agent bootstraps a one-member cluster on the fakes and holds the lock", async () => {
+  const { agent, dcs, step } = oneMember();
+  const reasons: string[] = [];
+  for (let i = 0; i < 6 && !agent.holdsLock(); i++) reasons.push((await step())!.decision.reason);
+  assert.ok(agent.holdsLock(), reasons.join(" | "));
+  assert.deepEqual(reasons.slice(0, 2), ["trying to bootstrap a new cluster", "initialized a new cluster"]);
+  const view = await dcs.loadCluster();
+  assert.equal(view.leader?.name, "pg1");
+  assert.match(view.initialize ?? "", /^[0-9]{10,}$/);
+});
+
+Deno.test("Agent survives an unexpected error in a cycle and carries on with the next one", async () => {
+  let failNext = false;
+  const errors: string[] = [];
+  const log: AgentLog = { ...quietLog, error: (m) => void errors.push(m) };
+  const { agent, step } = oneMember((pg) => ({
+    observe: () => {
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error("spawn pg_controldata: Resource temporarily unavailable"));
+      }
+      return pg.observe();
+    },
+    bootstrap: () => pg.bootstrap(),
+    createReplica: (u) => pg.createReplica(u),
+    start: (r, u) => pg.start(r, u),
+    stop: (m) => pg.stop(m),
+    promote: (h) => pg.promote(h),
+    follow: (u) => pg.follow(u),
+    syncSlots: (n) => pg.syncSlots(n),
+    close: () => pg.close(),
+  }), log);
+  for (let i = 0; i < 6 && !agent.holdsLock(); i++) await step();
+  assert.ok(agent.holdsLock());
+  failNext = true;
+  assert.equal(await step(), null, "the failed cycle reports nothing");
+  assert.match(errors.join("\n"), /failed unexpectedly/);
+  const next = await step();
+  assert.equal(next!.decision.reason, "no action. I am (pg1), the leader with the lock");
+});
