@@ -10,8 +10,10 @@ bash scripts/setup.sh
 DENO="$REPO/node_modules/deno/deno"
 mkdir -p dist
 "$DENO" check main.ts
+# V8 flags: see AGENT_V8_FLAGS in scripts/lib/local_cluster.ts (a 1 MB young generation: -9 MB resident, no cost).
 if ! "$DENO" compile \
   --allow-net --allow-read --allow-write --allow-run --allow-env --allow-sys --allow-ffi \
+  --v8-flags=--max-semi-space-size=1 \
   --no-check --output dist/hactl main.ts; then
   echo "build: deno compile failed. It needs Deno's runtime (denort 2.9.6): either network access to Deno's" >&2
   echo "build: download server, or DENORT_BIN=/path/to/denort pointing at a local copy of the same version." >&2
