@@ -341,7 +341,26 @@ export class LocalPostgres implements PostgresPort {
 
   // ---------------------------------------------------------------- lifecycle
 
+  /**
+   * initdb + configuration + start as primary + roles. On any failure Postgres is stopped and the half-built data
+   * directory is moved aside to `<data_dir>.failed` (replacing an older one), as Patroni does, so it can never be
+   * started later and win a leader race with a system identifier of its own; the next race starts from scratch.
+   */
   async bootstrap(): Promise<void> {
+    try {
+      await this.#bootstrap();
+    } catch (e) {
+      await this.stop("immediate").catch(() => {});
+      const failed = `${this.#dataDir}.failed`;
+      await Deno.remove(failed, { recursive: true }).catch(() => {});
+      await Deno.rename(this.#dataDir, failed).catch(() => {});
+      this.#sysid = null;
+      log.error("bootstrap failed; moved the data directory aside to {failed}", { failed });
+      throw e;
+    }
+  }
+
+  async #bootstrap(): Promise<void> {
     const su = this.#pg.authentication.superuser;
     let pwfile: string | null = null;
     try {
@@ -371,12 +390,7 @@ export class LocalPostgres implements PostgresPort {
       : this.#defaultHba();
     await writeIfChanged(`${this.#configDir}/pg_hba.conf`, buildHba(hba));
     await this.start("primary", null);
-    try {
-      await this.#createRoles();
-    } catch (e) {
-      await this.stop("fast").catch(() => {});
-      throw e;
-    }
+    await this.#createRoles();
   }
 
   /** Superuser password, replication role, rewind role. Statement logging is off for this session. */

@@ -69,7 +69,7 @@ function sqlTo(port: number) {
 const isRoot = Deno.uid() === 0;
 
 Deno.test({
-  name: "LocalPostgres bootstraps a primary, clones a streaming replica and promotes it to timeline 2",
+  name: "LocalPostgres bootstraps a primary, clones a streaming replica and promotes it past the cluster's timelines",
   ignore: isRoot,
   async fn() {
     const tmp = await Deno.makeTempDir({ prefix: "hactl-pg-it-" });
@@ -205,6 +205,39 @@ Deno.test({
       await Deno.remove(tmp, { recursive: true }).catch(() => {});
       await Deno.remove(cfg1.postgresql.pgpass).catch(() => {});
       await Deno.remove(cfg2.postgresql.pgpass).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "LocalPostgres moves a half-built data directory aside when the bootstrap fails",
+  ignore: isRoot,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "hactl-pg-bad-" });
+    const cfg = makeTestConfig({
+      name: "pg1",
+      dataDir: `${tmp}/pg1`,
+      pgPort: freePort(),
+      apiPort: freePort(),
+    });
+    // initdb succeeds, then the server refuses to start with this value.
+    const pg = new LocalPostgres({
+      config: cfg,
+      dynamicParameters: () => ({ shared_buffers: "plenty" }),
+      useSlots: () => true,
+    });
+    try {
+      await assert.rejects(pg.bootstrap());
+      assert.equal((await pg.observe()).dataDir, "empty", "the next bootstrap race can start from scratch");
+      const failed = await Deno.stat(`${tmp}/pg1.failed/PG_VERSION`);
+      assert.ok(failed.isFile, "the half-built cluster is kept for inspection");
+    } finally {
+      await pg.stop("immediate").catch(() => {});
+      await pg.close();
+      await killPostmaster(`${tmp}/pg1`);
+      await killPostmaster(`${tmp}/pg1.failed`);
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      await Deno.remove(cfg.postgresql.pgpass).catch(() => {});
     }
   },
 });
