@@ -21,6 +21,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { PostgresError, type PostgresPort, slotNameFor } from "./ports.ts";
 import type { HistoryEntry, PgObservation, TimelineSwitch, Upstream } from "./types.ts";
+import { ensureRoles } from "./pg_roles.ts";
 import {
   blankObservation,
   fillFromStatus,
@@ -44,8 +45,6 @@ import {
   parseConnUrl,
   parseControlData,
   pgpassLine,
-  quoteIdent,
-  quoteLiteral,
   replicationConninfo,
   shellQuote,
 } from "./pg_conf.ts";
@@ -390,57 +389,7 @@ export class LocalPostgres implements PostgresPort {
       : this.#defaultHba();
     await writeIfChanged(`${this.#configDir}/pg_hba.conf`, buildHba(hba));
     await this.start("primary", null);
-    await this.#createRoles();
-  }
-
-  /** Superuser password, replication role, rewind role. Statement logging is off for this session. */
-  async #createRoles(): Promise<void> {
-    const auth = this.#pg.authentication;
-    // Each SET is its own query, in one transaction on one connection: Postgres logs a whole query string before
-    // running any of it, so settings sent in the same string as the password would come too late for the log.
-    const quiet = [
-      "SET LOCAL log_statement TO 'none'",
-      "SET LOCAL log_min_duration_statement TO -1",
-      "SET LOCAL log_min_error_statement TO 'panic'",
-      "SET LOCAL pg_stat_statements.track_utility TO off",
-    ];
-    const ensureRole = async (name: string, attrs: string, password: string | undefined) => {
-      const pw = password !== undefined ? ` PASSWORD ${quoteLiteral(password)}` : "";
-      try {
-        const found = await this.#query((sql) => sql`SELECT 1 FROM pg_roles WHERE rolname = ${name}`);
-        const verb = found.length > 0 ? "ALTER" : "CREATE";
-        const statement = `${verb} ROLE ${quoteIdent(name)} WITH ${attrs}${pw}`;
-        await this.#query((sql) =>
-          sql.begin(async (tx) => {
-            for (const set of quiet) await tx.unsafe(set);
-            await tx.unsafe(statement);
-          })
-        );
-      } catch (e) {
-        // never pass the statement (it holds the password) along as the cause
-        throw new PostgresError(
-          `setting up role ${name} failed: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      }
-    };
-    await ensureRole(auth.superuser.username, "SUPERUSER LOGIN", auth.superuser.password);
-    if (auth.replication.username !== auth.superuser.username) {
-      await ensureRole(auth.replication.username, "LOGIN REPLICATION", auth.replication.password);
-    }
-    const rewind = auth.rewind;
-    if (rewind && rewind.username !== auth.superuser.username) {
-      await ensureRole(rewind.username, "LOGIN", rewind.password);
-      const role = quoteIdent(rewind.username);
-      const fns = [
-        "pg_catalog.pg_ls_dir(text, boolean, boolean)",
-        "pg_catalog.pg_stat_file(text, boolean)",
-        "pg_catalog.pg_read_binary_file(text)",
-        "pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)",
-      ];
-      for (const fn of fns) {
-        await this.#query((sql) => sql.unsafe(`GRANT EXECUTE ON FUNCTION ${fn} TO ${role}`));
-      }
-    }
+    await ensureRoles((fn) => this.#query(fn), this.#pg.authentication);
     log.info("roles for superuser, replication and rewind are in place");
   }
 
