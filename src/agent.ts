@@ -18,6 +18,7 @@ import {
   type ClusterView,
   type Decision,
   type DynamicSettings,
+  emptyPgObservation,
   HACTL_VERSION,
   INITIAL_MEMORY,
   type JobRequest,
@@ -70,29 +71,6 @@ export interface CycleResult {
   dcsFailed: boolean;
   error?: string;
 }
-
-const EMPTY_PG: PgObservation = {
-  dataDir: "empty",
-  running: false,
-  queryable: false,
-  role: null,
-  standbySignal: false,
-  sysid: null,
-  timeline: null,
-  walPosition: null,
-  receiveLsn: null,
-  replayLsn: null,
-  replayedTimestamp: null,
-  replayPaused: false,
-  replicationState: null,
-  upstream: null,
-  slots: [],
-  replication: [],
-  serverVersion: null,
-  postmasterStartTime: null,
-  pendingRestart: false,
-  timelineHistory: [],
-};
 
 /** Runs one long operation at a time and reports it in the next observation. */
 class JobRunner {
@@ -180,7 +158,7 @@ export class Agent {
   #dcsUnreachableSince: number | null = null;
   #lastRenewal: number | null = null;
   #lockedUntil = 0;
-  #lastPg: PgObservation = EMPTY_PG;
+  #lastPg: PgObservation = emptyPgObservation();
   #pgObservedAt = 0;
   #lastObservation: Observation | null = null;
   #nextRunAt = 0;

@@ -16,32 +16,6 @@ import {
 } from "./types.ts";
 import { parseConninfo } from "./pg_conf.ts";
 
-/** An observation of a data directory nobody can query. */
-export function blankObservation(): PgObservation {
-  return {
-    dataDir: "empty",
-    running: false,
-    queryable: false,
-    role: null,
-    standbySignal: false,
-    sysid: null,
-    timeline: null,
-    walPosition: null,
-    receiveLsn: null,
-    replayLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    upstream: null,
-    slots: [],
-    replication: [],
-    serverVersion: null,
-    postmasterStartTime: null,
-    pendingRestart: false,
-    timelineHistory: [],
-  };
-}
-
 /**
  * The history files Postgres would hold for the timelines in the `history` key: `0000000T.history` for each
  * T = entry timeline + 1, listing every switch below T (`parentTLI<TAB>X/Y<TAB>reason`).

@@ -20,10 +20,15 @@ import postgres from "postgres";
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { PostgresError, type PostgresPort, slotNameFor } from "./ports.ts";
-import type { HistoryEntry, PgObservation, TimelineSwitch, Upstream } from "./types.ts";
+import {
+  emptyPgObservation,
+  type HistoryEntry,
+  type PgObservation,
+  type TimelineSwitch,
+  type Upstream,
+} from "./types.ts";
 import { ensureRoles } from "./pg_roles.ts";
 import {
-  blankObservation,
   fillFromStatus,
   parseTimelineHistory,
   STATUS_SQL,
@@ -116,7 +121,7 @@ export class LocalPostgres implements PostgresPort {
   // ---------------------------------------------------------------- observe
 
   async observe(): Promise<PgObservation> {
-    const obs = blankObservation();
+    const obs = emptyPgObservation();
     obs.dataDir = await this.#dataDirState();
     if (obs.dataDir !== "initialized") {
       if (obs.dataDir === "empty") this.#sysid = null;

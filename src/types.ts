@@ -190,6 +190,32 @@ export interface PgObservation {
   timelineHistory: TimelineSwitch[];
 }
 
+/** An observation of a data directory nobody can query. */
+export function emptyPgObservation(): PgObservation {
+  return {
+    dataDir: "empty",
+    running: false,
+    queryable: false,
+    role: null,
+    standbySignal: false,
+    sysid: null,
+    timeline: null,
+    walPosition: null,
+    receiveLsn: null,
+    replayLsn: null,
+    replayedTimestamp: null,
+    replayPaused: false,
+    replicationState: null,
+    upstream: null,
+    slots: [],
+    replication: [],
+    serverVersion: null,
+    postmasterStartTime: null,
+    pendingRestart: false,
+    timelineHistory: [],
+  };
+}
+
 /** One line of a timeline history file: the parent timeline, the switch position and Postgres's reason. */
 export interface TimelineSwitch {
   timeline: number;

@@ -275,24 +275,34 @@ export function waitHealthyBySql(
     const { leader } = await readHealth(o);
     const m = members.find((x) => x.name === leader);
     if (!m) return { notYet: `leader=${leader ?? "none"}` };
-    const sql = postgres({
-      host: "127.0.0.1",
-      port: m.pgPort,
-      database: "postgres",
-      username: LOCAL_SECRETS.superuser.username,
-      password: LOCAL_SECRETS.superuser.password,
-      max: 1,
-      connect_timeout: 2,
-      onnotice: () => {},
-    });
-    try {
+    return await withSql(m, async (sql) => {
       const [row] = await sql`SELECT pg_is_in_recovery() AS rec,
         (SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming') AS streaming`;
       return !row!.rec && row!.streaming === replicas
         ? m.name
         : { notYet: `${m.name}: ${JSON.stringify(row)}` };
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
+    });
   }, 100);
+}
+
+/** Run `fn` with a one-connection SQL client to a member's Postgres as the local superuser, then close it. */
+export async function withSql<T>(
+  m: Pick<MemberLayout, "pgPort">,
+  fn: (sql: postgres.Sql) => Promise<T>,
+): Promise<T> {
+  const sql = postgres({
+    host: "127.0.0.1",
+    port: m.pgPort,
+    database: "postgres",
+    username: LOCAL_SECRETS.superuser.username,
+    password: LOCAL_SECRETS.superuser.password,
+    max: 1,
+    connect_timeout: 3,
+    onnotice: () => {},
+  });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 }

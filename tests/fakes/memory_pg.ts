@@ -40,7 +40,13 @@
  * @module
  */
 import { PostgresError, type PostgresPort, slotNameFor } from "../../src/ports.ts";
-import type { HistoryEntry, PgObservation, ReplicationRow, Upstream } from "../../src/types.ts";
+import {
+  emptyPgObservation,
+  type HistoryEntry,
+  type PgObservation,
+  type ReplicationRow,
+  type Upstream,
+} from "../../src/types.ts";
 
 /** WAL position right after initdb and the first start (0/3000000). */
 export const INITIAL_WAL = 0x3000000;
@@ -377,26 +383,11 @@ export class FakePostgres implements PostgresPort {
   observe(): Promise<PgObservation> {
     const d = this.#data;
     const obs: PgObservation = {
+      ...emptyPgObservation(),
       dataDir: d ? "initialized" : "empty",
       running: d !== null && this.#running,
-      queryable: false,
-      role: null,
       standbySignal: d?.standbySignal ?? false,
       sysid: d?.sysid ?? null,
-      timeline: null,
-      walPosition: null,
-      receiveLsn: null,
-      replayLsn: null,
-      replayedTimestamp: null,
-      replayPaused: false,
-      replicationState: null,
-      upstream: null,
-      slots: [],
-      replication: [],
-      serverVersion: null,
-      postmasterStartTime: null,
-      pendingRestart: false,
-      timelineHistory: [],
     };
     if (!d || !this.#running || !this.#queryable) return Promise.resolve(obs);
     obs.queryable = true;

@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { createApiHandler, serveApi } from "../../src/api.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
 import { HttpPeerClient } from "../../src/peers.ts";
-import { blankObservation } from "../../src/pg_status.ts";
+import { emptyPgObservation } from "../../src/types.ts";
 import type { NodeSnapshot } from "../../src/types.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
 
 function primarySnapshot(now: number): NodeSnapshot {
   const pg = {
-    ...blankObservation(),
+    ...emptyPgObservation(),
     dataDir: "initialized" as const,
     running: true,
     queryable: true,

@@ -6,17 +6,16 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import postgres from "postgres";
 import { Etcd3 } from "etcd3";
 import { startEtcd } from "../helpers/etcd.ts";
 import {
-  LOCAL_SECRETS,
   mainModule,
   type MemberLayout,
   readHealth,
   spawnAgent,
   waitFor,
   waitHealthy,
+  withSql,
   writeLayout,
 } from "../../scripts/lib/local_cluster.ts";
 import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
@@ -138,24 +137,6 @@ async function stopAgentAfter(child: Deno.ChildProcess, deadlineMs: number): Pro
   if (status) return status;
   await stopAgent(child, 5000);
   throw new Error(`process ${child.pid} did not exit within ${deadlineMs} ms`);
-}
-
-async function withSql<T>(m: MemberLayout, fn: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres({
-    host: "127.0.0.1",
-    port: m.pgPort,
-    database: "postgres",
-    username: LOCAL_SECRETS.superuser.username,
-    password: LOCAL_SECRETS.superuser.password,
-    max: 1,
-    connect_timeout: 3,
-    onnotice: () => {},
-  });
-  try {
-    return await fn(sql);
-  } finally {
-    await sql.end({ timeout: 1 });
-  }
 }
 
 async function checkRestApi(primary: MemberLayout, replicas: MemberLayout[]): Promise<void> {

@@ -69,7 +69,8 @@ function sqlTo(port: number) {
 const isRoot = Deno.uid() === 0;
 
 Deno.test({
-  name: "LocalPostgres bootstraps a primary, clones a streaming replica and promotes it past the cluster's timelines",
+  name:
+    "LocalPostgres bootstraps a primary, clones a streaming replica and promotes it past the cluster's timelines",
   ignore: isRoot,
   async fn() {
     const tmp = await Deno.makeTempDir({ prefix: "hactl-pg-it-" });

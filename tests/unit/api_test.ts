@@ -17,7 +17,7 @@ import {
 } from "../../src/api.ts";
 import type { ApiDeps } from "../../src/api.ts";
 import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/types.ts";
-import { HACTL_VERSION } from "../../src/types.ts";
+import { emptyPgObservation, HACTL_VERSION } from "../../src/types.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
 
 const NOW = 1_000_000;
@@ -68,20 +68,14 @@ function clusterView(over: Partial<ClusterView> = {}, config: Record<string, unk
 
 function pgPrimary(): PgObservation {
   return {
+    ...emptyPgObservation(),
     dataDir: "initialized",
     running: true,
     queryable: true,
     role: "primary",
-    standbySignal: false,
     sysid: "7400000000000000001",
     timeline: 2,
     walPosition: OPTIME,
-    receiveLsn: null,
-    replayLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    upstream: null,
     slots: ["pg2"],
     replication: [{
       usename: "replicator",
@@ -94,7 +88,6 @@ function pgPrimary(): PgObservation {
     serverVersion: 150008,
     postmasterStartTime: "2024-08-28 19:39:26.352526+00:00",
     pendingRestart: false,
-    timelineHistory: [],
   };
 }
 

@@ -15,6 +15,7 @@ import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
 import {
   type Action,
   type ClusterView,
+  emptyPgObservation,
   INITIAL_MEMORY,
   type JobState,
   type Member,
@@ -52,16 +53,7 @@ function pgState(over: Partial<PgObservation> = {}): PgObservation {
 }
 
 const PRIMARY = pgState({ role: "primary", standbySignal: false, replicationState: null, upstream: null });
-const EMPTY = pgState({
-  dataDir: "empty",
-  running: false,
-  queryable: false,
-  role: null,
-  standbySignal: false,
-  sysid: null,
-  timeline: null,
-  walPosition: null,
-});
+const EMPTY = emptyPgObservation();
 
 function member(name: string, extra: Partial<Member["data"]> = {}): Member {
   const port = 5432 + Number(name.replace(/\D/g, "")) - 1;

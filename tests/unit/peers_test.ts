@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { failoverTags, HttpPeerClient, parsePeerStatus } from "../../src/peers.ts";
 import type { NodeSnapshot } from "../../src/types.ts";
-import { HACTL_VERSION } from "../../src/types.ts";
+import { emptyPgObservation, HACTL_VERSION } from "../../src/types.ts";
 
 const PRIMARY_BODY = {
   state: "running",
@@ -237,26 +237,15 @@ Deno.test("HttpPeerClient reads a hactl node served by serveApi (real listener, 
     state: "running",
     role: "primary",
     pg: {
+      ...emptyPgObservation(),
       dataDir: "initialized",
       running: true,
       queryable: true,
       role: "primary",
-      standbySignal: false,
       sysid: "1",
       timeline: 5,
       walPosition: 4096,
-      receiveLsn: null,
-      replayLsn: null,
-      replayedTimestamp: null,
-      replayPaused: false,
-      replicationState: null,
-      upstream: null,
-      slots: [],
-      replication: [],
       serverVersion: 150008,
-      postmasterStartTime: null,
-      pendingRestart: false,
-      timelineHistory: [],
     },
     pgObservedAt: now,
     cluster: null,

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  blankObservation,
-  fillFromStatus,
-  parseTimelineHistory,
-  type StatusRow,
-} from "../../src/pg_status.ts";
+import { emptyPgObservation } from "../../src/types.ts";
+import { fillFromStatus, parseTimelineHistory, type StatusRow } from "../../src/pg_status.ts";
 
 function row(over: Partial<StatusRow>): StatusRow {
   return {
@@ -28,7 +24,7 @@ function row(over: Partial<StatusRow>): StatusRow {
 }
 
 Deno.test("fillFromStatus() takes a primary's timeline from its current WAL file, not the checkpoint", () => {
-  const obs = blankObservation();
+  const obs = emptyPgObservation();
   fillFromStatus(
     obs,
     row({ walfile: "000000020000000000000003", flush_lsn: "0/3000060", checkpoint_tli: 1 }),
@@ -42,7 +38,7 @@ Deno.test("fillFromStatus() takes a primary's timeline from its current WAL file
 });
 
 Deno.test("fillFromStatus() reports a streaming replica with its configured upstream and max(receive, replay)", () => {
-  const obs = blankObservation();
+  const obs = emptyPgObservation();
   fillFromStatus(
     obs,
     row({
@@ -61,7 +57,7 @@ Deno.test("fillFromStatus() reports a streaming replica with its configured upst
 });
 
 Deno.test("fillFromStatus() reports a replica without a WAL receiver as in archive recovery", () => {
-  const obs = blankObservation();
+  const obs = emptyPgObservation();
   fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 4 }));
   assert.equal(obs.replicationState, "in archive recovery");
   assert.equal(obs.timeline, 4);
