@@ -33,7 +33,7 @@
  *
  * Differences from the real adapter, on purpose: no files, no SQL, no rewind; an interrupted initdb or
  * pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
- * A contract suite against a real Postgres is follow-up work.
+ * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter.
  *
  * Imports `src/ports.ts` and `src/types.ts` only.
  *

@@ -1,0 +1,196 @@
+/**
+ * One contract for the `PostgresPort`, run against the real adapter (`LocalPostgres` on PostgreSQL 15) and against
+ * the simulator's `FakePostgres`, so the fake cannot drift from what the real thing does: what each operation
+ * leaves behind, as seen through `observe()`.
+ *
+ * The real half runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root) and is
+ * ignored as root; the fake half always runs.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import type { PostgresPort } from "../../src/ports.ts";
+import { LocalPostgres } from "../../src/postgres.ts";
+import { slotNameFor } from "../../src/slots.ts";
+import type { HistoryEntry, PgObservation, Upstream } from "../../src/types.ts";
+import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
+import { connUrlOf, makeTestConfig, TEST_SUPERUSER } from "../helpers/pg_config.ts";
+
+/** Two servers under test and what the contract needs to drive them. */
+interface Pair {
+  primary: PostgresPort;
+  replica: PostgresPort;
+  /** How the replica reaches the primary. */
+  upstream: Upstream;
+  replicaName: string;
+  /** Client writes on the primary. */
+  write(): Promise<void>;
+  /** Let time pass: the fake moves WAL to its replicas; the real one just waits a little. */
+  settle(): Promise<void>;
+}
+
+/** Observe `pg` until `ok` holds; the fake gets a few settles, the real one up to 30 s. */
+async function eventually(
+  pair: Pair,
+  pg: PostgresPort,
+  what: string,
+  ok: (o: PgObservation) => boolean,
+): Promise<PgObservation> {
+  const deadline = Date.now() + 30_000;
+  let last: PgObservation | null = null;
+  while (Date.now() < deadline) {
+    last = await pg.observe();
+    if (ok(last)) return last;
+    await pair.settle();
+  }
+  throw new Error(`timed out waiting for ${what}; last observation: ${JSON.stringify(last)}`);
+}
+
+async function contract(pair: Pair): Promise<void> {
+  const { primary, replica, upstream } = pair;
+
+  const empty = await primary.observe();
+  assert.equal(empty.dataDir, "empty");
+  assert.equal(empty.running, false);
+  assert.equal(empty.role, null);
+
+  // bootstrap: a running primary on timeline 1 with a system identifier.
+  await primary.bootstrap();
+  const p = await primary.observe();
+  assert.equal(p.dataDir, "initialized");
+  assert.equal(p.running, true);
+  assert.equal(p.queryable, true);
+  assert.equal(p.role, "primary");
+  assert.equal(p.standbySignal, false);
+  assert.equal(p.timeline, 1);
+  assert.match(p.sysid ?? "", /^[0-9]{10,}$/);
+  assert.ok((p.walPosition ?? 0) > 0);
+  assert.deepEqual(p.timelineHistory, []);
+
+  // member slots on the primary
+  await primary.syncSlots([slotNameFor(pair.replicaName)]);
+  assert.deepEqual((await primary.observe()).slots, [slotNameFor(pair.replicaName)]);
+
+  // clone: a stopped copy with the same system identifier, set up as a standby
+  await replica.createReplica(upstream);
+  const cloned = await replica.observe();
+  assert.equal(cloned.dataDir, "initialized");
+  assert.equal(cloned.running, false);
+  assert.equal(cloned.standbySignal, true);
+  assert.equal(cloned.sysid, p.sysid);
+
+  // start as replica: streams from the primary on the same timeline
+  await replica.start("replica", upstream);
+  const r = await eventually(pair, replica, "a streaming replica", (o) => o.replicationState === "streaming");
+  assert.equal(r.running, true);
+  assert.equal(r.role, "replica");
+  assert.equal(r.timeline, 1);
+  assert.equal(await replica.follow(upstream), false, "follow() with the same upstream changes nothing");
+  const walSenders = await eventually(pair, primary, "one WAL sender", (o) => o.replication.length === 1);
+  assert.equal(walSenders.replication[0]!.application_name, pair.replicaName);
+
+  // writes reach the replica
+  await pair.write();
+  const target = (await primary.observe()).walPosition!;
+  await eventually(pair, replica, "the replica to catch up", (o) => (o.walPosition ?? 0) >= target);
+
+  // a fast stop of the primary; a second stop is harmless
+  await primary.stop("fast");
+  assert.equal((await primary.observe()).running, false);
+  await primary.stop("fast");
+
+  // promotion past every timeline the cluster's history names: timeline 3, branching from 1
+  const history: HistoryEntry[] = [[
+    1,
+    target,
+    "no recovery target specified",
+    "2026-11-26T12:00:00+00:00",
+    "pg9",
+  ]];
+  await replica.promote(history);
+  const promoted = await replica.observe();
+  assert.equal(promoted.role, "primary");
+  assert.equal(promoted.standbySignal, false);
+  assert.equal(promoted.timeline, 3);
+  assert.deepEqual(promoted.timelineHistory.map((h) => h.timeline), [1]);
+  assert.ok(promoted.timelineHistory[0]!.switchLsn >= target);
+
+  await replica.stop("immediate");
+  assert.equal((await replica.observe()).running, false);
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test("PostgresPort contract: FakePostgres", async () => {
+  const world = new FakePostgresWorld({ seed: 7, now: () => 0 });
+  const primary = new FakePostgres(world, { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" });
+  const replica = new FakePostgres(world, { name: "pg2", connUrl: "postgres://127.0.0.1:5433/postgres" });
+  await contract({
+    primary,
+    replica,
+    upstream: { name: "pg1", connUrl: primary.connUrl },
+    replicaName: "pg2",
+    write: () => Promise.resolve(void primary.write(100)),
+    settle: () => Promise.resolve(world.replicate()),
+  });
+});
+
+Deno.test({
+  name: "PostgresPort contract: LocalPostgres on PostgreSQL 15",
+  ignore: Deno.uid() === 0,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "hactl-pg-contract-" });
+    const cfg1 = makeTestConfig({
+      name: "pg1",
+      dataDir: `${tmp}/pg1`,
+      pgPort: freePort(),
+      apiPort: freePort(),
+    });
+    const cfg2 = makeTestConfig({
+      name: "pg2",
+      dataDir: `${tmp}/pg2`,
+      pgPort: freePort(),
+      apiPort: freePort(),
+    });
+    const primary = new LocalPostgres({ config: cfg1, dynamicParameters: () => ({}), useSlots: () => true });
+    const replica = new LocalPostgres({ config: cfg2, dynamicParameters: () => ({}), useSlots: () => true });
+    const write = async () => {
+      const sql = postgres({
+        host: "127.0.0.1",
+        port: cfg1.postgresql.listen.port,
+        user: TEST_SUPERUSER.username,
+        password: TEST_SUPERUSER.password,
+        database: "postgres",
+        max: 1,
+        onnotice: () => {},
+      });
+      try {
+        await sql`CREATE TABLE IF NOT EXISTS contract (v int)`;
+        await sql`INSERT INTO contract SELECT generate_series(1, 100)`;
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    };
+    try {
+      await contract({
+        primary,
+        replica,
+        upstream: { name: "pg1", connUrl: connUrlOf(cfg1) },
+        replicaName: "pg2",
+        write,
+        settle: () => new Promise((r) => setTimeout(r, 100)),
+      });
+    } finally {
+      for (const pg of [primary, replica]) {
+        await pg.stop("immediate").catch(() => {});
+        await pg.close();
+      }
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      for (const c of [cfg1, cfg2]) await Deno.remove(c.postgresql.pgpass).catch(() => {});
+    }
+  },
+});
