@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Agent } from "../src/agent.ts";
+import { Agent, REAL_CLOCK } from "../src/agent.ts";
 import { createApiHandler, serveApi } from "../src/api.ts";
 import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
@@ -109,7 +109,7 @@ async function runDaemon(config: Config): Promise<number> {
       auth: config.ctl.authentication ?? config.restapi.authentication,
       ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
     }),
-    clock: { now: () => performance.now(), wallNow: () => Date.now() },
+    clock: REAL_CLOCK,
     log: agentLog(),
   });
 

@@ -35,7 +35,23 @@ import {
 export interface Clock {
   now(): number;
   wallNow(): number;
+  /**
+   * Run `fn` once `ms` from now on this clock, beside whatever the loop is doing (a hung etcd call included);
+   * returns a cancel function. The agent arms its fence deadline with it. Real time: `setTimeout`; the simulator:
+   * a virtual timer.
+   */
+  after(ms: number, fn: () => void): () => void;
 }
+
+/** The real clock: monotonic `performance.now()`, wall `Date.now()`, timers by `setTimeout`. */
+export const REAL_CLOCK: Clock = {
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  after: (ms, fn) => {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return () => clearTimeout(t);
+  },
+};
 
 /** The one-sentence-per-cycle logger and friends. */
 export interface AgentLog {
@@ -156,8 +172,10 @@ export class Agent {
   #lastView: ClusterView | null = null;
   #dcsLastSeen = 0;
   #dcsUnreachableSince: number | null = null;
+  /** When the last successful lock action started (monotonic ms): the lease runs from no earlier than this. */
   #lastRenewal: number | null = null;
   #lockedUntil = 0;
+  #cancelFence: (() => void) | null = null;
   #lastPg: PgObservation = emptyPgObservation();
   #pgObservedAt = 0;
   #lastObservation: Observation | null = null;
@@ -195,6 +213,10 @@ export class Agent {
     }
     this.#memory = decision.memory;
     const { failedAt, error, dcsFailed } = await this.execute(decision.actions, observation);
+    if (this.fenceNoLongerNeeded(observation, decision)) {
+      this.#cancelFence?.();
+      this.#cancelFence = null;
+    }
     // A cycle that hit a DCS error does not touch the member key (spec §6.34): another etcd call would only spend
     // more of the lease on a store that just failed us.
     if (observation.dcs.kind === "ok" && !dcsFailed) await this.touchMember(observation);
@@ -242,6 +264,61 @@ export class Agent {
     this.#wakeRequested = true;
   }
 
+  /**
+   * The fence deadline: `renewal start + ttl - margin` on the monotonic clock, re-armed by every successful lock
+   * action. If it passes without a newer renewal — the loop is stuck in a hung etcd call, or every renewal since
+   * failed — Postgres is stopped at once (immediate) if it may be accepting writes, strictly before the lease can
+   * expire and another member can promote. A timer beside the loop, so a hung cycle cannot hold it back. Not in
+   * pause mode (maintenance: the primary keeps running without the DCS, as Patroni's pause promises). A process
+   * that is frozen as a whole (SIGSTOP) or killed cannot fence itself: that is the watchdog's and the fencing
+   * supervisor's job.
+   */
+  private armFence(renewalStart: number): void {
+    this.#cancelFence?.();
+    const deadline = renewalStart + this.#dynamic.ttl * 1000 - fenceMarginMs(this.#dynamic.ttl);
+    this.#cancelFence = this.deps.clock.after(deadline - this.deps.clock.now(), () => {
+      this.#cancelFence = null;
+      void this.fire(deadline);
+    });
+  }
+
+  /**
+   * The fence can be disarmed once a cycle saw Postgres unable to accept writes (stopped, or a running standby)
+   * with no job in flight and without holding the lock, and planned nothing that could make it a primary again.
+   */
+  private fenceNoLongerNeeded(obs: Observation, decision: Decision): boolean {
+    if (this.#cancelFence === null || this.holdsLock() || this.#jobs.busy || obs.job?.status === "running") {
+      return false;
+    }
+    const pg = obs.pg;
+    const notWritable = !pg.running || (pg.queryable && pg.role === "replica" && pg.standbySignal);
+    const mayPromote = decision.actions.some((a) =>
+      a.type === "promote" || (a.type === "start_job" && a.job.kind === "start" && a.job.role === "primary")
+    );
+    return notWritable && !mayPromote;
+  }
+
+  private async fire(deadline: number): Promise<void> {
+    const renewedSince = this.#lastRenewal !== null &&
+      this.#lastRenewal + this.#dynamic.ttl * 1000 - fenceMarginMs(this.#dynamic.ttl) > deadline;
+    // No look at Postgres here: what the loop last saw may be stale (a start job may have brought it up as a
+    // primary since). Stopping a server that was not writable costs a restart; not stopping a writable one costs
+    // a split brain.
+    if (this.#stopped || renewedSince || this.#dynamic.pause) return;
+    this.#lockedUntil = 0;
+    this.deps.log.error("fence deadline passed without a lease renewal; stopping postgres (immediate)", {
+      lastRenewalAgoMs: this.#lastRenewal === null
+        ? null
+        : Math.round(this.deps.clock.now() - this.#lastRenewal),
+    });
+    try {
+      await this.deps.pg.stop("immediate");
+    } catch (err) {
+      this.deps.log.error("the fence could not stop postgres", { error: String(err) });
+    }
+    this.wake();
+  }
+
   /** Wake the loop now (a job finished, an API request). */
   wake(): void {
     this.#wakeRequested = true;
@@ -255,6 +332,7 @@ export class Agent {
   /** Shutdown: stop Postgres, release the lock, revoke the lease. */
   async shutdown(): Promise<void> {
     this.stop();
+    this.#cancelFence?.();
     await this.#jobs.settle();
     try {
       await this.deps.pg.stop("fast");
@@ -380,13 +458,16 @@ export class Agent {
     let lockVerified = false;
     for (let i = 0; i < actions.length; i++) {
       const action = actions[i]!;
+      const started = this.deps.clock.now();
       try {
         const ok = await this.apply(action, lockVerified, obs);
         if (action.type === "acquire_leader" || action.type === "renew_leader") {
           if (ok) {
             lockVerified = true;
-            this.#lastRenewal = this.deps.clock.now();
-            this.#lockedUntil = this.#lastRenewal + this.#dynamic.ttl * 1000;
+            // The lease was renewed no earlier than the call started: count from there, not from its answer.
+            this.#lastRenewal = started;
+            this.#lockedUntil = started + this.#dynamic.ttl * 1000;
+            this.armFence(started);
           } else {
             this.#lockedUntil = 0;
           }
@@ -477,6 +558,11 @@ export class Agent {
       this.deps.log.warn("could not update the member key", { error: String(err) });
     }
   }
+}
+
+/** How long before the lease expires the fence stops Postgres: 5 s, or a quarter of a short ttl. */
+export function fenceMarginMs(ttlSeconds: number): number {
+  return Math.min(5000, (ttlSeconds * 1000) / 4);
 }
 
 /**

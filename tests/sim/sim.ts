@@ -206,12 +206,25 @@ export class Sim {
       dcs,
       pg: m.pg,
       peers: new FakePeerClient(m.name, directory),
-      clock: { now: () => this.now, wallNow: () => WALL_EPOCH + this.now },
+      clock: {
+        now: () => this.now,
+        wallNow: () => WALL_EPOCH + this.now,
+        // A timer of this agent process: it fires only while this very agent runs (a killed, stopped or crashed
+        // agent's timers die with it); a delayed loop does not hold it back, as a hung etcd call would not.
+        after: (ms, fn) => {
+          let alive = true;
+          this.at(this.now + Math.max(0, ms), () => {
+            if (alive && m.agent === agent && m.state === "running") fn();
+          });
+          return () => void (alive = false);
+        },
+      },
       log: {
         cycle: () => {},
         warn: () => {},
         error: (message, fields) => {
           if (message.includes("bug")) this.#fail(`${m.name}: ${message} ${JSON.stringify(fields ?? {})}`);
+          if (message.includes("fence")) this.event(m.name, message);
         },
       },
     });

@@ -64,7 +64,7 @@ function oneMember(wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg, log: A
     dcs,
     pg,
     peers: noPeers,
-    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now },
+    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
     log,
   });
   const step = async () => {
