@@ -126,11 +126,31 @@ const NO_CHANGE = (memory: Memory, reason: string, actions: Action[] = []): Deci
 
 /** One HA cycle's decision. */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  if (ctx.dynamic.pause) {
+    const d = decidePaused(obs, memory, ctx);
+    return { ...d, reason: `PAUSE: ${d.reason}` };
+  }
   if (obs.dcs.kind === "unreachable") return decideDcsUnreachable(obs, memory);
   const view = obs.dcs.cluster;
   const me = ctx.name;
   const holdsLock = view.leader?.name === me;
-  const mem: Memory = { ...memory, isLeader: holdsLock };
+  const mem: Memory = {
+    ...memory,
+    isLeader: holdsLock,
+    primaryDownSince: primaryDownSince(obs, memory, holdsLock),
+  };
+
+  // primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
+  // recovery, not answering) gives the lock up so that a healthy replica can take over.
+  const down = mem.primaryDownSince;
+  if (holdsLock && down !== null && obs.now - down > ctx.dynamic.primaryStartTimeout * 1000) {
+    return NO_CHANGE(
+      { ...mem, isLeader: false, primaryDownSince: null },
+      `released the leader key: postgres has not been up for ${Math.round((obs.now - down) / 1000)} s ` +
+        `(primary_start_timeout ${ctx.dynamic.primaryStartTimeout} s)`,
+      [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
+    );
+  }
 
   const job = obs.job;
   if (job?.status === "running") {
@@ -173,6 +193,64 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
   if (!view.leader) return decideLeaderRace(obs, mem, ctx, view);
   if (holdsLock) return decideAsLeader(obs, mem, ctx, view);
   return decideAsReplica(obs, mem, ctx, view);
+}
+
+/** When this leader's Postgres went down, carried while it stays down; null when it is up or we do not lead. */
+function primaryDownSince(obs: Observation, memory: Memory, holdsLock: boolean): number | null {
+  const up = obs.pg.running && obs.pg.queryable && obs.pg.role === "primary";
+  if (!holdsLock || up || obs.pg.dataDir !== "initialized") return null;
+  return memory.primaryDownSince ?? obs.now;
+}
+
+/**
+ * Maintenance mode (`pause: true` in the dynamic config): no automatic action on Postgres. The leader keeps its
+ * key while its Postgres runs as primary; a running primary without the key takes it when nobody holds it; nobody
+ * races, promotes, demotes, starts, stops, bootstraps or clones; replicas keep following the leader.
+ */
+function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  const mem: Memory = { ...memory, primaryDownSince: null };
+  if (obs.dcs.kind === "unreachable") return NO_CHANGE({ ...mem, isLeader: false }, "DCS is not accessible");
+  const view = obs.dcs.cluster;
+  const holdsLock = view.leader?.name === ctx.name;
+  mem.isLeader = holdsLock;
+  const pg = obs.pg;
+  const isPrimary = pg.running && pg.queryable && pg.role === "primary";
+  if (obs.job?.status === "running") {
+    return NO_CHANGE(mem, `${obs.job.description} in progress`, holdsLock ? [{ type: "renew_leader" }] : []);
+  }
+  if (pg.dataDir !== "initialized") {
+    return NO_CHANGE(
+      { ...mem, isLeader: false },
+      "running with empty data directory",
+      holdsLock ? [{ type: "release_leader" }] : [],
+    );
+  }
+  if (holdsLock) {
+    if (!isPrimary) {
+      return NO_CHANGE(
+        { ...mem, isLeader: false },
+        "removed the leader key: postgres is not running as primary",
+        [{ type: "release_leader" }],
+      );
+    }
+    const actions: Action[] = [{ type: "renew_leader" }];
+    if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+    return NO_CHANGE(mem, `no action. I am (${ctx.name}), the leader with the lock`, actions);
+  }
+  if (!pg.running) return NO_CHANGE(mem, "postgres is not running");
+  if (isPrimary) {
+    if (!view.leader && (!isValidSysid(view.initialize) || view.initialize === pg.sysid)) {
+      return NO_CHANGE(mem, "acquired session lock as a leader", [{ type: "acquire_leader" }]);
+    }
+    return NO_CHANGE(mem, "continue to run as primary without lock");
+  }
+  const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  if (!upstream) return NO_CHANGE(mem, `no action. I am (${ctx.name}), a secondary, and there is no leader`);
+  return NO_CHANGE(
+    mem,
+    `no action. I am (${ctx.name}), a secondary, and following a leader (${upstream.name})`,
+    [{ type: "follow", upstream }],
+  );
 }
 
 function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {

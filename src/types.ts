@@ -296,9 +296,11 @@ export interface Observation {
 export interface Memory {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
+  /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
+  primaryDownSince: number | null;
 }
 
-export const INITIAL_MEMORY: Memory = { isLeader: false };
+export const INITIAL_MEMORY: Memory = { isLeader: false, primaryDownSince: null };
 
 /** Where a replica streams from: a member's name and its `conn_url`. */
 export interface Upstream {

@@ -8,6 +8,7 @@ import { normalizeDynamic } from "../../src/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 import type { PeerClient, PostgresPort } from "../../src/ports.ts";
+import { INITIAL_MEMORY } from "../../src/types.ts";
 
 const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
 const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
@@ -15,7 +16,7 @@ const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
 function result(over: Partial<CycleResult>): CycleResult {
   return {
     observation: {} as CycleResult["observation"],
-    decision: { actions: [], memory: { isLeader: false }, reason: "" },
+    decision: { actions: [], memory: INITIAL_MEMORY, reason: "" },
     failedAt: -1,
     dcsFailed: false,
     ...over,
@@ -26,7 +27,7 @@ Deno.test("rerunAtOnce(): after a failed lock action, an etcd failure or a promo
   const renew = { type: "renew_leader" as const };
   const plan = (actions: CycleResult["decision"]["actions"]) => ({
     actions,
-    memory: { isLeader: true },
+    memory: INITIAL_MEMORY,
     reason: "",
   });
   assert.equal(rerunAtOnce(result({ decision: plan([renew]), failedAt: 0 })), true);

@@ -417,3 +417,59 @@ Deno.test("decide() demotes a possibly-writable silent Postgres when etcd cannot
     mode: "immediate",
   }]);
 });
+
+const paused = (name: string, over: Partial<HaContext> = {}) =>
+  ctx(name, { dynamic: { ...DYNAMIC_DEFAULTS, pause: true }, ...over });
+
+Deno.test("decide() in pause: the leader keeps its key and says PAUSE", () => {
+  const d = decide(obs(PRIMARY, view()), INITIAL_MEMORY, paused("pg1"));
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status"]);
+  assert.equal(d.reason, "PAUSE: no action. I am (pg1), the leader with the lock");
+});
+
+Deno.test("decide() in pause: no leader race, no demotion, no start, no bootstrap", () => {
+  // A replica does not race for a vanished leader key.
+  const race = decide(obs(pgState(), view({ leader: null }), { peers: [] }), INITIAL_MEMORY, paused("pg2"));
+  assert.ok(!race.actions.some((a) => a.type === "acquire_leader" || a.type === "promote"), race.reason);
+  // A primary without the lock keeps running.
+  const other = decide(obs(PRIMARY, view()), INITIAL_MEMORY, paused("pg2"));
+  assert.deepEqual(other.actions, []);
+  assert.equal(other.reason, "PAUSE: continue to run as primary without lock");
+  // A stopped Postgres is left stopped, an empty data directory is left empty, etcd trouble demotes nothing.
+  assert.deepEqual(
+    decide(obs(pgState({ running: false, queryable: false }), view()), INITIAL_MEMORY, paused("pg2")).actions,
+    [],
+  );
+  assert.deepEqual(
+    decide(obs(EMPTY, view({ initialize: null, leader: null })), INITIAL_MEMORY, paused("pg1")).actions,
+    [],
+  );
+  assert.deepEqual(decide(obs(PRIMARY, null), INITIAL_MEMORY, paused("pg1")).actions, []);
+});
+
+Deno.test("decide() in pause: a running primary takes a free lock; a leader whose Postgres is down gives it up", () => {
+  const take = decide(obs(PRIMARY, view({ leader: null })), INITIAL_MEMORY, paused("pg1"));
+  assert.deepEqual(take.actions, [{ type: "acquire_leader" }]);
+  const down = decide(
+    obs({ ...PRIMARY, running: false, queryable: false }, view()),
+    INITIAL_MEMORY,
+    paused("pg1"),
+  );
+  assert.deepEqual(down.actions, [{ type: "release_leader" }]);
+});
+
+Deno.test("decide() releases the lock when the leader's Postgres stays down past primary_start_timeout", () => {
+  const crashed = { ...PRIMARY, running: false, queryable: false };
+  const dynamic = { ...DYNAMIC_DEFAULTS, primaryStartTimeout: 60 };
+  const first = decide(obs(crashed, view(), { now: 1_000_000 }), INITIAL_MEMORY, ctx("pg1", { dynamic }));
+  assert.deepEqual(types(first.actions), ["renew_leader", "start_job"]);
+  assert.equal(first.memory.primaryDownSince, 1_000_000);
+  const later = decide(obs(crashed, view(), { now: 1_030_000 }), first.memory, ctx("pg1", { dynamic }));
+  assert.deepEqual(types(later.actions), ["renew_leader", "start_job"], "still within the timeout");
+  const expired = decide(obs(crashed, view(), { now: 1_061_000 }), later.memory, ctx("pg1", { dynamic }));
+  assert.deepEqual(types(expired.actions), ["demote", "release_leader"]);
+  assert.match(expired.reason, /not been up for 61 s \(primary_start_timeout 60 s\)/);
+  // Back up and answering: the clock resets.
+  const up = decide(obs(PRIMARY, view(), { now: 1_062_000 }), later.memory, ctx("pg1", { dynamic }));
+  assert.equal(up.memory.primaryDownSince, null);
+});
