@@ -7,6 +7,7 @@
  */
 import { Agent, REAL_CLOCK } from "../src/agent.ts";
 import { createApiHandler, serveApi } from "../src/api.ts";
+import { ProcessCallbackRunner } from "../src/callbacks.ts";
 import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
 import { agentLog, moduleLogger, setupLogging } from "../src/log.ts";
@@ -111,6 +112,7 @@ async function runDaemon(config: Config): Promise<number> {
     }),
     clock: REAL_CLOCK,
     log: agentLog(),
+    callbacks: new ProcessCallbackRunner(config.postgresql.callbacks, config.scope, (m) => log.warn(m)),
   });
 
   const duplicate = await liveMemberWithMyName(dcs, config.name, tlsFiles.client);

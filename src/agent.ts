@@ -11,6 +11,7 @@
  * @module
  */
 import { decide, type HaContext, memberRole, postgresStateName } from "./ha.ts";
+import type { CallbackAction, CallbackRunner } from "./callbacks.ts";
 import type { Dcs, PeerClient, PostgresPort } from "./ports.ts";
 import { DcsError } from "./ports.ts";
 import {
@@ -75,6 +76,8 @@ export interface AgentDeps {
   peers: PeerClient;
   clock: Clock;
   log: AgentLog;
+  /** `postgresql.callbacks`; absent in the simulator. */
+  callbacks?: CallbackRunner;
 }
 
 /** The result of one cycle, for tests and the simulator. */
@@ -95,6 +98,7 @@ class JobRunner {
     private readonly pg: PostgresPort,
     private readonly clock: Clock,
     private readonly wake: () => void,
+    private readonly done: (req: JobRequest, ok: boolean) => void,
   ) {}
 
   get busy(): boolean {
@@ -125,10 +129,12 @@ class JobRunner {
     this.run(req).then(
       () => {
         state.status = "ok";
+        this.done(req, true);
       },
       (err: unknown) => {
         state.status = "failed";
         state.error = err instanceof Error ? err.message : String(err);
+        this.done(req, false);
       },
     ).finally(this.wake);
   }
@@ -176,6 +182,8 @@ export class Agent {
   #lastRenewal: number | null = null;
   #lockedUntil = 0;
   #cancelFence: (() => void) | null = null;
+  /** The role the callbacks last reported (null before this agent saw Postgres up). */
+  #callbackRole: string | null = null;
   #lastPg: PgObservation = emptyPgObservation();
   #pgObservedAt = 0;
   #lastObservation: Observation | null = null;
@@ -188,7 +196,7 @@ export class Agent {
     this.#dynamic = deps.dynamicFrom(null);
     this.#jobs = new JobRunner(deps.pg, deps.clock, () => {
       this.#wakeRequested = true;
-    });
+    }, (req, ok) => this.jobDone(req, ok));
   }
 
   get dynamic(): DynamicSettings {
@@ -212,6 +220,10 @@ export class Agent {
       return null;
     }
     this.#memory = decision.memory;
+    // The first time this agent sees Postgres up (an adopted server), it reports it as started.
+    if (this.#callbackRole === null && observation.pg.queryable && observation.pg.role && !this.#jobs.busy) {
+      this.callback("on_start", observation.pg.role);
+    }
     const { failedAt, error, dcsFailed } = await this.execute(decision.actions, observation);
     if (this.fenceNoLongerNeeded(observation, decision)) {
       this.#cancelFence?.();
@@ -262,6 +274,22 @@ export class Agent {
   stop(): void {
     this.#stopped = true;
     this.#wakeRequested = true;
+  }
+
+  /** Callbacks for finished jobs: `on_start` (or `on_role_change` when the role differs from before), `on_stop`. */
+  private jobDone(req: JobRequest, ok: boolean): void {
+    if (!ok) return;
+    if (req.kind === "bootstrap") this.callback("on_start", "primary");
+    if (req.kind === "start") {
+      const changed = this.#callbackRole !== null && this.#callbackRole !== req.role;
+      this.callback(changed ? "on_role_change" : "on_start", req.role);
+    }
+    if (req.kind === "stop") this.callback("on_stop", this.#callbackRole ?? "replica");
+  }
+
+  private callback(action: CallbackAction, role: string): void {
+    this.#callbackRole = role;
+    this.deps.callbacks?.fire(action, role);
   }
 
   /**
@@ -335,7 +363,9 @@ export class Agent {
     this.#cancelFence?.();
     await this.#jobs.settle();
     try {
+      const wasRunning = this.#lastPg.running;
       await this.deps.pg.stop("fast");
+      if (wasRunning) this.callback("on_stop", this.#callbackRole ?? "replica");
     } catch (err) {
       this.deps.log.error("could not stop postgres on shutdown", { error: String(err) });
     }
@@ -519,6 +549,7 @@ export class Agent {
           throw new Error("refusing to promote: the leader lock was not verified in this cycle");
         }
         await pg.promote(obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : []);
+        this.callback("on_role_change", "primary");
         return true;
       case "demote":
         await pg.stop(action.mode);

@@ -93,6 +93,10 @@ postgresql:
       password: ${LOCAL_SECRETS.replication.password}
   parameters:
     unix_socket_directories: '${o.dir}'
+  callbacks:
+    on_start: /bin/sh ${o.dir}/callback.sh ${m.name}
+    on_stop: /bin/sh ${o.dir}/callback.sh ${m.name}
+    on_role_change: /bin/sh ${o.dir}/callback.sh ${m.name}
   pg_hba:
     - local all all trust
     - host replication ${LOCAL_SECRETS.replication.username} 127.0.0.1/32 md5
@@ -109,9 +113,18 @@ watchdog:
 `;
 }
 
+/**
+ * The callback script every local member calls as `callback.sh <member> <action> <role> <scope>`: it appends
+ * `<action> <role> <scope>` to `<dir>/<member>.callbacks`, so tests can see which callbacks ran.
+ */
+const CALLBACK_SCRIPT = `#!/bin/sh
+echo "$2 $3 $4" >> "$(dirname "$0")/$1.callbacks"
+`;
+
 /** Lay out N members under `dir` and write their configuration files. */
 export async function writeLayout(o: LayoutOptions): Promise<MemberLayout[]> {
   await Deno.mkdir(o.dir, { recursive: true });
+  await Deno.writeTextFile(`${o.dir}/callback.sh`, CALLBACK_SCRIPT, { mode: 0o755 });
   const members: MemberLayout[] = [];
   for (let i = 0; i < o.members; i++) {
     const name = `pg${i + 1}`;

@@ -80,6 +80,16 @@ Deno.test({
       assert.equal(twinStatus.code, 1, "a duplicate member name must exit 1");
       assert.match(await Deno.readTextFile(`${dir}/twin.log`), /already a node named 'pg\d' running/);
 
+      // Callbacks ran as `<cmd> <action> <role> <scope>`: on_start with each member's role.
+      const callbacks = (m: MemberLayout) => Deno.readTextFile(`${dir}/${m.name}.callbacks`).catch(() => "");
+      await waitFor(
+        "on_start callbacks",
+        10_000,
+        async () =>
+          (await callbacks(primary)).includes(`on_start primary ${SCOPE}`) &&
+          (await Promise.all(replicas.map(callbacks))).every((t) => t.includes(`on_start replica ${SCOPE}`)),
+      );
+
       // The keys in etcd have Patroni's formats.
       await checkEtcdKeys(etcd.endpoints, primary.name, members);
 
@@ -108,6 +118,7 @@ Deno.test({
         const h = await readHealth(layout);
         return !h.view.members.some((m) => m.name === victim.name);
       });
+      assert.match(await callbacks(victim), new RegExp(`on_stop replica ${SCOPE}`), "SIGTERM fires on_stop");
       agents.set(victim.name, await spawnAgent(victim));
       const again = await waitHealthy(layout, 2, 60_000);
       assert.equal(again.leader, primary.name, "the leader must not change when a replica restarts");

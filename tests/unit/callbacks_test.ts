@@ -1,0 +1,42 @@
+/**
+ * Callback command lines are split like a shell splits plain words and quotes, and the runner appends
+ * `<action> <role> <scope>` as Patroni does.
+ */
+import assert from "node:assert/strict";
+import { ProcessCallbackRunner, splitCommand } from "../../src/callbacks.ts";
+
+Deno.test("splitCommand() splits words and honours single and double quotes", () => {
+  assert.deepEqual(splitCommand("/usr/bin/cb"), ["/usr/bin/cb"]);
+  assert.deepEqual(splitCommand("  /bin/sh  /etc/cb.sh  pg1 "), ["/bin/sh", "/etc/cb.sh", "pg1"]);
+  assert.deepEqual(splitCommand(`cb --label "two words" 'it''s'`), ["cb", "--label", "two words", "it", "s"]);
+  assert.deepEqual(splitCommand(`cb "a \\"quoted\\" word"`), ["cb", 'a "quoted" word']);
+  assert.deepEqual(splitCommand(""), []);
+});
+
+Deno.test("ProcessCallbackRunner runs `<command> <action> <role> <scope>`, reporting promoted as primary", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-cb-" });
+  try {
+    await Deno.writeTextFile(`${dir}/cb.sh`, `#!/bin/sh\necho "$1|$2|$3|$4|$5" >> "${dir}/out"\n`, {
+      mode: 0o755,
+    });
+    const errors: string[] = [];
+    const runner = new ProcessCallbackRunner(
+      { on_role_change: `/bin/sh ${dir}/cb.sh "first arg"` },
+      "batman",
+      (m) => errors.push(m),
+    );
+    runner.fire("on_role_change", "promoted");
+    runner.fire("on_start", "replica"); // not configured: nothing runs
+    const deadline = Date.now() + 10_000;
+    let out = "";
+    while (Date.now() < deadline) {
+      out = await Deno.readTextFile(`${dir}/out`).catch(() => "");
+      if (out.includes("\n")) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(out, "first arg|on_role_change|primary|batman|\n");
+    assert.deepEqual(errors, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
