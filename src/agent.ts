@@ -560,6 +560,8 @@ export class Agent {
       case "sync_slots":
         await pg.syncSlots(action.slots);
         return true;
+      case "clear_failover":
+        return await dcs.setFailover({}, action.modRevision);
     }
   }
 

@@ -28,6 +28,7 @@ import type {
   Upstream,
 } from "./types.ts";
 import { slotNameFor } from "./slots.ts";
+import { leaderStep, raceStep } from "./switchover.ts";
 
 /** What decide needs to know about this member besides the observation. */
 export interface HaContext {
@@ -348,10 +349,23 @@ function decideAsLeader(obs: Observation, mem: Memory, ctx: HaContext, view: Clu
     return NO_CHANGE(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait);
+  if (step.kind === "handover") {
+    // Stop cleanly first: a fast shutdown sends every WAL record up to the shutdown checkpoint to the streaming
+    // replicas, so the candidate has every acknowledged transaction before the key is released.
+    actions.push({ type: "demote", mode: "fast" }, { type: "release_leader" });
+    return NO_CHANGE({ ...mem, isLeader: false }, step.reason, actions);
+  }
   const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
   if (history) actions.push({ type: "write_history", history });
   if (ctx.dynamic.useSlots) actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name) });
-  return NO_CHANGE(mem, `no action. I am (${ctx.name}), the leader with the lock`, actions);
+  let reason = `no action. I am (${ctx.name}), the leader with the lock`;
+  if (step.kind === "wait") reason += `; ${step.reason}`;
+  if (step.kind === "clear") {
+    actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
+    reason += `; cleared the failover key: ${step.reason}`;
+  }
+  return NO_CHANGE(mem, reason, actions);
 }
 
 function decideAsReplica(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
@@ -391,14 +405,23 @@ function decideLeaderRace(obs: Observation, mem: Memory, ctx: HaContext, view: C
       ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
     ]);
   }
+  const step = raceStep(view, ctx.name, obs.peers);
+  if (step.kind === "defer") return NO_CHANGE(mem, step.reason);
+  if (step.kind === "take") {
+    return NO_CHANGE(mem, `promoted self to leader by acquiring session lock: ${step.reason}`, [
+      { type: "acquire_leader" },
+      { type: "promote" },
+      { type: "clear_failover", modRevision: view.failover!.modRevision },
+    ]);
+  }
   const verdict = healthiestVerdict(obs, ctx, view);
   if (verdict !== null) {
     return NO_CHANGE(mem, `following a different leader because I am not the healthiest node: ${verdict}`);
   }
-  return NO_CHANGE(mem, "promoted self to leader by acquiring session lock", [
-    { type: "acquire_leader" },
-    { type: "promote" },
-  ]);
+  const actions: Action[] = [{ type: "acquire_leader" }, { type: "promote" }];
+  // A switchover without a named candidate is over once someone takes the lock.
+  if (view.failover) actions.push({ type: "clear_failover", modRevision: view.failover.modRevision });
+  return NO_CHANGE(mem, "promoted self to leader by acquiring session lock", actions);
 }
 
 /**

@@ -327,7 +327,8 @@ export type Action =
   | { type: "promote" }
   | { type: "demote"; mode: "immediate" | "fast" }
   | { type: "follow"; upstream: Upstream }
-  | { type: "sync_slots"; slots: string[] };
+  | { type: "sync_slots"; slots: string[] }
+  | { type: "clear_failover"; modRevision: string };
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =

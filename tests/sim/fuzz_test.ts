@@ -31,6 +31,7 @@ const FAULTS = [
   "host-crash",
   "delay",
   "lag",
+  "switchover",
 ] as const;
 type FaultKind = typeof FAULTS[number];
 
@@ -154,6 +155,15 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
       case "lag":
         sim.at(at, () => sim.lag(name, true));
         heal(at + f.duration * 1000, () => sim.lag(name, false));
+        break;
+      case "switchover":
+        // A request as `hactl switchover` writes it: from the current leader, to this member (odd durations: to
+        // anyone), or with no leader key a failover to this member.
+        sim.at(at, () => {
+          const leader = sim.leaderKey();
+          const candidate = f.duration % 2 === 0 ? { member: name } : {};
+          sim.requestFailover(leader ? { leader, ...candidate } : { member: name });
+        });
         break;
     }
   }

@@ -493,6 +493,14 @@ export class Sim {
     this.startAgent(name);
   }
 
+  /** What `hactl switchover`/`failover` (or the REST API) does: write the `failover` key. */
+  requestFailover(value: { leader?: string; member?: string }): void {
+    const json = JSON.stringify(value);
+    this.etcd.put("ctl", "/service/demo/failover", json);
+    this.#fault(); // a handover leaves the cluster briefly without a leader: liveness counts from here
+    this.event("ctl", `failover key set to ${json}`);
+  }
+
   /** Hold back the member's cycles for `ms` (a slow or stalled loop). */
   delay(name: string, ms: number): void {
     const m = this.member(name);

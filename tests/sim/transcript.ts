@@ -125,6 +125,12 @@ export async function replayTranscript(source: string, file = "<transcript>"): P
         case "write":
           need().write(Number(arg(0)));
           break;
+        case "switchover":
+          need().requestFailover(args[1] ? { leader: arg(0), member: arg(1) } : { leader: arg(0) });
+          break;
+        case "failover":
+          need().requestFailover({ member: arg(0) });
+          break;
         case "expect":
           expect(need(), args, where);
           break;

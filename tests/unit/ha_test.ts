@@ -473,3 +473,23 @@ Deno.test("decide() releases the lock when the leader's Postgres stays down past
   const up = decide(obs(PRIMARY, view(), { now: 1_062_000 }), later.memory, ctx("pg1", { dynamic }));
   assert.equal(up.memory.primaryDownSince, null);
 });
+
+Deno.test("decide() hands over on a switchover: stop cleanly, then release the lock", () => {
+  const v = view({ failover: { leader: "pg1", member: "pg2", modRevision: "30" } });
+  const d = decide(obs(PRIMARY, v), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "demote", "release_leader"]);
+  assert.deepEqual(d.actions[2], { type: "demote", mode: "fast" });
+});
+
+Deno.test("decide() lets the switchover candidate take the lock without the health race, and clears the request", () => {
+  const v = view({ leader: null, failover: { leader: "pg1", member: "pg2", modRevision: "30" } });
+  // pg3 is ahead, which would veto pg2 in a normal race.
+  const d = decide(obs(pgState(), v, { peers: [peer("pg3", 9999)] }), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{ type: "acquire_leader" }, { type: "promote" }, {
+    type: "clear_failover",
+    modRevision: "30",
+  }]);
+  const other = decide(obs(pgState(), v, { peers: [peer("pg2", 5000)] }), INITIAL_MEMORY, ctx("pg3"));
+  assert.deepEqual(other.actions, []);
+  assert.equal(other.reason, "waiting for candidate 'pg2' to take the lock");
+});
