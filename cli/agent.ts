@@ -96,6 +96,10 @@ async function runDaemon(config: Config): Promise<number> {
   const ca = config.postgresql.connectAddress;
   const ra = config.restapi.connectAddress;
   const scheme = tlsFiles.serve ? "https" : "http";
+  const peers = new HttpPeerClient({
+    auth: config.ctl.authentication ?? config.restapi.authentication,
+    ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
+  });
   agent = new Agent({
     name: config.name,
     scope: config.scope,
@@ -106,10 +110,7 @@ async function runDaemon(config: Config): Promise<number> {
     dynamicFrom,
     dcs,
     pg,
-    peers: new HttpPeerClient({
-      auth: config.ctl.authentication ?? config.restapi.authentication,
-      ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
-    }),
+    peers,
     clock: REAL_CLOCK,
     log: agentLog(),
     callbacks: new ProcessCallbackRunner(config.postgresql.callbacks, config.scope, (m) => log.warn(m)),
@@ -133,6 +134,18 @@ async function runDaemon(config: Config): Promise<number> {
     loadCluster: () => dcs.readCluster(),
     scope: config.scope,
     name: config.name,
+    extraHeaders: config.restapi.httpExtraHeaders,
+    ...(config.restapi.authentication ? { auth: config.restapi.authentication } : {}),
+    control: {
+      readCluster: () => dcs.readCluster(),
+      setFailover: (value, modRevision) => dcs.setFailover(value, modRevision),
+      fetchStatuses: (members, timeoutMs) => peers.fetchStatuses(members, timeoutMs),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      wallNow: () => Date.now(),
+      paused: () => agent!.dynamic.pause,
+      loopWait: () => agent!.dynamic.loopWait,
+      warn: (message) => log.warn(message),
+    },
   });
   const listen = config.restapi.listen;
   const hostname = listen.host === "" || listen.host === "*" ? "0.0.0.0" : listen.host;

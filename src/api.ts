@@ -14,6 +14,7 @@
  * @module
  */
 import type { ClusterView, Member, NodeSnapshot } from "./types.ts";
+import { type ControlDeps, deleteSwitchover, postSwitchover } from "./api_control.ts";
 import { formatLsn, HACTL_VERSION } from "./types.ts";
 import {
   buildStatus as buildStatusBody,
@@ -41,6 +42,10 @@ export interface ApiDeps {
   name: string;
   /** `restapi.http_extra_headers`, added to every JSON/text response. */
   extraHeaders?: Record<string, string>;
+  /** The control endpoints (`/switchover`, `/failover`); absent: they answer 501. */
+  control?: ControlDeps;
+  /** `restapi.authentication`: Basic credentials required on every unsafe method. */
+  auth?: { username: string; password: string };
 }
 
 /** Connection details the server passes along with each request. */
@@ -214,6 +219,25 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     },
   };
 
+  const html = (r: { status: number; body: string }): Response =>
+    new Response(r.body, { status: r.status, headers: baseHeaders("text/html") });
+
+  /** Unsafe methods: Basic auth first (when configured), then the control endpoints. */
+  const unsafe = async (req: Request, method: string, segment: string): Promise<Response> => {
+    const control = deps.control;
+    const known = (method === "POST" && (segment === "switchover" || segment === "failover")) ||
+      (method === "DELETE" && segment === "switchover");
+    if (!known || !control) return text(501, `Unsupported method (${method})`);
+    const denied = checkBasicAuth(req, deps.auth);
+    if (denied) {
+      return new Response(denied, { status: 401, headers: baseHeaders("text/plain; charset=utf-8") });
+    }
+    if (method === "DELETE") return html(await deleteSwitchover(control));
+    const body = await readJsonObject(req);
+    if ("error" in body) return html({ status: body.status, body: body.error });
+    return html(await postSwitchover(control, body.value, segment === "failover"));
+  };
+
   return async (req: Request): Promise<Response> => {
     try {
       const method = req.method.toUpperCase();
@@ -227,8 +251,8 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       } catch {
         // Request URLs are always absolute; keep the defaults if one is not.
       }
-      if (!STATUS_METHODS.has(method)) return text(501, `Unsupported method (${method})`);
       const segment = path.replace(/^\/+/, "").split("/")[0] ?? "";
+      if (!STATUS_METHODS.has(method)) return await unsafe(req, method, segment);
       const route = method === "GET" && Object.hasOwn(getRoutes, segment) ? getRoutes[segment] : undefined;
       if (route) return await route(path, query);
       return health(method, path, query);
@@ -257,4 +281,62 @@ export function serveApi(
     },
   );
   return Promise.resolve(server);
+}
+
+/** Null when the request may go on; else the 401 message. Without configured credentials nothing is checked. */
+export function checkBasicAuth(
+  req: Request,
+  auth: { username: string; password: string } | undefined,
+): string | null {
+  if (!auth) return null;
+  const header = req.headers.get("authorization");
+  if (!header) return "no auth header received";
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header.trim());
+  let given = "";
+  try {
+    given = m ? new TextDecoder().decode(Uint8Array.from(atob(m[1]!), (c) => c.charCodeAt(0))) : "";
+  } catch {
+    given = "";
+  }
+  return given === `${auth.username}:${auth.password}` ? null : "not authenticated";
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** The request body as a JSON object, or the 400/411 Patroni answers for an unusable one. */
+export async function readJsonObject(
+  req: Request,
+): Promise<{ value: Record<string, unknown> } | { status: number; error: string }> {
+  let text: string;
+  const tooLarge = { status: 400, error: `request body over ${MAX_BODY_BYTES} bytes` };
+  if (Number(req.headers.get("content-length") ?? "0") > MAX_BODY_BYTES) return tooLarge;
+  try {
+    // Read at most MAX_BODY_BYTES, whatever the client claims: a body never fills the agent's memory.
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of req.body ?? []) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) return tooLarge;
+      chunks.push(chunk);
+    }
+    const buf = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      buf.set(c, at);
+      at += c.length;
+    }
+    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    return { status: 400, error: "request body is not UTF-8 text" };
+  }
+  if (text.trim() === "") return { status: 411, error: "request body is empty" };
+  try {
+    const v: unknown = JSON.parse(text);
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      return { status: 400, error: "request body must be a JSON object" };
+    }
+    return { value: v as Record<string, unknown> };
+  } catch {
+    return { status: 400, error: "request body is not valid JSON" };
+  }
 }

@@ -1,0 +1,253 @@
+/**
+ * POST /switchover, POST /failover and DELETE /switchover: Patroni's validation order, messages and codes, and
+ * the outcome watched in etcd, driven through the handler with in-memory deps.
+ */
+import assert from "node:assert/strict";
+import { createApiHandler } from "../../src/api.ts";
+import type { ControlDeps } from "../../src/api_control.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+import {
+  type ClusterView,
+  emptyPgObservation,
+  type Member,
+  type NodeSnapshot,
+  type PeerStatus,
+} from "../../src/types.ts";
+
+const NOW = Date.parse("2026-11-26T12:00:00Z");
+
+function member(name: string): Member {
+  return {
+    name,
+    data: {
+      conn_url: `postgres://h/${name}`,
+      api_url: `http://${name}/patroni`,
+      state: "running",
+      role: "replica",
+      version: "0",
+    },
+    modRevision: "1",
+    lease: "1",
+  };
+}
+
+/** A tiny etcd: the view, and a scripted leader change once the failover key is written. */
+function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerStatus[] } = {}) {
+  let view: ClusterView = {
+    initialize: "7393828465826342947",
+    config: null,
+    leader: { name: "pg1", createRevision: "1", modRevision: "1", lease: "1" },
+    members: [member("pg1"), member("pg2"), member("pg3")],
+    status: null,
+    failover: null,
+    sync: null,
+    history: [],
+    revision: "5",
+    problems: [],
+  };
+  const writes: { value: Record<string, unknown>; modRevision?: string }[] = [];
+  let polls = 0;
+  const deps: ControlDeps = {
+    readCluster: () => {
+      if (view.failover && opts.handover !== undefined && ++polls >= 2) {
+        view = {
+          ...view,
+          failover: null,
+          leader: opts.handover
+            ? { name: opts.handover, createRevision: "9", modRevision: "9", lease: "2" }
+            : view.leader,
+        };
+      }
+      return Promise.resolve(view);
+    },
+    setFailover: (value, modRevision) => {
+      writes.push({ value, ...(modRevision ? { modRevision } : {}) });
+      const empty = Object.keys(value).length === 0;
+      const f = value as { leader?: string; member?: string; scheduled_at?: string };
+      view = {
+        ...view,
+        failover: empty ? null : {
+          ...(f.leader ? { leader: f.leader } : {}),
+          ...(f.member ? { member: f.member } : {}),
+          ...(f.scheduled_at ? { scheduledAt: f.scheduled_at } : {}),
+          modRevision: "7",
+        },
+      };
+      return Promise.resolve(true);
+    },
+    fetchStatuses: (members) =>
+      Promise.resolve(
+        opts.peers ??
+          members.map((m) => ({ name: m.name, reachable: true, role: "replica", walPosition: 1 })),
+      ),
+    sleep: () => Promise.resolve(),
+    wallNow: () => NOW,
+    paused: () => opts.paused ?? false,
+    loopWait: () => 10,
+    warn: () => {},
+  };
+  const snapshot: NodeSnapshot = {
+    name: "pg1",
+    scope: "demo",
+    state: "running",
+    role: "primary",
+    pg: emptyPgObservation(),
+    pgObservedAt: 0,
+    cluster: null,
+    dcsLastSeen: 0,
+    isLeader: true,
+    leaderExpiresAt: 1e12,
+    dynamic: { ...DYNAMIC_DEFAULTS },
+    tags: {},
+    nextRunAt: 0,
+    watchdogFailed: false,
+  };
+  const handler = createApiHandler({
+    snapshot: () => snapshot,
+    now: () => 0,
+    wallNow: () => NOW,
+    loadCluster: () => deps.readCluster(),
+    scope: "demo",
+    name: "pg1",
+    control: deps,
+    auth: { username: "admin", password: "s3cret" },
+  });
+  return { handler, writes, view: () => view };
+}
+
+const AUTH = { authorization: `Basic ${btoa("admin:s3cret")}` };
+
+async function call(
+  h: (r: Request) => Promise<Response>,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers = AUTH,
+) {
+  const res = await h(
+    new Request(`http://x${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    }),
+  );
+  return { status: res.status, text: await res.text() };
+}
+
+Deno.test("POST /switchover validates in Patroni's order with Patroni's messages", async () => {
+  const { handler } = world();
+  const cases: [string, unknown, number, string][] = [
+    ["/failover", {}, 400, "Failover could be performed only to a specific candidate"],
+    ["/switchover", { candidate: "pg2" }, 400, "Switchover could be performed only from a specific leader"],
+    [
+      "/failover",
+      { candidate: "pg2", scheduled_at: "2026-11-26T13:00:00+00:00" },
+      400,
+      "Failover can't be scheduled",
+    ],
+    [
+      "/switchover",
+      { leader: "pg1", scheduled_at: "2026-11-26T13:00:00" },
+      400,
+      "Timezone information is mandatory for the scheduled switchover",
+    ],
+    [
+      "/switchover",
+      { leader: "pg1", scheduled_at: "next week" },
+      422,
+      "Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601",
+    ],
+    [
+      "/switchover",
+      { leader: "pg1", scheduled_at: "2026-11-26T11:00:00+00:00" },
+      422,
+      "Cannot schedule switchover in the past",
+    ],
+    ["/switchover", { leader: "pg1", candidate: "pg1" }, 400, "Switchover target and source are the same"],
+    ["/switchover", { leader: "pg2", candidate: "pg3" }, 412, "leader name does not match"],
+    ["/switchover", { leader: "pg1", candidate: "pg9" }, 412, "candidate does not exists"],
+  ];
+  for (const [path, body, status, text] of cases) {
+    assert.deepEqual(
+      await call(handler, "POST", path, body),
+      { status, text },
+      `${path} ${JSON.stringify(body)}`,
+    );
+  }
+});
+
+Deno.test("POST /switchover writes the failover key and reports the new leader", async () => {
+  const { handler, writes } = world({ handover: "pg2" });
+  assert.deepEqual(await call(handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
+    status: 200,
+    text: 'Successfully switched over to "pg2"',
+  });
+  assert.deepEqual(writes[0], { value: { leader: "pg1", member: "pg2" } });
+  const other = world({ handover: "pg3" });
+  assert.deepEqual(await call(other.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
+    status: 200,
+    text: 'Switched over to "pg3" instead of "pg2"',
+  });
+  const failed = world({ handover: null });
+  assert.deepEqual(await call(failed.handler, "POST", "/failover", { candidate: "pg2" }), {
+    status: 503,
+    text: "Failover failed",
+  });
+});
+
+Deno.test("POST /switchover refuses when no candidate answers, schedules for later, and DELETE removes it", async () => {
+  const { handler } = world({
+    peers: [{ name: "pg2", reachable: false }, { name: "pg3", reachable: true, nofailover: true }],
+  });
+  assert.deepEqual(await call(handler, "POST", "/switchover", { leader: "pg1" }), {
+    status: 412,
+    text: "switchover is not possible: no good candidates have been found",
+  });
+  const w = world();
+  assert.deepEqual(
+    await call(w.handler, "POST", "/switchover", {
+      leader: "pg1",
+      scheduled_at: "2026-11-26T13:00:00+02:00",
+    }),
+    {
+      status: 422,
+      text: "Cannot schedule switchover in the past",
+    },
+  );
+  assert.deepEqual(
+    await call(w.handler, "POST", "/switchover", { leader: "pg1", scheduled_at: "2026-11-26T13:00:00Z" }),
+    {
+      status: 202,
+      text: "Switchover scheduled",
+    },
+  );
+  assert.equal(w.view().failover?.scheduledAt, "2026-11-26T13:00:00Z");
+  assert.deepEqual(await call(w.handler, "DELETE", "/switchover"), {
+    status: 200,
+    text: "scheduled switchover deleted",
+  });
+  assert.deepEqual(await call(w.handler, "DELETE", "/switchover"), {
+    status: 404,
+    text: "no switchover is scheduled",
+  });
+});
+
+Deno.test("control endpoints need the REST credentials and a JSON object body", async () => {
+  const { handler, writes } = world();
+  assert.deepEqual(await call(handler, "POST", "/switchover", { leader: "pg1" }, {} as typeof AUTH), {
+    status: 401,
+    text: "no auth header received",
+  });
+  const wrong = { authorization: `Basic ${btoa("admin:nope")}` };
+  assert.equal((await call(handler, "POST", "/switchover", { leader: "pg1" }, wrong)).status, 401);
+  assert.equal((await call(handler, "POST", "/switchover", "{not json")).status, 400);
+  assert.equal((await call(handler, "POST", "/switchover", "[1,2]")).status, 400);
+  assert.equal((await call(handler, "POST", "/switchover", "")).status, 411);
+  assert.equal((await call(handler, "POST", "/switchover", "x".repeat(70_000))).status, 400);
+  assert.equal(writes.length, 0, "nothing written for refused requests");
+  const paused = world({ paused: true });
+  assert.deepEqual(await call(paused.handler, "POST", "/switchover", { leader: "pg1" }), {
+    status: 400,
+    text: "Switchover is possible only to a specific candidate in a paused state",
+  });
+});
