@@ -6,6 +6,7 @@
 import { writeErr, writeOut } from "./cli/io.ts";
 import { run as agent } from "./cli/agent.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
+import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
 import { run as version } from "./cli/version.ts";
 
@@ -15,6 +16,14 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   agent: { run: agent, summary: "run the daemon on a database host (HA loop, REST API, watchdog)" },
   list: { run: list, summary: "show the members of a cluster, as patronictl list" },
   topology: { run: topology, summary: "show the members of a cluster as a replication tree" },
+  switchover: {
+    run: (args, env) => switchover("switchover", args, env),
+    summary: "hand the leader role to another member, now or at a scheduled time",
+  },
+  failover: {
+    run: (args, env) => switchover("failover", args, env),
+    summary: "make a named member the leader",
+  },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
 };

@@ -18,6 +18,7 @@ import {
   startWriter,
 } from "../helpers/writer.ts";
 import {
+  mainModule,
   type MemberLayout,
   readHealth,
   spawnAgent,
@@ -103,6 +104,27 @@ Deno.test({
       const gap = longestGap(acks, t0 - 1000);
       const view = (await readHealth(layout)).view;
       assert.equal(view.failover, null, "the candidate cleared the request");
+      // And back with the CLI, as an operator would: `hactl switchover --candidate <old> --force`.
+      const cli = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-all",
+          mainModule(),
+          "switchover",
+          "-c",
+          old.configPath,
+          "--candidate",
+          old.name,
+          "--force",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const cliOut = new TextDecoder().decode(cli.stdout);
+      assert.equal(cli.code, 0, new TextDecoder().decode(cli.stderr));
+      assert.match(cliOut, new RegExp(`Successfully switched over to "${old.name}"`));
+      assert.equal((await waitHealthy(layout, 2, 60_000)).leader, old.name);
+
       // deno-lint-ignore no-console -- figures for the closing note; speed is measured, not asserted
       console.log(JSON.stringify({
         switchover_write_gap_ms: Math.round(gap.ms),

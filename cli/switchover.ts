@@ -1,0 +1,310 @@
+/**
+ * `hactl switchover` and `hactl failover`, as patronictl's: show the topology, validate the leader and the
+ * candidate, ask what was not given (unless `--force`), confirm, then `POST /switchover|/failover` to the
+ * leader's REST API (the candidate's when there is no leader) and print the answer; when no member's API answers,
+ * write the `failover` key directly. The CLI never decides: the agents act (STYLE 10).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { renderList } from "../src/cluster_table.ts";
+import { createEtcdDcs } from "../src/dcs.ts";
+import type { ClusterView, Member } from "../src/types.ts";
+import {
+  CTL_GLOBAL_HELP,
+  CTL_GLOBAL_OPTIONS,
+  CtlError,
+  ctlOptionsFrom,
+  type CtlSettings,
+  loadCtlConfig,
+  requireEtcd,
+} from "./ctl_config.ts";
+import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
+import { writeErr, writeOut } from "./io.ts";
+
+type Action = "switchover" | "failover";
+
+const HELP: Record<Action, string> = {
+  switchover: [
+    "Usage: hactl switchover [OPTIONS] [CLUSTER_NAME]",
+    "",
+    "  Switch the leader role over to another member, now or at a scheduled time. The leader stops cleanly",
+    "  so the candidate has every transaction, then the candidate takes over.",
+    "",
+    "Options:",
+    ...CTL_GLOBAL_HELP,
+    "  --leader, --primary NAME The current leader (asked for when not given)",
+    "  --candidate NAME         The member to switch over to (default: the healthiest replica)",
+    "  --scheduled TIME         When to switch over: ISO 8601 with a timezone, or 'now' (default: now)",
+    "  --force                  Do not ask anything; use the current leader and switch over now",
+    "  -h, --help               Show this message and exit",
+    "",
+  ].join("\n"),
+  failover: [
+    "Usage: hactl failover [OPTIONS] [CLUSTER_NAME]",
+    "",
+    "  Make a named member the leader, also when the cluster has no healthy leader.",
+    "",
+    "Options:",
+    ...CTL_GLOBAL_HELP,
+    "  --candidate NAME         The member to fail over to (required, asked for when not given)",
+    "  --leader, --primary NAME The current leader (turns the request into a switchover, as patronictl does)",
+    "  --force                  Do not ask for confirmation",
+    "  -h, --help               Show this message and exit",
+    "",
+  ].join("\n"),
+};
+
+/** What the command needs from the world; tests replace it. */
+export interface SwitchoverDeps {
+  loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;
+  /** POST to a member's REST API; throws when it cannot be reached. */
+  post(url: string, body: unknown, settings: CtlSettings): Promise<{ status: number; text: string }>;
+  /** Write the `failover` key directly (the fallback). */
+  writeFailoverKey(settings: CtlSettings, scope: string, value: Record<string, unknown>): Promise<void>;
+  prompt(message: string, fallback: string): string | null;
+  confirm(message: string): boolean;
+  out(text: string): void;
+  err(text: string): void;
+  now(): Date;
+}
+
+export const REAL_DEPS: SwitchoverDeps = {
+  loadCluster: loadClusterFromEtcd,
+  post: postJson,
+  writeFailoverKey,
+  prompt: (message, fallback) => prompt(message, fallback),
+  confirm: (message) => confirm(message),
+  out: writeOut,
+  err: writeErr,
+  now: () => new Date(),
+};
+
+/** patronictl's `timestamp()`: local `YYYY-MM-DD HH:MM:SS.fffff`. */
+function timestamp(d: Date): string {
+  return `${formatLocalTimestamp(d)}.${String(d.getMilliseconds() * 100).padStart(5, "0")}`;
+}
+
+function nofailover(m: Member): boolean {
+  const t = m.data.tags ?? {};
+  if (typeof t.nofailover === "boolean") return t.nofailover;
+  return typeof t.failover_priority === "number" && t.failover_priority <= 0;
+}
+
+/** `hactl switchover` / `hactl failover`. Exit codes as patronictl: 0 (also for a refused request), 1, 2. */
+export async function run(
+  action: Action,
+  args: string[],
+  env: Record<string, string>,
+  deps: SwitchoverDeps = REAL_DEPS,
+): Promise<number> {
+  let values: Record<string, unknown>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...CTL_GLOBAL_OPTIONS,
+        leader: { type: "string" },
+        primary: { type: "string" },
+        master: { type: "string" },
+        candidate: { type: "string" },
+        scheduled: { type: "string" },
+        force: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    deps.err(`Usage: hactl ${action} [OPTIONS] [CLUSTER_NAME]\n\nError: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    deps.out(HELP[action]);
+    return 0;
+  }
+  try {
+    return await switchover(action, values, positionals, env, deps);
+  } catch (err) {
+    if (err instanceof CtlError) {
+      deps.err(`Error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function switchover(
+  action: Action,
+  values: Record<string, unknown>,
+  positionals: string[],
+  env: Record<string, string>,
+  deps: SwitchoverDeps,
+): Promise<number> {
+  const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+  const scope = positionals[0] ?? settings.scope;
+  if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
+  if (positionals.length > 1) throw new CtlError(`unexpected arguments: ${positionals.slice(1).join(" ")}`);
+  const force = values.force === true;
+  const view = await deps.loadCluster(settings, scope);
+  const table = () => renderList(view, scope, { format: "pretty", extended: false });
+  deps.out(`Current cluster topology\n${table()}`);
+
+  const leaderNow = view.leader?.name ?? null;
+  let leader = (values.leader ?? values.primary ?? values.master) as string | undefined;
+  if (action === "switchover") {
+    if (!leaderNow) throw new CtlError("This cluster has no leader");
+    if (!leader) leader = force ? leaderNow : deps.prompt("Primary", leaderNow) ?? leaderNow;
+    if (leader !== leaderNow) throw new CtlError(`Member ${leader} is not the leader of cluster ${scope}`);
+  }
+  const candidates = view.members.filter((m) => m.name !== leaderNow && !nofailover(m)).map((m) => m.name)
+    .sort();
+  if (candidates.length === 0) throw new CtlError(`No candidates found to ${action} to`);
+  let candidate = values.candidate as string | undefined;
+  if (candidate === undefined && !force) {
+    candidate = deps.prompt(`Candidate ['${candidates.join("', '")}']`, "") ?? "";
+  }
+  if (candidate === "") candidate = undefined;
+  if (action === "failover" && !candidate) {
+    throw new CtlError("Failover could be performed only to a specific candidate");
+  }
+  if (candidate && candidate === leaderNow) {
+    throw new CtlError(`Member ${candidate} is already the leader of cluster ${scope}`);
+  }
+  if (candidate && !candidates.includes(candidate)) {
+    throw new CtlError(`Member ${candidate} does not exist in cluster ${scope} or is tagged as nofailover`);
+  }
+
+  let scheduled: string | null = null;
+  if (action === "switchover") {
+    let when = values.scheduled as string | undefined;
+    if (when === undefined && !force) {
+      when =
+        deps.prompt("When should the switchover take place (e.g. " + isoMinute(deps.now()) + " ) ", "now") ??
+          "now";
+    }
+    if (when && when !== "now") {
+      const at = parseScheduled(when);
+      if (at === null) {
+        throw new CtlError(
+          `Unable to parse scheduled timestamp (${when}). It should be in an unambiguous format (e.g. ISO 8601)`,
+        );
+      }
+      if (view.config?.value.pause === true) {
+        throw new CtlError("Can't schedule switchover in the paused state");
+      }
+      scheduled = at;
+    }
+  }
+
+  if (!force) {
+    const question = scheduled
+      ? `Are you sure you want to schedule switchover of cluster ${scope} at ${scheduled}, demoting current leader ${leaderNow}?`
+      : `Are you sure you want to ${action} cluster ${scope}${
+        leaderNow ? `, demoting current leader ${leaderNow}` : ""
+      }?`;
+    if (!deps.confirm(question)) {
+      throw new CtlError(scheduled ? `Aborting scheduled ${action}` : `Aborting ${action}`);
+    }
+  }
+
+  const body: Record<string, unknown> = {};
+  if (action === "switchover" || leader) body.leader = leader ?? leaderNow;
+  if (candidate) body.candidate = candidate;
+  if (scheduled) body.scheduled_at = scheduled;
+  const target = view.members.find((m) => m.name === (leaderNow ?? candidate));
+  try {
+    if (!target?.data.api_url) throw new Error("no REST API address");
+    const res = await deps.post(new URL(`/${action}`, target.data.api_url).toString(), body, settings);
+    if (res.status === 200 || res.status === 202) {
+      deps.out(`${timestamp(deps.now())} ${res.text}\n`);
+      deps.out(table());
+    } else {
+      const kind = res.text.includes("status unknown") ? "result unknown" : "failed";
+      deps.out(
+        `${action[0]!.toUpperCase()}${action.slice(1)} ${kind}, details: ${res.status}, ${res.text}\n`,
+      );
+    }
+  } catch {
+    deps.out(`${timestamp(deps.now())} Could not ${action} using Patroni api, falling back to DCS\n`);
+    const value: Record<string, unknown> = {};
+    if (body.leader) value.leader = body.leader;
+    if (candidate) value.member = candidate;
+    if (scheduled) value.scheduled_at = scheduled;
+    await deps.writeFailoverKey(settings, scope, value);
+  }
+  return 0;
+}
+
+function isoMinute(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${
+    p(d.getMinutes())
+  }`;
+}
+
+/**
+ * A scheduled time as ISO 8601 with an offset. A value without a timezone is taken as local time, as patronictl
+ * does (dateutil), and sent with the local offset.
+ */
+export function parseScheduled(text: string): string | null {
+  const t = text.trim();
+  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(t)) return null;
+  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(t);
+  const ms = Date.parse(hasZone ? t : t.replace(" ", "T"));
+  if (Number.isNaN(ms)) return null;
+  const d = new Date(ms);
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? "+" : "-";
+  const p = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  const local = new Date(ms + off * 60_000).toISOString().replace("Z", "").replace(/\.000$/, "");
+  return `${local}${sign}${p(off / 60)}:${p(off % 60)}`;
+}
+
+async function postJson(
+  url: string,
+  body: unknown,
+  settings: CtlSettings,
+): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const auth = settings.ctl.authentication;
+  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
+  const ca = settings.ctl.cacert ? [await Deno.readTextFile(settings.ctl.cacert)] : undefined;
+  const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
+  try {
+    // The agent polls up to 2 * max(10, loop_wait) s for the outcome: allow for that and a little more.
+    const res = await fetch(url, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(120_000),
+      ...(client ? { client } : {}),
+    });
+    return { status: res.status, text: await res.text() };
+  } finally {
+    client?.close();
+  }
+}
+
+async function writeFailoverKey(
+  settings: CtlSettings,
+  scope: string,
+  value: Record<string, unknown>,
+): Promise<void> {
+  const dcs = createEtcdDcs({
+    etcd: requireEtcd(settings),
+    namespace: settings.namespace,
+    scope,
+    name: "hactl-ctl",
+    retryTimeout: settings.retryTimeout,
+    ttl: settings.ttl,
+  });
+  try {
+    await dcs.setFailover(value);
+  } catch (err) {
+    throw new CtlError(`cannot write the failover key: ${err instanceof Error ? err.message : err}`);
+  } finally {
+    await dcs.close();
+  }
+}
