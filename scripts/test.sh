@@ -46,7 +46,10 @@ run_local() { # name dir
 
 run_integration() {
   echo "[test] integration: tests/integration/" >&2
-  stage_repo /tmp/hactl-test-stage
+  # A stage of its own per run: two runs at once must not clobber each other's copy.
+  STAGE_DIR=$(mktemp -d /tmp/hactl-test-stage.XXXXXX)
+  trap 'rm -rf "$STAGE_DIR"' EXIT
+  stage_repo "$STAGE_DIR"
   HACTL_TEST_LOGS="$LOGDIR" run_as_pg "$STAGED" timeout 1500 "$RUN_DENO" test --allow-all tests/integration/ \
     "${EXTRA[@]}" 2>&1 | tee "$LOGDIR/integration.log"
   tally "$LOGDIR/integration.log"

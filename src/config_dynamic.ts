@@ -12,6 +12,12 @@ import type { DynamicSettings } from "./types.ts";
 import { isDoc, parseBoolText, parseIntWithUnits } from "./config_env.ts";
 
 /** Patroni's defaults for the dynamic configuration. */
+/**
+ * The smallest `ttl` hactl accepts. Patroni's is 20; hactl's fence stops a primary before its lease can expire
+ * whatever the ttl, so 10 s (with loop_wait 2, retry_timeout 4) is safe and brings unplanned failover near 10 s.
+ */
+export const MIN_TTL = 10;
+
 export const DYNAMIC_DEFAULTS: DynamicSettings = {
   ttl: 30,
   loopWait: 10,
@@ -114,7 +120,8 @@ function checkGuc(name: string, value: Scalar, warn: (m: string) => void): Scala
 /**
  * Reads the dynamic configuration (the DCS `config` key, the cache file or `bootstrap.dcs`) into
  * `DynamicSettings`, applying Patroni's run-time rule (§3.1 item 5):
- * - `loop_wait >= 1`, `retry_timeout >= 3`, `ttl >= 20`: smaller values are raised, with a warning;
+ * - `loop_wait >= 1`, `retry_timeout >= 3`, `ttl >= 10` (Patroni: 20; hactl fences itself before its lease
+ *   can expire, so a 10 s lease is safe and halves failover time): smaller values are raised, with a warning;
  * - if `loop_wait + 2*retry_timeout > ttl`, `loop_wait` is reduced (down to 1), then `retry_timeout` becomes
  *   `(ttl - loop_wait) // 2`, with a warning;
  * - values that cannot be read fall back to the default, with a warning naming the key;
@@ -158,7 +165,7 @@ export function normalizeDynamic(
     return min;
   };
 
-  const ttl = atLeast("ttl", int("ttl", DYNAMIC_DEFAULTS.ttl), 20);
+  const ttl = atLeast("ttl", int("ttl", DYNAMIC_DEFAULTS.ttl), MIN_TTL);
   let loopWait = atLeast("loop_wait", int("loop_wait", DYNAMIC_DEFAULTS.loopWait), 1);
   let retryTimeout = atLeast("retry_timeout", int("retry_timeout", DYNAMIC_DEFAULTS.retryTimeout), 3);
   if (loopWait + 2 * retryTimeout > ttl) {

@@ -9,7 +9,7 @@
  */
 import type { Tags } from "./types.ts";
 import type { Etcd3Config, HostPort, PgUser, PostgresqlConfig } from "./config.ts";
-import { DYNAMIC_DEFAULTS, PROTECTED_PARAMETERS } from "./config_dynamic.ts";
+import { DYNAMIC_DEFAULTS, MIN_TTL, PROTECTED_PARAMETERS } from "./config_dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./config_env.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
@@ -274,7 +274,7 @@ export function readPgUser(r: Reader, sec: Doc, path: string): PgUser | undefine
 export function checkBootstrapDcs(r: Reader, dcs: Doc): void {
   const p = "bootstrap.dcs";
   const before = r.problems.length;
-  const ttl = r.int(dcs, "ttl", `${p}.ttl`, DYNAMIC_DEFAULTS.ttl, 20);
+  const ttl = r.int(dcs, "ttl", `${p}.ttl`, DYNAMIC_DEFAULTS.ttl, MIN_TTL);
   const loopWait = r.int(dcs, "loop_wait", `${p}.loop_wait`, DYNAMIC_DEFAULTS.loopWait, 1);
   const retry = r.int(dcs, "retry_timeout", `${p}.retry_timeout`, DYNAMIC_DEFAULTS.retryTimeout, 3);
   const timingOk = r.problems.length === before;

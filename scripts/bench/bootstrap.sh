@@ -9,5 +9,7 @@ bash scripts/setup.sh
 DENO="$REPO/node_modules/deno/deno"
 # shellcheck source=scripts/lib/as_postgres.sh
 source "$REPO/scripts/lib/as_postgres.sh"
-stage_repo /tmp/hactl-bench-stage
+STAGE_DIR=$(mktemp -d /tmp/hactl-bench-stage.XXXXXX)
+trap 'rm -rf "$STAGE_DIR"' EXIT
+stage_repo "$STAGE_DIR"
 run_as_pg "$STAGED" "$RUN_DENO" run --allow-all scripts/bench/bootstrap.ts "$@"

@@ -355,7 +355,7 @@ Deno.test("bootstrap.dcs.ttl smaller than loop_wait + 2 * retry_timeout is an er
   ]);
 });
 
-Deno.test("bootstrap.dcs timings below Patroni's minimums or not integers are errors (stricter than Patroni)", () => {
+Deno.test("bootstrap.dcs timings below the minimums or not integers are errors (stricter than Patroni)", () => {
   const text =
     `${MINIMAL}bootstrap:\n  dcs: {ttl: 60, loop_wait: 0, retry_timeout: "soon", maximum_lag_on_failover: 1.5}\n`;
   assert.deepEqual(problemsOf(() => parseConfig(text, "hactl.yml", {})), [
@@ -363,10 +363,13 @@ Deno.test("bootstrap.dcs timings below Patroni's minimums or not integers are er
     "hactl.yml: bootstrap.dcs.retry_timeout: must be an integer, found a string",
     "hactl.yml: bootstrap.dcs.maximum_lag_on_failover: must be an integer, found a fractional number",
   ]);
-  const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 10, loop_wait: 1, retry_timeout: 3}\n`;
+  const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 9, loop_wait: 1, retry_timeout: 3}\n`;
   assert.deepEqual(problemsOf(() => parseConfig(small, "hactl.yml", {})), [
-    "hactl.yml: bootstrap.dcs.ttl: must be >= 20 (found 10)",
+    "hactl.yml: bootstrap.dcs.ttl: must be >= 10 (found 9)",
   ]);
+  // hactl's fast profile (below Patroni's 20: the fence makes a short lease safe).
+  const fast = `${MINIMAL}bootstrap:\n  dcs: {ttl: 10, loop_wait: 2, retry_timeout: 4}\n`;
+  assert.equal(parseConfig(fast, "hactl.yml", {}).bootstrap.dcs.ttl, 10);
 });
 
 Deno.test("a non-numeric port is an error that shows the port and the expected form", () => {
@@ -619,9 +622,9 @@ Deno.test("normalizeDynamic() reads every field, including legacy master_start_t
 
 Deno.test("normalizeDynamic() raises values below the minimums with a warning", () => {
   const { settings, warnings } = normalizeDynamic({ ttl: 5, loop_wait: 0, retry_timeout: 1 });
-  assert.deepEqual([settings.ttl, settings.loopWait, settings.retryTimeout], [20, 1, 3]);
+  assert.deepEqual([settings.ttl, settings.loopWait, settings.retryTimeout], [10, 1, 3]);
   assert.deepEqual(warnings, [
-    "ttl: 5 is below the minimum 20; using 20",
+    "ttl: 5 is below the minimum 10; using 10",
     "loop_wait: 0 is below the minimum 1; using 1",
     "retry_timeout: 1 is below the minimum 3; using 3",
   ]);
