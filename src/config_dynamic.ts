@@ -28,6 +28,7 @@ export const DYNAMIC_DEFAULTS: DynamicSettings = {
   pause: false,
   useSlots: true,
   usePgRewind: false,
+  memberSlotsTtl: 1800,
   parameters: {},
 };
 
@@ -207,6 +208,11 @@ export function normalizeDynamic(
       pause: bool("pause", DYNAMIC_DEFAULTS.pause),
       useSlots: bool("use_slots", DYNAMIC_DEFAULTS.useSlots, "postgresql.use_slots", pg),
       usePgRewind: bool("use_pg_rewind", DYNAMIC_DEFAULTS.usePgRewind, "postgresql.use_pg_rewind", pg),
+      memberSlotsTtl: atLeast(
+        "member_slots_ttl",
+        int("member_slots_ttl", DYNAMIC_DEFAULTS.memberSlotsTtl),
+        0,
+      ),
       parameters,
     },
     warnings,

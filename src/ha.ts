@@ -68,12 +68,32 @@ export function upstreamFor(view: ClusterView, me: string, tags: Tags): Upstream
   return { name: target.name, connUrl: target.data.conn_url };
 }
 
-/** The physical slots the primary keeps: one per other member that streams (not `nostream`). */
-export function memberSlotsWanted(view: ClusterView, me: string): string[] {
-  return view.members
-    .filter((m) => m.name !== me && m.data.tags?.nostream !== true)
-    .map((m) => slotNameFor(m.name))
-    .sort();
+/**
+ * The physical slots the primary keeps: one per other member that streams (not `nostream`), and for members that
+ * left less than `member_slots_ttl` ago (from `seen`), so a member coming back finds its slot.
+ */
+export function memberSlotsWanted(
+  view: ClusterView,
+  me: string,
+  seen: Record<string, number> = {},
+): string[] {
+  const names = new Set(view.members.filter((m) => m.data.tags?.nostream !== true).map((m) => m.name));
+  for (const name of Object.keys(seen)) if (!view.members.some((m) => m.name === name)) names.add(name);
+  names.delete(me);
+  return [...names].map(slotNameFor).sort();
+}
+
+/** `membersSeen` updated with this view's members, forgetting those gone for longer than `ttlMs`. */
+export function updateMembersSeen(
+  seen: Record<string, number>,
+  view: ClusterView,
+  now: number,
+  ttlMs: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, at] of Object.entries(seen)) if (now - at <= ttlMs) out[name] = at;
+  for (const m of view.members) out[m.name] = now;
+  return out;
 }
 
 /** The Postgres state string to publish in `members/<name>` and `GET /patroni`. */
@@ -139,6 +159,7 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     ...memory,
     isLeader: holdsLock,
     primaryDownSince: primaryDownSince(obs, memory, holdsLock),
+    membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, ctx.dynamic.memberSlotsTtl * 1000),
   };
 
   // primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -358,7 +379,9 @@ function decideAsLeader(obs: Observation, mem: Memory, ctx: HaContext, view: Clu
   }
   const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
   if (history) actions.push({ type: "write_history", history });
-  if (ctx.dynamic.useSlots) actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name) });
+  if (ctx.dynamic.useSlots) {
+    actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, mem.membersSeen) });
+  }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
   if (step.kind === "wait") reason += `; ${step.reason}`;
   if (step.kind === "clear") {

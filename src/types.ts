@@ -273,6 +273,8 @@ export interface DynamicSettings {
   pause: boolean;
   useSlots: boolean;
   usePgRewind: boolean;
+  /** `member_slots_ttl` in seconds: how long the leader keeps the slot of a member that left (default 1800). */
+  memberSlotsTtl: number;
   /** postgresql.parameters from the dynamic config. */
   parameters: Record<string, string | number | boolean>;
 }
@@ -298,9 +300,14 @@ export interface Memory {
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
   primaryDownSince: number | null;
+  /**
+   * Members seen in the DCS and when last (monotonic ms), kept for `member_slots_ttl`: the leader keeps their
+   * slots, so a member that restarts (or a former primary that rejoins) finds its slot waiting.
+   */
+  membersSeen: Record<string, number>;
 }
 
-export const INITIAL_MEMORY: Memory = { isLeader: false, primaryDownSince: null };
+export const INITIAL_MEMORY: Memory = { isLeader: false, primaryDownSince: null, membersSeen: {} };
 
 /** Where a replica streams from: a member's name and its `conn_url`. */
 export interface Upstream {

@@ -616,6 +616,7 @@ Deno.test("normalizeDynamic() reads every field, including legacy master_start_t
     pause: true,
     useSlots: false,
     usePgRewind: true,
+    memberSlotsTtl: 1800,
     parameters: { work_mem: "8MB", max_connections: 200 },
   });
 });

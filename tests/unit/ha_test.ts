@@ -493,3 +493,19 @@ Deno.test("decide() lets the switchover candidate take the lock without the heal
   assert.deepEqual(other.actions, []);
   assert.equal(other.reason, "waiting for candidate 'pg2' to take the lock");
 });
+
+Deno.test("decide() keeps the slot of a member that left for member_slots_ttl, then drops it", () => {
+  const seen = { pg2: 1_000_000, pg3: 1_000_000 };
+  const gone = view({ members: [member("pg1", { role: "primary" }), member("pg3")] });
+  const soon = decide(
+    obs(PRIMARY, gone, { now: 1_100_000 }),
+    { ...INITIAL_MEMORY, membersSeen: seen },
+    ctx("pg1"),
+  );
+  assert.deepEqual(soon.actions.find((a) => a.type === "sync_slots"), {
+    type: "sync_slots",
+    slots: ["pg2", "pg3"],
+  });
+  const late = decide(obs(PRIMARY, gone, { now: 1_000_000 + 1801_000 }), soon.memory, ctx("pg1"));
+  assert.deepEqual(late.actions.find((a) => a.type === "sync_slots"), { type: "sync_slots", slots: ["pg3"] });
+});
