@@ -107,6 +107,7 @@ async function runDaemon(config: Config): Promise<number> {
     connUrl: `postgres://${ca.host}:${ca.port}/postgres`,
     apiUrl: `${scheme}://${ra.host}:${ra.port}/patroni`,
     bootstrapDcs,
+    removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
     dynamicFrom,
     dcs,
     pg,

@@ -78,6 +78,8 @@ export interface AgentDeps {
   log: AgentLog;
   /** `postgresql.callbacks`; absent in the simulator. */
   callbacks?: CallbackRunner;
+  /** `postgresql.remove_data_directory_on_rewind_failure`. */
+  removeDataOnRewindFailure?: boolean;
 }
 
 /** The result of one cycle, for tests and the simulator. */
@@ -150,6 +152,8 @@ class JobRunner {
         return this.pg.bootstrap();
       case "clone":
         return this.pg.createReplica(req.upstream);
+      case "rewind":
+        return this.pg.rewind(req.upstream);
       case "start":
         return this.pg.start(req.role, req.upstream);
       case "stop":
@@ -164,6 +168,8 @@ function describeJob(req: JobRequest): string {
       return "bootstrap";
     case "clone":
       return `bootstrap from leader '${req.upstream.name}'`;
+    case "rewind":
+      return `running pg_rewind from '${req.upstream.name}'`;
     case "start":
       return req.role === "primary" ? "starting primary after failure" : "starting as a secondary";
     case "stop":
@@ -430,6 +436,7 @@ export class Agent {
       tags: this.deps.tags,
       dynamic: this.#dynamic,
       bootstrapDcs: this.deps.bootstrapDcs,
+      removeDataOnRewindFailure: this.deps.removeDataOnRewindFailure ?? false,
     };
   }
 

@@ -35,6 +35,8 @@ export interface HaContext {
   name: string;
   tags: Tags;
   dynamic: DynamicSettings;
+  /** `postgresql.remove_data_directory_on_rewind_failure`: re-clone when pg_rewind fails. */
+  removeDataOnRewindFailure?: boolean;
   /** The `bootstrap.dcs` object written into `config` by the member that bootstraps the cluster. */
   bootstrapDcs: Record<string, unknown>;
 }
@@ -354,10 +356,39 @@ function decideStartPostgres(
     ]);
   }
   const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  const rewound = obs.job?.kind === "rewind" ? obs.job : null;
+  if (rewound?.status === "failed") {
+    if (ctx.removeDataOnRewindFailure && upstream) {
+      return NO_CHANGE(
+        mem,
+        `pg_rewind failed (${rewound.error ?? "?"}); reinitializing from '${upstream.name}'`,
+        [
+          { type: "start_job", job: { kind: "clone", upstream } },
+        ],
+      );
+    }
+    return NO_CHANGE(
+      { ...mem, rewindFailed: true },
+      `pg_rewind failed (${rewound.error ?? "?"}); not starting postgres: run 'hactl reinit' or set ` +
+        "remove_data_directory_on_rewind_failure",
+    );
+  }
+  if (mem.rewindFailed && !rewound) {
+    return NO_CHANGE(mem, "not starting postgres after a failed pg_rewind: run 'hactl reinit'");
+  }
+  // A stopped former primary (no standby.signal) may hold WAL the new leader never had: let pg_rewind look
+  // (it does nothing when the histories did not diverge) before it starts as a replica.
+  if (upstream && !pg.standbySignal && ctx.dynamic.usePgRewind && rewound?.status !== "ok") {
+    return NO_CHANGE(mem, `running pg_rewind from '${upstream.name}' before following it`, [
+      { type: "start_job", job: { kind: "rewind", upstream } },
+    ]);
+  }
   const reason = upstream
     ? `starting as a secondary following '${upstream.name}'`
     : "starting as a secondary";
-  return NO_CHANGE(mem, reason, [{ type: "start_job", job: { kind: "start", role: "replica", upstream } }]);
+  return NO_CHANGE({ ...mem, rewindFailed: false }, reason, [
+    { type: "start_job", job: { kind: "start", role: "replica", upstream } },
+  ]);
 }
 
 function decideAsLeader(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {

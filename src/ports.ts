@@ -91,6 +91,12 @@ export interface PostgresPort {
   /** Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. */
   stop(mode: "fast" | "immediate"): Promise<void>;
   /**
+   * Make a stopped former primary (or a diverged replica) follow `upstream`: bring it to a clean shutdown (crash
+   * recovery in single-user mode when needed), then `pg_rewind` from the upstream, which does nothing when the
+   * histories have not diverged. Leaves Postgres stopped, ready to start as a replica.
+   */
+  rewind(upstream: Upstream): Promise<void>;
+  /**
    * `pg_ctl promote` and wait until it is out of recovery. `clusterHistory` is the `history` key: before promoting,
    * the adapter makes every timeline it names known to Postgres (history files in pg_wal), so the new timeline's
    * number is above every timeline the cluster has used and never names two different histories.

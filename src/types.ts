@@ -233,7 +233,7 @@ export interface ReplicationRow {
 }
 
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
-export type JobKind = "bootstrap" | "clone" | "start" | "stop" | "promote" | "restart";
+export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart";
 
 export interface JobState {
   kind: JobKind;
@@ -305,9 +305,16 @@ export interface Memory {
    * slots, so a member that restarts (or a former primary that rejoins) finds its slot waiting.
    */
   membersSeen: Record<string, number>;
+  /** pg_rewind failed and the data directory may not be removed: stay stopped rather than retry in a loop. */
+  rewindFailed: boolean;
 }
 
-export const INITIAL_MEMORY: Memory = { isLeader: false, primaryDownSince: null, membersSeen: {} };
+export const INITIAL_MEMORY: Memory = {
+  isLeader: false,
+  primaryDownSince: null,
+  membersSeen: {},
+  rewindFailed: false,
+};
 
 /** Where a replica streams from: a member's name and its `conn_url`. */
 export interface Upstream {
@@ -341,6 +348,7 @@ export type Action =
 export type JobRequest =
   | { kind: "bootstrap" }
   | { kind: "clone"; upstream: Upstream }
+  | { kind: "rewind"; upstream: Upstream }
   | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
   | { kind: "stop"; mode: "fast" | "immediate" };
 

@@ -66,11 +66,20 @@ export interface Segment {
 export interface OpDurations {
   bootstrap: number;
   createReplica: number;
+  rewind: number;
   start: number;
 }
 
 /** Operations whose next call can be made to fail. */
-export type FakeOp = "bootstrap" | "createReplica" | "start" | "stop" | "promote" | "follow" | "syncSlots";
+export type FakeOp =
+  | "bootstrap"
+  | "createReplica"
+  | "rewind"
+  | "start"
+  | "stop"
+  | "promote"
+  | "follow"
+  | "syncSlots";
 
 /** A promotion as the world saw it. */
 export interface Promotion {
@@ -165,7 +174,7 @@ export class FakePostgresWorld {
     this.now = opts.now;
     this.wallNow = opts.wallNow ?? (() => 1_700_000_000_000 + opts.now());
     this.random = seededRandom(opts.seed);
-    this.durations = { bootstrap: 0, createReplica: 0, start: 0, ...opts.durations };
+    this.durations = { bootstrap: 0, createReplica: 0, rewind: 0, start: 0, ...opts.durations };
   }
 
   /** A 19-digit system identifier like initdb's. */
@@ -467,6 +476,31 @@ export class FakePostgres implements PostgresPort {
       slotName: useSlots && upstream.name !== this.name ? slotNameFor(this.name) : null,
       slots: new Set(),
     };
+  }
+
+  /**
+   * pg_rewind: needs a stopped, initialized data dir and a reachable running source with the same system id.
+   * When the histories diverged, the data dir takes the source's history and goes back to the divergence point
+   * (streaming brings it forward); otherwise nothing changes ("no rewind required").
+   */
+  async rewind(upstream: Upstream): Promise<void> {
+    this.#check("rewind");
+    const d = this.#data;
+    if (this.#running || !d) {
+      throw new PostgresError(`pg_rewind on ${this.name}: needs a stopped data directory`);
+    }
+    await this.world.sleep(this.name, this.world.durations.rewind);
+    const src = this.#source(upstream);
+    if (src.sysid !== d.sysid) {
+      throw new PostgresError(`pg_rewind on ${this.name}: different system identifier`);
+    }
+    let i = 0;
+    while (i < d.segments.length && i < src.segments.length && d.segments[i]!.id === src.segments[i]!.id) i++;
+    // Our history is a prefix of the source's: diverged only when our WAL went past the source's switch point.
+    if (i === d.segments.length && (i === src.segments.length || d.wal <= src.segments[i]!.start)) return;
+    const diverged = Math.min(d.segments[i]?.start ?? Infinity, src.segments[i]?.start ?? Infinity);
+    d.segments = src.segments.map((s) => ({ ...s }));
+    d.wal = Math.min(d.wal, diverged);
   }
 
   /** The basebackup source's data, or throw like a failed pg_basebackup. */

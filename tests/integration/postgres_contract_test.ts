@@ -21,6 +21,8 @@ interface Pair {
   replica: PostgresPort;
   /** How the replica reaches the primary. */
   upstream: Upstream;
+  /** How the primary reaches the replica (after the roles swap). */
+  replicaConnUrl: string;
   replicaName: string;
   /** Client writes on the primary. */
   write(): Promise<void>;
@@ -114,6 +116,29 @@ async function contract(pair: Pair): Promise<void> {
   assert.deepEqual(promoted.timelineHistory.map((h) => h.timeline), [1]);
   assert.ok(promoted.timelineHistory[0]!.switchLsn >= target);
 
+  // Divergence and pg_rewind: the old primary comes back and takes writes the new primary never saw (as a cut-off
+  // primary would), is stopped uncleanly, then rewound from the new primary and streams from it.
+  await primary.start("primary", null);
+  await eventually(pair, primary, "the old primary up again", (o) => o.queryable && o.role === "primary");
+  await pair.write();
+  const diverged = (await primary.observe()).walPosition!;
+  assert.ok(diverged > target, "the old primary's WAL went past the switch point");
+  await primary.stop("immediate");
+  await primary.rewind({ name: "pg2", connUrl: pair.replicaConnUrl });
+  const rewound = await primary.observe();
+  assert.equal(rewound.running, false);
+  await replica.syncSlots([slotNameFor("pg1")]);
+  await primary.start("replica", { name: "pg2", connUrl: pair.replicaConnUrl });
+  const back = await eventually(
+    pair,
+    primary,
+    "the rewound primary streaming",
+    (o) => o.replicationState === "streaming",
+  );
+  assert.equal(back.timeline, 3);
+  assert.equal(back.role, "replica");
+
+  await primary.stop("immediate");
   await replica.stop("immediate");
   assert.equal((await replica.observe()).running, false);
 }
@@ -133,6 +158,7 @@ Deno.test("PostgresPort contract: FakePostgres", async () => {
     primary,
     replica,
     upstream: { name: "pg1", connUrl: primary.connUrl },
+    replicaConnUrl: replica.connUrl,
     replicaName: "pg2",
     write: () => Promise.resolve(void primary.write(100)),
     settle: () => Promise.resolve(world.replicate()),
@@ -180,6 +206,7 @@ Deno.test({
         primary,
         replica,
         upstream: { name: "pg1", connUrl: connUrlOf(cfg1) },
+        replicaConnUrl: connUrlOf(cfg2),
         replicaName: "pg2",
         write,
         settle: () => new Promise((r) => setTimeout(r, 100)),

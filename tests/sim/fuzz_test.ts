@@ -83,7 +83,8 @@ const stats = { schedules: 0, cycles: 0, faults: 0, promotions: 0, virtualMs: 0 
 
 /** Play one schedule; throws SimViolation when an invariant breaks. */
 async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void> {
-  const dcs = { ...TIMINGS[s.timing]!, postgresql: { use_slots: true } };
+  // pg_rewind on in one timing profile, off in the other: both rejoin paths are fuzzed.
+  const dcs = { ...TIMINGS[s.timing]!, postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 } };
   const sim = new Sim({
     members: 3,
     seed: s.seed,

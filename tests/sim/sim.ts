@@ -43,7 +43,12 @@ export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
 };
 
 /** Job durations used unless a test says otherwise (ms of virtual time). */
-export const DEFAULT_DURATIONS: OpDurations = { bootstrap: 2000, createReplica: 3000, start: 1000 };
+export const DEFAULT_DURATIONS: OpDurations = {
+  bootstrap: 2000,
+  createReplica: 3000,
+  rewind: 1000,
+  start: 1000,
+};
 
 export interface SimOptions {
   members?: number;

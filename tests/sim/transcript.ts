@@ -74,7 +74,13 @@ export async function replayTranscript(source: string, file = "<transcript>"): P
       switch (cmd) {
         case "members": {
           const opts = Object.fromEntries(args.slice(1).map((a) => a.split("=") as [string, string]));
-          sim = new Sim({ members: Number(arg(0)), seed: Number(opts["seed"] ?? 1), onLine });
+          const rewind = opts["rewind"] === "on";
+          sim = new Sim({
+            members: Number(arg(0)),
+            seed: Number(opts["seed"] ?? 1),
+            onLine,
+            ...(rewind ? { bootstrapDcs: { postgresql: { use_slots: true, use_pg_rewind: true } } } : {}),
+          });
           break;
         }
         case "run":

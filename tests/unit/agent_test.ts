@@ -103,6 +103,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
     },
     bootstrap: () => pg.bootstrap(),
     createReplica: (u) => pg.createReplica(u),
+    rewind: (u) => pg.rewind(u),
     start: (r, u) => pg.start(r, u),
     stop: (m) => pg.stop(m),
     promote: (h) => pg.promote(h),
