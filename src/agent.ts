@@ -12,6 +12,7 @@
  */
 import { decide, type HaContext, memberRole, postgresStateName } from "./ha.ts";
 import type { CallbackAction, CallbackRunner } from "./callbacks.ts";
+import { JobRunner } from "./jobs.ts";
 import type { Dcs, PeerClient, PostgresPort } from "./ports.ts";
 import { DcsError } from "./ports.ts";
 import {
@@ -23,7 +24,6 @@ import {
   HACTL_VERSION,
   INITIAL_MEMORY,
   type JobRequest,
-  type JobState,
   type MemberRecord,
   type Memory,
   type NodeSnapshot,
@@ -91,90 +91,6 @@ export interface CycleResult {
   /** The failure was etcd not answering (rather than a refused CAS or a Postgres error). */
   dcsFailed: boolean;
   error?: string;
-}
-
-/** Runs one long operation at a time and reports it in the next observation. */
-class JobRunner {
-  #state: JobState | null = null;
-  constructor(
-    private readonly pg: PostgresPort,
-    private readonly clock: Clock,
-    private readonly wake: () => void,
-    private readonly done: (req: JobRequest, ok: boolean) => void,
-  ) {}
-
-  get busy(): boolean {
-    return this.#state?.status === "running";
-  }
-
-  /** The job as it is, without consuming a finished one. */
-  peek(): JobState | null {
-    return this.#state ? { ...this.#state } : null;
-  }
-
-  /** The job as it should appear in an observation; a finished job is reported exactly once. */
-  take(): JobState | null {
-    const s = this.#state;
-    if (s && s.status !== "running") this.#state = null;
-    return s ? { ...s } : null;
-  }
-
-  start(req: JobRequest): void {
-    if (this.busy) throw new Error(`a job is already running: ${this.#state!.description}`);
-    const state: JobState = {
-      kind: req.kind,
-      description: describeJob(req),
-      startedAt: this.clock.now(),
-      status: "running",
-    };
-    this.#state = state;
-    this.run(req).then(
-      () => {
-        state.status = "ok";
-        this.done(req, true);
-      },
-      (err: unknown) => {
-        state.status = "failed";
-        state.error = err instanceof Error ? err.message : String(err);
-        this.done(req, false);
-      },
-    ).finally(this.wake);
-  }
-
-  /** Wait for a running job (used on shutdown and by the simulator). */
-  async settle(): Promise<void> {
-    while (this.busy) await new Promise((r) => setTimeout(r, 10));
-  }
-
-  private run(req: JobRequest): Promise<void> {
-    switch (req.kind) {
-      case "bootstrap":
-        return this.pg.bootstrap();
-      case "clone":
-        return this.pg.createReplica(req.upstream);
-      case "rewind":
-        return this.pg.rewind(req.upstream);
-      case "start":
-        return this.pg.start(req.role, req.upstream);
-      case "stop":
-        return this.pg.stop(req.mode);
-    }
-  }
-}
-
-function describeJob(req: JobRequest): string {
-  switch (req.kind) {
-    case "bootstrap":
-      return "bootstrap";
-    case "clone":
-      return `bootstrap from leader '${req.upstream.name}'`;
-    case "rewind":
-      return `running pg_rewind from '${req.upstream.name}'`;
-    case "start":
-      return req.role === "primary" ? "starting primary after failure" : "starting as a secondary";
-    case "stop":
-      return `stopping postgres (${req.mode})`;
-  }
 }
 
 /** One member's HA loop. */

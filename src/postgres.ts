@@ -28,6 +28,7 @@ import {
   type Upstream,
 } from "./types.ts";
 import { ensureRoles } from "./pg_roles.ts";
+import { rewindFrom } from "./pg_rewind.ts";
 import {
   fillFromStatus,
   parseTimelineHistory,
@@ -39,7 +40,6 @@ import {
   applyControlDataMinimums,
   BASE_CONF,
   basebackupArgv,
-  buildConninfo,
   buildHba,
   buildPostgresqlConf,
   cmdlineOptions,
@@ -404,67 +404,13 @@ export class LocalPostgres implements PostgresPort {
       throw new PostgresError(`cannot rewind ${this.#dataDir}: Postgres is running there`);
     }
     await this.#closeClient();
-    const state = (await this.#controlData())["Database cluster state"] ?? "";
-    if (state !== "shut down" && state !== "shut down in recovery") {
-      // pg_rewind needs a clean shutdown: replay the WAL in single-user mode, which ends with a checkpoint.
-      log.info("crash recovery in single-user mode before pg_rewind (cluster state: {state})", { state });
-      await runChecked(await this.#bin("postgres"), [
-        "--single",
-        "-D",
-        this.#dataDir,
-        `--config-file=${this.#configDir}/postgresql.conf`,
-        "-c",
-        "archive_mode=off",
-        "postgres",
-      ], { timeoutMs: 3600_000, what: "single-user crash recovery" });
-    }
-    const { host, port } = parseConnUrl(upstream.connUrl);
-    // A freshly promoted source records its new timeline in pg_control only at its first checkpoint; before that
-    // pg_rewind sees "the same timeline" and rewinds nothing. Ask for that checkpoint first (as Patroni does).
-    const su = this.#pg.authentication.superuser;
-    const checkpointClient = postgres({
-      host,
-      port,
-      database: "postgres",
-      username: su.username,
-      ...(su.password !== undefined ? { password: su.password } : {}),
-      max: 1,
-      connect_timeout: 5,
-      prepare: false,
-      onnotice: () => {},
+    await rewindFrom(upstream, {
+      dataDir: this.#dataDir,
+      configDir: this.#configDir,
+      clusterState: (await this.#controlData())["Database cluster state"] ?? "",
+      bin: (program) => this.#bin(program),
+      authentication: this.#pg.authentication,
     });
-    try {
-      await checkpointClient.unsafe("CHECKPOINT");
-    } catch (e) {
-      throw new PostgresError(
-        `CHECKPOINT on ${upstream.name} before pg_rewind failed: ${e instanceof Error ? e.message : e}`,
-      );
-    } finally {
-      await checkpointClient.end({ timeout: 1 }).catch(() => {});
-    }
-    const user = this.#pg.authentication.rewind ?? this.#pg.authentication.superuser;
-    const source = buildConninfo([
-      ["host", host],
-      ["port", String(port)],
-      ["user", user.username],
-      ["dbname", "postgres"],
-      ["connect_timeout", "5"],
-    ]);
-    log.info("pg_rewind from {upstream}", { upstream: upstream.name });
-    // The password travels in the child's environment only: never on its command line.
-    const r = await runChecked(await this.#bin("pg_rewind"), [
-      "--target-pgdata",
-      this.#dataDir,
-      "--source-server",
-      source,
-    ], {
-      timeoutMs: 3600_000,
-      what: `pg_rewind from ${upstream.name}`,
-      env: childEnv(
-        user.password !== undefined ? { PGPASSWORD: user.password, LC_ALL: "C" } : { LC_ALL: "C" },
-      ),
-    });
-    log.info("pg_rewind: {result}", { result: tail(r.stdout + r.stderr).trim() || "done" });
     this.#sysid = null;
   }
 
