@@ -1,0 +1,96 @@
+/**
+ * A former primary that diverged comes back through pg_rewind, for real: the primary's WAL senders are frozen
+ * while it takes writes the replicas never get (as when a primary is cut off under load), then the primary's
+ * agent, postmaster and WAL senders are killed. A replica takes over without those writes. The old primary's agent
+ * restarts: it must not become writable, must run pg_rewind (use_pg_rewind is on in the local cluster's YAML)
+ * and stream from the new leader, holding exactly the new leader's rows afterwards.
+ *
+ * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
+ */
+import assert from "node:assert/strict";
+import { formCluster, postmasterPid } from "../../scripts/bench/failover.ts";
+import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
+import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
+
+async function count(m: MemberLayout): Promise<number> {
+  return await withSql(m, async (sql) => (await sql`SELECT count(*)::int AS n FROM diverge`)[0]!.n as number);
+}
+
+async function walSenderPids(m: MemberLayout): Promise<number[]> {
+  return await waitFor(`${m.name}'s two WAL senders`, 20_000, () =>
+    withSql(m, async (sql) => {
+      const rows = await sql`SELECT pid FROM pg_stat_replication WHERE state = 'streaming'`;
+      return rows.length === 2 ? rows.map((r) => r.pid as number) : null;
+    }));
+}
+
+Deno.test({
+  name: "rewind: a diverged former primary is rewound by pg_rewind and streams from the new leader",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using c = await formCluster({ ttl: 10, loopWait: 2, retryTimeout: 4 }, "rewindtest");
+    const frozen: number[] = [];
+    try {
+      const old = c.leader;
+      await withSql(old, async (sql) => {
+        await sql`CREATE TABLE diverge (id int PRIMARY KEY)`;
+        await sql`INSERT INTO diverge SELECT generate_series(1, 100)`;
+      });
+      for (const r of c.replicas) {
+        await waitFor(`100 rows on ${r.name}`, 20_000, async () => (await count(r)) === 100);
+      }
+
+      // Freeze the WAL senders, then write what only the old primary will ever have.
+      for (const pid of await walSenderPids(old)) {
+        Deno.kill(pid, "SIGSTOP");
+        frozen.push(pid);
+      }
+      await withSql(old, (sql) => sql`INSERT INTO diverge SELECT generate_series(101, 150)`);
+      assert.equal(await count(old), 150);
+
+      // The old primary dies with its agent and its (still frozen) WAL senders: those rows never leave it.
+      c.agents.get(old.name)!.kill("SIGKILL");
+      await c.agents.get(old.name)!.status;
+      c.agents.delete(old.name);
+      for (const pid of frozen.splice(0)) Deno.kill(pid, "SIGKILL");
+      Deno.kill(await postmasterPid(old), "SIGKILL");
+
+      const after = await waitFor("a new leader", 60_000, async () => {
+        const h = await waitHealthy(c.layout, 1, 30_000).catch(() => null);
+        return h && h.leader !== old.name ? h : null;
+      });
+      const leader = c.byName(after.leader!);
+      assert.equal(await count(leader), 100, "the new leader never had the diverged rows");
+
+      // The old primary's agent comes back: pg_rewind, then streaming from the new leader.
+      await c.spawn(old.name);
+      await waitHealthy(c.layout, 2, 60_000);
+      await waitFor(`${old.name} streaming`, 30_000, () =>
+        withSql(old, async (sql) => {
+          const rows = await sql`SELECT status, sender_port FROM pg_stat_wal_receiver`;
+          return rows[0]?.status === "streaming" && rows[0]?.sender_port === leader.pgPort;
+        }));
+      await withSql(leader, (sql) => sql`INSERT INTO diverge VALUES (1000)`);
+      await waitFor(
+        `${old.name} holding exactly the new leader's rows`,
+        20_000,
+        async () => (await count(old)) === 101,
+      );
+      const log = await Deno.readTextFile(old.logPath);
+      assert.match(log, /pg_rewind from/, "the old primary ran pg_rewind");
+      await withSql(old, async (sql) => {
+        const [row] = await sql`SELECT pg_is_in_recovery() AS rec`;
+        assert.equal(row!.rec, true, "the old primary is a replica");
+      });
+    } catch (err) {
+      for (const pid of frozen) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      await c.dumpLogs("rewind");
+      throw err;
+    }
+  },
+});
