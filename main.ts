@@ -5,6 +5,7 @@
  */
 import { writeErr, writeOut } from "./cli/io.ts";
 import { run as agent } from "./cli/agent.ts";
+import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
 import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
@@ -26,6 +27,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
+  "fence-supervisor": {
+    run: (args) => fenceSupervisor(args),
+    summary: "(started by the agent) stop Postgres when the agent stops renewing its lease",
+  },
 };
 
 const HELP = `Usage: hactl <command> [options]

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Agent, REAL_CLOCK } from "../src/agent.ts";
+import { Agent, type FenceChannel, REAL_CLOCK } from "../src/agent.ts";
 import { createApiHandler, serveApi } from "../src/api.ts";
 import { ProcessCallbackRunner } from "../src/callbacks.ts";
 import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
@@ -96,6 +96,7 @@ async function runDaemon(config: Config): Promise<number> {
   const ca = config.postgresql.connectAddress;
   const ra = config.restapi.connectAddress;
   const scheme = tlsFiles.serve ? "https" : "http";
+  const supervisor = startFenceSupervisor(config.postgresql.dataDir, (m) => log.warn(m));
   const peers = new HttpPeerClient({
     auth: config.ctl.authentication ?? config.restapi.authentication,
     ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
@@ -108,6 +109,7 @@ async function runDaemon(config: Config): Promise<number> {
     apiUrl: `${scheme}://${ra.host}:${ra.port}/patroni`,
     bootstrapDcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
+    fence: supervisor.channel,
     dynamicFrom,
     dcs,
     pg,
@@ -193,6 +195,7 @@ async function runDaemon(config: Config): Promise<number> {
   await agent.run();
   clearInterval(monitor);
   await agent.shutdown();
+  await supervisor.close();
   await pg.close();
   abort.abort();
   await server.finished.catch(() => {});
@@ -268,4 +271,49 @@ async function readTlsFiles(config: Config): Promise<{
     ? Deno.createHttpClient({ ...(caCerts ? { caCerts } : {}), ...(clientCert ?? {}) })
     : undefined;
   return { serve, client };
+}
+
+/**
+ * Start `hactl fence-supervisor` for this data directory (the same binary; under `deno run`, the same main.ts),
+ * and return the line the agent talks to it through. A supervisor that cannot be started or has died is logged;
+ * the agent's in-process fence timer still works.
+ */
+function startFenceSupervisor(dataDir: string, warn: (m: string) => void): {
+  channel: FenceChannel;
+  close(): Promise<void>;
+} {
+  const exe = Deno.execPath();
+  const underDeno = /(^|\/)deno$/.test(exe);
+  const args = [
+    ...(underDeno ? ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname] : []),
+    "fence-supervisor",
+    "--data-dir",
+    dataDir,
+  ];
+  let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  let child: Deno.ChildProcess | null = null;
+  try {
+    child = new Deno.Command(exe, { args, stdin: "piped", stdout: "null", stderr: "inherit" }).spawn();
+    writer = child.stdin.getWriter();
+    child.status.then((s) => {
+      if (!s.success) warn(`the fencing supervisor exited with code ${s.code}`);
+      writer = null;
+    });
+  } catch (err) {
+    warn(`could not start the fencing supervisor: ${err instanceof Error ? err.message : err}`);
+  }
+  const enc = new TextEncoder();
+  const send = (line: string) => {
+    writer?.write(enc.encode(line + "\n")).catch(() => {
+      warn("the fencing supervisor is gone");
+      writer = null;
+    });
+  };
+  return {
+    channel: { arm: (ms) => send(`arm ${ms}`), disarm: () => send("disarm") },
+    close: async () => {
+      await writer?.close().catch(() => {});
+      await child?.status.catch(() => {});
+    },
+  };
 }

@@ -80,6 +80,15 @@ export interface AgentDeps {
   callbacks?: CallbackRunner;
   /** `postgresql.remove_data_directory_on_rewind_failure`. */
   removeDataOnRewindFailure?: boolean;
+  /** The fencing supervisor process (absent in the simulator and unit tests). */
+  fence?: FenceChannel;
+}
+
+/** The agent's line to its fencing supervisor (src/fence.ts). */
+export interface FenceChannel {
+  /** Stop Postgres unless re-armed within `ms`. */
+  arm(ms: number): void;
+  disarm(): void;
 }
 
 /** The result of one cycle, for tests and the simulator. */
@@ -147,10 +156,7 @@ export class Agent {
       this.callback("on_start", observation.pg.role);
     }
     const { failedAt, error, dcsFailed } = await this.execute(decision.actions, observation);
-    if (this.fenceNoLongerNeeded(observation, decision)) {
-      this.#cancelFence?.();
-      this.#cancelFence = null;
-    }
+    if (this.#dynamic.pause || this.fenceNoLongerNeeded(observation, decision)) this.disarmFence();
     // A cycle that hit a DCS error does not touch the member key (spec §6.34): another etcd call would only spend
     // more of the lease on a store that just failed us.
     if (observation.dcs.kind === "ok" && !dcsFailed) await this.touchMember(observation);
@@ -225,11 +231,23 @@ export class Agent {
    */
   private armFence(renewalStart: number): void {
     this.#cancelFence?.();
-    const deadline = renewalStart + this.#dynamic.ttl * 1000 - fenceMarginMs(this.#dynamic.ttl);
-    this.#cancelFence = this.deps.clock.after(deadline - this.deps.clock.now(), () => {
+    const margin = fenceMarginMs(this.#dynamic.ttl);
+    const deadline = renewalStart + this.#dynamic.ttl * 1000 - margin;
+    const now = this.deps.clock.now();
+    this.#cancelFence = this.deps.clock.after(deadline - now, () => {
       this.#cancelFence = null;
       void this.fire(deadline);
     });
+    // The supervisor process backs this timer up when the whole agent is frozen or killed: half a margin later,
+    // still before the lease can expire.
+    this.deps.fence?.arm(Math.max(0, Math.round(deadline + margin / 2 - now)));
+  }
+
+  private disarmFence(): void {
+    if (this.#cancelFence === null) return;
+    this.#cancelFence();
+    this.#cancelFence = null;
+    this.deps.fence?.disarm();
   }
 
   /**
@@ -283,10 +301,12 @@ export class Agent {
   async shutdown(): Promise<void> {
     this.stop();
     this.#cancelFence?.();
+    this.#cancelFence = null;
     await this.#jobs.settle();
     try {
       const wasRunning = this.#lastPg.running;
       await this.deps.pg.stop("fast");
+      this.deps.fence?.disarm();
       if (wasRunning) this.callback("on_stop", this.#callbackRole ?? "replica");
     } catch (err) {
       this.deps.log.error("could not stop postgres on shutdown", { error: String(err) });

@@ -1,0 +1,128 @@
+/**
+ * `hactl fence-supervisor --data-dir DIR`: the fencing supervisor process `hactl agent` starts beside itself (see
+ * src/fence.ts for what it guarantees). Reads `arm <ms>` / `disarm` lines on stdin; keeps its deadline in
+ * `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
+ * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
+ *
+ * @module
+ */
+import { type FenceIo, type FenceState, FenceSupervisor, parseFenceCommand } from "../src/fence.ts";
+import { writeErr, writeOut } from "./io.ts";
+
+const HELP = `Usage: hactl fence-supervisor --data-dir DIR
+
+Started by 'hactl agent': holds the primary's fence deadline outside the agent and stops Postgres in DIR when the
+agent stops renewing it (frozen, hung or killed). Reads 'arm <ms>' and 'disarm' lines on stdin.
+`;
+
+function uptimeMs(): number {
+  return Math.round(Number(Deno.readTextFileSync("/proc/uptime").split(/\s+/)[0]) * 1000);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+function isSupervisor(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("fence-supervisor");
+  } catch {
+    return false;
+  }
+}
+
+/** The real I/O for a data directory. */
+export function fenceIo(dataDir: string, log: (m: string) => void): FenceIo {
+  const stateFile = `${dataDir.replace(/\/+$/, "")}.hactl-fence`;
+  return {
+    uptimeMs,
+    readState: () => {
+      try {
+        const s = JSON.parse(Deno.readTextFileSync(stateFile)) as FenceState;
+        return typeof s.pid === "number" ? s : null;
+      } catch {
+        return null;
+      }
+    },
+    writeState: (state) => {
+      try {
+        const tmp = `${stateFile}.tmp`;
+        Deno.writeTextFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+        Deno.renameSync(tmp, stateFile);
+      } catch (err) {
+        log(`cannot write ${stateFile}: ${err instanceof Error ? err.message : err}`);
+      }
+    },
+    stopPostgres: async () => {
+      let pid: number;
+      try {
+        pid = Number(Deno.readTextFileSync(`${dataDir}/postmaster.pid`).split("\n")[0]);
+      } catch {
+        return "postgres was not running";
+      }
+      if (!Number.isInteger(pid) || pid <= 1 || !processAlive(pid)) return "postgres was not running";
+      try {
+        Deno.kill(pid, "SIGQUIT");
+      } catch { /* gone */ }
+      for (let i = 0; i < 40 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+      if (!processAlive(pid)) return `stopped postgres (immediate, pid ${pid})`;
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* gone */ }
+      return `killed postgres (pid ${pid}) after it ignored an immediate shutdown`;
+    },
+    log,
+    alive: (pid) => processAlive(pid) && isSupervisor(pid),
+    retire: (pid) => {
+      try {
+        Deno.kill(pid, "SIGTERM");
+      } catch { /* gone */ }
+    },
+  };
+}
+
+export async function run(args: string[]): Promise<number> {
+  if (args.includes("-h") || args.includes("--help")) {
+    writeOut(HELP);
+    return 0;
+  }
+  const at = args.indexOf("--data-dir");
+  const dataDir = at >= 0 ? args[at + 1] : undefined;
+  if (!dataDir) {
+    writeErr(`Error: --data-dir is required\n\n${HELP}`);
+    return 2;
+  }
+  const log = (m: string) => writeErr(`${new Date().toISOString()} fence-supervisor: ${m}\n`);
+  const supervisor = new FenceSupervisor(fenceIo(dataDir, log), Deno.pid);
+  let stdinOpen = true;
+  let retired = false;
+  Deno.addSignalListener("SIGTERM", () => {
+    retired = true;
+  });
+  // Lines from the agent; EOF means the agent is gone (its pending deadline still stands).
+  (async () => {
+    let buf = "";
+    const dec = new TextDecoder();
+    for await (const chunk of Deno.stdin.readable) {
+      buf += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const cmd = parseFenceCommand(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (cmd) supervisor.apply(cmd);
+      }
+    }
+    stdinOpen = false;
+  })().catch(() => (stdinOpen = false));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (retired) return 0;
+    await supervisor.tick();
+    if (!stdinOpen && supervisor.deadline === null) return 0;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The fencing supervisor: a small process beside the agent (`hactl fence-supervisor`, started by `hactl agent`)
+ * that holds the primary's fence deadline outside the agent's event loop. The agent sends `arm <ms>` after each
+ * successful lease renewal and `disarm` when Postgres cannot accept writes (or in pause); when the deadline passes
+ * without a newer `arm` — the agent is frozen (SIGSTOP), stuck, or was killed while Postgres runs — the supervisor
+ * stops Postgres at once (SIGQUIT to the postmaster: immediate shutdown; SIGKILL when it does not go), strictly
+ * before the lease can expire.
+ *
+ * The deadline also lives in `<data_dir>/hactl.fence` on the system-wide monotonic clock (`/proc/uptime`), so a
+ * restarted agent's new supervisor adopts a running deadline (and retires the old supervisor) instead of losing it.
+ *
+ * This module holds the logic with its I/O passed in (a clock, the state file, the postmaster stop), so it is
+ * tested without processes; `cli/fence_supervisor.ts` wires it to stdin and the real data directory.
+ *
+ * @module
+ */
+
+/** What the supervisor needs from the world. */
+export interface FenceIo {
+  /** Milliseconds on a clock shared by every process on the host (`/proc/uptime`). */
+  uptimeMs(): number;
+  readState(): FenceState | null;
+  writeState(state: FenceState | null): void;
+  /** Stop the postmaster now (immediate); returns what happened, for the log. */
+  stopPostgres(): Promise<string>;
+  log(message: string): void;
+  /** Whether a process (an older supervisor) is alive. */
+  alive(pid: number): boolean;
+  /** Ask an older supervisor to go. */
+  retire(pid: number): void;
+}
+
+/** The persisted deadline: which supervisor owns it and when (uptime ms) it fires. */
+export interface FenceState {
+  pid: number;
+  deadlineUptimeMs: number | null;
+}
+
+/** A parsed line from the agent. */
+export type FenceCommand = { kind: "arm"; inMs: number } | { kind: "disarm" };
+
+/** `arm <ms>` or `disarm`; anything else is ignored (null). */
+export function parseFenceCommand(line: string): FenceCommand | null {
+  const parts = line.trim().split(/\s+/);
+  if (parts[0] === "disarm" && parts.length === 1) return { kind: "disarm" };
+  if (parts[0] === "arm" && parts.length === 2 && /^\d+$/.test(parts[1]!)) {
+    return { kind: "arm", inMs: Number(parts[1]) };
+  }
+  return null;
+}
+
+/** The supervisor's state machine. Call `tick()` periodically (every 100 ms) and `apply()` for each line. */
+export class FenceSupervisor {
+  #deadline: number | null = null;
+  #fired = false;
+
+  constructor(private readonly io: FenceIo, private readonly pid: number) {
+    // Adopt the deadline an older supervisor (of an agent that was restarted) still holds, and retire it.
+    const old = io.readState();
+    if (old && old.pid !== pid) {
+      this.#deadline = old.deadlineUptimeMs;
+      if (io.alive(old.pid)) io.retire(old.pid);
+      if (this.#deadline !== null) io.log(`adopted the fence deadline of supervisor ${old.pid}`);
+    }
+    this.#persist();
+  }
+
+  get deadline(): number | null {
+    return this.#deadline;
+  }
+
+  get fired(): boolean {
+    return this.#fired;
+  }
+
+  apply(cmd: FenceCommand): void {
+    this.#deadline = cmd.kind === "arm" ? this.io.uptimeMs() + cmd.inMs : null;
+    this.#fired = false;
+    this.#persist();
+  }
+
+  /** Fires once when the deadline has passed; true when it stopped Postgres in this tick. */
+  async tick(): Promise<boolean> {
+    if (this.#deadline === null || this.#fired || this.io.uptimeMs() < this.#deadline) return false;
+    this.#fired = true;
+    const overdue = Math.round(this.io.uptimeMs() - this.#deadline);
+    const what = await this.io.stopPostgres();
+    this.io.log(
+      `fence deadline passed ${overdue} ms ago without a lease renewal from the agent; ${what}`,
+    );
+    this.#deadline = null;
+    this.#persist();
+    return true;
+  }
+
+  #persist(): void {
+    this.io.writeState({ pid: this.pid, deadlineUptimeMs: this.#deadline });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The fencing supervisor's rules with the world faked: it fires once at the deadline, a newer `arm` pushes the
+ * deadline, `disarm` stands it down, and a new supervisor adopts an older one's pending deadline.
+ */
+import assert from "node:assert/strict";
+import { type FenceIo, type FenceState, FenceSupervisor, parseFenceCommand } from "../../src/fence.ts";
+
+function world(start: FenceState | null = null) {
+  let now = 1_000_000;
+  let state = start;
+  const stops: number[] = [];
+  const retired: number[] = [];
+  const logs: string[] = [];
+  const io: FenceIo = {
+    uptimeMs: () => now,
+    readState: () => state,
+    writeState: (s) => void (state = s),
+    stopPostgres: () => {
+      stops.push(now);
+      return Promise.resolve("stopped postgres (immediate, pid 42)");
+    },
+    log: (m) => void logs.push(m),
+    alive: (pid) => pid === 7,
+    retire: (pid) => void retired.push(pid),
+  };
+  return { io, stops, retired, logs, state: () => state, advance: (ms: number) => void (now += ms) };
+}
+
+Deno.test("parseFenceCommand() reads arm/disarm lines and ignores anything else", () => {
+  assert.deepEqual(parseFenceCommand("arm 1500"), { kind: "arm", inMs: 1500 });
+  assert.deepEqual(parseFenceCommand(" disarm \n"), { kind: "disarm" });
+  for (const junk of ["", "arm", "arm -1", "arm 1.5", "arm 1 2", "fire", "disarm now"]) {
+    assert.equal(parseFenceCommand(junk), null, junk);
+  }
+});
+
+Deno.test("FenceSupervisor stops Postgres once when the deadline passes without a newer arm", async () => {
+  const w = world();
+  const s = new FenceSupervisor(w.io, 100);
+  s.apply({ kind: "arm", inMs: 5000 });
+  w.advance(4000);
+  assert.equal(await s.tick(), false);
+  s.apply({ kind: "arm", inMs: 5000 }); // renewed: the deadline moves
+  w.advance(4000);
+  assert.equal(await s.tick(), false);
+  w.advance(1500);
+  assert.equal(await s.tick(), true);
+  assert.equal(await s.tick(), false, "fires once");
+  assert.deepEqual(w.stops.length, 1);
+  assert.match(w.logs.at(-1)!, /fence deadline passed 500 ms ago .*stopped postgres/);
+  assert.deepEqual(w.state(), { pid: 100, deadlineUptimeMs: null });
+});
+
+Deno.test("FenceSupervisor does nothing once disarmed", async () => {
+  const w = world();
+  const s = new FenceSupervisor(w.io, 100);
+  s.apply({ kind: "arm", inMs: 1000 });
+  s.apply({ kind: "disarm" });
+  w.advance(60_000);
+  assert.equal(await s.tick(), false);
+  assert.deepEqual(w.stops, []);
+});
+
+Deno.test("a new supervisor adopts the pending deadline of an older one and retires it", async () => {
+  const w = world({ pid: 7, deadlineUptimeMs: 1_003_000 });
+  const s = new FenceSupervisor(w.io, 100);
+  assert.deepEqual(w.retired, [7]);
+  assert.equal(s.deadline, 1_003_000);
+  w.advance(3500);
+  assert.equal(await s.tick(), true, "the adopted deadline fires when the new agent never renews");
+  // ...but a renewal of the new agent (an agent restart that keeps the lock) moves it in time.
+  const v = world({ pid: 7, deadlineUptimeMs: 1_003_000 });
+  const t = new FenceSupervisor(v.io, 101);
+  v.advance(1000);
+  t.apply({ kind: "arm", inMs: 25_000 });
+  v.advance(3000);
+  assert.equal(await t.tick(), false);
+  assert.deepEqual(v.stops, []);
+});
