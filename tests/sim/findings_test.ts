@@ -1,14 +1,12 @@
 /**
- * Known safety gaps the simulator found in the foundation, each a minimal, deterministic reproduction (shrunk by
- * fast-check from fuzz counterexamples). They fail today, so they are ignored unless `HACTL_SIM_FINDINGS=1`;
- * each names the issue that will make it pass. Remove the `ignore` when it does.
+ * Safety gaps the simulator found, each a minimal, deterministic reproduction (shrunk by fast-check from fuzz
+ * counterexamples), kept as regression tests now that they pass. A new finding starts here as a failing test
+ * (`ignore: !runFindings` with `HACTL_SIM_FINDINGS=1` to run it) until its fix lands.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { Sim, SimViolation } from "./sim.ts";
-
-const runFindings = Deno.env.get("HACTL_SIM_FINDINGS") === "1";
 
 const FAST = { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 };
 const DEFAULT = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 };
@@ -65,10 +63,9 @@ Deno.test({
 Deno.test({
   name:
     "sim: a leader whose agent dies while Postgres keeps running stops being writable before another promotes",
-  // Out of scope for the foundation: needs the watchdog / fence deadline of later issues. pg1's agent is killed
-  // and never restarted; its Postgres keeps running as primary, the lease expires and pg2 is promoted: two
-  // writable primaries (invariant a). Frozen or dead agents are therefore not part of the fuzzer yet.
-  ignore: !runFindings,
+  // Regression, fixed by the fencing supervisor: pg1's agent is killed and never restarted; its Postgres keeps
+  // running as primary; the supervisor (a process of its own) stops it before the lease expires and pg2 is
+  // promoted only then.
   fn: async () => {
     const sim = new Sim({ members: 3 });
     sim.at(60_000, () => sim.killAgent("pg1"));

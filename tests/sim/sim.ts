@@ -105,6 +105,8 @@ export interface SimMember {
   dcsPartitioned: boolean;
   /** Cycles run at the current virtual instant (livelock guard). */
   burst: { at: number; count: number };
+  /** The fencing supervisor's deadline (virtual ms): it outlives the agent process, not the host. */
+  fenceDeadline: number | null;
 }
 
 const WALL_EPOCH = 1_700_000_000_000;
@@ -172,6 +174,7 @@ export class Sim {
         restartAfterStop: false,
         nextAt: opts.startOffsets?.[i] ?? 0,
         blockedUntil: 0,
+        fenceDeadline: null,
         partitioned: false,
         dcsPartitioned: false,
         burst: { at: -1, count: 0 },
@@ -223,6 +226,24 @@ export class Sim {
           });
           return () => void (alive = false);
         },
+      },
+      // The fencing supervisor: a process of its own, so its deadline survives a killed or frozen agent.
+      fence: {
+        arm: (ms) => {
+          const at = this.now + ms;
+          m.fenceDeadline = at;
+          this.at(at, async () => {
+            if (m.fenceDeadline !== at || !m.pg.hostUp) return;
+            m.fenceDeadline = null;
+            if (!m.pg.running) return;
+            await m.pg.stop("immediate");
+            this.event(
+              m.name,
+              "fence-supervisor: deadline passed without a renewal; stopped postgres (immediate)",
+            );
+          });
+        },
+        disarm: () => void (m.fenceDeadline = null),
       },
       log: {
         cycle: () => {},
@@ -483,6 +504,7 @@ export class Sim {
     m.agent = null;
     m.dcs = null;
     m.state = "down";
+    m.fenceDeadline = null; // the supervisor dies with the host
     m.pg.hostCrash();
     this.#fault();
     this.event(name, "host crashed");
