@@ -25,6 +25,11 @@ export interface LayoutOptions {
   scope: string;
   members: number;
   etcdEndpoints: string[];
+  /**
+   * Per member (by index), the etcd endpoints its YAML names instead of `etcdEndpoints` (e.g. proxies in front of
+   * etcd for network-fault tests). `etcdEndpoints` stays what observers (`readHealth`, `waitHealthy`) use.
+   */
+  memberEtcdEndpoints?: string[][];
   /** First Postgres port; member i gets basePgPort + i. */
   basePgPort: number;
   /** First REST API port; member i gets baseApiPort + i. */
@@ -42,7 +47,11 @@ export const LOCAL_SECRETS = {
 } as const;
 
 /** A Patroni-compatible YAML configuration for one local member. */
-export function memberConfigYaml(o: LayoutOptions, m: MemberLayout): string {
+export function memberConfigYaml(
+  o: LayoutOptions,
+  m: MemberLayout,
+  etcdEndpoints: string[] = o.etcdEndpoints,
+): string {
   const ttl = o.ttl ?? 30;
   const loopWait = o.loopWait ?? 10;
   const retryTimeout = o.retryTimeout ?? 10;
@@ -58,7 +67,7 @@ restapi:
   connect_address: 127.0.0.1:${m.apiPort}
 
 etcd3:
-  hosts: ${o.etcdEndpoints.map((e) => e.replace(/^https?:\/\//, "")).join(",")}
+  hosts: ${etcdEndpoints.map((e) => e.replace(/^https?:\/\//, "")).join(",")}
 
 bootstrap:
   dcs:
@@ -137,7 +146,8 @@ export async function writeLayout(o: LayoutOptions): Promise<MemberLayout[]> {
       logPath: `${o.dir}/${name}.log`,
     };
     await Deno.mkdir(`${o.dir}/${name}`, { recursive: true, mode: 0o700 });
-    await Deno.writeTextFile(m.configPath, memberConfigYaml(o, m), { mode: 0o600 });
+    const endpoints = o.memberEtcdEndpoints?.[i] ?? o.etcdEndpoints;
+    await Deno.writeTextFile(m.configPath, memberConfigYaml(o, m, endpoints), { mode: 0o600 });
     members.push(m);
   }
   return members;

@@ -21,7 +21,8 @@ export function freePorts(count: number, size: number): Promise<number[]> {
   let attempts = 0;
   while (starts.length < count) {
     if (++attempts > 1000) throw new Error("could not find free loopback ports");
-    const start = 20000 + Math.floor(Math.random() * 30000);
+    // Below the kernel's ephemeral range (32768-60999): an outgoing connection never holds a port we picked.
+    const start = 20000 + Math.floor(Math.random() * 12000);
     const range = Array.from({ length: size }, (_, i) => start + i);
     if (range.some((p) => taken.has(p)) || !range.every(portFree)) continue;
     range.forEach((p) => taken.add(p));

@@ -1,6 +1,6 @@
 /**
- * Real faults on a real cluster: a 3-member etcd and three `hactl agent` processes with PostgreSQL 15 (ttl 20,
- * loop_wait 2, retry_timeout 4: ttl 10 is below Patroni's and hactl's minimum of 20). Each test forms the cluster, starts a writer that inserts into every member every
+ * Real faults on a real cluster: a 3-member etcd and three `hactl agent` processes with PostgreSQL 15 (ttl 10,
+ * loop_wait 2, retry_timeout 4). Each test forms the cluster, starts a writer that inserts into every member every
  * 20 ms and records each acknowledged row (tests/helpers/writer.ts), injects one fault and asserts one writable
  * primary at a time (no two members acknowledged writes within overlapping windows) and the expected outcome.
  * The scenarios themselves live in scripts/bench/failover.ts, so the benchmark measures exactly what is tested.
@@ -19,8 +19,7 @@ import {
 } from "../../scripts/bench/failover.ts";
 import { describeOverlaps } from "../helpers/writer.ts";
 
-// ttl 10 as the issue asks is refused ("bootstrap.dcs.ttl: must be >= 20 (found 10)", Patroni's minimum), so the
-// fast profile is ttl 20 / loop_wait 2 / retry_timeout 4.
+// The fast profile: ttl 10 / loop_wait 2 / retry_timeout 4.
 const TIMING = TIMINGS.fast;
 
 /** Form a cluster, run `body`, dump the agent logs when it fails; the cluster is always torn down. */
