@@ -7,6 +7,7 @@ import { writeErr, writeOut } from "./cli/io.ts";
 import { run as agent } from "./cli/agent.ts";
 import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
+import { run as reinit } from "./cli/reinit.ts";
 import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
 import { run as version } from "./cli/version.ts";
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: (args, env) => switchover("failover", args, env),
     summary: "make a named member the leader",
   },
+  reinit: { run: reinit, summary: "throw a member's data away and clone it again from the leader" },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
   "fence-supervisor": {

@@ -148,6 +148,7 @@ async function runDaemon(config: Config): Promise<number> {
       paused: () => agent!.dynamic.pause,
       loopWait: () => agent!.dynamic.loopWait,
       warn: (message) => log.warn(message),
+      reinit: (force) => agent!.requestReinit(force),
     },
   });
   const listen = config.restapi.listen;

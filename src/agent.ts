@@ -113,6 +113,7 @@ export class Agent {
   #lastRenewal: number | null = null;
   #lockedUntil = 0;
   #cancelFence: (() => void) | null = null;
+  #reinitRequested = false;
   /** The role the callbacks last reported (null before this agent saw Postgres up). */
   #callbackRole: string | null = null;
   #lastPg: PgObservation = emptyPgObservation();
@@ -151,6 +152,9 @@ export class Agent {
       return null;
     }
     this.#memory = decision.memory;
+    if (decision.actions.some((a) => a.type === "start_job" && a.job.kind === "clone")) {
+      this.#reinitRequested = false;
+    }
     // The first time this agent sees Postgres up (an adopted server), it reports it as started.
     if (this.#callbackRole === null && observation.pg.queryable && observation.pg.role && !this.#jobs.busy) {
       this.callback("on_start", observation.pg.role);
@@ -292,6 +296,20 @@ export class Agent {
     this.#wakeRequested = true;
   }
 
+  /**
+   * `POST /reinitialize` / `hactl reinit`: throw this member's data away and clone it again from the leader at
+   * the next cycle. Returns why not (Patroni's messages), or null when it was accepted.
+   */
+  requestReinit(force: boolean): string | null {
+    if (this.holdsLock()) return "I am the leader, can not reinitialize";
+    if (this.#jobs.busy && !force) {
+      return `${this.#jobs.peek()?.description ?? "an operation"} already in progress`;
+    }
+    this.#reinitRequested = true;
+    this.wake();
+    return null;
+  }
+
   /** Wait until the running job (if any) has finished. */
   settleJobs(): Promise<void> {
     return this.#jobs.settle();
@@ -420,6 +438,7 @@ export class Agent {
       pg: pgObs,
       job,
       peers,
+      ...(this.#reinitRequested ? { reinitRequested: true } : {}),
     };
   }
 

@@ -14,7 +14,7 @@
  * @module
  */
 import type { ClusterView, Member, NodeSnapshot } from "./types.ts";
-import { type ControlDeps, deleteSwitchover, postSwitchover } from "./api_control.ts";
+import { type ControlDeps, deleteSwitchover, postReinitialize, postSwitchover } from "./api_control.ts";
 import { formatLsn, HACTL_VERSION } from "./types.ts";
 import {
   buildStatus as buildStatusBody,
@@ -225,7 +225,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   /** Unsafe methods: Basic auth first (when configured), then the control endpoints. */
   const unsafe = async (req: Request, method: string, segment: string): Promise<Response> => {
     const control = deps.control;
-    const known = (method === "POST" && (segment === "switchover" || segment === "failover")) ||
+    const known = (method === "POST" && ["switchover", "failover", "reinitialize"].includes(segment)) ||
       (method === "DELETE" && segment === "switchover");
     if (!known || !control) return text(501, `Unsupported method (${method})`);
     const denied = checkBasicAuth(req, deps.auth);
@@ -233,6 +233,14 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       return new Response(denied, { status: 401, headers: baseHeaders("text/plain; charset=utf-8") });
     }
     if (method === "DELETE") return html(await deleteSwitchover(control));
+    if (segment === "reinitialize") {
+      // The body is optional here (patronictl sends `{"force": ...}`).
+      const body = req.headers.get("content-length") === "0" || !req.body
+        ? { value: {} }
+        : await readJsonObject(req);
+      if ("error" in body && body.status !== 411) return html({ status: body.status, body: body.error });
+      return html(postReinitialize(control, "value" in body ? body.value : {}));
+    }
     const body = await readJsonObject(req);
     if ("error" in body) return html({ status: body.status, body: body.error });
     return html(await postSwitchover(control, body.value, segment === "failover"));

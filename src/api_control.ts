@@ -25,6 +25,15 @@ export interface ControlDeps {
   loopWait(): number;
   /** Logged at WARNING (a failover request carrying `leader` becomes a switchover). */
   warn(message: string): void;
+  /** Ask this member to reinitialise; null when accepted, else why not. */
+  reinit?(force: boolean): string | null;
+}
+
+/** `POST /reinitialize` (`{"force": true}` also while an operation runs). */
+export function postReinitialize(deps: ControlDeps, body: Record<string, unknown>): ControlReply {
+  if (!deps.reinit) return reply(501, "reinitialize is not available");
+  const refusal = deps.reinit(body.force === true);
+  return refusal === null ? reply(200, "reinitialize started") : reply(503, refusal);
 }
 
 /** A reply: status and plain-text body (Patroni sends these as text/html). */

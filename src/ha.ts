@@ -181,6 +181,16 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
     return NO_CHANGE(mem, `${job.description} in progress`, actions);
   }
+  if (obs.reinitRequested && !holdsLock && view.leader) {
+    const upstream = upstreamFor(view, me, ctx.tags);
+    if (upstream) {
+      return NO_CHANGE(
+        { ...mem, rewindFailed: false },
+        `reinitializing: removing the data directory and cloning from '${upstream.name}'`,
+        [{ type: "demote", mode: "immediate" }, { type: "start_job", job: { kind: "clone", upstream } }],
+      );
+    }
+  }
   if (job?.kind === "bootstrap") return decideAfterBootstrap(obs, mem, ctx, view);
 
   const pg = obs.pg;

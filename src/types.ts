@@ -289,6 +289,8 @@ export interface Observation {
   job: JobState | null;
   /** Answers of the other members' `GET /patroni`, only present when the agent was asked to fetch them. */
   peers: PeerStatus[] | null;
+  /** An operator asked for a reinitialisation (`hactl reinit`, `POST /reinitialize`) not yet carried out. */
+  reinitRequested?: boolean;
 }
 
 /**

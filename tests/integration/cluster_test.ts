@@ -128,6 +128,36 @@ Deno.test({
           const got = await sql`SELECT note FROM foundation WHERE id = 101`;
           return got.length === 1;
         }));
+
+      // `hactl reinit --force --wait` throws the other replica's data away and clones it again.
+      const other = replicas[1]!;
+      const sysidBefore = await Deno.readTextFile(`${other.dataDir}/PG_VERSION`);
+      const reinit = await hactl([
+        "reinit",
+        "-c",
+        primary.configPath,
+        SCOPE,
+        other.name,
+        "--force",
+        "--wait",
+      ]);
+      assert.equal(reinit.code, 0, reinit.stderr);
+      assert.match(reinit.stdout, new RegExp(`Success: reinitialize for member ${other.name}`));
+      assert.match(reinit.stdout, new RegExp(`Reinitialize is completed on: ${other.name}`));
+      assert.equal(await Deno.readTextFile(`${other.dataDir}/PG_VERSION`), sysidBefore);
+      await waitHealthy(layout, 2, 60_000);
+      await waitFor(
+        `101 rows on ${other.name} after reinit`,
+        30_000,
+        () =>
+          withSql(other, async (sql) => (await sql`SELECT count(*)::int AS n FROM foundation`)[0]!.n === 101),
+      );
+      assert.match(await Deno.readTextFile(other.logPath), /reinitializing: removing the data directory/);
+      const refused = await hactl(["reinit", "-c", primary.configPath, SCOPE, primary.name, "--force"]);
+      assert.match(
+        refused.stdout,
+        /Failed: reinitialize for member pg\d, status code=503, \(I am the leader, can not reinitialize\)/,
+      );
     } catch (err) {
       await dumpLogs(members);
       throw err;

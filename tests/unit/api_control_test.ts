@@ -251,3 +251,35 @@ Deno.test("control endpoints need the REST credentials and a JSON object body", 
     text: "Switchover is possible only to a specific candidate in a paused state",
   });
 });
+
+Deno.test("POST /reinitialize answers Patroni's messages", async () => {
+  const { handler } = world();
+  // The default world has no reinit hook: not available.
+  assert.equal((await call(handler, "POST", "/reinitialize", {})).status, 501);
+  const asks: boolean[] = [];
+  const leader = createApiHandler({
+    snapshot: () => ({} as NodeSnapshot),
+    now: () => 0,
+    wallNow: () => NOW,
+    loadCluster: () => Promise.reject(new Error("unused")),
+    scope: "demo",
+    name: "pg2",
+    control: {
+      ...({} as ControlDeps),
+      reinit: (force) => (asks.push(force), force ? null : "I am the leader, can not reinitialize"),
+    },
+  });
+  assert.deepEqual(await call(leader, "POST", "/reinitialize", {}), {
+    status: 503,
+    text: "I am the leader, can not reinitialize",
+  });
+  assert.deepEqual(await call(leader, "POST", "/reinitialize", { force: true }), {
+    status: 200,
+    text: "reinitialize started",
+  });
+  assert.deepEqual(await call(leader, "POST", "/reinitialize"), {
+    status: 503,
+    text: "I am the leader, can not reinitialize",
+  }, "no body at all is fine");
+  assert.deepEqual(asks, [false, true, false]);
+});

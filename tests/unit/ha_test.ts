@@ -509,3 +509,24 @@ Deno.test("decide() keeps the slot of a member that left for member_slots_ttl, t
   const late = decide(obs(PRIMARY, gone, { now: 1_000_000 + 1801_000 }), soon.memory, ctx("pg1"));
   assert.deepEqual(late.actions.find((a) => a.type === "sync_slots"), { type: "sync_slots", slots: ["pg3"] });
 });
+
+Deno.test("decide() reinitializes a replica on request: stop, then clone from the leader", () => {
+  const d = decide(obs(pgState(), view(), { reinitRequested: true }), {
+    ...INITIAL_MEMORY,
+    rewindFailed: true,
+  }, ctx("pg2"));
+  assert.deepEqual(d.actions, [
+    { type: "demote", mode: "immediate" },
+    {
+      type: "start_job",
+      job: { kind: "clone", upstream: { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" } },
+    },
+  ]);
+  assert.equal(d.memory.rewindFailed, false);
+  // The leader never throws its data away.
+  assert.ok(
+    !decide(obs(PRIMARY, view(), { reinitRequested: true }), INITIAL_MEMORY, ctx("pg1")).actions.some((a) =>
+      a.type === "start_job"
+    ),
+  );
+});

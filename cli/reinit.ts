@@ -1,0 +1,170 @@
+/**
+ * `hactl reinit [CLUSTER] MEMBER... [--force] [--wait]`, as patronictl's: confirm, then `POST /reinitialize` to
+ * each named member's REST API; the member throws its data away and clones it again from the leader. With
+ * `--wait`, watch etcd until each member is running again. Soft failures print `Failed: ...` and exit 0, as
+ * patronictl does.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { renderList } from "../src/cluster_table.ts";
+import type { ClusterView } from "../src/types.ts";
+import {
+  CTL_GLOBAL_HELP,
+  CTL_GLOBAL_OPTIONS,
+  CtlError,
+  ctlOptionsFrom,
+  type CtlSettings,
+  loadCtlConfig,
+} from "./ctl_config.ts";
+import { loadClusterFromEtcd } from "./list.ts";
+import { writeErr, writeOut } from "./io.ts";
+
+const HELP = [
+  "Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...",
+  "",
+  "  Reinitialize members: each throws its data directory away and clones it again from the leader.",
+  "",
+  "Options:",
+  ...CTL_GLOBAL_HELP,
+  "  --force                  Do not ask for confirmation, and reinitialize even while an operation runs",
+  "  --wait                   Wait until each member is running again",
+  "  -h, --help               Show this message and exit",
+  "",
+].join("\n");
+
+/** What the command needs from the world; tests replace it. */
+export interface ReinitDeps {
+  loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;
+  post(url: string, body: unknown, settings: CtlSettings): Promise<{ status: number; text: string }>;
+  confirm(message: string): boolean;
+  sleep(ms: number): Promise<void>;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+async function postJson(
+  url: string,
+  body: unknown,
+  settings: CtlSettings,
+): Promise<{ status: number; text: string }> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  const auth = settings.ctl.authentication;
+  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
+  const ca = settings.ctl.cacert ? [await Deno.readTextFile(settings.ctl.cacert)] : undefined;
+  const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
+  try {
+    const res = await fetch(url, {
+      method: "POST",
+      headers,
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+      ...(client ? { client } : {}),
+    });
+    return { status: res.status, text: await res.text() };
+  } finally {
+    client?.close();
+  }
+}
+
+export const REAL_DEPS: ReinitDeps = {
+  loadCluster: loadClusterFromEtcd,
+  post: postJson,
+  confirm: (message) => confirm(message),
+  sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  out: writeOut,
+  err: writeErr,
+};
+
+export async function run(
+  args: string[],
+  env: Record<string, string>,
+  deps: ReinitDeps = REAL_DEPS,
+): Promise<number> {
+  let values: Record<string, unknown>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...CTL_GLOBAL_OPTIONS,
+        force: { type: "boolean" },
+        wait: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    deps.err(
+      `Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...\n\nError: ${(err as Error).message}\n`,
+    );
+    return 2;
+  }
+  if (values.help) {
+    deps.out(HELP);
+    return 0;
+  }
+  try {
+    const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+    let scope = settings.scope;
+    let names = positionals;
+    // patronictl takes the cluster name first; hactl accepts it too, or only members when the config names a scope.
+    const view0 = scope ? await deps.loadCluster(settings, scope) : null;
+    if (!view0 || (names.length > 0 && !view0.members.some((m) => m.name === names[0]))) {
+      if (names.length === 0) throw new CtlError("no cluster name given and no scope in the configuration");
+      scope = names[0]!;
+      names = names.slice(1);
+    }
+    const view = view0 && scope === settings.scope ? view0 : await deps.loadCluster(settings, scope!);
+    deps.out(renderList(view, scope!, { format: "pretty", extended: false }));
+    if (names.length === 0) throw new CtlError("Which member do you want to reinitialize?");
+    for (const name of names) {
+      if (!view.members.some((m) => m.name === name)) {
+        throw new CtlError(`${name} is not a member of cluster`);
+      }
+    }
+    if (
+      !values.force && !deps.confirm(`Are you sure you want to reinitialize members ${names.join(", ")}?`)
+    ) {
+      throw new CtlError("Aborted!");
+    }
+    const started: string[] = [];
+    for (const name of names) {
+      const m = view.members.find((x) => x.name === name)!;
+      try {
+        const url = new URL("/reinitialize", m.data.api_url).toString();
+        const res = await deps.post(url, { force: values.force === true }, settings);
+        if (res.status === 200) {
+          deps.out(`Success: reinitialize for member ${name}\n`);
+          started.push(name);
+        } else {deps.out(
+            `Failed: reinitialize for member ${name}, status code=${res.status}, (${res.text})\n`,
+          );}
+      } catch (err) {
+        deps.out(`Failed: reinitialize for member ${name}, (${err instanceof Error ? err.message : err})\n`);
+      }
+    }
+    if (values.wait && started.length > 0) {
+      deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
+      for (let i = 0; i < 600 && started.length > 0; i++) {
+        await deps.sleep(1000);
+        const now = await deps.loadCluster(settings, scope!).catch(() => null);
+        for (const name of [...started]) {
+          const m = now?.members.find((x) => x.name === name);
+          if (m?.data.state === "running" && m.data.role === "replica") {
+            deps.out(`Reinitialize is completed on: ${name}\n`);
+            started.splice(started.indexOf(name), 1);
+          }
+        }
+      }
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof CtlError) {
+      deps.err(`Error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
