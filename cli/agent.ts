@@ -138,6 +138,7 @@ async function runDaemon(config: Config): Promise<number> {
     scope: config.scope,
     name: config.name,
     extraHeaders: config.restapi.httpExtraHeaders,
+    roleChangeHistogram: () => agent!.roleChangeHistogram,
     ...(config.restapi.authentication ? { auth: config.restapi.authentication } : {}),
     control: {
       readCluster: () => dcs.readCluster(),

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { decide, type HaContext, memberRole, postgresStateName } from "./ha.ts";
+import { decide, type HaContext, memberRole, peerVerdicts, postgresStateName } from "./ha.ts";
+import { describeRoleChange, RoleChangeRecorder } from "./role_change.ts";
 import type { CallbackAction, CallbackRunner } from "./callbacks.ts";
 import { JobRunner } from "./jobs.ts";
 import type { Dcs, PeerClient, PostgresPort } from "./ports.ts";
@@ -57,6 +58,8 @@ export const REAL_CLOCK: Clock = {
 /** The one-sentence-per-cycle logger and friends. */
 export interface AgentLog {
   cycle(reason: string, fields: Record<string, unknown>): void;
+  /** Other informative lines (a completed role change). */
+  info?(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
 }
@@ -114,6 +117,7 @@ export class Agent {
   #lockedUntil = 0;
   #cancelFence: (() => void) | null = null;
   #reinitRequested = false;
+  #roleChanges: RoleChangeRecorder;
   /** The role the callbacks last reported (null before this agent saw Postgres up). */
   #callbackRole: string | null = null;
   #lastPg: PgObservation = emptyPgObservation();
@@ -125,6 +129,7 @@ export class Agent {
   #stopped = false;
 
   constructor(private readonly deps: AgentDeps) {
+    this.#roleChanges = new RoleChangeRecorder(deps.name);
     this.#dynamic = deps.dynamicFrom(null);
     this.#jobs = new JobRunner(deps.pg, deps.clock, () => {
       this.#wakeRequested = true;
@@ -155,6 +160,11 @@ export class Agent {
     if (decision.actions.some((a) => a.type === "start_job" && a.job.kind === "clone")) {
       this.#reinitRequested = false;
     }
+    if (observation.dcs.kind === "ok") {
+      const view = observation.dcs.cluster;
+      this.#roleChanges.noteView(observation.now, view.leader?.name ?? null, view.failover !== null);
+    }
+    this.noteWritable(observation.pg);
     // The first time this agent sees Postgres up (an adopted server), it reports it as started.
     if (this.#callbackRole === null && observation.pg.queryable && observation.pg.role && !this.#jobs.busy) {
       this.callback("on_start", observation.pg.role);
@@ -206,6 +216,18 @@ export class Agent {
   stop(): void {
     this.#stopped = true;
     this.#wakeRequested = true;
+  }
+
+  /** Close a pending role-change record once Postgres answers as a writable primary, and log it. */
+  private noteWritable(pg: PgObservation): void {
+    if (!pg.queryable || pg.role !== "primary") return;
+    const record = this.#roleChanges.noteWritable(this.deps.clock.now(), this.deps.clock.wallNow());
+    if (record) this.deps.log.info?.(`role change: ${describeRoleChange(record)}`, { role_change: record });
+  }
+
+  /** The phase-time histogram of this member's role changes (for `GET /metrics`). */
+  get roleChangeHistogram(): RoleChangeRecorder["histogram"] {
+    return this.#roleChanges.histogram;
   }
 
   /** Callbacks for finished jobs: `on_start` (or `on_role_change` when the role differs from before), `on_stop`. */
@@ -346,6 +368,7 @@ export class Agent {
     const before = this.#lastPg;
     this.#lastPg = await this.deps.pg.observe();
     this.#pgObservedAt = this.deps.clock.now();
+    this.noteWritable(this.#lastPg);
     // What the member key says about Postgres changed (it started streaming, crashed, was promoted...): run a cycle
     // now so etcd, `hactl list` and the other members learn it without waiting out loop_wait.
     if (publishedShape(before) !== publishedShape(this.#lastPg)) this.wake();
@@ -381,6 +404,7 @@ export class Agent {
       tags: this.deps.tags,
       nextRunAt: this.#nextRunAt,
       watchdogFailed: false,
+      roleChanges: this.#roleChanges.records,
     };
   }
 
@@ -456,6 +480,9 @@ export class Agent {
         if (action.type === "acquire_leader" || action.type === "renew_leader") {
           if (ok) {
             lockVerified = true;
+            if (action.type === "acquire_leader" && actions.some((a) => a.type === "promote")) {
+              this.#roleChanges.noteLockTaken(this.deps.clock.now(), peerVerdicts(obs, this.context()));
+            }
             // The lease was renewed no earlier than the call started: count from there, not from its answer.
             this.#lastRenewal = started;
             this.#lockedUntil = started + this.#dynamic.ttl * 1000;
@@ -511,6 +538,7 @@ export class Agent {
           throw new Error("refusing to promote: the leader lock was not verified in this cycle");
         }
         await pg.promote(obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : []);
+        this.#roleChanges.notePromoted(this.deps.clock.now());
         this.callback("on_role_change", "primary");
         return true;
       case "demote":

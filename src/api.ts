@@ -15,6 +15,7 @@
  */
 import type { ClusterView, Member, NodeSnapshot } from "./types.ts";
 import { type ControlDeps, deleteSwitchover, postReinitialize, postSwitchover } from "./api_control.ts";
+import { renderMetrics } from "./metrics.ts";
 import { formatLsn, HACTL_VERSION } from "./types.ts";
 import {
   buildStatus as buildStatusBody,
@@ -46,6 +47,8 @@ export interface ApiDeps {
   control?: ControlDeps;
   /** `restapi.authentication`: Basic credentials required on every unsafe method. */
   auth?: { username: string; password: string };
+  /** The role-change phase histogram for `GET /metrics`. */
+  roleChangeHistogram?: () => ReadonlyMap<string, { buckets: number[]; sum: number; count: number }>;
 }
 
 /** Connection details the server passes along with each request. */
@@ -195,6 +198,11 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
 
   const getRoutes: Record<string, (path: string, query: URLSearchParams) => Promise<Response> | Response> = {
     patroni: () => json(200, buildStatusBody(deps.snapshot(), deps.now())),
+    metrics: () =>
+      new Response(renderMetrics(deps.snapshot(), deps.now(), deps.roleChangeHistogram?.()), {
+        status: 200,
+        headers: baseHeaders("text/plain; version=0.0.4; charset=utf-8"),
+      }),
     liveness: () => statusOnly(livenessCode(deps.snapshot(), deps.now())),
     readiness: (_path, query) => statusOnly(readinessCode(deps.snapshot(), query, deps.now())),
     cluster: async () => {

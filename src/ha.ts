@@ -22,7 +22,6 @@ import type {
   Member,
   Memory,
   Observation,
-  PeerStatus,
   PgObservation,
   Tags,
   Upstream,
@@ -534,26 +533,45 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
   if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < clusterTimeline(view))) {
     return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${clusterTimeline(view)}`;
   }
-  const myPriority = failoverPriority(ctx.tags);
-  for (const peer of obs.peers ?? []) {
-    if (peer.name === ctx.name || !countsInRace(peer)) continue;
-    if (peer.role === "primary") return `member ${peer.name} is still running as primary`;
-    // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me.
-    if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline > pg.timeline) {
-      return `member ${peer.name} is on a newer timeline (${peer.timeline} > ${pg.timeline})`;
-    }
-    // ...and a peer on an older timeline is behind me whatever its position says.
-    if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline < pg.timeline) continue;
-    const theirs = peer.walPosition ?? 0;
-    if (theirs > mine) return `member ${peer.name} is ahead (${theirs} > ${mine})`;
-    if (theirs === mine && (peer.failoverPriority ?? 1) > myPriority) {
-      return `member ${peer.name} is as far as me and has a higher failover_priority`;
-    }
-  }
+  for (const v of peerVerdicts(obs, ctx)) if (v.veto) return `member ${v.name} ${v.why}`;
   return null;
 }
 
-function countsInRace(peer: PeerStatus): boolean {
-  return peer.reachable && peer.nofailover !== true && peer.watchdogFailed !== true &&
-    peer.walPosition !== undefined;
+/** How one peer weighed in this member's leader race. */
+export interface PeerVerdict {
+  name: string;
+  /** True when this peer keeps this member from taking the lock. */
+  veto: boolean;
+  why: string;
+}
+
+/**
+ * Every peer's part in the race, for the decision and for the failover record: who was not counted (unreachable,
+ * nofailover, watchdog failed), who vetoed (still primary, newer timeline, ahead, equal with a higher priority),
+ * and who was behind.
+ */
+export function peerVerdicts(obs: Observation, ctx: HaContext): PeerVerdict[] {
+  const pg = obs.pg;
+  const mine = pg.walPosition ?? 0;
+  const myPriority = failoverPriority(ctx.tags);
+  const out: PeerVerdict[] = [];
+  for (const peer of obs.peers ?? []) {
+    if (peer.name === ctx.name) continue;
+    const v = (veto: boolean, why: string) => out.push({ name: peer.name, veto, why });
+    if (!peer.reachable || peer.walPosition === undefined) v(false, "is unreachable (not counted)");
+    else if (peer.nofailover === true) v(false, "is tagged nofailover (not counted)");
+    else if (peer.watchdogFailed === true) v(false, "has a failed watchdog (not counted)");
+    else if (peer.role === "primary") v(true, "is still running as primary");
+    // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me...
+    else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline > pg.timeline) {
+      v(true, `is on a newer timeline (${peer.timeline} > ${pg.timeline})`);
+    } // ...and a peer on an older timeline is behind me whatever its position says.
+    else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline < pg.timeline) {
+      v(false, `is on an older timeline (${peer.timeline} < ${pg.timeline})`);
+    } else if (peer.walPosition > mine) v(true, `is ahead (${peer.walPosition} > ${mine})`);
+    else if (peer.walPosition === mine && (peer.failoverPriority ?? 1) > myPriority) {
+      v(true, "is as far as me and has a higher failover_priority");
+    } else v(false, `is not ahead (${peer.walPosition} <= ${mine})`);
+  }
+  return out;
 }

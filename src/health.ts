@@ -178,6 +178,8 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
   if (pg.pendingRestart) out.pending_restart = true;
   if (snapshot.watchdogFailed) out.watchdog_failed = true;
   out.patroni = { version: HACTL_VERSION, scope: snapshot.scope, name: snapshot.name };
+  // hactl extension: this member's last promotions, phase by phase, with the candidates it weighed.
+  if (snapshot.roleChanges && snapshot.roleChanges.length > 0) out.role_changes = snapshot.roleChanges;
   const age = staleAge(snapshot, now);
   if (age !== null) out.stale_status_ms = age;
   return out;

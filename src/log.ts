@@ -102,6 +102,7 @@ export function agentLog(): AgentLog {
   const logger = getLogger(["hactl", "ha"]);
   return {
     cycle: (reason, fields) => logger.info(reason.replaceAll("{", "{{").replaceAll("}", "}}"), fields),
+    info: (message, fields) => logger.info(message.replaceAll("{", "{{").replaceAll("}", "}}"), fields ?? {}),
     warn: (message, fields) => logger.warn(message, fields ?? {}),
     error: (message, fields) => logger.error(message, fields ?? {}),
   };

@@ -378,6 +378,28 @@ export function formatLsn(pos: number): string {
 /** The version string hactl writes into member keys and `GET /patroni`. */
 export const HACTL_VERSION = "0.1.0";
 
+/** One phase of a role change, in milliseconds after the first. */
+export interface RoleChangePhase {
+  /** `leader_gone_detected`, `lock_taken`, `promoted`, `first_writable`. */
+  phase: string;
+  /** Milliseconds after the first phase. */
+  offset_ms: number;
+}
+
+export interface RoleChangeRecord {
+  /** When the change completed (ISO 8601). */
+  at: string;
+  /** The leader before, as last seen in the DCS (null when unknown). */
+  from: string | null;
+  to: string;
+  /** `failover` (the leader key vanished), `switchover` (a failover key named a handover) or `takeover`. */
+  kind: string;
+  phases: RoleChangePhase[];
+  /** Every peer's part in the race, as decided. */
+  candidates: { name: string; accepted: boolean; why: string }[];
+  total_ms: number;
+}
+
 /**
  * What the agent knows about itself right now, published after every cycle and refreshed by the status
  * monitor about once a second. The REST API answers health checks from this snapshot alone (no SQL per request).
@@ -404,4 +426,6 @@ export interface NodeSnapshot {
   /** Monotonic ms when the HA loop will next run (for `/liveness`). */
   nextRunAt: number;
   watchdogFailed: boolean;
+  /** This member's last promotions, explained (src/role_change.ts). */
+  roleChanges?: readonly RoleChangeRecord[];
 }

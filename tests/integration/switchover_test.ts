@@ -104,6 +104,28 @@ Deno.test({
       const gap = longestGap(acks, t0 - 1000);
       const view = (await readHealth(layout)).view;
       assert.equal(view.failover, null, "the candidate cleared the request");
+      // The new leader explains its promotion: GET /patroni role_changes and the /metrics histogram.
+      const explained = await waitFor("the candidate's role-change record", 10_000, async () => {
+        const body = await (await fetch(`http://127.0.0.1:${candidate.apiPort}/patroni`)).json();
+        return body.role_changes?.[0] ?? null;
+      });
+      assert.equal(explained.kind, "switchover");
+      assert.equal(explained.from, old.name);
+      assert.deepEqual(
+        explained.phases.map((p: { phase: string }) => p.phase),
+        ["leader_gone_detected", "lock_taken", "promoted", "first_writable"],
+      );
+      const metrics = await (await fetch(`http://127.0.0.1:${candidate.apiPort}/metrics`)).text();
+      assert.match(
+        metrics,
+        /hactl_role_change_phase_seconds_count\{scope="swtest",name="pg\d",phase="first_writable"\} 1/,
+      );
+      assert.match(metrics, /patroni_primary\{scope="swtest",name="pg\d"\} 1/);
+      assert.match(
+        await Deno.readTextFile(candidate.logPath),
+        /role change: switchover to pg\d from pg\d in \d+ ms/,
+      );
+
       // And back with the CLI, as an operator would: `hactl switchover --candidate <old> --force`.
       const cli = await new Deno.Command(Deno.execPath(), {
         args: [
