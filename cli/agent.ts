@@ -109,6 +109,7 @@ async function runDaemon(config: Config): Promise<number> {
     apiUrl: `${scheme}://${ra.host}:${ra.port}/patroni`,
     bootstrapDcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
+    removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
     fence: supervisor.channel,
     dynamicFrom,
     dcs,

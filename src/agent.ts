@@ -83,6 +83,8 @@ export interface AgentDeps {
   callbacks?: CallbackRunner;
   /** `postgresql.remove_data_directory_on_rewind_failure`. */
   removeDataOnRewindFailure?: boolean;
+  /** `postgresql.remove_data_directory_on_diverged_timelines`. */
+  removeDataOnDivergedTimelines?: boolean;
   /** The fencing supervisor process (absent in the simulator and unit tests). */
   fence?: FenceChannel;
 }
@@ -221,7 +223,11 @@ export class Agent {
   /** Close a pending role-change record once Postgres answers as a writable primary, and log it. */
   private noteWritable(pg: PgObservation): void {
     if (!pg.queryable || pg.role !== "primary") return;
-    const record = this.#roleChanges.noteWritable(this.deps.clock.now(), this.deps.clock.wallNow());
+    const record = this.#roleChanges.noteWritable(
+      this.deps.clock.now(),
+      this.deps.clock.wallNow(),
+      pg.timeline ?? undefined,
+    );
     if (record) this.deps.log.info?.(`role change: ${describeRoleChange(record)}`, { role_change: record });
   }
 
@@ -415,6 +421,7 @@ export class Agent {
       dynamic: this.#dynamic,
       bootstrapDcs: this.deps.bootstrapDcs,
       removeDataOnRewindFailure: this.deps.removeDataOnRewindFailure ?? false,
+      removeDataOnDivergedTimelines: this.deps.removeDataOnDivergedTimelines ?? false,
     };
   }
 

@@ -214,7 +214,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
       }
       return json(200, clusterAsJson(view, deps.scope));
     },
-    history: async () => {
+    history: async (_path, query) => {
       let view = deps.snapshot().cluster;
       if (view === null) {
         try {
@@ -223,7 +223,17 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
           return text(503, "DCS is not accessible");
         }
       }
-      return json(200, Array.isArray(view.history) ? view.history : []);
+      const history = Array.isArray(view.history) ? view.history : [];
+      if (!query.has("detail")) return json(200, history);
+      // hactl extension: the switches this member made carry its role-change record as a 6th element.
+      const records = deps.snapshot().roleChanges ?? [];
+      return json(
+        200,
+        history.map((e) => {
+          const r = records.find((x) => e[4] === deps.name && x.timeline === e[0] + 1);
+          return r ? [e[0], e[1], e[2], e[3] ?? null, e[4], r] : e;
+        }),
+      );
     },
   };
 

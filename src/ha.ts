@@ -36,6 +36,11 @@ export interface HaContext {
   dynamic: DynamicSettings;
   /** `postgresql.remove_data_directory_on_rewind_failure`: re-clone when pg_rewind fails. */
   removeDataOnRewindFailure?: boolean;
+  /**
+   * `postgresql.remove_data_directory_on_diverged_timelines`: without pg_rewind, re-clone a former primary rather
+   * than start it on a history the new leader may not share.
+   */
+  removeDataOnDivergedTimelines?: boolean;
   /** The `bootstrap.dcs` object written into `config` by the member that bootstraps the cluster. */
   bootstrapDcs: Record<string, unknown>;
 }
@@ -390,6 +395,13 @@ function decideStartPostgres(
   if (upstream && !pg.standbySignal && ctx.dynamic.usePgRewind && rewound?.status !== "ok") {
     return NO_CHANGE(mem, `running pg_rewind from '${upstream.name}' before following it`, [
       { type: "start_job", job: { kind: "rewind", upstream } },
+    ]);
+  }
+  // Without pg_rewind there is no telling whether its WAL went past the new leader's switch point: when allowed,
+  // clone afresh instead (conservative: also when it had not diverged).
+  if (upstream && !pg.standbySignal && !ctx.dynamic.usePgRewind && ctx.removeDataOnDivergedTimelines) {
+    return NO_CHANGE(mem, `reinitializing a former primary from '${upstream.name}' (no pg_rewind)`, [
+      { type: "start_job", job: { kind: "clone", upstream } },
     ]);
   }
   const reason = upstream

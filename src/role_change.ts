@@ -76,7 +76,7 @@ export class RoleChangeRecorder {
   }
 
   /** Postgres answered as a writable primary: closes the record (returned once). */
-  noteWritable(now: number, wallNow: number): RoleChangeRecord | null {
+  noteWritable(now: number, wallNow: number, timeline?: number): RoleChangeRecord | null {
     const p = this.#pending;
     if (!p || !p.phases.some((x) => x.phase === "promoted")) return null;
     const total = Math.round(now - p.startedAt);
@@ -89,6 +89,7 @@ export class RoleChangeRecorder {
       phases: p.phases,
       candidates: p.candidates,
       total_ms: total,
+      ...(timeline !== undefined ? { timeline } : {}),
     };
     for (const phase of p.phases) this.#observe(phase.phase, phase.offset_ms / 1000);
     this.#records = [...this.#records, record].slice(-this.keep);

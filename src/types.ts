@@ -398,6 +398,8 @@ export interface RoleChangeRecord {
   /** Every peer's part in the race, as decided. */
   candidates: { name: string; accepted: boolean; why: string }[];
   total_ms: number;
+  /** The timeline this member promoted to. */
+  timeline?: number;
 }
 
 /**

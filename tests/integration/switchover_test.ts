@@ -115,6 +115,13 @@ Deno.test({
         explained.phases.map((p: { phase: string }) => p.phase),
         ["leader_gone_detected", "lock_taken", "promoted", "first_writable"],
       );
+      const detailed = await (await fetch(`http://127.0.0.1:${candidate.apiPort}/history?detail=1`)).json();
+      assert.equal(detailed.at(-1)[4], candidate.name, JSON.stringify(detailed));
+      assert.equal(
+        detailed.at(-1)[5]?.kind,
+        "switchover",
+        `GET /history?detail carries the record: ${JSON.stringify(detailed)}`,
+      );
       const metrics = await (await fetch(`http://127.0.0.1:${candidate.apiPort}/metrics`)).text();
       assert.match(
         metrics,

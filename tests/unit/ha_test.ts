@@ -530,3 +530,51 @@ Deno.test("decide() reinitializes a replica on request: stop, then clone from th
     ),
   );
 });
+
+Deno.test("decide() rejoins a stopped former primary by pg_rewind, by re-cloning, or directly, as configured", () => {
+  const formerPrimary = { ...PRIMARY, running: false, queryable: false };
+  const up = { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" };
+  const rewind = { ...DYNAMIC_DEFAULTS, usePgRewind: true };
+  assert.deepEqual(
+    decide(obs(formerPrimary, view()), INITIAL_MEMORY, ctx("pg2", { dynamic: rewind })).actions,
+    [
+      { type: "start_job", job: { kind: "rewind", upstream: up } },
+    ],
+  );
+  // After the rewind: start as a replica.
+  const done = { kind: "rewind" as const, description: "x", startedAt: 0, status: "ok" as const };
+  assert.deepEqual(
+    decide(obs(formerPrimary, view(), { job: done }), INITIAL_MEMORY, ctx("pg2", { dynamic: rewind }))
+      .actions,
+    [{ type: "start_job", job: { kind: "start", role: "replica", upstream: up } }],
+  );
+  // A failed rewind: stay down, or re-clone when allowed.
+  const failed = { ...done, status: "failed" as const, error: "boom" };
+  const stay = decide(
+    obs(formerPrimary, view(), { job: failed }),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: rewind }),
+  );
+  assert.deepEqual(stay.actions, []);
+  assert.equal(stay.memory.rewindFailed, true);
+  assert.deepEqual(
+    decide(
+      obs(formerPrimary, view(), { job: failed }),
+      INITIAL_MEMORY,
+      ctx("pg2", {
+        dynamic: rewind,
+        removeDataOnRewindFailure: true,
+      }),
+    ).actions,
+    [{ type: "start_job", job: { kind: "clone", upstream: up } }],
+  );
+  // Without pg_rewind: re-clone when remove_data_directory_on_diverged_timelines, else start directly.
+  assert.deepEqual(
+    decide(obs(formerPrimary, view()), INITIAL_MEMORY, ctx("pg2", { removeDataOnDivergedTimelines: true }))
+      .actions,
+    [{ type: "start_job", job: { kind: "clone", upstream: up } }],
+  );
+  assert.deepEqual(decide(obs(formerPrimary, view()), INITIAL_MEMORY, ctx("pg2")).actions, [
+    { type: "start_job", job: { kind: "start", role: "replica", upstream: up } },
+  ]);
+});
