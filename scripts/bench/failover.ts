@@ -21,7 +21,7 @@
  *
  * As a benchmark it prints one JSON object per run on stdout, then one summary line (medians) per fault and timing.
  * Usage (as a non-root user; see failover.sh):
- *   deno run -A scripts/bench/failover.ts [--runs N] [--timing 30|10] [--faults kill,term,crash,partition]
+ *   deno run -A scripts/bench/failover.ts [--runs N] [--timing 30|10] [--faults kill,term,crash,partition,switchover]
  * `--timing 30` is ttl 30 / loop_wait 10 / retry_timeout 10 (Patroni's defaults); `--timing 10` (or 20) is the
  * fast profile, ttl 10 / loop_wait 2 / retry_timeout 4 (see `TIMINGS`); without it,
  * both. The JSON lines name the timings actually used.
@@ -501,6 +501,56 @@ export function termScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }
   });
 }
 
+/** What a planned switchover through `POST /switchover` cost a writing client. */
+export interface SwitchoverResult {
+  fault: "switchover";
+  oldLeader: string;
+  newLeader: string;
+  answer: string;
+  requestToFirstWriteMs: number;
+  requestToOldStreamingMs: number | null;
+  writeGapMs: number;
+  overlaps: number;
+  lost: number;
+}
+
+/**
+ * A planned switchover to the first replica through the leader's REST API under the writer: time from the request
+ * to the first write acknowledged by the candidate and to the old primary streaming again, the write gap, and
+ * whether any acknowledged write is missing on the new primary.
+ */
+export function switchoverScenario(c: FaultCluster): Promise<SwitchoverResult> {
+  const old = c.leader;
+  const candidate = c.replicas[0]!;
+  return withObservers(c, async (writer) => {
+    const t0 = performance.now();
+    const res = await fetch(`http://127.0.0.1:${old.apiPort}/switchover`, {
+      method: "POST",
+      body: JSON.stringify({ leader: old.name, candidate: candidate.name }),
+    });
+    const answer = await res.text();
+    const first = await waitFor(
+      `the first write acknowledged by ${candidate.name}`,
+      30_000,
+      () => Promise.resolve(firstAckAfter(writer.acks, t0, candidate.name)),
+      20,
+    );
+    const streaming = await waitStreaming(c, old.name, candidate.name, 30_000);
+    const records = await writer.stop();
+    return {
+      fault: "switchover",
+      oldLeader: old.name,
+      newLeader: candidate.name,
+      answer,
+      requestToFirstWriteMs: first.ackAt - t0,
+      requestToOldStreamingMs: streaming.ms === null ? null : performance.now() - t0,
+      writeGapMs: longestGap(records, t0 - 1000).ms,
+      overlaps: overlappingWindows(records).length,
+      lost: (await missingOn(candidate, records)).length,
+    };
+  });
+}
+
 /** SIGKILL of the primary's postmaster only; see the module comment. */
 export function crashScenario(c: FaultCluster): Promise<CrashResult> {
   const leader = c.leader;
@@ -698,6 +748,7 @@ const SUMMARY_KEYS: Record<string, string[]> = {
   ],
   term: ["exit_to_first_write_s", "term_to_first_write_s", "write_gap_s", "rejoin_streaming_s"],
   crash: ["crash_to_first_write_s", "write_gap_s"],
+  switchover: ["request_to_first_write_s", "write_gap_s", "request_to_old_streaming_s"],
   partition: [
     "cut_to_last_old_ack_s",
     "cut_to_expiry_s",
@@ -728,7 +779,7 @@ if (import.meta.main) {
   const faults = values.faults.split(",").map((f) => f.trim());
   for (const f of faults) {
     if (!(f in SUMMARY_KEYS)) {
-      throw new Error(`--faults: expected kill, term, crash or partition, got ${f}`);
+      throw new Error(`--faults: expected kill, term, crash, partition or switchover, got ${f}`);
     }
   }
   const out = (o: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
@@ -740,6 +791,25 @@ if (import.meta.main) {
         try {
           await using c = await formCluster(timing, `bench-${fault}`, { proxied: fault === "partition" });
           const rejoinDeadlineMs = 30_000;
+          if (fault === "switchover") {
+            const s = await switchoverScenario(c);
+            const sec = (ms: number | null) => (ms === null ? null : Math.round(ms) / 1000);
+            const row = {
+              ...base,
+              formed_s: Math.round(c.formedMs) / 1000,
+              old_leader: s.oldLeader,
+              new_leader: s.newLeader,
+              answer: s.answer,
+              request_to_first_write_s: sec(s.requestToFirstWriteMs),
+              request_to_old_streaming_s: sec(s.requestToOldStreamingMs),
+              write_gap_s: sec(s.writeGapMs),
+              overlapping_primaries: s.overlaps,
+              lost_acked_writes: s.lost,
+            };
+            rows.push(row);
+            out(row);
+            continue;
+          }
           const r = fault === "kill"
             ? await killScenario(c, { rejoinDeadlineMs })
             : fault === "term"
