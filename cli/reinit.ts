@@ -18,6 +18,7 @@ import {
   loadCtlConfig,
 } from "./ctl_config.ts";
 import { loadClusterFromEtcd } from "./list.ts";
+import { postJson } from "./ctl_http.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 const HELP = [
@@ -43,33 +44,9 @@ export interface ReinitDeps {
   err(text: string): void;
 }
 
-async function postJson(
-  url: string,
-  body: unknown,
-  settings: CtlSettings,
-): Promise<{ status: number; text: string }> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  const auth = settings.ctl.authentication;
-  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
-  const ca = settings.ctl.cacert ? [await Deno.readTextFile(settings.ctl.cacert)] : undefined;
-  const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
-  try {
-    const res = await fetch(url, {
-      method: "POST",
-      headers,
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-      ...(client ? { client } : {}),
-    });
-    return { status: res.status, text: await res.text() };
-  } finally {
-    client?.close();
-  }
-}
-
 export const REAL_DEPS: ReinitDeps = {
   loadCluster: loadClusterFromEtcd,
-  post: postJson,
+  post: (url, body, settings) => postJson(url, body, settings, 30_000),
   confirm: (message) => confirm(message),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   out: writeOut,

@@ -20,6 +20,7 @@ import {
   requireEtcd,
 } from "./ctl_config.ts";
 import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
+import { postJson } from "./ctl_http.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 type Action = "switchover" | "failover";
@@ -71,7 +72,8 @@ export interface SwitchoverDeps {
 
 export const REAL_DEPS: SwitchoverDeps = {
   loadCluster: loadClusterFromEtcd,
-  post: postJson,
+  // The agent watches etcd up to 2 * max(10, loop_wait) s for the outcome: allow for that and a little more.
+  post: (url, body, settings) => postJson(url, body, settings, 120_000),
   writeFailoverKey,
   prompt: (message, fallback) => prompt(message, fallback),
   confirm: (message) => confirm(message),
@@ -260,31 +262,6 @@ export function parseScheduled(text: string): string | null {
   const p = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
   const local = new Date(ms + off * 60_000).toISOString().replace("Z", "").replace(/\.000$/, "");
   return `${local}${sign}${p(off / 60)}:${p(off % 60)}`;
-}
-
-async function postJson(
-  url: string,
-  body: unknown,
-  settings: CtlSettings,
-): Promise<{ status: number; text: string }> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  const auth = settings.ctl.authentication;
-  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
-  const ca = settings.ctl.cacert ? [await Deno.readTextFile(settings.ctl.cacert)] : undefined;
-  const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
-  try {
-    // The agent polls up to 2 * max(10, loop_wait) s for the outcome: allow for that and a little more.
-    const res = await fetch(url, {
-      method: "POST",
-      headers,
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(120_000),
-      ...(client ? { client } : {}),
-    });
-    return { status: res.status, text: await res.text() };
-  } finally {
-    client?.close();
-  }
 }
 
 async function writeFailoverKey(

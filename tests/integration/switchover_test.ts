@@ -7,8 +7,7 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { startEtcd } from "../helpers/etcd.ts";
-import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
+import { formCluster } from "../../scripts/bench/failover.ts";
 import {
   createWriteTable,
   describeOverlaps,
@@ -17,44 +16,18 @@ import {
   overlappingWindows,
   startWriter,
 } from "../helpers/writer.ts";
-import {
-  mainModule,
-  type MemberLayout,
-  readHealth,
-  spawnAgent,
-  waitFor,
-  waitHealthy,
-  withSql,
-  writeLayout,
-} from "../../scripts/lib/local_cluster.ts";
+import { mainModule, readHealth, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 
 Deno.test({
   name: "POST /switchover hands over to the candidate under load without losing an acknowledged write",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using etcd = await startEtcd({ members: 3 });
-    const dir = await Deno.makeTempDir({ prefix: "hactl-switchover-" });
-    const [pgBase, apiBase] = await freePorts(2, 3);
-    const layout = {
-      dir,
-      scope: "swtest",
-      members: 3,
-      etcdEndpoints: etcd.endpoints,
-      basePgPort: pgBase!,
-      baseApiPort: apiBase!,
-      ttl: 20,
-      loopWait: 2,
-      retryTimeout: 5,
-    };
-    const members = await writeLayout(layout);
-    const agents = new Map<string, Deno.ChildProcess>();
+    await using c = await formCluster({ ttl: 20, loopWait: 2, retryTimeout: 5 }, "swtest");
+    const { layout, members } = c;
     try {
-      for (const m of members) agents.set(m.name, await spawnAgent(m));
-      const health = await waitHealthy(layout, 2, 90_000);
-      const byName = (n: string) => members.find((m) => m.name === n)!;
-      const old = byName(health.leader!);
-      const candidate = members.find((m) => m.name !== old.name)!;
+      const old = c.leader;
+      const candidate = c.replicas[0]!;
       await createWriteTable(old);
       const writer = startWriter(members);
       await waitFor(
@@ -162,20 +135,8 @@ Deno.test({
         acked_writes: acks.length,
       }));
     } catch (err) {
-      await dumpLogs(members);
+      await c.dumpLogs("switchover");
       throw err;
-    } finally {
-      await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
-      await stopLeftoverPostgres(members.map((m) => m.dataDir));
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });
-
-async function dumpLogs(members: MemberLayout[]): Promise<void> {
-  for (const m of members) {
-    const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
-    // deno-lint-ignore no-console -- failure diagnostics
-    console.error(`----- ${m.name} (last 30 lines) -----\n${text.split("\n").slice(-30).join("\n")}`);
-  }
-}
