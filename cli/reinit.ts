@@ -39,6 +39,8 @@ export interface ReinitDeps {
   loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;
   post(url: string, body: unknown, settings: CtlSettings): Promise<{ status: number; text: string }>;
   confirm(message: string): boolean;
+  /** A member's `GET /patroni` body, or null when it does not answer. */
+  status(apiUrl: string): Promise<Record<string, unknown> | null>;
   sleep(ms: number): Promise<void>;
   out(text: string): void;
   err(text: string): void;
@@ -48,6 +50,14 @@ export const REAL_DEPS: ReinitDeps = {
   loadCluster: loadClusterFromEtcd,
   post: (url, body, settings) => postJson(url, body, settings, 30_000),
   confirm: (message) => confirm(message),
+  status: async (apiUrl) => {
+    try {
+      const res = await fetch(apiUrl, { signal: AbortSignal.timeout(2000) });
+      return res.ok ? await res.json() : (await res.body?.cancel(), null);
+    } catch {
+      return null;
+    }
+  },
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   out: writeOut,
   err: writeErr,
@@ -107,8 +117,14 @@ export async function run(
       throw new CtlError("Aborted!");
     }
     const started: string[] = [];
+    // With --wait: a member is done when its Postgres runs again as a replica with a new postmaster start time
+    // (its member key may still show the old "running" for a moment after the request).
+    const startTimes = new Map<string, unknown>();
     for (const name of names) {
       const m = view.members.find((x) => x.name === name)!;
+      if (values.wait) {
+        startTimes.set(name, (await deps.status(m.data.api_url))?.postmaster_start_time ?? null);
+      }
       try {
         const url = new URL("/reinitialize", m.data.api_url).toString();
         const res = await deps.post(url, { force: values.force === true }, settings);
@@ -126,10 +142,12 @@ export async function run(
       deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
       for (let i = 0; i < 600 && started.length > 0; i++) {
         await deps.sleep(1000);
-        const now = await deps.loadCluster(settings, scope!).catch(() => null);
         for (const name of [...started]) {
-          const m = now?.members.find((x) => x.name === name);
-          if (m?.data.state === "running" && m.data.role === "replica") {
+          const m = view.members.find((x) => x.name === name)!;
+          const s = await deps.status(m.data.api_url);
+          if (
+            s?.state === "running" && s.role === "replica" && s.postmaster_start_time !== startTimes.get(name)
+          ) {
             deps.out(`Reinitialize is completed on: ${name}\n`);
             started.splice(started.indexOf(name), 1);
           }
