@@ -7,6 +7,7 @@ import { writeErr, writeOut } from "./cli/io.ts";
 import { run as agent } from "./cli/agent.ts";
 import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
+import { run as pauseOrResume } from "./cli/pause.ts";
 import { run as reinit } from "./cli/reinit.ts";
 import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
@@ -27,6 +28,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "make a named member the leader",
   },
   reinit: { run: reinit, summary: "throw a member's data away and clone it again from the leader" },
+  pause: {
+    run: (args, env) => pauseOrResume("pause", args, env),
+    summary: "maintenance mode: stop automatic failover",
+  },
+  resume: { run: (args, env) => pauseOrResume("resume", args, env), summary: "leave maintenance mode" },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
   "fence-supervisor": {

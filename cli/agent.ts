@@ -151,6 +151,8 @@ async function runDaemon(config: Config): Promise<number> {
       loopWait: () => agent!.dynamic.loopWait,
       warn: (message) => log.warn(message),
       reinit: (force) => agent!.requestReinit(force),
+      setConfig: (value, modRevision) => dcs.setConfig(value, modRevision),
+      wake: () => agent!.wake(),
     },
   });
   const listen = config.restapi.listen;

@@ -11,6 +11,7 @@ export async function postJson(
   body: unknown,
   settings: CtlSettings,
   timeoutMs: number,
+  method = "POST",
 ): Promise<{ status: number; text: string }> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   const auth = settings.ctl.authentication;
@@ -19,7 +20,7 @@ export async function postJson(
   const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
   try {
     const res = await fetch(url, {
-      method: "POST",
+      method,
       headers,
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),

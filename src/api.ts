@@ -14,7 +14,15 @@
  * @module
  */
 import type { ClusterView, Member, NodeSnapshot } from "./types.ts";
-import { type ControlDeps, deleteSwitchover, postReinitialize, postSwitchover } from "./api_control.ts";
+import {
+  type ControlDeps,
+  deleteSwitchover,
+  getConfig,
+  patchConfig,
+  postReinitialize,
+  postSwitchover,
+  putConfig,
+} from "./api_control.ts";
 import { renderMetrics } from "./metrics.ts";
 import { formatLsn, HACTL_VERSION } from "./types.ts";
 import {
@@ -198,6 +206,11 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
 
   const getRoutes: Record<string, (path: string, query: URLSearchParams) => Promise<Response> | Response> = {
     patroni: () => json(200, buildStatusBody(deps.snapshot(), deps.now())),
+    config: async () => {
+      if (!deps.control) return text(501, "config is not available");
+      const r = await getConfig(deps.control);
+      return typeof r.body === "string" ? text(r.status, r.body) : json(r.status, r.body);
+    },
     metrics: () =>
       new Response(renderMetrics(deps.snapshot(), deps.now(), deps.roleChangeHistogram?.()), {
         status: 200,
@@ -244,13 +257,22 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const unsafe = async (req: Request, method: string, segment: string): Promise<Response> => {
     const control = deps.control;
     const known = (method === "POST" && ["switchover", "failover", "reinitialize"].includes(segment)) ||
-      (method === "DELETE" && segment === "switchover");
+      (method === "DELETE" && segment === "switchover") ||
+      ((method === "PATCH" || method === "PUT") && segment === "config");
     if (!known || !control) return text(501, `Unsupported method (${method})`);
     const denied = checkBasicAuth(req, deps.auth);
     if (denied) {
       return new Response(denied, { status: 401, headers: baseHeaders("text/plain; charset=utf-8") });
     }
     if (method === "DELETE") return html(await deleteSwitchover(control));
+    if (segment === "config") {
+      const body = await readJsonObject(req);
+      if ("error" in body) return html({ status: body.status, body: body.error });
+      const r = method === "PATCH"
+        ? await patchConfig(control, body.value)
+        : await putConfig(control, body.value);
+      return typeof r.body === "string" ? html({ status: r.status, body: r.body }) : json(r.status, r.body);
+    }
     if (segment === "reinitialize") {
       // The body is optional here (patronictl sends `{"force": ...}`).
       const body = req.headers.get("content-length") === "0" || !req.body

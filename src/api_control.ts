@@ -27,6 +27,86 @@ export interface ControlDeps {
   warn(message: string): void;
   /** Ask this member to reinitialise; null when accepted, else why not. */
   reinit?(force: boolean): string | null;
+  /** Write the `config` key; with `modRevision` as a CAS. False when the CAS lost. */
+  setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
+  /** Wake the HA loop (a new config takes effect at once). */
+  wake(): void;
+}
+
+/**
+ * Patroni's merge-patch for `PATCH /config`: `null` deletes a key, two objects merge recursively, anything else
+ * replaces the old value when the two differ.
+ */
+export function mergePatch(
+  base: Record<string, unknown>,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    const old = out[k];
+    if (v === null) delete out[k];
+    else if (isObject(v) && isObject(old)) out[k] = mergePatch(old, v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** `GET /config`: the stored dynamic configuration as stored; 502 without the key. */
+export async function getConfig(deps: ControlDeps): Promise<{ status: number; body: unknown }> {
+  try {
+    const view = await deps.readCluster();
+    return view.config ? { status: 200, body: view.config.value } : { status: 502, body: "No configuration" };
+  } catch {
+    return { status: 503, body: "DCS is not accessible" };
+  }
+}
+
+/** `PATCH /config`: merge, CAS-write on the key's revision (409 on a race), answer with the merged document. */
+export async function patchConfig(
+  deps: ControlDeps,
+  patch: Record<string, unknown>,
+): Promise<{ status: number; body: unknown }> {
+  if (Object.keys(patch).length === 0) return { status: 400, body: "request body is an empty JSON object" };
+  let view: ClusterView;
+  try {
+    view = await deps.readCluster();
+  } catch {
+    return { status: 503, body: "DCS is not accessible" };
+  }
+  if (!view.config) return { status: 503, body: "No configuration" };
+  const merged = mergePatch(view.config.value, patch);
+  if (JSON.stringify(merged) !== JSON.stringify(view.config.value)) {
+    try {
+      if (!(await deps.setConfig(merged, view.config.modRevision))) {
+        return { status: 409, body: "Conflict: the configuration changed meanwhile" };
+      }
+    } catch {
+      return { status: 503, body: "DCS is not accessible" };
+    }
+    deps.wake();
+  }
+  return { status: 200, body: merged };
+}
+
+/** `PUT /config`: replace the whole document (no CAS, as Patroni). */
+export async function putConfig(
+  deps: ControlDeps,
+  value: Record<string, unknown>,
+): Promise<{ status: number; body: unknown }> {
+  try {
+    const view = await deps.readCluster();
+    if (JSON.stringify(view.config?.value ?? null) !== JSON.stringify(value)) {
+      if (!(await deps.setConfig(value))) return { status: 502, body: "failed to write the configuration" };
+      deps.wake();
+    }
+    return { status: 200, body: value };
+  } catch {
+    return { status: 502, body: "failed to write the configuration" };
+  }
 }
 
 /** `POST /reinitialize` (`{"force": true}` also while an operation runs). */

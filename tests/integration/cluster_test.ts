@@ -153,6 +153,29 @@ Deno.test({
           withSql(other, async (sql) => (await sql`SELECT count(*)::int AS n FROM foundation`)[0]!.n === 101),
       );
       assert.match(await Deno.readTextFile(other.logPath), /reinitializing: removing the data directory/);
+      // Maintenance mode through PATCH /config: `hactl pause --wait`, then `hactl resume --wait`.
+      const paused = await hactl(["pause", "-c", primary.configPath, "--wait"]);
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /Success: cluster management is paused/);
+      assert.doesNotMatch(paused.stdout, /didn't recognized/);
+      const pausedBody = await (await fetch(`http://127.0.0.1:${primary.apiPort}/patroni`)).json();
+      assert.equal(pausedBody.pause, true);
+      await waitFor(
+        "a PAUSE: cycle line on the leader",
+        20_000,
+        async () =>
+          /INFO: PAUSE: no action\. I am \(pg\d\), the leader with the lock/.test(
+            await Deno.readTextFile(primary.logPath),
+          ),
+      );
+      assert.equal(
+        (await hactl(["pause", "-c", primary.configPath])).stderr,
+        "Error: Cluster is already paused\n",
+      );
+      const resumed = await hactl(["resume", "-c", primary.configPath, "--wait"]);
+      assert.match(resumed.stdout, /Success: cluster management is resumed/);
+      assert.doesNotMatch(resumed.stdout, /didn't recognized/);
+
       const refused = await hactl(["reinit", "-c", primary.configPath, SCOPE, primary.name, "--force"]);
       assert.match(
         refused.stdout,

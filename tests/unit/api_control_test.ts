@@ -46,6 +46,7 @@ function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerS
     problems: [],
   };
   const writes: { value: Record<string, unknown>; modRevision?: string }[] = [];
+  let wakes = 0;
   let polls = 0;
   const deps: ControlDeps = {
     readCluster: () => {
@@ -85,6 +86,14 @@ function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerS
     paused: () => opts.paused ?? false,
     loopWait: () => 10,
     warn: () => {},
+    setConfig: (value, modRevision) => {
+      if (modRevision !== undefined && modRevision !== (view.config?.modRevision ?? "0")) {
+        return Promise.resolve(false);
+      }
+      view = { ...view, config: { value, modRevision: String(Number(view.config?.modRevision ?? 0) + 1) } };
+      return Promise.resolve(true);
+    },
+    wake: () => void wakes++,
   };
   const snapshot: NodeSnapshot = {
     name: "pg1",
@@ -112,7 +121,13 @@ function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerS
     control: deps,
     auth: { username: "admin", password: "s3cret" },
   });
-  return { handler, writes, view: () => view };
+  return {
+    handler,
+    writes,
+    view: () => view,
+    wakes: () => wakes,
+    setView: (v: Partial<ClusterView>) => void (view = { ...view, ...v }),
+  };
 }
 
 const AUTH = { authorization: `Basic ${btoa("admin:s3cret")}` };
@@ -282,4 +297,74 @@ Deno.test("POST /reinitialize answers Patroni's messages", async () => {
     text: "I am the leader, can not reinitialize",
   }, "no body at all is fine");
   assert.deepEqual(asks, [false, true, false]);
+});
+
+Deno.test("GET /config returns the stored document; PATCH merges with null deleting and CAS; PUT replaces", async () => {
+  const w = world();
+  const json = async (method: string, body?: unknown) => {
+    const res = await w.handler(
+      new Request("http://x/config", {
+        method,
+        headers: AUTH,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    );
+    return { status: res.status, body: await res.text() };
+  };
+  assert.equal((await json("GET")).status, 502, "no config key yet");
+  w.setView({
+    config: { value: { ttl: 30, postgresql: { parameters: { work_mem: "4MB", a: 1 } } }, modRevision: "3" },
+  });
+  assert.deepEqual(JSON.parse((await json("GET")).body), {
+    ttl: 30,
+    postgresql: { parameters: { work_mem: "4MB", a: 1 } },
+  });
+  const patched = await json("PATCH", {
+    pause: true,
+    postgresql: { parameters: { a: null, work_mem: "8MB" } },
+  });
+  assert.equal(patched.status, 200);
+  assert.deepEqual(JSON.parse(patched.body), {
+    ttl: 30,
+    postgresql: { parameters: { work_mem: "8MB" } },
+    pause: true,
+  });
+  assert.equal(w.view().config!.value.pause, true);
+  assert.equal(w.wakes(), 1, "the HA loop is woken");
+  assert.equal((await json("PATCH", {})).status, 400, "an empty patch is refused");
+  const put = await json("PUT", { ttl: 20 });
+  assert.equal(put.status, 200);
+  assert.deepEqual(w.view().config!.value, { ttl: 20 });
+  assert.equal((await call(w.handler, "PATCH", "/config", { pause: null }, {} as typeof AUTH)).status, 401);
+});
+
+Deno.test("PATCH /config answers 409 when the key changed between the read and the CAS write", async () => {
+  const view: ClusterView = {
+    initialize: null,
+    config: { value: { ttl: 30 }, modRevision: "3" },
+    leader: null,
+    members: [],
+    status: null,
+    failover: null,
+    sync: null,
+    history: [],
+    revision: "5",
+    problems: [],
+  };
+  const handler = createApiHandler({
+    snapshot: () => ({} as NodeSnapshot),
+    now: () => 0,
+    wallNow: () => NOW,
+    loadCluster: () => Promise.resolve(view),
+    scope: "demo",
+    name: "pg1",
+    control: {
+      ...({} as ControlDeps),
+      readCluster: () => Promise.resolve(view),
+      setConfig: () => Promise.resolve(false), // someone else wrote revision 4 meanwhile
+      wake: () => {},
+    },
+  });
+  const res = await call(handler, "PATCH", "/config", { pause: true });
+  assert.equal(res.status, 409);
 });
