@@ -9,6 +9,7 @@ import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
 import { run as pauseOrResume } from "./cli/pause.ts";
 import { run as reinit } from "./cli/reinit.ts";
+import { run as show } from "./cli/show.ts";
 import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
 import { run as version } from "./cli/version.ts";
@@ -33,6 +34,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "maintenance mode: stop automatic failover",
   },
   resume: { run: (args, env) => pauseOrResume("resume", args, env), summary: "leave maintenance mode" },
+  "show-config": {
+    run: (args, env) => show("show-config", args, env),
+    summary: "show the dynamic configuration",
+  },
+  history: { run: (args, env) => show("history", args, env), summary: "show the timeline history" },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
   "fence-supervisor": {

@@ -211,7 +211,7 @@ function titleCase(text: string): string {
 }
 
 /** YAML text of a value: block style (pretty tables) or one-line flow style (tsv, topology). */
-function yamlOf(value: unknown, flow: boolean): string {
+export function yamlOf(value: unknown, flow: boolean): string {
   return yamlStringify(value, {
     sortMapEntries: true,
     lineWidth: 200,
