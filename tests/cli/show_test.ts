@@ -53,10 +53,10 @@ Deno.test("history prints TL, LSN, Reason, Timestamp, New Leader; short entries 
   const { d, out } = deps();
   assert.equal(await run("history", BASE, {}, d), 0);
   const lines = out.join("").split("\n");
-  assert.match(lines[1]!, /^\| TL \|      LSN \| Reason +\| Timestamp +\| New Leader \|$/);
+  assert.match(lines[1]!, /^\| TL \| {6}LSN \| Reason +\| Timestamp +\| New Leader \|$/);
   assert.match(
     lines[3]!,
-    /^\|  1 \| 25165984 \| no recovery target specified \| 2026-11-26T12:00:00\+00:00 \| pg2 +\|$/,
+    /^\| {2}1 \| 25165984 \| no recovery target specified \| 2026-11-26T12:00:00\+00:00 \| pg2 +\|$/,
   );
   const tsv = deps();
   await run("history", [...BASE, "-f", "tsv"], {}, tsv.d);
