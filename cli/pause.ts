@@ -4,18 +4,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import type { ClusterView } from "../src/types.ts";
-import {
-  CTL_GLOBAL_HELP,
-  CTL_GLOBAL_OPTIONS,
-  CtlError,
-  ctlOptionsFrom,
-  type CtlSettings,
-  loadCtlConfig,
-} from "./ctl_config.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { postJson } from "./ctl_http.ts";
 import { loadClusterFromEtcd } from "./list.ts";
+import { runCtl } from "./ctl_command.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 type Action = "pause" | "resume";
@@ -59,73 +52,58 @@ export async function run(
   env: Record<string, string>,
   deps: PauseDeps = REAL_DEPS,
 ): Promise<number> {
-  let values: Record<string, unknown>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: { ...CTL_GLOBAL_OPTIONS, wait: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    }));
-  } catch (err) {
-    deps.err(`Usage: hactl ${action} [OPTIONS] [CLUSTER_NAME]\n\nError: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    deps.out(help(action));
-    return 0;
-  }
-  try {
-    const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-    const scope = positionals[0] ?? settings.scope;
-    if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
-    const view = await deps.loadCluster(settings, scope);
-    const paused = view.config?.value.pause === true;
-    if (action === "pause" && paused) throw new CtlError("Cluster is already paused");
-    if (action === "resume" && !paused) throw new CtlError("Cluster is not paused");
-    const ordered = [...view.members].sort((a, b) =>
-      (a.name === view.leader?.name ? 0 : 1) - (b.name === view.leader?.name ? 0 : 1)
-    );
-    const body = { pause: action === "pause" ? true : null };
-    let answered = false;
-    for (const m of ordered) {
-      let res;
-      try {
-        res = await deps.patch(new URL("/config", m.data.api_url).toString(), body, settings);
-      } catch {
-        continue; // not reachable: try the next member
+  return await runCtl({
+    usage: `Usage: hactl ${action} [OPTIONS] [CLUSTER_NAME]`,
+    help: help(action),
+    args,
+    options: { wait: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    out: deps.out,
+    err: deps.err,
+    body: async (values, positionals) => {
+      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+      const scope = positionals[0] ?? settings.scope;
+      if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
+      const view = await deps.loadCluster(settings, scope);
+      const paused = view.config?.value.pause === true;
+      if (action === "pause" && paused) throw new CtlError("Cluster is already paused");
+      if (action === "resume" && !paused) throw new CtlError("Cluster is not paused");
+      const ordered = [...view.members].sort((a, b) =>
+        (a.name === view.leader?.name ? 0 : 1) - (b.name === view.leader?.name ? 0 : 1)
+      );
+      const body = { pause: action === "pause" ? true : null };
+      let answered = false;
+      for (const m of ordered) {
+        let res;
+        try {
+          res = await deps.patch(new URL("/config", m.data.api_url).toString(), body, settings);
+        } catch {
+          continue; // not reachable: try the next member
+        }
+        answered = true;
+        if (res.status === 200) {
+          deps.out(`Success: cluster management is ${action === "pause" ? "paused" : "resumed"}\n`);
+        } else deps.out(`Failed: ${action} cluster management status code=${res.status}, (${res.text})\n`);
+        break;
       }
-      answered = true;
-      if (res.status === 200) {
-        deps.out(`Success: cluster management is ${action === "pause" ? "paused" : "resumed"}\n`);
-      } else deps.out(`Failed: ${action} cluster management status code=${res.status}, (${res.text})\n`);
-      break;
-    }
-    if (!answered) throw new CtlError("Can not find accessible cluster member");
-    if (values.wait) {
-      deps.out(`'${action}' request sent, waiting until it is recognized by all nodes\n`);
-      const want = action === "pause";
-      const loopWait = Number(view.config?.value.loop_wait ?? 10);
-      let pending: string[] = [];
-      for (let i = 0; i <= loopWait + 1; i++) {
-        const now = await deps.loadCluster(settings, scope);
-        pending = now.members.filter((m) => (m.data.pause === true) !== want).map((m) => m.name);
-        if (pending.length === 0) break;
-        await deps.sleep(1000);
+      if (!answered) throw new CtlError("Can not find accessible cluster member");
+      if (values.wait) {
+        deps.out(`'${action}' request sent, waiting until it is recognized by all nodes\n`);
+        const want = action === "pause";
+        const loopWait = Number(view.config?.value.loop_wait ?? 10);
+        let pending: string[] = [];
+        for (let i = 0; i <= loopWait + 1; i++) {
+          const now = await deps.loadCluster(settings, scope);
+          pending = now.members.filter((m) => (m.data.pause === true) !== want).map((m) => m.name);
+          if (pending.length === 0) break;
+          await deps.sleep(1000);
+        }
+        if (pending.length > 0) {
+          deps.out(
+            `${pending.join(", ")} members didn't recognized ${action} state after ${loopWait + 1} seconds\n`,
+          );
+        }
       }
-      if (pending.length > 0) {
-        deps.out(
-          `${pending.join(", ")} members didn't recognized ${action} state after ${loopWait + 1} seconds\n`,
-        );
-      }
-    }
-    return 0;
-  } catch (err) {
-    if (err instanceof CtlError) {
-      deps.err(`Error: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+      return 0;
+    },
+  });
 }

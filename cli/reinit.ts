@@ -6,19 +6,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { renderList } from "../src/cluster_table.ts";
 import type { ClusterView } from "../src/types.ts";
-import {
-  CTL_GLOBAL_HELP,
-  CTL_GLOBAL_OPTIONS,
-  CtlError,
-  ctlOptionsFrom,
-  type CtlSettings,
-  loadCtlConfig,
-} from "./ctl_config.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { loadClusterFromEtcd } from "./list.ts";
 import { postJson } from "./ctl_http.ts";
+import { runCtl } from "./ctl_command.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 const HELP = [
@@ -68,98 +61,79 @@ export async function run(
   env: Record<string, string>,
   deps: ReinitDeps = REAL_DEPS,
 ): Promise<number> {
-  let values: Record<string, unknown>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...CTL_GLOBAL_OPTIONS,
-        force: { type: "boolean" },
-        wait: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    deps.err(
-      `Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...\n\nError: ${(err as Error).message}\n`,
-    );
-    return 2;
-  }
-  if (values.help) {
-    deps.out(HELP);
-    return 0;
-  }
-  try {
-    const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-    let scope = settings.scope;
-    let names = positionals;
-    // patronictl takes the cluster name first; hactl accepts it too, or only members when the config names a scope.
-    const view0 = scope ? await deps.loadCluster(settings, scope) : null;
-    if (!view0 || (names.length > 0 && !view0.members.some((m) => m.name === names[0]))) {
-      if (names.length === 0) throw new CtlError("no cluster name given and no scope in the configuration");
-      scope = names[0]!;
-      names = names.slice(1);
-    }
-    const view = view0 && scope === settings.scope ? view0 : await deps.loadCluster(settings, scope!);
-    deps.out(renderList(view, scope!, { format: "pretty", extended: false }));
-    if (names.length === 0) throw new CtlError("Which member do you want to reinitialize?");
-    for (const name of names) {
-      if (!view.members.some((m) => m.name === name)) {
-        throw new CtlError(`${name} is not a member of cluster`);
+  return await runCtl({
+    usage: "Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...",
+    help: HELP,
+    args,
+    options: { force: { type: "boolean" }, wait: { type: "boolean" } },
+    out: deps.out,
+    err: deps.err,
+    body: async (values, positionals) => {
+      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+      let scope = settings.scope;
+      let names = positionals;
+      // patronictl takes the cluster name first; hactl accepts it too, or only members when the config names a scope.
+      const view0 = scope ? await deps.loadCluster(settings, scope) : null;
+      if (!view0 || (names.length > 0 && !view0.members.some((m) => m.name === names[0]))) {
+        if (names.length === 0) throw new CtlError("no cluster name given and no scope in the configuration");
+        scope = names[0]!;
+        names = names.slice(1);
       }
-    }
-    if (
-      !values.force && !deps.confirm(`Are you sure you want to reinitialize members ${names.join(", ")}?`)
-    ) {
-      throw new CtlError("Aborted!");
-    }
-    const started: string[] = [];
-    // With --wait: a member is done when its Postgres runs again as a replica with a new postmaster start time
-    // (its member key may still show the old "running" for a moment after the request).
-    const startTimes = new Map<string, unknown>();
-    for (const name of names) {
-      const m = view.members.find((x) => x.name === name)!;
-      if (values.wait) {
-        startTimes.set(name, (await deps.status(m.data.api_url))?.postmaster_start_time ?? null);
+      const view = view0 && scope === settings.scope ? view0 : await deps.loadCluster(settings, scope!);
+      deps.out(renderList(view, scope!, { format: "pretty", extended: false }));
+      if (names.length === 0) throw new CtlError("Which member do you want to reinitialize?");
+      for (const name of names) {
+        if (!view.members.some((m) => m.name === name)) {
+          throw new CtlError(`${name} is not a member of cluster`);
+        }
       }
-      try {
-        const url = new URL("/reinitialize", m.data.api_url).toString();
-        const res = await deps.post(url, { force: values.force === true }, settings);
-        if (res.status === 200) {
-          deps.out(`Success: reinitialize for member ${name}\n`);
-          started.push(name);
-        } else {deps.out(
-            `Failed: reinitialize for member ${name}, status code=${res.status}, (${res.text})\n`,
-          );}
-      } catch (err) {
-        deps.out(`Failed: reinitialize for member ${name}, (${err instanceof Error ? err.message : err})\n`);
+      if (
+        !values.force && !deps.confirm(`Are you sure you want to reinitialize members ${names.join(", ")}?`)
+      ) {
+        throw new CtlError("Aborted!");
       }
-    }
-    if (values.wait && started.length > 0) {
-      deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
-      for (let i = 0; i < 600 && started.length > 0; i++) {
-        await deps.sleep(1000);
-        for (const name of [...started]) {
-          const m = view.members.find((x) => x.name === name)!;
-          const s = await deps.status(m.data.api_url);
-          if (
-            s?.state === "running" && s.role === "replica" && s.postmaster_start_time !== startTimes.get(name)
-          ) {
-            deps.out(`Reinitialize is completed on: ${name}\n`);
-            started.splice(started.indexOf(name), 1);
+      const started: string[] = [];
+      // With --wait: a member is done when its Postgres runs again as a replica with a new postmaster start time
+      // (its member key may still show the old "running" for a moment after the request).
+      const startTimes = new Map<string, unknown>();
+      for (const name of names) {
+        const m = view.members.find((x) => x.name === name)!;
+        if (values.wait) {
+          startTimes.set(name, (await deps.status(m.data.api_url))?.postmaster_start_time ?? null);
+        }
+        try {
+          const url = new URL("/reinitialize", m.data.api_url).toString();
+          const res = await deps.post(url, { force: values.force === true }, settings);
+          if (res.status === 200) {
+            deps.out(`Success: reinitialize for member ${name}\n`);
+            started.push(name);
+          } else {deps.out(
+              `Failed: reinitialize for member ${name}, status code=${res.status}, (${res.text})\n`,
+            );}
+        } catch (err) {
+          deps.out(
+            `Failed: reinitialize for member ${name}, (${err instanceof Error ? err.message : err})\n`,
+          );
+        }
+      }
+      if (values.wait && started.length > 0) {
+        deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
+        for (let i = 0; i < 600 && started.length > 0; i++) {
+          await deps.sleep(1000);
+          for (const name of [...started]) {
+            const m = view.members.find((x) => x.name === name)!;
+            const s = await deps.status(m.data.api_url);
+            if (
+              s?.state === "running" && s.role === "replica" &&
+              s.postmaster_start_time !== startTimes.get(name)
+            ) {
+              deps.out(`Reinitialize is completed on: ${name}\n`);
+              started.splice(started.indexOf(name), 1);
+            }
           }
         }
       }
-    }
-    return 0;
-  } catch (err) {
-    if (err instanceof CtlError) {
-      deps.err(`Error: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+      return 0;
+    },
+  });
 }

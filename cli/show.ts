@@ -5,18 +5,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { pythonJson, renderTable, yamlOf } from "../src/cluster_table.ts";
 import type { ClusterView } from "../src/types.ts";
-import {
-  CTL_GLOBAL_HELP,
-  CTL_GLOBAL_OPTIONS,
-  CtlError,
-  ctlOptionsFrom,
-  type CtlSettings,
-  loadCtlConfig,
-} from "./ctl_config.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { loadClusterFromEtcd } from "./list.ts";
+import { runCtl } from "./ctl_command.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 type Command = "show-config" | "history";
@@ -66,52 +59,33 @@ export async function run(
   env: Record<string, string>,
   deps: ShowDeps = REAL_DEPS,
 ): Promise<number> {
-  let values: Record<string, unknown>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...CTL_GLOBAL_OPTIONS,
-        ...(command === "history" ? { format: { type: "string", short: "f" } } : {}),
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    deps.err(`Usage: hactl ${command} [OPTIONS] [CLUSTER_NAME]\n\nError: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    deps.out(HELP[command]);
-    return 0;
-  }
-  try {
-    const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-    const scope = positionals[0] ?? settings.scope;
-    if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
-    const view = await deps.loadCluster(settings, scope);
-    if (command === "show-config") {
-      if (view.config) deps.out(yamlOf(view.config.value, false).replace(/\n?$/, "\n"));
+  return await runCtl({
+    usage: `Usage: hactl ${command} [OPTIONS] [CLUSTER_NAME]`,
+    help: HELP[command],
+    args,
+    options: { ...(command === "history" ? { format: { type: "string", short: "f" } } : {}) },
+    out: deps.out,
+    err: deps.err,
+    body: async (values, positionals) => {
+      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+      const scope = positionals[0] ?? settings.scope;
+      if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
+      const view = await deps.loadCluster(settings, scope);
+      if (command === "show-config") {
+        if (view.config) deps.out(yamlOf(view.config.value, false).replace(/\n?$/, "\n"));
+        return 0;
+      }
+      const columns = ["TL", "LSN", "Reason", "Timestamp", "New Leader"];
+      const rows = historyRows(view);
+      const format = String(values.format ?? "pretty");
+      if (format === "tsv") deps.out([columns, ...rows].map((r) => r.join("\t") + "\n").join(""));
+      else if (format === "json" || format === "yaml" || format === "yml") {
+        const objects = rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[i]])));
+        deps.out(format === "json" ? pythonJson(objects) + "\n" : yamlOf(objects, false) + "\n");
+      } else if (format === "pretty") {
+        deps.out(renderTable(columns, rows, { rightAligned: [true, true, false, false, false] }) + "\n");
+      } else throw new CtlError(`unknown format ${format}: expected pretty, tsv, json or yaml`);
       return 0;
-    }
-    const columns = ["TL", "LSN", "Reason", "Timestamp", "New Leader"];
-    const rows = historyRows(view);
-    const format = String(values.format ?? "pretty");
-    if (format === "tsv") deps.out([columns, ...rows].map((r) => r.join("\t") + "\n").join(""));
-    else if (format === "json" || format === "yaml" || format === "yml") {
-      const objects = rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[i]])));
-      deps.out(format === "json" ? pythonJson(objects) + "\n" : yamlOf(objects, false) + "\n");
-    } else if (format === "pretty") {
-      deps.out(renderTable(columns, rows, { rightAligned: [true, true, false, false, false] }) + "\n");
-    } else throw new CtlError(`unknown format ${format}: expected pretty, tsv, json or yaml`);
-    return 0;
-  } catch (err) {
-    if (err instanceof CtlError) {
-      deps.err(`Error: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+    },
+  });
 }

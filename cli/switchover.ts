@@ -6,13 +6,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { renderList } from "../src/cluster_table.ts";
+import { isNoFailover } from "../src/ha.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
-import type { ClusterView, Member } from "../src/types.ts";
+import type { ClusterView } from "../src/types.ts";
 import {
   CTL_GLOBAL_HELP,
-  CTL_GLOBAL_OPTIONS,
   CtlError,
   ctlOptionsFrom,
   type CtlSettings,
@@ -21,6 +20,7 @@ import {
 } from "./ctl_config.ts";
 import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
 import { postJson } from "./ctl_http.ts";
+import { runCtl } from "./ctl_command.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 type Action = "switchover" | "failover";
@@ -87,12 +87,6 @@ function timestamp(d: Date): string {
   return `${formatLocalTimestamp(d)}.${String(d.getMilliseconds() * 100).padStart(5, "0")}`;
 }
 
-function nofailover(m: Member): boolean {
-  const t = m.data.tags ?? {};
-  if (typeof t.nofailover === "boolean") return t.nofailover;
-  return typeof t.failover_priority === "number" && t.failover_priority <= 0;
-}
-
 /** `hactl switchover` / `hactl failover`. Exit codes as patronictl: 0 (also for a refused request), 1, 2. */
 export async function run(
   action: Action,
@@ -100,41 +94,24 @@ export async function run(
   env: Record<string, string>,
   deps: SwitchoverDeps = REAL_DEPS,
 ): Promise<number> {
-  let values: Record<string, unknown>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ...CTL_GLOBAL_OPTIONS,
-        leader: { type: "string" },
-        primary: { type: "string" },
-        master: { type: "string" },
-        candidate: { type: "string" },
-        scheduled: { type: "string" },
-        force: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (err) {
-    deps.err(`Usage: hactl ${action} [OPTIONS] [CLUSTER_NAME]\n\nError: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    deps.out(HELP[action]);
-    return 0;
-  }
-  try {
-    return await switchover(action, values, positionals, env, deps);
-  } catch (err) {
-    if (err instanceof CtlError) {
-      deps.err(`Error: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  return await runCtl({
+    usage: `Usage: hactl ${action} [OPTIONS] [CLUSTER_NAME]`,
+    help: HELP[action],
+    args,
+    options: {
+      leader: { type: "string" },
+      primary: { type: "string" },
+      master: { type: "string" },
+      candidate: { type: "string" },
+      scheduled: { type: "string" },
+      force: { type: "boolean" },
+    },
+    out: deps.out,
+    err: deps.err,
+    body: async (values, positionals) => {
+      return await switchover(action, values, positionals, env, deps);
+    },
+  });
 }
 
 async function switchover(
@@ -160,7 +137,9 @@ async function switchover(
     if (!leader) leader = force ? leaderNow : deps.prompt("Primary", leaderNow) ?? leaderNow;
     if (leader !== leaderNow) throw new CtlError(`Member ${leader} is not the leader of cluster ${scope}`);
   }
-  const candidates = view.members.filter((m) => m.name !== leaderNow && !nofailover(m)).map((m) => m.name)
+  const candidates = view.members.filter((m) => m.name !== leaderNow && !isNoFailover(m.data.tags ?? {})).map(
+    (m) => m.name,
+  )
     .sort();
   if (candidates.length === 0) throw new CtlError(`No candidates found to ${action} to`);
   let candidate = values.candidate as string | undefined;
