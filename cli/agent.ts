@@ -13,6 +13,7 @@ import { createEtcdDcs } from "../src/dcs.ts";
 import { agentLog, moduleLogger, setupLogging } from "../src/log.ts";
 import { HttpPeerClient } from "../src/peers.ts";
 import { LocalPostgres } from "../src/postgres.ts";
+import { systemdNotifier } from "../src/sd_notify.ts";
 import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
 import { writeErr, writeOut } from "./io.ts";
@@ -59,12 +60,23 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     writeOut(`${config.source}: configuration is valid\n`);
     return 0;
   }
-  return await runDaemon(config);
+  return await runDaemon(config, env);
 }
 
-async function runDaemon(config: Config): Promise<number> {
+async function runDaemon(config: Config, env: Record<string, string>): Promise<number> {
   setupLogging({ level: config.log.level, type: config.log.type });
   const log = moduleLogger("agent");
+  // systemd Type=notify: READY=1 once the REST API listens, STATUS=<cycle sentence>, STOPPING=1 on SIGTERM.
+  const notifier = systemdNotifier(env);
+  // Postgres (built with systemd support) would notify too, and systemd rejects and logs that (NotifyAccess=main).
+  if (notifier.enabled) Deno.env.delete("NOTIFY_SOCKET");
+  let notifyFailed = false;
+  const notify = (fields: Record<string, string | number>) => {
+    const problem = notifier.send(fields);
+    if (problem && !notifyFailed) log.warn(problem);
+    notifyFailed ||= problem !== null;
+  };
+  const cycleLog = agentLog();
   const bootstrapDcs = config.bootstrap.dcs;
   const dynamicFrom = (raw: Record<string, unknown> | null) => {
     const { settings, warnings } = normalizeDynamic(raw ?? bootstrapDcs);
@@ -116,7 +128,13 @@ async function runDaemon(config: Config): Promise<number> {
     pg,
     peers,
     clock: REAL_CLOCK,
-    log: agentLog(),
+    log: {
+      ...cycleLog,
+      cycle: (reason, fields) => {
+        cycleLog.cycle(reason, fields);
+        if (notifier.enabled) notify({ STATUS: reason });
+      },
+    },
     callbacks: new ProcessCallbackRunner(config.postgresql.callbacks, config.scope, (m) => log.warn(m)),
   });
 
@@ -178,6 +196,7 @@ async function runDaemon(config: Config): Promise<number> {
     scope: config.scope,
     address: `${hostname}:${listen.port}`,
   });
+  notify({ READY: 1, STATUS: `agent ${config.name} of cluster ${config.scope} started` });
 
   // The status monitor keeps the health-check snapshot fresh between cycles (no SQL per API request).
   let monitorBusy = false;
@@ -192,6 +211,7 @@ async function runDaemon(config: Config): Promise<number> {
     if (shuttingDown) return;
     shuttingDown = true;
     log.info("received {signal}, shutting down", { signal: sig });
+    notify({ STOPPING: 1 });
     agent!.stop();
   };
   Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
@@ -205,6 +225,7 @@ async function runDaemon(config: Config): Promise<number> {
   abort.abort();
   await server.finished.catch(() => {});
   log.info("hactl agent stopped");
+  notifier.close();
   return 0;
 }
 
