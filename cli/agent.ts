@@ -10,7 +10,7 @@ import { createApiHandler, serveApi } from "../src/api.ts";
 import { ProcessCallbackRunner } from "../src/callbacks.ts";
 import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
-import { agentLog, moduleLogger, setupLogging } from "../src/log.ts";
+import { agentLog, configSecrets, moduleLogger, setupLogging } from "../src/log.ts";
 import { HttpPeerClient } from "../src/peers.ts";
 import { LocalPostgres } from "../src/postgres.ts";
 import { systemdNotifier } from "../src/sd_notify.ts";
@@ -64,7 +64,12 @@ export async function run(args: string[], env: Record<string, string>): Promise<
 }
 
 async function runDaemon(config: Config, env: Record<string, string>): Promise<number> {
-  setupLogging({ level: config.log.level, type: config.log.type });
+  try {
+    setupLogging({ ...config.log, secrets: configSecrets(config) });
+  } catch (err) {
+    writeErr(`${config.source}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
   const log = moduleLogger("agent");
   // systemd Type=notify: READY=1 once the REST API listens, STATUS=<cycle sentence>, STOPPING=1 on SIGTERM.
   const notifier = systemdNotifier(env);

@@ -9,7 +9,9 @@ import { writeOut } from "./io.ts";
 
 export function run(args: string[], _env: Record<string, string> = {}): Promise<number> {
   if (args.includes("-h") || args.includes("--help")) {
-    writeOut("Usage: hactl version\n\nPrint the hactl version and the versions of Deno, V8 and TypeScript it runs on.\n");
+    writeOut(
+      "Usage: hactl version\n\nPrint the hactl version and the versions of Deno, V8 and TypeScript it runs on.\n",
+    );
     return Promise.resolve(0);
   }
   writeOut(`hactl version ${HACTL_VERSION}\n${runtimeVersions()}\n`);

@@ -5,8 +5,8 @@
  *
  * Pure: callers pass the file text and the environment in; this module reads no file and no `Deno.env`
  * (`cli/validate_config.ts` reads files and checks the file system). Imports `yaml`, `./types.ts`, `./config_env.ts`
- * (the environment rule), `./config_dynamic.ts` (the dynamic configuration) and `./config_read.ts` (the section
- * readers) only.
+ * (the environment rule), `./config_dynamic.ts` (the dynamic configuration), `./config_read.ts` (the section
+ * readers) and `./config_log.ts` (the `log` section) only.
  *
  * hactl is stricter than Patroni's daemon: it always runs the checks Patroni keeps for `--validate-config`,
  * and it rejects `bootstrap.dcs` timings that Patroni would only raise with a warning at run time.
@@ -16,6 +16,7 @@
 import { parseDocument } from "yaml";
 import type { Tags } from "./types.ts";
 import { isDoc, mergeDocs, PYYAML_OPTIONS, readEnvOverrides } from "./config_env.ts";
+import { type LogConfig, readLogConfig } from "./config_log.ts";
 import {
   checkBootstrapDcs,
   endpointUrl,
@@ -139,11 +140,7 @@ export interface WatchdogConfig {
   driver: "default" | "testing";
 }
 
-export interface LogConfig {
-  level: "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL";
-  type: "plain" | "json";
-  dir?: string;
-}
+export type { LogConfig } from "./config_log.ts";
 
 /** The validated local configuration. Immutable once built. */
 export interface Config {
@@ -204,24 +201,7 @@ export function buildConfig(
   const name = r.str(doc, "name", "name", true) ?? "";
   if (name === RESERVED_NAME) r.problem("name", `"${RESERVED_NAME}" is reserved`);
 
-  const logDoc = r.section(doc, "log", "log");
-  const levelText = typeof logDoc.level === "string" ? logDoc.level.toUpperCase() : logDoc.level;
-  const level = r.oneOf(
-    {
-      level: ({ WARN: "WARNING", FATAL: "CRITICAL" } as Record<string, string>)[String(levelText)] ??
-        levelText,
-    },
-    "level",
-    "log.level",
-    ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const,
-    "INFO",
-  );
-  const log: LogConfig = {
-    level,
-    type: r.oneOf(logDoc, "type", "log.type", ["plain", "json"] as const, "plain"),
-  };
-  const logDir = r.str(logDoc, "dir", "log.dir");
-  if (logDir !== undefined) log.dir = logDir;
+  const log = readLogConfig(r, r.section(doc, "log", "log"));
 
   const api = r.section(doc, "restapi", "restapi");
   const apiListen = api.listen === undefined

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Config } from "../../src/config.ts";
+import { DEFAULT_LOG_CONFIG } from "../../src/config_log.ts";
 
 export interface TestConfigInput {
   name: string;
@@ -32,7 +33,7 @@ export function makeTestConfig(input: TestConfigInput): Config {
     scope,
     namespace: "/service/",
     name: input.name,
-    log: { level: "INFO", type: "plain" },
+    log: { ...DEFAULT_LOG_CONFIG },
     restapi: {
       listen: { host: "127.0.0.1", port: input.apiPort },
       connectAddress: { host: "127.0.0.1", port: input.apiPort },

@@ -178,7 +178,19 @@ Deno.test("parseConfig() silently drops protected GUCs from local postgresql.par
 Deno.test("parseConfig() applies Patroni's defaults to a minimal file", () => {
   const config = parseConfig(MINIMAL, "hactl.yml", { HOME: "/home/pg" });
   assert.equal(config.namespace, "/service/");
-  assert.deepEqual(config.log, { level: "INFO", type: "plain" });
+  assert.deepEqual(config.log, {
+    level: "INFO",
+    type: "plain",
+    tracebackLevel: "ERROR",
+    format: "%(asctime)s %(levelname)s: %(message)s",
+    jsonKeys: [],
+    staticFields: {},
+    fileNum: 4,
+    fileSize: 25000000,
+    loggers: {},
+    deduplicateHeartbeatLogs: false,
+    maxQueueSize: 1000,
+  });
   assert.deepEqual(config.restapi.listen, { host: "0.0.0.0", port: 8008 });
   assert.equal(config.restapi.verifyClient, "none");
   assert.deepEqual(config.restapi.allowlist, []);
