@@ -30,6 +30,9 @@ Options:
   -h, --help          Show this help.
 
 Signals: SIGTERM/SIGINT stop Postgres, release the leader key and exit 0.
+systemd: with NOTIFY_SOCKET set (Type=notify, scripts/systemd/hactl.service) it reports READY=1 once the
+REST API listens, STATUS=<the HA cycle's sentence> every cycle and STOPPING=1 on SIGTERM.
+Logging: the log section (level, format, type: json, dir with rotation, ...); see the README, "Logging".
 Exit codes: 0 clean shutdown, 1 configuration error or fatal start-up error.
 `;
 
