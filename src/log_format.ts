@@ -242,7 +242,7 @@ function applySpec(value: string | number, p: Exclude<Piece, string>): string {
       break;
     default:
       text = String(value);
-      if (p.precision !== undefined && ["s"].includes(p.conversion)) text = text.slice(0, p.precision);
+      if (p.precision !== undefined && p.conversion === "s") text = text.slice(0, p.precision);
   }
   if (p.width !== undefined && text.length < p.width) {
     const numeric = typeof value === "number" && "dfFiu".includes(p.conversion);
@@ -286,7 +286,7 @@ export function renderJson(
 
 /**
  * A function that removes secrets from rendered text: `password=...`/`password: ...` values, the password part of
- * `scheme://user:password@host`, and every literal occurrence of the given secret values (as written, JSON-escaped
+ * `scheme://user:password@host`, HTTP `Basic`/`Bearer` credentials, and every literal occurrence of the given secret values (as written, JSON-escaped
  * and percent-encoded). Secrets shorter than 4 characters are only caught by the patterns: replacing every
  * occurrence of, say, "pg" would mangle every line and hide nothing worth hiding.
  */
@@ -306,7 +306,8 @@ export function makeRedactor(secrets: Iterable<string>): (text: string) => strin
         /(password\\?"?\s*[=:]\s*)('(?:[^'\\]|\\.)*'|\\?"(?:[^"\\]|\\.)*?\\?"|[^\s,;)}&]+)/gi,
         "$1******",
       )
-      .replace(/(\/\/[^:/@\s]+:)[^@/\s]+@/g, "$1******@");
+      .replace(/(\/\/[^:/@\s]+:)[^@/\s]+@/g, "$1******@")
+      .replace(/\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]{6,}/g, "$1 ******");
     for (const s of ordered) out = out.replaceAll(s, "******");
     return out;
   };

@@ -258,6 +258,7 @@ postgresql:
       level: "warning",
       fields: { rewind: 'rew"ind-secret' },
     }),
+    record("peer call with Authorization: Basic " + btoa("admin:api-secret"), { level: "warning" }),
     record("conninfo user=x password='quo ted\\'s' host=y", { level: "warning" }),
     record("encoded postgres://u:" + encodeURIComponent('rew"ind-secret') + "@h", { level: "warning" }),
   ];
@@ -265,7 +266,7 @@ postgresql:
     for (const level of ["INFO", "DEBUG"] as const) {
       const out = render({ type, level, secrets }, ...leaky);
       assert.equal(out.split("\n").length - 1, leaky.length, out);
-      for (const s of [...secrets, 'rew\\"ind-secret', "quo ted", "ted"]) {
+      for (const s of [...secrets, 'rew\\"ind-secret', "quo ted", "ted", btoa("admin:api-secret")]) {
         assert.ok(!out.includes(s), `${type}/${level} output leaks ${s}:\n${out}`);
       }
       assert.ok(out.includes("******"));
