@@ -286,9 +286,9 @@ export function renderJson(
 
 /**
  * A function that removes secrets from rendered text: `password=...`/`password: ...` values, the password part of
- * `scheme://user:password@host`, HTTP `Basic`/`Bearer` credentials, and every literal occurrence of the given secret values (as written, JSON-escaped
- * and percent-encoded). Secrets shorter than 4 characters are only caught by the patterns: replacing every
- * occurrence of, say, "pg" would mangle every line and hide nothing worth hiding.
+ * `scheme://user:password@host`, HTTP `Basic`/`Bearer` credentials, and every literal occurrence of the given
+ * secret values (as written, JSON-escaped and percent-encoded). Secrets shorter than 4 characters are only caught
+ * by the patterns: replacing every occurrence of, say, "pg" would mangle every line and hide nothing worth hiding.
  */
 export function makeRedactor(secrets: Iterable<string>): (text: string) => string {
   const literal = new Set<string>();
