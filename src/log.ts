@@ -137,7 +137,11 @@ export function createRenderer(settings: LogSettings, ctx: Omit<LineContext, "da
     const name = record.category.join(".");
     if (RANK[level] < RANK[levelFor(name, settings.level, loggers)]) return null;
     let message = renderMessage(record);
-    if (settings.deduplicateHeartbeatLogs && name === "hactl.ha" && level === "INFO") {
+    // As Patroni: only at level INFO (at DEBUG every heartbeat is shown).
+    if (
+      settings.deduplicateHeartbeatLogs && settings.level === "INFO" && name === "hactl.ha" &&
+      level === "INFO"
+    ) {
       const heartbeat = message.startsWith("no action. ") || message.startsWith("PAUSE: no action");
       if (heartbeat && message === lastHeartbeat) return null;
       lastHeartbeat = heartbeat ? message : null;

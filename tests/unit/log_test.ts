@@ -213,6 +213,10 @@ Deno.test("deduplicate_heartbeat_logs drops a heartbeat identical to the previou
   assert.equal(render({}, beat, beat).split("\n").length - 1, 2);
   const out = render({ deduplicateHeartbeatLogs: true }, beat, beat, beat, other, beat, beat);
   assert.equal(out.split("\n").length - 1, 3);
+  assert.equal(
+    render({ deduplicateHeartbeatLogs: true, level: "DEBUG" }, beat, beat).split("\n").length - 1,
+    2,
+  );
 });
 
 Deno.test("secrets from the configuration never appear in a line, plain or JSON, wherever they hide", () => {
