@@ -2,6 +2,8 @@
 # Installs what hactl's demo and tests need on a Debian machine that has Node/npm, skipping what is present:
 #   - Deno 2.9.6 from the npm registry (package.json pin, into ./node_modules)
 #   - etcd 3.4 (etcd-server, etcd-client) and PostgreSQL 15 from Debian's packages (needs root or sudo)
+#   - for the interoperability tests (tests/integration/interop_test.ts), also from Debian: Patroni 3.0.2
+#     (`patroni`, for its `patronictl`; python3-etcd is its etcd client), HAProxy 2.6 and vip-manager 1.0.2
 # Usage: scripts/setup.sh        (sourced by demo.sh and test.sh; safe to run again)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +22,11 @@ missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+command -v patronictl >/dev/null 2>&1 || missing+=(patroni)
+# patroni accepts any one DCS client package; patronictl's `etcd3:` support needs python-etcd's.
+/usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || missing+=(python3-etcd)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v vip-manager >/dev/null 2>&1 || missing+=(vip-manager)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq >&2
@@ -31,8 +38,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
 fi
-# Packaged services, if any were started before, would hold the default ports.
-for svc in etcd postgresql; do
+# Packaged services, if any were started before, would hold the default ports. (Debian's haproxy.cfg has no
+# listener, and the tests start their own HAProxy with its own config on free ports.)
+for svc in etcd postgresql haproxy vip-manager; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     say "note: the system's $svc service is running; hactl's demo and tests use their own ports"
   fi
