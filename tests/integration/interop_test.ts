@@ -21,6 +21,7 @@ import assert from "node:assert/strict";
 import { type FaultCluster, formCluster } from "../../scripts/bench/failover.ts";
 import { type MemberLayout, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import { freePorts } from "../helpers/processes.ts";
+import { STATUS_SQL, type StatusRow } from "../../src/pg_status.ts";
 import { type Haproxy, startHaproxy, upServers } from "../helpers/haproxy.ts";
 import { createWriteTable, longestGap, missingOn, startWriter } from "../helpers/writer.ts";
 
@@ -251,6 +252,17 @@ Deno.test({
           parseMemberTable(own.stdout).rows.map((r) => [r.Member, r.Role]),
           rows.map((r) => [r.Member, r.Role]),
         );
+        // `dsn` builds a libpq string from the leader's member key (conn_url).
+        const dsn = await patronictl(ctlConfig, "dsn");
+        assert.equal(dsn.code, 0, describe(dsn));
+        assert.equal(dsn.stdout.trim(), `host=127.0.0.1 port=${leader.pgPort}`);
+        const topology = await patronictl(ctlConfig, "topology");
+        assert.equal(topology.code, 0, describe(topology));
+        assert.deepEqual(
+          parseMemberTable(topology.stdout).rows.map((r) => r.Member),
+          [leader.name, ...c.replicas.map((r) => `+ ${r.name}`)],
+          topology.stdout,
+        );
       });
 
       await step("the leader key names the leader (vip-manager's read)", async () => {
@@ -268,6 +280,7 @@ Deno.test({
         },
       );
 
+      const first = c.leader;
       const candidate = c.replicas[0]!;
       await step("patronictl switchover --force moves the leader; HAProxy clients follow", async () => {
         await createWriteTable(leader);
@@ -291,6 +304,10 @@ Deno.test({
         leader = candidate;
         assert.equal((await waitHealthy(c.layout, 2, 90_000)).leader, candidate.name);
         await streamsFrom(old, candidate);
+        // hactl's status query on the former primary: its last checkpoint is still on the old timeline, its WAL
+        // files are on the new one (what it reports as its timeline once its receiver is gone).
+        const [{ status }] = await withSql(old, (sql) => sql.unsafe(STATUS_SQL)) as [{ status: StatusRow }];
+        assert.deepEqual([status.checkpoint_tli, status.wal_tli], [timelineBefore, timelineBefore + 1]);
 
         // HAProxy: the new primary is the only UP server behind the write listener, and a write through it
         // lands there; the writer kept going through the hand-over and lost nothing it was told was written.
@@ -354,24 +371,53 @@ Deno.test({
         assert.doesNotMatch((await patronictl(ctlConfig, "list")).stdout, /Maintenance mode/);
       });
 
+      // Every tool sees the new leader: etcd, HAProxy (only it UP, a client lands on it writable), the
+      // leader key as vip-manager reads it, and patronictl's table.
+      const everyoneFollows = async (to: MemberLayout) => {
+        leader = to;
+        assert.equal((await waitHealthy(c.layout, 2, 90_000)).leader, to.name);
+        await haproxyFollows(haproxy, c, to);
+        const via = await waitFor("a writable primary through HAProxy", 30_000, async () => {
+          const p = await probe(haproxy.ports.primary);
+          return !p.rec && p.port === to.pgPort ? p : { notYet: JSON.stringify(p) };
+        });
+        assert.equal(via.port, to.pgPort);
+        assert.equal(await leaderKeyValue(c.etcd.endpoints), to.name);
+        await settledList(ctlConfig, c, to);
+      };
+
+      await step("patronictl switchover --force --candidate <the former primary>, right away", async () => {
+        // The former primary's last checkpoint is still on the old timeline (no restartpoint yet): it must
+        // still count as being on the timeline it streamed, or it loses the race to the member it replaces.
+        const r = await patronictl(ctlConfig, "switchover", "--force", "--candidate", first.name);
+        assert.equal(r.code, 0, describe(r));
+        assert.match(r.stdout, new RegExp(`Successfully switched over to "${first.name}"`), describe(r));
+        await everyoneFollows(first);
+      });
+
+      await step("patronictl switchover --force without a candidate", async () => {
+        const before = leader;
+        const r = await patronictl(ctlConfig, "switchover", "--force");
+        assert.equal(r.code, 0, describe(r));
+        const to = /Successfully switched over to "(pg\d)"/.exec(r.stdout)?.[1];
+        assert.ok(to && to !== before.name, describe(r));
+        await everyoneFollows(c.byName(to));
+      });
+
       await step(
-        "patronictl switchover --force without a candidate; HAProxy and the key follow",
+        "patronictl failover --candidate --force (POST /failover) moves the leader there",
         async () => {
-          const before = leader;
-          const r = await patronictl(ctlConfig, "switchover", "--force");
+          const target = c.members.find((m) => m !== leader)!;
+          const r = await patronictl(ctlConfig, "failover", "--candidate", target.name, "--force");
           assert.equal(r.code, 0, describe(r));
-          const to = /Successfully switched over to "(pg\d)"/.exec(r.stdout)?.[1];
-          assert.ok(to && to !== before.name, describe(r));
-          leader = c.byName(to);
-          assert.equal((await waitHealthy(c.layout, 2, 90_000)).leader, leader.name);
-          await haproxyFollows(haproxy, c, leader);
-          const via = await waitFor("a writable primary through HAProxy", 30_000, async () => {
-            const p = await probe(haproxy.ports.primary);
-            return !p.rec && p.port === leader.pgPort ? p : { notYet: JSON.stringify(p) };
-          });
-          assert.equal(via.port, leader.pgPort);
-          assert.equal(await leaderKeyValue(c.etcd.endpoints), leader.name);
-          await settledList(ctlConfig, c, leader);
+          // hactl turns a failover request that names the leader into a switchover (as Patroni >= 3.2 does), so
+          // it answers "switched over" where Patroni 3.0.2 says "failed over".
+          assert.match(
+            r.stdout,
+            new RegExp(`Successfully (switched|failed) over to "${target.name}"`),
+            describe(r),
+          );
+          await everyoneFollows(target);
         },
       );
     } catch (err) {
