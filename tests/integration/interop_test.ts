@@ -4,8 +4,9 @@
  * - Patroni 3.0.2's own `patronictl` (Debian's `patroni` package) with a minimal `patroni.yml` (scope, namespace,
  *   `etcd3.hosts`): `list` shows every member with its host, role, state, timeline and lag, also `-f json` and
  *   with a member's hactl YAML as its config; `switchover --force --leader --candidate` goes through the leader's
- *   `POST /switchover` (not patronictl's DCS fallback) and moves the leader; `pause --wait`/`resume --wait`,
- *   `history`, and `switchover --force` without a candidate.
+ *   `POST /switchover` (not patronictl's DCS fallback) and moves the leader, also right back to the former primary
+ *   and without a candidate; `failover --candidate`; `pause --wait`/`resume --wait`; `dsn`, `topology`, `history`;
+ *   `reinit --force --wait`.
  * - HAProxy 2.6 configured as Patroni's docs recommend (`option httpchk OPTIONS /primary`,
  *   `http-check expect status 200`; `tests/helpers/haproxy.ts`): a client writing through it reaches the primary
  *   before and after the switchover, and every write it had acknowledged is on the new primary.
@@ -420,6 +421,23 @@ Deno.test({
           await everyoneFollows(target);
         },
       );
+
+      await step("patronictl reinit --force --wait rebuilds a replica, which streams again", async () => {
+        const replica = c.members.find((m) => m !== leader)!;
+        const before = await (await fetch(`http://127.0.0.1:${replica.apiPort}/patroni`)).json();
+        const r = await patronictl(ctlConfig, "reinit", SCOPE, replica.name, "--force", "--wait");
+        assert.equal(r.code, 0, describe(r));
+        assert.match(r.stdout, new RegExp(`Success: reinitialize for member ${replica.name}`), describe(r));
+        assert.match(r.stdout, new RegExp(`Reinitialize is completed on: ${replica.name}`), describe(r));
+        await streamsFrom(replica, leader);
+        const after = await (await fetch(`http://127.0.0.1:${replica.apiPort}/patroni`)).json();
+        assert.notEqual(
+          after.postmaster_start_time,
+          before.postmaster_start_time,
+          "Postgres was started afresh",
+        );
+        await settledList(ctlConfig, c, leader);
+      });
     } catch (err) {
       // deno-lint-ignore no-console -- failure diagnostics
       console.error(`haproxy output:\n${haproxy.output()}`);
