@@ -3,6 +3,8 @@
 #   - Deno 2.9.6 from the npm registry (package.json pin, into ./node_modules)
 #   - etcd 3.4 (etcd-server, etcd-client), PostgreSQL 15 and systemd (for systemd-analyze) from Debian's packages
 #     (needs root or sudo)
+#   - for the interoperability tests (tests/integration/interop_test.ts), also from Debian: Patroni 3.0.2
+#     (`patroni`, for its `patronictl`; python3-etcd is its etcd client), HAProxy 2.6 and vip-manager 1.0.2
 # Usage: scripts/setup.sh        (sourced by demo.sh and test.sh; safe to run again)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +25,11 @@ command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 # systemd-analyze checks the units in scripts/systemd/ (tests/cli/systemd_units_test.ts).
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v patronictl >/dev/null 2>&1 || missing+=(patroni)
+# patroni accepts any one DCS client package; patronictl's `etcd3:` support needs python-etcd's.
+/usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || missing+=(python3-etcd)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v vip-manager >/dev/null 2>&1 || missing+=(vip-manager)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq >&2
@@ -34,8 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >&2
 fi
-# Packaged services, if any were started before, would hold the default ports.
-for svc in etcd postgresql; do
+# Packaged services, if any were started before, would hold the default ports. (Debian's haproxy.cfg has no
+# listener, and the tests start their own HAProxy with its own config on free ports.)
+for svc in etcd postgresql haproxy vip-manager; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     say "note: the system's $svc service is running; hactl's demo and tests use their own ports"
   fi

@@ -488,7 +488,11 @@ export class Agent {
           if (ok) {
             lockVerified = true;
             if (action.type === "acquire_leader" && actions.some((a) => a.type === "promote")) {
-              this.#roleChanges.noteLockTaken(this.deps.clock.now(), peerVerdicts(obs, this.context()));
+              const formerLeader = obs.dcs.kind === "ok" ? obs.dcs.cluster.failover?.leader : undefined;
+              this.#roleChanges.noteLockTaken(
+                this.deps.clock.now(),
+                peerVerdicts(obs, this.context(), formerLeader),
+              );
             }
             // The lease was renewed no earlier than the call started: count from there, not from its answer.
             this.#lastRenewal = started;

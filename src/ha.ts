@@ -531,13 +531,20 @@ export function clusterTimeline(view: ClusterView): number {
  * Null when this replica may take the lock; otherwise why not. Implements Patroni's `_is_healthiest_node`:
  * nofailover, lag against `/status.optime`, check_timeline, any reachable primary vetoes, a peer ahead vetoes,
  * an equal peer with a higher failover_priority vetoes.
+ *
+ * With a `failover` key (a manual switchover or failover whose candidate, if any, is not taking over), as
+ * Patroni's `manual_failover_process_no_leader`: the lag check is skipped; the former leader named in the key
+ * stands back while another member could take over, and the others race among themselves without it. (Its REST
+ * status may still say "primary" for a moment after it stopped, which would otherwise veto everyone, and it
+ * would win the race back.)
  */
 export function healthiestVerdict(obs: Observation, ctx: HaContext, view: ClusterView): string | null {
   const pg: PgObservation = obs.pg;
   if (isNoFailover(ctx.tags)) return "I am tagged nofailover";
   const mine = pg.walPosition ?? 0;
   const optime = view.status?.optime ?? null;
-  if (optime !== null && optime - mine > ctx.dynamic.maximumLagOnFailover) {
+  const manual = view.failover;
+  if (!manual && optime !== null && optime - mine > ctx.dynamic.maximumLagOnFailover) {
     return `my WAL position ${mine} lags ${
       optime - mine
     } bytes behind the last known leader position ${optime}`;
@@ -545,8 +552,36 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
   if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < clusterTimeline(view))) {
     return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${clusterTimeline(view)}`;
   }
-  for (const v of peerVerdicts(obs, ctx)) if (v.veto) return `member ${v.name} ${v.why}`;
+  const formerLeader = manual?.leader;
+  if (formerLeader !== undefined && formerLeader === ctx.name) {
+    const other = promotablePeer(obs, ctx, view, manual?.member);
+    return other === null ? null : `I am the former leader of a manual switchover and ${other} can take over`;
+  }
+  for (const v of peerVerdicts(obs, ctx, formerLeader)) if (v.veto) return `member ${v.name} ${v.why}`;
   return null;
+}
+
+/**
+ * A peer that could take over from the former leader of a manual switchover (Patroni's `is_failover_possible`
+ * over the members other than me and the unhealthy candidate): reachable, reporting a WAL position, not
+ * nofailover, watchdog not failed, not lagging behind `/status`, and (with check_timeline) not on an older timeline
+ * than the cluster's. Its name, or null.
+ */
+function promotablePeer(
+  obs: Observation,
+  ctx: HaContext,
+  view: ClusterView,
+  candidate: string | undefined,
+): string | null {
+  const optime = view.status?.optime ?? null;
+  const timeline = clusterTimeline(view);
+  const ok = (obs.peers ?? []).find((p) =>
+    p.name !== ctx.name && p.name !== candidate && p.reachable && p.walPosition !== undefined &&
+    p.nofailover !== true && p.watchdogFailed !== true &&
+    (optime === null || optime - p.walPosition <= ctx.dynamic.maximumLagOnFailover) &&
+    (!ctx.dynamic.checkTimeline || (p.timeline !== undefined && p.timeline >= timeline))
+  );
+  return ok?.name ?? null;
 }
 
 /** How one peer weighed in this member's leader race. */
@@ -562,7 +597,7 @@ export interface PeerVerdict {
  * nofailover, watchdog failed), who vetoed (still primary, newer timeline, ahead, equal with a higher priority),
  * and who was behind.
  */
-export function peerVerdicts(obs: Observation, ctx: HaContext): PeerVerdict[] {
+export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: string): PeerVerdict[] {
   const pg = obs.pg;
   const mine = pg.walPosition ?? 0;
   const myPriority = failoverPriority(ctx.tags);
@@ -570,7 +605,8 @@ export function peerVerdicts(obs: Observation, ctx: HaContext): PeerVerdict[] {
   for (const peer of obs.peers ?? []) {
     if (peer.name === ctx.name) continue;
     const v = (veto: boolean, why: string) => out.push({ name: peer.name, veto, why });
-    if (!peer.reachable || peer.walPosition === undefined) v(false, "is unreachable (not counted)");
+    if (peer.name === formerLeader) v(false, "is the former leader of the manual switchover (not counted)");
+    else if (!peer.reachable || peer.walPosition === undefined) v(false, "is unreachable (not counted)");
     else if (peer.nofailover === true) v(false, "is tagged nofailover (not counted)");
     else if (peer.watchdogFailed === true) v(false, "has a failed watchdog (not counted)");
     else if (peer.role === "primary") v(true, "is still running as primary");

@@ -54,6 +54,8 @@ export interface StatusRow {
   replay_ts: string | null;
   replay_paused: boolean;
   checkpoint_tli: number | null;
+  /** In recovery: the highest timeline among the WAL segment files in pg_wal (null when not readable). */
+  wal_tli?: number | null;
   receiver: { status: string; tli: number | null; host: string | null; port: number | null } | null;
   conninfo: string;
   replication: ReplicationRow[];
@@ -73,6 +75,9 @@ SELECT json_build_object(
   'replay_ts', pg_last_xact_replay_timestamp()::text,
   'replay_paused', CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
   'checkpoint_tli', (SELECT timeline_id FROM pg_control_checkpoint()),
+  'wal_tli', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
+    (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
+  END,
   'receiver', (SELECT json_build_object('status', status, 'tli', received_tli, 'host', sender_host,
                  'port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
   'conninfo', current_setting('primary_conninfo'),
@@ -110,9 +115,23 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   obs.walPosition = Math.max(obs.receiveLsn ?? 0, obs.replayLsn ?? 0) || null;
   obs.replayedTimestamp = row.replay_ts;
   obs.replayPaused = row.replay_paused;
-  obs.timeline = row.receiver?.tli ?? row.checkpoint_tli;
+  obs.timeline = replicaTimeline(row);
   obs.replicationState = row.receiver?.status === "streaming" ? "streaming" : "in archive recovery";
   obs.upstream = upstreamOf(row);
+}
+
+/**
+ * A replica's timeline: the WAL receiver's while it runs; without one (its primary just stopped, or it replays
+ * from an archive) the newest timeline it holds WAL segments of, which the receiver wrote. The last restartpoint's
+ * timeline (`pg_control_checkpoint`) alone would lag a timeline switch by up to `checkpoint_timeout`: a replica
+ * that had streamed the new timeline for minutes would report the old one the moment its primary stopped, and
+ * lose the leader race to a member it is ahead of (seen in a switchover right after a switchover).
+ */
+function replicaTimeline(row: StatusRow): number | null {
+  const known = [row.receiver?.tli, row.checkpoint_tli, row.wal_tli].filter((t): t is number =>
+    typeof t === "number" && t > 0
+  );
+  return known.length ? Math.max(...known) : null;
 }
 
 /** `host:port` of the configured upstream (primary_conninfo), else of the live WAL sender. */

@@ -333,6 +333,75 @@ Deno.test("healthiestVerdict() lets a peer on a newer timeline veto a replica th
   assert.match(healthiestVerdict(o, ctx("pg3"), view({ leader: null }))!, /newer timeline \(2 > 1\)/);
 });
 
+Deno.test("decide(): in a switchover without a candidate, the former leader's stale 'primary' does not veto", () => {
+  // Found with patronictl 3.0.2 (`switchover --force`): the former leader stopped Postgres and released the key,
+  // but its REST snapshot still said primary for a moment; every replica stood back and it won the race back.
+  const switching = view({ leader: null, failover: { leader: "pg1", modRevision: "40" } });
+  const peers = [peer("pg1", 6000, { role: "primary" }), peer("pg3", 6000)];
+  const d = decide(obs(pgState({ walPosition: 6000 }), switching, { peers }), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(types(d.actions), ["acquire_leader", "promote", "clear_failover"]);
+  assert.equal(d.reason, "promoted self to leader by acquiring session lock");
+  // Without the failover key the same reachable primary vetoes (Patroni: "Primary is still alive").
+  assert.match(
+    healthiestVerdict(
+      obs(pgState({ walPosition: 6000 }), view({ leader: null }), { peers }),
+      ctx("pg2"),
+      view(),
+    )!,
+    /member pg1 is still running as primary/,
+  );
+  // A peer ahead still vetoes during the switchover.
+  const ahead = [peer("pg1", 6000), peer("pg3", 7000)];
+  assert.match(
+    healthiestVerdict(
+      obs(pgState({ walPosition: 6000 }), switching, { peers: ahead }),
+      ctx("pg2"),
+      switching,
+    )!,
+    /member pg3 is ahead/,
+  );
+});
+
+Deno.test("healthiestVerdict(): the former leader of a switchover stands back while another member can take over", () => {
+  const switching = view({
+    leader: null,
+    failover: { leader: "pg1", modRevision: "40" },
+    status: { optime: 6000, slots: {}, retainSlots: [] },
+  });
+  const me = pgState({ walPosition: 6000 });
+  const withPeers = (peers: PeerStatus[]) =>
+    healthiestVerdict(obs(me, switching, { peers }), ctx("pg1"), switching);
+  assert.match(
+    withPeers([peer("pg2", 5000), peer("pg3", 6000)])!,
+    /former leader of a manual switchover and pg2 can take over/,
+  );
+  // Nobody else can: unreachable, nofailover, watchdog failed, too far behind /status, or an older timeline.
+  const unfit = [
+    peer("pg2", 6000, { reachable: false }),
+    peer("pg3", 6000, { nofailover: true }),
+    peer("pg4", 6000, { watchdogFailed: true }),
+    peer("pg5", 6000 - DYNAMIC_DEFAULTS.maximumLagOnFailover - 1),
+  ];
+  assert.equal(withPeers(unfit), null);
+  assert.equal(
+    healthiestVerdict(
+      obs(pgState({ walPosition: 6000, timeline: 2 }), { ...switching, history: [[1, 100, "r"]] }, {
+        peers: [peer("pg2", 6000, { timeline: 1 })],
+      }),
+      ctx("pg1", { dynamic: { ...DYNAMIC_DEFAULTS, checkTimeline: true } }),
+      { ...switching, history: [[1, 100, "r"]] },
+    ),
+    null,
+  );
+  // The lag check is Patroni's "without the lag check" for a manual switchover: a lagging member may still race.
+  const lagging = healthiestVerdict(
+    obs(pgState({ walPosition: 10 }), switching, { peers: [peer("pg1", 6000), peer("pg3", 10)] }),
+    ctx("pg2"),
+    switching,
+  );
+  assert.equal(lagging, null);
+});
+
 Deno.test("healthiestVerdict() does not let a peer on an older timeline veto me, whatever its position", () => {
   const o = obs(pgState({ walPosition: 50331689, timeline: 2 }), view({ leader: null }), {
     peers: [peer("pg3", 50331690, { timeline: 1 })],

@@ -65,6 +65,28 @@ Deno.test("fillFromStatus() reports a replica without a WAL receiver as in archi
   assert.equal(obs.walPosition, 0x4000000);
 });
 
+Deno.test("fillFromStatus() gives a replica whose receiver stopped the newest timeline of its WAL files", () => {
+  // Streamed timeline 2 for a while, then its primary stopped: no receiver row, no restartpoint on 2 yet.
+  const obs = emptyPgObservation();
+  fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 1, wal_tli: 2 }));
+  assert.equal(obs.timeline, 2);
+  // While the receiver runs, its timeline counts; never lower than what the checkpoint says.
+  fillFromStatus(
+    obs,
+    row({
+      in_recovery: true,
+      checkpoint_tli: 1,
+      wal_tli: 2,
+      receiver: { status: "streaming", tli: 3, host: null, port: null },
+    }),
+  );
+  assert.equal(obs.timeline, 3);
+  fillFromStatus(obs, row({ in_recovery: true, checkpoint_tli: 2, wal_tli: null }));
+  assert.equal(obs.timeline, 2);
+  fillFromStatus(obs, row({ in_recovery: true, checkpoint_tli: null, wal_tli: null }));
+  assert.equal(obs.timeline, null);
+});
+
 Deno.test("parseTimelineHistory() reads Postgres's timeline history file", () => {
   const text =
     "1\t0/3000158\tno recovery target specified\n\n# comment\n2\t0/5000000\tbefore 2026-11-26\nbad line\n";
