@@ -18,6 +18,8 @@ which="${1:-all}"
 shift || true
 LOGDIR="$(mktemp -d /tmp/hactl-test-logs.XXXXXX)"
 chmod 755 "$LOGDIR"
+# Integration tests run as postgres and copy agent logs here (HACTL_TEST_LOGS).
+[ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && chown postgres "$LOGDIR"
 passed=0
 failed=0
 started=$(date +%s)
