@@ -291,6 +291,11 @@ export interface Observation {
   peers: PeerStatus[] | null;
   /** An operator asked for a reinitialisation (`hactl reinit`, `POST /reinitialize`) not yet carried out. */
   reinitRequested?: boolean;
+  /**
+   * Set only in `watchdog.mode: required` when the watchdog cannot be used, saying why: this member must then
+   * neither take nor keep the leader key (src/watchdog.ts).
+   */
+  watchdogUnusable?: string;
 }
 
 /**
