@@ -402,7 +402,7 @@ export class Agent {
     await this.#jobs.settle();
     if (this.#dynamic.pause) {
       this.deps.log.info?.(
-        "paused: leaving postgres running and the leader key in place (it expires with the lease)",
+        "Leader key is not deleted and Postgresql is not shutdown because of 'pause' state",
       );
       this.deps.watchdog?.disable("shutdown while paused");
       this.deps.fence?.disarm();
@@ -530,7 +530,13 @@ export class Agent {
         .map((m) => ({ name: m.name, apiUrl: m.data.api_url }));
       peers = await this.deps.peers.fetchStatuses(others, 2000);
     }
-    this.#watchdogUnusable = this.deps.watchdog?.unusable(this.#dynamic.ttl, this.#dynamic.loopWait) ?? null;
+    const unusable = this.deps.watchdog?.unusable(this.#dynamic.ttl, this.#dynamic.loopWait) ?? null;
+    if (unusable !== null && this.#watchdogUnusable === null) {
+      this.deps.log.warn(`the watchdog is required but not usable: ${unusable}; this member will not lead`);
+    } else if (unusable === null && this.#watchdogUnusable !== null) {
+      this.deps.log.info?.("the required watchdog is usable again");
+    }
+    this.#watchdogUnusable = unusable;
     return {
       now: clock.now(),
       wallNow: clock.wallNow(),

@@ -372,6 +372,8 @@ export function watchdogPlatformProblem(config: WatchdogConfig): string | null {
   }
 }
 
+/** An error's message; Deno's file errors lose their `: open '<path>'` tail (the caller names the path). */
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/: (open|stat|lstat|write) '[^']*'$/, "");
 }
