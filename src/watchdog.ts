@@ -64,6 +64,8 @@ export class Watchdog {
   #lastKeepalive: number | null = null;
   /** The last activation or keepalive failure, and until when (monotonic ms) it stands. */
   #failure: { reason: string; until: number } | null = null;
+  /** The activation failure automatic mode last warned about. */
+  #warned: string | null = null;
 
   constructor(deps: WatchdogDeps) {
     this.#deps = deps;
@@ -111,14 +113,19 @@ export class Watchdog {
       try {
         this.#activate(ttl, loopWait);
         this.#failure = null;
+        this.#warned = null;
         return true;
       } catch (err) {
         const reason = `could not activate the watchdog: ${messageOf(err)}`;
         this.#failure = { reason, until: now() + ACTIVATION_RETRY_MS };
         if (this.mode === "required") {
           log.error(`${reason}; the watchdog is required, so this member will not lead`);
-        } else log.warn(`${reason}; continuing without a watchdog`);
-        return this.mode !== "required";
+          return false;
+        }
+        // Automatic mode retries quietly: one warning per distinct reason (Patroni warns once).
+        if (reason !== this.#warned) log.warn(`${reason}; continuing without a watchdog`);
+        this.#warned = reason;
+        return true;
       }
     }
     this.#noteOverdue("keepalive");
