@@ -32,8 +32,9 @@ Options:
 Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the leader key and exit 0; in pause
   (maintenance mode) Postgres keeps running and the leader key stays. A second signal is ignored.
 Exit codes: 0 clean shutdown; 1 configuration error or fatal start-up error: another agent with this name is
-  running ("Can't start; there is already a node named '<name>' running"), the REST API cannot listen, or
-  watchdog.mode is required on a host that cannot run a watchdog.
+  running ("Can't start; there is already a node named '<name>' running"), the REST API cannot listen,
+  watchdog.mode is required on a host that cannot run a watchdog, or (not paused) the data directory belongs
+  to another cluster ("system ID mismatch, node <name> belongs to a different cluster: <dcs> != <local>").
 `;
 
 export async function run(args: string[], env: Record<string, string>): Promise<number> {
@@ -226,6 +227,10 @@ async function runDaemon(config: Config): Promise<number> {
   await pg.close();
   abort.abort();
   await server.finished.catch(() => {});
+  if (agent.fatal !== null) {
+    log.error("hactl agent stopped: {fatal}", { fatal: agent.fatal });
+    return 1;
+  }
   log.info("hactl agent stopped");
   return 0;
 }

@@ -146,6 +146,8 @@ export class Agent {
   #dynamic: DynamicSettings;
   #wakeRequested = false;
   #stopped = false;
+  /** The fatal condition that stopped the loop (the agent then exits 1), or null. */
+  #fatal: string | null = null;
   /** Why the required watchdog is unusable, as last observed (null when usable or not required). */
   #watchdogUnusable: string | null = null;
 
@@ -191,6 +193,11 @@ export class Agent {
       this.callback("on_start", observation.pg.role);
     }
     const { failedAt, error, dcsFailed } = await this.execute(decision.actions, observation);
+    if (decision.fatal !== undefined && this.#fatal === null) {
+      this.#fatal = decision.fatal;
+      this.deps.log.error(decision.fatal);
+      this.stop();
+    }
     if (this.#dynamic.pause || this.fenceNoLongerNeeded(observation, decision)) this.disarmFence();
     this.closeWatchdogWhenSafe(observation, decision, failedAt);
     // A cycle that hit a DCS error does not touch the member key (spec §6.34): another etcd call would only spend
@@ -232,6 +239,11 @@ export class Agent {
       if (woke) break;
     }
     this.#wakeRequested = false;
+  }
+
+  /** Why the loop stopped by itself (a fatal condition such as a system ID mismatch), or null. */
+  get fatal(): string | null {
+    return this.#fatal;
   }
 
   /** Stop the loop after the current cycle. */

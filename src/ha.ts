@@ -222,11 +222,15 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
 
   if (isValidSysid(view.initialize) && pg.sysid && view.initialize !== pg.sysid) {
     const actions: Action[] = holdsLock ? [{ type: "release_leader" }] : [];
-    return NO_CHANGE(
-      mem,
-      `data directory belongs to another cluster: system ID ${pg.sysid} differs from the cluster's ${view.initialize}; refusing to join`,
-      actions,
-    );
+    return {
+      ...NO_CHANGE(
+        mem,
+        `data directory belongs to another cluster: system ID ${pg.sysid} differs from the cluster's ${view.initialize}; refusing to join`,
+        actions,
+      ),
+      fatal:
+        `system ID mismatch, node ${ctx.name} belongs to a different cluster: ${view.initialize} != ${pg.sysid}`,
+    };
   }
 
   if (!pg.running) return decideStartPostgres(obs, mem, ctx, view, holdsLock);

@@ -364,6 +364,11 @@ export interface Decision {
   actions: Action[];
   memory: Memory;
   reason: string;
+  /**
+   * Set when this member must not go on (Patroni's fatal conditions, e.g. a data directory of another cluster):
+   * the agent logs it, shuts down and exits 1.
+   */
+  fatal?: string;
 }
 
 /** Convert an `X/Y` LSN into its absolute byte position. */

@@ -244,6 +244,12 @@ Deno.test("decide() refuses to join a cluster with another system identifier", (
   const d = decide(obs(pgState({ sysid: "1111111111111" }), view()), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(d.actions, []);
   assert.match(d.reason, /belongs to another cluster/);
+  // Fatal, as in Patroni: the agent exits 1 with its message.
+  assert.equal(
+    d.fatal,
+    `system ID mismatch, node pg2 belongs to a different cluster: ${SYSID} != 1111111111111`,
+  );
+  assert.equal(decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg2")).fatal, undefined);
 });
 
 Deno.test("decide() demotes a primary when etcd cannot be reached", () => {

@@ -1,8 +1,8 @@
 /**
- * The loop shell and the watchdog, on the in-memory DCS and Postgres with the real `Watchdog` writing the testing
- * driver's protocol into a regular file: one keepalive per lease renewal, the magic close in pause and at
- * shutdown, a paused shutdown that leaves Postgres and the key alone, and a required watchdog that cannot be
- * activated keeping the member from leading.
+ * The loop shell's lifecycle and its watchdog, on the in-memory DCS and Postgres with the real `Watchdog` writing
+ * the testing driver's protocol into a regular file: one keepalive per lease renewal, the magic close in pause
+ * and at shutdown, a paused shutdown that leaves Postgres and the key alone, a required watchdog that cannot be
+ * activated keeping the member from leading, and a fatal condition stopping the loop.
  */
 import assert from "node:assert/strict";
 import { Agent, type AgentLog } from "../../src/agent.ts";
@@ -143,5 +143,28 @@ Deno.test("Agent with a required watchdog that cannot be activated gives the key
     assert.match(m.reasons.at(-1)!, /watchdog is required but not usable/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Agent stops its loop on a fatal condition: the data directory belongs to another cluster", async () => {
+  const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
+  try {
+    const m = member({ mode: "automatic", devicePath: path });
+    for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
+    assert.equal(m.agent.fatal, null);
+    // Someone re-initialised the cluster under this member's feet.
+    await m.dcs.initialize(false, "9999999999999");
+    await m.step();
+    assert.equal(
+      m.agent.fatal,
+      `system ID mismatch, node pg1 belongs to a different cluster: 9999999999999 != ${
+        (await m.pg.observe()).sysid
+      }`,
+    );
+    assert.ok(m.lines.includes(m.agent.fatal!), "logged");
+    // run() returns at once: the loop was stopped.
+    await m.agent.run();
+  } finally {
+    Deno.removeSync(path);
   }
 });
