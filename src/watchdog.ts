@@ -87,16 +87,16 @@ export class Watchdog {
 
   /**
    * Null unless the mode is `required` and the watchdog cannot be used; then why (Patroni's `is_healthy`): the
-   * timeout leaves no slack over loop_wait, the last activation or keepalive failed (for ACTIVATION_RETRY_MS), or
-   * the device cannot be opened for writing. A member for which this is not null must not hold the leader key.
+   * last activation or keepalive failed (for ACTIVATION_RETRY_MS), or, while it is not running, the timeout
+   * leaves no slack over loop_wait or the device cannot be opened for writing. A member for which this is not
+   * null must not hold the leader key.
    */
   unusable(ttl: number, loopWait: number): string | null {
     if (this.mode !== "required") return null;
-    const slack = this.#slackProblem(ttl, loopWait);
-    if (slack) return slack;
     if (this.#failure && this.#deps.now() < this.#failure.until) return this.#failure.reason;
+    // A running device stays usable through a ttl change that would not let it activate (as in Patroni).
     if (this.running) return null;
-    return this.#deps.probe();
+    return this.#slackProblem(ttl, loopWait) ?? this.#deps.probe();
   }
 
   /**

@@ -283,3 +283,18 @@ Deno.test("Watchdog: a device timeout longer than asked is refused in required m
     Deno.removeSync(file);
   }
 });
+
+Deno.test("Watchdog in required mode: a running device stays usable through a ttl it could not activate with", () => {
+  using h = harness({ mode: "required" });
+  assert.equal(h.wd.keepalive(30, 10), true);
+  // ttl 12 would give a 7 s timeout, under loop_wait 10: not applied, said once, the device keeps its 25 s.
+  h.wd.keepalive(12, 10);
+  h.wd.keepalive(12, 10);
+  assert.equal(h.wd.unusable(12, 10), null);
+  assert.equal(h.wd.timeout, 25);
+  assert.equal(h.lines.filter((l) => /could not change the watchdog timeout to 7 s/.test(l)).length, 1);
+  assert.equal(h.written(), "Ctimeout=25\n111");
+  // Closed, it could not be activated again with that ttl.
+  h.wd.disable("paused");
+  assert.match(h.wd.unusable(12, 10) ?? "", /shorter than loop_wait/);
+});
