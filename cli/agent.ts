@@ -15,6 +15,7 @@ import { HttpPeerClient } from "../src/peers.ts";
 import { LocalPostgres } from "../src/postgres.ts";
 import { systemdNotifier } from "../src/sd_notify.ts";
 import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
+import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../src/watchdog.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
 import { writeErr, writeOut } from "./io.ts";
 
@@ -29,11 +30,15 @@ Options:
   --validate-config   Check the configuration, print problems and exit (0 = valid, 1 = invalid).
   -h, --help          Show this help.
 
-Signals: SIGTERM/SIGINT stop Postgres, release the leader key and exit 0.
+Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the leader key and exit 0; in pause
+  (maintenance mode) Postgres keeps running and the leader key stays. A second signal is ignored.
 systemd: with NOTIFY_SOCKET set (Type=notify, scripts/systemd/hactl.service) it reports READY=1 once the
 REST API listens, STATUS=<the HA cycle's sentence> every cycle and STOPPING=1 on SIGTERM.
 Logging: the log section (level, format, type: json, dir with rotation, ...); see the README, "Logging".
-Exit codes: 0 clean shutdown, 1 configuration error or fatal start-up error.
+Exit codes: 0 clean shutdown; 1 configuration error or fatal start-up error: another agent with this name is
+  running ("Can't start; there is already a node named '<name>' running"), the REST API cannot listen,
+  watchdog.mode is required on a host that cannot run a watchdog, or (not paused) the data directory belongs
+  to another cluster ("system ID mismatch, node <name> belongs to a different cluster: <dcs> != <local>").
 `;
 
 export async function run(args: string[], env: Record<string, string>): Promise<number> {
@@ -116,6 +121,33 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
   const ca = config.postgresql.connectAddress;
   const ra = config.restapi.connectAddress;
   const scheme = tlsFiles.serve ? "https" : "http";
+  // Before anything touches this data directory (the fencing supervisor adopts the deadline of the one it finds):
+  // a second agent with a live member's name must leave the first one's fence alone.
+  const duplicate = await liveMemberWithMyName(dcs, config.name, tlsFiles.client);
+  if (duplicate) {
+    log.error("Can't start; there is already a node named '{name}' running ({url})", {
+      name: config.name,
+      url: duplicate,
+    });
+    await dcs.close();
+    return 1;
+  }
+  const platformProblem = config.watchdog.mode === "required"
+    ? watchdogPlatformProblem(config.watchdog)
+    : null;
+  if (platformProblem) {
+    log.error(
+      "Configuration requires a watchdog, but watchdog is not supported on this platform: {problem}",
+      {
+        problem: platformProblem,
+      },
+    );
+    await dcs.close();
+    return 1;
+  }
+  const watchdog = config.watchdog.mode === "off"
+    ? undefined
+    : createWatchdog(config.watchdog, watchdogLog());
   const supervisor = startFenceSupervisor(config.postgresql.dataDir, (m) => log.warn(m));
   const peers = new HttpPeerClient({
     auth: config.ctl.authentication ?? config.restapi.authentication,
@@ -131,6 +163,7 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
     removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
     fence: supervisor.channel,
+    ...(watchdog ? { watchdog } : {}),
     dynamicFrom,
     dcs,
     pg,
@@ -145,16 +178,6 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
     },
     callbacks: new ProcessCallbackRunner(config.postgresql.callbacks, config.scope, (m) => log.warn(m)),
   });
-
-  const duplicate = await liveMemberWithMyName(dcs, config.name, tlsFiles.client);
-  if (duplicate) {
-    log.error("Can't start; there is already a node named '{name}' running ({url})", {
-      name: config.name,
-      url: duplicate,
-    });
-    await dcs.close();
-    return 1;
-  }
 
   const abort = new AbortController();
   const handler = createApiHandler({
@@ -232,9 +255,25 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
   await pg.close();
   abort.abort();
   await server.finished.catch(() => {});
+  if (agent.fatal !== null) {
+    log.error("hactl agent stopped: {fatal}", { fatal: agent.fatal });
+    notifier.close();
+    return 1;
+  }
   log.info("hactl agent stopped");
   notifier.close();
   return 0;
+}
+
+/** The watchdog's log lines, under the `watchdog` category (messages are literal text, not templates). */
+function watchdogLog(): WatchdogLog {
+  const log = moduleLogger("watchdog");
+  const literal = (m: string) => m.replaceAll("{", "{{").replaceAll("}", "}}");
+  return {
+    info: (m) => log.info(literal(m)),
+    warn: (m) => log.warn(literal(m)),
+    error: (m) => log.error(literal(m)),
+  };
 }
 
 /**

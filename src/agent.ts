@@ -87,6 +87,23 @@ export interface AgentDeps {
   removeDataOnDivergedTimelines?: boolean;
   /** The fencing supervisor process (absent in the simulator and unit tests). */
   fence?: FenceChannel;
+  /** The watchdog device (src/watchdog.ts); absent means none (`watchdog.mode: off`). */
+  watchdog?: WatchdogPort;
+}
+
+/**
+ * The agent's line to the watchdog (src/watchdog.ts `Watchdog`). The shell pings it after each successful lock
+ * action, closes it once this member cannot be a writable primary (or in pause), and tells the core whether a
+ * required watchdog is unusable.
+ */
+export interface WatchdogPort {
+  /** Null, or (only in `required` mode) why the watchdog cannot be used. */
+  unusable(ttl: number, loopWait: number): string | null;
+  /** Activate when needed, ping, apply timeout changes; false when a required watchdog is not running. */
+  keepalive(ttl: number, loopWait: number): boolean;
+  /** Magic-close it (no-op when closed). */
+  disable(why: string): void;
+  readonly running: boolean;
 }
 
 /** The agent's line to its fencing supervisor (src/fence.ts). */
@@ -129,6 +146,10 @@ export class Agent {
   #dynamic: DynamicSettings;
   #wakeRequested = false;
   #stopped = false;
+  /** The fatal condition that stopped the loop (the agent then exits 1), or null. */
+  #fatal: string | null = null;
+  /** Why the required watchdog is unusable, as last observed (null when usable or not required). */
+  #watchdogUnusable: string | null = null;
 
   constructor(private readonly deps: AgentDeps) {
     this.#roleChanges = new RoleChangeRecorder(deps.name);
@@ -172,7 +193,13 @@ export class Agent {
       this.callback("on_start", observation.pg.role);
     }
     const { failedAt, error, dcsFailed } = await this.execute(decision.actions, observation);
+    if (decision.fatal !== undefined && this.#fatal === null) {
+      this.#fatal = decision.fatal;
+      this.deps.log.error(decision.fatal);
+      this.stop();
+    }
     if (this.#dynamic.pause || this.fenceNoLongerNeeded(observation, decision)) this.disarmFence();
+    this.closeWatchdogWhenSafe(observation, decision, failedAt);
     // A cycle that hit a DCS error does not touch the member key (spec §6.34): another etcd call would only spend
     // more of the lease on a store that just failed us.
     if (observation.dcs.kind === "ok" && !dcsFailed) await this.touchMember(observation);
@@ -214,10 +241,36 @@ export class Agent {
     this.#wakeRequested = false;
   }
 
+  /** Why the loop stopped by itself (a fatal condition such as a system ID mismatch), or null. */
+  get fatal(): string | null {
+    return this.#fatal;
+  }
+
   /** Stop the loop after the current cycle. */
   stop(): void {
     this.#stopped = true;
     this.#wakeRequested = true;
+  }
+
+  /**
+   * The watchdog is closed (magic `V`) in pause, and once this member does not hold the lock and its Postgres
+   * cannot accept writes: it is stopped or a running standby (as observed, or because this plan stopped it), with
+   * no job in flight and nothing planned that could make it a primary. While a lockless primary may still be
+   * writable the device stays open without keepalives, so it fires before another member can be promoted.
+   */
+  private closeWatchdogWhenSafe(obs: Observation, decision: Decision, failedAt: number): void {
+    const wd = this.deps.watchdog;
+    if (!wd?.running) return;
+    if (this.#dynamic.pause) return wd.disable("paused");
+    if (this.holdsLock() || this.#jobs.busy) return;
+    const pg = obs.pg;
+    const stoppedNow = decision.actions.some((a, i) => a.type === "demote" && (failedAt < 0 || i < failedAt));
+    const notWritable = stoppedNow || !pg.running ||
+      (pg.queryable && pg.role === "replica" && pg.standbySignal);
+    const mayPromote = decision.actions.some((a) =>
+      a.type === "promote" || (a.type === "start_job" && a.job.kind === "start" && a.job.role === "primary")
+    );
+    if (notWritable && !mayPromote) wd.disable("this member is not the leader and postgres is not a primary");
   }
 
   /** Close a pending role-change record once Postgres answers as a writable primary, and log it. */
@@ -307,12 +360,16 @@ export class Agent {
     if (this.#stopped || renewedSince || this.#dynamic.pause) return;
     this.#lockedUntil = 0;
     this.deps.log.error("fence deadline passed without a lease renewal; stopping postgres (immediate)", {
+      fence: "agent timer",
+      watchdog: this.deps.watchdog?.running ? "open; fires unless postgres stops and it is closed" : "none",
       lastRenewalAgoMs: this.#lastRenewal === null
         ? null
         : Math.round(this.deps.clock.now() - this.#lastRenewal),
     });
     try {
       await this.deps.pg.stop("immediate");
+      // Postgres is down, so the watchdog has nothing left to guard (Patroni closes it at the demotion's safepoint).
+      if (!this.holdsLock()) this.deps.watchdog?.disable("the fence stopped postgres");
     } catch (err) {
       this.deps.log.error("the fence could not stop postgres", { error: String(err) });
     }
@@ -343,21 +400,43 @@ export class Agent {
     return this.#jobs.settle();
   }
 
-  /** Shutdown: stop Postgres, release the lock, revoke the lease. */
-  async shutdown(): Promise<void> {
+  /**
+   * Shutdown (SIGTERM/SIGINT), as Patroni's: stop Postgres (fast), close the watchdog, release the lock and revoke
+   * the lease. In pause, Postgres keeps running and the leader key stays (its lease is left to run out, so a
+   * restarted agent can take it over); only the watchdog is closed. When Postgres does not stop, the key and the
+   * watchdog are kept: the lease runs out and the watchdog fires rather than leave a leaderless writable primary.
+   * Returns whether Postgres was left as intended (stopped, or running in pause).
+   */
+  async shutdown(): Promise<boolean> {
     this.stop();
     this.#cancelFence?.();
     this.#cancelFence = null;
     await this.#jobs.settle();
+    if (this.#dynamic.pause) {
+      this.deps.log.info?.(
+        "Leader key is not deleted and Postgresql is not shutdown because of 'pause' state",
+      );
+      this.deps.watchdog?.disable("shutdown while paused");
+      this.deps.fence?.disarm();
+      try {
+        await this.deps.dcs.close({ keepLease: true });
+      } catch { /* nothing to clean up */ }
+      return true;
+    }
+    let stopped = false;
     try {
       const wasRunning = this.#lastPg.running;
       await this.deps.pg.stop("fast");
+      stopped = true;
       this.deps.fence?.disarm();
+      this.deps.watchdog?.disable("shutdown");
       if (wasRunning) this.callback("on_stop", this.#callbackRole ?? "replica");
     } catch (err) {
-      this.deps.log.error("could not stop postgres on shutdown", { error: String(err) });
+      this.deps.log.error("could not stop postgres on shutdown; keeping the leader key and the watchdog", {
+        error: String(err),
+      });
     }
-    if (this.holdsLock()) {
+    if (stopped && this.holdsLock()) {
       try {
         await this.deps.dcs.deleteLeader();
       } catch (err) {
@@ -365,8 +444,9 @@ export class Agent {
       }
     }
     try {
-      await this.deps.dcs.close();
+      await this.deps.dcs.close({ keepLease: !stopped });
     } catch { /* the lease expires by itself */ }
+    return stopped;
   }
 
   /** Refresh only the Postgres part of the snapshot (the status monitor calls this about every second). */
@@ -409,7 +489,7 @@ export class Agent {
       dynamic: this.#dynamic,
       tags: this.deps.tags,
       nextRunAt: this.#nextRunAt,
-      watchdogFailed: false,
+      watchdogFailed: this.#watchdogUnusable !== null,
       roleChanges: this.#roleChanges.records,
     };
   }
@@ -462,6 +542,13 @@ export class Agent {
         .map((m) => ({ name: m.name, apiUrl: m.data.api_url }));
       peers = await this.deps.peers.fetchStatuses(others, 2000);
     }
+    const unusable = this.deps.watchdog?.unusable(this.#dynamic.ttl, this.#dynamic.loopWait) ?? null;
+    if (unusable !== null && this.#watchdogUnusable === null) {
+      this.deps.log.warn(`the watchdog is required but not usable: ${unusable}; this member will not lead`);
+    } else if (unusable === null && this.#watchdogUnusable !== null) {
+      this.deps.log.info?.("the required watchdog is usable again");
+    }
+    this.#watchdogUnusable = unusable;
     return {
       now: clock.now(),
       wallNow: clock.wallNow(),
@@ -470,6 +557,7 @@ export class Agent {
       job,
       peers,
       ...(this.#reinitRequested ? { reinitRequested: true } : {}),
+      ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
     };
   }
 
@@ -498,6 +586,13 @@ export class Agent {
             this.#lastRenewal = started;
             this.#lockedUntil = started + this.#dynamic.ttl * 1000;
             this.armFence(started);
+            // One watchdog keepalive per successful renewal (activating it first when needed). A required
+            // watchdog that is not running stops the plan before any promotion; the next cycle, run at once,
+            // sees it unusable and gives the key up.
+            const wd = this.deps.watchdog;
+            if (wd && !this.#dynamic.pause && !wd.keepalive(this.#dynamic.ttl, this.#dynamic.loopWait)) {
+              return { failedAt: i, dcsFailed: false, error: "the watchdog is required but is not running" };
+            }
           } else {
             this.#lockedUntil = 0;
           }

@@ -522,9 +522,9 @@ export class EtcdDcs implements Dcs {
     });
   }
 
-  async close(): Promise<void> {
+  async close(opts: { keepLease?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
-    const lease = this.#lease;
+    const lease = opts.keepLease ? null : this.#lease;
     this.#lease = null;
     try {
       if (lease) {

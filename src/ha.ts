@@ -180,6 +180,22 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     );
   }
 
+  // watchdog.mode required: without a working watchdog this member may not hold the key (Patroni demotes a
+  // primary whose watchdog cannot be activated, and a replica that just took the key gives it back).
+  const wd = obs.watchdogUnusable;
+  if (holdsLock && wd !== undefined) {
+    const writable = mayBeWritable(obs.pg);
+    return NO_CHANGE(
+      { ...mem, isLeader: false, primaryDownSince: null },
+      writable
+        ? `demoting self because the watchdog is required but not usable: ${wd}`
+        : `released the leader key because the watchdog is required but not usable: ${wd}`,
+      writable
+        ? [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]
+        : [{ type: "release_leader" }],
+    );
+  }
+
   const job = obs.job;
   if (job?.status === "running") {
     const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
@@ -206,11 +222,15 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
 
   if (isValidSysid(view.initialize) && pg.sysid && view.initialize !== pg.sysid) {
     const actions: Action[] = holdsLock ? [{ type: "release_leader" }] : [];
-    return NO_CHANGE(
-      mem,
-      `data directory belongs to another cluster: system ID ${pg.sysid} differs from the cluster's ${view.initialize}; refusing to join`,
-      actions,
-    );
+    return {
+      ...NO_CHANGE(
+        mem,
+        `data directory belongs to another cluster: system ID ${pg.sysid} differs from the cluster's ${view.initialize}; refusing to join`,
+        actions,
+      ),
+      fatal:
+        `system ID mismatch, node ${ctx.name} belongs to a different cluster: ${view.initialize} != ${pg.sysid}`,
+    };
   }
 
   if (!pg.running) return decideStartPostgres(obs, mem, ctx, view, holdsLock);
@@ -322,6 +342,14 @@ function decideAfterBootstrap(obs: Observation, mem: Memory, ctx: HaContext, vie
       [{ type: "cancel_initialize" }],
     );
   }
+  if (obs.watchdogUnusable !== undefined) {
+    return NO_CHANGE(
+      mem,
+      `bootstrap finished but the watchdog is required and not usable (${obs.watchdogUnusable}); stopped ` +
+        "postgres and removed the initialize key",
+      [{ type: "demote", mode: "immediate" }, { type: "cancel_initialize" }],
+    );
+  }
   const actions: Action[] = [{ type: "write_initialize", sysid: pg.sysid }];
   if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
   actions.push({ type: "acquire_leader" });
@@ -343,6 +371,13 @@ function decideWithoutData(obs: Observation, mem: Memory, ctx: HaContext, view: 
     return NO_CHANGE(mem, `trying to bootstrap from leader '${upstream.name}'`, actions);
   }
   if (view.initialize === null && !isNoFailover(ctx.tags)) {
+    if (obs.watchdogUnusable !== undefined) {
+      return NO_CHANGE(
+        mem,
+        `not bootstrapping a new cluster because the watchdog is required but not usable: ${obs.watchdogUnusable}`,
+        actions,
+      );
+    }
     actions.push({ type: "acquire_initialize" }, { type: "start_job", job: { kind: "bootstrap" } });
     return NO_CHANGE(mem, "trying to bootstrap a new cluster", actions);
   }
@@ -468,6 +503,19 @@ function decideAsReplica(obs: Observation, mem: Memory, ctx: HaContext, view: Cl
 /** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
 function decideLeaderRace(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
   const pg = obs.pg;
+  if (obs.watchdogUnusable !== undefined) {
+    if (pg.role === "primary") {
+      return NO_CHANGE(
+        mem,
+        `demoting self because the watchdog is required but not usable: ${obs.watchdogUnusable}`,
+        [{ type: "demote", mode: "immediate" }],
+      );
+    }
+    return NO_CHANGE(
+      mem,
+      `not taking the leader key because the watchdog is required but not usable: ${obs.watchdogUnusable}`,
+    );
+  }
   if (pg.role === "primary") {
     // A primary without the lock (e.g. an agent restart) may take the lock back only if no one moved on.
     if (clusterTimeline(view) > (pg.timeline ?? 0)) {

@@ -68,8 +68,11 @@ export interface Dcs {
    * we are not the leader) or when `timeoutMs` passed. True when woken by a change.
    */
   waitForChange(timeoutMs: number): Promise<boolean>;
-  /** Revoke the lease (dropping `members/<name>` and a held `leader`) and close connections. */
-  close(): Promise<void>;
+  /**
+   * Revoke the lease (dropping `members/<name>` and a held `leader`) and close connections. With `keepLease`
+   * the lease is left to expire by itself (a paused leader's key outlives its agent, as Patroni's does).
+   */
+  close(opts?: { keepLease?: boolean }): Promise<void>;
 }
 
 /** Upstream connection and the replication credentials a replica needs. */

@@ -291,6 +291,11 @@ export interface Observation {
   peers: PeerStatus[] | null;
   /** An operator asked for a reinitialisation (`hactl reinit`, `POST /reinitialize`) not yet carried out. */
   reinitRequested?: boolean;
+  /**
+   * Set only in `watchdog.mode: required` when the watchdog cannot be used, saying why: this member must then
+   * neither take nor keep the leader key (src/watchdog.ts).
+   */
+  watchdogUnusable?: string;
 }
 
 /**
@@ -359,6 +364,11 @@ export interface Decision {
   actions: Action[];
   memory: Memory;
   reason: string;
+  /**
+   * Set when this member must not go on (Patroni's fatal conditions, e.g. a data directory of another cluster):
+   * the agent logs it, shuts down and exits 1.
+   */
+  fatal?: string;
 }
 
 /** Convert an `X/Y` LSN into its absolute byte position. */

@@ -528,9 +528,9 @@ export class MemoryDcs implements Dcs {
     return Promise.resolve(woke);
   }
 
-  close(): Promise<void> {
+  close(opts: { keepLease?: boolean } = {}): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    const lease = this.#lease;
+    const lease = opts.keepLease ? null : this.#lease;
     this.#lease = null;
     try {
       if (lease) this.#etcd.revoke(this.#name, lease.id);

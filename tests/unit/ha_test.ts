@@ -244,6 +244,12 @@ Deno.test("decide() refuses to join a cluster with another system identifier", (
   const d = decide(obs(pgState({ sysid: "1111111111111" }), view()), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(d.actions, []);
   assert.match(d.reason, /belongs to another cluster/);
+  // Fatal, as in Patroni: the agent exits 1 with its message.
+  assert.equal(
+    d.fatal,
+    `system ID mismatch, node pg2 belongs to a different cluster: ${SYSID} != 1111111111111`,
+  );
+  assert.equal(decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg2")).fatal, undefined);
 });
 
 Deno.test("decide() demotes a primary when etcd cannot be reached", () => {
@@ -646,4 +652,86 @@ Deno.test("decide() rejoins a stopped former primary by pg_rewind, by re-cloning
   assert.deepEqual(decide(obs(formerPrimary, view()), INITIAL_MEMORY, ctx("pg2")).actions, [
     { type: "start_job", job: { kind: "start", role: "replica", upstream: up } },
   ]);
+});
+
+const NO_WATCHDOG = "/dev/watchdog: No such file or directory (errno 2)";
+
+Deno.test("decide() with a required but unusable watchdog: a healthy replica does not take the vanished key", () => {
+  const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), {
+    peers: [peer("pg3", 5500)],
+    watchdogUnusable: NO_WATCHDOG,
+  });
+  const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.equal(
+    d.reason,
+    `not taking the leader key because the watchdog is required but not usable: ${NO_WATCHDOG}`,
+  );
+  // The same member with a usable watchdog would have taken it.
+  const usable = decide({ ...o, watchdogUnusable: undefined }, INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(types(usable.actions), ["acquire_leader", "promote"]);
+});
+
+Deno.test("decide() with a required but unusable watchdog: the leader demotes and gives the key up", () => {
+  const d = decide(obs(PRIMARY, view(), { watchdogUnusable: NO_WATCHDOG }), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]);
+  assert.equal(d.reason, `demoting self because the watchdog is required but not usable: ${NO_WATCHDOG}`);
+  assert.equal(d.memory.isLeader, false);
+  // A member that took the key as a replica (its activation failed before promoting) only gives it back.
+  const fresh = decide(
+    obs(pgState(), view({ leader: { ...view().leader!, name: "pg2" } }), {
+      watchdogUnusable: NO_WATCHDOG,
+    }),
+    INITIAL_MEMORY,
+    ctx("pg2"),
+  );
+  assert.deepEqual(fresh.actions, [{ type: "release_leader" }]);
+  assert.match(fresh.reason, /^released the leader key because the watchdog is required but not usable/);
+});
+
+Deno.test("decide() with a required but unusable watchdog: no bootstrap, and a lockless primary demotes", () => {
+  const empty = decide(
+    obs(EMPTY, view({ initialize: null, leader: null, config: null, members: [] }), {
+      watchdogUnusable: NO_WATCHDOG,
+    }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(empty.actions, []);
+  assert.match(empty.reason, /^not bootstrapping a new cluster because the watchdog is required/);
+  const lockless = decide(
+    obs(PRIMARY, view({ leader: null }), { watchdogUnusable: NO_WATCHDOG }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(lockless.actions, [{ type: "demote", mode: "immediate" }]);
+  // A finished bootstrap is not published: Postgres stops and the initialize key goes.
+  const job: JobState = { kind: "bootstrap", description: "bootstrap", startedAt: 0, status: "ok" };
+  const booted = decide(
+    obs(PRIMARY, view({ initialize: "", leader: null, config: null, members: [] }), {
+      job,
+      watchdogUnusable: NO_WATCHDOG,
+    }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(types(booted.actions), ["demote", "cancel_initialize"]);
+  // Replicas still clone and follow: only leadership needs the watchdog.
+  const clone = decide(obs(EMPTY, view(), { watchdogUnusable: NO_WATCHDOG }), INITIAL_MEMORY, ctx("pg3"));
+  assert.deepEqual(types(clone.actions), ["start_job"]);
+  const follow = decide(
+    obs(pgState(), view(), { watchdogUnusable: NO_WATCHDOG }),
+    INITIAL_MEMORY,
+    ctx("pg2"),
+  );
+  assert.deepEqual(types(follow.actions), ["follow"]);
+});
+
+Deno.test("decide() in pause ignores the watchdog: the leader keeps its key", () => {
+  const d = decide(
+    obs(PRIMARY, view(), { watchdogUnusable: NO_WATCHDOG }),
+    INITIAL_MEMORY,
+    ctx("pg1", { dynamic: { ...DYNAMIC_DEFAULTS, pause: true } }),
+  );
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status"]);
 });

@@ -1,0 +1,170 @@
+/**
+ * The loop shell's lifecycle and its watchdog, on the in-memory DCS and Postgres with the real `Watchdog` writing
+ * the testing driver's protocol into a regular file: one keepalive per lease renewal, the magic close in pause
+ * and at shutdown, a paused shutdown that leaves Postgres and the key alone, a required watchdog that cannot be
+ * activated keeping the member from leading, and a fatal condition stopping the loop.
+ */
+import assert from "node:assert/strict";
+import { Agent, type AgentLog } from "../../src/agent.ts";
+import { normalizeDynamic } from "../../src/config.ts";
+import type { PeerClient } from "../../src/ports.ts";
+import { TestingWatchdogDevice, Watchdog } from "../../src/watchdog.ts";
+import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
+import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
+
+const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
+
+function member(opts: { mode: "automatic" | "required"; devicePath: string; probe?: () => string | null }) {
+  const clock = { now: 0 };
+  const etcd = new MemoryEtcd({ now: () => clock.now });
+  const world = new FakePostgresWorld({
+    seed: 1,
+    now: () => clock.now,
+    durations: { bootstrap: 0, createReplica: 0, start: 0 },
+  });
+  const dcs = new MemoryDcs(etcd, { namespace: "/service/", scope: "t", name: "pg1", ttl: 30 });
+  const pg = new FakePostgres(world, { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" });
+  const lines: string[] = [];
+  const reasons: string[] = [];
+  const log: AgentLog = {
+    cycle: (r) => void reasons.push(r),
+    info: (m) => void lines.push(m),
+    warn: (m) => void lines.push(m),
+    error: (m) => void lines.push(m),
+  };
+  const watchdog = new Watchdog({
+    config: { mode: opts.mode, device: opts.devicePath, safetyMargin: 5, driver: "testing" },
+    device: new TestingWatchdogDevice(opts.devicePath),
+    probe: opts.probe ?? (() => null),
+    now: () => clock.now,
+    log: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+  });
+  const agent = new Agent({
+    name: "pg1",
+    scope: "t",
+    tags: {},
+    connUrl: "postgres://127.0.0.1:5432/postgres",
+    apiUrl: "http://127.0.0.1:8008/patroni",
+    bootstrapDcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 },
+    dynamicFrom: (raw) => normalizeDynamic(raw ?? {}).settings,
+    dcs,
+    pg,
+    peers: noPeers,
+    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
+    log,
+    watchdog,
+  });
+  const step = async () => {
+    const r = await agent.runCycle();
+    await agent.settleJobs();
+    clock.now += 1000;
+    etcd.advance();
+    return r;
+  };
+  const setConfig = async (change: Record<string, unknown>) => {
+    const view = await dcs.loadCluster();
+    assert.ok(await dcs.setConfig({ ...view.config!.value, ...change }, view.config!.modRevision));
+  };
+  return { agent, dcs, etcd, pg, step, lines, reasons, watchdog, setConfig };
+}
+
+Deno.test("Agent pings the watchdog once per lease renewal, closes it in pause and reopens it on resume", async () => {
+  const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
+  try {
+    const m = member({ mode: "automatic", devicePath: path });
+    for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
+    assert.ok(m.agent.holdsLock(), m.reasons.join(" | "));
+    assert.equal(Deno.readTextFileSync(path), "Ctimeout=25\n1", "activated with ttl 30 - 5 and pinged");
+    for (let i = 0; i < 3; i++) await m.step();
+    assert.equal(Deno.readTextFileSync(path), "Ctimeout=25\n1111", "one ping per renewal");
+    // ttl 20 in the config key: the new timeout follows at the next keepalive.
+    await m.setConfig({ ttl: 20 });
+    await m.step();
+    assert.equal(Deno.readTextFileSync(path), "Ctimeout=25\n11111Ctimeout=15\n");
+    await m.setConfig({ pause: true });
+    await m.step();
+    assert.ok(Deno.readTextFileSync(path).endsWith("Ctimeout=15\nV"), "paused: magic close");
+    assert.ok(!m.watchdog.running);
+    await m.step();
+    assert.ok(Deno.readTextFileSync(path).endsWith("V"), "no pings while paused");
+    await m.setConfig({ pause: null });
+    await m.step();
+    assert.ok(Deno.readTextFileSync(path).endsWith("VCtimeout=15\n1"), "resumed: activated again");
+    // Shutdown stops Postgres, then closes the watchdog and releases the key.
+    assert.equal(await m.agent.shutdown(), true);
+    assert.ok(Deno.readTextFileSync(path).endsWith("VCtimeout=15\n1V"));
+    assert.equal((await m.pg.observe()).running, false);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("Agent shutdown in pause leaves Postgres running and the leader key in place, closing the watchdog", async () => {
+  const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
+  try {
+    const m = member({ mode: "automatic", devicePath: path });
+    for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
+    await m.setConfig({ pause: true });
+    await m.step();
+    assert.equal(await m.agent.shutdown(), true);
+    assert.equal((await m.pg.observe()).running, true, "postgres keeps running");
+    const observer = new MemoryDcs(m.etcd, { namespace: "/service/", scope: "t", name: "observer", ttl: 30 });
+    assert.equal(
+      (await observer.loadCluster()).leader?.name,
+      "pg1",
+      "the leader key stays (until its lease ends)",
+    );
+    assert.ok(Deno.readTextFileSync(path).endsWith("1V"), "the watchdog was closed");
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("Agent with a required watchdog that cannot be activated gives the key back and never leads", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "hactl-wd-" });
+  try {
+    // The probe says the device is there, but opening it fails (as a busy or broken device would).
+    const m = member({ mode: "required", devicePath: `${dir}/missing/fifo`, probe: () => null });
+    const results = [];
+    for (let i = 0; i < 8; i++) results.push(await m.step());
+    const reasons = m.reasons.join("\n");
+    assert.match(reasons, /initialized a new cluster/);
+    // The lock was taken after the bootstrap, the keepalive could not activate the device: the plan stopped there.
+    const failed = results.find((r) => r?.error === "the watchdog is required but is not running");
+    assert.ok(failed, reasons);
+    assert.match(
+      reasons,
+      /demoting self because the watchdog is required but not usable: could not activate/,
+    );
+    assert.ok(!m.agent.holdsLock());
+    assert.equal(m.agent.snapshot().watchdogFailed, true);
+    const view = await m.dcs.loadCluster();
+    assert.equal(view.leader, null, "the key was given back");
+    assert.match(m.reasons.at(-1)!, /watchdog is required but not usable/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("Agent stops its loop on a fatal condition: the data directory belongs to another cluster", async () => {
+  const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
+  try {
+    const m = member({ mode: "automatic", devicePath: path });
+    for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
+    assert.equal(m.agent.fatal, null);
+    // Someone re-initialised the cluster under this member's feet.
+    await m.dcs.initialize(false, "9999999999999");
+    await m.step();
+    assert.equal(
+      m.agent.fatal,
+      `system ID mismatch, node pg1 belongs to a different cluster: 9999999999999 != ${
+        (await m.pg.observe()).sysid
+      }`,
+    );
+    assert.ok(m.lines.includes(m.agent.fatal!), "logged");
+    // run() returns at once: the loop was stopped.
+    await m.agent.run();
+  } finally {
+    Deno.removeSync(path);
+  }
+});
