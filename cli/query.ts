@@ -8,7 +8,8 @@
  *
  * Differs from patronictl on purpose: statements run in autocommit mode (patronictl closes its connection
  * without committing, so a write through it is rolled back), and a statement without a result set prints
- * nothing instead of an error row. Passwords come from `--password` or `PGPASSWORD`, never from arguments.
+ * nothing instead of an error row. Passwords come from `--password`, `PGPASSWORD` or the password file
+ * (`PGPASSFILE`, `~/.pgpass`), never from arguments.
  *
  * @module
  */
@@ -64,8 +65,52 @@ const TEXT_TYPES = {
   },
 };
 
+/**
+ * The password libpq would take from a password file (`PGPASSFILE`, else `~/.pgpass`) for these parameters:
+ * the first `host:port:database:user:password` line matching, `*` matching anything, `\:` and `\\` escaped.
+ * Pure apart from the text given.
+ */
+export function pgpassLookup(
+  text: string,
+  want: { host: string; port: number; dbname: string; user: string },
+): string | undefined {
+  for (const line of text.split("\n")) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const fields: string[] = [];
+    let cur = "";
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (ch === "\\" && i + 1 < line.length) cur += line[++i];
+      else if (ch === ":" && fields.length < 4) {
+        fields.push(cur);
+        cur = "";
+      } else cur += ch;
+    }
+    fields.push(cur.replace(/\r$/, ""));
+    if (fields.length !== 5) continue;
+    const [host, port, db, user, password] = fields as [string, string, string, string, string];
+    const match = (pattern: string, value: string) => pattern === "*" || pattern === value;
+    if (
+      match(host, want.host) && match(port, String(want.port)) && match(db, want.dbname) &&
+      match(user, want.user)
+    ) return password;
+  }
+  return undefined;
+}
+
 /** Connect with npm:postgres: one connection, 5 s connect timeout, `application_name=Patroni ctl`. */
 export async function connectPostgres(params: ConnectParams): Promise<SqlSession> {
+  const env = Deno.env.toObject();
+  if (params.password === undefined && !env.PGPASSWORD) {
+    // libpq reads the password file; npm:postgres does not, so look it up here.
+    const user = params.user ?? env.PGUSER ?? env.USER ?? "";
+    const file = env.PGPASSFILE || (env.HOME ? `${env.HOME}/.pgpass` : "");
+    const text = file ? await Deno.readTextFile(file).catch(() => "") : "";
+    const found = text
+      ? pgpassLookup(text, { host: params.host, port: params.port, dbname: params.dbname ?? user, user })
+      : undefined;
+    if (found !== undefined) params = { ...params, password: found };
+  }
   const sql = postgres({
     host: params.host,
     port: params.port,
@@ -140,7 +185,7 @@ const HELP = [
   "                           pg_is_in_recovery())",
   "  -m, --member NAME        Run it on this member (not together with --role)",
   "  -U, --username USER      Database user (default: $PGUSER, else the OS user)",
-  "  --password               Ask for the password (else $PGPASSWORD)",
+  "  --password               Ask for the password (else $PGPASSWORD, else ~/.pgpass or $PGPASSFILE)",
   "  -d, --dbname DB          Database (default: the user name)",
   "  --format FORMAT          tsv (default), pretty, json, yaml",
   "  --delimiter TEXT         Column delimiter for tsv (default: a tab)",

@@ -352,3 +352,48 @@ Deno.test("global options before the command move behind it, in their long form 
   assert.deepEqual(hoistGlobalOptions(["list", "-c", "f.yml"]), ["list", "-c", "f.yml"]);
   assert.deepEqual(hoistGlobalOptions(["-c", "f.yml"]), ["-c", "f.yml"]);
 });
+
+Deno.test("pgpassLookup() takes the first matching line, with * wildcards and escaped colons", async () => {
+  const { pgpassLookup } = await import("../../cli/query.ts");
+  const text = [
+    "# comment",
+    "10.0.0.9:5432:*:alice:other",
+    "10.0.0.1:5432:app:alice:a\\:b\\\\c",
+    "*:*:*:alice:fallback",
+  ].join("\n");
+  assert.equal(pgpassLookup(text, { host: "10.0.0.1", port: 5432, dbname: "app", user: "alice" }), "a:b\\c");
+  assert.equal(pgpassLookup(text, { host: "10.0.0.2", port: 5433, dbname: "x", user: "alice" }), "fallback");
+  assert.equal(pgpassLookup(text, { host: "10.0.0.1", port: 5432, dbname: "app", user: "bob" }), undefined);
+});
+
+Deno.test("version prints hactl's version, then each member's agent and PostgreSQL version", async () => {
+  const { run: version, formatPgVersion } = await import("../../cli/version.ts");
+  const out: string[] = [];
+  const code = await version(["batman"], ENV, {
+    loadCluster: () => Promise.resolve(view()),
+    getStatus: (url) => {
+      if (url.includes("10.0.0.3")) return Promise.reject(new Error("connection refused"));
+      const hactlNode = url.includes("10.0.0.1");
+      return Promise.resolve({
+        body: {
+          patroni: { version: hactlNode ? "0.1.0" : "3.0.2" },
+          server_version: hactlNode ? 150008 : 90624,
+        },
+        server: hactlNode ? "hactl/0.1.0" : "BaseHTTP/0.6 Python/3.11.2",
+      });
+    },
+    out: (t) => out.push(t),
+    err: (t) => out.push(t),
+  });
+  assert.equal(code, 0);
+  const lines = out.join("").split("\n");
+  assert.match(lines[0]!, /^hactl version \d+\.\d+\.\d+ \(deno /);
+  assert.deepEqual(lines.slice(1), [
+    "",
+    "pg1: hactl 0.1.0 PostgreSQL 15.8",
+    "pg2: Patroni 3.0.2 PostgreSQL 9.6.24",
+    "pg3: failed to get version: connection refused",
+    "",
+  ]);
+  assert.equal(formatPgVersion(100000), "10.0");
+});

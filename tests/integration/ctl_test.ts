@@ -1,7 +1,7 @@
 /**
  * The patronictl-style commands against a live cluster (real etcd, real agents and PostgreSQL), run as the real
  * binary with answers on stdin: `dsn`, `query` (leader and replica, autocommit, SQLSTATE rows), `edit-config`
- * (the agents see the change), `topology`, and `remove` (the three questions; a wrong answer deletes nothing) on
+ * (the agents see the change), `topology`, `version`, and `remove` (the three questions; a wrong answer deletes nothing) on
  * a second cluster in the same etcd. One 3-member cluster for the whole file.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
@@ -31,7 +31,7 @@ async function hactl(
 }
 
 Deno.test({
-  name: "dsn, query, edit-config, topology and remove work against a live cluster",
+  name: "dsn, query, edit-config, topology, version and remove work against a live cluster",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -143,6 +143,11 @@ Deno.test({
       } finally {
         etcd.close();
       }
+      // version: every member's agent and PostgreSQL version through its REST API.
+      const ver = await hactl(["version", "-c", cfg, "ctltest"]);
+      const verLines = ver.stdout.split("\n").filter((l) => /^pg\d: /.test(l));
+      assert.equal(verLines.length, 3, ver.stdout);
+      for (const l of verLines) assert.match(l, /^pg\d: hactl \d+\.\d+\.\d+ PostgreSQL 15\.\d+$/);
       // The live cluster was not touched.
       const list = await hactl(["list", "-c", cfg, "-f", "json"]);
       assert.equal(JSON.parse(list.stdout).length, 3);
