@@ -14,16 +14,19 @@ import { CtlUsageError } from "./ctl_command.ts";
 
 export const ROLE_CHOICES = ["leader", "primary", "standby-leader", "replica", "standby", "any"] as const;
 export type CtlRole = typeof ROLE_CHOICES[number];
+/** What click lists; `master` is Patroni 3's name for `primary`, still accepted. */
+const LISTED_CHOICES = [...ROLE_CHOICES, "master"];
 
 /** Check a `-r/--role` value (click: a usage error naming the choices). */
 export function parseRole(value: unknown): CtlRole | undefined {
   if (value === undefined) return undefined;
+  if (value === "master") return "primary";
   if (typeof value === "string" && (ROLE_CHOICES as readonly string[]).includes(value)) {
     return value as CtlRole;
   }
   throw new CtlUsageError(
-    `Invalid value for '-r' / '--role': '${String(value)}' is not one of ${
-      ROLE_CHOICES.map((r) => `'${r}'`).join(", ")
+    `Invalid value for '--role' / '-r': '${String(value)}' is not one of ${
+      LISTED_CHOICES.map((r) => `'${r}'`).join(", ")
     }.`,
   );
 }

@@ -77,7 +77,7 @@ export class Asker {
       this.out(text + suffix);
       const line = this.reader.readLine(opts.hidden);
       if (line === null) {
-        this.out("\n");
+        if (opts.hidden) this.out("\n"); // as click: a newline only after hidden input
         throw new CtlAborted();
       }
       if (line !== "") return line;
@@ -90,10 +90,7 @@ export class Asker {
     for (;;) {
       this.out(`${text} [y/N]: `);
       const line = this.reader.readLine();
-      if (line === null) {
-        this.out("\n");
-        throw new CtlAborted();
-      }
+      if (line === null) throw new CtlAborted();
       const answer = line.trim().toLowerCase();
       if (answer === "y" || answer === "yes") return true;
       if (answer === "" || answer === "n" || answer === "no") return false;
