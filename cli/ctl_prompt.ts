@@ -72,7 +72,8 @@ export class Asker {
 
   /** click.prompt: repeats until non-empty unless a default is given. Throws `CtlAborted` at end of input. */
   prompt(text: string, opts: { default?: string; hidden?: boolean } = {}): string {
-    const suffix = opts.default !== undefined && opts.default !== "" ? ` [${opts.default}]: ` : ": ";
+    // click shows any default, even an empty one (`Candidate ['pg2', 'pg3'] []: `).
+    const suffix = opts.default !== undefined ? ` [${opts.default}]: ` : ": ";
     for (;;) {
       this.out(text + suffix);
       const line = this.reader.readLine(opts.hidden);
@@ -97,6 +98,14 @@ export class Asker {
       this.out("Error: invalid input\n");
     }
   }
+}
+
+let shared: Asker | null = null;
+
+/** The process's one `Asker` on stdin and stdout (one reader, so lines read ahead are kept for the next question). */
+export function stdinAsker(): Asker {
+  shared ??= new Asker(new StdinLines(), writeOut);
+  return shared;
 }
 
 /** An `Asker` over an array of answers (tests). */

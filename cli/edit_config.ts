@@ -19,7 +19,7 @@ import { normalizeDynamic } from "../src/config_dynamic.ts";
 import { applyKeyValues, EditError, jsonEqual, patchConfigDoc, unifiedDiff } from "../src/config_edit.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { runCtl } from "./ctl_command.ts";
-import { Asker, StdinLines } from "./ctl_prompt.ts";
+import { type Asker, stdinAsker } from "./ctl_prompt.ts";
 import { writeConfigKey } from "./ctl_dcs.ts";
 import { loadClusterFromEtcd } from "./list.ts";
 import { writeErr, writeOut } from "./io.ts";
@@ -94,7 +94,7 @@ const REAL_DEPS: EditConfigDeps = {
   writeConfig: writeConfigKey,
   readInput,
   edit: editWithEditor,
-  asker: () => new Asker(new StdinLines(), writeOut),
+  asker: stdinAsker,
   colour: () => Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
   out: writeOut,
   err: writeErr,

@@ -20,7 +20,7 @@ import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl
 import { CtlUsageError, globalHelpFor, runCtl } from "./ctl_command.ts";
 import { anyMember, type CtlRole, memberConnParams, parseRole } from "./ctl_members.ts";
 import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
-import { Asker, StdinLines } from "./ctl_prompt.ts";
+import { type Asker, stdinAsker } from "./ctl_prompt.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 /** Where and as whom to connect. */
@@ -150,7 +150,7 @@ const REAL_DEPS: QueryDeps = {
   loadCluster: loadClusterFromEtcd,
   connect: connectPostgres,
   readFile: (path) => Deno.readTextFile(path),
-  asker: () => new Asker(new StdinLines(), writeOut),
+  asker: stdinAsker,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   now: () => new Date(),
   out: writeOut,

@@ -13,7 +13,7 @@ import type { ClusterView } from "../src/types.ts";
 import { renderList } from "../src/cluster_table.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { CtlUsageError, runCtl } from "./ctl_command.ts";
-import { Asker, StdinLines } from "./ctl_prompt.ts";
+import { type Asker, stdinAsker } from "./ctl_prompt.ts";
 import { deleteClusterKeys } from "./ctl_dcs.ts";
 import { loadClusterFromEtcd } from "./list.ts";
 import { writeErr, writeOut } from "./io.ts";
@@ -29,7 +29,7 @@ export interface RemoveDeps {
 const REAL_DEPS: RemoveDeps = {
   loadCluster: loadClusterFromEtcd,
   deleteCluster: deleteClusterKeys,
-  asker: () => new Asker(new StdinLines(), writeOut),
+  asker: stdinAsker,
   out: writeOut,
   err: writeErr,
 };

@@ -143,6 +143,20 @@ Deno.test({
       } finally {
         etcd.close();
       }
+      // switchover answered on stdin: defaults for leader, candidate and time, then "no".
+      const declined = await hactl(["switchover", "-c", cfg], { stdin: "\n\n\nn\n" });
+      assert.equal(declined.code, 1, declined.stdout + declined.stderr);
+      assert.equal(declined.stderr, "Error: Aborting switchover\n");
+      assert.match(
+        declined.stdout,
+        new RegExp(`Primary \\[${c.leader.name}\\]: Candidate \\['pg\\d', 'pg\\d'\\] \\[\\]: `),
+      );
+      assert.match(declined.stdout, /When should the switchover take place \(e\.g\. [0-9T:-]+ \)  \[now\]: /);
+      assert.match(
+        declined.stdout,
+        /Are you sure you want to switchover cluster ctltest, demoting current leader pg\d\? \[y\/N\]: $/,
+      );
+
       // version: every member's agent and PostgreSQL version through its REST API.
       const ver = await hactl(["version", "-c", cfg, "ctltest"]);
       const verLines = ver.stdout.split("\n").filter((l) => /^pg\d: /.test(l));
