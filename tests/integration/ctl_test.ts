@@ -151,7 +151,10 @@ Deno.test({
         declined.stdout,
         new RegExp(`Primary \\[${c.leader.name}\\]: Candidate \\['pg\\d', 'pg\\d'\\] \\[\\]: `),
       );
-      assert.match(declined.stdout, /When should the switchover take place \(e\.g\. [0-9T:-]+ \) {2}\[now\]: /);
+      assert.match(
+        declined.stdout,
+        /When should the switchover take place \(e\.g\. [0-9T:-]+ \) {2}\[now\]: /,
+      );
       assert.match(
         declined.stdout,
         /Are you sure you want to switchover cluster ctltest, demoting current leader pg\d\? \[y\/N\]: $/,
