@@ -183,6 +183,8 @@ export async function run(
 
       const view = await deps.loadCluster(settings, scope);
       if (!view.config) throw new CtlError(`The config key does not exist in the cluster ${scope}`);
+      // Garbage in the key (written by another tool) is edited as an empty document; say so.
+      for (const p of view.problems.filter((p) => p.startsWith("config:"))) deps.err(`Warning: ${p}\n`);
       const current = view.config.value;
       const before = yamlOf(current, false);
       let after: string | null = null;

@@ -193,3 +193,15 @@ Deno.test("edit-config: end of input at the question prints Aborted! and exits 1
   assert.equal(f.err.join(""), "Aborted!\n");
   assert.deepEqual(f.writes, []);
 });
+
+Deno.test("edit-config on a config key holding garbage warns and edits it as an empty document", async () => {
+  const f = fake({ config: {} });
+  const base = f.deps.loadCluster;
+  f.deps.loadCluster = async (settings, scope) => ({
+    ...(await base(settings, scope)),
+    problems: ["config: expected a JSON object, found 'oops'; treated as empty"],
+  });
+  assert.equal(await run(["--force", "-q", "-s", "ttl=30"], ENV, f.deps), 0);
+  assert.equal(f.err.join(""), "Warning: config: expected a JSON object, found 'oops'; treated as empty\n");
+  assert.deepEqual(f.writes, [{ value: { ttl: 30 }, modRevision: "17" }]);
+});
