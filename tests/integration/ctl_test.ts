@@ -104,8 +104,17 @@ Deno.test({
         stdin: "maximum_lag_on_failover: null\n",
       });
       assert.deepEqual([forced.code, forced.stdout], [0, "Configuration changed\n"]);
+      // Without -s/-p/--apply the editor runs on the YAML ($EDITOR may carry arguments); its failure is reported.
+      const edited = await hactl(["edit-config", "-c", cfg, "--force"], {
+        env: { EDITOR: "sed -i 's/^loop_wait: 2$/loop_wait: 3/'" },
+      });
+      assert.equal(edited.code, 0, edited.stderr);
+      assert.match(edited.stdout, /-loop_wait: 2\n\+loop_wait: 3\n[^]*Configuration changed\n$/);
+      const failing = await hactl(["edit-config", "-c", cfg, "--force"], { env: { EDITOR: "false" } });
+      assert.deepEqual([failing.code, failing.stderr], [1, "Error: Editor exited with return code 1\n"]);
       const shown = await hactl(["show-config", "-c", cfg]);
       assert.ok(!shown.stdout.includes("maximum_lag_on_failover"), shown.stdout);
+      assert.match(shown.stdout, /^loop_wait: 3$/m);
 
       // topology: the leader first, the replicas indented under it.
       const topo = await hactl(["topology", "-c", cfg]);
