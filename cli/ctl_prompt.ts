@@ -37,9 +37,15 @@ export class StdinLines implements LineReader {
         const nl2 = raw ? this.#pending.indexOf(10) : -1;
         const at = nl >= 0 && nl2 >= 0 ? Math.min(nl, nl2) : Math.max(nl, nl2);
         if (at >= 0) {
-          const line = this.#decoder.decode(this.#pending.subarray(0, at)).replace(/\r$/, "");
+          let line = this.#decoder.decode(this.#pending.subarray(0, at)).replace(/\r$/, "");
           this.#pending = this.#pending.slice(at + 1);
-          if (raw) writeOut("\n");
+          if (raw) {
+            writeOut("\n");
+            // Without echo the terminal does not edit the line: apply backspaces here.
+            let edited = "";
+            for (const ch of line) edited = ch === "\x7f" || ch === "\b" ? edited.slice(0, -1) : edited + ch;
+            line = edited;
+          }
           return line;
         }
         if (raw && this.#pending.includes(4)) return null; // Ctrl-D
