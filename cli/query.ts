@@ -107,7 +107,12 @@ export async function connectPostgres(params: ConnectParams): Promise<SqlSession
     const file = env.PGPASSFILE || (env.HOME ? `${env.HOME}/.pgpass` : "");
     const text = file ? await Deno.readTextFile(file).catch(() => "") : "";
     const found = text
-      ? pgpassLookup(text, { host: params.host, port: params.port, dbname: params.dbname ?? user, user })
+      ? pgpassLookup(text, {
+        host: params.host,
+        port: params.port,
+        dbname: params.dbname ?? env.PGDATABASE ?? user,
+        user,
+      })
       : undefined;
     if (found !== undefined) params = { ...params, password: found };
   }
