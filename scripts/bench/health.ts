@@ -7,7 +7,8 @@
  * Patroni's REST API (Debian's `patroni`, 3.0.2) on a cluster formed the same way. Patroni's API speaks HTTP/1.0
  * and closes every connection, so its "keepalive" cases reconnect like the others.
  *
- * Prints one JSON object per case on stdout. Usage (as a non-root user; see health.sh):
+ * Prints one JSON object per case on stdout, then one `summary` line per hactl case with its same-run ratios to
+ * Patroni (`rps_vs_patroni`, `p99_vs_patroni`) and to the generator's ceiling (`rps_vs_ceiling`). Usage (as a non-root user; see health.sh):
  *   deno run -A scripts/bench/health.ts [--duration SECONDS] [--connections 4,32] [--threads N] [--patroni]
  *     [--no-ceiling]
  * `--threads` (default 2, the machine's cores) is the number of generator threads sharing the connections.
@@ -37,6 +38,16 @@ interface Target {
 
 const out = (o: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
 
+interface CaseResult {
+  daemon: Daemon;
+  path: string;
+  mode: string;
+  connections: number;
+  rps: number;
+  p99_ms: number;
+}
+const results: CaseResult[] = [];
+
 let THREADS = 2;
 
 async function runCases(daemon: Daemon, targets: Target[], connections: number[], durationMs: number) {
@@ -60,10 +71,12 @@ async function runCases(daemon: Daemon, targets: Target[], connections: number[]
           durationMs,
           keepAlive,
         }, THREADS);
+        const mode = keepAlive ? "keepalive" : "new_connection";
+        results.push({ daemon, path: t.path, mode, connections: c, rps: r.rps, p99_ms: r.p99_ms });
         out({
           daemon,
           path: t.path,
-          mode: keepAlive ? "keepalive" : "new_connection",
+          mode,
           connections: c,
           generator_threads: THREADS,
           duration_s: durationMs / 1000,
@@ -158,4 +171,23 @@ if (import.meta.main) {
   if (!values["no-ceiling"]) await benchTrivial(connections, durationMs);
   await benchDaemon("hactl", connections, durationMs);
   if (values.patroni) await benchDaemon("patroni", connections, durationMs);
+  // Same-run ratios: hactl against Patroni and against the generator's ceiling, one line per case.
+  for (const h of results.filter((r) => r.daemon === "hactl")) {
+    const same = (d: Daemon) =>
+      results.find((r) =>
+        r.daemon === d && (d === "trivial" || r.path === h.path) && r.mode === h.mode &&
+        r.connections === h.connections
+      );
+    const p = same("patroni");
+    const t = same("trivial");
+    const round = (x: number) => Math.round(x * 100) / 100;
+    out({
+      summary: "hactl",
+      path: h.path,
+      mode: h.mode,
+      connections: h.connections,
+      ...(p ? { rps_vs_patroni: round(h.rps / p.rps), p99_vs_patroni: round(h.p99_ms / p.p99_ms) } : {}),
+      ...(t ? { rps_vs_ceiling: round(h.rps / t.rps) } : {}),
+    });
+  }
 }
