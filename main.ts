@@ -6,9 +6,13 @@
 import { writeErr, writeOut } from "./cli/io.ts";
 import { run as agent } from "./cli/agent.ts";
 import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
+import { run as dsn } from "./cli/dsn.ts";
+import { run as editConfig } from "./cli/edit_config.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
 import { run as pauseOrResume } from "./cli/pause.ts";
+import { run as query } from "./cli/query.ts";
 import { run as reinit } from "./cli/reinit.ts";
+import { run as remove } from "./cli/remove.ts";
 import { run as show } from "./cli/show.ts";
 import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
@@ -39,6 +43,13 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "show the dynamic configuration",
   },
   history: { run: (args, env) => show("history", args, env), summary: "show the timeline history" },
+  "edit-config": {
+    run: editConfig,
+    summary: "change the dynamic configuration (diff, confirmation, CAS write)",
+  },
+  remove: { run: remove, summary: "remove a cluster's keys from etcd (asks three times)" },
+  query: { run: query, summary: "run SQL on a member chosen by name or role" },
+  dsn: { run: dsn, summary: "print the libpq connection string of a member" },
   "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
   version: { run: version, summary: "print the hactl version" },
   "fence-supervisor": {
@@ -54,11 +65,47 @@ High availability for PostgreSQL, compatible with Patroni's etcd keys, REST API 
 Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(18)}${c.summary}`).join("\n")}
 
+Global options (-c/--config-file, -d/--dcs-url, -k/--insecure) go before or after the command.
 Run 'hactl <command> --help' for the options of a command.
 `;
 
+/** patronictl's global options, which it takes before the subcommand (`patronictl -c FILE list`). */
+const LEADING_WITH_VALUE: Record<string, string> = {
+  "-c": "--config-file",
+  "--config-file": "--config-file",
+  "-d": "--dcs-url",
+  "--dcs-url": "--dcs-url",
+  "--dcs": "--dcs-url",
+};
+
+/**
+ * Move global options given before the subcommand behind it, in their long form (a command may use `-c` for
+ * something else, as `query -c SQL` does): `-c FILE list -e` -> `list -e --config-file FILE`.
+ */
+export function hoistGlobalOptions(argv: string[]): string[] {
+  const globals: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf("=");
+    const flag = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
+    if (arg === "-k" || arg === "--insecure") {
+      globals.push("--insecure");
+      i++;
+    } else if (LEADING_WITH_VALUE[flag] && eq > 0 && arg.startsWith("--")) {
+      globals.push(LEADING_WITH_VALUE[flag]!, arg.slice(eq + 1));
+      i++;
+    } else if (LEADING_WITH_VALUE[arg] && i + 1 < argv.length) {
+      globals.push(LEADING_WITH_VALUE[arg]!, argv[i + 1]!);
+      i += 2;
+    } else break;
+  }
+  if (globals.length === 0 || i >= argv.length) return argv;
+  return [argv[i]!, ...argv.slice(i + 1), ...globals];
+}
+
 export async function main(argv: string[], env: Record<string, string>): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = hoistGlobalOptions(argv);
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
     writeOut(HELP);
     return name === undefined ? 2 : 0;

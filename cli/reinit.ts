@@ -12,6 +12,7 @@ import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlCon
 import { loadClusterFromEtcd } from "./list.ts";
 import { postJson } from "./ctl_http.ts";
 import { runCtl } from "./ctl_command.ts";
+import { stdinAsker } from "./ctl_prompt.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 const HELP = [
@@ -42,7 +43,7 @@ export interface ReinitDeps {
 export const REAL_DEPS: ReinitDeps = {
   loadCluster: loadClusterFromEtcd,
   post: (url, body, settings) => postJson(url, body, settings, 30_000),
-  confirm: (message) => confirm(message),
+  confirm: (message) => stdinAsker().confirm(message),
   status: async (apiUrl) => {
     try {
       const res = await fetch(apiUrl, { signal: AbortSignal.timeout(2000) });

@@ -21,6 +21,7 @@ import {
 import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
 import { postJson } from "./ctl_http.ts";
 import { runCtl } from "./ctl_command.ts";
+import { stdinAsker } from "./ctl_prompt.ts";
 import { writeErr, writeOut } from "./io.ts";
 
 type Action = "switchover" | "failover";
@@ -75,8 +76,9 @@ export const REAL_DEPS: SwitchoverDeps = {
   // The agent watches etcd up to 2 * max(10, loop_wait) s for the outcome: allow for that and a little more.
   post: (url, body, settings) => postJson(url, body, settings, 120_000),
   writeFailoverKey,
-  prompt: (message, fallback) => prompt(message, fallback),
-  confirm: (message) => confirm(message),
+  // click's questions, read from stdin line by line (answers can be piped; end of input is "Aborted!").
+  prompt: (message, fallback) => stdinAsker().prompt(message, { default: fallback }),
+  confirm: (message) => stdinAsker().confirm(message),
   out: writeOut,
   err: writeErr,
   now: () => new Date(),

@@ -1,21 +1,106 @@
 /**
- * `hactl version`: print the hactl version (first line, as `patronictl version X`), then the Deno runtime the
- * binary was built with: Deno, V8 and TypeScript versions.
+ * `hactl version [CLUSTER [MEMBER...]]`: print the hactl version, then the Deno, V8 and TypeScript versions
+ * the binary runs on; with a cluster name, also each member's agent and PostgreSQL version from its `GET /patroni`, as patronictl's
+ * `version`: `<name>: <agent> <version> PostgreSQL <X.Y>` (the agent is `hactl` when the member's REST API
+ * says so in its `Server` header, else `Patroni`), or `<name>: failed to get version: <error>`.
  *
  * @module
  */
+import type { ClusterView } from "../src/types.ts";
 import { HACTL_VERSION } from "../src/types.ts";
-import { writeOut } from "./io.ts";
+import { CTL_GLOBAL_HELP, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
+import { runCtl } from "./ctl_command.ts";
+import { loadClusterFromEtcd } from "./list.ts";
+import { writeErr, writeOut } from "./io.ts";
 
-export function run(args: string[], _env: Record<string, string> = {}): Promise<number> {
-  if (args.includes("-h") || args.includes("--help")) {
-    writeOut(
-      "Usage: hactl version\n\nPrint the hactl version and the versions of Deno, V8 and TypeScript it runs on.\n",
-    );
-    return Promise.resolve(0);
+export interface VersionDeps {
+  loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;
+  /** GET a member's REST API URL: the JSON body and the `Server` header. Throws when unreachable. */
+  getStatus(url: string, settings: CtlSettings): Promise<{ body: unknown; server: string | null }>;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+async function getStatus(
+  url: string,
+  settings: CtlSettings,
+): Promise<{ body: unknown; server: string | null }> {
+  const headers: Record<string, string> = {};
+  const auth = settings.ctl.authentication;
+  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
+  const ca = settings.ctl.cacert ? [await Deno.readTextFile(settings.ctl.cacert)] : undefined;
+  const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
+  try {
+    const res = await fetch(url, {
+      headers,
+      signal: AbortSignal.timeout(5000),
+      ...(client ? { client } : {}),
+    });
+    return { body: await res.json(), server: res.headers.get("server") };
+  } finally {
+    client?.close();
   }
-  writeOut(`hactl version ${HACTL_VERSION}\n${runtimeVersions()}\n`);
-  return Promise.resolve(0);
+}
+
+const REAL_DEPS: VersionDeps = { loadCluster: loadClusterFromEtcd, getStatus, out: writeOut, err: writeErr };
+
+const HELP = [
+  "Usage: hactl version [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]...",
+  "",
+  "  Print the hactl version and the Deno, V8 and TypeScript versions it runs on; with a cluster name, also the agent and PostgreSQL version of its members",
+  "  (all, or the ones named), asked through their REST API.",
+  "",
+  "Options:",
+  ...CTL_GLOBAL_HELP,
+  "  -h, --help               Show this message and exit",
+  "",
+].join("\n");
+
+/** PostgreSQL's `server_version_num` as patronictl prints it: 90624 -> 9.6.24, 150008 -> 15.8. */
+export function formatPgVersion(version: number): string {
+  if (version < 100000) {
+    return `${Math.floor(version / 10000)}.${Math.floor(version / 100) % 100}.${version % 100}`;
+  }
+  return `${Math.floor(version / 10000)}.${version % 100}`;
+}
+
+export async function run(
+  args: string[],
+  env: Record<string, string> = {},
+  deps: VersionDeps = REAL_DEPS,
+): Promise<number> {
+  return await runCtl({
+    usage:
+      "Usage: hactl version [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]...\nTry 'hactl version --help' for help.",
+    help: HELP,
+    args,
+    options: {},
+    out: deps.out,
+    err: deps.err,
+    body: async (values, positionals) => {
+      deps.out(`hactl version ${HACTL_VERSION}\n${runtimeVersions()}\n`);
+      const [scope, ...names] = positionals;
+      if (!scope) return 0;
+      deps.out("\n");
+      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+      const view = await deps.loadCluster(settings, scope);
+      for (const m of view.members) {
+        if (!m.data.api_url || (names.length > 0 && !names.includes(m.name))) continue;
+        try {
+          const { body, server } = await deps.getStatus(m.data.api_url, settings);
+          const doc = (body ?? {}) as { patroni?: { version?: unknown }; server_version?: unknown };
+          const agent = server?.startsWith("hactl/") ? "hactl" : "Patroni";
+          const pg = typeof doc.server_version === "number" && doc.server_version > 0
+            ? ` PostgreSQL ${formatPgVersion(doc.server_version)}`
+            : "";
+          deps.out(`${m.name}: ${agent} ${String(doc.patroni?.version)}${pg}\n`);
+        } catch (err) {
+          deps.out(`${m.name}: failed to get version: ${err instanceof Error ? err.message : err}\n`);
+        }
+      }
+      return 0;
+    },
+  });
 }
 
 /** `deno 2.9.6, v8 13.0.245.12-rusty, typescript 5.6.2`: the runtime compiled into the binary. */

@@ -350,6 +350,20 @@ export function checkBasicAuth(
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_DEPTH = 64;
+
+/** How deeply objects and arrays nest in a parsed JSON value (iterative: any depth is safe to measure). */
+function jsonDepth(root: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > max) max = depth;
+    for (const child of Object.values(v as Record<string, unknown>)) stack.push([child, depth + 1]);
+  }
+  return max;
+}
 
 /** The request body as a JSON object, or the 400/411 Patroni answers for an unusable one. */
 export async function readJsonObject(
@@ -382,6 +396,10 @@ export async function readJsonObject(
     const v: unknown = JSON.parse(text);
     if (v === null || typeof v !== "object" || Array.isArray(v)) {
       return { status: 400, error: "request body must be a JSON object" };
+    }
+    // Merging walks the body recursively: a body nested thousands deep would overflow the stack (found by the fuzz).
+    if (jsonDepth(v) > MAX_BODY_DEPTH) {
+      return { status: 400, error: `request body is nested deeper than ${MAX_BODY_DEPTH} levels` };
     }
     return { value: v as Record<string, unknown> };
   } catch {

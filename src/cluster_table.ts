@@ -54,8 +54,10 @@ export interface RenderListOptions {
   /** `-e`: always show the optional columns. */
   extended: boolean;
   /**
-   * `lag` (default): Patroni 3.0's columns `TL | Lag in MB` (what Debian bookworm's patronictl prints and what
-   * scripts parsing its json/yaml expect). `lsn`: Patroni 4's `TL | Receive LSN | Lag | Replay LSN | Lag`.
+   * `lag` (default): Patroni 3.0.2's table, what Debian bookworm's patronictl prints and what scripts parsing its
+   * json/yaml expect: title without the system id, `State` = the member's state (`running`), `TL | Lag in MB`,
+   * no `Pending restart reason`. `lsn`: Patroni 4's: title with the system id, `State` = the replication state
+   * (`streaming`), `TL | Receive LSN | Lag | Replay LSN | Lag`.
    */
   layout?: "lag" | "lsn";
 }
@@ -330,8 +332,12 @@ function scheduledRestart(value: ClusterMemberRow["scheduled_restart"]): string 
   return text;
 }
 
-/** The title over the pretty table: ` Cluster: <scope> (<sysid|uninitialized|initializing>) `. */
-export function listTitle(view: ClusterView, scope: string): string {
+/**
+ * The title over the pretty table: Patroni 4's ` Cluster: <scope> (<sysid|uninitialized|initializing>) `, or
+ * Patroni 3.0's ` Cluster: <scope> ` with the `lag` layout.
+ */
+export function listTitle(view: ClusterView, scope: string, layout: "lag" | "lsn" = "lsn"): string {
+  if (layout === "lag") return ` Cluster: ${scope} `;
   const init = view.initialize === null
     ? "uninitialized"
     : view.initialize === ""
@@ -364,9 +370,17 @@ export function renderList(view: ClusterView, scope: string, opts: RenderListOpt
   const members = cluster.members;
   const withHost = members.filter((m) => m.host !== undefined);
   const columns = ["Cluster", "Member", "Host", "Role", "State", "TL"];
-  if (opts.layout === "lsn") columns.push("Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag");
-  else columns.push("Lag in MB");
-  const optional = OPTIONAL_COLUMNS.filter(([, key]) => extended || withHost.some((m) => truthy(m[key])));
+  const legacy = opts.layout !== "lsn";
+  if (legacy) columns.push("Lag in MB");
+  else columns.push("Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag");
+  // Patroni 3.0 has no "Pending restart reason" column.
+  const optional = OPTIONAL_COLUMNS.filter(([title, key]) =>
+    !(legacy && title === "Pending restart reason") && (extended || withHost.some((m) => truthy(m[key])))
+  );
+  // Patroni 3.0 shows the member's own state (`running`), Patroni 4 the replication state (`streaming`).
+  const memberState = new Map(
+    view.members.map((m) => [m.name, typeof m.data.state === "string" ? m.data.state : ""]),
+  );
   columns.push(...optional.map(([title]) => title));
 
   const appendPort = withHost.some((m) => m.port !== undefined && m.port !== 5432) ||
@@ -394,7 +408,7 @@ export function renderList(view: ClusterView, scope: string, opts: RenderListOpt
       "Member": m.name,
       "Host": host,
       "Role": titleCase(m.role.replaceAll("_", " ")),
-      "State": m.state,
+      "State": legacy ? memberState.get(m.name.replace(/^ *\+ /, "")) ?? m.state : m.state,
       "TL": m.timeline ?? "",
       "Receive LSN": receiveLsn,
       "Receive Lag": receiveLag,
@@ -435,7 +449,7 @@ export function renderList(view: ClusterView, scope: string, opts: RenderListOpt
   }
   const prettyColumns = columns.slice(1).map((c) => (c === "Receive Lag" || c === "Replay Lag" ? "Lag" : c));
   const table = renderTable(prettyColumns, textRows.map((r) => r.slice(1)), {
-    title: listTitle(view, scope),
+    title: listTitle(view, scope, legacy ? "lag" : "lsn"),
     rightAligned: prettyColumns.map((c) => RIGHT_ALIGNED.has(c)),
   });
   const footer = listFooter(cluster);

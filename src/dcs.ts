@@ -443,6 +443,16 @@ export class EtcdDcs implements Dcs {
     return this.#casPut("put failover", KEYS.failover, encodeJson(value), modRevision);
   }
 
+  /** Delete every key under the cluster prefix (`hactl remove`); returns how many keys were deleted. */
+  async deleteCluster(): Promise<number> {
+    const prefix = b(this.#prefix);
+    const res = await this.#call(
+      "delete cluster",
+      (o) => this.#client.kv.deleteRange({ key: prefix, range_end: rangeEnd(prefix) }, o),
+    );
+    return Number(res.deleted);
+  }
+
   /**
    * Open the prefix watch unless it is open: one raw gRPC stream, no library reconnect timers. When it fails after
    * having been created, the loop is woken (events may have been missed) and the next call opens a new one.

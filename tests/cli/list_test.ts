@@ -66,8 +66,11 @@ Deno.test("list prints the scope's table from the environment's etcd and exits 0
   const f = fakeDeps();
   assert.equal(await run([], ENV, f.deps), 0);
   assert.deepEqual(f.loaded, ["http://127.0.0.1:2379/service/batman"]);
-  assert.match(f.out.join(""), /^\+ Cluster: batman \(7000000000000000001\) /);
+  assert.match(f.out.join(""), /^\+ Cluster: batman -/);
   assert.deepEqual(f.err, []);
+  const lsn = fakeDeps();
+  assert.equal(await run(["--lsn"], ENV, lsn.deps), 0);
+  assert.match(lsn.out.join(""), /^\+ Cluster: batman \(7000000000000000001\) /);
 });
 
 Deno.test("list CLUSTER_NAME... lists each named cluster; --dcs-url picks etcd and namespace", async () => {

@@ -93,8 +93,8 @@ Deno.test({
       // The keys in etcd have Patroni's formats.
       await checkEtcdKeys(etcd.endpoints, primary.name, members);
 
-      // hactl list shows one Leader and two streaming Replicas.
-      const listed = await hactl(["list", "-c", primary.configPath, "--format", "json"]);
+      // hactl list --lsn (Patroni 4's layout: State is the replication state) shows two streaming Replicas.
+      const listed = await hactl(["list", "-c", primary.configPath, "--format", "json", "--lsn"]);
       assert.equal(listed.code, 0, listed.stderr);
       const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
       assert.deepEqual(rows.map((r) => r.Member), ["pg1", "pg2", "pg3"]);

@@ -448,7 +448,7 @@ Deno.test("renderList() default layout is Patroni 3.0's: TL and a right-aligned 
   const text = renderList(demo(), "demo", { format: "pretty", extended: false });
   const lines = text.split("\n");
   assert.match(lines[1]!, /^\| Member +\| Host +\| Role +\| State +\| TL \| Lag in MB \|$/);
-  assert.ok(lines[0]!.startsWith("+ Cluster: demo ("), lines[0]);
+  assert.ok(lines[0]!.startsWith("+ Cluster: demo -"), lines[0]);
   const leader = lines.find((l) => l.includes("| Leader "))!;
   assert.match(leader, /\|\s+\|$/, "the leader's lag is blank");
   const replica = lines.find((l) => l.includes("| Replica "))!;
@@ -464,4 +464,49 @@ Deno.test("renderList() default layout is Patroni 3.0's: TL and a right-aligned 
     "TL",
   ]);
   assert.ok(!("Lag in MB" in json.find((r: Record<string, unknown>) => r.Role === "Leader")));
+});
+
+Deno.test("renderList() default layout prints what Debian's patronictl 3.0.2 printed for the same cluster", () => {
+  // Captured from `patronictl -c pg1.yml list` / `list -e` / `topology` against a hactl cluster (3 members).
+  const optime = 0x3000060;
+  const m = (n: number, data: Partial<MemberRecord>) =>
+    member(`pg${n}`, { conn_url: `postgres://127.0.0.1:${28174 + n}/postgres`, timeline: 1, ...data });
+  const v = view([
+    m(1, { role: "primary", xlog_location: optime }),
+    m(2, { replication_state: "streaming", xlog_location: optime, receive_lsn: optime, replay_lsn: optime }),
+    m(3, { replication_state: "streaming", xlog_location: optime, receive_lsn: optime, replay_lsn: optime }),
+  ], {
+    leader: leaderKey("pg1"),
+    initialize: "7712492601064360792",
+    status: { optime, slots: {}, retainSlots: [] },
+  });
+  assert.equal(
+    renderList(v, "cmp", { format: "pretty", extended: false }),
+    [
+      "+ Cluster: cmp ------------+---------+---------+----+-----------+",
+      "| Member | Host            | Role    | State   | TL | Lag in MB |",
+      "+--------+-----------------+---------+---------+----+-----------+",
+      "| pg1    | 127.0.0.1:28175 | Leader  | running |  1 |           |",
+      "| pg2    | 127.0.0.1:28176 | Replica | running |  1 |         0 |",
+      "| pg3    | 127.0.0.1:28177 | Replica | running |  1 |         0 |",
+      "+--------+-----------------+---------+---------+----+-----------+",
+      "",
+    ].join("\n"),
+  );
+  assert.equal(
+    renderList(v, "cmp", { format: "pretty", extended: true }).split("\n")[1],
+    "| Member | Host            | Role    | State   | TL | Lag in MB | Pending restart | Scheduled restart | Tags |",
+  );
+  assert.equal(
+    renderList(v, "cmp", { format: "topology", extended: false }).split("\n").slice(3, 6).join("\n"),
+    [
+      "| pg1    | 127.0.0.1:28175 | Leader  | running |  1 |           |",
+      "| + pg2  | 127.0.0.1:28176 | Replica | running |  1 |         0 |",
+      "| + pg3  | 127.0.0.1:28177 | Replica | running |  1 |         0 |",
+    ].join("\n"),
+  );
+  assert.equal(
+    renderList(v, "cmp", { format: "tsv", extended: false }).split("\n")[2],
+    "cmp\tpg2\t127.0.0.1:28176\tReplica\trunning\t1\t0",
+  );
 });
