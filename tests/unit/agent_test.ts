@@ -109,6 +109,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
     promote: (h) => pg.promote(h),
     follow: (u) => pg.follow(u),
     syncSlots: (n) => pg.syncSlots(n),
+    reload: (r, u, f) => pg.reload(r, u, f),
     close: () => pg.close(),
   }), log);
   for (let i = 0; i < 6 && !agent.holdsLock(); i++) await step();
