@@ -67,7 +67,7 @@ export function parseNetwork(entry: string): { base: Uint8Array; bits: number } 
   if (extra !== undefined || addr === undefined) return null;
   const base = parseIp(addr);
   if (!base) return null;
-  const max = base.length * 8;
+  const max = addr.includes(":") ? 128 : 32;
   if (prefix === undefined) return { base, bits: max };
   if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return null;
   // An IPv4-mapped IPv6 network (::ffff:10.0.0.0/104) counts as the IPv4 network.

@@ -120,3 +120,46 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
   const next = await step();
   assert.equal(next!.decision.reason, "no action. I am (pg1), the leader with the lock");
 });
+
+Deno.test("Agent.restartNow restarts the leader's Postgres in place: the key stays ours and the call answers 200", async () => {
+  const { agent, dcs, step } = oneMember();
+  for (let i = 0; i < 4 && !agent.holdsLock(); i++) await step();
+  await step();
+  assert.ok(agent.holdsLock(), "bootstrapped and leading");
+  const startedBefore = agent.snapshot().pg.postmasterStartTime;
+  const answer = agent.restartNow({}, 60_000);
+  const first = await step();
+  assert.deepEqual(first!.decision.actions.map((a) => a.type), ["renew_leader", "write_status", "start_job"]);
+  await step();
+  assert.deepEqual(await answer, { status: 200, body: "restarted successfully" });
+  assert.ok(agent.holdsLock(), "the leader kept its key through the restart");
+  assert.equal((await dcs.loadCluster()).leader?.name, "pg1");
+  await agent.refreshPostgresStatus();
+  assert.notEqual(agent.snapshot().pg.postmasterStartTime, startedBefore, "a new postmaster");
+  // Conditions that do not hold: 503 and nothing restarts.
+  assert.deepEqual(await agent.restartNow({ role: "replica" }, 60_000), {
+    status: 503,
+    body: "restart conditions are not satisfied",
+  });
+});
+
+Deno.test("Agent keeps one scheduled restart, publishes it in its member key, and forgets it on DELETE", async () => {
+  const { agent, dcs, step } = oneMember();
+  for (let i = 0; i < 5; i++) await step();
+  const at = 1_800_000_000_000 + 3600_000;
+  assert.deepEqual(agent.scheduleRestart({ role: "primary" }, "2027-01-15T09:00:00+00:00", at), {
+    status: 202,
+    body: "Restart scheduled",
+  });
+  assert.equal(agent.scheduleRestart({}, "2027-01-15T10:00:00+00:00", at).status, 409);
+  await step();
+  const me = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
+  assert.equal((me.data.scheduled_restart as Record<string, unknown>).schedule, "2027-01-15T09:00:00+00:00");
+  assert.equal((me.data.scheduled_restart as Record<string, unknown>).role, "primary");
+  assert.equal(agent.snapshot().scheduledRestart?.schedule, "2027-01-15T09:00:00+00:00");
+  assert.deepEqual(agent.deleteScheduledRestart(), { status: 200, body: "scheduled restart deleted" });
+  assert.deepEqual(agent.deleteScheduledRestart(), { status: 404, body: "no restarts are scheduled" });
+  await step();
+  const after = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
+  assert.equal(after.data.scheduled_restart, undefined);
+});
