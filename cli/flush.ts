@@ -23,7 +23,6 @@ import {
   type MemberCommandDeps,
   memberUrl,
   parseRole,
-  ROLES,
   selectMembers,
 } from "./ctl_members.ts";
 import { REAL_MEMBER_DEPS } from "./ctl_member_deps.ts";
@@ -37,7 +36,8 @@ const HELP = [
   "",
   "Options:",
   ...CTL_GLOBAL_HELP,
-  `  -r, --role ROLE          Only members with this role (${ROLES.join(", ")}; default any)`,
+  "  -r, --role ROLE          Only members with this role: leader, primary, standby-leader, replica,",
+  "                           standby or any (the default)",
   "  --force                  Do not ask for confirmation",
   "  -h, --help               Show this message and exit",
   "",

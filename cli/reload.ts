@@ -14,7 +14,6 @@ import {
   type MemberCommandDeps,
   memberUrl,
   parseRole,
-  ROLES,
   selectMembers,
 } from "./ctl_members.ts";
 import { REAL_MEMBER_DEPS } from "./ctl_member_deps.ts";
@@ -28,7 +27,8 @@ const HELP = [
   "",
   "Options:",
   ...CTL_GLOBAL_HELP,
-  `  -r, --role ROLE          Reload only members with this role (${ROLES.join(", ")}; default any)`,
+  "  -r, --role ROLE          Reload only members with this role: leader, primary, standby-leader, replica,",
+  "                           standby or any (the default)",
   "  --force                  Do not ask for confirmation",
   "  -h, --help               Show this message and exit",
   "",

@@ -16,7 +16,6 @@ import {
   type MemberCommandDeps,
   memberUrl,
   parseRole,
-  ROLES,
   selectMembers,
 } from "./ctl_members.ts";
 import { REAL_MEMBER_DEPS } from "./ctl_member_deps.ts";
@@ -31,11 +30,13 @@ const HELP = [
   "",
   "Options:",
   ...CTL_GLOBAL_HELP,
-  `  -r, --role ROLE          Restart only members with this role (${ROLES.join(", ")}; default any)`,
+  "  -r, --role ROLE          Restart only members with this role: leader, primary, standby-leader, replica,",
+  "                           standby or any (the default)",
   "  --any                    Restart one member chosen at random among the selected ones",
   "  --pg-version VERSION     Restart only when the running PostgreSQL is older than VERSION (X.Y or X.Y.Z)",
   "  --pending                Restart only members with a pending restart",
-  "  --timeout SECONDS        How long the restarted Postgres may take to start (units allowed: 30s, 2min)",
+  "  --timeout SECONDS        Sent as the restart's timeout (units allowed: 30s, 2min); checked and",
+  "                           published by the member, the start itself is bounded by pg_ctl_timeout",
   "  --scheduled TIMESTAMP    When to restart (ISO 8601, local time unless a zone is given; 'now' = at once)",
   "  --force                  Do not ask; with --scheduled, replace a restart already scheduled",
   "  -h, --help               Show this message and exit",

@@ -426,6 +426,8 @@ export class Agent {
       this.#restartWaiter = null;
       return { status: 503, body: "restart failed" };
     }
+    // Answer with the snapshot already showing the new postmaster (a GET /patroni right after must not see the old).
+    await this.refreshPostgresStatus().catch(() => {});
     return ok ? { status: 200, body: "restarted successfully" } : { status: 503, body: "restart failed" };
   }
 

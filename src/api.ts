@@ -523,15 +523,27 @@ async function serveWithClientCerts(
     server.once("error", reject);
     server.listen(opts.port, opts.hostname, () => resolve());
   });
+  // Idle keep-alive connections would hold `close` for minutes: track every socket and end them on shutdown.
+  const sockets = new Set<{ destroy(): void; once(event: "close", fn: () => void): void }>();
+  server.on("secureConnection", (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   let done: () => void = () => {};
   const finished = new Promise<void>((r) => (done = r));
+  // The listening socket is released at once; a client that keeps a connection half-open (Deno's node:https can
+  // wait out a client's idle timeout even after destroy) does not hold the shutdown up for more than a second.
   const shutdown = () =>
     new Promise<void>((r) => {
-      server.close(() => {
+      const end = () => {
+        clearTimeout(timer);
         done();
         r();
-      });
-      server.closeAllConnections?.();
+      };
+      const timer = setTimeout(end, 1000);
+      server.close(end);
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
     });
   opts.signal.addEventListener("abort", () => void shutdown(), { once: true });
   const address = server.address();

@@ -332,7 +332,7 @@ export class LocalPostgres implements PostgresPort {
     if (role === "replica") {
       const raised = applyControlDataMinimums(params, await this.#controlData());
       if (raised.length) {
-        log.info("raised {names} to the values in pg_controldata", { names: raised.join(",") });
+        log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
       }
       recovery = { recovery_target_timeline: "latest" };
       if (upstream && upstream.name !== this.#config.name) {
