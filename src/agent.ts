@@ -122,7 +122,9 @@ export class Agent {
   #lockedUntil = 0;
   #cancelFence: (() => void) | null = null;
   #reinitRequested = false;
-  #restart: RestartIntent | null = null;
+  /** A restart asked for now (the API waits for it); it goes before a scheduled one, which it leaves in place. */
+  #restartNow: RestartIntent | null = null;
+  #scheduledRestart: RestartIntent | null = null;
   /** The API request waiting for the restart now in progress (resolved when its job finishes). */
   #restartWaiter: ((ok: boolean) => void) | null = null;
   #reloadRequested: "config" | "forced" | null = null;
@@ -206,7 +208,7 @@ export class Agent {
       this.#nextRunAt = started + this.#dynamic.loopWait * 1000;
       if (result && rerunAtOnce(result)) continue;
       // A scheduled restart due before the next cycle: wake up at its time, not a loop_wait later.
-      const at = this.#restart?.at;
+      const at = this.#restartNow ? null : this.#scheduledRestart?.at;
       const due = at === null || at === undefined
         ? Infinity
         : this.deps.clock.now() + (at - this.deps.clock.wallNow());
@@ -399,7 +401,7 @@ export class Agent {
     if (this.#jobs.busy) {
       return { status: 503, body: `${this.#jobs.peek()?.description ?? "restart"} already in progress` };
     }
-    if (this.#restartWaiter || this.#restart?.at === null) {
+    if (this.#restartWaiter || this.#restartNow) {
       return { status: 503, body: "restart already in progress" };
     }
     const snap = this.snapshot();
@@ -414,15 +416,14 @@ export class Agent {
       return { status: 503, body: "restart conditions are not satisfied" };
     }
     const done = new Promise<boolean>((resolve) => (this.#restartWaiter = resolve));
-    // An immediate request replaces a scheduled one (Patroni keeps one restart intent per member).
-    this.#restart = { at: null, conditions, postmasterStartTime: snap.pg.postmasterStartTime };
+    this.#restartNow = { at: null, conditions, postmasterStartTime: snap.pg.postmasterStartTime };
     this.wake();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)));
     const ok = await Promise.race([done, timeout]);
     clearTimeout(timer);
     if (ok === null) {
-      if (this.#restart?.at === null) this.#restart = null;
+      this.#restartNow = null;
       this.#restartWaiter = null;
       return { status: 503, body: "restart failed" };
     }
@@ -437,25 +438,30 @@ export class Agent {
     schedule: string,
     at: number,
   ): { status: number; body: string } {
-    if (this.#restart !== null) return { status: 409, body: "Another restart is already scheduled" };
-    this.#restart = { at, schedule, conditions, postmasterStartTime: this.#lastPg.postmasterStartTime };
+    if (this.#scheduledRestart !== null) return { status: 409, body: "Another restart is already scheduled" };
+    this.#scheduledRestart = {
+      at,
+      schedule,
+      conditions,
+      postmasterStartTime: this.#lastPg.postmasterStartTime,
+    };
     this.wake();
     return { status: 202, body: "Restart scheduled" };
   }
 
   /** `DELETE /restart`: 200 `scheduled restart deleted`, or 404 `no restarts are scheduled`. */
   deleteScheduledRestart(): { status: number; body: string } {
-    if (this.#restart === null || this.#restart.at === null) {
+    if (this.#scheduledRestart === null) {
       return { status: 404, body: "no restarts are scheduled" };
     }
-    this.#restart = null;
+    this.#scheduledRestart = null;
     this.wake();
     return { status: 200, body: "scheduled restart deleted" };
   }
 
   /** The scheduled restart as published (`scheduled_restart`), or null. */
   get scheduledRestart(): Record<string, unknown> | null {
-    return this.#restart && this.#restart.at !== null ? scheduledRestartJson(this.#restart) : null;
+    return this.#scheduledRestart ? scheduledRestartJson(this.#scheduledRestart) : null;
   }
 
   /** Wait until the running job (if any) has finished. */
@@ -600,7 +606,9 @@ export class Agent {
       job,
       peers,
       ...(this.#reinitRequested ? { reinitRequested: true } : {}),
-      ...(this.#restart ? { restart: this.#restart } : {}),
+      ...(this.#restartNow || this.#scheduledRestart
+        ? { restart: this.#restartNow ?? this.#scheduledRestart }
+        : {}),
       ...(this.#reloadRequested ? { reloadRequested: this.#reloadRequested } : {}),
     };
   }
@@ -670,10 +678,13 @@ export class Agent {
         return true;
       case "start_job":
         this.#jobs.start(action.job);
-        if (action.job.kind === "restart") this.#restart = null;
+        if (action.job.kind === "restart") {
+          if (this.#restartNow) this.#restartNow = null;
+          else this.#scheduledRestart = null;
+        }
         return true;
       case "drop_restart":
-        this.#restart = null;
+        this.#scheduledRestart = null;
         this.deps.log.info?.(action.reason);
         return true;
       case "reload": {

@@ -157,6 +157,12 @@ Deno.test("Agent keeps one scheduled restart, publishes it in its member key, an
   assert.equal((me.data.scheduled_restart as Record<string, unknown>).schedule, "2027-01-15T09:00:00+00:00");
   assert.equal((me.data.scheduled_restart as Record<string, unknown>).role, "primary");
   assert.equal(agent.snapshot().scheduledRestart?.schedule, "2027-01-15T09:00:00+00:00");
+  // An immediate restart goes first and leaves the scheduled one in place.
+  const now = agent.restartNow({}, 60_000);
+  await step();
+  await step();
+  assert.equal((await now).status, 200);
+  assert.equal(agent.scheduledRestart?.schedule, "2027-01-15T09:00:00+00:00");
   assert.deepEqual(agent.deleteScheduledRestart(), { status: 200, body: "scheduled restart deleted" });
   assert.deepEqual(agent.deleteScheduledRestart(), { status: 404, body: "no restarts are scheduled" });
   await step();
