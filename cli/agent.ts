@@ -12,6 +12,7 @@ import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
 import { agentLog, moduleLogger, setupLogging } from "../src/log.ts";
 import { HttpPeerClient } from "../src/peers.ts";
+import type { PeerClient } from "../src/ports.ts";
 import { LocalPostgres } from "../src/postgres.ts";
 import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
@@ -65,7 +66,7 @@ export async function run(args: string[], env: Record<string, string>): Promise<
 }
 
 /** Local settings a reload cannot change in a running agent (they take effect at its next start). */
-function restartOnlyChanges(current: Config, next: Config): string[] {
+export function restartOnlyChanges(current: Config, next: Config): string[] {
   const out: string[] = [];
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   if (!same(current.scope, next.scope)) out.push("scope");
@@ -79,13 +80,16 @@ function restartOnlyChanges(current: Config, next: Config): string[] {
     out.push("postgresql.connect_address");
   }
   if (!same(current.restapi.connectAddress, next.restapi.connectAddress)) out.push("restapi.connect_address");
+  if (Boolean(current.restapi.certfile) !== Boolean(next.restapi.certfile)) {
+    out.push("restapi.certfile (HTTPS on or off changes the advertised api_url)");
+  }
   if (!same(current.watchdog, next.watchdog)) out.push("watchdog");
   if (!same(current.log, next.log)) out.push("log");
   return out;
 }
 
 /** `next`, with what {@link restartOnlyChanges} names kept as it runs now. */
-function liveApplicable(current: Config, next: Config): Config {
+export function liveApplicable(current: Config, next: Config): Config {
   return {
     ...next,
     scope: current.scope,
@@ -94,7 +98,17 @@ function liveApplicable(current: Config, next: Config): Config {
     etcd3: current.etcd3,
     log: current.log,
     watchdog: current.watchdog,
-    restapi: { ...next.restapi, connectAddress: current.restapi.connectAddress },
+    restapi: Boolean(current.restapi.certfile) === Boolean(next.restapi.certfile)
+      ? { ...next.restapi, connectAddress: current.restapi.connectAddress }
+      : {
+        ...next.restapi,
+        connectAddress: current.restapi.connectAddress,
+        certfile: current.restapi.certfile,
+        keyfile: current.restapi.keyfile,
+        keyfilePassword: current.restapi.keyfilePassword,
+        cafile: current.restapi.cafile,
+        verifyClient: current.restapi.verifyClient,
+      },
     postgresql: {
       ...next.postgresql,
       dataDir: current.postgresql.dataDir,
@@ -151,10 +165,16 @@ async function runDaemon(
   const ra = config.restapi.connectAddress;
   const scheme = tlsFiles.serve ? "https" : "http";
   const supervisor = startFenceSupervisor(config.postgresql.dataDir, (m) => log.warn(m));
-  const peers = new HttpPeerClient({
-    auth: config.ctl.authentication ?? config.restapi.authentication,
-    ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
-  });
+  // Members call each other with the `ctl` credentials and TLS files; a reload replaces the client.
+  const peerClientFor = (c: Config, client: Deno.HttpClient | undefined) =>
+    new HttpPeerClient({
+      auth: c.ctl.authentication ?? c.restapi.authentication,
+      ...(client ? { httpClient: client } : {}),
+    });
+  let peerClient = peerClientFor(config, tlsFiles.client);
+  const peers: PeerClient = {
+    fetchStatuses: (members, timeoutMs) => peerClient.fetchStatuses(members, timeoutMs),
+  };
   agent = new Agent({
     name: config.name,
     scope: config.scope,
@@ -303,6 +323,7 @@ async function runDaemon(
     config = applied;
     tlsFiles = nextTls;
     pg.setConfig(applied);
+    peerClient = peerClientFor(applied, tlsFiles.client);
     agent!.setTags(applied.tags);
     agent!.setCallbacks(
       new ProcessCallbackRunner(applied.postgresql.callbacks, applied.scope, (m) => log.warn(m)),
