@@ -162,21 +162,26 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
   const view = obs.dcs.cluster;
   const me = ctx.name;
   const holdsLock = view.leader?.name === me;
+  const downSince = primaryDownSince(obs, memory, holdsLock);
   const mem: Memory = {
     ...memory,
     isLeader: holdsLock,
-    primaryDownSince: primaryDownSince(obs, memory, holdsLock),
+    primaryDownSince: downSince,
     membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, ctx.dynamic.memberSlotsTtl * 1000),
   };
+  // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
+  if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
 
   // primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
   // recovery, not answering) gives the lock up so that a healthy replica can take over.
   const down = mem.primaryDownSince;
-  if (holdsLock && down !== null && obs.now - down > ctx.dynamic.primaryStartTimeout * 1000) {
+  const limit = mem.startTimeout ?? ctx.dynamic.primaryStartTimeout;
+  if (holdsLock && down !== null && obs.now - down > limit * 1000) {
+    const { startTimeout: _, ...rest } = mem;
     return NO_CHANGE(
-      { ...mem, isLeader: false, primaryDownSince: null },
+      { ...rest, isLeader: false, primaryDownSince: null },
       `released the leader key: postgres has not been up for ${Math.round((obs.now - down) / 1000)} s ` +
-        `(primary_start_timeout ${ctx.dynamic.primaryStartTimeout} s)`,
+        `(${mem.startTimeout !== undefined ? "restart timeout" : "primary_start_timeout"} ${limit} s)`,
       [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
     );
   }
@@ -275,7 +280,12 @@ function planRestart(
     actions.push({ type: "write_status", optime: obs.pg.walPosition });
   }
   actions.push({ type: "start_job", job: { kind: "restart", role, upstream } });
-  return NO_CHANGE(mem, reason, actions);
+  const timeout = obs.restart?.conditions.timeout;
+  return NO_CHANGE(
+    holdsLock && timeout !== undefined ? { ...mem, startTimeout: timeout } : mem,
+    reason,
+    actions,
+  );
 }
 
 /**

@@ -342,6 +342,8 @@ export interface Memory {
   membersSeen: Record<string, number>;
   /** pg_rewind failed and the data directory may not be removed: stay stopped rather than retry in a loop. */
   rewindFailed: boolean;
+  /** Seconds a restarted leader's Postgres may stay down (a restart's `timeout`), instead of primary_start_timeout. */
+  startTimeout?: number;
 }
 
 export const INITIAL_MEMORY: Memory = {

@@ -284,3 +284,24 @@ Deno.test("decide() appends a reload when asked, for the leader and for a replic
   );
   assert.ok(!stopped.actions.some((a) => a.type === "reload"));
 });
+
+Deno.test("decide(): a restart's timeout replaces primary_start_timeout until Postgres is up again", () => {
+  const intent: RestartIntent = { at: null, conditions: { timeout: 5 }, postmasterStartTime: null };
+  const planned = decide(obs("pg1", { restart: intent }), { ...INITIAL_MEMORY, isLeader: true }, ctx("pg1"));
+  assert.equal(planned.memory.startTimeout, 5);
+  const down = pg({ running: false, queryable: false, role: null });
+  const job = {
+    kind: "restart" as const,
+    description: "restart",
+    startedAt: 100_000,
+    status: "running" as const,
+  };
+  const first = decide(obs("pg1", { now: 101_000, pg: down, job }), planned.memory, ctx("pg1"));
+  assert.deepEqual(first.actions, [{ type: "renew_leader" }]);
+  const late = decide(obs("pg1", { now: 107_000, pg: down, job }), first.memory, ctx("pg1"));
+  assert.deepEqual(late.actions.map((a) => a.type), ["demote", "release_leader"]);
+  assert.match(late.reason, /restart timeout 5 s/);
+  // Up again in time: the override is forgotten, the usual primary_start_timeout (300 s) applies afterwards.
+  const up = decide(obs("pg1", { now: 103_000 }), first.memory, ctx("pg1"));
+  assert.equal(up.memory.startTimeout, undefined);
+});
