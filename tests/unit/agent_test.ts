@@ -8,6 +8,7 @@ import { normalizeDynamic } from "../../src/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 import type { PeerClient, PostgresPort } from "../../src/ports.ts";
+import type { CallbackRunner } from "../../src/callbacks.ts";
 import { INITIAL_MEMORY } from "../../src/types.ts";
 
 const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
@@ -44,7 +45,11 @@ Deno.test("rerunAtOnce(): after a failed lock action, an etcd failure or a promo
   assert.equal(rerunAtOnce(result({ decision: plan([renew, { type: "write_status", optime: 1 }]) })), false);
 });
 
-function oneMember(wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg, log: AgentLog = quietLog) {
+function oneMember(
+  wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg,
+  log: AgentLog = quietLog,
+  callbacks?: CallbackRunner,
+) {
   const clock = { now: 0 };
   const etcd = new MemoryEtcd({ now: () => clock.now });
   const world = new FakePostgresWorld({
@@ -67,6 +72,7 @@ function oneMember(wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg, log: A
     peers: noPeers,
     clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
     log,
+    ...(callbacks ? { callbacks } : {}),
   });
   const step = async () => {
     const r = await agent.runCycle();
@@ -168,4 +174,21 @@ Deno.test("Agent keeps one scheduled restart, publishes it in its member key, an
   await step();
   const after = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
   assert.equal(after.data.scheduled_restart, undefined);
+});
+
+Deno.test("Agent runs on_restart after a restart and on_reload after Postgres reloaded", async () => {
+  const fired: string[] = [];
+  const { agent, step } = oneMember((pg) => pg, quietLog, {
+    fire: (action, role) => void fired.push(`${action} ${role}`),
+  });
+  for (let i = 0; i < 5; i++) await step();
+  const answer = agent.restartNow({}, 60_000);
+  await step();
+  await step();
+  assert.equal((await answer).status, 200);
+  assert.ok(fired.includes("on_restart primary"), fired.join());
+  agent.requestReload("forced");
+  const r = await step();
+  assert.equal(r!.decision.actions.at(-1)?.type, "reload");
+  assert.equal(fired.at(-1), "on_reload primary");
 });
