@@ -141,7 +141,14 @@ Deno.test({
 
       // --- hactl restart of the primary: in place, the leader keeps its key, no new timeline.
       const startBefore = (await status(primary)).postmaster_start_time;
+      const t0 = performance.now();
       const restarted = await hactl(["restart", "-c", primary.configPath, SCOPE, "-r", "primary", "--force"]);
+      // deno-lint-ignore no-console -- a figure worth seeing in CI logs
+      console.log(
+        `hactl restart of the primary took ${
+          ((performance.now() - t0) / 1000).toFixed(1)
+        } s (CLI start included)`,
+      );
       assert.equal(restarted.code, 0, restarted.stderr);
       assert.match(restarted.stdout, new RegExp(`Success: restart on member ${primary.name}`));
       assert.equal(await show(primary, "max_connections"), "40");
