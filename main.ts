@@ -10,9 +10,12 @@ import { run as dsn } from "./cli/dsn.ts";
 import { run as editConfig } from "./cli/edit_config.ts";
 import { run as list, runTopology as topology } from "./cli/list.ts";
 import { run as pauseOrResume } from "./cli/pause.ts";
+import { run as flush } from "./cli/flush.ts";
 import { run as query } from "./cli/query.ts";
 import { run as reinit } from "./cli/reinit.ts";
+import { run as reload } from "./cli/reload.ts";
 import { run as remove } from "./cli/remove.ts";
+import { run as restart } from "./cli/restart.ts";
 import { run as show } from "./cli/show.ts";
 import { run as switchover } from "./cli/switchover.ts";
 import { run as validateConfig } from "./cli/validate_config.ts";
@@ -33,6 +36,9 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: "make a named member the leader",
   },
   reinit: { run: reinit, summary: "throw a member's data away and clone it again from the leader" },
+  restart: { run: restart, summary: "restart Postgres on members, now or at a scheduled time" },
+  reload: { run: reload, summary: "make members re-read their configuration and reload Postgres" },
+  flush: { run: flush, summary: "discard a scheduled restart or switchover" },
   pause: {
     run: (args, env) => pauseOrResume("pause", args, env),
     summary: "maintenance mode: stop automatic failover",

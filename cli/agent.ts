@@ -6,17 +6,19 @@
  * @module
  */
 import { Agent, type FenceChannel, REAL_CLOCK } from "../src/agent.ts";
-import { createApiHandler, serveApi } from "../src/api.ts";
+import { type ApiSecurity, type ApiServer, type ApiTls, createApiHandler, serveApi } from "../src/api.ts";
 import { ProcessCallbackRunner } from "../src/callbacks.ts";
 import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
 import { agentLog, configSecrets, moduleLogger, setupLogging } from "../src/log.ts";
 import { HttpPeerClient } from "../src/peers.ts";
+import type { PeerClient } from "../src/ports.ts";
 import { LocalPostgres } from "../src/postgres.ts";
 import { systemdNotifier } from "../src/sd_notify.ts";
 import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../src/watchdog.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
+import { lookup } from "node:dns/promises";
 import { writeErr, writeOut } from "./io.ts";
 
 const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config] [--help]
@@ -32,6 +34,8 @@ Options:
 
 Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the leader key and exit 0; in pause
   (maintenance mode) Postgres keeps running and the leader key stays. A second signal is ignored.
+  SIGHUP (or POST /reload) re-reads the configuration and applies it live (an invalid one is logged and
+  the running one kept; scope, name, etcd3, data_dir, log and watchdog changes wait for a restart).
 systemd: with NOTIFY_SOCKET set (Type=notify, scripts/systemd/hactl.service) it reports READY=1 once the
 REST API listens, STATUS=<the HA cycle's sentence> every cycle and STOPPING=1 on SIGTERM.
 Logging: the log section (level, format, type: json, dir with rotation, ...); see the README, "Logging".
@@ -68,10 +72,75 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     writeOut(`${config.source}: configuration is valid\n`);
     return 0;
   }
-  return await runDaemon(config, env);
+  return await runDaemon(config, positional[0], env);
 }
 
-async function runDaemon(config: Config, env: Record<string, string>): Promise<number> {
+/** Local settings a reload cannot change in a running agent (they take effect at its next start). */
+export function restartOnlyChanges(current: Config, next: Config): string[] {
+  const out: string[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (!same(current.scope, next.scope)) out.push("scope");
+  if (!same(current.name, next.name)) out.push("name");
+  if (!same(current.namespace, next.namespace)) out.push("namespace");
+  if (!same(current.etcd3, next.etcd3)) out.push("etcd3");
+  if (!same(current.postgresql.dataDir, next.postgresql.dataDir)) out.push("postgresql.data_dir");
+  if (!same(current.postgresql.configDir, next.postgresql.configDir)) out.push("postgresql.config_dir");
+  if (!same(current.postgresql.binDir, next.postgresql.binDir)) out.push("postgresql.bin_dir");
+  if (!same(current.postgresql.connectAddress, next.postgresql.connectAddress)) {
+    out.push("postgresql.connect_address");
+  }
+  if (!same(current.restapi.connectAddress, next.restapi.connectAddress)) out.push("restapi.connect_address");
+  if (Boolean(current.restapi.certfile) !== Boolean(next.restapi.certfile)) {
+    out.push("restapi.certfile (HTTPS on or off changes the advertised api_url)");
+  }
+  if (!same(current.watchdog, next.watchdog)) out.push("watchdog");
+  if (!same(current.log, next.log)) out.push("log");
+  return out;
+}
+
+/** `next`, with what {@link restartOnlyChanges} names kept as it runs now. */
+export function liveApplicable(current: Config, next: Config): Config {
+  return {
+    ...next,
+    scope: current.scope,
+    name: current.name,
+    namespace: current.namespace,
+    etcd3: current.etcd3,
+    log: current.log,
+    watchdog: current.watchdog,
+    restapi: Boolean(current.restapi.certfile) === Boolean(next.restapi.certfile)
+      ? { ...next.restapi, connectAddress: current.restapi.connectAddress }
+      : {
+        ...next.restapi,
+        connectAddress: current.restapi.connectAddress,
+        certfile: current.restapi.certfile,
+        keyfile: current.restapi.keyfile,
+        keyfilePassword: current.restapi.keyfilePassword,
+        cafile: current.restapi.cafile,
+        verifyClient: current.restapi.verifyClient,
+      },
+    postgresql: {
+      ...next.postgresql,
+      dataDir: current.postgresql.dataDir,
+      configDir: current.postgresql.configDir,
+      binDir: current.postgresql.binDir,
+      connectAddress: current.postgresql.connectAddress,
+    },
+  };
+}
+
+/** Resolve a hostname the way the system does (/etc/hosts included), to every address it has. */
+async function resolveHost(host: string): Promise<string[]> {
+  const found = await lookup(host, { all: true });
+  return found.map((a) => a.address);
+}
+
+async function runDaemon(
+  startConfig: Config,
+  configPath: string | undefined,
+  env: Record<string, string>,
+): Promise<number> {
+  let config = startConfig;
   try {
     setupLogging({ ...config.log, secrets: configSecrets(config) });
   } catch (err) {
@@ -149,10 +218,16 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
     ? undefined
     : createWatchdog(config.watchdog, watchdogLog());
   const supervisor = startFenceSupervisor(config.postgresql.dataDir, (m) => log.warn(m));
-  const peers = new HttpPeerClient({
-    auth: config.ctl.authentication ?? config.restapi.authentication,
-    ...(tlsFiles.client ? { httpClient: tlsFiles.client } : {}),
-  });
+  // Members call each other with the `ctl` credentials and TLS files; a reload replaces the client.
+  const peerClientFor = (c: Config, client: Deno.HttpClient | undefined) =>
+    new HttpPeerClient({
+      auth: c.ctl.authentication ?? c.restapi.authentication,
+      ...(client ? { httpClient: client } : {}),
+    });
+  let peerClient = peerClientFor(config, tlsFiles.client);
+  const peers: PeerClient = {
+    fetchStatuses: (members, timeoutMs) => peerClient.fetchStatuses(members, timeoutMs),
+  };
   agent = new Agent({
     name: config.name,
     scope: config.scope,
@@ -178,8 +253,19 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
     },
     callbacks: new ProcessCallbackRunner(config.postgresql.callbacks, config.scope, (m) => log.warn(m)),
   });
+  const pgCtlSeconds = () => (config.postgresql.pgCtlTimeout > 0 ? config.postgresql.pgCtlTimeout : 60);
 
-  const abort = new AbortController();
+  let abort = new AbortController();
+  const security = (): ApiSecurity => {
+    const api = config.restapi;
+    return {
+      ...(api.authentication ? { auth: api.authentication } : {}),
+      allowlist: api.allowlist,
+      allowlistIncludeMembers: api.allowlistIncludeMembers,
+      verifyClient: tlsFiles.serve ? api.verifyClient : "none",
+      extraHeaders: { ...api.httpExtraHeaders, ...(tlsFiles.serve ? api.httpsExtraHeaders : {}) },
+    };
+  };
   const handler = createApiHandler({
     snapshot: () => agent!.snapshot(),
     now: () => performance.now(),
@@ -187,9 +273,9 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
     loadCluster: () => dcs.readCluster(),
     scope: config.scope,
     name: config.name,
-    extraHeaders: config.restapi.httpExtraHeaders,
+    security,
+    resolveHost,
     roleChangeHistogram: () => agent!.roleChangeHistogram,
-    ...(config.restapi.authentication ? { auth: config.restapi.authentication } : {}),
     control: {
       readCluster: () => dcs.readCluster(),
       setFailover: (value, modRevision) => dcs.setFailover(value, modRevision),
@@ -202,11 +288,24 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
       reinit: (force) => agent!.requestReinit(force),
       setConfig: (value, modRevision) => dcs.setConfig(value, modRevision),
       wake: () => agent!.wake(),
+      // Patroni waits for the restart in the request; bounded by stop + start (pg_ctl timeouts) and two cycles.
+      restartNow: (conditions) =>
+        agent!.restartNow(conditions, (2 * pgCtlSeconds() + 2 * agent!.dynamic.loopWait + 10) * 1000),
+      scheduleRestart: (conditions, schedule, at) => agent!.scheduleRestart(conditions, schedule, at),
+      deleteScheduledRestart: () => agent!.deleteScheduledRestart(),
+      reload: () => reload(),
     },
   });
-  const listen = config.restapi.listen;
-  const hostname = listen.host === "" || listen.host === "*" ? "0.0.0.0" : listen.host;
-  let server: Deno.HttpServer;
+  const listenOn = (c: Config) => {
+    const listen = c.restapi.listen;
+    return {
+      hostname: listen.host === "" || listen.host === "*" ? "0.0.0.0" : listen.host,
+      port: listen.port,
+    };
+  };
+  const { hostname, port: apiPort } = listenOn(config);
+  const listen = { port: apiPort };
+  let server: ApiServer;
   try {
     server = await serveApi(handler, {
       hostname,
@@ -221,6 +320,102 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
     });
     return 1;
   }
+
+  /**
+   * SIGHUP / `POST /reload`: read the local configuration again and apply what can change live: Postgres
+   * parameters, pg_hba and callbacks (then Postgres is reloaded), tags, the REST API's access rules and headers, and
+   * its listener when `listen` or TLS changed. An invalid configuration is logged with every problem and the
+   * running one kept. Reloads run one after another.
+   */
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (): void => {
+    reloading = reloading.then(applyReload).catch((err) => {
+      log.error("reload failed: {error}", { error: err instanceof Error ? err.message : String(err) });
+    });
+  };
+  const applyReload = async (): Promise<void> => {
+    let next: Config;
+    try {
+      next = await loadConfigFile(configPath, env);
+      const problems = await checkConfigEnvironment(next);
+      if (problems.length > 0) throw new ConfigError(problems);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      log.error("reload: the configuration is invalid, keeping the running one: {problems}", {
+        problems: err.problems.join("; "),
+      });
+      return;
+    }
+    if (JSON.stringify(next) === JSON.stringify(config)) {
+      log.info("No local configuration items changed.");
+      agent!.requestReload("forced");
+      return;
+    }
+    const fixed = restartOnlyChanges(config, next);
+    if (fixed.length > 0) {
+      log.warn("reload: {keys} changed; that takes effect when the agent restarts", {
+        keys: fixed.join(", "),
+      });
+    }
+    const applied = liveApplicable(config, next);
+    let nextTls: typeof tlsFiles;
+    try {
+      nextTls = await readTlsFiles(applied);
+    } catch (err) {
+      log.error("reload: {error}; keeping the running configuration", {
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return;
+    }
+    const listenerChanged = JSON.stringify(listenOn(applied)) !== JSON.stringify(listenOn(config)) ||
+      JSON.stringify(nextTls.serve) !== JSON.stringify(tlsFiles.serve);
+    const previous = config;
+    config = applied;
+    // Passwords the new file introduces are redacted from now on (log settings change at the next start).
+    setupLogging({
+      ...applied.log,
+      secrets: [...new Set([...configSecrets(previous), ...configSecrets(next), ...configSecrets(applied)])],
+    });
+    tlsFiles = nextTls;
+    pg.setConfig(applied);
+    peerClient = peerClientFor(applied, tlsFiles.client);
+    agent!.setTags(applied.tags);
+    agent!.setCallbacks(
+      new ProcessCallbackRunner(applied.postgresql.callbacks, applied.scope, (m) => log.warn(m)),
+    );
+    if (listenerChanged) {
+      const target = listenOn(applied);
+      abort.abort();
+      await server.finished.catch(() => {});
+      abort = new AbortController();
+      try {
+        server = await serveApi(handler, {
+          ...target,
+          signal: abort.signal,
+          ...(tlsFiles.serve ? { tls: tlsFiles.serve } : {}),
+        });
+        log.info("REST API now on {address}", { address: `${target.hostname}:${target.port}` });
+      } catch (err) {
+        log.error(
+          "reload: could not start the REST API on {address}: {error}; back on the previous listener",
+          {
+            address: `${target.hostname}:${target.port}`,
+            error: String(err),
+          },
+        );
+        config = { ...applied, restapi: previous.restapi };
+        tlsFiles = await readTlsFiles(config);
+        abort = new AbortController();
+        server = await serveApi(handler, {
+          ...listenOn(config),
+          signal: abort.signal,
+          ...(tlsFiles.serve ? { tls: tlsFiles.serve } : {}),
+        });
+      }
+    }
+    log.info("reloaded the local configuration");
+    agent!.requestReload("forced");
+  };
   log.info("hactl {version} agent {name} of cluster {scope} started; REST API on {address}", {
     version: HACTL_VERSION,
     name: config.name,
@@ -247,6 +442,10 @@ async function runDaemon(config: Config, env: Record<string, string>): Promise<n
   };
   Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
   Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+  Deno.addSignalListener("SIGHUP", () => {
+    log.info("received SIGHUP, reloading the configuration");
+    reload();
+  });
 
   await agent.run();
   clearInterval(monitor);
@@ -309,7 +508,7 @@ async function liveMemberWithMyName(
  * client certificate). Errors name the key.
  */
 async function readTlsFiles(config: Config): Promise<{
-  serve: { cert: string; key: string } | null;
+  serve: ApiTls | null;
   client: Deno.HttpClient | undefined;
 }> {
   const read = async (key: string, path: string) => {
@@ -322,7 +521,7 @@ async function readTlsFiles(config: Config): Promise<{
     }
   };
   const { restapi, ctl } = config;
-  let serve: { cert: string; key: string } | null = null;
+  let serve: ApiTls | null = null;
   if (restapi.certfile) {
     if (restapi.keyfilePassword) {
       throw new Error(`${config.source}: restapi.keyfile_password: encrypted keys are not supported yet`);
@@ -334,6 +533,15 @@ async function readTlsFiles(config: Config): Promise<{
         restapi.keyfile ?? restapi.certfile,
       ),
     };
+    if (restapi.verifyClient !== "none") {
+      if (!restapi.cafile) {
+        throw new Error(
+          `${config.source}: restapi.cafile: is required with verify_client ${restapi.verifyClient}`,
+        );
+      }
+      serve.ca = await read("restapi.cafile", restapi.cafile);
+      serve.verifyClient = restapi.verifyClient;
+    }
   }
   const caPath = ctl.cacert ?? restapi.cafile;
   const caCerts = caPath ? [await read(ctl.cacert ? "ctl.cacert" : "restapi.cafile", caPath)] : undefined;

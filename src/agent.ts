@@ -14,6 +14,7 @@ import { decide, type HaContext, memberRole, peerVerdicts, postgresStateName } f
 import { describeRoleChange, RoleChangeRecorder } from "./role_change.ts";
 import type { CallbackAction, CallbackRunner } from "./callbacks.ts";
 import { JobRunner } from "./jobs.ts";
+import { scheduledRestartJson, unmetCondition } from "./restart.ts";
 import type { Dcs, PeerClient, PostgresPort } from "./ports.ts";
 import { DcsError } from "./ports.ts";
 import {
@@ -30,6 +31,8 @@ import {
   type NodeSnapshot,
   type Observation,
   type PgObservation,
+  type RestartConditions,
+  type RestartIntent,
   type Tags,
 } from "./types.ts";
 
@@ -136,6 +139,15 @@ export class Agent {
   #lockedUntil = 0;
   #cancelFence: (() => void) | null = null;
   #reinitRequested = false;
+  /** A restart asked for now (the API waits for it); it goes before a scheduled one, which it leaves in place. */
+  #restartNow: RestartIntent | null = null;
+  #scheduledRestart: RestartIntent | null = null;
+  /** The API request waiting for the restart now in progress (resolved when its job finishes). */
+  #restartWaiter: ((ok: boolean) => void) | null = null;
+  #reloadRequested: "config" | "forced" | null = null;
+  /** The `config` key's mod revision last seen (a change asks Postgres to reload its parameters). */
+  #configRevision: string | null | undefined = undefined;
+  #tags: Tags;
   #roleChanges: RoleChangeRecorder;
   /** The role the callbacks last reported (null before this agent saw Postgres up). */
   #callbackRole: string | null = null;
@@ -153,6 +165,7 @@ export class Agent {
 
   constructor(private readonly deps: AgentDeps) {
     this.#roleChanges = new RoleChangeRecorder(deps.name);
+    this.#tags = deps.tags;
     this.#dynamic = deps.dynamicFrom(null);
     this.#jobs = new JobRunner(deps.pg, deps.clock, () => {
       this.#wakeRequested = true;
@@ -221,7 +234,12 @@ export class Agent {
       if (this.#stopped) break;
       this.#nextRunAt = started + this.#dynamic.loopWait * 1000;
       if (result && rerunAtOnce(result)) continue;
-      await this.waitUntil(this.#nextRunAt);
+      // A scheduled restart due before the next cycle: wake up at its time, not a loop_wait later.
+      const at = this.#restartNow ? null : this.#scheduledRestart?.at;
+      const due = at === null || at === undefined
+        ? Infinity
+        : this.deps.clock.now() + (at - this.deps.clock.wallNow());
+      await this.waitUntil(Math.min(this.#nextRunAt, Math.max(due, started + 100)));
     }
   }
 
@@ -291,6 +309,11 @@ export class Agent {
 
   /** Callbacks for finished jobs: `on_start` (or `on_role_change` when the role differs from before), `on_stop`. */
   private jobDone(req: JobRequest, ok: boolean): void {
+    if (req.kind === "restart") {
+      this.restartDone(ok);
+      if (ok) this.callback("on_restart", req.role);
+      return;
+    }
     if (!ok) return;
     if (req.kind === "bootstrap") this.callback("on_start", "primary");
     if (req.kind === "start") {
@@ -298,6 +321,13 @@ export class Agent {
       this.callback(changed ? "on_role_change" : "on_start", req.role);
     }
     if (req.kind === "stop") this.callback("on_stop", this.#callbackRole ?? "replica");
+  }
+
+  /** A restart job ended: answer the API request waiting for it, and run `on_restart`. */
+  private restartDone(ok: boolean): void {
+    const waiter = this.#restartWaiter;
+    this.#restartWaiter = null;
+    waiter?.(ok);
   }
 
   private callback(action: CallbackAction, role: string): void {
@@ -395,6 +425,102 @@ export class Agent {
     return null;
   }
 
+  /** The tags in effect (`tags:` of the local configuration, replaced by a reload). */
+  get tags(): Tags {
+    return this.#tags;
+  }
+
+  /** A reloaded local configuration's tags (published in the member key at the next cycle). */
+  setTags(tags: Tags): void {
+    this.#tags = tags;
+    this.wake();
+  }
+
+  /** A reloaded local configuration's callbacks. */
+  setCallbacks(callbacks: CallbackRunner | undefined): void {
+    this.deps.callbacks = callbacks;
+  }
+
+  /**
+   * Ask the loop to re-read Postgres's configuration: `forced` (`POST /reload`, SIGHUP) reloads Postgres even when
+   * its files did not change; `config` only when they did.
+   */
+  requestReload(kind: "config" | "forced"): void {
+    if (this.#reloadRequested !== "forced") this.#reloadRequested = kind;
+    this.wake();
+  }
+
+  /**
+   * `POST /restart` without `schedule`: restart Postgres now in its role (the leader keeps its key) and resolve when
+   * it is up again. Patroni's answers: 200 `restarted successfully`, 503 with the reason otherwise.
+   */
+  async restartNow(conditions: RestartConditions, waitMs: number): Promise<{ status: number; body: string }> {
+    if (this.#jobs.busy) {
+      return { status: 503, body: `${this.#jobs.peek()?.description ?? "restart"} already in progress` };
+    }
+    if (this.#restartWaiter || this.#restartNow) {
+      return { status: 503, body: "restart already in progress" };
+    }
+    const snap = this.snapshot();
+    if (!snap.pg.running || !snap.pg.queryable) return { status: 503, body: "postgres is still starting" };
+    const unmet = unmetCondition(conditions, {
+      role: snap.role,
+      serverVersion: snap.pg.serverVersion,
+      pendingRestart: snap.pg.pendingRestart,
+    });
+    if (unmet !== null) {
+      this.deps.log.info?.(`restart conditions are not satisfied: ${unmet}`);
+      return { status: 503, body: "restart conditions are not satisfied" };
+    }
+    const done = new Promise<boolean>((resolve) => (this.#restartWaiter = resolve));
+    this.#restartNow = { at: null, conditions, postmasterStartTime: snap.pg.postmasterStartTime };
+    this.wake();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)));
+    const ok = await Promise.race([done, timeout]);
+    clearTimeout(timer);
+    if (ok === null) {
+      this.#restartNow = null;
+      this.#restartWaiter = null;
+      return { status: 503, body: "restart failed" };
+    }
+    // Answer with the snapshot already showing the new postmaster (a GET /patroni right after must not see the old).
+    await this.refreshPostgresStatus().catch(() => {});
+    return ok ? { status: 200, body: "restarted successfully" } : { status: 503, body: "restart failed" };
+  }
+
+  /** `POST /restart` with `schedule`: 202 `Restart scheduled`, or 409 when one is already scheduled. */
+  scheduleRestart(
+    conditions: RestartConditions,
+    schedule: string,
+    at: number,
+  ): { status: number; body: string } {
+    if (this.#scheduledRestart !== null) return { status: 409, body: "Another restart is already scheduled" };
+    this.#scheduledRestart = {
+      at,
+      schedule,
+      conditions,
+      postmasterStartTime: this.#lastPg.postmasterStartTime,
+    };
+    this.wake();
+    return { status: 202, body: "Restart scheduled" };
+  }
+
+  /** `DELETE /restart`: 200 `scheduled restart deleted`, or 404 `no restarts are scheduled`. */
+  deleteScheduledRestart(): { status: number; body: string } {
+    if (this.#scheduledRestart === null) {
+      return { status: 404, body: "no restarts are scheduled" };
+    }
+    this.#scheduledRestart = null;
+    this.wake();
+    return { status: 200, body: "scheduled restart deleted" };
+  }
+
+  /** The scheduled restart as published (`scheduled_restart`), or null. */
+  get scheduledRestart(): Record<string, unknown> | null {
+    return this.#scheduledRestart ? scheduledRestartJson(this.#scheduledRestart) : null;
+  }
+
   /** Wait until the running job (if any) has finished. */
   settleJobs(): Promise<void> {
     return this.#jobs.settle();
@@ -487,17 +613,18 @@ export class Agent {
       isLeader: this.holdsLock(),
       leaderExpiresAt: this.#lockedUntil,
       dynamic: this.#dynamic,
-      tags: this.deps.tags,
+      tags: this.#tags,
       nextRunAt: this.#nextRunAt,
       watchdogFailed: this.#watchdogUnusable !== null,
       roleChanges: this.#roleChanges.records,
+      ...(this.scheduledRestart ? { scheduledRestart: this.scheduledRestart } : {}),
     };
   }
 
   private context(): HaContext {
     return {
       name: this.deps.name,
-      tags: this.deps.tags,
+      tags: this.#tags,
       dynamic: this.#dynamic,
       bootstrapDcs: this.deps.bootstrapDcs,
       removeDataOnRewindFailure: this.deps.removeDataOnRewindFailure ?? false,
@@ -515,6 +642,15 @@ export class Agent {
       this.#dcsLastSeen = clock.wallNow();
       this.#dcsUnreachableSince = null;
       this.#dynamic = this.deps.dynamicFrom(cluster.config?.value ?? null);
+      const revision = cluster.config?.modRevision ?? null;
+      if (revision !== this.#configRevision) {
+        // A new dynamic configuration may carry new postgresql.parameters: rewrite and reload (when changed). The
+        // first one seen (or the key's creation from bootstrap.dcs) is what Postgres was or will be started with.
+        if (typeof this.#configRevision === "string" && this.#reloadRequested === null) {
+          this.#reloadRequested = "config";
+        }
+        this.#configRevision = revision;
+      }
       dcs.setRetryTimeout(this.#dynamic.retryTimeout);
       // Believe in our lock only while etcd itself names us (the API's /leader and /primary read this belief).
       if (cluster.leader?.name !== this.deps.name) this.#lockedUntil = 0;
@@ -558,6 +694,10 @@ export class Agent {
       peers,
       ...(this.#reinitRequested ? { reinitRequested: true } : {}),
       ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
+      ...(this.#restartNow || this.#scheduledRestart
+        ? { restart: this.#restartNow ?? this.#scheduledRestart }
+        : {}),
+      ...(this.#reloadRequested ? { reloadRequested: this.#reloadRequested } : {}),
     };
   }
 
@@ -637,7 +777,25 @@ export class Agent {
         return true;
       case "start_job":
         this.#jobs.start(action.job);
+        if (action.job.kind === "restart") {
+          if (this.#restartNow) this.#restartNow = null;
+          else this.#scheduledRestart = null;
+        }
         return true;
+      case "drop_restart":
+        this.#scheduledRestart = null;
+        this.deps.log.info?.(action.reason);
+        return true;
+      case "reload": {
+        const kind = this.#reloadRequested;
+        const reloaded = await pg.reload(action.role, action.upstream, action.force);
+        if (this.#reloadRequested === kind) this.#reloadRequested = null;
+        if (reloaded) {
+          this.deps.log.info?.("reloaded the postgres configuration");
+          this.callback("on_reload", action.role);
+        }
+        return true;
+      }
       case "promote":
         // The safety contract: never promote without a lock verified in this very plan.
         if (!lockVerified) {
@@ -677,9 +835,14 @@ export class Agent {
       if (pg.replicationState) record.replication_state = pg.replicationState;
     }
     if (pg.timeline !== null) record.timeline = pg.timeline;
-    const tags = publishedTags(this.deps.tags);
+    const tags = publishedTags(this.#tags);
     if (Object.keys(tags).length > 0) record.tags = tags;
     if (pg.pendingRestart) record.pending_restart = true;
+    if (Object.keys(pg.pendingRestartReason).length > 0) {
+      record.pending_restart_reason = pg.pendingRestartReason;
+    }
+    const scheduled = this.scheduledRestart;
+    if (scheduled) record.scheduled_restart = scheduled;
     if (this.#dynamic.pause) record.pause = true;
     try {
       await this.deps.dcs.touchMember(record);
@@ -707,7 +870,10 @@ export function rerunAtOnce(result: CycleResult): boolean {
 
 /** The parts of a Postgres observation that the member key publishes, apart from WAL positions. */
 function publishedShape(pg: PgObservation): string {
-  return [pg.dataDir, pg.running, pg.queryable, pg.role, pg.timeline, pg.replicationState].join("|");
+  return [pg.dataDir, pg.running, pg.queryable, pg.role, pg.timeline, pg.replicationState, pg.pendingRestart]
+    .join(
+      "|",
+    );
 }
 
 /** Tags as published: boolean predefined tags are dropped when false (as Patroni does). */

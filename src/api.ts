@@ -1,28 +1,35 @@
 /**
- * The Patroni-compatible REST API as a plain fetch handler (`Request -> Response`), plus a thin `Deno.serve`
- * wrapper. Read-only endpoints of spec/patroni-interfaces.md §1.2-§1.7: `GET /patroni`, the health checks,
- * `/liveness`, `/readiness`, `/cluster`, `/history`.
+ * The Patroni-compatible REST API as a plain fetch handler (`Request -> Response`), plus a thin listener wrapper
+ * (`Deno.serve`, or `node:https` when client certificates are asked for). Endpoints of
+ * spec/patroni-interfaces.md §1: `GET /patroni`, the health checks, `/liveness`, `/readiness`, `/cluster`,
+ * `/history`, `/config`, `/metrics`, and the unsafe ones (`/switchover`, `/failover`, `/reinitialize`,
+ * `/restart`, `/reload`, `PATCH|PUT /config`).
  *
  * Routing follows Patroni: only the first path segment picks a handler (`GET /patroni/x` is `/patroni`);
  * `GET`/`HEAD`/`OPTIONS` without a dedicated handler fall back to the health-check rules (`src/health.ts`);
- * other methods answer 501 until the unsafe endpoints arrive.
+ * other unknown methods answer 501. Unsafe methods pass Patroni's access check first: `restapi.allowlist` (403),
+ * the client certificate under `verify_client: optional` (403), Basic auth (401).
  *
  * Health checks answer from the in-memory {@link NodeSnapshot} only (no SQL per request). The handler never
- * prints and never includes secrets. Imports `types.ts` and `health.ts`; `Deno.serve` is used by
- * {@link serveApi} only.
+ * prints and never includes secrets. Imports `types.ts`, `health.ts`, `api_control.ts`, `allowlist.ts`,
+ * `metrics.ts`; `Deno.serve` and `node:https` are used by {@link serveApi} only.
  *
  * @module
  */
 import type { ClusterView, Member, NodeSnapshot } from "./types.ts";
 import {
   type ControlDeps,
+  deleteRestart,
   deleteSwitchover,
   getConfig,
   patchConfig,
   postReinitialize,
+  postReload,
+  postRestart,
   postSwitchover,
   putConfig,
 } from "./api_control.ts";
+import { addressAllowed, isNetworkEntry } from "./allowlist.ts";
 import { renderMetrics } from "./metrics.ts";
 import { formatLsn, HACTL_VERSION } from "./types.ts";
 import {
@@ -57,11 +64,33 @@ export interface ApiDeps {
   auth?: { username: string; password: string };
   /** The role-change phase histogram for `GET /metrics`. */
   roleChangeHistogram?: () => ReadonlyMap<string, { buckets: number[]; sum: number; count: number }>;
+  /**
+   * The access rules in effect (they change with a reload); when given, they replace `auth` and `extraHeaders`.
+   */
+  security?: () => ApiSecurity;
+  /** Resolve a hostname (allowlist entries, members' API hosts) to addresses; absent: only `localhost` resolves. */
+  resolveHost?: (host: string) => Promise<string[]>;
+}
+
+/** The REST API's access rules (spec/patroni-interfaces.md §1.15). */
+export interface ApiSecurity {
+  /** `restapi.authentication`: Basic credentials required on every unsafe method. */
+  auth?: { username: string; password: string };
+  /** `restapi.allowlist`: IPs, CIDRs or hostnames admitted to unsafe methods. */
+  allowlist: readonly string[];
+  /** `restapi.allowlist_include_members`: also admit the hosts of the members' `api_url`. */
+  allowlistIncludeMembers: boolean;
+  /** `restapi.verify_client` (only with TLS); `optional` refuses unsafe methods without a valid certificate. */
+  verifyClient: "none" | "optional" | "required";
+  /** `http_extra_headers`, plus `https_extra_headers` when TLS is on. */
+  extraHeaders: Record<string, string>;
 }
 
 /** Connection details the server passes along with each request. */
 export interface RequestInfo {
   remoteAddr?: string;
+  /** The client presented a certificate the server verified against `restapi.cafile`. */
+  clientCertVerified?: boolean;
 }
 
 /** The handler type produced by {@link createApiHandler}. */
@@ -177,11 +206,19 @@ export function clusterAsJson(view: ClusterView, scope: string): Record<string, 
  * message, and no client input (path, query, method) can provoke one.
  */
 export function createApiHandler(deps: ApiDeps): ApiHandler {
+  const security = (): ApiSecurity =>
+    deps.security?.() ?? {
+      ...(deps.auth ? { auth: deps.auth } : {}),
+      allowlist: [],
+      allowlistIncludeMembers: false,
+      verifyClient: "none",
+      extraHeaders: deps.extraHeaders ?? {},
+    };
   const baseHeaders = (contentType?: string): Headers => {
     const h = new Headers();
     h.set("Server", SERVER_HEADER);
     if (contentType) h.set("Content-Type", contentType);
-    for (const [k, v] of Object.entries(deps.extraHeaders ?? {})) {
+    for (const [k, v] of Object.entries(security().extraHeaders)) {
       try {
         h.set(k, v);
       } catch {
@@ -253,18 +290,77 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   const html = (r: { status: number; body: string }): Response =>
     new Response(r.body, { status: r.status, headers: baseHeaders("text/html") });
 
-  /** Unsafe methods: Basic auth first (when configured), then the control endpoints. */
-  const unsafe = async (req: Request, method: string, segment: string): Promise<Response> => {
+  const resolveCache = new Map<string, { at: number; addresses: string[] }>();
+  const resolve = async (host: string): Promise<string[]> => {
+    const cached = resolveCache.get(host);
+    if (cached && deps.now() - cached.at < 60_000) return cached.addresses;
+    let addresses: string[] = host === "localhost" ? ["127.0.0.1", "::1"] : [];
+    if (deps.resolveHost) addresses = await deps.resolveHost(host).catch(() => addresses);
+    resolveCache.set(host, { at: deps.now(), addresses });
+    return addresses;
+  };
+
+  /**
+   * Patroni's access check for unsafe methods, in its order: the allowlist (403 `Access is denied`), the client
+   * certificate under `verify_client: optional` (403 `client certificate required`), Basic auth (401).
+   */
+  const checkAccess = async (req: Request, info: RequestInfo | undefined): Promise<Response | null> => {
+    const sec = security();
+    if (sec.allowlist.length > 0 || sec.allowlistIncludeMembers) {
+      const hosts = sec.allowlist.filter((e) => !isNetworkEntry(e));
+      if (sec.allowlistIncludeMembers) {
+        for (const m of deps.snapshot().cluster?.members ?? []) {
+          try {
+            hosts.push(new URL(String(m.data.api_url)).hostname.replace(/^\[(.*)\]$/, "$1"));
+          } catch {
+            // a member without a usable api_url admits nobody
+          }
+        }
+      }
+      const resolved: string[] = [];
+      for (const h of new Set(hosts)) resolved.push(...(isNetworkEntry(h) ? [h] : await resolve(h)));
+      if (!info?.remoteAddr || !addressAllowed(info.remoteAddr, sec.allowlist, resolved)) {
+        return html({ status: 403, body: "Access is denied" });
+      }
+    }
+    if (sec.verifyClient === "optional" && info?.clientCertVerified !== true) {
+      return html({ status: 403, body: "client certificate required" });
+    }
+    const denied = checkBasicAuth(req, sec.auth);
+    if (denied) {
+      const h = baseHeaders("text/plain; charset=utf-8");
+      h.set("WWW-Authenticate", 'Basic realm="Patroni"');
+      return new Response(denied, { status: 401, headers: h });
+    }
+    return null;
+  };
+
+  /** Unsafe methods: the access check first, then the control endpoints. */
+  const unsafe = async (
+    req: Request,
+    method: string,
+    segment: string,
+    info: RequestInfo | undefined,
+  ): Promise<Response> => {
     const control = deps.control;
-    const known = (method === "POST" && ["switchover", "failover", "reinitialize"].includes(segment)) ||
-      (method === "DELETE" && segment === "switchover") ||
+    const known = (method === "POST" &&
+      ["switchover", "failover", "reinitialize", "restart", "reload"].includes(segment)) ||
+      (method === "DELETE" && (segment === "switchover" || segment === "restart")) ||
       ((method === "PATCH" || method === "PUT") && segment === "config");
     if (!known || !control) return text(501, `Unsupported method (${method})`);
-    const denied = checkBasicAuth(req, deps.auth);
-    if (denied) {
-      return new Response(denied, { status: 401, headers: baseHeaders("text/plain; charset=utf-8") });
-    }
+    const refused = await checkAccess(req, info);
+    if (refused) return refused;
+    if (method === "DELETE" && segment === "restart") return html(deleteRestart(control));
     if (method === "DELETE") return html(await deleteSwitchover(control));
+    if (segment === "reload") return html(postReload(control));
+    if (segment === "restart") {
+      // The body is optional: an empty one means "restart now, no conditions".
+      const body = req.headers.get("content-length") === "0" || !req.body
+        ? { value: {} }
+        : await readJsonObject(req);
+      if ("error" in body && body.status !== 411) return html({ status: body.status, body: body.error });
+      return html(await postRestart(control, "value" in body ? body.value : {}));
+    }
     if (segment === "config") {
       const body = await readJsonObject(req);
       if ("error" in body) return html({ status: body.status, body: body.error });
@@ -286,7 +382,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
     return html(await postSwitchover(control, body.value, segment === "failover"));
   };
 
-  return async (req: Request): Promise<Response> => {
+  return async (req: Request, info?: RequestInfo): Promise<Response> => {
     try {
       const method = req.method.toUpperCase();
       let path = "/";
@@ -300,7 +396,7 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
         // Request URLs are always absolute; keep the defaults if one is not.
       }
       const segment = path.replace(/^\/+/, "").split("/")[0] ?? "";
-      if (!STATUS_METHODS.has(method)) return await unsafe(req, method, segment);
+      if (!STATUS_METHODS.has(method)) return await unsafe(req, method, segment, info);
       const route = method === "GET" && Object.hasOwn(getRoutes, segment) ? getRoutes[segment] : undefined;
       if (route) return await route(path, query);
       return health(method, path, query);
@@ -311,15 +407,39 @@ export function createApiHandler(deps: ApiDeps): ApiHandler {
   };
 }
 
+/** A running REST listener: its bound address, a promise for its end, and a way to stop it. */
+export interface ApiServer {
+  addr: { hostname: string; port: number };
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** TLS for the listener: PEM text of `restapi.certfile`/`keyfile`, and for client certificates `cafile`. */
+export interface ApiTls {
+  cert: string;
+  key: string;
+  /** `restapi.cafile` (PEM): the CA client certificates must chain to. */
+  ca?: string;
+  /** `restapi.verify_client`: `required` refuses the handshake without a valid certificate. */
+  verifyClient?: "none" | "optional" | "required";
+}
+
 /**
- * Serve `handler` with `Deno.serve` on `hostname:port` until `signal` aborts, over HTTPS when `tls` (PEM text of
- * `restapi.certfile`/`keyfile`) is given. Quiet on listen; passes the client's IP address as `info.remoteAddr`.
- * The returned server's `addr.port` is the bound port (use port 0 in tests).
+ * Serve `handler` on `hostname:port` until `signal` aborts, over HTTPS when `tls` is given. Quiet on listen;
+ * passes the client's IP address as `info.remoteAddr`. The returned server's `addr.port` is the bound port (use
+ * port 0 in tests).
+ *
+ * `Deno.serve` (Deno 2.9) cannot ask for client certificates, so with `verify_client: optional|required` the
+ * listener is `node:https` with `requestCert` (and `rejectUnauthorized` for `required`: the TLS handshake itself
+ * fails without a certificate signed by `ca`, for every request, as Patroni's). Whether the client presented a
+ * verified certificate reaches the handler as `info.clientCertVerified`.
  */
 export function serveApi(
   handler: ApiHandler,
-  opts: { hostname: string; port: number; signal: AbortSignal; tls?: { cert: string; key: string } },
-): Promise<Deno.HttpServer<Deno.NetAddr>> {
+  opts: { hostname: string; port: number; signal: AbortSignal; tls?: ApiTls },
+): Promise<ApiServer> {
+  const verify = opts.tls?.verifyClient ?? "none";
+  if (opts.tls && verify !== "none") return serveWithClientCerts(handler, { ...opts, tls: opts.tls });
   const listen = { hostname: opts.hostname, port: opts.port, signal: opts.signal, onListen: () => {} };
   const server = Deno.serve(
     opts.tls ? { ...listen, cert: opts.tls.cert, key: opts.tls.key } : listen,
@@ -328,7 +448,107 @@ export function serveApi(
       return handler(req, { remoteAddr: "hostname" in addr ? addr.hostname : undefined });
     },
   );
-  return Promise.resolve(server);
+  return Promise.resolve({
+    addr: { hostname: server.addr.hostname, port: server.addr.port },
+    finished: server.finished,
+    shutdown: () => server.shutdown(),
+  });
+}
+
+/** The largest request body the node:https listener buffers before giving up on the request. */
+const MAX_NODE_BODY_BYTES = 1024 * 1024;
+
+async function serveWithClientCerts(
+  handler: ApiHandler,
+  opts: { hostname: string; port: number; signal: AbortSignal; tls: ApiTls },
+): Promise<ApiServer> {
+  const https = await import("node:https");
+  const verify = opts.tls.verifyClient ?? "none";
+  const server = https.createServer({
+    cert: opts.tls.cert,
+    key: opts.tls.key,
+    ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
+    requestCert: true,
+    rejectUnauthorized: verify === "required",
+  }, async (req, res) => {
+    try {
+      const chunks: Uint8Array<ArrayBuffer>[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Uint8Array).length;
+        if (size > MAX_NODE_BODY_BYTES) {
+          res.writeHead(400, { "Content-Type": "text/plain; charset=utf-8" });
+          res.end("request body too large");
+          return;
+        }
+        chunks.push(new Uint8Array(chunk as Uint8Array));
+      }
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v === undefined) continue;
+        try {
+          headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+        } catch {
+          // a header Headers refuses is dropped
+        }
+      }
+      const method = (req.method ?? "GET").toUpperCase();
+      const body = method === "GET" || method === "HEAD" ? undefined : new Blob(chunks);
+      const host = (req.headers.host ?? `${opts.hostname}:${opts.port}`).replace(/[^A-Za-z0-9.:[\]-]/g, "");
+      const request = new Request(`https://${host || "localhost"}${req.url ?? "/"}`, {
+        method,
+        headers,
+        body,
+      });
+      const socket = req.socket as unknown as { remoteAddress?: string; authorized?: boolean };
+      const remote = socket.remoteAddress?.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, "$1");
+      const response = await handler(request, {
+        ...(remote ? { remoteAddr: remote } : {}),
+        clientCertVerified: socket.authorized === true,
+      });
+      const out: Record<string, string> = {};
+      response.headers.forEach((v, k) => (out[k] = v));
+      res.writeHead(response.status, out);
+      res.end(new Uint8Array(await response.arrayBuffer()));
+    } catch {
+      try {
+        res.writeHead(500, { "Content-Type": "text/plain; charset=utf-8" });
+        res.end("internal error");
+      } catch {
+        // the connection is gone
+      }
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.hostname, () => resolve());
+  });
+  // Idle keep-alive connections would hold `close` for minutes: track every socket and end them on shutdown.
+  const sockets = new Set<{ destroy(): void; once(event: "close", fn: () => void): void }>();
+  server.on("secureConnection", (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => (done = r));
+  // The listening socket is released at once; a client that keeps a connection half-open (Deno's node:https can
+  // wait out a client's idle timeout even after destroy) does not hold the shutdown up for more than a second.
+  const shutdown = () =>
+    new Promise<void>((r) => {
+      const end = () => {
+        clearTimeout(timer);
+        done();
+        r();
+      };
+      const timer = setTimeout(end, 1000);
+      server.close(end);
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    });
+  opts.signal.addEventListener("abort", () => void shutdown(), { once: true });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : opts.port;
+  return { addr: { hostname: opts.hostname, port }, finished, shutdown };
 }
 
 /** Null when the request may go on; else the 401 message. Without configured credentials nothing is checked. */

@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { ClusterView, PeerStatus } from "./types.ts";
+import type { ClusterView, PeerStatus, RestartConditions } from "./types.ts";
+import { parseRestartBody } from "./restart.ts";
 
 /** What the control endpoints need from the agent. */
 export interface ControlDeps {
@@ -31,6 +32,14 @@ export interface ControlDeps {
   setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /** Wake the HA loop (a new config takes effect at once). */
   wake(): void;
+  /** Restart Postgres now; resolves with Patroni's answer once it is up again (or failed). */
+  restartNow?(conditions: RestartConditions): Promise<ControlReply>;
+  /** Keep a restart for `at` (epoch ms); 202, or 409 when one is already scheduled. */
+  scheduleRestart?(conditions: RestartConditions, schedule: string, at: number): ControlReply;
+  /** Forget the scheduled restart; 200, or 404 when there is none. */
+  deleteScheduledRestart?(): ControlReply;
+  /** Re-read the local configuration and reload Postgres (in the background). */
+  reload?(): void;
 }
 
 /**
@@ -114,6 +123,30 @@ export function postReinitialize(deps: ControlDeps, body: Record<string, unknown
   if (!deps.reinit) return reply(501, "reinitialize is not available");
   const refusal = deps.reinit(body.force === true);
   return refusal === null ? reply(200, "reinitialize started") : reply(503, refusal);
+}
+
+/** `POST /restart`: validate (Patroni's messages), then restart now or keep the schedule. */
+export async function postRestart(deps: ControlDeps, body: Record<string, unknown>): Promise<ControlReply> {
+  if (!deps.restartNow || !deps.scheduleRestart) return reply(501, "restart is not available");
+  const parsed = parseRestartBody(body, { paused: deps.paused(), wallNow: deps.wallNow() });
+  if (!parsed.ok) return reply(parsed.status, parsed.message);
+  if (parsed.schedule) {
+    return deps.scheduleRestart(parsed.conditions, parsed.schedule.text, parsed.schedule.at);
+  }
+  return await deps.restartNow(parsed.conditions);
+}
+
+/** `DELETE /restart`: 200 `scheduled restart deleted` / 404 `no restarts are scheduled`. */
+export function deleteRestart(deps: ControlDeps): ControlReply {
+  if (!deps.deleteScheduledRestart) return reply(501, "restart is not available");
+  return deps.deleteScheduledRestart();
+}
+
+/** `POST /reload`: always 202 `reload scheduled` (the work happens in the background). */
+export function postReload(deps: ControlDeps): ControlReply {
+  if (!deps.reload) return reply(501, "reload is not available");
+  deps.reload();
+  return reply(202, "reload scheduled");
 }
 
 /** A reply: status and plain-text body (Patroni sends these as text/html). */

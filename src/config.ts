@@ -77,6 +77,8 @@ export interface RestApiConfig {
   allowlist: string[];
   allowlistIncludeMembers: boolean;
   httpExtraHeaders: Record<string, string>;
+  /** Added as well when the API serves HTTPS (e.g. `Strict-Transport-Security`). */
+  httpsExtraHeaders: Record<string, string>;
 }
 
 export interface CtlConfig {
@@ -215,12 +217,21 @@ export function buildConfig(
       `restapi.connect_address: not set, and restapi.listen "${listen.host}" is not an address other members can reach`,
     );
   }
-  const headers: Record<string, string> = {};
-  const headersDoc = r.section(api, "http_extra_headers", "restapi.http_extra_headers");
-  for (const key of Object.keys(headersDoc)) {
-    const value = r.str(headersDoc, key, `restapi.http_extra_headers.${key}`);
-    if (value !== undefined) headers[key] = value;
-  }
+  const readHeaders = (key: string): Record<string, string> => {
+    const out: Record<string, string> = {};
+    const section = r.section(api, key, `restapi.${key}`);
+    for (const name of Object.keys(section)) {
+      const value = r.str(section, name, `restapi.${key}.${name}`);
+      if (value === undefined) continue;
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+        r.problem(`restapi.${key}.${name}`, "is not a valid HTTP header name");
+      } else if (/[\r\n\0]/.test(value)) r.problem(`restapi.${key}.${name}`, "must not contain line breaks");
+      else out[name] = value;
+    }
+    return out;
+  };
+  const headers = readHeaders("http_extra_headers");
+  const httpsHeaders = readHeaders("https_extra_headers");
   const restapi: RestApiConfig = {
     listen,
     connectAddress: api.connect_address === undefined
@@ -241,6 +252,7 @@ export function buildConfig(
       false,
     ),
     httpExtraHeaders: headers,
+    httpsExtraHeaders: httpsHeaders,
   };
   const apiAuth = readAuth(r, api, "restapi");
   if (apiAuth) restapi.authentication = apiAuth;

@@ -28,6 +28,7 @@ import type {
 } from "./types.ts";
 import { slotNameFor } from "./slots.ts";
 import { leaderStep, raceStep } from "./switchover.ts";
+import { restartStep } from "./restart.ts";
 
 /** What decide needs to know about this member besides the observation. */
 export interface HaContext {
@@ -161,21 +162,26 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
   const view = obs.dcs.cluster;
   const me = ctx.name;
   const holdsLock = view.leader?.name === me;
+  const downSince = primaryDownSince(obs, memory, holdsLock);
   const mem: Memory = {
     ...memory,
     isLeader: holdsLock,
-    primaryDownSince: primaryDownSince(obs, memory, holdsLock),
+    primaryDownSince: downSince,
     membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, ctx.dynamic.memberSlotsTtl * 1000),
   };
+  // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
+  if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
 
   // primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
   // recovery, not answering) gives the lock up so that a healthy replica can take over.
   const down = mem.primaryDownSince;
-  if (holdsLock && down !== null && obs.now - down > ctx.dynamic.primaryStartTimeout * 1000) {
+  const limit = mem.startTimeout ?? ctx.dynamic.primaryStartTimeout;
+  if (holdsLock && down !== null && obs.now - down > limit * 1000) {
+    const { startTimeout: _, ...rest } = mem;
     return NO_CHANGE(
-      { ...mem, isLeader: false, primaryDownSince: null },
+      { ...rest, isLeader: false, primaryDownSince: null },
       `released the leader key: postgres has not been up for ${Math.round((obs.now - down) / 1000)} s ` +
-        `(primary_start_timeout ${ctx.dynamic.primaryStartTimeout} s)`,
+        `(${mem.startTimeout !== undefined ? "restart timeout" : "primary_start_timeout"} ${limit} s)`,
       [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
     );
   }
@@ -248,9 +254,86 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     return NO_CHANGE(mem, "postgres is running but not accepting connections yet", actions);
   }
 
-  if (!view.leader) return decideLeaderRace(obs, mem, ctx, view);
-  if (holdsLock) return decideAsLeader(obs, mem, ctx, view);
-  return decideAsReplica(obs, mem, ctx, view);
+  const restart = restartStep(
+    obs.restart,
+    pg,
+    holdsLock ? "primary" : "replica",
+    obs.wallNow,
+    ctx.dynamic.loopWait,
+  );
+  const restartable = holdsLock ? pg.role === "primary" : pg.role === "replica";
+  if (restart.kind === "restart" && restartable) {
+    return planRestart(obs, mem, ctx, view, holdsLock, restart.reason);
+  }
+
+  let d: Decision;
+  if (!view.leader) d = decideLeaderRace(obs, mem, ctx, view);
+  else if (holdsLock) d = decideAsLeader(obs, mem, ctx, view);
+  else d = decideAsReplica(obs, mem, ctx, view);
+  if (restart.kind === "drop") {
+    d = {
+      ...d,
+      actions: [{ type: "drop_restart", reason: restart.reason }, ...d.actions],
+      reason: `${d.reason}; ${restart.reason}`,
+    };
+  }
+  return withReload(obs, ctx, view, holdsLock, d);
+}
+
+/**
+ * A restart in place: the leader renews its key first and keeps it while its Postgres restarts (no one else may
+ * take over meanwhile: the key stays ours and the loop keeps renewing it while the job runs); a replica restarts
+ * following its upstream.
+ */
+function planRestart(
+  obs: Observation,
+  mem: Memory,
+  ctx: HaContext,
+  view: ClusterView,
+  holdsLock: boolean,
+  reason: string,
+): Decision {
+  const role = holdsLock ? "primary" : "replica";
+  const upstream = holdsLock ? null : upstreamFor(view, ctx.name, ctx.tags);
+  const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
+  if (holdsLock && obs.pg.walPosition !== null) {
+    actions.push({ type: "write_status", optime: obs.pg.walPosition });
+  }
+  actions.push({ type: "start_job", job: { kind: "restart", role, upstream } });
+  const timeout = obs.restart?.conditions.timeout;
+  return NO_CHANGE(
+    holdsLock && timeout !== undefined ? { ...mem, startTimeout: timeout } : mem,
+    reason,
+    actions,
+  );
+}
+
+/**
+ * Append a configuration reload to a plan that leaves Postgres running in its role (nothing stops, starts,
+ * promotes or demotes it): a running primary with the lock, or a replica with an upstream to keep in its recovery
+ * settings.
+ */
+function withReload(
+  obs: Observation,
+  ctx: HaContext,
+  view: ClusterView,
+  holdsLock: boolean,
+  d: Decision,
+): Decision {
+  if (!obs.reloadRequested || !obs.pg.running || !obs.pg.queryable) return d;
+  const disruptive = d.actions.some((a) =>
+    a.type === "start_job" || a.type === "demote" || a.type === "promote" || a.type === "release_leader"
+  );
+  if (disruptive) return d;
+  let action: Action | null = null;
+  const force = obs.reloadRequested === "forced";
+  if (obs.pg.role === "primary" && (holdsLock || ctx.dynamic.pause)) {
+    action = { type: "reload", role: "primary", upstream: null, force };
+  } else if (obs.pg.role === "replica") {
+    const upstream = view.leader ? upstreamFor(view, ctx.name, ctx.tags) : null;
+    if (upstream || ctx.tags.nostream === true) action = { type: "reload", role: "replica", upstream, force };
+  }
+  return action ? { ...d, actions: [...d.actions, action] } : d;
 }
 
 /** When this leader's Postgres went down, carried while it stays down; null when it is up or we do not lead. */
@@ -272,10 +355,27 @@ function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): Decisio
   const holdsLock = view.leader?.name === ctx.name;
   mem.isLeader = holdsLock;
   const pg = obs.pg;
-  const isPrimary = pg.running && pg.queryable && pg.role === "primary";
   if (obs.job?.status === "running") {
     return NO_CHANGE(mem, `${obs.job.description} in progress`, holdsLock ? [{ type: "renew_leader" }] : []);
   }
+  // Maintenance mode runs a restart asked for now (an operator's explicit act), never a scheduled one.
+  const restartable = pg.running && pg.queryable &&
+    (holdsLock ? pg.role === "primary" : pg.role === "replica");
+  if (obs.restart?.at === null && restartable && pg.dataDir === "initialized") {
+    return planRestart(obs, mem, ctx, view, holdsLock, "restarting postgres on request");
+  }
+  return withReload(obs, ctx, view, holdsLock, decidePausedRest(obs, mem, ctx, view, holdsLock));
+}
+
+function decidePausedRest(
+  obs: Observation,
+  mem: Memory,
+  ctx: HaContext,
+  view: ClusterView,
+  holdsLock: boolean,
+): Decision {
+  const pg = obs.pg;
+  const isPrimary = pg.running && pg.queryable && pg.role === "primary";
   if (pg.dataDir !== "initialized") {
     return NO_CHANGE(
       { ...mem, isLeader: false },

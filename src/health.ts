@@ -176,6 +176,10 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
   if (Object.keys(tags).length > 0) out.tags = tags;
   if (pg.sysid) out.database_system_identifier = pg.sysid;
   if (pg.pendingRestart) out.pending_restart = true;
+  if (pg.pendingRestart && Object.keys(pg.pendingRestartReason ?? {}).length > 0) {
+    out.pending_restart_reason = pg.pendingRestartReason;
+  }
+  if (snapshot.scheduledRestart) out.scheduled_restart = snapshot.scheduledRestart;
   if (snapshot.watchdogFailed) out.watchdog_failed = true;
   out.patroni = { version: HACTL_VERSION, scope: snapshot.scope, name: snapshot.name };
   // hactl extension: this member's last promotions, phase by phase, with the candidates it weighed.

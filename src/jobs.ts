@@ -1,5 +1,5 @@
 /**
- * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop) run one at a time in the
+ * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart) run one at a time in the
  * background, so the HA loop keeps renewing its lease meanwhile; their state appears in the next observation.
  *
  * I/O through the `PostgresPort` it is given.
@@ -75,6 +75,8 @@ export class JobRunner {
         return this.pg.start(req.role, req.upstream);
       case "stop":
         return this.pg.stop(req.mode);
+      case "restart":
+        return this.pg.stop("fast").then(() => this.pg.start(req.role, req.upstream));
     }
   }
 }
@@ -91,5 +93,7 @@ function describeJob(req: JobRequest): string {
       return req.role === "primary" ? "starting primary after failure" : "starting as a secondary";
     case "stop":
       return `stopping postgres (${req.mode})`;
+    case "restart":
+      return "restart";
   }
 }

@@ -63,7 +63,28 @@ export interface StatusRow {
   version: number;
   start_time: string;
   pending_restart: boolean;
+  /** `{name: {old_value, new_value}}` for the rows of pg_settings with `pending_restart`. */
+  pending?: Record<string, { old_value: string; new_value: string | null }> | null;
+  /** The running values of the parameters hactl passes on the postmaster command line. */
+  settings?: Record<string, string> | null;
 }
+
+/** Parameters passed on the postmaster command line: Postgres never flags them as pending, hactl compares them. */
+export const CMDLINE_PARAMETERS = [
+  "cluster_name",
+  "hot_standby",
+  "listen_addresses",
+  "max_connections",
+  "max_locks_per_transaction",
+  "max_prepared_transactions",
+  "max_replication_slots",
+  "max_wal_senders",
+  "max_worker_processes",
+  "port",
+  "track_commit_timestamp",
+  "wal_level",
+  "wal_log_hints",
+];
 
 export const STATUS_SQL = `
 SELECT json_build_object(
@@ -89,8 +110,33 @@ SELECT json_build_object(
               FROM pg_replication_slots WHERE slot_type = 'physical'),
   'version', current_setting('server_version_num')::int,
   'start_time', pg_postmaster_start_time()::text,
-  'pending_restart', (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart)
+  'pending_restart', (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart),
+  'pending', (SELECT json_object_agg(s.name, json_build_object('old_value', s.setting,
+                'new_value', (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name AND f.error IS NULL
+                              ORDER BY f.seqno DESC LIMIT 1)))
+              FROM pg_settings s WHERE s.pending_restart),
+  'settings', (SELECT json_object_agg(name, setting) FROM pg_settings
+               WHERE name IN ('${CMDLINE_PARAMETERS.join("', '")}'))
 ) AS status`;
+
+/**
+ * Add the command-line parameters whose running value differs from the one hactl would start Postgres with
+ * (`wanted`, after the pg_controldata rule on replicas) to the pending-restart reasons: Postgres itself never
+ * flags them, as a command-line value outranks the file.
+ */
+export function addCmdlinePending(
+  obs: PgObservation,
+  running: Record<string, string> | null | undefined,
+  wanted: Record<string, string>,
+): void {
+  for (const name of CMDLINE_PARAMETERS) {
+    const have = running?.[name];
+    const want = wanted[name];
+    if (have === undefined || want === undefined || have === want) continue;
+    obs.pendingRestartReason[name] = { old_value: have, new_value: want };
+    obs.pendingRestart = true;
+  }
+}
 
 function lsnOrNull(text: string | null): number | null {
   return text ? parseLsn(text) : null;
@@ -103,6 +149,10 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   obs.serverVersion = row.version;
   obs.postmasterStartTime = row.start_time;
   obs.pendingRestart = row.pending_restart;
+  obs.pendingRestartReason = {};
+  for (const [name, r] of Object.entries(row.pending ?? {})) {
+    obs.pendingRestartReason[name] = { old_value: String(r.old_value), new_value: String(r.new_value ?? "") };
+  }
   obs.slots = row.slots;
   obs.replication = row.replication;
   if (!row.in_recovery) {

@@ -110,6 +110,12 @@ export interface PostgresPort {
    * Returns true when something changed.
    */
   follow(upstream: Upstream): Promise<boolean>;
+  /**
+   * Rewrite postgresql.conf for the running server's role (a replica keeps following `upstream`) with the current
+   * parameters, and `pg_ctl reload` when the file changed or `force` is set. Returns true when Postgres was
+   * reloaded. Which parameters then wait for a restart shows in the next observation (`pendingRestart`).
+   */
+  reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean>;
   /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
   syncSlots(names: string[]): Promise<void>;
   /** Close pooled connections. */

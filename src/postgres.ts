@@ -30,6 +30,7 @@ import {
 import { ensureRoles } from "./pg_roles.ts";
 import { rewindFrom } from "./pg_rewind.ts";
 import {
+  addCmdlinePending,
   fillFromStatus,
   parseTimelineHistory,
   STATUS_SQL,
@@ -85,12 +86,14 @@ export interface LocalPostgresOptions {
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
 export class LocalPostgres implements PostgresPort {
-  readonly #config: Config;
+  #config: Config;
   readonly #dynamicParameters: () => Record<string, ParamValue>;
   readonly #useSlots: () => boolean;
   #binDir: string | null = null;
   #sql: postgres.Sql | null = null;
   #sysid: string | null = null;
+  /** pg_controldata output and when it was read (monotonic ms): replicas re-read it at most every 10 s. */
+  #controlDataCache: { at: number; data: Record<string, string> } | null = null;
 
   constructor(opts: LocalPostgresOptions) {
     this.#config = opts.config;
@@ -141,6 +144,11 @@ export class LocalPostgres implements PostgresPort {
       return obs;
     }
     fillFromStatus(obs, row);
+    try {
+      addCmdlinePending(obs, row.settings, await this.#wantedCmdline(obs.role === "replica"));
+    } catch (e) {
+      log.debug("cannot compare command-line parameters: {error}", { error: String(e) });
+    }
     if (obs.role === "primary" && obs.timeline !== null && obs.timeline > 1) {
       obs.timelineHistory = await this.#timelineHistory(obs.timeline);
     }
@@ -167,6 +175,27 @@ export class LocalPostgres implements PostgresPort {
     } catch (e) {
       return e instanceof Deno.errors.NotFound ? "empty" : "inaccessible";
     }
+  }
+
+  /**
+   * The command-line parameters this server would be started with now: the current configuration, on a replica
+   * raised to the primary's values recorded in pg_controldata (re-read at most every 10 s).
+   */
+  async #wantedCmdline(replica: boolean): Promise<Record<string, string>> {
+    const params = this.#effective(true);
+    if (replica) {
+      const now = performance.now();
+      if (!this.#controlDataCache || now - this.#controlDataCache.at > 10_000) {
+        this.#controlDataCache = { at: now, data: await this.#controlData() };
+      }
+      applyControlDataMinimums(params, this.#controlDataCache.data);
+    }
+    return params;
+  }
+
+  /** Replace the local configuration (a reload); the next start, reload and observation use it. */
+  setConfig(config: Config): void {
+    this.#config = config;
   }
 
   async #controlData(): Promise<Record<string, string>> {
@@ -280,7 +309,7 @@ export class LocalPostgres implements PostgresPort {
     return defaultPgHba(this.#pg.authentication.replication.username);
   }
 
-  #effective(): Record<string, string> {
+  #effective(quiet = false): Record<string, string> {
     const { params, warnings } = effectiveParameters({
       dynamic: this.#dynamicParameters(),
       local: this.#pg.parameters,
@@ -290,7 +319,7 @@ export class LocalPostgres implements PostgresPort {
       identFile: `${this.#configDir}/pg_ident.conf`,
       defaultSocketDir: "/tmp",
     });
-    for (const w of warnings) log.warn(w);
+    if (!quiet) { for (const w of warnings) log.warn(w); }
     return params;
   }
 
@@ -303,7 +332,7 @@ export class LocalPostgres implements PostgresPort {
     if (role === "replica") {
       const raised = applyControlDataMinimums(params, await this.#controlData());
       if (raised.length) {
-        log.info("raised {names} to the values in pg_controldata", { names: raised.join(",") });
+        log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
       }
       recovery = { recovery_target_timeline: "latest" };
       if (upstream && upstream.name !== this.#config.name) {
@@ -578,6 +607,27 @@ export class LocalPostgres implements PostgresPort {
       timeoutMs: 30_000,
       what: "pg_ctl reload",
     });
+    return true;
+  }
+
+  async reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean> {
+    if ((await postmasterPid(this.#dataDir)) === null) return false;
+    const { text } = await this.#renderConf(role, upstream);
+    let changed = await writeIfChanged(`${this.#configDir}/postgresql.conf`, text);
+    if (this.#pg.pgHba.length > 0) {
+      changed = (await writeIfChanged(`${this.#configDir}/pg_hba.conf`, buildHba(this.#pg.pgHba))) || changed;
+    }
+    if (this.#pg.pgIdent.length > 0) {
+      changed = (await writeIfChanged(`${this.#configDir}/pg_ident.conf`, buildHba(this.#pg.pgIdent))) ||
+        changed;
+    }
+    if (!changed && !force) return false;
+    log.info("reloading Postgres ({why})", { why: changed ? "configuration changed" : "requested" });
+    await runChecked(await this.#bin("pg_ctl"), ["reload", "-D", this.#dataDir], {
+      timeoutMs: 30_000,
+      what: "pg_ctl reload",
+    });
+    this.#controlDataCache = null;
     return true;
   }
 

@@ -186,6 +186,8 @@ export interface PgObservation {
   serverVersion: number | null;
   postmasterStartTime: string | null;
   pendingRestart: boolean;
+  /** Why a restart is pending: `{param: {old_value, new_value}}` (Patroni 3.x `pending_restart_reason`). */
+  pendingRestartReason: Record<string, { old_value: string; new_value: string }>;
   /** The switches recorded in the current timeline's history file (`pg_wal/<TLI>.history`); empty on timeline 1. */
   timelineHistory: TimelineSwitch[];
 }
@@ -212,6 +214,7 @@ export function emptyPgObservation(): PgObservation {
     serverVersion: null,
     postmasterStartTime: null,
     pendingRestart: false,
+    pendingRestartReason: {},
     timelineHistory: [],
   };
 }
@@ -296,6 +299,36 @@ export interface Observation {
    * neither take nor keep the leader key (src/watchdog.ts).
    */
   watchdogUnusable?: string;
+  /** A restart asked for (`POST /restart`), now or scheduled, not yet carried out. */
+  restart?: RestartIntent | null;
+  /**
+   * Postgres should re-read its configuration: `config` when the parameters may have changed (the `config` key or
+   * the local file), `forced` for `POST /reload`/SIGHUP (Postgres is reloaded even when its files did not change).
+   */
+  reloadRequested?: "config" | "forced";
+}
+
+/** The filters a restart is subject to (`POST /restart`). */
+export interface RestartConditions {
+  /** Restart only when the member has this role (`primary`, `standby_leader`, `replica`). */
+  role?: "primary" | "standby_leader" | "replica";
+  /** Restart only when the running server is older than this (`X.Y` or `X.Y.Z`), kept as given. */
+  postgresVersion?: string;
+  /** Restart only when a restart is pending. */
+  restartPending?: boolean;
+  /** Seconds the restarted Postgres may take to come up (overrides `primary_start_timeout`). */
+  timeout?: number;
+}
+
+/** A restart the agent was asked for: now (the API waits for it) or at a scheduled time. */
+export interface RestartIntent {
+  /** Wall-clock epoch ms when it is due; null = at once. */
+  at: number | null;
+  /** The schedule as the client gave it (published in the member key). */
+  schedule?: string;
+  conditions: RestartConditions;
+  /** The postmaster start time when it was scheduled: a restart in between cancels it. */
+  postmasterStartTime: string | null;
 }
 
 /**
@@ -314,6 +347,8 @@ export interface Memory {
   membersSeen: Record<string, number>;
   /** pg_rewind failed and the data directory may not be removed: stay stopped rather than retry in a loop. */
   rewindFailed: boolean;
+  /** Seconds a restarted leader's Postgres may stay down (a restart's `timeout`), instead of primary_start_timeout. */
+  startTimeout?: number;
 }
 
 export const INITIAL_MEMORY: Memory = {
@@ -349,7 +384,11 @@ export type Action =
   | { type: "demote"; mode: "immediate" | "fast" }
   | { type: "follow"; upstream: Upstream }
   | { type: "sync_slots"; slots: string[] }
-  | { type: "clear_failover"; modRevision: string };
+  | { type: "clear_failover"; modRevision: string }
+  /** Forget the restart intent (its conditions no longer hold, or it came too late). */
+  | { type: "drop_restart"; reason: string }
+  /** Rewrite postgresql.conf for the role and reload Postgres (always when `force`, else when it changed). */
+  | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean };
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =
@@ -357,7 +396,9 @@ export type JobRequest =
   | { kind: "clone"; upstream: Upstream }
   | { kind: "rewind"; upstream: Upstream }
   | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
-  | { kind: "stop"; mode: "fast" | "immediate" };
+  | { kind: "stop"; mode: "fast" | "immediate" }
+  /** Stop (fast) and start again in the same role; the leader keeps its key meanwhile. */
+  | { kind: "restart"; role: "primary" | "replica"; upstream: Upstream | null };
 
 /** The result of one decision. `reason` is the cycle's one log sentence. */
 export interface Decision {
@@ -440,4 +481,6 @@ export interface NodeSnapshot {
   watchdogFailed: boolean;
   /** This member's last promotions, explained (src/role_change.ts). */
   roleChanges?: readonly RoleChangeRecord[];
+  /** The scheduled restart (`scheduled_restart` of `GET /patroni`), when one is pending. */
+  scheduledRestart?: Record<string, unknown>;
 }

@@ -600,6 +600,12 @@ export class FakePostgres implements PostgresPort {
     return Promise.resolve(true);
   }
 
+  /** The fake has no configuration files: a forced reload "happens", nothing else changes. */
+  reload(_role: "primary" | "replica", _upstream: Upstream | null, force: boolean): Promise<boolean> {
+    const d = this.#data;
+    return Promise.resolve(force && d !== null && this.#running);
+  }
+
   syncSlots(names: string[]): Promise<void> {
     this.#check("syncSlots");
     const d = this.#data;

@@ -41,6 +41,7 @@ export function makeTestConfig(input: TestConfigInput): Config {
       allowlist: [],
       allowlistIncludeMembers: false,
       httpExtraHeaders: {},
+      httpsExtraHeaders: {},
     },
     ctl: { insecure: false },
     etcd3: { hosts: input.etcdEndpoints ?? ["http://127.0.0.1:2379"], protocol: "http" },

@@ -8,6 +8,7 @@ import { normalizeDynamic } from "../../src/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 import type { PeerClient, PostgresPort } from "../../src/ports.ts";
+import type { CallbackRunner } from "../../src/callbacks.ts";
 import { INITIAL_MEMORY } from "../../src/types.ts";
 
 const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
@@ -44,7 +45,11 @@ Deno.test("rerunAtOnce(): after a failed lock action, an etcd failure or a promo
   assert.equal(rerunAtOnce(result({ decision: plan([renew, { type: "write_status", optime: 1 }]) })), false);
 });
 
-function oneMember(wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg, log: AgentLog = quietLog) {
+function oneMember(
+  wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg,
+  log: AgentLog = quietLog,
+  callbacks?: CallbackRunner,
+) {
   const clock = { now: 0 };
   const etcd = new MemoryEtcd({ now: () => clock.now });
   const world = new FakePostgresWorld({
@@ -67,6 +72,7 @@ function oneMember(wrap: (pg: PostgresPort) => PostgresPort = (pg) => pg, log: A
     peers: noPeers,
     clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
     log,
+    ...(callbacks ? { callbacks } : {}),
   });
   const step = async () => {
     const r = await agent.runCycle();
@@ -109,6 +115,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
     promote: (h) => pg.promote(h),
     follow: (u) => pg.follow(u),
     syncSlots: (n) => pg.syncSlots(n),
+    reload: (r, u, f) => pg.reload(r, u, f),
     close: () => pg.close(),
   }), log);
   for (let i = 0; i < 6 && !agent.holdsLock(); i++) await step();
@@ -118,4 +125,70 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
   assert.match(errors.join("\n"), /failed unexpectedly/);
   const next = await step();
   assert.equal(next!.decision.reason, "no action. I am (pg1), the leader with the lock");
+});
+
+Deno.test("Agent.restartNow restarts the leader's Postgres in place: the key stays ours and the call answers 200", async () => {
+  const { agent, dcs, step } = oneMember();
+  for (let i = 0; i < 4 && !agent.holdsLock(); i++) await step();
+  await step();
+  assert.ok(agent.holdsLock(), "bootstrapped and leading");
+  const startedBefore = agent.snapshot().pg.postmasterStartTime;
+  const answer = agent.restartNow({}, 60_000);
+  const first = await step();
+  assert.deepEqual(first!.decision.actions.map((a) => a.type), ["renew_leader", "write_status", "start_job"]);
+  await step();
+  assert.deepEqual(await answer, { status: 200, body: "restarted successfully" });
+  assert.ok(agent.holdsLock(), "the leader kept its key through the restart");
+  assert.equal((await dcs.loadCluster()).leader?.name, "pg1");
+  await agent.refreshPostgresStatus();
+  assert.notEqual(agent.snapshot().pg.postmasterStartTime, startedBefore, "a new postmaster");
+  // Conditions that do not hold: 503 and nothing restarts.
+  assert.deepEqual(await agent.restartNow({ role: "replica" }, 60_000), {
+    status: 503,
+    body: "restart conditions are not satisfied",
+  });
+});
+
+Deno.test("Agent keeps one scheduled restart, publishes it in its member key, and forgets it on DELETE", async () => {
+  const { agent, dcs, step } = oneMember();
+  for (let i = 0; i < 5; i++) await step();
+  const at = 1_800_000_000_000 + 3600_000;
+  assert.deepEqual(agent.scheduleRestart({ role: "primary" }, "2027-01-15T09:00:00+00:00", at), {
+    status: 202,
+    body: "Restart scheduled",
+  });
+  assert.equal(agent.scheduleRestart({}, "2027-01-15T10:00:00+00:00", at).status, 409);
+  await step();
+  const me = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
+  assert.equal((me.data.scheduled_restart as Record<string, unknown>).schedule, "2027-01-15T09:00:00+00:00");
+  assert.equal((me.data.scheduled_restart as Record<string, unknown>).role, "primary");
+  assert.equal(agent.snapshot().scheduledRestart?.schedule, "2027-01-15T09:00:00+00:00");
+  // An immediate restart goes first and leaves the scheduled one in place.
+  const now = agent.restartNow({}, 60_000);
+  await step();
+  await step();
+  assert.equal((await now).status, 200);
+  assert.equal(agent.scheduledRestart?.schedule, "2027-01-15T09:00:00+00:00");
+  assert.deepEqual(agent.deleteScheduledRestart(), { status: 200, body: "scheduled restart deleted" });
+  assert.deepEqual(agent.deleteScheduledRestart(), { status: 404, body: "no restarts are scheduled" });
+  await step();
+  const after = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
+  assert.equal(after.data.scheduled_restart, undefined);
+});
+
+Deno.test("Agent runs on_restart after a restart and on_reload after Postgres reloaded", async () => {
+  const fired: string[] = [];
+  const { agent, step } = oneMember((pg) => pg, quietLog, {
+    fire: (action, role) => void fired.push(`${action} ${role}`),
+  });
+  for (let i = 0; i < 5; i++) await step();
+  const answer = agent.restartNow({}, 60_000);
+  await step();
+  await step();
+  assert.equal((await answer).status, 200);
+  assert.ok(fired.includes("on_restart primary"), fired.join());
+  agent.requestReload("forced");
+  const r = await step();
+  assert.equal(r!.decision.actions.at(-1)?.type, "reload");
+  assert.equal(fired.at(-1), "on_reload primary");
 });

@@ -47,6 +47,7 @@ function pgState(over: Partial<PgObservation> = {}): PgObservation {
     serverVersion: 150004,
     postmasterStartTime: null,
     pendingRestart: false,
+    pendingRestartReason: {},
     timelineHistory: [],
     ...over,
   };

@@ -1,0 +1,396 @@
+/**
+ * Restart, reload, dynamic configuration and REST API security, end to end on one live 3-member cluster (real etcd,
+ * PostgreSQL 15, `hactl agent` processes):
+ * - `PATCH /config` with a sighup parameter reaches every member's `SHOW`; a restart-needing one sets
+ *   `pending_restart` (with its reason) on the primary only while the replicas' pg_controldata still records the
+ *   larger value; `hactl restart -r primary` restarts the primary in place (same leader, same timeline), after which
+ *   the replicas' controldata follows and they become pending; `hactl restart --pending` clears them;
+ * - `POST /restart` conditions (503), a scheduled restart carried out at its time, `DELETE /restart`;
+ * - `hactl reload` after an edit of the YAML (a local parameter, tags, callbacks), an invalid YAML on SIGHUP
+ *   (logged, the old configuration kept, the agent keeps serving), and `restapi.allowlist` (403) switched on and
+ *   off by reloads, with `allowlist_include_members`.
+ * A second, in-process test covers `verify_client` with a real TLS listener.
+ */
+import assert from "node:assert/strict";
+import { startEtcd } from "../helpers/etcd.ts";
+import { makeTestPki } from "../helpers/etcd.ts";
+import {
+  mainModule,
+  type MemberLayout,
+  readHealth,
+  spawnAgent,
+  waitFor,
+  waitHealthy,
+  withSql,
+  writeLayout,
+} from "../../scripts/lib/local_cluster.ts";
+import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
+import { createApiHandler, serveApi } from "../../src/api.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+import { emptyPgObservation, type NodeSnapshot } from "../../src/types.ts";
+
+const SCOPE = "rtest";
+
+async function hactl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", mainModule(), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function api(m: MemberLayout, method: string, path: string, body?: unknown) {
+  const res = await fetch(`http://127.0.0.1:${m.apiPort}${path}`, {
+    method,
+    ...(body === undefined
+      ? {}
+      : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+  });
+  const text = await res.text();
+  return { status: res.status, text };
+}
+
+async function status(m: MemberLayout): Promise<Record<string, unknown>> {
+  return JSON.parse((await api(m, "GET", "/patroni")).text);
+}
+
+function show(m: MemberLayout, guc: string): Promise<string> {
+  return withSql(m, async (sql) => (await sql.unsafe(`SHOW ${guc}`))[0]![guc] as string);
+}
+
+/** Rewrite a member's YAML with `edit` (each replacement must apply). */
+async function editConfig(m: MemberLayout, edits: [string, string][]): Promise<void> {
+  let text = await Deno.readTextFile(m.configPath);
+  for (const [from, to] of edits) {
+    assert.ok(text.includes(from), `${m.configPath} has ${JSON.stringify(from)}`);
+    text = text.replace(from, to);
+  }
+  await Deno.writeTextFile(m.configPath, text);
+}
+
+Deno.test({
+  name: "restart, reload, dynamic parameters and the allowlist on a live cluster",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using etcd = await startEtcd({ members: 1 });
+    const dir = await Deno.makeTempDir({ prefix: "hactl-restart-" });
+    const [pgBase, apiBase] = await freePorts(2, 3);
+    const layout = {
+      dir,
+      scope: SCOPE,
+      members: 3,
+      etcdEndpoints: etcd.endpoints,
+      basePgPort: pgBase!,
+      baseApiPort: apiBase!,
+      ttl: 20,
+      loopWait: 2,
+      retryTimeout: 5,
+    };
+    const members = await writeLayout(layout);
+    const agents = new Map<string, Deno.ChildProcess>();
+    try {
+      for (const m of members) agents.set(m.name, await spawnAgent(m));
+      const health = await waitHealthy(layout, 2, 90_000);
+      const byName = (n: string) => members.find((m) => m.name === n)!;
+      const primary = byName(health.leader!);
+      const replicas = members.filter((m) => m.name !== primary.name);
+      const timelineBefore = (await status(primary)).timeline;
+
+      // --- PATCH /config: a sighup parameter reaches every member.
+      const patched = await api(replicas[0]!, "PATCH", "/config", {
+        postgresql: { parameters: { work_mem: "7MB" } },
+      });
+      assert.equal(patched.status, 200, patched.text);
+      for (const m of members) {
+        await waitFor(`work_mem 7MB on ${m.name}`, 30_000, async () => (await show(m, "work_mem")) === "7MB");
+      }
+
+      // --- A restart-needing parameter, lowered: pending on the primary only (the pg_controldata rule keeps the
+      // replicas at the primary's recorded 50). work_mem in the same patch tells when a replica has applied it.
+      const lowered = await api(primary, "PATCH", "/config", {
+        postgresql: { parameters: { max_connections: 40, work_mem: "9MB" } },
+      });
+      assert.equal(lowered.status, 200, lowered.text);
+      const pendingPrimary = await waitFor("pending_restart on the primary", 30_000, async () => {
+        const s = await status(primary);
+        return s.pending_restart === true ? s : { notYet: JSON.stringify(s.pending_restart_reason ?? null) };
+      });
+      assert.deepEqual(
+        (pendingPrimary.pending_restart_reason as Record<string, unknown>).max_connections,
+        { old_value: "50", new_value: "40" },
+      );
+      for (const r of replicas) {
+        await waitFor(`work_mem 9MB on ${r.name}`, 30_000, async () => (await show(r, "work_mem")) === "9MB");
+        await waitFor(`${r.name} applied the new config`, 10_000, async () => {
+          // The member key and /patroni agree once the monitor has looked again (about a second).
+          const s = await status(r);
+          return s.state === "running" ? s : null;
+        });
+        assert.equal(
+          (await status(r)).pending_restart,
+          undefined,
+          `${r.name}: controldata keeps 50, no restart due`,
+        );
+      }
+      const listed = await hactl(["list", "-c", primary.configPath, "--format", "json"]);
+      const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
+      assert.equal(rows.find((r) => r.Member === primary.name)!["Pending restart"], "*", listed.stdout);
+
+      // --- hactl restart of the primary: in place, the leader keeps its key, no new timeline.
+      const startBefore = (await status(primary)).postmaster_start_time;
+      const t0 = performance.now();
+      const restarted = await hactl(["restart", "-c", primary.configPath, SCOPE, "-r", "primary", "--force"]);
+      // deno-lint-ignore no-console -- a figure worth seeing in CI logs
+      console.log(
+        `hactl restart of the primary took ${
+          ((performance.now() - t0) / 1000).toFixed(1)
+        } s (CLI start included)`,
+      );
+      assert.equal(restarted.code, 0, restarted.stderr);
+      assert.match(restarted.stdout, new RegExp(`Success: restart on member ${primary.name}`));
+      assert.equal(await show(primary, "max_connections"), "40");
+      const after = await status(primary);
+      assert.notEqual(after.postmaster_start_time, startBefore);
+      assert.equal(after.pending_restart, undefined);
+      assert.equal(after.timeline, timelineBefore, "no failover: same timeline");
+      assert.equal((await readHealth(layout)).leader, primary.name, "the leader kept its key");
+      // The replicas replay the primary's parameter change: controldata now says 40, so they need a restart.
+      for (const r of replicas) {
+        await waitFor(
+          `pending_restart on ${r.name}`,
+          40_000,
+          async () => (await status(r)).pending_restart === true,
+        );
+      }
+      // `--pending` picks members by their keys in etcd (as patronictl does): wait until both published it.
+      await waitFor("pending_restart in the replicas' member keys", 20_000, async () => {
+        const h = await readHealth(layout);
+        return replicas.every((r) =>
+          h.view.members.find((m) => m.name === r.name)?.data.pending_restart === true
+        );
+      });
+      const pendingRun = await hactl(["restart", "-c", primary.configPath, SCOPE, "--pending", "--force"]);
+      assert.equal(pendingRun.code, 0, pendingRun.stderr);
+      for (const r of replicas) {
+        assert.match(pendingRun.stdout, new RegExp(`Success: restart on member ${r.name}`));
+      }
+      assert.doesNotMatch(pendingRun.stdout, new RegExp(`restart on member ${primary.name}`));
+      for (const r of replicas) {
+        assert.equal(await show(r, "max_connections"), "40");
+        await waitFor(
+          `${r.name} no longer pending`,
+          10_000,
+          async () => (await status(r)).pending_restart === undefined,
+        );
+      }
+      await waitHealthy(layout, 2, 60_000);
+
+      // --- POST /restart conditions and a scheduled restart.
+      const replica = replicas[0]!;
+      const refused = await api(replica, "POST", "/restart", { role: "primary" });
+      assert.deepEqual([refused.status, refused.text], [503, "restart conditions are not satisfied"]);
+      assert.equal((await api(replica, "DELETE", "/restart")).status, 404);
+      const before = (await status(replica)).postmaster_start_time;
+      const at = new Date(Date.now() + 4000).toISOString();
+      const scheduled = await api(replica, "POST", "/restart", { schedule: at, role: "replica" });
+      assert.deepEqual([scheduled.status, scheduled.text], [202, "Restart scheduled"]);
+      assert.equal(((await status(replica)).scheduled_restart as Record<string, unknown>).schedule, at);
+      assert.equal((await api(replica, "POST", "/restart", { schedule: at })).status, 409);
+      await waitFor("the scheduled restart", 30_000, async () => {
+        const s = await status(replica);
+        return s.state === "running" && s.postmaster_start_time !== before &&
+          s.scheduled_restart === undefined;
+      });
+
+      // --- hactl reload after editing the YAML: a local parameter, a tag, reload/restart callbacks.
+      const target = replicas[1]!;
+      await editConfig(target, [
+        [
+          "  parameters:\n    unix_socket_directories:",
+          "  parameters:\n    log_min_duration_statement: 1234\n    unix_socket_directories:",
+        ],
+        ["tags:\n", "tags:\n  rack: r7\n"],
+        ["  callbacks:\n", `  callbacks:\n    on_reload: /bin/sh ${dir}/callback.sh ${target.name}\n`],
+      ]);
+      const reloaded = await hactl(["reload", "-c", primary.configPath, SCOPE, target.name, "--force"]);
+      assert.equal(reloaded.code, 0, reloaded.stderr);
+      assert.match(
+        reloaded.stdout,
+        new RegExp(
+          `Reload request received for member ${target.name} and will be processed within 2 seconds`,
+        ),
+      );
+      await waitFor(
+        "log_min_duration_statement 1234ms",
+        20_000,
+        async () => (await show(target, "log_min_duration_statement")) === "1234ms",
+      );
+      await waitFor(
+        "the new tag",
+        10_000,
+        async () => ((await status(target)).tags as Record<string, unknown>)?.rack === "r7",
+      );
+      await waitFor(
+        "on_reload callback",
+        10_000,
+        async () =>
+          (await Deno.readTextFile(`${dir}/${target.name}.callbacks`)).includes(`on_reload replica ${SCOPE}`),
+      );
+
+      // --- An invalid YAML on SIGHUP: logged with the key, the running configuration kept, the API still serves.
+      const good = await Deno.readTextFile(target.configPath);
+      await Deno.writeTextFile(
+        target.configPath,
+        good.replace("restapi:\n  listen:", "restapi:\n  verify_client: sometimes\n  listen:"),
+      );
+      agents.get(target.name)!.kill("SIGHUP");
+      await waitFor(
+        "the reload error in the log",
+        20_000,
+        async () =>
+          /reload: the configuration is invalid, keeping the running one: .*restapi\.verify_client/.test(
+            await Deno.readTextFile(target.logPath),
+          ),
+      );
+      assert.equal((await api(target, "GET", "/patroni")).status, 200);
+      assert.equal(((await status(target)).tags as Record<string, unknown>).rack, "r7");
+
+      // --- restapi.allowlist: a reload switches it on (403 for us), allowlist_include_members admits members.
+      await Deno.writeTextFile(
+        target.configPath,
+        good.replace("restapi:\n", "restapi:\n  allowlist:\n    - 192.0.2.1\n    - 10.0.0.0/8\n"),
+      );
+      agents.get(target.name)!.kill("SIGHUP");
+      await waitFor(
+        "403 from the allowlist",
+        20_000,
+        async () => (await api(target, "POST", "/reload")).status === 403,
+      );
+      const denied = await api(target, "POST", "/restart");
+      assert.deepEqual([denied.status, denied.text], [403, "Access is denied"]);
+      assert.equal((await api(target, "GET", "/patroni")).status, 200, "GET stays open");
+      await Deno.writeTextFile(
+        target.configPath,
+        good.replace("restapi:\n", "restapi:\n  allowlist: [192.0.2.1]\n  allowlist_include_members: true\n"),
+      );
+      agents.get(target.name)!.kill("SIGHUP");
+      await waitFor(
+        "members admitted",
+        20_000,
+        async () => (await api(target, "POST", "/reload")).status === 202,
+      );
+    } catch (err) {
+      for (const m of members) {
+        const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
+        // deno-lint-ignore no-console -- failure diagnostics
+        console.error(`----- ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`);
+      }
+      throw err;
+    } finally {
+      await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
+      await stopLeftoverPostgres(members.map((m) => m.dataDir));
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+function snapshot(now: number): NodeSnapshot {
+  return {
+    name: "pg1",
+    scope: "demo",
+    state: "running",
+    role: "primary",
+    pg: { ...emptyPgObservation(), dataDir: "initialized", running: true, queryable: true, role: "primary" },
+    pgObservedAt: now,
+    cluster: null,
+    dcsLastSeen: 0,
+    isLeader: true,
+    leaderExpiresAt: now + 30_000,
+    dynamic: { ...DYNAMIC_DEFAULTS },
+    tags: {},
+    nextRunAt: now + 10_000,
+    watchdogFailed: false,
+  };
+}
+
+Deno.test("verify_client: required refuses a client without a certificate at the handshake, optional on unsafe methods", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-verify-" });
+  try {
+    const pki = await makeTestPki(dir, "api");
+    const ca = await Deno.readTextFile(pki.server.ca);
+    const tls = {
+      cert: await Deno.readTextFile(pki.server.cert),
+      key: await Deno.readTextFile(pki.server.key),
+      ca,
+    };
+    const noCert = Deno.createHttpClient({ caCerts: [ca] });
+    const withCert = Deno.createHttpClient({
+      caCerts: [ca],
+      cert: await Deno.readTextFile(pki.client.cert),
+      key: await Deno.readTextFile(pki.client.key),
+    });
+    let reloads = 0;
+    for (const mode of ["required", "optional"] as const) {
+      const abort = new AbortController();
+      const handler = createApiHandler({
+        snapshot: () => snapshot(performance.now()),
+        now: () => performance.now(),
+        wallNow: () => Date.now(),
+        loadCluster: () => Promise.reject(new Error("not needed")),
+        scope: "demo",
+        name: "pg1",
+        security: () => ({
+          allowlist: [],
+          allowlistIncludeMembers: false,
+          verifyClient: mode,
+          extraHeaders: { "Strict-Transport-Security": "max-age=31536000" },
+        }),
+        control: {
+          readCluster: () => Promise.reject(new Error("not needed")),
+          setFailover: () => Promise.resolve(false),
+          fetchStatuses: () => Promise.resolve([]),
+          sleep: () => Promise.resolve(),
+          wallNow: () => Date.now(),
+          paused: () => false,
+          loopWait: () => 10,
+          warn: () => {},
+          setConfig: () => Promise.resolve(false),
+          wake: () => {},
+          reload: () => void reloads++,
+        },
+      });
+      const server = await serveApi(handler, {
+        hostname: "127.0.0.1",
+        port: 0,
+        signal: abort.signal,
+        tls: { ...tls, verifyClient: mode },
+      });
+      const base = `https://127.0.0.1:${server.addr.port}`;
+      try {
+        const ok = await fetch(`${base}/reload`, { method: "POST", client: withCert });
+        assert.deepEqual([ok.status, await ok.text()], [202, "reload scheduled"], mode);
+        assert.equal(ok.headers.get("strict-transport-security"), "max-age=31536000");
+        if (mode === "required") {
+          await assert.rejects(fetch(`${base}/patroni`, { client: noCert }), "no certificate, no handshake");
+        } else {
+          const get = await fetch(`${base}/patroni`, { client: noCert });
+          assert.equal(get.status, 200);
+          await get.body?.cancel();
+          const post = await fetch(`${base}/reload`, { method: "POST", client: noCert });
+          assert.deepEqual([post.status, await post.text()], [403, "client certificate required"]);
+        }
+      } finally {
+        abort.abort();
+        await server.finished;
+      }
+    }
+    assert.equal(reloads, 2, "only the requests with a certificate reached /reload");
+    noCert.close();
+    withCert.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
