@@ -29,6 +29,7 @@ import {
   postSwitchover,
   putConfig,
 } from "./api_control.ts";
+import { createServer as createHttpsServer } from "node:https";
 import { addressAllowed, isNetworkEntry } from "./allowlist.ts";
 import { renderMetrics } from "./metrics.ts";
 import { formatLsn, HACTL_VERSION } from "./types.ts";
@@ -462,9 +463,8 @@ async function serveWithClientCerts(
   handler: ApiHandler,
   opts: { hostname: string; port: number; signal: AbortSignal; tls: ApiTls },
 ): Promise<ApiServer> {
-  const https = await import("node:https");
   const verify = opts.tls.verifyClient ?? "none";
-  const server = https.createServer({
+  const server = createHttpsServer({
     cert: opts.tls.cert,
     key: opts.tls.key,
     ...(opts.tls.ca ? { ca: opts.tls.ca } : {}),
