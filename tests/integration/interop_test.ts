@@ -422,6 +422,41 @@ Deno.test({
         },
       );
 
+      await step(
+        "patronictl restart and reload (POST /restart, POST /reload) on a hactl cluster",
+        async () => {
+          const replica = c.members.find((m) => m !== leader)!;
+          const before = await (await fetch(`http://127.0.0.1:${replica.apiPort}/patroni`)).json();
+          const r = await patronictl(ctlConfig, "restart", SCOPE, replica.name, "--force");
+          assert.equal(r.code, 0, describe(r));
+          assert.match(r.stdout, new RegExp(`Success: restart on member ${replica.name}`), describe(r));
+          const after = await (await fetch(`http://127.0.0.1:${replica.apiPort}/patroni`)).json();
+          assert.notEqual(
+            after.postmaster_start_time,
+            before.postmaster_start_time,
+            "Postgres was restarted",
+          );
+          await streamsFrom(replica, leader);
+
+          const reload = await patronictl(ctlConfig, "reload", SCOPE, "--force");
+          assert.equal(reload.code, 0, describe(reload));
+          for (const m of c.members) {
+            assert.match(
+              reload.stdout,
+              new RegExp(
+                `Reload request received for member ${m.name} and will be processed within \\d+ seconds`,
+              ),
+              describe(reload),
+            );
+          }
+          assert.equal(
+            (await waitHealthy(c.layout, 2, 60_000)).leader,
+            leader.name,
+            "a reload moves no leader",
+          );
+        },
+      );
+
       await step("patronictl reinit --force --wait rebuilds a replica, which streams again", async () => {
         const replica = c.members.find((m) => m !== leader)!;
         const before = await (await fetch(`http://127.0.0.1:${replica.apiPort}/patroni`)).json();
