@@ -10,7 +10,7 @@ import { renderList } from "../src/cluster_table.ts";
 import type { ClusterView } from "../src/types.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { loadClusterFromEtcd } from "./list.ts";
-import { postJson } from "./ctl_http.ts";
+import { ctlRequest, postJson } from "./ctl_http.ts";
 import { runCtl } from "./ctl_command.ts";
 import { stdinAsker } from "./ctl_prompt.ts";
 import { writeErr, writeOut } from "./io.ts";
@@ -34,7 +34,7 @@ export interface ReinitDeps {
   post(url: string, body: unknown, settings: CtlSettings): Promise<{ status: number; text: string }>;
   confirm(message: string): boolean;
   /** A member's `GET /patroni` body, or null when it does not answer. */
-  status(apiUrl: string): Promise<Record<string, unknown> | null>;
+  status(apiUrl: string, settings: CtlSettings): Promise<Record<string, unknown> | null>;
   sleep(ms: number): Promise<void>;
   out(text: string): void;
   err(text: string): void;
@@ -44,10 +44,10 @@ export const REAL_DEPS: ReinitDeps = {
   loadCluster: loadClusterFromEtcd,
   post: (url, body, settings) => postJson(url, body, settings, 30_000),
   confirm: (message) => stdinAsker().confirm(message),
-  status: async (apiUrl) => {
+  status: async (apiUrl, settings) => {
     try {
-      const res = await fetch(apiUrl, { signal: AbortSignal.timeout(2000) });
-      return res.ok ? await res.json() : (await res.body?.cancel(), null);
+      const res = await ctlRequest("GET", apiUrl, undefined, settings, 2000);
+      return res.status >= 200 && res.status < 300 ? JSON.parse(res.text) : null;
     } catch {
       return null;
     }
@@ -100,7 +100,7 @@ export async function run(
       for (const name of names) {
         const m = view.members.find((x) => x.name === name)!;
         if (values.wait) {
-          startTimes.set(name, (await deps.status(m.data.api_url))?.postmaster_start_time ?? null);
+          startTimes.set(name, (await deps.status(m.data.api_url, settings))?.postmaster_start_time ?? null);
         }
         try {
           const url = new URL("/reinitialize", m.data.api_url).toString();
@@ -123,7 +123,7 @@ export async function run(
           await deps.sleep(1000);
           for (const name of [...started]) {
             const m = view.members.find((x) => x.name === name)!;
-            const s = await deps.status(m.data.api_url);
+            const s = await deps.status(m.data.api_url, settings);
             if (
               s?.state === "running" && s.role === "replica" &&
               s.postmaster_start_time !== startTimes.get(name)
