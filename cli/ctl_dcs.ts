@@ -6,7 +6,13 @@
  * @module
  */
 import { createEtcdDcs, type EtcdDcs } from "../src/dcs.ts";
-import { CtlError, type CtlSettings, describeEndpoints, requireEtcd } from "./ctl_config.ts";
+import {
+  checkClusterName,
+  CtlError,
+  type CtlSettings,
+  describeEndpoints,
+  requireEtcd,
+} from "./ctl_config.ts";
 
 async function withDcs<T>(
   settings: CtlSettings,
@@ -14,6 +20,7 @@ async function withDcs<T>(
   what: string,
   fn: (dcs: EtcdDcs) => Promise<T>,
 ) {
+  checkClusterName(scope);
   const etcd = requireEtcd(settings);
   const dcs = createEtcdDcs({
     etcd,
