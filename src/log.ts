@@ -219,14 +219,19 @@ export function setupLogging(settings: LogSettings): void {
   });
 }
 
+/** A finished message (often a template string) for logtape: its braces are text, not placeholders. */
+function literal(message: string): string {
+  return message.replaceAll("{", "{{").replaceAll("}", "}}");
+}
+
 /** The agent's logger: one info line per cycle, warnings and errors with their cause. */
 export function agentLog(): AgentLog {
   const logger = getLogger(["hactl", "ha"]);
   return {
-    cycle: (reason, fields) => logger.info(reason.replaceAll("{", "{{").replaceAll("}", "}}"), fields),
-    info: (message, fields) => logger.info(message.replaceAll("{", "{{").replaceAll("}", "}}"), fields ?? {}),
-    warn: (message, fields) => logger.warn(message, fields ?? {}),
-    error: (message, fields) => logger.error(message, fields ?? {}),
+    cycle: (reason, fields) => logger.info(literal(reason), fields),
+    info: (message, fields) => logger.info(literal(message), fields ?? {}),
+    warn: (message, fields) => logger.warn(literal(message), fields ?? {}),
+    error: (message, fields) => logger.error(literal(message), fields ?? {}),
   };
 }
 
