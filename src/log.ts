@@ -163,6 +163,15 @@ export function createRenderer(settings: LogSettings, ctx: Omit<LineContext, "da
   };
 }
 
+// The redaction of the last setupLogging (its secrets follow a reload), for text that leaves the process by
+// another way than the log (systemd's STATUS=).
+let currentRedact: (text: string) => string = redactSecrets;
+
+/** Redact `text` as the log does: the configured secrets (as of the last `setupLogging`) and password patterns. */
+export function redactLikeLog(text: string): string {
+  return currentRedact(text);
+}
+
 // The one open log file of the process, closed when logging is configured again (logtape is process-wide too).
 let openFile: RotatingLogFile | null = null;
 
@@ -188,6 +197,7 @@ export function setupLogging(settings: LogSettings): void {
   const lowest = [settings.level, ...Object.values(settings.loggers ?? {})]
     .reduce((a, b) => (RANK[b] < RANK[a] ? b : a));
   let fileBroken = false;
+  currentRedact = makeRedactor(settings.secrets ?? []);
   resetSync();
   openFile?.close();
   openFile = file;
