@@ -10,6 +10,7 @@ import type { ClusterView } from "../src/types.ts";
 import { HACTL_VERSION } from "../src/types.ts";
 import { CTL_GLOBAL_HELP, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { runCtl } from "./ctl_command.ts";
+import { getJson } from "./ctl_http.ts";
 import { loadClusterFromEtcd } from "./list.ts";
 import { writeErr, writeOut } from "./io.ts";
 
@@ -21,25 +22,13 @@ export interface VersionDeps {
   err(text: string): void;
 }
 
+/** A member's `GET /patroni`, without credentials (it needs none). */
 async function getStatus(
   url: string,
   settings: CtlSettings,
 ): Promise<{ body: unknown; server: string | null }> {
-  const headers: Record<string, string> = {};
-  const auth = settings.ctl.authentication;
-  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
-  const ca = settings.ctl.cacert ? [await Deno.readTextFile(settings.ctl.cacert)] : undefined;
-  const client = ca ? Deno.createHttpClient({ caCerts: ca }) : undefined;
-  try {
-    const res = await fetch(url, {
-      headers,
-      signal: AbortSignal.timeout(5000),
-      ...(client ? { client } : {}),
-    });
-    return { body: await res.json(), server: res.headers.get("server") };
-  } finally {
-    client?.close();
-  }
+  const { body, server } = await getJson(url, settings, 5000);
+  return { body, server };
 }
 
 const REAL_DEPS: VersionDeps = { loadCluster: loadClusterFromEtcd, getStatus, out: writeOut, err: writeErr };
