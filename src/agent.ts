@@ -749,7 +749,11 @@ export class Agent {
             // sees it unusable and gives the key up.
             const wd = this.deps.watchdog;
             if (wd && !this.#dynamic.pause && !wd.keepalive(this.#dynamic.ttl, this.#dynamic.loopWait)) {
-              return { failedAt: i, dcsFailed: false, error: "the watchdog is required but is not running" };
+              return {
+                failedAt: i,
+                dcsFailed: false,
+                error: "the watchdog is required but is not running or not usable",
+              };
             }
           } else {
             this.#lockedUntil = 0;
