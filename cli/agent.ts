@@ -10,7 +10,7 @@ import { type ApiSecurity, type ApiServer, type ApiTls, createApiHandler, serveA
 import { ProcessCallbackRunner } from "../src/callbacks.ts";
 import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
 import { createEtcdDcs } from "../src/dcs.ts";
-import { agentLog, configSecrets, moduleLogger, setupLogging } from "../src/log.ts";
+import { agentLog, configSecrets, moduleLogger, redactLikeLog, setupLogging } from "../src/log.ts";
 import { HttpPeerClient } from "../src/peers.ts";
 import type { PeerClient } from "../src/ports.ts";
 import { LocalPostgres } from "../src/postgres.ts";
@@ -248,7 +248,8 @@ async function runDaemon(
       ...cycleLog,
       cycle: (reason, fields) => {
         cycleLog.cycle(reason, fields);
-        if (notifier.enabled) notify({ STATUS: reason });
+        // The cycle sentence can quote an error (a DSN, a conninfo): redacted like the log line.
+        if (notifier.enabled) notify({ STATUS: redactLikeLog(reason) });
       },
     },
     callbacks: new ProcessCallbackRunner(config.postgresql.callbacks, config.scope, (m) => log.warn(m)),

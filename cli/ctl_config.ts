@@ -24,6 +24,17 @@ export class CtlError extends Error {
   }
 }
 
+/**
+ * A cluster name (scope) the control commands may address: not empty, no `/` (the key prefix collapses slashes,
+ * so `/` would name the whole namespace and `a/b` another cluster's keys).
+ */
+export function checkClusterName(scope: string): string {
+  if (scope === "" || scope.includes("/")) {
+    throw new CtlError(`invalid cluster name '${scope}': a cluster name must not be empty or contain '/'`);
+  }
+  return scope;
+}
+
 /** What the command line says about where the configuration comes from. */
 export interface CtlOptions {
   /** `-c/--config-file`. */

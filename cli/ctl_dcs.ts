@@ -1,12 +1,19 @@
 /**
  * The etcd writes of the control commands that patronictl makes directly in the DCS: `edit-config` (the
- * `config` key, CAS on its revision) and `remove` (every key of a cluster). Each call opens the etcd adapter
+ * `config` key, CAS on its revision), `switchover`/`failover` (the `failover` key) and `remove` (every key of a
+ * cluster). Each call opens the etcd adapter
  * without a lease and closes it again; failures become `CtlError`s naming the endpoints.
  *
  * @module
  */
 import { createEtcdDcs, type EtcdDcs } from "../src/dcs.ts";
-import { CtlError, type CtlSettings, describeEndpoints, requireEtcd } from "./ctl_config.ts";
+import {
+  checkClusterName,
+  CtlError,
+  type CtlSettings,
+  describeEndpoints,
+  requireEtcd,
+} from "./ctl_config.ts";
 
 async function withDcs<T>(
   settings: CtlSettings,
@@ -14,6 +21,7 @@ async function withDcs<T>(
   what: string,
   fn: (dcs: EtcdDcs) => Promise<T>,
 ) {
+  checkClusterName(scope);
   const etcd = requireEtcd(settings);
   const dcs = createEtcdDcs({
     etcd,
@@ -48,4 +56,13 @@ export function writeConfigKey(
 /** Delete every key of the cluster; returns the number deleted. */
 export function deleteClusterKeys(settings: CtlSettings, scope: string): Promise<number> {
   return withDcs(settings, scope, "delete the cluster", (dcs) => dcs.deleteCluster());
+}
+
+/** Write the `failover` key (`hactl switchover`/`failover` with a scheduled time, or without a REST API). */
+export async function writeFailoverKey(
+  settings: CtlSettings,
+  scope: string,
+  value: Record<string, unknown>,
+): Promise<void> {
+  await withDcs(settings, scope, "write the failover key", (dcs) => dcs.setFailover(value));
 }

@@ -1,5 +1,6 @@
 /**
- * How control commands call a member's REST API, all through `ctlRequest`: the `ctl` credentials (Basic auth), the
+ * How control commands call a member's REST API, all through `ctlRequest`: the `ctl` credentials (Basic auth,
+ * UTF-8; never on GET: the read-only endpoints need none, so no member is sent a password it did not ask for), the
  * CA (`ctl.cacert`, else `restapi.cafile`) and client certificate (`ctl.certfile`/`keyfile`), a deadline, and a
  * cap on the answer's size; it returns the status, the text and the `Server` header of the answer, and throws when
  * the member cannot be reached (the message says why, e.g. `invalid peer certificate: UnknownIssuer`).
@@ -14,6 +15,7 @@
  */
 import https from "node:https";
 import type { CtlSettings } from "./ctl_config.ts";
+import { basicAuth } from "../src/peers.ts";
 
 /** The most of an answer a control command reads; a member's answers are a few kilobytes. */
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -67,7 +69,7 @@ export async function ctlRequest(
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   const auth = settings.ctl.authentication;
-  if (auth) headers.authorization = `Basic ${btoa(`${auth.username}:${auth.password}`)}`;
+  if (auth && method !== "GET") headers.authorization = basicAuth(auth.username, auth.password);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const cert: ClientCert | null = settings.ctl.certfile && settings.ctl.keyfile
     ? {

@@ -13,6 +13,7 @@ import { renderList } from "../src/cluster_table.ts";
 import type { ListFormat } from "../src/cluster_table.ts";
 import type { ClusterView } from "../src/types.ts";
 import {
+  checkClusterName,
   CTL_GLOBAL_HELP,
   CTL_GLOBAL_OPTIONS,
   CtlError,
@@ -38,6 +39,7 @@ export interface ListDeps {
 
 /** Read a cluster with the real etcd adapter, always closing it; failures become `cannot reach etcd ...`. */
 export async function loadClusterFromEtcd(settings: CtlSettings, scope: string): Promise<ClusterView> {
+  checkClusterName(scope);
   const etcd = requireEtcd(settings);
   let dcs;
   try {

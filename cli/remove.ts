@@ -11,7 +11,14 @@
  */
 import type { ClusterView } from "../src/types.ts";
 import { renderList } from "../src/cluster_table.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
+import {
+  checkClusterName,
+  CTL_GLOBAL_HELP,
+  CtlError,
+  ctlOptionsFrom,
+  type CtlSettings,
+  loadCtlConfig,
+} from "./ctl_config.ts";
 import { CtlUsageError, runCtl } from "./ctl_command.ts";
 import { type Asker, stdinAsker } from "./ctl_prompt.ts";
 import { deleteClusterKeys } from "./ctl_dcs.ts";
@@ -78,7 +85,7 @@ export async function run(
       if (positionals.length > 1) {
         throw new CtlUsageError(`Got unexpected extra argument (${positionals[1]})`);
       }
-      const scope = positionals[0]!;
+      const scope = checkClusterName(positionals[0]!);
       const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
       const view = await deps.loadCluster(settings, scope);
       deps.out(renderList(view, scope, {

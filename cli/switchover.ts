@@ -8,18 +8,11 @@
  */
 import { renderList } from "../src/cluster_table.ts";
 import { isNoFailover } from "../src/ha.ts";
-import { createEtcdDcs } from "../src/dcs.ts";
 import type { ClusterView } from "../src/types.ts";
-import {
-  CTL_GLOBAL_HELP,
-  CtlError,
-  ctlOptionsFrom,
-  type CtlSettings,
-  loadCtlConfig,
-  requireEtcd,
-} from "./ctl_config.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
 import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
 import { postJson } from "./ctl_http.ts";
+import { writeFailoverKey } from "./ctl_dcs.ts";
 import { runCtl } from "./ctl_command.ts";
 import { stdinAsker } from "./ctl_prompt.ts";
 import { writeErr, writeOut } from "./io.ts";
@@ -243,26 +236,4 @@ export function parseScheduled(text: string): string | null {
   const p = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
   const local = new Date(ms + off * 60_000).toISOString().replace("Z", "").replace(/\.000$/, "");
   return `${local}${sign}${p(off / 60)}:${p(off % 60)}`;
-}
-
-async function writeFailoverKey(
-  settings: CtlSettings,
-  scope: string,
-  value: Record<string, unknown>,
-): Promise<void> {
-  const dcs = createEtcdDcs({
-    etcd: requireEtcd(settings),
-    namespace: settings.namespace,
-    scope,
-    name: "hactl-ctl",
-    retryTimeout: settings.retryTimeout,
-    ttl: settings.ttl,
-  });
-  try {
-    await dcs.setFailover(value);
-  } catch (err) {
-    throw new CtlError(`cannot write the failover key: ${err instanceof Error ? err.message : err}`);
-  } finally {
-    await dcs.close();
-  }
 }

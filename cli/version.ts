@@ -22,6 +22,7 @@ export interface VersionDeps {
   err(text: string): void;
 }
 
+/** A member's `GET /patroni`, without credentials (it needs none). */
 async function getStatus(
   url: string,
   settings: CtlSettings,

@@ -291,6 +291,23 @@ export class Agent {
     if (notWritable && !mayPromote) wd.disable("this member is not the leader and postgres is not a primary");
   }
 
+  /**
+   * The safe point of a stop (shutdown, demotion): the postmaster got the shutdown request, accepts no new
+   * connections, and no client backend is left, so no client's write can commit any more; what remains is the
+   * shutdown checkpoint (and the walsenders shipping it), which may take longer than the watchdog's timeout. No
+   * keepalives are sent meanwhile, so the watchdog is closed here (Patroni's `on_safepoint=watchdog.disable`),
+   * even while this member still holds the key: a lease that runs out now lets another member promote next to a
+   * server that can no longer take writes. A stop that hangs before its safe point keeps the watchdog open; one
+   * that hangs after it is still fenced by the agent's timer (demotion) and by the fencing supervisor, whose
+   * deadline stays armed until the stop has completed. A later renewal (the stop failed and this member still
+   * leads) activates the watchdog again.
+   */
+  private closeWatchdogAtSafepoint(what: "shutdown" | "demote"): void {
+    if (this.deps.watchdog?.running) {
+      this.deps.watchdog.disable(`${what}: postgres no longer accepts client writes`);
+    }
+  }
+
   /** Close a pending role-change record once Postgres answers as a writable primary, and log it. */
   private noteWritable(pg: PgObservation): void {
     if (!pg.queryable || pg.role !== "primary") return;
@@ -527,10 +544,11 @@ export class Agent {
   }
 
   /**
-   * Shutdown (SIGTERM/SIGINT), as Patroni's: stop Postgres (fast), close the watchdog, release the lock and revoke
-   * the lease. In pause, Postgres keeps running and the leader key stays (its lease is left to run out, so a
-   * restarted agent can take it over); only the watchdog is closed. When Postgres does not stop, the key and the
-   * watchdog are kept: the lease runs out and the watchdog fires rather than leave a leaderless writable primary.
+   * Shutdown (SIGTERM/SIGINT), as Patroni's: stop Postgres (fast), closing the watchdog at the stop's safe point
+   * (closeWatchdogAtSafepoint), then release the lock and revoke the lease. In pause, Postgres keeps running and
+   * the leader key stays (its lease is left to run out, so a restarted agent can take it over); only the watchdog
+   * is closed. When Postgres does not stop, the key is kept, and so is the watchdog unless the stop got past its
+   * safe point: the lease runs out and the watchdog fires rather than leave a leaderless writable primary.
    * Returns whether Postgres was left as intended (stopped, or running in pause).
    */
   async shutdown(): Promise<boolean> {
@@ -552,7 +570,7 @@ export class Agent {
     let stopped = false;
     try {
       const wasRunning = this.#lastPg.running;
-      await this.deps.pg.stop("fast");
+      await this.deps.pg.stop("fast", () => this.closeWatchdogAtSafepoint("shutdown"));
       stopped = true;
       this.deps.fence?.disarm();
       this.deps.watchdog?.disable("shutdown");
@@ -731,7 +749,11 @@ export class Agent {
             // sees it unusable and gives the key up.
             const wd = this.deps.watchdog;
             if (wd && !this.#dynamic.pause && !wd.keepalive(this.#dynamic.ttl, this.#dynamic.loopWait)) {
-              return { failedAt: i, dcsFailed: false, error: "the watchdog is required but is not running" };
+              return {
+                failedAt: i,
+                dcsFailed: false,
+                error: "the watchdog is required but is not running or not usable",
+              };
             }
           } else {
             this.#lockedUntil = 0;
@@ -806,7 +828,7 @@ export class Agent {
         this.callback("on_role_change", "primary");
         return true;
       case "demote":
-        await pg.stop(action.mode);
+        await pg.stop(action.mode, () => this.closeWatchdogAtSafepoint("demote"));
         return true;
       case "follow":
         await pg.follow(action.upstream);

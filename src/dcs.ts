@@ -38,6 +38,7 @@ import type { Dcs } from "./ports.ts";
 import type { ClusterView, HistoryEntry, MemberRecord } from "./types.ts";
 import {
   clusterPrefix,
+  clusterPrefixProblem,
   decodeCluster,
   encodeHistory,
   encodeJson,
@@ -445,6 +446,8 @@ export class EtcdDcs implements Dcs {
 
   /** Delete every key under the cluster prefix (`hactl remove`); returns how many keys were deleted. */
   async deleteCluster(): Promise<number> {
+    const problem = clusterPrefixProblem(this.#prefix);
+    if (problem) throw new Error(problem);
     const prefix = b(this.#prefix);
     const res = await this.#call(
       "delete cluster",

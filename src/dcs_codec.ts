@@ -55,6 +55,17 @@ export function clusterPrefix(namespace: string, scope: string): string {
   return `/${namespace}/${scope}/`.replace(/\/+/g, "/");
 }
 
+/**
+ * Why a cluster prefix must not be deleted as a whole, or null: it needs at least two non-empty segments (a
+ * namespace and a cluster name). `clusterPrefix` collapses slashes, so an empty scope or one of `/` would
+ * otherwise name the namespace itself, or everything.
+ */
+export function clusterPrefixProblem(prefix: string): string | null {
+  const segments = prefix.split("/").filter((s) => s !== "");
+  if (segments.length >= 2) return null;
+  return `refusing to delete '${prefix}': a cluster prefix needs a namespace and a cluster name`;
+}
+
 /** The `members/<name>` key relative to the prefix. */
 export function memberKey(name: string): string {
   return `${KEYS.members}${name}`;

@@ -172,6 +172,24 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
   // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
 
+  // A job in flight (start, restart...) is never answered by releasing the key beside it: `demote` would find no
+  // postmaster yet and return at once, and the job would then start Postgres as a primary without the key. So
+  // the primary_start_timeout and watchdog checks below wait until the job has ended.
+  const job = obs.job;
+  if (job?.status === "running") {
+    if (holdsLock && obs.watchdogUnusable !== undefined) {
+      // No renewal either: it needs a working watchdog (the executor would refuse it and retry at once). The
+      // fence armed at the last renewal stops Postgres before the lease can run out.
+      return NO_CHANGE(
+        mem,
+        `${job.description} in progress; the watchdog is required but not usable (${obs.watchdogUnusable}): ` +
+          "not renewing the leader key, giving it up once the job has ended",
+      );
+    }
+    const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
+    return NO_CHANGE(mem, `${job.description} in progress`, actions);
+  }
+
   // primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
   // recovery, not answering) gives the lock up so that a healthy replica can take over.
   const down = mem.primaryDownSince;
@@ -202,11 +220,6 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     );
   }
 
-  const job = obs.job;
-  if (job?.status === "running") {
-    const actions: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
-    return NO_CHANGE(mem, `${job.description} in progress`, actions);
-  }
   if (obs.reinitRequested && !holdsLock && view.leader) {
     const upstream = upstreamFor(view, me, ctx.tags);
     if (upstream) {
@@ -459,11 +472,18 @@ function decideAfterBootstrap(obs: Observation, mem: Memory, ctx: HaContext, vie
 
 function decideWithoutData(obs: Observation, mem: Memory, ctx: HaContext, view: ClusterView): Decision {
   const actions: Action[] = [];
-  if (view.leader?.name === ctx.name) actions.push({ type: "release_leader" });
+  const holdsLock = view.leader?.name === ctx.name;
   if (obs.pg.running) {
-    actions.push({ type: "start_job", job: { kind: "stop", mode: "immediate" } });
-    return NO_CHANGE(mem, "postgres runs without a data directory; stopping it", actions);
+    // The key goes only after the stop succeeded (the plan stops at a failed demote), never before it.
+    return NO_CHANGE(
+      mem,
+      "postgres runs without a data directory; stopping it",
+      holdsLock
+        ? [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]
+        : [{ type: "start_job", job: { kind: "stop", mode: "immediate" } }],
+    );
   }
+  if (holdsLock) actions.push({ type: "release_leader" });
   const upstream = view.leader ? upstreamFor(view, ctx.name, ctx.tags) : null;
   if (view.leader && view.leader.name !== ctx.name) {
     if (!upstream) return NO_CHANGE(mem, `waiting for leader '${view.leader.name}' to publish its address`);

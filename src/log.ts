@@ -163,6 +163,15 @@ export function createRenderer(settings: LogSettings, ctx: Omit<LineContext, "da
   };
 }
 
+// The redaction of the last setupLogging (its secrets follow a reload), for text that leaves the process by
+// another way than the log (systemd's STATUS=).
+let currentRedact: (text: string) => string = redactSecrets;
+
+/** Redact `text` as the log does: the configured secrets (as of the last `setupLogging`) and password patterns. */
+export function redactLikeLog(text: string): string {
+  return currentRedact(text);
+}
+
 // The one open log file of the process, closed when logging is configured again (logtape is process-wide too).
 let openFile: RotatingLogFile | null = null;
 
@@ -188,6 +197,7 @@ export function setupLogging(settings: LogSettings): void {
   const lowest = [settings.level, ...Object.values(settings.loggers ?? {})]
     .reduce((a, b) => (RANK[b] < RANK[a] ? b : a));
   let fileBroken = false;
+  currentRedact = makeRedactor(settings.secrets ?? []);
   resetSync();
   openFile?.close();
   openFile = file;
@@ -219,14 +229,19 @@ export function setupLogging(settings: LogSettings): void {
   });
 }
 
+/** A finished message (often a template string) for logtape: its braces are text, not placeholders. */
+function literal(message: string): string {
+  return message.replaceAll("{", "{{").replaceAll("}", "}}");
+}
+
 /** The agent's logger: one info line per cycle, warnings and errors with their cause. */
 export function agentLog(): AgentLog {
   const logger = getLogger(["hactl", "ha"]);
   return {
-    cycle: (reason, fields) => logger.info(reason.replaceAll("{", "{{").replaceAll("}", "}}"), fields),
-    info: (message, fields) => logger.info(message.replaceAll("{", "{{").replaceAll("}", "}}"), fields ?? {}),
-    warn: (message, fields) => logger.warn(message, fields ?? {}),
-    error: (message, fields) => logger.error(message, fields ?? {}),
+    cycle: (reason, fields) => logger.info(literal(reason), fields),
+    info: (message, fields) => logger.info(literal(message), fields ?? {}),
+    warn: (message, fields) => logger.warn(literal(message), fields ?? {}),
+    error: (message, fields) => logger.error(literal(message), fields ?? {}),
   };
 }
 

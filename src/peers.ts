@@ -84,7 +84,8 @@ export function parsePeerStatus(name: string, body: unknown): PeerStatus {
   return status;
 }
 
-function basicAuth(username: string, password: string): string {
+/** An `Authorization: Basic` value; UTF-8 credentials (`btoa` alone throws outside Latin-1). */
+export function basicAuth(username: string, password: string): string {
   const bytes = new TextEncoder().encode(`${username}:${password}`);
   let binary = "";
   for (const b of bytes) binary += String.fromCharCode(b);

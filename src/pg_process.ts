@@ -154,6 +154,47 @@ export async function postmasterPid(dataDir: string): Promise<number | null> {
   return pid;
 }
 
+/**
+ * Process titles of the postmaster's children that stay through a shutdown until the end-of-shutdown checkpoint
+ * (or belong to recovery) and never run a client's statements. `cluster_name` may precede them (`<name>: `).
+ */
+const NON_CLIENT_TITLE =
+  /^postgres: (?:[^:]*: )?(?:checkpointer|background writer|walwriter|wal writer|walsender|wal sender|archiver|logger|stats collector|autovacuum launcher|startup|walreceiver|wal receiver|walsummarizer|io worker)(?: |$)/;
+
+/** Whether a child's process title (its `/proc/<pid>/cmdline`) names a process that never runs client SQL. */
+export function isNonClientProcess(title: string): boolean {
+  return NON_CLIENT_TITLE.test(title.replace(/\0/g, " ").trim());
+}
+
+/**
+ * The stop's safe point: the postmaster of `dataDir` has gone, or it says `stopping` in `postmaster.pid` (it got
+ * the shutdown request, so it accepts no new connections) and none of its children is a client backend (or a
+ * background worker) any more: nothing can commit a client's write from here on; what is left is the shutdown
+ * checkpoint and the walsenders shipping it. False when this cannot be told (no `/proc/<pid>/task/<pid>/children`).
+ */
+export async function stopSafepointReached(dataDir: string): Promise<boolean> {
+  const pid = await postmasterPid(dataDir);
+  if (pid === null) return true;
+  try {
+    const lines = (await Deno.readTextFile(`${dataDir}/postmaster.pid`)).split("\n");
+    if (lines[7]?.trim() !== "stopping") return false;
+    const children = (await Deno.readTextFile(`/proc/${pid}/task/${pid}/children`)).trim().split(/\s+/)
+      .filter((c) => c !== "");
+    for (const child of children) {
+      let title: string;
+      try {
+        title = await Deno.readTextFile(`/proc/${child}/cmdline`);
+      } catch {
+        continue; // exited meanwhile
+      }
+      if (title !== "" && !isNonClientProcess(title)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Write a file readable by its owner only (0600), replacing it atomically. */
 export async function writePrivateFile(path: string, text: string): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;

@@ -171,16 +171,18 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
 }
 
 /**
- * A replica's timeline: the WAL receiver's while it runs; without one (its primary just stopped, or it replays
+ * A replica's timeline: the WAL receiver's while it runs (never raised by other sources); without one (its primary just stopped, or it replays
  * from an archive) the newest timeline it holds WAL segments of, which the receiver wrote. The last restartpoint's
  * timeline (`pg_control_checkpoint`) alone would lag a timeline switch by up to `checkpoint_timeout`: a replica
  * that had streamed the new timeline for minutes would report the old one the moment its primary stopped, and
  * lose the leader race to a member it is ahead of (seen in a switchover right after a switchover).
  */
 function replicaTimeline(row: StatusRow): number | null {
-  const known = [row.receiver?.tli, row.checkpoint_tli, row.wal_tli].filter((t): t is number =>
-    typeof t === "number" && t > 0
-  );
+  const positive = (t: number | null | undefined): t is number => typeof t === "number" && t > 0;
+  // A running receiver knows the timeline it streams; WAL files in pg_wal may include leftovers of a higher
+  // timeline this replica is not on, so they only count without a receiver.
+  if (positive(row.receiver?.tli)) return row.receiver.tli;
+  const known = [row.checkpoint_tli, row.wal_tli].filter(positive);
   return known.length ? Math.max(...known) : null;
 }
 

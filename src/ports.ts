@@ -91,8 +91,13 @@ export interface PostgresPort {
   createReplica(upstream: Upstream): Promise<void>;
   /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */
   start(role: "primary" | "replica", upstream: Upstream | null): Promise<void>;
-  /** Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. */
-  stop(mode: "fast" | "immediate"): Promise<void>;
+  /**
+   * Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. `onSafepoint` is
+   * called once (before this resolves, at the latest when the postmaster has exited) as soon as the server can no
+   * longer commit a client's write: it got the shutdown request and no client backend is left. The shell closes
+   * the watchdog there, so a long shutdown checkpoint cannot reset the host.
+   */
+  stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void>;
   /**
    * Make a stopped former primary (or a diverged replica) follow `upstream`: bring it to a clean shutdown (crash
    * recovery in single-user mode when needed), then `pg_rewind` from the upstream, which does nothing when the

@@ -64,6 +64,7 @@ import {
   resolveBinDir,
   run,
   runChecked,
+  stopSafepointReached,
   tail,
   wipeDirectory,
   writeIfChanged,
@@ -519,16 +520,33 @@ export class LocalPostgres implements PostgresPort {
     }
   }
 
-  async stop(mode: "fast" | "immediate"): Promise<void> {
+  async stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void> {
+    let safe = false;
+    const safepoint = () => {
+      if (safe) return;
+      safe = true;
+      onSafepoint?.();
+    };
+    try {
+      await this.#stop(mode, onSafepoint ? safepoint : null);
+    } finally {
+      // The postmaster has exited (or the stop failed: then only if it has gone after all).
+      if (!safe && (await postmasterPid(this.#dataDir)) === null) safepoint();
+    }
+  }
+
+  async #stop(mode: "fast" | "immediate", safepoint: (() => void) | null): Promise<void> {
     if ((await postmasterPid(this.#dataDir)) === null) return;
     await this.#closeClient();
     const pgCtl = await this.#bin("pg_ctl");
     const seconds = String(Math.ceil(this.#timeoutMs / 1000));
     for (const m of mode === "fast" ? ["fast", "immediate"] : ["immediate"]) {
       log.info("stopping Postgres ({mode})", { mode: m });
-      const r = await run(pgCtl, ["stop", "-D", this.#dataDir, "-m", m, "-w", "-t", seconds], {
+      const stopping = run(pgCtl, ["stop", "-D", this.#dataDir, "-m", m, "-w", "-t", seconds], {
         timeoutMs: this.#timeoutMs + 10_000,
       });
+      if (safepoint) await this.#watchSafepoint(stopping, safepoint);
+      const r = await stopping;
       if ((await postmasterPid(this.#dataDir)) === null) return;
       log.warn("pg_ctl stop -m {mode} did not stop Postgres: {out}", {
         mode: m,
@@ -549,6 +567,16 @@ export class LocalPostgres implements PostgresPort {
       await delay(100);
     }
     throw new PostgresError(`Postgres (pid ${pid}) did not exit after SIGKILL`);
+  }
+
+  /** Poll (every 100 ms) while `pg_ctl stop` runs, and call `safepoint` once the stop reached its safe point. */
+  async #watchSafepoint(stopping: Promise<unknown>, safepoint: () => void): Promise<void> {
+    let done = false;
+    void stopping.finally(() => done = true).catch(() => {});
+    while (!done) {
+      if (await stopSafepointReached(this.#dataDir)) return safepoint();
+      await Promise.race([delay(100), stopping.catch(() => {})]);
+    }
   }
 
   async promote(clusterHistory: readonly HistoryEntry[]): Promise<void> {

@@ -9,10 +9,11 @@
  * encodings are pure functions (`notifyMessage`, `unixSocketAddress`), tested on their own; the sender is
  * tested against a real socket.
  *
- * Imports nothing from the project. Failures never throw: they are returned for the caller to log once.
+ * libc comes from the shared loader (src/libc.ts: glibc, else musl), loaded on the first send. Failures never throw: they are returned for the caller to log once.
  *
  * @module
  */
+import { loadLibc } from "./libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -43,12 +44,6 @@ export function unixSocketAddress(path: string): { addr: Uint8Array<ArrayBuffer>
   return { addr, length: used };
 }
 
-const LIBC_SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-} as const;
-
 /** Sends notifications to systemd. `send` returns null on success, else what went wrong (for one log line). */
 export interface SystemdNotifier {
   /** True when `NOTIFY_SOCKET` is set, i.e. systemd is listening. */
@@ -61,29 +56,27 @@ export interface SystemdNotifier {
 export function systemdNotifier(env: Record<string, string>): SystemdNotifier {
   const socketPath = env["NOTIFY_SOCKET"];
   if (!socketPath) return { enabled: false, send: () => null, close: () => {} };
-  let lib: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null = null;
   return {
     enabled: true,
     send(fields) {
       try {
         const { addr, length } = unixSocketAddress(socketPath);
-        lib ??= Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-        const fd = lib.symbols.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        const lib = loadLibc();
+        const fd = lib.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (fd < 0) return "sd_notify: socket() failed";
         try {
           const data = new TextEncoder().encode(notifyMessage(fields));
-          const sent = lib.symbols.sendto(fd, data, BigInt(data.length), MSG_NOSIGNAL, addr, length);
+          const sent = lib.sendto(fd, data, BigInt(data.length), MSG_NOSIGNAL, addr, length);
           return Number(sent) === data.length ? null : `sd_notify: sendto(${socketPath}) failed`;
         } finally {
-          lib.symbols.close(fd);
+          lib.close(fd);
         }
       } catch (err) {
         return `sd_notify: ${err instanceof Error ? err.message : String(err)}`;
       }
     },
     close() {
-      lib?.close();
-      lib = null;
+      // libc stays loaded for the process (src/libc.ts); there is no socket kept open between sends.
     },
   };
 }

@@ -102,8 +102,8 @@ export class Watchdog {
   /**
    * Call after each successful take or renewal of the leader key: activates the device when it is not running,
    * sends one keepalive, and applies a changed timeout. Returns false only in `required` mode when the watchdog
-   * is not running afterwards (the caller must not promote and must give the key up); `automatic` mode warns and
-   * carries on without it.
+   * is not running afterwards, or runs with a timeout longer than the lease allows (the caller must not promote
+   * and must give the key up); `automatic` mode warns and carries on without it.
    */
   keepalive(ttl: number, loopWait: number): boolean {
     if (this.mode === "off") return true;
@@ -143,7 +143,7 @@ export class Watchdog {
       return true;
     }
     const wanted = watchdogTimeout(ttl, this.#deps.config.safetyMargin);
-    if (wanted !== this.#wantedTimeout) this.#changeTimeout(wanted, loopWait);
+    if (wanted !== this.#wantedTimeout && !this.#changeTimeout(wanted, loopWait)) return false;
     return true;
   }
 
@@ -228,19 +228,40 @@ export class Watchdog {
     }
   }
 
-  #changeTimeout(wanted: number, loopWait: number): void {
-    const { device, log } = this.#deps;
+  /**
+   * Apply a new timeout (ttl changed). False only in `required` mode when the device still runs with a longer
+   * timeout than wanted (a ttl decrease it did not take): it would fire only after the shorter lease has expired,
+   * so it no longer guards the key; that counts as unusable (for ACTIVATION_RETRY_MS, like a failed keepalive),
+   * and the member gives the key up and closes the device. A timeout `loop_wait` leaves no slack for is not
+   * applied and the running device stays usable (see `unusable`); a failed raise leaves a shorter timeout that
+   * fires early, never late.
+   */
+  #changeTimeout(wanted: number, loopWait: number): boolean {
+    const { device, log, now } = this.#deps;
     this.#wantedTimeout = wanted;
+    if (wanted - loopWait < 0) {
+      log.error(
+        `could not change the watchdog timeout to ${wanted} s: the new timeout is shorter than loop_wait`,
+      );
+      return true;
+    }
+    let problem: string | null = null;
     try {
-      if (wanted - loopWait < 0) {
-        throw new WatchdogError(`the new timeout ${wanted} s is shorter than loop_wait`);
-      }
       device.setTimeout(wanted);
       this.#actualTimeout = device.getTimeout();
       log.info(`watchdog timeout changed to ${this.#actualTimeout} s`);
     } catch (err) {
-      log.error(`could not change the watchdog timeout to ${wanted} s: ${messageOf(err)}`);
+      problem = messageOf(err);
+      log.error(`could not change the watchdog timeout to ${wanted} s: ${problem}`);
     }
+    const actual = this.#actualTimeout;
+    if (this.mode !== "required" || actual === null || actual <= wanted) return true;
+    const reason =
+      `the watchdog timeout could not be lowered to ${wanted} s (it stays ${actual} s, past the ` +
+      `leader key's expiry)${problem ? `: ${problem}` : ""}`;
+    log.error(`${reason}; the watchdog is required, so this member will not lead`);
+    this.#failure = { reason, until: now() + ACTIVATION_RETRY_MS };
+    return false;
   }
 
   /** Say so when the previous keepalive is older than the timeout: the device fired (or a real one would have). */

@@ -2,15 +2,16 @@
  * The Linux watchdog device (`/dev/watchdog`) through Deno FFI: the `_IOC` request encoding of
  * `<asm-generic/ioctl.h>`, the `WDIOC_*` requests and `struct watchdog_info` of `<linux/watchdog.h>`, and a
  * device that opens, configures, pings and magic-closes a watchdog with libc's `open`, `ioctl`, `write` and
- * `close` (loaded with `Deno.dlopen`, so the process needs `--allow-ffi`).
+ * `close` (libc from the shared loader of src/libc.ts, so the process needs `--allow-ffi`).
  *
  * The encoding and the struct layout are pure functions, unit-tested against the kernel's published values; the
  * FFI calls are checked under strace (tests/integration/watchdog_ffi_test.ts), which names each request it sees.
  *
- * Imports nothing; `watchdog.ts` builds on it.
+ * Imports only src/libc.ts; `watchdog.ts` builds on it.
  *
  * @module
  */
+import { type Libc, loadLibc as loadSharedLibc } from "./libc.ts";
 
 /** A watchdog device could not be opened, configured, pinged or closed. */
 export class WatchdogError extends Error {
@@ -168,39 +169,19 @@ export const O_CLOEXEC = 0o2000000;
 /** `access(2)` mode. */
 export const W_OK = 2;
 
-const LIBC_SYMBOLS = {
-  open: { parameters: ["buffer", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  ioctl: { parameters: ["i32", "usize", "buffer"], result: "i32" },
-  access: { parameters: ["buffer", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const;
+/** libc as this module calls it (the shared loader of src/libc.ts). */
+export type { Libc };
 
-/** libc as this module calls it. */
-export type Libc = Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"];
-
-let libc: Libc | null = null;
-
-/** Load libc once (glibc's `libc.so.6`, else musl's `libc.so`). Throws WatchdogError without FFI permission. */
+/** libc (src/libc.ts: glibc's `libc.so.6`, else musl's `libc.so`). Throws WatchdogError when it cannot load. */
 export function loadLibc(): Libc {
-  if (libc) return libc;
   if (Deno.build.os !== "linux") {
     throw new WatchdogError(`watchdog devices need Linux (this is ${Deno.build.os})`);
   }
-  const errors: string[] = [];
-  for (const name of ["libc.so.6", "libc.so"]) {
-    try {
-      libc = Deno.dlopen(name, LIBC_SYMBOLS).symbols;
-      return libc;
-    } catch (err) {
-      errors.push(`${name}: ${err instanceof Error ? err.message : err}`);
-    }
+  try {
+    return loadSharedLibc();
+  } catch (err) {
+    throw new WatchdogError(`${err instanceof Error ? err.message : err} (needed for the watchdog ioctls)`);
   }
-  throw new WatchdogError(
-    `cannot load libc for the watchdog ioctls (run with --allow-ffi): ${errors.join("; ")}`,
-  );
 }
 
 /** The C string for a path. */

@@ -110,6 +110,19 @@ Deno.test("remove needs the cluster name and a known format (usage errors, exit 
   assert.deepEqual([...f.deleted, ...g.deleted], []);
 });
 
+Deno.test("remove refuses an empty cluster name or one with '/' before asking anything (it would name a wider prefix)", async () => {
+  for (const name of ["/", "", "a/b", "batman/"]) {
+    const f = removeFake([name, "Yes I am aware", "pg1"]);
+    assert.equal(await remove([name], ENV, f.deps), 1, name);
+    assert.equal(
+      f.err.join(""),
+      `Error: invalid cluster name '${name}': a cluster name must not be empty or contain '/'\n`,
+    );
+    assert.deepEqual(f.deleted, []);
+    assert.equal(f.out.join(""), "", "nothing listed, nothing asked");
+  }
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // dsn
 

@@ -547,9 +547,15 @@ export class FakePostgres implements PostgresPort {
     return ++this.#epoch;
   }
 
-  stop(mode: "fast" | "immediate"): Promise<void> {
+  stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void> {
     this.#check("stop");
-    if (!this.#running) return Promise.resolve();
+    if (!this.#running) {
+      onSafepoint?.();
+      return Promise.resolve();
+    }
+    // The shutdown request reached the postmaster and the (modelled-away) client backends are gone: the safe
+    // point comes before the shutdown checkpoint, as in the real server.
+    onSafepoint?.();
     if (mode === "fast" && this.isRunningPrimary() && this.#queryable) {
       // The shutdown checkpoint: walsenders send it to connected replicas before the postmaster exits.
       this.#data!.wal += RECORD_BYTES;

@@ -95,10 +95,13 @@ async function contract(pair: Pair): Promise<void> {
   const target = (await primary.observe()).walPosition!;
   await eventually(pair, replica, "the replica to catch up", (o) => (o.walPosition ?? 0) >= target);
 
-  // a fast stop of the primary; a second stop is harmless
-  await primary.stop("fast");
+  // a fast stop of the primary reaches its safe point once; a second stop is harmless (and safe at once)
+  let safepoints = 0;
+  await primary.stop("fast", () => safepoints++);
+  assert.equal(safepoints, 1, "the safe point is reported once");
   assert.equal((await primary.observe()).running, false);
-  await primary.stop("fast");
+  await primary.stop("fast", () => safepoints++);
+  assert.equal(safepoints, 2);
 
   // promotion past every timeline the cluster's history names: timeline 3, branching from 1
   const history: HistoryEntry[] = [[

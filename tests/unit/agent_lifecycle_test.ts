@@ -99,6 +99,63 @@ Deno.test("Agent pings the watchdog once per lease renewal, closes it in pause a
   }
 });
 
+/**
+ * Wrap the fake's stop so the test sees whether the watchdog is still open while the shutdown checkpoint runs
+ * (after the safe point, before the postmaster exits): with no pings meanwhile, an open watchdog would reset the
+ * host during a long checkpoint.
+ */
+function watchStop(m: ReturnType<typeof member>): { openDuringCheckpoint: boolean[] } {
+  const seen = { openDuringCheckpoint: [] as boolean[] };
+  const realStop = m.pg.stop.bind(m.pg);
+  m.pg.stop = (mode, onSafepoint) =>
+    realStop(mode, () => {
+      onSafepoint?.();
+      seen.openDuringCheckpoint.push(m.watchdog.running);
+    });
+  return seen;
+}
+
+Deno.test("Agent shutdown closes the watchdog at the stop's safe point, before the shutdown checkpoint", async () => {
+  const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
+  try {
+    const m = member({ mode: "required", devicePath: path });
+    for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
+    assert.ok(m.agent.holdsLock() && m.watchdog.running);
+    const seen = watchStop(m);
+    assert.equal(await m.agent.shutdown(), true);
+    assert.deepEqual(seen.openDuringCheckpoint, [false], "closed while the checkpoint runs");
+    assert.ok(Deno.readTextFileSync(path).endsWith("1V"));
+    assert.equal((await m.pg.observe()).running, false);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("Agent closes the watchdog at the safe point of a switchover's fast demote", async () => {
+  const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
+  try {
+    const m = member({ mode: "required", devicePath: path });
+    for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
+    assert.ok(m.agent.holdsLock() && m.watchdog.running);
+    const other = new MemoryDcs(m.etcd, { namespace: "/service/", scope: "t", name: "pg2", ttl: 30 });
+    await other.touchMember({
+      conn_url: "postgres://127.0.0.1:5433/postgres",
+      api_url: "http://127.0.0.1:8009/patroni",
+      state: "running",
+      role: "replica",
+      version: "4.0.0",
+    });
+    assert.ok(await other.setFailover({ leader: "pg1", member: "pg2" }));
+    const seen = watchStop(m);
+    const r = await m.step();
+    assert.deepEqual(r?.decision.actions.map((a) => a.type).slice(-2), ["demote", "release_leader"]);
+    assert.deepEqual(seen.openDuringCheckpoint, [false], "closed while the checkpoint runs");
+    assert.ok(!m.watchdog.running);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
 Deno.test("Agent shutdown in pause leaves Postgres running and the leader key in place, closing the watchdog", async () => {
   const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
   try {
@@ -130,7 +187,9 @@ Deno.test("Agent with a required watchdog that cannot be activated gives the key
     const reasons = m.reasons.join("\n");
     assert.match(reasons, /initialized a new cluster/);
     // The lock was taken after the bootstrap, the keepalive could not activate the device: the plan stopped there.
-    const failed = results.find((r) => r?.error === "the watchdog is required but is not running");
+    const failed = results.find((r) =>
+      r?.error === "the watchdog is required but is not running or not usable"
+    );
     assert.ok(failed, reasons);
     assert.match(
       reasons,

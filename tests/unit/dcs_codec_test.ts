@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   clusterPrefix,
+  clusterPrefixProblem,
   decodeCluster,
   encodeHistory,
   encodeStatus,
@@ -209,4 +210,16 @@ Deno.test("encodeHistory() writes compact JSON lists and round-trips through dec
     [2, 200, "x", "2024-06-01T10:00:00+00:00", "pg2"],
   ]);
   assert.equal(encodeHistory([]), "[]");
+});
+
+Deno.test("clusterPrefixProblem() refuses a prefix of fewer than two segments (namespace and scope)", () => {
+  assert.equal(clusterPrefixProblem("/service/batman/"), null);
+  assert.equal(clusterPrefixProblem("/a/b/c/"), null);
+  for (const prefix of ["/", "//", "/service/", "/batman/", ""]) {
+    assert.match(
+      clusterPrefixProblem(prefix) ?? "",
+      /refusing to delete .*namespace and a cluster name/,
+      prefix,
+    );
+  }
 });

@@ -736,3 +736,48 @@ Deno.test("decide() in pause ignores the watchdog: the leader keeps its key", ()
   );
   assert.deepEqual(types(d.actions), ["renew_leader", "write_status"]);
 });
+
+Deno.test("decide() never releases the key beside a running job (required watchdog unusable, primary_start_timeout)", () => {
+  const job: JobState = {
+    kind: "start",
+    description: "starting primary after failure",
+    startedAt: 0,
+    status: "running",
+  };
+  const down = pgState({ running: false, queryable: false });
+  // The watchdog became unusable while a start job runs: `demote` would find no postmaster yet and the job would
+  // then start a primary without the key. Neither released nor renewed (a renewal needs the watchdog): the fence
+  // stops postgres before the lease can run out, and the key goes once the job has ended.
+  const wd = decide(obs(down, view(), { job, watchdogUnusable: NO_WATCHDOG }), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(wd.actions, []);
+  assert.match(
+    wd.reason,
+    /^starting primary after failure in progress; .*watchdog is required but not usable/,
+  );
+  const ended = decide(
+    obs(PRIMARY, view(), { job: { ...job, status: "ok" }, watchdogUnusable: NO_WATCHDOG }),
+    wd.memory,
+    ctx("pg1"),
+  );
+  assert.deepEqual(ended.actions, [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]);
+  // primary_start_timeout passing while the start job still runs: keep renewing, decide once it has ended.
+  const dynamic = { ...DYNAMIC_DEFAULTS, primaryStartTimeout: 60 };
+  const first = decide(obs(down, view(), { now: 1_000_000 }), INITIAL_MEMORY, ctx("pg1", { dynamic }));
+  const late = decide(obs(down, view(), { now: 1_061_000, job }), first.memory, ctx("pg1", { dynamic }));
+  assert.deepEqual(types(late.actions), ["renew_leader"]);
+  const failed = decide(
+    obs(down, view(), { now: 1_062_000, job: { ...job, status: "failed", error: "x" } }),
+    late.memory,
+    ctx("pg1", { dynamic }),
+  );
+  assert.deepEqual(types(failed.actions), ["demote", "release_leader"]);
+});
+
+Deno.test("decide() stops a Postgres running without a data directory before it releases the key", () => {
+  const running = { ...EMPTY, running: true };
+  const d = decide(obs(running, view()), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]);
+  // Without the key there is nothing to release: the stop may run as a job.
+  const other = decide(obs(running, view()), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(other.actions, [{ type: "start_job", job: { kind: "stop", mode: "immediate" } }]);
+});

@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { getLogger, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
 import { ConfigError, parseConfig } from "../../src/config.ts";
-import { configSecrets, createRenderer, type LogSettings, setupLogging } from "../../src/log.ts";
+import {
+  agentLog,
+  configSecrets,
+  createRenderer,
+  type LogSettings,
+  redactLikeLog,
+  setupLogging,
+} from "../../src/log.ts";
 import { LOG_FILE_NAME, RotatingLogFile } from "../../src/log_file.ts";
 import {
   formatAsctime,
@@ -335,5 +342,36 @@ Deno.test("setupLogging with log.dir writes to the file, not stderr, and names l
   } finally {
     resetSync();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("agentLog() prints braces in cycle, info, warn and error messages literally (no placeholders)", () => {
+  const stderr: string[] = [];
+  try {
+    setupLogging({ level: "INFO", type: "plain", write: (t) => stderr.push(t) });
+    const log = agentLog();
+    log.cycle("cycle {a}", {});
+    log.info!("info {b}", { b: "X" });
+    log.warn("warn {c} {}", { c: "X" });
+    log.error('error {"d":1}', { d: "X" });
+    const messages = stderr.map((t) => t.replace(/^\S+ \S+ \w+: /, "").trimEnd());
+    assert.deepEqual(messages, ["cycle {a}", "info {b}", "warn {c} {}", 'error {"d":1}']);
+  } finally {
+    resetSync();
+  }
+});
+
+Deno.test("redactLikeLog() masks what the log masks, following the secrets of the last setupLogging (reload)", () => {
+  try {
+    setupLogging({ level: "INFO", type: "plain", secrets: ["first-secret"], write: () => {} });
+    // A cycle sentence carrying a secret (an error message quoting a DSN) reaches systemd's STATUS= redacted.
+    assert.equal(
+      redactLikeLog("could not connect: postgres://u:first-secret@h password=abc"),
+      "could not connect: postgres://u:******@h password=******",
+    );
+    setupLogging({ level: "INFO", type: "plain", secrets: ["second-secret"], write: () => {} });
+    assert.equal(redactLikeLog("x second-secret y"), "x ****** y");
+  } finally {
+    resetSync();
   }
 });

@@ -70,7 +70,7 @@ Deno.test("fillFromStatus() gives a replica whose receiver stopped the newest ti
   const obs = emptyPgObservation();
   fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 1, wal_tli: 2 }));
   assert.equal(obs.timeline, 2);
-  // While the receiver runs, its timeline counts; never lower than what the checkpoint says.
+  // While the receiver runs, its timeline counts.
   fillFromStatus(
     obs,
     row({
@@ -94,4 +94,19 @@ Deno.test("parseTimelineHistory() reads Postgres's timeline history file", () =>
     { timeline: 1, switchLsn: 0x3000158, reason: "no recovery target specified" },
     { timeline: 2, switchLsn: 0x5000000, reason: "before 2026-11-26" },
   ]);
+});
+
+Deno.test("fillFromStatus() trusts a running WAL receiver over leftover WAL files of a higher timeline", () => {
+  // pg_wal still holds a segment of timeline 3 (left from an abandoned branch); the receiver streams timeline 2.
+  const obs = emptyPgObservation();
+  fillFromStatus(
+    obs,
+    row({
+      in_recovery: true,
+      checkpoint_tli: 2,
+      wal_tli: 3,
+      receiver: { status: "streaming", tli: 2, host: "10.0.0.9", port: 5433 },
+    }),
+  );
+  assert.equal(obs.timeline, 2);
 });

@@ -298,7 +298,12 @@ Deno.test("decide(): a restart's timeout replaces primary_start_timeout until Po
   };
   const first = decide(obs("pg1", { now: 101_000, pg: down, job }), planned.memory, ctx("pg1"));
   assert.deepEqual(first.actions, [{ type: "renew_leader" }]);
-  const late = decide(obs("pg1", { now: 107_000, pg: down, job }), first.memory, ctx("pg1"));
+  // Past the timeout while the restart job still runs: the key is not released beside the job (its start would
+  // then make a primary without the key); it goes once the job has ended with Postgres still down.
+  const running = decide(obs("pg1", { now: 107_000, pg: down, job }), first.memory, ctx("pg1"));
+  assert.deepEqual(running.actions, [{ type: "renew_leader" }]);
+  const ended = { ...job, status: "failed" as const, error: "pg_ctl start failed" };
+  const late = decide(obs("pg1", { now: 108_000, pg: down, job: ended }), running.memory, ctx("pg1"));
   assert.deepEqual(late.actions.map((a) => a.type), ["demote", "release_leader"]);
   assert.match(late.reason, /restart timeout 5 s/);
   // Up again in time: the override is forgotten, the usual primary_start_timeout (300 s) applies afterwards.

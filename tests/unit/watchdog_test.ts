@@ -8,6 +8,7 @@ import {
   ACTIVATION_RETRY_MS,
   TestingWatchdogDevice,
   Watchdog,
+  WatchdogError,
   type WatchdogLog,
   watchdogTimeout,
 } from "../../src/watchdog.ts";
@@ -297,4 +298,43 @@ Deno.test("Watchdog in required mode: a running device stays usable through a tt
   // Closed, it could not be activated again with that ttl.
   h.wd.disable("paused");
   assert.match(h.wd.unusable(12, 10) ?? "", /shorter than loop_wait/);
+});
+
+Deno.test("Watchdog in required mode: a timeout that cannot be lowered with ttl makes it unusable", () => {
+  // A device that takes its first timeout but refuses any change afterwards.
+  class Frozen extends TestingWatchdogDevice {
+    #set = false;
+    override setTimeout(seconds: number): void {
+      if (this.#set) throw new WatchdogError("WDIOC_SETTIMEOUT failed: Invalid argument (errno 22)");
+      this.#set = true;
+      super.setTimeout(seconds);
+    }
+  }
+  for (const mode of ["required", "automatic"] as const) {
+    const file = Deno.makeTempFileSync();
+    const lines: string[] = [];
+    const clock = { now: 0 };
+    const wd = new Watchdog({
+      config: { mode, device: file, safetyMargin: 5, driver: "testing" },
+      device: new Frozen(file),
+      probe: () => null,
+      now: () => clock.now,
+      log: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
+    });
+    assert.equal(wd.keepalive(30, 5), true);
+    // ttl 30 -> 20: the device keeps firing 25 s after a ping, past the 20 s lease.
+    const ok = wd.keepalive(20, 5);
+    assert.equal(wd.timeout, 25);
+    assert.match(lines.join("\n"), /could not change the watchdog timeout to 15 s/);
+    if (mode === "required") {
+      assert.equal(ok, false, "the renewal's keepalive reports it");
+      assert.match(wd.unusable(20, 5) ?? "", /could not be lowered to 15 s .*25 s/);
+    } else {
+      assert.equal(ok, true);
+      assert.equal(wd.unusable(20, 5), null);
+    }
+    // A raise that fails leaves a shorter timeout: it fires early, never late, so it stays usable.
+    wd.disable("test");
+    Deno.removeSync(file);
+  }
 });
