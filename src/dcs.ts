@@ -602,7 +602,9 @@ function retryableDcsFailure(err: unknown): boolean {
   if (isRecoverableError(err)) return true;
   const text = `${err.name} ${err.message}`;
   // "circuit breaker is open": the client's breaker shut the endpoint it picked; another pick may be healthy.
-  return /DEADLINE_EXCEEDED|DeadlineExceeded|UNAVAILABLE|Unavailable|no leader|circuit breaker is open/i.test(text);
+  return /DEADLINE_EXCEEDED|DeadlineExceeded|UNAVAILABLE|Unavailable|no leader|circuit breaker is open/i.test(
+    text,
+  );
 }
 
 /** Create the etcd adapter. Connects lazily: no lease, watch or write until a method needs one. */
@@ -611,5 +613,8 @@ export function createEtcdDcs(opts: EtcdDcsOptions): EtcdDcs {
   // One client per endpoint (rather than the library's random pick per call), so a call that one member leaves
   // hanging moves on to the next member, and the calls after it stay there.
   const hosts = opts.etcd.hosts.length > 0 ? opts.etcd.hosts : [""];
-  return new EtcdDcs(hosts.map((h) => new Etcd3(clientOptions({ ...opts.etcd, hosts: [h] }, timeoutMs))), opts);
+  return new EtcdDcs(
+    hosts.map((h) => new Etcd3(clientOptions({ ...opts.etcd, hosts: [h] }, timeoutMs))),
+    opts,
+  );
 }

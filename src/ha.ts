@@ -371,6 +371,13 @@ function decideStartPostgres(
   }
   const upstream = upstreamFor(view, ctx.name, ctx.tags);
   const rewound = obs.job?.kind === "rewind" ? obs.job : null;
+  if (rewound?.status === "failed" && rewound.retryable) {
+    // pg_rewind never ran (its source did not answer, e.g. the new leader was restarting): nothing to give up on.
+    return NO_CHANGE(
+      { ...mem, rewindFailed: false },
+      `pg_rewind could not start (${rewound.error ?? "?"}); retrying at the next cycle`,
+    );
+  }
   if (rewound?.status === "failed") {
     if (ctx.removeDataOnRewindFailure && upstream) {
       return NO_CHANGE(

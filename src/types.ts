@@ -243,6 +243,8 @@ export interface JobState {
   /** `running` while in flight; `ok`/`failed` once, for one observation after completion. */
   status: "running" | "ok" | "failed";
   error?: string;
+  /** A failed job that did not get to change anything (its upstream could not be reached): worth another try. */
+  retryable?: boolean;
 }
 
 /** A peer's answer to `GET /patroni`, reduced to what the leader race needs. */

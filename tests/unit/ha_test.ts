@@ -578,3 +578,32 @@ Deno.test("decide() rejoins a stopped former primary by pg_rewind, by re-cloning
     { type: "start_job", job: { kind: "start", role: "replica", upstream: up } },
   ]);
 });
+
+Deno.test("decide() retries a pg_rewind that could not reach its source instead of giving up for good", () => {
+  // Found by the chaos suite: the new leader restarted just as the former primary asked it for a CHECKPOINT; the
+  // former primary then refused to start until an operator ran 'hactl reinit'.
+  const formerPrimary = { ...PRIMARY, running: false, queryable: false };
+  const up = { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" };
+  const rewind = { ...DYNAMIC_DEFAULTS, usePgRewind: true };
+  const unreachable = {
+    kind: "rewind" as const,
+    description: "x",
+    startedAt: 0,
+    status: "failed" as const,
+    error: "CHECKPOINT on pg1 before pg_rewind failed: connect ECONNREFUSED",
+    retryable: true,
+  };
+  const d = decide(
+    obs(formerPrimary, view(), { job: unreachable }),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: rewind }),
+  );
+  assert.equal(d.memory.rewindFailed, false);
+  assert.match(d.reason, /pg_rewind could not start.*ECONNREFUSED.*retrying/);
+  assert.deepEqual(d.actions, []);
+  // The next cycle (the job consumed) tries again.
+  assert.deepEqual(
+    decide(obs(formerPrimary, view()), d.memory, ctx("pg2", { dynamic: rewind })).actions,
+    [{ type: "start_job", job: { kind: "rewind", upstream: up } }],
+  );
+});
