@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hactl's demo and tests need on a Debian machine that has Node/npm, skipping what is present:
 #   - Deno 2.9.6 from the npm registry (package.json pin, into ./node_modules)
-#   - etcd 3.4 (etcd-server, etcd-client) and PostgreSQL 15 from Debian's packages (needs root or sudo)
+#   - etcd 3.4 (etcd-server, etcd-client), PostgreSQL 15 and nftables (the chaos suite) from Debian's packages
+#     (needs root or sudo)
 # Usage: scripts/setup.sh        (sourced by demo.sh and test.sh; safe to run again)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +21,8 @@ missing=()
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing+=(etcd-client)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+# The chaos suite's network faults (nftables rules inside its own network namespaces).
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq >&2
