@@ -71,7 +71,28 @@ export interface ChaosResult {
   fault_s: number;
   converge_s: number | null;
   converged: boolean;
+  /** What first stopped the old primary's writes, from its agent log (see `stoppedBy`); null when nothing did. */
+  old_primary_stopped_by: string | null;
   error?: string;
+}
+
+/** Log lines that mark how a primary stopped taking writes, in the words of `old_primary_stopped_by`. */
+const STOPS: [RegExp, string][] = [
+  [/isolation fence:/, "isolation fence"],
+  [/fence-supervisor: fence deadline passed/, "fencing supervisor"],
+  [/fence deadline passed without a lease renewal/, "fence deadline"],
+  [/demoting self because DCS is not accessible/, "DCS unreachable: demoted"],
+  [/demoting self because/, "demoted"],
+];
+
+/** The first stop marker in a piece of an agent log. */
+export function stoppedBy(log: string): string | null {
+  let best: { at: number; what: string } | null = null;
+  for (const [re, what] of STOPS) {
+    const m = re.exec(log);
+    if (m && (!best || m.index < best.at)) best = { at: m.index, what };
+  }
+  return best?.what ?? null;
 }
 
 /** A stretch of acks from one node with no gap over `gapMs`. */
@@ -152,7 +173,9 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     fault_s: 0,
     converge_s: null,
     converged: false,
+    old_primary_stopped_by: null,
   };
+  const logOffset = await Deno.stat(P.logPath).then((s) => s.size, () => 0);
   let acks: AckRecord[] = [];
   let t0 = 0;
   try {
@@ -240,6 +263,8 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     acks = await writer.stop();
   }
   const tEnd = acks.at(-1)?.ackAt ?? performance.now();
+  const logBytes = await Deno.readFile(P.logPath).catch(() => new Uint8Array());
+  result.old_primary_stopped_by = stoppedBy(new TextDecoder().decode(logBytes.subarray(logOffset)));
   const dual = dualWriters(acks);
   result.acked = acks.length;
   result.dual_writer_ms = Math.round(dual.ms);
