@@ -145,13 +145,24 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
+/** The cluster was not 1 primary + 2 streaming replicas when the run was to start. */
+export class NotConvergedBefore extends Error {
+  constructor(detail: string) {
+    super(`not converged before the fault: ${detail}`);
+    this.name = "NotConvergedBefore";
+  }
+}
+
 let tableCounter = 0;
 const secs = (ms: number) => +(ms / 1000).toFixed(2);
 
 /** Run one fault on a converged cluster and measure it; see the module comment. Never leaves a fault in place. */
 export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions = {}): Promise<ChaosResult> {
   const log = opts.log ?? (() => {});
-  const leaderName = await waitConverged(c, 60_000);
+  // A cluster that does not converge before the fault is reported as such (the runner forms a new one).
+  const leaderName = await waitConverged(c, 60_000).catch((err) => {
+    throw new NotConvergedBefore(String(err));
+  });
   const P = c.byName(leaderName);
   const others = c.members.filter((m) => m !== P);
   const targets: WriterTarget[] = c.members.map((m) => ({ name: m.name, host: m.host, pgPort: m.pgPort }));

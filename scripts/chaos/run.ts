@@ -11,7 +11,15 @@
  */
 import { parseArgs } from "node:util";
 import { type ChaosCluster, formChaosCluster } from "./cluster.ts";
-import { type ChaosResult, type Fault, FAULTS, isFault, runFault, summaryTable } from "./faults.ts";
+import {
+  type ChaosResult,
+  type Fault,
+  FAULTS,
+  isFault,
+  NotConvergedBefore,
+  runFault,
+  summaryTable,
+} from "./faults.ts";
 import { TIMINGS } from "../bench/failover.ts";
 
 /** Faults after which no acknowledged write may be missing. */
@@ -68,6 +76,7 @@ async function main(): Promise<number> {
   const results: ChaosResult[] = [];
   let cluster: ChaosCluster | null = null;
   let failures = 0;
+  let restarts = 0;
   try {
     for (let i = 0;; i++) {
       let fault: Fault;
@@ -82,7 +91,21 @@ async function main(): Promise<number> {
         log(`forming a cluster (ttl ${timing.ttl})`);
         cluster = await formChaosCluster(timing, "chaos");
       }
-      const r = await runFault(cluster, fault, { log });
+      let r: ChaosResult;
+      try {
+        r = await runFault(cluster, fault, { log });
+      } catch (err) {
+        if (!(err instanceof NotConvergedBefore)) throw err;
+        // The previous run's convergence did not last: count it against that run's fault, start afresh.
+        log(`${fault}: ${err.message}`);
+        failures++;
+        await cluster.dumpLogs(`chaos-${fault}-${i}-before`);
+        await cluster.teardown();
+        cluster = null;
+        i--;
+        if (++restarts > 5) throw new Error("the cluster fell apart between runs five times; giving up");
+        continue;
+      }
       results.push(r);
       // deno-lint-ignore no-console -- the machine-readable output
       console.log(JSON.stringify(r));
@@ -91,6 +114,9 @@ async function main(): Promise<number> {
         failures++;
         log(`${fault}: FAILED: ${v}`);
         await cluster.dumpLogs(`chaos-${fault}-${i}`);
+      } else if ((r.converge_s ?? 0) > 30) {
+        log(`${fault}: slow to converge (${r.converge_s} s); logs follow`);
+        await cluster.dumpLogs(`chaos-${fault}-${i}-slow`);
       }
       if (!r.converged) {
         await cluster.teardown();
