@@ -119,8 +119,8 @@ export class Agent {
   /** The early isolation fence's inputs: replica confirmations and the last etcd success (src/isolation.ts). */
   #confirmations = new ReplicaConfirmations();
   #dcsLastSuccess: number | null = null;
-  #dcsPending = false;
-  #dcsFailed = false;
+  /** When the oldest etcd call since the last success started (null: none unanswered). */
+  #dcsUnansweredSince: number | null = null;
   #isolationFencing = false;
   /** When the last successful lock action started (monotonic ms): the lease runs from no earlier than this. */
   #lastRenewal: number | null = null;
@@ -393,11 +393,10 @@ export class Agent {
     return this.#lockedUntil > this.deps.clock.now();
   }
 
-  /** An etcd call of the loop ended: answered (`ok`) or failed. */
-  private noteDcs(ok: boolean): void {
-    this.#dcsPending = false;
-    this.#dcsFailed = !ok;
-    if (ok) this.#dcsLastSuccess = this.deps.clock.now();
+  /** An etcd call of the loop was answered (a failed one leaves `#dcsUnansweredSince` running). */
+  private noteDcsAnswered(): void {
+    this.#dcsUnansweredSince = null;
+    this.#dcsLastSuccess = this.deps.clock.now();
   }
 
   /** What the early isolation fence looks at right now (src/isolation.ts). */
@@ -415,7 +414,7 @@ export class Agent {
       failoverCandidates: candidates,
       unconfirmedSince: this.#confirmations.unconfirmedSince,
       dcsLastSuccess: this.#dcsLastSuccess,
-      dcsFailingOrPending: this.#dcsPending || this.#dcsFailed,
+      dcsUnansweredSince: this.#dcsUnansweredSince,
     };
   }
 
@@ -507,11 +506,11 @@ export class Agent {
   private async observe(): Promise<Observation> {
     const { clock, dcs, pg } = this.deps;
     let dcsObs: Observation["dcs"];
-    this.#dcsPending = true;
+    this.#dcsUnansweredSince ??= clock.now();
     try {
       await dcs.refreshLease(this.#dynamic.ttl);
       const cluster = await dcs.loadCluster();
-      this.noteDcs(true);
+      this.noteDcsAnswered();
       this.#lastView = cluster;
       this.#dcsLastSeen = clock.wallNow();
       this.#dcsUnreachableSince = null;
@@ -522,10 +521,9 @@ export class Agent {
       dcsObs = { kind: "ok", cluster };
     } catch (err) {
       if (!(err instanceof DcsError)) {
-        this.#dcsPending = false;
+        this.noteDcsAnswered(); // not etcd's failure
         throw err;
       }
-      this.noteDcs(false);
       this.#dcsUnreachableSince ??= clock.now();
       this.#lockedUntil = 0;
       dcsObs = { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
@@ -568,10 +566,10 @@ export class Agent {
       const action = actions[i]!;
       const started = this.deps.clock.now();
       const lockAction = action.type === "acquire_leader" || action.type === "renew_leader";
-      if (lockAction) this.#dcsPending = true;
+      if (lockAction) this.#dcsUnansweredSince ??= started;
       try {
         const ok = await this.apply(action, lockVerified, obs);
-        if (lockAction) this.noteDcs(true);
+        if (lockAction) this.noteDcsAnswered();
         if (action.type === "acquire_leader" || action.type === "renew_leader") {
           if (ok) {
             lockVerified = true;
@@ -589,7 +587,7 @@ export class Agent {
         if (action.type === "release_leader" && ok) this.#lockedUntil = 0;
         if (!ok) return { failedAt: i, dcsFailed: false, error: `${action.type} was refused` };
       } catch (err) {
-        if (lockAction) this.noteDcs(!(err instanceof DcsError));
+        if (lockAction && !(err instanceof DcsError)) this.noteDcsAnswered();
         if (action.type === "renew_leader" || action.type === "acquire_leader") this.#lockedUntil = 0;
         return {
           failedAt: i,

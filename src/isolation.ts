@@ -9,10 +9,12 @@
  *   senders report (`pg_stat_replication.flush_lsn`, about once a second). The oldest sample that no replica has
  *   confirmed yet gives "the oldest write that only this server holds", and since when. An idle primary has
  *   nothing unconfirmed, so it never counts as silent: with nothing to lose, the ordinary rules suffice.
- * - **etcd silent**: no successful etcd call for the timeout, while one is pending or the last one failed.
+ * - **etcd silent**: the oldest etcd call since the last success has gone unanswered (pending, or failed and
+ *   retried) for the timeout. Time between cycles, when nothing was asked, does not count: an etcd that merely
+ *   was not asked is not silent.
  *
- * When the replicas have been silent for half the timeout and etcd has not been heard from for as long, the agent
- * runs a cycle at once (`shouldProbe`), so an etcd call is in flight whatever `loop_wait` is.
+ * When the replicas have been silent for a third of the timeout and etcd has not been asked for as long, the
+ * agent runs a cycle at once (`shouldProbe`), so an etcd call is under way whatever `loop_wait` is.
  *
  * Not in pause mode, not with a timeout of 0, and not when the last cluster view names no other member that could
  * take over (a failover cannot discard anything then: the ordinary DCS rules apply).
@@ -84,8 +86,8 @@ export interface IsolationInput {
   unconfirmedSince: number | null;
   /** The last successful etcd call (null: none yet). */
   dcsLastSuccess: number | null;
-  /** An etcd call is in flight, or the last one failed. */
-  dcsFailingOrPending: boolean;
+  /** When the oldest etcd call made since the last success started (null: none pending or failed since). */
+  dcsUnansweredSince: number | null;
 }
 
 function applies(i: IsolationInput): boolean {
@@ -94,10 +96,12 @@ function applies(i: IsolationInput): boolean {
 
 /** Why the primary must fence itself now, or null. */
 export function isolationVerdict(i: IsolationInput): string | null {
-  if (!applies(i) || i.unconfirmedSince === null || i.dcsLastSuccess === null) return null;
+  if (!applies(i) || i.unconfirmedSince === null || i.dcsUnansweredSince === null) return null;
+  // Before the first answer from etcd (agent start) there is no lease to lose yet: the ordinary rules decide.
+  if (i.dcsLastSuccess === null) return null;
   const replicasSilent = i.now - i.unconfirmedSince;
-  const dcsSilent = i.now - i.dcsLastSuccess;
-  if (replicasSilent < i.timeoutMs || dcsSilent < i.timeoutMs || !i.dcsFailingOrPending) return null;
+  const dcsSilent = i.now - i.dcsUnansweredSince;
+  if (replicasSilent < i.timeoutMs || dcsSilent < i.timeoutMs) return null;
   return `no replica has confirmed WAL for ${
     (replicasSilent / 1000).toFixed(1)
   } s and etcd has not answered for ${(dcsSilent / 1000).toFixed(1)} s (isolation_fence_timeout ${
@@ -107,12 +111,12 @@ export function isolationVerdict(i: IsolationInput): string | null {
 
 /**
  * Whether to run an HA cycle now so that etcd is asked (and its silence measured) without waiting out
- * `loop_wait`: the replicas have been silent for half the timeout, no etcd call is pending, and etcd has not been
- * heard from for as long.
+ * `loop_wait`: the replicas have been silent for a third of the timeout, no etcd call is pending, and etcd has not
+ * answered for as long.
  */
 export function shouldProbe(i: IsolationInput): boolean {
-  if (!applies(i) || i.unconfirmedSince === null || i.dcsFailingOrPending) return false;
-  const half = i.timeoutMs / 2;
-  return i.now - i.unconfirmedSince >= half &&
-    (i.dcsLastSuccess === null || i.now - i.dcsLastSuccess >= half);
+  if (!applies(i) || i.unconfirmedSince === null || i.dcsUnansweredSince !== null) return false;
+  const third = i.timeoutMs / 3;
+  return i.now - i.unconfirmedSince >= third &&
+    (i.dcsLastSuccess === null || i.now - i.dcsLastSuccess >= third);
 }

@@ -14,8 +14,8 @@ function input(over: Partial<IsolationInput> = {}): IsolationInput {
     writablePrimary: true,
     failoverCandidates: 2,
     unconfirmedSince: 6000,
-    dcsLastSuccess: 6500,
-    dcsFailingOrPending: true,
+    dcsLastSuccess: 6000,
+    dcsUnansweredSince: 6500,
     ...over,
   };
 }
@@ -54,8 +54,11 @@ Deno.test("isolationVerdict() does not fence when either side answers, nor in th
   const cases: [string, Partial<IsolationInput>][] = [
     ["a replica confirms everything", { unconfirmedSince: null }],
     ["replicas silent for less than the timeout", { unconfirmedSince: 7500 }],
-    ["etcd answered within the timeout", { dcsLastSuccess: 7500 }],
-    ["no etcd call pending or failed (the loop just waits)", { dcsFailingOrPending: false }],
+    ["etcd asked less than the timeout ago", { dcsUnansweredSince: 7500 }],
+    [
+      "no etcd call pending or failed (the loop just waits, however long ago the last answer)",
+      { dcsUnansweredSince: null, dcsLastSuccess: 0 },
+    ],
     ["etcd never answered yet (starting up)", { dcsLastSuccess: null }],
     ["timeout 0 disables it", { timeoutMs: 0 }],
     ["pause mode", { pause: true }],
@@ -66,14 +69,10 @@ Deno.test("isolationVerdict() does not fence when either side answers, nor in th
 });
 
 Deno.test("shouldProbe() asks etcd at once when the replicas went quiet and the loop is waiting", () => {
-  const quiet = input({ dcsFailingOrPending: false, unconfirmedSince: 8000, dcsLastSuccess: 8000 });
+  const quiet = input({ dcsUnansweredSince: null, unconfirmedSince: 8500, dcsLastSuccess: 8500 });
   assert.equal(shouldProbe(quiet), true);
-  assert.equal(shouldProbe({ ...quiet, dcsFailingOrPending: true }), false, "a call is already under way");
-  assert.equal(
-    shouldProbe({ ...quiet, unconfirmedSince: 9000 }),
-    false,
-    "quiet for less than half the timeout",
-  );
+  assert.equal(shouldProbe({ ...quiet, dcsUnansweredSince: 9800 }), false, "a call is already under way");
+  assert.equal(shouldProbe({ ...quiet, unconfirmedSince: 9500 }), false, "quiet for less than a third of it");
   assert.equal(shouldProbe({ ...quiet, dcsLastSuccess: 9500 }), false, "etcd answered just now");
   assert.equal(shouldProbe({ ...quiet, pause: true }), false);
 });
