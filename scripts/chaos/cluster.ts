@@ -173,7 +173,8 @@ async function pipeToLog(child: Deno.ChildProcess, path: string): Promise<void> 
 export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise<ChaosCluster> {
   const names = ["pg1", "pg2", "pg3"];
   const lab = await createNetLab(names);
-  const dir = await Deno.makeTempDir({ prefix: "hactl-chaos-" });
+  // The pid in the name lets a later run's `removeLeftovers` remove it if this process dies first.
+  const dir = await Deno.makeTempDir({ prefix: `hactl-chaos-${Deno.pid}-` });
   await Deno.chmod(dir, 0o755);
   const agents = new Map<string, Deno.ChildProcess>();
   const etcds = new Map<string, Deno.ChildProcess>();

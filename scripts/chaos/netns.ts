@@ -3,9 +3,10 @@
  * bridge by a veth pair and given a private address in a random 10.x.y.0/24 that no route on this host uses. The
  * root namespace gets `.1` on the bridge (where the writer and the observers run); member i gets `.(10+i)`.
  *
- * Every name carries this process's pid (`hactl-chaos-<pid>-<member>`, bridge `hcb<pid>`, veth `hcv<pid>n<i>`),
- * so `removeLeftovers()` removes only what an earlier run that is no longer alive left behind, never the
- * namespaces of a run still going. `teardown()` kills every process inside the namespaces (they were all started
+ * Every name carries this process's pid (`hactl-chaos-<pid>-<member>`, bridge `hcb<pid>`, veth `hcv<pid>n<i>`,
+ * data directory `/tmp/hactl-chaos-<pid>-*`), so `removeLeftovers()` removes only what an earlier run that is no
+ * longer alive left behind (killing the processes inside its namespaces), never the resources of a run still
+ * going. `teardown()` kills every process inside the namespaces (they were all started
  * by this suite) and removes the namespaces and the bridge.
  *
  * Faults are nftables rules inside a member's namespace (table `inet hactl_chaos`), so the host's own firewall is
@@ -120,6 +121,13 @@ export async function removeLeftovers(): Promise<string[]> {
     await killNamespace(ns);
     await sh("ip", ["netns", "del", ns]).catch(() => {});
     removed.push(ns);
+  }
+  // Data directories of clusters whose runner died (scripts/chaos/cluster.ts names them hactl-chaos-<pid>-*).
+  for await (const e of Deno.readDir("/tmp")) {
+    const m = /^hactl-chaos-(\d+)-/.exec(e.name);
+    if (!e.isDirectory || !m || alive(Number(m[1]))) continue;
+    await Deno.remove(`/tmp/${e.name}`, { recursive: true }).catch(() => {});
+    removed.push(`/tmp/${e.name}`);
   }
   const links = (await sh("ip", ["-o", "link", "show"])).split("\n")
     .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n): n is string => !!n);
