@@ -246,8 +246,22 @@ Deno.test("decide() refuses to join a cluster with another system identifier", (
   assert.match(d.reason, /belongs to another cluster/);
 });
 
-Deno.test("decide() demotes a primary when etcd cannot be reached", () => {
-  const d = decide(obs(PRIMARY, null), INITIAL_MEMORY, ctx("pg1"));
+Deno.test("decide() demotes a primary when etcd cannot be reached: fast with streaming replicas, else immediate", () => {
+  // Fast, as Patroni's 'offline' demotion: the shutdown checkpoint reaches every streaming replica, so a replica
+  // promoted later holds every acknowledged write. An immediate stop lost the last one (chaos suite, cut-etcd);
+  // a fast stop that hangs on an unreachable replica accepts no writes meanwhile, and the fence deadline ends it.
+  const streaming = {
+    usename: "replicator",
+    application_name: "pg2",
+    client_addr: "10.0.0.2",
+    state: "streaming",
+    sync_state: "async",
+    sync_priority: 0,
+  };
+  const withReplica = decide(obs({ ...PRIMARY, replication: [streaming] }, null), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(withReplica.actions, [{ type: "demote", mode: "fast" }]);
+  // No replica to send a shutdown checkpoint to: it would only diverge this server's history.
+  const d = decide(obs({ ...PRIMARY, replication: [] }, null), INITIAL_MEMORY, ctx("pg1"));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
   assert.equal(d.reason, "demoting self because DCS is not accessible and I was a leader");
 });
