@@ -237,7 +237,8 @@ export class EtcdDcs implements Dcs {
         try {
           return await this.#attempt(what, fn, deadline);
         } catch (err) {
-          lastError = err;
+          // A retry the client's circuit breaker refused says nothing new: report the failure that opened it.
+          if (!(lastError !== null && isBrokenCircuit(err))) lastError = err;
           if (!retryableDcsFailure(err)) break;
           // This endpoint failed us: later calls (and the watch, when it reopens) go to the next one.
           this.#current = (this.#current + 1) % this.#clients.length;
@@ -593,6 +594,10 @@ class AttemptTimeout extends Error {
     super(`etcd ${what}: no answer in time`);
     this.name = "AttemptTimeout";
   }
+}
+
+function isBrokenCircuit(err: unknown): boolean {
+  return err instanceof Error && /circuit breaker is open/i.test(err.message);
 }
 
 /** A failure worth another attempt on (probably) another endpoint: a timeout or an unreachable member. */
