@@ -5,8 +5,10 @@
 #   sim         tests/sim/    multi-member simulation of the real decide()/executor on fakes (current user)
 #   integration tests/integration/  real etcd and PostgreSQL 15 processes started by the tests themselves
 #               (as the 'postgres' OS user when run as root: PostgreSQL refuses to run as root)
+#   chaos       tests/chaos/  each member in its own network namespace, one run per fault (needs root: the tests
+#               run as root and start the agents as 'postgres'; skipped with a note otherwise)
 # and ends with one line: 'tests: N passed, N failed'. Exit code 0 only when nothing failed.
-# Usage: scripts/test.sh [all|unit|cli|sim|integration] [extra deno test args...]
+# Usage: scripts/test.sh [all|unit|cli|sim|integration|chaos] [extra deno test args...]
 set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
@@ -57,6 +59,21 @@ run_integration() {
   tally "$LOGDIR/integration.log"
 }
 
+run_chaos() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "[test] chaos: skipped (needs root for network namespaces; run scripts/test.sh chaos as root)" >&2
+    return
+  fi
+  echo "[test] chaos: tests/chaos/" >&2
+  # The agents run as 'postgres' from a staged copy it can read; the test itself stays root (namespaces).
+  CHAOS_STAGE=$(mktemp -d /tmp/hactl-chaos-stage.XXXXXX)
+  stage_repo "$CHAOS_STAGE"
+  (cd "$STAGED" && HACTL_TEST_LOGS="$LOGDIR" timeout 900 "$RUN_DENO" test --allow-all tests/chaos/ "${EXTRA[@]}") 2>&1 |
+    tee "$LOGDIR/chaos.log"
+  rm -rf "$CHAOS_STAGE"
+  tally "$LOGDIR/chaos.log"
+}
+
 EXTRA=("$@")
 export NO_COLOR=1
 case "$which" in
@@ -64,13 +81,15 @@ case "$which" in
   sim) run_local sim tests/sim/ ;;
   cli) run_local cli tests/cli/ ;;
   integration) run_integration ;;
+  chaos) run_chaos ;;
   all)
     run_local unit tests/unit/
     run_local cli tests/cli/
     run_local sim tests/sim/
     run_integration
+    run_chaos
     ;;
-  *) echo "usage: scripts/test.sh [all|unit|cli|sim|integration]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [all|unit|cli|sim|integration|chaos]" >&2; exit 2 ;;
 esac
 echo "[test] logs in $LOGDIR; took $(( $(date +%s) - started ))s" >&2
 echo "tests: $passed passed, $failed failed"

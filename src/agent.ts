@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { decide, type HaContext, memberRole, peerVerdicts, postgresStateName } from "./ha.ts";
+import { decide, type HaContext, isNoFailover, memberRole, peerVerdicts, postgresStateName } from "./ha.ts";
+import { type IsolationInput, isolationVerdict, ReplicaConfirmations, shouldProbe } from "./isolation.ts";
 import { describeRoleChange, RoleChangeRecorder } from "./role_change.ts";
 import type { CallbackAction, CallbackRunner } from "./callbacks.ts";
 import { JobRunner } from "./jobs.ts";
@@ -30,6 +31,7 @@ import {
   type Memory,
   type NodeSnapshot,
   type Observation,
+  parseLsn,
   type PgObservation,
   type RestartConditions,
   type RestartIntent,
@@ -134,6 +136,12 @@ export class Agent {
   #lastView: ClusterView | null = null;
   #dcsLastSeen = 0;
   #dcsUnreachableSince: number | null = null;
+  /** The early isolation fence's inputs: replica confirmations and the last etcd success (src/isolation.ts). */
+  #confirmations = new ReplicaConfirmations();
+  #dcsLastSuccess: number | null = null;
+  /** When the oldest etcd call since the last success started (null: none unanswered). */
+  #dcsUnansweredSince: number | null = null;
+  #isolationFencing = false;
   /** When the last successful lock action started (monotonic ms): the lease runs from no earlier than this. */
   #lastRenewal: number | null = null;
   #lockedUntil = 0;
@@ -599,6 +607,7 @@ export class Agent {
     this.#lastPg = await this.deps.pg.observe();
     this.#pgObservedAt = this.deps.clock.now();
     this.noteWritable(this.#lastPg);
+    await this.checkIsolation();
     // What the member key says about Postgres changed (it started streaming, crashed, was promoted...): run a cycle
     // now so etcd, `hactl list` and the other members learn it without waiting out loop_wait.
     if (publishedShape(before) !== publishedShape(this.#lastPg)) this.wake();
@@ -606,6 +615,75 @@ export class Agent {
 
   holdsLock(): boolean {
     return this.#lockedUntil > this.deps.clock.now();
+  }
+
+  /** An etcd call of the loop was answered (a failed one leaves `#dcsUnansweredSince` running). */
+  private noteDcsAnswered(): void {
+    this.#dcsUnansweredSince = null;
+    this.#dcsLastSuccess = this.deps.clock.now();
+  }
+
+  /** What the early isolation fence looks at right now (src/isolation.ts). */
+  private isolationInput(): IsolationInput {
+    const pg = this.#lastPg;
+    const candidates =
+      (this.#lastView?.members ?? []).filter((m) =>
+        m.name !== this.deps.name && !isNoFailover(m.data.tags ?? {})
+      ).length;
+    return {
+      now: this.deps.clock.now(),
+      timeoutMs: this.#dynamic.isolationFenceTimeout * 1000,
+      pause: this.#dynamic.pause,
+      writablePrimary: pg.running && pg.role === "primary",
+      failoverCandidates: candidates,
+      unconfirmedSince: this.#confirmations.unconfirmedSince,
+      dcsLastSuccess: this.#dcsLastSuccess,
+      dcsUnansweredSince: this.#dcsUnansweredSince,
+    };
+  }
+
+  /**
+   * The early isolation fence, checked after every status refresh (about once a second, beside the loop): a
+   * primary that has heard from neither etcd nor any replica for `isolation_fence_timeout` stops Postgres
+   * (immediate) at once, bounding the writes a failover elsewhere would discard; when the replicas have gone quiet,
+   * it runs a cycle now, so etcd's silence is measured without waiting out loop_wait. After the fence, the ordinary
+   * rules restart Postgres (as primary if the lock is still ours, else as a replica) once etcd answers again.
+   */
+  private async checkIsolation(): Promise<void> {
+    const pg = this.#lastPg;
+    if (pg.running && pg.queryable && pg.role === "primary" && pg.walPosition !== null) {
+      let confirmed: number | null = null;
+      for (const row of pg.replication) {
+        if (!row.flush_lsn) continue;
+        try {
+          confirmed = Math.max(confirmed ?? 0, parseLsn(row.flush_lsn));
+        } catch { /* an unreadable position confirms nothing */ }
+      }
+      this.#confirmations.observe({
+        at: this.deps.clock.now(),
+        primaryLsn: pg.walPosition,
+        confirmedLsn: confirmed,
+        timeline: pg.timeline,
+      });
+    } else this.#confirmations.reset();
+    const input = this.isolationInput();
+    const why = isolationVerdict(input);
+    if (why === null) {
+      if (shouldProbe(input)) this.wake();
+      return;
+    }
+    if (this.#isolationFencing) return;
+    this.#isolationFencing = true;
+    this.deps.log.error(`isolation fence: ${why}; stopping postgres (immediate)`);
+    try {
+      await this.deps.pg.stop("immediate");
+      this.#confirmations.reset();
+    } catch (err) {
+      this.deps.log.error("the isolation fence could not stop postgres", { error: String(err) });
+    } finally {
+      this.#isolationFencing = false;
+    }
+    this.wake();
   }
 
   /** What the REST API answers from. */
@@ -653,9 +731,11 @@ export class Agent {
   private async observe(): Promise<Observation> {
     const { clock, dcs, pg } = this.deps;
     let dcsObs: Observation["dcs"];
+    this.#dcsUnansweredSince ??= clock.now();
     try {
       await dcs.refreshLease(this.#dynamic.ttl);
       const cluster = await dcs.loadCluster();
+      this.noteDcsAnswered();
       this.#lastView = cluster;
       this.#dcsLastSeen = clock.wallNow();
       this.#dcsUnreachableSince = null;
@@ -674,7 +754,10 @@ export class Agent {
       if (cluster.leader?.name !== this.deps.name) this.#lockedUntil = 0;
       dcsObs = { kind: "ok", cluster };
     } catch (err) {
-      if (!(err instanceof DcsError)) throw err;
+      if (!(err instanceof DcsError)) {
+        this.noteDcsAnswered(); // not etcd's failure
+        throw err;
+      }
       this.#dcsUnreachableSince ??= clock.now();
       this.#lockedUntil = 0;
       dcsObs = { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
@@ -728,8 +811,11 @@ export class Agent {
     for (let i = 0; i < actions.length; i++) {
       const action = actions[i]!;
       const started = this.deps.clock.now();
+      const lockAction = action.type === "acquire_leader" || action.type === "renew_leader";
+      if (lockAction) this.#dcsUnansweredSince ??= started;
       try {
         const ok = await this.apply(action, lockVerified, obs);
+        if (lockAction) this.noteDcsAnswered();
         if (action.type === "acquire_leader" || action.type === "renew_leader") {
           if (ok) {
             lockVerified = true;
@@ -762,6 +848,7 @@ export class Agent {
         if (action.type === "release_leader" && ok) this.#lockedUntil = 0;
         if (!ok) return { failedAt: i, dcsFailed: false, error: `${action.type} was refused` };
       } catch (err) {
+        if (lockAction && !(err instanceof DcsError)) this.noteDcsAnswered();
         if (action.type === "renew_leader" || action.type === "acquire_leader") this.#lockedUntil = 0;
         return {
           failedAt: i,

@@ -29,6 +29,7 @@ export const DYNAMIC_DEFAULTS: DynamicSettings = {
   useSlots: true,
   usePgRewind: false,
   memberSlotsTtl: 1800,
+  isolationFenceTimeout: 3,
   parameters: {},
 };
 
@@ -211,6 +212,11 @@ export function normalizeDynamic(
       memberSlotsTtl: atLeast(
         "member_slots_ttl",
         int("member_slots_ttl", DYNAMIC_DEFAULTS.memberSlotsTtl),
+        0,
+      ),
+      isolationFenceTimeout: atLeast(
+        "isolation_fence_timeout",
+        int("isolation_fence_timeout", DYNAMIC_DEFAULTS.isolationFenceTimeout),
         0,
       ),
       parameters,

@@ -283,6 +283,7 @@ export function checkBootstrapDcs(r: Reader, dcs: Doc): void {
   }
   r.int(dcs, "maximum_lag_on_failover", `${p}.maximum_lag_on_failover`, 0);
   r.int(dcs, "primary_start_timeout", `${p}.primary_start_timeout`, 0, 0);
+  r.int(dcs, "isolation_fence_timeout", `${p}.isolation_fence_timeout`, 0, 0);
   r.int(dcs, "synchronous_node_count", `${p}.synchronous_node_count`, 1, 1);
   for (const key of ["check_timeline", "failsafe_mode", "pause", "synchronous_mode_strict"]) {
     r.bool(dcs, key, `${p}.${key}`, false);

@@ -163,7 +163,9 @@ function clientOptions(etcd: Etcd3Config, timeoutMs: number): IOptions {
 
 /** The real `Dcs` over etcd v3. Construct it with `createEtcdDcs`. */
 export class EtcdDcs implements Dcs {
-  readonly #client: Etcd3;
+  /** One client per endpoint; calls go to `#current` and move on to the next endpoint when it fails them. */
+  readonly #clients: Etcd3[];
+  #current = 0;
   readonly #prefix: string;
   readonly #name: string;
   #timeoutMs: number;
@@ -181,12 +183,18 @@ export class EtcdDcs implements Dcs {
   #wake: (() => void) | null = null;
   #closed = false;
 
-  constructor(client: Etcd3, opts: EtcdDcsOptions) {
-    this.#client = client;
+  constructor(client: Etcd3 | Etcd3[], opts: EtcdDcsOptions) {
+    this.#clients = Array.isArray(client) ? client : [client];
+    if (this.#clients.length === 0) throw new DcsError("etcd3.hosts: no endpoint given");
     this.#prefix = clusterPrefix(opts.namespace, opts.scope);
     this.#name = opts.name;
     this.#timeoutMs = Math.max(1, opts.retryTimeout) * 1000;
     this.#ttl = opts.ttl;
+  }
+
+  /** The client of the endpoint calls currently go to. */
+  get #client(): Etcd3 {
+    return this.#clients[this.#current]!;
   }
 
   /** The cluster prefix, e.g. `/service/pg/`. */
@@ -208,25 +216,57 @@ export class EtcdDcs implements Dcs {
     return b(this.#prefix + rel);
   }
 
-  /** Run one etcd operation under the deadline; every failure becomes a `DcsError`. */
+  /**
+   * Run one etcd operation under the deadline; every failure becomes a `DcsError`.
+   *
+   * The `retry_timeout` budget is split across the endpoints, as Patroni does: one attempt gets at most
+   * `retry_timeout / hosts` (and at least 1 s), and an attempt that timed out or found its endpoint unavailable is
+   * tried again on the next endpoint while the budget lasts; later calls stay on the endpoint that answered. Otherwise one etcd member
+   * that drops packets (cut off, or rejoining after a partition) would hang a third of the calls for the whole
+   * budget and make a healthy leader demote itself although two members answer. A retried write is safe: every
+   * write is a CAS or an idempotent put, and a CAS that already went through reads as "not won", which the next
+   * cycle corrects from the fresh view.
+   */
   async #call<T>(what: string, fn: (opts: CallOpts) => Promise<T>): Promise<T> {
     if (this.#closed) throw new DcsError(`etcd ${what}: the DCS client is closed`);
-    const opts = { deadline: new Date(Date.now() + this.#timeoutMs) };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new DcsError(`etcd ${what}: no answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
+    const until = Date.now() + this.#timeoutMs;
+    const perAttempt = Math.max(1000, Math.floor(this.#timeoutMs / this.#clients.length));
+    let lastError: unknown = null;
     try {
-      return await Promise.race([fn(opts), timeout]);
+      for (;;) {
+        const deadline = Math.min(until, Date.now() + perAttempt);
+        try {
+          return await this.#attempt(what, fn, deadline);
+        } catch (err) {
+          // A retry the client's circuit breaker refused says nothing new: report the failure that opened it.
+          if (!(lastError !== null && isBrokenCircuit(err))) lastError = err;
+          if (!retryableDcsFailure(err)) break;
+          // This endpoint failed us: later calls (and the watch, when it reopens) go to the next one.
+          this.#current = (this.#current + 1) % this.#clients.length;
+          if (until - Date.now() < 500) break;
+        }
+      }
+      if (lastError instanceof AttemptTimeout) {
+        throw new DcsError(`etcd ${what}: no answer within ${this.#timeoutMs} ms`, { cause: lastError });
+      }
+      throw lastError;
     } catch (err) {
       // After any failure the caches may lie: the next writes go through.
       this.#memberCache = null;
       this.#lastStatus = null;
       if (err instanceof DcsError) throw err;
       throw new DcsError(`etcd ${what} failed: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** One attempt with its own deadline (a gRPC deadline plus a timer race). */
+  async #attempt<T>(what: string, fn: (opts: CallOpts) => Promise<T>, deadline: number): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new AttemptTimeout(what)), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([fn({ deadline: new Date(deadline) }), timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -551,7 +591,7 @@ export class EtcdDcs implements Dcs {
       const watch = this.#watch;
       this.#watch = null;
       watch?.stream?.cancel();
-      this.#client.close();
+      for (const c of this.#clients) c.close();
     }
   }
 
@@ -561,8 +601,38 @@ export class EtcdDcs implements Dcs {
   }
 }
 
+/** An attempt of one etcd call ran out of its share of the deadline. */
+class AttemptTimeout extends Error {
+  constructor(what: string) {
+    super(`etcd ${what}: no answer in time`);
+    this.name = "AttemptTimeout";
+  }
+}
+
+function isBrokenCircuit(err: unknown): boolean {
+  return err instanceof Error && /circuit breaker is open/i.test(err.message);
+}
+
+/** A failure worth another attempt on (probably) another endpoint: a timeout or an unreachable member. */
+function retryableDcsFailure(err: unknown): boolean {
+  if (err instanceof AttemptTimeout) return true;
+  if (!(err instanceof Error)) return false;
+  if (isRecoverableError(err)) return true;
+  const text = `${err.name} ${err.message}`;
+  // "circuit breaker is open": the client's breaker shut the endpoint it picked; another pick may be healthy.
+  return /DEADLINE_EXCEEDED|DeadlineExceeded|UNAVAILABLE|Unavailable|no leader|circuit breaker is open/i.test(
+    text,
+  );
+}
+
 /** Create the etcd adapter. Connects lazily: no lease, watch or write until a method needs one. */
 export function createEtcdDcs(opts: EtcdDcsOptions): EtcdDcs {
-  const client = new Etcd3(clientOptions(opts.etcd, Math.max(1, opts.retryTimeout) * 1000));
-  return new EtcdDcs(client, opts);
+  const timeoutMs = Math.max(1, opts.retryTimeout) * 1000;
+  // One client per endpoint (rather than the library's random pick per call), so a call that one member leaves
+  // hanging moves on to the next member, and the calls after it stay there.
+  const hosts = opts.etcd.hosts.length > 0 ? opts.etcd.hosts : [""];
+  return new EtcdDcs(
+    hosts.map((h) => new Etcd3(clientOptions({ ...opts.etcd, hosts: [h] }, timeoutMs))),
+    opts,
+  );
 }

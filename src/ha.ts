@@ -424,13 +424,25 @@ function decidePausedRest(
   );
 }
 
+/**
+ * etcd is out of reach: a primary with streaming replicas stops with a fast shutdown (Patroni's "offline"
+ * demotion), which refuses new writes at once and sends the WAL up to the shutdown checkpoint to every streaming
+ * replica, so whichever replica is promoted later holds every acknowledged write. If an unreachable replica holds
+ * the shutdown up, the server accepts nothing meanwhile and the fence deadline stops it (immediate). Without a
+ * streaming replica (or when Postgres does not answer) the stop is immediate: a shutdown checkpoint no replica
+ * receives would only make this server's history diverge from the next leader's.
+ */
+export function offlineStopMode(pg: PgObservation): "fast" | "immediate" {
+  return pg.queryable && pg.replication.some((r) => r.state === "streaming") ? "fast" : "immediate";
+}
+
 function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
   const mem: Memory = { ...memory, isLeader: false };
   if (mayBeWritable(obs.pg)) {
     return NO_CHANGE(
       mem,
       "demoting self because DCS is not accessible and I was a leader",
-      [{ type: "demote", mode: "immediate" }],
+      [{ type: "demote", mode: offlineStopMode(obs.pg) }],
     );
   }
   return NO_CHANGE(mem, `DCS is not accessible: ${obs.dcs.kind === "unreachable" ? obs.dcs.error : ""}`);
@@ -526,6 +538,13 @@ function decideStartPostgres(
   }
   const upstream = upstreamFor(view, ctx.name, ctx.tags);
   const rewound = obs.job?.kind === "rewind" ? obs.job : null;
+  if (rewound?.status === "failed" && rewound.retryable) {
+    // pg_rewind never ran (its source did not answer, e.g. the new leader was restarting): nothing to give up on.
+    return NO_CHANGE(
+      { ...mem, rewindFailed: false },
+      `pg_rewind could not start (${rewound.error ?? "?"}); retrying at the next cycle`,
+    );
+  }
   if (rewound?.status === "failed") {
     if (ctx.removeDataOnRewindFailure && upstream) {
       return NO_CHANGE(

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Clock } from "./agent.ts";
-import type { PostgresPort } from "./ports.ts";
+import { type PostgresPort, UpstreamUnavailableError } from "./ports.ts";
 import type { JobRequest, JobState } from "./types.ts";
 
 /** Runs one long operation at a time and reports it in the next observation. */
@@ -53,6 +53,7 @@ export class JobRunner {
       (err: unknown) => {
         state.status = "failed";
         state.error = err instanceof Error ? err.message : String(err);
+        if (err instanceof UpstreamUnavailableError) state.retryable = true;
         this.done(req, false);
       },
     ).finally(this.wake);

@@ -11,7 +11,7 @@
 import postgres from "postgres";
 import { getLogger } from "@logtape/logtape";
 import type { PostgresqlConfig } from "./config.ts";
-import { PostgresError } from "./ports.ts";
+import { UpstreamUnavailableError } from "./ports.ts";
 import { buildConninfo, parseConnUrl } from "./pg_conf.ts";
 import { childEnv, runChecked, tail } from "./pg_process.ts";
 import type { Upstream } from "./types.ts";
@@ -91,8 +91,9 @@ async function checkpointSource(
   try {
     await sql.unsafe("CHECKPOINT");
   } catch (e) {
-    throw new PostgresError(
+    throw new UpstreamUnavailableError(
       `CHECKPOINT on ${upstream.name} before pg_rewind failed: ${e instanceof Error ? e.message : e}`,
+      { cause: e },
     );
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});

@@ -104,7 +104,8 @@ SELECT json_build_object(
   'conninfo', current_setting('primary_conninfo'),
   'replication', (SELECT coalesce(json_agg(json_build_object('usename', usename,
                     'application_name', application_name, 'client_addr', host(client_addr), 'state', state,
-                    'sync_state', sync_state, 'sync_priority', sync_priority) ORDER BY application_name),
+                    'sync_state', sync_state, 'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)
+                    ORDER BY application_name),
                     '[]'::json) FROM pg_stat_replication),
   'slots', (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
               FROM pg_replication_slots WHERE slot_type = 'physical'),

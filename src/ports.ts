@@ -127,6 +127,17 @@ export interface PostgresPort {
   close(): Promise<void>;
 }
 
+/**
+ * A Postgres operation could not start because its upstream (the member to rewind or clone from) did not answer;
+ * nothing was changed, so the operation may simply be tried again.
+ */
+export class UpstreamUnavailableError extends PostgresError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "UpstreamUnavailableError";
+  }
+}
+
 /** Asks the other members for their status (`GET <api_url>`), in parallel, with a short timeout. */
 export interface PeerClient {
   fetchStatuses(

@@ -233,6 +233,8 @@ export interface ReplicationRow {
   state: string;
   sync_state: string;
   sync_priority: number;
+  /** How far the replica confirmed it flushed this server's WAL (`X/Y`), when it reported it. */
+  flush_lsn?: string | null;
 }
 
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
@@ -246,6 +248,8 @@ export interface JobState {
   /** `running` while in flight; `ok`/`failed` once, for one observation after completion. */
   status: "running" | "ok" | "failed";
   error?: string;
+  /** A failed job that did not get to change anything (its upstream could not be reached): worth another try. */
+  retryable?: boolean;
 }
 
 /** A peer's answer to `GET /patroni`, reduced to what the leader race needs. */
@@ -278,6 +282,11 @@ export interface DynamicSettings {
   usePgRewind: boolean;
   /** `member_slots_ttl` in seconds: how long the leader keeps the slot of a member that left (default 1800). */
   memberSlotsTtl: number;
+  /**
+   * `isolation_fence_timeout` in seconds (hactl's own key; default 3, 0 disables): a primary that has heard from
+   * neither etcd nor any replica for this long stops Postgres (src/isolation.ts).
+   */
+  isolationFenceTimeout: number;
   /** postgresql.parameters from the dynamic config. */
   parameters: Record<string, string | number | boolean>;
 }

@@ -42,6 +42,7 @@
 import { PostgresError, type PostgresPort, slotNameFor } from "../../src/ports.ts";
 import {
   emptyPgObservation,
+  formatLsn,
   type HistoryEntry,
   type PgObservation,
   type ReplicationRow,
@@ -434,6 +435,7 @@ export class FakePostgres implements PostgresPort {
         state: "streaming",
         sync_state: "async",
         sync_priority: 0,
+        flush_lsn: s.#data ? formatLsn(s.#data.wal) : null,
       }))
       .sort((a, b) => (a.application_name < b.application_name ? -1 : 1));
   }

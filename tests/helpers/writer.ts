@@ -21,8 +21,11 @@ import postgres from "postgres";
 import { Etcd3 } from "etcd3";
 import { LOCAL_SECRETS, type MemberLayout } from "../../scripts/lib/local_cluster.ts";
 
-/** A member the writer addresses: its name (recorded as `node`) and its Postgres port on loopback. */
-export type WriterTarget = Pick<MemberLayout, "name" | "pgPort">;
+/**
+ * A member the writer addresses: its name (recorded as `node`) and its Postgres port, on loopback unless `host`
+ * names another address (the chaos suite's namespace addresses).
+ */
+export type WriterTarget = Pick<MemberLayout, "name" | "pgPort"> & { host?: string };
 
 /** One acknowledged write. Times are `performance.now()` readings (ms, monotonic). */
 export interface AckRecord {
@@ -70,7 +73,7 @@ export async function createWriteTable(primary: WriterTarget, table = WRITE_TABL
 
 function connect(t: WriterTarget, timeoutMs: number): postgres.Sql {
   return postgres({
-    host: "127.0.0.1",
+    host: t.host ?? "127.0.0.1",
     port: t.pgPort,
     database: "postgres",
     username: LOCAL_SECRETS.superuser.username,

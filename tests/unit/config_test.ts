@@ -375,6 +375,10 @@ Deno.test("bootstrap.dcs timings below the minimums or not integers are errors (
     "hactl.yml: bootstrap.dcs.retry_timeout: must be an integer, found a string",
     "hactl.yml: bootstrap.dcs.maximum_lag_on_failover: must be an integer, found a fractional number",
   ]);
+  const fence = `${MINIMAL}bootstrap:\n  dcs: {isolation_fence_timeout: -2}\n`;
+  assert.deepEqual(problemsOf(() => parseConfig(fence, "hactl.yml", {})), [
+    "hactl.yml: bootstrap.dcs.isolation_fence_timeout: must be >= 0 (found -2)",
+  ]);
   const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 9, loop_wait: 1, retry_timeout: 3}\n`;
   assert.deepEqual(problemsOf(() => parseConfig(small, "hactl.yml", {})), [
     "hactl.yml: bootstrap.dcs.ttl: must be >= 10 (found 9)",
@@ -611,6 +615,7 @@ Deno.test("normalizeDynamic() reads every field, including legacy master_start_t
     check_timeline: true,
     master_start_timeout: 100,
     pause: "on",
+    isolation_fence_timeout: 5,
     postgresql: {
       use_slots: false,
       use_pg_rewind: true,
@@ -629,6 +634,7 @@ Deno.test("normalizeDynamic() reads every field, including legacy master_start_t
     useSlots: false,
     usePgRewind: true,
     memberSlotsTtl: 1800,
+    isolationFenceTimeout: 5,
     parameters: { work_mem: "8MB", max_connections: 200 },
   });
 });

@@ -253,8 +253,22 @@ Deno.test("decide() refuses to join a cluster with another system identifier", (
   assert.equal(decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg2")).fatal, undefined);
 });
 
-Deno.test("decide() demotes a primary when etcd cannot be reached", () => {
-  const d = decide(obs(PRIMARY, null), INITIAL_MEMORY, ctx("pg1"));
+Deno.test("decide() demotes a primary when etcd cannot be reached: fast with streaming replicas, else immediate", () => {
+  // Fast, as Patroni's 'offline' demotion: the shutdown checkpoint reaches every streaming replica, so a replica
+  // promoted later holds every acknowledged write. An immediate stop lost the last one (chaos suite, cut-etcd);
+  // a fast stop that hangs on an unreachable replica accepts no writes meanwhile, and the fence deadline ends it.
+  const streaming = {
+    usename: "replicator",
+    application_name: "pg2",
+    client_addr: "10.0.0.2",
+    state: "streaming",
+    sync_state: "async",
+    sync_priority: 0,
+  };
+  const withReplica = decide(obs({ ...PRIMARY, replication: [streaming] }, null), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(withReplica.actions, [{ type: "demote", mode: "fast" }]);
+  // No replica to send a shutdown checkpoint to: it would only diverge this server's history.
+  const d = decide(obs({ ...PRIMARY, replication: [] }, null), INITIAL_MEMORY, ctx("pg1"));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
   assert.equal(d.reason, "demoting self because DCS is not accessible and I was a leader");
 });
@@ -780,4 +794,33 @@ Deno.test("decide() stops a Postgres running without a data directory before it 
   // Without the key there is nothing to release: the stop may run as a job.
   const other = decide(obs(running, view()), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(other.actions, [{ type: "start_job", job: { kind: "stop", mode: "immediate" } }]);
+});
+
+Deno.test("decide() retries a pg_rewind that could not reach its source instead of giving up for good", () => {
+  // Found by the chaos suite: the new leader restarted just as the former primary asked it for a CHECKPOINT; the
+  // former primary then refused to start until an operator ran 'hactl reinit'.
+  const formerPrimary = { ...PRIMARY, running: false, queryable: false };
+  const up = { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" };
+  const rewind = { ...DYNAMIC_DEFAULTS, usePgRewind: true };
+  const unreachable = {
+    kind: "rewind" as const,
+    description: "x",
+    startedAt: 0,
+    status: "failed" as const,
+    error: "CHECKPOINT on pg1 before pg_rewind failed: connect ECONNREFUSED",
+    retryable: true,
+  };
+  const d = decide(
+    obs(formerPrimary, view(), { job: unreachable }),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: rewind }),
+  );
+  assert.equal(d.memory.rewindFailed, false);
+  assert.match(d.reason, /pg_rewind could not start.*ECONNREFUSED.*retrying/);
+  assert.deepEqual(d.actions, []);
+  // The next cycle (the job consumed) tries again.
+  assert.deepEqual(
+    decide(obs(formerPrimary, view()), d.memory, ctx("pg2", { dynamic: rewind })).actions,
+    [{ type: "start_job", job: { kind: "rewind", upstream: up } }],
+  );
 });

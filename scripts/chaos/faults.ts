@@ -1,0 +1,321 @@
+/**
+ * The chaos suite's faults and what each run measures, on a `ChaosCluster` (scripts/chaos/cluster.ts).
+ *
+ * A run: a fresh table, the continuous writer of tests/helpers/writer.ts inserting into every member every 20 ms
+ * from the root namespace (recording each acknowledged write and which node took it), one fault injected into
+ * the current leader's namespace (or into etcd), held until another member has taken writes (or for a fixed time),
+ * healed, then the wait for 1 primary + 2 streaming replicas. Reported per run:
+ *
+ * - `dual_writer_ms` / `dual_writer_acks`: time during which two nodes were accepting writes (the intersection of
+ *   their write stretches; a stretch is a run of acks from one node without a 3 s gap), and the acks that fell
+ *   inside another node's stretch;
+ * - `lost`: acknowledged writes the converged leader does not hold;
+ * - `unavailable_s`: the longest stretch without any acknowledged write, from the fault to the end of the run;
+ * - `converge_s`: from the heal to 1 primary + 2 streaming replicas (`converged: false` when that took over
+ *   `convergeDeadlineMs`).
+ *
+ * Faults (P is the leader when the run starts):
+ * - `freeze`: SIGSTOP of P's agent until a replica took over and at least ttl + 2 s passed, then SIGCONT;
+ * - `agent-kill`: SIGKILL of P's agent alone (Postgres and the fencing supervisor keep running), restarted after
+ *   the takeover;
+ * - `cut-peers`: P's namespace drops all traffic with the other two members (its etcd member loses the quorum);
+ *   the writer in the root namespace still reaches P;
+ * - `cut-all`: P's namespace drops all traffic on its bridge link (writer included);
+ * - `cut-etcd`: P's namespace drops outgoing connections to etcd's client port (its own etcd member's too; the etcd
+ *   cluster itself stays whole);
+ * - `etcd-outage`: every etcd member SIGKILLed for ttl + 5 s, then restarted (no failsafe mode);
+ * - `etcd-leader-kill`: SIGKILL of the etcd raft leader, restarted after 5 s.
+ *
+ * @module
+ */
+import {
+  type AckRecord,
+  createWriteTable,
+  longestGap,
+  missingOn,
+  startWriter,
+  type WriterTarget,
+} from "../../tests/helpers/writer.ts";
+import { waitFor } from "../lib/local_cluster.ts";
+import { type ChaosCluster, ETCD_CLIENT_PORT, waitConverged } from "./cluster.ts";
+import { timingLabel } from "../bench/failover.ts";
+
+export const FAULTS = [
+  "freeze",
+  "agent-kill",
+  "cut-peers",
+  "cut-all",
+  "cut-etcd",
+  "etcd-outage",
+  "etcd-leader-kill",
+] as const;
+export type Fault = typeof FAULTS[number];
+
+export function isFault(s: string): s is Fault {
+  return (FAULTS as readonly string[]).includes(s);
+}
+
+/** One run's figures (one JSON line of scripts/chaos/run.sh). */
+export interface ChaosResult {
+  fault: Fault;
+  /** `ttl/loop_wait/retry_timeout`. */
+  timing: string;
+  old_leader: string;
+  new_leader: string | null;
+  acked: number;
+  dual_writer_ms: number;
+  dual_writer_acks: number;
+  lost: number;
+  unavailable_s: number;
+  /** How long the fault was held. */
+  fault_s: number;
+  converge_s: number | null;
+  converged: boolean;
+  /** What first stopped the old primary's writes, from its agent log (see `stoppedBy`); null when nothing did. */
+  old_primary_stopped_by: string | null;
+  error?: string;
+}
+
+/** Log lines that mark how a primary stopped taking writes, in the words of `old_primary_stopped_by`. */
+const STOPS: [RegExp, string][] = [
+  [/isolation fence:/, "isolation fence"],
+  [/fence-supervisor: fence deadline passed/, "fencing supervisor"],
+  [/fence deadline passed without a lease renewal/, "fence deadline"],
+  [/demoting self because DCS is not accessible/, "DCS unreachable: demoted"],
+  [/demoting self because/, "demoted"],
+];
+
+/** The first stop marker in a piece of an agent log. */
+export function stoppedBy(log: string): string | null {
+  let best: { at: number; what: string } | null = null;
+  for (const [re, what] of STOPS) {
+    const m = re.exec(log);
+    if (m && (!best || m.index < best.at)) best = { at: m.index, what };
+  }
+  return best?.what ?? null;
+}
+
+/** A stretch of acks from one node with no gap over `gapMs`. */
+export interface Stretch {
+  node: string;
+  first: number;
+  last: number;
+}
+
+/** Each node's write stretches (a gap over `gapMs` between two of its acks starts a new one). */
+export function writeStretches(acks: readonly AckRecord[], gapMs = 3000): Stretch[] {
+  const out: Stretch[] = [];
+  const open = new Map<string, Stretch>();
+  for (const a of [...acks].sort((x, y) => x.ackAt - y.ackAt)) {
+    const s = open.get(a.node);
+    if (s && a.ackAt - s.last <= gapMs) s.last = a.ackAt;
+    else {
+      const n = { node: a.node, first: a.ackAt, last: a.ackAt };
+      out.push(n);
+      open.set(a.node, n);
+    }
+  }
+  return out;
+}
+
+/**
+ * Two nodes accepting writes at once: the summed intersections of stretches of different nodes (ms), and the acks
+ * of one node that fall inside a stretch of another (a lone ack has a zero-length stretch, hence both figures).
+ */
+export function dualWriters(acks: readonly AckRecord[], gapMs = 3000): { ms: number; acks: number } {
+  const stretches = writeStretches(acks, gapMs);
+  let ms = 0;
+  for (let i = 0; i < stretches.length; i++) {
+    for (let j = i + 1; j < stretches.length; j++) {
+      const a = stretches[i]!;
+      const b = stretches[j]!;
+      if (a.node === b.node) continue;
+      ms += Math.max(0, Math.min(a.last, b.last) - Math.max(a.first, b.first));
+    }
+  }
+  const inside =
+    acks.filter((r) => stretches.some((s) => s.node !== r.node && r.ackAt >= s.first && r.ackAt <= s.last))
+      .length;
+  return { ms, acks: inside };
+}
+
+export interface RunOptions {
+  /** Deadline for 1 primary + 2 streaming replicas after the heal (default 120 s). */
+  convergeDeadlineMs?: number;
+  log?: (line: string) => void;
+}
+
+/** The cluster was not 1 primary + 2 streaming replicas when the run was to start. */
+export class NotConvergedBefore extends Error {
+  constructor(detail: string) {
+    super(`not converged before the fault: ${detail}`);
+    this.name = "NotConvergedBefore";
+  }
+}
+
+let tableCounter = 0;
+const secs = (ms: number) => +(ms / 1000).toFixed(2);
+
+/** Run one fault on a converged cluster and measure it; see the module comment. Never leaves a fault in place. */
+export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions = {}): Promise<ChaosResult> {
+  const log = opts.log ?? (() => {});
+  // A cluster that does not converge before the fault is reported as such (the runner forms a new one).
+  const leaderName = await waitConverged(c, 60_000).catch((err) => {
+    throw new NotConvergedBefore(String(err));
+  });
+  const P = c.byName(leaderName);
+  const others = c.members.filter((m) => m !== P);
+  const targets: WriterTarget[] = c.members.map((m) => ({ name: m.name, host: m.host, pgPort: m.pgPort }));
+  const table = `chaos_${Deno.pid}_${++tableCounter}`;
+  await createWriteTable({ name: P.name, host: P.host, pgPort: P.pgPort }, table);
+  const writer = startWriter(targets, { table });
+  const ttlMs = c.timing.ttl * 1000;
+  let heal: (() => Promise<void>) | null = null;
+  const result: ChaosResult = {
+    fault,
+    timing: timingLabel(c.timing),
+    old_leader: P.name,
+    new_leader: null,
+    acked: 0,
+    dual_writer_ms: 0,
+    dual_writer_acks: 0,
+    lost: 0,
+    unavailable_s: 0,
+    fault_s: 0,
+    converge_s: null,
+    converged: false,
+    old_primary_stopped_by: null,
+  };
+  const logOffset = await Deno.stat(P.logPath).then((s) => s.size, () => 0);
+  let acks: AckRecord[] = [];
+  let t0 = 0;
+  try {
+    await waitFor("writes on the leader", 15_000, () => Promise.resolve(writer.acks.length >= 25));
+    t0 = performance.now();
+    /** Wait until a member other than P acknowledged a write after the fault, then `extraMs`, and at least `minMs`. */
+    const holdUntilTakeover = async (minMs: number, extraMs = 2000) => {
+      await waitFor(
+        "another member taking writes",
+        3 * ttlMs + 60_000,
+        () => Promise.resolve(writer.acks.some((a) => a.node !== P.name && a.ackAt > t0)),
+        100,
+      );
+      const left = Math.max(extraMs, minMs - (performance.now() - t0));
+      await new Promise((r) => setTimeout(r, left));
+    };
+    log(`${fault}: injecting into ${P.name}`);
+    switch (fault) {
+      case "freeze":
+        c.signalAgent(P.name, "SIGSTOP");
+        heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
+        await holdUntilTakeover(ttlMs + 2000);
+        break;
+      case "agent-kill":
+        await c.killAgent(P.name);
+        heal = () => c.spawnAgent(P.name);
+        await holdUntilTakeover(0);
+        break;
+      case "cut-peers":
+        await P.net.cutFrom(others.map((m) => m.host));
+        heal = () => P.net.heal();
+        await holdUntilTakeover(0);
+        break;
+      case "cut-all":
+        await P.net.cutAll();
+        heal = () => P.net.heal();
+        await holdUntilTakeover(0);
+        break;
+      case "cut-etcd":
+        await P.net.cutTcpPort(ETCD_CLIENT_PORT);
+        heal = () => P.net.heal();
+        await holdUntilTakeover(0);
+        break;
+      case "etcd-outage":
+        for (const m of c.members) await c.killEtcd(m.name);
+        heal = async () => {
+          await Promise.all(c.members.map((m) => c.startEtcd(m.name)));
+        };
+        await new Promise((r) => setTimeout(r, ttlMs + 5000));
+        break;
+      case "etcd-leader-kill": {
+        const etcdLeader = await waitFor("an etcd leader", 20_000, () => c.etcdLeader());
+        log(`${fault}: etcd leader is ${etcdLeader}`);
+        await c.killEtcd(etcdLeader);
+        heal = () => c.startEtcd(etcdLeader);
+        await new Promise((r) => setTimeout(r, 5000));
+        break;
+      }
+    }
+    const tHeal = performance.now();
+    result.fault_s = secs(tHeal - t0);
+    log(`${fault}: healing after ${result.fault_s} s`);
+    await heal();
+    heal = null;
+    try {
+      result.new_leader = await waitConverged(c, opts.convergeDeadlineMs ?? 120_000);
+      result.converged = true;
+      result.converge_s = secs(performance.now() - tHeal);
+    } catch (err) {
+      result.error = String(err);
+    }
+    if (result.converged) {
+      const tConv = performance.now();
+      await waitFor(
+        "writes on the converged leader",
+        20_000,
+        () => Promise.resolve(writer.acks.some((a) => a.node === result.new_leader && a.ackAt > tConv)),
+        100,
+      ).catch(() => {});
+    }
+  } catch (err) {
+    result.error ??= String(err);
+  } finally {
+    if (heal) await heal().catch(() => {});
+    acks = await writer.stop();
+  }
+  const tEnd = acks.at(-1)?.ackAt ?? performance.now();
+  const logBytes = await Deno.readFile(P.logPath).catch(() => new Uint8Array());
+  result.old_primary_stopped_by = stoppedBy(new TextDecoder().decode(logBytes.subarray(logOffset)));
+  const dual = dualWriters(acks);
+  result.acked = acks.length;
+  result.dual_writer_ms = Math.round(dual.ms);
+  result.dual_writer_acks = dual.acks;
+  result.unavailable_s = t0 ? secs(longestGap(acks, t0, tEnd).ms) : 0;
+  if (result.converged && result.new_leader) {
+    const L = c.byName(result.new_leader);
+    try {
+      result.lost = (await missingOn({ name: L.name, host: L.host, pgPort: L.pgPort }, acks, table)).length;
+    } catch (err) {
+      result.error ??= `could not count lost writes: ${err}`;
+      result.lost = -1;
+    }
+  } else result.lost = -1;
+  return result;
+}
+
+/** A markdown table with the min–max of each figure per fault. */
+export function summaryTable(results: readonly ChaosResult[]): string {
+  const range = (xs: number[], unit = "") => {
+    if (xs.length === 0) return "-";
+    const lo = Math.min(...xs);
+    const hi = Math.max(...xs);
+    return lo === hi ? `${lo}${unit}` : `${lo}–${hi}${unit}`;
+  };
+  const lines = [
+    "| fault (timing) | runs | two nodes accepting writes | acknowledged writes lost | writes unavailable | converged (time after heal) |",
+    "|---|---|---|---|---|---|",
+  ];
+  const keys = [...new Set(results.map((r) => `${r.fault} (${r.timing})`))];
+  for (const key of keys) {
+    const rs = results.filter((r) => `${r.fault} (${r.timing})` === key);
+    const conv = rs.filter((r) => r.converged);
+    lines.push(
+      `| ${key} | ${rs.length} | ${range(rs.map((r) => r.dual_writer_ms / 1000), " s")} | ${
+        range(rs.map((r) => r.lost))
+      } | ${range(rs.map((r) => r.unavailable_s), " s")} | ${conv.length}/${rs.length} (${
+        range(conv.map((r) => r.converge_s!), " s")
+      }) |`,
+    );
+  }
+  return lines.join("\n");
+}
