@@ -77,6 +77,7 @@ async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm:
     },
     promote: () => Promise.resolve(),
     follow: () => Promise.resolve(false),
+    reload: () => Promise.resolve(false),
     syncSlots: () => Promise.resolve(),
     close: () => Promise.resolve(),
   };
