@@ -165,6 +165,8 @@ export class Agent {
   #nextRunAt = 0;
   #dynamic: DynamicSettings;
   #wakeRequested = false;
+  /** Ends the loop's current wait (set while `waitUntil` waits). */
+  #interruptWait: (() => void) | null = null;
   #stopped = false;
   /** The fatal condition that stopped the loop (the agent then exits 1), or null. */
   #fatal: string | null = null;
@@ -175,9 +177,7 @@ export class Agent {
     this.#roleChanges = new RoleChangeRecorder(deps.name);
     this.#tags = deps.tags;
     this.#dynamic = deps.dynamicFrom(null);
-    this.#jobs = new JobRunner(deps.pg, deps.clock, () => {
-      this.#wakeRequested = true;
-    }, (req, ok) => this.jobDone(req, ok));
+    this.#jobs = new JobRunner(deps.pg, deps.clock, () => this.wake(), (req, ok) => this.jobDone(req, ok));
   }
 
   get dynamic(): DynamicSettings {
@@ -255,12 +255,21 @@ export class Agent {
     while (!this.#stopped && !this.#wakeRequested) {
       const left = deadline - this.deps.clock.now();
       if (left <= 0) break;
+      // `wake()` aborts the wait, so a finished job (initdb, pg_basebackup) or an API request is acted on at once,
+      // not when the current wait slice ends.
+      const interrupt = new AbortController();
+      this.#interruptWait = () => interrupt.abort();
       let woke = false;
       try {
-        woke = await this.deps.dcs.waitForChange(Math.min(left, 1000));
+        woke = await this.deps.dcs.waitForChange(Math.min(left, 1000), interrupt.signal);
       } catch {
         // The watch fails while etcd is away; the next cycle reports it.
-        await new Promise((r) => setTimeout(r, Math.min(left, 1000)));
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, Math.min(left, 1000));
+          interrupt.signal.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
+        });
+      } finally {
+        this.#interruptWait = null;
       }
       if (woke) break;
     }
@@ -275,7 +284,7 @@ export class Agent {
   /** Stop the loop after the current cycle. */
   stop(): void {
     this.#stopped = true;
-    this.#wakeRequested = true;
+    this.wake();
   }
 
   /**
@@ -434,6 +443,7 @@ export class Agent {
   /** Wake the loop now (a job finished, an API request). */
   wake(): void {
     this.#wakeRequested = true;
+    this.#interruptWait?.();
   }
 
   /**

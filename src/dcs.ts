@@ -556,22 +556,29 @@ export class EtcdDcs implements Dcs {
     this.#wake?.();
   }
 
-  waitForChange(timeoutMs: number): Promise<boolean> {
+  waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     this.#ensureWatch();
-    if (this.#pending || this.#closed) {
-      const woke = this.#pending;
-      this.#pending = false;
+    if (this.#pending || this.#closed || signal?.aborted) {
+      const woke = this.#pending && !signal?.aborted;
+      if (woke) this.#pending = false;
       return Promise.resolve(woke);
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+      const onAbort = () => finish(false);
       const finish = (woke: boolean) => {
         clearTimeout(timer);
-        this.#wake = null;
-        this.#pending = false;
+        signal?.removeEventListener("abort", onAbort);
+        // Only the current waiter may reset the shared state (a change seen now is consumed by this call).
+        if (this.#wake === onChange) {
+          this.#wake = null;
+          this.#pending = false;
+        }
         resolve(woke);
       };
-      this.#wake = () => finish(!this.#closed);
+      const onChange = () => finish(!this.#closed);
+      this.#wake = onChange;
+      signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 

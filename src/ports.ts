@@ -65,9 +65,10 @@ export interface Dcs {
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /**
    * Resolve when something the loop cares about changed (`leader`, `config`, `failover`, `sync`, or `status` when
-   * we are not the leader) or when `timeoutMs` passed. True when woken by a change.
+   * we are not the leader) or when `timeoutMs` passed. True when woken by a change. Aborting `signal` ends the
+   * wait at once with false, leaving any change that arrives later pending for the next call.
    */
-  waitForChange(timeoutMs: number): Promise<boolean>;
+  waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /**
    * Revoke the lease (dropping `members/<name>` and a held `leader`) and close connections. With `keepLease`
    * the lease is left to expire by itself (a paused leader's key outlives its agent, as Patroni's does).

@@ -1,8 +1,12 @@
 /**
  * Bootstrap benchmark: a fresh 3-member etcd, then three agents started at once; measures the time until the
- * cluster has 1 primary + 2 streaming replicas (leader key from etcd, then pg_stat_replication on it, every 100 ms) and each agent's resident memory
+ * cluster has 1 primary + 2 streaming replicas (leader key from etcd, then SQL on every member: the leader out of
+ * recovery, each replica's own walreceiver streaming; every 100 ms) and each agent's resident memory
  * (VmRSS of the agent process) right after that and after a steady period. With `--patroni`, the same run with
  * Patroni's daemon (`patroni` from Debian) on the same etcd and the same YAML, so the two compare in one run.
+ *
+ * With HACTL_BENCH_KEEP=1 the run's directory (agent and Postgres logs) is kept and its path, the start and the
+ * formed wall-clock times are printed on stderr, to build a timeline from the logs' timestamps.
  *
  * Prints one JSON object per run on stdout, then a summary line. Usage (as a non-root user; see bootstrap.sh):
  *   deno run -A scripts/bench/bootstrap.ts [--runs N] [--steady SECONDS] [--patroni]
@@ -57,9 +61,13 @@ async function oneRun(daemon: "hactl" | "patroni", run: number, steadyS: number)
   const procs: Deno.ChildProcess[] = [];
   try {
     const t0 = performance.now();
+    // deno-lint-ignore no-console
+    if (Deno.env.get("HACTL_BENCH_KEEP")) console.error(`t0 ${new Date().toISOString()}`);
     for (const m of members) procs.push(daemon === "hactl" ? await spawnAgent(m) : spawnPatroni(m));
     await waitHealthyBySql(layout, members, 2, 180_000);
     const formed = (performance.now() - t0) / 1000;
+    // deno-lint-ignore no-console
+    if (Deno.env.get("HACTL_BENCH_KEEP")) console.error(`formed ${new Date().toISOString()}`);
     const atFormed = procs.map((p) => rssMb(p.pid));
     await new Promise((r) => setTimeout(r, steadyS * 1000));
     const steady = procs.map((p) => rssMb(p.pid));
@@ -73,7 +81,10 @@ async function oneRun(daemon: "hactl" | "patroni", run: number, steadyS: number)
   } finally {
     await Promise.all(procs.map((p) => stopAgent(p, 30_000)));
     await stopLeftoverPostgres(members.map((m) => m.dataDir));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (Deno.env.get("HACTL_BENCH_KEEP")) {
+      // deno-lint-ignore no-console
+      console.error(`kept ${dir}`);
+    } else await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 

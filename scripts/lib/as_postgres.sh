@@ -31,7 +31,7 @@ run_as_pg() {
     mkdir -p "$cache" && chown postgres:postgres "$cache"
     # The registry may sit behind a TLS proxy with its own CA: keep the trust and proxy settings.
     for var in SSL_CERT_FILE SSL_CERT_DIR DENO_CERT DENO_TLS_CA_STORE NODE_EXTRA_CA_CERTS \
-      HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy NPM_CONFIG_REGISTRY HACTL_V8_FLAGS; do
+      HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy NPM_CONFIG_REGISTRY HACTL_V8_FLAGS HACTL_BENCH_KEEP; do
       [ -n "${!var:-}" ] && keep+=("$var=${!var}")
     done
     (cd "$dir" && runuser -u postgres -- env -i "${keep[@]}" HOME="$dir" DENO_DIR="$cache" NO_COLOR=1 CI="${CI:-}" \

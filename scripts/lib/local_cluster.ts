@@ -285,7 +285,8 @@ function describeHealth(h: ClusterHealth): string {
 
 /**
  * Daemon-neutral health: the `leader` key names a member whose Postgres is out of recovery and shows `replicas`
- * streaming WAL senders in pg_stat_replication. Used to compare hactl and Patroni by the same yardstick
+ * streaming WAL senders in pg_stat_replication, and at least `replicas` other members are in recovery with their
+ * own walreceiver streaming (pg_stat_wal_receiver). Used to compare hactl and Patroni by the same yardstick
  * (Patroni 3.0.2 does not publish `replication_state` in its member keys).
  */
 export function waitHealthyBySql(
@@ -298,13 +299,25 @@ export function waitHealthyBySql(
     const { leader } = await readHealth(o);
     const m = members.find((x) => x.name === leader);
     if (!m) return { notYet: `leader=${leader ?? "none"}` };
-    return await withSql(m, async (sql) => {
+    const primary = await withSql(m, async (sql) => {
       const [row] = await sql`SELECT pg_is_in_recovery() AS rec,
         (SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming') AS streaming`;
-      return !row!.rec && row!.streaming === replicas
-        ? m.name
-        : { notYet: `${m.name}: ${JSON.stringify(row)}` };
+      return !row!.rec && row!.streaming >= replicas ? null : `${m.name}: ${JSON.stringify(row)}`;
     });
+    if (primary) return { notYet: primary };
+    // A replica counts once its own walreceiver streams: pg_basebackup's WAL stream also shows as 'streaming'
+    // in the primary's pg_stat_replication (under the member's application_name) while it is still cloning.
+    let streaming = 0;
+    for (const r of members) {
+      if (r === m) continue;
+      const ok = await withSql(r, async (sql) => {
+        const [row] = await sql`SELECT pg_is_in_recovery() AS rec,
+          (SELECT count(*)::int FROM pg_stat_wal_receiver WHERE status = 'streaming') AS wr`;
+        return row!.rec && row!.wr === 1;
+      }).catch(() => false);
+      if (ok) streaming++;
+    }
+    return streaming >= replicas ? m.name : { notYet: `${streaming} of ${replicas} replicas streaming` };
   }, 100);
 }
 

@@ -521,8 +521,9 @@ export class MemoryDcs implements Dcs {
   }
 
   /** Never sleeps (virtual time): true when a relevant change happened since the last call, else false at once. */
-  waitForChange(_timeoutMs: number): Promise<boolean> {
+  waitForChange(_timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     this.#ensureWatch();
+    if (signal?.aborted) return Promise.resolve(false);
     const woke = this.#pending && !this.#closed;
     this.#pending = false;
     return Promise.resolve(woke);

@@ -307,6 +307,20 @@ const cases: Case[] = [
     assert.equal(await b.waitForChange(5000), true);
     assert.equal(await b.waitForChange(200), false);
   }],
+  ["an aborted waitForChange ends at once with false; a later change wakes the next wait", async (s) => {
+    const [a, b] = [s.member("pg1"), s.member("pg2")];
+    await b.loadCluster();
+    await b.refreshLease(30); // opens the watch
+    const interrupt = new AbortController();
+    const waiting = b.waitForChange(60_000, interrupt.signal);
+    interrupt.abort();
+    assert.equal(await waiting, false);
+    await a.refreshLease(30);
+    assert.equal(await a.attemptToAcquireLeader(), true);
+    await settle(b, a);
+    assert.equal(await b.waitForChange(5000), true);
+    assert.equal(await b.waitForChange(200), false);
+  }],
   ["close revokes the lease, dropping the member and leader keys", async (s) => {
     const a = s.member("pg1");
     const b = s.member("pg2");
