@@ -391,6 +391,46 @@ function analyse(records: AckRecord[]) {
   return { overlaps: overlappingWindows(records), writeGapMs: longestGap(records).ms };
 }
 
+/**
+ * After a fault at `t0` on the leader `oldName`: wait for another member to put the leader key (within
+ * `deadlineMs`, by default the lease plus 20 s) and for the first write it acknowledged; also the key's
+ * deletion (expiry or release) after `t0`, if the watch saw one.
+ */
+async function takeover(
+  c: FaultCluster,
+  writer: Writer,
+  watch: LeaderWatch,
+  oldName: string,
+  t0: number,
+  deadlineMs = (c.timing.ttl + c.timing.loopWait) * 1000 + 20_000,
+) {
+  const put = await waitFor(
+    "a replica to take the leader key",
+    deadlineMs,
+    () => Promise.resolve(watch.firstAfter(t0, (e) => e.type === "put" && e.value !== oldName)),
+    20,
+  );
+  const newLeader = put.value!;
+  const first = await waitFor(
+    `the first write acknowledged by ${newLeader}`,
+    15_000,
+    () => Promise.resolve(firstAckAfter(writer.acks, t0, newLeader)),
+    20,
+  );
+  return { put, newLeader, first, expiry: watch.firstAfter(t0, (e) => e.type === "delete") };
+}
+
+/** How long after the new leader's first write (`firstAckAt`) the remaining replica streamed from it. */
+async function otherReplicaFollows(c: FaultCluster, newLeader: string, firstAckAt: number) {
+  const other = c.replicas.find((m) => m.name !== newLeader)!;
+  const waitFrom = performance.now();
+  const otherStreaming = await waitStreaming(c, other.name, newLeader, 30_000);
+  const otherReplicaStreamingMs = otherStreaming.ms === null
+    ? null
+    : waitFrom + otherStreaming.ms - firstAckAt;
+  return { otherReplicaStreamingMs, otherStreaming };
+}
+
 /** SIGKILL of the primary's agent and postmaster together; see the module comment. */
 export function killScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }): Promise<KillResult> {
   const old = c.leader;
@@ -406,26 +446,15 @@ export function killScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }
     const top = Math.max(...Object.values(walPositions));
     const expectedLeaders = c.replicas.filter((m) => walPositions[m.name] === top).map((m) => m.name);
     const leaseMs = (c.timing.ttl + c.timing.loopWait) * 1000;
-    const put = await waitFor(
-      "a replica to take the leader key",
+    const { put, newLeader, first, expiry } = await takeover(
+      c,
+      writer,
+      watch,
+      old.name,
+      t0,
       leaseMs + 20_000,
-      () => Promise.resolve(watch.firstAfter(t0, (e) => e.type === "put" && e.value !== old.name)),
-      20,
     );
-    const newLeader = put.value!;
-    const first = await waitFor(
-      `the first write acknowledged by ${newLeader}`,
-      15_000,
-      () => Promise.resolve(firstAckAfter(writer.acks, t0, newLeader)),
-      20,
-    );
-    const expiry = watch.firstAfter(t0, (e) => e.type === "delete");
-    const other = c.replicas.find((m) => m.name !== newLeader)!;
-    const waitFrom = performance.now();
-    const otherStreaming = await waitStreaming(c, other.name, newLeader, 30_000);
-    const otherReplicaStreamingMs = otherStreaming.ms === null
-      ? null
-      : waitFrom + otherStreaming.ms - first.ackAt;
+    const { otherReplicaStreamingMs, otherStreaming } = await otherReplicaFollows(c, newLeader, first.ackAt);
     await c.spawn(old.name);
     const rejoin = await waitStreaming(c, old.name, newLeader, opts.rejoinDeadlineMs);
     const records = await writer.stop();
@@ -462,20 +491,7 @@ export function termScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }
     c.agents.delete(old.name);
     await stopAgent(agent, 30_000);
     const exitAt = performance.now();
-    const put = await waitFor(
-      "a replica to take the leader key",
-      (c.timing.ttl + c.timing.loopWait) * 1000 + 20_000,
-      () => Promise.resolve(watch.firstAfter(t0, (e) => e.type === "put" && e.value !== old.name)),
-      20,
-    );
-    const newLeader = put.value!;
-    const first = await waitFor(
-      `the first write acknowledged by ${newLeader}`,
-      15_000,
-      () => Promise.resolve(firstAckAfter(writer.acks, t0, newLeader)),
-      20,
-    );
-    const release = watch.firstAfter(t0, (e) => e.type === "delete");
+    const { newLeader, first, expiry: release } = await takeover(c, writer, watch, old.name, t0);
     // Read the replicas' positions now (both stopped receiving when the old primary shut down).
     const walPositions = await finalWalPositions(c.replicas.filter((m) => m.name !== newLeader), 2_000);
     await c.spawn(old.name);
@@ -605,26 +621,8 @@ export function partitionScenario(
     const logFrom = (await Deno.readTextFile(old.logPath)).length;
     const t0 = performance.now();
     for (const p of proxies) p.cut({ mode });
-    const put = await waitFor(
-      "a replica to take the leader key",
-      (c.timing.ttl + c.timing.loopWait) * 1000 + 20_000,
-      () => Promise.resolve(watch.firstAfter(t0, (e) => e.type === "put" && e.value !== old.name)),
-      20,
-    );
-    const newLeader = put.value!;
-    const first = await waitFor(
-      `the first write acknowledged by ${newLeader}`,
-      15_000,
-      () => Promise.resolve(firstAckAfter(writer.acks, t0, newLeader)),
-      20,
-    );
-    const expiry = watch.firstAfter(t0, (e) => e.type === "delete");
-    const other = c.replicas.find((m) => m.name !== newLeader)!;
-    const waitFrom = performance.now();
-    const otherStreaming = await waitStreaming(c, other.name, newLeader, 30_000);
-    const otherReplicaStreamingMs = otherStreaming.ms === null
-      ? null
-      : waitFrom + otherStreaming.ms - first.ackAt;
+    const { put, newLeader, first, expiry } = await takeover(c, writer, watch, old.name, t0);
+    const { otherReplicaStreamingMs, otherStreaming } = await otherReplicaFollows(c, newLeader, first.ackAt);
     for (const p of proxies) p.heal();
     const rejoin = await waitStreaming(c, old.name, newLeader, opts.rejoinDeadlineMs);
     const records = await writer.stop();
