@@ -6,10 +6,9 @@
  * `-k` (or `ctl.insecure: true`) it goes through and still presents the client certificate; with `ctl.cacert` it
  * goes through verified, without `-k`.
  */
+import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
 import { createApiHandler, serveApi } from "../../src/api.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
-import { emptyPgObservation, type NodeSnapshot } from "../../src/types.ts";
 import type { ClusterView } from "../../src/types.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
 import { run as reload } from "../../cli/reload.ts";
@@ -17,32 +16,6 @@ import { run as pause } from "../../cli/pause.ts";
 import { REAL_DEPS as PAUSE_DEPS } from "../../cli/pause.ts";
 import { REAL_DEPS as VERSION_DEPS, run as version } from "../../cli/version.ts";
 import { REAL_MEMBER_DEPS } from "../../cli/ctl_member_deps.ts";
-
-function snapshot(now: number): NodeSnapshot {
-  return {
-    name: "pg1",
-    scope: "demo",
-    state: "running",
-    role: "primary",
-    pg: {
-      ...emptyPgObservation(),
-      dataDir: "initialized",
-      running: true,
-      queryable: true,
-      role: "primary",
-      serverVersion: 150008,
-    },
-    pgObservedAt: now,
-    cluster: null,
-    dcsLastSeen: 0,
-    isLeader: true,
-    leaderExpiresAt: now + 30_000,
-    dynamic: { ...DYNAMIC_DEFAULTS },
-    tags: {},
-    nextRunAt: now + 10_000,
-    watchdogFailed: false,
-  };
-}
 
 function clusterView(apiUrl: string, config: Record<string, unknown>): ClusterView {
   return {
@@ -80,33 +53,12 @@ Deno.test("-k/--insecure and ctl.insecure skip the server certificate check and 
     const configWrites: unknown[] = [];
     let config: Record<string, unknown> = { loop_wait: 7 };
     let apiUrl = "";
-    const handler = createApiHandler({
-      snapshot: () => snapshot(performance.now()),
-      now: () => performance.now(),
-      wallNow: () => Date.now(),
-      loadCluster: () => Promise.resolve(clusterView(apiUrl, config)),
-      scope: "demo",
-      name: "pg1",
-      security: () => ({
-        allowlist: [],
-        allowlistIncludeMembers: false,
-        verifyClient: "required",
-        extraHeaders: {},
-      }),
-      control: {
-        readCluster: () => Promise.resolve(clusterView(apiUrl, config)),
-        setConfig: (value) => (configWrites.push(value), config = value, Promise.resolve(true)),
-        fetchStatuses: () => Promise.resolve([]),
-        sleep: () => Promise.resolve(),
-        wallNow: () => Date.now(),
-        paused: () => false,
-        loopWait: () => 7,
-        warn: () => {},
-        setFailover: () => Promise.resolve(false),
-        wake: () => {},
-        reload: () => void reloads++,
-      },
-    });
+    const handler = createApiHandler(stubApiDeps("demo", { verifyClient: "required" }, {
+      readCluster: () => Promise.resolve(clusterView(apiUrl, config)),
+      setConfig: (value) => (configWrites.push(value), config = value, Promise.resolve(true)),
+      loopWait: () => 7,
+      reload: () => void reloads++,
+    }, () => Promise.resolve(clusterView(apiUrl, config))));
     const server = await serveApi(handler, {
       hostname: "127.0.0.1",
       port: 0,

@@ -5,11 +5,10 @@
  * error and nothing reaches the member; with the global `-k` before the command they go through, presenting
  * `ctl.certfile`/`keyfile`. No PostgreSQL: only etcd, the API and the CLI.
  */
+import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { createApiHandler, serveApi } from "../../src/api.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
-import { emptyPgObservation, type NodeSnapshot } from "../../src/types.ts";
 import { makeTestPki, startEtcd } from "../helpers/etcd.ts";
 import { mainModule } from "../../scripts/lib/local_cluster.ts";
 
@@ -24,32 +23,6 @@ async function hactl(args: string[]): Promise<{ code: number; stdout: string; st
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-function snapshot(now: number): NodeSnapshot {
-  return {
-    name: "pg1",
-    scope: "kdemo",
-    state: "running",
-    role: "primary",
-    pg: {
-      ...emptyPgObservation(),
-      dataDir: "initialized",
-      running: true,
-      queryable: true,
-      role: "primary",
-      serverVersion: 150008,
-    },
-    pgObservedAt: now,
-    cluster: null,
-    dcsLastSeen: 0,
-    isLeader: true,
-    leaderExpiresAt: now + 30_000,
-    dynamic: { ...DYNAMIC_DEFAULTS },
-    tags: {},
-    nextRunAt: now + 10_000,
-    watchdogFailed: false,
-  };
-}
-
 Deno.test("hactl -k reaches a member's HTTPS REST API it cannot verify, found through etcd", async () => {
   await using etcd = await startEtcd({ members: 1 });
   const dir = await Deno.makeTempDir({ prefix: "hactl-ctl-k-" });
@@ -58,33 +31,9 @@ Deno.test("hactl -k reaches a member's HTTPS REST API it cannot verify, found th
   try {
     const pki = await makeTestPki(dir, "api");
     let reloads = 0;
-    const handler = createApiHandler({
-      snapshot: () => snapshot(performance.now()),
-      now: () => performance.now(),
-      wallNow: () => Date.now(),
-      loadCluster: () => Promise.reject(new Error("not needed")),
-      scope: "kdemo",
-      name: "pg1",
-      security: () => ({
-        allowlist: [],
-        allowlistIncludeMembers: false,
-        verifyClient: "required",
-        extraHeaders: {},
-      }),
-      control: {
-        readCluster: () => Promise.reject(new Error("not needed")),
-        setConfig: () => Promise.resolve(false),
-        fetchStatuses: () => Promise.resolve([]),
-        sleep: () => Promise.resolve(),
-        wallNow: () => Date.now(),
-        paused: () => false,
-        loopWait: () => 10,
-        warn: () => {},
-        setFailover: () => Promise.resolve(false),
-        wake: () => {},
-        reload: () => void reloads++,
-      },
-    });
+    const handler = createApiHandler(
+      stubApiDeps("kdemo", { verifyClient: "required" }, { reload: () => void reloads++ }),
+    );
     const server = await serveApi(handler, {
       hostname: "127.0.0.1",
       port: 0,

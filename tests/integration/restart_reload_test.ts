@@ -11,6 +11,7 @@
  *   off by reloads, with `allowlist_include_members`.
  * A second, in-process test covers `verify_client` with a real TLS listener.
  */
+import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
 import { startEtcd } from "../helpers/etcd.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
@@ -26,8 +27,6 @@ import {
 } from "../../scripts/lib/local_cluster.ts";
 import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
 import { createApiHandler, serveApi } from "../../src/api.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
-import { emptyPgObservation, type NodeSnapshot } from "../../src/types.ts";
 
 const SCOPE = "rtest";
 
@@ -297,25 +296,6 @@ Deno.test({
   },
 });
 
-function snapshot(now: number): NodeSnapshot {
-  return {
-    name: "pg1",
-    scope: "demo",
-    state: "running",
-    role: "primary",
-    pg: { ...emptyPgObservation(), dataDir: "initialized", running: true, queryable: true, role: "primary" },
-    pgObservedAt: now,
-    cluster: null,
-    dcsLastSeen: 0,
-    isLeader: true,
-    leaderExpiresAt: now + 30_000,
-    dynamic: { ...DYNAMIC_DEFAULTS },
-    tags: {},
-    nextRunAt: now + 10_000,
-    watchdogFailed: false,
-  };
-}
-
 Deno.test("verify_client: required refuses a client without a certificate at the handshake, optional on unsafe methods", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hactl-verify-" });
   try {
@@ -335,33 +315,11 @@ Deno.test("verify_client: required refuses a client without a certificate at the
     let reloads = 0;
     for (const mode of ["required", "optional"] as const) {
       const abort = new AbortController();
-      const handler = createApiHandler({
-        snapshot: () => snapshot(performance.now()),
-        now: () => performance.now(),
-        wallNow: () => Date.now(),
-        loadCluster: () => Promise.reject(new Error("not needed")),
-        scope: "demo",
-        name: "pg1",
-        security: () => ({
-          allowlist: [],
-          allowlistIncludeMembers: false,
-          verifyClient: mode,
-          extraHeaders: { "Strict-Transport-Security": "max-age=31536000" },
-        }),
-        control: {
-          readCluster: () => Promise.reject(new Error("not needed")),
-          setFailover: () => Promise.resolve(false),
-          fetchStatuses: () => Promise.resolve([]),
-          sleep: () => Promise.resolve(),
-          wallNow: () => Date.now(),
-          paused: () => false,
-          loopWait: () => 10,
-          warn: () => {},
-          setConfig: () => Promise.resolve(false),
-          wake: () => {},
-          reload: () => void reloads++,
-        },
-      });
+      const handler = createApiHandler(stubApiDeps(
+        "demo",
+        { verifyClient: mode, extraHeaders: { "Strict-Transport-Security": "max-age=31536000" } },
+        { reload: () => void reloads++ },
+      ));
       const server = await serveApi(handler, {
         hostname: "127.0.0.1",
         port: 0,
