@@ -18,6 +18,7 @@ import { systemdNotifier } from "../src/sd_notify.ts";
 import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../src/watchdog.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
+import { liveApplicable, restartOnlyChanges } from "../src/config_reload.ts";
 import { lookup } from "node:dns/promises";
 import { writeErr, writeOut } from "./io.ts";
 
@@ -73,60 +74,6 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     return 0;
   }
   return await runDaemon(config, positional[0], env);
-}
-
-/** Local settings a reload cannot change in a running agent (they take effect at its next start). */
-export function restartOnlyChanges(current: Config, next: Config): string[] {
-  const out: string[] = [];
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-  if (!same(current.scope, next.scope)) out.push("scope");
-  if (!same(current.name, next.name)) out.push("name");
-  if (!same(current.namespace, next.namespace)) out.push("namespace");
-  if (!same(current.etcd3, next.etcd3)) out.push("etcd3");
-  if (!same(current.postgresql.dataDir, next.postgresql.dataDir)) out.push("postgresql.data_dir");
-  if (!same(current.postgresql.configDir, next.postgresql.configDir)) out.push("postgresql.config_dir");
-  if (!same(current.postgresql.binDir, next.postgresql.binDir)) out.push("postgresql.bin_dir");
-  if (!same(current.postgresql.connectAddress, next.postgresql.connectAddress)) {
-    out.push("postgresql.connect_address");
-  }
-  if (!same(current.restapi.connectAddress, next.restapi.connectAddress)) out.push("restapi.connect_address");
-  if (Boolean(current.restapi.certfile) !== Boolean(next.restapi.certfile)) {
-    out.push("restapi.certfile (HTTPS on or off changes the advertised api_url)");
-  }
-  if (!same(current.watchdog, next.watchdog)) out.push("watchdog");
-  if (!same(current.log, next.log)) out.push("log");
-  return out;
-}
-
-/** `next`, with what {@link restartOnlyChanges} names kept as it runs now. */
-export function liveApplicable(current: Config, next: Config): Config {
-  return {
-    ...next,
-    scope: current.scope,
-    name: current.name,
-    namespace: current.namespace,
-    etcd3: current.etcd3,
-    log: current.log,
-    watchdog: current.watchdog,
-    restapi: Boolean(current.restapi.certfile) === Boolean(next.restapi.certfile)
-      ? { ...next.restapi, connectAddress: current.restapi.connectAddress }
-      : {
-        ...next.restapi,
-        connectAddress: current.restapi.connectAddress,
-        certfile: current.restapi.certfile,
-        keyfile: current.restapi.keyfile,
-        keyfilePassword: current.restapi.keyfilePassword,
-        cafile: current.restapi.cafile,
-        verifyClient: current.restapi.verifyClient,
-      },
-    postgresql: {
-      ...next.postgresql,
-      dataDir: current.postgresql.dataDir,
-      configDir: current.postgresql.configDir,
-      binDir: current.postgresql.binDir,
-      connectAddress: current.postgresql.connectAddress,
-    },
-  };
 }
 
 /** Resolve a hostname the way the system does (/etc/hosts included), to every address it has. */

@@ -2,7 +2,7 @@
  * What a reload of the local configuration applies live and what waits for the next agent start.
  */
 import assert from "node:assert/strict";
-import { liveApplicable, restartOnlyChanges } from "../../cli/agent.ts";
+import { liveApplicable, restartOnlyChanges } from "../../src/config_reload.ts";
 import { makeTestConfig } from "../helpers/pg_config.ts";
 import type { Config } from "../../src/config.ts";
 
