@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { writeErr, writeOut } from "./cli/io.ts";
+import { writeErr, writeOut } from "./cli/lib/io.ts";
 import { run as agent } from "./cli/agent.ts";
 import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
 import { run as dsn } from "./cli/dsn.ts";

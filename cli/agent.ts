@@ -5,22 +5,30 @@
  *
  * @module
  */
-import { Agent, type FenceChannel, REAL_CLOCK } from "../src/agent.ts";
-import { type ApiSecurity, type ApiServer, type ApiTls, createApiHandler, serveApi } from "../src/api.ts";
-import { ProcessCallbackRunner } from "../src/callbacks.ts";
-import { type Config, ConfigError, normalizeDynamic } from "../src/config.ts";
-import { createEtcdDcs } from "../src/dcs.ts";
-import { agentLog, configSecrets, moduleLogger, redactLikeLog, setupLogging } from "../src/log.ts";
-import { HttpPeerClient } from "../src/peers.ts";
-import type { PeerClient } from "../src/ports.ts";
-import { LocalPostgres } from "../src/postgres.ts";
-import { systemdNotifier } from "../src/sd_notify.ts";
-import { type ClusterView, HACTL_VERSION } from "../src/types.ts";
-import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../src/watchdog.ts";
+import { Agent } from "../src/shell/agent.ts";
+import type { FenceChannel } from "../src/core/ports.ts";
+import { REAL_CLOCK } from "../src/host/clock.ts";
+import {
+  type ApiSecurity,
+  type ApiServer,
+  type ApiTls,
+  createApiHandler,
+  serveApi,
+} from "../src/api/handler.ts";
+import { ProcessCallbackRunner } from "../src/pg/callbacks.ts";
+import { type Config, ConfigError, normalizeDynamic } from "../src/config/config.ts";
+import { createEtcdDcs } from "../src/dcs/etcd.ts";
+import { agentLog, configSecrets, moduleLogger, redactLikeLog, setupLogging } from "../src/log/log.ts";
+import { HttpPeerClient } from "../src/api/peer_client.ts";
+import type { PeerClient } from "../src/core/ports.ts";
+import { LocalPostgres } from "../src/pg/postgres.ts";
+import { systemdNotifier } from "../src/host/sd_notify.ts";
+import { type ClusterView, HACTL_VERSION } from "../src/core/types.ts";
+import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../src/host/watchdog.ts";
 import { checkConfigEnvironment, loadConfigFile } from "./validate_config.ts";
-import { liveApplicable, restartOnlyChanges } from "../src/config_reload.ts";
+import { liveApplicable, restartOnlyChanges } from "../src/config/reload.ts";
 import { lookup } from "node:dns/promises";
-import { writeErr, writeOut } from "./io.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config] [--help]
 

@@ -1,15 +1,15 @@
 /**
  * `hactl dsn [CLUSTER] [-r ROLE | -m MEMBER]`: print `host=<h> port=<p>` for a member (the leader by default),
- * taken from the `conn_url` in its member key, as patronictl's `dsn` (spec/patroni-interfaces.md §2.3).
+ * taken from the `conn_url` in its member key, as patronictl's `dsn`.
  *
  * @module
  */
-import type { ClusterView } from "../src/types.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { runCtl } from "./ctl_command.ts";
-import { anyMember, memberConnParams, parseRole } from "./ctl_members.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { writeErr, writeOut } from "./io.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { runCtl } from "./lib/command.ts";
+import { anyMember, memberConnParams, parseRole } from "./lib/members.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 export interface DsnDeps {
   loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;

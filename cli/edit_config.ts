@@ -1,7 +1,7 @@
 /**
  * `hactl edit-config [CLUSTER] [-s K=V ...] [-p GUC=V ...] [--apply FILE|-] [--replace FILE|-] [-q] [--force]`:
- * change the dynamic configuration (the DCS `config` key) as patronictl's `edit-config` does
- * (spec/patroni-interfaces.md §2.3): `--replace` starts from an empty document, `--apply` merges a YAML file
+ * change the dynamic configuration (the DCS `config` key) as patronictl's `edit-config` does:
+ * `--replace` starts from an empty document, `--apply` merges a YAML file
  * (Patroni's merge rules), `-s`/`-p` set dotted keys, and without any of them `$EDITOR` (else `editor`, else
  * `vi`) edits the YAML. Then a unified diff, `Apply these changes?` (skipped by `--force`), and a write with
  * compare-and-swap on the key's revision, so a concurrent change is never overwritten.
@@ -12,17 +12,17 @@
  *
  * @module
  */
-import type { ClusterView } from "../src/types.ts";
-import { yamlOf } from "../src/cluster_table.ts";
-import { parseYamlText } from "../src/config.ts";
-import { normalizeDynamic } from "../src/config_dynamic.ts";
-import { applyKeyValues, EditError, jsonEqual, patchConfigDoc, unifiedDiff } from "../src/config_edit.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { runCtl } from "./ctl_command.ts";
-import { type Asker, stdinAsker } from "./ctl_prompt.ts";
-import { writeConfigKey } from "./ctl_dcs.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { writeErr, writeOut } from "./io.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { yamlOf } from "./lib/cluster_table.ts";
+import { parseYamlText } from "../src/config/config.ts";
+import { normalizeDynamic } from "../src/config/dynamic.ts";
+import { applyKeyValues, EditError, jsonEqual, patchConfigDoc, unifiedDiff } from "../src/config/edit.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { runCtl } from "./lib/command.ts";
+import { type Asker, stdinAsker } from "./lib/prompt.ts";
+import { writeConfigKey } from "./lib/dcs.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 type Doc = Record<string, unknown>;
 

@@ -1,13 +1,18 @@
 /**
  * `hactl fence-supervisor --data-dir DIR`: the fencing supervisor process `hactl agent` starts beside itself (see
- * src/fence.ts for what it guarantees). Reads `arm <ms>` / `disarm` lines on stdin; keeps its deadline in
+ * src/host/fence_supervisor.ts for what it guarantees). Reads `arm <ms>` / `disarm` lines on stdin; keeps its deadline in
  * `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
  * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
  *
  * @module
  */
-import { type FenceIo, type FenceState, FenceSupervisor, parseFenceCommand } from "../src/fence.ts";
-import { writeErr, writeOut } from "./io.ts";
+import {
+  type FenceIo,
+  type FenceState,
+  FenceSupervisor,
+  parseFenceCommand,
+} from "../src/host/fence_supervisor.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 const HELP = `Usage: hactl fence-supervisor --data-dir DIR
 

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { createEtcdDcs } from "../src/dcs.ts";
-import type { Member } from "../src/types.ts";
+import { createEtcdDcs } from "../src/dcs/etcd.ts";
+import type { Member } from "../src/core/types.ts";
 import {
   CTL_GLOBAL_HELP,
   CtlError,
@@ -15,8 +15,8 @@ import {
   type CtlSettings,
   loadCtlConfig,
   requireEtcd,
-} from "./ctl_config.ts";
-import { runCtl } from "./ctl_command.ts";
+} from "./lib/config.ts";
+import { runCtl } from "./lib/command.ts";
 import {
   clusterAndNames,
   confirmOrAbort,
@@ -24,8 +24,8 @@ import {
   memberUrl,
   parseRole,
   selectMembers,
-} from "./ctl_targets.ts";
-import { REAL_MEMBER_DEPS } from "./ctl_member_deps.ts";
+} from "./lib/targets.ts";
+import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
 
 const USAGE = "Usage: hactl flush [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]... {restart|switchover}";
 const HELP = [

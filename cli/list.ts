@@ -1,6 +1,6 @@
 /**
- * `hactl list` and `hactl topology`: read each cluster straight from etcd and print patronictl's member table
- * (spec/patroni-interfaces.md §2.2). The layout lives in `src/cluster_table.ts`; this file parses arguments,
+ * `hactl list` and `hactl topology`: read each cluster straight from etcd and print patronictl's member table.
+ * The layout lives in `cli/lib/cluster_table.ts`; this file parses arguments,
  * loads the ctl configuration, reads etcd, and handles `-W`/`-w` refreshes.
  *
  * Exit codes: 0 success, 1 `Error: <message>` (configuration, etcd unreachable), 2 usage errors.
@@ -8,22 +8,20 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { createEtcdDcs } from "../src/dcs.ts";
-import { renderList } from "../src/cluster_table.ts";
-import type { ListFormat } from "../src/cluster_table.ts";
-import type { ClusterView } from "../src/types.ts";
+import { renderList } from "./lib/cluster_table.ts";
+import type { ListFormat } from "./lib/cluster_table.ts";
+import type { ClusterView } from "../src/core/types.ts";
 import {
-  checkClusterName,
   CTL_GLOBAL_HELP,
   CTL_GLOBAL_OPTIONS,
   CtlError,
   ctlOptionsFrom,
-  describeEndpoints,
   loadCtlConfig,
   requireEtcd,
-} from "./ctl_config.ts";
-import type { CtlSettings } from "./ctl_config.ts";
-import { writeErr, writeOut } from "./io.ts";
+} from "./lib/config.ts";
+import type { CtlSettings } from "./lib/config.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
+import { formatLocalTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";
 
 /** The side effects `list` needs, injectable for tests. */
 export interface ListDeps {
@@ -35,33 +33,6 @@ export interface ListDeps {
   now(): Date;
   /** Whether stdout is a terminal (the screen is cleared only then, as click does). */
   isTerminal(): boolean;
-}
-
-/** Read a cluster with the real etcd adapter, always closing it; failures become `cannot reach etcd ...`. */
-export async function loadClusterFromEtcd(settings: CtlSettings, scope: string): Promise<ClusterView> {
-  checkClusterName(scope);
-  const etcd = requireEtcd(settings);
-  let dcs;
-  try {
-    dcs = createEtcdDcs({
-      etcd,
-      namespace: settings.namespace,
-      scope,
-      name: typeof settings.doc.name === "string" ? settings.doc.name : "hactl-ctl",
-      retryTimeout: settings.retryTimeout,
-      ttl: settings.ttl,
-    });
-  } catch (err) {
-    throw new CtlError(err instanceof Error ? err.message : String(err), { cause: err });
-  }
-  try {
-    return await dcs.loadCluster();
-  } catch (err) {
-    const reason = (err instanceof Error ? err.message : String(err)).replace(/\s*Resolution note:\s*$/, "");
-    throw new CtlError(`cannot reach etcd at ${describeEndpoints(etcd.hosts)}: ${reason}`, { cause: err });
-  } finally {
-    await dcs.close().catch(() => {});
-  }
 }
 
 const DEFAULT_DEPS: ListDeps = {
@@ -118,16 +89,6 @@ function usageError(command: string, message: string, deps: ListDeps): number {
       `Error: ${message}\n`,
   );
   return 2;
-}
-
-function pad2(n: number): string {
-  return String(n).padStart(2, "0");
-}
-
-/** Local time as `YYYY-MM-DD HH:MM:SS`. */
-export function formatLocalTimestamp(d: Date): string {
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ` +
-    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
 /** Python logging's default `asctime`: `YYYY-MM-DD HH:MM:SS,mmm`. */

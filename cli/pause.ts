@@ -4,12 +4,12 @@
  *
  * @module
  */
-import type { ClusterView } from "../src/types.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { postJson } from "./ctl_http.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { runCtl } from "./ctl_command.ts";
-import { writeErr, writeOut } from "./io.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { postJson } from "./lib/http.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { runCtl } from "./lib/command.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 type Action = "pause" | "resume";
 

@@ -1,7 +1,7 @@
 /**
  * `hactl query [CLUSTER] [-r ROLE | -m MEMBER] [-d DB] [-U USER] [--password] (-c SQL | -f FILE)
  * [--format F] [--delimiter D] [-W | -w S]`: run SQL on a member chosen as patronictl does (the leader by
- * default), connecting to the `conn_url` its agent publishes (spec/patroni-interfaces.md §2.3). For `primary`,
+ * default), connecting to the `conn_url` its agent publishes. For `primary`,
  * `replica`, `standby` and `standby-leader` the choice is confirmed with `pg_is_in_recovery()`. Output: column
  * names, then rows, as tsv (default), pretty, json or yaml. A failed connection or statement prints a row
  * `<timestamp>\tERROR, SQLSTATE: <code>` and the watch goes on.
@@ -14,14 +14,14 @@
  * @module
  */
 import postgres from "postgres";
-import type { ClusterView } from "../src/types.ts";
-import { pythonJson, renderTable, yamlOf } from "../src/cluster_table.ts";
-import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { CtlUsageError, globalHelpFor, runCtl } from "./ctl_command.ts";
-import { anyMember, type CtlRole, memberConnParams, parseRole } from "./ctl_members.ts";
-import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
-import { type Asker, stdinAsker } from "./ctl_prompt.ts";
-import { writeErr, writeOut } from "./io.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { pythonJson, renderTable, yamlOf } from "./lib/cluster_table.ts";
+import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { CtlUsageError, globalHelpFor, runCtl } from "./lib/command.ts";
+import { anyMember, type CtlRole, memberConnParams, parseRole } from "./lib/members.ts";
+import { formatLocalTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";
+import { type Asker, stdinAsker } from "./lib/prompt.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 /** Where and as whom to connect. */
 export interface ConnectParams {

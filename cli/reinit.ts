@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { renderList } from "../src/cluster_table.ts";
-import type { ClusterView } from "../src/types.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { ctlRequest, postJson } from "./ctl_http.ts";
-import { runCtl } from "./ctl_command.ts";
-import { stdinAsker } from "./ctl_prompt.ts";
-import { writeErr, writeOut } from "./io.ts";
+import { renderList } from "./lib/cluster_table.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { ctlRequest, postJson } from "./lib/http.ts";
+import { runCtl } from "./lib/command.ts";
+import { stdinAsker } from "./lib/prompt.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 const HELP = [
   "Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...",

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { normalizeDynamic } from "../src/config.ts";
-import { CTL_GLOBAL_HELP, ctlOptionsFrom, loadCtlConfig } from "./ctl_config.ts";
-import { runCtl } from "./ctl_command.ts";
+import { normalizeDynamic } from "../src/config/config.ts";
+import { CTL_GLOBAL_HELP, ctlOptionsFrom, loadCtlConfig } from "./lib/config.ts";
+import { runCtl } from "./lib/command.ts";
 import {
   clusterAndNames,
   confirmOrAbort,
@@ -15,8 +15,8 @@ import {
   memberUrl,
   parseRole,
   selectMembers,
-} from "./ctl_targets.ts";
-import { REAL_MEMBER_DEPS } from "./ctl_member_deps.ts";
+} from "./lib/targets.ts";
+import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
 
 const USAGE = "Usage: hactl reload [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]...";
 const HELP = [

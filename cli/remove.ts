@@ -1,6 +1,6 @@
 /**
- * `hactl remove CLUSTER [-f FORMAT]`: delete every key of a cluster from etcd, as patronictl's `remove`
- * (spec/patroni-interfaces.md §2.3). Prints the member table, then asks three times, with no `--force`:
+ * `hactl remove CLUSTER [-f FORMAT]`: delete every key of a cluster from etcd, as patronictl's `remove`.
+ * Prints the member table, then asks three times, with no `--force`:
  * the cluster name, the phrase `Yes I am aware`, and, while a member holds the leader key, that leader's name.
  * Any other answer aborts with patronictl's message and changes nothing.
  *
@@ -9,8 +9,8 @@
  *
  * @module
  */
-import type { ClusterView } from "../src/types.ts";
-import { renderList } from "../src/cluster_table.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { renderList } from "./lib/cluster_table.ts";
 import {
   checkClusterName,
   CTL_GLOBAL_HELP,
@@ -18,12 +18,12 @@ import {
   ctlOptionsFrom,
   type CtlSettings,
   loadCtlConfig,
-} from "./ctl_config.ts";
-import { CtlUsageError, runCtl } from "./ctl_command.ts";
-import { type Asker, stdinAsker } from "./ctl_prompt.ts";
-import { deleteClusterKeys } from "./ctl_dcs.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { writeErr, writeOut } from "./io.ts";
+} from "./lib/config.ts";
+import { CtlUsageError, runCtl } from "./lib/command.ts";
+import { type Asker, stdinAsker } from "./lib/prompt.ts";
+import { deleteClusterKeys } from "./lib/dcs.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 export interface RemoveDeps {
   loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;

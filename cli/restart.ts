@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { parsePgVersion } from "../src/restart.ts";
-import { normalizeDynamic } from "../src/config.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, loadCtlConfig } from "./ctl_config.ts";
-import { runCtl } from "./ctl_command.ts";
+import { parsePgVersion } from "../src/core/restart.ts";
+import { normalizeDynamic } from "../src/config/config.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, loadCtlConfig } from "./lib/config.ts";
+import { runCtl } from "./lib/command.ts";
 import {
   clusterAndNames,
   confirmOrAbort,
@@ -17,9 +17,9 @@ import {
   memberUrl,
   parseRole,
   selectMembers,
-} from "./ctl_targets.ts";
-import { REAL_MEMBER_DEPS } from "./ctl_member_deps.ts";
-import { parseScheduled } from "./switchover.ts";
+} from "./lib/targets.ts";
+import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
+import { parseScheduled } from "./lib/schedule.ts";
 
 const USAGE = "Usage: hactl restart [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]...";
 const HELP = [

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { pythonJson, renderTable, yamlOf } from "../src/cluster_table.ts";
-import type { ClusterView } from "../src/types.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { runCtl } from "./ctl_command.ts";
-import { writeErr, writeOut } from "./io.ts";
+import { pythonJson, renderTable, yamlOf } from "./lib/cluster_table.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { runCtl } from "./lib/command.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 type Command = "show-config" | "history";
 

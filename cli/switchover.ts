@@ -2,20 +2,21 @@
  * `hactl switchover` and `hactl failover`, as patronictl's: show the topology, validate the leader and the
  * candidate, ask what was not given (unless `--force`), confirm, then `POST /switchover|/failover` to the
  * leader's REST API (the candidate's when there is no leader) and print the answer; when no member's API answers,
- * write the `failover` key directly. The CLI never decides: the agents act (STYLE 10).
+ * write the `failover` key directly. The CLI never decides: the agents act.
  *
  * @module
  */
-import { renderList } from "../src/cluster_table.ts";
-import { isNoFailover } from "../src/ha.ts";
-import type { ClusterView } from "../src/types.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { formatLocalTimestamp, loadClusterFromEtcd } from "./list.ts";
-import { postJson } from "./ctl_http.ts";
-import { writeFailoverKey } from "./ctl_dcs.ts";
-import { runCtl } from "./ctl_command.ts";
-import { stdinAsker } from "./ctl_prompt.ts";
-import { writeErr, writeOut } from "./io.ts";
+import { renderList } from "./lib/cluster_table.ts";
+import { isNoFailover } from "../src/core/decide.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { formatLocalTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";
+import { postJson } from "./lib/http.ts";
+import { writeFailoverKey } from "./lib/dcs.ts";
+import { runCtl } from "./lib/command.ts";
+import { stdinAsker } from "./lib/prompt.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
+import { parseScheduled } from "./lib/schedule.ts";
 
 type Action = "switchover" | "failover";
 
@@ -218,22 +219,4 @@ function isoMinute(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${
     p(d.getMinutes())
   }`;
-}
-
-/**
- * A scheduled time as ISO 8601 with an offset. A value without a timezone is taken as local time, as patronictl
- * does (dateutil), and sent with the local offset.
- */
-export function parseScheduled(text: string): string | null {
-  const t = text.trim();
-  if (!/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i.test(t)) return null;
-  const hasZone = /(Z|[+-]\d{2}:?\d{2})$/i.test(t);
-  const ms = Date.parse(hasZone ? t : t.replace(" ", "T"));
-  if (Number.isNaN(ms)) return null;
-  const d = new Date(ms);
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? "+" : "-";
-  const p = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
-  const local = new Date(ms + off * 60_000).toISOString().replace("Z", "").replace(/\.000$/, "");
-  return `${local}${sign}${p(off / 60)}:${p(off % 60)}`;
 }

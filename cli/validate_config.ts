@@ -3,16 +3,16 @@
  * every problem at once, one per line on stderr (exit 1), or `<file>: configuration is valid` (exit 0).
  *
  * Owns the configuration's I/O: `loadConfigFile` (a file, a directory of `*.yml`/`*.yaml` merged in sorted order,
- * `PATRONI_CONFIGURATION`, or the `PATRONI_*` variables alone, spec/patroni-interfaces.md §3.1) and
+ * `PATRONI_CONFIGURATION`, or the `PATRONI_*` variables alone) and
  * `checkConfigEnvironment` (data_dir, bin_dir and TLS files on disk), which `hactl agent` also calls before it
- * starts anything. Imports `src/config.ts` and `src/config_env.ts` only.
+ * starts anything. Imports `src/config/config.ts` and `src/config/env.ts` only.
  *
  * @module
  */
 import { lookup } from "node:dns/promises";
 import { stringify } from "yaml";
-import { buildConfig, type Config, ConfigError, parseYamlText, redactConfig } from "../src/config.ts";
-import { type Doc, isDoc, mergeDocs } from "../src/config_env.ts";
+import { buildConfig, type Config, ConfigError, parseYamlText, redactConfig } from "../src/config/config.ts";
+import { type Doc, isDoc, mergeDocs } from "../src/config/env.ts";
 
 const USAGE = `Usage: hactl validate-config [--print] [<config.yml | config-dir>]
 

@@ -6,13 +6,13 @@
  *
  * @module
  */
-import type { ClusterView } from "../src/types.ts";
-import { HACTL_VERSION } from "../src/types.ts";
-import { CTL_GLOBAL_HELP, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./ctl_config.ts";
-import { runCtl } from "./ctl_command.ts";
-import { ctlRequest } from "./ctl_http.ts";
-import { loadClusterFromEtcd } from "./list.ts";
-import { writeErr, writeOut } from "./io.ts";
+import type { ClusterView } from "../src/core/types.ts";
+import { HACTL_VERSION } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
+import { runCtl } from "./lib/command.ts";
+import { ctlRequest } from "./lib/http.ts";
+import { loadClusterFromEtcd } from "./lib/cluster.ts";
+import { writeErr, writeOut } from "./lib/io.ts";
 
 export interface VersionDeps {
   loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;

@@ -6,7 +6,7 @@
 #   --allow-run    pg_ctl, initdb, pg_basebackup, pg_rewind, callbacks, `hactl fence-supervisor` (itself)
 #   --allow-env    PATRONI_* overrides, PGPASSFILE & co for children, NOTIFY_SOCKET
 #   --allow-sys    host name and interface addresses (os module of npm packages)
-#   --allow-ffi    libc: the watchdog ioctls (/dev/watchdog) and sd_notify (src/sd_notify.ts)
+#   --allow-ffi    libc: the watchdog ioctls (/dev/watchdog) and sd_notify (src/host/sd_notify.ts)
 #   --v8-flags=--max-semi-space-size=1   see AGENT_V8_FLAGS in scripts/lib/local_cluster.ts
 #   --no-check     the type check runs just before, on the same files
 # The import graph is static (tests/cli/binary_test.ts), so deno compile embeds every module; npm packages come

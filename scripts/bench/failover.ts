@@ -56,8 +56,8 @@ import {
   withSql,
   writeLayout,
 } from "../lib/local_cluster.ts";
-import { parseLsn } from "../../src/types.ts";
-import type { MemberRecord } from "../../src/types.ts";
+import { parseLsn } from "../../src/core/types.ts";
+import type { MemberRecord } from "../../src/core/types.ts";
 
 /** The DCS timings a cluster runs with (seconds). */
 export interface Timing {

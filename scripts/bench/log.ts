@@ -10,8 +10,8 @@
  * @module
  */
 import { getLogger, resetSync } from "@logtape/logtape";
-import { setupLogging } from "../../src/log.ts";
-import type { LogSettings } from "../../src/log.ts";
+import { setupLogging } from "../../src/log/log.ts";
+import type { LogSettings } from "../../src/log/log.ts";
 
 const lines = Number(Deno.args[Deno.args.indexOf("--lines") + 1] || 100_000);
 const SECRETS = ["pg-super-secret", "rep-secret", "rewind-secret", "api-secret", "ctl-secret", "etcd-secret"];

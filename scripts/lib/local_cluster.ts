@@ -8,8 +8,8 @@
  * @module
  */
 import postgres from "postgres";
-import { createEtcdDcs } from "../../src/dcs.ts";
-import type { ClusterView } from "../../src/types.ts";
+import { createEtcdDcs } from "../../src/dcs/etcd.ts";
+import type { ClusterView } from "../../src/core/types.ts";
 
 export interface MemberLayout {
   name: string;

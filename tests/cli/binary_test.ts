@@ -85,7 +85,15 @@ Deno.test("the import graph of main.ts is static, local or npm, and every module
   assert.deepEqual(graphProblems(info.modules), []);
   // Every file of cli/ and src/ that main.ts needs is in the graph (a module only reached dynamically would not be).
   const local = new Set(info.modules.filter((m) => m.kind === "esm").map((m) => m.specifier));
-  for (const f of ["cli/agent.ts", "src/log.ts", "src/sd_notify.ts", "src/ha.ts", "src/dcs.ts"]) {
+  for (
+    const f of [
+      "cli/agent.ts",
+      "src/log/log.ts",
+      "src/host/sd_notify.ts",
+      "src/core/decide.ts",
+      "src/dcs/etcd.ts",
+    ]
+  ) {
     assert.ok(local.has(new URL(f, "file://" + REPO).href), `${f} is not reached statically from main.ts`);
   }
 });

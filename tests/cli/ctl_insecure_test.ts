@@ -8,14 +8,14 @@
  */
 import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
-import { createApiHandler, serveApi } from "../../src/api.ts";
-import type { ClusterView } from "../../src/types.ts";
+import { createApiHandler, serveApi } from "../../src/api/handler.ts";
+import type { ClusterView } from "../../src/core/types.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
 import { run as reload } from "../../cli/reload.ts";
 import { run as pause } from "../../cli/pause.ts";
 import { REAL_DEPS as PAUSE_DEPS } from "../../cli/pause.ts";
 import { REAL_DEPS as VERSION_DEPS, run as version } from "../../cli/version.ts";
-import { REAL_MEMBER_DEPS } from "../../cli/ctl_member_deps.ts";
+import { REAL_MEMBER_DEPS } from "../../cli/lib/member_deps.ts";
 
 function clusterView(apiUrl: string, config: Record<string, unknown>): ClusterView {
   return {

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { type EditConfigDeps, run } from "../../cli/edit_config.ts";
-import { CtlError } from "../../cli/ctl_config.ts";
-import { scriptedAsker } from "../../cli/ctl_prompt.ts";
-import type { ClusterView } from "../../src/types.ts";
+import { CtlError } from "../../cli/lib/config.ts";
+import { scriptedAsker } from "../../cli/lib/prompt.ts";
+import type { ClusterView } from "../../src/core/types.ts";
 
 const CONFIG = {
   ttl: 30,

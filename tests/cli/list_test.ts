@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { run, runTopology } from "../../cli/list.ts";
 import type { ListDeps } from "../../cli/list.ts";
-import { CtlError } from "../../cli/ctl_config.ts";
-import type { ClusterView } from "../../src/types.ts";
+import { CtlError } from "../../cli/lib/config.ts";
+import type { ClusterView } from "../../src/core/types.ts";
 
 function clusterOf(scope: string): ClusterView {
   return {

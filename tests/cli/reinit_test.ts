@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type ReinitDeps, run } from "../../cli/reinit.ts";
-import type { ClusterView, Member } from "../../src/types.ts";
+import type { ClusterView, Member } from "../../src/core/types.ts";
 
 function member(name: string): Member {
   return {

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { type RemoveDeps, run as remove } from "../../cli/remove.ts";
 import { type DsnDeps, run as dsn } from "../../cli/dsn.ts";
 import { formatRows, type QueryDeps, run as query } from "../../cli/query.ts";
-import { scriptedAsker } from "../../cli/ctl_prompt.ts";
+import { scriptedAsker } from "../../cli/lib/prompt.ts";
 import { mainModule } from "../../scripts/lib/local_cluster.ts";
-import type { ClusterView, Member } from "../../src/types.ts";
+import type { ClusterView, Member } from "../../src/core/types.ts";
 
 function member(name: string, role: string, port: number): Member {
   return {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { run as restart } from "../../cli/restart.ts";
 import { run as reload } from "../../cli/reload.ts";
 import { type FlushDeps, run as flush } from "../../cli/flush.ts";
-import type { ClusterView, Member } from "../../src/types.ts";
+import type { ClusterView, Member } from "../../src/core/types.ts";
 
 function member(name: string, extra: Partial<Member["data"]> = {}): Member {
   return {

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { run, type ShowDeps } from "../../cli/show.ts";
-import type { ClusterView } from "../../src/types.ts";
+import type { ClusterView } from "../../src/core/types.ts";
 
 const VIEW: ClusterView = {
   initialize: "7393828465826342947",

@@ -3,8 +3,9 @@
  * message, what is posted where, and the fallback to the DCS.
  */
 import assert from "node:assert/strict";
-import { parseScheduled, run, type SwitchoverDeps } from "../../cli/switchover.ts";
-import type { ClusterView, Member } from "../../src/types.ts";
+import { run, type SwitchoverDeps } from "../../cli/switchover.ts";
+import { parseScheduled } from "../../cli/lib/schedule.ts";
+import type { ClusterView, Member } from "../../src/core/types.ts";
 
 function member(name: string, tags?: Member["data"]["tags"]): Member {
   return {

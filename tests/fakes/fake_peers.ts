@@ -4,16 +4,16 @@
  * real `HttpPeerClient` uses. The simulator's directory answers `null` (no answer: the asker gets
  * `reachable: false`) when the target's host is down, its agent (which serves the API) is not running, or the
  * network between the two hosts is cut; otherwise it refreshes the target's Postgres status (as the agent's status
- * monitor does about every second) and builds the document with `buildStatus` from `src/health.ts`, so role,
+ * monitor does about every second) and builds the document with `buildStatus` from `src/api/health.ts`, so role,
  * WAL position, timeline and tags come from the target's own snapshot.
  *
- * Imports `src/peers.ts` (pure parsing), `src/ports.ts` and `src/types.ts`.
+ * Imports `src/api/peer_client.ts` (pure parsing), `src/core/ports.ts` and `src/core/types.ts`.
  *
  * @module
  */
-import { parsePeerStatus } from "../../src/peers.ts";
-import type { PeerClient } from "../../src/ports.ts";
-import type { PeerStatus } from "../../src/types.ts";
+import { parsePeerStatus } from "../../src/api/peer_client.ts";
+import type { PeerClient } from "../../src/core/ports.ts";
+import type { PeerStatus } from "../../src/core/types.ts";
 
 /** Who answers `GET /patroni` in the simulated network. */
 export interface PeerDirectory {

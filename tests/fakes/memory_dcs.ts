@@ -1,7 +1,7 @@
 /**
  * An honest in-memory etcd for the simulator. `MemoryEtcd` is the shared store: keys with create/mod revisions, a
  * global revision counter, leases whose expiry follows a virtual clock, an event log for watches, and per-member
- * partitions. `MemoryDcs` is one member's `Dcs` on top of it, with the same rules as `src/dcs.ts`: the same
+ * partitions. `MemoryDcs` is one member's `Dcs` on top of it, with the same rules as `src/dcs/etcd.ts`: the same
  * transactions and CAS conditions, the same change detection for `touchMember`/`writeStatus`, the same watch
  * filter; and decoding through the same `decodeCluster`. The contract suite in
  * `tests/integration/dcs_contract_test.ts` runs against both.
@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { DcsError } from "../../src/ports.ts";
-import type { Dcs } from "../../src/ports.ts";
-import type { ClusterView, HistoryEntry, MemberRecord } from "../../src/types.ts";
+import { DcsError } from "../../src/core/ports.ts";
+import type { Dcs } from "../../src/core/ports.ts";
+import type { ClusterView, HistoryEntry, MemberRecord } from "../../src/core/types.ts";
 import {
   clusterPrefix,
   decodeCluster,
@@ -22,7 +22,7 @@ import {
   KEYS,
   memberKey,
   type RawKv,
-} from "../../src/dcs_codec.ts";
+} from "../../src/dcs/codec.ts";
 
 /** One entry of the store's event log. */
 export interface MemoryEvent {
@@ -278,7 +278,7 @@ export class MemoryEtcd {
   }
 }
 
-/** One member's `Dcs` on a `MemoryEtcd`; same rules as `EtcdDcs` (src/dcs.ts). */
+/** One member's `Dcs` on a `MemoryEtcd`; same rules as `EtcdDcs` (src/dcs/etcd.ts). */
 export class MemoryDcs implements Dcs {
   readonly #etcd: MemoryEtcd;
   readonly #prefix: string;

@@ -3,7 +3,7 @@
  * (system identifiers), the registry of every member's server, the timers of operations that take virtual time,
  * the record of promotions, and two hooks the simulator supplies: `holdsLock(name)` (does the member hold the
  * leader key right now?) and `linked(a, b)` (can host `a` reach host `b`?). `FakePostgres` is one member's
- * `PostgresPort`, following what `src/postgres.ts` does with the real programs:
+ * `PostgresPort`, following what `src/pg/postgres.ts` does with the real programs:
  *
  * - `bootstrap()` = initdb (refused on a non-empty data dir) + start as primary on timeline 1.
  * - `createReplica(up)` = wipe + pg_basebackup from a running, reachable `up` (primary or replica): copies the
@@ -35,11 +35,11 @@
  * pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
  * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter.
  *
- * Imports `src/ports.ts` and `src/types.ts` only.
+ * Imports `src/core/ports.ts` and `src/core/types.ts` only.
  *
  * @module
  */
-import { PostgresError, type PostgresPort, slotNameFor } from "../../src/ports.ts";
+import { PostgresError, type PostgresPort, slotNameFor } from "../../src/core/ports.ts";
 import {
   emptyPgObservation,
   formatLsn,
@@ -47,7 +47,7 @@ import {
   type PgObservation,
   type ReplicationRow,
   type Upstream,
-} from "../../src/types.ts";
+} from "../../src/core/types.ts";
 
 /** WAL position right after initdb and the first start (0/3000000). */
 export const INITIAL_WAL = 0x3000000;

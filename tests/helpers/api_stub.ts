@@ -1,14 +1,14 @@
 /**
  * A stand-in member for tests that need a real REST API listener (TLS, client certificates, the CLI's HTTP paths)
  * without an agent: a primary's snapshot and control dependencies that answer nothing but what a test overrides.
- * The handler itself is the real one (src/api.ts createApiHandler).
+ * The handler itself is the real one (src/api/handler.ts createApiHandler).
  *
  * @module
  */
-import type { ApiDeps, ApiSecurity } from "../../src/api.ts";
-import type { ControlDeps } from "../../src/api_control.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
-import { emptyPgObservation, type NodeSnapshot } from "../../src/types.ts";
+import type { ApiDeps, ApiSecurity } from "../../src/api/handler.ts";
+import type { ControlDeps } from "../../src/api/control.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
+import { emptyPgObservation, type NodeSnapshot } from "../../src/core/types.ts";
 
 /** A running PostgreSQL 15 primary holding the leader key of `scope`, observed at `now`. */
 export function primarySnapshot(scope: string, now: number): NodeSnapshot {

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { Config } from "../../src/config.ts";
-import { DEFAULT_LOG_CONFIG } from "../../src/config_log.ts";
+import type { Config } from "../../src/config/config.ts";
+import { DEFAULT_LOG_CONFIG } from "../../src/log/settings.ts";
 
 export interface TestConfigInput {
   name: string;

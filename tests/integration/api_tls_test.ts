@@ -4,11 +4,11 @@
  * would look unreachable and the leader race would lose its "primary still alive" and "peer ahead" vetoes.
  */
 import assert from "node:assert/strict";
-import { createApiHandler, serveApi } from "../../src/api.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
-import { HttpPeerClient } from "../../src/peers.ts";
-import { emptyPgObservation } from "../../src/types.ts";
-import type { NodeSnapshot } from "../../src/types.ts";
+import { createApiHandler, serveApi } from "../../src/api/handler.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
+import { HttpPeerClient } from "../../src/api/peer_client.ts";
+import { emptyPgObservation } from "../../src/core/types.ts";
+import type { NodeSnapshot } from "../../src/core/types.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
 
 function primarySnapshot(now: number): NodeSnapshot {

@@ -8,7 +8,7 @@
 import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
-import { createApiHandler, serveApi } from "../../src/api.ts";
+import { createApiHandler, serveApi } from "../../src/api/handler.ts";
 import { makeTestPki, startEtcd } from "../helpers/etcd.ts";
 import { mainModule } from "../../scripts/lib/local_cluster.ts";
 

@@ -4,9 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
-import { createEtcdDcs } from "../../src/dcs.ts";
-import { type Dcs, DcsError } from "../../src/ports.ts";
-import type { MemberRecord } from "../../src/types.ts";
+import { createEtcdDcs } from "../../src/dcs/etcd.ts";
+import { type Dcs, DcsError } from "../../src/core/ports.ts";
+import type { MemberRecord } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { startEtcd } from "../helpers/etcd.ts";
 

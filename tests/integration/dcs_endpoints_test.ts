@@ -8,7 +8,7 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { createEtcdDcs } from "../../src/dcs.ts";
+import { createEtcdDcs } from "../../src/dcs/etcd.ts";
 import { startEtcd } from "../helpers/etcd.ts";
 import { startProxy } from "../helpers/tcp_proxy.ts";
 

@@ -7,10 +7,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createEtcdDcs } from "../../src/dcs.ts";
-import type { Etcd3Config } from "../../src/config.ts";
-import { DcsError } from "../../src/ports.ts";
-import type { MemberRecord } from "../../src/types.ts";
+import { createEtcdDcs } from "../../src/dcs/etcd.ts";
+import type { Etcd3Config } from "../../src/config/config.ts";
+import { DcsError } from "../../src/core/ports.ts";
+import type { MemberRecord } from "../../src/core/types.ts";
 import { type EtcdCluster, makeTestPki, startEtcd, type TlsFiles } from "../helpers/etcd.ts";
 
 const NAMESPACE = "/service/";

@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import { type FaultCluster, formCluster } from "../../scripts/bench/failover.ts";
 import { type MemberLayout, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import { freePorts } from "../helpers/processes.ts";
-import { STATUS_SQL, type StatusRow } from "../../src/pg_status.ts";
+import { STATUS_SQL, type StatusRow } from "../../src/pg/status.ts";
 import { type Haproxy, startHaproxy, upServers } from "../helpers/haproxy.ts";
 import { createWriteTable, longestGap, missingOn, startWriter } from "../helpers/writer.ts";
 

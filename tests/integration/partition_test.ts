@@ -17,7 +17,7 @@ import {
   partitionScenario,
   type Timing,
 } from "../../scripts/bench/failover.ts";
-import { fenceMarginMs } from "../../src/agent.ts";
+import { fenceMarginMs } from "../../src/shell/agent.ts";
 import { describeOverlaps } from "../helpers/writer.ts";
 import { startProxy } from "../helpers/tcp_proxy.ts";
 

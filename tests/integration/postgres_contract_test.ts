@@ -8,10 +8,10 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import type { PostgresPort } from "../../src/ports.ts";
-import { LocalPostgres } from "../../src/postgres.ts";
-import { slotNameFor } from "../../src/slots.ts";
-import type { HistoryEntry, PgObservation, Upstream } from "../../src/types.ts";
+import type { PostgresPort } from "../../src/core/ports.ts";
+import { LocalPostgres } from "../../src/pg/postgres.ts";
+import { slotNameFor } from "../../src/core/slots.ts";
+import type { HistoryEntry, PgObservation, Upstream } from "../../src/core/types.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 import { connUrlOf, makeTestConfig, TEST_SUPERUSER } from "../helpers/pg_config.ts";
 

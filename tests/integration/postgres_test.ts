@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { LocalPostgres } from "../../src/postgres.ts";
-import type { PgObservation } from "../../src/types.ts";
+import { LocalPostgres } from "../../src/pg/postgres.ts";
+import type { PgObservation } from "../../src/core/types.ts";
 import { connUrlOf, makeTestConfig, TEST_REPLICATION, TEST_SUPERUSER } from "../helpers/pg_config.ts";
 
 function freePort(): number {

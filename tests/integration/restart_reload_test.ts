@@ -26,7 +26,7 @@ import {
   writeLayout,
 } from "../../scripts/lib/local_cluster.ts";
 import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
-import { createApiHandler, serveApi } from "../../src/api.ts";
+import { createApiHandler, serveApi } from "../../src/api/handler.ts";
 
 const SCOPE = "rtest";
 

@@ -9,7 +9,7 @@
  * (soft_noboot=1, nowayout=0); it opens the device, sets and reads back the timeout, pings and magic-closes it.
  */
 import assert from "node:assert/strict";
-import { LinuxWatchdogDevice } from "../../src/watchdog_linux.ts";
+import { LinuxWatchdogDevice } from "../../src/host/watchdog_linux.ts";
 
 function which(cmd: string): boolean {
   try {
@@ -21,7 +21,9 @@ function which(cmd: string): boolean {
 }
 
 const CHILD = `
-import { LinuxWatchdogDevice } from ${JSON.stringify(import.meta.resolve("../../src/watchdog_linux.ts"))};
+import { LinuxWatchdogDevice } from ${
+  JSON.stringify(import.meta.resolve("../../src/host/watchdog_linux.ts"))
+};
 const dev = new LinuxWatchdogDevice(Deno.args[0]);
 dev.open();
 const tryIt = (f) => { try { f(); } catch (err) { console.error(err.message); } };

@@ -1,6 +1,6 @@
 /**
  * The watchdog end to end, with Patroni's testing driver: two agents in `watchdog.mode: required`, pg1 with a
- * FIFO the test reads (src/watchdog.ts `TestingWatchdogDevice`, tests/helpers/watchdog_fifo.ts) and pg2 with a
+ * FIFO the test reads (src/host/watchdog.ts `TestingWatchdogDevice`, tests/helpers/watchdog_fifo.ts) and pg2 with a
  * device that does not exist. In one cluster, in order:
  *
  * 1. pg1 leads; its watchdog is pinged with timeout ttl 12 - safety_margin 5 = 7; pg2 follows and reports

@@ -1,5 +1,5 @@
 /**
- * The multi-member simulator: N members, each a real `Agent` (src/agent.ts, hence the real `decide`) over its own
+ * The multi-member simulator: N members, each a real `Agent` (src/shell/agent.ts, hence the real `decide`) over its own
  * `MemoryDcs` on one shared `MemoryEtcd`, a `FakePostgres` in one `FakePostgresWorld` and a `FakePeerClient`, all
  * on one virtual clock in ms. Nothing here waits for real time.
  *
@@ -24,11 +24,11 @@
  *
  * @module
  */
-import { Agent, type CycleResult, rerunAtOnce } from "../../src/agent.ts";
-import { normalizeDynamic } from "../../src/config.ts";
-import { clusterPrefix, KEYS } from "../../src/dcs_codec.ts";
-import { buildStatus } from "../../src/health.ts";
-import type { DynamicSettings, Tags } from "../../src/types.ts";
+import { Agent, type CycleResult, rerunAtOnce } from "../../src/shell/agent.ts";
+import { normalizeDynamic } from "../../src/config/config.ts";
+import { clusterPrefix, KEYS } from "../../src/dcs/codec.ts";
+import { buildStatus } from "../../src/api/health.ts";
+import type { DynamicSettings, Tags } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld, type OpDurations, sameHistoryBelow } from "../fakes/memory_pg.ts";
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";

@@ -5,11 +5,12 @@
  * in pause mode, or with the timeout at 0. On the in-memory DCS with a scripted Postgres and a manual clock.
  */
 import assert from "node:assert/strict";
-import { Agent, type AgentLog } from "../../src/agent.ts";
-import { normalizeDynamic } from "../../src/config.ts";
+import { Agent } from "../../src/shell/agent.ts";
+import type { AgentLog } from "../../src/core/ports.ts";
+import { normalizeDynamic } from "../../src/config/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { type Dcs, DcsError, type PeerClient, type PostgresPort } from "../../src/ports.ts";
-import { emptyPgObservation, formatLsn, type PgObservation } from "../../src/types.ts";
+import { type Dcs, DcsError, type PeerClient, type PostgresPort } from "../../src/core/ports.ts";
+import { emptyPgObservation, formatLsn, type PgObservation } from "../../src/core/types.ts";
 
 const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
 

@@ -5,10 +5,11 @@
  * activated keeping the member from leading, and a fatal condition stopping the loop.
  */
 import assert from "node:assert/strict";
-import { Agent, type AgentLog } from "../../src/agent.ts";
-import { normalizeDynamic } from "../../src/config.ts";
-import type { PeerClient } from "../../src/ports.ts";
-import { TestingWatchdogDevice, Watchdog } from "../../src/watchdog.ts";
+import { Agent } from "../../src/shell/agent.ts";
+import type { AgentLog } from "../../src/core/ports.ts";
+import { normalizeDynamic } from "../../src/config/config.ts";
+import type { PeerClient } from "../../src/core/ports.ts";
+import { TestingWatchdogDevice, Watchdog } from "../../src/host/watchdog.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 

@@ -3,13 +3,14 @@
  * the cycle, and when the loop looks again at once.
  */
 import assert from "node:assert/strict";
-import { Agent, type AgentLog, type CycleResult, rerunAtOnce } from "../../src/agent.ts";
-import { normalizeDynamic } from "../../src/config.ts";
+import { Agent, type CycleResult, rerunAtOnce } from "../../src/shell/agent.ts";
+import type { AgentLog } from "../../src/core/ports.ts";
+import { normalizeDynamic } from "../../src/config/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
-import type { PeerClient, PostgresPort } from "../../src/ports.ts";
-import type { CallbackRunner } from "../../src/callbacks.ts";
-import { INITIAL_MEMORY } from "../../src/types.ts";
+import type { PeerClient, PostgresPort } from "../../src/core/ports.ts";
+import type { CallbackRunner } from "../../src/pg/callbacks.ts";
+import { INITIAL_MEMORY } from "../../src/core/types.ts";
 
 const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
 const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };

@@ -4,9 +4,9 @@
  * waits for a change for as long as it is asked and only returns early when the agent aborts the wait.
  */
 import assert from "node:assert/strict";
-import { Agent } from "../../src/agent.ts";
-import { normalizeDynamic } from "../../src/config.ts";
-import type { PeerClient } from "../../src/ports.ts";
+import { Agent } from "../../src/shell/agent.ts";
+import { normalizeDynamic } from "../../src/config/config.ts";
+import type { PeerClient } from "../../src/core/ports.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 

@@ -2,7 +2,7 @@
  * `restapi.allowlist` matching: IPv4/IPv6 addresses and CIDRs, IPv4-mapped IPv6 clients, resolved hostnames.
  */
 import assert from "node:assert/strict";
-import { addressAllowed, inNetwork, isNetworkEntry, parseIp, parseNetwork } from "../../src/allowlist.ts";
+import { addressAllowed, inNetwork, isNetworkEntry, parseIp, parseNetwork } from "../../src/api/allowlist.ts";
 
 Deno.test("parseIp reads IPv4, IPv6 (compressed, with a dotted tail) and maps ::ffff:a.b.c.d to IPv4", () => {
   assert.deepEqual([...parseIp("10.1.2.3")!], [10, 1, 2, 3]);

@@ -3,16 +3,16 @@
  * the outcome watched in etcd, driven through the handler with in-memory deps.
  */
 import assert from "node:assert/strict";
-import { createApiHandler } from "../../src/api.ts";
-import type { ControlDeps } from "../../src/api_control.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+import { createApiHandler } from "../../src/api/handler.ts";
+import type { ControlDeps } from "../../src/api/control.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type ClusterView,
   emptyPgObservation,
   type Member,
   type NodeSnapshot,
   type PeerStatus,
-} from "../../src/types.ts";
+} from "../../src/core/types.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 

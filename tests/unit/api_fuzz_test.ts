@@ -19,12 +19,12 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createApiHandler } from "../../src/api.ts";
-import type { ApiDeps } from "../../src/api.ts";
-import type { ControlDeps } from "../../src/api_control.ts";
-import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/types.ts";
-import { emptyPgObservation, HACTL_VERSION } from "../../src/types.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+import { createApiHandler } from "../../src/api/handler.ts";
+import type { ApiDeps } from "../../src/api/handler.ts";
+import type { ControlDeps } from "../../src/api/control.ts";
+import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation, HACTL_VERSION } from "../../src/core/types.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 
 const NOW = 5_000_000;
 const OPTIME = 0x5000000;

@@ -3,15 +3,15 @@
  * certificate 403, Basic auth 401 with its challenge, in Patroni's order), driven through the handler in-process.
  */
 import assert from "node:assert/strict";
-import { type ApiSecurity, createApiHandler, type RequestInfo } from "../../src/api.ts";
-import type { ControlDeps, ControlReply } from "../../src/api_control.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+import { type ApiSecurity, createApiHandler, type RequestInfo } from "../../src/api/handler.ts";
+import type { ControlDeps, ControlReply } from "../../src/api/control.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type ClusterView,
   emptyPgObservation,
   type NodeSnapshot,
   type RestartConditions,
-} from "../../src/types.ts";
+} from "../../src/core/types.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 

@@ -13,11 +13,11 @@ import {
   parseLag,
   SERVER_HEADER,
   STALE_STATUS_MS,
-} from "../../src/api.ts";
-import type { ApiDeps } from "../../src/api.ts";
-import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/types.ts";
-import { emptyPgObservation, HACTL_VERSION } from "../../src/types.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+} from "../../src/api/handler.ts";
+import type { ApiDeps } from "../../src/api/handler.ts";
+import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation, HACTL_VERSION } from "../../src/core/types.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 
 const NOW = 1_000_000;
 const OPTIME = 0x5000000;

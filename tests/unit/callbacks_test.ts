@@ -3,7 +3,7 @@
  * `<action> <role> <scope>` as Patroni does.
  */
 import assert from "node:assert/strict";
-import { ProcessCallbackRunner, splitCommand } from "../../src/callbacks.ts";
+import { ProcessCallbackRunner, splitCommand } from "../../src/pg/callbacks.ts";
 
 Deno.test("splitCommand() splits words and honours single and double quotes", () => {
   assert.deepEqual(splitCommand("/usr/bin/cb"), ["/usr/bin/cb"]);

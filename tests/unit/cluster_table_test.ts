@@ -1,5 +1,5 @@
 /**
- * Golden tests for `src/cluster_table.ts`: patronictl's `list` layout (spec/patroni-interfaces.md §2.2) and the
+ * Golden tests for `cli/lib/cluster_table.ts`: patronictl's `list` layout and the
  * `/cluster` member objects (§1.6). Expected outputs are written out by hand from the spec.
  *
  * @module
@@ -13,8 +13,8 @@ import {
   renderList,
   renderTable,
   roundHalfEven,
-} from "../../src/cluster_table.ts";
-import type { ClusterView, Member, MemberRecord } from "../../src/types.ts";
+} from "../../cli/lib/cluster_table.ts";
+import type { ClusterView, Member, MemberRecord } from "../../src/core/types.ts";
 
 const MIB = 1024 * 1024;
 

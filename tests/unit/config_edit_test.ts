@@ -13,7 +13,7 @@ import {
   patchConfigDoc,
   pyStr,
   unifiedDiff,
-} from "../../src/config_edit.ts";
+} from "../../src/config/edit.ts";
 
 Deno.test("patchConfigDoc(): null deletes, objects merge, other values replace when their str() differs", () => {
   const config: Record<string, unknown> = {

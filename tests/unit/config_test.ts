@@ -1,5 +1,5 @@
 /**
- * Specification of `src/config.ts`: Patroni's YAML and `PATRONI_*` variables -> a validated Config, every
+ * Specification of `src/config/config.ts`: Patroni's YAML and `PATRONI_*` variables -> a validated Config, every
  * problem reported at once as `<file>: <key>: <message>`, plus the run-time rule for the dynamic config.
  *
  * @module
@@ -13,8 +13,8 @@ import {
   parseConfigWithWarnings,
   parseDcsUrl,
   redactConfig,
-} from "../../src/config.ts";
-import { mergeDocs, readEnvOverrides } from "../../src/config_env.ts";
+} from "../../src/config/config.ts";
+import { mergeDocs, readEnvOverrides } from "../../src/config/env.ts";
 
 /** A postgres0.yml in the style of Patroni's docs, with etcd3. */
 const PATRONI_YML = `

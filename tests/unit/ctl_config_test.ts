@@ -1,5 +1,5 @@
 /**
- * Tests for `cli/ctl_config.ts`, the lenient configuration loader of the control commands: file, directory,
+ * Tests for `cli/lib/config.ts`, the lenient configuration loader of the control commands: file, directory,
  * environment alone, `PATRONI_CONFIGURATION`, `--dcs-url`, and the patronictl error messages.
  *
  * @module
@@ -12,7 +12,7 @@ import {
   describeEndpoints,
   loadCtlConfig,
   requireEtcd,
-} from "../../cli/ctl_config.ts";
+} from "../../cli/lib/config.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hactl-ctl-config-" });

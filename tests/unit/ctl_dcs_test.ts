@@ -1,10 +1,10 @@
 /**
- * The control commands' etcd writes (cli/ctl_dcs.ts): one path for every write, so each refuses a bad cluster
+ * The control commands' etcd writes (cli/lib/dcs.ts): one path for every write, so each refuses a bad cluster
  * name and reports an unreachable etcd as a CtlError naming the endpoints and what it tried to do.
  */
 import assert from "node:assert/strict";
-import { buildCtlSettings, CtlError } from "../../cli/ctl_config.ts";
-import { deleteClusterKeys, writeConfigKey, writeFailoverKey } from "../../cli/ctl_dcs.ts";
+import { buildCtlSettings, CtlError } from "../../cli/lib/config.ts";
+import { deleteClusterKeys, writeConfigKey, writeFailoverKey } from "../../cli/lib/dcs.ts";
 
 // Nothing listens on port 1: every call fails fast with a refused connection.
 const settings = {

@@ -1,10 +1,10 @@
 /**
- * The control commands' HTTP helpers (cli/ctl_http.ts) against a real local server: a GET sends no credentials,
+ * The control commands' HTTP helpers (cli/lib/http.ts) against a real local server: a GET sends no credentials,
  * a POST sends the `ctl` ones as UTF-8 Basic auth (a password outside Latin-1 included).
  */
 import assert from "node:assert/strict";
-import { buildCtlSettings } from "../../cli/ctl_config.ts";
-import { ctlRequest, postJson } from "../../cli/ctl_http.ts";
+import { buildCtlSettings } from "../../cli/lib/config.ts";
+import { ctlRequest, postJson } from "../../cli/lib/http.ts";
 
 Deno.test("ctl_http: GET without an authorization header, POST with UTF-8 Basic credentials", async () => {
   const seen: { method: string; authorization: string | null }[] = [];

@@ -1,12 +1,12 @@
 /**
- * `ctlRequest` (cli/ctl_http.ts) over its two paths against one HTTPS server: `fetch` (the server verified with
+ * `ctlRequest` (cli/lib/http.ts) over its two paths against one HTTPS server: `fetch` (the server verified with
  * `ctl.cacert`) and `node:https` (`ctl.insecure`, no verification). Both send the same request (method, JSON body,
  * Basic auth) and read the same answer (status, text, `Server` header), give up at the same deadline and refuse an
  * answer above `MAX_ANSWER_BYTES` with the same wording; plain `http://` ignores `insecure`.
  */
 import assert from "node:assert/strict";
-import { ctlRequest, MAX_ANSWER_BYTES } from "../../cli/ctl_http.ts";
-import { buildCtlSettings, type CtlSettings } from "../../cli/ctl_config.ts";
+import { ctlRequest, MAX_ANSWER_BYTES } from "../../cli/lib/http.ts";
+import { buildCtlSettings, type CtlSettings } from "../../cli/lib/config.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
 
 Deno.test("ctlRequest: the fetch and node:https paths send, read and give up alike", async (t) => {

@@ -7,7 +7,7 @@ import {
   encodeHistory,
   encodeStatus,
   type RawKv,
-} from "../../src/dcs_codec.ts";
+} from "../../src/dcs/codec.ts";
 
 const P = "/service/pg/";
 let rev = 10;

@@ -3,7 +3,12 @@
  * deadline, `disarm` stands it down, and a new supervisor adopts an older one's pending deadline.
  */
 import assert from "node:assert/strict";
-import { type FenceIo, type FenceState, FenceSupervisor, parseFenceCommand } from "../../src/fence.ts";
+import {
+  type FenceIo,
+  type FenceState,
+  FenceSupervisor,
+  parseFenceCommand,
+} from "../../src/host/fence_supervisor.ts";
 
 function world(start: FenceState | null = null) {
   let now = 1_000_000;

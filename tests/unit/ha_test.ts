@@ -10,8 +10,8 @@ import {
   isNoFailover,
   memberRole,
   postgresStateName,
-} from "../../src/ha.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+} from "../../src/core/decide.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type Action,
   type ClusterView,
@@ -22,7 +22,7 @@ import {
   type Observation,
   type PeerStatus,
   type PgObservation,
-} from "../../src/types.ts";
+} from "../../src/core/types.ts";
 
 const SYSID = "7393828465826342947";
 

@@ -4,7 +4,7 @@ import {
   isolationVerdict,
   ReplicaConfirmations,
   shouldProbe,
-} from "../../src/isolation.ts";
+} from "../../src/core/isolation.ts";
 
 function input(over: Partial<IsolationInput> = {}): IsolationInput {
   return {

@@ -1,9 +1,9 @@
 /**
- * The one libc loader (src/libc.ts) that the watchdog device and the systemd notifier share: loaded once, with the
+ * The one libc loader (src/host/libc.ts) that the watchdog device and the systemd notifier share: loaded once, with the
  * symbols of both, and falling back to the next candidate name (musl's `libc.so`) when one cannot be opened.
  */
 import assert from "node:assert/strict";
-import { loadLibc, openLibc } from "../../src/libc.ts";
+import { loadLibc, openLibc } from "../../src/host/libc.ts";
 
 Deno.test("loadLibc() loads libc once with the watchdog's and sd_notify's symbols", () => {
   const c = loadLibc();

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { getLogger, type LogLevel, type LogRecord, resetSync } from "@logtape/logtape";
-import { ConfigError, parseConfig } from "../../src/config.ts";
+import { ConfigError, parseConfig } from "../../src/config/config.ts";
 import {
   agentLog,
   configSecrets,
@@ -14,15 +14,15 @@ import {
   type LogSettings,
   redactLikeLog,
   setupLogging,
-} from "../../src/log.ts";
-import { LOG_FILE_NAME, RotatingLogFile } from "../../src/log_file.ts";
+} from "../../src/log/log.ts";
+import { LOG_FILE_NAME, RotatingLogFile } from "../../src/log/file.ts";
 import {
   formatAsctime,
   LogFormatError,
   parseFormat,
   recordValues,
   renderFormat,
-} from "../../src/log_format.ts";
+} from "../../src/log/format.ts";
 
 /** 2026-11-26 12:00:00.123 UTC. */
 const T = Date.UTC(2026, 10, 26, 12, 0, 0, 123);

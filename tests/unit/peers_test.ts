@@ -6,9 +6,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { failoverTags, HttpPeerClient, parsePeerStatus } from "../../src/peers.ts";
-import type { NodeSnapshot } from "../../src/types.ts";
-import { emptyPgObservation, HACTL_VERSION } from "../../src/types.ts";
+import { failoverTags, HttpPeerClient, parsePeerStatus } from "../../src/api/peer_client.ts";
+import type { NodeSnapshot } from "../../src/core/types.ts";
+import { emptyPgObservation, HACTL_VERSION } from "../../src/core/types.ts";
 
 const PRIMARY_BODY = {
   state: "running",
@@ -228,8 +228,8 @@ Deno.test("parsePeerStatus(): legacy master role, primary without location, odd 
 });
 
 Deno.test("HttpPeerClient reads a hactl node served by serveApi (real listener, remote address passed)", async () => {
-  const { createApiHandler, serveApi } = await import("../../src/api.ts");
-  const { DYNAMIC_DEFAULTS } = await import("../../src/config.ts");
+  const { createApiHandler, serveApi } = await import("../../src/api/handler.ts");
+  const { DYNAMIC_DEFAULTS } = await import("../../src/config/config.ts");
   const now = performance.now();
   const snapshot: NodeSnapshot = {
     name: "pg1",

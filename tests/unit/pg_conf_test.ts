@@ -20,7 +20,7 @@ import {
   quoteLiteral,
   replicationConninfo,
   shellQuote,
-} from "../../src/pg_conf.ts";
+} from "../../src/pg/conf.ts";
 
 function input(over: Partial<EffectiveInput> = {}): EffectiveInput {
   return {

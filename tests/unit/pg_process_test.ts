@@ -1,9 +1,9 @@
 /**
- * The stop's safe point classification (src/pg_process.ts): which postmaster children never run a client's SQL,
+ * The stop's safe point classification (src/pg/process.ts): which postmaster children never run a client's SQL,
  * judged from their process titles as `/proc/<pid>/cmdline` shows them (with and without `cluster_name`).
  */
 import assert from "node:assert/strict";
-import { isNonClientProcess } from "../../src/pg_process.ts";
+import { isNonClientProcess } from "../../src/pg/process.ts";
 
 Deno.test("isNonClientProcess: auxiliary processes and walsenders, not client backends or workers", () => {
   for (

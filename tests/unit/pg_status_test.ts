@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { emptyPgObservation } from "../../src/types.ts";
-import { fillFromStatus, parseTimelineHistory, type StatusRow } from "../../src/pg_status.ts";
+import { emptyPgObservation } from "../../src/core/types.ts";
+import { fillFromStatus, parseTimelineHistory, type StatusRow } from "../../src/pg/status.ts";
 
 function row(over: Partial<StatusRow>): StatusRow {
   return {

@@ -2,9 +2,9 @@
  * What a reload of the local configuration applies live and what waits for the next agent start.
  */
 import assert from "node:assert/strict";
-import { liveApplicable, restartOnlyChanges } from "../../src/config_reload.ts";
+import { liveApplicable, restartOnlyChanges } from "../../src/config/reload.ts";
 import { makeTestConfig } from "../helpers/pg_config.ts";
-import type { Config } from "../../src/config.ts";
+import type { Config } from "../../src/config/config.ts";
 
 const base = makeTestConfig({ name: "pg1", dataDir: "/var/lib/pg/data", pgPort: 5432, apiPort: 8008 });
 

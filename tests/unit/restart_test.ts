@@ -10,9 +10,9 @@ import {
   parseTimeoutSeconds,
   restartStep,
   unmetCondition,
-} from "../../src/restart.ts";
-import { decide } from "../../src/ha.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
+} from "../../src/core/restart.ts";
+import { decide } from "../../src/core/decide.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type ClusterView,
   emptyPgObservation,
@@ -21,7 +21,7 @@ import {
   type Observation,
   type PgObservation,
   type RestartIntent,
-} from "../../src/types.ts";
+} from "../../src/core/types.ts";
 
 const WALL = Date.parse("2026-11-26T12:00:00Z");
 

@@ -2,10 +2,10 @@
  * Explainable failovers: the recorder's phases and candidates, the log sentence, and the metrics it feeds.
  */
 import assert from "node:assert/strict";
-import { describeRoleChange, RoleChangeRecorder } from "../../src/role_change.ts";
-import { renderMetrics, versionNumber } from "../../src/metrics.ts";
-import { DYNAMIC_DEFAULTS } from "../../src/config.ts";
-import { emptyPgObservation, type NodeSnapshot } from "../../src/types.ts";
+import { describeRoleChange, RoleChangeRecorder } from "../../src/core/role_change.ts";
+import { renderMetrics, versionNumber } from "../../src/api/metrics.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
+import { emptyPgObservation, type NodeSnapshot } from "../../src/core/types.ts";
 
 Deno.test("RoleChangeRecorder records a failover phase by phase, with the candidates weighed", () => {
   const r = new RoleChangeRecorder("pg2");

@@ -3,7 +3,7 @@
  * (the receiver is a child `deno` with `--unstable-net`, standing in for systemd).
  */
 import assert from "node:assert/strict";
-import { notifyMessage, systemdNotifier, unixSocketAddress } from "../../src/sd_notify.ts";
+import { notifyMessage, systemdNotifier, unixSocketAddress } from "../../src/host/sd_notify.ts";
 
 Deno.test("notifyMessage() writes KEY=value lines and cannot be tricked into a second key by a newline", () => {
   assert.equal(

@@ -2,8 +2,8 @@
  * The `failover` key's rules: what the leader does with a request and what members do in the race that follows.
  */
 import assert from "node:assert/strict";
-import { leaderStep, raceStep } from "../../src/switchover.ts";
-import type { ClusterView, FailoverIntent, Member, PeerStatus } from "../../src/types.ts";
+import { leaderStep, raceStep } from "../../src/core/switchover.ts";
+import type { ClusterView, FailoverIntent, Member, PeerStatus } from "../../src/core/types.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
 

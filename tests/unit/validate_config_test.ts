@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError } from "../../src/config.ts";
+import { ConfigError } from "../../src/config/config.ts";
 import {
   checkConfigEnvironment,
   loadConfigFile,

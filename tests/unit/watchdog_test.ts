@@ -11,7 +11,7 @@ import {
   WatchdogError,
   type WatchdogLog,
   watchdogTimeout,
-} from "../../src/watchdog.ts";
+} from "../../src/host/watchdog.ts";
 import {
   decodeInt,
   decodeWatchdogInfo,
@@ -28,8 +28,8 @@ import {
   WATCHDOG_INFO_SIZE,
   watchdogIoctls,
   WDIOF,
-} from "../../src/watchdog_linux.ts";
-import type { WatchdogConfig } from "../../src/config.ts";
+} from "../../src/host/watchdog_linux.ts";
+import type { WatchdogConfig } from "../../src/config/config.ts";
 
 const hex = (n: number) => "0x" + n.toString(16).toUpperCase();
 

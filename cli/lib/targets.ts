@@ -1,0 +1,132 @@
+/**
+ * patronictl's member selection, shared by `hactl restart`, `reload` and `flush`: the cluster name (first
+ * positional, or the configuration's `scope` when the first positional is a member), the member table, the
+ * `-r/--role` filter, and the errors patronictl gives.
+ *
+ * Pure apart from the deps it is given.
+ *
+ * @module
+ */
+import { renderList } from "./cluster_table.ts";
+import type { ClusterView, Member } from "../../src/core/types.ts";
+import { CtlError, type CtlSettings } from "./config.ts";
+
+/** What member-targeting commands need from the world; tests replace it. */
+export interface MemberCommandDeps {
+  loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;
+  /** A REST call to a member; throws when it cannot be reached. */
+  request(
+    method: "POST" | "DELETE",
+    url: string,
+    body: unknown,
+    settings: CtlSettings,
+  ): Promise<{ status: number; text: string }>;
+  confirm(message: string): boolean;
+  /** A question with a default (returned for an empty answer); null at end of input. */
+  prompt(message: string, defaultValue: string): string | null;
+  out(text: string): void;
+  err(text: string): void;
+  /** A number in [0, 1) (`--any`). */
+  random(): number;
+}
+
+/** `-r/--role` values patronictl accepts. */
+export const ROLES = ["leader", "primary", "standby-leader", "replica", "standby", "any"] as const;
+export type RoleFilter = typeof ROLES[number];
+
+export function parseRole(value: unknown): RoleFilter {
+  if (value === undefined) return "any";
+  const v = String(value).toLowerCase();
+  const role = v === "master" ? "primary" : v;
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new CtlError(`Invalid value for '-r' / '--role': '${value}' is not one of ${ROLES.join(", ")}`);
+  }
+  return role as RoleFilter;
+}
+
+function isStandbyCluster(view: ClusterView): boolean {
+  const sc = view.config?.value?.standby_cluster;
+  return typeof sc === "object" && sc !== null && Object.keys(sc).length > 0;
+}
+
+/** Whether a member has the role the filter asks for. */
+export function memberHasRole(view: ClusterView, member: Member, role: RoleFilter): boolean {
+  const isLeader = view.leader?.name === member.name;
+  switch (role) {
+    case "any":
+      return true;
+    case "leader":
+      return isLeader;
+    case "primary":
+      return isLeader && !isStandbyCluster(view);
+    case "standby-leader":
+      return isLeader && isStandbyCluster(view);
+    case "replica":
+    case "standby":
+      return !isLeader;
+  }
+}
+
+/**
+ * Split the positionals into the cluster name and the member names, and read the cluster. patronictl takes the
+ * cluster name first; hactl also accepts members only when the configuration names the scope.
+ */
+export async function clusterAndNames(
+  settings: CtlSettings,
+  positionals: string[],
+  deps: Pick<MemberCommandDeps, "loadCluster">,
+): Promise<{ scope: string; view: ClusterView; names: string[] }> {
+  let scope = settings.scope;
+  let names = positionals;
+  const view0 = scope ? await deps.loadCluster(settings, scope) : null;
+  if (
+    !view0 || (names.length > 0 && names[0] === scope) ||
+    (names.length > 0 && !view0.members.some((m) => m.name === names[0]))
+  ) {
+    if (names.length === 0) throw new CtlError("no cluster name given and no scope in the configuration");
+    scope = names[0]!;
+    names = names.slice(1);
+  }
+  const view = view0 && scope === settings.scope ? view0 : await deps.loadCluster(settings, scope!);
+  return { scope: scope!, view, names };
+}
+
+/**
+ * patronictl's `get_members`: print the member table (unless `--force` without a role), then keep the members
+ * named (all when none) that have the role. Throws patronictl's errors.
+ */
+export function selectMembers(
+  view: ClusterView,
+  scope: string,
+  names: string[],
+  role: RoleFilter,
+  roleGiven: boolean,
+  force: boolean,
+  out: (text: string) => void,
+): Member[] {
+  if (view.members.length === 0) throw new CtlError(`${scope} cluster doesn't have any members`);
+  if (!force || roleGiven) out(renderList(view, scope, { format: "pretty", extended: false }));
+  for (const name of names) {
+    if (!view.members.some((m) => m.name === name)) throw new CtlError(`${name} is not a member of cluster`);
+  }
+  const named = names.length > 0 ? view.members.filter((m) => names.includes(m.name)) : view.members;
+  const chosen = named.filter((m) => memberHasRole(view, m, role));
+  if (chosen.length === 0) throw new CtlError(`No ${role} among provided members`);
+  return [...chosen].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The URL of an endpoint on a member's REST API (its `api_url` with the path replaced). */
+export function memberUrl(member: Member, path: string): string {
+  return new URL(path, String(member.data.api_url)).toString();
+}
+
+/** `Are you sure ...?` unless forced; patronictl's `Aborted <action>` when declined. */
+export function confirmOrAbort(
+  deps: MemberCommandDeps,
+  force: boolean,
+  message: string,
+  action: string,
+): void {
+  if (force) return;
+  if (!deps.confirm(message)) throw new CtlError(`Aborted ${action}`);
+}

@@ -1,0 +1,124 @@
+/**
+ * The HTTP client the leader race uses to ask the other members for their status: `GET <api_url>` (normally
+ * `/patroni`) in parallel, each with its own deadline, reduced to a {@link PeerStatus}.
+ *
+ * Failures are data: a refused connection, a timeout, a non-JSON body or a body without `xlog`/`wal` (Postgres not
+ * queryable on that member) all yield `reachable: false`. Nothing here throws. Imports `types.ts` and `ports.ts`.
+ *
+ * @module
+ */
+import type { PeerClient } from "../core/ports.ts";
+import type { PeerStatus } from "../core/types.ts";
+
+/** Credentials for the optional `Authorization: Basic` header (from `ctl.authentication`/`restapi`). */
+export interface PeerClientOptions {
+  auth?: { username: string; password: string };
+  /** A client made with `Deno.createHttpClient` for TLS settings (`ctl.cacert`, client certificates). */
+  httpClient?: Deno.HttpClient;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function finiteNumber(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+/** An integer from a JSON number or numeric string (tags written by hand may be strings). */
+function intValue(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) : undefined;
+  if (typeof v === "string" && /^\s*[+-]?\d+\s*$/.test(v)) return parseInt(v, 10);
+  return undefined;
+}
+
+/** Python-like truthiness for tag values. */
+function truthy(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (isObject(v)) return Object.keys(v).length > 0;
+  return Boolean(v);
+}
+
+/**
+ * Patroni's tag semantics: an explicit `nofailover` wins; otherwise `failover_priority <= 0` means nofailover.
+ * The effective priority is 0 for a nofailover member, else the tag value, default 1.
+ */
+export function failoverTags(tags: unknown): { nofailover: boolean; failoverPriority: number } {
+  const t = isObject(tags) ? tags : {};
+  const priority = t.failover_priority === undefined || t.failover_priority === null
+    ? undefined
+    : intValue(t.failover_priority);
+  const nofailover = t.nofailover !== undefined && t.nofailover !== null
+    ? truthy(t.nofailover)
+    : priority !== undefined && priority <= 0;
+  return { nofailover, failoverPriority: nofailover ? 0 : priority ?? 1 };
+}
+
+/**
+ * Reduce a `GET /patroni` body to a {@link PeerStatus}. Without an `xlog` (or newer `wal`) object the peer's
+ * Postgres is not queryable and it counts as unreachable.
+ */
+export function parsePeerStatus(name: string, body: unknown): PeerStatus {
+  if (!isObject(body)) return { name, reachable: false };
+  const wal = isObject(body.wal) ? body.wal : isObject(body.xlog) ? body.xlog : null;
+  if (wal === null) return { name, reachable: false };
+  const rawRole = typeof body.role === "string" ? body.role : undefined;
+  const role = rawRole === "master" ? "primary" : rawRole;
+  const location = finiteNumber(wal.location);
+  const received = Math.max(
+    finiteNumber(wal.received_location) ?? 0,
+    finiteNumber(wal.replayed_location) ?? 0,
+  );
+  const walPosition = role === "primary" ? location ?? received : received;
+  const status: PeerStatus = { name, reachable: true, walPosition };
+  if (role !== undefined) status.role = role;
+  const timeline = intValue(body.timeline);
+  if (timeline !== undefined) status.timeline = timeline;
+  const { nofailover, failoverPriority } = failoverTags(body.tags);
+  status.nofailover = nofailover;
+  status.failoverPriority = failoverPriority;
+  status.watchdogFailed = body.watchdog_failed === true;
+  return status;
+}
+
+/** An `Authorization: Basic` value; UTF-8 credentials (`btoa` alone throws outside Latin-1). */
+export function basicAuth(username: string, password: string): string {
+  const bytes = new TextEncoder().encode(`${username}:${password}`);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return `Basic ${btoa(binary)}`;
+}
+
+/** {@link PeerClient} over HTTP(S) with `fetch`. */
+export class HttpPeerClient implements PeerClient {
+  readonly #authorization: string | undefined;
+  readonly #httpClient: Deno.HttpClient | undefined;
+
+  constructor(options: PeerClientOptions = {}) {
+    this.#authorization = options.auth ? basicAuth(options.auth.username, options.auth.password) : undefined;
+    this.#httpClient = options.httpClient;
+  }
+
+  /** Ask every member at once; each answer (or failure) arrives within `timeoutMs`. Never throws. */
+  fetchStatuses(members: { name: string; apiUrl: string }[], timeoutMs: number): Promise<PeerStatus[]> {
+    return Promise.all(members.map((m) => this.#fetchOne(m.name, m.apiUrl, timeoutMs)));
+  }
+
+  async #fetchOne(name: string, apiUrl: string, timeoutMs: number): Promise<PeerStatus> {
+    try {
+      const headers = new Headers({ Accept: "application/json" });
+      if (this.#authorization) headers.set("Authorization", this.#authorization);
+      const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
+      const init: RequestInit & { client?: Deno.HttpClient } = { headers, signal };
+      if (this.#httpClient) init.client = this.#httpClient;
+      const res = await fetch(apiUrl, init);
+      // Patroni reads the body whatever the status code (health-check URLs answer 503 with a full body).
+      const body: unknown = JSON.parse(await res.text());
+      return parsePeerStatus(name, body);
+    } catch {
+      return { name, reachable: false };
+    }
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The pure core: everything hactl decides, with no I/O.
+ *
+ * Owns the cycle's decision (`decide(observation, memory, context) -> { actions, memory, reason }`), the shared
+ * domain types (observations, actions, the DCS view, `DynamicSettings`), the ports the shell talks through
+ * (`Dcs`, `PostgresPort`, `PeerClient`, `Clock`, `AgentLog`, `WatchdogPort`, `FenceChannel`, `CallbackRunner`), and
+ * the rules behind switchover, restart, slots, role-change records and the early isolation fence.
+ *
+ * May import: nothing outside `src/core/`. No `Deno.*`, clock, timer, randomness, network, disk or package: time
+ * and jitter arrive as fields of the observation, so the simulator replays every decision exactly.
+ *
+ * @module
+ */
+export { decide, type HaContext, memberRole, postgresStateName } from "./decide.ts";
+export type * from "./ports.ts";
+export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
+export type * from "./types.ts";

@@ -1,0 +1,200 @@
+/**
+ * The ports the loop shell talks through. `src/dcs/etcd.ts` and `src/pg/postgres.ts` implement them for real;
+ * `tests/fakes/` holds honest in-memory versions for the simulator, kept in line by contract tests.
+ *
+ * Pure: interfaces only.
+ *
+ * @module
+ */
+import type { ClusterView, HistoryEntry, MemberRecord, PgObservation, Upstream } from "./types.ts";
+
+/** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
+export class DcsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DcsError";
+  }
+}
+
+/** A Postgres operation failed. */
+export class PostgresError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "PostgresError";
+  }
+}
+
+/**
+ * The consensus store, scoped to one cluster (`/<namespace>/<scope>/`) and one member (`name`).
+ *
+ * Every method throws `DcsError` when etcd cannot be reached within the call deadline; "did not win" answers
+ * (a lost CAS) are `false`, not errors.
+ */
+export interface Dcs {
+  /** One range over the cluster prefix, decoded. */
+  loadCluster(): Promise<ClusterView>;
+  /** Bound every later call by this many seconds (the dynamic config's `retry_timeout`). */
+  setRetryTimeout(seconds: number): void;
+  /**
+   * Make sure this member has a live lease with the given TTL (grant one if there is none or the TTL changed)
+   * and renew it once. Returns false when the lease had expired and a new one had to be granted.
+   */
+  refreshLease(ttl: number): Promise<boolean>;
+  /** Write `members/<name>` with the lease (skipped when the value and lease are unchanged). */
+  touchMember(data: MemberRecord): Promise<void>;
+  /** `txn{ create_revision(leader)==0 -> put(leader, name, lease) }`. True when the lock was taken. */
+  attemptToAcquireLeader(): Promise<boolean>;
+  /**
+   * Keep the lock: renew the lease, then verify against etcd (not the cache) that `leader` holds our name with our
+   * lease; when the lease was re-granted, move the key to the new lease by a value CAS. False when not ours.
+   */
+  updateLeader(): Promise<boolean>;
+  /** `txn{ value(leader)==name -> delete(leader) }`. True when deleted. */
+  deleteLeader(): Promise<boolean>;
+  /** `createNew`: CAS-create `initialize` with `value` (the bootstrap race); else unconditional put. */
+  initialize(createNew: boolean, value: string): Promise<boolean>;
+  /** Delete `initialize` (a failed bootstrap). */
+  cancelInitialization(): Promise<void>;
+  /** Write `config`; with `modRevision` as a CAS on the key's mod revision ("0" = must not exist). */
+  setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
+  /** Write `status` (`{"optime":...,"slots":{...}}`), only when it changed since the last write. */
+  writeStatus(optime: number, slots?: Record<string, number>): Promise<void>;
+  /** Write `history`. */
+  setHistory(history: HistoryEntry[]): Promise<void>;
+  /** Write `failover`; with `modRevision` as CAS. */
+  setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
+  /**
+   * Resolve when something the loop cares about changed (`leader`, `config`, `failover`, `sync`, or `status` when
+   * we are not the leader) or when `timeoutMs` passed. True when woken by a change. Aborting `signal` ends the
+   * wait at once with false, leaving any change that arrives later pending for the next call.
+   */
+  waitForChange(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Revoke the lease (dropping `members/<name>` and a held `leader`) and close connections. With `keepLease`
+   * the lease is left to expire by itself (a paused leader's key outlives its agent, as Patroni's does).
+   */
+  close(opts?: { keepLease?: boolean }): Promise<void>;
+}
+
+/** Upstream connection and the replication credentials a replica needs. */
+export type { Upstream };
+
+/**
+ * The local PostgreSQL instance. Long operations (`bootstrap`, `createReplica`, `start`, `stop`) may take many
+ * seconds; the shell runs them as background jobs so the loop keeps renewing its lease meanwhile.
+ */
+export interface PostgresPort {
+  /** Read the data directory and, when running, query the server. Never throws for a stopped server. */
+  observe(): Promise<PgObservation>;
+  /** initdb, write config and pg_hba, start as primary, wait until it accepts connections, create roles. */
+  bootstrap(): Promise<void>;
+  /** Wipe the data directory and pg_basebackup from `upstream`, then write the replica configuration. */
+  createReplica(upstream: Upstream): Promise<void>;
+  /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */
+  start(role: "primary" | "replica", upstream: Upstream | null): Promise<void>;
+  /**
+   * Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. `onSafepoint` is
+   * called once (before this resolves, at the latest when the postmaster has exited) as soon as the server can no
+   * longer commit a client's write: it got the shutdown request and no client backend is left. The shell closes
+   * the watchdog there, so a long shutdown checkpoint cannot reset the host.
+   */
+  stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void>;
+  /**
+   * Make a stopped former primary (or a diverged replica) follow `upstream`: bring it to a clean shutdown (crash
+   * recovery in single-user mode when needed), then `pg_rewind` from the upstream, which does nothing when the
+   * histories have not diverged. Leaves Postgres stopped, ready to start as a replica.
+   */
+  rewind(upstream: Upstream): Promise<void>;
+  /**
+   * `pg_ctl promote` and wait until it is out of recovery. `clusterHistory` is the `history` key: before promoting,
+   * the adapter makes every timeline it names known to Postgres (history files in pg_wal), so the new timeline's
+   * number is above every timeline the cluster has used and never names two different histories.
+   */
+  promote(clusterHistory: readonly HistoryEntry[]): Promise<void>;
+  /**
+   * Point a running replica at `upstream`: rewrite primary_conninfo/primary_slot_name and reload.
+   * Returns true when something changed.
+   */
+  follow(upstream: Upstream): Promise<boolean>;
+  /**
+   * Rewrite postgresql.conf for the running server's role (a replica keeps following `upstream`) with the current
+   * parameters, and `pg_ctl reload` when the file changed or `force` is set. Returns true when Postgres was
+   * reloaded. Which parameters then wait for a restart shows in the next observation (`pendingRestart`).
+   */
+  reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean>;
+  /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
+  syncSlots(names: string[]): Promise<void>;
+  /** Close pooled connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * A Postgres operation could not start because its upstream (the member to rewind or clone from) did not answer;
+ * nothing was changed, so the operation may simply be tried again.
+ */
+export class UpstreamUnavailableError extends PostgresError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "UpstreamUnavailableError";
+  }
+}
+
+/** Asks the other members for their status (`GET <api_url>`), in parallel, with a short timeout. */
+export interface PeerClient {
+  fetchStatuses(
+    members: { name: string; apiUrl: string }[],
+    timeoutMs: number,
+  ): Promise<import("./types.ts").PeerStatus[]>;
+}
+
+export { slotNameFor } from "./slots.ts";
+
+/** Time as the agent sees it. `now` is monotonic ms; `wallNow` is epoch ms. */
+export interface Clock {
+  now(): number;
+  wallNow(): number;
+  /**
+   * Run `fn` once `ms` from now on this clock, beside whatever the loop is doing (a hung etcd call included);
+   * returns a cancel function. The agent arms its fence deadline with it. Real time: `setTimeout`; the simulator:
+   * a virtual timer.
+   */
+  after(ms: number, fn: () => void): () => void;
+}
+
+/** The one-sentence-per-cycle logger and friends. */
+export interface AgentLog {
+  cycle(reason: string, fields: Record<string, unknown>): void;
+  /** Other informative lines (a completed role change). */
+  info?(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * The agent's line to the watchdog (src/host/watchdog.ts `Watchdog`). The shell pings it after each successful lock
+ * action, closes it once this member cannot be a writable primary (or in pause), and tells the core whether a
+ * required watchdog is unusable.
+ */
+export interface WatchdogPort {
+  /** Null, or (only in `required` mode) why the watchdog cannot be used. */
+  unusable(ttl: number, loopWait: number): string | null;
+  /** Activate when needed, ping, apply timeout changes; false when a required watchdog is not running. */
+  keepalive(ttl: number, loopWait: number): boolean;
+  /** Magic-close it (no-op when closed). */
+  disable(why: string): void;
+  readonly running: boolean;
+}
+
+/** The agent's line to its fencing supervisor (src/host/fence_supervisor.ts). */
+export interface FenceChannel {
+  /** Stop Postgres unless re-armed within `ms`. */
+  arm(ms: number): void;
+  disarm(): void;
+}
+
+export type CallbackAction = "on_start" | "on_stop" | "on_restart" | "on_reload" | "on_role_change";
+
+/** What the agent calls; the simulator passes none. */
+export interface CallbackRunner {
+  fire(action: CallbackAction, role: string): void;
+}

@@ -1,0 +1,495 @@
+/**
+ * The vocabulary shared by every module: what the DCS holds (ClusterView), what Postgres looks like from the
+ * outside (PgObservation), what one HA cycle sees (Observation) and what it may do (Action).
+ *
+ * Pure: imports nothing, touches no I/O. Names: the *leader* holds the DCS key, *primary* and
+ * *replica* are Postgres roles, a *member* is a registered agent.
+ *
+ * @module
+ */
+
+/** Patroni's PostgreSQL state strings. */
+export type PgStateName =
+  | "initializing new cluster"
+  | "initdb failed"
+  | "running custom bootstrap script"
+  | "custom bootstrap failed"
+  | "creating replica"
+  | "running"
+  | "starting"
+  | "starting after custom bootstrap"
+  | "start failed"
+  | "restarting"
+  | "restart failed"
+  | "stopping"
+  | "stopped"
+  | "stop failed"
+  | "crashed";
+
+/** The ordered list of state names; the index is the value of the `patroni_postgres_state` metric. */
+export const PG_STATE_NAMES: readonly PgStateName[] = [
+  "initializing new cluster",
+  "initdb failed",
+  "running custom bootstrap script",
+  "custom bootstrap failed",
+  "creating replica",
+  "running",
+  "starting",
+  "starting after custom bootstrap",
+  "start failed",
+  "restarting",
+  "restart failed",
+  "stopping",
+  "stopped",
+  "stop failed",
+  "crashed",
+];
+
+/** Patroni's member roles as written into `members/<name>`. */
+export type MemberRole = "primary" | "replica" | "standby_leader" | "demoted" | "uninitialized" | "promoted";
+
+/** Tags as configured (`tags:` in YAML). Custom keys are allowed. */
+export interface Tags {
+  nofailover?: boolean;
+  failover_priority?: number;
+  nosync?: boolean;
+  sync_priority?: number;
+  clonefrom?: boolean;
+  noloadbalance?: boolean;
+  replicatefrom?: string;
+  nostream?: boolean;
+  [custom: string]: unknown;
+}
+
+/**
+ * The JSON value of `members/<name>`, written compact with snake_case keys exactly
+ * as Patroni writes it. Unknown keys written by other tools are preserved when read.
+ */
+export interface MemberRecord {
+  conn_url: string;
+  api_url: string;
+  state: string;
+  role: string;
+  version: string;
+  proxy_url?: string;
+  xlog_location?: number;
+  replay_lsn?: number;
+  receive_lsn?: number;
+  replication_state?: string;
+  timeline?: number;
+  tags?: Tags;
+  pending_restart?: boolean;
+  pending_restart_reason?: Record<string, { old_value: string; new_value: string }>;
+  checkpoint_after_promote?: boolean;
+  scheduled_restart?: Record<string, unknown>;
+  pause?: boolean;
+  [other: string]: unknown;
+}
+
+/** A registered member as read from the DCS. Revisions and lease ids are etcd int64 values kept as strings. */
+export interface Member {
+  name: string;
+  data: MemberRecord;
+  modRevision: string;
+  /** Lease id as a decimal string, "0" when the key has no lease. */
+  lease: string;
+}
+
+/** The holder of the `leader` key. `createRevision` + `lease` identify the lease term. */
+export interface Leader {
+  name: string;
+  createRevision: string;
+  modRevision: string;
+  lease: string;
+}
+
+/** The value of the `status` key: `{"optime":<lsn>,"slots":{...},"retain_slots":[...]}`. */
+export interface ClusterStatus {
+  optime: number | null;
+  slots: Record<string, number>;
+  retainSlots: string[];
+}
+
+/** The value of the `failover` key; `member` is the candidate. */
+export interface FailoverIntent {
+  leader?: string;
+  member?: string;
+  scheduledAt?: string;
+  modRevision: string;
+}
+
+/** The value of the `sync` key. */
+export interface SyncState {
+  leader: string | null;
+  syncStandby: string[];
+  quorum: number;
+  modRevision: string;
+}
+
+/** One `history` entry: `[timeline, switch_lsn, reason, iso_timestamp?, new_leader?]`. */
+export type HistoryEntry = [number, number, string, string?, string?];
+
+/** The dynamic configuration as stored in the `config` key (raw JSON object) and its mod revision. */
+export interface StoredConfig {
+  value: Record<string, unknown>;
+  modRevision: string;
+}
+
+/**
+ * One consistent picture of `/<namespace>/<scope>/` in etcd. Absent keys are `null`.
+ * Undecodable values are reported in `problems` rather than thrown (garbage in etcd must not stop the agent).
+ */
+export interface ClusterView {
+  /** `null` = key absent; `""` = bootstrap in progress; otherwise the system identifier. */
+  initialize: string | null;
+  config: StoredConfig | null;
+  leader: Leader | null;
+  members: Member[];
+  status: ClusterStatus | null;
+  failover: FailoverIntent | null;
+  sync: SyncState | null;
+  history: HistoryEntry[] | null;
+  /** etcd header revision of the read that produced this view. */
+  revision: string;
+  /** Human-readable notes about keys that could not be decoded. */
+  problems: string[];
+}
+
+/** What the local Postgres looks like, as read by the adapter at the start of a cycle. */
+export interface PgObservation {
+  /** `empty`: no data dir or no PG_VERSION; `inaccessible`: exists but cannot be read. */
+  dataDir: "empty" | "initialized" | "inaccessible";
+  /** Postmaster process alive (from postmaster.pid + signal 0). */
+  running: boolean;
+  /** Accepts SQL connections and answered the status query. */
+  queryable: boolean;
+  /** `primary` when `pg_is_in_recovery()` is false. Null when unknown. */
+  role: "primary" | "replica" | null;
+  /** From the data dir: standby.signal present means Postgres will start as a replica. */
+  standbySignal: boolean;
+  sysid: string | null;
+  timeline: number | null;
+  /** Primary: current flush LSN. Replica: max(receive, replay). */
+  walPosition: number | null;
+  receiveLsn: number | null;
+  replayLsn: number | null;
+  replayedTimestamp: string | null;
+  replayPaused: boolean;
+  /** `streaming` when a WAL receiver is streaming, `in archive recovery` otherwise (replicas only). */
+  replicationState: "streaming" | "in archive recovery" | null;
+  /** The upstream the running replica is configured for (primary_conninfo host:port), if any. */
+  upstream: string | null;
+  /** Physical replication slots present on this server. */
+  slots: string[];
+  /** Rows of pg_stat_replication. */
+  replication: ReplicationRow[];
+  serverVersion: number | null;
+  postmasterStartTime: string | null;
+  pendingRestart: boolean;
+  /** Why a restart is pending: `{param: {old_value, new_value}}` (Patroni 3.x `pending_restart_reason`). */
+  pendingRestartReason: Record<string, { old_value: string; new_value: string }>;
+  /** The switches recorded in the current timeline's history file (`pg_wal/<TLI>.history`); empty on timeline 1. */
+  timelineHistory: TimelineSwitch[];
+}
+
+/** An observation of a data directory nobody can query. */
+export function emptyPgObservation(): PgObservation {
+  return {
+    dataDir: "empty",
+    running: false,
+    queryable: false,
+    role: null,
+    standbySignal: false,
+    sysid: null,
+    timeline: null,
+    walPosition: null,
+    receiveLsn: null,
+    replayLsn: null,
+    replayedTimestamp: null,
+    replayPaused: false,
+    replicationState: null,
+    upstream: null,
+    slots: [],
+    replication: [],
+    serverVersion: null,
+    postmasterStartTime: null,
+    pendingRestart: false,
+    pendingRestartReason: {},
+    timelineHistory: [],
+  };
+}
+
+/** One line of a timeline history file: the parent timeline, the switch position and Postgres's reason. */
+export interface TimelineSwitch {
+  timeline: number;
+  switchLsn: number;
+  reason: string;
+}
+
+export interface ReplicationRow {
+  usename: string;
+  application_name: string;
+  client_addr: string | null;
+  state: string;
+  sync_state: string;
+  sync_priority: number;
+  /** How far the replica confirmed it flushed this server's WAL (`X/Y`), when it reported it. */
+  flush_lsn?: string | null;
+}
+
+/** Long-running operations executed outside the cycle. Their state appears in the next observation. */
+export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart";
+
+export interface JobState {
+  kind: JobKind;
+  /** Human description, e.g. "bootstrap from leader 'pg1'". */
+  description: string;
+  startedAt: number;
+  /** `running` while in flight; `ok`/`failed` once, for one observation after completion. */
+  status: "running" | "ok" | "failed";
+  error?: string;
+  /** A failed job that did not get to change anything (its upstream could not be reached): worth another try. */
+  retryable?: boolean;
+}
+
+/** A peer's answer to `GET /patroni`, reduced to what the leader race needs. */
+export interface PeerStatus {
+  name: string;
+  reachable: boolean;
+  role?: string;
+  walPosition?: number;
+  timeline?: number;
+  nofailover?: boolean;
+  failoverPriority?: number;
+  watchdogFailed?: boolean;
+}
+
+/** The DCS part of an observation: a fresh view, or how long etcd has been unreachable. */
+export type DcsObservation =
+  | { kind: "ok"; cluster: ClusterView }
+  | { kind: "unreachable"; since: number; error: string };
+
+/** Dynamic settings after validation and timing-rule adjustment. */
+export interface DynamicSettings {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
+  maximumLagOnFailover: number;
+  checkTimeline: boolean;
+  primaryStartTimeout: number;
+  pause: boolean;
+  useSlots: boolean;
+  usePgRewind: boolean;
+  /** `member_slots_ttl` in seconds: how long the leader keeps the slot of a member that left (default 1800). */
+  memberSlotsTtl: number;
+  /**
+   * `isolation_fence_timeout` in seconds (hactl's own key; default 3, 0 disables): a primary that has heard from
+   * neither etcd nor any replica for this long stops Postgres (src/core/isolation.ts).
+   */
+  isolationFenceTimeout: number;
+  /** postgresql.parameters from the dynamic config. */
+  parameters: Record<string, string | number | boolean>;
+}
+
+/** Everything one cycle of `decide` may look at. Time is an input (ms on a monotonic clock). */
+export interface Observation {
+  now: number;
+  /** Wall-clock epoch ms, for timestamps written into the DCS (`history`). */
+  wallNow: number;
+  dcs: DcsObservation;
+  pg: PgObservation;
+  job: JobState | null;
+  /** Answers of the other members' `GET /patroni`, only present when the agent was asked to fetch them. */
+  peers: PeerStatus[] | null;
+  /** An operator asked for a reinitialisation (`hactl reinit`, `POST /reinitialize`) not yet carried out. */
+  reinitRequested?: boolean;
+  /**
+   * Set only in `watchdog.mode: required` when the watchdog cannot be used, saying why: this member must then
+   * neither take nor keep the leader key (src/host/watchdog.ts).
+   */
+  watchdogUnusable?: string;
+  /** A restart asked for (`POST /restart`), now or scheduled, not yet carried out. */
+  restart?: RestartIntent | null;
+  /**
+   * Postgres should re-read its configuration: `config` when the parameters may have changed (the `config` key or
+   * the local file), `forced` for `POST /reload`/SIGHUP (Postgres is reloaded even when its files did not change).
+   */
+  reloadRequested?: "config" | "forced";
+}
+
+/** The filters a restart is subject to (`POST /restart`). */
+export interface RestartConditions {
+  /** Restart only when the member has this role (`primary`, `standby_leader`, `replica`). */
+  role?: "primary" | "standby_leader" | "replica";
+  /** Restart only when the running server is older than this (`X.Y` or `X.Y.Z`), kept as given. */
+  postgresVersion?: string;
+  /** Restart only when a restart is pending. */
+  restartPending?: boolean;
+  /** Seconds the restarted Postgres may take to come up (overrides `primary_start_timeout`). */
+  timeout?: number;
+}
+
+/** A restart the agent was asked for: now (the API waits for it) or at a scheduled time. */
+export interface RestartIntent {
+  /** Wall-clock epoch ms when it is due; null = at once. */
+  at: number | null;
+  /** The schedule as the client gave it (published in the member key). */
+  schedule?: string;
+  conditions: RestartConditions;
+  /** The postmaster start time when it was scheduled: a restart in between cancels it. */
+  postmasterStartTime: string | null;
+}
+
+/**
+ * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
+ * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
+ */
+export interface Memory {
+  /** True when the view this cycle decided on named this member as the leader. */
+  isLeader: boolean;
+  /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
+  primaryDownSince: number | null;
+  /**
+   * Members seen in the DCS and when last (monotonic ms), kept for `member_slots_ttl`: the leader keeps their
+   * slots, so a member that restarts (or a former primary that rejoins) finds its slot waiting.
+   */
+  membersSeen: Record<string, number>;
+  /** pg_rewind failed and the data directory may not be removed: stay stopped rather than retry in a loop. */
+  rewindFailed: boolean;
+  /** Seconds a restarted leader's Postgres may stay down (a restart's `timeout`), instead of primary_start_timeout. */
+  startTimeout?: number;
+}
+
+export const INITIAL_MEMORY: Memory = {
+  isLeader: false,
+  primaryDownSince: null,
+  membersSeen: {},
+  rewindFailed: false,
+};
+
+/** Where a replica streams from: a member's name and its `conn_url`. */
+export interface Upstream {
+  name: string;
+  connUrl: string;
+}
+
+/**
+ * Effects, in execution order. The executor stops at the first failed action.
+ * Contract: `promote` is executed only when an `acquire_leader` or `renew_leader` earlier in the same plan
+ * succeeded (the lock is ours in this very cycle).
+ */
+export type Action =
+  | { type: "acquire_initialize" }
+  | { type: "write_initialize"; sysid: string }
+  | { type: "cancel_initialize" }
+  | { type: "write_config"; value: Record<string, unknown> }
+  | { type: "acquire_leader" }
+  | { type: "renew_leader" }
+  | { type: "release_leader" }
+  | { type: "write_status"; optime: number }
+  | { type: "write_history"; history: HistoryEntry[] }
+  | { type: "start_job"; job: JobRequest }
+  | { type: "promote" }
+  | { type: "demote"; mode: "immediate" | "fast" }
+  | { type: "follow"; upstream: Upstream }
+  | { type: "sync_slots"; slots: string[] }
+  | { type: "clear_failover"; modRevision: string }
+  /** Forget the restart intent (its conditions no longer hold, or it came too late). */
+  | { type: "drop_restart"; reason: string }
+  /** Rewrite postgresql.conf for the role and reload Postgres (always when `force`, else when it changed). */
+  | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean };
+
+/** A long operation the executor starts in the background. */
+export type JobRequest =
+  | { kind: "bootstrap" }
+  | { kind: "clone"; upstream: Upstream }
+  | { kind: "rewind"; upstream: Upstream }
+  | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
+  | { kind: "stop"; mode: "fast" | "immediate" }
+  /** Stop (fast) and start again in the same role; the leader keeps its key meanwhile. */
+  | { kind: "restart"; role: "primary" | "replica"; upstream: Upstream | null };
+
+/** The result of one decision. `reason` is the cycle's one log sentence. */
+export interface Decision {
+  actions: Action[];
+  memory: Memory;
+  reason: string;
+  /**
+   * Set when this member must not go on (Patroni's fatal conditions, e.g. a data directory of another cluster):
+   * the agent logs it, shuts down and exits 1.
+   */
+  fatal?: string;
+}
+
+/** Convert an `X/Y` LSN into its absolute byte position. */
+export function parseLsn(text: string): number {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text.trim());
+  if (!m) throw new Error(`invalid LSN ${JSON.stringify(text)}: expected X/Y with hex parts`);
+  return parseInt(m[1]!, 16) * 0x1_0000_0000 + parseInt(m[2]!, 16);
+}
+
+/** Format an absolute byte position as `X/Y` (upper-case hex, as Postgres prints it). */
+export function formatLsn(pos: number): string {
+  const hi = Math.floor(pos / 0x1_0000_0000);
+  const lo = pos - hi * 0x1_0000_0000;
+  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
+}
+
+/** The version string hactl writes into member keys and `GET /patroni`. */
+export const HACTL_VERSION = "0.1.0";
+
+/** One phase of a role change, in milliseconds after the first. */
+export interface RoleChangePhase {
+  /** `leader_gone_detected`, `lock_taken`, `promoted`, `first_writable`. */
+  phase: string;
+  /** Milliseconds after the first phase. */
+  offset_ms: number;
+}
+
+export interface RoleChangeRecord {
+  /** When the change completed (ISO 8601). */
+  at: string;
+  /** The leader before, as last seen in the DCS (null when unknown). */
+  from: string | null;
+  to: string;
+  /** `failover` (the leader key vanished), `switchover` (a failover key named a handover) or `takeover`. */
+  kind: string;
+  phases: RoleChangePhase[];
+  /** Every peer's part in the race, as decided. */
+  candidates: { name: string; accepted: boolean; why: string }[];
+  total_ms: number;
+  /** The timeline this member promoted to. */
+  timeline?: number;
+}
+
+/**
+ * What the agent knows about itself right now, published after every cycle and refreshed by the status
+ * monitor about once a second. The REST API answers health checks from this snapshot alone (no SQL per request).
+ */
+export interface NodeSnapshot {
+  name: string;
+  scope: string;
+  /** The Postgres state string (`running`, `starting`, `stopped`, ...). */
+  state: string;
+  /** The member role (`primary`, `replica`, `uninitialized`, ...). */
+  role: MemberRole;
+  pg: PgObservation;
+  /** Monotonic ms when `pg` was last refreshed. */
+  pgObservedAt: number;
+  /** The last cluster view read from etcd, or null when etcd was never reached. */
+  cluster: ClusterView | null;
+  /** Wall-clock epoch seconds of the last successful DCS read. */
+  dcsLastSeen: number;
+  /** This member's belief that it holds the leader key, valid until `leaderExpiresAt` (monotonic ms). */
+  isLeader: boolean;
+  leaderExpiresAt: number;
+  dynamic: DynamicSettings;
+  tags: Tags;
+  /** Monotonic ms when the HA loop will next run (for `/liveness`). */
+  nextRunAt: number;
+  watchdogFailed: boolean;
+  /** This member's last promotions, explained (src/core/role_change.ts). */
+  roleChanges?: readonly RoleChangeRecord[];
+  /** The scheduled restart (`scheduled_restart` of `GET /patroni`), when one is pending. */
+  scheduledRestart?: Record<string, unknown>;
+}

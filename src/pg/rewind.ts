@@ -1,0 +1,101 @@
+/**
+ * pg_rewind for a stopped former primary (or a diverged replica): bring the data directory to a clean shutdown
+ * (single-user crash recovery when needed), make a freshly promoted source checkpoint so its new timeline is in
+ * pg_control, then run pg_rewind against it. pg_rewind itself finds the divergence point through the source's
+ * timeline history and does nothing when the histories did not diverge.
+ *
+ * I/O: runs Postgres programs and one SQL command on the source. Passwords only in the child's environment.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { getLogger } from "@logtape/logtape";
+import type { PostgresqlConfig } from "../config/config.ts";
+import { UpstreamUnavailableError } from "../core/ports.ts";
+import { buildConninfo, parseConnUrl } from "./conf.ts";
+import { childEnv, runChecked, tail } from "./process.ts";
+import type { Upstream } from "../core/types.ts";
+
+const log = getLogger(["hactl", "postgres"]);
+
+export interface RewindTarget {
+  dataDir: string;
+  configDir: string;
+  /** `Database cluster state` from pg_controldata. */
+  clusterState: string;
+  bin(program: string): Promise<string>;
+  authentication: PostgresqlConfig["authentication"];
+}
+
+/** Rewind `target` from `upstream`; throws PostgresError when any step fails. */
+export async function rewindFrom(upstream: Upstream, target: RewindTarget): Promise<void> {
+  const state = target.clusterState;
+  if (state !== "shut down" && state !== "shut down in recovery") {
+    // pg_rewind needs a clean shutdown: replay the WAL in single-user mode, which ends with a checkpoint.
+    log.info("crash recovery in single-user mode before pg_rewind (cluster state: {state})", { state });
+    await runChecked(await target.bin("postgres"), [
+      "--single",
+      "-D",
+      target.dataDir,
+      `--config-file=${target.configDir}/postgresql.conf`,
+      "-c",
+      "archive_mode=off",
+      "postgres",
+    ], { timeoutMs: 3600_000, what: "single-user crash recovery" });
+  }
+  const { host, port } = parseConnUrl(upstream.connUrl);
+  await checkpointSource(upstream, host, port, target.authentication.superuser);
+  const user = target.authentication.rewind ?? target.authentication.superuser;
+  const source = buildConninfo([
+    ["host", host],
+    ["port", String(port)],
+    ["user", user.username],
+    ["dbname", "postgres"],
+    ["connect_timeout", "5"],
+  ]);
+  log.info("pg_rewind from {upstream}", { upstream: upstream.name });
+  const r = await runChecked(await target.bin("pg_rewind"), [
+    "--target-pgdata",
+    target.dataDir,
+    "--source-server",
+    source,
+  ], {
+    timeoutMs: 3600_000,
+    what: `pg_rewind from ${upstream.name}`,
+    env: childEnv(user.password !== undefined ? { PGPASSWORD: user.password, LC_ALL: "C" } : { LC_ALL: "C" }),
+  });
+  log.info("pg_rewind: {result}", { result: tail(r.stdout + r.stderr).trim() || "done" });
+}
+
+/**
+ * A freshly promoted source records its new timeline in pg_control only at its first checkpoint; before that
+ * pg_rewind sees "the same timeline" and rewinds nothing. Ask for that checkpoint first (as Patroni does).
+ */
+async function checkpointSource(
+  upstream: Upstream,
+  host: string,
+  port: number,
+  su: PostgresqlConfig["authentication"]["superuser"],
+): Promise<void> {
+  const sql = postgres({
+    host,
+    port,
+    database: "postgres",
+    username: su.username,
+    ...(su.password !== undefined ? { password: su.password } : {}),
+    max: 1,
+    connect_timeout: 5,
+    prepare: false,
+    onnotice: () => {},
+  });
+  try {
+    await sql.unsafe("CHECKPOINT");
+  } catch (e) {
+    throw new UpstreamUnavailableError(
+      `CHECKPOINT on ${upstream.name} before pg_rewind failed: ${e instanceof Error ? e.message : e}`,
+      { cause: e },
+    );
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The status query hactl runs against a live server (one SQL round trip returning one JSON object) and its
+ * mapping onto `PgObservation`.
+ *
+ * Pure: SQL text and data mapping only; imports `types.ts` and `pg_conf.ts`.
+ *
+ * @module
+ */
+import {
+  formatLsn,
+  type HistoryEntry,
+  parseLsn,
+  type PgObservation,
+  type ReplicationRow,
+  type TimelineSwitch,
+} from "../core/types.ts";
+import { parseConninfo } from "./conf.ts";
+
+/**
+ * The history files Postgres would hold for the timelines in the `history` key: `0000000T.history` for each
+ * T = entry timeline + 1, listing every switch below T (`parentTLI<TAB>X/Y<TAB>reason`).
+ */
+export function timelineHistoryFiles(history: readonly HistoryEntry[]): { name: string; text: string }[] {
+  const sorted = [...history].filter((e) => Number.isInteger(e[0]) && e[0] > 0).sort((a, b) => a[0] - b[0]);
+  return sorted.map((entry, i) => ({
+    name: `${(entry[0] + 1).toString(16).toUpperCase().padStart(8, "0")}.history`,
+    text: sorted.slice(0, i + 1).map((e) => `${e[0]}\t${formatLsn(e[1])}\t${e[2]}\n`).join(""),
+  }));
+}
+
+/**
+ * Parse a timeline history file (`pg_wal/00000002.history`): one `parentTLI<TAB>X/Y<TAB>reason` line per switch;
+ * comments and blank lines are skipped, malformed lines ignored.
+ */
+export function parseTimelineHistory(text: string): TimelineSwitch[] {
+  const out: TimelineSwitch[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const m = /^(\d+)\s+([0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8})\s*(.*)$/.exec(line);
+    if (!m) continue;
+    out.push({ timeline: Number(m[1]), switchLsn: parseLsn(m[2]!), reason: m[3]!.trim() });
+  }
+  return out;
+}
+
+/** What the status query returns (one JSON object, one round trip). */
+export interface StatusRow {
+  in_recovery: boolean;
+  walfile: string | null;
+  flush_lsn: string | null;
+  receive_lsn: string | null;
+  replay_lsn: string | null;
+  replay_ts: string | null;
+  replay_paused: boolean;
+  checkpoint_tli: number | null;
+  /** In recovery: the highest timeline among the WAL segment files in pg_wal (null when not readable). */
+  wal_tli?: number | null;
+  receiver: { status: string; tli: number | null; host: string | null; port: number | null } | null;
+  conninfo: string;
+  replication: ReplicationRow[];
+  slots: string[];
+  version: number;
+  start_time: string;
+  pending_restart: boolean;
+  /** `{name: {old_value, new_value}}` for the rows of pg_settings with `pending_restart`. */
+  pending?: Record<string, { old_value: string; new_value: string | null }> | null;
+  /** The running values of the parameters hactl passes on the postmaster command line. */
+  settings?: Record<string, string> | null;
+}
+
+/** Parameters passed on the postmaster command line: Postgres never flags them as pending, hactl compares them. */
+export const CMDLINE_PARAMETERS = [
+  "cluster_name",
+  "hot_standby",
+  "listen_addresses",
+  "max_connections",
+  "max_locks_per_transaction",
+  "max_prepared_transactions",
+  "max_replication_slots",
+  "max_wal_senders",
+  "max_worker_processes",
+  "port",
+  "track_commit_timestamp",
+  "wal_level",
+  "wal_log_hints",
+];
+
+export const STATUS_SQL = `
+SELECT json_build_object(
+  'in_recovery', pg_is_in_recovery(),
+  'walfile', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END,
+  'flush_lsn', CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END,
+  'receive_lsn', pg_last_wal_receive_lsn()::text,
+  'replay_lsn', pg_last_wal_replay_lsn()::text,
+  'replay_ts', pg_last_xact_replay_timestamp()::text,
+  'replay_paused', CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,
+  'checkpoint_tli', (SELECT timeline_id FROM pg_control_checkpoint()),
+  'wal_tli', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
+    (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
+  END,
+  'receiver', (SELECT json_build_object('status', status, 'tli', received_tli, 'host', sender_host,
+                 'port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
+  'conninfo', current_setting('primary_conninfo'),
+  'replication', (SELECT coalesce(json_agg(json_build_object('usename', usename,
+                    'application_name', application_name, 'client_addr', host(client_addr), 'state', state,
+                    'sync_state', sync_state, 'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)
+                    ORDER BY application_name),
+                    '[]'::json) FROM pg_stat_replication),
+  'slots', (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
+              FROM pg_replication_slots WHERE slot_type = 'physical'),
+  'version', current_setting('server_version_num')::int,
+  'start_time', pg_postmaster_start_time()::text,
+  'pending_restart', (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart),
+  'pending', (SELECT json_object_agg(s.name, json_build_object('old_value', s.setting,
+                'new_value', (SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name AND f.error IS NULL
+                              ORDER BY f.seqno DESC LIMIT 1)))
+              FROM pg_settings s WHERE s.pending_restart),
+  'settings', (SELECT json_object_agg(name, setting) FROM pg_settings
+               WHERE name IN ('${CMDLINE_PARAMETERS.join("', '")}'))
+) AS status`;
+
+/**
+ * Add the command-line parameters whose running value differs from the one hactl would start Postgres with
+ * (`wanted`, after the pg_controldata rule on replicas) to the pending-restart reasons: Postgres itself never
+ * flags them, as a command-line value outranks the file.
+ */
+export function addCmdlinePending(
+  obs: PgObservation,
+  running: Record<string, string> | null | undefined,
+  wanted: Record<string, string>,
+): void {
+  for (const name of CMDLINE_PARAMETERS) {
+    const have = running?.[name];
+    const want = wanted[name];
+    if (have === undefined || want === undefined || have === want) continue;
+    obs.pendingRestartReason[name] = { old_value: have, new_value: want };
+    obs.pendingRestart = true;
+  }
+}
+
+function lsnOrNull(text: string | null): number | null {
+  return text ? parseLsn(text) : null;
+}
+
+/** Complete an observation of a running server from the status query's answer. */
+export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
+  obs.queryable = true;
+  obs.role = row.in_recovery ? "replica" : "primary";
+  obs.serverVersion = row.version;
+  obs.postmasterStartTime = row.start_time;
+  obs.pendingRestart = row.pending_restart;
+  obs.pendingRestartReason = {};
+  for (const [name, r] of Object.entries(row.pending ?? {})) {
+    obs.pendingRestartReason[name] = { old_value: String(r.old_value), new_value: String(r.new_value ?? "") };
+  }
+  obs.slots = row.slots;
+  obs.replication = row.replication;
+  if (!row.in_recovery) {
+    obs.timeline = row.walfile ? parseInt(row.walfile.slice(0, 8), 16) : row.checkpoint_tli;
+    obs.walPosition = lsnOrNull(row.flush_lsn);
+    return;
+  }
+  obs.receiveLsn = lsnOrNull(row.receive_lsn);
+  obs.replayLsn = lsnOrNull(row.replay_lsn);
+  obs.walPosition = Math.max(obs.receiveLsn ?? 0, obs.replayLsn ?? 0) || null;
+  obs.replayedTimestamp = row.replay_ts;
+  obs.replayPaused = row.replay_paused;
+  obs.timeline = replicaTimeline(row);
+  obs.replicationState = row.receiver?.status === "streaming" ? "streaming" : "in archive recovery";
+  obs.upstream = upstreamOf(row);
+}
+
+/**
+ * A replica's timeline: the WAL receiver's while it runs (never raised by other sources); without one (its primary just stopped, or it replays
+ * from an archive) the newest timeline it holds WAL segments of, which the receiver wrote. The last restartpoint's
+ * timeline (`pg_control_checkpoint`) alone would lag a timeline switch by up to `checkpoint_timeout`: a replica
+ * that had streamed the new timeline for minutes would report the old one the moment its primary stopped, and
+ * lose the leader race to a member it is ahead of (seen in a switchover right after a switchover).
+ */
+function replicaTimeline(row: StatusRow): number | null {
+  const positive = (t: number | null | undefined): t is number => typeof t === "number" && t > 0;
+  // A running receiver knows the timeline it streams; WAL files in pg_wal may include leftovers of a higher
+  // timeline this replica is not on, so they only count without a receiver.
+  if (positive(row.receiver?.tli)) return row.receiver.tli;
+  const known = [row.checkpoint_tli, row.wal_tli].filter(positive);
+  return known.length ? Math.max(...known) : null;
+}
+
+/** `host:port` of the configured upstream (primary_conninfo), else of the live WAL sender. */
+function upstreamOf(row: StatusRow): string | null {
+  try {
+    const ci = parseConninfo(row.conninfo ?? "");
+    if (ci["host"]) return `${ci["host"]}:${ci["port"] ?? "5432"}`;
+  } catch {
+    // unparsable conninfo: fall back to the receiver
+  }
+  return row.receiver?.host ? `${row.receiver.host}:${row.receiver.port ?? 5432}` : null;
+}

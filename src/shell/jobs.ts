@@ -1,0 +1,100 @@
+/**
+ * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart) run one at a time in the
+ * background, so the HA loop keeps renewing its lease meanwhile; their state appears in the next observation.
+ *
+ * I/O through the `PostgresPort` it is given.
+ *
+ * @module
+ */
+import type { Clock } from "../core/ports.ts";
+import { type PostgresPort, UpstreamUnavailableError } from "../core/ports.ts";
+import type { JobRequest, JobState } from "../core/types.ts";
+
+/** Runs one long operation at a time and reports it in the next observation. */
+export class JobRunner {
+  #state: JobState | null = null;
+  constructor(
+    private readonly pg: PostgresPort,
+    private readonly clock: Clock,
+    private readonly wake: () => void,
+    private readonly done: (req: JobRequest, ok: boolean) => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.#state?.status === "running";
+  }
+
+  /** The job as it is, without consuming a finished one. */
+  peek(): JobState | null {
+    return this.#state ? { ...this.#state } : null;
+  }
+
+  /** The job as it should appear in an observation; a finished job is reported exactly once. */
+  take(): JobState | null {
+    const s = this.#state;
+    if (s && s.status !== "running") this.#state = null;
+    return s ? { ...s } : null;
+  }
+
+  start(req: JobRequest): void {
+    if (this.busy) throw new Error(`a job is already running: ${this.#state!.description}`);
+    const state: JobState = {
+      kind: req.kind,
+      description: describeJob(req),
+      startedAt: this.clock.now(),
+      status: "running",
+    };
+    this.#state = state;
+    this.run(req).then(
+      () => {
+        state.status = "ok";
+        this.done(req, true);
+      },
+      (err: unknown) => {
+        state.status = "failed";
+        state.error = err instanceof Error ? err.message : String(err);
+        if (err instanceof UpstreamUnavailableError) state.retryable = true;
+        this.done(req, false);
+      },
+    ).finally(this.wake);
+  }
+
+  /** Wait for a running job (used on shutdown and by the simulator). */
+  async settle(): Promise<void> {
+    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private run(req: JobRequest): Promise<void> {
+    switch (req.kind) {
+      case "bootstrap":
+        return this.pg.bootstrap();
+      case "clone":
+        return this.pg.createReplica(req.upstream);
+      case "rewind":
+        return this.pg.rewind(req.upstream);
+      case "start":
+        return this.pg.start(req.role, req.upstream);
+      case "stop":
+        return this.pg.stop(req.mode);
+      case "restart":
+        return this.pg.stop("fast").then(() => this.pg.start(req.role, req.upstream));
+    }
+  }
+}
+
+function describeJob(req: JobRequest): string {
+  switch (req.kind) {
+    case "bootstrap":
+      return "bootstrap";
+    case "clone":
+      return `bootstrap from leader '${req.upstream.name}'`;
+    case "rewind":
+      return `running pg_rewind from '${req.upstream.name}'`;
+    case "start":
+      return req.role === "primary" ? "starting primary after failure" : "starting as a secondary";
+    case "stop":
+      return `stopping postgres (${req.mode})`;
+    case "restart":
+      return "restart";
+  }
+}
