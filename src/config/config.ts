@@ -1,12 +1,12 @@
 /**
- * Configuration: Patroni's YAML keys + PATRONI_* environment overrides -> one validated, immutable Config.
- * Also the runtime rule for the dynamic configuration (`normalizeDynamic`),
- * the CLI's `--dcs-url` and a printable, redacted copy of a Config.
+ * Configuration: Patroni's YAML keys + PATRONI_* environment overrides -> one validated, immutable Config, read
+ * one section at a time (`buildConfig`). Also re-exports the dynamic configuration's reader (`normalizeDynamic`),
+ * and owns the CLI's `--dcs-url` and a printable, redacted copy of a Config.
  *
  * Pure: callers pass the file text and the environment in; this module reads no file and no `Deno.env`
- * (`cli/validate_config.ts` reads files and checks the file system). Imports `yaml`, `./types.ts`, `./config_env.ts`
- * (the environment rule), `./config_dynamic.ts` (the dynamic configuration), `./config_read.ts` (the section
- * readers) and `./config_log.ts` (the `log` section) only.
+ * (`cli/validate_config.ts` reads files and checks the file system). Imports `yaml`, `./types.ts`, `./env.ts`
+ * (the environment rule), `./dynamic.ts` (the dynamic configuration), `./read.ts` (the section readers) and
+ * `./log_section.ts` (the `log` section) only.
  *
  * hactl is stricter than Patroni's daemon: it always runs the checks Patroni keeps for `--validate-config`,
  * and it rejects `bootstrap.dcs` timings that Patroni would only raise with a warning at run time.
@@ -14,7 +14,7 @@
  * @module
  */
 import { parseDocument } from "yaml";
-import { isDoc, mergeDocs, PYYAML_OPTIONS, readEnvOverrides } from "./env.ts";
+import { type Doc, isDoc, mergeDocs, PYYAML_OPTIONS, readEnvOverrides } from "./env.ts";
 import { readLogConfig } from "./log_section.ts";
 import {
   checkBootstrapDcs,
@@ -53,31 +53,23 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/**
- * Builds the Config from an already parsed document (one YAML file, or a directory of them merged), applying
- * the `PATRONI_*` variables of `env` on top. Throws `ConfigError` listing every problem.
- */
-export function buildConfig(
-  raw: unknown,
-  source: string,
-  env: Record<string, string>,
-): { config: Config; warnings: string[] } {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  const r = new Reader(source, problems);
-  if (raw !== null && raw !== undefined && !isDoc(raw)) {
-    throw new ConfigError([`${source}: the configuration must be a YAML mapping, found ${kindOf(raw)}`]);
+/** `restapi.http_extra_headers` or `restapi.https_extra_headers`: valid header names, no line breaks. */
+function readHeaders(r: Reader, api: Doc, key: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const section = r.section(api, key, `restapi.${key}`);
+  for (const name of Object.keys(section)) {
+    const value = r.str(section, name, `restapi.${key}.${name}`);
+    if (value === undefined) continue;
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      r.problem(`restapi.${key}.${name}`, "is not a valid HTTP header name");
+    } else if (/[\r\n\0]/.test(value)) r.problem(`restapi.${key}.${name}`, "must not contain line breaks");
+    else out[name] = value;
   }
-  const overrides = readEnvOverrides(env);
-  for (const p of overrides.problems) problems.push(`${source}: ${p}`);
-  const doc = mergeDocs(isDoc(raw) ? raw : {}, overrides.doc);
+  return out;
+}
 
-  const scope = r.str(doc, "scope", "scope", true) ?? "";
-  const name = r.str(doc, "name", "name", true) ?? "";
-  if (name === RESERVED_NAME) r.problem("name", `"${RESERVED_NAME}" is reserved`);
-
-  const log = readLogConfig(r, r.section(doc, "log", "log"));
-
+/** The `restapi` section (`listen` required; `connect_address` defaults to it). */
+function readRestApi(r: Reader, doc: Doc, warnings: string[]): RestApiConfig {
   const api = r.section(doc, "restapi", "restapi");
   const apiListen = api.listen === undefined
     ? r.problem("restapi.listen", "is required")
@@ -90,21 +82,8 @@ export function buildConfig(
       `restapi.connect_address: not set, and restapi.listen "${listen.host}" is not an address other members can reach`,
     );
   }
-  const readHeaders = (key: string): Record<string, string> => {
-    const out: Record<string, string> = {};
-    const section = r.section(api, key, `restapi.${key}`);
-    for (const name of Object.keys(section)) {
-      const value = r.str(section, name, `restapi.${key}.${name}`);
-      if (value === undefined) continue;
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-        r.problem(`restapi.${key}.${name}`, "is not a valid HTTP header name");
-      } else if (/[\r\n\0]/.test(value)) r.problem(`restapi.${key}.${name}`, "must not contain line breaks");
-      else out[name] = value;
-    }
-    return out;
-  };
-  const headers = readHeaders("http_extra_headers");
-  const httpsHeaders = readHeaders("https_extra_headers");
+  const headers = readHeaders(r, api, "http_extra_headers");
+  const httpsHeaders = readHeaders(r, api, "https_extra_headers");
   const restapi: RestApiConfig = {
     listen,
     connectAddress: api.connect_address === undefined
@@ -141,7 +120,11 @@ export function buildConfig(
   if (restapi.keyfile !== undefined && restapi.certfile === undefined) {
     r.problem("restapi.certfile", "is required when restapi.keyfile is set");
   }
+  return restapi;
+}
 
+/** The `ctl` section, with Patroni's fallbacks to `restapi.authentication` and `restapi.cafile`. */
+function readCtl(r: Reader, doc: Doc, restapi: RestApiConfig): CtlConfig {
   const ctlDoc = r.section(doc, "ctl", "ctl");
   const ctl: CtlConfig = { insecure: r.bool(ctlDoc, "insecure", "ctl.insecure", false) };
   const ctlAuth = readAuth(r, ctlDoc, "ctl") ?? restapi.authentication;
@@ -151,7 +134,11 @@ export function buildConfig(
     if (value !== undefined) ctl[key] = value;
   }
   if (ctl.cacert === undefined && restapi.cafile !== undefined) ctl.cacert = restapi.cafile;
+  return ctl;
+}
 
+/** The DCS section: `etcd3` is required; any other DCS section is refused by name. */
+function readDcsSection(r: Reader, doc: Doc): Etcd3Config {
   const others = OTHER_DCS.filter((key) => doc[key] !== undefined);
   let etcd3: Etcd3Config = { hosts: [], protocol: "http" };
   if (doc.etcd3 === undefined) {
@@ -164,7 +151,11 @@ export function buildConfig(
       `hactl supports etcd3 only${doc.etcd3 === undefined ? "" : " (give exactly one DCS section)"}${hint}`,
     );
   }
+  return etcd3;
+}
 
+/** The `bootstrap` section: `dcs` (checked strictly), the method and its section, initdb options, post_bootstrap. */
+function readBootstrap(r: Reader, doc: Doc): BootstrapConfig {
   const boot = r.section(doc, "bootstrap", "bootstrap");
   if (doc.bootstrap !== undefined && doc.bootstrap !== null && boot.dcs === undefined) {
     r.problem("bootstrap.dcs", "is required when bootstrap is present");
@@ -187,10 +178,11 @@ export function buildConfig(
   const postKey = boot.post_bootstrap !== undefined ? "post_bootstrap" : "post_init";
   const post = r.str(boot, postKey, `bootstrap.${postKey}`);
   if (post !== undefined) bootstrap.postBootstrap = post;
+  return bootstrap;
+}
 
-  const postgresql = readPostgresql(r, doc, env, warnings);
-  const tags = readTags(r, r.section(doc, "tags", "tags"), warnings);
-
+/** The `watchdog` section; `mode` accepts Patroni's spellings (`false`/`true`, `auto`, `require`). */
+function readWatchdog(r: Reader, doc: Doc): WatchdogConfig {
   const wd = r.section(doc, "watchdog", "watchdog");
   const modeText = wd.mode === false
     ? "off"
@@ -201,7 +193,7 @@ export function buildConfig(
     : wd.mode;
   const modeAlias =
     ({ auto: "automatic", require: "required" } as Record<string, string>)[String(modeText)] ?? modeText;
-  const watchdog: WatchdogConfig = {
+  return {
     mode: r.oneOf(
       { mode: modeAlias },
       "mode",
@@ -213,6 +205,39 @@ export function buildConfig(
     safetyMargin: r.int(wd, "safety_margin", "watchdog.safety_margin", 5, -1),
     driver: r.oneOf(wd, "driver", "watchdog.driver", ["default", "testing"] as const, "default"),
   };
+}
+
+/**
+ * Builds the Config from an already parsed document (one YAML file, or a directory of them merged), applying
+ * the `PATRONI_*` variables of `env` on top. Throws `ConfigError` listing every problem, in the order of the
+ * sections read below.
+ */
+export function buildConfig(
+  raw: unknown,
+  source: string,
+  env: Record<string, string>,
+): { config: Config; warnings: string[] } {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  const r = new Reader(source, problems);
+  if (raw !== null && raw !== undefined && !isDoc(raw)) {
+    throw new ConfigError([`${source}: the configuration must be a YAML mapping, found ${kindOf(raw)}`]);
+  }
+  const overrides = readEnvOverrides(env);
+  for (const p of overrides.problems) problems.push(`${source}: ${p}`);
+  const doc = mergeDocs(isDoc(raw) ? raw : {}, overrides.doc);
+
+  const scope = r.str(doc, "scope", "scope", true) ?? "";
+  const name = r.str(doc, "name", "name", true) ?? "";
+  if (name === RESERVED_NAME) r.problem("name", `"${RESERVED_NAME}" is reserved`);
+  const log = readLogConfig(r, r.section(doc, "log", "log"));
+  const restapi = readRestApi(r, doc, warnings);
+  const ctl = readCtl(r, doc, restapi);
+  const etcd3 = readDcsSection(r, doc);
+  const bootstrap = readBootstrap(r, doc);
+  const postgresql = readPostgresql(r, doc, env, warnings);
+  const tags = readTags(r, r.section(doc, "tags", "tags"), warnings);
+  const watchdog = readWatchdog(r, doc);
 
   if (problems.length > 0) throw new ConfigError(problems);
   const namespace = normalizeNamespace(r.str(doc, "namespace", "namespace") ?? "/service/");

@@ -1,23 +1,25 @@
 /**
- * The dynamic (cluster-wide) configuration: Patroni's defaults, the Postgres parameters reserved for the agent
- * and the run-time rule that turns the DCS `config` document into
- * `DynamicSettings` (§3.1 item 5). Re-exported by `./config.ts`, which is where callers import it from.
+ * The dynamic (cluster-wide) configuration: Patroni's defaults, the rules for its timing keys (minimums and
+ * `loop_wait + 2 * retry_timeout <= ttl`, shared by the strict check of `bootstrap.dcs` in `./read.ts` and the
+ * lenient run-time reading here), the Postgres parameters reserved for the agent, and `normalizeDynamic`, the one
+ * reader that turns a dynamic document (the DCS `config` key or `bootstrap.dcs`) into `DynamicSettings`
+ * (§3.1 item 5). Re-exported by `./config.ts`.
  *
- * Pure and total: a garbage document yields defaults and warnings, never an exception. Imports `./types.ts`
- * and `./config_env.ts` only.
+ * Pure and total: a garbage document yields defaults and warnings, never an exception. May import: `src/core/`
+ * (types) and `./env.ts`.
  *
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
-import { isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
+import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 
-/** Patroni's defaults for the dynamic configuration. */
 /**
  * The smallest `ttl` hactl accepts. Patroni's is 20; hactl's fence stops a primary before its lease can expire
  * whatever the ttl, so 10 s (with loop_wait 2, retry_timeout 4) is safe and brings unplanned failover near 10 s.
  */
 export const MIN_TTL = 10;
 
+/** Patroni's defaults for the dynamic configuration (seconds, except `maximumLagOnFailover` in bytes). */
 export const DYNAMIC_DEFAULTS: DynamicSettings = {
   ttl: 30,
   loopWait: 10,
@@ -32,6 +34,52 @@ export const DYNAMIC_DEFAULTS: DynamicSettings = {
   isolationFenceTimeout: 3,
   parameters: {},
 };
+
+/**
+ * The smallest value of each integer key of the dynamic configuration that has one (seconds), by YAML key. A value
+ * below it is an error in `bootstrap.dcs` and is raised to it, with a warning, at run time.
+ */
+export const DYNAMIC_MINIMUMS = {
+  ttl: MIN_TTL,
+  loop_wait: 1,
+  retry_timeout: 3,
+  primary_start_timeout: 0,
+  member_slots_ttl: 0,
+  isolation_fence_timeout: 0,
+} as const;
+
+/** The timing part of the dynamic settings (seconds). */
+export type Timing = Pick<DynamicSettings, "ttl" | "loopWait" | "retryTimeout">;
+
+/** The timing keys in the order they are read and reported: YAML key, settings field. */
+export const TIMING_KEYS: readonly (readonly ["ttl" | "loop_wait" | "retry_timeout", keyof Timing])[] = [
+  ["ttl", "ttl"],
+  ["loop_wait", "loopWait"],
+  ["retry_timeout", "retryTimeout"],
+];
+
+/** Patroni's rule `loop_wait + 2 * retry_timeout <= ttl`: a member can retry etcd twice within one lease. */
+export function timingFits(t: Timing): boolean {
+  return t.loopWait + 2 * t.retryTimeout <= t.ttl;
+}
+
+/**
+ * The run-time repair of timings that do not fit: `loop_wait` is reduced (down to 1), then `retry_timeout`
+ * becomes `(ttl - loop_wait) // 2`. Timings that fit are returned unchanged.
+ *
+ * @example
+ * ```ts
+ * fitTiming({ ttl: 20, loopWait: 10, retryTimeout: 10 }); // { ttl: 20, loopWait: 1, retryTimeout: 9 }
+ * ```
+ */
+export function fitTiming(t: Timing): Timing {
+  if (timingFits(t)) return { ttl: t.ttl, loopWait: t.loopWait, retryTimeout: t.retryTimeout };
+  const loopWait = Math.max(1, t.ttl - 2 * t.retryTimeout);
+  const retryTimeout = loopWait + 2 * t.retryTimeout > t.ttl
+    ? Math.floor((t.ttl - loopWait) / 2)
+    : t.retryTimeout;
+  return { ttl: t.ttl, loopWait, retryTimeout };
+}
 
 /** GUCs a local `postgresql.parameters` may not set (§3.4): they are dropped silently. */
 export const PROTECTED_PARAMETERS: readonly string[] = [
@@ -119,9 +167,85 @@ function checkGuc(name: string, value: Scalar, warn: (m: string) => void): Scala
   return value;
 }
 
+/** A reader of the dynamic document that never fails: a value it cannot use becomes the fallback, with a warning. */
+class LenientReader {
+  constructor(readonly warn: (message: string) => void) {}
+
+  /** An integer (with units: `"s"` seconds, `"B"` bytes); null/absent gives the fallback silently. */
+  int(from: Doc, key: string, fallback: number, unit: "s" | "B" = "s"): number {
+    const value = from[key];
+    if (value === undefined || value === null) return fallback;
+    const n = toInt(value, unit);
+    if (n !== undefined) return n;
+    this.warn(`${key}: ${show(value)} is not an integer; using the default ${fallback}`);
+    return fallback;
+  }
+
+  /** An integer in seconds raised to `min` (with a warning) when below it. */
+  intAtLeast(from: Doc, key: string, fallback: number, min: number): number {
+    const value = this.int(from, key, fallback);
+    if (value >= min) return value;
+    this.warn(`${key}: ${value} is below the minimum ${min}; using ${min}`);
+    return min;
+  }
+
+  bool(from: Doc, key: string, fallback: boolean, path = key): boolean {
+    const value = from[key];
+    if (value === undefined || value === null) return fallback;
+    const b = toBool(value);
+    if (b !== undefined) return b;
+    this.warn(`${path}: ${show(value)} is not a boolean; using the default ${fallback}`);
+    return fallback;
+  }
+}
+
+/**
+ * The run-time timing rule: each of `ttl`, `loop_wait`, `retry_timeout` raised to its minimum, then, when
+ * `loop_wait + 2 * retry_timeout > ttl`, the smallest change that fits (see {@linkcode fitTiming}), with a warning.
+ */
+function readTiming(r: LenientReader, doc: Doc): Timing {
+  const [ttl, loopWait, retryTimeout] = TIMING_KEYS.map(([key, field]) =>
+    r.intAtLeast(doc, key, DYNAMIC_DEFAULTS[field], DYNAMIC_MINIMUMS[key])
+  );
+  const timing: Timing = { ttl: ttl!, loopWait: loopWait!, retryTimeout: retryTimeout! };
+  if (timingFits(timing)) return timing;
+  const fitted = fitTiming(timing);
+  r.warn(
+    `loop_wait ${timing.loopWait} + 2 * retry_timeout ${timing.retryTimeout} > ttl ${timing.ttl}: ` +
+      `using loop_wait ${fitted.loopWait} and retry_timeout ${fitted.retryTimeout}`,
+  );
+  return fitted;
+}
+
+/** `postgresql` of the dynamic document (a mapping, else ignored with a warning). */
+function readPgSection(r: LenientReader, doc: Doc): Doc {
+  if (doc.postgresql !== undefined && doc.postgresql !== null && !isDoc(doc.postgresql)) {
+    r.warn(`postgresql: ${show(doc.postgresql)} is not a mapping; ignoring it`);
+  }
+  return isDoc(doc.postgresql) ? doc.postgresql : {};
+}
+
+/** `postgresql.parameters`: the local-only GUCs dropped, reserved GUCs checked (§3.4). */
+function readParameters(r: LenientReader, pg: Doc): Record<string, Scalar> {
+  const parameters: Record<string, Scalar> = {};
+  if (pg.parameters !== undefined && pg.parameters !== null && !isDoc(pg.parameters)) {
+    r.warn(`postgresql.parameters: ${show(pg.parameters)} is not a mapping; ignoring it`);
+  }
+  for (const [name, value] of Object.entries(isDoc(pg.parameters) ? pg.parameters : {})) {
+    if (value === null || value === undefined) continue;
+    if (NEVER_DYNAMIC.includes(name)) {
+      r.warn(`postgresql.parameters.${name}: is set by hactl from the local configuration; ignoring it`);
+    } else if (typeof value === "object") {
+      r.warn(`postgresql.parameters.${name}: ${show(value)} is not a scalar; ignoring it`);
+    } else parameters[name] = checkGuc(name, value as Scalar, r.warn);
+  }
+  return parameters;
+}
+
 /**
  * Reads the dynamic configuration (the DCS `config` key, the cache file or `bootstrap.dcs`) into
- * `DynamicSettings`, applying Patroni's run-time rule (§3.1 item 5):
+ * `DynamicSettings`, applying Patroni's run-time rule (§3.1 item 5). This is the one reader of a dynamic
+ * document: the agent, the simulator and the control commands all go through it.
  * - `loop_wait >= 1`, `retry_timeout >= 3`, `ttl >= 10` (Patroni: 20; hactl fences itself before its lease
  *   can expire, so a 10 s lease is safe and halves failover time): smaller values are raised, with a warning;
  * - if `loop_wait + 2*retry_timeout > ttl`, `loop_wait` is reduced (down to 1), then `retry_timeout` becomes
@@ -141,83 +265,31 @@ export function normalizeDynamic(
   raw: Record<string, unknown>,
 ): { settings: DynamicSettings; warnings: string[] } {
   const warnings: string[] = [];
-  const warn = (m: string) => warnings.push(m);
+  const r = new LenientReader((m) => warnings.push(m));
   const doc = isDoc(raw) ? raw : {};
-  if (!isDoc(raw)) warn(`the dynamic configuration is ${show(raw)}, not a mapping; using the defaults`);
+  if (!isDoc(raw)) r.warn(`the dynamic configuration is ${show(raw)}, not a mapping; using the defaults`);
 
-  const int = (key: string, fallback: number, unit: "s" | "B" = "s", from = doc): number => {
-    const value = from[key];
-    if (value === undefined || value === null) return fallback;
-    const n = toInt(value, unit);
-    if (n !== undefined) return n;
-    warn(`${key}: ${show(value)} is not an integer; using the default ${fallback}`);
-    return fallback;
-  };
-  const bool = (key: string, fallback: boolean, path = key, from = doc): boolean => {
-    const value = from[key];
-    if (value === undefined || value === null) return fallback;
-    const b = toBool(value);
-    if (b !== undefined) return b;
-    warn(`${path}: ${show(value)} is not a boolean; using the default ${fallback}`);
-    return fallback;
-  };
-  const atLeast = (key: string, value: number, min: number): number => {
-    if (value >= min) return value;
-    warn(`${key}: ${value} is below the minimum ${min}; using ${min}`);
-    return min;
-  };
-
-  const ttl = atLeast("ttl", int("ttl", DYNAMIC_DEFAULTS.ttl), MIN_TTL);
-  let loopWait = atLeast("loop_wait", int("loop_wait", DYNAMIC_DEFAULTS.loopWait), 1);
-  let retryTimeout = atLeast("retry_timeout", int("retry_timeout", DYNAMIC_DEFAULTS.retryTimeout), 3);
-  if (loopWait + 2 * retryTimeout > ttl) {
-    const before = `loop_wait ${loopWait} + 2 * retry_timeout ${retryTimeout} > ttl ${ttl}`;
-    loopWait = Math.max(1, ttl - 2 * retryTimeout);
-    if (loopWait + 2 * retryTimeout > ttl) retryTimeout = Math.floor((ttl - loopWait) / 2);
-    warn(`${before}: using loop_wait ${loopWait} and retry_timeout ${retryTimeout}`);
-  }
-
-  const legacyStart = doc.primary_start_timeout === undefined
-    ? "master_start_timeout"
-    : "primary_start_timeout";
-  const pg = isDoc(doc.postgresql) ? doc.postgresql : {};
-  if (doc.postgresql !== undefined && doc.postgresql !== null && !isDoc(doc.postgresql)) {
-    warn(`postgresql: ${show(doc.postgresql)} is not a mapping; ignoring it`);
-  }
-
-  const parameters: Record<string, Scalar> = {};
-  if (pg.parameters !== undefined && pg.parameters !== null && !isDoc(pg.parameters)) {
-    warn(`postgresql.parameters: ${show(pg.parameters)} is not a mapping; ignoring it`);
-  }
-  for (const [name, value] of Object.entries(isDoc(pg.parameters) ? pg.parameters : {})) {
-    if (value === null || value === undefined) continue;
-    if (NEVER_DYNAMIC.includes(name)) {
-      warn(`postgresql.parameters.${name}: is set by hactl from the local configuration; ignoring it`);
-    } else if (typeof value === "object") {
-      warn(`postgresql.parameters.${name}: ${show(value)} is not a scalar; ignoring it`);
-    } else parameters[name] = checkGuc(name, value as Scalar, warn);
-  }
-
+  const timing = readTiming(r, doc);
+  const pg = readPgSection(r, doc);
+  const parameters = readParameters(r, pg);
+  const startKey = doc.primary_start_timeout === undefined ? "master_start_timeout" : "primary_start_timeout";
+  const d = DYNAMIC_DEFAULTS;
+  const min = DYNAMIC_MINIMUMS;
   return {
     settings: {
-      ttl,
-      loopWait,
-      retryTimeout,
-      maximumLagOnFailover: int("maximum_lag_on_failover", DYNAMIC_DEFAULTS.maximumLagOnFailover, "B"),
-      checkTimeline: bool("check_timeline", DYNAMIC_DEFAULTS.checkTimeline),
-      primaryStartTimeout: atLeast(legacyStart, int(legacyStart, DYNAMIC_DEFAULTS.primaryStartTimeout), 0),
-      pause: bool("pause", DYNAMIC_DEFAULTS.pause),
-      useSlots: bool("use_slots", DYNAMIC_DEFAULTS.useSlots, "postgresql.use_slots", pg),
-      usePgRewind: bool("use_pg_rewind", DYNAMIC_DEFAULTS.usePgRewind, "postgresql.use_pg_rewind", pg),
-      memberSlotsTtl: atLeast(
-        "member_slots_ttl",
-        int("member_slots_ttl", DYNAMIC_DEFAULTS.memberSlotsTtl),
-        0,
-      ),
-      isolationFenceTimeout: atLeast(
+      ...timing,
+      maximumLagOnFailover: r.int(doc, "maximum_lag_on_failover", d.maximumLagOnFailover, "B"),
+      checkTimeline: r.bool(doc, "check_timeline", d.checkTimeline),
+      primaryStartTimeout: r.intAtLeast(doc, startKey, d.primaryStartTimeout, min.primary_start_timeout),
+      pause: r.bool(doc, "pause", d.pause),
+      useSlots: r.bool(pg, "use_slots", d.useSlots, "postgresql.use_slots"),
+      usePgRewind: r.bool(pg, "use_pg_rewind", d.usePgRewind, "postgresql.use_pg_rewind"),
+      memberSlotsTtl: r.intAtLeast(doc, "member_slots_ttl", d.memberSlotsTtl, min.member_slots_ttl),
+      isolationFenceTimeout: r.intAtLeast(
+        doc,
         "isolation_fence_timeout",
-        int("isolation_fence_timeout", DYNAMIC_DEFAULTS.isolationFenceTimeout),
-        0,
+        d.isolationFenceTimeout,
+        min.isolation_fence_timeout,
       ),
       parameters,
     },

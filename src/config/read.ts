@@ -3,13 +3,19 @@
  * `<source>: <dotted.key>: <message>` (never echoing a secret), and one reader per section that needs more than a
  * few lines (`etcd3`, `postgresql`, `tags`, `bootstrap.dcs`). Internal to `./config.ts`.
  *
- * Pure. Imports `./config_env.ts`, `./config_dynamic.ts` and types only.
+ * Pure. Imports `./env.ts`, `./dynamic.ts` (the shared rules of the dynamic configuration) and types only.
  *
  * @module
  */
 import type { Tags } from "../core/types.ts";
 import type { Etcd3Config, HostPort, PgUser, PostgresqlConfig } from "./types.ts";
-import { DYNAMIC_DEFAULTS, MIN_TTL, PROTECTED_PARAMETERS } from "./dynamic.ts";
+import {
+  DYNAMIC_DEFAULTS,
+  DYNAMIC_MINIMUMS,
+  PROTECTED_PARAMETERS,
+  TIMING_KEYS,
+  timingFits,
+} from "./dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
@@ -270,20 +276,27 @@ export function readPgUser(r: Reader, sec: Doc, path: string): PgUser | undefine
   return user.username === undefined ? undefined : user as PgUser;
 }
 
-/** Checks the timing values of `bootstrap.dcs` strictly: wrong values are errors, not warnings. */
+/**
+ * Checks `bootstrap.dcs` strictly, with the same timing rules as `normalizeDynamic` (`./dynamic.ts`): a value it
+ * would raise or repair at run time is an error here, not a warning.
+ */
 export function checkBootstrapDcs(r: Reader, dcs: Doc): void {
   const p = "bootstrap.dcs";
   const before = r.problems.length;
-  const ttl = r.int(dcs, "ttl", `${p}.ttl`, DYNAMIC_DEFAULTS.ttl, MIN_TTL);
-  const loopWait = r.int(dcs, "loop_wait", `${p}.loop_wait`, DYNAMIC_DEFAULTS.loopWait, 1);
-  const retry = r.int(dcs, "retry_timeout", `${p}.retry_timeout`, DYNAMIC_DEFAULTS.retryTimeout, 3);
+  const [ttl, loopWait, retryTimeout] = TIMING_KEYS.map(([key, field]) =>
+    r.int(dcs, key, `${p}.${key}`, DYNAMIC_DEFAULTS[field], DYNAMIC_MINIMUMS[key])
+  ) as [number, number, number];
   const timingOk = r.problems.length === before;
-  if (timingOk && loopWait + 2 * retry > ttl) {
-    r.problem(`${p}.ttl`, `must be >= loop_wait + 2 * retry_timeout (${loopWait} + 2*${retry} > ${ttl})`);
+  if (timingOk && !timingFits({ ttl, loopWait, retryTimeout })) {
+    r.problem(
+      `${p}.ttl`,
+      `must be >= loop_wait + 2 * retry_timeout (${loopWait} + 2*${retryTimeout} > ${ttl})`,
+    );
   }
   r.int(dcs, "maximum_lag_on_failover", `${p}.maximum_lag_on_failover`, 0);
-  r.int(dcs, "primary_start_timeout", `${p}.primary_start_timeout`, 0, 0);
-  r.int(dcs, "isolation_fence_timeout", `${p}.isolation_fence_timeout`, 0, 0);
+  for (const key of ["primary_start_timeout", "isolation_fence_timeout"] as const) {
+    r.int(dcs, key, `${p}.${key}`, 0, DYNAMIC_MINIMUMS[key]);
+  }
   r.int(dcs, "synchronous_node_count", `${p}.synchronous_node_count`, 1, 1);
   for (const key of ["check_timeline", "failsafe_mode", "pause", "synchronous_mode_strict"]) {
     r.bool(dcs, key, `${p}.${key}`, false);
@@ -332,13 +345,12 @@ export function readTags(r: Reader, sec: Doc, warnings: string[]): Tags {
   return tags;
 }
 
-export function readPostgresql(
+/** `postgresql.listen` (required) and `postgresql.connect_address` (defaults to the first listen host). */
+function readPgAddresses(
   r: Reader,
-  doc: Doc,
-  env: Record<string, string>,
+  pg: Doc,
   warnings: string[],
-): PostgresqlConfig {
-  const pg = r.section(doc, "postgresql", "postgresql");
+): Pick<PostgresqlConfig, "listen" | "connectAddress"> {
   let listen: PostgresqlConfig["listen"] = { hosts: [], port: 5432 };
   const listenHp = pg.listen === undefined
     ? r.problem("postgresql.listen", "is required")
@@ -358,9 +370,11 @@ export function readPostgresql(
         "address other members can connect to",
     );
   }
-  const dataDir = r.str(pg, "data_dir", "postgresql.data_dir", true) ?? "";
-  const home = env.HOME ?? "~";
+  return { listen, connectAddress };
+}
 
+/** `postgresql.authentication` (superuser and replication required, rewind optional), legacy layout accepted. */
+function readPgAuthentication(r: Reader, pg: Doc, warnings: string[]): PostgresqlConfig["authentication"] {
   // Legacy layout: `postgresql.superuser` / `postgresql.replication` directly under `postgresql`.
   let authDoc = pg.authentication;
   for (const user of ["superuser", "replication"]) {
@@ -393,15 +407,27 @@ export function readPostgresql(
       );
     }
   }
+  return {
+    superuser: superuser ?? { username: "" },
+    replication: replication ?? { username: "" },
+    ...(rewind ? { rewind } : {}),
+  };
+}
 
-  const parameters: Record<string, string | number | boolean> = {};
+/** `postgresql.parameters` with the protected GUCs dropped (§3.4). */
+function readPgParameters(r: Reader, pg: Doc): PostgresqlConfig["parameters"] {
+  const parameters: PostgresqlConfig["parameters"] = {};
   for (const [key, value] of Object.entries(r.section(pg, "parameters", "postgresql.parameters"))) {
     if (PROTECTED_PARAMETERS.includes(key) || value === null) continue;
     if (typeof value === "object") {
       r.problem(`postgresql.parameters.${key}`, `must be a scalar, found ${kindOf(value)}`);
     } else parameters[key] = value as string | number | boolean;
   }
+  return parameters;
+}
 
+/** `postgresql.callbacks`: the five known callbacks; others are ignored with a warning. */
+function readPgCallbacks(r: Reader, pg: Doc, warnings: string[]): PostgresqlConfig["callbacks"] {
   const callbacks: PostgresqlConfig["callbacks"] = {};
   const cbDoc = r.section(pg, "callbacks", "postgresql.callbacks");
   for (const key of Object.keys(cbDoc)) {
@@ -410,7 +436,16 @@ export function readPostgresql(
       if (cmd !== undefined) callbacks[key as keyof PostgresqlConfig["callbacks"]] = cmd;
     } else warnings.push(`postgresql.callbacks.${key}: unknown callback; ignored`);
   }
+  return callbacks;
+}
 
+/** `postgresql.create_replica_methods` and the section (with its `command`) of every method but basebackup. */
+function readReplicaMethods(
+  r: Reader,
+  pg: Doc,
+): Pick<PostgresqlConfig, "createReplicaMethods"> & {
+  replicaMethods: Record<string, Record<string, unknown>>;
+} {
   const createReplicaMethods = pg.create_replica_methods === undefined
     ? ["basebackup"]
     : r.strList(pg, "create_replica_methods", "postgresql.create_replica_methods");
@@ -421,14 +456,37 @@ export function readPostgresql(
       replicaMethods[method] = sec;
     }
   }
+  return { createReplicaMethods, replicaMethods };
+}
 
+/** `postgresql.bin_name`: other names for the Postgres binaries. */
+function readBinName(r: Reader, pg: Doc): Record<string, string> {
   const binName: Record<string, string> = {};
   const binDoc = r.section(pg, "bin_name", "postgresql.bin_name");
   for (const key of Object.keys(binDoc)) {
     const value = r.str(binDoc, key, `postgresql.bin_name.${key}`);
     if (value !== undefined) binName[key] = value;
   }
+  return binName;
+}
 
+/** The `postgresql` section. Problems are reported in the order of the keys below. */
+export function readPostgresql(
+  r: Reader,
+  doc: Doc,
+  env: Record<string, string>,
+  warnings: string[],
+): PostgresqlConfig {
+  const pg = r.section(doc, "postgresql", "postgresql");
+  const { listen, connectAddress } = readPgAddresses(r, pg, warnings);
+  const dataDir = r.str(pg, "data_dir", "postgresql.data_dir", true) ?? "";
+  const home = env.HOME ?? "~";
+  const authentication = readPgAuthentication(r, pg, warnings);
+  const parameters = readPgParameters(r, pg);
+  const callbacks = readPgCallbacks(r, pg, warnings);
+  const { createReplicaMethods, replicaMethods } = readReplicaMethods(r, pg);
+  const binName = readBinName(r, pg);
+  const flag = (key: string) => r.bool(pg, key, `postgresql.${key}`, false);
   const out: PostgresqlConfig = {
     listen,
     connectAddress,
@@ -436,11 +494,7 @@ export function readPostgresql(
     configDir: r.str(pg, "config_dir", "postgresql.config_dir") ?? dataDir,
     binDir: r.str(pg, "bin_dir", "postgresql.bin_dir") ?? "",
     pgpass: (r.str(pg, "pgpass", "postgresql.pgpass") ?? "~/pgpass").replace(/^~(?=\/|$)/, home),
-    authentication: {
-      superuser: superuser ?? { username: "" },
-      replication: replication ?? { username: "" },
-      ...(rewind ? { rewind } : {}),
-    },
+    authentication,
     parameters,
     pgHba: r.strList(pg, "pg_hba", "postgresql.pg_hba"),
     pgIdent: r.strList(pg, "pg_ident", "postgresql.pg_ident"),
@@ -449,19 +503,9 @@ export function readPostgresql(
     replicaMethods,
     basebackup: r.options(pg, "basebackup", "postgresql.basebackup", BASEBACKUP_FORBIDDEN),
     pgCtlTimeout: r.int(pg, "pg_ctl_timeout", "postgresql.pg_ctl_timeout", 60, 1),
-    useUnixSocket: r.bool(pg, "use_unix_socket", "postgresql.use_unix_socket", false),
-    removeDataDirectoryOnRewindFailure: r.bool(
-      pg,
-      "remove_data_directory_on_rewind_failure",
-      "postgresql.remove_data_directory_on_rewind_failure",
-      false,
-    ),
-    removeDataDirectoryOnDivergedTimelines: r.bool(
-      pg,
-      "remove_data_directory_on_diverged_timelines",
-      "postgresql.remove_data_directory_on_diverged_timelines",
-      false,
-    ),
+    useUnixSocket: flag("use_unix_socket"),
+    removeDataDirectoryOnRewindFailure: flag("remove_data_directory_on_rewind_failure"),
+    removeDataDirectoryOnDivergedTimelines: flag("remove_data_directory_on_diverged_timelines"),
     binName,
   };
   if (pg.proxy_address !== undefined) {

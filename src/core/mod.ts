@@ -4,7 +4,8 @@
  * Owns the cycle's decision (`decide(observation, memory, context) -> { actions, memory, reason }`), the shared
  * domain types (observations, actions, the DCS view, `DynamicSettings`), the ports the shell talks through
  * (`Dcs`, `PostgresPort`, `PeerClient`, `Clock`, `AgentLog`, `WatchdogPort`, `FenceChannel`, `CallbackRunner`), and
- * the rules behind switchover, restart, slots, role-change records and the early isolation fence.
+ * the rules behind switchover, restart, slots, role-change records and the early isolation fence, and the durations
+ * derived from the dynamic settings (`settings.ts`: lease, stale-after, switchover wait, ... with explicit units).
  *
  * May import: nothing outside `src/core/`. No `Deno.*`, clock, timer, randomness, network, disk or package: time
  * and jitter arrive as fields of the observation, so the simulator replays every decision exactly.
@@ -13,5 +14,6 @@
  */
 export { decide, type HaContext, memberRole, postgresStateName } from "./decide.ts";
 export type * from "./ports.ts";
+export * from "./settings.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
 export type * from "./types.ts";
