@@ -5,6 +5,7 @@
  * @module
  */
 import type { ClusterView } from "../src/core/types.ts";
+import { normalizeDynamic } from "../src/config/config.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
 import { postJson } from "./lib/http.ts";
 import { loadClusterFromEtcd } from "./lib/cluster.ts";
@@ -89,7 +90,8 @@ export async function run(
       if (values.wait) {
         deps.out(`'${action}' request sent, waiting until it is recognized by all nodes\n`);
         const want = action === "pause";
-        const loopWait = Number(view.config?.value.loop_wait ?? 10);
+        // The agents' own loop_wait: the dynamic configuration read as they read it.
+        const loopWait = normalizeDynamic(view.config?.value ?? {}).settings.loopWait;
         let pending: string[] = [];
         for (let i = 0; i <= loopWait + 1; i++) {
           const now = await deps.loadCluster(settings, scope);

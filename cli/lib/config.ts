@@ -4,13 +4,14 @@
  * `~/.config/patroni/patronictl.yaml` when present, else the environment alone; `PATRONI_*` overrides on top;
  * `--dcs-url` (or `DCS_URL`) replaces the DCS section. Unlike the daemon's loader it does **not** validate:
  * only `scope`, `namespace`, the etcd3 section and the `ctl`/`restapi` credentials are extracted, so a
- * patronictl.yaml without `postgresql.data_dir` or `restapi.listen` is fine.
+ * patronictl.yaml without `postgresql.data_dir` or `restapi.listen` is fine. The timing keys (`ttl`,
+ * `retry_timeout`) go through `normalizeDynamic`, the agent's reader of the dynamic configuration.
  *
  * Imports `src/config*.ts` helpers only; reads files and nothing else.
  *
  * @module
  */
-import { ConfigError, parseDcsUrl, parseYamlText } from "../../src/config/config.ts";
+import { ConfigError, normalizeDynamic, parseDcsUrl, parseYamlText } from "../../src/config/config.ts";
 import type { CtlConfig, Etcd3Config } from "../../src/config/config.ts";
 import { isDoc, mergeDocs, readEnvOverrides } from "../../src/config/env.ts";
 import type { Doc } from "../../src/config/env.ts";
@@ -55,7 +56,11 @@ export interface CtlSettings {
   namespace: string;
   /** The etcd3 section (`etcd` is accepted as an alias), or null when no DCS is configured. */
   etcd3: Etcd3Config | null;
-  /** Seconds; from the local file (`retry_timeout`, `ttl`) or Patroni's defaults (10, 30). */
+  /**
+   * Seconds: the local file's top-level `retry_timeout` and `ttl`, read by `normalizeDynamic` as the agent reads
+   * the dynamic configuration (Patroni's defaults 10 and 30, the same minimums and the same
+   * `loop_wait + 2 * retry_timeout <= ttl` repair).
+   */
   retryTimeout: number;
   ttl: number;
   /** `ctl` with Patroni's fallbacks: authentication <- restapi.authentication, cacert <- restapi.cafile. */
@@ -112,11 +117,6 @@ function str(value: unknown): string | undefined {
   if (typeof value === "string" && value !== "") return value;
   if (typeof value === "number") return String(value);
   return undefined;
-}
-
-function positive(value: unknown, fallback: number): number {
-  const n = typeof value === "string" ? Number(value) : value;
-  return typeof n === "number" && Number.isFinite(n) && n > 0 ? n : fallback;
 }
 
 function auth(value: unknown): { username: string; password: string } | undefined {
@@ -189,13 +189,14 @@ export function buildCtlSettings(input: Doc, source: string, opts: CtlOptions = 
   if (keyfile !== undefined) ctl.keyfile = keyfile;
   const keyfilePassword = str(ctlSec.keyfile_password);
   if (keyfilePassword !== undefined) ctl.keyfilePassword = keyfilePassword;
+  const { retryTimeout, ttl } = normalizeDynamic(doc).settings;
   return {
     source,
     scope: str(doc.scope) ?? null,
     namespace: normalizeNamespace(str(doc.namespace) ?? "/service/"),
     etcd3,
-    retryTimeout: positive(doc.retry_timeout, 10),
-    ttl: positive(doc.ttl, 30),
+    retryTimeout,
+    ttl,
     ctl,
     restapi,
     doc,

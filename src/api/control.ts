@@ -9,6 +9,7 @@
  */
 import type { ClusterView, PeerStatus, RestartConditions } from "../core/types.ts";
 import { parseRestartBody } from "../core/restart.ts";
+import { switchoverWaitSeconds } from "../core/settings.ts";
 
 /** What the control endpoints need from the agent. */
 export interface ControlDeps {
@@ -264,14 +265,14 @@ async function feasibility(
   return good ? null : reply(412, `${action} is not possible: no good candidates have been found`);
 }
 
-/** Watch etcd once a second for up to 2 * max(10, loop_wait) s for the leader to change. */
+/** Watch etcd once a second for up to `switchoverWaitSeconds` (2 * max(10, loop_wait)) for the leader to change. */
 async function awaitOutcome(
   deps: ControlDeps,
   oldLeader: string | null,
   candidate: string | undefined,
   action: string,
 ): Promise<ControlReply> {
-  const seconds = 2 * Math.max(10, deps.loopWait());
+  const seconds = switchoverWaitSeconds({ loopWait: deps.loopWait() });
   const Past = action === "failover" ? "Failed over" : "Switched over";
   const Done = action === "failover" ? "Successfully failed over" : "Successfully switched over";
   for (let i = 0; i < seconds; i++) {

@@ -2,13 +2,14 @@
  * The node status document (`GET /patroni`) and the health-check rules that
  * HAProxy & co. rely on (§1.3 `/primary`, `/replica`, ..., §1.4 `/liveness`, `/readiness`).
  *
- * Pure: everything is computed from a {@link NodeSnapshot} and a clock reading passed in. Imports `types.ts` only,
+ * Pure: everything is computed from a {@link NodeSnapshot} and a clock reading passed in. Imports `src/core/` only,
  * never touches the network, the disk or a clock of its own. Client input (paths, query strings) is parsed
  * defensively: nothing here throws on malformed input.
  *
  * @module
  */
 import type { ClusterView, NodeSnapshot, Tags } from "../core/types.ts";
+import { livenessGraceMs } from "../core/settings.ts";
 import { HACTL_VERSION } from "../core/types.ts";
 
 /** A Postgres observation older than this (ms) is stale: health checks answer 503 and report its age. */
@@ -310,8 +311,7 @@ export function healthCheckCode(
 export function livenessCode(snapshot: NodeSnapshot, now: number): number {
   if (snapshot.dynamic.pause) return 200;
   const runningPrimary = snapshot.pg.running && snapshot.role === "primary";
-  const thresholdMs = snapshot.dynamic.ttl * 1000 * (runningPrimary ? 1 : 2);
-  return snapshot.nextRunAt + thresholdMs > now ? 200 : 503;
+  return snapshot.nextRunAt + livenessGraceMs(snapshot.dynamic, runningPrimary) > now ? 200 : 503;
 }
 
 /**

@@ -200,3 +200,16 @@ Deno.test("describeEndpoints() drops credentials embedded in URLs", () => {
     "http://h1:2379,https://h2:2379",
   );
 });
+
+Deno.test("ttl and retry_timeout are read as the agent reads the dynamic configuration (normalizeDynamic)", () => {
+  const read = (doc: Record<string, unknown>) => {
+    const s = buildCtlSettings(doc, "ctl.yml");
+    return [s.ttl, s.retryTimeout];
+  };
+  assert.deepEqual(read({}), [30, 10]);
+  assert.deepEqual(read({ ttl: 40, retry_timeout: "15" }), [40, 15]);
+  assert.deepEqual(read({ ttl: "soon", retry_timeout: [1] }), [30, 10]);
+  // The agent's minimums and its loop_wait + 2 * retry_timeout <= ttl repair.
+  assert.deepEqual(read({ ttl: 5, retry_timeout: 1 }), [10, 3]);
+  assert.deepEqual(read({ ttl: 20, loop_wait: 10, retry_timeout: 12 }), [20, 9]);
+});
