@@ -11,7 +11,9 @@
  *
  * @module
  */
-export { decide, type HaContext, memberRole, postgresStateName } from "./decide.ts";
+export { decide } from "./decide.ts";
+export type { HaContext } from "./ha_context.ts";
+export { memberRole, postgresStateName } from "./member_state.ts";
 export type * from "./ports.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
 export type * from "./types.ts";
