@@ -7,7 +7,7 @@
  * @module
  */
 import { renderList } from "./lib/cluster_table.ts";
-import { isNoFailover } from "../src/core/decide.ts";
+import { isNoFailover } from "../src/core/member_state.ts";
 import type { ClusterView } from "../src/core/types.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
 import { formatLocalTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { failoverPriority } from "../core/decide.ts";
+import { failoverPriority } from "../core/member_state.ts";
 import { PHASE_BUCKETS } from "../core/role_change.ts";
 import { HACTL_VERSION, type NodeSnapshot, PG_STATE_NAMES } from "../core/types.ts";
 

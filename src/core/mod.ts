@@ -12,7 +12,9 @@
  *
  * @module
  */
-export { decide, type HaContext, memberRole, postgresStateName } from "./decide.ts";
+export { decide } from "./decide.ts";
+export type { HaContext } from "./ha_context.ts";
+export { memberRole, postgresStateName } from "./member_state.ts";
 export type * from "./ports.ts";
 export * from "./settings.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";

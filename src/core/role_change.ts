@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { PeerVerdict } from "./decide.ts";
+import type { PeerVerdict } from "./leader_race.ts";
 import type { RoleChangeRecord } from "./types.ts";
 
 export type { RoleChangeRecord };

@@ -3,7 +3,7 @@
  * postmaster process: binary lookup, a deadline-bounded command runner, the `postmaster.pid` / `/proc` check and
  * small file helpers (0600 writes, wiping a data directory).
  *
- * I/O adapter helpers for `src/pg/postgres.ts`; imports only `src/core/ports.ts` (for `PostgresError`). Linux-only.
+ * I/O adapter helpers for the modules of `src/pg/`; imports only `src/core/ports.ts` (for `PostgresError`). Linux-only.
  *
  * @module
  */

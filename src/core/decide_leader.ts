@@ -1,0 +1,119 @@
+/**
+ * Holding the leader key: renew it and keep the cluster keys current (initialize, config, status, history, slots),
+ * promote a replica that holds it, hand over for a switchover, start a stopped Postgres under it, and give it up
+ * when Postgres does not come back (primary_start_timeout) or the required watchdog is not usable.
+ *
+ * Pure. May import: `src/core/` (types, context, member state, topology, switchover rules).
+ *
+ * @module
+ */
+import type { Action, ClusterView, Decision, HistoryEntry, PgObservation } from "./types.ts";
+import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
+import { isValidSysid } from "./member_state.ts";
+import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
+import { leaderStep } from "./switchover.ts";
+
+/**
+ * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
+ * recovery, not answering) gives the lock up so that a healthy replica can take over.
+ */
+export function primaryStartTimeout({ obs, mem, ctx, holdsLock }: Cycle): Decision | null {
+  const down = mem.primaryDownSince;
+  const limit = mem.startTimeout ?? ctx.dynamic.primaryStartTimeout;
+  if (!(holdsLock && down !== null && obs.now - down > limit * 1000)) return null;
+  const { startTimeout: _, ...rest } = mem;
+  return noChange(
+    { ...rest, isLeader: false, primaryDownSince: null },
+    `released the leader key: postgres has not been up for ${Math.round((obs.now - down) / 1000)} s ` +
+      `(${mem.startTimeout !== undefined ? "restart timeout" : "primary_start_timeout"} ${limit} s)`,
+    [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
+  );
+}
+
+/**
+ * watchdog.mode required: without a working watchdog this member may not hold the key (Patroni demotes a
+ * primary whose watchdog cannot be activated, and a replica that just took the key gives it back).
+ */
+export function watchdogUnusableWithLock({ obs, mem, holdsLock }: Cycle): Decision | null {
+  const wd = obs.watchdogUnusable;
+  if (!holdsLock || wd === undefined) return null;
+  const writable = mayBeWritable(obs.pg);
+  return noChange(
+    { ...mem, isLeader: false, primaryDownSince: null },
+    writable
+      ? `demoting self because the watchdog is required but not usable: ${wd}`
+      : `released the leader key because the watchdog is required but not usable: ${wd}`,
+    writable
+      ? [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]
+      : [{ type: "release_leader" }],
+  );
+}
+
+/** Postgres is stopped while this member holds the key: start it under the key, as a primary unless it is a standby. */
+export function startAsLeader({ obs, mem }: Cycle): Decision {
+  if (!obs.pg.standbySignal) {
+    return noChange(mem, "starting primary after failure", [
+      { type: "renew_leader" },
+      { type: "start_job", job: { kind: "start", role: "primary", upstream: null } },
+    ]);
+  }
+  return noChange(mem, "starting as readonly because I had the session lock", [
+    { type: "renew_leader" },
+    { type: "start_job", job: { kind: "start", role: "replica", upstream: null } },
+  ]);
+}
+
+/** Postgres answers and this member holds the key: renew it, promote, hand over or keep the cluster keys current. */
+export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
+  const pg = obs.pg;
+  const actions: Action[] = [{ type: "renew_leader" }];
+  if (pg.sysid && !isValidSysid(view.initialize)) actions.push({ type: "write_initialize", sysid: pg.sysid });
+  if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
+  if (pg.role === "replica") {
+    actions.push({ type: "promote" });
+    return noChange(mem, "promoted self to leader because I had the session lock", actions);
+  }
+  if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait);
+  if (step.kind === "handover") {
+    // Stop cleanly first: a fast shutdown sends every WAL record up to the shutdown checkpoint to the streaming
+    // replicas, so the candidate has every acknowledged transaction before the key is released.
+    actions.push({ type: "demote", mode: "fast" }, { type: "release_leader" });
+    return noChange({ ...mem, isLeader: false }, step.reason, actions);
+  }
+  const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
+  if (history) actions.push({ type: "write_history", history });
+  if (ctx.dynamic.useSlots) {
+    actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, mem.membersSeen) });
+  }
+  let reason = `no action. I am (${ctx.name}), the leader with the lock`;
+  if (step.kind === "wait") reason += `; ${step.reason}`;
+  if (step.kind === "clear") {
+    actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
+    reason += `; cleared the failover key: ${step.reason}`;
+  }
+  return noChange(mem, reason, actions);
+}
+
+/**
+ * The `history` value the leader should publish when its timeline T is newer than the cluster's: the entries
+ * already in the key (or, for a cluster adopted without one, the earlier lines of the timeline history file), then
+ * `[T-1, switch_lsn, reason, now, me]` for the switch into T (Patroni's 5-field form). The first field is T-1 even
+ * when Postgres branched from an older parent (a timeline number skipped because another member had used it), so
+ * the cluster's timeline, last entry + 1, is T. Null when there is nothing to publish.
+ */
+export function historyToPublish(
+  view: ClusterView,
+  pg: PgObservation,
+  wallNow: number,
+  me: string,
+): HistoryEntry[] | null {
+  const last = pg.timelineHistory.at(-1);
+  if (pg.timeline === null || pg.timeline <= clusterTimeline(view) || !last) return null;
+  const known = (view.history ?? []).filter((e) => e[0] < pg.timeline! - 1);
+  const earlier: HistoryEntry[] = known.length > 0
+    ? known
+    : pg.timelineHistory.slice(0, -1).map((s): HistoryEntry => [s.timeline, s.switchLsn, s.reason]);
+  const stamp = new Date(wallNow).toISOString().replace("Z", "+00:00");
+  return [...earlier, [pg.timeline - 1, last.switchLsn, last.reason, stamp, me]];
+}

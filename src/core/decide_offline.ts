@@ -1,0 +1,35 @@
+/**
+ * etcd out of reach: nobody can hold the leader key, so a Postgres that may be writable stops (Patroni's "offline"
+ * demotion) and everything else waits for the DCS to come back.
+ *
+ * Pure. May import: `src/core/` (types, context).
+ *
+ * @module
+ */
+import type { Decision, Memory, Observation, PgObservation } from "./types.ts";
+import { mayBeWritable, noChange } from "./ha_context.ts";
+
+/**
+ * etcd is out of reach: a primary with streaming replicas stops with a fast shutdown (Patroni's "offline"
+ * demotion), which refuses new writes at once and sends the WAL up to the shutdown checkpoint to every streaming
+ * replica, so whichever replica is promoted later holds every acknowledged write. If an unreachable replica holds
+ * the shutdown up, the server accepts nothing meanwhile and the fence deadline stops it (immediate). Without a
+ * streaming replica (or when Postgres does not answer) the stop is immediate: a shutdown checkpoint no replica
+ * receives would only make this server's history diverge from the next leader's.
+ */
+export function offlineStopMode(pg: PgObservation): "fast" | "immediate" {
+  return pg.queryable && pg.replication.some((r) => r.state === "streaming") ? "fast" : "immediate";
+}
+
+/** One cycle's decision while the DCS cannot be reached. */
+export function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
+  const mem: Memory = { ...memory, isLeader: false };
+  if (mayBeWritable(obs.pg)) {
+    return noChange(
+      mem,
+      "demoting self because DCS is not accessible and I was a leader",
+      [{ type: "demote", mode: offlineStopMode(obs.pg) }],
+    );
+  }
+  return noChange(mem, `DCS is not accessible: ${obs.dcs.kind === "unreachable" ? obs.dcs.error : ""}`);
+}

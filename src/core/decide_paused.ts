@@ -1,0 +1,74 @@
+/**
+ * Maintenance mode (`pause: true` in the dynamic config): no automatic action on Postgres. The leader keeps its
+ * key while its Postgres runs as primary; a running primary without the key takes it when nobody holds it; nobody
+ * races, promotes, demotes, starts, stops, bootstraps or clones; replicas keep following the leader. A restart
+ * asked for now still runs, and reloads still apply.
+ *
+ * Pure. May import: `src/core/` (types, context, member state, topology, in-place changes).
+ *
+ * @module
+ */
+import type { Action, Decision, Memory, Observation } from "./types.ts";
+import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
+import { isValidSysid } from "./member_state.ts";
+import { upstreamFor } from "./topology.ts";
+import { planRestart, withReload } from "./decide_in_place.ts";
+
+/** One cycle's decision in maintenance mode (the caller prefixes its reason with `PAUSE: `). */
+export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  const mem: Memory = { ...memory, primaryDownSince: null };
+  if (obs.dcs.kind === "unreachable") return noChange({ ...mem, isLeader: false }, "DCS is not accessible");
+  const view = obs.dcs.cluster;
+  const holdsLock = view.leader?.name === ctx.name;
+  mem.isLeader = holdsLock;
+  const c: Cycle = { obs, mem, ctx, view, holdsLock };
+  const pg = obs.pg;
+  if (obs.job?.status === "running") {
+    return noChange(mem, `${obs.job.description} in progress`, holdsLock ? [{ type: "renew_leader" }] : []);
+  }
+  // Maintenance mode runs a restart asked for now (an operator's explicit act), never a scheduled one.
+  const restartable = pg.running && pg.queryable &&
+    (holdsLock ? pg.role === "primary" : pg.role === "replica");
+  if (obs.restart?.at === null && restartable && pg.dataDir === "initialized") {
+    return planRestart(c, "restarting postgres on request");
+  }
+  return withReload(c, decidePausedRest(c));
+}
+
+function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {
+  const pg = obs.pg;
+  const isPrimary = pg.running && pg.queryable && pg.role === "primary";
+  if (pg.dataDir !== "initialized") {
+    return noChange(
+      { ...mem, isLeader: false },
+      "running with empty data directory",
+      holdsLock ? [{ type: "release_leader" }] : [],
+    );
+  }
+  if (holdsLock) {
+    if (!isPrimary) {
+      return noChange(
+        { ...mem, isLeader: false },
+        "removed the leader key: postgres is not running as primary",
+        [{ type: "release_leader" }],
+      );
+    }
+    const actions: Action[] = [{ type: "renew_leader" }];
+    if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+    return noChange(mem, `no action. I am (${ctx.name}), the leader with the lock`, actions);
+  }
+  if (!pg.running) return noChange(mem, "postgres is not running");
+  if (isPrimary) {
+    if (!view.leader && (!isValidSysid(view.initialize) || view.initialize === pg.sysid)) {
+      return noChange(mem, "acquired session lock as a leader", [{ type: "acquire_leader" }]);
+    }
+    return noChange(mem, "continue to run as primary without lock");
+  }
+  const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  if (!upstream) return noChange(mem, `no action. I am (${ctx.name}), a secondary, and there is no leader`);
+  return noChange(
+    mem,
+    `no action. I am (${ctx.name}), a secondary, and following a leader (${upstream.name})`,
+    [{ type: "follow", upstream }],
+  );
+}

@@ -1,0 +1,159 @@
+/**
+ * The leader race: with no leader key, a running primary takes the key back unless the cluster moved on, and a
+ * replica takes it (and promotes) only when it is the healthiest node, as Patroni's `_is_healthiest_node` judges
+ * from the peers' statuses. A `failover` key steers the race (its candidate, or its former leader standing back).
+ * `peerVerdicts` also feeds the failover record of `role_change.ts`.
+ *
+ * Pure. May import: `src/core/` (types, context, member state, topology, switchover rules).
+ *
+ * @module
+ */
+import type { Action, ClusterView, Decision, Observation, PgObservation } from "./types.ts";
+import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
+import { failoverPriority, isNoFailover } from "./member_state.ts";
+import { clusterTimeline } from "./topology.ts";
+import { raceStep } from "./switchover.ts";
+
+/** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
+export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
+  const pg = obs.pg;
+  if (obs.watchdogUnusable !== undefined) {
+    if (pg.role === "primary") {
+      return noChange(
+        mem,
+        `demoting self because the watchdog is required but not usable: ${obs.watchdogUnusable}`,
+        [{ type: "demote", mode: "immediate" }],
+      );
+    }
+    return noChange(
+      mem,
+      `not taking the leader key because the watchdog is required but not usable: ${obs.watchdogUnusable}`,
+    );
+  }
+  if (pg.role === "primary") {
+    // A primary without the lock (e.g. an agent restart) may take the lock back only if no one moved on.
+    if (clusterTimeline(view) > (pg.timeline ?? 0)) {
+      return noChange(mem, "demoting self because the cluster moved to a newer timeline", [
+        { type: "demote", mode: "immediate" },
+      ]);
+    }
+    return noChange(mem, "acquired session lock as a leader", [
+      { type: "acquire_leader" },
+      ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
+    ]);
+  }
+  const step = raceStep(view, ctx.name, obs.peers);
+  if (step.kind === "defer") return noChange(mem, step.reason);
+  if (step.kind === "take") {
+    return noChange(mem, `promoted self to leader by acquiring session lock: ${step.reason}`, [
+      { type: "acquire_leader" },
+      { type: "promote" },
+      { type: "clear_failover", modRevision: view.failover!.modRevision },
+    ]);
+  }
+  const verdict = healthiestVerdict(obs, ctx, view);
+  if (verdict !== null) {
+    return noChange(mem, `following a different leader because I am not the healthiest node: ${verdict}`);
+  }
+  const actions: Action[] = [{ type: "acquire_leader" }, { type: "promote" }];
+  // A switchover without a named candidate is over once someone takes the lock.
+  if (view.failover) actions.push({ type: "clear_failover", modRevision: view.failover.modRevision });
+  return noChange(mem, "promoted self to leader by acquiring session lock", actions);
+}
+
+/**
+ * Null when this replica may take the lock; otherwise why not. Implements Patroni's `_is_healthiest_node`:
+ * nofailover, lag against `/status.optime`, check_timeline, any reachable primary vetoes, a peer ahead vetoes,
+ * an equal peer with a higher failover_priority vetoes.
+ *
+ * With a `failover` key (a manual switchover or failover whose candidate, if any, is not taking over), as
+ * Patroni's `manual_failover_process_no_leader`: the lag check is skipped; the former leader named in the key
+ * stands back while another member could take over, and the others race among themselves without it. (Its REST
+ * status may still say "primary" for a moment after it stopped, which would otherwise veto everyone, and it
+ * would win the race back.)
+ */
+export function healthiestVerdict(obs: Observation, ctx: HaContext, view: ClusterView): string | null {
+  const pg: PgObservation = obs.pg;
+  if (isNoFailover(ctx.tags)) return "I am tagged nofailover";
+  const mine = pg.walPosition ?? 0;
+  const optime = view.status?.optime ?? null;
+  const manual = view.failover;
+  if (!manual && optime !== null && optime - mine > ctx.dynamic.maximumLagOnFailover) {
+    return `my WAL position ${mine} lags ${
+      optime - mine
+    } bytes behind the last known leader position ${optime}`;
+  }
+  if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < clusterTimeline(view))) {
+    return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${clusterTimeline(view)}`;
+  }
+  const formerLeader = manual?.leader;
+  if (formerLeader !== undefined && formerLeader === ctx.name) {
+    const other = promotablePeer(obs, ctx, view, manual?.member);
+    return other === null ? null : `I am the former leader of a manual switchover and ${other} can take over`;
+  }
+  for (const v of peerVerdicts(obs, ctx, formerLeader)) if (v.veto) return `member ${v.name} ${v.why}`;
+  return null;
+}
+
+/**
+ * A peer that could take over from the former leader of a manual switchover (Patroni's `is_failover_possible`
+ * over the members other than me and the unhealthy candidate): reachable, reporting a WAL position, not
+ * nofailover, watchdog not failed, not lagging behind `/status`, and (with check_timeline) not on an older timeline
+ * than the cluster's. Its name, or null.
+ */
+function promotablePeer(
+  obs: Observation,
+  ctx: HaContext,
+  view: ClusterView,
+  candidate: string | undefined,
+): string | null {
+  const optime = view.status?.optime ?? null;
+  const timeline = clusterTimeline(view);
+  const ok = (obs.peers ?? []).find((p) =>
+    p.name !== ctx.name && p.name !== candidate && p.reachable && p.walPosition !== undefined &&
+    p.nofailover !== true && p.watchdogFailed !== true &&
+    (optime === null || optime - p.walPosition <= ctx.dynamic.maximumLagOnFailover) &&
+    (!ctx.dynamic.checkTimeline || (p.timeline !== undefined && p.timeline >= timeline))
+  );
+  return ok?.name ?? null;
+}
+
+/** How one peer weighed in this member's leader race. */
+export interface PeerVerdict {
+  name: string;
+  /** True when this peer keeps this member from taking the lock. */
+  veto: boolean;
+  why: string;
+}
+
+/**
+ * Every peer's part in the race, for the decision and for the failover record: who was not counted (unreachable,
+ * nofailover, watchdog failed), who vetoed (still primary, newer timeline, ahead, equal with a higher priority),
+ * and who was behind.
+ */
+export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: string): PeerVerdict[] {
+  const pg = obs.pg;
+  const mine = pg.walPosition ?? 0;
+  const myPriority = failoverPriority(ctx.tags);
+  const out: PeerVerdict[] = [];
+  for (const peer of obs.peers ?? []) {
+    if (peer.name === ctx.name) continue;
+    const v = (veto: boolean, why: string) => out.push({ name: peer.name, veto, why });
+    if (peer.name === formerLeader) v(false, "is the former leader of the manual switchover (not counted)");
+    else if (!peer.reachable || peer.walPosition === undefined) v(false, "is unreachable (not counted)");
+    else if (peer.nofailover === true) v(false, "is tagged nofailover (not counted)");
+    else if (peer.watchdogFailed === true) v(false, "has a failed watchdog (not counted)");
+    else if (peer.role === "primary") v(true, "is still running as primary");
+    // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me...
+    else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline > pg.timeline) {
+      v(true, `is on a newer timeline (${peer.timeline} > ${pg.timeline})`);
+    } // ...and a peer on an older timeline is behind me whatever its position says.
+    else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline < pg.timeline) {
+      v(false, `is on an older timeline (${peer.timeline} < ${pg.timeline})`);
+    } else if (peer.walPosition > mine) v(true, `is ahead (${peer.walPosition} > ${mine})`);
+    else if (peer.walPosition === mine && (peer.failoverPriority ?? 1) > myPriority) {
+      v(true, "is as far as me and has a higher failover_priority");
+    } else v(false, `is not ahead (${peer.walPosition} <= ${mine})`);
+  }
+  return out;
+}

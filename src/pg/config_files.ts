@@ -1,0 +1,136 @@
+/**
+ * The configuration files hactl writes for the local instance: `postgresql.conf` (with the recovery settings of a
+ * replica, including `postgresql.base.conf`, initdb's original), `pg_hba.conf`, `pg_ident.conf`, the signal files
+ * and the `pgpass` file (0600) that keeps the replication password out of every conninfo.
+ *
+ * I/O: writes files (only when their text changes). May import: `src/core/`, `src/config/` (types), `src/log/`
+ * (through logtape), `src/pg/` helpers.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { slotNameFor } from "../core/ports.ts";
+import type { Upstream } from "../core/types.ts";
+import {
+  applyControlDataMinimums,
+  BASE_CONF,
+  buildHba,
+  buildPostgresqlConf,
+  cmdlineOptions,
+  defaultPgHba,
+  effectiveParameters,
+  parseConnUrl,
+  pgpassLine,
+  replicationConninfo,
+  shellQuote,
+} from "./conf.ts";
+import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./process.ts";
+import type { PgInstance } from "./instance.ts";
+
+const log = getLogger(["hactl", "postgres"]);
+
+/**
+ * Write postgresql.conf, pg_hba/pg_ident, pgpass and the signal files for `role`. Returns the postmaster
+ * command-line options (shell-quoted for pg_ctl -o), built from the same parameters as the conf file.
+ */
+export async function writeConfig(
+  inst: PgInstance,
+  role: "primary" | "replica",
+  upstream: Upstream | null,
+): Promise<string> {
+  await Deno.mkdir(inst.configDir, { recursive: true, mode: 0o700 });
+  const { text, params } = await renderConf(inst, role, upstream);
+  await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
+  const hba = `${inst.configDir}/pg_hba.conf`;
+  if (inst.pg.pgHba.length > 0) await writeIfChanged(hba, buildHba(inst.pg.pgHba));
+  else if (!(await exists(hba))) await writeIfChanged(hba, buildHba(defaultHba(inst)));
+  const ident = `${inst.configDir}/pg_ident.conf`;
+  if (inst.pg.pgIdent.length > 0) await writeIfChanged(ident, buildHba(inst.pg.pgIdent));
+  else if (!(await exists(ident))) await writeIfChanged(ident, buildHba([]));
+  if (role === "replica") {
+    if (!(await exists(`${inst.dataDir}/standby.signal`))) {
+      await Deno.writeTextFile(`${inst.dataDir}/standby.signal`, "", { mode: 0o600 });
+    }
+  } else {
+    await removeIfExists(`${inst.dataDir}/standby.signal`);
+  }
+  await removeIfExists(`${inst.dataDir}/recovery.signal`);
+  return cmdlineOptions(params).map(shellQuote).join(" ");
+}
+
+/** The pg_hba.conf lines hactl writes when the configuration names none. */
+export function defaultHba(inst: PgInstance): string[] {
+  return defaultPgHba(inst.pg.authentication.replication.username);
+}
+
+/** The server parameters in effect: dynamic, then local, then the ones hactl sets itself (warnings logged). */
+export function effective(inst: PgInstance, quiet = false): Record<string, string> {
+  const { params, warnings } = effectiveParameters({
+    dynamic: inst.dynamicParameters(),
+    local: inst.pg.parameters,
+    scope: inst.config.scope,
+    listen: inst.pg.listen,
+    hbaFile: `${inst.configDir}/pg_hba.conf`,
+    identFile: `${inst.configDir}/pg_ident.conf`,
+    defaultSocketDir: "/tmp",
+  });
+  if (!quiet) { for (const w of warnings) log.warn(w); }
+  return params;
+}
+
+/**
+ * The text of postgresql.conf for `role` and the parameters in it. A replica's parameters are raised to the
+ * primary's values in pg_controldata, and its recovery settings name the upstream (writing pgpass for it).
+ */
+export async function renderConf(
+  inst: PgInstance,
+  role: "primary" | "replica",
+  upstream: Upstream | null,
+): Promise<{ text: string; params: Record<string, string> }> {
+  const params = effective(inst);
+  let recovery: Record<string, string> | null = null;
+  if (role === "replica") {
+    const raised = applyControlDataMinimums(params, await inst.controlData());
+    if (raised.length) {
+      log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
+    }
+    recovery = { recovery_target_timeline: "latest" };
+    if (upstream && upstream.name !== inst.config.name) {
+      await writePgpass(inst, upstream);
+      recovery["primary_conninfo"] = replicationConninfoFor(inst, upstream);
+      if (inst.useSlots()) recovery["primary_slot_name"] = slotNameFor(inst.config.name);
+    }
+  }
+  const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
+  return { text: buildPostgresqlConf({ params, includeBase, recovery }), params };
+}
+
+/** The `primary_conninfo` (and pg_basebackup conninfo) for streaming from `upstream` as the replication user. */
+export function replicationConninfoFor(inst: PgInstance, upstream: Upstream): string {
+  const user = inst.pg.authentication.replication;
+  return replicationConninfo({
+    connUrl: upstream.connUrl,
+    user: user.username,
+    passfile: inst.pgpass,
+    applicationName: inst.config.name,
+    sslmode: user.sslmode,
+    gssencmode: user.gssencmode,
+    channelBinding: user.channel_binding,
+    ssl: {
+      sslcert: user.sslcert,
+      sslkey: user.sslkey,
+      sslpassword: user.sslpassword,
+      sslrootcert: user.sslrootcert,
+      sslcrl: user.sslcrl,
+      sslcrldir: user.sslcrldir,
+    },
+  });
+}
+
+/** Write the pgpass file (0600) with the replication password for `upstream` (empty without a password). */
+export async function writePgpass(inst: PgInstance, upstream: Upstream): Promise<void> {
+  const { host, port } = parseConnUrl(upstream.connUrl);
+  const user = inst.pg.authentication.replication;
+  const lines = user.password !== undefined ? [pgpassLine(host, port, user.username, user.password)] : [];
+  await writePrivateFile(inst.pgpass, lines.map((l) => l + "\n").join(""));
+}

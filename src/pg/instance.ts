@@ -1,0 +1,95 @@
+/**
+ * What the parts of the Postgres adapter share about the one local instance: the configuration (replaced on a
+ * reload), the paths derived from it (data and config directories, pgpass, the pg_ctl timeout), the program
+ * lookup, pg_controldata (with the system identifier cached until the data directory changes) and the SQL client.
+ *
+ * I/O: runs pg_controldata, stats the data directory. May import: `src/core/`, `src/config/` (types), `src/pg/`.
+ *
+ * @module
+ */
+import type { Config } from "../config/config.ts";
+import { slotNameFor } from "../core/ports.ts";
+import type { PgObservation } from "../core/types.ts";
+import { type ParamValue, parseControlData } from "./conf.ts";
+import { childEnv, resolveBinDir, run } from "./process.ts";
+import { SqlClient } from "./sql_client.ts";
+
+/** The local instance's settings and caches, shared by `LocalPostgres` and the functions it delegates to. */
+export class PgInstance {
+  /** The local configuration; `LocalPostgres.setConfig` replaces it on a reload. */
+  config: Config;
+  /** `postgresql.parameters` of the DCS `config` key, read at every start. */
+  readonly dynamicParameters: () => Record<string, ParamValue>;
+  /** `postgresql.use_slots` of the dynamic configuration. */
+  readonly useSlots: () => boolean;
+  /** The superuser connection. */
+  readonly sql: SqlClient;
+  /** The system identifier from pg_controldata; null to read it again (after initdb, a clone or a rewind). */
+  sysid: string | null = null;
+  /** pg_controldata output and when it was read (monotonic ms): replicas re-read it at most every 10 s. */
+  controlDataCache: { at: number; data: Record<string, string> } | null = null;
+  #binDir: string | null = null;
+
+  constructor(
+    config: Config,
+    dynamicParameters: () => Record<string, ParamValue>,
+    useSlots: () => boolean,
+  ) {
+    this.config = config;
+    this.dynamicParameters = dynamicParameters;
+    this.useSlots = useSlots;
+    this.sql = new SqlClient(() => this.pg);
+  }
+
+  get pg(): Config["postgresql"] {
+    return this.config.postgresql;
+  }
+  get dataDir(): string {
+    return this.pg.dataDir.replace(/\/+$/, "");
+  }
+  get configDir(): string {
+    return (this.pg.configDir || this.pg.dataDir).replace(/\/+$/, "");
+  }
+  get pgpass(): string {
+    return this.pg.pgpass || `/tmp/pgpass_${slotNameFor(this.config.name)}`;
+  }
+  /** `pg_ctl_timeout` in ms (60 s when unset). */
+  get timeoutMs(): number {
+    return (this.pg.pgCtlTimeout > 0 ? this.pg.pgCtlTimeout : 60) * 1000;
+  }
+
+  /** The path of one of Postgres' programs (the bin directory is looked up once). */
+  async bin(program: string): Promise<string> {
+    this.#binDir ??= await resolveBinDir(this.pg.binDir, Deno.env.get("PATH"));
+    return `${this.#binDir}/${program}`;
+  }
+
+  /** pg_controldata's fields, or nothing when it fails. */
+  async controlData(): Promise<Record<string, string>> {
+    const r = await run(await this.bin("pg_controldata"), [this.dataDir], {
+      timeoutMs: 10_000,
+      env: childEnv({ LC_ALL: "C", LANG: "C" }),
+    });
+    return r.code === 0 ? parseControlData(r.stdout) : {};
+  }
+
+  /** The data directory's system identifier (read once, then cached). */
+  async systemIdentifier(): Promise<string | null> {
+    if (this.sysid === null) {
+      this.sysid = (await this.controlData())["Database system identifier"] ?? null;
+    }
+    return this.sysid;
+  }
+
+  /** Whether the data directory holds a cluster (`PG_VERSION`), is absent, or cannot be read. */
+  async dataDirState(): Promise<PgObservation["dataDir"]> {
+    try {
+      const st = await Deno.stat(this.dataDir);
+      if (!st.isDirectory) return "inaccessible";
+      await Deno.stat(`${this.dataDir}/PG_VERSION`);
+      return "initialized";
+    } catch (e) {
+      return e instanceof Deno.errors.NotFound ? "empty" : "inaccessible";
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Starting, stopping and promoting the local Postgres through pg_ctl. `pg_ctl start -w` forks, calls `setsid()`
+ * and execs the postmaster with its output in `postgresql.log`, so Postgres is not our child and outlives the
+ * agent (systemd `KillMode=process`). A stop escalates (fast, then immediate, then SIGKILL) and reports the moment
+ * the shutdown reached its safe point; a promotion first makes the cluster's timeline history known locally.
+ *
+ * I/O: runs pg_ctl, writes files, signals the postmaster. May import: `src/core/`, `src/pg/`.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { PostgresError } from "../core/ports.ts";
+import type { HistoryEntry, Upstream } from "../core/types.ts";
+import { shellQuote } from "./conf.ts";
+import { writeConfig } from "./config_files.ts";
+import type { PgInstance } from "./instance.ts";
+import {
+  delay,
+  exists,
+  postmasterPid,
+  removeIfExists,
+  run,
+  runChecked,
+  stopSafepointReached,
+  tail,
+} from "./process.ts";
+import { timelineHistoryFiles } from "./status.ts";
+
+const log = getLogger(["hactl", "postgres"]);
+
+/** Write the configuration for `role` and start Postgres (no-op when a postmaster runs); a primary must answer. */
+export async function startPostgres(
+  inst: PgInstance,
+  role: "primary" | "replica",
+  upstream: Upstream | null,
+): Promise<void> {
+  if ((await postmasterPid(inst.dataDir)) !== null) return;
+  if ((await inst.dataDirState()) !== "initialized") {
+    throw new PostgresError(`cannot start Postgres: ${inst.dataDir} holds no initialized data directory`);
+  }
+  await removeIfExists(`${inst.dataDir}/postmaster.pid`); // stale: no live postmaster owns it
+  const options = await writeConfig(inst, role, upstream);
+  const configFile = `${inst.configDir}/postgresql.conf`;
+  const o = `--config-file=${shellQuote(configFile)} ${options}`;
+  const deadline = Date.now() + inst.timeoutMs;
+  log.info("starting Postgres as {role}", { role });
+  const r = await run(await inst.bin("pg_ctl"), [
+    "start",
+    "-D",
+    inst.dataDir,
+    "-o",
+    o,
+    "-l",
+    `${inst.dataDir}/postgresql.log`,
+    "-w",
+    "-t",
+    String(Math.ceil(inst.timeoutMs / 1000)),
+  ], { timeoutMs: inst.timeoutMs + 10_000 });
+  if (r.code !== 0 || r.timedOut) {
+    throw new PostgresError(`pg_ctl start failed (code ${r.code}): ${await startFailure(inst, r.stderr)}`);
+  }
+  if (role === "primary") await inst.sql.waitFor("Postgres to accept connections", deadline);
+}
+
+/** Why a start failed: pg_ctl's last lines and the server log's. */
+async function startFailure(inst: PgInstance, stderr: string): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(`${inst.dataDir}/postgresql.log`);
+    return `${tail(stderr, 2)} | log: ${tail(text, 5)}`;
+  } catch {
+    return tail(stderr);
+  }
+}
+
+/** Stop Postgres; `onSafepoint` is called once, when the stop reached its safe point or the postmaster is gone. */
+export async function stopPostgres(
+  inst: PgInstance,
+  mode: "fast" | "immediate",
+  onSafepoint?: () => void,
+): Promise<void> {
+  let safe = false;
+  const safepoint = () => {
+    if (safe) return;
+    safe = true;
+    onSafepoint?.();
+  };
+  try {
+    await stopPostmaster(inst, mode, onSafepoint ? safepoint : null);
+  } finally {
+    // The postmaster has exited (or the stop failed: then only if it has gone after all).
+    if (!safe && (await postmasterPid(inst.dataDir)) === null) safepoint();
+  }
+}
+
+async function stopPostmaster(
+  inst: PgInstance,
+  mode: "fast" | "immediate",
+  safepoint: (() => void) | null,
+): Promise<void> {
+  if ((await postmasterPid(inst.dataDir)) === null) return;
+  await inst.sql.close();
+  const pgCtl = await inst.bin("pg_ctl");
+  const seconds = String(Math.ceil(inst.timeoutMs / 1000));
+  for (const m of mode === "fast" ? ["fast", "immediate"] : ["immediate"]) {
+    log.info("stopping Postgres ({mode})", { mode: m });
+    const stopping = run(pgCtl, ["stop", "-D", inst.dataDir, "-m", m, "-w", "-t", seconds], {
+      timeoutMs: inst.timeoutMs + 10_000,
+    });
+    if (safepoint) await watchSafepoint(inst, stopping, safepoint);
+    const r = await stopping;
+    if ((await postmasterPid(inst.dataDir)) === null) return;
+    log.warn("pg_ctl stop -m {mode} did not stop Postgres: {out}", {
+      mode: m,
+      out: tail(r.stderr || r.stdout),
+    });
+  }
+  const pid = await postmasterPid(inst.dataDir);
+  if (pid === null) return;
+  log.warn("killing the postmaster (pid {pid})", { pid });
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if ((await postmasterPid(inst.dataDir)) === null) return;
+    await delay(100);
+  }
+  throw new PostgresError(`Postgres (pid ${pid}) did not exit after SIGKILL`);
+}
+
+/** Poll (every 100 ms) while `pg_ctl stop` runs, and call `safepoint` once the stop reached its safe point. */
+async function watchSafepoint(
+  inst: PgInstance,
+  stopping: Promise<unknown>,
+  safepoint: () => void,
+): Promise<void> {
+  let done = false;
+  void stopping.finally(() => done = true).catch(() => {});
+  while (!done) {
+    if (await stopSafepointReached(inst.dataDir)) return safepoint();
+    await Promise.race([delay(100), stopping.catch(() => {})]);
+  }
+}
+
+/** Promote the running replica and wait until it has left recovery. */
+export async function promotePostgres(
+  inst: PgInstance,
+  clusterHistory: readonly HistoryEntry[],
+): Promise<void> {
+  const deadline = Date.now() + inst.timeoutMs;
+  const seconds = String(Math.ceil(inst.timeoutMs / 1000));
+  await seedTimelineHistory(inst, clusterHistory);
+  log.info("promoting Postgres");
+  await runChecked(await inst.bin("pg_ctl"), ["promote", "-D", inst.dataDir, "-w", "-t", seconds], {
+    timeoutMs: inst.timeoutMs + 10_000,
+    what: "pg_ctl promote",
+  });
+  await inst.sql.waitFor("the end of recovery after promote", deadline, async (sql) => {
+    const rows = await sql`SELECT pg_is_in_recovery() AS r`;
+    return rows[0]!["r"] === false;
+  });
+}
+
+/**
+ * Write `pg_wal/<TLI>.history` for every timeline the cluster's `history` key names that this data directory does
+ * not know. Postgres names the new timeline after the newest history file it finds, so a replica still on an old
+ * timeline cannot reuse a number another member already promoted to (the two would look identical to every
+ * later timeline check while holding different WAL).
+ */
+async function seedTimelineHistory(inst: PgInstance, history: readonly HistoryEntry[]): Promise<void> {
+  for (const file of timelineHistoryFiles(history)) {
+    const path = `${inst.dataDir}/pg_wal/${file.name}`;
+    if (await exists(path)) continue;
+    await Deno.writeTextFile(path, file.text, { mode: 0o600 });
+    log.info("made timeline history {file} known before promoting", { file: file.name });
+  }
+}

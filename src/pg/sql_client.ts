@@ -1,0 +1,93 @@
+/**
+ * The adapter's one SQL connection: a single pooled npm:postgres client over TCP to the first listen address, as
+ * the superuser, with short timeouts and no open transactions. Every statement has a client-side deadline; on a
+ * timeout or a lost connection the client is dropped and the next statement connects afresh.
+ *
+ * I/O: the network. May import: `src/core/` (errors), `src/config/` (types), `src/pg/` helpers.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { PostgresqlConfig } from "../config/config.ts";
+import { PostgresError } from "../core/ports.ts";
+import { localConnectHost } from "./conf.ts";
+import { delay } from "./process.ts";
+
+/** How long one status query may take before the connection is dropped. */
+export const QUERY_TIMEOUT_MS = 5_000;
+
+/** The lazily opened superuser connection to the local server. */
+export class SqlClient {
+  readonly #settings: () => PostgresqlConfig;
+  #sql: postgres.Sql | null = null;
+
+  /** `settings` is read when the connection opens, so a reloaded configuration applies to the next one. */
+  constructor(settings: () => PostgresqlConfig) {
+    this.#settings = settings;
+  }
+
+  #client(): postgres.Sql {
+    if (this.#sql) return this.#sql;
+    const pg = this.#settings();
+    const su = pg.authentication.superuser;
+    this.#sql = postgres({
+      host: localConnectHost(pg.listen.hosts),
+      port: pg.listen.port,
+      user: su.username,
+      ...(su.password !== undefined ? { password: su.password } : {}),
+      database: "postgres",
+      max: 1,
+      idle_timeout: 30,
+      connect_timeout: 2,
+      prepare: false,
+      fetch_types: false,
+      onnotice: () => {},
+      connection: { application_name: "hactl", statement_timeout: QUERY_TIMEOUT_MS },
+    });
+    return this.#sql;
+  }
+
+  /** Close the connection (at once, without waiting for queries); the next statement opens a new one. */
+  async close(): Promise<void> {
+    const sql = this.#sql;
+    this.#sql = null;
+    if (sql) await sql.end({ timeout: 0 }).catch(() => {});
+  }
+
+  /** Run one statement with a client-side deadline; on timeout or connection loss the client is dropped. */
+  async query<T>(fn: (sql: postgres.Sql) => PromiseLike<T>, timeoutMs = QUERY_TIMEOUT_MS): Promise<T> {
+    const sql = this.#client();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new PostgresError(`query timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([fn(sql), timeout]);
+    } catch (e) {
+      if (!(e instanceof Error && "severity" in e)) await this.close(); // not a server-side SQL error
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Poll until a trivial query answers (and, if given, `check` holds), or throw at the deadline. */
+  async waitFor(
+    what: string,
+    deadline: number,
+    check?: (sql: postgres.Sql) => Promise<boolean>,
+  ): Promise<void> {
+    let last = "";
+    while (Date.now() < deadline) {
+      try {
+        const ok = check ? await this.query(check) : (await this.query((sql) => sql`SELECT 1`), true);
+        if (ok) return;
+        last = "condition not met yet";
+      } catch (e) {
+        last = e instanceof Error ? e.message : String(e);
+      }
+      await delay(200);
+    }
+    throw new PostgresError(`timed out waiting for ${what}: ${last}`);
+  }
+}
