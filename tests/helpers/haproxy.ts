@@ -6,7 +6,7 @@
  * to see what HAProxy thinks of each member.
  *
  * HAProxy runs in the foreground (`-db`) as the current user (no `user`/`chroot`/`daemon`), with its own config on
- * free loopback ports; `stop()` ends it. `haproxyConfig` is the text the README shows as tested.
+ * free loopback ports; `stop()` ends it. `haproxyConfig` is the text docs/compatibility.md shows as tested.
  *
  * @module
  */
