@@ -55,11 +55,11 @@ export class EtcdEndpoints {
    *
    * The `retry_timeout` budget is split across the endpoints, as Patroni does: one attempt gets at most
    * `retry_timeout / hosts` (and at least 1 s), and an attempt that timed out or found its endpoint unavailable is
-   * tried again on the next endpoint while the budget lasts; later calls stay on the endpoint that answered. Otherwise one etcd member
-   * that drops packets (cut off, or rejoining after a partition) would hang a third of the calls for the whole
-   * budget and make a healthy leader demote itself although two members answer. A retried write is safe: every
-   * write is a CAS or an idempotent put, and a CAS that already went through reads as "not won", which the next
-   * cycle corrects from the fresh view.
+   * tried again on the next endpoint while the budget lasts; later calls stay on the endpoint that answered.
+   * Otherwise one etcd member that drops packets (cut off, or rejoining after a partition) would hang a third of
+   * the calls for the whole budget and make a healthy leader demote itself although two members answer. A retried
+   * write is safe: every write is a CAS or an idempotent put, and a CAS that already went through reads as "not
+   * won", which the next cycle corrects from the fresh view.
    */
   async call<T>(what: string, fn: (opts: CallOpts) => Promise<T>): Promise<T> {
     if (this.#closed) throw new DcsError(`etcd ${what}: the DCS client is closed`);
