@@ -28,163 +28,211 @@ function epochSeconds(text: string | null): number {
   return Number.isNaN(t) ? 0 : t / 1000;
 }
 
-/** The whole `/metrics` body. */
-export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram = new Map()): string {
-  const labels = `scope="${escapeLabel(s.scope)}",name="${escapeLabel(s.name)}"`;
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string, value: number, extraHelp?: string) => {
-    lines.push(`# HELP ${name} ${help}`);
-    if (extraHelp) lines.push(extraHelp);
-    lines.push(`# TYPE ${name} ${type}`, `${name}{${labels}} ${value}`);
-  };
-  const b = (x: boolean) => (x ? 1 : 0);
-  const pg = s.pg;
-  const isLeader = s.isLeader && s.leaderExpiresAt > now;
+/** What the gauges are computed from: the snapshot, and a few facts derived from it once. */
+interface MetricInput {
+  s: NodeSnapshot;
+  pg: NodeSnapshot["pg"];
+  /** This node holds an unexpired leader lock. */
+  isLeader: boolean;
+  /** `synchronous_mode` of the cluster's dynamic configuration, as read. */
+  syncOn: unknown;
+  /** This node is listed in the `sync` key. */
+  listed: boolean;
+  replica: boolean;
+}
+
+/** One gauge or counter of Patroni's: name, type, help text (and an extra help line), and its value. */
+interface MetricDef {
+  name: string;
+  type: "gauge" | "counter";
+  help: string;
+  extraHelp?: string;
+  value: (m: MetricInput) => number;
+}
+
+const b = (x: boolean) => (x ? 1 : 0);
+
+/** Patroni's metrics in Patroni's order. */
+const METRICS: readonly MetricDef[] = [
+  {
+    name: "patroni_version",
+    type: "gauge",
+    help: "Patroni semver without periods.",
+    value: () => versionNumber(HACTL_VERSION),
+  },
+  {
+    name: "patroni_postgres_running",
+    type: "gauge",
+    help: "Value is 1 if Postgres is running, 0 otherwise.",
+    value: ({ s }) => b(s.state === "running"),
+  },
+  {
+    name: "patroni_postmaster_start_time",
+    type: "gauge",
+    help: "Epoch seconds since Postgres started.",
+    value: ({ pg }) => epochSeconds(pg.postmasterStartTime),
+  },
+  {
+    name: "patroni_primary",
+    type: "gauge",
+    help: "Value is 1 if this node is the leader, 0 otherwise.",
+    value: ({ s, isLeader }) => b(s.role === "primary" && isLeader),
+  },
+  {
+    name: "patroni_xlog_location",
+    type: "counter",
+    help: "Current location of the Postgres transaction log, 0 if this node is not the leader.",
+    value: ({ pg }) => pg.role === "primary" ? pg.walPosition ?? 0 : 0,
+  },
+  {
+    name: "patroni_standby_leader",
+    type: "gauge",
+    help: "Value is 1 if this node is the standby_leader, 0 otherwise.",
+    value: () => 0,
+  },
+  {
+    name: "patroni_replica",
+    type: "gauge",
+    help: "Value is 1 if this node is a replica, 0 otherwise.",
+    value: ({ replica }) => b(replica),
+  },
+  {
+    name: "patroni_sync_standby",
+    type: "gauge",
+    help: "Value is 1 if this node is a sync standby, 0 otherwise.",
+    value: ({ replica, syncOn, listed }) => b(replica && (syncOn === true || syncOn === "on") && listed),
+  },
+  {
+    name: "patroni_quorum_standby",
+    type: "gauge",
+    help: "Value is 1 if this node is a quorum standby, 0 otherwise.",
+    value: ({ replica, syncOn, listed }) => b(replica && syncOn === "quorum" && listed),
+  },
+  {
+    name: "patroni_xlog_received_location",
+    type: "counter",
+    help: "Current location of the received Postgres transaction log, 0 if this node is not a replica.",
+    value: ({ pg, replica }) => replica ? pg.receiveLsn ?? 0 : 0,
+  },
+  {
+    name: "patroni_xlog_replayed_location",
+    type: "counter",
+    help: "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.",
+    value: ({ pg, replica }) => replica ? pg.replayLsn ?? 0 : 0,
+  },
+  {
+    name: "patroni_xlog_replayed_timestamp",
+    type: "gauge",
+    help: "Current timestamp of the replayed Postgres transaction log, 0 if null.",
+    value: ({ pg }) => epochSeconds(pg.replayedTimestamp),
+  },
+  {
+    name: "patroni_xlog_paused",
+    type: "gauge",
+    help: "Value is 1 if the Postgres xlog is paused, 0 otherwise.",
+    value: ({ pg }) => b(pg.replayPaused),
+  },
+  {
+    name: "patroni_postgres_streaming",
+    type: "gauge",
+    help: "Value is 1 if Postgres is streaming, 0 otherwise.",
+    value: ({ pg }) => b(pg.replicationState === "streaming"),
+  },
+  {
+    name: "patroni_postgres_in_archive_recovery",
+    type: "gauge",
+    help: "Value is 1 if Postgres is replicating from archive, 0 otherwise.",
+    value: ({ pg }) => b(pg.replicationState === "in archive recovery"),
+  },
+  {
+    name: "patroni_postgres_server_version",
+    type: "gauge",
+    help: "Version of Postgres (if running), 0 otherwise.",
+    value: ({ pg }) => pg.serverVersion ?? 0,
+  },
+  {
+    name: "patroni_cluster_unlocked",
+    type: "gauge",
+    help: "Value is 1 if the cluster is unlocked, 0 if locked.",
+    value: ({ s }) => b(s.cluster === null || s.cluster.leader === null),
+  },
+  {
+    name: "patroni_failsafe_mode_is_active",
+    type: "gauge",
+    help: "Value is 1 if failsafe mode is active, 0 if inactive.",
+    value: () => 0,
+  },
+  {
+    name: "patroni_failsafe_mode_enabled",
+    type: "gauge",
+    help: "Value is 1 if failsafe mode is enabled, 0 if disabled.",
+    value: ({ s }) => b(s.cluster?.config?.value.failsafe_mode === true),
+  },
+  {
+    name: "patroni_failsafe_member",
+    type: "gauge",
+    help: "Value is 1 if this node is a failsafe member, 0 otherwise.",
+    value: () => 0,
+  },
+  {
+    name: "patroni_postgres_timeline",
+    type: "gauge",
+    help: "Postgres timeline of this node (if running), 0 otherwise.",
+    value: ({ pg }) => pg.timeline ?? 0,
+  },
+  {
+    name: "patroni_dcs_last_seen",
+    type: "gauge",
+    help: "Epoch timestamp when DCS was last contacted successfully by Patroni.",
+    value: ({ s }) => s.dcsLastSeen,
+  },
+  {
+    name: "patroni_pending_restart",
+    type: "gauge",
+    help: "Value is 1 if the node needs a restart, 0 otherwise.",
+    value: ({ pg }) => b(pg.pendingRestart),
+  },
+  {
+    name: "patroni_is_paused",
+    type: "gauge",
+    help: "Value is 1 if auto failover is disabled, 0 otherwise.",
+    value: ({ s }) => b(s.dynamic.pause),
+  },
+  {
+    name: "patroni_postgres_state",
+    type: "gauge",
+    help: "Numeric representation of Postgres state.",
+    extraHelp: `# Values: ${PG_STATE_NAMES.map((n, i) => `${i}=${n.replaceAll(" ", "_")}`).join(", ")}`,
+    value: ({ s }) => PG_STATE_NAMES.indexOf(s.state as (typeof PG_STATE_NAMES)[number]),
+  },
+  {
+    name: "patroni_failover_priority",
+    type: "gauge",
+    help: "Value is 0 or less if nofailover is enabled, otherwise the failover_priority tag.",
+    value: ({ s }) => failoverPriority(s.tags),
+  },
+];
+
+/** The facts several metrics share, derived once from the snapshot at monotonic time `now`. */
+function metricInput(s: NodeSnapshot, now: number): MetricInput {
   const syncOn = s.cluster?.config?.value.synchronous_mode;
   const listed = s.cluster?.sync?.syncStandby.some((n) => n.toLowerCase() === s.name.toLowerCase()) ?? false;
-  const replica = s.role === "replica";
-  metric("patroni_version", "gauge", "Patroni semver without periods.", versionNumber(HACTL_VERSION));
-  metric(
-    "patroni_postgres_running",
-    "gauge",
-    "Value is 1 if Postgres is running, 0 otherwise.",
-    b(s.state === "running"),
-  );
-  metric(
-    "patroni_postmaster_start_time",
-    "gauge",
-    "Epoch seconds since Postgres started.",
-    epochSeconds(pg.postmasterStartTime),
-  );
-  metric(
-    "patroni_primary",
-    "gauge",
-    "Value is 1 if this node is the leader, 0 otherwise.",
-    b(s.role === "primary" && isLeader),
-  );
-  metric(
-    "patroni_xlog_location",
-    "counter",
-    "Current location of the Postgres transaction log, 0 if this node is not the leader.",
-    pg.role === "primary" ? pg.walPosition ?? 0 : 0,
-  );
-  metric("patroni_standby_leader", "gauge", "Value is 1 if this node is the standby_leader, 0 otherwise.", 0);
-  metric("patroni_replica", "gauge", "Value is 1 if this node is a replica, 0 otherwise.", b(replica));
-  metric(
-    "patroni_sync_standby",
-    "gauge",
-    "Value is 1 if this node is a sync standby, 0 otherwise.",
-    b(replica && (syncOn === true || syncOn === "on") && listed),
-  );
-  metric(
-    "patroni_quorum_standby",
-    "gauge",
-    "Value is 1 if this node is a quorum standby, 0 otherwise.",
-    b(replica && syncOn === "quorum" && listed),
-  );
-  metric(
-    "patroni_xlog_received_location",
-    "counter",
-    "Current location of the received Postgres transaction log, 0 if this node is not a replica.",
-    replica ? pg.receiveLsn ?? 0 : 0,
-  );
-  metric(
-    "patroni_xlog_replayed_location",
-    "counter",
-    "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.",
-    replica ? pg.replayLsn ?? 0 : 0,
-  );
-  metric(
-    "patroni_xlog_replayed_timestamp",
-    "gauge",
-    "Current timestamp of the replayed Postgres transaction log, 0 if null.",
-    epochSeconds(pg.replayedTimestamp),
-  );
-  metric(
-    "patroni_xlog_paused",
-    "gauge",
-    "Value is 1 if the Postgres xlog is paused, 0 otherwise.",
-    b(pg.replayPaused),
-  );
-  metric(
-    "patroni_postgres_streaming",
-    "gauge",
-    "Value is 1 if Postgres is streaming, 0 otherwise.",
-    b(pg.replicationState === "streaming"),
-  );
-  metric(
-    "patroni_postgres_in_archive_recovery",
-    "gauge",
-    "Value is 1 if Postgres is replicating from archive, 0 otherwise.",
-    b(pg.replicationState === "in archive recovery"),
-  );
-  metric(
-    "patroni_postgres_server_version",
-    "gauge",
-    "Version of Postgres (if running), 0 otherwise.",
-    pg.serverVersion ?? 0,
-  );
-  metric(
-    "patroni_cluster_unlocked",
-    "gauge",
-    "Value is 1 if the cluster is unlocked, 0 if locked.",
-    b(s.cluster === null || s.cluster.leader === null),
-  );
-  metric(
-    "patroni_failsafe_mode_is_active",
-    "gauge",
-    "Value is 1 if failsafe mode is active, 0 if inactive.",
-    0,
-  );
-  metric(
-    "patroni_failsafe_mode_enabled",
-    "gauge",
-    "Value is 1 if failsafe mode is enabled, 0 if disabled.",
-    b(s.cluster?.config?.value.failsafe_mode === true),
-  );
-  metric("patroni_failsafe_member", "gauge", "Value is 1 if this node is a failsafe member, 0 otherwise.", 0);
-  metric(
-    "patroni_postgres_timeline",
-    "gauge",
-    "Postgres timeline of this node (if running), 0 otherwise.",
-    pg.timeline ?? 0,
-  );
-  metric(
-    "patroni_dcs_last_seen",
-    "gauge",
-    "Epoch timestamp when DCS was last contacted successfully by Patroni.",
-    s.dcsLastSeen,
-  );
-  metric(
-    "patroni_pending_restart",
-    "gauge",
-    "Value is 1 if the node needs a restart, 0 otherwise.",
-    b(pg.pendingRestart),
-  );
-  metric(
-    "patroni_is_paused",
-    "gauge",
-    "Value is 1 if auto failover is disabled, 0 otherwise.",
-    b(s.dynamic.pause),
-  );
-  const stateIndex = PG_STATE_NAMES.indexOf(s.state as (typeof PG_STATE_NAMES)[number]);
-  metric(
-    "patroni_postgres_state",
-    "gauge",
-    "Numeric representation of Postgres state.",
-    stateIndex,
-    `# Values: ${PG_STATE_NAMES.map((n, i) => `${i}=${n.replaceAll(" ", "_")}`).join(", ")}`,
-  );
-  metric(
-    "patroni_failover_priority",
-    "gauge",
-    "Value is 0 or less if nofailover is enabled, otherwise the failover_priority tag.",
-    failoverPriority(s.tags),
-  );
-  lines.push(
+  return {
+    s,
+    pg: s.pg,
+    isLeader: s.isLeader && s.leaderExpiresAt > now,
+    syncOn,
+    listed,
+    replica: s.role === "replica",
+  };
+}
+
+/** hactl's role-change phase histogram: one series per phase, with this member's labels. */
+function histogramLines(labels: string, histogram: Histogram): string[] {
+  const lines = [
     "# HELP hactl_role_change_phase_seconds Time from the start of a promotion to each of its phases.",
     "# TYPE hactl_role_change_phase_seconds histogram",
-  );
+  ];
   for (const [phase, h] of histogram) {
     const l = `${labels},phase="${escapeLabel(phase)}"`;
     PHASE_BUCKETS.forEach((le, i) =>
@@ -194,5 +242,19 @@ export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram
     lines.push(`hactl_role_change_phase_seconds_sum{${l}} ${h.sum}`);
     lines.push(`hactl_role_change_phase_seconds_count{${l}} ${h.count}`);
   }
+  return lines;
+}
+
+/** The whole `/metrics` body. */
+export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram = new Map()): string {
+  const labels = `scope="${escapeLabel(s.scope)}",name="${escapeLabel(s.name)}"`;
+  const input = metricInput(s, now);
+  const lines: string[] = [];
+  for (const m of METRICS) {
+    lines.push(`# HELP ${m.name} ${m.help}`);
+    if (m.extraHelp) lines.push(m.extraHelp);
+    lines.push(`# TYPE ${m.name} ${m.type}`, `${m.name}{${labels}} ${m.value(input)}`);
+  }
+  lines.push(...histogramLines(labels, histogram));
   return lines.join("\n") + "\n";
 }

@@ -1,0 +1,72 @@
+/**
+ * The leader-key transactions: acquire by `create_revision == 0` under the member's lease, read the key, move
+ * it to a re-granted lease by a CAS on value and mod revision, release by value CAS. What to make of the results
+ * (the known leader, the lease to use) is the adapter's.
+ *
+ * May import: `src/dcs/codec.ts`, the adapter's endpoints (`etcd_endpoints.ts`, `etcd_kv.ts`).
+ *
+ * @module
+ */
+import type { Buffer } from "node:buffer";
+import { KEYS, type RawKv } from "./codec.ts";
+import type { EtcdEndpoints } from "./etcd_endpoints.ts";
+import { b, rawKv } from "./etcd_kv.ts";
+
+/** The leader key of one cluster, written in the name of one member. */
+export class LeaderKey {
+  readonly #endpoints: EtcdEndpoints;
+  readonly #prefix: string;
+  readonly #name: string;
+
+  constructor(endpoints: EtcdEndpoints, prefix: string, name: string) {
+    this.#endpoints = endpoints;
+    this.#prefix = prefix;
+    this.#name = name;
+  }
+
+  #key(): Buffer {
+    return b(this.#prefix + KEYS.leader);
+  }
+
+  /** Create the key with our name under `lease` unless it exists; true when we won. */
+  async acquire(lease: string): Promise<boolean> {
+    const won = await this.#endpoints.call("txn acquire leader", (o) =>
+      this.#endpoints.client.kv.txn({
+        compare: [{ key: this.#key(), target: "Create", result: "Equal", create_revision: 0 }],
+        success: [{ request_put: { key: this.#key(), value: b(this.#name), lease } }],
+      }, o));
+    return won.succeeded;
+  }
+
+  /** The key as etcd holds it now, or null when there is none. */
+  async read(): Promise<RawKv | null> {
+    const res = await this.#endpoints.call(
+      "range leader",
+      (o) => this.#endpoints.client.kv.range({ key: this.#key() }, o),
+    );
+    return res.kvs[0] ? rawKv(res.kvs[0]) : null;
+  }
+
+  /** Put our name under `lease`, only if the key still holds our name at `modRevision`; true when moved. */
+  async move(lease: string, modRevision: string): Promise<boolean> {
+    const moved = await this.#endpoints.call("txn move leader", (o) =>
+      this.#endpoints.client.kv.txn({
+        compare: [
+          { key: this.#key(), target: "Value", result: "Equal", value: b(this.#name) },
+          { key: this.#key(), target: "Mod", result: "Equal", mod_revision: modRevision },
+        ],
+        success: [{ request_put: { key: this.#key(), value: b(this.#name), lease } }],
+      }, o));
+    return moved.succeeded;
+  }
+
+  /** Delete the key only if it holds our name; true when deleted. */
+  async release(): Promise<boolean> {
+    const res = await this.#endpoints.call("txn delete leader", (o) =>
+      this.#endpoints.client.kv.txn({
+        compare: [{ key: this.#key(), target: "Value", result: "Equal", value: b(this.#name) }],
+        success: [{ request_delete_range: { key: this.#key() } }],
+      }, o));
+    return res.succeeded;
+  }
+}
