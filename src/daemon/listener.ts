@@ -33,6 +33,11 @@ export class RestListener {
 
   constructor(private readonly log: DaemonLog) {}
 
+  /** The address the listener is bound to (its real port when asked for port 0), or null before it started. */
+  get address(): ListenTarget | null {
+    return this.#server ? { ...this.#server.addr } : null;
+  }
+
   /** Serve `handler` on `target`; false (and logged) when it cannot listen. */
   async start(handler: ApiHandler, target: ListenTarget, tls: ApiTls | null): Promise<boolean> {
     this.#handler = handler;

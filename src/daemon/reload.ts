@@ -31,13 +31,17 @@ export interface ReloadWiring {
   log: DaemonLog;
 }
 
-/** The reload SIGHUP and `POST /reload` ask for: queued behind the one running; a failure is logged. */
-export function createReload(w: ReloadWiring): () => void {
+/**
+ * The reload SIGHUP and `POST /reload` ask for: queued behind the one running; a failure is logged. The promise it
+ * returns (callers need not wait) settles when this reload is done, and never rejects.
+ */
+export function createReload(w: ReloadWiring): () => Promise<void> {
   let reloading: Promise<void> = Promise.resolve();
   return () => {
     reloading = reloading.then(() => applyReload(w)).catch((err) => {
       w.log.error("reload failed: {error}", { error: err instanceof Error ? err.message : String(err) });
     });
+    return reloading;
   };
 }
 
