@@ -1,17 +1,13 @@
 /**
- * Specification of `cli/validate_config.ts`: loading a configuration from a file, a directory or the
- * environment, the file-system checks the agent also runs, and the `hactl validate-config` command.
+ * Specification of `src/config/file.ts` (loading a configuration from a file, a directory or the environment, and
+ * the file-system checks the agent also runs) and of the `hactl validate-config` command (`cli/validate_config.ts`).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { ConfigError } from "../../src/config/config.ts";
-import {
-  checkConfigEnvironment,
-  loadConfigFile,
-  loadConfigFileWithWarnings,
-  run,
-} from "../../cli/validate_config.ts";
+import { checkConfigEnvironment, loadConfigFile, loadConfigFileWithWarnings } from "../../src/config/file.ts";
+import { run } from "../../cli/validate_config.ts";
 
 const BASE = (dataDir: string) => `
 scope: batman

@@ -1,0 +1,91 @@
+/**
+ * The REST API's handler wired to the running agent, the etcd adapter and the peer client: health and status from
+ * the agent's snapshot, the control endpoints as the agent's requests, and the access rules of the configuration
+ * in effect (a reload changes them).
+ *
+ * May import: every layer of `src/` (this is the daemon's wiring); uses `src/api/`, `src/dcs/`, `src/shell/`.
+ *
+ * @module
+ */
+import { lookup } from "node:dns/promises";
+import { type ApiHandler, type ApiSecurity, createApiHandler } from "../api/handler.ts";
+import type { Config } from "../config/config.ts";
+import type { PeerClient } from "../core/ports.ts";
+import type { EtcdDcs } from "../dcs/etcd.ts";
+import type { Agent } from "../shell/agent.ts";
+import type { DaemonLog, Running } from "./running.ts";
+
+/** What the handler is wired to. */
+export interface ApiWiring {
+  /** The configuration the agent started with (scope and name never change while it runs). */
+  config: Config;
+  running: Running;
+  agent: Agent;
+  dcs: EtcdDcs;
+  peers: PeerClient;
+  /** SIGHUP's reload, for `POST /reload`. */
+  reload: () => void;
+  log: DaemonLog;
+}
+
+/** Resolve a hostname the way the system does (/etc/hosts included), to every address it has. */
+async function resolveHost(host: string): Promise<string[]> {
+  const found = await lookup(host, { all: true });
+  return found.map((a) => a.address);
+}
+
+/** The REST API's access rules from the configuration and TLS material in effect. */
+export function apiSecurity(running: Running): ApiSecurity {
+  const api = running.config.restapi;
+  const tls = running.tls.serve !== null;
+  return {
+    ...(api.authentication ? { auth: api.authentication } : {}),
+    allowlist: api.allowlist,
+    allowlistIncludeMembers: api.allowlistIncludeMembers,
+    verifyClient: tls ? api.verifyClient : "none",
+    extraHeaders: { ...api.httpExtraHeaders, ...(tls ? api.httpsExtraHeaders : {}) },
+  };
+}
+
+/** `pg_ctl_timeout` in seconds (60 when unset or not positive). */
+export function pgCtlSeconds(c: Config): number {
+  return c.postgresql.pgCtlTimeout > 0 ? c.postgresql.pgCtlTimeout : 60;
+}
+
+/** The REST API's request handler for this member. */
+export function buildApiHandler(w: ApiWiring): ApiHandler {
+  const { agent, dcs, running } = w;
+  return createApiHandler({
+    snapshot: () => agent.snapshot(),
+    now: () => performance.now(),
+    wallNow: () => Date.now(),
+    loadCluster: () => dcs.readCluster(),
+    scope: w.config.scope,
+    name: w.config.name,
+    security: () => apiSecurity(running),
+    resolveHost,
+    roleChangeHistogram: () => agent.roleChangeHistogram,
+    control: {
+      readCluster: () => dcs.readCluster(),
+      setFailover: (value, modRevision) => dcs.setFailover(value, modRevision),
+      fetchStatuses: (members, timeoutMs) => w.peers.fetchStatuses(members, timeoutMs),
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      wallNow: () => Date.now(),
+      paused: () => agent.dynamic.pause,
+      loopWait: () => agent.dynamic.loopWait,
+      warn: (message) => w.log.warn(message),
+      reinit: (force) => agent.requestReinit(force),
+      setConfig: (value, modRevision) => dcs.setConfig(value, modRevision),
+      wake: () => agent.wake(),
+      // Patroni waits for the restart in the request; bounded by stop + start (pg_ctl timeouts) and two cycles.
+      restartNow: (conditions) =>
+        agent.restartNow(
+          conditions,
+          (2 * pgCtlSeconds(running.config) + 2 * agent.dynamic.loopWait + 10) * 1000,
+        ),
+      scheduleRestart: (conditions, schedule, at) => agent.scheduleRestart(conditions, schedule, at),
+      deleteScheduledRestart: () => agent.deleteScheduledRestart(),
+      reload: () => w.reload(),
+    },
+  });
+}

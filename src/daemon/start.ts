@@ -1,0 +1,177 @@
+/**
+ * Start-up of the daemon, in dependency order and without forward references: the dynamic settings source, the
+ * etcd adapter, the Postgres adapter, the TLS material, the refusals (a live member with this name, a required
+ * watchdog the platform cannot run), the watchdog, the fencing supervisor, the peer client, the HA loop, then the
+ * reload and the REST API that act on it, and finally the listener.
+ *
+ * May import: every layer of `src/` (this is the daemon's wiring).
+ *
+ * @module
+ */
+import type { Config } from "../config/config.ts";
+import type { PeerClient, WatchdogPort } from "../core/ports.ts";
+import { createEtcdDcs, type EtcdDcs } from "../dcs/etcd.ts";
+import { REAL_CLOCK } from "../host/clock.ts";
+import { type FenceSupervisorClient, startFenceSupervisor } from "../host/fence_client.ts";
+import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../host/watchdog.ts";
+import { agentLog, moduleLogger, redactLikeLog } from "../log/log.ts";
+import { LocalPostgres } from "../pg/postgres.ts";
+import { Agent } from "../shell/agent.ts";
+import { buildApiHandler } from "./api.ts";
+import { listenOn, RestListener } from "./listener.ts";
+import type { DaemonNotifier } from "./notify.ts";
+import { createReload } from "./reload.ts";
+import { callbacksFor, type DaemonLog, peerClientFor, type Running, runningPeers } from "./running.ts";
+import { type DynamicSettingsSource, dynamicSettingsSource } from "./settings.ts";
+import { readTlsFiles, type TlsFiles } from "./tls.ts";
+import { liveMemberWithMyName } from "./unique_name.ts";
+
+/** A started daemon: what runs, and what the shutdown sequence stops. */
+export interface Daemon {
+  agent: Agent;
+  pg: LocalPostgres;
+  supervisor: FenceSupervisorClient;
+  listener: RestListener;
+  /** SIGHUP's reload (the same one `POST /reload` asks for). */
+  reload: () => void;
+  /** Where the REST API listens, `host:port`. */
+  address: string;
+}
+
+/** What start-up is given. */
+export interface StartOptions {
+  config: Config;
+  /** The configuration file (or directory) to read again on a reload; undefined: the environment. */
+  configPath: string | undefined;
+  env: Record<string, string>;
+  log: DaemonLog;
+  notifier: DaemonNotifier;
+}
+
+/** Build and start everything; null after an error that is logged (the agent then exits 1). */
+export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
+  const { config, log } = o;
+  const settings = dynamicSettingsSource(config.bootstrap.dcs, (w) => log.debug(w));
+  const initial = settings.current();
+  const dcs = createEtcdDcs({
+    etcd: config.etcd3,
+    namespace: config.namespace,
+    scope: config.scope,
+    name: config.name,
+    retryTimeout: initial.retryTimeout,
+    ttl: initial.ttl,
+  });
+  const pg = new LocalPostgres({
+    config,
+    dynamicParameters: () => settings.current().parameters,
+    useSlots: () => settings.current().useSlots,
+  });
+  let tls: TlsFiles;
+  try {
+    tls = await readTlsFiles(config);
+  } catch (err) {
+    log.error("{error}", { error: err instanceof Error ? err.message : String(err) });
+    return null;
+  }
+  if (await refusesToStart(config, dcs, tls, log)) return null;
+  const watchdog = config.watchdog.mode === "off"
+    ? undefined
+    : createWatchdog(config.watchdog, watchdogLog());
+  const supervisor = startFenceSupervisor(config.postgresql.dataDir, (m) => log.warn(m));
+  const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client) };
+  const peers = runningPeers(running);
+  const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
+  const listener = new RestListener(log);
+  const reload = createReload({ configPath: o.configPath, env: o.env, running, agent, pg, listener, log });
+  const handler = buildApiHandler({ config, running, agent, dcs, peers, reload, log });
+  const target = listenOn(config);
+  if (!await listener.start(handler, target, tls.serve)) return null;
+  return { agent, pg, supervisor, listener, reload, address: `${target.hostname}:${target.port}` };
+}
+
+/**
+ * The start-up refusals, each logged (and etcd closed) when it applies. Checked before anything touches this data
+ * directory (the fencing supervisor adopts the deadline of the one it finds): a second agent with a live member's
+ * name must leave the first one's fence alone.
+ */
+async function refusesToStart(config: Config, dcs: EtcdDcs, tls: TlsFiles, log: DaemonLog): Promise<boolean> {
+  const duplicate = await liveMemberWithMyName(dcs, config.name, tls.client);
+  if (duplicate) {
+    log.error("Can't start; there is already a node named '{name}' running ({url})", {
+      name: config.name,
+      url: duplicate,
+    });
+    await dcs.close();
+    return true;
+  }
+  const platformProblem = config.watchdog.mode === "required"
+    ? watchdogPlatformProblem(config.watchdog)
+    : null;
+  if (platformProblem) {
+    log.error(
+      "Configuration requires a watchdog, but watchdog is not supported on this platform: {problem}",
+      {
+        problem: platformProblem,
+      },
+    );
+    await dcs.close();
+    return true;
+  }
+  return false;
+}
+
+/** The HA loop of this member, over the adapters built before it. */
+function buildAgent(
+  o: StartOptions & {
+    settings: DynamicSettingsSource;
+    dcs: EtcdDcs;
+    pg: LocalPostgres;
+    peers: PeerClient;
+    running: Running;
+    supervisor: FenceSupervisorClient;
+    watchdog: WatchdogPort | undefined;
+  },
+): Agent {
+  const { config, notifier } = o;
+  const ca = config.postgresql.connectAddress;
+  const ra = config.restapi.connectAddress;
+  const scheme = o.running.tls.serve ? "https" : "http";
+  const cycleLog = agentLog();
+  return new Agent({
+    name: config.name,
+    scope: config.scope,
+    tags: config.tags,
+    connUrl: `postgres://${ca.host}:${ca.port}/postgres`,
+    apiUrl: `${scheme}://${ra.host}:${ra.port}/patroni`,
+    bootstrapDcs: config.bootstrap.dcs,
+    removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
+    removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
+    fence: o.supervisor.channel,
+    ...(o.watchdog ? { watchdog: o.watchdog } : {}),
+    dynamicFrom: o.settings.from,
+    dcs: o.dcs,
+    pg: o.pg,
+    peers: o.peers,
+    clock: REAL_CLOCK,
+    log: {
+      ...cycleLog,
+      cycle: (reason, fields) => {
+        cycleLog.cycle(reason, fields);
+        // The cycle sentence can quote an error (a DSN, a conninfo): redacted like the log line.
+        if (notifier.enabled) notifier.send({ STATUS: redactLikeLog(reason) });
+      },
+    },
+    callbacks: callbacksFor(config, o.log),
+  });
+}
+
+/** The watchdog's log lines, under the `watchdog` category (messages are literal text, not templates). */
+function watchdogLog(): WatchdogLog {
+  const log = moduleLogger("watchdog");
+  const literal = (m: string) => m.replaceAll("{", "{{").replaceAll("}", "}}");
+  return {
+    info: (m) => log.info(literal(m)),
+    warn: (m) => log.warn(literal(m)),
+    error: (m) => log.error(literal(m)),
+  };
+}
