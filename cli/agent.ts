@@ -27,7 +27,7 @@ Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the le
   the running one kept; scope, name, etcd3, data_dir, log and watchdog changes wait for a restart).
 systemd: with NOTIFY_SOCKET set (Type=notify, scripts/systemd/hactl.service) it reports READY=1 once the
 REST API listens, STATUS=<the HA cycle's sentence> every cycle and STOPPING=1 on SIGTERM.
-Logging: the log section (level, format, type: json, dir with rotation, ...); see the README, "Logging".
+Logging: the log section (level, format, type: json, dir with rotation, ...); see docs/configuration.md, "Logging".
 Exit codes: 0 clean shutdown; 1 configuration error or fatal start-up error: another agent with this name is
   running ("Can't start; there is already a node named '<name>' running"), the REST API cannot listen,
   watchdog.mode is required on a host that cannot run a watchdog, or (not paused) the data directory belongs

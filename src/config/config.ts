@@ -4,7 +4,7 @@
  * and owns the CLI's `--dcs-url` and a printable, redacted copy of a Config.
  *
  * Pure: callers pass the file text and the environment in; this module reads no file and no `Deno.env`
- * (`cli/validate_config.ts` reads files and checks the file system). Imports `yaml`, `./types.ts`, `./env.ts`
+ * (`./file.ts` reads files and checks the file system). Imports `yaml`, `./types.ts`, `./env.ts`
  * (the environment rule), `./dynamic.ts` (the dynamic configuration), `./read.ts` (the section readers) and
  * `./log_section.ts` (the `log` section) only.
  *

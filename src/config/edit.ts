@@ -9,7 +9,7 @@
  * - {@linkcode unifiedDiff}: the line diff Python's `difflib.unified_diff` prints (same matching algorithm, so
  *   the same hunks), used to show the YAML before and after.
  *
- * Pure: imports `yaml` and `config_env.ts` only; no I/O.
+ * Pure: imports `yaml` and `./env.ts` only; no I/O.
  *
  * @module
  */

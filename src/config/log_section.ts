@@ -4,7 +4,7 @@
  * max_queue_size, validated into one `LogConfig`. A format hactl cannot render (an unknown `%(field)`, a stray
  * `%`) is an error naming `log.format`, not a surprise at the first log line. Internal to `./config.ts`.
  *
- * Pure. Imports `yaml`, `./config_read.ts` (the Reader), `./config_env.ts` (types) and `./log_format.ts`.
+ * Pure. Imports `yaml`, `./read.ts` (the Reader), `./env.ts` (types), `../log/format.ts` and `../log/settings.ts`.
  *
  * @module
  */

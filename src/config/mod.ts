@@ -9,3 +9,4 @@
  */
 export { ConfigError, normalizeDynamic, parseConfig, parseConfigWithWarnings } from "./config.ts";
 export type { Config } from "./types.ts";
+export { checkConfigEnvironment, loadConfigFile } from "./file.ts";

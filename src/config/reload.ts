@@ -1,7 +1,7 @@
 /**
  * What a reload (SIGHUP, `POST /reload`) may change in a running agent: the local settings that only take effect
  * at the next start (identity, etcd, data and binary directories, advertised addresses, log, watchdog, HTTPS on or
- * off), and the configuration to apply live with those kept as they run now. Pure; cli/agent.ts applies it.
+ * off), and the configuration to apply live with those kept as they run now. Pure; src/daemon/reload.ts applies it.
  *
  * @module
  */
