@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The full test suite: installs what is missing (scripts/setup.sh), then runs
-#   unit        tests/unit/   pure modules and in-process adapters (current user)
-#   cli         tests/cli/    the CLI run as a subprocess: exit codes, messages (current user)
-#   sim         tests/sim/    multi-member simulation of the real decide()/executor on fakes (current user)
-#   integration tests/integration/  real etcd and PostgreSQL 15 processes started by the tests themselves
+# The full test suite: installs what is missing (scripts/setup.sh), then runs the tiers (tests/README.md says
+# which test goes where):
+#   unit        tests/unit/   hactl's code in the test's own process: pure modules, the agent and the commands on
+#               fakes, the REST handler (also on a real local listener); no etcd, no PostgreSQL (current user)
+#   cli         tests/cli/    hactl run as a child process (main.ts, a command's run() under `deno eval`, or a
+#               tool reading what hactl ships): exit codes and output; no etcd, no PostgreSQL (current user)
+#   sim         tests/sim/    multi-member simulation of the real Agent on fakes, in virtual time (current user)
+#   integration tests/integration/  real etcd and PostgreSQL 15 processes (and HAProxy, Patroni, strace) started
+#               by the tests themselves, plus the contract suites that hold the fakes to the real thing
 #               (as the 'postgres' OS user when run as root: PostgreSQL refuses to run as root)
 #   chaos       tests/chaos/  each member in its own network namespace, one run per fault (needs root: the tests
 #               run as root and start the agents as 'postgres'; skipped with a note otherwise)

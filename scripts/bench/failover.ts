@@ -1,7 +1,8 @@
 /**
  * Failover benchmark, and the fault scenarios behind it that `tests/integration/failover_test.ts` asserts on.
  *
- * Each scenario runs on a fresh local cluster (3-member etcd, three agents, `formCluster`) with the continuous
+ * Each scenario runs on a fresh local cluster (3-member etcd, three agents, `formCluster` of
+ * `tests/helpers/cluster.ts`) with the continuous
  * writer of `tests/helpers/writer.ts` writing to every member and a watch on the leader key, injects one fault and
  * returns what happened, with times from `performance.now()`:
  *
@@ -29,9 +30,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type EtcdCluster, startEtcd } from "../../tests/helpers/etcd.ts";
-import { freePorts, stopAgent, stopLeftoverPostgres } from "../../tests/helpers/processes.ts";
-import { type CutMode, startProxy, type TcpProxy } from "../../tests/helpers/tcp_proxy.ts";
+import { formCluster, type LocalCluster, type Timing } from "../../tests/helpers/cluster.ts";
+import { stopAgent } from "../../tests/helpers/processes.ts";
+import type { CutMode } from "../../tests/helpers/tcp_proxy.ts";
 import {
   type AckOverlap,
   type AckRecord,
@@ -46,25 +47,11 @@ import {
   watchLeaderKey,
   type Writer,
 } from "../../tests/helpers/writer.ts";
-import {
-  type LayoutOptions,
-  type MemberLayout,
-  readHealth,
-  spawnAgent,
-  waitFor,
-  waitHealthy,
-  withSql,
-  writeLayout,
-} from "../lib/local_cluster.ts";
+import { type MemberLayout, readHealth, waitFor, waitHealthy, withSql } from "../lib/local_cluster.ts";
 import { parseLsn } from "../../src/core/types.ts";
 import type { MemberRecord } from "../../src/core/types.ts";
 
-/** The DCS timings a cluster runs with (seconds). */
-export interface Timing {
-  ttl: number;
-  loopWait: number;
-  retryTimeout: number;
-}
+export type { Timing };
 
 /**
  * `slow`: Patroni's defaults. `fast`: ttl 10 / loop_wait 2 / retry_timeout 4, the short profile hactl allows
@@ -77,126 +64,6 @@ export const TIMINGS = {
 
 export function timingLabel(t: Timing): string {
   return `${t.ttl}/${t.loopWait}/${t.retryTimeout}`;
-}
-
-/** A formed local cluster: 1 primary + 2 streaming replicas. Disposing it stops and removes everything. */
-export interface FaultCluster extends AsyncDisposable {
-  timing: Timing;
-  etcd: EtcdCluster;
-  layout: LayoutOptions;
-  members: MemberLayout[];
-  /** Running agents by member name (a killed or stopped agent is removed). */
-  agents: Map<string, Deno.ChildProcess>;
-  leader: MemberLayout;
-  replicas: MemberLayout[];
-  /** With `proxied`: per member name, its proxies to etcd (one per etcd member); otherwise empty. */
-  proxies: Map<string, TcpProxy[]>;
-  formedMs: number;
-  byName(name: string): MemberLayout;
-  /** Start the member's agent (again). */
-  spawn(name: string): Promise<void>;
-  /** Print the tail of every agent log on stderr (and copy the logs to $HACTL_TEST_LOGS when set). */
-  dumpLogs(label: string): Promise<void>;
-}
-
-/**
- * Form a 3-member cluster on a fresh 3-member etcd; everything is cleaned up when formation fails. With `proxied`,
- * each agent reaches each etcd member through a TCP proxy of its own (`FaultCluster.proxies`), so one agent can be
- * cut off from etcd; observers (`readHealth`, the leader watch) use the real endpoints.
- */
-export async function formCluster(
-  timing: Timing,
-  scope: string,
-  opts: { proxied?: boolean } = {},
-): Promise<FaultCluster> {
-  const etcd = await startEtcd({ members: 3 });
-  const dir = await Deno.makeTempDir({ prefix: `hactl-${scope}-` });
-  const agents = new Map<string, Deno.ChildProcess>();
-  const proxies = new Map<string, TcpProxy[]>();
-  let members: MemberLayout[] = [];
-  const dispose = async () => {
-    await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
-    agents.clear();
-    await stopLeftoverPostgres(members.map((m) => m.dataDir));
-    await Promise.all([...proxies.values()].flat().map((p) => p.close()));
-    await etcd.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    const [pgBase, apiBase] = await freePorts(2, 3);
-    let memberEtcdEndpoints: string[][] | undefined;
-    if (opts.proxied) {
-      memberEtcdEndpoints = [];
-      for (let i = 1; i <= 3; i++) {
-        const mine: TcpProxy[] = [];
-        proxies.set(`pg${i}`, mine);
-        for (const e of etcd.endpoints) {
-          const url = new URL(e);
-          mine.push(await startProxy({ hostname: url.hostname, port: Number(url.port) }));
-        }
-        memberEtcdEndpoints.push(mine.map((p) => `http://${p.address}`));
-      }
-    }
-    const layout: LayoutOptions = {
-      dir,
-      scope,
-      members: 3,
-      etcdEndpoints: etcd.endpoints,
-      ...(memberEtcdEndpoints ? { memberEtcdEndpoints } : {}),
-      basePgPort: pgBase!,
-      baseApiPort: apiBase!,
-      ttl: timing.ttl,
-      loopWait: timing.loopWait,
-      retryTimeout: timing.retryTimeout,
-    };
-    members = await writeLayout(layout);
-    if (opts.proxied && members.some((m) => !proxies.has(m.name))) {
-      throw new Error(`proxies are set up for pg1..pg3, the layout names ${members.map((m) => m.name)}`);
-    }
-    const t0 = performance.now();
-    for (const m of members) agents.set(m.name, await spawnAgent(m));
-    const health = await waitHealthy(layout, 2, 120_000);
-    const formedMs = performance.now() - t0;
-    const byName = (n: string) => {
-      const m = members.find((x) => x.name === n);
-      if (!m) throw new Error(`no member named ${n}`);
-      return m;
-    };
-    const leader = byName(health.leader!);
-    return {
-      timing,
-      etcd,
-      layout,
-      members,
-      agents,
-      leader,
-      replicas: members.filter((m) => m !== leader),
-      proxies,
-      formedMs,
-      byName,
-      async spawn(name) {
-        agents.set(name, await spawnAgent(byName(name)));
-      },
-      dumpLogs: (label) => dumpLogs(label, members),
-      [Symbol.asyncDispose]: dispose,
-    };
-  } catch (err) {
-    await dumpLogs(`${scope}-formation`, members);
-    await dispose();
-    throw err;
-  }
-}
-
-async function dumpLogs(label: string, members: MemberLayout[]): Promise<void> {
-  const target = Deno.env.get("HACTL_TEST_LOGS");
-  for (const m of members) {
-    const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
-    if (target) await Deno.writeTextFile(`${target}/${label}-${m.name}.log`, text).catch(() => {});
-    // deno-lint-ignore no-console -- failure diagnostics
-    console.error(
-      `----- ${label} ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`,
-    );
-  }
 }
 
 /** The postmaster's pid from the first line of `<data_dir>/postmaster.pid`. */
@@ -223,7 +90,7 @@ function memberState(data: MemberRecord | undefined): string {
   return `${data.role}/${data.state}/${data.replication_state ?? "-"} tl=${data.timeline ?? "?"}`;
 }
 
-async function memberData(c: FaultCluster, name: string): Promise<MemberRecord | undefined> {
+async function memberData(c: LocalCluster, name: string): Promise<MemberRecord | undefined> {
   const h = await readHealth(c.layout);
   return h.view.members.find((m) => m.name === name)?.data;
 }
@@ -233,7 +100,7 @@ async function memberData(c: FaultCluster, name: string): Promise<MemberRecord |
  * streaming in pg_stat_replication. Returns the ms it took, or null at the deadline; `state` is the last seen.
  */
 async function waitStreaming(
-  c: FaultCluster,
+  c: LocalCluster,
   name: string,
   leader: string,
   deadlineMs: number,
@@ -372,7 +239,7 @@ export interface PartitionResult extends ScenarioBase {
 
 /** Start the writer and the leader watch, wait for writes on the leader, run `body`, always clean up. */
 async function withObservers<T>(
-  c: FaultCluster,
+  c: LocalCluster,
   body: (writer: Writer, watch: LeaderWatch) => Promise<T>,
 ): Promise<T> {
   await createWriteTable(c.leader);
@@ -397,7 +264,7 @@ function analyse(records: AckRecord[]) {
  * deletion (expiry or release) after `t0`, if the watch saw one.
  */
 async function takeover(
-  c: FaultCluster,
+  c: LocalCluster,
   writer: Writer,
   watch: LeaderWatch,
   oldName: string,
@@ -421,7 +288,7 @@ async function takeover(
 }
 
 /** How long after the new leader's first write (`firstAckAt`) the remaining replica streamed from it. */
-async function otherReplicaFollows(c: FaultCluster, newLeader: string, firstAckAt: number) {
+async function otherReplicaFollows(c: LocalCluster, newLeader: string, firstAckAt: number) {
   const other = c.replicas.find((m) => m.name !== newLeader)!;
   const waitFrom = performance.now();
   const otherStreaming = await waitStreaming(c, other.name, newLeader, 30_000);
@@ -432,7 +299,7 @@ async function otherReplicaFollows(c: FaultCluster, newLeader: string, firstAckA
 }
 
 /** SIGKILL of the primary's agent and postmaster together; see the module comment. */
-export function killScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }): Promise<KillResult> {
+export function killScenario(c: LocalCluster, opts: { rejoinDeadlineMs: number }): Promise<KillResult> {
   const old = c.leader;
   return withObservers(c, async (writer, watch) => {
     const agent = c.agents.get(old.name)!;
@@ -483,7 +350,7 @@ export function killScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }
 }
 
 /** SIGTERM of the primary's agent; see the module comment. */
-export function termScenario(c: FaultCluster, opts: { rejoinDeadlineMs: number }): Promise<TermResult> {
+export function termScenario(c: LocalCluster, opts: { rejoinDeadlineMs: number }): Promise<TermResult> {
   const old = c.leader;
   return withObservers(c, async (writer, watch) => {
     const agent = c.agents.get(old.name)!;
@@ -535,7 +402,7 @@ export interface SwitchoverResult {
  * to the first write acknowledged by the candidate and to the old primary streaming again, the write gap, and
  * whether any acknowledged write is missing on the new primary.
  */
-export function switchoverScenario(c: FaultCluster): Promise<SwitchoverResult> {
+export function switchoverScenario(c: LocalCluster): Promise<SwitchoverResult> {
   const old = c.leader;
   const candidate = c.replicas[0]!;
   return withObservers(c, async (writer) => {
@@ -568,7 +435,7 @@ export function switchoverScenario(c: FaultCluster): Promise<SwitchoverResult> {
 }
 
 /** SIGKILL of the primary's postmaster only; see the module comment. */
-export function crashScenario(c: FaultCluster): Promise<CrashResult> {
+export function crashScenario(c: LocalCluster): Promise<CrashResult> {
   const leader = c.leader;
   return withObservers(c, async (writer, watch) => {
     const pid = await postmasterPid(leader);
@@ -608,7 +475,7 @@ export function crashScenario(c: FaultCluster): Promise<CrashResult> {
  * cluster formed with `{ proxied: true }`.
  */
 export function partitionScenario(
-  c: FaultCluster,
+  c: LocalCluster,
   opts: { rejoinDeadlineMs: number; mode?: CutMode },
 ): Promise<PartitionResult> {
   const old = c.leader;

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
-import { startEtcd } from "../helpers/etcd.ts";
+import { formCluster } from "../helpers/cluster.ts";
 import {
   mainModule,
   type MemberLayout,
@@ -16,9 +16,8 @@ import {
   waitFor,
   waitHealthy,
   withSql,
-  writeLayout,
 } from "../../scripts/lib/local_cluster.ts";
-import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
+import { stopAgent } from "../helpers/processes.ts";
 
 const SCOPE = "itest";
 
@@ -27,32 +26,17 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using etcd = await startEtcd({ members: 3 });
-    const dir = await Deno.makeTempDir({ prefix: "hactl-cluster-" });
-    const [pgBase, apiBase] = await freePorts(2, 3);
-    const layout = {
-      dir,
-      scope: SCOPE,
-      members: 3,
-      etcdEndpoints: etcd.endpoints,
-      basePgPort: pgBase!,
-      baseApiPort: apiBase!,
-      ttl: 20,
-      loopWait: 2,
-      retryTimeout: 5,
-    };
-    const members = await writeLayout(layout);
-    const agents = new Map<string, Deno.ChildProcess>();
+    await using c = await formCluster({ ttl: 20, loopWait: 2, retryTimeout: 5 }, SCOPE, {
+      formDeadlineMs: 90_000,
+      dirPrefix: "hactl-cluster-",
+    });
+    const { etcd, layout, members, agents } = c;
+    const dir = layout.dir;
     try {
-      const t0 = performance.now();
-      for (const m of members) agents.set(m.name, await spawnAgent(m));
-      const health = await waitHealthy(layout, 2, 90_000);
-      const formedMs = performance.now() - t0;
       // deno-lint-ignore no-console -- the formation time is a figure worth seeing in CI logs
-      console.log(`cluster formed in ${(formedMs / 1000).toFixed(1)} s (leader ${health.leader})`);
-      const byName = (n: string) => members.find((m) => m.name === n)!;
-      const primary = byName(health.leader!);
-      const replicas = members.filter((m) => m.name !== primary.name);
+      console.log(`cluster formed in ${(c.formedMs / 1000).toFixed(1)} s (leader ${c.leader.name})`);
+      const primary = c.leader;
+      const replicas = c.replicas;
 
       // Writes on the primary reach both replicas.
       await withSql(primary, async (sql) => {
@@ -182,12 +166,8 @@ Deno.test({
         /Failed: reinitialize for member pg\d, status code=503, \(I am the leader, can not reinitialize\)/,
       );
     } catch (err) {
-      await dumpLogs(members);
+      await c.dumpLogs("cluster_test");
       throw err;
-    } finally {
-      await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
-      await stopLeftoverPostgres(members.map((m) => m.dataDir));
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });
@@ -286,15 +266,5 @@ async function checkEtcdKeys(endpoints: string[], leader: string, members: Membe
     }
   } finally {
     client.close();
-  }
-}
-
-async function dumpLogs(members: MemberLayout[]): Promise<void> {
-  const target = Deno.env.get("HACTL_TEST_LOGS");
-  for (const m of members) {
-    const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
-    if (target) await Deno.writeTextFile(`${target}/cluster_test-${m.name}.log`, text).catch(() => {});
-    // deno-lint-ignore no-console -- failure diagnostics
-    console.error(`----- ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`);
   }
 }

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
-import { formCluster } from "../../scripts/bench/failover.ts";
+import { formCluster } from "../helpers/cluster.ts";
 import { LOCAL_SECRETS, mainModule, waitFor } from "../../scripts/lib/local_cluster.ts";
 
 async function hactl(

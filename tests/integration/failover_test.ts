@@ -8,22 +8,15 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import {
-  crashScenario,
-  type FaultCluster,
-  figures,
-  formCluster,
-  killScenario,
-  termScenario,
-  TIMINGS,
-} from "../../scripts/bench/failover.ts";
+import { crashScenario, figures, killScenario, termScenario, TIMINGS } from "../../scripts/bench/failover.ts";
+import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
 import { describeOverlaps } from "../helpers/writer.ts";
 
 // The fast profile: ttl 10 / loop_wait 2 / retry_timeout 4.
 const TIMING = TIMINGS.fast;
 
 /** Form a cluster, run `body`, dump the agent logs when it fails; the cluster is always torn down. */
-async function onCluster(label: string, body: (c: FaultCluster) => Promise<void>): Promise<void> {
+async function onCluster(label: string, body: (c: LocalCluster) => Promise<void>): Promise<void> {
   await using c = await formCluster(TIMING, label);
   try {
     await body(c);

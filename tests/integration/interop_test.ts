@@ -19,7 +19,7 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { type FaultCluster, formCluster } from "../../scripts/bench/failover.ts";
+import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
 import { type MemberLayout, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import { freePorts } from "../helpers/processes.ts";
 import { STATUS_SQL, type StatusRow } from "../../src/pg/status.ts";
@@ -152,7 +152,7 @@ function probe(port: number): Promise<{ rec: boolean; port: number }> {
 /** Wait until patronictl lists `leader` as Leader and every other member as a running Replica on its timeline. */
 function settledList(
   config: string,
-  c: FaultCluster,
+  c: LocalCluster,
   leader: MemberLayout,
 ): Promise<{ rows: Row[]; raw: string }> {
   return waitFor<{ rows: Row[]; raw: string }>(
@@ -192,7 +192,7 @@ function streamsFrom(replica: MemberLayout, primary: MemberLayout): Promise<true
 }
 
 /** HAProxy shows exactly `leader` UP behind the primary listener and the others UP behind the replica listener. */
-function haproxyFollows(h: Haproxy, c: FaultCluster, leader: MemberLayout): Promise<true> {
+function haproxyFollows(h: Haproxy, c: LocalCluster, leader: MemberLayout): Promise<true> {
   const others = c.members.filter((m) => m !== leader).map((m) => m.name).sort();
   return waitFor(`HAProxy: ${leader.name} the only UP primary, ${others} UP replicas`, 30_000, async () => {
     const [p, r] = [await upServers(h.ports.stats, "primary"), await upServers(h.ports.stats, "replicas")];

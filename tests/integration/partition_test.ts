@@ -10,13 +10,8 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import {
-  type FaultCluster,
-  figures,
-  formCluster,
-  partitionScenario,
-  type Timing,
-} from "../../scripts/bench/failover.ts";
+import { figures, partitionScenario } from "../../scripts/bench/failover.ts";
+import { formCluster, type LocalCluster, type Timing } from "../helpers/cluster.ts";
 import { fenceMarginMs } from "../../src/shell/agent.ts";
 import { describeOverlaps } from "../helpers/writer.ts";
 import { startProxy } from "../helpers/tcp_proxy.ts";
@@ -24,7 +19,7 @@ import { startProxy } from "../helpers/tcp_proxy.ts";
 const TIMING: Timing = { ttl: 10, loopWait: 2, retryTimeout: 4 };
 
 /** Form a proxied cluster, run `body`, dump the agent logs when it fails; the cluster is always torn down. */
-async function onCluster(label: string, body: (c: FaultCluster) => Promise<void>): Promise<void> {
+async function onCluster(label: string, body: (c: LocalCluster) => Promise<void>): Promise<void> {
   await using c = await formCluster(TIMING, label, { proxied: true });
   try {
     await body(c);

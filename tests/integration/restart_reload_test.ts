@@ -9,24 +9,18 @@
  * - `hactl reload` after an edit of the YAML (a local parameter, tags, callbacks), an invalid YAML on SIGHUP
  *   (logged, the old configuration kept, the agent keeps serving), and `restapi.allowlist` (403) switched on and
  *   off by reloads, with `allowlist_include_members`.
- * A second, in-process test covers `verify_client` with a real TLS listener.
+ * `verify_client` on a real TLS listener, in-process, is in tests/unit/api_tls_test.ts.
  */
-import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
-import { startEtcd } from "../helpers/etcd.ts";
-import { makeTestPki } from "../helpers/etcd.ts";
+import { formCluster } from "../helpers/cluster.ts";
 import {
   mainModule,
   type MemberLayout,
   readHealth,
-  spawnAgent,
   waitFor,
   waitHealthy,
   withSql,
-  writeLayout,
 } from "../../scripts/lib/local_cluster.ts";
-import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
-import { createApiHandler, serveApi } from "../../src/api/handler.ts";
 
 const SCOPE = "rtest";
 
@@ -74,28 +68,16 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using etcd = await startEtcd({ members: 1 });
-    const dir = await Deno.makeTempDir({ prefix: "hactl-restart-" });
-    const [pgBase, apiBase] = await freePorts(2, 3);
-    const layout = {
-      dir,
-      scope: SCOPE,
-      members: 3,
-      etcdEndpoints: etcd.endpoints,
-      basePgPort: pgBase!,
-      baseApiPort: apiBase!,
-      ttl: 20,
-      loopWait: 2,
-      retryTimeout: 5,
-    };
-    const members = await writeLayout(layout);
-    const agents = new Map<string, Deno.ChildProcess>();
+    await using c = await formCluster({ ttl: 20, loopWait: 2, retryTimeout: 5 }, SCOPE, {
+      etcdMembers: 1,
+      formDeadlineMs: 90_000,
+      dirPrefix: "hactl-restart-",
+    });
+    const { layout, members, agents } = c;
+    const dir = layout.dir;
     try {
-      for (const m of members) agents.set(m.name, await spawnAgent(m));
-      const health = await waitHealthy(layout, 2, 90_000);
-      const byName = (n: string) => members.find((m) => m.name === n)!;
-      const primary = byName(health.leader!);
-      const replicas = members.filter((m) => m.name !== primary.name);
+      const primary = c.leader;
+      const replicas = c.replicas;
       const timelineBefore = (await status(primary)).timeline;
 
       // --- PATCH /config: a sighup parameter reaches every member.
@@ -282,73 +264,8 @@ Deno.test({
         async () => (await api(target, "POST", "/reload")).status === 202,
       );
     } catch (err) {
-      for (const m of members) {
-        const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
-        // deno-lint-ignore no-console -- failure diagnostics
-        console.error(`----- ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`);
-      }
+      await c.dumpLogs("restart_reload");
       throw err;
-    } finally {
-      await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
-      await stopLeftoverPostgres(members.map((m) => m.dataDir));
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
-});
-
-Deno.test("verify_client: required refuses a client without a certificate at the handshake, optional on unsafe methods", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hactl-verify-" });
-  try {
-    const pki = await makeTestPki(dir, "api");
-    const ca = await Deno.readTextFile(pki.server.ca);
-    const tls = {
-      cert: await Deno.readTextFile(pki.server.cert),
-      key: await Deno.readTextFile(pki.server.key),
-      ca,
-    };
-    const noCert = Deno.createHttpClient({ caCerts: [ca] });
-    const withCert = Deno.createHttpClient({
-      caCerts: [ca],
-      cert: await Deno.readTextFile(pki.client.cert),
-      key: await Deno.readTextFile(pki.client.key),
-    });
-    let reloads = 0;
-    for (const mode of ["required", "optional"] as const) {
-      const abort = new AbortController();
-      const handler = createApiHandler(stubApiDeps(
-        "demo",
-        { verifyClient: mode, extraHeaders: { "Strict-Transport-Security": "max-age=31536000" } },
-        { reload: () => void reloads++ },
-      ));
-      const server = await serveApi(handler, {
-        hostname: "127.0.0.1",
-        port: 0,
-        signal: abort.signal,
-        tls: { ...tls, verifyClient: mode },
-      });
-      const base = `https://127.0.0.1:${server.addr.port}`;
-      try {
-        const ok = await fetch(`${base}/reload`, { method: "POST", client: withCert });
-        assert.deepEqual([ok.status, await ok.text()], [202, "reload scheduled"], mode);
-        assert.equal(ok.headers.get("strict-transport-security"), "max-age=31536000");
-        if (mode === "required") {
-          await assert.rejects(fetch(`${base}/patroni`, { client: noCert }), "no certificate, no handshake");
-        } else {
-          const get = await fetch(`${base}/patroni`, { client: noCert });
-          assert.equal(get.status, 200);
-          await get.body?.cancel();
-          const post = await fetch(`${base}/reload`, { method: "POST", client: noCert });
-          assert.deepEqual([post.status, await post.text()], [403, "client certificate required"]);
-        }
-      } finally {
-        abort.abort();
-        await server.finished;
-      }
-    }
-    assert.equal(reloads, 2, "only the requests with a certificate reached /reload");
-    noCert.close();
-    withCert.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
 });

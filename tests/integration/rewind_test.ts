@@ -8,7 +8,8 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { formCluster, postmasterPid } from "../../scripts/bench/failover.ts";
+import { postmasterPid } from "../../scripts/bench/failover.ts";
+import { formCluster } from "../helpers/cluster.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
 

@@ -5,14 +5,12 @@
  * in pause mode, or with the timeout at 0. On the in-memory DCS with a scripted Postgres and a manual clock.
  */
 import assert from "node:assert/strict";
-import { Agent } from "../../src/shell/agent.ts";
 import type { AgentLog } from "../../src/core/ports.ts";
 import { normalizeDynamic } from "../../src/config/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { type Dcs, DcsError, type PeerClient, type PostgresPort } from "../../src/core/ports.ts";
+import { type Dcs, DcsError, type PostgresPort } from "../../src/core/ports.ts";
+import { testAgent } from "../helpers/agent_fixture.ts";
 import { emptyPgObservation, formatLsn, type PgObservation } from "../../src/core/types.ts";
-
-const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
 
 /** A leader on the fakes with a second member registered; etcd calls hang while `hang` is set. */
 async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm: boolean) {
@@ -84,10 +82,7 @@ async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm:
   };
   const errors: string[] = [];
   const log: AgentLog = { cycle: () => {}, warn: () => {}, error: (m) => void errors.push(m) };
-  const agent = new Agent({
-    name: "pg1",
-    scope: "t",
-    tags: {},
+  const agent = testAgent(clock, {
     connUrl: "postgres://10.0.0.1:5432/postgres",
     apiUrl: "http://10.0.0.1:8008/patroni",
     bootstrapDcs: { ttl: 30, loop_wait: 10, retry_timeout: 10, ...dynamic },
@@ -95,8 +90,6 @@ async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm:
       normalizeDynamic(raw ?? { ttl: 30, loop_wait: 10, retry_timeout: 10, ...dynamic }).settings,
     dcs,
     pg,
-    peers: noPeers,
-    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
     log,
   });
   // Take the lock while etcd answers (the running primary acquires it), then cut etcd.

@@ -5,26 +5,13 @@
  * activated keeping the member from leading, and a fatal condition stopping the loop.
  */
 import assert from "node:assert/strict";
-import { Agent } from "../../src/shell/agent.ts";
 import type { AgentLog } from "../../src/core/ports.ts";
-import { normalizeDynamic } from "../../src/config/config.ts";
-import type { PeerClient } from "../../src/core/ports.ts";
 import { TestingWatchdogDevice, Watchdog } from "../../src/host/watchdog.ts";
-import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
-
-const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
+import { MemoryDcs } from "../fakes/memory_dcs.ts";
+import { fakeMember, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
 
 function member(opts: { mode: "automatic" | "required"; devicePath: string; probe?: () => string | null }) {
-  const clock = { now: 0 };
-  const etcd = new MemoryEtcd({ now: () => clock.now });
-  const world = new FakePostgresWorld({
-    seed: 1,
-    now: () => clock.now,
-    durations: { bootstrap: 0, createReplica: 0, start: 0 },
-  });
-  const dcs = new MemoryDcs(etcd, { namespace: "/service/", scope: "t", name: "pg1", ttl: 30 });
-  const pg = new FakePostgres(world, { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" });
+  const { clock, etcd, dcs, pg } = fakeMember();
   const lines: string[] = [];
   const reasons: string[] = [];
   const log: AgentLog = {
@@ -40,28 +27,8 @@ function member(opts: { mode: "automatic" | "required"; devicePath: string; prob
     now: () => clock.now,
     log: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
   });
-  const agent = new Agent({
-    name: "pg1",
-    scope: "t",
-    tags: {},
-    connUrl: "postgres://127.0.0.1:5432/postgres",
-    apiUrl: "http://127.0.0.1:8008/patroni",
-    bootstrapDcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 },
-    dynamicFrom: (raw) => normalizeDynamic(raw ?? {}).settings,
-    dcs,
-    pg,
-    peers: noPeers,
-    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
-    log,
-    watchdog,
-  });
-  const step = async () => {
-    const r = await agent.runCycle();
-    await agent.settleJobs();
-    clock.now += 1000;
-    etcd.advance();
-    return r;
-  };
+  const agent = testAgent(clock, { dcs, pg, log, watchdog });
+  const step = stepAgent(agent, clock, etcd);
   const setConfig = async (change: Record<string, unknown>) => {
     const view = await dcs.loadCluster();
     assert.ok(await dcs.setConfig({ ...view.config!.value, ...change }, view.config!.modRevision));

@@ -3,17 +3,14 @@
  * the cycle, and when the loop looks again at once.
  */
 import assert from "node:assert/strict";
-import { Agent, type CycleResult, rerunAtOnce } from "../../src/shell/agent.ts";
+import { type CycleResult, rerunAtOnce } from "../../src/shell/agent.ts";
 import type { AgentLog } from "../../src/core/ports.ts";
-import { normalizeDynamic } from "../../src/config/config.ts";
-import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
-import type { PeerClient, PostgresPort } from "../../src/core/ports.ts";
+import { fakeMember, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
+import type { PostgresPort } from "../../src/core/ports.ts";
 import type { CallbackRunner } from "../../src/pg/callbacks.ts";
 import { INITIAL_MEMORY } from "../../src/core/types.ts";
 
 const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
-const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
 
 function result(over: Partial<CycleResult>): CycleResult {
   return {
@@ -51,37 +48,9 @@ function oneMember(
   log: AgentLog = quietLog,
   callbacks?: CallbackRunner,
 ) {
-  const clock = { now: 0 };
-  const etcd = new MemoryEtcd({ now: () => clock.now });
-  const world = new FakePostgresWorld({
-    seed: 1,
-    now: () => clock.now,
-    durations: { bootstrap: 0, createReplica: 0, start: 0 },
-  });
-  const dcs = new MemoryDcs(etcd, { namespace: "/service/", scope: "t", name: "pg1", ttl: 30 });
-  const pg = wrap(new FakePostgres(world, { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" }));
-  const agent = new Agent({
-    name: "pg1",
-    scope: "t",
-    tags: {},
-    connUrl: "postgres://127.0.0.1:5432/postgres",
-    apiUrl: "http://127.0.0.1:8008/patroni",
-    bootstrapDcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 },
-    dynamicFrom: (raw) => normalizeDynamic(raw ?? {}).settings,
-    dcs,
-    pg,
-    peers: noPeers,
-    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
-    log,
-    ...(callbacks ? { callbacks } : {}),
-  });
-  const step = async () => {
-    const r = await agent.runCycle();
-    await agent.settleJobs();
-    clock.now += 1000;
-    etcd.advance();
-    return r;
-  };
+  const { clock, etcd, dcs, pg } = fakeMember();
+  const agent = testAgent(clock, { dcs, pg: wrap(pg), log, ...(callbacks ? { callbacks } : {}) });
+  const step = stepAgent(agent, clock, etcd);
   return { agent, dcs, step };
 }
 

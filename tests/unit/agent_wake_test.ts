@@ -4,11 +4,8 @@
  * waits for a change for as long as it is asked and only returns early when the agent aborts the wait.
  */
 import assert from "node:assert/strict";
-import { Agent } from "../../src/shell/agent.ts";
-import { normalizeDynamic } from "../../src/config/config.ts";
-import type { PeerClient } from "../../src/core/ports.ts";
-import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
+import { MemoryDcs } from "../fakes/memory_dcs.ts";
+import { fakeMember, testAgent } from "../helpers/agent_fixture.ts";
 
 /** A DCS whose watch stays silent: `waitForChange` resolves only when its signal is aborted (or after a minute). */
 class SilentDcs extends MemoryDcs {
@@ -37,25 +34,14 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 }
 
 Deno.test("Agent loop: a finished job and stop() end the wait between cycles at once", async () => {
-  const clock = { now: 0 };
-  const etcd = new MemoryEtcd({ now: () => clock.now });
-  const world = new FakePostgresWorld({ seed: 1, now: () => clock.now, durations: { bootstrap: 500 } });
-  const dcs = new SilentDcs(etcd, { namespace: "/service/", scope: "t", name: "pg1", ttl: 30 });
-  const pg = new FakePostgres(world, { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" });
+  const { clock, world, dcs, pg } = fakeMember({
+    durations: { bootstrap: 500 },
+    makeDcs: (etcd, pg1) => new SilentDcs(etcd, pg1),
+  });
   const reasons: string[] = [];
-  const noPeers: PeerClient = { fetchStatuses: () => Promise.resolve([]) };
-  const agent = new Agent({
-    name: "pg1",
-    scope: "t",
-    tags: {},
-    connUrl: "postgres://127.0.0.1:5432/postgres",
-    apiUrl: "http://127.0.0.1:8008/patroni",
-    bootstrapDcs: { ttl: 30, loop_wait: 10, retry_timeout: 10 },
-    dynamicFrom: (raw) => normalizeDynamic(raw ?? {}).settings,
+  const agent = testAgent(clock, {
     dcs,
     pg,
-    peers: noPeers,
-    clock: { now: () => clock.now, wallNow: () => 1_800_000_000_000 + clock.now, after: () => () => {} },
     log: { cycle: (r) => void reasons.push(r), info: () => {}, warn: () => {}, error: () => {} },
   });
   const running = agent.run();

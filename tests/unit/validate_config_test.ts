@@ -1,6 +1,7 @@
 /**
  * Specification of `src/config/file.ts` (loading a configuration from a file, a directory or the environment, and
- * the file-system checks the agent also runs) and of the `hactl validate-config` command (`cli/validate_config.ts`).
+ * the file-system checks the agent also runs) and of `run()` in `cli/validate_config.ts`. The command's output and
+ * exit codes as a subprocess are in tests/cli/validate_config_test.ts.
  *
  * @module
  */
@@ -181,76 +182,6 @@ Deno.test("checkConfigEnvironment() accepts a complete bin_dir and names unreada
       `${dir}/h.yml: etcd3.cacert: ${dir}/ca.pem cannot be read: not found`,
     ]);
   });
-});
-
-/** Runs `run(args)` with PATRONI_* cleared, capturing stdout/stderr through a subprocess. */
-async function runCli(args: string[], env: Record<string, string> = {}) {
-  const code = `import { run } from ${
-    JSON.stringify(new URL("../../cli/validate_config.ts", import.meta.url).href)
-  };
-Deno.exit(await run(${JSON.stringify(args)}));`;
-  const cleared = Object.fromEntries(
-    Object.keys(Deno.env.toObject()).filter((k) => k.startsWith("PATRONI_")).map((k) => [k, ""]),
-  );
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, code],
-    env: { ...cleared, ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-Deno.test("hactl validate-config prints `<file>: configuration is valid` and exits 0", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
-    const res = await runCli([`${dir}/h.yml`]);
-    assert.equal(res.stderr, "");
-    assert.equal(res.code, 0);
-    assert.equal(res.stdout, `${dir}/h.yml: configuration is valid\n`);
-  });
-});
-
-Deno.test("hactl validate-config prints each problem on its own line on stderr and exits 1", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(
-      `${dir}/h.yml`,
-      BASE(`${dir}/data`).replace("scope: batman\n", "").replace(":5432", ":pg"),
-    );
-    const res = await runCli([`${dir}/h.yml`]);
-    assert.equal(res.code, 1);
-    assert.equal(res.stdout, "");
-    assert.deepEqual(res.stderr.trim().split("\n"), [
-      `${dir}/h.yml: scope: is required`,
-      `${dir}/h.yml: postgresql.listen: port "pg" is not a number between 1 and 65535 (expected host:port)`,
-    ]);
-  });
-});
-
-Deno.test("hactl validate-config --print shows the merged config with secrets redacted", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
-    const res = await runCli(["--print", `${dir}/h.yml`], {
-      PATRONI_RESTAPI_PASSWORD: "apisecret",
-      PATRONI_RESTAPI_USERNAME: "u",
-    });
-    assert.equal(res.code, 0);
-    assert.match(res.stdout, /scope: batman/);
-    assert.match(res.stdout, /password: "\*\*\*\*\*\*"/);
-    for (const secret of ["topsecret", "repsecret", "apisecret"]) {
-      assert.ok(!res.stdout.includes(secret), secret);
-    }
-  });
-});
-
-Deno.test("hactl validate-config --help prints usage; an unknown option exits 2", async () => {
-  const help = await runCli(["--help"]);
-  assert.equal(help.code, 0);
-  assert.match(help.stdout, /^Usage: hactl validate-config/);
-  const bad = await runCli(["--frobnicate"]);
-  assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /unknown option --frobnicate/);
 });
 
 Deno.test("run() returns 1 for a file that does not exist", async () => {

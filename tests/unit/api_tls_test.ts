@@ -1,8 +1,11 @@
 /**
  * The REST API over HTTPS (`restapi.certfile`/`keyfile`) and the peer client with the cluster's CA
  * (`ctl.cacert`): a member's `GET /patroni` must stay readable to its peers when the API uses TLS, or every peer
- * would look unreachable and the leader race would lose its "primary still alive" and "peer ahead" vetoes.
+ * would look unreachable and the leader race would lose its "primary still alive" and "peer ahead" vetoes. And
+ * `restapi.verify_client`: `required` refuses a client without a certificate at the handshake, `optional` only on
+ * unsafe methods. The real handler on a real TLS listener in this process, with a throwaway PKI from openssl.
  */
+import { stubApiDeps } from "../helpers/api_stub.ts";
 import assert from "node:assert/strict";
 import { createApiHandler, serveApi } from "../../src/api/handler.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
@@ -91,5 +94,62 @@ Deno.test("the REST API serves HTTPS and peers read it with the cluster's CA, an
   } finally {
     abort.abort();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("verify_client: required refuses a client without a certificate at the handshake, optional on unsafe methods", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-verify-" });
+  try {
+    const pki = await makeTestPki(dir, "api");
+    const ca = await Deno.readTextFile(pki.server.ca);
+    const tls = {
+      cert: await Deno.readTextFile(pki.server.cert),
+      key: await Deno.readTextFile(pki.server.key),
+      ca,
+    };
+    const noCert = Deno.createHttpClient({ caCerts: [ca] });
+    const withCert = Deno.createHttpClient({
+      caCerts: [ca],
+      cert: await Deno.readTextFile(pki.client.cert),
+      key: await Deno.readTextFile(pki.client.key),
+    });
+    let reloads = 0;
+    for (const mode of ["required", "optional"] as const) {
+      const abort = new AbortController();
+      const handler = createApiHandler(stubApiDeps(
+        "demo",
+        { verifyClient: mode, extraHeaders: { "Strict-Transport-Security": "max-age=31536000" } },
+        { reload: () => void reloads++ },
+      ));
+      const server = await serveApi(handler, {
+        hostname: "127.0.0.1",
+        port: 0,
+        signal: abort.signal,
+        tls: { ...tls, verifyClient: mode },
+      });
+      const base = `https://127.0.0.1:${server.addr.port}`;
+      try {
+        const ok = await fetch(`${base}/reload`, { method: "POST", client: withCert });
+        assert.deepEqual([ok.status, await ok.text()], [202, "reload scheduled"], mode);
+        assert.equal(ok.headers.get("strict-transport-security"), "max-age=31536000");
+        if (mode === "required") {
+          await assert.rejects(fetch(`${base}/patroni`, { client: noCert }), "no certificate, no handshake");
+        } else {
+          const get = await fetch(`${base}/patroni`, { client: noCert });
+          assert.equal(get.status, 200);
+          await get.body?.cancel();
+          const post = await fetch(`${base}/reload`, { method: "POST", client: noCert });
+          assert.deepEqual([post.status, await post.text()], [403, "client certificate required"]);
+        }
+      } finally {
+        abort.abort();
+        await server.finished;
+      }
+    }
+    assert.equal(reloads, 2, "only the requests with a certificate reached /reload");
+    noCert.close();
+    withCert.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -7,7 +7,7 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { formCluster } from "../../scripts/bench/failover.ts";
+import { formCluster } from "../helpers/cluster.ts";
 import {
   createWriteTable,
   describeOverlaps,

@@ -1,0 +1,100 @@
+/**
+ * `hactl validate-config` in a subprocess (its `run()` under `deno eval`, PATRONI_* cleared): what it prints on
+ * stdout and stderr and its exit codes. Loading and checking a configuration in-process is in
+ * tests/unit/validate_config_test.ts.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+
+const BASE = (dataDir: string) => `
+scope: batman
+name: pg1
+restapi: {listen: "10.0.0.1:8008"}
+etcd3: {host: "127.0.0.1:2379"}
+postgresql:
+  listen: 10.0.0.1:5432
+  data_dir: ${dataDir}
+  authentication:
+    superuser: {username: postgres, password: topsecret}
+    replication: {username: replicator, password: repsecret}
+`;
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-config-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs `run(args)` with PATRONI_* cleared, capturing stdout/stderr through a subprocess. */
+async function runCli(args: string[], env: Record<string, string> = {}) {
+  const code = `import { run } from ${
+    JSON.stringify(new URL("../../cli/validate_config.ts", import.meta.url).href)
+  };
+Deno.exit(await run(${JSON.stringify(args)}));`;
+  const cleared = Object.fromEntries(
+    Object.keys(Deno.env.toObject()).filter((k) => k.startsWith("PATRONI_")).map((k) => [k, ""]),
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, code],
+    env: { ...cleared, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("hactl validate-config prints `<file>: configuration is valid` and exits 0", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const res = await runCli([`${dir}/h.yml`]);
+    assert.equal(res.stderr, "");
+    assert.equal(res.code, 0);
+    assert.equal(res.stdout, `${dir}/h.yml: configuration is valid\n`);
+  });
+});
+
+Deno.test("hactl validate-config prints each problem on its own line on stderr and exits 1", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/h.yml`,
+      BASE(`${dir}/data`).replace("scope: batman\n", "").replace(":5432", ":pg"),
+    );
+    const res = await runCli([`${dir}/h.yml`]);
+    assert.equal(res.code, 1);
+    assert.equal(res.stdout, "");
+    assert.deepEqual(res.stderr.trim().split("\n"), [
+      `${dir}/h.yml: scope: is required`,
+      `${dir}/h.yml: postgresql.listen: port "pg" is not a number between 1 and 65535 (expected host:port)`,
+    ]);
+  });
+});
+
+Deno.test("hactl validate-config --print shows the merged config with secrets redacted", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    const res = await runCli(["--print", `${dir}/h.yml`], {
+      PATRONI_RESTAPI_PASSWORD: "apisecret",
+      PATRONI_RESTAPI_USERNAME: "u",
+    });
+    assert.equal(res.code, 0);
+    assert.match(res.stdout, /scope: batman/);
+    assert.match(res.stdout, /password: "\*\*\*\*\*\*"/);
+    for (const secret of ["topsecret", "repsecret", "apisecret"]) {
+      assert.ok(!res.stdout.includes(secret), secret);
+    }
+  });
+});
+
+Deno.test("hactl validate-config --help prints usage; an unknown option exits 2", async () => {
+  const help = await runCli(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: hactl validate-config/);
+  const bad = await runCli(["--frobnicate"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown option --frobnicate/);
+});
