@@ -22,6 +22,7 @@ import type { Action, ClusterView, Decision, Memory, Observation } from "./types
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { updateMembersSeen } from "./topology.ts";
 import { restartStep } from "./restart.ts";
+import { memberSlotsTtlMs } from "./settings.ts";
 import { decidePaused } from "./decide_paused.ts";
 import { decideDcsUnreachable } from "./decide_offline.ts";
 import {
@@ -84,7 +85,7 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
     ...memory,
     isLeader: holdsLock,
     primaryDownSince: downSince,
-    membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, ctx.dynamic.memberSlotsTtl * 1000),
+    membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, memberSlotsTtlMs(ctx.dynamic)),
   };
   // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;

@@ -12,6 +12,7 @@ import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
 import { isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
 import { leaderStep } from "./switchover.ts";
+import { secondsToMs } from "./settings.ts";
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -20,7 +21,7 @@ import { leaderStep } from "./switchover.ts";
 export function primaryStartTimeout({ obs, mem, ctx, holdsLock }: Cycle): Decision | null {
   const down = mem.primaryDownSince;
   const limit = mem.startTimeout ?? ctx.dynamic.primaryStartTimeout;
-  if (!(holdsLock && down !== null && obs.now - down > limit * 1000)) return null;
+  if (!(holdsLock && down !== null && obs.now - down > secondsToMs(limit))) return null;
   const { startTimeout: _, ...rest } = mem;
   return noChange(
     { ...rest, isLeader: false, primaryDownSince: null },

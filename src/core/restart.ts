@@ -8,6 +8,7 @@
  * @module
  */
 import type { PgObservation, RestartConditions, RestartIntent } from "./types.ts";
+import { staleAfterMs } from "./settings.ts";
 
 export type { RestartConditions, RestartIntent };
 
@@ -172,7 +173,7 @@ export function restartStep(
   ) {
     return { kind: "drop", reason: "cancelled the scheduled restart: postgres was restarted since" };
   }
-  if (wallNow - intent.at > 1.5 * loopWait * 1000) {
+  if (wallNow - intent.at > staleAfterMs({ loopWait })) {
     return {
       kind: "drop",
       reason: `dropped the scheduled restart: it is ${Math.round((wallNow - intent.at) / 1000)} s late`,

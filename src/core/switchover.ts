@@ -8,6 +8,7 @@
  * @module
  */
 import type { ClusterView, FailoverIntent, Member, PeerStatus } from "./types.ts";
+import { staleAfterMs } from "./settings.ts";
 
 /** What the leader does about the `failover` key this cycle. */
 export type LeaderStep =
@@ -53,7 +54,7 @@ export function leaderStep(
   if (at !== null && at > wallNow) {
     return { kind: "wait", reason: `switchover scheduled at ${f.scheduledAt}` };
   }
-  if (at !== null && wallNow - at > 1.5 * loopWaitSeconds * 1000) {
+  if (at !== null && wallNow - at > staleAfterMs({ loopWait: loopWaitSeconds })) {
     return { kind: "clear", reason: `the switchover scheduled at ${f.scheduledAt} is too old` };
   }
   if (f.leader && f.leader !== me) {

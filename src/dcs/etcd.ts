@@ -35,6 +35,7 @@ import { b, rangeEnd } from "./etcd_kv.ts";
 import { LeaderKey } from "./etcd_leader.ts";
 import { EtcdLease } from "./etcd_lease.ts";
 import { clientOptions } from "./etcd_options.ts";
+import { secondsToMs } from "../core/settings.ts";
 
 export { decodeCluster } from "./codec.ts";
 
@@ -259,7 +260,7 @@ export class EtcdDcs implements Dcs {
 
 /** Create the etcd adapter. Connects lazily: no lease, watch or write until a method needs one. */
 export function createEtcdDcs(opts: EtcdDcsOptions): EtcdDcs {
-  const timeoutMs = Math.max(1, opts.retryTimeout) * 1000;
+  const timeoutMs = secondsToMs(Math.max(1, opts.retryTimeout));
   // One client per endpoint (rather than the library's random pick per call), so a call that one member leaves
   // hanging moves on to the next member, and the calls after it stay there.
   const hosts = opts.etcd.hosts.length > 0 ? opts.etcd.hosts : [""];

@@ -10,6 +10,7 @@
  */
 import { type Etcd3, isRecoverableError } from "etcd3";
 import { DcsError } from "../core/ports.ts";
+import { secondsToMs } from "../core/settings.ts";
 
 /** The options every etcd call of the adapter passes to `npm:etcd3`: the gRPC deadline of its attempt. */
 export type CallOpts = { deadline: Date };
@@ -32,7 +33,7 @@ export class EtcdEndpoints {
   constructor(clients: Etcd3[], retryTimeout: number, onFailure: () => void) {
     this.#clients = clients;
     if (this.#clients.length === 0) throw new DcsError("etcd3.hosts: no endpoint given");
-    this.#timeoutMs = Math.max(1, retryTimeout) * 1000;
+    this.#timeoutMs = secondsToMs(Math.max(1, retryTimeout));
     this.#onFailure = onFailure;
   }
 
@@ -47,7 +48,7 @@ export class EtcdEndpoints {
   }
 
   setRetryTimeout(seconds: number): void {
-    this.#timeoutMs = Math.max(1, seconds) * 1000;
+    this.#timeoutMs = secondsToMs(Math.max(1, seconds));
   }
 
   /**

@@ -13,6 +13,7 @@ import type { PgObservation } from "../core/types.ts";
 import { type ParamValue, parseControlData } from "./conf.ts";
 import { childEnv, resolveBinDir, run } from "./process.ts";
 import { SqlClient } from "./sql_client.ts";
+import { secondsToMs } from "../core/settings.ts";
 
 /** The local instance's settings and caches, shared by `LocalPostgres` and the functions it delegates to. */
 export class PgInstance {
@@ -55,7 +56,7 @@ export class PgInstance {
   }
   /** `pg_ctl_timeout` in ms (60 s when unset). */
   get timeoutMs(): number {
-    return (this.pg.pgCtlTimeout > 0 ? this.pg.pgCtlTimeout : 60) * 1000;
+    return secondsToMs(this.pg.pgCtlTimeout > 0 ? this.pg.pgCtlTimeout : 60);
   }
 
   /** The path of one of Postgres' programs (the bin directory is looked up once). */
