@@ -4,7 +4,9 @@
  * Owns the cycle's decision (`decide(observation, memory, context) -> { actions, memory, reason }`), the shared
  * domain types (observations, actions, the DCS view, `DynamicSettings`), the ports the shell talks through
  * (`Dcs`, `PostgresPort`, `PeerClient`, `Clock`, `AgentLog`, `WatchdogPort`, `FenceChannel`, `CallbackRunner`), and
- * the rules behind switchover, restart, slots, role-change records and the early isolation fence.
+ * the rules behind switchover, restart, slots, role-change records and the early isolation fence; and what the
+ * shell carries out around a plan: the fence and watchdog verdicts (`guards.ts`), the fence deadline (`fence.ts`),
+ * the member key (`member.ts`), whether an API request is taken (`requests.ts`) and the loop's timing (`loop.ts`).
  *
  * May import: nothing outside `src/core/`. No `Deno.*`, clock, timer, randomness, network, disk or package: time
  * and jitter arrive as fields of the observation, so the simulator replays every decision exactly.
@@ -15,3 +17,6 @@ export { decide, type HaContext, memberRole, postgresStateName } from "./decide.
 export type * from "./ports.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
 export type * from "./types.ts";
+export { guardVerdicts } from "./guards.ts";
+export { fenceMarginMs } from "./fence.ts";
+export type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "./requests.ts";
