@@ -1,6 +1,6 @@
 /**
  * The loop's own small rules around `decide()`: when to look again at once, how long to wait between cycles, when a
- * leader race needs the other members' statuses, when a new `config` key asks Postgres to reload, and which
+ * cycle publishes the member key, when a leader race needs the other members' statuses, when a new `config` key asks Postgres to reload, and which
  * callback (`on_start`, `on_role_change`, ...) a finished job or an adopted server fires.
  *
  * Pure: imports `types.ts` and `ports.ts` (types) only.
@@ -30,6 +30,19 @@ export function rerunAtOnce(result: Pick<CycleResult, "decision" | "failedAt" | 
   const failed = result.failedAt >= 0 ? result.decision.actions[result.failedAt]!.type : null;
   if (failed === "acquire_leader" || failed === "renew_leader" || result.dcsFailed) return true;
   return failed === null && result.decision.actions.some((a) => a.type === "promote");
+}
+
+/**
+ * Whether the cycle publishes the member key: only with a DCS view and when no etcd call of the plan failed (another
+ * etcd call would only spend more of the lease on a store that just failed us).
+ */
+export function publishesMember(obs: Observation, dcsFailed: boolean): boolean {
+  return obs.dcs.kind === "ok" && !dcsFailed;
+}
+
+/** A plan that clones the data directory carries out a pending reinitialisation request. */
+export function carriesOutReinit(decision: Decision): boolean {
+  return decision.actions.some((a) => a.type === "start_job" && a.job.kind === "clone");
 }
 
 /** What the wait between two cycles depends on (monotonic ms unless said otherwise). */

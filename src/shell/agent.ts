@@ -17,7 +17,15 @@
  */
 import { decide, type HaContext, memberRole, postgresStateName } from "../core/decide.ts";
 import { guardVerdicts } from "../core/guards.ts";
-import { adoptionCallback, type CycleResult, jobCallback, rerunAtOnce, waitDeadline } from "../core/loop.ts";
+import {
+  adoptionCallback,
+  carriesOutReinit,
+  type CycleResult,
+  jobCallback,
+  publishesMember,
+  rerunAtOnce,
+  waitDeadline,
+} from "../core/loop.ts";
 import { memberRecord, publishedShape } from "../core/member.ts";
 import type { CallbackAction, CallbackRunner } from "../core/ports.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
@@ -126,9 +134,7 @@ export class Agent {
       return null;
     }
     this.#memory = decision.memory;
-    if (decision.actions.some((a) => a.type === "start_job" && a.job.kind === "clone")) {
-      this.#requests.reinitPlanned();
-    }
+    if (carriesOutReinit(decision)) this.#requests.reinitPlanned();
     if (observation.dcs.kind === "ok") {
       const view = observation.dcs.cluster;
       this.#roleChanges.noteView(observation.now, view.leader?.name ?? null, view.failover !== null);
@@ -143,9 +149,7 @@ export class Agent {
       this.stop();
     }
     this.#guard(observation, decision, failedAt);
-    // A cycle that hit a DCS error does not touch the member key: another etcd call would only spend
-    // more of the lease on a store that just failed us.
-    if (observation.dcs.kind === "ok" && !dcsFailed) await this.#touchMember(observation);
+    if (publishesMember(observation, dcsFailed)) await this.#touchMember(observation);
     this.deps.log.cycle(decision.reason, {
       role: memberRole(observation, this.holdsLock()),
       leader: observation.dcs.kind === "ok" ? observation.dcs.cluster.leader?.name ?? null : null,

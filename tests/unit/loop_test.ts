@@ -1,19 +1,24 @@
 /**
- * The loop's small rules (src/core/loop.ts): how long it waits, when a leader race asks the peers, when a new
- * `config` key reloads Postgres, and which callback a finished job or an adopted server fires.
+ * The loop's small rules (src/core/loop.ts): how long it waits, when a cycle publishes the member key, when a leader
+ * race asks the peers, when a new `config` key reloads Postgres, and which callback a finished job or an adopted
+ * server fires.
  */
 import assert from "node:assert/strict";
 import {
   adoptionCallback,
+  carriesOutReinit,
   configChangeReloads,
   jobCallback,
   peersToAsk,
+  publishesMember,
   waitDeadline,
 } from "../../src/core/loop.ts";
 import {
+  type Action,
   type ClusterView,
   type DcsObservation,
   emptyPgObservation,
+  INITIAL_MEMORY,
   type PgObservation,
 } from "../../src/core/types.ts";
 
@@ -93,7 +98,7 @@ Deno.test("jobCallback(): on_restart, on_start, on_role_change when the role cha
     action: "on_stop",
     role: "replica",
   });
-  const upstream = { name: "pg1", host: "a", port: 5432, connUrl: "" } as never;
+  const upstream = { name: "pg1", connUrl: "postgres://a:5432/postgres" };
   assert.equal(jobCallback({ kind: "clone", upstream }, true, null), null);
   assert.equal(jobCallback({ kind: "rewind", upstream }, true, "primary"), null);
 });
@@ -103,4 +108,19 @@ Deno.test("adoptionCallback(): the first sight of an answering server with no jo
   assert.equal(adoptionCallback("replica", replica, false), null, "already reported");
   assert.equal(adoptionCallback(null, replica, true), null, "a job is bringing it up");
   assert.equal(adoptionCallback(null, { ...replica, queryable: false }, false), null);
+});
+
+Deno.test("publishesMember(): only with a DCS view and no etcd failure in the plan", () => {
+  const obs = (dcs: DcsObservation) => ({ now: 0, wallNow: 0, dcs, pg: replica, job: null, peers: null });
+  assert.equal(publishesMember(obs(view(true)), false), true);
+  assert.equal(publishesMember(obs(view(true)), true), false);
+  assert.equal(publishesMember(obs({ kind: "unreachable", since: 0, error: "cut" }), false), false);
+});
+
+Deno.test("carriesOutReinit(): a plan that clones", () => {
+  const plan = (actions: Action[]) => ({ actions, memory: INITIAL_MEMORY, reason: "" });
+  const upstream = { name: "pg1", connUrl: "postgres://a:5432/postgres" };
+  assert.equal(carriesOutReinit(plan([{ type: "start_job", job: { kind: "clone", upstream } }])), true);
+  assert.equal(carriesOutReinit(plan([{ type: "start_job", job: { kind: "bootstrap" } }])), false);
+  assert.equal(carriesOutReinit(plan([])), false);
 });
