@@ -10,6 +10,7 @@
 import type { ClusterView, PeerStatus, RestartConditions } from "../core/types.ts";
 import { parseRestartBody } from "../core/restart.ts";
 import { switchoverWaitSeconds } from "../core/settings.ts";
+import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
 
 /** What the control endpoints need from the agent. */
 export interface ControlDeps {
@@ -33,12 +34,12 @@ export interface ControlDeps {
   setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /** Wake the HA loop (a new config takes effect at once). */
   wake(): void;
-  /** Restart Postgres now; resolves with Patroni's answer once it is up again (or failed). */
-  restartNow?(conditions: RestartConditions): Promise<ControlReply>;
-  /** Keep a restart for `at` (epoch ms); 202, or 409 when one is already scheduled. */
-  scheduleRestart?(conditions: RestartConditions, schedule: string, at: number): ControlReply;
-  /** Forget the scheduled restart; 200, or 404 when there is none. */
-  deleteScheduledRestart?(): ControlReply;
+  /** Restart Postgres now; resolves once it is up again, or with why not (`restartNowReply` maps it to HTTP). */
+  restartNow?(conditions: RestartConditions): Promise<RestartNowResult>;
+  /** Keep a restart for `at` (epoch ms), unless one is already scheduled. */
+  scheduleRestart?(conditions: RestartConditions, schedule: string, at: number): ScheduleRestartResult;
+  /** Forget the scheduled restart, if there is one. */
+  deleteScheduledRestart?(): DeleteRestartResult;
   /** Re-read the local configuration and reload Postgres (in the background). */
   reload?(): void;
 }
@@ -132,15 +133,48 @@ export async function postRestart(deps: ControlDeps, body: Record<string, unknow
   const parsed = parseRestartBody(body, { paused: deps.paused(), wallNow: deps.wallNow() });
   if (!parsed.ok) return reply(parsed.status, parsed.message);
   if (parsed.schedule) {
-    return deps.scheduleRestart(parsed.conditions, parsed.schedule.text, parsed.schedule.at);
+    return scheduleRestartReply(
+      deps.scheduleRestart(parsed.conditions, parsed.schedule.text, parsed.schedule.at),
+    );
   }
-  return await deps.restartNow(parsed.conditions);
+  return restartNowReply(await deps.restartNow(parsed.conditions));
+}
+
+/**
+ * Patroni's answer to a restart asked for now: 200 `restarted successfully`; 503 with the reason otherwise
+ * (`<job> already in progress`, `postgres is still starting`, `restart conditions are not satisfied`,
+ * `restart failed` for a failed or timed-out restart).
+ */
+export function restartNowReply(r: RestartNowResult): ControlReply {
+  switch (r.kind) {
+    case "restarted":
+      return reply(200, "restarted successfully");
+    case "busy":
+      return reply(503, `${r.what} already in progress`);
+    case "not_running":
+      return reply(503, "postgres is still starting");
+    case "conditions_unmet":
+      return reply(503, "restart conditions are not satisfied");
+    case "failed":
+    case "timed_out":
+      return reply(503, "restart failed");
+  }
+}
+
+/** 202 `Restart scheduled`, or 409 when one is already scheduled. */
+export function scheduleRestartReply(r: ScheduleRestartResult): ControlReply {
+  return r.kind === "scheduled"
+    ? reply(202, "Restart scheduled")
+    : reply(409, "Another restart is already scheduled");
 }
 
 /** `DELETE /restart`: 200 `scheduled restart deleted` / 404 `no restarts are scheduled`. */
 export function deleteRestart(deps: ControlDeps): ControlReply {
   if (!deps.deleteScheduledRestart) return reply(501, "restart is not available");
-  return deps.deleteScheduledRestart();
+  const r = deps.deleteScheduledRestart();
+  return r.kind === "deleted"
+    ? reply(200, "scheduled restart deleted")
+    : reply(404, "no restarts are scheduled");
 }
 
 /** `POST /reload`: always 202 `reload scheduled` (the work happens in the background). */

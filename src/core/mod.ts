@@ -4,7 +4,9 @@
  * Owns the cycle's decision (`decide(observation, memory, context) -> { actions, memory, reason }`), the shared
  * domain types (observations, actions, the DCS view, `DynamicSettings`), the ports the shell talks through
  * (`Dcs`, `PostgresPort`, `PeerClient`, `Clock`, `AgentLog`, `WatchdogPort`, `FenceChannel`, `CallbackRunner`), and
- * the rules behind switchover, restart, slots, role-change records and the early isolation fence, and the durations
+ * the rules behind switchover, restart, slots, role-change records and the early isolation fence; and what the
+ * shell carries out around a plan: the fence and watchdog verdicts (`guards.ts`), the fence deadline (`fence.ts`),
+ * the member key (`member.ts`), whether an API request is taken (`requests.ts`) the loop's timing (`loop.ts`); and the durations
  * derived from the dynamic settings (`settings.ts`: lease, stale-after, switchover wait, ... with explicit units).
  *
  * May import: nothing outside `src/core/`. No `Deno.*`, clock, timer, randomness, network, disk or package: time
@@ -19,3 +21,5 @@ export type * from "./ports.ts";
 export * from "./settings.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
 export type * from "./types.ts";
+export { guardVerdicts } from "./guards.ts";
+export type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "./requests.ts";

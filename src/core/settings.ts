@@ -108,3 +108,19 @@ export function fenceMarginMs(settings: Pick<DynamicSettings, "ttl">): number {
 export function livenessGraceMs(settings: Pick<DynamicSettings, "ttl">, runningPrimary: boolean): number {
   return leaseMs(settings) * (runningPrimary ? 1 : 2);
 }
+
+/**
+ * How long (ms) `POST /restart` waits for a restart it asked for, as Patroni waits in the request: a stop and a start
+ * (each bounded by `pg_ctl_timeout` seconds), two HA cycles and 10 s to spare.
+ *
+ * @example
+ * ```ts
+ * restartWaitMs({ loopWait: 10 }, 60); // 150000
+ * ```
+ */
+export function restartWaitMs(
+  settings: Pick<DynamicSettings, "loopWait">,
+  pgCtlTimeoutSeconds: number,
+): number {
+  return secondsToMs(2 * pgCtlTimeoutSeconds + 2 * settings.loopWait + 10);
+}

@@ -11,6 +11,7 @@ import { lookup } from "node:dns/promises";
 import { type ApiHandler, type ApiSecurity, createApiHandler } from "../api/handler.ts";
 import type { Config } from "../config/config.ts";
 import type { PeerClient } from "../core/ports.ts";
+import { restartWaitMs } from "../core/settings.ts";
 import type { EtcdDcs } from "../dcs/etcd.ts";
 import type { Agent } from "../shell/agent.ts";
 import type { DaemonLog, Running } from "./running.ts";
@@ -77,12 +78,8 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
       reinit: (force) => agent.requestReinit(force),
       setConfig: (value, modRevision) => dcs.setConfig(value, modRevision),
       wake: () => agent.wake(),
-      // Patroni waits for the restart in the request; bounded by stop + start (pg_ctl timeouts) and two cycles.
       restartNow: (conditions) =>
-        agent.restartNow(
-          conditions,
-          (2 * pgCtlSeconds(running.config) + 2 * agent.dynamic.loopWait + 10) * 1000,
-        ),
+        agent.restartNow(conditions, restartWaitMs(agent.dynamic, pgCtlSeconds(running.config))),
       scheduleRestart: (conditions, schedule, at) => agent.scheduleRestart(conditions, schedule, at),
       deleteScheduledRestart: () => agent.deleteScheduledRestart(),
       reload: () => w.reload(),

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { figures, partitionScenario } from "../../scripts/bench/failover.ts";
 import { formCluster, type LocalCluster, type Timing } from "../helpers/cluster.ts";
-import { fenceMarginMs } from "../../src/shell/agent.ts";
+import { fenceMarginMs, leaseMs } from "../../src/core/settings.ts";
 import { describeOverlaps } from "../helpers/writer.ts";
 import { startProxy } from "../helpers/tcp_proxy.ts";
 
@@ -57,7 +57,7 @@ for (const mode of ["refuse", "blackhole"] as const) {
           `${r.oldLeader} acknowledged a write ${-r.lastOldAckToExpiryMs!} ms after its lease expired`,
         );
         // ... and no later than its fence deadline (last renewal <= the cut, + ttl - margin), plus 1 s to stop.
-        const fenceBoundMs = TIMING.ttl * 1000 - fenceMarginMs(TIMING.ttl) + 1000;
+        const fenceBoundMs = leaseMs(TIMING) - fenceMarginMs(TIMING) + 1000;
         assert.ok(
           r.cutToLastOldAckMs! <= fenceBoundMs,
           `${r.oldLeader} acknowledged writes until ${r.cutToLastOldAckMs} ms after the cut ` +

@@ -97,7 +97,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
   assert.equal(next!.decision.reason, "no action. I am (pg1), the leader with the lock");
 });
 
-Deno.test("Agent.restartNow restarts the leader's Postgres in place: the key stays ours and the call answers 200", async () => {
+Deno.test("Agent.restartNow restarts the leader's Postgres in place: the key stays ours and the call answers restarted", async () => {
   const { agent, dcs, step } = oneMember();
   for (let i = 0; i < 4 && !agent.holdsLock(); i++) await step();
   await step();
@@ -107,15 +107,15 @@ Deno.test("Agent.restartNow restarts the leader's Postgres in place: the key sta
   const first = await step();
   assert.deepEqual(first!.decision.actions.map((a) => a.type), ["renew_leader", "write_status", "start_job"]);
   await step();
-  assert.deepEqual(await answer, { status: 200, body: "restarted successfully" });
+  assert.deepEqual(await answer, { kind: "restarted" });
   assert.ok(agent.holdsLock(), "the leader kept its key through the restart");
   assert.equal((await dcs.loadCluster()).leader?.name, "pg1");
   await agent.refreshPostgresStatus();
   assert.notEqual(agent.snapshot().pg.postmasterStartTime, startedBefore, "a new postmaster");
-  // Conditions that do not hold: 503 and nothing restarts.
+  // Conditions that do not hold: refused (503 on the API) and nothing restarts.
   assert.deepEqual(await agent.restartNow({ role: "replica" }, 60_000), {
-    status: 503,
-    body: "restart conditions are not satisfied",
+    kind: "conditions_unmet",
+    condition: "role is primary, not replica",
   });
 });
 
@@ -124,10 +124,9 @@ Deno.test("Agent keeps one scheduled restart, publishes it in its member key, an
   for (let i = 0; i < 5; i++) await step();
   const at = 1_800_000_000_000 + 3600_000;
   assert.deepEqual(agent.scheduleRestart({ role: "primary" }, "2027-01-15T09:00:00+00:00", at), {
-    status: 202,
-    body: "Restart scheduled",
+    kind: "scheduled",
   });
-  assert.equal(agent.scheduleRestart({}, "2027-01-15T10:00:00+00:00", at).status, 409);
+  assert.deepEqual(agent.scheduleRestart({}, "2027-01-15T10:00:00+00:00", at), { kind: "already_scheduled" });
   await step();
   const me = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
   assert.equal((me.data.scheduled_restart as Record<string, unknown>).schedule, "2027-01-15T09:00:00+00:00");
@@ -137,10 +136,10 @@ Deno.test("Agent keeps one scheduled restart, publishes it in its member key, an
   const now = agent.restartNow({}, 60_000);
   await step();
   await step();
-  assert.equal((await now).status, 200);
+  assert.deepEqual(await now, { kind: "restarted" });
   assert.equal(agent.scheduledRestart?.schedule, "2027-01-15T09:00:00+00:00");
-  assert.deepEqual(agent.deleteScheduledRestart(), { status: 200, body: "scheduled restart deleted" });
-  assert.deepEqual(agent.deleteScheduledRestart(), { status: 404, body: "no restarts are scheduled" });
+  assert.deepEqual(agent.deleteScheduledRestart(), { kind: "deleted" });
+  assert.deepEqual(agent.deleteScheduledRestart(), { kind: "none_scheduled" });
   await step();
   const after = (await dcs.loadCluster()).members.find((m) => m.name === "pg1")!;
   assert.equal(after.data.scheduled_restart, undefined);
@@ -155,7 +154,7 @@ Deno.test("Agent runs on_restart after a restart and on_reload after Postgres re
   const answer = agent.restartNow({}, 60_000);
   await step();
   await step();
-  assert.equal((await answer).status, 200);
+  assert.deepEqual(await answer, { kind: "restarted" });
   assert.ok(fired.includes("on_restart primary"), fired.join());
   agent.requestReload("forced");
   const r = await step();

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { type ApiSecurity, createApiHandler, type RequestInfo } from "../../src/api/handler.ts";
-import type { ControlDeps, ControlReply } from "../../src/api/control.ts";
+import { type ControlDeps, restartNowReply } from "../../src/api/control.ts";
+import type { RestartNowResult } from "../../src/core/requests.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type ClusterView,
@@ -52,19 +53,19 @@ function setup(security: Partial<ApiSecurity> = {}, opts: { paused?: boolean } =
     warn: () => {},
     setConfig: () => Promise.resolve(true),
     wake: () => {},
-    restartNow: (conditions): Promise<ControlReply> => {
+    restartNow: (conditions): Promise<RestartNowResult> => {
       calls.push(`now ${JSON.stringify(conditions)}`);
-      return Promise.resolve({ status: 200, body: "restarted successfully" });
+      return Promise.resolve({ kind: "restarted" });
     },
     scheduleRestart: (conditions, schedule, at) => {
-      if (scheduled) return { status: 409, body: "Another restart is already scheduled" };
+      if (scheduled) return { kind: "already_scheduled" };
       scheduled = { conditions, schedule, at };
-      return { status: 202, body: "Restart scheduled" };
+      return { kind: "scheduled" };
     },
     deleteScheduledRestart: () => {
-      if (!scheduled) return { status: 404, body: "no restarts are scheduled" };
+      if (!scheduled) return { kind: "none_scheduled" };
       scheduled = null;
-      return { status: 200, body: "scheduled restart deleted" };
+      return { kind: "deleted" };
     },
     reload: () => void calls.push("reload"),
   };
@@ -201,4 +202,25 @@ Deno.test("access checks run in Patroni's order: allowlist, client certificate, 
   });
   assert.deepEqual([noAuth.status, noAuth.text], [401, "no auth header received"]);
   assert.equal(noAuth.headers.get("www-authenticate"), 'Basic realm="Patroni"');
+});
+
+Deno.test("each outcome of a restart asked for now maps to Patroni's status and body", () => {
+  const answers = ([
+    { kind: "restarted" },
+    { kind: "busy", what: "bootstrap from leader 'pg1'" },
+    { kind: "busy", what: "restart" },
+    { kind: "not_running" },
+    { kind: "conditions_unmet", condition: "no restart is pending" },
+    { kind: "failed" },
+    { kind: "timed_out" },
+  ] as RestartNowResult[]).map((r) => restartNowReply(r));
+  assert.deepEqual(answers, [
+    { status: 200, body: "restarted successfully" },
+    { status: 503, body: "bootstrap from leader 'pg1' already in progress" },
+    { status: 503, body: "restart already in progress" },
+    { status: 503, body: "postgres is still starting" },
+    { status: 503, body: "restart conditions are not satisfied" },
+    { status: 503, body: "restart failed" },
+    { status: 503, body: "restart failed" },
+  ]);
 });

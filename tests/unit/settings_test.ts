@@ -12,6 +12,7 @@ import {
   memberSlotsTtlMs,
   MS_PER_SECOND,
   primaryStartTimeoutMs,
+  restartWaitMs,
   retryTimeoutMs,
   secondsToMs,
   staleAfterMs,
@@ -130,4 +131,9 @@ Deno.test("bootstrap.dcs timings that normalizeDynamic() would repair are an err
   // The defaults fit each other.
   assert.deepEqual(bootstrapProblems({}), []);
   assert.ok(timingFits(DYNAMIC_DEFAULTS));
+});
+
+Deno.test("restartWaitMs(): a stop and a start bounded by pg_ctl_timeout, two cycles and 10 s", () => {
+  assert.equal(restartWaitMs({ loopWait: 10 }, 60), 150_000);
+  assert.equal(restartWaitMs({ loopWait: 2 }, 30), 74_000);
 });

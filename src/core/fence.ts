@@ -1,0 +1,56 @@
+/**
+ * The fence deadline's arithmetic: a successful lock action that started at `t` keeps the lease until no earlier
+ * than `t + ttl`; the agent's fence timer stops Postgres at `t + ttl - margin`, the fencing supervisor half a margin
+ * later, both strictly before the lease can expire and another member can promote.
+ *
+ * Pure: times are monotonic milliseconds passed in; the margin and the lease come from `./settings.ts`.
+ *
+ * @module
+ */
+
+import { fenceMarginMs, leaseMs } from "./settings.ts";
+
+/** Until when a lease renewed by a lock action that started at `renewalStart` lasts at the least. */
+export function leaseExpiresAt(renewalStart: number, ttlSeconds: number): number {
+  return renewalStart + leaseMs({ ttl: ttlSeconds });
+}
+
+/** The agent's fence deadline after a renewal that started at `renewalStart`: `renewal start + ttl - margin`. */
+export function fenceDeadline(renewalStart: number, ttlSeconds: number): number {
+  return renewalStart + leaseMs({ ttl: ttlSeconds }) - fenceMarginMs({ ttl: ttlSeconds });
+}
+
+/**
+ * How far from `now` the fencing supervisor's deadline lies: half a margin after the agent's `deadline`, still
+ * before the lease can expire (it backs the timer up when the whole agent is frozen or killed).
+ */
+export function supervisorDelayMs(deadline: number, ttlSeconds: number, now: number): number {
+  return Math.max(0, Math.round(deadline + fenceMarginMs({ ttl: ttlSeconds }) / 2 - now));
+}
+
+/** What the fence timer looks at when its deadline passes. */
+export interface FenceFireInput {
+  /** The deadline the timer was armed for. */
+  deadline: number;
+  /** When the last successful lock action started, or null. */
+  lastRenewal: number | null;
+  ttlSeconds: number;
+  paused: boolean;
+  /** The loop was stopped (shutdown, or a fatal condition). */
+  stopped: boolean;
+}
+
+/** A renewal since the timer was armed has pushed the deadline past `deadline`. */
+export function renewedSince(lastRenewal: number | null, ttlSeconds: number, deadline: number): boolean {
+  return lastRenewal !== null && fenceDeadline(lastRenewal, ttlSeconds) > deadline;
+}
+
+/**
+ * Whether the fence stops Postgres (immediate) when its deadline passes: unless the loop was stopped, a renewal
+ * came since, or the cluster is paused (maintenance: the primary keeps running without the DCS, as Patroni's pause
+ * promises). It does not look at Postgres: what the loop last saw may be stale, and stopping a server that was not
+ * writable costs a restart where not stopping a writable one costs a split brain.
+ */
+export function fenceFires(i: FenceFireInput): boolean {
+  return !(i.stopped || renewedSince(i.lastRenewal, i.ttlSeconds, i.deadline) || i.paused);
+}

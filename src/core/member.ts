@@ -1,0 +1,82 @@
+/**
+ * The member key (`members/<name>`) as this member publishes it at the end of each cycle, in Patroni's shape, and
+ * which changes of Postgres are worth publishing at once.
+ *
+ * Pure: imports `types.ts` and `decide.ts` only.
+ *
+ * @module
+ */
+import { memberRole, postgresStateName } from "./decide.ts";
+import {
+  HACTL_VERSION,
+  type MemberRecord,
+  type Observation,
+  type PgObservation,
+  type Tags,
+} from "./types.ts";
+
+/** What the member key is built from. */
+export interface MemberInput {
+  /** The cycle's observation; `pg` is the freshest picture of Postgres (the status monitor may have refreshed it). */
+  obs: Observation;
+  pg: PgObservation;
+  holdsLock: boolean;
+  connUrl: string;
+  apiUrl: string;
+  tags: Tags;
+  /** `scheduled_restart` as published, or null. */
+  scheduledRestart: Record<string, unknown> | null;
+  paused: boolean;
+}
+
+/** The value of `members/<name>`: connection URLs, state, role, WAL positions, tags, pending and scheduled restarts. */
+export function memberRecord(i: MemberInput): MemberRecord {
+  const pg = i.pg;
+  const record: MemberRecord = {
+    conn_url: i.connUrl,
+    api_url: i.apiUrl,
+    state: postgresStateName({ ...i.obs, pg }),
+    role: memberRole({ ...i.obs, pg }, i.holdsLock),
+    version: HACTL_VERSION,
+  };
+  if (pg.running && pg.walPosition !== null) record.xlog_location = pg.walPosition;
+  if (pg.running && pg.role === "replica") {
+    if (pg.replayLsn !== null) record.replay_lsn = pg.replayLsn;
+    if (pg.receiveLsn !== null) record.receive_lsn = pg.receiveLsn;
+    if (pg.replicationState) record.replication_state = pg.replicationState;
+  }
+  if (pg.timeline !== null) record.timeline = pg.timeline;
+  const tags = publishedTags(i.tags);
+  if (Object.keys(tags).length > 0) record.tags = tags;
+  if (pg.pendingRestart) record.pending_restart = true;
+  if (Object.keys(pg.pendingRestartReason).length > 0) {
+    record.pending_restart_reason = pg.pendingRestartReason;
+  }
+  if (i.scheduledRestart) record.scheduled_restart = i.scheduledRestart;
+  if (i.paused) record.pause = true;
+  return record;
+}
+
+/** Tags as published: boolean predefined tags are dropped when false (as Patroni does). */
+export function publishedTags(tags: Tags): Tags {
+  const out: Tags = {};
+  for (const [k, v] of Object.entries(tags)) {
+    if (["clonefrom", "nofailover", "noloadbalance", "nosync", "nostream"].includes(k) && v === false) {
+      if (k === "nofailover" && tags.failover_priority !== undefined) out[k] = v;
+      else if (k === "nosync" && tags.sync_priority !== undefined) out[k] = v;
+      continue;
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * The parts of a Postgres observation that the member key publishes, apart from WAL positions: when they change
+ * (it started streaming, crashed, was promoted...), a cycle runs at once so etcd, `hactl list` and the other
+ * members learn it without waiting out loop_wait.
+ */
+export function publishedShape(pg: PgObservation): string {
+  return [pg.dataDir, pg.running, pg.queryable, pg.role, pg.timeline, pg.replicationState, pg.pendingRestart]
+    .join("|");
+}

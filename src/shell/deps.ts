@@ -1,0 +1,46 @@
+/**
+ * What the composition root (or a test, or the simulator) hands the agent: its identity, the ports it acts
+ * through, the clock it keeps time by, and the options of the local configuration it needs.
+ *
+ * May import: `src/core/` only.
+ *
+ * @module
+ */
+import type {
+  AgentLog,
+  CallbackRunner,
+  Clock,
+  Dcs,
+  FenceChannel,
+  PeerClient,
+  PostgresPort,
+  WatchdogPort,
+} from "../core/ports.ts";
+import type { DynamicSettings, Tags } from "../core/types.ts";
+
+export interface AgentDeps {
+  name: string;
+  scope: string;
+  tags: Tags;
+  /** `postgres://host:port/postgres` and `http://host:port/patroni` of this member. */
+  connUrl: string;
+  apiUrl: string;
+  bootstrapDcs: Record<string, unknown>;
+  /** Turn the `config` key (or bootstrap.dcs when absent) into settings; pure, never throws. */
+  dynamicFrom(raw: Record<string, unknown> | null): DynamicSettings;
+  dcs: Dcs;
+  pg: PostgresPort;
+  peers: PeerClient;
+  clock: Clock;
+  log: AgentLog;
+  /** `postgresql.callbacks`; absent in the simulator. */
+  callbacks?: CallbackRunner;
+  /** `postgresql.remove_data_directory_on_rewind_failure`. */
+  removeDataOnRewindFailure?: boolean;
+  /** `postgresql.remove_data_directory_on_diverged_timelines`. */
+  removeDataOnDivergedTimelines?: boolean;
+  /** The fencing supervisor process (absent in the simulator and unit tests). */
+  fence?: FenceChannel;
+  /** The watchdog device (src/host/watchdog.ts); absent means none (`watchdog.mode: off`). */
+  watchdog?: WatchdogPort;
+}

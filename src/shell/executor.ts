@@ -1,0 +1,165 @@
+/**
+ * The executor: runs a plan's actions in order and stops at the first failure, which the next cycle sees.
+ *
+ * Safety contract: `promote` runs only after a lock action (`acquire_leader`/`renew_leader`) succeeded earlier in
+ * the same plan; otherwise it throws and the plan stops there. Every successful lock action re-arms the fence
+ * (counting from when the call started) and pings the watchdog once; a required watchdog that is not running stops
+ * the plan before any promotion. Long Postgres operations are started as jobs, so the loop keeps renewing.
+ *
+ * May import: `src/core/` only.
+ *
+ * @module
+ */
+import { type HaContext, peerVerdicts } from "../core/decide.ts";
+import { type CallbackAction, DcsError } from "../core/ports.ts";
+import type { RoleChangeRecorder } from "../core/role_change.ts";
+import type { Action, DynamicSettings, Observation } from "../core/types.ts";
+import type { AgentDeps } from "./deps.ts";
+import { closeWatchdogAtSafepoint, type LeaseFence } from "./fence.ts";
+import type { IsolationMonitor } from "./isolation.ts";
+import type { JobRunner } from "./jobs.ts";
+import type { Requests } from "./requests.ts";
+
+/** The parts of the agent the executor acts on. */
+export interface ExecutorParts {
+  jobs: JobRunner;
+  requests: Requests;
+  lease: LeaseFence;
+  isolation: IsolationMonitor;
+  roleChanges: RoleChangeRecorder;
+  context(): HaContext;
+  dynamic(): DynamicSettings;
+  callback(action: CallbackAction, role: string): void;
+}
+
+/** How a plan ended: the index of the first failed action (-1 when all ran) and why. */
+export interface Execution {
+  failedAt: number;
+  /** The failure was etcd not answering (rather than a refused CAS or a Postgres error). */
+  dcsFailed: boolean;
+  error?: string;
+}
+
+/** Runs plans. */
+export class Executor {
+  constructor(private readonly deps: AgentDeps, private readonly parts: ExecutorParts) {}
+
+  /** Run the plan in order; stop at the first failure. */
+  async execute(actions: Action[], obs: Observation): Promise<Execution> {
+    const { isolation, lease } = this.parts;
+    let lockVerified = false;
+    for (let i = 0; i < actions.length; i++) {
+      const action = actions[i]!;
+      const started = this.deps.clock.now();
+      const lockAction = action.type === "acquire_leader" || action.type === "renew_leader";
+      if (lockAction) isolation.callStarted(started);
+      try {
+        const ok = await this.#apply(action, lockVerified, obs);
+        if (lockAction) isolation.answered();
+        if (lockAction && ok) {
+          lockVerified = true;
+          const stop = this.#lockKept(action, started, actions, obs);
+          if (stop !== null) return { failedAt: i, dcsFailed: false, error: stop };
+        } else if (lockAction) lease.forget();
+        if (action.type === "release_leader" && ok) lease.forget();
+        if (!ok) return { failedAt: i, dcsFailed: false, error: `${action.type} was refused` };
+      } catch (err) {
+        if (lockAction && !(err instanceof DcsError)) isolation.answered();
+        if (lockAction) lease.forget();
+        return {
+          failedAt: i,
+          dcsFailed: err instanceof DcsError,
+          error: err instanceof Error ? err.message : String(err),
+        };
+      }
+    }
+    return { failedAt: -1, dcsFailed: false };
+  }
+
+  /**
+   * A lock action that started at `started` succeeded: note a lock taken for a promotion, count the lease and re-arm
+   * the fence from the call's start, and ping the watchdog once (activating it first when needed). Returns why the
+   * plan stops (a required watchdog that is not running: the next cycle, run at once, sees it unusable and gives
+   * the key up), or null.
+   */
+  #lockKept(action: Action, started: number, actions: Action[], obs: Observation): string | null {
+    const { lease, roleChanges } = this.parts;
+    if (action.type === "acquire_leader" && actions.some((a) => a.type === "promote")) {
+      const formerLeader = obs.dcs.kind === "ok" ? obs.dcs.cluster.failover?.leader : undefined;
+      roleChanges.noteLockTaken(this.deps.clock.now(), peerVerdicts(obs, this.parts.context(), formerLeader));
+    }
+    lease.renewed(started);
+    const wd = this.deps.watchdog;
+    const dynamic = this.parts.dynamic();
+    if (wd && !dynamic.pause && !wd.keepalive(dynamic.ttl, dynamic.loopWait)) {
+      return "the watchdog is required but is not running or not usable";
+    }
+    return null;
+  }
+
+  async #apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {
+    const { dcs, pg } = this.deps;
+    const { jobs, requests } = this.parts;
+    switch (action.type) {
+      case "acquire_initialize":
+        return await dcs.initialize(true, "");
+      case "write_initialize":
+        return await dcs.initialize(false, action.sysid);
+      case "cancel_initialize":
+        await dcs.cancelInitialization();
+        return true;
+      case "write_config":
+        return await dcs.setConfig(action.value, "0");
+      case "acquire_leader":
+        return await dcs.attemptToAcquireLeader();
+      case "renew_leader":
+        return await dcs.updateLeader();
+      case "release_leader":
+        return await dcs.deleteLeader();
+      case "write_status":
+        await dcs.writeStatus(action.optime);
+        return true;
+      case "write_history":
+        await dcs.setHistory(action.history);
+        return true;
+      case "start_job":
+        jobs.start(action.job);
+        if (action.job.kind === "restart") requests.restartStarted();
+        return true;
+      case "drop_restart":
+        requests.dropScheduled();
+        this.deps.log.info?.(action.reason);
+        return true;
+      case "reload": {
+        const kind = requests.reloadRequested;
+        const reloaded = await pg.reload(action.role, action.upstream, action.force);
+        requests.reloadDone(kind);
+        if (reloaded) {
+          this.deps.log.info?.("reloaded the postgres configuration");
+          this.parts.callback("on_reload", action.role);
+        }
+        return true;
+      }
+      case "promote":
+        // The safety contract: never promote without a lock verified in this very plan.
+        if (!lockVerified) {
+          throw new Error("refusing to promote: the leader lock was not verified in this cycle");
+        }
+        await pg.promote(obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : []);
+        this.parts.roleChanges.notePromoted(this.deps.clock.now());
+        this.parts.callback("on_role_change", "primary");
+        return true;
+      case "demote":
+        await pg.stop(action.mode, () => closeWatchdogAtSafepoint(this.deps, "demote"));
+        return true;
+      case "follow":
+        await pg.follow(action.upstream);
+        return true;
+      case "sync_slots":
+        await pg.syncSlots(action.slots);
+        return true;
+      case "clear_failover":
+        return await dcs.setFailover({}, action.modRevision);
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `observe`: one snapshot per cycle of the DCS (or `unreachable since T`), the local Postgres, the job in flight,
+ * the peers' statuses when a leader race needs them, the watchdog's usability and the pending requests; and the
+ * world as last seen (cluster view, Postgres reading, dynamic settings) that the REST API's snapshot answers from.
+ *
+ * May import: `src/core/` only.
+ *
+ * @module
+ */
+import { configChangeReloads, peersToAsk } from "../core/loop.ts";
+import { DcsError } from "../core/ports.ts";
+import {
+  type ClusterView,
+  type DcsObservation,
+  type DynamicSettings,
+  emptyPgObservation,
+  type Observation,
+  type PgObservation,
+} from "../core/types.ts";
+import type { AgentDeps } from "./deps.ts";
+import type { LeaseFence } from "./fence.ts";
+import type { IsolationMonitor } from "./isolation.ts";
+import type { JobRunner } from "./jobs.ts";
+import type { Requests } from "./requests.ts";
+
+/** The parts of the agent an observation reads or updates. */
+export interface ObserverParts {
+  jobs: JobRunner;
+  requests: Requests;
+  lease: LeaseFence;
+  isolation: IsolationMonitor;
+}
+
+/** Takes the cycle's observation and keeps the world as last seen. */
+export class Observer {
+  #view: ClusterView | null = null;
+  /** Wall-clock ms of the last successful DCS read. */
+  #dcsLastSeen = 0;
+  #dcsUnreachableSince: number | null = null;
+  /** The `config` key's mod revision last seen (a change asks Postgres to reload its parameters). */
+  #configRevision: string | null | undefined = undefined;
+  #pg: PgObservation = emptyPgObservation();
+  #pgObservedAt = 0;
+  #dynamic: DynamicSettings;
+  /** Why the required watchdog is unusable, as last observed (null when usable or not required). */
+  #watchdogUnusable: string | null = null;
+
+  constructor(private readonly deps: AgentDeps, private readonly parts: ObserverParts) {
+    this.#dynamic = deps.dynamicFrom(null);
+  }
+
+  /** The last cluster view read from etcd, or null. */
+  get view(): ClusterView | null {
+    return this.#view;
+  }
+
+  /** Wall-clock ms of the last successful DCS read. */
+  get dcsLastSeen(): number {
+    return this.#dcsLastSeen;
+  }
+
+  /** The dynamic settings in effect (the `config` key, or bootstrap.dcs before it exists). */
+  get dynamic(): DynamicSettings {
+    return this.#dynamic;
+  }
+
+  /** The latest reading of Postgres, and when it was taken (monotonic ms). */
+  get pg(): PgObservation {
+    return this.#pg;
+  }
+
+  get pgObservedAt(): number {
+    return this.#pgObservedAt;
+  }
+
+  get watchdogUnusable(): string | null {
+    return this.#watchdogUnusable;
+  }
+
+  /** A fresh reading of Postgres (a cycle's, or the status monitor's). */
+  notePg(pg: PgObservation): void {
+    this.#pg = pg;
+    this.#pgObservedAt = this.deps.clock.now();
+  }
+
+  /** One consistent observation for `decide`. Throws only what is not etcd's failure (a bug, a tool not spawned). */
+  async observe(): Promise<Observation> {
+    const { clock, dcs, pg } = this.deps;
+    const { isolation, jobs, lease, requests } = this.parts;
+    let dcsObs: DcsObservation;
+    isolation.callStarted(clock.now());
+    try {
+      await dcs.refreshLease(this.#dynamic.ttl);
+      const cluster = await dcs.loadCluster();
+      isolation.answered();
+      this.#noteCluster(cluster);
+      dcsObs = { kind: "ok", cluster };
+    } catch (err) {
+      if (!(err instanceof DcsError)) {
+        isolation.answered(); // not etcd's failure
+        throw err;
+      }
+      this.#dcsUnreachableSince ??= clock.now();
+      lease.forget();
+      dcsObs = { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
+    }
+    // The job before Postgres: a job that finishes in between is seen as running (and Postgres as it is now), never
+    // as finished beside a stale picture of Postgres. A finished job is handed to decide only with a DCS view, so
+    // its follow-up (publishing a bootstrap, or cancelling it) is not lost to a cycle without etcd.
+    const job = dcsObs.kind === "ok" ? jobs.take() : jobs.peek();
+    const pgObs = await pg.observe();
+    this.notePg(pgObs);
+    const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name);
+    const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
+    this.#noteWatchdog();
+    const restart = requests.pendingRestart;
+    return {
+      now: clock.now(),
+      wallNow: clock.wallNow(),
+      dcs: dcsObs,
+      pg: pgObs,
+      job,
+      peers,
+      ...(requests.reinitRequested ? { reinitRequested: true } : {}),
+      ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
+      ...(restart ? { restart } : {}),
+      ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
+    };
+  }
+
+  /** etcd answered with `cluster`: take its dynamic settings and `retry_timeout`, and check our lock belief. */
+  #noteCluster(cluster: ClusterView): void {
+    const { clock, dcs } = this.deps;
+    this.#view = cluster;
+    this.#dcsLastSeen = clock.wallNow();
+    this.#dcsUnreachableSince = null;
+    this.#dynamic = this.deps.dynamicFrom(cluster.config?.value ?? null);
+    const revision = cluster.config?.modRevision ?? null;
+    if (configChangeReloads(this.#configRevision, revision)) this.parts.requests.configChanged();
+    this.#configRevision = revision;
+    dcs.setRetryTimeout(this.#dynamic.retryTimeout);
+    // Believe in our lock only while etcd itself names us (the API's /leader and /primary read this belief).
+    if (cluster.leader?.name !== this.deps.name) this.parts.lease.forget();
+  }
+
+  /** Whether a required watchdog is usable; a change either way is logged once. */
+  #noteWatchdog(): void {
+    const unusable = this.deps.watchdog?.unusable(this.#dynamic.ttl, this.#dynamic.loopWait) ?? null;
+    if (unusable !== null && this.#watchdogUnusable === null) {
+      this.deps.log.warn(`the watchdog is required but not usable: ${unusable}; this member will not lead`);
+    } else if (unusable === null && this.#watchdogUnusable !== null) {
+      this.deps.log.info?.("the required watchdog is usable again");
+    }
+    this.#watchdogUnusable = unusable;
+  }
+}
