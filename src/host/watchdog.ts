@@ -11,7 +11,7 @@
  * protocol to a file or FIFO (`Ctimeout=<n>\n` when the timeout is set, `1` per keepalive, `V` on close), so a
  * test reading the FIFO can see pings, timeouts and whether the device would have fired.
  *
- * The agent reaches it through the `WatchdogPort` interface of src/shell/agent.ts; the pure core only sees whether a
+ * The agent reaches it through the `WatchdogPort` interface of src/core/ports.ts; the pure core only sees whether a
  * required watchdog is unusable (`Observation.watchdogUnusable`).
  *
  * @module
@@ -53,7 +53,7 @@ export interface WatchdogDeps {
   log: WatchdogLog;
 }
 
-/** The watchdog as the agent uses it (see `WatchdogPort` in src/shell/agent.ts). */
+/** The watchdog as the agent uses it (see `WatchdogPort` in src/core/ports.ts). */
 export class Watchdog {
   #deps: WatchdogDeps;
   /** Seconds the device actually runs with while open. */
