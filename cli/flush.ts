@@ -8,17 +8,15 @@
  */
 import type { Member } from "../src/core/types.ts";
 import { CTL_GLOBAL_HELP, CtlError, type CtlSettings } from "./lib/config.ts";
-import { runCtl } from "./lib/command.ts";
 import {
   confirmOrAbort,
   forEachMember,
-  loadMemberTarget,
-  MEMBER_OPTIONS,
   type MemberCommandDeps,
   memberNames,
   type MemberTarget,
   memberUrl,
   refusedLine,
+  runMemberCommand,
   targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
@@ -64,17 +62,20 @@ export async function run(
   env: Record<string, string>,
   deps: FlushDeps = REAL_FLUSH_DEPS,
 ): Promise<number> {
-  return await runCtl({
+  return await runMemberCommand({
     usage: USAGE,
     help: HELP,
     args,
-    options: MEMBER_OPTIONS,
-    out: deps.out,
-    err: deps.err,
-    body: async (values, positionals) => {
-      const what = flushTarget(positionals.at(-1));
-      const target = await loadMemberTarget(values, positionals.slice(0, -1), env, deps);
-      if (what === "restart") await flushRestarts(target, deps);
+    env,
+    deps,
+    // The last positional says what to flush (checked before anything is read); the ones before it name the
+    // cluster and the members.
+    memberPositionals: (positionals) => {
+      flushTarget(positionals.at(-1));
+      return positionals.slice(0, -1);
+    },
+    body: async (target, _values, positionals) => {
+      if (flushTarget(positionals.at(-1)) === "restart") await flushRestarts(target, deps);
       else await flushSwitchover(target, deps);
       return 0;
     },

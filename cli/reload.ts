@@ -7,16 +7,15 @@
  */
 import { normalizeDynamic } from "../src/config/config.ts";
 import { CTL_GLOBAL_HELP } from "./lib/config.ts";
-import { runCtl } from "./lib/command.ts";
 import {
   confirmOrAbort,
   forEachMember,
-  loadMemberTarget,
-  MEMBER_OPTIONS,
   type MemberCommandDeps,
   memberNames,
+  type MemberTarget,
   memberUrl,
   refusedLine,
+  runMemberCommand,
   targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
@@ -42,25 +41,11 @@ export async function run(
   env: Record<string, string>,
   deps: MemberCommandDeps = REAL_MEMBER_DEPS,
 ): Promise<number> {
-  return await runCtl({
-    usage: USAGE,
-    help: HELP,
-    args,
-    options: MEMBER_OPTIONS,
-    out: deps.out,
-    err: deps.err,
-    body: (values, positionals) => reload(values, positionals, env, deps),
-  });
+  return await runMemberCommand({ usage: USAGE, help: HELP, args, env, deps, body: (t) => reload(t, deps) });
 }
 
 /** Select, confirm, then `POST /reload` to each member and report each answer; 0 also when members refuse. */
-async function reload(
-  values: Record<string, unknown>,
-  positionals: string[],
-  env: Record<string, string>,
-  deps: MemberCommandDeps,
-): Promise<number> {
-  const target = await loadMemberTarget(values, positionals, env, deps);
+async function reload(target: MemberTarget, deps: MemberCommandDeps): Promise<number> {
   const members = targetMembers(target, deps.out);
   confirmOrAbort(
     deps,

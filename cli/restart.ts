@@ -10,17 +10,15 @@ import { parsePgVersion } from "../src/core/restart.ts";
 import { normalizeDynamic } from "../src/config/config.ts";
 import type { Member } from "../src/core/types.ts";
 import { CTL_GLOBAL_HELP, CtlError, type CtlSettings } from "./lib/config.ts";
-import { runCtl } from "./lib/command.ts";
 import {
   confirmOrAbort,
   forEachMember,
-  loadMemberTarget,
-  MEMBER_OPTIONS,
   type MemberCommandDeps,
   memberNames,
   type MemberTarget,
   memberUrl,
   refusedLine,
+  runMemberCommand,
   targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
@@ -56,7 +54,6 @@ function nextHour(wallNow: number): string {
 }
 
 const OPTIONS = {
-  ...MEMBER_OPTIONS,
   any: { type: "boolean" },
   "pg-version": { type: "string" },
   pending: { type: "boolean" },
@@ -69,25 +66,23 @@ export async function run(
   env: Record<string, string>,
   deps: MemberCommandDeps = REAL_MEMBER_DEPS,
 ): Promise<number> {
-  return await runCtl({
+  return await runMemberCommand({
     usage: USAGE,
     help: HELP,
     args,
+    env,
+    deps,
     options: OPTIONS,
-    out: deps.out,
-    err: deps.err,
-    body: (values, positionals) => restart(values, positionals, env, deps),
+    body: (target, values) => restart(target, values, deps),
   });
 }
 
 /** Select, ask (when, confirm, version), then restart each member; 0 also when members refuse. */
 async function restart(
+  target: MemberTarget,
   values: Record<string, unknown>,
-  positionals: string[],
-  env: Record<string, string>,
   deps: MemberCommandDeps,
 ): Promise<number> {
-  const target = await loadMemberTarget(values, positionals, env, deps);
   const selected = targetMembers(target, deps.out);
   const schedule = askSchedule(values.scheduled, target.force, deps);
   const pending = values.pending === true;

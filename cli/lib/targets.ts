@@ -1,16 +1,19 @@
 /**
- * patronictl's member selection, shared by `hactl restart`, `reload` and `flush`: their common options, the
- * cluster name (first positional, or the configuration's `scope` when the first positional is a member), the
- * member table, the `-r/--role` filter, the confirmation, the per-member soft failures and the errors patronictl
- * gives.
+ * What `hactl restart`, `reload` and `flush` share, as patronictl's member-targeting commands: their frame
+ * ({@linkcode runMemberCommand}: common options, reading the ctl configuration and the cluster), the cluster name
+ * (first positional, or the configuration's `scope` when the first positional is a member), the member table, the
+ * `-r/--role` filter, the confirmation, the per-member soft failures and the errors patronictl gives.
  *
- * Pure apart from the deps it is given (and the ctl configuration it reads). May import: src/core, cli/lib.
+ * No I/O of its own: the world comes in through the deps it is given (and the ctl configuration reader).
+ * May import: src/core, cli/lib.
  *
  * @module
  */
 import { renderList } from "./cluster_table.ts";
 import type { ClusterView, Member } from "../../src/core/types.ts";
 import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./config.ts";
+import { runCtl } from "./command.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 
 /** What member-targeting commands need from the world; tests replace it. */
 export interface MemberCommandDeps {
@@ -167,6 +170,45 @@ export async function loadMemberTarget(
   const force = values.force === true;
   const { scope, view, names } = await clusterAndNames(settings, positionals, deps);
   return { settings, scope, view, names, role, roleGiven: values.role !== undefined, force };
+}
+
+/** A member-targeting command for {@linkcode runMemberCommand}. */
+export interface MemberCommand {
+  /** `Usage: hactl <name> [OPTIONS] ...`, repeated in usage errors. */
+  usage: string;
+  help: string;
+  args: string[];
+  env: Record<string, string>;
+  deps: MemberCommandDeps;
+  /** Options besides {@linkcode MEMBER_OPTIONS} and the global ones. */
+  options?: ParseArgsOptionsConfig;
+  /**
+   * Check the positionals before anything is read and return those naming the cluster and its members (all of
+   * them when not given). Throws `CtlError`.
+   */
+  memberPositionals?(positionals: string[]): string[];
+  /** The command itself, once the target is read; returns the exit code. */
+  body(target: MemberTarget, values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+/**
+ * The frame of `restart`, `reload` and `flush`: {@linkcode runCtl} with the shared options, then the shared
+ * preamble ({@linkcode loadMemberTarget}), then the command's body.
+ */
+export async function runMemberCommand(c: MemberCommand): Promise<number> {
+  return await runCtl({
+    usage: c.usage,
+    help: c.help,
+    args: c.args,
+    options: { ...MEMBER_OPTIONS, ...c.options },
+    out: c.deps.out,
+    err: c.deps.err,
+    body: async (values, positionals) => {
+      const names = c.memberPositionals ? c.memberPositionals(positionals) : positionals;
+      const target = await loadMemberTarget(values, names, c.env, c.deps);
+      return await c.body(target, values, positionals);
+    },
+  });
 }
 
 /** {@linkcode selectMembers} for a target: print the member table, keep the named members having the role. */
