@@ -115,6 +115,7 @@ interface Context {
   force: boolean;
 }
 
+/** Show the topology, validate and ask (leader, candidate, when), confirm, then send the request. */
 async function switchover(
   action: Action,
   values: Record<string, unknown>,
