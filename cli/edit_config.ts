@@ -169,79 +169,112 @@ export async function run(
     },
     out: deps.out,
     err: deps.err,
-    body: async (values, positionals) => {
-      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-      if (positionals.length > 1) throw new CtlError(`Got unexpected extra argument (${positionals[1]})`);
-      const scope = positionals[0] ?? settings.scope;
-      if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
-      const quiet = values.quiet === true;
-      const force = values.force === true;
-      const sets = (values.set as string[] | undefined) ?? [];
-      const pgs = (values.pg as string[] | undefined) ?? [];
-      const applyFile = values.apply as string | undefined;
-      const replaceFile = values.replace as string | undefined;
-
-      const view = await deps.loadCluster(settings, scope);
-      if (!view.config) throw new CtlError(`The config key does not exist in the cluster ${scope}`);
-      // Garbage in the key (written by another tool) is edited as an empty document; say so.
-      for (const p of view.problems.filter((p) => p.startsWith("config:"))) deps.err(`Warning: ${p}\n`);
-      const current = view.config.value;
-      const before = yamlOf(current, false);
-      let after: string | null = null;
-      let changed: Doc = structuredClone(current);
-
-      if (replaceFile) {
-        changed = {};
-        patchConfigDoc(
-          changed,
-          parseMapping(await deps.readInput(replaceFile), replaceFile === "-" ? "stdin" : replaceFile),
-        );
-        after = yamlOf(changed, false);
-      }
-      if (applyFile) {
-        patchConfigDoc(
-          changed,
-          parseMapping(await deps.readInput(applyFile), applyFile === "-" ? "stdin" : applyFile),
-        );
-        after = yamlOf(changed, false);
-      }
-      if (sets.length > 0 || pgs.length > 0) {
-        try {
-          changed = applyKeyValues(changed, [
-            ...sets,
-            ...pgs.map((p) => "postgresql.parameters." + p.trimStart()),
-          ]);
-        } catch (err) {
-          if (err instanceof EditError) throw new CtlError(err.message, { cause: err });
-          throw err;
-        }
-        after = yamlOf(changed, false);
-      }
-      if (after === null) {
-        after = await deps.edit(before, scope, env);
-        changed = parseMapping(after, "the edited configuration");
-      }
-
-      if (jsonEqual(current, changed)) {
-        if (!quiet) deps.out("Not changed\n");
-        return 0;
-      }
-      if (!quiet) {
-        const colour = deps.colour();
-        deps.out(unifiedDiff(before, after).map((l) => (colour ? colourDiff(l) : l) + "\n").join(""));
-      }
-      for (const w of normalizeDynamic(changed).warnings) deps.err(`Warning: ${w}\n`);
-      if ((applyFile === "-" || replaceFile === "-") && !force) {
-        deps.out("Use --force option to apply changes\n");
-        return 0;
-      }
-      if (force || deps.asker().confirm("Apply these changes?")) {
-        if (!(await deps.writeConfig(settings, scope, changed, view.config.modRevision))) {
-          throw new CtlError("Config modification aborted due to concurrent changes");
-        }
-        deps.out("Configuration changed\n");
-      }
-      return 0;
-    },
+    body: (values, positionals) => editConfig(values, positionals, env, deps),
   });
+}
+
+/** The command's own options, read. */
+interface EditOptions {
+  quiet: boolean;
+  force: boolean;
+  sets: string[];
+  pgs: string[];
+  applyFile: string | undefined;
+  replaceFile: string | undefined;
+}
+
+/** Read the config key, build the changed document, then show, confirm and write it. */
+async function editConfig(
+  values: Record<string, unknown>,
+  positionals: string[],
+  env: Record<string, string>,
+  deps: EditConfigDeps,
+): Promise<number> {
+  const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+  if (positionals.length > 1) throw new CtlError(`Got unexpected extra argument (${positionals[1]})`);
+  const scope = positionals[0] ?? settings.scope;
+  if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
+  const opts: EditOptions = {
+    quiet: values.quiet === true,
+    force: values.force === true,
+    sets: (values.set as string[] | undefined) ?? [],
+    pgs: (values.pg as string[] | undefined) ?? [],
+    applyFile: values.apply as string | undefined,
+    replaceFile: values.replace as string | undefined,
+  };
+  const view = await deps.loadCluster(settings, scope);
+  if (!view.config) throw new CtlError(`The config key does not exist in the cluster ${scope}`);
+  // Garbage in the key (written by another tool) is edited as an empty document; say so.
+  for (const p of view.problems.filter((p) => p.startsWith("config:"))) deps.err(`Warning: ${p}\n`);
+  const current = view.config.value;
+  const before = yamlOf(current, false);
+  const { changed, after } = await changedConfig(current, before, opts, scope, env, deps);
+  if (jsonEqual(current, changed)) {
+    if (!opts.quiet) deps.out("Not changed\n");
+    return 0;
+  }
+  if (!opts.quiet) {
+    const colour = deps.colour();
+    deps.out(unifiedDiff(before, after).map((l) => (colour ? colourDiff(l) : l) + "\n").join(""));
+  }
+  for (const w of normalizeDynamic(changed).warnings) deps.err(`Warning: ${w}\n`);
+  if ((opts.applyFile === "-" || opts.replaceFile === "-") && !opts.force) {
+    deps.out("Use --force option to apply changes\n");
+    return 0;
+  }
+  if (opts.force || deps.asker().confirm("Apply these changes?")) {
+    if (!(await deps.writeConfig(settings, scope, changed, view.config.modRevision))) {
+      throw new CtlError("Config modification aborted due to concurrent changes");
+    }
+    deps.out("Configuration changed\n");
+  }
+  return 0;
+}
+
+/**
+ * The changed document and its YAML: `--replace` (from an empty document), then `--apply`, then `--set`/`--pg`;
+ * without any of them, what the editor returns.
+ */
+async function changedConfig(
+  current: Doc,
+  before: string,
+  opts: EditOptions,
+  scope: string,
+  env: Record<string, string>,
+  deps: EditConfigDeps,
+): Promise<{ changed: Doc; after: string }> {
+  const { replaceFile, applyFile, sets, pgs } = opts;
+  let after: string | null = null;
+  let changed: Doc = structuredClone(current);
+  if (replaceFile) {
+    changed = {};
+    patchConfigDoc(changed, parseMapping(await deps.readInput(replaceFile), sourceName(replaceFile)));
+    after = yamlOf(changed, false);
+  }
+  if (applyFile) {
+    patchConfigDoc(changed, parseMapping(await deps.readInput(applyFile), sourceName(applyFile)));
+    after = yamlOf(changed, false);
+  }
+  if (sets.length > 0 || pgs.length > 0) {
+    try {
+      changed = applyKeyValues(changed, [
+        ...sets,
+        ...pgs.map((p) => "postgresql.parameters." + p.trimStart()),
+      ]);
+    } catch (err) {
+      if (err instanceof EditError) throw new CtlError(err.message, { cause: err });
+      throw err;
+    }
+    after = yamlOf(changed, false);
+  }
+  if (after === null) {
+    after = await deps.edit(before, scope, env);
+    changed = parseMapping(after, "the edited configuration");
+  }
+  return { changed, after };
+}
+
+/** How an input file is named in messages (`-` is stdin). */
+function sourceName(path: string): string {
+  return path === "-" ? "stdin" : path;
 }

@@ -6,26 +6,22 @@
  *
  * @module
  */
-import { createEtcdDcs } from "../src/dcs/etcd.ts";
 import type { Member } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, type CtlSettings } from "./lib/config.ts";
 import {
-  CTL_GLOBAL_HELP,
-  CtlError,
-  ctlOptionsFrom,
-  type CtlSettings,
-  loadCtlConfig,
-  requireEtcd,
-} from "./lib/config.ts";
-import { runCtl } from "./lib/command.ts";
-import {
-  clusterAndNames,
   confirmOrAbort,
+  forEachMember,
   type MemberCommandDeps,
+  memberNames,
+  type MemberTarget,
   memberUrl,
-  parseRole,
-  selectMembers,
+  refusedLine,
+  runMemberCommand,
+  targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
+import { formatCtlTimestamp } from "./lib/cluster.ts";
+import { openCtlDcs } from "./lib/dcs.ts";
 
 const USAGE = "Usage: hactl flush [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]... {restart|switchover}";
 const HELP = [
@@ -49,14 +45,7 @@ export interface FlushDeps extends MemberCommandDeps {
 }
 
 async function clearFailoverKey(settings: CtlSettings, scope: string): Promise<void> {
-  const dcs = createEtcdDcs({
-    etcd: requireEtcd(settings),
-    namespace: settings.namespace,
-    scope,
-    name: "hactl-ctl",
-    retryTimeout: settings.retryTimeout,
-    ttl: settings.ttl,
-  });
+  const dcs = openCtlDcs(settings, scope);
   try {
     await dcs.setFailover({});
   } finally {
@@ -66,96 +55,91 @@ async function clearFailoverKey(settings: CtlSettings, scope: string): Promise<v
 
 export const REAL_FLUSH_DEPS: FlushDeps = { ...REAL_MEMBER_DEPS, clearFailoverKey };
 
-function timestamp(d: Date): string {
-  const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}.${p(d.getMilliseconds() * 100, 5)}`;
-}
+type FlushTarget = "restart" | "switchover";
 
 export async function run(
   args: string[],
   env: Record<string, string>,
   deps: FlushDeps = REAL_FLUSH_DEPS,
 ): Promise<number> {
-  return await runCtl({
+  return await runMemberCommand({
     usage: USAGE,
     help: HELP,
     args,
-    options: { role: { type: "string", short: "r" }, force: { type: "boolean" }, group: { type: "string" } },
-    out: deps.out,
-    err: deps.err,
-    body: async (values, positionals) => {
-      const target = positionals.at(-1);
-      if (target !== "restart" && target !== "switchover") {
-        throw new CtlError(
-          `the last argument must be 'restart' or 'switchover'${target ? `, not '${target}'` : ""}`,
-        );
-      }
-      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-      const force = values.force === true;
-      const role = parseRole(values.role);
-      const { scope, view, names } = await clusterAndNames(settings, positionals.slice(0, -1), deps);
-      if (target === "restart") {
-        const members = selectMembers(view, scope, names, role, values.role !== undefined, force, deps.out);
-        confirmOrAbort(
-          deps,
-          force,
-          `Are you sure you want to flush scheduled restart of members ${
-            members.map((m) => m.name).join(", ")
-          }?`,
-          "flush",
-        );
-        for (const m of members) {
-          if (!m.data.scheduled_restart) {
-            deps.out(`No scheduled restart for member ${m.name}\n`);
-            continue;
-          }
-          try {
-            const res = await deps.request("DELETE", memberUrl(m, "/restart"), undefined, settings);
-            if (res.status === 200) deps.out(`Success: flush scheduled restart for member ${m.name}\n`);
-            else {
-              deps.out(
-                `Failed: flush scheduled restart for member ${m.name}, status code=${res.status}, (${res.text})\n`,
-              );
-            }
-          } catch (err) {
-            deps.out(
-              `Failed: flush scheduled restart for member ${m.name}, (${
-                err instanceof Error ? err.message : err
-              })\n`,
-            );
-          }
-        }
-        return 0;
-      }
-      if (!view.failover?.scheduledAt) {
-        deps.out("No pending scheduled switchover\n");
-        return 0;
-      }
-      const leaderFirst: Member[] = [
-        ...view.members.filter((m) => m.name === view.leader?.name),
-        ...view.members.filter((m) => m.name !== view.leader?.name),
-      ];
-      for (const m of leaderFirst) {
-        try {
-          const res = await deps.request("DELETE", memberUrl(m, "/switchover"), undefined, settings);
-          if (res.status === 200) {
-            deps.out("Success: scheduled switchover deleted\n");
-            return 0;
-          }
-          if (res.status === 404) {
-            deps.out("Failed: no switchover is scheduled\n");
-            return 0;
-          }
-          deps.out(`Failed: member=${m.name}, status_code=${res.status}, (${res.text})\n`);
-        } catch {
-          // try the next member
-        }
-      }
-      deps.out(`${timestamp(new Date())} Could not find any accessible member of cluster ${scope}\n`);
-      await deps.clearFailoverKey(settings, scope);
+    env,
+    deps,
+    // The last positional says what to flush (checked before anything is read); the ones before it name the
+    // cluster and the members.
+    memberPositionals: (positionals) => {
+      flushTarget(positionals.at(-1));
+      return positionals.slice(0, -1);
+    },
+    body: async (target, _values, positionals) => {
+      if (flushTarget(positionals.at(-1)) === "restart") await flushRestarts(target, deps);
+      else await flushSwitchover(target, deps);
       return 0;
     },
   });
+}
+
+/** The last positional: what to flush. */
+function flushTarget(last: string | undefined): FlushTarget {
+  if (last !== "restart" && last !== "switchover") {
+    throw new CtlError(`the last argument must be 'restart' or 'switchover'${last ? `, not '${last}'` : ""}`);
+  }
+  return last;
+}
+
+/** Select, confirm, then `DELETE /restart` on each selected member that has a scheduled restart. */
+async function flushRestarts(target: MemberTarget, deps: FlushDeps): Promise<void> {
+  const members = targetMembers(target, deps.out);
+  confirmOrAbort(
+    deps,
+    target.force,
+    `Are you sure you want to flush scheduled restart of members ${memberNames(members)}?`,
+    "flush",
+  );
+  await forEachMember(members, "flush scheduled restart", deps.out, async (m) => {
+    if (!m.data.scheduled_restart) {
+      deps.out(`No scheduled restart for member ${m.name}\n`);
+      return;
+    }
+    const res = await deps.request("DELETE", memberUrl(m, "/restart"), undefined, target.settings);
+    if (res.status === 200) deps.out(`Success: flush scheduled restart for member ${m.name}\n`);
+    else deps.out(refusedLine("flush scheduled restart", m.name, res));
+  });
+}
+
+/**
+ * `DELETE /switchover` on the leader first, then the other members, until one answers; when none does, clear
+ * the `failover` key directly.
+ */
+async function flushSwitchover(target: MemberTarget, deps: FlushDeps): Promise<void> {
+  const { view, scope, settings } = target;
+  if (!view.failover?.scheduledAt) {
+    deps.out("No pending scheduled switchover\n");
+    return;
+  }
+  const leaderFirst: Member[] = [
+    ...view.members.filter((m) => m.name === view.leader?.name),
+    ...view.members.filter((m) => m.name !== view.leader?.name),
+  ];
+  for (const m of leaderFirst) {
+    try {
+      const res = await deps.request("DELETE", memberUrl(m, "/switchover"), undefined, settings);
+      if (res.status === 200) {
+        deps.out("Success: scheduled switchover deleted\n");
+        return;
+      }
+      if (res.status === 404) {
+        deps.out("Failed: no switchover is scheduled\n");
+        return;
+      }
+      deps.out(`Failed: member=${m.name}, status_code=${res.status}, (${res.text})\n`);
+    } catch {
+      // try the next member
+    }
+  }
+  deps.out(`${formatCtlTimestamp(new Date())} Could not find any accessible member of cluster ${scope}\n`);
+  await deps.clearFailoverKey(settings, scope);
 }

@@ -106,12 +106,48 @@ function argsMessage(err: unknown): string {
   return text.split("\n")[0]!;
 }
 
+/** A usage error found while reading the arguments: `Usage: ...`, `Error: <message>`, exit code 2. */
+class ListUsageError extends Error {}
+
+/** The arguments of `list`/`topology`, read and checked. */
+interface ListOptions {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  format: ListFormat;
+  /** Refresh interval (`-W`: 2 s, `-w`); null: print once. */
+  watchSeconds: number | null;
+}
+
 async function listLoop(
   command: "list" | "topology",
   args: string[],
   env: Record<string, string>,
   deps: ListDeps,
 ): Promise<number> {
+  let opts: ListOptions | "help";
+  try {
+    opts = readOptions(command, args);
+  } catch (err) {
+    if (err instanceof ListUsageError) return usageError(command, err.message, deps);
+    throw err;
+  }
+  if (opts === "help") {
+    deps.out(command === "list" ? LIST_HELP : TOPOLOGY_HELP);
+    return 0;
+  }
+  try {
+    return await showClusters(opts, env, deps);
+  } catch (err) {
+    if (err instanceof CtlError) {
+      deps.err(`Error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** Parse the arguments; `help` for `--help`. Throws `ListUsageError` in click's words. */
+function readOptions(command: "list" | "topology", args: string[]): ListOptions | "help" {
   let parsed;
   try {
     parsed = parseArgs({
@@ -134,75 +170,82 @@ async function listLoop(
       },
     });
   } catch (err) {
-    return usageError(command, argsMessage(err), deps);
+    throw new ListUsageError(argsMessage(err));
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
-  if (values.help) {
-    deps.out(command === "list" ? LIST_HELP : TOPOLOGY_HELP);
-    return 0;
+  if (values.help) return "help";
+  const format = command === "topology" ? "topology" : listFormat(values.format);
+  return { values, positionals: parsed.positionals, format, watchSeconds: watchInterval(values) };
+}
+
+/** `-f/--format` of `list` (default pretty; `yml` is `yaml`). */
+function listFormat(value: string | boolean | undefined): ListFormat {
+  if (typeof value !== "string") return "pretty";
+  if (!FORMATS.includes(value)) {
+    throw new ListUsageError(
+      `Invalid value for '-f' / '--format': '${value}' is not one of ` + FORMATS.map((f) =>
+        `'${f}'`
+      ).join(", ") +
+        ".",
+    );
   }
-  let format: ListFormat = "pretty";
-  if (command === "topology") format = "topology";
-  else if (typeof values.format === "string") {
-    if (!FORMATS.includes(values.format)) {
-      return usageError(
-        command,
-        `Invalid value for '-f' / '--format': '${values.format}' is not one of ` +
-          FORMATS.map((f) => `'${f}'`).join(", ") + ".",
-        deps,
-      );
-    }
-    format = values.format === "yml" ? "yaml" : values.format as ListFormat;
-  }
+  return value === "yml" ? "yaml" : value as ListFormat;
+}
+
+/** `-w/--watch SECONDS` (a float, as click reads it), else 2 with `-W`, else null. */
+function watchInterval(values: Record<string, string | boolean | undefined>): number | null {
   let watchSeconds: number | null = null;
   if (typeof values.watch === "string") {
     const n = Number(values.watch);
     if (values.watch.trim() === "" || !Number.isFinite(n)) {
-      return usageError(
-        command,
-        `Invalid value for '-w' / '--watch': '${values.watch}' is not a valid float.`,
-        deps,
-      );
+      throw new ListUsageError(`Invalid value for '-w' / '--watch': '${values.watch}' is not a valid float.`);
     }
     watchSeconds = n;
   }
   if (values.W && !watchSeconds) watchSeconds = 2;
+  return watchSeconds;
+}
 
-  try {
-    const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-    const names = parsed.positionals.length > 0 ? parsed.positionals : settings.scope ? [settings.scope] : [];
-    if (names.length === 0) {
-      deps.err(`${logTime(deps.now())} - WARNING - Listing members: No cluster names were provided\n`);
-      return 0;
-    }
-    requireEtcd(settings);
-    const clear = () => {
-      if (deps.isTerminal()) deps.out("\x1b[2J\x1b[1;1H");
-    };
-    if (watchSeconds) clear();
-    for (;;) {
-      const started = deps.now().getTime();
-      let text = values.timestamp ? formatLocalTimestamp(deps.now()) + "\n" : "";
-      for (const name of names) {
-        const view = await deps.loadCluster(settings, name);
-        text += renderList(view, name, {
-          format,
-          extended: values.extended === true,
-          layout: values.lsn === true ? "lsn" : "lag",
-        });
-      }
-      deps.out(text);
-      if (!watchSeconds) return 0;
-      await deps.sleep(Math.max(0, watchSeconds * 1000 - (deps.now().getTime() - started)));
-      clear();
-    }
-  } catch (err) {
-    if (err instanceof CtlError) {
-      deps.err(`Error: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+/** Print the clusters' tables once, or with a watch interval again and again (clearing a terminal between). */
+async function showClusters(opts: ListOptions, env: Record<string, string>, deps: ListDeps): Promise<number> {
+  const settings = await loadCtlConfig(ctlOptionsFrom(opts.values), env);
+  const names = opts.positionals.length > 0 ? opts.positionals : settings.scope ? [settings.scope] : [];
+  if (names.length === 0) {
+    deps.err(`${logTime(deps.now())} - WARNING - Listing members: No cluster names were provided\n`);
+    return 0;
   }
+  requireEtcd(settings);
+  const clear = () => {
+    if (deps.isTerminal()) deps.out("\x1b[2J\x1b[1;1H");
+  };
+  const { watchSeconds } = opts;
+  if (watchSeconds) clear();
+  for (;;) {
+    const started = deps.now().getTime();
+    deps.out(await renderClusters(opts, settings, names, deps));
+    if (!watchSeconds) return 0;
+    await deps.sleep(Math.max(0, watchSeconds * 1000 - (deps.now().getTime() - started)));
+    clear();
+  }
+}
+
+/** One refresh: the optional timestamp line, then each cluster's table, read afresh. */
+async function renderClusters(
+  opts: ListOptions,
+  settings: CtlSettings,
+  names: string[],
+  deps: ListDeps,
+): Promise<string> {
+  let text = opts.values.timestamp ? formatLocalTimestamp(deps.now()) + "\n" : "";
+  for (const name of names) {
+    const view = await deps.loadCluster(settings, name);
+    text += renderList(view, name, {
+      format: opts.format,
+      extended: opts.values.extended === true,
+      layout: opts.values.lsn === true ? "lsn" : "lag",
+    });
+  }
+  return text;
 }
 
 /**

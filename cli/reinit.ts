@@ -13,6 +13,7 @@ import { loadClusterFromEtcd } from "./lib/cluster.ts";
 import { ctlRequest, postJson } from "./lib/http.ts";
 import { runCtl } from "./lib/command.ts";
 import { stdinAsker } from "./lib/prompt.ts";
+import { refusedLine, unreachableLine } from "./lib/targets.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
 
 const HELP = [
@@ -69,72 +70,113 @@ export async function run(
     options: { force: { type: "boolean" }, wait: { type: "boolean" } },
     out: deps.out,
     err: deps.err,
-    body: async (values, positionals) => {
-      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-      let scope = settings.scope;
-      let names = positionals;
-      // patronictl takes the cluster name first; hactl accepts it too, or only members when the config names a scope.
-      const view0 = scope ? await deps.loadCluster(settings, scope) : null;
-      if (!view0 || (names.length > 0 && !view0.members.some((m) => m.name === names[0]))) {
-        if (names.length === 0) throw new CtlError("no cluster name given and no scope in the configuration");
-        scope = names[0]!;
-        names = names.slice(1);
-      }
-      const view = view0 && scope === settings.scope ? view0 : await deps.loadCluster(settings, scope!);
-      deps.out(renderList(view, scope!, { format: "pretty", extended: false }));
-      if (names.length === 0) throw new CtlError("Which member do you want to reinitialize?");
-      for (const name of names) {
-        if (!view.members.some((m) => m.name === name)) {
-          throw new CtlError(`${name} is not a member of cluster`);
-        }
-      }
-      if (
-        !values.force && !deps.confirm(`Are you sure you want to reinitialize members ${names.join(", ")}?`)
-      ) {
-        throw new CtlError("Aborted!");
-      }
-      const started: string[] = [];
-      // With --wait: a member is done when its Postgres runs again as a replica with a new postmaster start time
-      // (its member key may still show the old "running" for a moment after the request).
-      const startTimes = new Map<string, unknown>();
-      for (const name of names) {
-        const m = view.members.find((x) => x.name === name)!;
-        if (values.wait) {
-          startTimes.set(name, (await deps.status(m.data.api_url, settings))?.postmaster_start_time ?? null);
-        }
-        try {
-          const url = new URL("/reinitialize", m.data.api_url).toString();
-          const res = await deps.post(url, { force: values.force === true }, settings);
-          if (res.status === 200) {
-            deps.out(`Success: reinitialize for member ${name}\n`);
-            started.push(name);
-          } else {deps.out(
-              `Failed: reinitialize for member ${name}, status code=${res.status}, (${res.text})\n`,
-            );}
-        } catch (err) {
-          deps.out(
-            `Failed: reinitialize for member ${name}, (${err instanceof Error ? err.message : err})\n`,
-          );
-        }
-      }
-      if (values.wait && started.length > 0) {
-        deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
-        for (let i = 0; i < 600 && started.length > 0; i++) {
-          await deps.sleep(1000);
-          for (const name of [...started]) {
-            const m = view.members.find((x) => x.name === name)!;
-            const s = await deps.status(m.data.api_url, settings);
-            if (
-              s?.state === "running" && s.role === "replica" &&
-              s.postmaster_start_time !== startTimes.get(name)
-            ) {
-              deps.out(`Reinitialize is completed on: ${name}\n`);
-              started.splice(started.indexOf(name), 1);
-            }
-          }
-        }
-      }
-      return 0;
-    },
+    body: (values, positionals) => reinit(values, positionals, env, deps),
   });
+}
+
+/** Show the table, check the names, confirm, ask each member, and with `--wait` watch them come back. */
+async function reinit(
+  values: Record<string, unknown>,
+  positionals: string[],
+  env: Record<string, string>,
+  deps: ReinitDeps,
+): Promise<number> {
+  const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+  const { scope, view, names } = await reinitTargets(settings, positionals, deps);
+  deps.out(renderList(view, scope, { format: "pretty", extended: false }));
+  if (names.length === 0) throw new CtlError("Which member do you want to reinitialize?");
+  for (const name of names) {
+    if (!view.members.some((m) => m.name === name)) {
+      throw new CtlError(`${name} is not a member of cluster`);
+    }
+  }
+  if (!values.force && !deps.confirm(`Are you sure you want to reinitialize members ${names.join(", ")}?`)) {
+    throw new CtlError("Aborted!");
+  }
+  const wait = values.wait === true;
+  const { started, startTimes } = await reinitEach(view, names, values.force === true, wait, settings, deps);
+  if (wait && started.length > 0) await waitForReinit(view, started, startTimes, settings, deps);
+  return 0;
+}
+
+/**
+ * The cluster and the member names. patronictl takes the cluster name first; hactl accepts it too, or only
+ * members when the config names a scope (the first positional is the cluster unless it is one of its members).
+ */
+async function reinitTargets(
+  settings: CtlSettings,
+  positionals: string[],
+  deps: ReinitDeps,
+): Promise<{ scope: string; view: ClusterView; names: string[] }> {
+  let scope = settings.scope;
+  let names = positionals;
+  const view0 = scope ? await deps.loadCluster(settings, scope) : null;
+  if (!view0 || (names.length > 0 && !view0.members.some((m) => m.name === names[0]))) {
+    if (names.length === 0) throw new CtlError("no cluster name given and no scope in the configuration");
+    scope = names[0]!;
+    names = names.slice(1);
+  }
+  const view = view0 && scope === settings.scope ? view0 : await deps.loadCluster(settings, scope!);
+  return { scope: scope!, view, names };
+}
+
+/**
+ * `POST /reinitialize` to each named member and report each answer. Returns the members that accepted and, with
+ * `wait`, each one's postmaster start time before the request.
+ */
+async function reinitEach(
+  view: ClusterView,
+  names: string[],
+  force: boolean,
+  wait: boolean,
+  settings: CtlSettings,
+  deps: ReinitDeps,
+): Promise<{ started: string[]; startTimes: Map<string, unknown> }> {
+  const started: string[] = [];
+  const startTimes = new Map<string, unknown>();
+  for (const name of names) {
+    const m = view.members.find((x) => x.name === name)!;
+    if (wait) {
+      startTimes.set(name, (await deps.status(m.data.api_url, settings))?.postmaster_start_time ?? null);
+    }
+    try {
+      const url = new URL("/reinitialize", m.data.api_url).toString();
+      const res = await deps.post(url, { force }, settings);
+      if (res.status === 200) {
+        deps.out(`Success: reinitialize for member ${name}\n`);
+        started.push(name);
+      } else deps.out(refusedLine("reinitialize", name, res));
+    } catch (err) {
+      deps.out(unreachableLine("reinitialize", name, err));
+    }
+  }
+  return { started, startTimes };
+}
+
+/**
+ * `--wait`: poll each started member's `GET /patroni` once a second (at most 600 times) until it runs again as a
+ * replica with a new postmaster start time (its member key may still show the old "running" for a moment after
+ * the request).
+ */
+async function waitForReinit(
+  view: ClusterView,
+  started: string[],
+  startTimes: Map<string, unknown>,
+  settings: CtlSettings,
+  deps: ReinitDeps,
+): Promise<void> {
+  deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
+  for (let i = 0; i < 600 && started.length > 0; i++) {
+    await deps.sleep(1000);
+    for (const name of [...started]) {
+      const m = view.members.find((x) => x.name === name)!;
+      const s = await deps.status(m.data.api_url, settings);
+      if (
+        s?.state === "running" && s.role === "replica" && s.postmaster_start_time !== startTimes.get(name)
+      ) {
+        deps.out(`Reinitialize is completed on: ${name}\n`);
+        started.splice(started.indexOf(name), 1);
+      }
+    }
+  }
 }

@@ -6,15 +6,17 @@
  * @module
  */
 import { normalizeDynamic } from "../src/config/config.ts";
-import { CTL_GLOBAL_HELP, ctlOptionsFrom, loadCtlConfig } from "./lib/config.ts";
-import { runCtl } from "./lib/command.ts";
+import { CTL_GLOBAL_HELP } from "./lib/config.ts";
 import {
-  clusterAndNames,
   confirmOrAbort,
+  forEachMember,
   type MemberCommandDeps,
+  memberNames,
+  type MemberTarget,
   memberUrl,
-  parseRole,
-  selectMembers,
+  refusedLine,
+  runMemberCommand,
+  targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
 
@@ -39,40 +41,27 @@ export async function run(
   env: Record<string, string>,
   deps: MemberCommandDeps = REAL_MEMBER_DEPS,
 ): Promise<number> {
-  return await runCtl({
-    usage: USAGE,
-    help: HELP,
-    args,
-    options: { role: { type: "string", short: "r" }, force: { type: "boolean" }, group: { type: "string" } },
-    out: deps.out,
-    err: deps.err,
-    body: async (values, positionals) => {
-      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-      const role = parseRole(values.role);
-      const force = values.force === true;
-      const { scope, view, names } = await clusterAndNames(settings, positionals, deps);
-      const members = selectMembers(view, scope, names, role, values.role !== undefined, force, deps.out);
-      confirmOrAbort(
-        deps,
-        force,
-        `Are you sure you want to reload members ${members.map((m) => m.name).join(", ")}?`,
-        "reload",
+  return await runMemberCommand({ usage: USAGE, help: HELP, args, env, deps, body: (t) => reload(t, deps) });
+}
+
+/** Select, confirm, then `POST /reload` to each member and report each answer; 0 also when members refuse. */
+async function reload(target: MemberTarget, deps: MemberCommandDeps): Promise<number> {
+  const members = targetMembers(target, deps.out);
+  confirmOrAbort(
+    deps,
+    target.force,
+    `Are you sure you want to reload members ${memberNames(members)}?`,
+    "reload",
+  );
+  const loopWait = normalizeDynamic(target.view.config?.value ?? {}).settings.loopWait;
+  await forEachMember(members, "reload", deps.out, async (m) => {
+    const res = await deps.request("POST", memberUrl(m, "/reload"), {}, target.settings);
+    if (res.status === 200) deps.out(`No changes to apply on member ${m.name}\n`);
+    else if (res.status === 202) {
+      deps.out(
+        `Reload request received for member ${m.name} and will be processed within ${loopWait} seconds\n`,
       );
-      const loopWait = normalizeDynamic(view.config?.value ?? {}).settings.loopWait;
-      for (const m of members) {
-        try {
-          const res = await deps.request("POST", memberUrl(m, "/reload"), {}, settings);
-          if (res.status === 200) deps.out(`No changes to apply on member ${m.name}\n`);
-          else if (res.status === 202) {
-            deps.out(
-              `Reload request received for member ${m.name} and will be processed within ${loopWait} seconds\n`,
-            );
-          } else deps.out(`Failed: reload for member ${m.name}, status code=${res.status}, (${res.text})\n`);
-        } catch (err) {
-          deps.out(`Failed: reload for member ${m.name}, (${err instanceof Error ? err.message : err})\n`);
-        }
-      }
-      return 0;
-    },
+    } else deps.out(refusedLine("reload", m.name, res));
   });
+  return 0;
 }

@@ -8,15 +8,18 @@
  */
 import { parsePgVersion } from "../src/core/restart.ts";
 import { normalizeDynamic } from "../src/config/config.ts";
-import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, loadCtlConfig } from "./lib/config.ts";
-import { runCtl } from "./lib/command.ts";
+import type { Member } from "../src/core/types.ts";
+import { CTL_GLOBAL_HELP, CtlError, type CtlSettings } from "./lib/config.ts";
 import {
-  clusterAndNames,
   confirmOrAbort,
+  forEachMember,
   type MemberCommandDeps,
+  memberNames,
+  type MemberTarget,
   memberUrl,
-  parseRole,
-  selectMembers,
+  refusedLine,
+  runMemberCommand,
+  targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
 import { parseScheduled } from "./lib/schedule.ts";
@@ -43,127 +46,179 @@ const HELP = [
   "",
 ].join("\n");
 
+/** The example in the schedule question: the next full hour, local time (`2024-05-01T13:00`). */
 function nextHour(wallNow: number): string {
   const d = new Date(wallNow + 3600_000);
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:00`;
 }
 
+const OPTIONS = {
+  any: { type: "boolean" },
+  "pg-version": { type: "string" },
+  pending: { type: "boolean" },
+  timeout: { type: "string" },
+  scheduled: { type: "string" },
+} as const;
+
 export async function run(
   args: string[],
   env: Record<string, string>,
   deps: MemberCommandDeps = REAL_MEMBER_DEPS,
 ): Promise<number> {
-  return await runCtl({
+  return await runMemberCommand({
     usage: USAGE,
     help: HELP,
     args,
-    options: {
-      role: { type: "string", short: "r" },
-      any: { type: "boolean" },
-      "pg-version": { type: "string" },
-      pending: { type: "boolean" },
-      timeout: { type: "string" },
-      scheduled: { type: "string" },
-      force: { type: "boolean" },
-      group: { type: "string" },
-    },
-    out: deps.out,
-    err: deps.err,
-    body: async (values, positionals) => {
-      const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
-      const role = parseRole(values.role);
-      const force = values.force === true;
-      const { scope, view, names } = await clusterAndNames(settings, positionals, deps);
-      let members = selectMembers(view, scope, names, role, values.role !== undefined, force, deps.out);
+    env,
+    deps,
+    options: OPTIONS,
+    body: (target, values) => restart(target, values, deps),
+  });
+}
 
-      let scheduled = typeof values.scheduled === "string" ? values.scheduled : undefined;
-      if (scheduled === undefined && !force) {
-        scheduled =
-          deps.prompt(`When should the restart take place (e.g. ${nextHour(Date.now())}) `, "now") ??
-            "now";
-      }
-      let schedule: string | null = null;
-      if (scheduled !== undefined && scheduled.trim() !== "" && scheduled.trim().toLowerCase() !== "now") {
-        schedule = parseScheduled(scheduled);
-        if (schedule === null) {
-          throw new CtlError(
-            `Unable to parse scheduled timestamp (${scheduled}). It should be in an unambiguous format (e.g. ISO 8601)`,
-          );
-        }
-      }
-      const pending = values.pending === true;
-      // For an immediate restart, --pending keeps the members whose key says a restart is pending now.
-      if (pending && schedule === null) members = members.filter((m) => m.data.pending_restart === true);
-      if (values.any === true && members.length > 0) {
-        members = [members[Math.floor(deps.random() * members.length)]!];
-      }
-      const list = members.map((m) => m.name).join(", ");
-      if (schedule === null) {
-        if (members.length === 0) {
-          deps.out("No members to restart\n");
-          return 0;
-        }
-        confirmOrAbort(deps, force, `Are you sure you want to restart members ${list}?`, "restart");
-      } else if (pending) {
-        confirmOrAbort(
-          deps,
-          force,
-          `Are you sure you want to schedule restart of members ${list} at ${schedule}? ` +
-            "(the members needing a restart are chosen at the scheduled time)",
-          "scheduled restart",
-        );
-      } else {
-        confirmOrAbort(
-          deps,
-          force,
-          `Are you sure you want to schedule restart of members ${list} at ${schedule}?`,
-          "scheduled restart",
-        );
-      }
-      let version = typeof values["pg-version"] === "string" ? values["pg-version"] : undefined;
-      if (version === undefined && !force) {
-        version = deps.prompt("Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ", "") ??
-          "";
-      }
-      const content: Record<string, unknown> = {};
-      if (pending) content.restart_pending = true;
-      if (version) {
-        if (!/^\s*\d+\.\d+(\.\d+)?\s*$/.test(version)) {
-          throw new CtlError(`Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: ${version}`);
-        }
-        if (parsePgVersion(version) === null) throw new CtlError(`Invalid PostgreSQL version: ${version}`);
-        content.postgres_version = version.trim();
-      }
-      if (schedule !== null) {
-        if (normalizeDynamic(view.config?.value ?? {}).settings.pause) {
-          throw new CtlError("Can't schedule restart in the paused state");
-        }
-        content.schedule = schedule;
-      }
-      if (typeof values.timeout === "string") content.timeout = values.timeout;
+/** Select, ask (when, confirm, version), then restart each member; 0 also when members refuse. */
+async function restart(
+  target: MemberTarget,
+  values: Record<string, unknown>,
+  deps: MemberCommandDeps,
+): Promise<number> {
+  const selected = targetMembers(target, deps.out);
+  const schedule = askSchedule(values.scheduled, target.force, deps);
+  const pending = values.pending === true;
+  const members = narrowMembers(selected, pending && schedule === null, values.any === true, deps);
+  if (schedule === null && members.length === 0) {
+    deps.out("No members to restart\n");
+    return 0;
+  }
+  confirmRestart(members, schedule, pending, target.force, deps);
+  const version = askVersion(values["pg-version"], target.force, deps);
+  const content = restartRequest(values, version, schedule, pending, target);
+  await restartEach(members, content, schedule !== null && target.force, target.settings, deps);
+  return 0;
+}
 
-      for (const m of members) {
-        try {
-          if (schedule !== null && force && m.data.scheduled_restart) {
-            const del = await deps.request("DELETE", memberUrl(m, "/restart"), undefined, settings);
-            if (del.status !== 200) {
-              deps.out(
-                `Failed: flush scheduled restart for member ${m.name}, status code=${del.status}, (${del.text})\n`,
-              );
-            }
-          }
-          const res = await deps.request("POST", memberUrl(m, "/restart"), content, settings);
-          if (res.status === 200) deps.out(`Success: restart on member ${m.name}\n`);
-          else if (res.status === 202) deps.out(`Success: restart scheduled on member ${m.name}\n`);
-          else if (res.status === 409) {
-            deps.out(`Failed: another restart is already scheduled on member ${m.name}\n`);
-          } else deps.out(`Failed: restart for member ${m.name}, status code=${res.status}, (${res.text})\n`);
-        } catch (err) {
-          deps.out(`Failed: restart for member ${m.name}, (${err instanceof Error ? err.message : err})\n`);
-        }
-      }
-      return 0;
-    },
+/** `--scheduled`, else asked (unless forced; default now): an ISO 8601 time with offset, or null for now. */
+function askSchedule(value: unknown, force: boolean, deps: MemberCommandDeps): string | null {
+  let scheduled = typeof value === "string" ? value : undefined;
+  if (scheduled === undefined && !force) {
+    scheduled = deps.prompt(`When should the restart take place (e.g. ${nextHour(Date.now())}) `, "now") ??
+      "now";
+  }
+  if (scheduled === undefined || scheduled.trim() === "" || scheduled.trim().toLowerCase() === "now") {
+    return null;
+  }
+  const schedule = parseScheduled(scheduled);
+  if (schedule === null) {
+    throw new CtlError(
+      `Unable to parse scheduled timestamp (${scheduled}). It should be in an unambiguous format (e.g. ISO 8601)`,
+    );
+  }
+  return schedule;
+}
+
+/**
+ * For an immediate restart, `--pending` keeps the members whose key says a restart is pending now; `--any`
+ * then keeps one of them at random.
+ */
+function narrowMembers(
+  members: Member[],
+  pendingNow: boolean,
+  any: boolean,
+  deps: MemberCommandDeps,
+): Member[] {
+  let chosen = members;
+  if (pendingNow) chosen = chosen.filter((m) => m.data.pending_restart === true);
+  if (any && chosen.length > 0) chosen = [chosen[Math.floor(deps.random() * chosen.length)]!];
+  return chosen;
+}
+
+/** patronictl's confirmation, worded for a restart now or a scheduled one. */
+function confirmRestart(
+  members: Member[],
+  schedule: string | null,
+  pending: boolean,
+  force: boolean,
+  deps: MemberCommandDeps,
+): void {
+  const list = memberNames(members);
+  if (schedule === null) {
+    confirmOrAbort(deps, force, `Are you sure you want to restart members ${list}?`, "restart");
+  } else if (pending) {
+    confirmOrAbort(
+      deps,
+      force,
+      `Are you sure you want to schedule restart of members ${list} at ${schedule}? ` +
+        "(the members needing a restart are chosen at the scheduled time)",
+      "scheduled restart",
+    );
+  } else {
+    confirmOrAbort(
+      deps,
+      force,
+      `Are you sure you want to schedule restart of members ${list} at ${schedule}?`,
+      "scheduled restart",
+    );
+  }
+}
+
+/** `--pg-version`, else asked unless forced (an empty answer: no version condition). */
+function askVersion(value: unknown, force: boolean, deps: MemberCommandDeps): string {
+  let version = typeof value === "string" ? value : undefined;
+  if (version === undefined && !force) {
+    version = deps.prompt("Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ", "") ?? "";
+  }
+  return version ?? "";
+}
+
+/** The `POST /restart` body; refuses a malformed version and a schedule while the cluster is paused. */
+function restartRequest(
+  values: Record<string, unknown>,
+  version: string,
+  schedule: string | null,
+  pending: boolean,
+  target: MemberTarget,
+): Record<string, unknown> {
+  const content: Record<string, unknown> = {};
+  if (pending) content.restart_pending = true;
+  if (version) {
+    if (!/^\s*\d+\.\d+(\.\d+)?\s*$/.test(version)) {
+      throw new CtlError(`Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: ${version}`);
+    }
+    if (parsePgVersion(version) === null) throw new CtlError(`Invalid PostgreSQL version: ${version}`);
+    content.postgres_version = version.trim();
+  }
+  if (schedule !== null) {
+    if (normalizeDynamic(target.view.config?.value ?? {}).settings.pause) {
+      throw new CtlError("Can't schedule restart in the paused state");
+    }
+    content.schedule = schedule;
+  }
+  if (typeof values.timeout === "string") content.timeout = values.timeout;
+  return content;
+}
+
+/**
+ * `POST /restart` to each member and report each answer; with `replaceScheduled` (a forced scheduled restart),
+ * a member's scheduled restart is deleted first.
+ */
+async function restartEach(
+  members: Member[],
+  content: Record<string, unknown>,
+  replaceScheduled: boolean,
+  settings: CtlSettings,
+  deps: MemberCommandDeps,
+): Promise<void> {
+  await forEachMember(members, "restart", deps.out, async (m) => {
+    if (replaceScheduled && m.data.scheduled_restart) {
+      const del = await deps.request("DELETE", memberUrl(m, "/restart"), undefined, settings);
+      if (del.status !== 200) deps.out(refusedLine("flush scheduled restart", m.name, del));
+    }
+    const res = await deps.request("POST", memberUrl(m, "/restart"), content, settings);
+    if (res.status === 200) deps.out(`Success: restart on member ${m.name}\n`);
+    else if (res.status === 202) deps.out(`Success: restart scheduled on member ${m.name}\n`);
+    else if (res.status === 409) {
+      deps.out(`Failed: another restart is already scheduled on member ${m.name}\n`);
+    } else deps.out(refusedLine("restart", m.name, res));
   });
 }

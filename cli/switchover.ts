@@ -10,7 +10,7 @@ import { renderList } from "./lib/cluster_table.ts";
 import { isNoFailover } from "../src/core/member_state.ts";
 import type { ClusterView } from "../src/core/types.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
-import { formatLocalTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";
+import { formatCtlTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";
 import { postJson } from "./lib/http.ts";
 import { writeFailoverKey } from "./lib/dcs.ts";
 import { runCtl } from "./lib/command.ts";
@@ -78,11 +78,6 @@ export const REAL_DEPS: SwitchoverDeps = {
   now: () => new Date(),
 };
 
-/** patronictl's `timestamp()`: local `YYYY-MM-DD HH:MM:SS.fffff`. */
-function timestamp(d: Date): string {
-  return `${formatLocalTimestamp(d)}.${String(d.getMilliseconds() * 100).padStart(5, "0")}`;
-}
-
 /** `hactl switchover` / `hactl failover`. Exit codes as patronictl: 0 (also for a refused request), 1, 2. */
 export async function run(
   action: Action,
@@ -110,6 +105,17 @@ export async function run(
   });
 }
 
+/** What the command works on once the cluster is read: the action, the cluster and its leader now. */
+interface Context {
+  action: Action;
+  settings: CtlSettings;
+  scope: string;
+  view: ClusterView;
+  leaderNow: string | null;
+  force: boolean;
+}
+
+/** Show the topology, validate and ask (leader, candidate, when), confirm, then send the request. */
 async function switchover(
   action: Action,
   values: Record<string, unknown>,
@@ -117,28 +123,71 @@ async function switchover(
   env: Record<string, string>,
   deps: SwitchoverDeps,
 ): Promise<number> {
+  const ctx = await loadContext(action, values, positionals, env, deps);
+  const table = () => renderList(ctx.view, ctx.scope, { format: "pretty", extended: false });
+  deps.out(`Current cluster topology\n${table()}`);
+  const leader = chooseLeader(
+    ctx,
+    (values.leader ?? values.primary ?? values.master) as string | undefined,
+    deps,
+  );
+  const candidate = chooseCandidate(ctx, values.candidate as string | undefined, deps);
+  const scheduled = action === "switchover"
+    ? chooseSchedule(ctx, values.scheduled as string | undefined, deps)
+    : null;
+  if (!ctx.force) confirmSwitchover(ctx, scheduled, deps);
+  const body: Record<string, unknown> = {};
+  if (action === "switchover" || leader) body.leader = leader ?? ctx.leaderNow;
+  if (candidate) body.candidate = candidate;
+  if (scheduled) body.scheduled_at = scheduled;
+  await send(ctx, body, table, deps);
+  return 0;
+}
+
+/** Read the ctl configuration and the cluster named by the only positional (else the configured scope). */
+async function loadContext(
+  action: Action,
+  values: Record<string, unknown>,
+  positionals: string[],
+  env: Record<string, string>,
+  deps: SwitchoverDeps,
+): Promise<Context> {
   const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
   const scope = positionals[0] ?? settings.scope;
   if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
   if (positionals.length > 1) throw new CtlError(`unexpected arguments: ${positionals.slice(1).join(" ")}`);
   const force = values.force === true;
   const view = await deps.loadCluster(settings, scope);
-  const table = () => renderList(view, scope, { format: "pretty", extended: false });
-  deps.out(`Current cluster topology\n${table()}`);
+  return { action, settings, scope, view, leaderNow: view.leader?.name ?? null, force };
+}
 
-  const leaderNow = view.leader?.name ?? null;
-  let leader = (values.leader ?? values.primary ?? values.master) as string | undefined;
+/**
+ * `--leader`/`--primary`/`--master`. A switchover needs a leader and asks for it (default: the current one)
+ * unless forced; it must be the current leader. A failover takes it as given.
+ */
+function chooseLeader(ctx: Context, given: string | undefined, deps: SwitchoverDeps): string | undefined {
+  const { action, leaderNow, scope, force } = ctx;
+  let leader = given;
   if (action === "switchover") {
     if (!leaderNow) throw new CtlError("This cluster has no leader");
     if (!leader) leader = force ? leaderNow : deps.prompt("Primary", leaderNow) ?? leaderNow;
     if (leader !== leaderNow) throw new CtlError(`Member ${leader} is not the leader of cluster ${scope}`);
   }
+  return leader;
+}
+
+/**
+ * `--candidate`, else asked unless forced (empty: none, the agents pick the healthiest replica); a failover
+ * needs one. It must be a member other than the leader, not tagged nofailover.
+ */
+function chooseCandidate(ctx: Context, given: string | undefined, deps: SwitchoverDeps): string | undefined {
+  const { action, view, leaderNow, scope, force } = ctx;
   const candidates = view.members.filter((m) => m.name !== leaderNow && !isNoFailover(m.data.tags ?? {})).map(
     (m) => m.name,
   )
     .sort();
   if (candidates.length === 0) throw new CtlError(`No candidates found to ${action} to`);
-  let candidate = values.candidate as string | undefined;
+  let candidate = given;
   if (candidate === undefined && !force) {
     candidate = deps.prompt(`Candidate ['${candidates.join("', '")}']`, "") ?? "";
   }
@@ -152,50 +201,60 @@ async function switchover(
   if (candidate && !candidates.includes(candidate)) {
     throw new CtlError(`Member ${candidate} does not exist in cluster ${scope} or is tagged as nofailover`);
   }
+  return candidate;
+}
 
-  let scheduled: string | null = null;
-  if (action === "switchover") {
-    let when = values.scheduled as string | undefined;
-    if (when === undefined && !force) {
-      when =
-        deps.prompt("When should the switchover take place (e.g. " + isoMinute(deps.now()) + " ) ", "now") ??
-          "now";
-    }
-    if (when && when !== "now") {
-      const at = parseScheduled(when);
-      if (at === null) {
-        throw new CtlError(
-          `Unable to parse scheduled timestamp (${when}). It should be in an unambiguous format (e.g. ISO 8601)`,
-        );
-      }
-      if (view.config?.value.pause === true) {
-        throw new CtlError("Can't schedule switchover in the paused state");
-      }
-      scheduled = at;
-    }
+/** `--scheduled`, else asked unless forced (default now): an ISO 8601 time with offset, or null for now. */
+function chooseSchedule(ctx: Context, given: string | undefined, deps: SwitchoverDeps): string | null {
+  let when = given;
+  if (when === undefined && !ctx.force) {
+    when =
+      deps.prompt("When should the switchover take place (e.g. " + isoMinute(deps.now()) + " ) ", "now") ??
+        "now";
   }
-
-  if (!force) {
-    const question = scheduled
-      ? `Are you sure you want to schedule switchover of cluster ${scope} at ${scheduled}, demoting current leader ${leaderNow}?`
-      : `Are you sure you want to ${action} cluster ${scope}${
-        leaderNow ? `, demoting current leader ${leaderNow}` : ""
-      }?`;
-    if (!deps.confirm(question)) {
-      throw new CtlError(scheduled ? `Aborting scheduled ${action}` : `Aborting ${action}`);
-    }
+  if (!when || when === "now") return null;
+  const at = parseScheduled(when);
+  if (at === null) {
+    throw new CtlError(
+      `Unable to parse scheduled timestamp (${when}). It should be in an unambiguous format (e.g. ISO 8601)`,
+    );
   }
+  if (ctx.view.config?.value.pause === true) {
+    throw new CtlError("Can't schedule switchover in the paused state");
+  }
+  return at;
+}
 
-  const body: Record<string, unknown> = {};
-  if (action === "switchover" || leader) body.leader = leader ?? leaderNow;
-  if (candidate) body.candidate = candidate;
-  if (scheduled) body.scheduled_at = scheduled;
-  const target = view.members.find((m) => m.name === (leaderNow ?? candidate));
+/** patronictl's confirmation; declined: `Aborting [scheduled] <action>`. */
+function confirmSwitchover(ctx: Context, scheduled: string | null, deps: SwitchoverDeps): void {
+  const { action, scope, leaderNow } = ctx;
+  const question = scheduled
+    ? `Are you sure you want to schedule switchover of cluster ${scope} at ${scheduled}, demoting current leader ${leaderNow}?`
+    : `Are you sure you want to ${action} cluster ${scope}${
+      leaderNow ? `, demoting current leader ${leaderNow}` : ""
+    }?`;
+  if (!deps.confirm(question)) {
+    throw new CtlError(scheduled ? `Aborting scheduled ${action}` : `Aborting ${action}`);
+  }
+}
+
+/**
+ * POST the request to the leader (the candidate when there is no leader) and print its answer (and the table
+ * after a success); when the REST API cannot be reached, write the `failover` key instead.
+ */
+async function send(
+  ctx: Context,
+  body: Record<string, unknown>,
+  table: () => string,
+  deps: SwitchoverDeps,
+): Promise<void> {
+  const { action, view, settings, scope, leaderNow } = ctx;
+  const target = view.members.find((m) => m.name === (leaderNow ?? body.candidate));
   try {
     if (!target?.data.api_url) throw new Error("no REST API address");
     const res = await deps.post(new URL(`/${action}`, target.data.api_url).toString(), body, settings);
     if (res.status === 200 || res.status === 202) {
-      deps.out(`${timestamp(deps.now())} ${res.text}\n`);
+      deps.out(`${formatCtlTimestamp(deps.now())} ${res.text}\n`);
       deps.out(table());
     } else {
       const kind = res.text.includes("status unknown") ? "result unknown" : "failed";
@@ -204,14 +263,15 @@ async function switchover(
       );
     }
   } catch {
-    deps.out(`${timestamp(deps.now())} Could not ${action} using Patroni api, falling back to DCS\n`);
+    deps.out(
+      `${formatCtlTimestamp(deps.now())} Could not ${action} using Patroni api, falling back to DCS\n`,
+    );
     const value: Record<string, unknown> = {};
     if (body.leader) value.leader = body.leader;
-    if (candidate) value.member = candidate;
-    if (scheduled) value.scheduled_at = scheduled;
+    if (body.candidate) value.member = body.candidate;
+    if (body.scheduled_at) value.scheduled_at = body.scheduled_at;
     await deps.writeFailoverKey(settings, scope, value);
   }
-  return 0;
 }
 
 function isoMinute(d: Date): string {

@@ -45,3 +45,8 @@ export function formatLocalTimestamp(d: Date): string {
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ` +
     `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
+
+/** patronictl's `timestamp()`: local `YYYY-MM-DD HH:MM:SS.fffff` (the milliseconds times 100, five digits). */
+export function formatCtlTimestamp(d: Date): string {
+  return `${formatLocalTimestamp(d)}.${String(d.getMilliseconds() * 100).padStart(5, "0")}`;
+}

@@ -365,76 +365,18 @@ export function listFooter(cluster: ClusterJson): string[] {
  * stdout, ending with a newline (json/yaml/tsv included; yaml ends with an empty line as with PyYAML + echo).
  */
 export function renderList(view: ClusterView, scope: string, opts: RenderListOptions): string {
-  const { format, extended } = opts;
+  const { format } = opts;
   const cluster = clusterAsJson(view, scope);
   const members = cluster.members;
-  const withHost = members.filter((m) => m.host !== undefined);
-  const columns = ["Cluster", "Member", "Host", "Role", "State", "TL"];
   const legacy = opts.layout !== "lsn";
-  if (legacy) columns.push("Lag in MB");
-  else columns.push("Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag");
-  // Patroni 3.0 has no "Pending restart reason" column.
-  const optional = OPTIONAL_COLUMNS.filter(([title, key]) =>
-    !(legacy && title === "Pending restart reason") && (extended || withHost.some((m) => truthy(m[key])))
-  );
-  // Patroni 3.0 shows the member's own state (`running`), Patroni 4 the replication state (`streaming`).
-  const memberState = new Map(
-    view.members.map((m) => [m.name, typeof m.data.state === "string" ? m.data.state : ""]),
-  );
-  columns.push(...optional.map(([title]) => title));
-
-  const appendPort = withHost.some((m) => m.port !== undefined && m.port !== 5432) ||
-    new Set(withHost.map((m) => m.host)).size < withHost.length;
-  const hideLong = format === "pretty" || format === "topology";
+  const columns = listColumns(members, legacy, opts.extended);
+  const ctx = rowContext(view, scope, members, legacy, format === "pretty" || format === "topology");
   const ordered = format === "topology" ? topologySort(members) : members;
-
   const rows: Cell[][] = ordered.map((m) => {
-    let host = m.host ?? "";
-    if (appendPort && host && m.port) host = `${host}:${m.port}`;
-    let receiveLsn: string = m.receive_lsn ?? "";
-    let receiveLag: number | "" = receiveLsn === "unknown" ? "" : lagInMb(m.receive_lag);
-    let replayLsn: string = m.replay_lsn ?? "";
-    let replayLag: number | "" = replayLsn === "unknown" ? "" : lagInMb(m.replay_lag);
-    // A member of an older Patroni reports only `xlog_location`: show it under Receive when streaming, else Replay.
-    if (receiveLsn === "unknown" && replayLsn === "unknown" && m.lsn !== undefined && m.lsn !== "unknown") {
-      if (m.state === "streaming") {
-        [receiveLsn, receiveLag, replayLsn, replayLag] = [m.lsn, lagInMb(m.lag), "", ""];
-      } else {
-        [receiveLsn, receiveLag, replayLsn, replayLag] = ["", "", m.lsn, lagInMb(m.lag)];
-      }
-    }
-    const cells: Record<string, Cell> = {
-      "Cluster": scope,
-      "Member": m.name,
-      "Host": host,
-      "Role": titleCase(m.role.replaceAll("_", " ")),
-      "State": legacy ? memberState.get(m.name.replace(/^ *\+ /, "")) ?? m.state : m.state,
-      "TL": m.timeline ?? "",
-      "Receive LSN": receiveLsn,
-      "Receive Lag": receiveLag,
-      "Replay LSN": replayLsn,
-      "Replay Lag": replayLag,
-      // Patroni 3.0: whole MiB behind the leader's last published position, `unknown` without a position.
-      "Lag in MB": m.lag === "unknown" ? "unknown" : lagInMb(m.lag),
-      "Pending restart": m.pending_restart ? "*" : "",
-      "Pending restart reason": restartReason(m.pending_restart_reason, hideLong),
-      "Scheduled restart": scheduledRestart(m.scheduled_restart),
-      "Tags": truthy(m.tags) ? (m.tags as Record<string, unknown>) : "",
-    };
+    const cells = memberCells(m, ctx);
     return columns.map((c) => cells[c] ?? "");
   });
-
-  if (format === "json" || format === "yaml") {
-    const elements = rows.map((row) => {
-      const obj: Record<string, unknown> = {};
-      columns.forEach((c, i) => {
-        const v = row[i];
-        if (v !== "" && v !== undefined) obj[c] = v;
-      });
-      return obj;
-    });
-    return format === "json" ? pythonJson(elements) + "\n" : yamlOf(elements, false) + "\n";
-  }
+  if (format === "json" || format === "yaml") return structuredList(columns, rows, format);
 
   // tsv / pretty / topology: tags become YAML text (flow style except in pretty).
   const tagsAt = columns.indexOf("Tags");
@@ -454,6 +396,105 @@ export function renderList(view: ClusterView, scope: string, opts: RenderListOpt
   });
   const footer = listFooter(cluster);
   return [table, ...footer].map((line) => line + "\n").join("");
+}
+
+/**
+ * The columns of the table: the fixed ones of the layout, then the optional ones some member has a value for
+ * (all of them with `-e`). Patroni 3.0 has no "Pending restart reason" column.
+ */
+function listColumns(members: ClusterMemberRow[], legacy: boolean, extended: boolean): string[] {
+  const withHost = members.filter((m) => m.host !== undefined);
+  const columns = ["Cluster", "Member", "Host", "Role", "State", "TL"];
+  if (legacy) columns.push("Lag in MB");
+  else columns.push("Receive LSN", "Receive Lag", "Replay LSN", "Replay Lag");
+  const optional = OPTIONAL_COLUMNS.filter(([title, key]) =>
+    !(legacy && title === "Pending restart reason") && (extended || withHost.some((m) => truthy(m[key])))
+  );
+  columns.push(...optional.map(([title]) => title));
+  return columns;
+}
+
+/** What the cells of every row depend on besides the member itself. */
+interface RowContext {
+  scope: string;
+  legacy: boolean;
+  /** Long pending-restart reasons are hidden (pretty and topology). */
+  hideLong: boolean;
+  /** Hosts are shown with their port (some port is not 5432, or hosts repeat). */
+  appendPort: boolean;
+  /** Each member's own state (`running`), which Patroni 3.0 shows instead of the replication state. */
+  memberState: Map<string, string>;
+}
+
+function rowContext(
+  view: ClusterView,
+  scope: string,
+  members: ClusterMemberRow[],
+  legacy: boolean,
+  hideLong: boolean,
+): RowContext {
+  const withHost = members.filter((m) => m.host !== undefined);
+  const appendPort = withHost.some((m) => m.port !== undefined && m.port !== 5432) ||
+    new Set(withHost.map((m) => m.host)).size < withHost.length;
+  // Patroni 3.0 shows the member's own state (`running`), Patroni 4 the replication state (`streaming`).
+  const memberState = new Map(
+    view.members.map((m) => [m.name, typeof m.data.state === "string" ? m.data.state : ""]),
+  );
+  return { scope, legacy, hideLong, appendPort, memberState };
+}
+
+/** One member's cells by column title. */
+function memberCells(m: ClusterMemberRow, ctx: RowContext): Record<string, Cell> {
+  let host = m.host ?? "";
+  if (ctx.appendPort && host && m.port) host = `${host}:${m.port}`;
+  const [receiveLsn, receiveLag, replayLsn, replayLag] = lsnCells(m);
+  return {
+    "Cluster": ctx.scope,
+    "Member": m.name,
+    "Host": host,
+    "Role": titleCase(m.role.replaceAll("_", " ")),
+    "State": ctx.legacy ? ctx.memberState.get(m.name.replace(/^ *\+ /, "")) ?? m.state : m.state,
+    "TL": m.timeline ?? "",
+    "Receive LSN": receiveLsn,
+    "Receive Lag": receiveLag,
+    "Replay LSN": replayLsn,
+    "Replay Lag": replayLag,
+    // Patroni 3.0: whole MiB behind the leader's last published position, `unknown` without a position.
+    "Lag in MB": m.lag === "unknown" ? "unknown" : lagInMb(m.lag),
+    "Pending restart": m.pending_restart ? "*" : "",
+    "Pending restart reason": restartReason(m.pending_restart_reason, ctx.hideLong),
+    "Scheduled restart": scheduledRestart(m.scheduled_restart),
+    "Tags": truthy(m.tags) ? (m.tags as Record<string, unknown>) : "",
+  };
+}
+
+/** Receive LSN, its lag, Replay LSN, its lag (Patroni 4's columns). */
+function lsnCells(m: ClusterMemberRow): [string, number | "", string, number | ""] {
+  const receiveLsn: string = m.receive_lsn ?? "";
+  const replayLsn: string = m.replay_lsn ?? "";
+  // A member of an older Patroni reports only `xlog_location`: show it under Receive when streaming, else Replay.
+  if (receiveLsn === "unknown" && replayLsn === "unknown" && m.lsn !== undefined && m.lsn !== "unknown") {
+    return m.state === "streaming" ? [m.lsn, lagInMb(m.lag), "", ""] : ["", "", m.lsn, lagInMb(m.lag)];
+  }
+  return [
+    receiveLsn,
+    receiveLsn === "unknown" ? "" : lagInMb(m.receive_lag),
+    replayLsn,
+    replayLsn === "unknown" ? "" : lagInMb(m.replay_lag),
+  ];
+}
+
+/** json / yaml: one object per member with its non-empty cells. */
+function structuredList(columns: string[], rows: Cell[][], format: "json" | "yaml"): string {
+  const elements = rows.map((row) => {
+    const obj: Record<string, unknown> = {};
+    columns.forEach((c, i) => {
+      const v = row[i];
+      if (v !== "" && v !== undefined) obj[c] = v;
+    });
+    return obj;
+  });
+  return format === "json" ? pythonJson(elements) + "\n" : yamlOf(elements, false) + "\n";
 }
 
 export interface TableOptions {

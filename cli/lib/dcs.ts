@@ -9,6 +9,18 @@
 import { createEtcdDcs, type EtcdDcs } from "../../src/dcs/etcd.ts";
 import { checkClusterName, CtlError, type CtlSettings, describeEndpoints, requireEtcd } from "./config.ts";
 
+/** The etcd adapter for one cluster as the control commands use it: named `hactl-ctl`, no lease; close it. */
+export function openCtlDcs(settings: CtlSettings, scope: string): EtcdDcs {
+  return createEtcdDcs({
+    etcd: requireEtcd(settings),
+    namespace: settings.namespace,
+    scope,
+    name: "hactl-ctl",
+    retryTimeout: settings.retryTimeout,
+    ttl: settings.ttl,
+  });
+}
+
 async function withDcs<T>(
   settings: CtlSettings,
   scope: string,
@@ -17,14 +29,7 @@ async function withDcs<T>(
 ) {
   checkClusterName(scope);
   const etcd = requireEtcd(settings);
-  const dcs = createEtcdDcs({
-    etcd,
-    namespace: settings.namespace,
-    scope,
-    name: "hactl-ctl",
-    retryTimeout: settings.retryTimeout,
-    ttl: settings.ttl,
-  });
+  const dcs = openCtlDcs(settings, scope);
   try {
     return await fn(dcs);
   } catch (err) {

@@ -1,15 +1,19 @@
 /**
- * patronictl's member selection, shared by `hactl restart`, `reload` and `flush`: the cluster name (first
- * positional, or the configuration's `scope` when the first positional is a member), the member table, the
- * `-r/--role` filter, and the errors patronictl gives.
+ * What `hactl restart`, `reload` and `flush` share, as patronictl's member-targeting commands: their frame
+ * ({@linkcode runMemberCommand}: common options, reading the ctl configuration and the cluster), the cluster name
+ * (first positional, or the configuration's `scope` when the first positional is a member), the member table, the
+ * `-r/--role` filter, the confirmation, the per-member soft failures and the errors patronictl gives.
  *
- * Pure apart from the deps it is given.
+ * No I/O of its own: the world comes in through the deps it is given (and the ctl configuration reader).
+ * May import: src/core, cli/lib.
  *
  * @module
  */
 import { renderList } from "./cluster_table.ts";
 import type { ClusterView, Member } from "../../src/core/types.ts";
-import { CtlError, type CtlSettings } from "./config.ts";
+import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./config.ts";
+import { runCtl } from "./command.ts";
+import type { ParseArgsOptionsConfig } from "node:util";
 
 /** What member-targeting commands need from the world; tests replace it. */
 export interface MemberCommandDeps {
@@ -129,4 +133,120 @@ export function confirmOrAbort(
 ): void {
   if (force) return;
   if (!deps.confirm(message)) throw new CtlError(`Aborted ${action}`);
+}
+
+/** The options `restart`, `reload` and `flush` share besides the global ones (`--group`: accepted, not used). */
+export const MEMBER_OPTIONS = {
+  role: { type: "string", short: "r" },
+  force: { type: "boolean" },
+  group: { type: "string" },
+} as const;
+
+/** A member-targeting command's cluster and selection, once its options and positionals are read. */
+export interface MemberTarget {
+  settings: CtlSettings;
+  scope: string;
+  view: ClusterView;
+  /** The member names given after the cluster name (none: all members). */
+  names: string[];
+  role: RoleFilter;
+  /** `-r/--role` was given: the member table is printed even with `--force`. */
+  roleGiven: boolean;
+  force: boolean;
+}
+
+/**
+ * The preamble `restart`, `reload` and `flush` share: read the ctl configuration (global options), check
+ * `-r/--role`, then split the positionals into cluster and member names and read the cluster.
+ */
+export async function loadMemberTarget(
+  values: Record<string, unknown>,
+  positionals: string[],
+  env: Record<string, string>,
+  deps: Pick<MemberCommandDeps, "loadCluster">,
+): Promise<MemberTarget> {
+  const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
+  const role = parseRole(values.role);
+  const force = values.force === true;
+  const { scope, view, names } = await clusterAndNames(settings, positionals, deps);
+  return { settings, scope, view, names, role, roleGiven: values.role !== undefined, force };
+}
+
+/** A member-targeting command for {@linkcode runMemberCommand}. */
+export interface MemberCommand {
+  /** `Usage: hactl <name> [OPTIONS] ...`, repeated in usage errors. */
+  usage: string;
+  help: string;
+  args: string[];
+  env: Record<string, string>;
+  deps: MemberCommandDeps;
+  /** Options besides {@linkcode MEMBER_OPTIONS} and the global ones. */
+  options?: ParseArgsOptionsConfig;
+  /**
+   * Check the positionals before anything is read and return those naming the cluster and its members (all of
+   * them when not given). Throws `CtlError`.
+   */
+  memberPositionals?(positionals: string[]): string[];
+  /** The command itself, once the target is read; returns the exit code. */
+  body(target: MemberTarget, values: Record<string, unknown>, positionals: string[]): Promise<number>;
+}
+
+/**
+ * The frame of `restart`, `reload` and `flush`: {@linkcode runCtl} with the shared options, then the shared
+ * preamble ({@linkcode loadMemberTarget}), then the command's body.
+ */
+export async function runMemberCommand(c: MemberCommand): Promise<number> {
+  return await runCtl({
+    usage: c.usage,
+    help: c.help,
+    args: c.args,
+    options: { ...MEMBER_OPTIONS, ...c.options },
+    out: c.deps.out,
+    err: c.deps.err,
+    body: async (values, positionals) => {
+      const names = c.memberPositionals ? c.memberPositionals(positionals) : positionals;
+      const target = await loadMemberTarget(values, names, c.env, c.deps);
+      return await c.body(target, values, positionals);
+    },
+  });
+}
+
+/** {@linkcode selectMembers} for a target: print the member table, keep the named members having the role. */
+export function targetMembers(target: MemberTarget, out: (text: string) => void): Member[] {
+  const { view, scope, names, role, roleGiven, force } = target;
+  return selectMembers(view, scope, names, role, roleGiven, force, out);
+}
+
+/** The members' names as patronictl lists them in its questions: `pg1, pg2`. */
+export function memberNames(members: Member[]): string {
+  return members.map((m) => m.name).join(", ");
+}
+
+/** patronictl's line for a member that answered with an error: `Failed: <what> for member <name>, status code=...`. */
+export function refusedLine(what: string, name: string, res: { status: number; text: string }): string {
+  return `Failed: ${what} for member ${name}, status code=${res.status}, (${res.text})\n`;
+}
+
+/** patronictl's line for a member that could not be asked: `Failed: <what> for member <name>, (<reason>)`. */
+export function unreachableLine(what: string, name: string, err: unknown): string {
+  return `Failed: ${what} for member ${name}, (${err instanceof Error ? err.message : err})\n`;
+}
+
+/**
+ * Act on each member in turn; when `act` throws (the member cannot be reached), print {@linkcode unreachableLine}
+ * and go on with the next one, as patronictl does.
+ */
+export async function forEachMember(
+  members: Member[],
+  what: string,
+  out: (text: string) => void,
+  act: (member: Member) => Promise<void>,
+): Promise<void> {
+  for (const m of members) {
+    try {
+      await act(m);
+    } catch (err) {
+      out(unreachableLine(what, m.name, err));
+    }
+  }
 }
