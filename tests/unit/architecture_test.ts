@@ -136,6 +136,14 @@ Deno.test("no import cycle between product files", () => {
   assert.deepEqual(importCycles(importGraph(PRODUCT, read)).map((c) => c.join(" -> ")), []);
 });
 
+Deno.test("commands never import other commands: what several share lives in cli/lib/", () => {
+  const graph = importGraph(PRODUCT.filter((f) => f.startsWith("cli/")), read);
+  const bad = [...graph].flatMap(([from, targets]) =>
+    targets.filter((to) => /^cli\/[^/]+\.ts$/.test(to)).map((to) => `${from} -> ${to}`)
+  );
+  assert.deepEqual(bad, []);
+});
+
 Deno.test("the core is pure: no runtime, clock, timer, randomness or package import", () => {
   const bad: string[] = [];
   for (const file of PRODUCT.filter((f) => layerOf(f) === "src/core")) {
