@@ -17,6 +17,8 @@ import { runCtl } from "./lib/command.ts";
 import { stdinAsker } from "./lib/prompt.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
 import { parseScheduled } from "./lib/schedule.ts";
+import { normalizeDynamic } from "../src/config/dynamic.ts";
+import { switchoverRequestTimeoutMs } from "../src/core/settings.ts";
 
 type Action = "switchover" | "failover";
 
@@ -54,8 +56,13 @@ const HELP: Record<Action, string> = {
 /** What the command needs from the world; tests replace it. */
 export interface SwitchoverDeps {
   loadCluster(settings: CtlSettings, scope: string): Promise<ClusterView>;
-  /** POST to a member's REST API; throws when it cannot be reached. */
-  post(url: string, body: unknown, settings: CtlSettings): Promise<{ status: number; text: string }>;
+  /** POST to a member's REST API, waiting up to `timeoutMs` for the answer; throws when it cannot be reached. */
+  post(
+    url: string,
+    body: unknown,
+    settings: CtlSettings,
+    timeoutMs: number,
+  ): Promise<{ status: number; text: string }>;
   /** Write the `failover` key directly (the fallback). */
   writeFailoverKey(settings: CtlSettings, scope: string, value: Record<string, unknown>): Promise<void>;
   prompt(message: string, fallback: string): string | null;
@@ -67,8 +74,7 @@ export interface SwitchoverDeps {
 
 export const REAL_DEPS: SwitchoverDeps = {
   loadCluster: loadClusterFromEtcd,
-  // The agent watches etcd up to 2 * max(10, loop_wait) s for the outcome: allow for that and a little more.
-  post: (url, body, settings) => postJson(url, body, settings, 120_000),
+  post: (url, body, settings, timeoutMs) => postJson(url, body, settings, timeoutMs),
   writeFailoverKey,
   // click's questions, read from stdin line by line (answers can be piped; end of input is "Aborted!").
   prompt: (message, fallback) => stdinAsker().prompt(message, { default: fallback }),
@@ -252,7 +258,14 @@ async function send(
   const target = view.members.find((m) => m.name === (leaderNow ?? body.candidate));
   try {
     if (!target?.data.api_url) throw new Error("no REST API address");
-    const res = await deps.post(new URL(`/${action}`, target.data.api_url).toString(), body, settings);
+    // The leader watches etcd for the outcome before it answers: wait for that and a little more.
+    const timeoutMs = switchoverRequestTimeoutMs(normalizeDynamic(view.config?.value ?? {}).settings);
+    const res = await deps.post(
+      new URL(`/${action}`, target.data.api_url).toString(),
+      body,
+      settings,
+      timeoutMs,
+    );
     if (res.status === 200 || res.status === 202) {
       deps.out(`${formatCtlTimestamp(deps.now())} ${res.text}\n`);
       deps.out(table());

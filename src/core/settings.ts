@@ -124,3 +124,17 @@ export function restartWaitMs(
 ): number {
   return secondsToMs(2 * pgCtlTimeoutSeconds + 2 * settings.loopWait + 10);
 }
+
+/**
+ * How long (ms) `hactl switchover`/`failover` waits for the leader's answer to its request: at least 120 s, and
+ * always 10 s longer than the agent watches etcd for the outcome (`switchoverWaitMs`).
+ *
+ * @example
+ * ```ts
+ * switchoverRequestTimeoutMs({ loopWait: 10 }); // 120000
+ * switchoverRequestTimeoutMs({ loopWait: 60 }); // 130000
+ * ```
+ */
+export function switchoverRequestTimeoutMs(settings: Pick<DynamicSettings, "loopWait">): number {
+  return Math.max(120_000, switchoverWaitMs(settings) + 10_000);
+}

@@ -16,6 +16,7 @@ import {
   retryTimeoutMs,
   secondsToMs,
   staleAfterMs,
+  switchoverRequestTimeoutMs,
   switchoverWaitMs,
   switchoverWaitSeconds,
 } from "../../src/core/settings.ts";
@@ -136,4 +137,9 @@ Deno.test("bootstrap.dcs timings that normalizeDynamic() would repair are an err
 Deno.test("restartWaitMs(): a stop and a start bounded by pg_ctl_timeout, two cycles and 10 s", () => {
   assert.equal(restartWaitMs({ loopWait: 10 }, 60), 150_000);
   assert.equal(restartWaitMs({ loopWait: 2 }, 30), 74_000);
+});
+
+Deno.test("switchoverRequestTimeoutMs(): at least 120 s, always past the agent's own wait", () => {
+  assert.equal(switchoverRequestTimeoutMs({ loopWait: 10 }), 120_000);
+  assert.equal(switchoverRequestTimeoutMs({ loopWait: 60 }), 130_000);
 });
