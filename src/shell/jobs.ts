@@ -13,6 +13,8 @@ import type { JobRequest, JobState } from "../core/types.ts";
 /** Runs one long operation at a time and reports it in the next observation. */
 export class JobRunner {
   #state: JobState | null = null;
+  /** Settles once the running job's state is final (never rejects). */
+  #running: Promise<void> = Promise.resolve();
   constructor(
     private readonly pg: PostgresPort,
     private readonly clock: Clock,
@@ -45,7 +47,8 @@ export class JobRunner {
       status: "running",
     };
     this.#state = state;
-    this.run(req).then(
+    const job = this.run(req);
+    job.then(
       () => {
         state.status = "ok";
         this.done(req, true);
@@ -57,11 +60,13 @@ export class JobRunner {
         this.done(req, false);
       },
     ).finally(this.wake);
+    // Registered after the handlers above, so the state is final when it settles.
+    this.#running = job.then(() => {}, () => {});
   }
 
-  /** Wait for a running job (used on shutdown and by the simulator). */
+  /** Wait for a running job (used on shutdown and by the simulator); no timer: it awaits the job itself. */
   async settle(): Promise<void> {
-    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    while (this.busy) await this.#running;
   }
 
   private run(req: JobRequest): Promise<void> {
