@@ -1,0 +1,44 @@
+/**
+ * decide() as a specification, with etcd out of reach (src/core/decide_offline.ts): a Postgres that may be
+ * writable stops (fast when replicas stream, else immediate), a replica is left alone.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { decide } from "../../src/core/decide.ts";
+import { INITIAL_MEMORY } from "../../src/core/types.ts";
+import { ctx, obs, pgState, PRIMARY } from "../helpers/decide_inputs.ts";
+
+Deno.test("decide() demotes a primary when etcd cannot be reached: fast with streaming replicas, else immediate", () => {
+  // Fast, as Patroni's 'offline' demotion: the shutdown checkpoint reaches every streaming replica, so a replica
+  // promoted later holds every acknowledged write. An immediate stop lost the last one (chaos suite, cut-etcd);
+  // a fast stop that hangs on an unreachable replica accepts no writes meanwhile, and the fence deadline ends it.
+  const streaming = {
+    usename: "replicator",
+    application_name: "pg2",
+    client_addr: "10.0.0.2",
+    state: "streaming",
+    sync_state: "async",
+    sync_priority: 0,
+  };
+  const withReplica = decide(obs({ ...PRIMARY, replication: [streaming] }, null), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(withReplica.actions, [{ type: "demote", mode: "fast" }]);
+  // No replica to send a shutdown checkpoint to: it would only diverge this server's history.
+  const d = decide(obs({ ...PRIMARY, replication: [] }, null), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
+  assert.equal(d.reason, "demoting self because DCS is not accessible and I was a leader");
+});
+
+Deno.test("decide() leaves a replica alone when etcd cannot be reached", () => {
+  const d = decide(obs(pgState(), null), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.match(d.reason, /^DCS is not accessible/);
+});
+
+Deno.test("decide() demotes a possibly-writable silent Postgres when etcd cannot be reached", () => {
+  const silent = pgState({ queryable: false, role: null, standbySignal: false, replicationState: null });
+  assert.deepEqual(decide(obs(silent, null), INITIAL_MEMORY, ctx("pg1")).actions, [{
+    type: "demote",
+    mode: "immediate",
+  }]);
+});
