@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type LocalCluster, type Timing } from "../../tests/helpers/cluster.ts";
+import type { LocalCluster, Timing } from "../../tests/helpers/cluster.ts";
 import { stopAgent } from "../../tests/helpers/processes.ts";
 import type { CutMode } from "../../tests/helpers/tcp_proxy.ts";
 import {
