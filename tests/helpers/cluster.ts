@@ -49,6 +49,16 @@ export interface ClusterOptions {
   formDeadlineMs?: number;
   /** Prefix of the temp dir (default `hactl-<scope>-`). */
   dirPrefix?: string;
+  /**
+   * Runs once the layout is written, before any agent starts: where a test edits a member's YAML
+   * (`MemberLayout.configPath`) or creates what that YAML names. When it throws, formation fails.
+   */
+  beforeStart?: (members: MemberLayout[], layout: LayoutOptions) => Promise<void>;
+  /**
+   * Runs when the cluster is disposed (also after a failed formation), once the agents and any Postgres left
+   * have stopped and before etcd stops: for what must outlive the agents (a watchdog device they hold open).
+   */
+  afterStop?: () => Promise<void>;
 }
 
 /** A formed local cluster: 1 primary + N-1 streaming replicas. Disposing it stops and removes everything. */
@@ -92,6 +102,7 @@ export async function formCluster(
     await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
     agents.clear();
     await stopLeftoverPostgres(members.map((m) => m.dataDir));
+    await opts.afterStop?.();
     await Promise.all([...proxies.values()].flat().map((p) => p.close()));
     await etcd.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -115,6 +126,7 @@ export async function formCluster(
     if (opts.proxied && members.some((m) => !proxies.has(m.name))) {
       throw new Error(`proxies are set up for pg1..pg3, the layout names ${members.map((m) => m.name)}`);
     }
+    await opts.beforeStart?.(members, layout);
     const t0 = performance.now();
     for (const m of members) agents.set(m.name, await spawnAgent(m));
     const health = await waitHealthy(layout, size - 1, opts.formDeadlineMs ?? 120_000);

@@ -15,18 +15,16 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { startEtcd } from "../helpers/etcd.ts";
-import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
+import { formCluster } from "../helpers/cluster.ts";
+import { stopAgent } from "../helpers/processes.ts";
 import { FifoWatchdog } from "../helpers/watchdog_fifo.ts";
-import { watchLeaderKey } from "../helpers/writer.ts";
+import { type LeaderWatch, watchLeaderKey } from "../helpers/writer.ts";
 import {
   type MemberLayout,
   readHealth,
-  spawnAgent,
   waitFor,
   waitHealthy,
   withSql,
-  writeLayout,
 } from "../../scripts/lib/local_cluster.ts";
 
 const SCOPE = "wdtest";
@@ -63,36 +61,38 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using etcd = await startEtcd({ members: 1 });
-    const dir = await Deno.makeTempDir({ prefix: "hactl-wd-" });
-    const [pgBase, apiBase] = await freePorts(2, 2);
-    const layout = {
-      dir,
-      scope: SCOPE,
+    // pg1's watchdog FIFO and the leader watch: made before the agents start, closed once they have stopped.
+    const made: { fifo?: FifoWatchdog; watch?: LeaderWatch } = {};
+    // 1. pg1 leads (pg2 cannot: it neither bootstraps nor races), pings with timeout 12 - 5.
+    await using c = await formCluster({ ttl: 12, loopWait: 2, retryTimeout: 4 }, SCOPE, {
+      etcdMembers: 1,
       members: 2,
-      etcdEndpoints: etcd.endpoints,
-      basePgPort: pgBase!,
-      baseApiPort: apiBase!,
-      ttl: 12,
-      loopWait: 2,
-      retryTimeout: 4,
-    };
-    const [pg1, pg2] = await writeLayout(layout) as [MemberLayout, MemberLayout];
-    const fifo = await FifoWatchdog.create(`${dir}/pg1.watchdog`);
-    await setWatchdog(pg1, `watchdog:\n  mode: required\n  driver: testing\n  device: ${fifo.path}\n`);
-    await setWatchdog(
-      pg2,
-      `watchdog:\n  mode: required\n  driver: testing\n  device: ${dir}/no-such-device\n`,
-    );
-    const agents = new Map<string, Deno.ChildProcess>();
-    const watch = await watchLeaderKey(etcd.endpoints, SCOPE);
+      dirPrefix: "hactl-wd-",
+      formDeadlineMs: 90_000,
+      beforeStart: async ([pg1, pg2], layout) => {
+        made.fifo = await FifoWatchdog.create(`${layout.dir}/pg1.watchdog`);
+        await setWatchdog(
+          pg1!,
+          `watchdog:\n  mode: required\n  driver: testing\n  device: ${made.fifo.path}\n`,
+        );
+        await setWatchdog(
+          pg2!,
+          `watchdog:\n  mode: required\n  driver: testing\n  device: ${layout.dir}/no-such-device\n`,
+        );
+        made.watch = await watchLeaderKey(layout.etcdEndpoints, SCOPE);
+      },
+      afterStop: async () => {
+        await made.watch?.close();
+        await made.fifo?.[Symbol.asyncDispose]();
+      },
+    });
+    const [pg1, pg2] = c.members as [MemberLayout, MemberLayout];
+    const { agents, layout } = c;
+    const fifo = made.fifo!;
+    const watch = made.watch!;
     let frozen = false;
     try {
-      for (const m of [pg1, pg2]) agents.set(m.name, await spawnAgent(m));
-
-      // 1. pg1 leads (pg2 cannot: it neither bootstraps nor races), pings with timeout 12 - 5.
-      const health = await waitHealthy(layout, 1, 90_000);
-      assert.equal(health.leader, "pg1");
+      assert.equal(c.leader.name, "pg1");
       await waitFor("a watchdog ping", 10_000, () => Promise.resolve(fifo.count("ping") > 0));
       assert.equal(fifo.timeout, 7, fifo.describe());
       assert.ok(!fifo.closed);
@@ -122,7 +122,7 @@ Deno.test({
         await withSql(pg1, async (sql) => (await sql`SELECT pg_is_in_recovery() AS r`)[0]!.r),
         false,
       );
-      agents.set("pg1", await spawnAgent(pg1));
+      await c.spawn("pg1");
       await waitFor(
         "the new agent holding the key in pause",
         20_000,
@@ -158,7 +158,7 @@ Deno.test({
       );
       assert.equal((await readHealth(layout)).leader, null);
       const restarted = performance.now();
-      agents.set("pg1", await spawnAgent(pg1));
+      await c.spawn("pg1");
       await waitHealthy(layout, 1, 60_000);
       await waitFor(
         "pings from the new agent",
@@ -218,12 +218,8 @@ Deno.test({
       }
       throw err;
     } finally {
+      // Thawed before the cluster is disposed, so that SIGTERM stops it.
       if (frozen) agents.get("pg1")?.kill("SIGCONT");
-      await Promise.all([...agents.values()].map((a) => stopAgent(a, 30_000)));
-      await stopLeftoverPostgres([pg1.dataDir, pg2.dataDir]);
-      await watch.close();
-      await fifo[Symbol.asyncDispose]();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   },
 });

@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Sim, SimViolation } from "./sim.ts";
+import { SimViolation } from "./invariants.ts";
+import { Sim } from "./sim.ts";
 
 const FAST = { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 };
 const DEFAULT = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 };

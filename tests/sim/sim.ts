@@ -14,13 +14,11 @@
  * it finds), `killAgent` (the agent process dies, Postgres keeps running), `hostCrash`/`hostStart`, `delay`
  * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes).
  *
- * Invariants, checked after every step (a cycle, a timer, a fault): (a) at most one running writable primary,
- * (b) promotion only while holding the leader key (from the fake's record), (c) no replica streams from an upstream
- * with another system identifier, a lower timeline, or a history that is not really its own, (d) liveness: once no
- * fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds the leader key and
- * runs as a queryable primary. A violation throws `SimViolation` with the seed and the last 40 trace lines.
+ * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness) are checked
+ * after every step (a cycle, a timer, a fault); a violation throws `SimViolation` with the seed and the last 40
+ * trace lines (trace.ts).
  *
- * Imports `src/` (agent, config, codec, health) and the fakes.
+ * Imports `src/` (agent, config, codec, health), the fakes, and the simulator's invariants and trace.
  *
  * @module
  */
@@ -30,8 +28,10 @@ import { clusterPrefix, KEYS } from "../../src/dcs/codec.ts";
 import { buildStatus } from "../../src/api/health.ts";
 import type { DynamicSettings, Tags } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { FakePostgres, FakePostgresWorld, type OpDurations, sameHistoryBelow } from "../fakes/memory_pg.ts";
+import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memory_pg.ts";
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
+import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
+import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
 export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
@@ -69,24 +69,6 @@ export interface SimOptions {
   checkHistories?: boolean;
 }
 
-/** One line of the trace: a cycle's sentence or a fault/event. */
-export interface TraceLine {
-  at: number;
-  member: string;
-  kind: "cycle" | "event";
-  text: string;
-  actions: string[];
-  failed: string | null;
-}
-
-/** An invariant broke. The message holds the seed and the trace tail. */
-export class SimViolation extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "SimViolation";
-  }
-}
-
 type AgentState = "running" | "stopping" | "stopped" | "down";
 
 /** One simulated host. */
@@ -118,12 +100,7 @@ async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 64; i++) await null;
 }
 
-/** `12.345` seconds, padded. */
-export function formatTime(ms: number): string {
-  return (ms / 1000).toFixed(3).padStart(8);
-}
-
-export class Sim {
+export class Sim implements SimView {
   now = 0;
   readonly seed: number;
   readonly etcd: MemoryEtcd;
@@ -549,51 +526,20 @@ export class Sim {
 
   // ------------------------------------------------------------------ invariants
 
+  /** Is some fault active now (an agent not running, a partition, held-back cycles)? */
   faultActive(): boolean {
-    return this.members.some((m) =>
-      m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > this.now
-    );
+    return faultActive(this);
   }
 
   /** How long after the last fault change the cluster must have a leader running as primary. */
   livenessWindow(): number {
-    const d = this.durations;
-    return (this.settings.ttl + 3 * this.settings.loopWait) * 1000 + d.bootstrap + d.createReplica + d.start;
+    return livenessWindow(this.settings, this.durations);
   }
 
   /** Throws SimViolation when an invariant does not hold now. */
   check(): void {
-    const primaries = this.world.runningPrimaries();
-    if (primaries.length > 1) this.#fail(`(a) two running writable primaries: ${primaries.join(", ")}`);
-    if (this.world.violations.length > 0) this.#fail(`(b) ${this.world.violations.join("; ")}`);
-    if (this.#checkHistories && this.world.foreignStreams.length > 0) {
-      this.#fail(`(c) ${this.world.foreignStreams.join("; ")}`);
-    }
-    for (const m of this.members) {
-      const up = m.pg.streamSource();
-      if (!up) continue;
-      if (up.sysid !== m.pg.sysid) {
-        this.#fail(
-          `(c) ${m.name} streams from ${up.name} with another system id (${up.sysid} != ${m.pg.sysid})`,
-        );
-      }
-      if ((up.timeline ?? 0) < (m.pg.timeline ?? 0)) {
-        this.#fail(`(c) ${m.name} on timeline ${m.pg.timeline} streams from ${up.name} on ${up.timeline}`);
-      }
-      if (this.#checkHistories && !sameHistoryBelow([...m.pg.segments], [...up.segments], m.pg.wal ?? 0)) {
-        this.#fail(`(c) ${m.name} streams from ${up.name} whose history below ${m.pg.wal} is not its own`);
-      }
-    }
-    if (!this.faultActive() && this.now - this.lastFaultChange >= this.livenessWindow()) {
-      const leader = this.leaderKey();
-      const pg = leader ? this.members.find((m) => m.name === leader)?.pg : undefined;
-      if (!leader || !pg || !pg.isRunningPrimary()) {
-        this.#fail(
-          `(d) no fault for ${(this.now - this.lastFaultChange) / 1000}s, yet ` +
-            (leader ? `leader ${leader} does not run as primary` : "nobody holds the leader key"),
-        );
-      }
-    }
+    const broken = brokenInvariant(this, this.#checkHistories);
+    if (broken !== null) this.#fail(broken);
   }
 
   /** The last `n` trace lines, formatted. */
@@ -607,12 +553,4 @@ export class Sim {
         `last trace lines:\n${this.traceTail(40).join("\n")}`,
     );
   }
-}
-
-/** `  12.000 pg1  sentence [actions] (failed: ...)` for traces. */
-export function formatTraceLine(l: TraceLine): string {
-  const actions = l.actions.length > 0 ? ` [${l.actions.join(" ")}]` : "";
-  const failed = l.failed ? ` (${l.failed})` : "";
-  const text = l.kind === "event" ? `-- ${l.text}` : l.text;
-  return `${formatTime(l.at)} ${l.member}  ${text}${actions}${failed}`;
 }

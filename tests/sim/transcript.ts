@@ -28,7 +28,8 @@
  *
  * @module
  */
-import { formatTraceLine, Sim, type TraceLine } from "./sim.ts";
+import { Sim } from "./sim.ts";
+import { formatTraceLine, type TraceLine } from "./trace.ts";
 
 /** Parse `60s`, `500ms`, `2m`, `1.5s` into ms. */
 export function parseDuration(text: string): number {

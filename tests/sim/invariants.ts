@@ -1,0 +1,107 @@
+/**
+ * The simulator's invariants, checked after every step (a cycle, a timer, a fault):
+ *
+ * - (a) at most one running writable primary;
+ * - (b) promotion only while holding the leader key (from the fake Postgres world's record);
+ * - (c) no replica streams from an upstream with another system identifier, a lower timeline, or a history that is
+ *   not really its own (the last one only with `checkHistories`);
+ * - (d) liveness: once no fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds
+ *   the leader key and runs as a queryable primary.
+ *
+ * The checks read the simulator through `SimView` and return the first broken invariant as text; the simulator
+ * throws it as a `SimViolation` with the seed and the trace tail.
+ *
+ * Imports `src/core/types.ts` and the fake Postgres only.
+ *
+ * @module
+ */
+import type { DynamicSettings } from "../../src/core/types.ts";
+import {
+  type FakePostgres,
+  type FakePostgresWorld,
+  type OpDurations,
+  sameHistoryBelow,
+} from "../fakes/memory_pg.ts";
+
+/** An invariant broke. The message holds the seed and the trace tail. */
+export class SimViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SimViolation";
+  }
+}
+
+/** A simulated host, as the invariants read it. */
+export interface HostView {
+  readonly name: string;
+  readonly pg: FakePostgres;
+  /** The agent's state: "running", "stopping", "stopped" or "down". */
+  readonly state: string;
+  readonly partitioned: boolean;
+  readonly dcsPartitioned: boolean;
+  readonly blockedUntil: number;
+}
+
+/** What the invariants read of the simulator. */
+export interface SimView {
+  readonly now: number;
+  readonly world: FakePostgresWorld;
+  readonly members: readonly HostView[];
+  readonly settings: DynamicSettings;
+  readonly durations: OpDurations;
+  /** Virtual time of the last fault injected or healed (liveness counts from there). */
+  readonly lastFaultChange: number;
+  /** The member named in the `leader` key right now. */
+  leaderKey(): string | null;
+}
+
+/** Is some fault active now (an agent not running, a partition, held-back cycles)? */
+export function faultActive(sim: SimView): boolean {
+  return sim.members.some((m) =>
+    m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > sim.now
+  );
+}
+
+/** How long after the last fault change the cluster must have a leader running as primary. */
+export function livenessWindow(settings: DynamicSettings, d: OpDurations): number {
+  return (settings.ttl + 3 * settings.loopWait) * 1000 + d.bootstrap + d.createReplica + d.start;
+}
+
+/** The first invariant that does not hold now, as the violation's text, or null when all hold. */
+export function brokenInvariant(sim: SimView, checkHistories: boolean): string | null {
+  const primaries = sim.world.runningPrimaries();
+  if (primaries.length > 1) return `(a) two running writable primaries: ${primaries.join(", ")}`;
+  if (sim.world.violations.length > 0) return `(b) ${sim.world.violations.join("; ")}`;
+  if (checkHistories && sim.world.foreignStreams.length > 0) {
+    return `(c) ${sim.world.foreignStreams.join("; ")}`;
+  }
+  for (const m of sim.members) {
+    const broken = brokenStream(m.pg, checkHistories);
+    if (broken !== null) return broken;
+  }
+  if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(sim.settings, sim.durations)) {
+    const leader = sim.leaderKey();
+    const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
+    if (!leader || !pg || !pg.isRunningPrimary()) {
+      return `(d) no fault for ${(sim.now - sim.lastFaultChange) / 1000}s, yet ` +
+        (leader ? `leader ${leader} does not run as primary` : "nobody holds the leader key");
+    }
+  }
+  return null;
+}
+
+/** Invariant (c) for one member: what is wrong with the upstream it streams from, or null. */
+function brokenStream(pg: FakePostgres, checkHistories: boolean): string | null {
+  const up = pg.streamSource();
+  if (!up) return null;
+  if (up.sysid !== pg.sysid) {
+    return `(c) ${pg.name} streams from ${up.name} with another system id (${up.sysid} != ${pg.sysid})`;
+  }
+  if ((up.timeline ?? 0) < (pg.timeline ?? 0)) {
+    return `(c) ${pg.name} on timeline ${pg.timeline} streams from ${up.name} on ${up.timeline}`;
+  }
+  if (checkHistories && !sameHistoryBelow([...pg.segments], [...up.segments], pg.wal ?? 0)) {
+    return `(c) ${pg.name} streams from ${up.name} whose history below ${pg.wal} is not its own`;
+  }
+  return null;
+}
