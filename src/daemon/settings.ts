@@ -1,7 +1,8 @@
 /**
  * The dynamic settings as the agent last computed them, for the adapters that read them (the Postgres adapter's
  * `postgresql.parameters` and `use_slots`). The agent computes its settings through `from` (its `dynamicFrom`),
- * so this source always holds what `agent.dynamic` holds, and it exists before the agent is built.
+ * so this source always holds what `agent.dynamic` holds, and it exists before the agent is built. That holds
+ * only while the agent is the one caller of `from`: anything else that needs settings reads `current()`.
  *
  * May import: every layer of `src/` (this is the daemon's wiring); uses `src/config/` and `src/core/` types.
  *
