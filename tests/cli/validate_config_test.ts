@@ -6,28 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-
-const BASE = (dataDir: string) => `
-scope: batman
-name: pg1
-restapi: {listen: "10.0.0.1:8008"}
-etcd3: {host: "127.0.0.1:2379"}
-postgresql:
-  listen: 10.0.0.1:5432
-  data_dir: ${dataDir}
-  authentication:
-    superuser: {username: postgres, password: topsecret}
-    replication: {username: replicator, password: repsecret}
-`;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hactl-config-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { configWithDataDir } from "../helpers/config_yaml.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
 /** Runs `run(args)` with PATRONI_* cleared, capturing stdout/stderr through a subprocess. */
 async function runCli(args: string[], env: Record<string, string> = {}) {
@@ -49,8 +29,8 @@ Deno.exit(await run(${JSON.stringify(args)}));`;
 }
 
 Deno.test("hactl validate-config prints `<file>: configuration is valid` and exits 0", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+  await withTempDir("hactl-config-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
     const res = await runCli([`${dir}/h.yml`]);
     assert.equal(res.stderr, "");
     assert.equal(res.code, 0);
@@ -59,10 +39,10 @@ Deno.test("hactl validate-config prints `<file>: configuration is valid` and exi
 });
 
 Deno.test("hactl validate-config prints each problem on its own line on stderr and exits 1", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     await Deno.writeTextFile(
       `${dir}/h.yml`,
-      BASE(`${dir}/data`).replace("scope: batman\n", "").replace(":5432", ":pg"),
+      configWithDataDir(`${dir}/data`).replace("scope: batman\n", "").replace(":5432", ":pg"),
     );
     const res = await runCli([`${dir}/h.yml`]);
     assert.equal(res.code, 1);
@@ -75,8 +55,8 @@ Deno.test("hactl validate-config prints each problem on its own line on stderr a
 });
 
 Deno.test("hactl validate-config --print shows the merged config with secrets redacted", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+  await withTempDir("hactl-config-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
     const res = await runCli(["--print", `${dir}/h.yml`], {
       PATRONI_RESTAPI_PASSWORD: "apisecret",
       PATRONI_RESTAPI_USERNAME: "u",

@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { withTempDir } from "../helpers/temp_dir.ts";
 import {
   buildCtlSettings,
   CtlError,
@@ -13,15 +14,6 @@ import {
   loadCtlConfig,
   requireEtcd,
 } from "../../cli/lib/config.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hactl-ctl-config-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 const PATRONICTL_YAML = `
 scope: batman
@@ -40,7 +32,7 @@ ctl:
 `;
 
 Deno.test("loadCtlConfig() reads a patronictl.yaml without the daemon-only keys", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-ctl-config-", async (dir) => {
     const file = `${dir}/patronictl.yaml`;
     await Deno.writeTextFile(file, PATRONICTL_YAML);
     const s = await loadCtlConfig({ configFile: file }, {});
@@ -64,7 +56,7 @@ Deno.test("loadCtlConfig() reads a patronictl.yaml without the daemon-only keys"
 });
 
 Deno.test("PATRONI_* variables override the file; PATRONICTL_CONFIG_FILE names the file", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-ctl-config-", async (dir) => {
     const file = `${dir}/ctl.yml`;
     await Deno.writeTextFile(file, PATRONICTL_YAML);
     const s = await loadCtlConfig({}, {
@@ -79,7 +71,7 @@ Deno.test("PATRONI_* variables override the file; PATRONICTL_CONFIG_FILE names t
 });
 
 Deno.test("the default ~/.config/patroni/patronictl.yaml is used when present and ignored when absent", async () => {
-  await withTempDir(async (home) => {
+  await withTempDir("hactl-ctl-config-", async (home) => {
     const none = await loadCtlConfig({}, { HOME: home, PATRONI_SCOPE: "x" });
     assert.equal(none.source, "environment");
     await Deno.mkdir(`${home}/.config/patroni`, { recursive: true });
@@ -119,7 +111,7 @@ Deno.test("PATRONI_CONFIGURATION is the whole document when no file exists", asy
 });
 
 Deno.test("--dcs-url replaces the file's DCS section and sets the namespace", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-ctl-config-", async (dir) => {
     const file = `${dir}/ctl.yml`;
     await Deno.writeTextFile(file, PATRONICTL_YAML);
     const s = await loadCtlConfig({ configFile: file, dcsUrl: "etcd3://10.1.1.1:2381/other" }, {});
@@ -150,7 +142,7 @@ Deno.test("an explicitly named missing file is patronictl's error", async () => 
 });
 
 Deno.test("a directory of YAML files is merged in sorted order; a non-mapping file is invalid", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-ctl-config-", async (dir) => {
     await Deno.writeTextFile(`${dir}/10-base.yml`, "scope: a\netcd3:\n  host: h:2379\n");
     await Deno.writeTextFile(`${dir}/20-over.yaml`, "scope: b\n");
     await Deno.writeTextFile(`${dir}/ignored.txt`, "scope: c\n");

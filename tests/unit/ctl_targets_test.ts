@@ -14,35 +14,10 @@ import {
   targetMembers,
   unreachableLine,
 } from "../../cli/lib/targets.ts";
-import type { ClusterView, Member } from "../../src/core/types.ts";
+import type { ClusterView } from "../../src/core/types.ts";
+import { ctlMember, ctlView } from "../helpers/ctl_cluster.ts";
 
-function member(name: string): Member {
-  return {
-    name,
-    data: {
-      conn_url: `postgres://10.0.0.${name.slice(2)}:5432/postgres`,
-      api_url: `http://10.0.0.${name.slice(2)}:8008/patroni`,
-      state: "running",
-      role: name === "pg1" ? "primary" : "replica",
-      version: "0.1.0",
-    },
-    modRevision: "1",
-    lease: "1",
-  };
-}
-
-const VIEW: ClusterView = {
-  initialize: "7393828465826342947",
-  config: { value: {}, modRevision: "2" },
-  leader: { name: "pg1", createRevision: "1", modRevision: "1", lease: "1" },
-  members: [member("pg3"), member("pg1"), member("pg2")],
-  status: null,
-  failover: null,
-  sync: null,
-  history: [],
-  revision: "1",
-  problems: [],
-};
+const VIEW: ClusterView = ctlView({ members: [ctlMember("pg3"), ctlMember("pg1"), ctlMember("pg2")] });
 
 function loader() {
   const loaded: string[] = [];
@@ -129,7 +104,7 @@ Deno.test("forEachMember() reports an unreachable member in patronictl's words a
   const out: string[] = [];
   const acted: string[] = [];
   await forEachMember(
-    [member("pg1"), member("pg2"), member("pg3")],
+    [ctlMember("pg1"), ctlMember("pg2"), ctlMember("pg3")],
     "reload",
     (x) => void out.push(x),
     (m) => {
@@ -147,7 +122,7 @@ Deno.test("forEachMember() reports an unreachable member in patronictl's words a
     unreachableLine("flush scheduled restart", "pg1", "timeout"),
     "Failed: flush scheduled restart for member pg1, (timeout)\n",
   );
-  assert.equal(memberNames([member("pg1"), member("pg2")]), "pg1, pg2");
+  assert.equal(memberNames([ctlMember("pg1"), ctlMember("pg2")]), "pg1, pg2");
 });
 
 Deno.test("formatCtlTimestamp() is patronictl's local timestamp with the milliseconds as five digits", () => {

@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { withTempDir } from "../helpers/temp_dir.ts";
 import type { Config } from "../../src/config/config.ts";
 import { loadConfigFile } from "../../src/config/file.ts";
 import type { ClusterView } from "../../src/core/types.ts";
@@ -36,15 +37,6 @@ function recordingLog(): { log: DaemonLog; lines: string[]; props: Record<string
   };
   const log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   return { log: log as unknown as DaemonLog, lines, props };
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hactl-daemon-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 Deno.test("listenOn() binds every interface for an empty host or *, else the host given", () => {
@@ -182,7 +174,7 @@ Deno.test("liveMemberWithMyName() refuses only when a member with this name answ
 
 Deno.test("readTlsFiles(): plain HTTP without TLS keys; errors name the key and the file", async () => {
   assert.deepEqual(await readTlsFiles(base), { serve: null, client: undefined });
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-daemon-", async (dir) => {
     await Deno.writeTextFile(`${dir}/api.pem`, "CERT AND KEY");
     const both = await readTlsFiles(withRestapi({ certfile: `${dir}/api.pem` }));
     assert.deepEqual(both.serve, { cert: "CERT AND KEY", key: "CERT AND KEY" });
@@ -251,7 +243,7 @@ async function reloadFixture(dir: string) {
 }
 
 Deno.test("a reload of an unchanged file says so and still reloads Postgres", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-daemon-", async (dir) => {
     const f = await reloadFixture(dir);
     await f.reload();
     assert.deepEqual(f.lines, ["info No local configuration items changed."]);
@@ -260,7 +252,7 @@ Deno.test("a reload of an unchanged file says so and still reloads Postgres", as
 });
 
 Deno.test("a reload of an invalid file keeps the running configuration and names every problem", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-daemon-", async (dir) => {
     const f = await reloadFixture(dir);
     const before = f.running.config;
     await Deno.writeTextFile(
@@ -286,7 +278,7 @@ Deno.test("a reload of an invalid file keeps the running configuration and names
 });
 
 Deno.test("a reload applies tags live, names what waits for a restart, and keeps the listener when it did not move", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-daemon-", async (dir) => {
     const f = await reloadFixture(dir);
     await Deno.writeTextFile(
       f.path,
@@ -309,7 +301,7 @@ Deno.test("a reload applies tags live, names what waits for a restart, and keeps
 });
 
 Deno.test("a reload that moves the listener puts the previous restapi back when the new one cannot listen", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-daemon-", async (dir) => {
     const f = await reloadFixture(dir);
     const restapi = f.running.config.restapi;
     await Deno.writeTextFile(

@@ -6,38 +6,15 @@ import assert from "node:assert/strict";
 import { run as restart } from "../../cli/restart.ts";
 import { run as reload } from "../../cli/reload.ts";
 import { type FlushDeps, run as flush } from "../../cli/flush.ts";
-import type { ClusterView, Member } from "../../src/core/types.ts";
-
-function member(name: string, extra: Partial<Member["data"]> = {}): Member {
-  return {
-    name,
-    data: {
-      conn_url: `postgres://10.0.0.${name.slice(2)}:5432/postgres`,
-      api_url: `http://10.0.0.${name.slice(2)}:8008/patroni`,
-      state: "running",
-      role: name === "pg1" ? "primary" : "replica",
-      version: "0.1.0",
-      ...extra,
-    },
-    modRevision: "1",
-    lease: "1",
-  };
-}
+import type { ClusterView } from "../../src/core/types.ts";
+import { ctlMember, ctlView } from "../helpers/ctl_cluster.ts";
 
 function view(over: Partial<ClusterView> = {}): ClusterView {
-  return {
-    initialize: "7393828465826342947",
+  return ctlView({
     config: { value: { loop_wait: 7 }, modRevision: "2" },
-    leader: { name: "pg1", createRevision: "1", modRevision: "1", lease: "1" },
-    members: [member("pg1"), member("pg2", { pending_restart: true }), member("pg3")],
-    status: null,
-    failover: null,
-    sync: null,
-    history: [],
-    revision: "1",
-    problems: [],
+    members: [ctlMember("pg1"), ctlMember("pg2", { pending_restart: true }), ctlMember("pg3")],
     ...over,
-  };
+  });
 }
 
 function world(answer: (method: string, url: string) => { status: number; text: string }, v = view()) {
@@ -88,7 +65,7 @@ Deno.test("restart without --force asks when, confirms, asks for a version; --pe
 });
 
 Deno.test("restart --scheduled sends the schedule with an offset; --force deletes an existing schedule first", async () => {
-  const v = view({ members: [member("pg1", { scheduled_restart: { schedule: "x" } }), member("pg2")] });
+  const v = view({ members: [ctlMember("pg1", { scheduled_restart: { schedule: "x" } }), ctlMember("pg2")] });
   const w = world(
     (method) => method === "DELETE" ? { status: 200, text: "" } : { status: 202, text: "Restart scheduled" },
     v,
@@ -159,7 +136,7 @@ Deno.test("reload posts /reload to the chosen members and prints patronictl's th
 });
 
 Deno.test("flush restart deletes only existing schedules; flush switchover asks the leader first", async () => {
-  const v = view({ members: [member("pg1"), member("pg2", { scheduled_restart: { schedule: "x" } })] });
+  const v = view({ members: [ctlMember("pg1"), ctlMember("pg2", { scheduled_restart: { schedule: "x" } })] });
   const w = world(() => ({ status: 200, text: "scheduled restart deleted" }), v);
   assert.equal(await flush([...DCS, "demo", "restart", "--force"], {}, w.deps), 0);
   assert.deepEqual(w.requests, ["DELETE http://10.0.0.2:8008/restart"]);

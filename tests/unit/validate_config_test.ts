@@ -6,31 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { configWithDataDir } from "../helpers/config_yaml.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 import { ConfigError } from "../../src/config/config.ts";
 import { checkConfigEnvironment, loadConfigFile, loadConfigFileWithWarnings } from "../../src/config/file.ts";
 import { run } from "../../cli/validate_config.ts";
-
-const BASE = (dataDir: string) => `
-scope: batman
-name: pg1
-restapi: {listen: "10.0.0.1:8008"}
-etcd3: {host: "127.0.0.1:2379"}
-postgresql:
-  listen: 10.0.0.1:5432
-  data_dir: ${dataDir}
-  authentication:
-    superuser: {username: postgres, password: topsecret}
-    replication: {username: replicator, password: repsecret}
-`;
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hactl-config-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 async function problemsOf(p: Promise<unknown>): Promise<string[]> {
   try {
@@ -53,8 +33,8 @@ async function makeBinDir(dir: string, binaries: string[]): Promise<string> {
 }
 
 Deno.test("loadConfigFile() reads a YAML file and applies PATRONI_* variables on top", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(`${dir}/hactl.yml`, BASE(`${dir}/data`));
+  await withTempDir("hactl-config-", async (dir) => {
+    await Deno.writeTextFile(`${dir}/hactl.yml`, configWithDataDir(`${dir}/data`));
     const config = await loadConfigFile(`${dir}/hactl.yml`, { PATRONI_NAME: "pg2" });
     assert.equal(config.source, `${dir}/hactl.yml`);
     assert.equal(config.name, "pg2");
@@ -63,9 +43,9 @@ Deno.test("loadConfigFile() reads a YAML file and applies PATRONI_* variables on
 });
 
 Deno.test("loadConfigFile() merges a directory of *.yml files in sorted order, later files winning", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     await Deno.mkdir(`${dir}/conf.d`);
-    await Deno.writeTextFile(`${dir}/conf.d/10-base.yml`, BASE(`${dir}/data`));
+    await Deno.writeTextFile(`${dir}/conf.d/10-base.yml`, configWithDataDir(`${dir}/data`));
     await Deno.writeTextFile(`${dir}/conf.d/20-local.yaml`, "name: pg3\ntags: {nofailover: true}\n");
     await Deno.writeTextFile(`${dir}/conf.d/README.txt`, "not yaml: [");
     const config = await loadConfigFile(`${dir}/conf.d`, {});
@@ -77,7 +57,7 @@ Deno.test("loadConfigFile() merges a directory of *.yml files in sorted order, l
 
 Deno.test("loadConfigFile() without a path takes PATRONI_CONFIGURATION and ignores other PATRONI_* variables", async () => {
   const config = await loadConfigFile(undefined, {
-    PATRONI_CONFIGURATION: BASE("/nonexistent/data"),
+    PATRONI_CONFIGURATION: configWithDataDir("/nonexistent/data"),
     PATRONI_NAME: "ignored",
   });
   assert.equal(config.source, "PATRONI_CONFIGURATION");
@@ -90,7 +70,7 @@ Deno.test("loadConfigFile() without a path or PATRONI_CONFIGURATION builds the c
 });
 
 Deno.test("loadConfigFile() names a missing or unreadable file", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     assert.deepEqual(await problemsOf(loadConfigFile(`${dir}/nope.yml`, {})), [
       `${dir}/nope.yml: cannot read the configuration file: not found`,
     ]);
@@ -102,10 +82,10 @@ Deno.test("loadConfigFile() names a missing or unreadable file", async () => {
 });
 
 Deno.test("loadConfigFileWithWarnings() returns the tag conflict warning", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     await Deno.writeTextFile(
       `${dir}/h.yml`,
-      `${BASE(`${dir}/data`)}tags: {nofailover: true, failover_priority: 1}\n`,
+      `${configWithDataDir(`${dir}/data`)}tags: {nofailover: true, failover_priority: 1}\n`,
     );
     const { warnings } = await loadConfigFileWithWarnings(`${dir}/h.yml`, {});
     assert.deepEqual(warnings, [
@@ -115,9 +95,9 @@ Deno.test("loadConfigFileWithWarnings() returns the tag conflict warning", async
 });
 
 Deno.test("checkConfigEnvironment() accepts an absent, an empty and an initialised data_dir", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     const load = async () => {
-      await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+      await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
       return await loadConfigFile(`${dir}/h.yml`, {});
     };
     assert.deepEqual(await checkConfigEnvironment(await load()), []);
@@ -130,9 +110,9 @@ Deno.test("checkConfigEnvironment() accepts an absent, an empty and an initialis
 });
 
 Deno.test("checkConfigEnvironment() rejects a data_dir that is a regular file, naming the key", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     await Deno.writeTextFile(`${dir}/data`, "");
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
     const config = await loadConfigFile(`${dir}/h.yml`, {});
     assert.deepEqual(await checkConfigEnvironment(config), [
       `${dir}/h.yml: postgresql.data_dir: ${dir}/data exists but is not a directory`,
@@ -141,10 +121,10 @@ Deno.test("checkConfigEnvironment() rejects a data_dir that is a regular file, n
 });
 
 Deno.test("checkConfigEnvironment() rejects a non-empty data_dir without PG_VERSION", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     await Deno.mkdir(`${dir}/data`);
     await Deno.writeTextFile(`${dir}/data/notes.txt`, "x");
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
     const problems = await checkConfigEnvironment(await loadConfigFile(`${dir}/h.yml`, {}));
     assert.equal(problems.length, 1);
     assert.match(
@@ -155,10 +135,10 @@ Deno.test("checkConfigEnvironment() rejects a non-empty data_dir without PG_VERS
 });
 
 Deno.test("checkConfigEnvironment() names postgresql.bin_dir and the binaries it lacks", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     const bin = await makeBinDir(dir, ["pg_ctl", "postgres", "pg_controldata"]);
     await Deno.writeTextFile(`${bin}/initdb`, "not executable");
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
     const config = await loadConfigFile(`${dir}/h.yml`, { PATRONI_POSTGRESQL_BIN_DIR: bin });
     assert.deepEqual(await checkConfigEnvironment(config), [
       `${dir}/h.yml: postgresql.bin_dir: ${bin} has no executable initdb, pg_basebackup`,
@@ -171,9 +151,9 @@ Deno.test("checkConfigEnvironment() names postgresql.bin_dir and the binaries it
 });
 
 Deno.test("checkConfigEnvironment() accepts a complete bin_dir and names unreadable TLS files by key", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("hactl-config-", async (dir) => {
     const bin = await makeBinDir(dir, ["pg_ctl", "initdb", "postgres", "pg_basebackup", "pg_controldata"]);
-    await Deno.writeTextFile(`${dir}/h.yml`, BASE(`${dir}/data`));
+    await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));
     const config = await loadConfigFile(`${dir}/h.yml`, {
       PATRONI_POSTGRESQL_BIN_DIR: bin,
       PATRONI_ETCD3_CACERT: `${dir}/ca.pem`,
