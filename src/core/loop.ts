@@ -1,7 +1,7 @@
 /**
  * The loop's own small rules around `decide()`: when to look again at once, how long to wait between cycles, when a
- * cycle publishes the member key, when a leader race needs the other members' statuses, when a new `config` key asks Postgres to reload, and which
- * callback (`on_start`, `on_role_change`, ...) a finished job or an adopted server fires.
+ * cycle publishes the member key, when a leader race needs the other members' statuses, when a new `config` key
+ * asks Postgres to reload, and which callback (`on_start`, `on_role_change`, ...) a finished job or an adopted server fires.
  *
  * Pure: imports `types.ts` and `ports.ts` (types) only.
  *

@@ -6,8 +6,9 @@
  * (`Dcs`, `PostgresPort`, `PeerClient`, `Clock`, `AgentLog`, `WatchdogPort`, `FenceChannel`, `CallbackRunner`), and
  * the rules behind switchover, restart, slots, role-change records and the early isolation fence; and what the
  * shell carries out around a plan: the fence and watchdog verdicts (`guards.ts`), the fence deadline (`fence.ts`),
- * the member key (`member.ts`), whether an API request is taken (`requests.ts`) the loop's timing (`loop.ts`); and the durations
- * derived from the dynamic settings (`settings.ts`: lease, stale-after, switchover wait, ... with explicit units).
+ * the member key (`member.ts`), whether an API request is taken (`requests.ts`), the loop's timing (`loop.ts`);
+ * and the durations derived from the dynamic settings (`settings.ts`: lease, stale-after, switchover wait, ...,
+ * with explicit units).
  *
  * May import: nothing outside `src/core/`. No `Deno.*`, clock, timer, randomness, network, disk or package: time
  * and jitter arrive as fields of the observation, so the simulator replays every decision exactly.
