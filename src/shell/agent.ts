@@ -351,6 +351,9 @@ export class Agent {
       const wasRunning = this.#observer.pg.running;
       await pg.stop("fast", () => closeWatchdogAtSafepoint(this.deps, "shutdown"));
       stopped = true;
+      // What the REST API answers from now on: members racing for the key ask this one, and must not find the
+      // "running primary" of the last cycle (as Patroni, whose API is gone by then).
+      await this.#notePgAfterStop();
       fence?.disarm();
       watchdog?.disable("shutdown");
       if (wasRunning) this.#callback("on_stop", this.#callbackRole ?? "replica");
@@ -362,6 +365,7 @@ export class Agent {
     if (stopped && this.holdsLock()) {
       try {
         await dcs.deleteLeader();
+        this.#lease.forget();
       } catch (err) {
         log.warn("could not release the leader key on shutdown", { error: String(err) });
       }
@@ -370,6 +374,13 @@ export class Agent {
       await dcs.close({ keepLease: !stopped });
     } catch { /* the lease expires by itself */ }
     return stopped;
+  }
+
+  /** Shutdown: note the stopped Postgres for the API (a failed look keeps the old answer; the stop succeeded). */
+  async #notePgAfterStop(): Promise<void> {
+    try {
+      this.#observer.notePg(await this.deps.pg.observe());
+    } catch { /* the API keeps its last answer */ }
   }
 
   /** Refresh only the Postgres part of the snapshot (the status monitor calls this about every second). */
