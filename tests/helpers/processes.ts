@@ -66,3 +66,30 @@ export async function stopLeftoverPostgres(dataDirs: string[]): Promise<void> {
     }).output().catch(() => {});
   }));
 }
+
+/** Whether `pid` runs (a zombie counts as gone; /proc/<pid>/stat's third field is the state). */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+/** A poll of one process: when it was first seen gone (`performance.now()`), null while it runs. */
+export interface ExitWatch {
+  readonly exitedAt: number | null;
+  stop(): void;
+}
+
+/** Check every `intervalMs` whether `pid` is gone and record when it was first seen gone. */
+export function watchExit(pid: number, intervalMs = 20): ExitWatch {
+  const w = { exitedAt: null as number | null, stop: () => clearInterval(timer) };
+  const timer = setInterval(() => {
+    if (w.exitedAt === null && !processAlive(pid)) {
+      w.exitedAt = performance.now();
+      clearInterval(timer);
+    }
+  }, intervalMs);
+  return w;
+}
