@@ -26,8 +26,8 @@ import {
 /**
  * What a fenced primary must show once another member leads: its postmaster exited before the lease expired (the
  * fence stopped it, not the new leader's arrival), it acknowledged nothing after that, and the new leader holds
- * every acknowledged write (the fence stops Postgres while its replicas still stream, so nothing acknowledged is
- * left behind).
+ * every acknowledged write (the old primary streamed to its replicas until the fence stopped it, as the chaos
+ * suite's freeze and agent-kill faults also require).
  */
 async function assertFenced(
   old: string,
