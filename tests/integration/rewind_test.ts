@@ -26,6 +26,31 @@ async function timelineOf(m: MemberLayout): Promise<number> {
   });
 }
 
+/** `m` receives WAL on `leader`'s (new) timeline, and `leader` shows it streaming. */
+async function assertFollowsNewTimeline(m: MemberLayout, leader: MemberLayout): Promise<void> {
+  const leaderTli = await timelineOf(leader);
+  assert.ok(leaderTli > 1, `the new leader runs on timeline ${leaderTli} after a promotion`);
+  await waitFor(
+    `${m.name} receiving on timeline ${leaderTli}, shown streaming by ${leader.name}`,
+    30_000,
+    async () => {
+      const received = await withSql(
+        m,
+        async (sql) =>
+          (await sql`SELECT received_tli FROM pg_stat_wal_receiver WHERE status = 'streaming'`)[0]
+            ?.received_tli,
+      );
+      const shown = await withSql(
+        leader,
+        async (sql) =>
+          (await sql`SELECT 1 FROM pg_stat_replication WHERE application_name = ${m.name}
+        AND state = 'streaming'`).length === 1,
+      );
+      return received === leaderTli && shown ? true : { notYet: `received_tli ${received}, shown ${shown}` };
+    },
+  );
+}
+
 async function walSenderPids(m: MemberLayout): Promise<number[]> {
   return await waitFor(`${m.name}'s two WAL senders`, 20_000, () =>
     withSql(m, async (sql) => {
@@ -93,31 +118,7 @@ Deno.test({
         const [row] = await sql`SELECT pg_is_in_recovery() AS rec`;
         assert.equal(row!.rec, true, "the old primary is a replica");
       });
-      // It follows the new leader's history: it receives WAL on the leader's (new) timeline, and the leader sees
-      // it streaming.
-      const leaderTli = await timelineOf(leader);
-      assert.ok(leaderTli > 1, `the new leader runs on timeline ${leaderTli} after a promotion`);
-      await waitFor(
-        `${old.name} receiving on timeline ${leaderTli}, shown streaming by ${leader.name}`,
-        30_000,
-        async () => {
-          const received = await withSql(
-            old,
-            async (sql) =>
-              (await sql`SELECT received_tli FROM pg_stat_wal_receiver WHERE status = 'streaming'`)[0]
-                ?.received_tli,
-          );
-          const shown = await withSql(
-            leader,
-            async (sql) =>
-              (await sql`SELECT 1 FROM pg_stat_replication WHERE application_name = ${old.name}
-            AND state = 'streaming'`).length === 1,
-          );
-          return received === leaderTli && shown
-            ? true
-            : { notYet: `received_tli ${received}, shown ${shown}` };
-        },
-      );
+      await assertFollowsNewTimeline(old, leader);
     } catch (err) {
       for (const pid of frozen) {
         try {
