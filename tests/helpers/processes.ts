@@ -1,6 +1,6 @@
 /**
- * Process helpers for integration tests: free port ranges, stopping agents with a deadline, and making sure no
- * PostgreSQL started by a test outlives it.
+ * Process helpers for integration tests: free port ranges, stopping agents with a deadline, making sure no
+ * PostgreSQL started by a test outlives it, and when a process was first seen gone.
  *
  * @module
  */
