@@ -9,7 +9,7 @@
  * - `kill`: SIGKILL of the primary's agent and its postmaster together (unplanned failover). Time from the kill
  *   to the lease's expiry (the leader key's delete event), from the expiry to the new leader key and to the first
  *   write acknowledged by the new primary; which replica had the highest WAL position; then the old primary's
- *   agent is restarted and its state observed (hactl has no pg_rewind yet, so it may not stream).
+ *   agent is restarted and timed until it streams from the new leader (after pg_rewind).
  * - `term`: SIGTERM of the primary's agent (graceful handover): agent exit to the first write on the new primary,
  *   acknowledged rows missing there, and the old primary streaming again after its agent restarts.
  * - `crash`: SIGKILL of the primary's postmaster only: the write gap while the agent restarts Postgres in place.

@@ -158,6 +158,8 @@ export interface KillResult extends ScenarioBase {
   walPositions: Record<string, number>;
   /** Replicas with the highest WAL position after the kill. */
   expectedLeaders: string[];
+  /** The last WAL position the old leader published in etcd (the `status` key's optime) before the kill. */
+  publishedOptime: number | null;
   killToExpiryMs: number | null;
   expiryToLeaderMs: number | null;
   expiryToFirstWriteMs: number | null;
@@ -281,6 +283,7 @@ export function killScenario(c: LocalCluster, opts: { rejoinDeadlineMs: number }
   return withObservers(c, async (writer, watch) => {
     const agent = c.agents.get(old.name)!;
     const pid = await postmasterPid(old);
+    const publishedOptime = (await readHealth(c.layout)).view.status?.optime ?? null;
     const t0 = performance.now();
     agent.kill("SIGKILL");
     Deno.kill(pid, "SIGKILL");
@@ -313,6 +316,7 @@ export function killScenario(c: LocalCluster, opts: { rejoinDeadlineMs: number }
       lost: await missingOn(c.byName(newLeader), records),
       walPositions,
       expectedLeaders,
+      publishedOptime,
       killToExpiryMs: expiry ? expiry.at - t0 : null,
       expiryToLeaderMs: expiry ? put.at - expiry.at : null,
       expiryToFirstWriteMs: expiry ? first.ackAt - expiry.at : null,
@@ -521,6 +525,8 @@ export function figures(r: KillResult | TermResult | CrashResult | PartitionResu
         old_leader: r.oldLeader,
         new_leader: r.newLeader,
         expected_leaders: r.expectedLeaders,
+        published_optime: r.publishedOptime,
+        wal_positions: r.walPositions,
         kill_to_first_write_s: s(r.killToFirstWriteMs),
         kill_to_expiry_s: s(r.killToExpiryMs),
         expiry_to_leader_s: s(r.expiryToLeaderMs),

@@ -46,6 +46,9 @@ export const LOCAL_SECRETS = {
   replication: { username: "replicator", password: "local-repl-pass" },
 } as const;
 
+/** `maximum_lag_on_failover` of every local cluster (bytes): a replica further behind does not race. */
+export const LOCAL_MAXIMUM_LAG_ON_FAILOVER = 1048576;
+
 /** A Patroni-compatible YAML configuration for one local member. */
 export function memberConfigYaml(
   o: LayoutOptions,
@@ -74,7 +77,7 @@ bootstrap:
     ttl: ${ttl}
     loop_wait: ${loopWait}
     retry_timeout: ${retryTimeout}
-    maximum_lag_on_failover: 1048576
+    maximum_lag_on_failover: ${LOCAL_MAXIMUM_LAG_ON_FAILOVER}
     postgresql:
       use_pg_rewind: true
       use_slots: true

@@ -1,6 +1,6 @@
 /**
- * Process helpers for integration tests: free port ranges, stopping agents with a deadline, and making sure no
- * PostgreSQL started by a test outlives it.
+ * Process helpers for integration tests: free port ranges, stopping agents with a deadline, making sure no
+ * PostgreSQL started by a test outlives it, and when a process was first seen gone.
  *
  * @module
  */
@@ -65,4 +65,31 @@ export async function stopLeftoverPostgres(dataDirs: string[]): Promise<void> {
       stderr: "null",
     }).output().catch(() => {});
   }));
+}
+
+/** Whether `pid` runs (a zombie counts as gone; /proc/<pid>/stat's third field is the state). */
+export function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+/** A poll of one process: when it was first seen gone (`performance.now()`), null while it runs. */
+export interface ExitWatch {
+  readonly exitedAt: number | null;
+  stop(): void;
+}
+
+/** Check every `intervalMs` whether `pid` is gone and record when it was first seen gone. */
+export function watchExit(pid: number, intervalMs = 20): ExitWatch {
+  const w = { exitedAt: null as number | null, stop: () => clearInterval(timer) };
+  const timer = setInterval(() => {
+    if (w.exitedAt === null && !processAlive(pid)) {
+      w.exitedAt = performance.now();
+      clearInterval(timer);
+    }
+  }, intervalMs);
+  return w;
 }

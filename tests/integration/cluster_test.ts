@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { formCluster } from "../helpers/cluster.ts";
 import {
+  type LayoutOptions,
   mainModule,
   type MemberLayout,
   readHealth,
@@ -113,30 +114,7 @@ Deno.test({
           return got.length === 1;
         }));
 
-      // `hactl reinit --force --wait` throws the other replica's data away and clones it again.
-      const other = replicas[1]!;
-      const sysidBefore = await Deno.readTextFile(`${other.dataDir}/PG_VERSION`);
-      const reinit = await hactl([
-        "reinit",
-        "-c",
-        primary.configPath,
-        SCOPE,
-        other.name,
-        "--force",
-        "--wait",
-      ]);
-      assert.equal(reinit.code, 0, reinit.stderr);
-      assert.match(reinit.stdout, new RegExp(`Success: reinitialize for member ${other.name}`));
-      assert.match(reinit.stdout, new RegExp(`Reinitialize is completed on: ${other.name}`));
-      assert.equal(await Deno.readTextFile(`${other.dataDir}/PG_VERSION`), sysidBefore);
-      await waitHealthy(layout, 2, 60_000);
-      await waitFor(
-        `101 rows on ${other.name} after reinit`,
-        30_000,
-        () =>
-          withSql(other, async (sql) => (await sql`SELECT count(*)::int AS n FROM foundation`)[0]!.n === 101),
-      );
-      assert.match(await Deno.readTextFile(other.logPath), /reinitializing: removing the data directory/);
+      await checkReinit(layout, primary, replicas[1]!);
       // Maintenance mode through PATCH /config: `hactl pause --wait`, then `hactl resume --wait`.
       const paused = await hactl(["pause", "-c", primary.configPath, "--wait"]);
       assert.equal(paused.code, 0, paused.stderr);
@@ -171,6 +149,59 @@ Deno.test({
     }
   },
 });
+
+/**
+ * `hactl reinit --force --wait` throws a replica's data away and clones it again. Before, its WAL replay is paused
+ * and rows 102..110 are written on the primary: they reach it only through a new clone.
+ */
+async function checkReinit(layout: LayoutOptions, primary: MemberLayout, other: MemberLayout): Promise<void> {
+  const marker = `${other.dataDir}/hactl-test-marker`;
+  await Deno.writeTextFile(marker, "this file goes when the data directory is cloned again\n");
+  const sysid = async (m: MemberLayout) =>
+    await withSql(
+      m,
+      async (sql) => String((await sql`SELECT system_identifier::text AS s FROM pg_control_system()`)[0]!.s),
+    );
+  assert.equal(await sysid(other), await sysid(primary), "the replica was cloned from the primary");
+  await withSql(other, (sql) => sql`SELECT pg_wal_replay_pause()`);
+  await withSql(primary, async (sql) => {
+    await sql`INSERT INTO foundation SELECT g, 'while paused' FROM generate_series(102, 110) g`;
+  });
+  await waitFor(`${other.name} receiving the rows it does not replay`, 30_000, async () => {
+    const sent = await withSql(
+      primary,
+      async (sql) => (await sql`SELECT pg_current_wal_lsn() AS l`)[0]!.l,
+    );
+    return await withSql(
+      other,
+      async (sql) => (await sql`SELECT pg_last_wal_receive_lsn() >= ${sent}::pg_lsn AS ok`)[0]!.ok,
+    );
+  });
+  const countOn = (m: MemberLayout) =>
+    withSql(m, async (sql) => (await sql`SELECT count(*)::int AS n FROM foundation`)[0]!.n as number);
+  assert.equal(await countOn(other), 101, `${other.name} replays nothing while paused`);
+  const reinit = await hactl([
+    "reinit",
+    "-c",
+    primary.configPath,
+    SCOPE,
+    other.name,
+    "--force",
+    "--wait",
+  ]);
+  assert.equal(reinit.code, 0, reinit.stderr);
+  assert.match(reinit.stdout, new RegExp(`Success: reinitialize for member ${other.name}`));
+  assert.match(reinit.stdout, new RegExp(`Reinitialize is completed on: ${other.name}`));
+  await assert.rejects(Deno.stat(marker), Deno.errors.NotFound, "the data directory was cloned again");
+  await waitHealthy(layout, 2, 60_000);
+  assert.equal(await sysid(other), await sysid(primary), "the new clone is the primary's cluster");
+  await waitFor(
+    `110 rows on ${other.name} after reinit`,
+    30_000,
+    async () => (await countOn(other)) === 110,
+  );
+  assert.match(await Deno.readTextFile(other.logPath), /reinitializing: removing the data directory/);
+}
 
 /** Wait for a process to exit by itself within the deadline (else stop it and fail). */
 async function stopAgentAfter(child: Deno.ChildProcess, deadlineMs: number): Promise<Deno.CommandStatus> {

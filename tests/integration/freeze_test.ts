@@ -1,25 +1,56 @@
 /**
  * A frozen primary agent (SIGSTOP): its event loop and its own fence timer are frozen too, so only the fencing
  * supervisor process can stop Postgres before the lease expires. Asserts that no two members ever acknowledge
- * writes at once, that the old primary's last acknowledged write comes before the leader key expires, that a
- * replica takes over, and that after SIGCONT the old primary comes back as a streaming replica.
+ * writes at once, that the old primary's postmaster exits (the fence stopped it) and its last acknowledged write
+ * comes before the leader key expires, that a replica takes over without losing an acknowledged write, and that
+ * after SIGCONT the old primary comes back as a streaming replica.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
 import { formCluster } from "../helpers/cluster.ts";
+import { postmasterPid } from "../../scripts/bench/failover.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
+import { type ExitWatch, watchExit } from "../helpers/processes.ts";
 import {
+  type AckRecord,
   createWriteTable,
   describeOverlaps,
+  type LeaderEvent,
+  missingOn,
   overlappingWindows,
   startWriter,
   watchLeaderKey,
 } from "../helpers/writer.ts";
 
+/**
+ * What a fenced primary must show once another member leads: its postmaster exited before the lease expired (the
+ * fence stopped it, not the new leader's arrival), it acknowledged nothing after that, and the new leader holds
+ * every acknowledged write (the old primary streamed to its replicas until the fence stopped it, as the chaos
+ * suite's freeze and agent-kill faults also require).
+ */
+async function assertFenced(
+  old: string,
+  pgExit: ExitWatch,
+  expiry: LeaderEvent,
+  acks: AckRecord[],
+  newLeader: { name: string; pgPort: number },
+): Promise<void> {
+  assert.notEqual(pgExit.exitedAt, null, `${old}'s postmaster still runs after a new leader took over`);
+  assert.ok(
+    pgExit.exitedAt! < expiry.at,
+    `${old}'s postmaster exited ${(pgExit.exitedAt! - expiry.at).toFixed(0)} ms after its lease expired`,
+  );
+  const lastOld = acks.filter((a) => a.node === old).at(-1)!;
+  assert.ok(lastOld.ackAt < expiry.at, "the old primary stopped taking writes before its lease expired");
+  const lost = await missingOn(newLeader, acks);
+  assert.deepEqual(lost, [], `acknowledged writes missing on the new leader ${newLeader.name}`);
+}
+
 Deno.test({
   name:
-    "freeze: SIGSTOP of the primary's agent: the fencing supervisor stops Postgres before the lease expires",
+    "freeze: SIGSTOP of the primary's agent: the fencing supervisor stops Postgres before the lease expires, " +
+    "no acknowledged write lost",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -33,6 +64,7 @@ Deno.test({
       const writer = startWriter(c.members);
       await waitFor("writes on the leader", 10_000, () => Promise.resolve(writer.acks.length > 20));
 
+      const pgExit = watchExit(await postmasterPid(old));
       const t0 = performance.now();
       agent.kill("SIGSTOP");
       stopped = true;
@@ -51,8 +83,9 @@ Deno.test({
       assert.deepEqual(overlaps, [], `two writable primaries: ${describeOverlaps(overlaps, t0)}`);
       const expiry = watch.firstAfter(t0, (e) => e.type === "delete");
       assert.ok(expiry, "the frozen leader's key expired");
+      pgExit.stop();
+      await assertFenced(old.name, pgExit, expiry, acks, c.byName(after.leader!));
       const lastOld = acks.filter((a) => a.node === old.name).at(-1)!;
-      assert.ok(lastOld.ackAt < expiry.at, "the old primary stopped taking writes before its lease expired");
       const log = await Deno.readTextFile(old.logPath);
       assert.match(log, /fence-supervisor: fence deadline passed/, "the supervisor fenced");
 
@@ -81,7 +114,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "freeze: SIGKILL of the primary's agent alone: the orphaned supervisor stops Postgres before expiry",
+  name:
+    "freeze: SIGKILL of the primary's agent alone: the orphaned supervisor stops Postgres before expiry, " +
+    "no acknowledged write lost",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -92,6 +127,7 @@ Deno.test({
       await createWriteTable(old);
       const writer = startWriter(c.members);
       await waitFor("writes on the leader", 10_000, () => Promise.resolve(writer.acks.length > 20));
+      const pgExit = watchExit(await postmasterPid(old));
       const t0 = performance.now();
       const agent = c.agents.get(old.name)!;
       agent.kill("SIGKILL");
@@ -109,9 +145,10 @@ Deno.test({
       const acks = await writer.stop();
       const overlaps = overlappingWindows(acks);
       assert.deepEqual(overlaps, [], `two writable primaries: ${describeOverlaps(overlaps, t0)}`);
-      const expiry = watch.firstAfter(t0, (e) => e.type === "delete")!;
-      const lastOld = acks.filter((a) => a.node === old.name).at(-1)!;
-      assert.ok(lastOld.ackAt < expiry.at, "the old primary stopped taking writes before its lease expired");
+      const expiry = watch.firstAfter(t0, (e) => e.type === "delete");
+      assert.ok(expiry, "the killed agent's leader key expired");
+      pgExit.stop();
+      await assertFenced(old.name, pgExit, expiry, acks, c.byName(after.leader!));
 
       // A new agent on the old host rejoins as a replica.
       await c.spawn(old.name);

@@ -3,7 +3,8 @@
  * while it takes writes the replicas never get (as when a primary is cut off under load), then the primary's
  * agent, postmaster and WAL senders are killed. A replica takes over without those writes. The old primary's agent
  * restarts: it must not become writable, must run pg_rewind (use_pg_rewind is on in the local cluster's YAML)
- * and stream from the new leader, holding exactly the new leader's rows afterwards.
+ * and stream from the new leader on its new timeline (the leader shows it streaming), holding exactly the new
+ * leader's rows afterwards.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -15,6 +16,39 @@ import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
 
 async function count(m: MemberLayout): Promise<number> {
   return await withSql(m, async (sql) => (await sql`SELECT count(*)::int AS n FROM diverge`)[0]!.n as number);
+}
+
+/** The timeline a primary writes on, from the name of its current WAL file. */
+async function timelineOf(m: MemberLayout): Promise<number> {
+  return await withSql(m, async (sql) => {
+    const [row] = await sql`SELECT pg_walfile_name(pg_current_wal_lsn()) AS f`;
+    return parseInt((row!.f as string).slice(0, 8), 16);
+  });
+}
+
+/** `m` receives WAL on `leader`'s (new) timeline, and `leader` shows it streaming. */
+async function assertFollowsNewTimeline(m: MemberLayout, leader: MemberLayout): Promise<void> {
+  const leaderTli = await timelineOf(leader);
+  assert.ok(leaderTli > 1, `the new leader runs on timeline ${leaderTli} after a promotion`);
+  await waitFor(
+    `${m.name} receiving on timeline ${leaderTli}, shown streaming by ${leader.name}`,
+    30_000,
+    async () => {
+      const received = await withSql(
+        m,
+        async (sql) =>
+          (await sql`SELECT received_tli FROM pg_stat_wal_receiver WHERE status = 'streaming'`)[0]
+            ?.received_tli,
+      );
+      const shown = await withSql(
+        leader,
+        async (sql) =>
+          (await sql`SELECT 1 FROM pg_stat_replication WHERE application_name = ${m.name}
+        AND state = 'streaming'`).length === 1,
+      );
+      return received === leaderTli && shown ? true : { notYet: `received_tli ${received}, shown ${shown}` };
+    },
+  );
 }
 
 async function walSenderPids(m: MemberLayout): Promise<number[]> {
@@ -84,6 +118,7 @@ Deno.test({
         const [row] = await sql`SELECT pg_is_in_recovery() AS rec`;
         assert.equal(row!.rec, true, "the old primary is a replica");
       });
+      await assertFollowsNewTimeline(old, leader);
     } catch (err) {
       for (const pid of frozen) {
         try {
