@@ -89,8 +89,12 @@ export class Executor {
       roleChanges.noteLockTaken(this.deps.clock.now(), peerVerdicts(obs, this.parts.context(), formerLeader));
     }
     lease.renewed(started);
-    const wd = this.deps.watchdog;
     const dynamic = this.parts.dynamic();
+    // The supervisor died or went silent since the observation: no promotion on this lock (the next cycle, run at
+    // once, gives the key up). Not in pause, where no fence acts.
+    const fence = dynamic.pause ? null : this.deps.fence?.unusable() ?? null;
+    if (fence !== null) return `the fencing supervisor is not running (${fence})`;
+    const wd = this.deps.watchdog;
     if (wd && !dynamic.pause && !wd.keepalive(dynamic.ttl, dynamic.loopWait)) {
       return "the watchdog is required but is not running or not usable";
     }
