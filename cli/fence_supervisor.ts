@@ -141,6 +141,9 @@ export async function run(args: string[]): Promise<number> {
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
     if (retired) return 0;
+    // A deadline that looks passed may have been moved by lines waiting in the pipe (a supervisor thawed after a
+    // SIGSTOP finds its timer overdue before it reads them): let them apply first, then look again.
+    if (supervisor.due()) await new Promise((r) => setTimeout(r, 20));
     if (await supervisor.tick()) answer("fired");
     if (!stdinOpen && supervisor.deadline === null) return 0;
   }

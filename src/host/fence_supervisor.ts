@@ -90,6 +90,11 @@ export class FenceSupervisor {
     return `ok ${cmd.kind} ${this.#deadline ?? "none"}`;
   }
 
+  /** The deadline has passed and has not fired yet. */
+  due(): boolean {
+    return this.#deadline !== null && !this.#fired && this.io.uptimeMs() >= this.#deadline;
+  }
+
   /** Fires once when the deadline has passed; true when it stopped Postgres in this tick. */
   async tick(): Promise<boolean> {
     if (this.#deadline === null || this.#fired || this.io.uptimeMs() < this.#deadline) return false;
