@@ -20,6 +20,8 @@ export const FENCE_ACK_TIMEOUT_MS = 2000;
 const PING_EVERY_MS = 1000;
 /** Delays before each attempt to start a supervisor that exited (the last one repeats). */
 const RESTART_BACKOFF_MS = [0, 1000, 2000, 5000, 10_000, 30_000];
+/** How long `close()` waits for the supervisor to exit. */
+const CLOSE_WAIT_MS = 10_000;
 /** A supervisor that ran this long before it exited starts the backoff over. */
 const STABLE_AFTER_MS = 60_000;
 
@@ -100,6 +102,7 @@ class SupervisorProcess implements FenceSupervisorClient {
   readonly #now: () => number;
   #child: Deno.ChildProcess | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   /** When each line not yet answered was sent; the start itself waits for `ready`. */
   #pending: number[] = [];
   #ready = false;
@@ -172,7 +175,19 @@ class SupervisorProcess implements FenceSupervisorClient {
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     const child = this.#child;
     await this.#writer?.close().catch(() => {});
-    await child?.status.catch(() => {});
+    if (!child) return;
+    // A disarmed supervisor exits at once; an armed one keeps guarding its deadline in its own session after the
+    // agent is gone (as does a frozen one): the agent does not wait for it longer than this.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gone = await Promise.race([
+      child.status.then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!gone) {
+      await this.#reader?.cancel().catch(() => {});
+      child.unref();
+    }
   }
 
   /** Null while a supervisor runs and has answered every line within the timeout; else why it is not usable. */
@@ -259,10 +274,14 @@ class SupervisorProcess implements FenceSupervisorClient {
 
   async #readAnswers(child: Deno.ChildProcess): Promise<void> {
     const dec = new TextDecoder();
+    const reader = child.stdout.getReader();
+    this.#reader = reader;
     let buf = "";
     try {
-      for await (const chunk of child.stdout) {
-        buf += dec.decode(chunk, { stream: true });
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
         let nl: number;
         while ((nl = buf.indexOf("\n")) >= 0) {
           if (this.#child === child) this.#answer(buf.slice(0, nl).trim());

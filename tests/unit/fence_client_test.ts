@@ -227,3 +227,19 @@ Deno.test("a supervisor that exits is started again, told the deadline, and repo
     }
   });
 });
+
+Deno.test("close() does not wait for a supervisor that does not exit (frozen, or guarding a deadline) for long", async () => {
+  await withTempDir("hactl-fence-close-", async (dir) => {
+    const supervisor = startFenceSupervisor({ dataDir: `${dir}/data`, log: quiet });
+    assert.equal(await supervisor.ready(60_000), true);
+    const pid = supervisor.status().pid!;
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      const t0 = performance.now();
+      await supervisor.close();
+      assert.ok(performance.now() - t0 < 15_000, "close() returned within its bound");
+    } finally {
+      Deno.kill(pid, "SIGKILL");
+    }
+  });
+});
