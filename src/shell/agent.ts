@@ -53,6 +53,8 @@ import { Requests } from "./requests.ts";
 import { loopWaitMs } from "../core/settings.ts";
 
 export type { AgentDeps } from "./deps.ts";
+export type { CycleResult } from "../core/loop.ts";
+export { rerunAtOnce } from "../core/loop.ts";
 
 /** The fencing supervisor as this agent last saw it (the daemon adds its process's details). */
 function fenceReport(unusable: string | null): FenceSupervisorReport {
@@ -60,8 +62,6 @@ function fenceReport(unusable: string | null): FenceSupervisorReport {
     ? { state: "running", usable: true }
     : { state: "not running", usable: false, problem: unusable };
 }
-export type { CycleResult } from "../core/loop.ts";
-export { rerunAtOnce } from "../core/loop.ts";
 
 /** One member's HA loop. */
 export class Agent {
