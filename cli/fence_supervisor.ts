@@ -1,7 +1,7 @@
 /**
  * `hactl fence-supervisor --data-dir DIR`: the fencing supervisor process `hactl agent` starts beside itself (see
- * src/host/fence_supervisor.ts for what it guarantees). Reads `arm <ms>` / `disarm` lines on stdin; keeps its deadline in
- * `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
+ * src/host/fence_supervisor.ts for what it guarantees). Reads `arm <ms>` / `disarm` / `ping` lines on stdin and
+ * answers each on stdout (after a first `ready <pid>`); keeps its deadline in `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
  * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
  *
  * @module
@@ -17,8 +17,21 @@ import { writeErr, writeOut } from "./lib/io.ts";
 const HELP = `Usage: hactl fence-supervisor --data-dir DIR
 
 Started by 'hactl agent': holds the primary's fence deadline outside the agent and stops Postgres in DIR when the
-agent stops renewing it (frozen, hung or killed). Reads 'arm <ms>' and 'disarm' lines on stdin.
+agent stops renewing it (frozen, hung or killed). Reads 'arm <ms>', 'disarm' and 'ping' lines on stdin and
+answers each with 'ok <command> <deadline>' on stdout.
 `;
+
+const ENCODER = new TextEncoder();
+
+/**
+ * A line to the agent. A write that fails (the agent is gone, its end of the pipe closed) is dropped: the
+ * supervisor goes on guarding its deadline whatever happens to the agent.
+ */
+function answer(line: string): void {
+  try {
+    Deno.stdout.writeSync(ENCODER.encode(line + "\n"));
+  } catch { /* the agent is gone; the deadline still stands */ }
+}
 
 function uptimeMs(): number {
   return Math.round(Number(Deno.readTextFileSync("/proc/uptime").split(/\s+/)[0]) * 1000);
@@ -104,6 +117,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const log = (m: string) => writeErr(`${new Date().toISOString()} fence-supervisor: ${m}\n`);
   const supervisor = new FenceSupervisor(fenceIo(dataDir, log), Deno.pid);
+  answer(`ready ${Deno.pid}`);
   let stdinOpen = true;
   let retired = false;
   Deno.addSignalListener("SIGTERM", () => {
@@ -119,7 +133,7 @@ export async function run(args: string[]): Promise<number> {
       while ((nl = buf.indexOf("\n")) >= 0) {
         const cmd = parseFenceCommand(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
-        if (cmd) supervisor.apply(cmd);
+        if (cmd) answer(supervisor.apply(cmd));
       }
     }
     stdinOpen = false;
@@ -127,7 +141,10 @@ export async function run(args: string[]): Promise<number> {
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
     if (retired) return 0;
-    await supervisor.tick();
+    // A deadline that looks passed may have been moved by lines waiting in the pipe (a supervisor thawed after a
+    // SIGSTOP finds its timer overdue before it reads them): let them apply first, then look again.
+    if (supervisor.due()) await new Promise((r) => setTimeout(r, 20));
+    if (await supervisor.tick()) answer("fired");
     if (!stdinOpen && supervisor.deadline === null) return 0;
   }
 }

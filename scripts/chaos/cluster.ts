@@ -53,6 +53,13 @@ export interface ChaosCluster extends AsyncDisposable {
   /** SIGKILL the agent alone (its Postgres and fencing supervisor keep running). */
   killAgent(name: string): Promise<void>;
   signalAgent(name: string, signal: "SIGSTOP" | "SIGCONT"): void;
+  /**
+   * Signal the agent's whole job: every process in the agent's session or process group (the agent, the pg_ctl or
+   * callbacks it runs, and its fencing supervisor if that shares them), except Postgres's. Returns the pids.
+   */
+  signalJob(name: string, signal: "SIGSTOP" | "SIGCONT"): number[];
+  /** Signal these processes (those gone are skipped). */
+  signalPids(pids: readonly number[], signal: "SIGSTOP" | "SIGCONT"): void;
   killEtcd(name: string): Promise<void>;
   startEtcd(name: string): Promise<void>;
   /** The member whose etcd is the raft leader (asked over HTTP from the root namespace), or null. */
@@ -70,6 +77,8 @@ function memberYaml(o: {
   etcdHosts: string[];
   subnet: string;
   timing: Timing;
+  /** `fencing.supervisor`: false with HACTL_CHAOS_FENCE_SUPERVISOR=off (to measure a host without it). */
+  fenceSupervisor: boolean;
 }): string {
   const { m, timing } = o;
   return `scope: ${o.scope}
@@ -124,7 +133,42 @@ postgresql:
 
 watchdog:
   mode: off
+
+fencing:
+  supervisor: ${o.fenceSupervisor}
 `;
+}
+
+/** pid, comm, process group and session of every process (from /proc). */
+function processTable(): { pid: number; comm: string; ppid: number; pgrp: number; session: number }[] {
+  const out = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const [, ppid, pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.push({
+        pid: Number(e.name),
+        comm,
+        ppid: Number(ppid),
+        pgrp: Number(pgrp),
+        session: Number(session),
+      });
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** The processes in the session or process group of `agentPid`, Postgres's (a postmaster and its children) excepted. */
+export function jobProcesses(agentPid: number): number[] {
+  const table = processTable();
+  const agent = table.find((p) => p.pid === agentPid);
+  if (!agent) return [];
+  const postgres = new Set(table.filter((p) => p.comm === "postgres").map((p) => p.pid));
+  const inJob = (p: { pgrp: number; session: number }) =>
+    p.pgrp === agent.pgrp || p.session === agent.session;
+  return table.filter((p) => inJob(p) && !postgres.has(p.pid) && !postgres.has(p.ppid)).map((p) => p.pid);
 }
 
 /** Environment the agents keep (TLS trust and proxies for the npm cache, as scripts/lib/as_postgres.sh does). */
@@ -252,6 +296,9 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
         "netns",
         "exec",
         m.net.ns,
+        // A session and process group of its own, as under a terminal's job control or a service manager: the
+        // `job-freeze` fault stops the agent's whole job.
+        "setsid",
         ...AS_POSTGRES,
         ...agentEnv(dir),
         Deno.execPath(),
@@ -292,6 +339,19 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
     },
     signalAgent(name, signal) {
       agents.get(name)?.kill(signal);
+    },
+    signalJob(name, signal) {
+      const a = agents.get(name);
+      const pids = a ? jobProcesses(a.pid) : [];
+      c.signalPids(pids, signal);
+      return pids;
+    },
+    signalPids(pids, signal) {
+      for (const pid of pids) {
+        try {
+          Deno.kill(pid, signal);
+        } catch { /* gone */ }
+      }
     },
     async killEtcd(name) {
       const e = etcds.get(name);
@@ -341,7 +401,15 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
       const etcdHosts = [m, ...members.filter((x) => x !== m)].map((x) => `${x.host}:${ETCD_CLIENT_PORT}`);
       await Deno.writeTextFile(
         m.configPath,
-        memberYaml({ scope, dir, m, etcdHosts, subnet: lab.subnet, timing }),
+        memberYaml({
+          scope,
+          dir,
+          m,
+          etcdHosts,
+          subnet: lab.subnet,
+          timing,
+          fenceSupervisor: Deno.env.get("HACTL_CHAOS_FENCE_SUPERVISOR") !== "off",
+        }),
         { mode: 0o600 },
       );
       await sh("chown", ["-R", "postgres:postgres", `${dir}/${m.name}`]);

@@ -16,6 +16,8 @@
  *
  * Faults (P is the leader when the run starts):
  * - `freeze`: SIGSTOP of P's agent until a replica took over and at least ttl + 2 s passed, then SIGCONT;
+ * - `job-freeze`: SIGSTOP of P's agent's whole job (every process in its session or process group, as Ctrl-Z or
+ *   `kill -STOP -PGID` does; Postgres keeps running) for 25 s and until a replica took over, then SIGCONT;
  * - `agent-kill`: SIGKILL of P's agent alone (Postgres and the fencing supervisor keep running), restarted after
  *   the takeover;
  * - `cut-peers`: P's namespace drops all traffic with the other two members (its etcd member loses the quorum);
@@ -42,6 +44,7 @@ import { timingLabel } from "../bench/failover.ts";
 
 export const FAULTS = [
   "freeze",
+  "job-freeze",
   "agent-kill",
   "cut-peers",
   "cut-all",
@@ -210,6 +213,13 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
         await holdUntilTakeover(ttlMs + 2000);
         break;
+      case "job-freeze": {
+        const pids = c.signalJob(P.name, "SIGSTOP");
+        log(`${fault}: stopped ${pids.length} processes of ${P.name}'s job: ${pids.join(" ")}`);
+        heal = () => Promise.resolve(void c.signalPids(pids, "SIGCONT"));
+        await holdUntilTakeover(25_000);
+        break;
+      }
       case "agent-kill":
         await c.killAgent(P.name);
         heal = () => c.spawnAgent(P.name);

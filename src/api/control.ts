@@ -295,7 +295,9 @@ async function feasibility(
     pool.filter((m) => m.data.api_url).map((m) => ({ name: m.name, apiUrl: m.data.api_url })),
     2000,
   );
-  const good = statuses.some((s) => s.reachable && s.nofailover !== true && s.watchdogFailed !== true);
+  const good = statuses.some((s) =>
+    s.reachable && s.nofailover !== true && s.watchdogFailed !== true && s.fenceFailed !== true
+  );
   return good ? null : reply(412, `${action} is not possible: no good candidates have been found`);
 }
 

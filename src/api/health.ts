@@ -182,6 +182,8 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
   }
   if (snapshot.scheduledRestart) out.scheduled_restart = snapshot.scheduledRestart;
   if (snapshot.watchdogFailed) out.watchdog_failed = true;
+  // hactl extension: the fencing supervisor (src/host/fence_client.ts); `usable: false` keeps peers from counting us.
+  if (snapshot.fenceSupervisor) out.fence_supervisor = { ...snapshot.fenceSupervisor };
   out.patroni = { version: HACTL_VERSION, scope: snapshot.scope, name: snapshot.name };
   // hactl extension: this member's last promotions, phase by phase, with the candidates it weighed.
   if (snapshot.roleChanges && snapshot.roleChanges.length > 0) out.role_changes = snapshot.roleChanges;

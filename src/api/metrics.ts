@@ -245,6 +245,27 @@ function histogramLines(labels: string, histogram: Histogram): string[] {
   return lines;
 }
 
+/**
+ * hactl's fencing supervisor gauges: whether it is on (`fencing.supervisor`), whether it runs and answers (what
+ * leadership is gated on), and how many times it was started again.
+ */
+function fenceSupervisorLines(labels: string, s: NodeSnapshot): string[] {
+  const f = s.fenceSupervisor;
+  if (!f) return [];
+  const on = f.state !== "off";
+  return [
+    "# HELP hactl_fence_supervisor_enabled Value is 1 if the fencing supervisor is on (fencing.supervisor), 0 otherwise.",
+    "# TYPE hactl_fence_supervisor_enabled gauge",
+    `hactl_fence_supervisor_enabled{${labels}} ${b(on)}`,
+    "# HELP hactl_fence_supervisor_up Value is 1 if the fencing supervisor runs and answers, 0 otherwise.",
+    "# TYPE hactl_fence_supervisor_up gauge",
+    `hactl_fence_supervisor_up{${labels}} ${b(on && f.usable && f.state === "running")}`,
+    "# HELP hactl_fence_supervisor_restarts_total Times the fencing supervisor was started again after it exited.",
+    "# TYPE hactl_fence_supervisor_restarts_total counter",
+    `hactl_fence_supervisor_restarts_total{${labels}} ${f.restarts ?? 0}`,
+  ];
+}
+
 /** The whole `/metrics` body. */
 export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram = new Map()): string {
   const labels = `scope="${escapeLabel(s.scope)}",name="${escapeLabel(s.name)}"`;
@@ -256,5 +277,6 @@ export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram
     lines.push(`# TYPE ${m.name} ${m.type}`, `${m.name}{${labels}} ${m.value(input)}`);
   }
   lines.push(...histogramLines(labels, histogram));
+  lines.push(...fenceSupervisorLines(labels, s));
   return lines.join("\n") + "\n";
 }

@@ -80,6 +80,10 @@ export function parsePeerStatus(name: string, body: unknown): PeerStatus {
   status.nofailover = nofailover;
   status.failoverPriority = failoverPriority;
   status.watchdogFailed = body.watchdog_failed === true;
+  const fence = body.fence_supervisor;
+  if (fence !== null && typeof fence === "object" && (fence as Record<string, unknown>).usable === false) {
+    status.fenceFailed = true;
+  }
   return status;
 }
 

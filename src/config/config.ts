@@ -238,6 +238,9 @@ export function buildConfig(
   const postgresql = readPostgresql(r, doc, env, warnings);
   const tags = readTags(r, r.section(doc, "tags", "tags"), warnings);
   const watchdog = readWatchdog(r, doc);
+  const fencing = {
+    supervisor: r.bool(r.section(doc, "fencing", "fencing"), "supervisor", "fencing.supervisor", true),
+  };
 
   if (problems.length > 0) throw new ConfigError(problems);
   const namespace = normalizeNamespace(r.str(doc, "namespace", "namespace") ?? "/service/");
@@ -254,6 +257,7 @@ export function buildConfig(
     postgresql,
     tags,
     watchdog,
+    fencing,
   };
   return { config: deepFreeze(config), warnings };
 }

@@ -26,6 +26,7 @@ export function restartOnlyChanges(current: Config, next: Config): string[] {
     out.push("restapi.certfile (HTTPS on or off changes the advertised api_url)");
   }
   if (!same(current.watchdog, next.watchdog)) out.push("watchdog");
+  if (!same(current.fencing, next.fencing)) out.push("fencing");
   if (!same(current.log, next.log)) out.push("log");
   return out;
 }
@@ -40,6 +41,7 @@ export function liveApplicable(current: Config, next: Config): Config {
     etcd3: current.etcd3,
     log: current.log,
     watchdog: current.watchdog,
+    fencing: current.fencing,
     restapi: Boolean(current.restapi.certfile) === Boolean(next.restapi.certfile)
       ? { ...next.restapi, connectAddress: current.restapi.connectAddress }
       : {

@@ -118,6 +118,15 @@ export interface WatchdogConfig {
   driver: "default" | "testing";
 }
 
+/** The `fencing` section (hactl's own): what guards a primary beside the agent. */
+export interface FencingConfig {
+  /**
+   * `fencing.supervisor` (default true): run `hactl fence-supervisor` beside the agent and lead only while it runs
+   * and answers. False on hosts that rely on a hardware watchdog alone.
+   */
+  supervisor: boolean;
+}
+
 /** The validated local configuration. Immutable once built. */
 export interface Config {
   /** Path of the file it came from, or `environment`. Used to prefix error messages. */
@@ -134,6 +143,7 @@ export interface Config {
   postgresql: PostgresqlConfig;
   tags: Tags;
   watchdog: WatchdogConfig;
+  fencing: FencingConfig;
 }
 
 /** All problems found in one configuration, each already formatted as `<file>: <dotted.key>: <message>`. */

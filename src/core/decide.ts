@@ -39,6 +39,7 @@ import {
 } from "./decide_leader.ts";
 import { decideAsReplica, reinitRequested, startAsReplica } from "./decide_replica.ts";
 import { decideLeaderRace } from "./leader_race.ts";
+import { fenceUnusableDuringJob, fenceUnusableInRace, fenceUnusableWithLock } from "./fence_gate.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
 
 export type { HaContext } from "./ha_context.ts";
@@ -50,9 +51,11 @@ type Rule = (c: Cycle) => Decision | null;
 
 /** The rules tried in order before the steady state; the first decision wins. */
 const RULES: readonly Rule[] = [
+  fenceUnusableDuringJob,
   jobInFlight,
   primaryStartTimeout,
   watchdogUnusableWithLock,
+  fenceUnusableWithLock,
   reinitRequested,
   (c) => c.obs.job?.kind === "bootstrap" ? decideAfterBootstrap(c) : null,
   dataDirInaccessible,
@@ -156,7 +159,7 @@ function decideRunning(c: Cycle): Decision {
   if (restart.kind === "restart" && restartable) return planRestart(c, restart.reason);
 
   let d: Decision;
-  if (!view.leader) d = decideLeaderRace(c);
+  if (!view.leader) d = fenceUnusableInRace(c) ?? decideLeaderRace(c);
   else if (holdsLock) d = decideAsLeader(c);
   else d = decideAsReplica(c);
   if (restart.kind === "drop") {

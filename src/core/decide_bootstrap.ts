@@ -11,6 +11,7 @@ import type { Action, Decision } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
 import { upstreamFor } from "./topology.ts";
+import { fenceVeto } from "./fence_gate.ts";
 
 /** The bootstrap job has ended: take the cluster (initialize, config, leader, status) or give `initialize` back. */
 export function decideAfterBootstrap({ obs, mem, ctx, view }: Cycle): Decision {
@@ -37,6 +38,14 @@ export function decideAfterBootstrap({ obs, mem, ctx, view }: Cycle): Decision {
       mem,
       `bootstrap finished but the watchdog is required and not usable (${obs.watchdogUnusable}); stopped ` +
         "postgres and removed the initialize key",
+      [{ type: "demote", mode: "immediate" }, { type: "cancel_initialize" }],
+    );
+  }
+  const fence = fenceVeto(obs);
+  if (fence !== null) {
+    return noChange(
+      mem,
+      `bootstrap finished but ${fence}; stopped postgres and removed the initialize key`,
       [{ type: "demote", mode: "immediate" }, { type: "cancel_initialize" }],
     );
   }
@@ -83,6 +92,8 @@ export function decideWithoutData({ obs, mem, ctx, view }: Cycle): Decision {
         actions,
       );
     }
+    const fence = fenceVeto(obs);
+    if (fence !== null) return noChange(mem, `not bootstrapping a new cluster because ${fence}`, actions);
     actions.push({ type: "acquire_initialize" }, { type: "start_job", job: { kind: "bootstrap" } });
     return noChange(mem, "trying to bootstrap a new cluster", actions);
   }

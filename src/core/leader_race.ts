@@ -111,7 +111,7 @@ function promotablePeer(
   const timeline = clusterTimeline(view);
   const ok = (obs.peers ?? []).find((p) =>
     p.name !== ctx.name && p.name !== candidate && p.reachable && p.walPosition !== undefined &&
-    p.nofailover !== true && p.watchdogFailed !== true &&
+    p.nofailover !== true && p.watchdogFailed !== true && p.fenceFailed !== true &&
     (optime === null || optime - p.walPosition <= ctx.dynamic.maximumLagOnFailover) &&
     (!ctx.dynamic.checkTimeline || (p.timeline !== undefined && p.timeline >= timeline))
   );
@@ -143,6 +143,7 @@ export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: st
     else if (!peer.reachable || peer.walPosition === undefined) v(false, "is unreachable (not counted)");
     else if (peer.nofailover === true) v(false, "is tagged nofailover (not counted)");
     else if (peer.watchdogFailed === true) v(false, "has a failed watchdog (not counted)");
+    else if (peer.fenceFailed === true) v(false, "has no usable fencing supervisor (not counted)");
     else if (peer.role === "primary") v(true, "is still running as primary");
     // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me...
     else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline > pg.timeline) {

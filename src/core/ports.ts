@@ -190,6 +190,11 @@ export interface FenceChannel {
   /** Stop Postgres unless re-armed within `ms`. */
   arm(ms: number): void;
   disarm(): void;
+  /**
+   * Null while the supervisor runs and has answered every line in time; otherwise why it cannot be relied on
+   * (not running, or not answering): this member must then neither take nor keep the leader key.
+   */
+  unusable(): string | null;
 }
 
 export type CallbackAction = "on_start" | "on_stop" | "on_restart" | "on_reload" | "on_role_change";

@@ -252,6 +252,18 @@ export interface JobState {
   retryable?: boolean;
 }
 
+/** The fencing supervisor's state for `GET /patroni` and `/metrics`. */
+export interface FenceSupervisorReport {
+  /** `off` when `fencing.supervisor: false`. */
+  state: "running" | "starting" | "not running" | "not answering" | "off";
+  /** The member may lead as far as the supervisor is concerned (also true when it is off). */
+  usable: boolean;
+  pid?: number | null;
+  /** How many times it was started again after it exited. */
+  restarts?: number;
+  problem?: string | null;
+}
+
 /** A peer's answer to `GET /patroni`, reduced to what the leader race needs. */
 export interface PeerStatus {
   name: string;
@@ -262,6 +274,8 @@ export interface PeerStatus {
   nofailover?: boolean;
   failoverPriority?: number;
   watchdogFailed?: boolean;
+  /** Its fencing supervisor is not usable (`fence_supervisor.usable: false`): it will not take the key. */
+  fenceFailed?: boolean;
 }
 
 /** The DCS part of an observation: a fresh view, or how long etcd has been unreachable. */
@@ -308,6 +322,11 @@ export interface Observation {
    * neither take nor keep the leader key (src/host/watchdog.ts).
    */
   watchdogUnusable?: string;
+  /**
+   * Set when the fencing supervisor is on (`fencing.supervisor`) but not usable, saying why (not running, or not
+   * answering): this member must then neither take nor keep the leader key (src/core/fence_gate.ts).
+   */
+  fenceUnusable?: string;
   /** A restart asked for (`POST /restart`), now or scheduled, not yet carried out. */
   restart?: RestartIntent | null;
   /**
@@ -488,6 +507,8 @@ export interface NodeSnapshot {
   /** Monotonic ms when the HA loop will next run (for `/liveness`). */
   nextRunAt: number;
   watchdogFailed: boolean;
+  /** The fencing supervisor as `GET /patroni` reports it (`fence_supervisor`); absent when the agent has none. */
+  fenceSupervisor?: FenceSupervisorReport;
   /** This member's last promotions, explained (src/core/role_change.ts). */
   roleChanges?: readonly RoleChangeRecord[];
   /** The scheduled restart (`scheduled_restart` of `GET /patroni`), when one is pending. */

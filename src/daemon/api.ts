@@ -14,6 +14,8 @@ import type { PeerClient } from "../core/ports.ts";
 import { restartWaitMs } from "../core/settings.ts";
 import type { EtcdDcs } from "../dcs/etcd.ts";
 import type { Agent } from "../shell/agent.ts";
+import type { NodeSnapshot } from "../core/types.ts";
+import type { FenceSupervisorClient } from "../host/fence_client.ts";
 import type { DaemonLog, Running } from "./running.ts";
 
 /** What the handler is wired to. */
@@ -27,6 +29,27 @@ export interface ApiWiring {
   /** SIGHUP's reload, for `POST /reload`. */
   reload: () => void;
   log: DaemonLog;
+  /** The fencing supervisor, or undefined with `fencing.supervisor: false`. */
+  supervisor: FenceSupervisorClient | undefined;
+}
+
+/** The agent's snapshot with the fencing supervisor's process details (or `off`) for `GET /patroni` and `/metrics`. */
+export function withSupervisor(
+  snapshot: NodeSnapshot,
+  supervisor: FenceSupervisorClient | undefined,
+): NodeSnapshot {
+  if (!supervisor) return { ...snapshot, fenceSupervisor: { state: "off", usable: true } };
+  const s = supervisor.status();
+  return {
+    ...snapshot,
+    fenceSupervisor: {
+      state: s.state,
+      usable: s.problem === null,
+      pid: s.pid,
+      restarts: s.restarts,
+      ...(s.problem !== null ? { problem: s.problem } : {}),
+    },
+  };
 }
 
 /** Resolve a hostname the way the system does (/etc/hosts included), to every address it has. */
@@ -57,7 +80,7 @@ export function pgCtlSeconds(c: Config): number {
 export function buildApiHandler(w: ApiWiring): ApiHandler {
   const { agent, dcs, running } = w;
   return createApiHandler({
-    snapshot: () => agent.snapshot(),
+    snapshot: () => withSupervisor(agent.snapshot(), w.supervisor),
     now: () => performance.now(),
     wallNow: () => Date.now(),
     loadCluster: () => dcs.readCluster(),

@@ -12,7 +12,12 @@ import type { Config } from "../config/config.ts";
 import type { PeerClient, WatchdogPort } from "../core/ports.ts";
 import { createEtcdDcs, type EtcdDcs } from "../dcs/etcd.ts";
 import { REAL_CLOCK } from "../host/clock.ts";
-import { type FenceSupervisorClient, startFenceSupervisor } from "../host/fence_client.ts";
+import {
+  type FenceClientLog,
+  type FenceSupervisorClient,
+  startFenceSupervisor,
+  supervisorCommandFromEnv,
+} from "../host/fence_client.ts";
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../host/watchdog.ts";
 import { agentLog, moduleLogger, redactLikeLog } from "../log/log.ts";
 import { LocalPostgres } from "../pg/postgres.ts";
@@ -30,7 +35,8 @@ import { liveMemberWithMyName } from "./unique_name.ts";
 export interface Daemon {
   agent: Agent;
   pg: LocalPostgres;
-  supervisor: FenceSupervisorClient;
+  /** Absent with `fencing.supervisor: false`. */
+  supervisor: FenceSupervisorClient | undefined;
   listener: RestListener;
   /** SIGHUP's reload (the same one `POST /reload` asks for). */
   reload: () => void;
@@ -77,13 +83,13 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const watchdog = config.watchdog.mode === "off"
     ? undefined
     : createWatchdog(config.watchdog, watchdogLog());
-  const supervisor = startFenceSupervisor(config.postgresql.dataDir, (m) => log.warn(m));
+  const supervisor = await startSupervisor(config, o.env, log);
   const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client) };
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
   const listener = new RestListener(log);
   const reload = createReload({ configPath: o.configPath, env: o.env, running, agent, pg, listener, log });
-  const handler = buildApiHandler({ config, running, agent, dcs, peers, reload, log });
+  const handler = buildApiHandler({ config, running, agent, dcs, peers, reload, log, supervisor });
   const target = listenOn(config);
   if (!await listener.start(handler, target, tls.serve)) return null;
   return { agent, pg, supervisor, listener, reload, address: `${target.hostname}:${target.port}` };
@@ -128,7 +134,7 @@ function buildAgent(
     pg: LocalPostgres;
     peers: PeerClient;
     running: Running;
-    supervisor: FenceSupervisorClient;
+    supervisor: FenceSupervisorClient | undefined;
     watchdog: WatchdogPort | undefined;
   },
 ): Agent {
@@ -146,7 +152,7 @@ function buildAgent(
     bootstrapDcs: config.bootstrap.dcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
     removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
-    fence: o.supervisor.channel,
+    ...(o.supervisor ? { fence: o.supervisor.channel } : {}),
     ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     dynamicFrom: o.settings.from,
     dcs: o.dcs,
@@ -163,6 +169,50 @@ function buildAgent(
     },
     callbacks: callbacksFor(config, o.log),
   });
+}
+
+/** How long start-up waits for the fencing supervisor's `ready` before the HA loop starts (it then waits on). */
+const SUPERVISOR_READY_MS = 15_000;
+
+/**
+ * Start the fencing supervisor (`fencing.supervisor`, default true) and wait for it to say it is ready, so the
+ * first cycle does not find it still starting; with the switch off, say at start that none runs.
+ */
+async function startSupervisor(
+  config: Config,
+  env: Record<string, string>,
+  log: DaemonLog,
+): Promise<FenceSupervisorClient | undefined> {
+  if (!config.fencing.supervisor) {
+    log.warn(
+      "fencing.supervisor is false: no fencing supervisor runs; a frozen or killed agent's primary is stopped only " +
+        "by the watchdog ({mode})",
+      { mode: `watchdog.mode ${config.watchdog.mode}` },
+    );
+    return undefined;
+  }
+  const command = supervisorCommandFromEnv(env);
+  const supervisor = startFenceSupervisor({
+    dataDir: config.postgresql.dataDir,
+    log: fenceLog(),
+    ...(command ? { command } : {}),
+  });
+  if (!await supervisor.ready(SUPERVISOR_READY_MS)) {
+    log.error(
+      "the fencing supervisor did not say it is ready within {s} s; this member will not lead until it does",
+      {
+        s: SUPERVISOR_READY_MS / 1000,
+      },
+    );
+  }
+  return supervisor;
+}
+
+/** The fencing supervisor client's log lines, under the `fence` category (literal text). */
+function fenceLog(): FenceClientLog {
+  const log = moduleLogger("fence");
+  const literal = (m: string) => m.replaceAll("{", "{{").replaceAll("}", "}}");
+  return { info: (m) => log.info(literal(m)), error: (m) => log.error(literal(m)) };
 }
 
 /** The watchdog's log lines, under the `watchdog` category (messages are literal text, not templates). */

@@ -20,7 +20,7 @@ export async function stopDaemon(
 ): Promise<number> {
   stopMonitor();
   await d.agent.shutdown();
-  await d.supervisor.close();
+  await d.supervisor?.close();
   await d.pg.close();
   await d.listener.stop();
   if (d.agent.fatal !== null) {

@@ -1,7 +1,12 @@
 /**
- * The agent's side of the fencing supervisor: spawns `hactl fence-supervisor --data-dir <dir>` (the same binary;
- * under `deno run`, the same main.ts) and gives the HA loop a `FenceChannel` that writes `arm <ms>` / `disarm`
- * lines to the supervisor's stdin. The supervisor's own logic is `./fence_supervisor.ts`.
+ * The agent's side of the fencing supervisor: starts `hactl fence-supervisor --data-dir <dir>` (the same program:
+ * the compiled binary itself, or under `deno run` the same main.ts with the same Deno, whatever the executable is
+ * called) in a session and process group of its own, so a stop signal to the agent's group or session (Ctrl-Z,
+ * `kill -STOP -PGID`) does not stop it. It gives the HA loop a `FenceChannel` that writes `arm <ms>` / `disarm` /
+ * `ping` lines to the supervisor's stdin and reads the acknowledgements on its stdout, and says when the
+ * supervisor is not usable: not running, or a line unanswered for `FENCE_ACK_TIMEOUT_MS` (frozen, stuck). A
+ * supervisor that exits is started again with a backoff, and told the deadline the agent holds. The supervisor's
+ * own logic is `./fence_supervisor.ts`.
  *
  * May import: `src/core/` (the `FenceChannel` port).
  *
@@ -9,51 +14,293 @@
  */
 import type { FenceChannel } from "../core/ports.ts";
 
+/** A line the supervisor has not answered for this long makes it count as not running (frozen, or stuck). */
+export const FENCE_ACK_TIMEOUT_MS = 2000;
+/** An idle line is pinged this often, so a supervisor that froze while disarmed is noticed too. */
+const PING_EVERY_MS = 1000;
+/** Delays before each attempt to start a supervisor that exited (the last one repeats). */
+const RESTART_BACKOFF_MS = [0, 1000, 2000, 5000, 10_000, 30_000];
+/** How long `close()` waits for the supervisor to exit. */
+const CLOSE_WAIT_MS = 10_000;
+/** A supervisor that ran this long before it exited starts the backoff over. */
+const STABLE_AFTER_MS = 60_000;
+
+/** Where the client logs (the agent's logger). */
+export interface FenceClientLog {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+/** What `GET /patroni` and `/metrics` report of the supervisor. */
+export interface FenceSupervisorStatus {
+  /** `running`, `starting`, `not running`, `not answering`. */
+  state: "running" | "starting" | "not running" | "not answering";
+  pid: number | null;
+  /** How many times it was started again after it exited. */
+  restarts: number;
+  /** Why it is not usable, or null. */
+  problem: string | null;
+  /** Lines (and the start's `ready`) not answered yet. */
+  unanswered: number;
+}
+
 /** A started fencing supervisor: the line the agent arms and disarms it through, and a way to let it go. */
 export interface FenceSupervisorClient {
   channel: FenceChannel;
-  /** Close the supervisor's stdin (it disarms and exits) and wait for it to end. */
+  /** Resolves true once the supervisor said it is ready, false after `ms` without it. */
+  ready(ms: number): Promise<boolean>;
+  status(): FenceSupervisorStatus;
+  /** Close the supervisor's stdin (it disarms and exits) and wait for it to end; no restart after this. */
   close(): Promise<void>;
 }
 
+/** What `startFenceSupervisor` is given. */
+export interface FenceSupervisorOptions {
+  dataDir: string;
+  log: FenceClientLog;
+  /**
+   * The program (and its first arguments) to run instead of this program's own `fence-supervisor`, from
+   * `HACTL_FENCE_SUPERVISOR_CMD` (split on spaces); `fence-supervisor --data-dir DIR` is appended.
+   */
+  command?: string[];
+  /** Monotonic ms (tests). */
+  now?: () => number;
+}
+
 /**
- * Start `hactl fence-supervisor` for this data directory (the same binary; under `deno run`, the same main.ts),
- * and return the line the agent talks to it through. A supervisor that cannot be started or has died is logged;
- * the agent's in-process fence timer still works.
+ * How this program runs itself: the compiled binary is its own executable; under `deno run` (whatever the Deno
+ * executable is called) it is this Deno with the repository's main.ts and deno.json.
  */
-export function startFenceSupervisor(dataDir: string, warn: (m: string) => void): FenceSupervisorClient {
-  const exe = Deno.execPath();
-  const underDeno = /(^|\/)deno$/.test(exe);
-  const args = [
-    ...(underDeno ? ["run", "--allow-all", new URL("../../main.ts", import.meta.url).pathname] : []),
-    "fence-supervisor",
-    "--data-dir",
-    dataDir,
+export function selfInvocation(): string[] {
+  if (Deno.build.standalone) return [Deno.execPath()];
+  const path = (rel: string) => decodeURIComponent(new URL(rel, import.meta.url).pathname);
+  return [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--allow-all",
+    `--config=${path("../../deno.json")}`,
+    path("../../main.ts"),
   ];
-  let writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
-  let child: Deno.ChildProcess | null = null;
-  try {
-    child = new Deno.Command(exe, { args, stdin: "piped", stdout: "null", stderr: "inherit" }).spawn();
-    writer = child.stdin.getWriter();
-    child.status.then((s) => {
-      if (!s.success) warn(`the fencing supervisor exited with code ${s.code}`);
-      writer = null;
-    });
-  } catch (err) {
-    warn(`could not start the fencing supervisor: ${err instanceof Error ? err.message : err}`);
+}
+
+/** `HACTL_FENCE_SUPERVISOR_CMD` split into a command line, or undefined when unset or blank. */
+export function supervisorCommandFromEnv(env: Record<string, string | undefined>): string[] | undefined {
+  const parts = (env["HACTL_FENCE_SUPERVISOR_CMD"] ?? "").trim().split(/\s+/).filter((p) => p !== "");
+  return parts.length > 0 ? parts : undefined;
+}
+
+/** Start the fencing supervisor for this data directory; the client keeps it running until `close()`. */
+export function startFenceSupervisor(o: FenceSupervisorOptions): FenceSupervisorClient {
+  return new SupervisorProcess(o);
+}
+
+type LastCommand = { kind: "arm"; at: number } | { kind: "disarm" } | null;
+
+class SupervisorProcess implements FenceSupervisorClient {
+  readonly #argv: string[];
+  readonly #now: () => number;
+  #child: Deno.ChildProcess | null = null;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  /** When each line not yet answered was sent; the start itself waits for `ready`. */
+  #pending: number[] = [];
+  #ready = false;
+  #startedAt = 0;
+  #lastSentAt = 0;
+  /** Why no supervisor runs now, or null while one does. */
+  #down: string | null = null;
+  /** The last deadline the agent asked for, resent to a supervisor started again. */
+  #last: LastCommand = null;
+  #attempt = 0;
+  #restarts = 0;
+  #closing = false;
+  #restartTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #pingTimer: ReturnType<typeof setInterval>;
+  #waiters: (() => void)[] = [];
+  readonly #enc = new TextEncoder();
+
+  constructor(private readonly o: FenceSupervisorOptions) {
+    this.#argv = [...(o.command ?? selfInvocation()), "fence-supervisor", "--data-dir", o.dataDir];
+    this.#now = o.now ?? (() => performance.now());
+    this.#spawn();
+    this.#pingTimer = setInterval(() => {
+      const idle = this.#now() - this.#lastSentAt >= PING_EVERY_MS;
+      if (this.#ready && this.#pending.length === 0 && idle) this.#send("ping");
+    }, PING_EVERY_MS);
+    Deno.unrefTimer(this.#pingTimer);
   }
-  const enc = new TextEncoder();
-  const send = (line: string) => {
-    writer?.write(enc.encode(line + "\n")).catch(() => {
-      warn("the fencing supervisor is gone");
-      writer = null;
-    });
-  };
-  return {
-    channel: { arm: (ms) => send(`arm ${ms}`), disarm: () => send("disarm") },
-    close: async () => {
-      await writer?.close().catch(() => {});
-      await child?.status.catch(() => {});
+
+  readonly channel: FenceChannel = {
+    arm: (ms) => {
+      this.#last = { kind: "arm", at: this.#now() + ms };
+      this.#send(`arm ${Math.max(0, Math.round(ms))}`);
     },
+    disarm: () => {
+      this.#last = { kind: "disarm" };
+      this.#send("disarm");
+    },
+    unusable: () => this.#problem(),
   };
+
+  ready(ms: number): Promise<boolean> {
+    if (this.#ready) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(this.#ready), ms);
+      this.#waiters.push(() => (clearTimeout(timer), resolve(true)));
+    });
+  }
+
+  status(): FenceSupervisorStatus {
+    const problem = this.#problem();
+    const state = this.#down !== null
+      ? "not running"
+      : problem !== null
+      ? "not answering"
+      : this.#ready
+      ? "running"
+      : "starting";
+    return {
+      state,
+      pid: this.#child?.pid ?? null,
+      restarts: this.#restarts,
+      problem,
+      unanswered: this.#pending.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#pingTimer);
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    await this.#writer?.close().catch(() => {});
+    if (!child) return;
+    // A disarmed supervisor exits at once; an armed one keeps guarding its deadline in its own session after the
+    // agent is gone (as does a frozen one): the agent does not wait for it longer than this.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gone = await Promise.race([
+      child.status.then(() => true, () => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), CLOSE_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!gone) {
+      await this.#reader?.cancel().catch(() => {});
+      child.unref();
+    }
+  }
+
+  /** Null while a supervisor runs and has answered every line within the timeout; else why it is not usable. */
+  #problem(): string | null {
+    if (this.#down !== null) return this.#down;
+    const oldest = this.#pending[0];
+    if (oldest === undefined) return null;
+    const waited = this.#now() - oldest;
+    if (waited <= FENCE_ACK_TIMEOUT_MS) return null;
+    const s = (waited / 1000).toFixed(1);
+    return this.#ready
+      ? `it has not answered for ${s} s`
+      : `it has not said it is ready ${s} s after its start`;
+  }
+
+  #send(line: string): void {
+    const writer = this.#writer;
+    if (!writer) return; // not running: the deadline is sent again when it is back
+    const now = this.#now();
+    this.#pending.push(now);
+    this.#lastSentAt = now;
+    writer.write(this.#enc.encode(line + "\n")).catch(() => {/* its exit is reported by #spawn's watcher */});
+  }
+
+  #spawn(): void {
+    this.#restartTimer = null;
+    if (this.#closing) return;
+    const [cmd, ...args] = this.#argv;
+    let child: Deno.ChildProcess;
+    try {
+      // detached: the child calls setsid(), a session and process group of its own.
+      child = new Deno.Command(cmd!, {
+        args,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+        detached: true,
+      })
+        .spawn();
+    } catch (err) {
+      this.#gone(`could not start ${cmd}: ${err instanceof Error ? err.message : err}`);
+      return;
+    }
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    this.#down = null;
+    this.#ready = false;
+    this.#startedAt = this.#now();
+    this.#pending = [this.#startedAt];
+    this.#lastSentAt = this.#startedAt;
+    void this.#readAnswers(child);
+    child.status.then((s) => {
+      if (this.#child !== child) return;
+      this.#child = null;
+      this.#writer = null;
+      this.#ready = false;
+      this.#pending = [];
+      if (this.#closing) return;
+      if (this.#now() - this.#startedAt >= STABLE_AFTER_MS) this.#attempt = 0;
+      this.#gone(s.signal ? `it was killed by ${s.signal}` : `it exited with code ${s.code}`);
+    });
+    // A supervisor started again takes the deadline the agent holds now (it also adopts its file's).
+    const last = this.#last;
+    if (last?.kind === "arm") this.#send(`arm ${Math.max(0, Math.round(last.at - this.#now()))}`);
+    else if (last?.kind === "disarm") this.#send("disarm");
+  }
+
+  /** No supervisor runs: say why, and start one again after the backoff. */
+  #gone(why: string): void {
+    this.#down = why;
+    const delay = RESTART_BACKOFF_MS[Math.min(this.#attempt, RESTART_BACKOFF_MS.length - 1)]!;
+    this.#attempt++;
+    this.o.log.error(
+      `the fencing supervisor is not running (${why}); starting it again in ${delay / 1000} s ` +
+        "(until it answers, this member does not take or keep the leader key)",
+    );
+    const timer = setTimeout(() => {
+      this.#restarts++;
+      this.#spawn();
+    }, delay);
+    Deno.unrefTimer(timer);
+    this.#restartTimer = timer;
+  }
+
+  async #readAnswers(child: Deno.ChildProcess): Promise<void> {
+    const dec = new TextDecoder();
+    const reader = child.stdout.getReader();
+    this.#reader = reader;
+    let buf = "";
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += dec.decode(value, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          if (this.#child === child) this.#answer(buf.slice(0, nl).trim());
+          buf = buf.slice(nl + 1);
+        }
+      }
+    } catch { /* the pipe closed with the process: its exit is reported */ }
+  }
+
+  #answer(line: string): void {
+    if (line.startsWith("ready ")) {
+      this.#ready = true;
+      this.#pending.shift();
+      if (this.#restarts > 0 || this.#attempt > 0) this.o.log.info(`the fencing supervisor is running again`);
+      for (const w of this.#waiters.splice(0)) w();
+    } else if (line.startsWith("ok ")) {
+      this.#pending.shift();
+    } else if (line === "fired") {
+      this.o.log.error("the fencing supervisor's deadline passed: it stopped postgres");
+    }
+  }
 }

@@ -1,12 +1,14 @@
 /**
  * The fencing supervisor: a small process beside the agent (`hactl fence-supervisor`, started by `hactl agent`)
  * that holds the primary's fence deadline outside the agent's event loop. The agent sends `arm <ms>` after each
- * successful lease renewal and `disarm` when Postgres cannot accept writes (or in pause); when the deadline passes
+ * successful lease renewal and `disarm` when Postgres cannot accept writes (or in pause), and `ping` when it has
+ * nothing else to say; every line is acknowledged on stdout (`ok <command> <deadline>`), after a first `ready <pid>`
+ * line, so the agent knows its supervisor runs and holds the deadline it sent. When the deadline passes
  * without a newer `arm` — the agent is frozen (SIGSTOP), stuck, or was killed while Postgres runs — the supervisor
  * stops Postgres at once (SIGQUIT to the postmaster: immediate shutdown; SIGKILL when it does not go), strictly
  * before the lease can expire.
  *
- * The deadline also lives in `<data_dir>/hactl.fence` on the system-wide monotonic clock (`/proc/uptime`), so a
+ * The deadline also lives in `<data_dir>.hactl-fence` on the system-wide monotonic clock (`/proc/uptime`), so a
  * restarted agent's new supervisor adopts a running deadline (and retires the old supervisor) instead of losing it.
  *
  * This module holds the logic with its I/O passed in (a clock, the state file, the postmaster stop), so it is
@@ -37,12 +39,13 @@ export interface FenceState {
 }
 
 /** A parsed line from the agent. */
-export type FenceCommand = { kind: "arm"; inMs: number } | { kind: "disarm" };
+export type FenceCommand = { kind: "arm"; inMs: number } | { kind: "disarm" } | { kind: "ping" };
 
-/** `arm <ms>` or `disarm`; anything else is ignored (null). */
+/** `arm <ms>`, `disarm` or `ping`; anything else is ignored (null). */
 export function parseFenceCommand(line: string): FenceCommand | null {
   const parts = line.trim().split(/\s+/);
   if (parts[0] === "disarm" && parts.length === 1) return { kind: "disarm" };
+  if (parts[0] === "ping" && parts.length === 1) return { kind: "ping" };
   if (parts[0] === "arm" && parts.length === 2 && /^\d+$/.test(parts[1]!)) {
     return { kind: "arm", inMs: Number(parts[1]) };
   }
@@ -73,10 +76,23 @@ export class FenceSupervisor {
     return this.#fired;
   }
 
-  apply(cmd: FenceCommand): void {
-    this.#deadline = cmd.kind === "arm" ? this.io.uptimeMs() + cmd.inMs : null;
-    this.#fired = false;
-    this.#persist();
+  /**
+   * Carry out one line of the agent and return the acknowledgement written back to it: `ok <command> <deadline>`,
+   * the deadline this supervisor now holds (uptime ms, or `none`). A `ping` changes nothing: it shows the agent
+   * that the supervisor still reads and answers.
+   */
+  apply(cmd: FenceCommand): string {
+    if (cmd.kind !== "ping") {
+      this.#deadline = cmd.kind === "arm" ? this.io.uptimeMs() + cmd.inMs : null;
+      this.#fired = false;
+      this.#persist();
+    }
+    return `ok ${cmd.kind} ${this.#deadline ?? "none"}`;
+  }
+
+  /** The deadline has passed and has not fired yet. */
+  due(): boolean {
+    return this.#deadline !== null && !this.#fired && this.io.uptimeMs() >= this.#deadline;
   }
 
   /** Fires once when the deadline has passed; true when it stopped Postgres in this tick. */

@@ -33,6 +33,7 @@ import { describeRoleChange, RoleChangeRecorder } from "../core/role_change.ts";
 import {
   type Decision,
   type DynamicSettings,
+  type FenceSupervisorReport,
   INITIAL_MEMORY,
   type JobRequest,
   type Memory,
@@ -54,6 +55,13 @@ import { loopWaitMs } from "../core/settings.ts";
 export type { AgentDeps } from "./deps.ts";
 export type { CycleResult } from "../core/loop.ts";
 export { rerunAtOnce } from "../core/loop.ts";
+
+/** The fencing supervisor as this agent last saw it (the daemon adds its process's details). */
+function fenceReport(unusable: string | null): FenceSupervisorReport {
+  return unusable === null
+    ? { state: "running", usable: true }
+    : { state: "not running", usable: false, problem: unusable };
+}
 
 /** One member's HA loop. */
 export class Agent {
@@ -88,6 +96,7 @@ export class Agent {
       paused: () => this.dynamic.pause,
       stopped: () => this.#stopped,
       wake,
+      jobs: this.#jobs,
     });
     this.#requests = new Requests(deps, {
       jobs: this.#jobs,
@@ -427,6 +436,7 @@ export class Agent {
       tags: this.#tags,
       nextRunAt: this.#nextRunAt,
       watchdogFailed: observer.watchdogUnusable !== null,
+      ...(this.deps.fence ? { fenceSupervisor: fenceReport(observer.fenceUnusable) } : {}),
       roleChanges: this.#roleChanges.records,
       ...(scheduledRestart ? { scheduledRestart } : {}),
     };

@@ -3,8 +3,8 @@
  *
  * Safety contract: `promote` runs only after a lock action (`acquire_leader`/`renew_leader`) succeeded earlier in
  * the same plan; otherwise it throws and the plan stops there. Every successful lock action re-arms the fence
- * (counting from when the call started) and pings the watchdog once; a required watchdog that is not running stops
- * the plan before any promotion. Long Postgres operations are started as jobs, so the loop keeps renewing.
+ * (counting from when the call started) and pings the watchdog once; a required watchdog that is not running, or a
+ * fencing supervisor that is not usable, stops the plan before any promotion. Long Postgres operations are started as jobs, so the loop keeps renewing.
  *
  * May import: `src/core/` only.
  *
@@ -89,12 +89,15 @@ export class Executor {
       roleChanges.noteLockTaken(this.deps.clock.now(), peerVerdicts(obs, this.parts.context(), formerLeader));
     }
     lease.renewed(started);
-    const wd = this.deps.watchdog;
     const dynamic = this.parts.dynamic();
+    const wd = this.deps.watchdog;
     if (wd && !dynamic.pause && !wd.keepalive(dynamic.ttl, dynamic.loopWait)) {
       return "the watchdog is required but is not running or not usable";
     }
-    return null;
+    // The supervisor died or went silent since the observation: no promotion on this lock (the next cycle, run at
+    // once, gives the key up). Not in pause, where no fence acts.
+    const fence = dynamic.pause ? null : this.deps.fence?.unusable() ?? null;
+    return fence === null ? null : `the fencing supervisor is not running (${fence})`;
   }
 
   async #apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {

@@ -8,6 +8,7 @@
  */
 import { fenceDeadline, fenceFires, leaseExpiresAt, supervisorDelayMs } from "../core/fence.ts";
 import type { AgentDeps } from "./deps.ts";
+import type { JobRunner } from "./jobs.ts";
 
 /** What the fence needs to know of the loop when its deadline passes. */
 export interface FenceLoop {
@@ -18,6 +19,8 @@ export interface FenceLoop {
   stopped(): boolean;
   /** Run a cycle now. */
   wake(): void;
+  /** The job runner: a fence that fires cancels the job in flight. */
+  jobs: Pick<JobRunner, "cancel">;
 }
 
 /**
@@ -112,7 +115,17 @@ export class LeaseFence {
       lastRenewalAgoMs: this.#lastRenewal === null ? null : Math.round(clock.now() - this.#lastRenewal),
     });
     try {
+      // A job in flight (a restart between its stop and its start, a start waiting for the server) must not bring
+      // Postgres back up after the fence: cancel it, stop now, and stop again once a job that may have started
+      // Postgres has ended (unless a renewal since has made the lock ours again).
+      const cancelled = this.loop.jobs.cancel("the fence stopped postgres");
       await pg.stop("immediate");
+      if (await cancelled && !this.holdsLock()) {
+        log.error(
+          "the fence cancelled a job that may have started postgres; stopping postgres (immediate) again",
+        );
+        await pg.stop("immediate");
+      }
       // Postgres is down, so the watchdog has nothing left to guard (Patroni closes it at the demotion's safepoint).
       if (!this.holdsLock()) watchdog?.disable("the fence stopped postgres");
     } catch (err) {

@@ -15,6 +15,8 @@ export class JobRunner {
   #state: JobState | null = null;
   /** Settles once the running job's state is final (never rejects). */
   #running: Promise<void> = Promise.resolve();
+  /** Why the running job was cancelled (its next step does not run), or null. */
+  #cancelled: string | null = null;
   constructor(
     private readonly pg: PostgresPort,
     private readonly clock: Clock,
@@ -47,6 +49,7 @@ export class JobRunner {
       status: "running",
     };
     this.#state = state;
+    this.#cancelled = null;
     const job = this.run(req);
     job.then(
       () => {
@@ -62,6 +65,19 @@ export class JobRunner {
     ).finally(this.wake);
     // Registered after the handlers above, so the state is final when it settles.
     this.#running = job.then(() => {}, () => {});
+  }
+
+  /**
+   * Cancel the running job: a step it has not begun does not run (a restart whose stop is under way does not start
+   * Postgres again), and the job fails with `cancelled: <why>`. Resolves once the job has ended: true when it was
+   * one that may have started Postgres meanwhile (start, restart, bootstrap), so the caller stops it again.
+   */
+  async cancel(why: string): Promise<boolean> {
+    const state = this.#state;
+    if (state?.status !== "running") return false;
+    this.#cancelled = why;
+    await this.settle();
+    return state.kind === "start" || state.kind === "restart" || state.kind === "bootstrap";
   }
 
   /** Wait for a running job (used on shutdown and by the simulator); no timer: it awaits the job itself. */
@@ -82,7 +98,10 @@ export class JobRunner {
       case "stop":
         return this.pg.stop(req.mode);
       case "restart":
-        return this.pg.stop("fast").then(() => this.pg.start(req.role, req.upstream));
+        return this.pg.stop("fast").then(() => {
+          if (this.#cancelled !== null) throw new Error(`cancelled: ${this.#cancelled}`);
+          return this.pg.start(req.role, req.upstream);
+        });
     }
   }
 }

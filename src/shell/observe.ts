@@ -44,6 +44,8 @@ export class Observer {
   #dynamic: DynamicSettings;
   /** Why the required watchdog is unusable, as last observed (null when usable or not required). */
   #watchdogUnusable: string | null = null;
+  /** Why the fencing supervisor is not usable, as last observed (null when usable or when there is none). */
+  #fenceUnusable: string | null = null;
 
   constructor(private readonly deps: AgentDeps, private readonly parts: ObserverParts) {
     this.#dynamic = deps.dynamicFrom(null);
@@ -75,6 +77,10 @@ export class Observer {
 
   get watchdogUnusable(): string | null {
     return this.#watchdogUnusable;
+  }
+
+  get fenceUnusable(): string | null {
+    return this.#fenceUnusable;
   }
 
   /** A fresh reading of Postgres (a cycle's, or the status monitor's). */
@@ -113,6 +119,7 @@ export class Observer {
     const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name);
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     this.#noteWatchdog();
+    this.#noteFence();
     const restart = requests.pendingRestart;
     return {
       now: clock.now(),
@@ -123,6 +130,7 @@ export class Observer {
       peers,
       ...(requests.reinitRequested ? { reinitRequested: true } : {}),
       ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
+      ...(this.#fenceUnusable !== null ? { fenceUnusable: this.#fenceUnusable } : {}),
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
     };
@@ -152,5 +160,16 @@ export class Observer {
       this.deps.log.info?.("the required watchdog is usable again");
     }
     this.#watchdogUnusable = unusable;
+  }
+
+  /** Whether the fencing supervisor is usable; a change either way is logged once. */
+  #noteFence(): void {
+    const unusable = this.deps.fence?.unusable() ?? null;
+    if (unusable !== null && this.#fenceUnusable === null) {
+      this.deps.log.warn(`the fencing supervisor is not running (${unusable}); this member will not lead`);
+    } else if (unusable === null && this.#fenceUnusable !== null) {
+      this.deps.log.info?.("the fencing supervisor is running and answering again");
+    }
+    this.#fenceUnusable = unusable;
   }
 }

@@ -86,6 +86,7 @@ export function makeTestConfig(input: TestConfigInput): Config {
     },
     tags: {},
     watchdog: { mode: "off", device: "/dev/watchdog", safetyMargin: 5, driver: "default" },
+    fencing: { supervisor: true },
   };
 }
 

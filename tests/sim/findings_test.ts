@@ -73,3 +73,39 @@ Deno.test({
     await expectNoViolation(sim, 200_000);
   },
 });
+
+Deno.test({
+  name: "sim: a leader whose fencing supervisor dies gives the key up before its agent can die unguarded",
+  // Regression (fail-closed fencing): pg1's supervisor exits at 60 s and stays dead; at 90 s its agent is killed
+  // while Postgres runs. Without the gate pg1 kept the key with nothing outside the agent to fence it: once the
+  // lease ran out another member promoted beside pg1's writable primary (invariant a), and pg1 held the key with a
+  // dead supervisor for good (invariant e). Now pg1 demotes and releases the key as soon as it sees the supervisor
+  // gone, and the kill finds a stopped Postgres.
+  fn: async () => {
+    const sim = new Sim({ members: 3, seed: 1 });
+    sim.at(60_000, () => sim.supervisorFault("pg1", "dead"));
+    sim.at(90_000, () => sim.killAgent("pg1"));
+    await expectNoViolation(sim, 250_000);
+  },
+});
+
+Deno.test({
+  name:
+    "sim: a member whose supervisor could not start or froze never holds the key; back, it may lead again",
+  // pg1 starts without a supervisor (missing), pg2's freezes before the cluster forms: pg3 must lead (liveness
+  // is checked once both are back), pg1 and pg2 never take the key meanwhile (invariant e).
+  fn: async () => {
+    const sim = new Sim({ members: 3, seed: 7 });
+    sim.supervisorFault("pg1", "missing");
+    sim.supervisorFault("pg2", "frozen");
+    const leaders = new Set<string>();
+    sim.at(120_000, () => void leaders.add(sim.leaderKey() ?? "none"));
+    sim.at(150_000, () => sim.supervisorFault("pg3", "frozen"));
+    sim.at(150_000, () => sim.supervisorFault("pg1", "ok"));
+    sim.at(300_000, () => void leaders.add(`later:${sim.leaderKey() ?? "none"}`));
+    sim.at(310_000, () => sim.supervisorFault("pg2", "ok"));
+    sim.at(310_000, () => sim.supervisorFault("pg3", "ok"));
+    await expectNoViolation(sim, 500_000);
+    assert.deepEqual([...leaders], ["pg3", "later:pg1"]);
+  },
+});

@@ -5,6 +5,8 @@
  * - (b) promotion only while holding the leader key (from the fake Postgres world's record);
  * - (c) no replica streams from an upstream with another system identifier, a lower timeline, or a history that is
  *   not really its own (the last one only with `checkHistories`);
+ * - (e) no member keeps the leader key for longer than `ttl + loop_wait + 3 s` while its fencing supervisor is not
+ *   usable (it gives the key up, or the lease runs out, as a required watchdog makes it);
  * - (d) liveness: once no fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds
  *   the leader key and runs as a queryable primary.
  *
@@ -40,6 +42,9 @@ export interface HostView {
   readonly partitioned: boolean;
   readonly dcsPartitioned: boolean;
   readonly blockedUntil: number;
+  /** The fencing supervisor: `ok`, `missing`, `dead` or `frozen` since `supervisorSince` (absent: always ok). */
+  readonly supervisor?: string;
+  readonly supervisorSince?: number;
 }
 
 /** What the invariants read of the simulator. */
@@ -58,7 +63,8 @@ export interface SimView {
 /** Is some fault active now (an agent not running, a partition, held-back cycles)? */
 export function faultActive(sim: SimView): boolean {
   return sim.members.some((m) =>
-    m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > sim.now
+    m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > sim.now ||
+    (m.supervisor !== undefined && m.supervisor !== "ok")
   );
 }
 
@@ -79,6 +85,8 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     const broken = brokenStream(m.pg, checkHistories);
     if (broken !== null) return broken;
   }
+  const unguarded = unguardedLeader(sim);
+  if (unguarded !== null) return unguarded;
   if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(sim.settings, sim.durations)) {
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
@@ -88,6 +96,21 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     }
   }
   return null;
+}
+
+/** Invariant (e): the key holder's fencing supervisor has not been unusable for longer than the bound. */
+function unguardedLeader(sim: SimView): string | null {
+  const leader = sim.leaderKey();
+  const m = leader ? sim.members.find((x) => x.name === leader) : undefined;
+  if (!m || m.supervisor === undefined || m.supervisor === "ok") return null;
+  // A frozen supervisor is noticed once a ping has waited past the answer timeout (about 3 s).
+  const since = (m.supervisorSince ?? 0) + (m.supervisor === "frozen" ? 3000 : 0);
+  const bound = (sim.settings.ttl + sim.settings.loopWait + 3) * 1000;
+  if (sim.now - since <= bound) return null;
+  return `(e) ${m.name} holds the leader key ${
+    (sim.now - since) / 1000
+  }s after its fencing supervisor went ` +
+    `${m.supervisor} (bound ${bound / 1000}s)`;
 }
 
 /** Invariant (c) for one member: what is wrong with the upstream it streams from, or null. */

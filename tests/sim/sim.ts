@@ -12,7 +12,7 @@
  * Faults: `partition` (the host loses etcd, peers and replication), `partitionDcs` (etcd only), `crashPostgres`,
  * `stopAgent`/`startAgent`/`restartAgent` (graceful `shutdown()`, then a fresh Agent that adopts whatever Postgres
  * it finds), `killAgent` (the agent process dies, Postgres keeps running), `hostCrash`/`hostStart`, `delay`
- * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes).
+ * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes), `supervisorFault` (the fencing supervisor missing, dead, frozen or back).
  *
  * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness) are checked
  * after every step (a cycle, a timer, a fault); a violation throws `SimViolation` with the seed and the last 40
@@ -32,6 +32,7 @@ import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memo
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
 import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
+import { type SupervisorMode, supervisorProblem } from "./fake_supervisor.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
 export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
@@ -89,6 +90,12 @@ export interface SimMember {
   burst: { at: number; count: number };
   /** The fencing supervisor's deadline (virtual ms): it outlives the agent process, not the host. */
   fenceDeadline: number | null;
+  /**
+   * The fencing supervisor process: `ok`, `missing` (it could not start), `dead` (it exited; its deadline file
+   * stays) or `frozen` (stopped: it neither answers nor fires), since `supervisorSince`.
+   */
+  supervisor: SupervisorMode;
+  supervisorSince: number;
 }
 
 const WALL_EPOCH = 1_700_000_000_000;
@@ -152,6 +159,8 @@ export class Sim implements SimView {
         nextAt: opts.startOffsets?.[i] ?? 0,
         blockedUntil: 0,
         fenceDeadline: null,
+        supervisor: "ok",
+        supervisorSince: 0,
         partitioned: false,
         dcsPartitioned: false,
         burst: { at: -1, count: 0 },
@@ -207,20 +216,14 @@ export class Sim implements SimView {
       // The fencing supervisor: a process of its own, so its deadline survives a killed or frozen agent.
       fence: {
         arm: (ms) => {
-          const at = this.now + ms;
-          m.fenceDeadline = at;
-          this.at(at, async () => {
-            if (m.fenceDeadline !== at || !m.pg.hostUp) return;
-            m.fenceDeadline = null;
-            if (!m.pg.running) return;
-            await m.pg.stop("immediate");
-            this.event(
-              m.name,
-              "fence-supervisor: deadline passed without a renewal; stopped postgres (immediate)",
-            );
-          });
+          if (m.supervisor !== "ok") return; // nobody reads the line (dead, missing) or answers it (frozen)
+          m.fenceDeadline = this.now + ms;
+          this.#scheduleFence(m, m.fenceDeadline);
         },
-        disarm: () => void (m.fenceDeadline = null),
+        disarm: () => {
+          if (m.supervisor === "ok") m.fenceDeadline = null;
+        },
+        unusable: () => supervisorProblem(m, this.now),
       },
       log: {
         cycle: () => {},
@@ -235,6 +238,32 @@ export class Sim implements SimView {
     m.dcs = dcs;
     m.state = "running";
     m.nextAt = firstCycleAt;
+  }
+
+  /** The supervisor's deadline fires at `at` unless re-armed, disarmed, frozen or dead by then. */
+  #scheduleFence(m: SimMember, at: number): void {
+    this.at(at, async () => {
+      if (m.fenceDeadline !== at || !m.pg.hostUp || m.supervisor !== "ok") return;
+      m.fenceDeadline = null;
+      if (!m.pg.running) return;
+      await m.pg.stop("immediate");
+      this.event(m.name, "fence-supervisor: deadline passed without a renewal; stopped postgres (immediate)");
+    });
+  }
+
+  /**
+   * The member's fencing supervisor goes `missing`, `dead` or `frozen`, or is back (`ok`): started again, it
+   * adopts the deadline its file holds (firing at once when it has passed), as the real one does.
+   */
+  supervisorFault(name: string, mode: SupervisorMode): void {
+    const m = this.member(name);
+    m.supervisor = mode;
+    m.supervisorSince = this.now;
+    this.#fault();
+    this.event(name, `fencing supervisor ${mode === "ok" ? "running again" : mode}`);
+    if (mode === "ok" && m.fenceDeadline !== null) {
+      this.#scheduleFence(m, Math.max(this.now, m.fenceDeadline));
+    }
   }
 
   async #statusBody(asker: string, apiUrl: string): Promise<Record<string, unknown> | null> {

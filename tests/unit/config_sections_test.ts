@@ -117,3 +117,14 @@ Deno.test("unknown top-level keys (ctl extras, citus, thread_pool_size) are igno
   const config = parseConfig(`${MINIMAL}thread_pool_size: 7\nsomething_else: {a: 1}\n`, "f", {});
   assert.equal(config.scope, "batman");
 });
+
+Deno.test("fencing.supervisor: on by default, off with false, anything but a boolean is an error naming the key", () => {
+  assert.equal(parseConfig(MINIMAL, "f", {}).fencing.supervisor, true);
+  assert.equal(parseConfig(`${MINIMAL}fencing:\n  supervisor: false\n`, "f", {}).fencing.supervisor, false);
+  assert.equal(parseConfig(`${MINIMAL}fencing: {supervisor: off}\n`, "f", {}).fencing.supervisor, false);
+  const problems = problemsOf(() =>
+    parseConfig(`${MINIMAL}fencing: {supervisor: sometimes}\n`, "hactl.yml", {})
+  );
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^hactl\.yml: fencing\.supervisor: /);
+});

@@ -1,27 +1,245 @@
 /**
  * Specification of `src/host/fence_client.ts`: the agent starts `hactl fence-supervisor` for its data directory
- * (under `deno run`, the repository's main.ts) and arms and disarms it through its stdin.
+ * (under `deno run`, the repository's main.ts, whatever the Deno executable is called), in a session and process
+ * group of its own; every line is acknowledged; a supervisor that is not running or not answering is reported as
+ * not usable, and one that exits is started again.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { startFenceSupervisor } from "../../src/host/fence_client.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
 
-Deno.test("startFenceSupervisor() runs the supervisor for the data directory; arm and disarm reach it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hactl-fence-client-" });
-  try {
+const quiet = { info: () => {}, error: () => {} };
+
+/** Poll `cond` every 50 ms until it holds or `ms` pass; throws `what` on timeout. */
+async function eventually(what: string, ms: number, cond: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** state, ppid, process group and session of a process (from /proc/PID/stat). */
+function procStat(pid: number): { state: string; pgrp: number; session: number } {
+  const [state, , pgrp, session] = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return { state: state!, pgrp: Number(pgrp), session: Number(session) };
+}
+
+Deno.test("startFenceSupervisor() runs the supervisor for the data directory; arm and disarm are acknowledged", async () => {
+  await withTempDir("hactl-fence-client-", async (dir) => {
     const dataDir = `${dir}/data`;
-    const warnings: string[] = [];
-    const supervisor = startFenceSupervisor(dataDir, (m) => warnings.push(m));
+    const errors: string[] = [];
+    const supervisor = startFenceSupervisor({
+      dataDir,
+      log: { info: () => {}, error: (m) => errors.push(m) },
+    });
+    assert.equal(await supervisor.ready(60_000), true, "the supervisor said it is ready");
     supervisor.channel.arm(60_000);
     supervisor.channel.disarm();
-    // Closing stdin lets a disarmed supervisor exit; the deadline file shows it read both lines.
+    await eventually("both lines are acknowledged", 10_000, () => supervisor.status().unanswered === 0);
+    assert.equal(supervisor.status().state, "running");
+    assert.equal(supervisor.channel.unusable(), null);
     await supervisor.close();
-    assert.deepEqual(warnings, []);
+    assert.deepEqual(errors, []);
     const state = JSON.parse(await Deno.readTextFile(`${dataDir}.hactl-fence`));
     assert.equal(typeof state.pid, "number");
     assert.equal(state.deadlineUptimeMs, null, `disarmed: ${JSON.stringify(state)}`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
+});
+
+/** A script that starts a supervisor for `dataDir`, prints its pid once ready, then arms it every 200 ms. */
+async function writeProbe(dir: string, body: string): Promise<string> {
+  const probe = `${dir}/probe.ts`;
+  const client = new URL("../../src/host/fence_client.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    probe,
+    `import { startFenceSupervisor } from ${JSON.stringify(client)};
+const s = startFenceSupervisor({ dataDir: ${
+      JSON.stringify(`${dir}/data`)
+    }, log: { info: () => {}, error: (m) => console.error(m) } });
+${body}`,
+  );
+  return probe;
+}
+
+Deno.test("the supervisor runs in a session and process group of its own: a stop signal to the agent's group does not stop it", async () => {
+  await withTempDir("hactl-fence-session-", async (dir) => {
+    const probe = await writeProbe(
+      dir,
+      `const ready = await s.ready(60_000);
+console.log(JSON.stringify({ ready, pid: s.status().pid }));
+await new Promise((r) => setTimeout(r, 600_000));`,
+    );
+    // The "agent" leads a session and process group of its own, as under a terminal or a service manager.
+    const agent = new Deno.Command("setsid", {
+      args: ["--wait", Deno.execPath(), "run", "--allow-all", probe],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = agent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let supervisorPid = 0;
+    try {
+      const { value } = await reader.read();
+      const first = JSON.parse(value!.trim());
+      assert.equal(first.ready, true, "the supervisor said it is ready");
+      supervisorPid = first.pid;
+      const sup = procStat(supervisorPid);
+      assert.equal(sup.session, supervisorPid, "the supervisor leads a session of its own");
+      assert.equal(sup.pgrp, supervisorPid, "and a process group of its own");
+      const probePid = Number(
+        Deno.readTextFileSync(`/proc/${supervisorPid}/stat`).split(") ")[1]!.split(" ")[1],
+      );
+      const group = procStat(probePid).pgrp;
+      assert.notEqual(group, supervisorPid);
+      Deno.kill(-group, "SIGSTOP"); // Ctrl-Z, `kill -STOP -PGID`
+      try {
+        await eventually("the agent is stopped", 5_000, () => procStat(probePid).state === "T");
+        assert.notEqual(procStat(supervisorPid).state, "T", "the supervisor is not stopped with the agent");
+      } finally {
+        Deno.kill(-group, "SIGCONT");
+      }
+    } finally {
+      reader.releaseLock();
+      await agent.stdout.cancel().catch(() => {});
+      try {
+        agent.kill("SIGKILL");
+      } catch { /* gone */ }
+      await agent.status;
+      if (supervisorPid) {
+        try {
+          Deno.kill(supervisorPid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+    }
+  });
+});
+
+Deno.test("under deno run with the Deno executable under another name, the supervisor starts and answers", async () => {
+  await withTempDir("hactl-fence-rename-", async (dir) => {
+    const renamed = `${dir}/mydeno`;
+    await Deno.symlink(Deno.execPath(), renamed);
+    const probe = `${dir}/probe.ts`;
+    const client = new URL("../../src/host/fence_client.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      probe,
+      `import { startFenceSupervisor } from ${JSON.stringify(client)};
+const s = startFenceSupervisor({ dataDir: ${
+        JSON.stringify(`${dir}/data`)
+      }, log: { info: () => {}, error: (m) => console.error(m) } });
+const ready = await s.ready(60_000);
+s.channel.arm(60_000);
+await new Promise((r) => setTimeout(r, 300));
+s.channel.disarm();
+const end = Date.now() + 10_000;
+while (s.status().unanswered !== 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+console.log(JSON.stringify({ ready, ...s.status() }));
+await s.close();
+`,
+    );
+    const out = await new Deno.Command(renamed, { args: ["run", "--allow-all", probe], cwd: dir }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const status = JSON.parse(new TextDecoder().decode(out.stdout).trim());
+    assert.equal(status.ready, true, `the supervisor said it is ready: ${stderr}`);
+    assert.equal(status.state, "running", JSON.stringify(status));
+  });
+});
+
+Deno.test("a supervisor that cannot start is not usable, says why, and is tried again", async () => {
+  await withTempDir("hactl-fence-missing-", async (dir) => {
+    const errors: string[] = [];
+    const supervisor = startFenceSupervisor({
+      dataDir: `${dir}/data`,
+      command: [`${dir}/no-such-program`],
+      log: { info: () => {}, error: (m) => errors.push(m) },
+    });
+    try {
+      assert.match(supervisor.channel.unusable() ?? "", /could not start .*no-such-program/);
+      assert.equal(supervisor.status().state, "not running");
+      assert.equal(await supervisor.ready(200), false);
+      await eventually("it was tried again", 5_000, () => supervisor.status().restarts >= 1);
+      assert.match(
+        errors[0]!,
+        /the fencing supervisor is not running \(could not start .*\); starting it again/,
+      );
+    } finally {
+      await supervisor.close();
+    }
+  });
+});
+
+Deno.test("a supervisor that runs but never answers is not usable once a line waited past the timeout", async () => {
+  await withTempDir("hactl-fence-mute-", async (dir) => {
+    let now = 0;
+    const supervisor = startFenceSupervisor({
+      dataDir: `${dir}/data`,
+      command: ["sh", "-c", "exec sleep 600"],
+      log: quiet,
+      now: () => now,
+    });
+    try {
+      assert.equal(supervisor.channel.unusable(), null, "within the timeout of its start");
+      now = 2500;
+      assert.match(supervisor.channel.unusable() ?? "", /has not said it is ready 2\.5 s after its start/);
+      assert.equal(supervisor.status().state, "not answering");
+    } finally {
+      const pid = supervisor.status().pid;
+      if (pid !== null) Deno.kill(pid, "SIGKILL");
+      await supervisor.close();
+    }
+  });
+});
+
+Deno.test("a supervisor that exits is started again, told the deadline, and reported running again", async () => {
+  await withTempDir("hactl-fence-restart-", async (dir) => {
+    const errors: string[] = [];
+    const infos: string[] = [];
+    const dataDir = `${dir}/data`;
+    const supervisor = startFenceSupervisor({
+      dataDir,
+      log: { info: (m) => infos.push(m), error: (m) => errors.push(m) },
+    });
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      supervisor.channel.arm(600_000);
+      const first = supervisor.status().pid!;
+      Deno.kill(first, "SIGKILL");
+      await eventually("it was started again and answered", 60_000, () => {
+        const s = supervisor.status();
+        return s.pid !== null && s.pid !== first && s.state === "running" && s.unanswered === 0;
+      });
+      assert.match(errors.join("\n"), /not running \(it was killed by SIGKILL\); starting it again in 0 s/);
+      assert.match(infos.join("\n"), /running again/);
+      const state = JSON.parse(await Deno.readTextFile(`${dataDir}.hactl-fence`));
+      assert.equal(state.pid, supervisor.status().pid);
+      assert.notEqual(
+        state.deadlineUptimeMs,
+        null,
+        `the new supervisor holds the deadline: ${
+          JSON.stringify({ state, status: supervisor.status(), first, errors, infos })
+        }`,
+      );
+    } finally {
+      supervisor.channel.disarm(); // an armed supervisor would outlive close() until its deadline
+      await supervisor.close();
+    }
+  });
+});
+
+Deno.test("close() does not wait for a supervisor that does not exit (frozen, or guarding a deadline) for long", async () => {
+  await withTempDir("hactl-fence-close-", async (dir) => {
+    const supervisor = startFenceSupervisor({ dataDir: `${dir}/data`, log: quiet });
+    assert.equal(await supervisor.ready(60_000), true);
+    const pid = supervisor.status().pid!;
+    Deno.kill(pid, "SIGSTOP");
+    try {
+      const t0 = performance.now();
+      await supervisor.close();
+      assert.ok(performance.now() - t0 < 15_000, "close() returned within its bound");
+    } finally {
+      Deno.kill(pid, "SIGKILL");
+    }
+  });
 });
