@@ -10,7 +10,7 @@
  */
 import type { ClusterView, NodeSnapshot, Tags } from "../core/types.ts";
 import { livenessGraceMs } from "../core/settings.ts";
-import { HACTL_VERSION } from "../core/types.ts";
+import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../core/types.ts";
 
 /** A Postgres observation older than this (ms) is stale: health checks answer 503 and report its age. */
 export const STALE_STATUS_MS = 5000;
@@ -182,7 +182,13 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
   }
   if (snapshot.scheduledRestart) out.scheduled_restart = snapshot.scheduledRestart;
   if (snapshot.watchdogFailed) out.watchdog_failed = true;
-  out.patroni = { version: HACTL_VERSION, scope: snapshot.scope, name: snapshot.name };
+  // Patroni's fields (the advertised Patroni version), plus hactl's own version.
+  out.patroni = {
+    version: PATRONI_COMPATIBLE_VERSION,
+    scope: snapshot.scope,
+    name: snapshot.name,
+    hactl_version: HACTL_VERSION,
+  };
   // hactl extension: this member's last promotions, phase by phase, with the candidates it weighed.
   if (snapshot.roleChanges && snapshot.roleChanges.length > 0) out.role_changes = snapshot.roleChanges;
   const age = staleAge(snapshot, now);

@@ -9,7 +9,7 @@
  */
 import { failoverPriority } from "../core/member_state.ts";
 import { PHASE_BUCKETS } from "../core/role_change.ts";
-import { HACTL_VERSION, type NodeSnapshot, PG_STATE_NAMES } from "../core/types.ts";
+import { type NodeSnapshot, PATRONI_COMPATIBLE_VERSION, PG_STATE_NAMES } from "../core/types.ts";
 
 type Histogram = ReadonlyMap<string, { buckets: number[]; sum: number; count: number }>;
 
@@ -58,7 +58,7 @@ const METRICS: readonly MetricDef[] = [
     name: "patroni_version",
     type: "gauge",
     help: "Patroni semver without periods.",
-    value: () => versionNumber(HACTL_VERSION),
+    value: () => versionNumber(PATRONI_COMPATIBLE_VERSION),
   },
   {
     name: "patroni_postgres_running",

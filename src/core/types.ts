@@ -435,8 +435,7 @@ export function formatLsn(pos: number): string {
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
-/** The version string hactl writes into member keys and `GET /patroni`. */
-export const HACTL_VERSION = "0.1.0";
+export { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "./version.ts";
 
 /** One phase of a role change, in milliseconds after the first. */
 export interface RoleChangePhase {
