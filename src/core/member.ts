@@ -8,7 +8,7 @@
  */
 import { memberRole, postgresStateName } from "./decide.ts";
 import { PATRONI_COMPATIBLE_VERSION } from "./version.ts";
-import { type MemberRecord, type Observation, type PgObservation, type Tags } from "./types.ts";
+import type { MemberRecord, Observation, PgObservation, Tags } from "./types.ts";
 
 /** What the member key is built from. */
 export interface MemberInput {
