@@ -33,6 +33,18 @@ const BY_KEY = {
   dynamic: new Map(CONFIG_KEYS.filter((k) => k.where === "dynamic").map((k) => [k.key, k])),
 };
 
+/** `a.b.c` -> `a`, `a.b`: the sections a key lies in. */
+function parentsOf(key: string): string[] {
+  const parts = key.split(".");
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("."));
+}
+
+/** Keys with sub-keys in the table (a mapping under any other key is the reader's type error, not a walk). */
+const SECTIONS = {
+  local: new Set([...BY_KEY.local.keys()].flatMap(parentsOf)),
+  dynamic: new Set([...BY_KEY.dynamic.keys()].flatMap(parentsOf)),
+};
+
 function isUnset(value: unknown): boolean {
   return value === null || value === undefined;
 }
@@ -154,7 +166,7 @@ class Walker {
       if (entry.guarantee) this.out.guarantees.push(key);
       return;
     }
-    if (isDoc(value) && !entry.open) this.walk(value, where, key, label);
+    if (isDoc(value) && !entry.open && SECTIONS[where].has(entry.key)) this.walk(value, where, key, label);
   }
 
   unknown(where: "local" | "dynamic", key: string, label: string): void {

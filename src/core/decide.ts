@@ -40,6 +40,7 @@ import {
 import { decideAsReplica, reinitRequested, startAsReplica } from "./decide_replica.ts";
 import { decideLeaderRace } from "./leader_race.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
+import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -62,8 +63,12 @@ const RULES: readonly Rule[] = [
   notAcceptingConnections,
 ];
 
-/** One HA cycle's decision. */
+/** One HA cycle's decision (never taking the leader key under a promise hactl cannot keep). */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  return refuseUnsupportedGuarantees(obs, ctx, decideCycle(obs, memory, ctx));
+}
+
+function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   if (ctx.dynamic.pause) {
     const d = decidePaused(obs, memory, ctx);
     return { ...d, reason: `PAUSE: ${d.reason}` };

@@ -289,6 +289,11 @@ export interface DynamicSettings {
   isolationFenceTimeout: number;
   /** postgresql.parameters from the dynamic config. */
   parameters: Record<string, string | number | boolean>;
+  /**
+   * Keys of the dynamic config that promise what hactl cannot keep yet (`synchronous_mode`, `standby_cluster`,
+   * `failsafe_mode`, ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).
+   */
+  unsupportedGuarantees?: readonly string[];
 }
 
 /** Everything one cycle of `decide` may look at. Time is an input (ms on a monotonic clock). */
@@ -419,6 +424,8 @@ export interface Decision {
    * the agent logs it, shuts down and exits 1.
    */
   fatal?: string;
+  /** An error the operator must fix, logged at error level every cycle it holds (the reason is still logged). */
+  error?: string;
 }
 
 /** Convert an `X/Y` LSN into its absolute byte position. */
