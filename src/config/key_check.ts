@@ -205,3 +205,11 @@ export function checkDynamicKeys(doc: Doc): KeyCheck {
   w.walk(doc, "dynamic", "", "");
   return w.out;
 }
+
+/**
+ * What `edit-config`, `PATCH /config` and `PUT /config` refuse to write: each key of the dynamic document `doc`
+ * set to a value hactl does not support yet, as `<source>: <key>: not supported by hactl yet`.
+ */
+export function unsupportedDynamicProblems(doc: Doc, source: string): string[] {
+  return checkDynamicKeys(doc).refused.map(({ key, message }) => `${source}: ${key}: ${message}`);
+}
