@@ -108,6 +108,10 @@ export function synchronousMode(cluster: ClusterView | null): "off" | "on" | "qu
 export function isListedSyncStandby(cluster: ClusterView | null, name: string): boolean {
   const list = cluster?.sync?.syncStandby;
   if (!Array.isArray(list)) return false;
+  // The `sync` key is written by the leader that runs synchronous replication (a Patroni leader: hactl does not
+  // implement it yet and writes no `sync` key). One left by a former leader claims nothing about the current one.
+  const syncLeader = cluster?.sync?.leader?.toLowerCase();
+  if (syncLeader === undefined || syncLeader !== cluster?.leader?.name.toLowerCase()) return false;
   const wanted = name.toLowerCase();
   return list.some((n) => typeof n === "string" && n.toLowerCase() === wanted);
 }
@@ -262,7 +266,8 @@ export function healthCheckCode(
     standbyLeader = role === "standby_leader" ? 200 : 503;
   } else if (holdsLeaderLock(snapshot, now)) {
     leader = 200;
-    if (isStandbyCluster(cluster)) {
+    // hactl runs no standby leader: whatever `standby_cluster` says, a primary that holds the lock is the primary.
+    if (isStandbyCluster(cluster) && role !== "primary") {
       replica = 503;
       standbyLeader = role === "replica" || role === "standby_leader" ? 200 : 503;
     } else {
