@@ -134,6 +134,8 @@ function readCtl(r: Reader, doc: Doc, restapi: RestApiConfig): CtlConfig {
     const value = r.str(ctlDoc, key, `ctl.${key}`);
     if (value !== undefined) ctl[key] = value;
   }
+  const keyfilePassword = r.str(ctlDoc, "keyfile_password", "ctl.keyfile_password");
+  if (keyfilePassword !== undefined) ctl.keyfilePassword = keyfilePassword;
   if (ctl.cacert === undefined && restapi.cafile !== undefined) ctl.cacert = restapi.cafile;
   return ctl;
 }

@@ -156,7 +156,12 @@ class Walker {
       return;
     }
     if (entry.status === "not yet") {
-      if (entry.onSet === "reader" || isInert(entry.inert!, value, entry.default)) return;
+      if (entry.onSet === "reader") return;
+      if (isInert(entry.inert!, value, entry.default)) {
+        // An inert section (a standby_cluster without host, port or restore_command) still has its keys checked.
+        if (isDoc(value) && SECTIONS[where].has(entry.key)) this.walk(value, where, key, label);
+        return;
+      }
       if (entry.dependsOn !== undefined) {
         this.out.warnings.push(`${label}: has no effect: hactl does not implement ${entry.dependsOn} yet`);
         return;

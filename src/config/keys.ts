@@ -230,7 +230,7 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("restapi.authentication.password", ""),
   local("restapi.certfile", ""),
   local("restapi.keyfile", ""),
-  local("restapi.keyfile_password", ""),
+  notYet(local("restapi.keyfile_password", ""), "empty", { note: "encrypted keys" }),
   local("restapi.cafile", ""),
   notYet(local("restapi.ciphers", ""), "empty"),
   local("restapi.verify_client", "none"),

@@ -381,6 +381,8 @@ function readPgAuthentication(r: Reader, pg: Doc, warnings: string[]): Postgresq
     if (isDoc(pg[user]) && !(isDoc(authDoc) && authDoc[user] !== undefined)) {
       authDoc = { ...(isDoc(authDoc) ? authDoc : {}), [user]: pg[user] };
       warnings.push(`postgresql.${user}: legacy layout; move it to postgresql.authentication.${user}`);
+    } else if (pg[user] !== undefined && pg[user] !== null) {
+      warnings.push(`postgresql.${user}: ignored: postgresql.authentication.${user} is set`);
     }
   }
   let superuser: PgUser | undefined;

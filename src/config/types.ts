@@ -63,6 +63,8 @@ export interface CtlConfig {
   cacert?: string;
   certfile?: string;
   keyfile?: string;
+  /** Decrypts `keyfile` (used by the control commands' client certificate). */
+  keyfilePassword?: string;
 }
 
 export interface PostgresqlConfig {
