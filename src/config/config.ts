@@ -246,7 +246,7 @@ export function buildConfig(
   const tags = readTags(r, r.section(doc, "tags", "tags"), warnings);
   const watchdog = readWatchdog(r, doc);
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
   const namespace = normalizeNamespace(r.str(doc, "namespace", "namespace") ?? "/service/");
   const config: Config = {
     source,

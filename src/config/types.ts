@@ -140,7 +140,8 @@ export interface Config {
 
 /** All problems found in one configuration, each already formatted as `<file>: <dotted.key>: <message>`. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  /** `warnings`: what was found besides the problems (unknown keys, ...), without the `<file>: ` prefix. */
+  constructor(readonly problems: string[], readonly warnings: string[] = []) {
     super(problems.join("\n"));
     this.name = "ConfigError";
   }
