@@ -315,7 +315,8 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("postgresql.pg_ident", "[]"),
   local("postgresql.pg_ctl_timeout", "60"),
   notYet(local("postgresql.use_pg_rewind", "false"), "empty", {
-    note: "hactl reads use_pg_rewind from the dynamic configuration only",
+    note:
+      "hactl reads it from the dynamic configuration only: set bootstrap.dcs.postgresql.use_pg_rewind instead",
   }),
   notApplicable(
     local("postgresql.use_slots", "true"),
