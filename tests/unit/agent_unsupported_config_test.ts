@@ -29,5 +29,5 @@ Deno.test("agent: under synchronous_mode the leader logs the error every cycle a
     "implement yet (releasing the key would only cause an outage)";
   assert.deepEqual(errors, [still, still]);
   assert.ok(agent.holdsLock());
-  assert.ok(sentences.at(-1)!.endsWith(`; ${still}`), sentences.at(-1));
+  assert.ok(sentences.at(-1)!.endsWith(`; ${still}`), sentences.at(-1)!);
 });
