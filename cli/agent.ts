@@ -1,13 +1,14 @@
 /**
- * `hactl agent <config.yml>`: parses the arguments, loads and checks the configuration, sets up logging and hands
- * over to the daemon (`src/daemon/`, the agent's wiring), whose exit code it returns.
+ * `hactl agent <config.yml>`: parses the arguments, loads and checks the configuration, sets up logging, logs the
+ * configuration's warnings (unknown keys with a did-you-mean, keys with no effect in hactl) and hands over to the
+ * daemon (`src/daemon/`, the agent's wiring), whose exit code it returns.
  *
  * @module
  */
 import { type Config, ConfigError } from "../src/config/config.ts";
-import { checkConfigEnvironment, loadConfigFile } from "../src/config/file.ts";
+import { checkConfigEnvironment, loadConfigFileWithWarnings } from "../src/config/file.ts";
 import { runDaemon } from "../src/daemon/mod.ts";
-import { configSecrets, setupLogging } from "../src/log/log.ts";
+import { configSecrets, moduleLogger, setupLogging } from "../src/log/log.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
 
 const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config] [--help]
@@ -47,8 +48,9 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     return 2;
   }
   let config: Config;
+  let warnings: string[];
   try {
-    config = await loadConfigFile(positional[0], env);
+    ({ config, warnings } = await loadConfigFileWithWarnings(positional[0], env));
     const problems = await checkConfigEnvironment(config);
     if (problems.length > 0) throw new ConfigError(problems);
   } catch (err) {
@@ -59,6 +61,7 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     throw err;
   }
   if (args.includes("--validate-config")) {
+    for (const warning of warnings) writeErr(`${config.source}: warning: ${warning}\n`);
     writeOut(`${config.source}: configuration is valid\n`);
     return 0;
   }
@@ -67,6 +70,11 @@ export async function run(args: string[], env: Record<string, string>): Promise<
   } catch (err) {
     writeErr(`${config.source}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
+  }
+  // Unknown keys, keys with no effect here, a log.format shown differently: never fatal, always said.
+  const log = moduleLogger("config");
+  for (const warning of warnings) {
+    log.warn("{source}: {warning}", { source: config.source, warning });
   }
   return await runDaemon(config, positional[0], env);
 }

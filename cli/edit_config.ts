@@ -6,9 +6,10 @@
  * `vi`) edits the YAML. Then a unified diff, `Apply these changes?` (skipped by `--force`), and a write with
  * compare-and-swap on the key's revision, so a concurrent change is never overwritten.
  *
- * hactl additions: the edited document must be a YAML mapping (patronictl would store `null`), and settings the
- * agents will adjust or ignore (a too-small `ttl`, a non-integer `loop_wait`, ...) are shown as warnings before
- * the confirmation. The diff is coloured on a terminal instead of going through a pager.
+ * hactl additions: the edited document must be a YAML mapping (patronictl would store `null`), a document setting
+ * a key hactl does not support yet is refused (`config: <key>: not supported by hactl yet`, exit 1), and settings
+ * the agents will adjust or ignore (a too-small `ttl`, a non-integer `loop_wait`, ...) are shown as warnings
+ * before the confirmation. The diff is coloured on a terminal instead of going through a pager.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import type { ClusterView } from "../src/core/types.ts";
 import { yamlOf } from "./lib/cluster_table.ts";
 import { parseYamlText } from "../src/config/config.ts";
 import { normalizeDynamic } from "../src/config/dynamic.ts";
+import { unsupportedDynamicProblems } from "../src/config/key_check.ts";
 import { applyKeyValues, EditError, jsonEqual, patchConfigDoc, unifiedDiff } from "../src/config/edit.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
 import { runCtl } from "./lib/command.ts";
@@ -216,6 +218,11 @@ async function editConfig(
   if (!opts.quiet) {
     const colour = deps.colour();
     deps.out(unifiedDiff(before, after).map((l) => (colour ? colourDiff(l) : l) + "\n").join(""));
+  }
+  const refused = unsupportedDynamicProblems(changed, "config");
+  if (refused.length > 0) {
+    deps.err(refused.map((p) => `${p}\n`).join(""));
+    return 1;
   }
   for (const w of normalizeDynamic(changed).warnings) deps.err(`Warning: ${w}\n`);
   if ((opts.applyFile === "-" || opts.replaceFile === "-") && !opts.force) {

@@ -60,6 +60,8 @@ export async function run(args: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const p of e.problems) writeErr(p);
+    const source = e.problems[0]?.split(": ")[0] ?? "";
+    for (const warning of e.warnings) writeErr(`${source}: warning: ${warning}`);
     return 1;
   }
 }

@@ -1,13 +1,13 @@
 /**
- * `hactl version [CLUSTER [MEMBER...]]`: print the hactl version, then the Deno, V8 and TypeScript versions
+ * `hactl version [CLUSTER [MEMBER...]]`: print the hactl version (and the Patroni version it advertises), then the Deno, V8 and TypeScript versions
  * the binary runs on; with a cluster name, also each member's agent and PostgreSQL version from its `GET /patroni`, as patronictl's
  * `version`: `<name>: <agent> <version> PostgreSQL <X.Y>` (the agent is `hactl` when the member's REST API
- * says so in its `Server` header, else `Patroni`), or `<name>: failed to get version: <error>`.
+ * says so in its `Server` header, else `Patroni`; an hactl member's version is its `patroni.hactl_version`), or `<name>: failed to get version: <error>`.
  *
  * @module
  */
 import type { ClusterView } from "../src/core/types.ts";
-import { HACTL_VERSION } from "../src/core/types.ts";
+import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../src/core/types.ts";
 import { CTL_GLOBAL_HELP, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
 import { runCtl } from "./lib/command.ts";
 import { ctlRequest } from "./lib/http.ts";
@@ -72,7 +72,9 @@ export async function run(
     out: deps.out,
     err: deps.err,
     body: async (values, positionals) => {
-      deps.out(`hactl version ${HACTL_VERSION}\n${runtimeVersions()}\n`);
+      deps.out(
+        `hactl version ${HACTL_VERSION} (Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})\n${runtimeVersions()}\n`,
+      );
       const [scope, ...names] = positionals;
       if (!scope) return 0;
       deps.out("\n");
@@ -82,12 +84,18 @@ export async function run(
         if (!m.data.api_url || (names.length > 0 && !names.includes(m.name))) continue;
         try {
           const { body, server } = await deps.getStatus(m.data.api_url, settings);
-          const doc = (body ?? {}) as { patroni?: { version?: unknown }; server_version?: unknown };
+          const doc = (body ?? {}) as {
+            patroni?: { version?: unknown; hactl_version?: unknown };
+            server_version?: unknown;
+          };
           const agent = server?.startsWith("hactl/") ? "hactl" : "Patroni";
           const pg = typeof doc.server_version === "number" && doc.server_version > 0
             ? ` PostgreSQL ${formatPgVersion(doc.server_version)}`
             : "";
-          deps.out(`${m.name}: ${agent} ${String(doc.patroni?.version)}${pg}\n`);
+          const version = agent === "hactl" && doc.patroni?.hactl_version !== undefined
+            ? String(doc.patroni.hactl_version)
+            : String(doc.patroni?.version);
+          deps.out(`${m.name}: ${agent} ${version}${pg}\n`);
         } catch (err) {
           deps.out(`${m.name}: failed to get version: ${err instanceof Error ? err.message : err}\n`);
         }

@@ -115,11 +115,16 @@ function asLsn(value: unknown): number | null {
 
 function memberRole(view: ClusterView, member: Member, leaderName: string | null): ClusterRole {
   if (member.name === leaderName) {
-    return isStandbyCluster(view) || member.data.role === "standby_leader" ? "standby_leader" : "leader";
+    // A leader whose Postgres is a primary (every hactl leader: hactl runs no standby leader) is the leader.
+    const primary = member.data.role === "primary" || member.data.role === "master";
+    return (isStandbyCluster(view) && !primary) || member.data.role === "standby_leader"
+      ? "standby_leader"
+      : "leader";
   }
   const mode = dynamicValue(view, "synchronous_mode");
   const syncMode = truthy(mode) && !isStandbyCluster(view);
-  if (syncMode && view.sync) {
+  // The `sync` key counts only when written by the current leader (a Patroni leader running synchronous_mode).
+  if (syncMode && view.sync && view.sync.leader?.toLowerCase() === leaderName?.toLowerCase()) {
     const wanted = member.name.toLowerCase();
     if (view.sync.syncStandby.some((s) => s.toLowerCase() === wanted)) {
       return mode === "quorum" ? "quorum_standby" : "sync_standby";

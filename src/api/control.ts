@@ -1,13 +1,16 @@
 /**
  * The REST API's control endpoints for planned handovers: `POST /switchover`, `POST /failover`,
  * `DELETE /switchover`, with Patroni's validation order, messages and status codes.
- * They only write the `failover` key and watch the outcome: the agents act (the API never decides).
+ * They only write the `failover` key and watch the outcome: the agents act (the API never decides). Also
+ * `PATCH`/`PUT /config`, which refuse (400) a document setting a key hactl does not support yet
+ * (`config: <key>: not supported by hactl yet`, src/config/key_check.ts).
  *
  * I/O only through the deps it is given (a DCS reader/writer, the peer client, a sleep); no Deno.* here.
  *
  * @module
  */
 import type { ClusterView, PeerStatus, RestartConditions } from "../core/types.ts";
+import { unsupportedDynamicProblems } from "../config/key_check.ts";
 import { parseRestartBody } from "../core/restart.ts";
 import { switchoverWaitSeconds } from "../core/settings.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
@@ -90,6 +93,8 @@ export async function patchConfig(
   }
   if (!view.config) return { status: 503, body: "No configuration" };
   const merged = mergePatch(view.config.value, patch);
+  const refused = unsupportedDynamicProblems(merged, "config");
+  if (refused.length > 0) return { status: 400, body: refused.join("\n") };
   if (JSON.stringify(merged) !== JSON.stringify(view.config.value)) {
     try {
       if (!(await deps.setConfig(merged, view.config.modRevision))) {
@@ -108,6 +113,8 @@ export async function putConfig(
   deps: ControlDeps,
   value: Record<string, unknown>,
 ): Promise<{ status: number; body: unknown }> {
+  const refused = unsupportedDynamicProblems(value, "config");
+  if (refused.length > 0) return { status: 400, body: refused.join("\n") };
   try {
     const view = await deps.readCluster();
     if (JSON.stringify(view.config?.value ?? null) !== JSON.stringify(value)) {

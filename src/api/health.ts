@@ -10,7 +10,7 @@
  */
 import type { ClusterView, NodeSnapshot, Tags } from "../core/types.ts";
 import { livenessGraceMs } from "../core/settings.ts";
-import { HACTL_VERSION } from "../core/types.ts";
+import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../core/types.ts";
 
 /** A Postgres observation older than this (ms) is stale: health checks answer 503 and report its age. */
 export const STALE_STATUS_MS = 5000;
@@ -108,6 +108,10 @@ export function synchronousMode(cluster: ClusterView | null): "off" | "on" | "qu
 export function isListedSyncStandby(cluster: ClusterView | null, name: string): boolean {
   const list = cluster?.sync?.syncStandby;
   if (!Array.isArray(list)) return false;
+  // The `sync` key is written by the leader that runs synchronous replication (a Patroni leader: hactl does not
+  // implement it yet and writes no `sync` key). One left by a former leader claims nothing about the current one.
+  const syncLeader = cluster?.sync?.leader?.toLowerCase();
+  if (syncLeader === undefined || syncLeader !== cluster?.leader?.name.toLowerCase()) return false;
   const wanted = name.toLowerCase();
   return list.some((n) => typeof n === "string" && n.toLowerCase() === wanted);
 }
@@ -184,7 +188,13 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
   if (snapshot.watchdogFailed) out.watchdog_failed = true;
   // hactl extension: the fencing supervisor (src/host/fence_client.ts); `usable: false` keeps peers from counting us.
   if (snapshot.fenceSupervisor) out.fence_supervisor = { ...snapshot.fenceSupervisor };
-  out.patroni = { version: HACTL_VERSION, scope: snapshot.scope, name: snapshot.name };
+  // Patroni's fields (the advertised Patroni version), plus hactl's own version.
+  out.patroni = {
+    version: PATRONI_COMPATIBLE_VERSION,
+    scope: snapshot.scope,
+    name: snapshot.name,
+    hactl_version: HACTL_VERSION,
+  };
   // hactl extension: this member's last promotions, phase by phase, with the candidates it weighed.
   if (snapshot.roleChanges && snapshot.roleChanges.length > 0) out.role_changes = snapshot.roleChanges;
   const age = staleAge(snapshot, now);
@@ -258,7 +268,8 @@ export function healthCheckCode(
     standbyLeader = role === "standby_leader" ? 200 : 503;
   } else if (holdsLeaderLock(snapshot, now)) {
     leader = 200;
-    if (isStandbyCluster(cluster)) {
+    // hactl runs no standby leader: whatever `standby_cluster` says, a primary that holds the lock is the primary.
+    if (isStandbyCluster(cluster) && role !== "primary") {
       replica = 503;
       standbyLeader = role === "replica" || role === "standby_leader" ? 200 : 503;
     } else {

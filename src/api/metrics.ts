@@ -9,7 +9,8 @@
  */
 import { failoverPriority } from "../core/member_state.ts";
 import { PHASE_BUCKETS } from "../core/role_change.ts";
-import { HACTL_VERSION, type NodeSnapshot, PG_STATE_NAMES } from "../core/types.ts";
+import { type NodeSnapshot, PATRONI_COMPATIBLE_VERSION, PG_STATE_NAMES } from "../core/types.ts";
+import { isListedSyncStandby } from "./health.ts";
 
 type Histogram = ReadonlyMap<string, { buckets: number[]; sum: number; count: number }>;
 
@@ -58,7 +59,7 @@ const METRICS: readonly MetricDef[] = [
     name: "patroni_version",
     type: "gauge",
     help: "Patroni semver without periods.",
-    value: () => versionNumber(HACTL_VERSION),
+    value: () => versionNumber(PATRONI_COMPATIBLE_VERSION),
   },
   {
     name: "patroni_postgres_running",
@@ -166,7 +167,8 @@ const METRICS: readonly MetricDef[] = [
     name: "patroni_failsafe_mode_enabled",
     type: "gauge",
     help: "Value is 1 if failsafe mode is enabled, 0 if disabled.",
-    value: ({ s }) => b(s.cluster?.config?.value.failsafe_mode === true),
+    // hactl does not implement failsafe mode yet (an agent does not take the leader key while it is set).
+    value: () => 0,
   },
   {
     name: "patroni_failsafe_member",
@@ -216,7 +218,7 @@ const METRICS: readonly MetricDef[] = [
 /** The facts several metrics share, derived once from the snapshot at monotonic time `now`. */
 function metricInput(s: NodeSnapshot, now: number): MetricInput {
   const syncOn = s.cluster?.config?.value.synchronous_mode;
-  const listed = s.cluster?.sync?.syncStandby.some((n) => n.toLowerCase() === s.name.toLowerCase()) ?? false;
+  const listed = isListedSyncStandby(s.cluster, s.name);
   return {
     s,
     pg: s.pg,

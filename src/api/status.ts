@@ -58,7 +58,11 @@ const OPTIONAL_MEMBER_FIELDS = [
 /** The role `GET /cluster` shows for `member`. */
 function memberRole(member: Member, view: ClusterView, leaderName: string | null): string {
   const mode = synchronousMode(view);
-  if (member.name === leaderName) return isStandbyCluster(view) ? "standby_leader" : "leader";
+  if (member.name === leaderName) {
+    // A leader whose Postgres is a primary (every hactl leader: hactl runs no standby leader) is the leader.
+    const primary = member.data.role === "primary" || member.data.role === "master";
+    return isStandbyCluster(view) && !primary ? "standby_leader" : "leader";
+  }
   if (mode !== "off" && isListedSyncStandby(view, member.name)) {
     return mode === "quorum" ? "quorum_standby" : "sync_standby";
   }

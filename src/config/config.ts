@@ -6,7 +6,7 @@
  * Pure: callers pass the file text and the environment in; this module reads no file and no `Deno.env`
  * (`./file.ts` reads files and checks the file system). Imports `yaml`, `./types.ts`, `./env.ts`
  * (the environment rule), `./dynamic.ts` (the dynamic configuration), `./read.ts` (the section readers) and
- * `./log_section.ts` (the `log` section) only.
+ * `./log_section.ts` (the `log` section) and `./key_check.ts` (every key against the table of keys) only.
  *
  * hactl is stricter than Patroni's daemon: it always runs the checks Patroni keeps for `--validate-config`,
  * and it rejects `bootstrap.dcs` timings that Patroni would only raise with a warning at run time.
@@ -16,6 +16,7 @@
 import { parseDocument } from "yaml";
 import { type Doc, isDoc, mergeDocs, PYYAML_OPTIONS, readEnvOverrides } from "./env.ts";
 import { readLogConfig } from "./log_section.ts";
+import { checkLocalKeys } from "./key_check.ts";
 import {
   checkBootstrapDcs,
   endpointUrl,
@@ -133,6 +134,8 @@ function readCtl(r: Reader, doc: Doc, restapi: RestApiConfig): CtlConfig {
     const value = r.str(ctlDoc, key, `ctl.${key}`);
     if (value !== undefined) ctl[key] = value;
   }
+  const keyfilePassword = r.str(ctlDoc, "keyfile_password", "ctl.keyfile_password");
+  if (keyfilePassword !== undefined) ctl.keyfilePassword = keyfilePassword;
   if (ctl.cacert === undefined && restapi.cafile !== undefined) ctl.cacert = restapi.cafile;
   return ctl;
 }
@@ -171,7 +174,8 @@ function readBootstrap(r: Reader, doc: Doc): BootstrapConfig {
   };
   if (method !== "initdb") {
     const sec = r.section(boot, method, `bootstrap.${method}`);
-    if (r.str(sec, "command", `bootstrap.${method}.command`, true) !== undefined) {
+    // Refused until hactl implements custom bootstrap methods (`./keys.ts`); read for `validate-config --print`.
+    if (r.str(sec, "command", `bootstrap.${method}.command`) !== undefined) {
       bootstrap.methodConfig = sec;
     }
   }
@@ -230,7 +234,10 @@ export function buildConfig(
   const scope = r.str(doc, "scope", "scope", true) ?? "";
   const name = r.str(doc, "name", "name", true) ?? "";
   if (name === RESERVED_NAME) r.problem("name", `"${RESERVED_NAME}" is reserved`);
-  const log = readLogConfig(r, r.section(doc, "log", "log"));
+  const keys = checkLocalKeys(doc);
+  for (const { key, message } of keys.refused) r.problem(key, message);
+  warnings.push(...keys.warnings);
+  const log = readLogConfig(r, r.section(doc, "log", "log"), warnings);
   const restapi = readRestApi(r, doc, warnings);
   const ctl = readCtl(r, doc, restapi);
   const etcd3 = readDcsSection(r, doc);
@@ -242,7 +249,7 @@ export function buildConfig(
     supervisor: r.bool(r.section(doc, "fencing", "fencing"), "supervisor", "fencing.supervisor", true),
   };
 
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(problems, warnings);
   const namespace = normalizeNamespace(r.str(doc, "namespace", "namespace") ?? "/service/");
   const config: Config = {
     source,

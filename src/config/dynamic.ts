@@ -6,12 +6,13 @@
  * (§3.1 item 5). Re-exported by `./config.ts`.
  *
  * Pure and total: a garbage document yields defaults and warnings, never an exception. May import: `src/core/`
- * (types) and `./env.ts`.
+ * (types), `./env.ts` and `./key_check.ts` (the document's keys against the table of every key).
  *
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
+import { checkDynamicKeys } from "./key_check.ts";
 
 /**
  * The smallest `ttl` hactl accepts. Patroni's is 20; hactl's fence stops a primary before its lease can expire
@@ -252,7 +253,10 @@ function readParameters(r: LenientReader, pg: Doc): Record<string, Scalar> {
  *   `(ttl - loop_wait) // 2`, with a warning;
  * - values that cannot be read fall back to the default, with a warning naming the key;
  * - `postgresql.parameters`: `listen_addresses`, `port`, `cluster_name` are dropped; reserved GUCs with an
- *   invalid value fall back to their default (§3.4).
+ *   invalid value fall back to their default (§3.4);
+ * - a key hactl does not support yet, set to a value that changes behaviour, is ignored with a warning, and when
+ *   it is a promise (`synchronous_mode`, `standby_cluster`, `failsafe_mode`) it is named in
+ *   `unsupportedGuarantees` (the agent then does not take the leader key); unknown keys are warned about.
  *
  * The document itself is not modified (the DCS document is never rewritten).
  *
@@ -269,6 +273,9 @@ export function normalizeDynamic(
   const doc = isDoc(raw) ? raw : {};
   if (!isDoc(raw)) r.warn(`the dynamic configuration is ${show(raw)}, not a mapping; using the defaults`);
 
+  const keys = checkDynamicKeys(doc);
+  for (const { key, message } of keys.refused) r.warn(`${key}: ${message}; ignored`);
+  keys.warnings.forEach(r.warn);
   const timing = readTiming(r, doc);
   const pg = readPgSection(r, doc);
   const parameters = readParameters(r, pg);
@@ -292,6 +299,7 @@ export function normalizeDynamic(
         min.isolation_fence_timeout,
       ),
       parameters,
+      ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,
   };

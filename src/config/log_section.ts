@@ -1,8 +1,10 @@
 /**
  * The `log` section of the configuration (Patroni's keys and defaults): level, traceback_level, type, format,
  * dateformat, static_fields, dir, mode, file_num, file_size, loggers, deduplicate_heartbeat_logs and
- * max_queue_size, validated into one `LogConfig`. A format hactl cannot render (an unknown `%(field)`, a stray
- * `%`) is an error naming `log.format`, not a surprise at the first log line. Internal to `./config.ts`.
+ * max_queue_size, validated into one `LogConfig`. The format is cosmetic, so it never stops an agent: a field
+ * hactl cannot fill (Python's source locations `%(pathname)s`, `%(lineno)d`, ... or an unknown one) is shown as
+ * its nearest equivalent or `-`, and a stray `%` as itself, each with a warning naming `log.format`. Internal to
+ * `./config.ts`.
  *
  * Pure. Imports `yaml`, `./read.ts` (the Reader), `./env.ts` (types), `../log/format.ts` and `../log/settings.ts`.
  *
@@ -17,6 +19,7 @@ import {
   formatFields,
   type JsonKey,
   type LevelName,
+  LOG_FIELDS,
   LogFormatError,
   parseFormat,
 } from "../log/format.ts";
@@ -33,22 +36,48 @@ function readLevel(r: Reader, value: unknown, path: string, fallback: LevelName)
   return r.oneOf({ v: canonical }, "v", path, LEVELS, fallback);
 }
 
+/** Python LogRecord fields hactl cannot fill, and the field shown instead (absent: `-`). */
+const NEAREST: Record<string, string> = { msg: "message", pathname: "module", filename: "module" };
+
+const SPEC = /%(?:\(([^)]*)\)([-#0 +]*)(\d+)?(?:\.(\d+))?([diouxXeEfFgGcrsa])|%)|%/g;
+
+/**
+ * A plain `log.format` hactl can render: every field it cannot fill replaced by its nearest equivalent (`%(msg)s`
+ * by `%(message)s`, `%(pathname)s` and `%(filename)s` by `%(module)s`) or by `-`, a stray `%` kept as itself; one
+ * warning lists the replacements.
+ */
+export function renderableFormat(format: string, warnings: string[]): string {
+  const changes: string[] = [];
+  const out = format.replace(SPEC, (all, field: string | undefined, flags = "", width = "") => {
+    if (all === "%%") return all;
+    if (all === "%") {
+      changes.push("a stray '%' shown as '%'");
+      return "%%";
+    }
+    if ((LOG_FIELDS as readonly string[]).includes(field!)) return all;
+    const nearest = NEAREST[field!];
+    changes.push(`${all} shown as ${nearest ? `%(${nearest})s` : "'-'"}`);
+    return nearest ? `%(${nearest})${flags}${width}s` : "-";
+  });
+  if (changes.length > 0) {
+    warnings.push(`log.format: ${changes.join(", ")} (hactl has no Python source locations or arguments)`);
+  }
+  return out;
+}
+
 /** `log.format` for JSON: a format string (its fields) or a list of field names and `{field: key}` mappings. */
-function readJsonKeys(r: Reader, raw: unknown): JsonKey[] {
+function readJsonKeys(r: Reader, raw: unknown, warnings: string[]): JsonKey[] {
   const keys: JsonKey[] = [];
   const add = (field: string, key: string, path: string) => {
-    try {
-      keys.push({ field: checkJsonField(field), key });
-    } catch (err) {
-      r.problem(path, (err as Error).message);
+    const nearest = NEAREST[field];
+    if (!(LOG_FIELDS as readonly string[]).includes(field) && nearest === undefined) {
+      return void warnings.push(`${path}: field ${field} left out (hactl cannot fill it)`);
     }
+    if (nearest !== undefined) warnings.push(`${path}: field ${field} filled with ${nearest}`);
+    keys.push({ field: checkJsonField(nearest ?? field), key });
   };
   if (typeof raw === "string") {
-    try {
-      for (const field of formatFields(raw)) keys.push({ field, key: field });
-    } catch (err) {
-      r.problem("log.format", (err as Error).message);
-    }
+    for (const field of formatFields(renderableFormat(raw, warnings))) keys.push({ field, key: field });
   } else if (Array.isArray(raw)) {
     raw.forEach((item, i) => {
       const path = `log.format.${i}`;
@@ -67,7 +96,7 @@ function readJsonKeys(r: Reader, raw: unknown): JsonKey[] {
 }
 
 /** Reads `log`; every problem goes to the Reader as `<source>: log.<key>: <message>`. */
-export function readLogConfig(r: Reader, log: Doc): LogConfig {
+export function readLogConfig(r: Reader, log: Doc, warnings: string[]): LogConfig {
   const type = r.oneOf(log, "type", "log.type", ["plain", "json"] as const, "plain");
   const traceback = typeof log.traceback_level === "string"
     ? log.traceback_level.toUpperCase()
@@ -86,16 +115,17 @@ export function readLogConfig(r: Reader, log: Doc): LogConfig {
     if (typeof rawFormat !== "string") {
       r.problem("log.format", `must be a string when log.type is plain, found ${kindOf(rawFormat)}`);
     } else {
+      const renderable = renderableFormat(rawFormat, warnings);
       try {
-        parseFormat(rawFormat);
-        format = rawFormat;
+        parseFormat(renderable);
+        format = renderable;
       } catch (err) {
         if (!(err instanceof LogFormatError)) throw err;
-        r.problem("log.format", err.message);
+        warnings.push(`log.format: ${err.message}; using the default format`);
       }
     }
   }
-  const jsonKeys = type === "json" ? readJsonKeys(r, rawFormat) : [];
+  const jsonKeys = type === "json" ? readJsonKeys(r, rawFormat, warnings) : [];
 
   const loggers: Record<string, LevelName> = {};
   const loggersDoc = r.section(log, "loggers", "log.loggers");

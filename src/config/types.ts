@@ -63,6 +63,8 @@ export interface CtlConfig {
   cacert?: string;
   certfile?: string;
   keyfile?: string;
+  /** Decrypts `keyfile` (used by the control commands' client certificate). */
+  keyfilePassword?: string;
 }
 
 export interface PostgresqlConfig {
@@ -148,7 +150,8 @@ export interface Config {
 
 /** All problems found in one configuration, each already formatted as `<file>: <dotted.key>: <message>`. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  /** `warnings`: what was found besides the problems (unknown keys, ...), without the `<file>: ` prefix. */
+  constructor(readonly problems: string[], readonly warnings: string[] = []) {
     super(problems.join("\n"));
     this.name = "ConfigError";
   }

@@ -41,6 +41,7 @@ import { decideAsReplica, reinitRequested, startAsReplica } from "./decide_repli
 import { decideLeaderRace } from "./leader_race.ts";
 import { fenceUnusableDuringJob, fenceUnusableInRace, fenceUnusableWithLock } from "./fence_gate.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
+import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -65,8 +66,12 @@ const RULES: readonly Rule[] = [
   notAcceptingConnections,
 ];
 
-/** One HA cycle's decision. */
+/** One HA cycle's decision (never taking the leader key under a promise hactl cannot keep). */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  return refuseUnsupportedGuarantees(obs, ctx, decideCycle(obs, memory, ctx));
+}
+
+function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   if (ctx.dynamic.pause) {
     const d = decidePaused(obs, memory, ctx);
     return { ...d, reason: `PAUSE: ${d.reason}` };

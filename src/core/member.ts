@@ -2,18 +2,13 @@
  * The member key (`members/<name>`) as this member publishes it at the end of each cycle, in Patroni's shape, and
  * which changes of Postgres are worth publishing at once.
  *
- * Pure: imports `types.ts` and `decide.ts` only.
+ * Pure: imports `types.ts`, `version.ts` and `decide.ts` only.
  *
  * @module
  */
 import { memberRole, postgresStateName } from "./decide.ts";
-import {
-  HACTL_VERSION,
-  type MemberRecord,
-  type Observation,
-  type PgObservation,
-  type Tags,
-} from "./types.ts";
+import { PATRONI_COMPATIBLE_VERSION } from "./version.ts";
+import type { MemberRecord, Observation, PgObservation, Tags } from "./types.ts";
 
 /** What the member key is built from. */
 export interface MemberInput {
@@ -37,7 +32,7 @@ export function memberRecord(i: MemberInput): MemberRecord {
     api_url: i.apiUrl,
     state: postgresStateName({ ...i.obs, pg }),
     role: memberRole({ ...i.obs, pg }, i.holdsLock),
-    version: HACTL_VERSION,
+    version: PATRONI_COMPATIBLE_VERSION,
   };
   if (pg.running && pg.walPosition !== null) record.xlog_location = pg.walPosition;
   if (pg.running && pg.role === "replica") {

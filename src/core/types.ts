@@ -303,6 +303,11 @@ export interface DynamicSettings {
   isolationFenceTimeout: number;
   /** postgresql.parameters from the dynamic config. */
   parameters: Record<string, string | number | boolean>;
+  /**
+   * Keys of the dynamic config that promise what hactl cannot keep yet (`synchronous_mode`, `standby_cluster`,
+   * `failsafe_mode`, ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).
+   */
+  unsupportedGuarantees?: readonly string[];
 }
 
 /** Everything one cycle of `decide` may look at. Time is an input (ms on a monotonic clock). */
@@ -438,6 +443,8 @@ export interface Decision {
    * the agent logs it, shuts down and exits 1.
    */
   fatal?: string;
+  /** An error the operator must fix, logged at error level every cycle it holds (the reason is still logged). */
+  error?: string;
 }
 
 /** Convert an `X/Y` LSN into its absolute byte position. */
@@ -454,8 +461,7 @@ export function formatLsn(pos: number): string {
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
-/** The version string hactl writes into member keys and `GET /patroni`. */
-export const HACTL_VERSION = "0.1.0";
+export { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "./version.ts";
 
 /** One phase of a role change, in milliseconds after the first. */
 export interface RoleChangePhase {

@@ -10,7 +10,7 @@
  * @module
  */
 import { type Config, ConfigError } from "../config/config.ts";
-import { checkConfigEnvironment, loadConfigFile } from "../config/file.ts";
+import { checkConfigEnvironment, loadConfigFileWithWarnings } from "../config/file.ts";
 import { liveApplicable, restartOnlyChanges } from "../config/reload.ts";
 import { configSecrets, setupLogging } from "../log/log.ts";
 import type { LocalPostgres } from "../pg/postgres.ts";
@@ -48,9 +48,12 @@ export function createReload(w: ReloadWiring): () => Promise<void> {
 /** The configuration as it reads now, or null when it is invalid (logged: the running one stays). */
 async function readValidConfig(w: ReloadWiring): Promise<Config | null> {
   try {
-    const next = await loadConfigFile(w.configPath, w.env);
+    const { config: next, warnings } = await loadConfigFileWithWarnings(w.configPath, w.env);
     const problems = await checkConfigEnvironment(next);
     if (problems.length > 0) throw new ConfigError(problems);
+    for (const warning of warnings) {
+      w.log.warn("reload: {source}: {warning}", { source: next.source, warning });
+    }
     return next;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -157,6 +157,7 @@ export class Agent {
       this.deps.log.error(decision.fatal);
       this.stop();
     }
+    if (decision.error !== undefined) this.deps.log.error(decision.error);
     this.#guard(observation, decision, failedAt);
     if (publishesMember(observation, dcsFailed)) await this.#touchMember(observation);
     this.deps.log.cycle(decision.reason, {

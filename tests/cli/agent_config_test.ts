@@ -36,11 +36,12 @@ postgresql:
 async function agentWith(
   yaml: string,
   dir: string,
+  extra: string[] = [],
 ): Promise<{ code: number; stderr: string; stdout: string }> {
   const path = `${dir}/hactl.yml`;
   await Deno.writeTextFile(path, yaml);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "agent", path],
+    args: ["run", "--allow-all", MAIN, "agent", path, ...extra],
     stdout: "piped",
     stderr: "piped",
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
@@ -79,6 +80,11 @@ const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promi
       name: "unknown etcd host",
       edit: (y) => y.replace("host: 127.0.0.1:2379", "host: no-such-etcd.invalid:2379"),
       key: /hactl\.yml: etcd3\.hosts: cannot resolve etcd host 'no-such-etcd\.invalid'/,
+    },
+    {
+      name: "synchronous_mode, which hactl does not implement yet",
+      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    synchronous_mode: true"),
+      key: /\/hactl\.yml: bootstrap\.dcs\.synchronous_mode: not supported by hactl yet$/,
     },
     {
       name: "unreadable data_dir",
@@ -139,3 +145,57 @@ Deno.test("hactl agent --validate-config accepts a valid Patroni config without 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("hactl agent warns about unknown keys with a did-you-mean: at --validate-config, and in its log at start", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hactl-cfg-" });
+  try {
+    const apiPort = freePort();
+    const yaml = goodConfig(dir, apiPort).replace("  data_dir:", "  paramters: {work_mem: 8MB}\n  data_dir:")
+      .replace("host: 127.0.0.1:2379", `host: 127.0.0.1:${freePort()}`);
+    const path = `${dir}/hactl.yml`;
+    await Deno.writeTextFile(path, yaml);
+    const warning = "postgresql.paramters: unknown key, ignored (did you mean postgresql.parameters?)";
+    const check = await agentWith(yaml, dir, ["--validate-config"]);
+    assert.equal(check.code, 0, check.stderr);
+    assert.equal(check.stderr, `${path}: warning: ${warning}\n`);
+    // The agent itself logs it at start (its etcd is not there; it is stopped once the line is seen).
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, "agent", path],
+      stdout: "piped",
+      stderr: "piped",
+      env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+      clearEnv: true,
+    }).spawn();
+    const seen = await firstLineMatching(
+      child,
+      new RegExp(`WARNING: ${path}: ${warning.replace(/[.()?]/g, "\\$&")}`),
+      30_000,
+    );
+    child.kill("SIGKILL");
+    await child.status;
+    assert.ok(seen !== null, "the warning is in the agent's log");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The first line of the child's stdout or stderr matching `re`, or null when none came before the deadline. */
+async function firstLineMatching(
+  child: Deno.ChildProcess,
+  re: RegExp,
+  deadlineMs: number,
+): Promise<string | null> {
+  let text = "";
+  const dec = new TextDecoder();
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) {
+      text += dec.decode(chunk);
+      if (text.split("\n").some((l) => re.test(l))) return;
+    }
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, deadlineMs));
+  await Promise.race([read(child.stdout), read(child.stderr), deadline]);
+  clearTimeout(timer);
+  return text.split("\n").find((l) => re.test(l)) ?? null;
+}

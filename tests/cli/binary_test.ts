@@ -5,6 +5,7 @@
  * `hactl version`: the hactl version of deno.json and the Deno/V8/TypeScript versions it runs on.
  */
 import assert from "node:assert/strict";
+import { PATRONI_COMPATIBLE_VERSION } from "../../src/core/version.ts";
 
 const REPO = new URL("../../", import.meta.url).pathname;
 const dec = new TextDecoder();
@@ -137,7 +138,7 @@ Deno.test("the checks catch what they look for", async () => {
   }
 });
 
-Deno.test("hactl version prints the version of deno.json and the Deno, V8 and TypeScript versions", async () => {
+Deno.test("hactl version prints the version of deno.json, the advertised Patroni version, and the Deno, V8 and TypeScript versions", async () => {
   const config = JSON.parse(await Deno.readTextFile(REPO + "deno.json")) as { version: string };
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", REPO + "main.ts", "version"],
@@ -148,7 +149,7 @@ Deno.test("hactl version prints the version of deno.json and the Deno, V8 and Ty
   assert.equal(out.code, 0, dec.decode(out.stderr));
   assert.equal(
     dec.decode(out.stdout),
-    `hactl version ${config.version}\n` +
+    `hactl version ${config.version} (Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})\n` +
       `deno ${Deno.version.deno}, v8 ${Deno.version.v8}, typescript ${Deno.version.typescript}\n`,
   );
 });

@@ -54,6 +54,27 @@ Deno.test("hactl validate-config prints each problem on its own line on stderr a
   });
 });
 
+Deno.test("hactl validate-config refuses keys hactl does not support yet, all at once, and still shows the warnings", async () => {
+  await withTempDir("hactl-config-", async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/h.yml`,
+      configWithDataDir(`${dir}/data`).replace(
+        "  data_dir:",
+        "  pre_promote: /bin/fence.sh\n  paramters: {}\n  data_dir:",
+      ) +
+        "bootstrap:\n  dcs:\n    synchronous_mode: quorum\n    failsafe_mode: false\n",
+    );
+    const res = await runCli([`${dir}/h.yml`]);
+    assert.equal(res.code, 1);
+    assert.equal(res.stdout, "");
+    assert.deepEqual(res.stderr.trim().split("\n"), [
+      `${dir}/h.yml: postgresql.pre_promote: not supported by hactl yet`,
+      `${dir}/h.yml: bootstrap.dcs.synchronous_mode: not supported by hactl yet`,
+      `${dir}/h.yml: warning: postgresql.paramters: unknown key, ignored (did you mean postgresql.parameters?)`,
+    ]);
+  });
+});
+
 Deno.test("hactl validate-config --print shows the merged config with secrets redacted", async () => {
   await withTempDir("hactl-config-", async (dir) => {
     await Deno.writeTextFile(`${dir}/h.yml`, configWithDataDir(`${dir}/data`));

@@ -8,7 +8,9 @@
  * - (e) no member keeps the leader key for longer than `ttl + loop_wait + 3 s` while its fencing supervisor is not
  *   usable (it gives the key up, or the lease runs out, as a required watchdog makes it);
  * - (d) liveness: once no fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds
- *   the leader key and runs as a queryable primary.
+ *   the leader key and runs as a queryable primary (not while the `config` key promises what hactl cannot keep);
+ * - (f) while the `config` key promises what hactl cannot keep (`synchronous_mode`, `standby_cluster`,
+ *   `failsafe_mode`, ...), nobody but the member that held the leader key then holds it.
  *
  * The checks read the simulator through `SimView` and return the first broken invariant as text; the simulator
  * throws it as a `SimViolation` with the seed and the trace tail.
@@ -56,6 +58,8 @@ export interface SimView {
   readonly durations: OpDurations;
   /** Virtual time of the last fault injected or healed (liveness counts from there). */
   readonly lastFaultChange: number;
+  /** Set while the `config` key promises what hactl cannot keep: those keys, and who held the leader key then. */
+  readonly refusedConfig?: { keys: readonly string[]; leader: string | null } | null;
   /** The member named in the `leader` key right now. */
   leaderKey(): string | null;
 }
@@ -87,7 +91,17 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
   }
   const unguarded = unguardedLeader(sim);
   if (unguarded !== null) return unguarded;
-  if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(sim.settings, sim.durations)) {
+  const refused = sim.refusedConfig;
+  if (refused) {
+    const holder = sim.leaderKey();
+    if (holder !== null && holder !== refused.leader) {
+      return `(f) ${holder} holds the leader key while the cluster's config sets ${refused.keys.join(", ")}`;
+    }
+  }
+  if (
+    !refused && !faultActive(sim) &&
+    sim.now - sim.lastFaultChange >= livenessWindow(sim.settings, sim.durations)
+  ) {
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
     if (!leader || !pg || !pg.isRunningPrimary()) {

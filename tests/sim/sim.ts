@@ -118,6 +118,8 @@ export class Sim implements SimView {
   readonly durations: OpDurations;
   /** Virtual time of the last fault injected or healed (liveness counts from there). */
   lastFaultChange = 0;
+  /** Set while the `config` key promises what hactl cannot keep: those keys, and who held the leader key then. */
+  refusedConfig: { keys: readonly string[]; leader: string | null } | null = null;
   readonly #prefix = clusterPrefix("/service", "demo");
   readonly #bootstrapDcs: Record<string, unknown>;
   readonly #tags: Record<string, Tags>;
@@ -532,6 +534,23 @@ export class Sim implements SimView {
     this.etcd.put("ctl", "/service/demo/failover", json);
     this.#fault(); // a handover leaves the cluster briefly without a leader: liveness counts from here
     this.event("ctl", `failover key set to ${json}`);
+  }
+
+  /**
+   * What `hactl edit-config` (or a Patroni member, or a direct etcd write) does: merge `patch` into the `config`
+   * key. While the result sets a promise hactl cannot keep (`synchronous_mode`, ...), invariant (f) watches that
+   * nobody takes the leader key from the holder of this moment.
+   */
+  setConfig(patch: Record<string, unknown>): void {
+    const key = this.#prefix + KEYS.config;
+    const current = JSON.parse(this.etcd.get(OBSERVER, key)?.value ?? "{}") as Record<string, unknown>;
+    const next = { ...current, ...patch };
+    this.etcd.put("ctl", key, JSON.stringify(next));
+    const refused = normalizeDynamic(next).settings.unsupportedGuarantees ?? [];
+    this.refusedConfig = refused.length === 0
+      ? null
+      : { keys: refused, leader: this.refusedConfig?.leader ?? this.leaderKey() };
+    this.event("ctl", `config set to ${JSON.stringify(next)}`);
   }
 
   /** Hold back the member's cycles for `ms` (a slow or stalled loop). */

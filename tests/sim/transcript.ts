@@ -16,7 +16,8 @@
  * delay pg1 15s              hold back pg1's cycles
  * lag pg2 / catch-up pg2     a replica stops receiving WAL / resumes
  * write 100000               clients write bytes on the running primary
- * expect leader pg2          pg2 holds the leader key and runs as primary
+ * set-config synchronous_mode true   merge one key (its value as YAML) into the `config` key
+ * expect leader pg2          pg2 holds the leader key and runs as primary (`expect leader none`: nobody does)
  * expect streaming pg2 pg3   each is a running replica that streams
  * expect not-streaming pg1   pg1 is not streaming (stopped, primary, or in archive recovery)
  * expect timeline pg2 2      pg2's data is on timeline 2
@@ -28,6 +29,7 @@
  *
  * @module
  */
+import { parse as parseYaml } from "yaml";
 import { Sim } from "./sim.ts";
 import { formatTraceLine, type TraceLine } from "./trace.ts";
 
@@ -138,6 +140,9 @@ export async function replayTranscript(source: string, file = "<transcript>"): P
         case "failover":
           need().requestFailover({ member: arg(0) });
           break;
+        case "set-config":
+          need().setConfig({ [arg(0)]: parseYaml(args.slice(1).join(" ")) });
+          break;
         case "expect":
           expect(need(), args, where);
           break;
@@ -161,6 +166,10 @@ function expect(sim: Sim, args: string[], where: string): void {
     case "leader": {
       const want = names[0];
       const got = sim.leaderKey();
+      if (want === "none") {
+        if (got !== null) fail(`expected no leader, found ${got}`);
+        return;
+      }
       if (got !== want) fail(`expected leader ${want}, found ${got ?? "no leader"}`);
       if (!sim.member(want!).pg.isRunningPrimary()) fail(`leader ${want} does not run as primary`);
       return;

@@ -86,8 +86,16 @@ Deno.test("GET /cluster: sync roles, pause, scheduled switchover, lag clamped at
     unknown
   >[];
   assert.deepEqual(quorum.map((m) => m.role), ["leader", "quorum_standby", "quorum_standby"]);
-  const standby = clusterAsJson(clusterView({}, { standby_cluster: { host: "h" } }), "demo");
-  assert.equal((standby.members as Record<string, unknown>[])[0]!.role, "standby_leader");
+  // A Patroni standby leader (its member key says so) is shown as one; a leader whose Postgres is a primary (every
+  // hactl leader: hactl runs no standby leader) is the leader, whatever standby_cluster says.
+  const standbyView = clusterView({}, { standby_cluster: { host: "h" } });
+  const standby = clusterAsJson(standbyView, "demo").members as Record<string, unknown>[];
+  assert.equal(standby.find((m) => m.name === "pg1")!.role, "leader");
+  standbyView.members = standbyView.members.map((m) =>
+    m.name === "pg1" ? { ...m, data: { ...m.data, role: "standby_leader" } } : m
+  );
+  const patroniStandby = clusterAsJson(standbyView, "demo").members as Record<string, unknown>[];
+  assert.equal(patroniStandby.find((m) => m.name === "pg1")!.role, "standby_leader");
 });
 
 Deno.test("GET /cluster: reads the DCS afresh and answers 503 when it cannot", async () => {

@@ -338,6 +338,32 @@ Deno.test("GET /config returns the stored document; PATCH merges with null delet
   assert.equal((await call(w.handler, "PATCH", "/config", { pause: null }, {} as typeof AUTH)).status, 401);
 });
 
+Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming every one; turning it off is allowed", async () => {
+  const w = world();
+  const send = async (method: string, body: unknown) => {
+    const res = await w.handler(
+      new Request("http://x/config", { method, headers: AUTH, body: JSON.stringify(body) }),
+    );
+    return { status: res.status, body: await res.text() };
+  };
+  w.setView({ config: { value: { ttl: 30, synchronous_mode: true }, modRevision: "3" } });
+  const patched = await send("PATCH", { failsafe_mode: true, slots: { s: { type: "physical" } } });
+  assert.equal(patched.status, 400);
+  assert.equal(
+    patched.body,
+    "config: synchronous_mode: not supported by hactl yet\nconfig: failsafe_mode: not supported by hactl yet\n" +
+      "config: slots: not supported by hactl yet",
+  );
+  assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: true }, "nothing written");
+  const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });
+  assert.equal(off.status, 200, off.body);
+  assert.deepEqual(w.view().config!.value, { ttl: 40, synchronous_mode: false });
+  const put = await send("PUT", { ttl: 30, standby_cluster: { host: "10.1.0.1", port: 5432 } });
+  assert.equal(put.status, 400);
+  assert.equal(put.body, "config: standby_cluster: not supported by hactl yet");
+  assert.deepEqual(w.view().config!.value, { ttl: 40, synchronous_mode: false }, "nothing written");
+});
+
 Deno.test("PATCH /config answers 409 when the key changed between the read and the CAS write", async () => {
   const view: ClusterView = {
     initialize: null,

@@ -12,6 +12,7 @@ import type { NodeSnapshot } from "../../src/core/types.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   call,
+  clusterView,
   getJson,
   NOW,
   pgReplica,
@@ -24,6 +25,16 @@ import {
 } from "../helpers/api_snapshots.ts";
 
 type Row = [string, () => NodeSnapshot, string, string, number];
+
+/** The leader holds the lock as a primary while the config names a standby cluster (hactl runs no standby leader). */
+const standbyConfigPrimary = () =>
+  primarySnap({ cluster: clusterView({}, { standby_cluster: { host: "10.1.0.1" } }) });
+/** synchronous_mode on, pg2 listed, but by a `sync` key a former leader (pg3) wrote. */
+const staleSync = () => {
+  const view = syncMode(true, ["pg2"]);
+  view.sync = { ...view.sync!, leader: "pg3" };
+  return view;
+};
 
 const TABLE: Row[] = [
   // primary holding the lock
@@ -221,6 +232,18 @@ const TABLE: Row[] = [
   ["stale OPTIONS /primary", staleSnap, "OPTIONS", "/primary", 503],
   ["stale /patroni still 200", staleSnap, "GET", "/patroni", 200],
   // standby cluster leader
+  // hactl runs no standby leader: a primary holding the lock is the primary whatever standby_cluster says
+  ["standby_cluster set, primary leader: /primary", standbyConfigPrimary, "GET", "/primary", 200],
+  [
+    "standby_cluster set, primary leader: /standby-leader",
+    standbyConfigPrimary,
+    "GET",
+    "/standby-leader",
+    503,
+  ],
+  // a sync key left by a former leader claims nothing
+  ["stale sync key: /sync", () => replicaSnap({ cluster: staleSync() }), "GET", "/sync", 503],
+  ["stale sync key: /async", () => replicaSnap({ cluster: staleSync() }), "GET", "/async", 200],
   ["standby cluster /standby-leader", standbyClusterLeader, "GET", "/standby-leader", 200],
   ["standby cluster /standby_leader", standbyClusterLeader, "GET", "/standby_leader", 200],
   ["standby cluster /leader", standbyClusterLeader, "GET", "/leader", 200],

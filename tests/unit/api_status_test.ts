@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { buildStatus } from "../../src/api/handler.ts";
-import { HACTL_VERSION } from "../../src/core/types.ts";
+import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../../src/core/types.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   clusterView,
@@ -48,7 +48,12 @@ Deno.test("GET /patroni: primary document has exactly Patroni's keys", async () 
   assert.equal(body.dcs_last_seen, 1724873966);
   assert.deepEqual(body.tags, { dc: "east" });
   assert.equal(body.database_system_identifier, "7400000000000000001");
-  assert.deepEqual(body.patroni, { version: HACTL_VERSION, scope: "demo", name: "pg1" });
+  assert.deepEqual(body.patroni, {
+    version: PATRONI_COMPATIBLE_VERSION,
+    scope: "demo",
+    name: "pg1",
+    hactl_version: HACTL_VERSION,
+  });
   assert.deepEqual(body.replication, [{
     usename: "replicator",
     application_name: "pg2",
@@ -106,7 +111,12 @@ Deno.test("GET /patroni: stopped node shrinks to state/role plus cluster and nod
     cluster_unlocked: true,
     dcs_last_seen: 1724873966,
     database_system_identifier: "7400000000000000001",
-    patroni: { version: HACTL_VERSION, scope: "demo", name: "pg3" },
+    patroni: {
+      version: PATRONI_COMPATIBLE_VERSION,
+      scope: "demo",
+      name: "pg3",
+      hactl_version: HACTL_VERSION,
+    },
   });
 });
 

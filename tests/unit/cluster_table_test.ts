@@ -371,7 +371,21 @@ Deno.test("roles: sync and quorum standbys need synchronous_mode; standby_leader
   assert.match(renderList(syncOn, "demo", pretty), /\| pg2 +\| 10\.0\.0\.2 \| Sync Standby \| streaming \|/);
   const quorum = demo({ sync, config: { value: { synchronous_mode: "quorum" }, modRevision: "1" } });
   assert.equal(clusterMembers(quorum)[1]?.role, "quorum_standby");
+  const staleSync = demo({
+    sync: { ...sync, leader: "pg3" },
+    config: { value: { synchronous_mode: true }, modRevision: "1" },
+  });
+  assert.equal(
+    clusterMembers(staleSync)[1]?.role,
+    "replica",
+    "a sync key written by a former leader claims nothing",
+  );
+  // hactl runs no standby leader: a leader whose Postgres is a primary is the leader whatever standby_cluster says.
   const standby = demo({ config: { value: { standby_cluster: { host: "x" } }, modRevision: "1" } });
+  assert.equal(clusterMembers(standby)[0]?.role, "leader");
+  standby.members = standby.members.map((m) =>
+    m.name === "pg1" ? { ...m, data: { ...m.data, role: "standby_leader" } } : m
+  );
   assert.equal(clusterMembers(standby)[0]?.role, "standby_leader");
   assert.match(renderList(standby, "demo", pretty), /\| Standby Leader \|/);
 });

@@ -96,13 +96,21 @@ Deno.test("the reserved sync placeholder cannot be a member name", () => {
   ]);
 });
 
-Deno.test("a custom bootstrap method and replica method need a command", () => {
-  const text = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: wal_e\n  wal_e: {no_params: true}\n`
-    .replace("  data_dir:", "  create_replica_methods: [pgbackrest, basebackup]\n  data_dir:");
+Deno.test("a custom bootstrap method and replica methods are refused until hactl implements them", () => {
+  const text = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: wal_e\n  wal_e: {command: restore.sh}\n`
+    .replace(
+      "  data_dir:",
+      "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest: {command: x}\n  data_dir:",
+    );
   assert.deepEqual(problemsOf(() => parseConfig(text, "f", {})), [
-    "f: bootstrap.wal_e.command: is required",
-    "f: postgresql.pgbackrest.command: is required",
+    "f: postgresql.create_replica_methods: not supported by hactl yet",
+    "f: postgresql.pgbackrest: not supported by hactl yet (the section of a method named in create_replica_methods)",
+    "f: bootstrap.method: not supported by hactl yet",
+    "f: bootstrap.wal_e: not supported by hactl yet (the section of a custom bootstrap method)",
   ]);
+  const initdb = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: initdb\n`
+    .replace("  data_dir:", "  create_replica_methods: [basebackup]\n  data_dir:");
+  assert.equal(parseConfig(initdb, "f", {}).bootstrap.method, "initdb");
 });
 
 Deno.test("the legacy postgresql.superuser layout is converted with a warning", () => {
@@ -110,12 +118,25 @@ Deno.test("the legacy postgresql.superuser layout is converted with a warning", 
     .replace("    replication:", "  replication:");
   const { config, warnings } = parseConfigWithWarnings(text, "f", {});
   assert.equal(config.postgresql.authentication.superuser.username, "postgres");
-  assert.equal(warnings.length, 2);
+  assert.deepEqual(warnings, [
+    "postgresql.legacy: unknown key, ignored",
+    "postgresql.superuser: legacy layout; move it to postgresql.authentication.superuser",
+    "postgresql.replication: legacy layout; move it to postgresql.authentication.replication",
+  ]);
 });
 
-Deno.test("unknown top-level keys (ctl extras, citus, thread_pool_size) are ignored", () => {
-  const config = parseConfig(`${MINIMAL}thread_pool_size: 7\nsomething_else: {a: 1}\n`, "f", {});
+Deno.test("unknown keys and keys with no meaning in hactl are warned about, never fatal", () => {
+  const { config, warnings } = parseConfigWithWarnings(
+    `${MINIMAL}thread_pool_size: 7\nsomething_else: {a: 1}\nsynchronous_mode: true\n`,
+    "f",
+    {},
+  );
   assert.equal(config.scope, "batman");
+  assert.deepEqual(warnings, [
+    "thread_pool_size: has no effect in hactl (a Python runtime setting)",
+    "something_else: unknown key, ignored",
+    "synchronous_mode: is dynamic configuration, ignored here: set it under bootstrap.dcs (or with hactl edit-config)",
+  ]);
 });
 
 Deno.test("fencing.supervisor: on by default, off with false, anything but a boolean is an error naming the key", () => {

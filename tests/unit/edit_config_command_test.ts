@@ -187,6 +187,26 @@ Deno.test("edit-config warns about settings the agents would adjust, and still w
   assert.equal(f.writes[0]!.value.loop_wait, "oops");
 });
 
+Deno.test("edit-config refuses to write a key hactl does not support yet, naming each one, exit 1", async () => {
+  const f = fake();
+  assert.equal(
+    await run(
+      ["--force", "-q", "-s", "synchronous_mode=on", "-s", "postgresql.recovery_conf.a=b"],
+      ENV,
+      f.deps,
+    ),
+    1,
+  );
+  assert.equal(
+    f.err.join(""),
+    "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: synchronous_mode: not supported by hactl yet\n",
+  );
+  assert.deepEqual(f.writes, []);
+  const off = fake();
+  assert.equal(await run(["--force", "-q", "-s", "synchronous_mode=off"], ENV, off.deps), 0);
+  assert.equal(off.writes[0]!.value.synchronous_mode, false);
+});
+
 Deno.test("edit-config: end of input at the question prints Aborted! and exits 1", async () => {
   const f = fake({ answers: [] });
   assert.equal(await run(["-s", "ttl=40"], ENV, f.deps), 1);

@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { memberRecord, publishedShape, publishedTags } from "../../src/core/member.ts";
 import {
   emptyPgObservation,
-  HACTL_VERSION,
   type Observation,
+  PATRONI_COMPATIBLE_VERSION,
   type PgObservation,
 } from "../../src/core/types.ts";
 
@@ -55,7 +55,7 @@ Deno.test("memberRecord(): a streaming replica publishes its positions, timeline
       api_url: urls.apiUrl,
       state: "running",
       role: "replica",
-      version: HACTL_VERSION,
+      version: PATRONI_COMPATIBLE_VERSION,
       xlog_location: 500,
       replay_lsn: 500,
       receive_lsn: 510,

@@ -10,6 +10,7 @@ import { type DsnDeps, run as dsn } from "../../cli/dsn.ts";
 import { formatRows, type QueryDeps, run as query } from "../../cli/query.ts";
 import { scriptedAsker } from "../../cli/lib/prompt.ts";
 import type { ClusterView, Member } from "../../src/core/types.ts";
+import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../../src/core/version.ts";
 
 function member(name: string, role: string, port: number): Member {
   return {
@@ -320,7 +321,7 @@ Deno.test("version prints hactl's version, then each member's agent and PostgreS
       const hactlNode = url.includes("10.0.0.1");
       return Promise.resolve({
         body: {
-          patroni: { version: hactlNode ? "0.1.0" : "3.0.2" },
+          patroni: hactlNode ? { version: "3.3.11", hactl_version: "0.1.0" } : { version: "3.0.2" },
           server_version: hactlNode ? 150008 : 90624,
         },
         server: hactlNode ? "hactl/0.1.0" : "BaseHTTP/0.6 Python/3.11.2",
@@ -331,7 +332,7 @@ Deno.test("version prints hactl's version, then each member's agent and PostgreS
   });
   assert.equal(code, 0);
   const lines = out.join("").split("\n");
-  assert.match(lines[0]!, /^hactl version \d+\.\d+\.\d+$/);
+  assert.equal(lines[0], `hactl version ${HACTL_VERSION} (Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})`);
   assert.match(lines[1]!, /^deno \d+\.\d+\.\d+, v8 /);
   assert.deepEqual(lines.slice(2), [
     "",

@@ -1,0 +1,431 @@
+/**
+ * Every configuration key Patroni 4 accepts, and hactl's own, with where it lives (the local YAML file or the
+ * cluster's dynamic configuration, which `bootstrap.dcs` seeds), Patroni's default, and what hactl does with it:
+ * - `implemented`: read and acted on;
+ * - `not yet`: refused (`<file>: <key>: not supported by hactl yet`) when set to a value that would change
+ *   behaviour (`inert` says which values change nothing and are accepted); keys that act only together with
+ *   another unsupported key (`dependsOn`) are warned about instead;
+ * - `not applicable`: Patroni internals with no meaning here (warned about, never fatal), or another DCS than
+ *   etcd v3 (refused by the DCS section's reader).
+ * `guarantee` marks the dynamic keys whose promise (synchronous replication, a standby cluster, failsafe) an
+ * agent must not lead under without keeping it (src/core/unsupported_config.ts).
+ *
+ * Pure data, checked against Patroni's schema and docs and against what hactl's code acts on; the table in
+ * docs/configuration.md is generated from it (`scripts/config_keys_doc.ts`) and a unit test keeps both equal.
+ * Imports nothing.
+ *
+ * @module
+ */
+
+export type KeyStatus = "implemented" | "not yet" | "not applicable";
+
+/** Values of a `not yet` key that change nothing (so they are accepted). */
+export type Inert =
+  | "false" // false/off/no, or absent
+  | "empty" // null, "", [] or {}
+  | "zero" // 0 or absent
+  | "initdb" // "initdb"
+  | "basebackup" // [basebackup]
+  | "default" // the default value
+  | "no standby"; // no host, port or restore_command
+
+export interface ConfigKey {
+  /** Dotted path. Dynamic keys are named as in the cluster's `config` key (also read under `bootstrap.dcs.`). */
+  key: string;
+  where: "local" | "dynamic";
+  /** Patroni's default, as text (`""`: none). */
+  default: string;
+  status: KeyStatus;
+  /** `not yet`: the values that are accepted because they change nothing. */
+  inert?: Inert;
+  /** `not yet`: acts only together with this unsupported key, so setting it is a warning. */
+  dependsOn?: string;
+  /** `not applicable`: `warn` (ignored, with a warning) or `reader` (refused by its section's reader). */
+  onSet?: "warn" | "reader";
+  /** Any sub-key is accepted (GUCs, custom tags, headers, logger names, slot names, ...). */
+  open?: true;
+  /** Dynamic only: a promise the cluster makes that hactl cannot keep yet; an agent does not take the key. */
+  guarantee?: true;
+  /** hactl's own key (Patroni does not have it). */
+  hactl?: true;
+  /** Shown in the docs and in messages. */
+  note?: string;
+}
+
+type Extra = Partial<Pick<ConfigKey, "open" | "note" | "hactl" | "guarantee" | "dependsOn">>;
+
+const local = (key: string, def: string, extra: Extra = {}): ConfigKey => ({
+  key,
+  where: "local",
+  default: def,
+  status: "implemented",
+  ...extra,
+});
+const dynamic = (key: string, def: string, extra: Extra = {}): ConfigKey => ({
+  key,
+  where: "dynamic",
+  default: def,
+  status: "implemented",
+  ...extra,
+});
+const notYet = (c: ConfigKey, inert: Inert, extra: Extra = {}): ConfigKey => ({
+  ...c,
+  status: "not yet",
+  inert,
+  ...extra,
+});
+const notApplicable = (c: ConfigKey, onSet: "warn" | "reader", note: string): ConfigKey => ({
+  ...c,
+  status: "not applicable",
+  onSet,
+  note,
+});
+
+const PG_USERS = ["superuser", "replication", "rewind"] as const;
+/** Patroni's connection parameters of a database user (`_AUTH_ALLOWED_PARAMETERS`). */
+const PG_USER_FIELDS = [
+  "username",
+  "password",
+  "sslmode",
+  "sslcert",
+  "sslkey",
+  "sslpassword",
+  "sslrootcert",
+  "sslcrl",
+  "sslcrldir",
+  "sslnegotiation",
+  "gssencmode",
+  "channel_binding",
+] as const;
+
+/** One database user's keys: hactl passes every TLS/GSS field for the replication user, only the login otherwise. */
+function pgUserKeys(user: typeof PG_USERS[number]): ConfigKey[] {
+  return PG_USER_FIELDS.map((field) => {
+    const c = local(
+      `postgresql.authentication.${user}.${field}`,
+      field === "username" && user !== "rewind" ? "required" : "",
+    );
+    const used = field === "username" || field === "password" ||
+      (user === "replication" && field !== "sslnegotiation");
+    return used ? c : notYet(c, "empty");
+  });
+}
+
+const DCS_NOTE = "hactl uses etcd v3 (the etcd3 section)";
+/** The sections of the other DCS Patroni supports, each refused by name by the DCS reader. */
+const OTHER_DCS_KEYS: Record<string, string[]> = {
+  etcd: [
+    "host",
+    "hosts",
+    "use_proxies",
+    "url",
+    "proxy",
+    "srv",
+    "srv_suffix",
+    "protocol",
+    "username",
+    "password",
+    "cacert",
+    "cert",
+    "key",
+  ],
+  consul: [
+    "host",
+    "url",
+    "port",
+    "scheme",
+    "token",
+    "verify",
+    "cacert",
+    "cert",
+    "key",
+    "dc",
+    "consistency",
+    "checks",
+    "register_service",
+    "service_tags",
+    "service_check_interval",
+    "service_check_tls_server_name",
+  ],
+  zookeeper: ["hosts", "use_ssl", "cacert", "cert", "key", "key_password", "verify", "set_acls", "auth_data"],
+  exhibitor: ["hosts", "poll_interval", "port"],
+  kubernetes: [
+    "bypass_api_service",
+    "namespace",
+    "labels",
+    "scope_label",
+    "bootstrap_labels",
+    "role_label",
+    "leader_label_value",
+    "follower_label_value",
+    "standby_leader_label_value",
+    "tmp_role_label",
+    "use_endpoints",
+    "pod_ip",
+    "ports",
+    "cacert",
+    "retriable_http_codes",
+  ],
+  raft: [
+    "self_addr",
+    "bind_addr",
+    "partner_addrs",
+    "data_dir",
+    "password",
+    "min_timeout",
+    "max_timeout",
+    "connection_timeout",
+    "append_entries_period",
+    "connection_retry_time",
+    "leader_fallback_timeout",
+  ],
+};
+
+const SYNC = "synchronous_mode";
+const PY_ONLY = "a Python runtime setting";
+
+/** The local configuration file. */
+const LOCAL_KEYS: ConfigKey[] = [
+  local("name", "required"),
+  local("scope", "required"),
+  local("namespace", "/service/"),
+  notApplicable(local("thread_pool_size", "5"), "warn", PY_ONLY),
+  notApplicable(local("thread_stack_size", ""), "warn", PY_ONLY),
+  local("log", ""),
+  local("log.type", "plain"),
+  local("log.level", "INFO"),
+  local("log.traceback_level", "ERROR"),
+  local("log.format", "%(asctime)s %(levelname)s: %(message)s", {
+    note:
+      "source-location fields (%(pathname)s, %(lineno)d, ...) are shown as their nearest equivalent or '-', with a warning",
+  }),
+  local("log.dateformat", ""),
+  local("log.static_fields", "", { open: true }),
+  notApplicable(
+    local("log.max_queue_size", "1000"),
+    "warn",
+    "hactl writes log lines synchronously, without a queue",
+  ),
+  local("log.dir", ""),
+  local("log.mode", ""),
+  local("log.file_num", "4"),
+  local("log.file_size", "25000000"),
+  local("log.loggers", "", { open: true }),
+  local("log.deduplicate_heartbeat_logs", "false"),
+  local("ctl", ""),
+  local("ctl.authentication", "restapi.authentication"),
+  local("ctl.authentication.username", ""),
+  local("ctl.authentication.password", ""),
+  local("ctl.insecure", "false"),
+  local("ctl.cacert", "restapi.cafile"),
+  local("ctl.certfile", ""),
+  local("ctl.keyfile", ""),
+  local("ctl.keyfile_password", ""),
+  local("restapi", "required"),
+  notApplicable(local("restapi.thread_pool_size", "5"), "warn", PY_ONLY),
+  local("restapi.listen", "required"),
+  local("restapi.connect_address", "restapi.listen"),
+  local("restapi.authentication", ""),
+  local("restapi.authentication.username", ""),
+  local("restapi.authentication.password", ""),
+  local("restapi.certfile", ""),
+  local("restapi.keyfile", ""),
+  notYet(local("restapi.keyfile_password", ""), "empty", { note: "encrypted keys" }),
+  local("restapi.cafile", ""),
+  notYet(local("restapi.ciphers", ""), "empty"),
+  local("restapi.verify_client", "none"),
+  local("restapi.allowlist", "[]"),
+  local("restapi.allowlist_include_members", "false"),
+  local("restapi.http_extra_headers", "", { open: true }),
+  local("restapi.https_extra_headers", "", { open: true }),
+  notApplicable(local("restapi.request_queue_size", "5"), "warn", "the listen backlog is the runtime's"),
+  notApplicable(
+    local("restapi.server_tokens", "original"),
+    "warn",
+    "hactl's Server header is always hactl/<version>",
+  ),
+  local("bootstrap", ""),
+  local("bootstrap.dcs", "", { note: "the first dynamic configuration: every dynamic key below" }),
+  notYet(local("bootstrap.method", "initdb"), "initdb"),
+  notYet(local("bootstrap.<method>", ""), "empty", {
+    open: true,
+    note: "the section of a custom bootstrap method",
+  }),
+  local("bootstrap.initdb", "[]"),
+  local("bootstrap.pg_hba", "[]", { note: "older Patroni layout; postgresql.pg_hba wins" }),
+  notYet(local("bootstrap.post_bootstrap", ""), "empty"),
+  notYet(local("bootstrap.post_init", ""), "empty"),
+  notApplicable(
+    local("bootstrap.users", ""),
+    "warn",
+    "removed in Patroni 4; create users in a post_bootstrap script",
+  ),
+  notYet(local("citus", ""), "empty"),
+  notYet(local("citus.group", ""), "empty"),
+  notYet(local("citus.database", ""), "empty"),
+  local("etcd3", "required"),
+  local("etcd3.host", "", { note: "one of host, hosts, url" }),
+  local("etcd3.hosts", ""),
+  local("etcd3.url", ""),
+  notYet(local("etcd3.use_proxies", "false"), "false"),
+  { ...notYet(local("etcd3.proxy", ""), "empty"), onSet: "reader" },
+  { ...notYet(local("etcd3.srv", ""), "empty"), onSet: "reader" },
+  notYet(local("etcd3.srv_suffix", ""), "empty"),
+  local("etcd3.protocol", "http"),
+  local("etcd3.username", ""),
+  local("etcd3.password", ""),
+  local("etcd3.cacert", ""),
+  local("etcd3.cert", ""),
+  local("etcd3.key", ""),
+  ...Object.entries(OTHER_DCS_KEYS).flatMap(([section, keys]) =>
+    [section, ...keys.map((k) => `${section}.${k}`)].map((key) =>
+      notApplicable(local(key, ""), "reader", DCS_NOTE)
+    )
+  ),
+  local("postgresql", "required"),
+  local("postgresql.listen", "required"),
+  local("postgresql.connect_address", "postgresql.listen"),
+  notYet(local("postgresql.proxy_address", ""), "empty"),
+  local("postgresql.authentication", "required"),
+  ...PG_USERS.map((u) => local(`postgresql.authentication.${u}`, u === "rewind" ? "superuser" : "required")),
+  ...PG_USERS.flatMap(pgUserKeys),
+  local("postgresql.superuser", "", {
+    open: true,
+    note: "older layout of postgresql.authentication.superuser",
+  }),
+  local("postgresql.replication", "", {
+    open: true,
+    note: "older layout of postgresql.authentication.replication",
+  }),
+  local("postgresql.data_dir", "required"),
+  local("postgresql.config_dir", "postgresql.data_dir"),
+  local("postgresql.bin_dir", "PATH"),
+  notYet(local("postgresql.bin_name", ""), "empty"),
+  ...["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "postgres", "pg_isready", "pg_rewind"].map((b) =>
+    notYet(local(`postgresql.bin_name.${b}`, b), "empty")
+  ),
+  local("postgresql.pgpass", "~/pgpass"),
+  local("postgresql.parameters", "", { open: true }),
+  ...["parameters", "pg_hba", "pg_ident"].flatMap((base) =>
+    ["primary", "replica", "standby_leader"].map((role) =>
+      notYet(local(`postgresql.${base}_${role}`, ""), "empty")
+    )
+  ),
+  local("postgresql.pg_hba", "[]"),
+  local("postgresql.pg_ident", "[]"),
+  local("postgresql.pg_ctl_timeout", "60"),
+  notYet(local("postgresql.use_pg_rewind", "false"), "empty", {
+    note:
+      "hactl reads it from the dynamic configuration only: set bootstrap.dcs.postgresql.use_pg_rewind instead",
+  }),
+  notApplicable(
+    local("postgresql.use_slots", "true"),
+    "warn",
+    "Patroni too reads it from the dynamic configuration only",
+  ),
+  notYet(local("postgresql.rewind", "[]"), "empty"),
+  local("postgresql.basebackup", "[]"),
+  local("postgresql.callbacks", ""),
+  ...["on_reload", "on_restart", "on_role_change", "on_start", "on_stop"].map((cb) =>
+    local(`postgresql.callbacks.${cb}`, "")
+  ),
+  notYet(local("postgresql.create_replica_methods", "[basebackup]"), "basebackup"),
+  notYet(local("postgresql.<replica_method>", ""), "empty", {
+    open: true,
+    note: "the section of a method named in create_replica_methods",
+  }),
+  notYet(local("postgresql.recovery_conf", ""), "empty"),
+  notYet(local("postgresql.custom_conf", ""), "empty"),
+  notYet(local("postgresql.config_base_name", "postgresql"), "default"),
+  notYet(local("postgresql.use_unix_socket", "false"), "false"),
+  notYet(local("postgresql.use_unix_socket_repl", "false"), "false"),
+  local("postgresql.remove_data_directory_on_rewind_failure", "false"),
+  local("postgresql.remove_data_directory_on_diverged_timelines", "false"),
+  notYet(local("postgresql.pre_promote", ""), "empty"),
+  notYet(local("postgresql.before_stop", ""), "empty"),
+  local("watchdog", ""),
+  local("watchdog.mode", "automatic"),
+  local("watchdog.device", "/dev/watchdog"),
+  local("watchdog.safety_margin", "5"),
+  local("watchdog.driver", "default", { note: "`testing`: a FIFO instead of a device, for tests" }),
+  local("tags", "", { open: true, note: "custom tags are published as they are" }),
+  local("tags.nofailover", "false"),
+  local("tags.failover_priority", "1"),
+  local("tags.clonefrom", "false", { note: "published; hactl members clone from the leader" }),
+  local("tags.noloadbalance", "false"),
+  local("tags.replicatefrom", ""),
+  local("tags.nosync", "false", { note: "published (synchronous_mode is not implemented yet)" }),
+  local("tags.sync_priority", "1", { note: "published (synchronous_mode is not implemented yet)" }),
+  local("tags.nostream", "false"),
+  local("fencing", "", { hactl: true }),
+  local("fencing.supervisor", "true", {
+    hactl: true,
+    note: "false: no fencing supervisor process (hosts that rely on a hardware watchdog alone)",
+  }),
+];
+
+/** The dynamic configuration (the DCS `config` key; `bootstrap.dcs` in the local file). */
+const DYNAMIC_KEYS: ConfigKey[] = [
+  dynamic("ttl", "30", { note: "hactl's minimum is 10" }),
+  dynamic("loop_wait", "10"),
+  dynamic("retry_timeout", "10"),
+  dynamic("maximum_lag_on_failover", "1048576"),
+  notYet(dynamic("maximum_lag_on_syncnode", "-1"), "default", { dependsOn: SYNC }),
+  notYet(dynamic("max_timelines_history", "0"), "zero"),
+  dynamic("primary_start_timeout", "300"),
+  dynamic("master_start_timeout", "300", { note: "older name of primary_start_timeout" }),
+  notYet(dynamic("primary_stop_timeout", "0"), "zero", { dependsOn: SYNC }),
+  notYet(dynamic("master_stop_timeout", "0"), "zero", { dependsOn: SYNC }),
+  notYet(dynamic("primary_race_backoff", "0"), "zero"),
+  notYet(dynamic(SYNC, "false"), "false", { guarantee: true }),
+  notYet(dynamic("synchronous_mode_strict", "false"), "false", { guarantee: true }),
+  notYet(dynamic("synchronous_node_count", "1"), "default", { dependsOn: SYNC }),
+  notYet(dynamic("failsafe_mode", "false"), "false", { guarantee: true }),
+  dynamic("check_timeline", "false"),
+  dynamic("pause", "false"),
+  dynamic("member_slots_ttl", "1800"),
+  dynamic("isolation_fence_timeout", "3", {
+    hactl: true,
+    note: "a primary that hears from neither etcd nor any replica for this long stops Postgres; 0 disables",
+  }),
+  dynamic("postgresql", ""),
+  dynamic("postgresql.use_pg_rewind", "false"),
+  dynamic("postgresql.use_slots", "true"),
+  dynamic("postgresql.parameters", "", { open: true }),
+  ...["parameters", "pg_hba", "pg_ident"].flatMap((base) =>
+    ["primary", "replica", "standby_leader"].map((role) =>
+      notYet(dynamic(`postgresql.${base}_${role}`, ""), "empty")
+    )
+  ),
+  notYet(dynamic("postgresql.pg_hba", "[]"), "empty", {
+    note: "set postgresql.pg_hba in the local file instead",
+  }),
+  notYet(dynamic("postgresql.pg_ident", "[]"), "empty", {
+    note: "set postgresql.pg_ident in the local file instead",
+  }),
+  notYet(dynamic("postgresql.recovery_conf", ""), "empty"),
+  notYet(dynamic("postgresql.rewind", "[]"), "empty"),
+  notYet(dynamic("postgresql.basebackup", "[]"), "empty", {
+    note: "set postgresql.basebackup in the local file instead",
+  }),
+  notYet(dynamic("postgresql.pg_ctl_timeout", "60"), "default", {
+    note: "set postgresql.pg_ctl_timeout in the local file instead",
+  }),
+  notYet(dynamic("standby_cluster", ""), "no standby", { guarantee: true }),
+  ...[
+    "host",
+    "port",
+    "primary_slot_name",
+    "create_replica_methods",
+    "restore_command",
+    "archive_cleanup_command",
+    "recovery_min_apply_delay",
+  ].map((k) => notYet(dynamic(`standby_cluster.${k}`, ""), "empty")),
+  notYet(dynamic("slots", ""), "empty", { open: true }),
+  notYet(dynamic("permanent_slots", ""), "empty", { open: true, note: "older name of slots" }),
+  notYet(dynamic("permanent_replication_slots", ""), "empty", { open: true, note: "older name of slots" }),
+  notYet(dynamic("ignore_slots", "[]"), "empty", { open: true }),
+];
+
+/** Every key, local then dynamic. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [...LOCAL_KEYS, ...DYNAMIC_KEYS];
