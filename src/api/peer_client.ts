@@ -80,6 +80,7 @@ export function parsePeerStatus(name: string, body: unknown): PeerStatus {
   status.nofailover = nofailover;
   status.failoverPriority = failoverPriority;
   status.watchdogFailed = body.watchdog_failed === true;
+  if (typeof body.replication_state === "string") status.replicationState = body.replication_state;
   return status;
 }
 
