@@ -76,6 +76,8 @@ export interface PeersToAskOptions {
    * with its leader key is asked too, so a primary still running there vetoes the race.
    */
   previousMembers?: readonly Member[];
+  /** Wall-clock epoch ms: a switchover scheduled for later is not checked yet. */
+  wallNow?: number;
 }
 
 /**
@@ -83,7 +85,8 @@ export interface PeersToAskOptions {
  * - a leader race (etcd names no leader, this member is a running replica with no job in flight): every other
  *   member with an API, those of the previous view included;
  * - a leader whose `failover` key asks for a hand-over (running primary, no job in flight): the named candidate,
- *   or every other member for a switchover without one, so that it checks them before it demotes.
+ *   or every other member for a switchover without one, so that it checks them before it demotes (not before a
+ *   scheduled switchover is due).
  */
 export function peersToAsk(
   dcs: DcsObservation,
@@ -102,6 +105,8 @@ export function peersToAsk(
   if (view.leader?.name === me && pg.role === "primary" && view.failover) {
     const f = view.failover;
     if (!f.leader && !f.member) return null;
+    const at = f.scheduledAt ? Date.parse(f.scheduledAt) : NaN;
+    if (opts.wallNow !== undefined && at > opts.wallNow) return null;
     const pool = f.member ? view.members.filter((m) => m.name === f.member) : view.members;
     const out = asked(pool);
     return out.length > 0 ? out : null;

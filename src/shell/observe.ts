@@ -115,6 +115,7 @@ export class Observer {
     this.notePg(pgObs);
     const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name, {
       previousMembers: this.#previousMembers,
+      wallNow: clock.wallNow(),
     });
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     this.#noteWatchdog();

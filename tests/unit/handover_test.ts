@@ -189,6 +189,21 @@ Deno.test("peersToAsk(): the leader asks the candidate of a due switchover, and 
   ]);
   assert.equal(peersToAsk({ kind: "ok", cluster: view() }, PRIMARY, false, "pg1"), null, "no request");
   assert.equal(peersToAsk({ kind: "ok", cluster: SWITCH }, PRIMARY, true, "pg1"), null, "a job in flight");
+  const later = view({
+    failover: { leader: "pg1", member: "pg3", scheduledAt: "2026-11-26T13:00:00+00:00", modRevision: "32" },
+  });
+  const wallNow = Date.parse("2026-11-26T12:00:00Z");
+  assert.equal(
+    peersToAsk({ kind: "ok", cluster: later }, PRIMARY, false, "pg1", { wallNow }),
+    null,
+    "not due",
+  );
+  assert.deepEqual(
+    peersToAsk({ kind: "ok", cluster: later }, PRIMARY, false, "pg1", { wallNow: wallNow + 3_600_000 })
+      ?.map((m) => m.name),
+    ["pg3"],
+    "due",
+  );
 });
 
 Deno.test("decide(): a promotion in flight keeps the key renewed (the fence stays re-armed)", () => {
