@@ -13,6 +13,9 @@ import type { ClusterView, PeerStatus, RestartConditions } from "../core/types.t
 import { unsupportedDynamicProblems } from "../config/key_check.ts";
 import { parseRestartBody } from "../core/restart.ts";
 import { switchoverWaitSeconds } from "../core/settings.ts";
+import { handoverLimitation, raceLimitation } from "../core/switchover.ts";
+import { clusterTimeline } from "../core/topology.ts";
+import { normalizeDynamic } from "../config/dynamic.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
 
 /** What the control endpoints need from the agent. */
@@ -280,7 +283,12 @@ export async function postSwitchover(
   return await awaitOutcome(deps, view.leader?.name ?? null, candidate, action);
 }
 
-/** Patroni's pre-checks for an immediate request (412 with the reason), or null when it may go ahead. */
+/**
+ * Patroni's pre-checks for an immediate request (412 with the reason), or null when it may go ahead. A candidate
+ * must answer, not be nofailover, have a working watchdog and pass the check its agent will make: with a leader,
+ * the leader's hand-over check (streaming, on the leader's timeline, within maximum_lag_on_failover); without
+ * one, the race's (lag behind `/status`, the cluster's timeline with check_timeline).
+ */
 async function feasibility(
   deps: ControlDeps,
   view: ClusterView,
@@ -302,10 +310,41 @@ async function feasibility(
     pool.filter((m) => m.data.api_url).map((m) => ({ name: m.name, apiUrl: m.data.api_url })),
     2000,
   );
-  const good = statuses.some((s) =>
-    s.reachable && s.nofailover !== true && s.watchdogFailed !== true && s.fenceFailed !== true
+  const why = pool.map((m) => ({
+    name: m.name,
+    why: limitation(view, statuses.find((s) => s.name === m.name)),
+  }));
+  if (why.some((w) => w.why === null)) return null;
+  if (candidate) return reply(412, `${action} is not possible: candidate '${candidate}' ${why[0]!.why}`);
+  return reply(
+    412,
+    `${action} is not possible: no good candidates have been found (${
+      why.map((w) => `${w.name} ${w.why}`).join("; ")
+    })`,
   );
-  return good ? null : reply(412, `${action} is not possible: no good candidates have been found`);
+}
+
+/** Why this member cannot take over now (src/core/switchover.ts, as the agents judge it), or null. */
+function limitation(view: ClusterView, st: PeerStatus | undefined): string | null {
+  if (!st || !st.reachable) return "did not answer over its REST API";
+  if (st.nofailover === true) return "is tagged nofailover";
+  if (st.watchdogFailed === true) return "has a failed watchdog";
+  if (st.fenceFailed === true) return "has no usable fencing supervisor";
+  const dynamic = normalizeDynamic(view.config?.value ?? {}).settings;
+  const leader = view.leader ? view.members.find((m) => m.name === view.leader!.name) : undefined;
+  if (!view.leader) {
+    return raceLimitation(view, st.walPosition ?? null, st.timeline ?? null, {
+      maximumLagOnFailover: dynamic.maximumLagOnFailover,
+      checkTimeline: dynamic.checkTimeline,
+    });
+  }
+  const position = leader?.data.xlog_location ?? view.status?.optime ?? null;
+  return handoverLimitation(st, {
+    peers: [st],
+    position: typeof position === "number" ? position : null,
+    timeline: typeof leader?.data.timeline === "number" ? leader.data.timeline : clusterTimeline(view),
+    maximumLagOnFailover: dynamic.maximumLagOnFailover,
+  });
 }
 
 /** Watch etcd once a second for up to `switchoverWaitSeconds` (2 * max(10, loop_wait)) for the leader to change. */

@@ -84,6 +84,7 @@ export function parsePeerStatus(name: string, body: unknown): PeerStatus {
   if (fence !== null && typeof fence === "object" && (fence as Record<string, unknown>).usable === false) {
     status.fenceFailed = true;
   }
+  if (typeof body.replication_state === "string") status.replicationState = body.replication_state;
   return status;
 }
 

@@ -33,6 +33,7 @@ import {
 } from "./decide_bootstrap.ts";
 import {
   decideAsLeader,
+  handoverShutdown,
   primaryStartTimeout,
   startAsLeader,
   watchdogUnusableWithLock,
@@ -54,6 +55,7 @@ type Rule = (c: Cycle) => Decision | null;
 const RULES: readonly Rule[] = [
   fenceUnusableDuringJob,
   jobInFlight,
+  handoverShutdown,
   primaryStartTimeout,
   watchdogUnusableWithLock,
   fenceUnusableWithLock,
@@ -97,6 +99,8 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
   };
   // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
+  // A switchover's shutdown is over once the key is not ours any more.
+  if (!holdsLock && mem.handover !== undefined) delete mem.handover;
   return { obs, mem, ctx, view, holdsLock };
 }
 

@@ -50,6 +50,29 @@ export function watchdogUnusableWithLock({ obs, mem, holdsLock }: Cycle): Decisi
   );
 }
 
+/**
+ * A switchover's clean shutdown (the `demote` job) ended: with Postgres down, release the key (and keep trying
+ * until it is gone, never starting Postgres as a primary under it again); a shutdown that failed with Postgres
+ * still up leaves this member leading and clears the request, saying why.
+ */
+export function handoverShutdown({ obs, mem, view, holdsLock }: Cycle): Decision | null {
+  if (!mem.handover || !holdsLock) return null;
+  const { handover: _, ...rest } = mem;
+  const job = obs.job?.kind === "demote" ? obs.job : null;
+  if (job?.status === "failed" && obs.pg.running) {
+    const actions: Action[] = [{ type: "renew_leader" }];
+    if (view.failover) actions.push({ type: "clear_failover", modRevision: view.failover.modRevision });
+    const why = job.error ?? "postgres did not stop";
+    return noChange(rest, `switchover failed: ${why}; cleared the failover key`, actions);
+  }
+  if (obs.pg.running) return null;
+  return noChange(
+    { ...mem, isLeader: false, primaryDownSince: null },
+    "released the leader key after a clean shutdown for the switchover",
+    [{ type: "release_leader" }],
+  );
+}
+
 /** Postgres is stopped while this member holds the key: start it under the key, as a primary unless it is a standby. */
 export function startAsLeader({ obs, mem }: Cycle): Decision {
   if (!obs.pg.standbySignal) {
@@ -75,12 +98,20 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     return noChange(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
-  const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait);
+  const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait, {
+    peers: obs.peers,
+    position: pg.walPosition,
+    timeline: pg.timeline,
+    maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover,
+  });
   if (step.kind === "handover") {
     // Stop cleanly first: a fast shutdown sends every WAL record up to the shutdown checkpoint to the streaming
-    // replicas, so the candidate has every acknowledged transaction before the key is released.
-    actions.push({ type: "demote", mode: "fast" }, { type: "release_leader" });
-    return noChange({ ...mem, isLeader: false }, step.reason, actions);
+    // replicas, so the candidate has every acknowledged transaction before the key is released. The stop runs as
+    // a job (Patroni's graceful demote in its async executor): the loop keeps renewing the key meanwhile, so a
+    // long shutdown checkpoint never lets the fence turn it into an immediate stop; `handoverShutdown` releases
+    // the key once Postgres is down.
+    actions.push({ type: "start_job", job: { kind: "demote" } });
+    return noChange({ ...mem, handover: true }, step.reason, actions);
   }
   const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
   if (history) actions.push({ type: "write_history", history });

@@ -42,8 +42,20 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
       ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
     ]);
   }
-  const step = raceStep(view, ctx.name, obs.peers);
+  const step = raceStep(
+    view,
+    ctx.name,
+    obs.peers,
+    { nofailover: isNoFailover(ctx.tags), position: pg.walPosition, timeline: pg.timeline },
+    { maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover, checkTimeline: ctx.dynamic.checkTimeline },
+  );
   if (step.kind === "defer") return noChange(mem, step.reason);
+  if (step.kind === "refuse") {
+    // Final for this request: the others then race as without a candidate (and the caller learns it failed).
+    return noChange(mem, `not taking the leader key: ${step.reason}; cleared the failover key`, [
+      { type: "clear_failover", modRevision: view.failover!.modRevision },
+    ]);
+  }
   if (step.kind === "take") {
     return noChange(mem, `promoted self to leader by acquiring session lock: ${step.reason}`, [
       { type: "acquire_leader" },

@@ -8,7 +8,7 @@
  * @module
  */
 import type { CallbackAction } from "./ports.ts";
-import type { DcsObservation, Decision, JobRequest, Observation, PgObservation } from "./types.ts";
+import type { DcsObservation, Decision, JobRequest, Member, Observation, PgObservation } from "./types.ts";
 
 /** The result of one cycle, for tests and the simulator. */
 export interface CycleResult {
@@ -69,22 +69,53 @@ export function waitDeadline(i: WaitInput): number {
   return Math.min(i.nextRunAt, Math.max(due, i.started + 100));
 }
 
+/** What else `peersToAsk` may look at. */
+export interface PeersToAskOptions {
+  /**
+   * The members of the view before this one (Patroni's `old_cluster`): a former leader whose member key expired
+   * with its leader key is asked too, so a primary still running there vetoes the race.
+   */
+  previousMembers?: readonly Member[];
+  /** Wall-clock epoch ms: a switchover scheduled for later is not checked yet. */
+  wallNow?: number;
+}
+
 /**
- * The members whose `GET /patroni` a leader race needs: asked only when etcd names no leader and this member is a
- * running replica with no job in flight; null when none are to be asked.
+ * The members whose `GET /patroni` this cycle needs, or null when none are to be asked:
+ * - a leader race (etcd names no leader, this member is a running replica with no job in flight): every other
+ *   member with an API, those of the previous view included;
+ * - a leader whose `failover` key asks for a hand-over (running primary, no job in flight): the named candidate,
+ *   or every other member for a switchover without one, so that it checks them before it demotes (not before a
+ *   scheduled switchover is due).
  */
 export function peersToAsk(
   dcs: DcsObservation,
   pg: PgObservation,
   jobBusy: boolean,
   me: string,
+  opts: PeersToAskOptions = {},
 ): { name: string; apiUrl: string }[] | null {
-  if (dcs.kind !== "ok" || dcs.cluster.leader || !pg.queryable || pg.role !== "replica" || jobBusy) {
-    return null;
+  if (dcs.kind !== "ok" || !pg.queryable || jobBusy) return null;
+  const view = dcs.cluster;
+  const asked = (members: readonly Member[]) =>
+    members.filter((m) => m.name !== me && m.data.api_url).map((m) => ({
+      name: m.name,
+      apiUrl: m.data.api_url,
+    }));
+  if (view.leader?.name === me && pg.role === "primary" && view.failover) {
+    const f = view.failover;
+    if (!f.leader && !f.member) return null;
+    const at = f.scheduledAt ? Date.parse(f.scheduledAt) : NaN;
+    if (opts.wallNow !== undefined && at > opts.wallNow) return null;
+    const pool = f.member ? view.members.filter((m) => m.name === f.member) : view.members;
+    const out = asked(pool);
+    return out.length > 0 ? out : null;
   }
-  return dcs.cluster.members
-    .filter((m) => m.name !== me && m.data.api_url)
-    .map((m) => ({ name: m.name, apiUrl: m.data.api_url }));
+  if (view.leader || pg.role !== "replica") return null;
+  const byName = new Map<string, Member>();
+  for (const m of opts.previousMembers ?? []) byName.set(m.name, m);
+  for (const m of view.members) byName.set(m.name, m);
+  return asked([...byName.values()]);
 }
 
 /**
@@ -104,7 +135,7 @@ export interface CallbackCall {
 /**
  * The callback a finished job fires, given the role the callbacks last reported: `on_restart` after a restart,
  * `on_start` after a bootstrap or a start (`on_role_change` when it started in another role), `on_stop` after a
- * stop; none after a failure.
+ * stop (a switchover's shutdown too), `on_role_change` to primary after a promotion; none after a failure.
  */
 export function jobCallback(req: JobRequest, ok: boolean, lastRole: string | null): CallbackCall | null {
   if (!ok) return null;
@@ -119,7 +150,10 @@ export function jobCallback(req: JobRequest, ok: boolean, lastRole: string | nul
         role: req.role,
       };
     case "stop":
+    case "demote":
       return { action: "on_stop", role: lastRole ?? "replica" };
+    case "promote":
+      return { action: "on_role_change", role: "primary" };
     default:
       return null;
   }

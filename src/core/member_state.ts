@@ -37,6 +37,7 @@ export function postgresStateName(obs: Observation): string {
       case "start":
         return "starting";
       case "stop":
+      case "demote":
         return "stopping";
       case "restart":
         return "restarting";

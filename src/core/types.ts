@@ -238,7 +238,7 @@ export interface ReplicationRow {
 }
 
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
-export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart";
+export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart" | "demote";
 
 export interface JobState {
   kind: JobKind;
@@ -276,6 +276,8 @@ export interface PeerStatus {
   watchdogFailed?: boolean;
   /** Its fencing supervisor is not usable (`fence_supervisor.usable: false`): it will not take the key. */
   fenceFailed?: boolean;
+  /** `replication_state` of a replica (`streaming`, `in archive recovery`), when it said. */
+  replicationState?: string;
 }
 
 /** The DCS part of an observation: a fresh view, or how long etcd has been unreachable. */
@@ -382,6 +384,11 @@ export interface Memory {
   rewindFailed: boolean;
   /** Seconds a restarted leader's Postgres may stay down (a restart's `timeout`), instead of primary_start_timeout. */
   startTimeout?: number;
+  /**
+   * This leader is stopping Postgres cleanly for a switchover (a `demote` job): once Postgres is down the key is
+   * released, and Postgres is never started again as a primary under it.
+   */
+  handover?: boolean;
 }
 
 export const INITIAL_MEMORY: Memory = {
@@ -431,7 +438,14 @@ export type JobRequest =
   | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
   | { kind: "stop"; mode: "fast" | "immediate" }
   /** Stop (fast) and start again in the same role; the leader keeps its key meanwhile. */
-  | { kind: "restart"; role: "primary" | "replica"; upstream: Upstream | null };
+  | { kind: "restart"; role: "primary" | "replica"; upstream: Upstream | null }
+  /**
+   * A switchover's clean shutdown of the leader (fast, with its shutdown checkpoint sent to the streaming
+   * replicas), in the background while the loop keeps renewing the key; the key is released once it is done.
+   */
+  | { kind: "demote" }
+  /** `pg_ctl promote` and the end of recovery, in the background while the loop keeps renewing the key. */
+  | { kind: "promote"; history: HistoryEntry[] };
 
 /** The result of one decision. `reason` is the cycle's one log sentence. */
 export interface Decision {

@@ -89,7 +89,13 @@ export class Agent {
     this.#roleChanges = new RoleChangeRecorder(deps.name);
     this.#tags = deps.tags;
     const wake = () => this.wake();
-    this.#jobs = new JobRunner(deps.pg, deps.clock, wake, (req, ok) => this.#jobDone(req, ok));
+    this.#jobs = new JobRunner(
+      deps.pg,
+      deps.clock,
+      wake,
+      (req, ok) => this.#jobDone(req, ok),
+      () => closeWatchdogAtSafepoint(deps, "demote"),
+    );
     this.#isolation = new IsolationMonitor(deps, wake);
     this.#lease = new LeaseFence(deps, {
       ttl: () => this.dynamic.ttl,
@@ -259,6 +265,7 @@ export class Agent {
   /** A job finished: answer a restart request waiting for it, then run the callback the core names. */
   #jobDone(req: JobRequest, ok: boolean): void {
     if (req.kind === "restart") this.#requests.restartDone(ok);
+    if (req.kind === "promote" && ok) this.#roleChanges.notePromoted(this.deps.clock.now());
     const call = jobCallback(req, ok, this.#callbackRole);
     if (call) this.#callback(call.action, call.role);
   }

@@ -4,7 +4,8 @@
  * Safety contract: `promote` runs only after a lock action (`acquire_leader`/`renew_leader`) succeeded earlier in
  * the same plan; otherwise it throws and the plan stops there. Every successful lock action re-arms the fence
  * (counting from when the call started) and pings the watchdog once; a required watchdog that is not running, or a
- * fencing supervisor that is not usable, stops the plan before any promotion. Long Postgres operations are started as jobs, so the loop keeps renewing.
+ * fencing supervisor that is not usable, stops the plan before any promotion. Long Postgres operations (the
+ * promotion too) are started as jobs, so the loop keeps renewing.
  *
  * May import: `src/core/` only.
  *
@@ -91,7 +92,11 @@ export class Executor {
     lease.renewed(started);
     const dynamic = this.parts.dynamic();
     const wd = this.deps.watchdog;
-    if (wd && !dynamic.pause && !wd.keepalive(dynamic.ttl, dynamic.loopWait)) {
+    // A switchover's shutdown closed the watchdog at its safe point (no client write can commit any more): the
+    // renewals during its shutdown checkpoint do not open it again.
+    const job = this.parts.jobs.peek();
+    const shutdownPastSafepoint = job?.kind === "demote" && job.status === "running" && !wd?.running;
+    if (wd && !shutdownPastSafepoint && !dynamic.pause && !wd.keepalive(dynamic.ttl, dynamic.loopWait)) {
       return "the watchdog is required but is not running or not usable";
     }
     // The supervisor died or went silent since the observation: no promotion on this lock (the next cycle, run at
@@ -148,9 +153,9 @@ export class Executor {
         if (!lockVerified) {
           throw new Error("refusing to promote: the leader lock was not verified in this cycle");
         }
-        await pg.promote(obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : []);
-        this.parts.roleChanges.notePromoted(this.deps.clock.now());
-        this.parts.callback("on_role_change", "primary");
+        // In the background (Patroni runs it through its async executor): replaying a long backlog may take
+        // longer than the ttl, and the loop must keep renewing the key meanwhile or its own fence would stop it.
+        jobs.start({ kind: "promote", history: obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : [] });
         return true;
       case "demote":
         await pg.stop(action.mode, () => closeWatchdogAtSafepoint(this.deps, "demote"));

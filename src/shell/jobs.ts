@@ -1,6 +1,7 @@
 /**
- * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart) run one at a time in the
- * background, so the HA loop keeps renewing its lease meanwhile; their state appears in the next observation.
+ * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart, a switchover's clean
+ * shutdown, a promotion) run one at a time in the background, so the HA loop keeps renewing its lease meanwhile;
+ * their state appears in the next observation.
  *
  * I/O through the `PostgresPort` it is given.
  *
@@ -22,6 +23,8 @@ export class JobRunner {
     private readonly clock: Clock,
     private readonly wake: () => void,
     private readonly done: (req: JobRequest, ok: boolean) => void,
+    /** Called at a switchover shutdown's safe point (the shell closes the watchdog there). */
+    private readonly safepoint: () => void = () => {},
   ) {}
 
   get busy(): boolean {
@@ -102,6 +105,10 @@ export class JobRunner {
           if (this.#cancelled !== null) throw new Error(`cancelled: ${this.#cancelled}`);
           return this.pg.start(req.role, req.upstream);
         });
+      case "demote":
+        return this.pg.stop("fast", this.safepoint);
+      case "promote":
+        return this.pg.promote(req.history);
     }
   }
 }
@@ -120,5 +127,9 @@ function describeJob(req: JobRequest): string {
       return `stopping postgres (${req.mode})`;
     case "restart":
       return "restart";
+    case "demote":
+      return "switchover: demoting myself";
+    case "promote":
+      return "promoting postgres";
   }
 }

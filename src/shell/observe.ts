@@ -14,6 +14,7 @@ import {
   type DcsObservation,
   type DynamicSettings,
   emptyPgObservation,
+  type Member,
   type Observation,
   type PgObservation,
 } from "../core/types.ts";
@@ -34,6 +35,8 @@ export interface ObserverParts {
 /** Takes the cycle's observation and keeps the world as last seen. */
 export class Observer {
   #view: ClusterView | null = null;
+  /** The members of the view before the last one (Patroni's `old_cluster`), asked too in a leader race. */
+  #previousMembers: readonly Member[] = [];
   /** Wall-clock ms of the last successful DCS read. */
   #dcsLastSeen = 0;
   #dcsUnreachableSince: number | null = null;
@@ -116,7 +119,10 @@ export class Observer {
     const job = dcsObs.kind === "ok" ? jobs.take() : jobs.peek();
     const pgObs = await pg.observe();
     this.notePg(pgObs);
-    const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name);
+    const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name, {
+      previousMembers: this.#previousMembers,
+      wallNow: clock.wallNow(),
+    });
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     this.#noteWatchdog();
     this.#noteFence();
@@ -139,6 +145,7 @@ export class Observer {
   /** etcd answered with `cluster`: take its dynamic settings and `retry_timeout`, and check our lock belief. */
   #noteCluster(cluster: ClusterView): void {
     const { clock, dcs } = this.deps;
+    this.#previousMembers = this.#view?.members ?? [];
     this.#view = cluster;
     this.#dcsLastSeen = clock.wallNow();
     this.#dcsUnreachableSince = null;

@@ -85,6 +85,11 @@ export class FakePostgres implements PostgresPort {
   readonly world: FakePostgresWorld;
   /** While true, this replica's WAL receiver stays connected but nothing new arrives (slow network/disk). */
   lagging = false;
+  /**
+   * While true, this replica's WAL receiver is down (primary_conninfo broken, receiver stopped): Postgres runs and
+   * answers, in archive recovery, receiving nothing.
+   */
+  receiverStopped = false;
   #useSlots: () => boolean;
   #data: DataDir | null = null;
   #running = false;
@@ -145,6 +150,7 @@ export class FakePostgres implements PostgresPort {
   streamSource(): FakePostgres | null {
     const d = this.#data;
     if (!this.#running || !this.#queryable || !d || !d.standbySignal || !d.conninfo) return null;
+    if (this.receiverStopped) return null;
     const up = this.world.byConnUrl(d.conninfo);
     if (!up || up === this || !up.#hostUp || !up.#running || !up.#queryable || !up.#data) return null;
     if (!this.world.linked(this.name, up.name)) return null;
@@ -389,7 +395,7 @@ export class FakePostgres implements PostgresPort {
     return Promise.resolve();
   }
 
-  promote(clusterHistory: readonly HistoryEntry[] = []): Promise<void> {
+  async promote(clusterHistory: readonly HistoryEntry[] = []): Promise<void> {
     this.#check("promote");
     const d = this.#data;
     if (!d || !this.#running) {
@@ -397,6 +403,17 @@ export class FakePostgres implements PostgresPort {
     }
     if (!d.standbySignal) {
       throw new PostgresError(`pg_ctl promote on ${this.name}: server is not in standby mode`);
+    }
+    const replay = this.world.durations.promote ?? 0;
+    if (replay > 0) {
+      // Replaying the backlog before the end of recovery; the server must still be up (and the same one) after.
+      const epoch = this.#epoch;
+      await this.world.sleep(this.name, replay);
+      if (!this.#running || this.#epoch !== epoch) {
+        throw new PostgresError(
+          `pg_ctl promote on ${this.name}: the server stopped before the end of recovery`,
+        );
+      }
     }
     const heldLock = this.world.holdsLock(this.name);
     // Postgres picks newest-known + 1; the adapter makes the cluster's history files known first.
@@ -412,7 +429,6 @@ export class FakePostgres implements PostgresPort {
     d.wal += RECORD_BYTES;
     d.standbySignal = false;
     this.#queryable = true;
-    return Promise.resolve();
   }
 
   follow(upstream: Upstream): Promise<boolean> {

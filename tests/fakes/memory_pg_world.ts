@@ -41,6 +41,8 @@ export interface OpDurations {
   createReplica: number;
   rewind: number;
   start: number;
+  /** `pg_ctl promote` until the end of recovery (replaying a backlog); 0 when not given. */
+  promote?: number;
 }
 
 /** A promotion as the world saw it. */

@@ -567,6 +567,12 @@ export class Sim implements SimView {
     this.event(name, on ? "replication lagging" : "replication caught up");
   }
 
+  /** A replica's WAL receiver goes down (or comes back): Postgres runs and answers, in archive recovery. */
+  stopReceiver(name: string, on: boolean): void {
+    this.member(name).pg.receiverStopped = on;
+    this.event(name, on ? "WAL receiver stopped" : "WAL receiver started");
+  }
+
   /** Clients write `bytes` to every running primary that accepts them. */
   write(bytes: number): void {
     for (const m of this.members) if (m.pg.write(bytes)) this.event(m.name, `clients wrote ${bytes} bytes`);

@@ -15,6 +15,7 @@
  * host-crash pg1 / host-start pg1
  * delay pg1 15s              hold back pg1's cycles
  * lag pg2 / catch-up pg2     a replica stops receiving WAL / resumes
+ * stop-receiver pg2 / start-receiver pg2   a replica's WAL receiver goes down (in archive recovery) / comes back
  * write 100000               clients write bytes on the running primary
  * set-config synchronous_mode true   merge one key (its value as YAML) into the `config` key
  * expect leader pg2          pg2 holds the leader key and runs as primary (`expect leader none`: nobody does)
@@ -130,6 +131,12 @@ export async function replayTranscript(source: string, file = "<transcript>"): P
           break;
         case "catch-up":
           need().lag(arg(0), false);
+          break;
+        case "stop-receiver":
+          need().stopReceiver(arg(0), true);
+          break;
+        case "start-receiver":
+          need().stopReceiver(arg(0), false);
           break;
         case "write":
           need().write(Number(arg(0)));

@@ -5,12 +5,19 @@
  * activated keeping the member from leading, and a fatal condition stopping the loop.
  */
 import assert from "node:assert/strict";
-import type { AgentLog } from "../../src/core/ports.ts";
+import type { AgentLog, PeerClient } from "../../src/core/ports.ts";
 import { TestingWatchdogDevice, Watchdog } from "../../src/host/watchdog.ts";
 import { MemoryDcs } from "../fakes/memory_dcs.ts";
 import { fakeMember, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
 
-function member(opts: { mode: "automatic" | "required"; devicePath: string; probe?: () => string | null }) {
+function member(
+  opts: {
+    mode: "automatic" | "required";
+    devicePath: string;
+    probe?: () => string | null;
+    peers?: PeerClient;
+  },
+) {
   const { clock, etcd, dcs, pg } = fakeMember();
   const lines: string[] = [];
   const reasons: string[] = [];
@@ -27,7 +34,7 @@ function member(opts: { mode: "automatic" | "required"; devicePath: string; prob
     now: () => clock.now,
     log: { info: (m) => lines.push(m), warn: (m) => lines.push(m), error: (m) => lines.push(m) },
   });
-  const agent = testAgent(clock, { dcs, pg, log, watchdog });
+  const agent = testAgent(clock, { dcs, pg, log, watchdog, ...(opts.peers ? { peers: opts.peers } : {}) });
   const step = stepAgent(agent, clock, etcd);
   const setConfig = async (change: Record<string, unknown>) => {
     const view = await dcs.loadCluster();
@@ -102,7 +109,19 @@ Deno.test("Agent shutdown closes the watchdog at the stop's safe point, before t
 Deno.test("Agent closes the watchdog at the safe point of a switchover's fast demote", async () => {
   const path = Deno.makeTempFileSync({ prefix: "hactl-wd-" });
   try {
-    const m = member({ mode: "required", devicePath: path });
+    // pg2 answers as a streaming replica on the leader's timeline, as the leader checks before it demotes.
+    const peers: PeerClient = {
+      fetchStatuses: (members) =>
+        Promise.resolve(members.map((x) => ({
+          name: x.name,
+          reachable: true,
+          role: "replica",
+          walPosition: m.pg.wal ?? 0,
+          timeline: 1,
+          replicationState: "streaming",
+        }))),
+    };
+    const m = member({ mode: "required", devicePath: path, peers });
     for (let i = 0; i < 6 && !m.agent.holdsLock(); i++) await m.step();
     assert.ok(m.agent.holdsLock() && m.watchdog.running);
     const other = new MemoryDcs(m.etcd, { namespace: "/service/", scope: "t", name: "pg2", ttl: 30 });
@@ -116,8 +135,12 @@ Deno.test("Agent closes the watchdog at the safe point of a switchover's fast de
     assert.ok(await other.setFailover({ leader: "pg1", member: "pg2" }));
     const seen = watchStop(m);
     const r = await m.step();
-    assert.deepEqual(r?.decision.actions.map((a) => a.type).slice(-2), ["demote", "release_leader"]);
+    // The clean shutdown runs as a job (the loop keeps renewing meanwhile); the next cycle releases the key.
+    assert.deepEqual(r?.decision.actions.at(-1), { type: "start_job", job: { kind: "demote" } });
     assert.deepEqual(seen.openDuringCheckpoint, [false], "closed while the checkpoint runs");
+    const released = await m.step();
+    assert.deepEqual(released?.decision.actions.map((a) => a.type), ["release_leader"]);
+    assert.ok(!m.agent.holdsLock());
     assert.ok(!m.watchdog.running);
   } finally {
     Deno.removeSync(path);

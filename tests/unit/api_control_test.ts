@@ -79,7 +79,14 @@ function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerS
     fetchStatuses: (members) =>
       Promise.resolve(
         opts.peers ??
-          members.map((m) => ({ name: m.name, reachable: true, role: "replica", walPosition: 1 })),
+          members.map((m) => ({
+            name: m.name,
+            reachable: true,
+            role: "replica",
+            walPosition: 1,
+            timeline: 1,
+            replicationState: "streaming",
+          })),
       ),
     sleep: () => Promise.resolve(),
     wallNow: () => NOW,
@@ -216,7 +223,8 @@ Deno.test("POST /switchover refuses when no candidate answers, schedules for lat
   });
   assert.deepEqual(await call(handler, "POST", "/switchover", { leader: "pg1" }), {
     status: 412,
-    text: "switchover is not possible: no good candidates have been found",
+    text: "switchover is not possible: no good candidates have been found " +
+      "(pg2 did not answer over its REST API; pg3 is tagged nofailover)",
   });
   const w = world();
   assert.deepEqual(
@@ -393,4 +401,30 @@ Deno.test("PATCH /config answers 409 when the key changed between the read and t
   });
   const res = await call(handler, "PATCH", "/config", { pause: true });
   assert.equal(res.status, 409);
+});
+
+Deno.test("POST /switchover refuses a candidate that runs but does not stream, or lags, saying why", async () => {
+  const replica = { reachable: true, role: "replica", walPosition: 1, timeline: 1 };
+  const idle = world({ peers: [{ name: "pg2", ...replica, replicationState: "in archive recovery" }] });
+  assert.deepEqual(await call(idle.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
+    status: 412,
+    text: "switchover is not possible: candidate 'pg2' is not streaming (in archive recovery)",
+  });
+  assert.equal(idle.writes.length, 0, "the failover key is not written");
+  const behind = world({ peers: [{ name: "pg2", ...replica, replicationState: "streaming" }] });
+  behind.setView({
+    members: [
+      {
+        ...member("pg1"),
+        data: { ...member("pg1").data, role: "primary", xlog_location: 50_000_000, timeline: 1 },
+      },
+      member("pg2"),
+      member("pg3"),
+    ],
+  });
+  assert.deepEqual(await call(behind.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
+    status: 412,
+    text: "switchover is not possible: candidate 'pg2' lags 49999999 bytes behind the leader " +
+      "(maximum_lag_on_failover 1048576)",
+  });
 });

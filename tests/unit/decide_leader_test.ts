@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { decide } from "../../src/core/decide.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import { type ClusterView, INITIAL_MEMORY, type JobState } from "../../src/core/types.ts";
-import { ctx, member, obs, pgState, PRIMARY, types, view } from "../helpers/decide_inputs.ts";
+import { ctx, member, obs, peer, pgState, PRIMARY, types, view } from "../helpers/decide_inputs.ts";
 
 Deno.test("decide() keeps the lock, publishes the optime and keeps member slots when it is the leader", () => {
   const d = decide(obs(PRIMARY, view()), INITIAL_MEMORY, ctx("pg1"));
@@ -121,11 +121,15 @@ Deno.test("decide() releases the lock when the leader's Postgres stays down past
   assert.equal(up.memory.primaryDownSince, null);
 });
 
-Deno.test("decide() hands over on a switchover: stop cleanly, then release the lock", () => {
+Deno.test("decide() hands over on a switchover: stop cleanly (a job), then release the lock", () => {
   const v = view({ failover: { leader: "pg1", member: "pg2", modRevision: "30" } });
-  const d = decide(obs(PRIMARY, v), INITIAL_MEMORY, ctx("pg1"));
-  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "demote", "release_leader"]);
-  assert.deepEqual(d.actions[2], { type: "demote", mode: "fast" });
+  const streaming = peer("pg2", 5000, { replicationState: "streaming" });
+  const d = decide(obs(PRIMARY, v, { peers: [streaming] }), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "start_job"]);
+  assert.deepEqual(d.actions[2], { type: "start_job", job: { kind: "demote" } });
+  const stopped = { ...PRIMARY, running: false, queryable: false };
+  const after = decide(obs(stopped, v), d.memory, ctx("pg1"));
+  assert.deepEqual(types(after.actions), ["release_leader"]);
 });
 
 Deno.test("decide() keeps the slot of a member that left for member_slots_ttl, then drops it", () => {

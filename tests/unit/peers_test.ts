@@ -124,6 +124,7 @@ Deno.test("HttpPeerClient reads primary, replica, wal and stopped bodies in one 
         nofailover: true,
         failoverPriority: 0,
         watchdogFailed: true,
+        replicationState: "streaming",
       },
       { name: "pg3", reachable: false },
       {
@@ -145,6 +146,7 @@ Deno.test("HttpPeerClient reads primary, replica, wal and stopped bodies in one 
         nofailover: true,
         failoverPriority: 0,
         watchdogFailed: true,
+        replicationState: "streaming",
       },
     ]);
   });

@@ -2,10 +2,27 @@
  * The `failover` key's rules: what the leader does with a request and what members do in the race that follows.
  */
 import assert from "node:assert/strict";
-import { leaderStep, raceStep } from "../../src/core/switchover.ts";
+import { type HandoverCheck, leaderStep, raceStep } from "../../src/core/switchover.ts";
 import type { ClusterView, FailoverIntent, Member, PeerStatus } from "../../src/core/types.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");
+
+/** Every other member answers, streams and is up to date: only the request itself decides. */
+const HEALTHY: HandoverCheck = {
+  peers: ["pg2", "pg3"].map((name) => ({
+    name,
+    reachable: true,
+    role: "replica",
+    walPosition: 100,
+    timeline: 1,
+    replicationState: "streaming",
+  })),
+  position: 100,
+  timeline: 1,
+  maximumLagOnFailover: 1048576,
+};
+const SELF = { nofailover: false, position: 100, timeline: 1 };
+const RACE = { maximumLagOnFailover: 1048576, checkTimeline: false };
 
 function member(name: string, state = "running", tags: Member["data"]["tags"] = undefined): Member {
   return {
@@ -42,18 +59,18 @@ function view(
 }
 
 Deno.test("leaderStep(): no request, nothing to do", () => {
-  assert.deepEqual(leaderStep(view(null), "pg1", NOW, 10), { kind: "none" });
+  assert.deepEqual(leaderStep(view(null), "pg1", NOW, 10, HEALTHY), { kind: "none" });
 });
 
 Deno.test("leaderStep(): hands over to a named healthy candidate, or to anyone for a plain switchover", () => {
-  assert.deepEqual(leaderStep(view({ leader: "pg1", member: "pg3" }), "pg1", NOW, 10), {
+  assert.deepEqual(leaderStep(view({ leader: "pg1", member: "pg3" }), "pg1", NOW, 10, HEALTHY), {
     kind: "handover",
     candidate: "pg3",
     reason: "switching over to 'pg3': stopping postgres and releasing the lock",
   });
-  assert.equal(leaderStep(view({ leader: "pg1" }), "pg1", NOW, 10).kind, "handover");
+  assert.equal(leaderStep(view({ leader: "pg1" }), "pg1", NOW, 10, HEALTHY).kind, "handover");
   assert.equal(
-    leaderStep(view({ member: "pg2" }), "pg1", NOW, 10).kind,
+    leaderStep(view({ member: "pg2" }), "pg1", NOW, 10, HEALTHY).kind,
     "handover",
     "a failover request too",
   );
@@ -76,7 +93,7 @@ Deno.test("leaderStep(): clears requests it must not act on", () => {
     [{ leader: "pg1", scheduledAt: "tomorrow-ish" }, /unparsable/],
   ];
   for (const [request, reason, members] of cases) {
-    const step = leaderStep(view(request, members), "pg1", NOW, 10);
+    const step = leaderStep(view(request, members), "pg1", NOW, 10, HEALTHY);
     assert.equal(step.kind, "clear", JSON.stringify(request));
     assert.match((step as { reason: string }).reason, reason);
   }
@@ -84,23 +101,25 @@ Deno.test("leaderStep(): clears requests it must not act on", () => {
 
 Deno.test("leaderStep(): waits for a scheduled time, acts within 1.5 * loop_wait after it", () => {
   assert.equal(
-    leaderStep(view({ leader: "pg1", scheduledAt: "2026-11-26T12:05:00+00:00" }), "pg1", NOW, 10).kind,
+    leaderStep(view({ leader: "pg1", scheduledAt: "2026-11-26T12:05:00+00:00" }), "pg1", NOW, 10, HEALTHY)
+      .kind,
     "wait",
   );
   assert.equal(
-    leaderStep(view({ leader: "pg1", scheduledAt: "2026-11-26T11:59:50+00:00" }), "pg1", NOW, 10).kind,
+    leaderStep(view({ leader: "pg1", scheduledAt: "2026-11-26T11:59:50+00:00" }), "pg1", NOW, 10, HEALTHY)
+      .kind,
     "handover",
   );
 });
 
 Deno.test("raceStep(): the candidate takes the lock; others defer to a reachable candidate, race when it is gone", () => {
   const v = view({ leader: "pg1", member: "pg3" });
-  assert.equal(raceStep(v, "pg3", []).kind, "take");
+  assert.equal(raceStep(v, "pg3", [], SELF, RACE).kind, "take");
   const reachable: PeerStatus[] = [{ name: "pg3", reachable: true, role: "replica", walPosition: 1 }];
-  assert.equal(raceStep(v, "pg2", reachable).kind, "defer");
-  assert.equal(raceStep(v, "pg2", [{ name: "pg3", reachable: false }]).kind, "none");
+  assert.equal(raceStep(v, "pg2", reachable, SELF, RACE).kind, "defer");
+  assert.equal(raceStep(v, "pg2", [{ name: "pg3", reachable: false }], SELF, RACE).kind, "none");
   assert.equal(
-    raceStep(view({ leader: "pg1" }), "pg2", reachable).kind,
+    raceStep(view({ leader: "pg1" }), "pg2", reachable, SELF, RACE).kind,
     "none",
     "no candidate: a normal race",
   );
