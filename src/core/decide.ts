@@ -40,6 +40,7 @@ import {
 import { decideAsReplica, reinitRequested, startAsReplica } from "./decide_replica.ts";
 import { decideLeaderRace } from "./leader_race.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
+import { withLeaseMove } from "./lease_ttl.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -62,8 +63,15 @@ const RULES: readonly Rule[] = [
   notAcceptingConnections,
 ];
 
-/** One HA cycle's decision. */
+/**
+ * One HA cycle's decision; when the lease held has another TTL than the configured one, the plan also moves the
+ * keys to a lease of the new TTL (src/core/lease_ttl.ts).
+ */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  return withLeaseMove(decideCycle(obs, memory, ctx), obs, ctx.dynamic.ttl);
+}
+
+function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   if (ctx.dynamic.pause) {
     const d = decidePaused(obs, memory, ctx);
     return { ...d, reason: `PAUSE: ${d.reason}` };

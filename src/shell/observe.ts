@@ -125,6 +125,7 @@ export class Observer {
       ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
+      ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease() } : {}),
     };
   }
 

@@ -6,7 +6,10 @@
  * - (c) no replica streams from an upstream with another system identifier, a lower timeline, or a history that is
  *   not really its own (the last one only with `checkHistories`);
  * - (d) liveness: once no fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds
- *   the leader key and runs as a queryable primary.
+ *   the leader key and runs as a queryable primary;
+ * - (e) every fence deadline of the member that holds the leader key (its agent's timer, its fencing supervisor,
+ *   its watchdog) is at or before the expiry of the lease that holds the key, as the etcd model sees it: the
+ *   member stops being a writable primary before another can take the key.
  *
  * The checks read the simulator through `SimView` and return the first broken invariant as text; the simulator
  * throws it as a `SimViolation` with the seed and the trace tail.
@@ -40,6 +43,12 @@ export interface HostView {
   readonly partitioned: boolean;
   readonly dcsPartitioned: boolean;
   readonly blockedUntil: number;
+  /** The agent process, when it runs: its fence timer's deadline (ms), or null when not armed. */
+  readonly agent?: { readonly fenceDeadline: number | null } | null;
+  /** The fencing supervisor's deadline (ms), or null when disarmed. */
+  readonly fenceDeadline?: number | null;
+  /** When the watchdog would fire (ms), or null when closed. */
+  readonly watchdogDeadline?: number | null;
 }
 
 /** What the invariants read of the simulator. */
@@ -53,6 +62,10 @@ export interface SimView {
   readonly lastFaultChange: number;
   /** The member named in the `leader` key right now. */
   leaderKey(): string | null;
+  /** When the lease that holds the leader key expires, as the etcd model sees it (ms), or null. */
+  leaderLeaseExpiry?(): number | null;
+  /** The timings liveness allows for (the longest the schedule has used), when they changed mid-schedule. */
+  readonly livenessSettings?: DynamicSettings;
 }
 
 /** Is some fault active now (an agent not running, a partition, held-back cycles)? */
@@ -79,12 +92,35 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     const broken = brokenStream(m.pg, checkHistories);
     if (broken !== null) return broken;
   }
-  if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(sim.settings, sim.durations)) {
+  const fence = brokenFence(sim);
+  if (fence !== null) return fence;
+  const timing = sim.livenessSettings ?? sim.settings;
+  if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(timing, sim.durations)) {
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
     if (!leader || !pg || !pg.isRunningPrimary()) {
       return `(d) no fault for ${(sim.now - sim.lastFaultChange) / 1000}s, yet ` +
         (leader ? `leader ${leader} does not run as primary` : "nobody holds the leader key");
+    }
+  }
+  return null;
+}
+
+/** Invariant (e): a fence deadline of the key holder later than the expiry of the lease that holds the key. */
+function brokenFence(sim: SimView): string | null {
+  const holder = sim.leaderKey();
+  const expiry = sim.leaderLeaseExpiry?.() ?? null;
+  const m = holder === null ? undefined : sim.members.find((x) => x.name === holder);
+  if (!m || expiry === null) return null;
+  const deadlines: [string, number | null | undefined][] = [
+    ["agent timer", m.agent?.fenceDeadline],
+    ["supervisor", m.fenceDeadline],
+    ["watchdog", m.watchdogDeadline],
+  ];
+  for (const [what, at] of deadlines) {
+    if (at != null && at > expiry) {
+      return `(e) ${m.name}'s ${what} fences at ${at / 1000}s, after its leader key's lease expires at ` +
+        `${expiry / 1000}s`;
     }
   }
   return null;

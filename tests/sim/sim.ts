@@ -12,9 +12,15 @@
  * Faults: `partition` (the host loses etcd, peers and replication), `partitionDcs` (etcd only), `crashPostgres`,
  * `stopAgent`/`startAgent`/`restartAgent` (graceful `shutdown()`, then a fresh Agent that adopts whatever Postgres
  * it finds), `killAgent` (the agent process dies, Postgres keeps running), `hostCrash`/`hostStart`, `delay`
- * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes).
+ * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes),
+ * `editConfig` (what `hactl edit-config` writes: a change of ttl, loop_wait or retry_timeout mid-schedule).
  *
- * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness) are checked
+ * Each agent has a watchdog that records its deadline (last keepalive + `ttl - safety_margin`, Patroni's default
+ * margin of 5 s) for invariant (e); it does not reset the host (the agent's timer and the fencing supervisor
+ * fence in the simulator).
+ *
+ * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness, every fence
+ * deadline within the lease that holds the leader key) are checked
  * after every step (a cycle, a timer, a fault); a violation throws `SimViolation` with the seed and the last 40
  * trace lines (trace.ts).
  *
@@ -89,7 +95,12 @@ export interface SimMember {
   burst: { at: number; count: number };
   /** The fencing supervisor's deadline (virtual ms): it outlives the agent process, not the host. */
   fenceDeadline: number | null;
+  /** When the watchdog would fire (virtual ms; null while closed): it outlives the agent process, not the host. */
+  watchdogDeadline: number | null;
 }
+
+/** Patroni's default `watchdog.safety_margin` (s): the device fires `ttl - 5` s after the last keepalive. */
+const WATCHDOG_SAFETY_MARGIN = 5;
 
 const WALL_EPOCH = 1_700_000_000_000;
 const MAX_CYCLES_PER_INSTANT = 50;
@@ -107,7 +118,10 @@ export class Sim implements SimView {
   readonly world: FakePostgresWorld;
   readonly members: SimMember[] = [];
   readonly trace: TraceLine[] = [];
-  readonly settings: DynamicSettings;
+  /** The dynamic settings in the `config` key now (`editConfig` changes them). */
+  settings: DynamicSettings;
+  /** The longest ttl and loop_wait the schedule has used so far (a lease granted before a decrease runs on). */
+  livenessSettings: DynamicSettings;
   readonly durations: OpDurations;
   /** Virtual time of the last fault injected or healed (liveness counts from there). */
   lastFaultChange = 0;
@@ -126,6 +140,7 @@ export class Sim implements SimView {
     this.#onLine = opts.onLine;
     this.#checkHistories = opts.checkHistories ?? true;
     this.settings = normalizeDynamic(this.#bootstrapDcs).settings;
+    this.livenessSettings = this.settings;
     this.durations = { ...DEFAULT_DURATIONS, ...opts.durations };
     this.etcd = new MemoryEtcd({ now: () => this.now });
     this.world = new FakePostgresWorld({
@@ -152,6 +167,7 @@ export class Sim implements SimView {
         nextAt: opts.startOffsets?.[i] ?? 0,
         blockedUntil: 0,
         fenceDeadline: null,
+        watchdogDeadline: null,
         partitioned: false,
         dcsPartitioned: false,
         burst: { at: -1, count: 0 },
@@ -176,7 +192,7 @@ export class Sim implements SimView {
       namespace: "/service",
       scope: "demo",
       name: m.name,
-      ttl: this.settings.ttl,
+      ttl: normalizeDynamic(this.#bootstrapDcs).settings.ttl,
     });
     const directory: PeerDirectory = { statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl) };
     const bootstrapDcs = this.#bootstrapDcs;
@@ -221,6 +237,17 @@ export class Sim implements SimView {
           });
         },
         disarm: () => void (m.fenceDeadline = null),
+      },
+      watchdog: {
+        unusable: () => null,
+        keepalive: (ttl) => {
+          m.watchdogDeadline = this.now + (ttl - WATCHDOG_SAFETY_MARGIN) * 1000;
+          return true;
+        },
+        disable: () => void (m.watchdogDeadline = null),
+        get running() {
+          return m.watchdogDeadline !== null;
+        },
       },
       log: {
         cycle: () => {},
@@ -482,6 +509,7 @@ export class Sim implements SimView {
     m.dcs = null;
     m.state = "down";
     m.fenceDeadline = null; // the supervisor dies with the host
+    m.watchdogDeadline = null; // and the host's reset ends the watchdog's count
     m.pg.hostCrash();
     this.#fault();
     this.event(name, "host crashed");
@@ -503,6 +531,39 @@ export class Sim implements SimView {
     this.etcd.put("ctl", "/service/demo/failover", json);
     this.#fault(); // a handover leaves the cluster briefly without a leader: liveness counts from here
     this.event("ctl", `failover key set to ${json}`);
+  }
+
+  /**
+   * What `hactl edit-config` does: merge `patch` (Patroni's keys, e.g. `{ ttl: 30 }`) into the `config` key, by a
+   * compare-and-set on its mod revision.
+   */
+  editConfig(patch: Record<string, unknown>): void {
+    const key = this.#prefix + KEYS.config;
+    const kv = this.etcd.get("ctl", key);
+    const value = {
+      ...(kv ? JSON.parse(kv.value) as Record<string, unknown> : this.#bootstrapDcs),
+      ...patch,
+    };
+    const json = JSON.stringify(value);
+    const written = this.etcd.txn("ctl", [{ key, target: "mod", equals: kv?.modRevision ?? "0" }], [{
+      put: { key, value: json },
+    }]);
+    if (!written) throw new Error("editConfig: the config key changed under the simulator");
+    this.settings = normalizeDynamic(value).settings;
+    this.livenessSettings = {
+      ...this.settings,
+      ttl: Math.max(this.livenessSettings.ttl, this.settings.ttl),
+      loopWait: Math.max(this.livenessSettings.loopWait, this.settings.loopWait),
+    };
+    this.#fault();
+    this.event("ctl", `edit-config: ${JSON.stringify(patch)}`);
+  }
+
+  /** When the lease that holds the leader key expires, as the etcd model sees it (virtual ms), or null. */
+  leaderLeaseExpiry(): number | null {
+    const kv = this.etcd.get(OBSERVER, this.#prefix + KEYS.leader);
+    if (!kv || kv.lease === "0") return null;
+    return this.etcd.leaseInfo(kv.lease)?.expiresAt ?? null;
   }
 
   /** Hold back the member's cycles for `ms` (a slow or stalled loop). */
@@ -533,7 +594,7 @@ export class Sim implements SimView {
 
   /** How long after the last fault change the cluster must have a leader running as primary. */
   livenessWindow(): number {
-    return livenessWindow(this.settings, this.durations);
+    return livenessWindow(this.livenessSettings, this.durations);
   }
 
   /** Throws SimViolation when an invariant does not hold now. */
