@@ -23,7 +23,13 @@ import {
 import { TIMINGS } from "../bench/failover.ts";
 
 /** Faults after which no acknowledged write may be missing. */
-export const NO_LOSS_FAULTS: readonly Fault[] = ["freeze", "agent-kill", "etcd-leader-kill", "cut-etcd"];
+export const NO_LOSS_FAULTS: readonly Fault[] = [
+  "freeze",
+  "agent-kill",
+  "etcd-leader-kill",
+  "cut-etcd",
+  "ttl-increase-cut-etcd",
+];
 
 /** What is wrong with a run, or null. */
 export function verdict(r: ChaosResult): string | null {
