@@ -397,8 +397,8 @@ export class MemoryDcs implements Dcs {
         const id = this.#grant(ttl);
         if (member) {
           this.#call("put member", () => this.#etcd.put(this.#name, memberKeyPath, member.json, id));
-          this.#memberCache = { json: member.json, lease: id };
         }
+        if (member) this.#memberCache = { json: member.json, lease: id };
         return true;
       }
       const key = this.#prefix + KEYS.leader;
@@ -414,22 +414,14 @@ export class MemoryDcs implements Dcs {
           { key, target: "value", equals: this.#name },
           { key, target: "create", equals: kv.createRevision },
         ], ops));
-      if (!moved) {
-        this.#lease = old;
-        this.#tryRevoke(id);
-        return false;
-      }
-      if (member) this.#memberCache = { json: member.json, lease: id };
-      if (old) this.#tryRevoke(old.id);
-      return true;
+      if (!moved) this.#lease = old;
+      else if (member) this.#memberCache = { json: member.json, lease: id };
+      const revoke = moved ? old?.id : id;
+      try {
+        if (revoke) this.#etcd.revoke(this.#name, revoke);
+      } catch { /* it expires on its own */ }
+      return moved;
     });
-  }
-
-  /** Revoke a lease; when etcd does not answer, it expires on its own. */
-  #tryRevoke(id: string): void {
-    try {
-      this.#etcd.revoke(this.#name, id);
-    } catch { /* it expires on its own */ }
   }
 
   #withLease<T>(op: (lease: string) => T): T {

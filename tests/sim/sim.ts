@@ -15,9 +15,7 @@
  * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes),
  * `editConfig` (what `hactl edit-config` writes: a change of ttl, loop_wait or retry_timeout mid-schedule).
  *
- * Each agent has a watchdog that records its deadline (last keepalive + `ttl - safety_margin`, Patroni's default
- * margin of 5 s) for invariant (e); it does not reset the host (the agent's timer and the fencing supervisor
- * fence in the simulator).
+ * Each agent's watchdog only records its deadline, for invariant (e) (sim_ttl.ts).
  *
  * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness, every fence
  * deadline within the lease that holds the leader key) are checked
@@ -38,6 +36,7 @@ import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memo
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
 import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
+import { editedConfig, recordingWatchdog } from "./sim_ttl.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
 export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
@@ -98,9 +97,6 @@ export interface SimMember {
   /** When the watchdog would fire (virtual ms; null while closed): it outlives the agent process, not the host. */
   watchdogDeadline: number | null;
 }
-
-/** Patroni's default `watchdog.safety_margin` (s): the device fires `ttl - 5` s after the last keepalive. */
-const WATCHDOG_SAFETY_MARGIN = 5;
 
 const WALL_EPOCH = 1_700_000_000_000;
 const MAX_CYCLES_PER_INSTANT = 50;
@@ -238,17 +234,7 @@ export class Sim implements SimView {
         },
         disarm: () => void (m.fenceDeadline = null),
       },
-      watchdog: {
-        unusable: () => null,
-        keepalive: (ttl) => {
-          m.watchdogDeadline = this.now + (ttl - WATCHDOG_SAFETY_MARGIN) * 1000;
-          return true;
-        },
-        disable: () => void (m.watchdogDeadline = null),
-        get running() {
-          return m.watchdogDeadline !== null;
-        },
-      },
+      watchdog: recordingWatchdog(() => this.now, m),
       log: {
         cycle: () => {},
         warn: () => {},
@@ -540,21 +526,12 @@ export class Sim implements SimView {
   editConfig(patch: Record<string, unknown>): void {
     const key = this.#prefix + KEYS.config;
     const kv = this.etcd.get("ctl", key);
-    const value = {
-      ...(kv ? JSON.parse(kv.value) as Record<string, unknown> : this.#bootstrapDcs),
-      ...patch,
-    };
-    const json = JSON.stringify(value);
-    const written = this.etcd.txn("ctl", [{ key, target: "mod", equals: kv?.modRevision ?? "0" }], [{
-      put: { key, value: json },
-    }]);
-    if (!written) throw new Error("editConfig: the config key changed under the simulator");
-    this.settings = normalizeDynamic(value).settings;
-    this.livenessSettings = {
-      ...this.settings,
-      ttl: Math.max(this.livenessSettings.ttl, this.settings.ttl),
-      loopWait: Math.max(this.livenessSettings.loopWait, this.settings.loopWait),
-    };
+    const edit = editedConfig(kv?.value ?? null, this.#bootstrapDcs, patch, this.livenessSettings);
+    const put = { put: { key, value: edit.json } };
+    if (!this.etcd.txn("ctl", [{ key, target: "mod", equals: kv?.modRevision ?? "0" }], [put])) {
+      throw new Error("editConfig: the config key changed under the simulator");
+    }
+    [this.settings, this.livenessSettings] = [edit.settings, edit.longest];
     this.#fault();
     this.event("ctl", `edit-config: ${JSON.stringify(patch)}`);
   }
