@@ -27,7 +27,9 @@
  * - `etcd-leader-kill`: SIGKILL of the etcd raft leader, restarted after 5 s;
  * - `ttl-increase-cut-etcd`: `hactl edit-config -s ttl=<3 x ttl>` (10 -> 30), and as soon as P has run a
  *   cycle with it, P's namespace drops outgoing connections to etcd's client port (as `cut-etcd`); the ttl is set
- *   back once the run is measured.
+ *   back once the run is measured;
+ * - `ttl-increase-freeze`: the same ttl increase, then, as soon as P has run a cycle with it, SIGSTOP of P's agent
+ *   (as `freeze`: only its fencing supervisor can stop Postgres) until a replica took over, then SIGCONT.
  *
  * @module
  */
@@ -52,6 +54,7 @@ export const FAULTS = [
   "etcd-outage",
   "etcd-leader-kill",
   "ttl-increase-cut-etcd",
+  "ttl-increase-freeze",
 ] as const;
 export type Fault = typeof FAULTS[number];
 
@@ -274,13 +277,19 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         };
         await new Promise((r) => setTimeout(r, ttlMs + 5000));
         break;
-      case "ttl-increase-cut-etcd": {
+      case "ttl-increase-cut-etcd":
+      case "ttl-increase-freeze": {
         restore = () => editTtl(c, P, c.timing.ttl);
         const offset = await Deno.stat(P.logPath).then((st) => st.size, () => 0);
         await editTtl(c, P, 3 * c.timing.ttl);
         await leaderCycleAfter(P, offset);
-        await P.net.cutTcpPort(ETCD_CLIENT_PORT);
-        heal = () => P.net.heal();
+        if (fault === "ttl-increase-freeze") {
+          c.signalAgent(P.name, "SIGSTOP");
+          heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
+        } else {
+          await P.net.cutTcpPort(ETCD_CLIENT_PORT);
+          heal = () => P.net.heal();
+        }
         await holdUntilTakeover(0);
         break;
       }

@@ -29,6 +29,7 @@ export const NO_LOSS_FAULTS: readonly Fault[] = [
   "etcd-leader-kill",
   "cut-etcd",
   "ttl-increase-cut-etcd",
+  "ttl-increase-freeze",
 ];
 
 /** What is wrong with a run, or null. */
