@@ -280,8 +280,10 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
       case "ttl-increase-cut-etcd":
       case "ttl-increase-freeze": {
         restore = () => editTtl(c, P, c.timing.ttl);
-        const offset = await Deno.stat(P.logPath).then((st) => st.size, () => 0);
         await editTtl(c, P, 3 * c.timing.ttl);
+        // Counted from the written change (edit-config takes seconds to start): the next cycle line is P's first
+        // look at the new ttl (the change wakes it at once).
+        const offset = await Deno.stat(P.logPath).then((st) => st.size, () => 0);
         await leaderCycleAfter(P, offset);
         if (fault === "ttl-increase-freeze") {
           c.signalAgent(P.name, "SIGSTOP");
