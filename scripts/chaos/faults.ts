@@ -26,7 +26,12 @@
  * - `cut-etcd`: P's namespace drops outgoing connections to etcd's client port (its own etcd member's too; the etcd
  *   cluster itself stays whole);
  * - `etcd-outage`: every etcd member SIGKILLed for ttl + 5 s, then restarted (no failsafe mode);
- * - `etcd-leader-kill`: SIGKILL of the etcd raft leader, restarted after 5 s.
+ * - `etcd-leader-kill`: SIGKILL of the etcd raft leader, restarted after 5 s;
+ * - `ttl-increase-cut-etcd`: `hactl edit-config -s ttl=<3 x ttl>` (10 -> 30), and as soon as P has run a
+ *   cycle with it, P's namespace drops outgoing connections to etcd's client port (as `cut-etcd`); the ttl is set
+ *   back once the run is measured;
+ * - `ttl-increase-freeze`: the same ttl increase, then, as soon as P has run a cycle with it, SIGSTOP of P's agent
+ *   (as `freeze`: only its fencing supervisor can stop Postgres) until a replica took over, then SIGCONT.
  *
  * @module
  */
@@ -38,7 +43,7 @@ import {
   startWriter,
   type WriterTarget,
 } from "../../tests/helpers/writer.ts";
-import { waitFor } from "../lib/local_cluster.ts";
+import { mainModule, waitFor } from "../lib/local_cluster.ts";
 import { type ChaosCluster, ETCD_CLIENT_PORT, waitConverged } from "./cluster.ts";
 import { timingLabel } from "../bench/failover.ts";
 
@@ -51,6 +56,8 @@ export const FAULTS = [
   "cut-etcd",
   "etcd-outage",
   "etcd-leader-kill",
+  "ttl-increase-cut-etcd",
+  "ttl-increase-freeze",
 ] as const;
 export type Fault = typeof FAULTS[number];
 
@@ -156,6 +163,37 @@ export class NotConvergedBefore extends Error {
   }
 }
 
+/** `hactl edit-config -s ttl=<ttl> --force` with `m`'s configuration, from the root namespace. */
+async function editTtl(c: ChaosCluster, m: ChaosCluster["members"][number], ttl: number): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      mainModule(),
+      "edit-config",
+      "-c",
+      m.configPath,
+      c.scope,
+      "-s",
+      `ttl=${ttl}`,
+      "--force",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) {
+    throw new Error(`edit-config ttl=${ttl} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Wait until `m`'s log shows a cycle of the leader after byte `offset` (its first look at what changed since). */
+async function leaderCycleAfter(m: ChaosCluster["members"][number], offset: number): Promise<void> {
+  await waitFor("a cycle of the leader after the change", 15_000, async () => {
+    const bytes = await Deno.readFile(m.logPath).catch(() => new Uint8Array());
+    return new TextDecoder().decode(bytes.subarray(offset)).includes("the leader with the lock");
+  }, 50);
+}
+
 let tableCounter = 0;
 const secs = (ms: number) => +(ms / 1000).toFixed(2);
 
@@ -174,6 +212,8 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   const writer = startWriter(targets, { table });
   const ttlMs = c.timing.ttl * 1000;
   let heal: (() => Promise<void>) | null = null;
+  /** What the fault changed that must be set back once the run is measured (the next fault starts from it). */
+  let restore: (() => Promise<void>) | null = null;
   const result: ChaosResult = {
     fault,
     timing: timingLabel(c.timing),
@@ -247,6 +287,24 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         };
         await new Promise((r) => setTimeout(r, ttlMs + 5000));
         break;
+      case "ttl-increase-cut-etcd":
+      case "ttl-increase-freeze": {
+        restore = () => editTtl(c, P, c.timing.ttl);
+        await editTtl(c, P, 3 * c.timing.ttl);
+        // Counted from the written change (edit-config takes seconds to start): the next cycle line is P's first
+        // look at the new ttl (the change wakes it at once).
+        const offset = await Deno.stat(P.logPath).then((st) => st.size, () => 0);
+        await leaderCycleAfter(P, offset);
+        if (fault === "ttl-increase-freeze") {
+          c.signalAgent(P.name, "SIGSTOP");
+          heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
+        } else {
+          await P.net.cutTcpPort(ETCD_CLIENT_PORT);
+          heal = () => P.net.heal();
+        }
+        await holdUntilTakeover(0);
+        break;
+      }
       case "etcd-leader-kill": {
         const etcdLeader = await waitFor("an etcd leader", 20_000, () => c.etcdLeader());
         log(`${fault}: etcd leader is ${etcdLeader}`);
@@ -282,6 +340,7 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   } finally {
     if (heal) await heal().catch(() => {});
     acks = await writer.stop();
+    if (restore) await restore().catch((err) => void (result.error ??= `could not set the ttl back: ${err}`));
   }
   const tEnd = acks.at(-1)?.ackAt ?? performance.now();
   const logBytes = await Deno.readFile(P.logPath).catch(() => new Uint8Array());

@@ -29,6 +29,8 @@ export const NO_LOSS_FAULTS: readonly Fault[] = [
   "agent-kill",
   "etcd-leader-kill",
   "cut-etcd",
+  "ttl-increase-cut-etcd",
+  "ttl-increase-freeze",
 ];
 
 /** What is wrong with a run, or null. */

@@ -43,6 +43,7 @@ import { decideLeaderRace } from "./leader_race.ts";
 import { fenceUnusableDuringJob, fenceUnusableInRace, fenceUnusableWithLock } from "./fence_gate.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
 import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
+import { withLeaseMove } from "./lease_ttl.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -68,9 +69,17 @@ const RULES: readonly Rule[] = [
   notAcceptingConnections,
 ];
 
-/** One HA cycle's decision (never taking the leader key under a promise hactl cannot keep). */
+/**
+ * One HA cycle's decision: never taking the leader key under a promise hactl cannot keep
+ * (src/core/unsupported_config.ts), and when the lease held has another TTL than the configured one, the plan also
+ * moves the keys to a lease of the new TTL (src/core/lease_ttl.ts).
+ */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
-  return refuseUnsupportedGuarantees(obs, ctx, decideCycle(obs, memory, ctx));
+  return withLeaseMove(
+    refuseUnsupportedGuarantees(obs, ctx, decideCycle(obs, memory, ctx)),
+    obs,
+    ctx.dynamic.ttl,
+  );
 }
 
 function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision {

@@ -34,6 +34,7 @@ export interface FenceFireInput {
   deadline: number;
   /** When the last successful lock action started, or null. */
   lastRenewal: number | null;
+  /** The TTL the last successful lock action armed the fence with (not the configured one read since). */
   ttlSeconds: number;
   paused: boolean;
   /** The loop was stopped (shutdown, or a fatal condition). */

@@ -22,13 +22,15 @@ export interface CycleResult {
 }
 
 /**
- * Whether the loop should look again at once instead of waiting out loop_wait: a lock action failed or etcd failed
- * mid-plan (the world changed under us, or the lease is running out), or a promotion just happened (publish the new
- * timeline in `history` and `status` now, not a loop_wait later).
+ * Whether the loop should look again at once instead of waiting out loop_wait: a lock action (or a move of the
+ * keys to a lease of a new ttl) failed or etcd failed mid-plan (the world changed under us, or the lease is running
+ * out), or a promotion just happened (publish the new timeline in `history` and `status` now, not a loop_wait
+ * later).
  */
 export function rerunAtOnce(result: Pick<CycleResult, "decision" | "failedAt" | "dcsFailed">): boolean {
   const failed = result.failedAt >= 0 ? result.decision.actions[result.failedAt]!.type : null;
-  if (failed === "acquire_leader" || failed === "renew_leader" || result.dcsFailed) return true;
+  const lockFailed = failed === "acquire_leader" || failed === "renew_leader" || failed === "move_lease";
+  if (lockFailed || result.dcsFailed) return true;
   return failed === null && result.decision.actions.some((a) => a.type === "promote");
 }
 

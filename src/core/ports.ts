@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { ClusterView, HistoryEntry, MemberRecord, PgObservation, Upstream } from "./types.ts";
+import type { ClusterView, HeldLease, HistoryEntry, MemberRecord, PgObservation, Upstream } from "./types.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
 export class DcsError extends Error {
@@ -36,10 +36,21 @@ export interface Dcs {
   /** Bound every later call by this many seconds (the dynamic config's `retry_timeout`). */
   setRetryTimeout(seconds: number): void;
   /**
-   * Make sure this member has a live lease with the given TTL (grant one if there is none or the TTL changed)
-   * and renew it once. Returns false when the lease had expired and a new one had to be granted.
+   * Make sure this member has a live lease and renew it once: a lease of `ttl` is granted only when there is none
+   * (or etcd dropped it); a lease of another TTL is kept, since it may hold the leader key (`moveLease` changes
+   * the TTL). Returns false when the lease had expired and a new one had to be granted.
    */
   refreshLease(ttl: number): Promise<boolean>;
+  /** The lease held now with the TTL etcd granted it, or null when there is none. */
+  heldLease(): HeldLease | null;
+  /**
+   * Move this member's keys to a new lease of `ttl`. With `leader`: grant the lease, move `leader` onto it by a
+   * transaction that holds only while the key has our name at the create revision just read (so it is never left
+   * without an owner nor taken from another member), with `members/<name>`, then revoke the old lease; false (nothing
+   * moved, the old lease kept) when the key is not ours. Without `leader`: the member key moves and the
+   * old lease is left to expire. The new lease is the one held from then on.
+   */
+  moveLease(ttl: number, leader: boolean): Promise<boolean>;
   /** Write `members/<name>` with the lease (skipped when the value and lease are unchanged). */
   touchMember(data: MemberRecord): Promise<void>;
   /** `txn{ create_revision(leader)==0 -> put(leader, name, lease) }`. True when the lock was taken. */

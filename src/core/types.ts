@@ -341,6 +341,16 @@ export interface Observation {
    * the local file), `forced` for `POST /reload`/SIGHUP (Postgres is reloaded even when its files did not change).
    */
   reloadRequested?: "config" | "forced";
+  /** The lease this member's keys are held under, as the DCS adapter holds it after this cycle's refresh. */
+  lease?: HeldLease | null;
+}
+
+/** A lease of this member, as etcd granted it. */
+export interface HeldLease {
+  /** The TTL (seconds) the lease was asked for (the configured `ttl` at the time of the grant). */
+  requestedTtl: number;
+  /** The TTL (seconds) etcd granted (etcd raises one below its minimum). */
+  ttl: number;
 }
 
 /** The filters a restart is subject to (`POST /restart`). */
@@ -417,6 +427,11 @@ export type Action =
   | { type: "acquire_leader" }
   | { type: "renew_leader" }
   | { type: "release_leader" }
+  /**
+   * Move this member's keys to a new lease of `ttl` (src/core/lease_ttl.ts); with `leader`, the leader key by a
+   * compare-and-set (refused when it is no longer ours), after which the old lease is revoked.
+   */
+  | { type: "move_lease"; ttl: number; leader: boolean }
   | { type: "write_status"; optime: number }
   | { type: "write_history"; history: HistoryEntry[] }
   | { type: "start_job"; job: JobRequest }

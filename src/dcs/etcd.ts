@@ -19,7 +19,7 @@ import type { Buffer } from "node:buffer";
 import { Etcd3 } from "etcd3";
 import type { Etcd3Config } from "../config/config.ts";
 import type { Dcs } from "../core/ports.ts";
-import type { ClusterView, HistoryEntry, MemberRecord } from "../core/types.ts";
+import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../core/types.ts";
 import {
   clusterPrefix,
   clusterPrefixProblem,
@@ -127,6 +127,50 @@ export class EtcdDcs implements Dcs {
     return await this.#lease.refresh(() => {
       this.#memberCache = null;
     });
+  }
+
+  heldLease(): HeldLease | null {
+    const held = this.#lease.held;
+    return held ? { requestedTtl: held.requestedTtl, ttl: held.ttl } : null;
+  }
+
+  async moveLease(ttl: number, leader: boolean): Promise<boolean> {
+    this.#lease.ttl = ttl;
+    const old = this.#lease.held;
+    const member = this.#memberCache;
+    const memberKeyBuf = this.#key(memberKey(this.#name));
+    if (!leader) {
+      const id = await this.#lease.grant(ttl);
+      if (member) {
+        await this.#call(
+          "put member",
+          (o) => this.#endpoints.client.kv.put({ key: memberKeyBuf, value: b(member.json), lease: id }, o),
+        );
+        this.#memberCache = { json: member.json, lease: id };
+      }
+      return true;
+    }
+    const kv = await this.#leader.read();
+    this.#watch.knownLeader = kv ? kv.value : null;
+    if (kv === null || kv.value !== this.#name) return false;
+    // Held from here on: should the move be applied without an answer, the next renewal finds the key on it.
+    const id = await this.#lease.grant(ttl);
+    const extra = member ? [{ key: memberKeyBuf, value: b(member.json) }] : [];
+    if (!await this.#leader.moveTerm(id, kv.createRevision, extra)) {
+      this.#lease.restore(old);
+      await this.#tryRevoke(id);
+      return false;
+    }
+    if (member) this.#memberCache = { json: member.json, lease: id };
+    if (old) await this.#tryRevoke(old.id);
+    return true;
+  }
+
+  /** Revoke a lease that holds nothing of ours any more; when etcd does not answer, it expires on its own. */
+  async #tryRevoke(id: string): Promise<void> {
+    try {
+      await this.#lease.revoke(id);
+    } catch { /* it expires on its own */ }
   }
 
   async touchMember(data: MemberRecord): Promise<void> {

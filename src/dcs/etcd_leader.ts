@@ -60,6 +60,29 @@ export class LeaderKey {
     return moved.succeeded;
   }
 
+  /**
+   * Put our name under `lease` (and `extra` puts, e.g. the member key under the same lease), only if the key still
+   * holds our name at `createRevision` (the same term); true when moved.
+   */
+  async moveTerm(
+    lease: string,
+    createRevision: string,
+    extra: { key: Buffer; value: Buffer }[] = [],
+  ): Promise<boolean> {
+    const moved = await this.#endpoints.call("txn move leader", (o) =>
+      this.#endpoints.client.kv.txn({
+        compare: [
+          { key: this.#key(), target: "Value", result: "Equal", value: b(this.#name) },
+          { key: this.#key(), target: "Create", result: "Equal", create_revision: createRevision },
+        ],
+        success: [
+          { request_put: { key: this.#key(), value: b(this.#name), lease } },
+          ...extra.map((kv) => ({ request_put: { key: kv.key, value: kv.value, lease } })),
+        ],
+      }, o));
+    return moved.succeeded;
+  }
+
   /** Delete the key only if it holds our name; true when deleted. */
   async release(): Promise<boolean> {
     const res = await this.#endpoints.call("txn delete leader", (o) =>

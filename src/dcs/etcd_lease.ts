@@ -1,7 +1,8 @@
 /**
  * The member's single etcd lease: granted on the first refresh or write that needs it, renewed only when the HA
  * loop calls `refresh` (one keepalive round trip on a short-lived stream, never a library timer), granted anew
- * when etcd says it is gone or the TTL changed, and revoked on close unless the lease is to be kept.
+ * when etcd says it is gone, replaced when the HA loop moves the keys to a lease of another TTL (`etcd.ts`
+ * `moveLease`), and revoked on close unless the lease is to be kept. The TTL etcd granted is kept with it.
  *
  * May import: `etcd3`, `src/core/` (ports), the adapter's endpoints (`etcd_endpoints.ts`).
  *
@@ -9,6 +10,7 @@
  */
 import { castGrpcError, isRecoverableError } from "etcd3";
 import { DcsError } from "../core/ports.ts";
+import type { HeldLease } from "../core/types.ts";
 import type { CallOpts, EtcdEndpoints } from "./etcd_endpoints.ts";
 
 function isLeaseNotFound(err: unknown): boolean {
@@ -19,7 +21,7 @@ function isLeaseNotFound(err: unknown): boolean {
 /** The lease of one member, over the adapter's endpoints. */
 export class EtcdLease {
   readonly #endpoints: EtcdEndpoints;
-  #lease: { id: string; ttl: number } | null = null;
+  #lease: { id: string } & HeldLease | null = null;
   /** The TTL (seconds) of the next grant: the HA loop's latest `ttl`. */
   ttl: number;
 
@@ -29,17 +31,23 @@ export class EtcdLease {
   }
 
   /** The lease held now, or null before the first grant, after a loss and after `forget`. */
-  get held(): { id: string; ttl: number } | null {
+  get held(): { id: string } & HeldLease | null {
     return this.#lease;
   }
 
+  /** Grant a lease of `ttl` and hold it from now on (the one held before is neither revoked nor renewed). */
   async grant(ttl: number): Promise<string> {
     const res = await this.#endpoints.call(
       "lease grant",
       (o) => this.#endpoints.client.leaseClient.leaseGrant({ TTL: ttl }, o),
     );
-    this.#lease = { id: String(res.ID), ttl };
+    this.#lease = { id: String(res.ID), requestedTtl: ttl, ttl: Number(res.TTL) };
     return this.#lease.id;
+  }
+
+  /** Hold `lease` again (a move that was refused gives the new lease up for the old one). */
+  restore(lease: { id: string } & HeldLease | null): void {
+    this.#lease = lease;
   }
 
   /**
@@ -75,14 +83,13 @@ export class EtcdLease {
   }
 
   /**
-   * Keep the lease alive with the TTL `ttl` (grant one when there is none or the TTL changed); false when etcd
-   * had dropped it (then `onLost` runs and a new lease is granted).
+   * Keep the lease alive (grant one of `ttl` when there is none); false when etcd had dropped it (then `onLost`
+   * runs and a new lease is granted). A lease of another TTL is kept: it may hold the leader key, which only a
+   * move (`etcd.ts` `moveLease`) takes to a lease of the new TTL.
    */
   async refresh(onLost: () => void): Promise<boolean> {
     const ttl = this.ttl;
-    if (this.#lease === null || this.#lease.ttl !== ttl) {
-      // A changed TTL needs a new lease; the old one is left to expire (revoking it would drop the leader key,
-      // which `updateLeader` moves to the new lease by CAS instead).
+    if (this.#lease === null) {
       await this.grant(ttl);
       return true;
     }
@@ -111,7 +118,7 @@ export class EtcdLease {
   }
 
   /** Drop the lease held (it expires on its own unless revoked); returns it. */
-  forget(): { id: string; ttl: number } | null {
+  forget(): { id: string } & HeldLease | null {
     const lease = this.#lease;
     this.#lease = null;
     return lease;

@@ -98,7 +98,6 @@ export class Agent {
     );
     this.#isolation = new IsolationMonitor(deps, wake);
     this.#lease = new LeaseFence(deps, {
-      ttl: () => this.dynamic.ttl,
       paused: () => this.dynamic.pause,
       stopped: () => this.#stopped,
       wake,
@@ -413,6 +412,11 @@ export class Agent {
 
   holdsLock(): boolean {
     return this.#lease.holdsLock();
+  }
+
+  /** The deadline the agent's fence timer is armed for (monotonic ms), or null when it is not armed. */
+  get fenceDeadline(): number | null {
+    return this.#lease.deadline;
   }
 
   /** What the REST API answers from. */

@@ -12,6 +12,7 @@
  * @module
  */
 import { type HaContext, peerVerdicts } from "../core/decide.ts";
+import { fenceTtl } from "../core/lease_ttl.ts";
 import { type CallbackAction, DcsError } from "../core/ports.ts";
 import type { RoleChangeRecorder } from "../core/role_change.ts";
 import type { Action, DynamicSettings, Observation } from "../core/types.ts";
@@ -52,7 +53,8 @@ export class Executor {
     for (let i = 0; i < actions.length; i++) {
       const action = actions[i]!;
       const started = this.deps.clock.now();
-      const lockAction = action.type === "acquire_leader" || action.type === "renew_leader";
+      const lockAction = action.type === "acquire_leader" || action.type === "renew_leader" ||
+        (action.type === "move_lease" && action.leader);
       if (lockAction) isolation.callStarted(started);
       try {
         const ok = await this.#apply(action, lockVerified, obs);
@@ -79,9 +81,9 @@ export class Executor {
 
   /**
    * A lock action that started at `started` succeeded: note a lock taken for a promotion, count the lease and re-arm
-   * the fence from the call's start, and ping the watchdog once (activating it first when needed). Returns why the
-   * plan stops (a required watchdog that is not running: the next cycle, run at once, sees it unusable and gives
-   * the key up), or null.
+   * the fence from the call's start with the TTL of the lease that now holds the key (src/core/lease_ttl.ts), and
+   * after a renewal ping the watchdog once with that TTL (activating it first when needed). Returns why the plan stops (a required
+   * watchdog that is not running: the next cycle, run at once, sees it unusable and gives the key up), or null.
    */
   #lockKept(action: Action, started: number, actions: Action[], obs: Observation): string | null {
     const { lease, roleChanges } = this.parts;
@@ -89,14 +91,21 @@ export class Executor {
       const formerLeader = obs.dcs.kind === "ok" ? obs.dcs.cluster.failover?.leader : undefined;
       roleChanges.noteLockTaken(this.deps.clock.now(), peerVerdicts(obs, this.parts.context(), formerLeader));
     }
-    lease.renewed(started);
     const dynamic = this.parts.dynamic();
-    const wd = this.deps.watchdog;
+    const keyLease = this.deps.dcs.heldLease();
+    // A successful lock action leaves the key on the lease held; none would be an adapter's bug: fence on the
+    // shortest reading rather than trust the configured TTL alone.
+    const ttl = keyLease ? fenceTtl(keyLease, dynamic.ttl) : 0;
+    lease.renewed(started, ttl);
     // A switchover's shutdown closed the watchdog at its safe point (no client write can commit any more): the
     // renewals during its shutdown checkpoint do not open it again.
     const job = this.parts.jobs.peek();
-    const shutdownPastSafepoint = job?.kind === "demote" && job.status === "running" && !wd?.running;
-    if (wd && !shutdownPastSafepoint && !dynamic.pause && !wd.keepalive(dynamic.ttl, dynamic.loopWait)) {
+    const shutdownPastSafepoint = job?.kind === "demote" && job.status === "running" &&
+      !this.deps.watchdog?.running;
+    // One watchdog ping per renewal: a key just moved to a lease of another ttl keeps the timeout the renewal
+    // before it in this plan set (equal or shorter), and the next renewal applies the new one.
+    const wd = action.type === "move_lease" || shutdownPastSafepoint ? undefined : this.deps.watchdog;
+    if (wd && !dynamic.pause && !wd.keepalive(ttl, dynamic.loopWait)) {
       return "the watchdog is required but is not running or not usable";
     }
     // The supervisor died or went silent since the observation: no promotion on this lock (the next cycle, run at
@@ -124,6 +133,8 @@ export class Executor {
         return await dcs.updateLeader();
       case "release_leader":
         return await dcs.deleteLeader();
+      case "move_lease":
+        return await dcs.moveLease(action.ttl, action.leader);
       case "write_status":
         await dcs.writeStatus(action.optime);
         return true;

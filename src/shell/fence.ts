@@ -12,8 +12,7 @@ import type { JobRunner } from "./jobs.ts";
 
 /** What the fence needs to know of the loop when its deadline passes. */
 export interface FenceLoop {
-  /** The dynamic configuration's `ttl` (seconds) and `pause`, as the loop last read them. */
-  ttl(): number;
+  /** The dynamic configuration's `pause`, as the loop last read it. */
   paused(): boolean;
   /** The loop was stopped (shutdown, or a fatal condition). */
   stopped(): boolean;
@@ -37,6 +36,10 @@ export class LeaseFence {
   #lockedUntil = 0;
   /** When the last successful lock action started (monotonic ms): the lease runs from no earlier than this. */
   #lastRenewal: number | null = null;
+  /** The TTL (s) the last successful lock action armed the fence with (src/core/lease_ttl.ts `fenceTtl`). */
+  #armedTtl = 0;
+  /** The deadline the timer is armed for (monotonic ms). */
+  #deadline = 0;
   #cancel: (() => void) | null = null;
 
   constructor(private readonly deps: AgentDeps, private readonly loop: FenceLoop) {}
@@ -55,14 +58,21 @@ export class LeaseFence {
     return this.#cancel !== null;
   }
 
+  /** The deadline the fence timer is armed for (monotonic ms), or null when it is not armed. */
+  get deadline(): number | null {
+    return this.#cancel !== null ? this.#deadline : null;
+  }
+
   /**
-   * A lock action that started at `start` succeeded: the lease was renewed no earlier than the call started, so the
-   * lock and the fence deadline count from there, not from its answer.
+   * A lock action that started at `start` succeeded, and the key is on a lease that lasts `ttlSeconds` from its
+   * renewal (the core's `fenceTtl`): the lease was renewed no earlier than the call started, so the lock and the
+   * fence deadline count from there, not from its answer.
    */
-  renewed(start: number): void {
+  renewed(start: number, ttlSeconds: number): void {
     this.#lastRenewal = start;
-    this.#lockedUntil = leaseExpiresAt(start, this.loop.ttl());
-    this.#arm(start);
+    this.#armedTtl = ttlSeconds;
+    this.#lockedUntil = leaseExpiresAt(start, ttlSeconds);
+    this.#arm(start, ttlSeconds);
   }
 
   /** Stop believing in the lock (etcd does not name us, a lock action failed, the key was released). */
@@ -84,10 +94,10 @@ export class LeaseFence {
     this.#cancel = null;
   }
 
-  #arm(renewalStart: number): void {
+  #arm(renewalStart: number, ttl: number): void {
     this.#cancel?.();
-    const ttl = this.loop.ttl();
     const deadline = fenceDeadline(renewalStart, ttl);
+    this.#deadline = deadline;
     const now = this.deps.clock.now();
     this.#cancel = this.deps.clock.after(deadline - now, () => {
       this.#cancel = null;
@@ -102,7 +112,9 @@ export class LeaseFence {
     const fires = fenceFires({
       deadline,
       lastRenewal: this.#lastRenewal,
-      ttlSeconds: this.loop.ttl(),
+      // The TTL the last renewal armed with, not the configured one: a longer ttl read since does not make a
+      // renewal out of nothing.
+      ttlSeconds: this.#armedTtl,
       paused: this.loop.paused(),
       stopped: this.loop.stopped(),
     });

@@ -139,6 +139,7 @@ export class Observer {
       ...(this.#fenceUnusable !== null ? { fenceUnusable: this.#fenceUnusable } : {}),
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
+      ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease() } : {}),
     };
   }
 

@@ -12,7 +12,7 @@
  */
 import { DcsError } from "../../src/core/ports.ts";
 import type { Dcs } from "../../src/core/ports.ts";
-import type { ClusterView, HistoryEntry, MemberRecord } from "../../src/core/types.ts";
+import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../../src/core/types.ts";
 import {
   clusterPrefix,
   decodeCluster,
@@ -107,6 +107,12 @@ export class MemoryEtcd {
   /** Expire a lease now (its keys disappear), as if its TTL had run out. */
   expireLease(id: string): void {
     if (this.#leases.has(id)) this.#dropLease(id);
+  }
+
+  /** When the live lease `id` expires (virtual ms) and its TTL as granted, or null when it does not exist. */
+  leaseInfo(id: string): { ttl: number; expiresAt: number } | null {
+    const lease = this.#leases.get(id);
+    return lease ? { ttl: lease.ttl, expiresAt: lease.expiresAt } : null;
   }
 
   /** Ids of the live leases. */
@@ -284,7 +290,7 @@ export class MemoryDcs implements Dcs {
   readonly #prefix: string;
   readonly #name: string;
   #ttl: number;
-  #lease: { id: string; ttl: number } | null = null;
+  #lease: { id: string } & HeldLease | null = null;
   #memberCache: { json: string; lease: string } | null = null;
   #lastStatus: string | null = null;
   #knownLeader: string | null | undefined = undefined;
@@ -354,14 +360,14 @@ export class MemoryDcs implements Dcs {
 
   #grant(ttl: number): string {
     const id = this.#call("lease grant", () => this.#etcd.grant(this.#name, ttl));
-    this.#lease = { id, ttl };
+    this.#lease = { id, requestedTtl: ttl, ttl: this.#etcd.leaseInfo(id)!.ttl };
     return id;
   }
 
   #refresh(ttl: number): boolean {
     this.#ttl = ttl;
     this.#ensureWatch();
-    if (this.#lease === null || this.#lease.ttl !== ttl) {
+    if (this.#lease === null) {
       this.#grant(ttl);
       return true;
     }
@@ -375,6 +381,47 @@ export class MemoryDcs implements Dcs {
 
   refreshLease(ttl: number): Promise<boolean> {
     return this.#async(() => this.#refresh(ttl));
+  }
+
+  heldLease(): HeldLease | null {
+    return this.#lease ? { requestedTtl: this.#lease.requestedTtl, ttl: this.#lease.ttl } : null;
+  }
+
+  moveLease(ttl: number, leader: boolean): Promise<boolean> {
+    return this.#async(() => {
+      this.#ttl = ttl;
+      const old = this.#lease;
+      const memberKeyPath = this.#prefix + memberKey(this.#name);
+      const member = this.#memberCache;
+      if (!leader) {
+        const id = this.#grant(ttl);
+        if (member) {
+          this.#call("put member", () => this.#etcd.put(this.#name, memberKeyPath, member.json, id));
+        }
+        if (member) this.#memberCache = { json: member.json, lease: id };
+        return true;
+      }
+      const key = this.#prefix + KEYS.leader;
+      const kv = this.#call("range leader", () => this.#etcd.get(this.#name, key));
+      this.#knownLeader = kv ? kv.value : null;
+      if (kv === null || kv.value !== this.#name) return false;
+      // Held from here on: should the move be applied without an answer, the next renewal finds the key on it.
+      const id = this.#grant(ttl);
+      const ops: TxnOp[] = [{ put: { key, value: this.#name, lease: id } }];
+      if (member) ops.push({ put: { key: memberKeyPath, value: member.json, lease: id } });
+      const moved = this.#call("txn move leader", () =>
+        this.#etcd.txn(this.#name, [
+          { key, target: "value", equals: this.#name },
+          { key, target: "create", equals: kv.createRevision },
+        ], ops));
+      if (!moved) this.#lease = old;
+      else if (member) this.#memberCache = { json: member.json, lease: id };
+      const revoke = moved ? old?.id : id;
+      try {
+        if (revoke) this.#etcd.revoke(this.#name, revoke);
+      } catch { /* it expires on its own */ }
+      return moved;
+    });
   }
 
   #withLease<T>(op: (lease: string) => T): T {

@@ -21,6 +21,8 @@ interface Scope {
   member(name: string, ttl?: number): Member;
   rawGet(rel: string): Promise<string | null>;
   rawPut(rel: string, value: string): Promise<void>;
+  /** The TTL etcd granted the lease `id` (seconds), or null when the lease does not exist. */
+  leaseTtl(id: string): Promise<number | null>;
   /** Let time pass until `check` holds, at most about `ttl` seconds plus a margin (virtual time for the fake). */
   passTime(ttl: number, check: () => Promise<boolean>): Promise<void>;
   close(): Promise<void>;
@@ -69,6 +71,10 @@ async function realBackend(): Promise<Backend> {
         },
         rawGet: (rel) => raw.get(prefix + rel).string(),
         rawPut: async (rel, value) => void await raw.put(prefix + rel).value(value),
+        async leaseTtl(id) {
+          const res = await raw.leaseClient.leaseTimeToLive({ ID: id });
+          return Number(res.TTL) < 0 ? null : Number(res.grantedTTL);
+        },
         async passTime(ttl, check) {
           const until = Date.now() + (ttl + 5) * 1000;
           while (!(await check())) {
@@ -103,6 +109,7 @@ function memoryBackend(): Promise<Backend> {
         },
         rawGet: (rel) => Promise.resolve(etcd.get("test", prefix + rel)?.value ?? null),
         rawPut: (rel, value) => Promise.resolve(etcd.put("test", prefix + rel, value)),
+        leaseTtl: (id) => Promise.resolve(etcd.leaseInfo(id)?.ttl ?? null),
         async passTime(ttl, check) {
           clock += (ttl + 1) * 1000;
           etcd.advance();
@@ -193,6 +200,46 @@ const cases: Case[] = [
     assert.equal(view.leader?.name, "pg1");
     assert.notEqual(view.leader?.lease, "0");
     assert.equal(await a.updateLeader(), true);
+  }],
+  [
+    "moveLease(ttl, leader) moves the leader key and the member key to a lease of the new ttl, then revokes the old one",
+    async (s) => {
+      const [a, b] = [s.member("pg1", 10), s.member("pg2", 10)];
+      await a.refreshLease(10);
+      await a.touchMember(replica);
+      assert.equal(await a.attemptToAcquireLeader(), true);
+      assert.deepEqual(a.heldLease(), { requestedTtl: 10, ttl: 10 });
+      const before = (await b.loadCluster()).leader!;
+      // A refresh with another ttl keeps the lease that holds the key.
+      assert.equal(await a.refreshLease(30), true);
+      assert.deepEqual(a.heldLease(), { requestedTtl: 10, ttl: 10 });
+      assert.equal(await b.moveLease(30, true), false, "not pg2's key: nothing moves");
+      assert.equal(await a.moveLease(30, true), true);
+      assert.deepEqual(a.heldLease(), { requestedTtl: 30, ttl: 30 });
+      const after = await b.loadCluster();
+      assert.equal(after.leader?.name, "pg1");
+      assert.equal(after.leader?.createRevision, before.createRevision, "the same term");
+      assert.notEqual(after.leader?.lease, before.lease);
+      assert.equal(after.members[0]!.lease, after.leader?.lease, "the member key moved with it");
+      assert.equal(await s.leaseTtl(after.leader!.lease), 30, "the key's lease, as etcd granted it");
+      assert.equal(await s.leaseTtl(before.lease), null, "the old lease was revoked");
+      assert.equal(await a.updateLeader(), true);
+    },
+  ],
+  ["moveLease(ttl, leader) is refused for a key of another term and keeps the lease held", async (s) => {
+    const a = s.member("pg1", 10);
+    await a.refreshLease(10);
+    assert.equal(await a.attemptToAcquireLeader(), true);
+    await s.rawPut("leader", "pg9"); // taken over in between (as by an operator's hand)
+    assert.equal(await a.moveLease(30, true), false);
+    assert.deepEqual(a.heldLease(), { requestedTtl: 10, ttl: 10 });
+    assert.equal(await s.rawGet("leader"), "pg9");
+    // Without the leader key, only the member key moves.
+    await a.touchMember(replica);
+    assert.equal(await a.moveLease(30, false), true);
+    assert.deepEqual(a.heldLease(), { requestedTtl: 30, ttl: 30 });
+    const view = await a.loadCluster();
+    assert.equal(view.members[0]!.name, "pg1");
   }],
   ["exactly one member wins the initialize race", async (s) => {
     const [a, b] = [s.member("pg1"), s.member("pg2")];

@@ -7,6 +7,9 @@
  * (default fixed, so CI is reproducible), `HACTL_SIM_CHECK_HISTORIES=0` relaxes invariant c to timeline numbers
  * and system ids only. A failure prints the seed, the shrunk schedule and the trace tail.
  *
+ * `edit-config` changes ttl/loop_wait/retry_timeout mid-schedule (and back when it heals), for invariant (g):
+ * every fence deadline stays within the lease that holds the leader key.
+ *
  * Agents frozen or dead for longer than the lease while their Postgres runs as primary are fuzzed: the fencing
  * supervisor (modelled by the simulator as a process of its own) must stop Postgres in time. Not fuzzed on
  * purpose: host crashes before the cluster is initialized (an `initialize` key left by a dead bootstrapper blocks
@@ -33,6 +36,7 @@ const FAULTS = [
   "delay",
   "lag",
   "switchover",
+  "edit-config",
 ] as const;
 type FaultKind = typeof FAULTS[number];
 
@@ -57,6 +61,14 @@ interface Schedule {
 const TIMINGS = [
   { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 },
   { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 },
+];
+
+/** What an `edit-config` fault changes the timing to (and, when it heals, back to the schedule's own). */
+const EDITED_TIMINGS = [
+  { ttl: 10, loop_wait: 2, retry_timeout: 4 },
+  { ttl: 30, loop_wait: 10, retry_timeout: 10 },
+  { ttl: 20, loop_wait: 5, retry_timeout: 5 },
+  { ttl: 15, loop_wait: 3, retry_timeout: 6 },
 ];
 
 const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
@@ -151,6 +163,13 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
           sim.requestFailover(leader ? { leader, ...candidate } : { member: name });
         });
         break;
+      case "edit-config": {
+        // `hactl edit-config` changes ttl/loop_wait/retry_timeout while the cluster runs, then changes them back.
+        const { ttl, loop_wait, retry_timeout } = TIMINGS[s.timing]!;
+        sim.at(at, () => sim.editConfig(EDITED_TIMINGS[f.duration % EDITED_TIMINGS.length]!));
+        heal(at + f.duration * 1000, () => sim.editConfig({ ttl, loop_wait, retry_timeout }));
+        break;
+      }
     }
   }
   for (const w of s.writes) sim.at(w.at * 1000, () => sim.write(w.bytes));

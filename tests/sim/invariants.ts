@@ -11,6 +11,9 @@
  *   the leader key and runs as a queryable primary (not while the `config` key promises what hactl cannot keep);
  * - (f) while the `config` key promises what hactl cannot keep (`synchronous_mode`, `standby_cluster`,
  *   `failsafe_mode`, ...), nobody but the member that held the leader key then holds it.
+ * - (g) every fence deadline of the member that holds the leader key (its agent's timer, its fencing supervisor,
+ *   its watchdog) is at or before the expiry of the lease that holds the key, as the etcd model sees it: the
+ *   member stops being a writable primary before another can take the key.
  *
  * The checks read the simulator through `SimView` and return the first broken invariant as text; the simulator
  * throws it as a `SimViolation` with the seed and the trace tail.
@@ -47,6 +50,12 @@ export interface HostView {
   /** The fencing supervisor: `ok`, `missing`, `dead` or `frozen` since `supervisorSince` (absent: always ok). */
   readonly supervisor?: string;
   readonly supervisorSince?: number;
+  /** The agent process, when it runs: its fence timer's deadline (ms), or null when not armed. */
+  readonly agent?: { readonly fenceDeadline: number | null } | null;
+  /** The fencing supervisor's deadline (ms), or null when disarmed. */
+  readonly fenceDeadline?: number | null;
+  /** When the watchdog would fire (ms), or null when closed. */
+  readonly watchdogDeadline?: number | null;
 }
 
 /** What the invariants read of the simulator. */
@@ -62,6 +71,10 @@ export interface SimView {
   readonly refusedConfig?: { keys: readonly string[]; leader: string | null } | null;
   /** The member named in the `leader` key right now. */
   leaderKey(): string | null;
+  /** When the lease that holds the leader key expires, as the etcd model sees it (ms), or null. */
+  leaderLeaseExpiry?(): number | null;
+  /** The timings liveness allows for (the longest the schedule has used), when they changed mid-schedule. */
+  readonly livenessSettings?: DynamicSettings;
 }
 
 /** Is some fault active now (an agent not running, a partition, held-back cycles)? */
@@ -91,6 +104,8 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
   }
   const unguarded = unguardedLeader(sim);
   if (unguarded !== null) return unguarded;
+  const fence = brokenFence(sim);
+  if (fence !== null) return fence;
   const refused = sim.refusedConfig;
   if (refused) {
     const holder = sim.leaderKey();
@@ -98,9 +113,9 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
       return `(f) ${holder} holds the leader key while the cluster's config sets ${refused.keys.join(", ")}`;
     }
   }
+  const timing = sim.livenessSettings ?? sim.settings;
   if (
-    !refused && !faultActive(sim) &&
-    sim.now - sim.lastFaultChange >= livenessWindow(sim.settings, sim.durations)
+    !refused && !faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(timing, sim.durations)
   ) {
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
@@ -125,6 +140,26 @@ function unguardedLeader(sim: SimView): string | null {
     (sim.now - since) / 1000
   }s after its fencing supervisor went ` +
     `${m.supervisor} (bound ${bound / 1000}s)`;
+}
+
+/** Invariant (g): a fence deadline of the key holder later than the expiry of the lease that holds the key. */
+function brokenFence(sim: SimView): string | null {
+  const holder = sim.leaderKey();
+  const expiry = sim.leaderLeaseExpiry?.() ?? null;
+  const m = holder === null ? undefined : sim.members.find((x) => x.name === holder);
+  if (!m || expiry === null) return null;
+  const deadlines: [string, number | null | undefined][] = [
+    ["agent timer", m.agent?.fenceDeadline],
+    ["supervisor", m.fenceDeadline],
+    ["watchdog", m.watchdogDeadline],
+  ];
+  for (const [what, at] of deadlines) {
+    if (at != null && at > expiry) {
+      return `(g) ${m.name}'s ${what} fences at ${at / 1000}s, after its leader key's lease expires at ` +
+        `${expiry / 1000}s`;
+    }
+  }
+  return null;
 }
 
 /** Invariant (c) for one member: what is wrong with the upstream it streams from, or null. */

@@ -12,9 +12,14 @@
  * Faults: `partition` (the host loses etcd, peers and replication), `partitionDcs` (etcd only), `crashPostgres`,
  * `stopAgent`/`startAgent`/`restartAgent` (graceful `shutdown()`, then a fresh Agent that adopts whatever Postgres
  * it finds), `killAgent` (the agent process dies, Postgres keeps running), `hostCrash`/`hostStart`, `delay`
- * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes), `supervisorFault` (the fencing supervisor missing, dead, frozen or back).
+ * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes),
+ * `supervisorFault` (the fencing supervisor missing, dead, frozen or back), `editConfig` (what `hactl edit-config`
+ * writes: a change of ttl, loop_wait or retry_timeout mid-schedule).
  *
- * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness) are checked
+ * Each agent's watchdog only records its deadline, for invariant (e) (sim_ttl.ts).
+ *
+ * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness, every fence
+ * deadline within the lease that holds the leader key) are checked
  * after every step (a cycle, a timer, a fault); a violation throws `SimViolation` with the seed and the last 40
  * trace lines (trace.ts).
  *
@@ -33,6 +38,7 @@ import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
 import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
 import { type SupervisorMode, supervisorProblem } from "./fake_supervisor.ts";
+import { editedConfig, recordingWatchdog } from "./sim_ttl.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
 export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
@@ -96,6 +102,8 @@ export interface SimMember {
    */
   supervisor: SupervisorMode;
   supervisorSince: number;
+  /** When the watchdog would fire (virtual ms; null while closed): it outlives the agent process, not the host. */
+  watchdogDeadline: number | null;
 }
 
 const WALL_EPOCH = 1_700_000_000_000;
@@ -114,7 +122,10 @@ export class Sim implements SimView {
   readonly world: FakePostgresWorld;
   readonly members: SimMember[] = [];
   readonly trace: TraceLine[] = [];
-  readonly settings: DynamicSettings;
+  /** The dynamic settings in the `config` key now (`editConfig` changes them). */
+  settings: DynamicSettings;
+  /** The longest ttl and loop_wait the schedule has used so far (a lease granted before a decrease runs on). */
+  livenessSettings: DynamicSettings;
   readonly durations: OpDurations;
   /** Virtual time of the last fault injected or healed (liveness counts from there). */
   lastFaultChange = 0;
@@ -135,6 +146,7 @@ export class Sim implements SimView {
     this.#onLine = opts.onLine;
     this.#checkHistories = opts.checkHistories ?? true;
     this.settings = normalizeDynamic(this.#bootstrapDcs).settings;
+    this.livenessSettings = this.settings;
     this.durations = { ...DEFAULT_DURATIONS, ...opts.durations };
     this.etcd = new MemoryEtcd({ now: () => this.now });
     this.world = new FakePostgresWorld({
@@ -163,6 +175,7 @@ export class Sim implements SimView {
         fenceDeadline: null,
         supervisor: "ok",
         supervisorSince: 0,
+        watchdogDeadline: null,
         partitioned: false,
         dcsPartitioned: false,
         burst: { at: -1, count: 0 },
@@ -187,7 +200,7 @@ export class Sim implements SimView {
       namespace: "/service",
       scope: "demo",
       name: m.name,
-      ttl: this.settings.ttl,
+      ttl: normalizeDynamic(this.#bootstrapDcs).settings.ttl,
     });
     const directory: PeerDirectory = { statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl) };
     const bootstrapDcs = this.#bootstrapDcs;
@@ -227,6 +240,7 @@ export class Sim implements SimView {
         },
         unusable: () => supervisorProblem(m, this.now),
       },
+      watchdog: recordingWatchdog(() => this.now, m),
       log: {
         cycle: () => {},
         warn: () => {},
@@ -513,6 +527,7 @@ export class Sim implements SimView {
     m.dcs = null;
     m.state = "down";
     m.fenceDeadline = null; // the supervisor dies with the host
+    m.watchdogDeadline = null; // and the host's reset ends the watchdog's count
     m.pg.hostCrash();
     this.#fault();
     this.event(name, "host crashed");
@@ -553,6 +568,30 @@ export class Sim implements SimView {
     this.event("ctl", `config set to ${JSON.stringify(next)}`);
   }
 
+  /**
+   * What `hactl edit-config` does: merge `patch` (Patroni's keys, e.g. `{ ttl: 30 }`) into the `config` key, by a
+   * compare-and-set on its mod revision.
+   */
+  editConfig(patch: Record<string, unknown>): void {
+    const key = this.#prefix + KEYS.config;
+    const kv = this.etcd.get("ctl", key);
+    const edit = editedConfig(kv?.value ?? null, this.#bootstrapDcs, patch, this.livenessSettings);
+    const put = { put: { key, value: edit.json } };
+    if (!this.etcd.txn("ctl", [{ key, target: "mod", equals: kv?.modRevision ?? "0" }], [put])) {
+      throw new Error("editConfig: the config key changed under the simulator");
+    }
+    [this.settings, this.livenessSettings] = [edit.settings, edit.longest];
+    this.#fault();
+    this.event("ctl", `edit-config: ${JSON.stringify(patch)}`);
+  }
+
+  /** When the lease that holds the leader key expires, as the etcd model sees it (virtual ms), or null. */
+  leaderLeaseExpiry(): number | null {
+    const kv = this.etcd.get(OBSERVER, this.#prefix + KEYS.leader);
+    if (!kv || kv.lease === "0") return null;
+    return this.etcd.leaseInfo(kv.lease)?.expiresAt ?? null;
+  }
+
   /** Hold back the member's cycles for `ms` (a slow or stalled loop). */
   delay(name: string, ms: number): void {
     const m = this.member(name);
@@ -587,7 +626,7 @@ export class Sim implements SimView {
 
   /** How long after the last fault change the cluster must have a leader running as primary. */
   livenessWindow(): number {
-    return livenessWindow(this.settings, this.durations);
+    return livenessWindow(this.livenessSettings, this.durations);
   }
 
   /** Throws SimViolation when an invariant does not hold now. */

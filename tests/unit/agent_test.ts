@@ -30,6 +30,12 @@ Deno.test("rerunAtOnce(): after a failed lock action, an etcd failure or a promo
     reason: "",
   });
   assert.equal(rerunAtOnce(result({ decision: plan([renew]), failedAt: 0 })), true);
+  const move = { type: "move_lease" as const, ttl: 30, leader: true };
+  assert.equal(
+    rerunAtOnce(result({ decision: plan([renew, move]), failedAt: 1 })),
+    true,
+    "a refused key move",
+  );
   assert.equal(
     rerunAtOnce(
       result({ decision: plan([renew, { type: "write_status", optime: 1 }]), failedAt: 1, dcsFailed: true }),

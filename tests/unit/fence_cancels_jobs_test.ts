@@ -61,7 +61,6 @@ function setUp() {
     log: { cycle: () => {}, warn: () => {}, error: (m: string) => void errors.push(m) },
   } as unknown as AgentDeps;
   const fence = new LeaseFence(deps, {
-    ttl: () => 30,
     paused: () => false,
     stopped: () => false,
     wake: () => {},
@@ -76,7 +75,7 @@ const flush = async () => {
 
 Deno.test("a fence that fires while a restart job stops Postgres cancels it: no start as primary afterwards", async () => {
   const { pg, jobs, fence, fireAll, errors } = setUp();
-  fence.renewed(0);
+  fence.renewed(0, 30);
   jobs.start({ kind: "restart", role: "primary", upstream: null });
   await flush();
   assert.deepEqual(pg.calls, ["stop fast"]);
@@ -97,7 +96,7 @@ Deno.test("a fence that fires while a restart job stops Postgres cancels it: no 
 
 Deno.test("a fence that fires while a start job brings Postgres up stops it again once the start has ended", async () => {
   const { pg, jobs, fence, fireAll } = setUp();
-  fence.renewed(0);
+  fence.renewed(0, 30);
   jobs.start({ kind: "start", role: "primary", upstream: null });
   await flush();
   assert.deepEqual(pg.calls, ["start primary"]);

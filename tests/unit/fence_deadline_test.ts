@@ -36,7 +36,8 @@ Deno.test("fenceFires(): unless a renewal came since, the loop stopped, or the c
   assert.equal(fenceFires({ ...base, lastRenewal: 1001 }), false);
   assert.equal(fenceFires({ ...base, stopped: true }), false);
   assert.equal(fenceFires({ ...base, paused: true }), false);
-  // The ttl in effect when the deadline passes counts: a longer ttl since pushes the last renewal's deadline out.
+  // A renewal's deadline counts with the ttl that renewal armed the fence with (LeaseFence passes it, never the
+  // configured ttl read since): one armed with a longer ttl pushes the deadline out.
   assert.equal(renewedSince(1000, 40, deadline), true);
   assert.equal(renewedSince(1000, 30, deadline), false);
 });
