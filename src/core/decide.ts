@@ -89,6 +89,8 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
   };
   // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
+  // Counted only while Postgres runs as a replica (decide_replica.ts sets and clears it).
+  if (!(obs.pg.running && obs.pg.role === "replica")) delete mem.notStreamingSince;
   return { obs, mem, ctx, view, holdsLock };
 }
 

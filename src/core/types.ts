@@ -190,7 +190,28 @@ export interface PgObservation {
   pendingRestartReason: Record<string, { old_value: string; new_value: string }>;
   /** The switches recorded in the current timeline's history file (`pg_wal/<TLI>.history`); empty on timeline 1. */
   timelineHistory: TimelineSwitch[];
+  /**
+   * A stopped server's position as pg_controldata records it (Patroni's rule): after a shutdown in recovery (or
+   * a crash while in archive recovery) the minimum recovery ending location and its timeline, else the latest
+   * checkpoint and its timeline. Absent while Postgres runs or when pg_controldata could not be read.
+   */
+  controlPosition?: LocalPosition | null;
 }
+
+/** Where this member's history ends: its timeline, the position on it, and whether it was in recovery. */
+export interface LocalPosition {
+  inRecovery: boolean;
+  timeline: number;
+  lsn: number;
+}
+
+/**
+ * The leader's timeline and history as read from the leader's own server (src/pg/leader_timeline.ts), for the
+ * divergence check; `error` when it could not be read (unreachable, or still in recovery).
+ */
+export type LeaderTimeline =
+  | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[] }
+  | { member: string; error: string };
 
 /** An observation of a data directory nobody can query. */
 export function emptyPgObservation(): PgObservation {
@@ -315,6 +336,11 @@ export interface Observation {
    * the local file), `forced` for `POST /reload`/SIGHUP (Postgres is reloaded even when its files did not change).
    */
   reloadRequested?: "config" | "forced";
+  /**
+   * The leader's timeline history, fetched only when this member follows a leader and may have diverged from it
+   * (src/core/divergence.ts `divergenceCheckTarget`): stopped, not streaming, or on an older timeline.
+   */
+  leaderTimeline?: LeaderTimeline;
 }
 
 /** The filters a restart is subject to (`POST /restart`). */
@@ -358,6 +384,8 @@ export interface Memory {
   rewindFailed: boolean;
   /** Seconds a restarted leader's Postgres may stay down (a restart's `timeout`), instead of primary_start_timeout. */
   startTimeout?: number;
+  /** Since when (monotonic ms) this running replica has not been streaming; absent while it streams. */
+  notStreamingSince?: number;
 }
 
 export const INITIAL_MEMORY: Memory = {

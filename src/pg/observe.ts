@@ -1,6 +1,6 @@
 /**
  * Observing the local instance once per cycle: the data directory's state, standby.signal, the system identifier,
- * whether a postmaster runs, and then one status query (role, WAL position, timeline, replication, settings),
+ * whether a postmaster runs (when not, its pg_controldata position), and then one status query (role, WAL position, timeline, replication, settings),
  * the command-line parameters a restart would change, and a primary's timeline history.
  *
  * I/O: stats files, reads pg_wal, runs pg_controldata, one SQL round trip. May import: `src/core/`, `src/pg/`.
@@ -13,6 +13,7 @@ import { applyControlDataMinimums } from "./conf.ts";
 import { effective } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { exists, postmasterPid } from "./process.ts";
+import { controlPosition } from "./leader_timeline.ts";
 import {
   addCmdlinePending,
   fillFromStatus,
@@ -34,7 +35,10 @@ export async function observePostgres(inst: PgInstance): Promise<PgObservation> 
   obs.standbySignal = await exists(`${inst.dataDir}/standby.signal`);
   obs.sysid = await inst.systemIdentifier();
   obs.running = (await postmasterPid(inst.dataDir)) !== null;
-  if (!obs.running) return obs;
+  if (!obs.running) {
+    obs.controlPosition = controlPosition(await inst.controlData());
+    return obs;
+  }
   let row: StatusRow;
   try {
     const rows = await inst.sql.query((sql) => sql.unsafe(STATUS_SQL));

@@ -1,6 +1,7 @@
 /**
  * `observe`: one snapshot per cycle of the DCS (or `unreachable since T`), the local Postgres, the job in flight,
- * the peers' statuses when a leader race needs them, the watchdog's usability and the pending requests; and the
+ * the peers' statuses when a leader race needs them, the leader's timeline history when this member may have left
+ * it, the watchdog's usability and the pending requests; and the
  * world as last seen (cluster view, Postgres reading, dynamic settings) that the REST API's snapshot answers from.
  *
  * May import: `src/core/` only.
@@ -8,6 +9,7 @@
  * @module
  */
 import { configChangeReloads, peersToAsk } from "../core/loop.ts";
+import { divergenceCheckTarget } from "../core/divergence.ts";
 import { DcsError } from "../core/ports.ts";
 import {
   type ClusterView,
@@ -112,6 +114,9 @@ export class Observer {
     this.notePg(pgObs);
     const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name);
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
+    // The leader's timeline history, only when this member may have left it (src/core/divergence.ts).
+    const checkAgainst = divergenceCheckTarget(dcsObs, pgObs, jobs.busy, this.deps.name, this.#dynamic.pause);
+    const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst) : null;
     this.#noteWatchdog();
     const restart = requests.pendingRestart;
     return {
@@ -125,6 +130,7 @@ export class Observer {
       ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
+      ...(leaderTimeline ? { leaderTimeline } : {}),
     };
   }
 

@@ -30,7 +30,14 @@ import type { DynamicSettings, Tags } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memory_pg.ts";
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
-import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
+import {
+  brokenInvariant,
+  DivergenceWatch,
+  faultActive,
+  livenessWindow,
+  type SimView,
+  SimViolation,
+} from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
@@ -117,6 +124,8 @@ export class Sim implements SimView {
   readonly #onLine: ((line: TraceLine) => void) | undefined;
   readonly #checkHistories: boolean;
   #events: { at: number; seq: number; run: () => void | Promise<void> }[] = [];
+  readonly #divergence = new DivergenceWatch();
+  readonly #lastReason = new Map<string, string>();
   #eventSeq = 0;
 
   constructor(opts: SimOptions = {}) {
@@ -363,8 +372,14 @@ export class Sim implements SimView {
     if (rerunAtOnce(result) || jobDone) m.nextAt = this.now;
   }
 
+  /** The sentence of the member's last cycle. */
+  lastReason(name: string): string | undefined {
+    return this.#lastReason.get(name);
+  }
+
   #record(m: SimMember, result: CycleResult): void {
     const { actions, reason } = result.decision;
+    this.#lastReason.set(m.name, reason);
     const failed = result.failedAt >= 0
       ? `${actions[result.failedAt]!.type} failed: ${result.error ?? "refused"}`
       : null;
@@ -538,7 +553,7 @@ export class Sim implements SimView {
 
   /** Throws SimViolation when an invariant does not hold now. */
   check(): void {
-    const broken = brokenInvariant(this, this.#checkHistories);
+    const broken = brokenInvariant(this, this.#checkHistories) ?? this.#divergence.broken(this);
     if (broken !== null) this.#fail(broken);
   }
 

@@ -1,0 +1,127 @@
+/**
+ * Has this member's history left the leader's? Patroni's divergence rule, applied to every member that follows a
+ * leader: on start (Postgres stopped: after a lost race, a demotion, a crash, an agent restart), while a running
+ * replica does not stream (an upstream change, a leader that moved on without it), and when the leader's timeline
+ * is newer than this member's (a timeline change of the leader). The leader's timeline history is compared with
+ * where this member's WAL ends:
+ *
+ * - a running replica: its replay position and timeline (WAL received but not yet replayed does not count: on
+ *   reaching the switch point, recovery follows the newer timeline by itself);
+ * - a stopped server: pg_controldata (the minimum recovery ending location after a shutdown in recovery, else the
+ *   latest checkpoint).
+ *
+ * A member on a newer timeline than the leader's has diverged; on the same timeline it has not; on an older one it
+ * has diverged when its position on that timeline is past the point where the leader's history left it (a former
+ * primary when its latest checkpoint starts at or past that point). The check is made only against the
+ * read-write leader: never against a cascading (`replicatefrom`) upstream, which may still be on the old timeline.
+ *
+ * Pure. May import: `src/core/types.ts`.
+ *
+ * @module
+ */
+import {
+  type ClusterView,
+  type DcsObservation,
+  formatLsn,
+  type LeaderTimeline,
+  type LocalPosition,
+  type Observation,
+  type PgObservation,
+  type TimelineSwitch,
+  type Upstream,
+} from "./types.ts";
+
+/** The leader's member as an upstream, when its key says it runs as the read-write primary. */
+export function readWriteLeader(view: ClusterView, me: string): Upstream | null {
+  const name = view.leader?.name;
+  if (!name || name === me) return null;
+  const member = view.members.find((m) => m.name === name);
+  if (!member || !member.data.conn_url) return null;
+  if (member.data.role !== "primary" && member.data.role !== "master") return null;
+  return { name, connUrl: member.data.conn_url };
+}
+
+/**
+ * The leader whose timeline history this cycle needs, or null: only for a member that follows a read-write leader
+ * and may have left its history (Postgres stopped, a replica that does not stream, or one on an older timeline
+ * than the leader's key says), never while a job runs or the cluster is paused.
+ */
+export function divergenceCheckTarget(
+  dcs: DcsObservation,
+  pg: PgObservation,
+  jobBusy: boolean,
+  me: string,
+  paused: boolean,
+): Upstream | null {
+  if (dcs.kind !== "ok" || jobBusy || paused || pg.dataDir !== "initialized") return null;
+  const leader = readWriteLeader(dcs.cluster, me);
+  if (!leader) return null;
+  if (!pg.running) return leader;
+  if (!pg.queryable || pg.role !== "replica") return null;
+  if (pg.replicationState !== "streaming") return leader;
+  const leaderTimeline = dcs.cluster.members.find((m) => m.name === leader.name)?.data.timeline;
+  return typeof leaderTimeline === "number" && pg.timeline !== null && pg.timeline < leaderTimeline
+    ? leader
+    : null;
+}
+
+/** Where this member's history ends: a running replica's replay position, or a stopped server's pg_controldata. */
+export function localPosition(pg: PgObservation): LocalPosition | null {
+  if (pg.running) {
+    const lsn = pg.replayLsn ?? pg.walPosition;
+    if (pg.role !== "replica" || pg.timeline === null || lsn === null) return null;
+    return { inRecovery: true, timeline: pg.timeline, lsn };
+  }
+  return pg.controlPosition ?? null;
+}
+
+/** Patroni's comparison of a local position with the leader's timeline and history: true when diverged. */
+export function hasDiverged(
+  local: LocalPosition,
+  leaderTimeline: number,
+  history: readonly TimelineSwitch[],
+): boolean {
+  if (local.timeline > leaderTimeline) return true;
+  if (local.timeline === leaderTimeline) return false;
+  for (const sw of history) {
+    if (sw.timeline === local.timeline) {
+      // A former primary's latest checkpoint starting before the switch point may end exactly at it (its shutdown
+      // checkpoint, which the new leader received): Patroni reads its end with pg_waldump; here it counts as not
+      // diverged. pg_rewind, always run for a former primary when enabled, finds out itself, and once it runs as
+      // a replica its replay position is checked again.
+      return local.inRecovery ? local.lsn > sw.switchLsn : local.lsn >= sw.switchLsn;
+    }
+    if (sw.timeline > local.timeline) return true;
+  }
+  return true;
+}
+
+/** The divergence verdict of this cycle: diverged (and why), not diverged, unknown (and why), or not checked. */
+export type Divergence =
+  | { kind: "diverged"; leader: string; why: string }
+  | { kind: "same"; leader: string }
+  | { kind: "unknown"; leader: string; why: string }
+  | null;
+
+/** Read the cycle's observation: has this member's history left the leader's? */
+export function divergence(obs: Observation): Divergence {
+  const lt: LeaderTimeline | undefined = obs.leaderTimeline;
+  if (!lt) return null;
+  if ("error" in lt) return { kind: "unknown", leader: lt.member, why: lt.error };
+  const local = localPosition(obs.pg);
+  if (!local) {
+    return { kind: "unknown", leader: lt.member, why: "this member's timeline and position are not known" };
+  }
+  if (!hasDiverged(local, lt.timeline, lt.history)) return { kind: "same", leader: lt.member };
+  return {
+    kind: "diverged",
+    leader: lt.member,
+    why: `timeline ${local.timeline} at ${formatLsn(local.lsn)} is not in the history of '${lt.member}' ` +
+      `(timeline ${lt.timeline}${switchText(lt.history, local.timeline)})`,
+  };
+}
+
+function switchText(history: readonly TimelineSwitch[], timeline: number): string {
+  const sw = history.find((s) => s.timeline === timeline);
+  return sw ? `, which left timeline ${timeline} at ${formatLsn(sw.switchLsn)}` : "";
+}

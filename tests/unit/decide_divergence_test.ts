@@ -1,0 +1,207 @@
+/**
+ * Divergence from the leader's history (src/core/divergence.ts and its use in decide_replica.ts): when the leader's
+ * timeline is fetched, Patroni's comparison, and what decide does about a member that left the leader's history —
+ * one started as a replica while nobody led, one that lost a race or was demoted (stopped), one ahead of the new
+ * leader (running, not streaming), one behind a cascading upstream still on the old timeline.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { decide } from "../../src/core/decide.ts";
+import { divergenceCheckTarget, hasDiverged } from "../../src/core/divergence.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
+import {
+  INITIAL_MEMORY,
+  type LeaderTimeline,
+  type Observation,
+  type PgObservation,
+} from "../../src/core/types.ts";
+import { ctx, member, obs, pgState, view } from "../helpers/decide_inputs.ts";
+
+const PG1 = { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" };
+const REWIND = { ...DYNAMIC_DEFAULTS, usePgRewind: true };
+/** pg1 leads on timeline 2, which left timeline 1 at 5000. */
+const LEADER_TL2: LeaderTimeline = {
+  member: "pg1",
+  inRecovery: false,
+  timeline: 2,
+  history: [{ timeline: 1, switchLsn: 5000, reason: "no recovery target specified" }],
+};
+const leaderOnTl2 = view({
+  members: [member("pg1", { role: "primary", timeline: 2 }), member("pg2"), member("pg3")],
+});
+/** A replica on timeline 1 at 6000: 1000 bytes past the point where the leader's history left timeline 1. */
+const AHEAD_RUNNING = pgState({
+  replicationState: "in archive recovery",
+  walPosition: 6000,
+  replayLsn: 6000,
+});
+const AHEAD_STOPPED = pgState({
+  running: false,
+  queryable: false,
+  role: null,
+  replicationState: null,
+  controlPosition: { inRecovery: true, timeline: 1, lsn: 6000 },
+});
+
+function withLeader(pg: PgObservation, lt: LeaderTimeline = LEADER_TL2, over: Partial<Observation> = {}) {
+  return obs(pg, leaderOnTl2, { leaderTimeline: lt, ...over });
+}
+
+Deno.test("divergenceCheckTarget(): the read-write leader, for a stopped member, a silent replica or one behind its timeline", () => {
+  const ok = { kind: "ok" as const, cluster: leaderOnTl2 };
+  assert.deepEqual(divergenceCheckTarget(ok, AHEAD_STOPPED, false, "pg2", false), PG1);
+  assert.deepEqual(divergenceCheckTarget(ok, AHEAD_RUNNING, false, "pg2", false), PG1);
+  // Streaming, but on timeline 1 while the leader's key says 2 (a cascading upstream on the old timeline).
+  assert.deepEqual(divergenceCheckTarget(ok, pgState(), false, "pg3", false), PG1);
+  // Streaming on the leader's timeline: nothing to check.
+  assert.equal(divergenceCheckTarget(ok, pgState({ timeline: 2 }), false, "pg2", false), null);
+  // Never while a job runs, while paused, for the leader itself, or while the leader is not read-write yet.
+  assert.equal(divergenceCheckTarget(ok, AHEAD_STOPPED, true, "pg2", false), null);
+  assert.equal(divergenceCheckTarget(ok, AHEAD_STOPPED, false, "pg2", true), null);
+  assert.equal(divergenceCheckTarget(ok, AHEAD_STOPPED, false, "pg1", false), null);
+  const promoting = view({ members: [member("pg1", { role: "replica" }), member("pg2")] });
+  assert.equal(
+    divergenceCheckTarget({ kind: "ok", cluster: promoting }, AHEAD_STOPPED, false, "pg2", false),
+    null,
+  );
+});
+
+Deno.test("hasDiverged(): Patroni's comparison of a position with the leader's timeline history", () => {
+  const h = LEADER_TL2.history;
+  assert.equal(
+    hasDiverged({ inRecovery: true, timeline: 1, lsn: 5000 }, 2, h),
+    false,
+    "replayed up to the switch",
+  );
+  assert.equal(
+    hasDiverged({ inRecovery: true, timeline: 1, lsn: 5001 }, 2, h),
+    true,
+    "replayed past the switch",
+  );
+  assert.equal(
+    hasDiverged({ inRecovery: false, timeline: 1, lsn: 4900 }, 2, h),
+    false,
+    "checkpoint before it",
+  );
+  assert.equal(
+    hasDiverged({ inRecovery: false, timeline: 1, lsn: 5000 }, 2, h),
+    true,
+    "checkpoint at the switch",
+  );
+  assert.equal(hasDiverged({ inRecovery: true, timeline: 2, lsn: 9000 }, 2, h), false, "same timeline");
+  assert.equal(hasDiverged({ inRecovery: true, timeline: 3, lsn: 100 }, 2, h), true, "newer than the leader");
+  // Timeline 2 of another history: the leader's went 1 -> 3, so a member on 2 has left it.
+  const skip = [{ timeline: 1, switchLsn: 5000, reason: "" }, { timeline: 3, switchLsn: 8000, reason: "" }];
+  assert.equal(hasDiverged({ inRecovery: true, timeline: 2, lsn: 5100 }, 4, skip), true);
+  assert.equal(
+    hasDiverged({ inRecovery: true, timeline: 2, lsn: 5100 }, 4, []),
+    true,
+    "no history to follow",
+  );
+});
+
+Deno.test("decide() rewinds a running replica ahead of the new leader from the leader, stopping it first", () => {
+  const d = decide(withLeader(AHEAD_RUNNING), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+  assert.deepEqual(d.actions, [
+    { type: "demote", mode: "fast" },
+    { type: "start_job", job: { kind: "rewind", upstream: PG1 } },
+  ]);
+  assert.match(d.reason, /^diverged: rewind needed \(timeline 1 at 0\/1770 is not in the history of 'pg1'/);
+});
+
+Deno.test("decide() rewinds a stopped replica (after a lost race or a demotion) ahead of the leader before it starts", () => {
+  const d = decide(withLeader(AHEAD_STOPPED), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+  assert.deepEqual(d.actions, [{ type: "start_job", job: { kind: "rewind", upstream: PG1 } }]);
+  assert.match(d.reason, /^diverged: rewind needed/);
+  // Not past the switch point: it starts as a replica and streams the new timeline.
+  const behind = { ...AHEAD_STOPPED, controlPosition: { inRecovery: true, timeline: 1, lsn: 4000 } };
+  const d2 = decide(withLeader(behind), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+  assert.deepEqual(d2.actions, [{
+    type: "start_job",
+    job: { kind: "start", role: "replica", upstream: PG1 },
+  }]);
+  // The leader's history could not be read: start (the check runs again while it does not stream).
+  const unknown = withLeader(AHEAD_STOPPED, { member: "pg1", error: "pg1 is still in recovery" });
+  assert.equal(
+    decide(unknown, INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND })).actions[0]?.type,
+    "start_job",
+  );
+});
+
+Deno.test("decide() checks a replica behind a cascading upstream against the leader and rewinds from the leader", () => {
+  // pg3 streams from pg2 (replicatefrom), both still on timeline 1 past the leader's switch point.
+  const pg = pgState({ walPosition: 6000, replayLsn: 6000, upstream: "127.0.0.1:5433" });
+  const d = decide(
+    withLeader(pg),
+    INITIAL_MEMORY,
+    ctx("pg3", { dynamic: REWIND, tags: { replicatefrom: "pg2" } }),
+  );
+  assert.deepEqual(d.actions, [
+    { type: "demote", mode: "fast" },
+    { type: "start_job", job: { kind: "rewind", upstream: PG1 } },
+  ]);
+});
+
+Deno.test("decide() rewinds a former primary from the read-write leader, never from its replicatefrom member", () => {
+  const former = pgState({ running: false, queryable: false, role: null, standbySignal: false });
+  const d = decide(
+    obs(former, leaderOnTl2),
+    INITIAL_MEMORY,
+    ctx("pg3", { dynamic: REWIND, tags: { replicatefrom: "pg2" } }),
+  );
+  assert.deepEqual(d.actions, [{ type: "start_job", job: { kind: "rewind", upstream: PG1 } }]);
+  assert.equal(d.reason, "running pg_rewind from 'pg1' before following 'pg2'");
+  // The leader's key does not say it runs as a primary yet: wait rather than rewind from a server in recovery.
+  const promoting = view({ members: [member("pg1", { role: "replica" }), member("pg2"), member("pg3")] });
+  const d2 = decide(obs(former, promoting), INITIAL_MEMORY, ctx("pg3", { dynamic: REWIND }));
+  assert.deepEqual(d2.actions, []);
+  assert.match(d2.reason, /waiting for the leader 'pg1' to run as the read-write primary/);
+});
+
+Deno.test("decide() re-clones a diverged replica without pg_rewind when remove_data_directory_on_diverged_timelines is set", () => {
+  const d = decide(
+    withLeader(AHEAD_RUNNING),
+    INITIAL_MEMORY,
+    ctx("pg2", { removeDataOnDivergedTimelines: true }),
+  );
+  assert.deepEqual(d.actions, [
+    { type: "demote", mode: "fast" },
+    { type: "start_job", job: { kind: "clone", upstream: PG1 } },
+  ]);
+  const stopped = decide(
+    withLeader(AHEAD_STOPPED),
+    INITIAL_MEMORY,
+    ctx("pg2", { removeDataOnDivergedTimelines: true }),
+  );
+  assert.deepEqual(stopped.actions, [{ type: "start_job", job: { kind: "clone", upstream: PG1 } }]);
+});
+
+Deno.test("decide() says a diverged replica needs 'hactl reinit' when it may neither rewind nor re-clone", () => {
+  const d = decide(withLeader(AHEAD_RUNNING), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, [{ type: "follow", upstream: PG1 }]);
+  assert.doesNotMatch(d.reason, /^no action/);
+  assert.match(d.reason, /but not streaming: diverged .*run 'hactl reinit'/);
+});
+
+Deno.test("decide() says when a following replica has not streamed for a while, never 'no action' forever", () => {
+  const pg = pgState({ replicationState: "in archive recovery", timeline: 2 });
+  const same: LeaderTimeline = { ...LEADER_TL2 };
+  const first = decide(withLeader(pg, same, { now: 100_000 }), INITIAL_MEMORY, ctx("pg2"));
+  assert.equal(first.memory.notStreamingSince, 100_000);
+  assert.match(first.reason, /^no action/);
+  const later = decide(withLeader(pg, same, { now: 160_000 }), first.memory, ctx("pg2"));
+  assert.equal(later.memory.notStreamingSince, 100_000);
+  assert.match(
+    later.reason,
+    /following 'pg1' \(leader pg1\) but not streaming for 60 s \(in archive recovery\)/,
+  );
+  // Streaming again clears the mark.
+  const again = decide(
+    withLeader(pgState({ timeline: 2 }), same, { now: 170_000 }),
+    later.memory,
+    ctx("pg2"),
+  );
+  assert.equal(again.memory.notStreamingSince, undefined);
+  assert.match(again.reason, /^no action/);
+});
