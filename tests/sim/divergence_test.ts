@@ -74,3 +74,26 @@ Deno.test("sim: a cluster restarted on kept data with a replica ahead of the rac
   assert.equal(sim.leaderKey(), "pg2", "pg2 did not win the race: the scenario tests nothing");
   assertConverged(sim);
 });
+
+Deno.test("sim: a former primary started as a replica while nobody led is rewound once another member leads", async () => {
+  // Found by the fuzzer (fast-check seed 20240917, schedule 402) with the divergence checks reverted, then shrunk:
+  // pg2 and pg3 are cut off, pg1 (the leader) is stopped and started again and comes back as a replica with the
+  // shutdown checkpoint nobody else received; pg2 leads on timeline 2 after the heal, and pg1 used to sit "in
+  // archive recovery" on timeline 1 for good.
+  const dcs = {
+    ttl: 30,
+    loop_wait: 10,
+    retry_timeout: 10,
+    maximum_lag_on_failover: 1048576,
+    postgresql: { use_slots: true, use_pg_rewind: true },
+  };
+  const sim = new Sim({ members: 3, seed: 1, bootstrapDcs: dcs, startOffsets: [0, 0, 0] });
+  sim.at(60_000, () => sim.partition("pg2", true));
+  sim.at(60_000, () => sim.partition("pg3", true));
+  sim.at(100_000, () => sim.stopAgent("pg1"));
+  sim.at(101_000, () => sim.startAgent("pg1"));
+  sim.at(101_000, () => sim.partition("pg2", false));
+  sim.at(101_000, () => sim.partition("pg3", false));
+  await runChecked(sim, 300_000);
+  assertConverged(sim);
+});
