@@ -175,15 +175,26 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
   }
   const since = obs.pg.replicationState === "streaming" ? undefined : mem.notStreamingSince ?? obs.now;
   const next = since === undefined ? streamingAgain(mem) : { ...mem, notStreamingSince: since };
+  const quietMs = since === undefined ? 0 : obs.now - since;
+  if (dv?.kind === "foreign-target" && upstream && quietMs > 2 * ctx.dynamic.loopWait * 1000) {
+    // Postgres picks the newest timeline it can follow again when it starts.
+    return noChange(
+      streamingAgain(mem),
+      `not streaming for ${Math.round(quietMs / 1000)} s: ${dv.why} on it; restarting postgres to follow it`,
+      [{ type: "demote", mode: "fast" }, {
+        type: "start_job",
+        job: { kind: "start", role: "replica", upstream },
+      }],
+    );
+  }
   if (!upstream) {
     return noChange(next, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`);
   }
-  const quietMs = since === undefined ? 0 : obs.now - since;
   const reason = dv?.kind === "diverged"
     ? `I am (${ctx.name}), a secondary following a leader (${leader}) but not streaming: ${dvNote(dv)}`
     : quietMs > 2 * ctx.dynamic.loopWait * 1000
     ? `I am (${ctx.name}), a secondary following '${upstream.name}' (leader ${leader}) but not streaming for ` +
-      `${Math.round(quietMs / 1000)} s (in archive recovery)${dv?.kind === "unknown" ? `; ${dv.why}` : ""}`
+      `${Math.round(quietMs / 1000)} s (in archive recovery)${dv ? `; ${dv.why}` : ""}`
     : `no action. I am (${ctx.name}), a secondary, and following a leader (${leader})`;
   return noChange(next, reason, [{ type: "follow", upstream }]);
 }

@@ -15,6 +15,11 @@
  * primary when its latest checkpoint starts at or past that point). The check is made only against the
  * read-write leader: never against a cascading (`replicatefrom`) upstream, which may still be on the old timeline.
  *
+ * A running replica whose WAL is on the leader's history may still be unable to follow it: its pg_wal holds the
+ * history file of a newer timeline the leader never had (an abandoned branch, fetched from a member that led
+ * briefly), and `recovery_target_timeline = latest` keeps chasing that one ("new timeline N is not a child of
+ * database system timeline M"). Postgres picks its target again when it starts, so such a replica is restarted.
+ *
  * Pure. May import: `src/core/types.ts`.
  *
  * @module
@@ -99,8 +104,10 @@ export function hasDiverged(
 /** The divergence verdict of this cycle: diverged (and why), not diverged, unknown (and why), or not checked. */
 export type Divergence =
   | { kind: "diverged"; leader: string; why: string }
-  | { kind: "same"; leader: string }
+  | { kind: "same"; leader: string; why: string }
   | { kind: "unknown"; leader: string; why: string }
+  /** Its WAL is on the leader's history, but Postgres chases a newer timeline the leader never had. */
+  | { kind: "foreign-target"; leader: string; why: string }
   | null;
 
 /** Read the cycle's observation: has this member's history left the leader's? */
@@ -112,7 +119,28 @@ export function divergence(obs: Observation): Divergence {
   if (!local) {
     return { kind: "unknown", leader: lt.member, why: "this member's timeline and position are not known" };
   }
-  if (!hasDiverged(local, lt.timeline, lt.history)) return { kind: "same", leader: lt.member };
+  const chased = obs.pg.running ? obs.pg.historyTimeline ?? null : null;
+  const lineage = new Set([lt.timeline, ...lt.history.map((h) => h.timeline)]);
+  if (
+    !hasDiverged(local, lt.timeline, lt.history) && chased !== null && chased > local.timeline &&
+    !lineage.has(chased)
+  ) {
+    return {
+      kind: "foreign-target",
+      leader: lt.member,
+      why:
+        `it follows timeline ${chased}, which is not in the history of '${lt.member}' (timeline ${lt.timeline}); ` +
+        `its WAL (timeline ${local.timeline} at ${formatLsn(local.lsn)}) is`,
+    };
+  }
+  if (!hasDiverged(local, lt.timeline, lt.history)) {
+    return {
+      kind: "same",
+      leader: lt.member,
+      why: `timeline ${local.timeline} at ${formatLsn(local.lsn)} is in the history of '${lt.member}' ` +
+        `(timeline ${lt.timeline})`,
+    };
+  }
   return {
     kind: "diverged",
     leader: lt.member,

@@ -196,6 +196,11 @@ export interface PgObservation {
    * checkpoint and its timeline. Absent while Postgres runs or when pg_controldata could not be read.
    */
   controlPosition?: LocalPosition | null;
+  /**
+   * A replica's newest timeline with a history file in its pg_wal: Postgres (`recovery_target_timeline = latest`)
+   * follows that timeline, and cannot follow a leader whose history does not contain it.
+   */
+  historyTimeline?: number | null;
 }
 
 /** Where this member's history ends: its timeline, the position on it, and whether it was in recovery. */

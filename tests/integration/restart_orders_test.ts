@@ -103,6 +103,11 @@ Deno.test({
       assert.equal(c.agents.size, 3);
     } catch (err) {
       await c.dumpLogs("restart-orders");
+      for (const m of c.members) {
+        const text = await Deno.readTextFile(`${m.dataDir}/postgresql.log`).catch(() => "(no log)");
+        // deno-lint-ignore no-console -- failure diagnostics
+        console.error(`----- ${m.name} postgresql.log -----\n${text.split("\n").slice(-25).join("\n")}`);
+      }
       throw err;
     }
   },

@@ -205,3 +205,31 @@ Deno.test("decide() says when a following replica has not streamed for a while, 
   assert.equal(again.memory.notStreamingSince, undefined);
   assert.match(again.reason, /^no action/);
 });
+
+Deno.test("decide() restarts a replica that chases a timeline the leader never had, once it has not streamed for a while", () => {
+  // Its WAL (timeline 2 at 5000) is on the leader's history (timeline 4 left 2 at 6000), but its pg_wal holds the
+  // history file of timeline 3, an abandoned branch: Postgres keeps asking the leader for timeline 3.
+  const leader: LeaderTimeline = {
+    member: "pg1",
+    inRecovery: false,
+    timeline: 4,
+    history: [{ timeline: 1, switchLsn: 1000, reason: "" }, { timeline: 2, switchLsn: 6000, reason: "" }],
+  };
+  const pg = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimeline: 3 });
+  const first = decide(withLeader(pg, leader, { now: 100_000 }), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(
+    first.actions,
+    [{ type: "follow", upstream: PG1 }],
+    "not at once: it may be about to stream",
+  );
+  const later = decide(withLeader(pg, leader, { now: 130_000 }), first.memory, ctx("pg2"));
+  assert.deepEqual(later.actions, [
+    { type: "demote", mode: "fast" },
+    { type: "start_job", job: { kind: "start", role: "replica", upstream: PG1 } },
+  ]);
+  assert.match(later.reason, /follows timeline 3, which is not in the history of 'pg1' \(timeline 4\)/);
+  // A history file of the leader's own lineage is what Postgres is about to follow: nothing to do.
+  const fine = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimeline: 4 });
+  const d = decide(withLeader(fine, leader, { now: 130_000 }), first.memory, ctx("pg2"));
+  assert.deepEqual(d.actions, [{ type: "follow", upstream: PG1 }]);
+});

@@ -87,6 +87,13 @@ Deno.test("fillFromStatus() gives a replica whose receiver stopped the newest ti
   assert.equal(obs.timeline, null);
 });
 
+Deno.test("fillFromStatus() gives a replica the newest timeline it holds a history file of (what it chases)", () => {
+  const obs = emptyPgObservation();
+  fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 2, history_tli: 3 }));
+  assert.equal(obs.timeline, 2);
+  assert.equal(obs.historyTimeline, 3);
+});
+
 Deno.test("parseTimelineHistory() reads Postgres's timeline history file", () => {
   const text =
     "1\t0/3000158\tno recovery target specified\n\n# comment\n2\t0/5000000\tbefore 2026-11-26\nbad line\n";
