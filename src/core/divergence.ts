@@ -6,7 +6,8 @@
  * where this member's WAL ends:
  *
  * - a running replica: its replay position and timeline (WAL received but not yet replayed does not count: on
- *   reaching the switch point, recovery follows the newer timeline by itself);
+ *   reaching the switch point, recovery follows the newer timeline by itself), or its minimum recovery point when
+ *   that is further (its pages already hold that WAL, e.g. after pg_rewind from a member that has since lost);
  * - a stopped server: pg_controldata (the minimum recovery ending location after a shutdown in recovery, else the
  *   latest checkpoint).
  *
@@ -75,6 +76,10 @@ export function localPosition(pg: PgObservation): LocalPosition | null {
   if (pg.running) {
     const lsn = pg.replayLsn ?? pg.walPosition;
     if (pg.role !== "replica" || pg.timeline === null || lsn === null) return null;
+    // Pages already hold WAL up to the minimum recovery point (after pg_rewind: the source's position, maybe on a
+    // newer timeline than the WAL replayed so far): that is where its history ends when it is further.
+    const min = pg.minRecoveryPoint;
+    if (min && (min.timeline > pg.timeline || (min.timeline === pg.timeline && min.lsn > lsn))) return min;
     return { inRecovery: true, timeline: pg.timeline, lsn };
   }
   return pg.controlPosition ?? null;

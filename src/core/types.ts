@@ -201,6 +201,12 @@ export interface PgObservation {
    * follows that timeline, and cannot follow a leader whose history does not contain it.
    */
   historyTimeline?: number | null;
+  /**
+   * A running replica's minimum recovery point (`pg_control_recovery()`): its pages already hold WAL up to there,
+   * on that timeline. After pg_rewind it is the source's position, which may be on a newer timeline than the
+   * WAL replayed so far.
+   */
+  minRecoveryPoint?: LocalPosition | null;
 }
 
 /** Where this member's history ends: its timeline, the position on it, and whether it was in recovery. */

@@ -233,3 +233,25 @@ Deno.test("decide() restarts a replica that chases a timeline the leader never h
   const d = decide(withLeader(fine, leader, { now: 130_000 }), first.memory, ctx("pg2"));
   assert.deepEqual(d.actions, [{ type: "follow", upstream: PG1 }]);
 });
+
+Deno.test("decide() rewinds a replica whose pages hold a timeline the leader never had (rewound from a member that lost)", () => {
+  // Replayed timeline 2 up to 5000 only, but pg_rewind from a timeline-3 member left its minimum recovery point on
+  // timeline 3 at 7000: the leader's timeline 4 left timeline 2 at 6000 and never had timeline 3.
+  const leader: LeaderTimeline = {
+    member: "pg1",
+    inRecovery: false,
+    timeline: 4,
+    history: [{ timeline: 1, switchLsn: 1000, reason: "" }, { timeline: 2, switchLsn: 6000, reason: "" }],
+  };
+  const pg = pgState({
+    replicationState: "in archive recovery",
+    timeline: 2,
+    minRecoveryPoint: { inRecovery: true, timeline: 3, lsn: 7000 },
+  });
+  const d = decide(withLeader(pg, leader), INITIAL_MEMORY, ctx("pg3", { dynamic: REWIND }));
+  assert.deepEqual(d.actions, [
+    { type: "demote", mode: "fast" },
+    { type: "start_job", job: { kind: "rewind", upstream: PG1 } },
+  ]);
+  assert.match(d.reason, /timeline 3 at 0\/1B58 is not in the history of 'pg1'/);
+});

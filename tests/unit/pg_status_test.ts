@@ -92,6 +92,12 @@ Deno.test("fillFromStatus() gives a replica the newest timeline it holds a histo
   fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 2, history_tli: 3 }));
   assert.equal(obs.timeline, 2);
   assert.equal(obs.historyTimeline, 3);
+  // The minimum recovery point, when Postgres reports one.
+  fillFromStatus(
+    obs,
+    row({ in_recovery: true, checkpoint_tli: 2, min_recovery: { lsn: "0/4030000", tli: 3 } }),
+  );
+  assert.deepEqual(obs.minRecoveryPoint, { inRecovery: true, timeline: 3, lsn: 0x4030000 });
 });
 
 Deno.test("parseTimelineHistory() reads Postgres's timeline history file", () => {
