@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Decision, Memory, Upstream } from "./types.ts";
+import type { Action, Decision, Memory, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { upstreamFor } from "./topology.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
@@ -66,6 +66,8 @@ export function startAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
   // read-write leader, never a `replicatefrom` member that may still be on the old timeline.
   const source = readWriteLeader(view, ctx.name);
   const formerPrimary = !pg.standbySignal && rewound?.status !== "ok";
+  const renumbered = renumberedHistory(obs, upstream, ctx.removeDataOnDivergedTimelines);
+  if (renumbered) return noChange(mem, renumbered.reason, renumbered.actions);
   if (upstream && formerPrimary && ctx.dynamic.usePgRewind) {
     if (!source) {
       return noChange(
@@ -133,6 +135,32 @@ function repairDivergence(
   return null;
 }
 
+/**
+ * A member on the leader's timeline number but another history: pg_rewind cannot repair it (it compares timeline
+ * numbers), so it is re-cloned when `remove_data_directory_on_diverged_timelines` allows, else it stays stopped:
+ * it must never stream a history that is not its own.
+ */
+function renumberedHistory(
+  obs: Cycle["obs"],
+  upstream: Upstream | null,
+  removeData: boolean | undefined,
+): { reason: string; actions: Action[] } | null {
+  const dv = divergence(obs);
+  if (dv?.kind !== "renumbered") return null;
+  if (removeData && upstream) {
+    return {
+      reason: `diverged: reinitializing from '${upstream.name}' (${dv.why})`,
+      actions: [{ type: "start_job", job: { kind: "clone", upstream } }],
+    };
+  }
+  return {
+    reason:
+      `diverged (${dv.why}); pg_rewind cannot repair two histories with one timeline number: not starting ` +
+      "postgres: run 'hactl reinit' or set remove_data_directory_on_diverged_timelines",
+    actions: [],
+  };
+}
+
 /** What a diverged member that cannot be repaired automatically says. */
 function dvNote(dv: Extract<Divergence, { kind: "diverged" }>): string {
   return `diverged (${dv.why}): use_pg_rewind is off and remove_data_directory_on_diverged_timelines is not ` +
@@ -155,6 +183,13 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
     );
   }
   const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  const renumbered = renumberedHistory(obs, upstream, ctx.removeDataOnDivergedTimelines);
+  if (renumbered) {
+    return noChange(streamingAgain(mem), `${renumbered.reason}; stopping postgres`, [
+      { type: "demote", mode: "fast" },
+      ...renumbered.actions,
+    ]);
+  }
   const dv = divergence(obs);
   if (dv?.kind === "diverged" && upstream) {
     const source = readWriteLeader(view, ctx.name);

@@ -16,6 +16,10 @@
  * primary when its latest checkpoint starts at or past that point). The check is made only against the
  * read-write leader: never against a cascading (`replicatefrom`) upstream, which may still be on the old timeline.
  *
+ * Two members promoted while neither knew of the other's promotion (the cluster's `history` key not yet written)
+ * can pick the same timeline number for two histories: a member on the leader's timeline *number* whose own history
+ * file records other switches has diverged too, and pg_rewind (which compares timeline numbers) cannot repair it.
+ *
  * A running replica whose WAL is on the leader's history may still be unable to follow it: its pg_wal holds the
  * history file of a newer timeline the leader never had (an abandoned branch, fetched from a member that led
  * briefly), and `recovery_target_timeline = latest` keeps chasing that one ("new timeline N is not a child of
@@ -111,6 +115,8 @@ export type Divergence =
   | { kind: "diverged"; leader: string; why: string }
   | { kind: "same"; leader: string; why: string }
   | { kind: "unknown"; leader: string; why: string }
+  /** On the leader's timeline number, but another history: pg_rewind sees "the same timeline" and cannot help. */
+  | { kind: "renumbered"; leader: string; why: string }
   /** Its WAL is on the leader's history, but Postgres chases a newer timeline the leader never had. */
   | { kind: "foreign-target"; leader: string; why: string }
   | null;
@@ -123,6 +129,22 @@ export function divergence(obs: Observation): Divergence {
   const local = localPosition(obs.pg);
   if (!local) {
     return { kind: "unknown", leader: lt.member, why: "this member's timeline and position are not known" };
+  }
+  const own = obs.pg.positionHistory;
+  const ownTimeline = obs.pg.running ? obs.pg.timeline : obs.pg.controlPosition?.timeline;
+  if (
+    local.timeline === lt.timeline && ownTimeline === local.timeline && own && !sameSwitches(own, lt.history)
+  ) {
+    return {
+      kind: "renumbered",
+      leader: lt.member,
+      why:
+        `its timeline ${local.timeline} is another history than timeline ${lt.timeline} of '${lt.member}' ` +
+        `(left timeline ${own.at(-1)?.timeline ?? "?"} at ${
+          formatLsn(own.at(-1)?.switchLsn ?? 0)
+        }, the leader's ` +
+        `timeline ${lt.history.at(-1)?.timeline ?? "?"} at ${formatLsn(lt.history.at(-1)?.switchLsn ?? 0)})`,
+    };
   }
   const chased = obs.pg.running ? obs.pg.historyTimeline ?? null : null;
   const lineage = new Set([lt.timeline, ...lt.history.map((h) => h.timeline)]);
@@ -152,6 +174,12 @@ export function divergence(obs: Observation): Divergence {
     why: `timeline ${local.timeline} at ${formatLsn(local.lsn)} is not in the history of '${lt.member}' ` +
       `(timeline ${lt.timeline}${switchText(lt.history, local.timeline)})`,
   };
+}
+
+/** Do two timeline histories record the same switches? */
+function sameSwitches(a: readonly TimelineSwitch[], b: readonly TimelineSwitch[]): boolean {
+  return a.length === b.length &&
+    a.every((s, i) => s.timeline === b[i]!.timeline && s.switchLsn === b[i]!.switchLsn);
 }
 
 function switchText(history: readonly TimelineSwitch[], timeline: number): string {

@@ -207,6 +207,12 @@ export interface PgObservation {
    * WAL replayed so far.
    */
   minRecoveryPoint?: LocalPosition | null;
+  /**
+   * The switches recorded in the history file of this member's own timeline (a stopped server's pg_controldata
+   * timeline, a running replica's), to tell two histories that got the same timeline number apart; null when it
+   * could not be read.
+   */
+  positionHistory?: TimelineSwitch[] | null;
 }
 
 /** Where this member's history ends: its timeline, the position on it, and whether it was in recovery. */

@@ -37,6 +37,7 @@ export async function observePostgres(inst: PgInstance): Promise<PgObservation> 
   obs.running = (await postmasterPid(inst.dataDir)) !== null;
   if (!obs.running) {
     obs.controlPosition = controlPosition(await inst.controlData());
+    if (obs.controlPosition) obs.positionHistory = await historyOrNull(inst, obs.controlPosition.timeline);
     return obs;
   }
   let row: StatusRow;
@@ -56,7 +57,17 @@ export async function observePostgres(inst: PgInstance): Promise<PgObservation> 
   if (obs.role === "primary" && obs.timeline !== null && obs.timeline > 1) {
     obs.timelineHistory = await timelineHistory(inst, obs.timeline);
   }
+  if (obs.role === "replica" && obs.timeline !== null) {
+    obs.positionHistory = await historyOrNull(inst, obs.timeline);
+  }
   return obs;
+}
+
+/** A timeline's history file, parsed (none on timeline 1); null when it cannot be read. */
+async function historyOrNull(inst: PgInstance, timeline: number): Promise<TimelineSwitch[] | null> {
+  if (timeline <= 1) return [];
+  const file = `${inst.dataDir}/pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+  return await Deno.readTextFile(file).then(parseTimelineHistory, () => null);
 }
 
 /** The current timeline's history file, parsed; empty when it cannot be read. */

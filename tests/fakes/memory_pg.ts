@@ -230,6 +230,7 @@ export class FakePostgres implements PostgresPort {
       // location, here its whole WAL); a former primary where its last record (the shutdown checkpoint) starts.
       const lsn = d.standbySignal ? d.wal : Math.max(0, d.wal - RECORD_BYTES);
       obs.controlPosition = { inRecovery: d.standbySignal, timeline: lastTimeline(d), lsn };
+      obs.positionHistory = historyOf(d);
     }
     if (!d || !this.#running || !this.#queryable) return Promise.resolve(obs);
     obs.queryable = true;
@@ -246,6 +247,7 @@ export class FakePostgres implements PostgresPort {
       return Promise.resolve(obs);
     }
     obs.role = "replica";
+    obs.positionHistory = historyOf(d);
     obs.receiveLsn = d.wal;
     obs.replayLsn = d.wal;
     obs.replicationState = this.streamSource() ? "streaming" : "in archive recovery";

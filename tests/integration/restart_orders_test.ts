@@ -4,7 +4,8 @@
  * rows. Before each restart the histories are made to differ: the member that will start first is stopped first
  * and misses the writes taken after it stopped, so when it comes back alone and wins the race it starts a new
  * timeline that the others (ahead of it on the old one) can only follow after pg_rewind (use_pg_rewind is on in
- * the local cluster's YAML).
+ * the local cluster's YAML), or, when two members promoted to the same timeline number unaware of each other, after
+ * a fresh clone (`remove_data_directory_on_diverged_timelines`, set here).
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -59,7 +60,21 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    await using c = await formCluster({ ttl: 10, loopWait: 2, retryTimeout: 4 }, "orderstest");
+    await using c = await formCluster({ ttl: 10, loopWait: 2, retryTimeout: 4 }, "orderstest", {
+      // Two members promoted unaware of each other (the last leader stopped before it published its timeline) can
+      // end up on one timeline number with two histories, which pg_rewind cannot repair: let them re-clone.
+      beforeStart: async (members) => {
+        for (const m of members) {
+          const yaml = await Deno.readTextFile(m.configPath);
+          const edited = yaml.replace(
+            "\npostgresql:\n",
+            "\npostgresql:\n  remove_data_directory_on_diverged_timelines: true\n",
+          );
+          if (edited === yaml) throw new Error(`no postgresql section in ${m.configPath}`);
+          await Deno.writeTextFile(m.configPath, edited);
+        }
+      },
+    });
     await withSql(c.leader, (sql) => sql`CREATE TABLE restarts (id serial PRIMARY KEY, round int)`);
     try {
       for (const [round, order] of ORDERS.entries()) {

@@ -255,3 +255,39 @@ Deno.test("decide() rewinds a replica whose pages hold a timeline the leader nev
   ]);
   assert.match(d.reason, /timeline 3 at 0\/1B58 is not in the history of 'pg1'/);
 });
+
+Deno.test("decide() never starts or streams a member whose timeline number is the leader's but whose history is not", () => {
+  // Both promoted to timeline 2 unaware of each other: this member left timeline 1 at 4000, the leader at 5000.
+  const own = [{ timeline: 1, switchLsn: 4000, reason: "" }];
+  const stopped = pgState({
+    running: false,
+    queryable: false,
+    role: null,
+    standbySignal: false,
+    replicationState: null,
+    controlPosition: { inRecovery: false, timeline: 2, lsn: 4500 },
+    positionHistory: own,
+  });
+  const d = decide(withLeader(stopped), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+  assert.deepEqual(d.actions, [], "pg_rewind would report 'same timeline, no rewind required'");
+  assert.match(
+    d.reason,
+    /another history than timeline 2 of 'pg1'.*not starting postgres: run 'hactl reinit'/,
+  );
+  const clone = decide(
+    withLeader(stopped),
+    INITIAL_MEMORY,
+    ctx("pg2", { removeDataOnDivergedTimelines: true }),
+  );
+  assert.deepEqual(clone.actions, [{ type: "start_job", job: { kind: "clone", upstream: PG1 } }]);
+  // Already running as a replica of it: stop streaming the foreign history.
+  const running = pgState({ timeline: 2, positionHistory: own });
+  const r = decide(withLeader(running), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+  assert.deepEqual(r.actions, [{ type: "demote", mode: "fast" }]);
+  // The same history: nothing to do.
+  const same = pgState({ timeline: 2, positionHistory: LEADER_TL2.history });
+  assert.deepEqual(decide(withLeader(same), INITIAL_MEMORY, ctx("pg2")).actions, [{
+    type: "follow",
+    upstream: PG1,
+  }]);
+});
