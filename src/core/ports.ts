@@ -6,7 +6,15 @@
  *
  * @module
  */
-import type { ClusterView, HeldLease, HistoryEntry, MemberRecord, PgObservation, Upstream } from "./types.ts";
+import type {
+  ClusterView,
+  HeldLease,
+  HistoryEntry,
+  LeaderTimeline,
+  MemberRecord,
+  PgObservation,
+  Upstream,
+} from "./types.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
 export class DcsError extends Error {
@@ -135,6 +143,11 @@ export interface PostgresPort {
   reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean>;
   /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
   syncSlots(names: string[]): Promise<void>;
+  /**
+   * The timeline and timeline history of the read-write `leader`, read from the leader's own server, for the
+   * divergence check. Never throws: an unreachable leader, or one still in recovery, gives `{ error }`.
+   */
+  leaderTimeline(leader: Upstream): Promise<LeaderTimeline>;
   /** Close pooled connections. */
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 /**
  * Seeded random fault schedules against a 3-member simulated cluster, with every invariant of `sim.ts` checked
  * after every step (a: one writable primary, b: promotion only under the lock, c: no foreign/lower upstream,
- * d: liveness once faults are healed). fast-check generates and, on failure, shrinks the schedule.
+ * d: liveness once faults are healed, e: no member waits on a history that is not the leader's for long). fast-check generates and, on failure, shrinks the schedule.
  *
  * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 10,000), `HACTL_SIM_SEED` the fast-check seed
  * (default fixed, so CI is reproducible), `HACTL_SIM_CHECK_HISTORIES=0` relaxes invariant c to timeline numbers

@@ -14,6 +14,9 @@
  * - (g) every fence deadline of the member that holds the leader key (its agent's timer, its fencing supervisor,
  *   its watchdog) is at or before the expiry of the lease that holds the key, as the etcd model sees it: the
  *   member stops being a writable primary before another can take the key.
+ * - (h) convergence (`DivergenceWatch`): no member whose agent runs streams or waits as a replica on a history that
+ *   is not the leader's (its WAL past the point where the leader's history left it) for longer than
+ *   `divergenceWindow()` without a fault, unless its agent declares the terminal state ("run 'hactl reinit'").
  *
  * The checks read the simulator through `SimView` and return the first broken invariant as text; the simulator
  * throws it as a `SimViolation` with the seed and the trace tail.
@@ -75,6 +78,8 @@ export interface SimView {
   leaderLeaseExpiry?(): number | null;
   /** The timings liveness allows for (the longest the schedule has used), when they changed mid-schedule. */
   readonly livenessSettings?: DynamicSettings;
+  /** The sentence of the member's last cycle, when it ran one. */
+  lastReason?(name: string): string | undefined;
 }
 
 /** Is some fault active now (an agent not running, a partition, held-back cycles)? */
@@ -176,4 +181,50 @@ function brokenStream(pg: FakePostgres, checkHistories: boolean): string | null 
     return `(c) ${pg.name} streams from ${up.name} whose history below ${pg.wal} is not its own`;
   }
   return null;
+}
+
+/**
+ * How long a member may stay on a history that is not the leader's once no fault is active: a few cycles to notice
+ * (the leader's timeline is read at the next cycle), then pg_rewind or a fresh clone and a start.
+ */
+export function divergenceWindow(settings: DynamicSettings, d: OpDurations): number {
+  return livenessWindow(settings, d) + 3 * settings.loopWait * 1000 + d.rewind + d.createReplica + d.start;
+}
+
+/** Is `pg` a replica whose WAL is not (a prefix of) `leader`'s history? */
+export function onForeignHistory(pg: FakePostgres, leader: FakePostgres): boolean {
+  if (!pg.isRunningReplica() || pg.sysid !== leader.sysid) return false;
+  const wal = pg.wal ?? 0;
+  return !sameHistoryBelow([...pg.segments], [...leader.segments], wal) || wal > (leader.wal ?? 0);
+}
+
+/** Invariant (e): since when each member has been on a foreign history, counted only while no fault is active. */
+export class DivergenceWatch {
+  readonly #since = new Map<string, number>();
+
+  /** The member that stayed on a foreign history too long, as the violation's text, or null. */
+  broken(sim: SimView): string | null {
+    const leaderName = sim.leaderKey();
+    const leader = sim.members.find((m) => m.name === leaderName)?.pg;
+    if (faultActive(sim) || !leader || !leader.isRunningPrimary()) {
+      this.#since.clear();
+      return null;
+    }
+    const window = divergenceWindow(sim.settings, sim.durations);
+    for (const m of sim.members) {
+      const stuck = m.state === "running" && m.pg.hostUp && m.name !== leaderName &&
+        onForeignHistory(m.pg, leader);
+      if (!stuck || sim.lastReason?.(m.name)?.includes("run 'hactl reinit'")) {
+        this.#since.delete(m.name);
+        continue;
+      }
+      const since = Math.max(this.#since.get(m.name) ?? sim.now, sim.lastFaultChange);
+      this.#since.set(m.name, since);
+      if (sim.now - since > window) {
+        return `(h) ${m.name} (timeline ${m.pg.timeline}, WAL ${m.pg.wal}) has waited on a history that is not ` +
+          `leader ${leaderName}'s (timeline ${leader.timeline}) for ${(sim.now - since) / 1000}s`;
+      }
+    }
+    return null;
+  }
 }

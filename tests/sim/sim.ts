@@ -16,7 +16,7 @@
  * `supervisorFault` (the fencing supervisor missing, dead, frozen or back), `editConfig` (what `hactl edit-config`
  * writes: a change of ttl, loop_wait or retry_timeout mid-schedule).
  *
- * Each agent's watchdog only records its deadline, for invariant (e) (sim_ttl.ts).
+ * Each agent's watchdog only records its deadline, for invariant (g) (sim_ttl.ts).
  *
  * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness, every fence
  * deadline within the lease that holds the leader key) are checked
@@ -35,7 +35,14 @@ import type { DynamicSettings, Tags } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memory_pg.ts";
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
-import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
+import {
+  brokenInvariant,
+  DivergenceWatch,
+  faultActive,
+  livenessWindow,
+  type SimView,
+  SimViolation,
+} from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
 import { type SupervisorMode, supervisorProblem } from "./fake_supervisor.ts";
 import { editedConfig, recordingWatchdog } from "./sim_ttl.ts";
@@ -137,6 +144,8 @@ export class Sim implements SimView {
   readonly #onLine: ((line: TraceLine) => void) | undefined;
   readonly #checkHistories: boolean;
   #events: { at: number; seq: number; run: () => void | Promise<void> }[] = [];
+  readonly #divergence = new DivergenceWatch();
+  readonly #lastReason = new Map<string, string>();
   #eventSeq = 0;
 
   constructor(opts: SimOptions = {}) {
@@ -408,8 +417,14 @@ export class Sim implements SimView {
     if (rerunAtOnce(result) || jobDone) m.nextAt = this.now;
   }
 
+  /** The sentence of the member's last cycle. */
+  lastReason(name: string): string | undefined {
+    return this.#lastReason.get(name);
+  }
+
   #record(m: SimMember, result: CycleResult): void {
     const { actions, reason } = result.decision;
+    this.#lastReason.set(m.name, reason);
     const failed = result.failedAt >= 0
       ? `${actions[result.failedAt]!.type} failed: ${result.error ?? "refused"}`
       : null;
@@ -631,7 +646,7 @@ export class Sim implements SimView {
 
   /** Throws SimViolation when an invariant does not hold now. */
   check(): void {
-    const broken = brokenInvariant(this, this.#checkHistories);
+    const broken = brokenInvariant(this, this.#checkHistories) ?? this.#divergence.broken(this);
     if (broken !== null) this.#fail(broken);
   }
 
