@@ -243,3 +243,38 @@ Deno.test("close() does not wait for a supervisor that does not exit (frozen, or
     }
   });
 });
+
+/** Milliseconds on the host's uptime clock (the one the supervisor keeps its deadline on). */
+function uptimeNowMs(): number {
+  return Number(Deno.readTextFileSync("/proc/uptime").split(/\s+/)[0]) * 1000;
+}
+
+Deno.test("fence-stale: an arm read by a supervisor thawed after a SIGSTOP counts from when the agent sent it", async () => {
+  await withTempDir("hactl-fence-thaw-", async (dir) => {
+    const dataDir = `${dir}/data`;
+    const errors: string[] = [];
+    const supervisor = startFenceSupervisor({
+      dataDir,
+      log: { info: () => {}, error: (m) => errors.push(m) },
+    });
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      const pid = supervisor.status().pid!;
+      Deno.kill(pid, "SIGSTOP");
+      const sentAt = uptimeNowMs();
+      // The agent renews and arms 3 s ahead while its supervisor is stopped: the line waits in the pipe.
+      supervisor.channel.arm(3000);
+      // Thawed 4 s later, the deadline the agent asked for has passed: it must fire at once, not 3 s after the thaw.
+      while (uptimeNowMs() < sentAt + 4000) await new Promise((r) => setTimeout(r, 50));
+      Deno.kill(pid, "SIGCONT");
+      await eventually(
+        "the thawed supervisor fired",
+        2000,
+        () => errors.some((e) => /deadline passed/.test(e)),
+      );
+    } finally {
+      supervisor.channel.disarm();
+      await supervisor.close();
+    }
+  });
+});
