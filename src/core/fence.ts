@@ -28,6 +28,26 @@ export function supervisorDelayMs(deadline: number, ttlSeconds: number, now: num
   return Math.max(0, Math.round(deadline + fenceMarginMs({ ttl: ttlSeconds }) / 2 - now));
 }
 
+/** The watchdog's safety margin (s) when its port does not say what timeout a ping sets (Patroni's default). */
+export const DEFAULT_WATCHDOG_SAFETY_MARGIN = 5;
+
+/**
+ * A lock action that started at `started` (the lease was renewed no later than that) was answered at `now`, too
+ * late to ping the watchdog: a ping now sets the device's deadline to `now + timeout`, past the lease's expiry
+ * (`started + ttl`), so the device could fire only after another member may have promoted. Such a renewal (the
+ * agent was stopped while the call was in flight, or etcd answered slowly) pings nothing and ends the plan; the
+ * next cycle renews again at once. `watchdogTimeoutSeconds` null: no watchdog is pinged.
+ */
+export function renewalStale(
+  started: number,
+  now: number,
+  ttlSeconds: number,
+  watchdogTimeoutSeconds: number | null,
+): boolean {
+  if (watchdogTimeoutSeconds === null) return false;
+  return now + watchdogTimeoutSeconds * 1000 > leaseExpiresAt(started, ttlSeconds);
+}
+
 /** What the fence timer looks at when its deadline passes. */
 export interface FenceFireInput {
   /** The deadline the timer was armed for. */

@@ -194,6 +194,11 @@ export interface WatchdogPort {
   /** Magic-close it (no-op when closed). */
   disable(why: string): void;
   readonly running: boolean;
+  /**
+   * The timeout (s) a `keepalive(ttl)` now would leave the device counting down (the longer of the running and the
+   * wanted one), or null when it pings nothing (mode `off`). Absent: `ttl - 5` (the default safety margin).
+   */
+  pingTimeout?(ttl: number): number | null;
 }
 
 /** The agent's line to its fencing supervisor (src/host/fence_supervisor.ts). */

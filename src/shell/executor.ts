@@ -12,6 +12,7 @@
  * @module
  */
 import { type HaContext, peerVerdicts } from "../core/decide.ts";
+import { DEFAULT_WATCHDOG_SAFETY_MARGIN, renewalStale } from "../core/fence.ts";
 import { fenceTtl } from "../core/lease_ttl.ts";
 import { type CallbackAction, DcsError } from "../core/ports.ts";
 import type { RoleChangeRecorder } from "../core/role_change.ts";
@@ -105,6 +106,17 @@ export class Executor {
     // One watchdog ping per renewal: a key just moved to a lease of another ttl keeps the timeout the renewal
     // before it in this plan set (equal or shorter), and the next renewal applies the new one.
     const wd = action.type === "move_lease" || shutdownPastSafepoint ? undefined : this.deps.watchdog;
+    if (wd && !dynamic.pause) {
+      // A renewal answered too late (the agent was stopped meanwhile) would ping the device past the lease's
+      // expiry: the fences above count from its start, the watchdog keeps its last deadline, the plan stops.
+      const timeout = wd.pingTimeout ? wd.pingTimeout(ttl) : ttl - DEFAULT_WATCHDOG_SAFETY_MARGIN;
+      const now = this.deps.clock.now();
+      // Against the lease that holds the key as etcd granted it (the fences may be shorter, after a decrease).
+      if (renewalStale(started, now, keyLease?.ttl ?? 0, timeout)) {
+        return `stale renewal: answered ${Math.round(now - started)} ms after it started, too late to ping ` +
+          "the watchdog before the lease can expire; renewing again at once";
+      }
+    }
     if (wd && !dynamic.pause && !wd.keepalive(ttl, dynamic.loopWait)) {
       return "the watchdog is required but is not running or not usable";
     }
