@@ -343,6 +343,11 @@ export interface Observation {
   reloadRequested?: "config" | "forced";
   /** The lease this member's keys are held under, as the DCS adapter holds it after this cycle's refresh. */
   lease?: HeldLease | null;
+  /**
+   * When this cycle's lease refresh started (monotonic ms; with a DCS view): the lease was renewed (or granted) no
+   * earlier than this, and a key taken later in the cycle sits on it as renewed then.
+   */
+  leaseRenewedFrom?: number;
 }
 
 /** A lease of this member, as etcd granted it. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { type HaContext, peerVerdicts } from "../core/decide.ts";
-import { DEFAULT_WATCHDOG_SAFETY_MARGIN, renewalStale } from "../core/fence.ts";
+import { DEFAULT_WATCHDOG_SAFETY_MARGIN, lockRenewedFrom, renewalStale } from "../core/fence.ts";
 import { fenceTtl } from "../core/lease_ttl.ts";
 import { type CallbackAction, DcsError } from "../core/ports.ts";
 import type { RoleChangeRecorder } from "../core/role_change.ts";
@@ -62,7 +62,8 @@ export class Executor {
         if (lockAction) isolation.answered();
         if (lockAction && ok) {
           lockVerified = true;
-          const stop = this.#lockKept(action, started, actions, obs);
+          // The fences count from when the lease holding the key was renewed (an acquisition: this cycle's refresh).
+          const stop = this.#lockKept(action, lockRenewedFrom(action, started, obs), actions, obs);
           if (stop !== null) return { failedAt: i, dcsFailed: false, error: stop };
         } else if (lockAction) lease.forget();
         if (action.type === "release_leader" && ok) lease.forget();
@@ -81,10 +82,11 @@ export class Executor {
   }
 
   /**
-   * A lock action that started at `started` succeeded: note a lock taken for a promotion, count the lease and re-arm
-   * the fence from the call's start with the TTL of the lease that now holds the key (src/core/lease_ttl.ts), and
-   * after a renewal ping the watchdog once with that TTL (activating it first when needed). Returns why the plan stops (a required
-   * watchdog that is not running: the next cycle, run at once, sees it unusable and gives the key up), or null.
+   * A lock action succeeded and the lease holding the key was renewed no earlier than `started`: note a lock taken
+   * for a promotion, count the lease and re-arm the fence from `started` with the TTL of the lease that now holds
+   * the key (src/core/lease_ttl.ts), and after a renewal answered in time ping the watchdog once with that TTL
+   * (activating it first when needed). Returns why the plan stops (a stale renewal; a required watchdog that is not
+   * running: the next cycle, run at once, sees it unusable and gives the key up), or null.
    */
   #lockKept(action: Action, started: number, actions: Action[], obs: Observation): string | null {
     const { lease, roleChanges } = this.parts;
