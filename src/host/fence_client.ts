@@ -50,6 +50,12 @@ export interface FenceSupervisorClient {
   /** Resolves true once the supervisor said it is ready, false after `ms` without it. */
   ready(ms: number): Promise<boolean>;
   status(): FenceSupervisorStatus;
+  /**
+   * Call `fn` (the agent wakes its loop) as soon as the supervisor becomes not usable: it exited, could not start,
+   * or left a line unanswered past the timeout. A leader then gives the key up at once rather than at its next
+   * cycle, up to `loop_wait` later, while nothing outside the agent would stop Postgres.
+   */
+  whenUnusable(fn: (why: string) => void): void;
   /** Close the supervisor's stdin (it disarms and exits) and wait for it to end; no restart after this. */
   close(): Promise<void>;
 }
@@ -132,6 +138,9 @@ class SupervisorProcess implements FenceSupervisorClient {
   #restartTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #pingTimer: ReturnType<typeof setInterval>;
   #waiters: (() => void)[] = [];
+  #onUnusable: ((why: string) => void) | null = null;
+  /** The problem last reported to `#onUnusable`, or null once usable again. */
+  #reported: string | null = null;
   readonly #enc = new TextEncoder();
 
   constructor(private readonly o: FenceSupervisorOptions) {
@@ -142,7 +151,8 @@ class SupervisorProcess implements FenceSupervisorClient {
     this.#pingTimer = setInterval(() => {
       const idle = this.#now() - this.#lastSentAt >= PING_EVERY_MS;
       if (this.#ready && this.#pending.length === 0 && idle) this.#send("ping");
-    }, PING_EVERY_MS);
+      this.#report(this.#problem());
+    }, PING_EVERY_MS / 4);
     Deno.unrefTimer(this.#pingTimer);
   }
 
@@ -157,6 +167,21 @@ class SupervisorProcess implements FenceSupervisorClient {
     },
     unusable: () => this.#problem(),
   };
+
+  whenUnusable(fn: (why: string) => void): void {
+    this.#onUnusable = fn;
+  }
+
+  /** Tell the agent when the supervisor has just become not usable (once per spell). */
+  #report(problem: string | null): void {
+    if (problem === null || this.#closing) {
+      this.#reported = null;
+      return;
+    }
+    if (this.#reported !== null) return;
+    this.#reported = problem;
+    this.#onUnusable?.(problem);
+  }
 
   ready(ms: number): Promise<boolean> {
     if (this.#ready) return Promise.resolve(true);
@@ -284,6 +309,8 @@ class SupervisorProcess implements FenceSupervisorClient {
   /** No supervisor runs: say why, and start one again after the backoff. */
   #gone(why: string): void {
     this.#down = why;
+    this.#reported = null; // every exit is news, even one right after another
+    this.#report(why);
     const delay = RESTART_BACKOFF_MS[Math.min(this.#attempt, RESTART_BACKOFF_MS.length - 1)]!;
     this.#attempt++;
     this.o.log.error(

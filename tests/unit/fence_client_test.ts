@@ -278,3 +278,31 @@ Deno.test("fence-stale: an arm read by a supervisor thawed after a SIGSTOP count
     }
   });
 });
+
+Deno.test("fence-window: a supervisor that exits or stops answering tells the agent at once (its loop wakes)", async () => {
+  await withTempDir("hactl-fence-wake-", async (dir) => {
+    const supervisor = startFenceSupervisor({ dataDir: `${dir}/data`, log: quiet });
+    const told: string[] = [];
+    const listen = supervisor as unknown as { whenUnusable?: (fn: (why: string) => void) => void };
+    listen.whenUnusable?.((why) => void told.push(why));
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      const first = supervisor.status().pid!;
+      Deno.kill(first, "SIGKILL");
+      await eventually("the agent was told it exited", 2000, () => told.length >= 1);
+      assert.match(told[0]!, /it was killed by SIGKILL/);
+      await eventually("it runs again", 60_000, () => supervisor.status().state === "running");
+      // Frozen: noticed once a line waited past the timeout, without waiting for the agent's next cycle.
+      const second = supervisor.status().pid!;
+      Deno.kill(second, "SIGSTOP");
+      try {
+        await eventually("the agent was told it does not answer", 5000, () => told.length >= 2);
+        assert.match(told[1]!, /has not answered for/);
+      } finally {
+        Deno.kill(second, "SIGCONT");
+      }
+    } finally {
+      await supervisor.close();
+    }
+  });
+});
