@@ -207,12 +207,20 @@ export interface WatchdogPort {
   /** Magic-close it (no-op when closed). */
   disable(why: string): void;
   readonly running: boolean;
+  /**
+   * The timeout (s) a `keepalive(ttl)` now would leave the device counting down (the longer of the running and the
+   * wanted one), or null when it pings nothing (mode `off`). Absent: `ttl - 5` (the default safety margin).
+   */
+  pingTimeout?(ttl: number): number | null;
 }
 
 /** The agent's line to its fencing supervisor (src/host/fence_supervisor.ts). */
 export interface FenceChannel {
-  /** Stop Postgres unless re-armed within `ms`. */
-  arm(ms: number): void;
+  /**
+   * Stop Postgres unless re-armed within `ms` of `from` (the agent's monotonic time, `Clock.now()`; default: now).
+   * The supervisor gets the deadline as an instant, so a line it reads late still means the same deadline.
+   */
+  arm(ms: number, from?: number): void;
   disarm(): void;
   /**
    * Null while the supervisor runs and has answered every line in time; otherwise why it cannot be relied on

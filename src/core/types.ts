@@ -386,6 +386,8 @@ export interface Observation {
    * (src/core/divergence.ts `divergenceCheckTarget`): stopped, not streaming, or on an older timeline.
    */
   leaderTimeline?: LeaderTimeline;
+  /** When this cycle's lease refresh started (monotonic ms): a key taken later sits on the lease as renewed then. */
+  leaseRenewedFrom?: number;
 }
 
 /** A lease of this member, as etcd granted it. */

@@ -99,7 +99,8 @@ export class Observer {
     const { clock, dcs, pg } = this.deps;
     const { isolation, jobs, lease, requests } = this.parts;
     let dcsObs: DcsObservation;
-    isolation.callStarted(clock.now());
+    const refreshStarted = clock.now();
+    isolation.callStarted(refreshStarted);
     try {
       await dcs.refreshLease(this.#dynamic.ttl);
       const cluster = await dcs.loadCluster();
@@ -144,7 +145,7 @@ export class Observer {
       ...(this.#fenceUnusable !== null ? { fenceUnusable: this.#fenceUnusable } : {}),
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
-      ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease() } : {}),
+      ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease(), leaseRenewedFrom: refreshStarted } : {}),
       ...(leaderTimeline ? { leaderTimeline } : {}),
     };
   }
