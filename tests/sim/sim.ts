@@ -5,20 +5,28 @@
  *
  * Scheduling mirrors `Agent.run()` without its timers: a member runs `runCycle()` every `loop_wait` seconds after
  * the start of its previous cycle, at once when its DCS watch reported a change (`waitForChange(0)` is polled
- * after every step), when a job it started finished, or when a lock action failed. A cycle takes no virtual time;
- * jobs (bootstrap, clone, start) take the durations given to the world. After every cycle the harness flushes the
- * job's promise chain and awaits `settleJobs()` when no timed operation is pending.
+ * after every step), when a job it started finished, or when a lock action failed. Jobs (bootstrap, clone, start)
+ * take the durations given to the world. Each agent is a process (process.ts): with `callPlan` set, every port
+ * call of a cycle takes virtual time and may hang or lose its reply, so a cycle spans virtual time while other
+ * members act, faults strike and timers fire; without it (the transcripts) a cycle takes no virtual time. A cycle
+ * (or a shutdown) runs detached: the loop goes on while it waits on virtual time, and picks up its result when it
+ * ends. Members due at the same instant run in name order, or in a seeded random order with `shuffleTies`.
  *
  * Faults: `partition` (the host loses etcd, peers and replication), `partitionDcs` (etcd only), `crashPostgres`,
  * `stopAgent`/`startAgent`/`restartAgent` (graceful `shutdown()`, then a fresh Agent that adopts whatever Postgres
  * it finds), `killAgent` (the agent process dies, Postgres keeps running), `hostCrash`/`hostStart`, `delay`
- * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes).
+ * (the member's cycles are held back), `lag` (a replica stops receiving WAL), `write` (client writes, recorded by
+ * the client-history checker, history.ts); more in sim_faults.ts (SIGSTOP/SIGCONT of the agent and of its fencing
+ * supervisor, a supervisor missing or dead, one-way link cuts, Postgres operation failures, flaky etcd calls,
+ * edit-config, wall-clock steps, a whole-cluster stop and start).
  *
- * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness) are checked
- * after every step (a cycle, a timer, a fault); a violation throws `SimViolation` with the seed and the last 40
- * trace lines (trace.ts).
+ * The invariants (invariants.ts: one primary, promotion under the lock, honest streaming, liveness, and the
+ * registry of further rules: fence deadlines before the lease's expiry, acknowledged writes, convergence) are
+ * checked after every step (a cycle, a timer, a fault); a violation throws `SimViolation` with the seed and the
+ * last 40 trace lines (trace.ts).
  *
- * Imports `src/` (agent, config, codec, health), the fakes, and the simulator's invariants and trace.
+ * Imports `src/` (agent, config, codec, health), the fakes, and the simulator's invariants, trace, process,
+ * supervisor and client history.
  *
  * @module
  */
@@ -30,8 +38,19 @@ import type { DynamicSettings, Tags } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memory_pg.ts";
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
-import { brokenInvariant, faultActive, livenessWindow, type SimView, SimViolation } from "./invariants.ts";
+import {
+  brokenInvariant,
+  brokenRule,
+  faultActive,
+  livenessWindow,
+  type SimView,
+  SimViolation,
+} from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
+import { AgentProcess, type CallPlan, wrapPorts } from "./process.ts";
+import { SimSupervisor } from "./supervisor.ts";
+import { ClientHistory, type Handover } from "./history.ts";
+import { seededRandom } from "../fakes/memory_pg.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
 export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
@@ -63,10 +82,13 @@ export interface SimOptions {
   onLine?: (line: TraceLine) => void;
   /**
    * Also fail when a replica streams a history that is not its own although timeline numbers and switch points
-   * match (invariant c, strict form). Default true. See the module comment of fuzz_test.ts for why CI's fuzzer
-   * turns it off for now.
+   * match (invariant c, strict form). Default true (the fuzzer too, unless `HACTL_SIM_CHECK_HISTORIES=0`).
    */
   checkHistories?: boolean;
+  /** The latency and outcome of every port call (faults inside a cycle); default: none, every call at once. */
+  callPlan?: (member: string, port: "dcs" | "pg", method: string) => CallPlan;
+  /** Run members due at the same instant in a seeded random order instead of name order. */
+  shuffleTies?: boolean;
 }
 
 type AgentState = "running" | "stopping" | "stopped" | "down";
@@ -87,8 +109,18 @@ export interface SimMember {
   dcsPartitioned: boolean;
   /** Cycles run at the current virtual instant (livelock guard). */
   burst: { at: number; count: number };
-  /** The fencing supervisor's deadline (virtual ms): it outlives the agent process, not the host. */
-  fenceDeadline: number | null;
+  /** The fencing supervisor (a process of its own: its deadline outlives the agent process, not the host). */
+  readonly supervisor: SimSupervisor;
+  /** The agent process (its calls, SIGSTOP/SIGCONT); null while no agent runs. */
+  proc: AgentProcess | null;
+  /** A cycle or a shutdown of this agent is under way. */
+  busy: boolean;
+  /** The wall clock's step from true time (ms; a clock step fault). */
+  wallOffset: number;
+  /** Until when this member's etcd calls are flaky (hang or lose replies; virtual ms). */
+  flakyUntil: number;
+  /** The sentence of this member's last cycle. */
+  lastReason: string;
 }
 
 const WALL_EPOCH = 1_700_000_000_000;
@@ -107,10 +139,20 @@ export class Sim implements SimView {
   readonly world: FakePostgresWorld;
   readonly members: SimMember[] = [];
   readonly trace: TraceLine[] = [];
-  readonly settings: DynamicSettings;
+  settings: DynamicSettings;
   readonly durations: OpDurations;
   /** Virtual time of the last fault injected or healed (liveness counts from there). */
   lastFaultChange = 0;
+  /** Every acknowledged client write (history.ts). */
+  readonly history = new ClientHistory();
+  /** One-way link cuts `a>b` (a cannot reach b: replication, basebackup, peer status). */
+  readonly cuts = new Set<string>();
+  /** The handover under way (a switchover or the clean stop of the leader), judged at the next promotion. */
+  handover: Handover | null = null;
+  #seenPromotions = 0;
+  #pendingError: unknown = null;
+  readonly #callPlan: SimOptions["callPlan"];
+  readonly #tieRandom: (() => number) | null;
   readonly #prefix = clusterPrefix("/service", "demo");
   readonly #bootstrapDcs: Record<string, unknown>;
   readonly #tags: Record<string, Tags>;
@@ -125,6 +167,8 @@ export class Sim implements SimView {
     this.#tags = opts.tags ?? {};
     this.#onLine = opts.onLine;
     this.#checkHistories = opts.checkHistories ?? true;
+    this.#callPlan = opts.callPlan;
+    this.#tieRandom = opts.shuffleTies ? seededRandom(this.seed ^ 0x5eed) : null;
     this.settings = normalizeDynamic(this.#bootstrapDcs).settings;
     this.durations = { ...DEFAULT_DURATIONS, ...opts.durations };
     this.etcd = new MemoryEtcd({ now: () => this.now });
@@ -151,7 +195,22 @@ export class Sim implements SimView {
         restartAfterStop: false,
         nextAt: opts.startOffsets?.[i] ?? 0,
         blockedUntil: 0,
-        fenceDeadline: null,
+        supervisor: new SimSupervisor({
+          now: () => this.now,
+          at: (at, fn) => this.at(at, fn),
+          stopPostgres: async () => {
+            const pg = this.member(name).pg;
+            if (!pg.hostUp || !pg.running) return false;
+            await pg.stop("immediate");
+            return true;
+          },
+          event: (text) => this.event(name, text),
+        }),
+        proc: null,
+        busy: false,
+        wallOffset: 0,
+        flakyUntil: 0,
+        lastReason: "",
         partitioned: false,
         dcsPartitioned: false,
         burst: { at: -1, count: 0 },
@@ -180,6 +239,19 @@ export class Sim implements SimView {
     });
     const directory: PeerDirectory = { statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl) };
     const bootstrapDcs = this.#bootstrapDcs;
+    const plan = this.#callPlan;
+    const proc = new AgentProcess({
+      sleep: (ms) => this.#sleep(ms),
+      plan: (port, method) => {
+        const p: CallPlan = plan ? plan(m.name, port, method) : { latencyMs: 0, outcome: "ok" };
+        // Calls hang or lose their reply only while the member is flaky (a fault with a start and an end).
+        if (m.flakyUntil <= this.now) p.outcome = "ok";
+        return p;
+      },
+      hangMs: (port) => port === "dcs" ? this.settings.retryTimeout * 1000 : 5000,
+    });
+    const ports = wrapPorts(proc, dcs, m.pg);
+    m.supervisor.start();
     const agent = new Agent({
       name: m.name,
       scope: "demo",
@@ -188,40 +260,25 @@ export class Sim implements SimView {
       apiUrl: m.apiUrl,
       bootstrapDcs,
       dynamicFrom: (raw) => normalizeDynamic(raw ?? bootstrapDcs).settings,
-      dcs,
-      pg: m.pg,
+      dcs: ports.dcs,
+      pg: ports.pg,
       peers: new FakePeerClient(m.name, directory),
       clock: {
         now: () => this.now,
-        wallNow: () => WALL_EPOCH + this.now,
+        wallNow: () => WALL_EPOCH + this.now + m.wallOffset,
         // A timer of this agent process: it fires only while this very agent runs (a killed, stopped or crashed
-        // agent's timers die with it); a delayed loop does not hold it back, as a hung etcd call would not.
+        // agent's timers die with it; a frozen one's fire at SIGCONT); a delayed loop does not hold it back, as a
+        // hung etcd call would not.
         after: (ms, fn) => {
           let alive = true;
           this.at(this.now + Math.max(0, ms), () => {
-            if (alive && m.agent === agent && m.state === "running") fn();
+            if (alive && m.agent === agent && m.state === "running") proc.timer(() => alive && fn());
           });
           return () => void (alive = false);
         },
       },
       // The fencing supervisor: a process of its own, so its deadline survives a killed or frozen agent.
-      fence: {
-        arm: (ms) => {
-          const at = this.now + ms;
-          m.fenceDeadline = at;
-          this.at(at, async () => {
-            if (m.fenceDeadline !== at || !m.pg.hostUp) return;
-            m.fenceDeadline = null;
-            if (!m.pg.running) return;
-            await m.pg.stop("immediate");
-            this.event(
-              m.name,
-              "fence-supervisor: deadline passed without a renewal; stopped postgres (immediate)",
-            );
-          });
-        },
-        disarm: () => void (m.fenceDeadline = null),
-      },
+      fence: { arm: (ms) => m.supervisor.arm(ms), disarm: () => m.supervisor.disarm() },
       log: {
         cycle: () => {},
         warn: () => {},
@@ -233,23 +290,74 @@ export class Sim implements SimView {
     });
     m.agent = agent;
     m.dcs = dcs;
+    m.proc = proc;
+    m.busy = false;
     m.state = "running";
     m.nextAt = firstCycleAt;
+  }
+
+  /** Resolve after `ms` of virtual time (an event of the loop). */
+  #sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => this.at(this.now + ms, resolve));
+  }
+
+  /** The fencing supervisor's deadline (virtual ms), or null. */
+  fenceDeadline(name: string): number | null {
+    return this.member(name).supervisor.deadline;
   }
 
   async #statusBody(asker: string, apiUrl: string): Promise<Record<string, unknown> | null> {
     const target = this.members.find((m) => m.apiUrl === apiUrl);
     if (!target || target.state !== "running" || !target.agent || !target.pg.hostUp) return null;
-    if (!this.linked(asker, target.name)) return null;
-    await target.agent.refreshPostgresStatus();
-    return buildStatus(target.agent.snapshot(), this.now);
+    if (!this.linked(asker, target.name) || !target.proc?.free) return null;
+    const agent = target.agent;
+    // The REST API answers within the peer client's timeout (2 s), or not at all.
+    const asked = this.#callPlan ? this.member(asker).proc : null;
+    if (asked) asked.blocked++;
+    try {
+      const answered = await Promise.race([
+        agent.refreshPostgresStatus().then(() => true),
+        this.#callPlan ? this.#sleep(2000).then(() => false) : new Promise<boolean>(() => {}),
+      ]);
+      return answered ? buildStatus(agent.snapshot(), this.now) : null;
+    } finally {
+      if (asked) asked.blocked--;
+    }
   }
 
   /** Can host `a` reach host `b` (peers, replication)? */
   linked(a: string, b: string): boolean {
     const ma = this.members.find((m) => m.name === a);
     const mb = this.members.find((m) => m.name === b);
+    if (this.cuts.has(`${a}>${b}`)) return false;
     return !ma?.partitioned && !mb?.partitioned && (ma?.pg.hostUp ?? true) && (mb?.pg.hostUp ?? true);
+  }
+
+  /** The expiry (virtual ms) of the lease that holds the leader key, as etcd sees it, or null. */
+  leaderLeaseExpiry(): number | null {
+    return this.etcd.leaseExpiryOf(this.#prefix + KEYS.leader);
+  }
+
+  /** The `optime` of the `status` key (the leader's last published position), or 0. */
+  lastOptime(): number {
+    const raw = this.etcd.get(OBSERVER, this.#prefix + KEYS.status)?.value;
+    try {
+      return raw ? Number(JSON.parse(raw).optime) || 0 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The `failover` key is set. */
+  failoverKeySet(): boolean {
+    return this.etcd.get(OBSERVER, this.#prefix + KEYS.failover) !== null;
+  }
+
+  /** Does the agent on `name` sit in a declared terminal state (it stopped itself, or waits for `hactl reinit`)? */
+  terminal(name: string): boolean {
+    const m = this.member(name);
+    return (m.agent?.fatal ?? null) !== null || /not starting postgres: run 'hactl reinit'/.test(m.lastReason);
   }
 
   /** The member named in the `leader` key right now (read by an observer no partition touches). */
@@ -272,6 +380,15 @@ export class Sim implements SimView {
       await this.#step();
     }
     await this.#advance(end);
+    this.#rethrow();
+  }
+
+  /** A detached cycle or shutdown failed (an invariant it checked, or a bug): fail the run with it. */
+  #rethrow(): void {
+    if (this.#pendingError === null) return;
+    const err = this.#pendingError;
+    this.#pendingError = null;
+    throw err;
   }
 
   /** Schedule `fn` at virtual time `at` (fuzz schedules). */
@@ -281,9 +398,24 @@ export class Sim implements SimView {
   }
 
   #dueAt(m: SimMember): number | null {
-    if (m.state === "stopping") return this.world.hasPendingOps(m.name) ? null : this.now;
+    if (m.busy || m.proc?.frozen) return null;
+    if (m.state === "stopping") return this.#hasPending(m) ? null : this.now;
     if (m.state !== "running") return null;
     return Math.max(m.nextAt, m.blockedUntil);
+  }
+
+  /** A job's timed operation or a port call of the agent is under way. */
+  #hasPending(m: SimMember): boolean {
+    return this.world.hasPendingOps(m.name) || (m.proc?.pending ?? 0) > 0;
+  }
+
+  /** Let a detached cycle (or shutdown) run until it ends or waits on virtual time or SIGCONT. */
+  async #settle(m: SimMember, done: () => boolean): Promise<void> {
+    for (let i = 0; !done(); i++) {
+      await flushMicrotasks();
+      if (done() || this.members.some((x) => (x.proc?.blocked ?? 0) > 0)) return;
+      if (i > 100) this.#fail(`${m.name}: a cycle neither ends nor waits on virtual time`);
+    }
   }
 
   #nextTime(): number | null {
@@ -312,6 +444,7 @@ export class Sim implements SimView {
       }
     }
     this.world.replicate();
+    this.#rethrow();
     this.check();
   }
 
@@ -319,25 +452,33 @@ export class Sim implements SimView {
     while (this.#events.length > 0 && this.#events[0]!.at <= this.now) {
       const e = this.#events.shift()!;
       await e.run();
+      await flushMicrotasks();
+      this.#rethrow();
       this.world.replicate();
       await this.#pollWakes();
       this.check();
     }
     for (const m of this.members) {
-      if (m.state === "stopping" && !this.world.hasPendingOps(m.name)) await this.#finishStop(m);
+      if (m.state === "stopping" && !m.busy && !this.#hasPending(m)) await this.#finishStop(m);
     }
     const due = this.members
-      .filter((m) => m.state === "running" && this.#dueAt(m)! <= this.now)
-      .sort((a, b) => this.#dueAt(a)! - this.#dueAt(b)! || (a.name < b.name ? -1 : 1));
+      .filter((m) => m.state === "running" && this.#dueAt(m) !== null && this.#dueAt(m)! <= this.now)
+      .map((m) => ({ m, tie: this.#tieRandom ? this.#tieRandom() : 0 }))
+      .sort((a, b) =>
+        this.#dueAt(a.m)! - this.#dueAt(b.m)! || a.tie - b.tie || (a.m.name < b.m.name ? -1 : 1)
+      )
+      .map((x) => x.m);
     for (const m of due) {
-      if (m.state !== "running" || this.#dueAt(m)! > this.now) continue;
+      if (m.state !== "running" || this.#dueAt(m) === null || this.#dueAt(m)! > this.now) continue;
       await this.#cycle(m);
+      this.#rethrow();
       this.world.replicate();
       await this.#pollWakes();
       this.check();
     }
   }
 
+  /** Start a cycle of `m` (detached) and let it run until it ends or waits on virtual time. */
   async #cycle(m: SimMember): Promise<void> {
     const agent = m.agent!;
     if (m.burst.at === this.now) {
@@ -346,14 +487,30 @@ export class Sim implements SimView {
       }
     } else m.burst = { at: this.now, count: 1 };
     const started = this.now;
-    const result = await agent.runCycle();
-    await flushMicrotasks();
-    if (!this.world.hasPendingOps(m.name)) await agent.settleJobs();
+    m.busy = true;
+    let done = false;
+    agent.runCycle()
+      .then(async (result) => {
+        await flushMicrotasks();
+        if (m.agent !== agent) return; // the process died meanwhile: nothing of it runs on
+        if (!this.#hasPending(m)) await agent.settleJobs();
+        this.#cycleDone(m, agent, started, result);
+      })
+      .catch((err) => void (this.#pendingError ??= err))
+      .finally(() => {
+        done = true;
+        if (m.agent === agent) m.busy = false;
+      });
+    await this.#settle(m, () => done);
+  }
+
+  #cycleDone(m: SimMember, agent: Agent, started: number, result: CycleResult | null): void {
     m.nextAt = started + agent.dynamic.loopWait * 1000;
     if (!result) {
       this.#fail(`${m.name}: the HA cycle failed unexpectedly (see the agent's error log)`);
       return;
     }
+    m.lastReason = result.decision.reason;
     this.#record(m, result);
     const { actions } = result.decision;
     const ran = result.failedAt < 0 ? actions.length : result.failedAt;
@@ -398,8 +555,19 @@ export class Sim implements SimView {
 
   // ------------------------------------------------------------------ faults
 
-  #fault(): void {
+  #fault(member?: string): void {
+    this.noteFault(member);
+  }
+
+  /**
+   * A fault was injected or healed now (liveness and convergence count from here); one that touches `member`
+   * ends a handover from it (what follows is a failover, judged by its own bound).
+   */
+  noteFault(member?: string): void {
     this.lastFaultChange = this.now;
+    if (member !== undefined && this.handover && "from" in this.handover && this.handover.from === member) {
+      this.handover = null;
+    }
   }
 
   /** Cut (or heal) the host from etcd, its peers and replication. */
@@ -407,7 +575,7 @@ export class Sim implements SimView {
     const m = this.member(name);
     m.partitioned = cut;
     this.etcd.partition(name, cut || m.dcsPartitioned);
-    this.#fault();
+    this.#fault(name);
     this.event(name, cut ? "partitioned from etcd and the other hosts" : "partition healed");
   }
 
@@ -416,7 +584,7 @@ export class Sim implements SimView {
     const m = this.member(name);
     m.dcsPartitioned = cut;
     this.etcd.partition(name, cut || m.partitioned);
-    this.#fault();
+    this.#fault(name);
     this.event(name, cut ? "cut from etcd" : "etcd link healed");
   }
 
@@ -424,7 +592,7 @@ export class Sim implements SimView {
     const m = this.member(name);
     if (!m.pg.hostUp) return;
     m.pg.crash();
-    this.#fault();
+    this.#fault(name);
     this.event(name, "postgres crashed");
   }
 
@@ -432,6 +600,9 @@ export class Sim implements SimView {
   stopAgent(name: string, restart = false): void {
     const m = this.member(name);
     if (m.state !== "running") return;
+    if (this.leaderKey() === name && m.pg.isRunningPrimary() && m.proc?.free) {
+      this.handover = { kind: "clean-stop", from: name, at: this.now, finalLsn: m.pg.wal ?? 0 };
+    } else this.#fault(name);
     m.state = "stopping";
     m.restartAfterStop = restart;
     m.agent!.stop();
@@ -443,13 +614,33 @@ export class Sim implements SimView {
     this.stopAgent(name, true);
   }
 
+  /** The stopping agent's shutdown (detached: its calls may take virtual time). */
   async #finishStop(m: SimMember): Promise<void> {
-    await m.agent!.shutdown();
-    m.agent = null;
-    m.dcs = null;
-    m.state = "stopped";
-    this.event(m.name, "agent stopped");
-    if (m.restartAfterStop) this.startAgent(m.name);
+    const agent = m.agent!;
+    m.busy = true;
+    let done = false;
+    agent.shutdown()
+      .then((stopped) => {
+        if (m.agent !== agent) return;
+        const h = this.handover;
+        if (h?.kind === "clean-stop" && h.from === m.name) {
+          if (stopped) h.finalLsn = m.pg.wal ?? h.finalLsn;
+          else this.handover = null;
+        }
+        m.proc?.kill();
+        m.agent = null;
+        m.dcs = null;
+        m.proc = null;
+        m.state = "stopped";
+        this.event(m.name, "agent stopped");
+        if (m.restartAfterStop) this.startAgent(m.name);
+      })
+      .catch((err) => void (this.#pendingError ??= err))
+      .finally(() => {
+        done = true;
+        m.busy = false;
+      });
+    await this.#settle(m, () => done);
   }
 
   /** Start a fresh agent on a host whose agent is not running; its first cycle runs now. */
@@ -466,10 +657,13 @@ export class Sim implements SimView {
     const m = this.member(name);
     if (m.state !== "running") return;
     m.agent!.stop();
+    m.proc?.kill();
     m.agent = null;
     m.dcs = null;
+    m.proc = null;
+    m.busy = false;
     m.state = "stopped";
-    this.#fault();
+    this.#fault(name);
     this.event(name, "agent killed");
   }
 
@@ -478,12 +672,15 @@ export class Sim implements SimView {
     const m = this.member(name);
     if (!m.pg.hostUp) return;
     m.agent?.stop();
+    m.proc?.kill();
     m.agent = null;
     m.dcs = null;
+    m.proc = null;
+    m.busy = false;
     m.state = "down";
-    m.fenceDeadline = null; // the supervisor dies with the host
+    m.supervisor.hostDown(); // the supervisor dies with the host
     m.pg.hostCrash();
-    this.#fault();
+    this.#fault(name);
     this.event(name, "host crashed");
   }
 
@@ -499,6 +696,11 @@ export class Sim implements SimView {
 
   /** What `hactl switchover`/`failover` (or the REST API) does: write the `failover` key. */
   requestFailover(value: { leader?: string; member?: string }): void {
+    const from = value.leader;
+    const m = from ? this.members.find((x) => x.name === from) : undefined;
+    if (m && this.leaderKey() === from && m.pg.isRunningPrimary() && m.proc?.free && !m.partitioned) {
+      this.handover = { kind: "switchover", from: m.name, at: this.now };
+    }
     const json = JSON.stringify(value);
     this.etcd.put("ctl", "/service/demo/failover", json);
     this.#fault(); // a handover leaves the cluster briefly without a leader: liveness counts from here
@@ -509,7 +711,7 @@ export class Sim implements SimView {
   delay(name: string, ms: number): void {
     const m = this.member(name);
     m.blockedUntil = Math.max(m.blockedUntil, this.now + ms);
-    this.#fault();
+    this.#fault(name);
     this.event(name, `cycles delayed by ${ms / 1000}s`);
   }
 
@@ -519,9 +721,11 @@ export class Sim implements SimView {
     this.event(name, on ? "replication lagging" : "replication caught up");
   }
 
-  /** Clients write `bytes` to every running primary that accepts them. */
+  /** Clients write `bytes` to every running primary that accepts them; each acknowledged write is recorded. */
   write(bytes: number): void {
-    for (const m of this.members) if (m.pg.write(bytes)) this.event(m.name, `clients wrote ${bytes} bytes`);
+    for (const m of this.members) {
+      if (this.history.write(m.pg, bytes, this.now)) this.event(m.name, `clients wrote ${bytes} bytes`);
+    }
   }
 
   // ------------------------------------------------------------------ invariants
@@ -538,8 +742,26 @@ export class Sim implements SimView {
 
   /** Throws SimViolation when an invariant does not hold now. */
   check(): void {
-    const broken = brokenInvariant(this, this.#checkHistories);
+    const broken = brokenInvariant(this, this.#checkHistories) ?? this.#checkPromotions() ?? brokenRule(this);
     if (broken !== null) this.#fail(broken);
+  }
+
+  /** Judge the acknowledged writes at every new promotion (history.ts). */
+  #checkPromotions(): string | null {
+    const h = this.handover;
+    // A switchover that ended without a handover (refused, or the leader kept its key) is over.
+    if (h?.kind === "switchover" && !this.failoverKeySet() && this.leaderKey() === h.from) this.handover = null;
+    while (this.#seenPromotions < this.world.promotions.length) {
+      const p = this.world.promotions[this.#seenPromotions++]!;
+      const handover = this.handover;
+      this.handover = null;
+      const broken = this.history.atPromotion(this.member(p.member).pg, this.settings.maximumLagOnFailover, (w) =>
+        handover && "from" in handover && handover.from === w
+          ? handover
+          : { kind: "failover", lastOptime: this.lastOptime() });
+      if (broken !== null) return brokenRule(this, broken);
+    }
+    return null;
   }
 
   /** The last `n` trace lines, formatted. */
