@@ -43,7 +43,11 @@ export type Handover =
 
 /** The rule a lost write broke, and the message. */
 export interface HistoryBreak {
-  rule: "ackedKeptOnSwitchover" | "ackedKeptOnCleanStop" | "ackedLossWithinFailoverBound" | "ackedKeptAtQuiescence";
+  rule:
+    | "ackedKeptOnSwitchover"
+    | "ackedKeptOnCleanStop"
+    | "ackedLossWithinFailoverBound"
+    | "ackedKeptAtQuiescence";
   message: string;
 }
 
@@ -87,7 +91,8 @@ export class ClientHistory {
     for (const w of writes) {
       if (holds(promoted, w)) continue;
       const h = handoverOf(w.member);
-      const what = `an acknowledged write (${w.member}, timeline ${w.timeline}, lsn ${w.lsn}, at ${w.at} ms) ` +
+      const what =
+        `an acknowledged write (${w.member}, timeline ${w.timeline}, lsn ${w.lsn}, at ${w.at} ms) ` +
         `is not in the history of ${promoted.name}, promoted to timeline ${promoted.timeline}`;
       if (h.kind === "switchover") {
         return { rule: "ackedKeptOnSwitchover", message: `${what}: lost on a switchover from ${h.from}` };
@@ -112,7 +117,8 @@ export class ClientHistory {
     if (!missing) return null;
     return {
       rule: "ackedKeptAtQuiescence",
-      message: `the leader ${leader.name} lacks an acknowledged write (${missing.member}, lsn ${missing.lsn}, ` +
+      message:
+        `the leader ${leader.name} lacks an acknowledged write (${missing.member}, lsn ${missing.lsn}, ` +
         `at ${missing.at} ms) although nobody was promoted since`,
     };
   }

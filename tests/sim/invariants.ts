@@ -86,14 +86,21 @@ export interface SimView {
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
-export type FindingId = "ttl" | "fence" | "handover" | "diverge";
+export type FindingId = "ttl" | "fence" | "fence-stale" | "handover" | "diverge" | "history";
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
 export const FINDINGS: Record<FindingId, string> = {
   ttl: "a TTL increase leaves the leader key on the old, shorter lease while the fences use the new TTL",
   fence: "an agent keeps leading while its fencing supervisor is missing, dead or stopped with it",
+  "fence-stale":
+    "a fencing supervisor resumed by SIGCONT measures the `arm <ms>` sent before from its resume",
   handover: "a switchover demotes to a running but non-streaming candidate",
   diverge: "a replica on a diverged history is never rewound (stays 'in archive recovery')",
+  history:
+    "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
+    "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +
+    "timeline); until fixed, faults wait for a quiet cluster (no promotion in the last 2 loop_waits; SIGTERMs " +
+    "also for no cycle under way)",
 };
 
 /**
@@ -120,8 +127,12 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
   d: { what: "liveness: a leader running as primary once faults are healed" },
   fenceBeforeLeaseExpiry: { what: "every fence deadline at or before the leader key's lease expiry" },
   ackedKeptOnSwitchover: { what: "nothing acknowledged lost on a switchover", finding: "handover" },
-  ackedKeptOnCleanStop: { what: "a clean stop loses at most maximum_lag_on_failover below its last position" },
-  ackedLossWithinFailoverBound: { what: "a failover loses at most maximum_lag_on_failover below the last optime" },
+  ackedKeptOnCleanStop: {
+    what: "a clean stop loses at most maximum_lag_on_failover below its last position",
+  },
+  ackedLossWithinFailoverBound: {
+    what: "a failover loses at most maximum_lag_on_failover below the last optime",
+  },
   ackedKeptAtQuiescence: { what: "the leader holds every acknowledged write at quiescence" },
   convergence: { what: "every member that is up streams the leader's history", finding: "diverge" },
 };
@@ -213,7 +224,7 @@ function streamsLeader(pg: FakePostgres, leader: FakePostgres): boolean {
 export function faultActive(sim: SimView): boolean {
   return sim.members.some((m) =>
     m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > sim.now ||
-    (m.proc?.frozen ?? false) || (m.flakyUntil ?? 0) > sim.now
+    (m.proc?.frozen ?? false) || (m.flakyUntil ?? 0) >= sim.now
   ) || (sim.cuts?.size ?? 0) > 0;
 }
 

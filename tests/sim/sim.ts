@@ -41,6 +41,7 @@ import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
 import {
   brokenInvariant,
   brokenRule,
+  convergenceWindow,
   faultActive,
   livenessWindow,
   type SimView,
@@ -198,11 +199,11 @@ export class Sim implements SimView {
         supervisor: new SimSupervisor({
           now: () => this.now,
           at: (at, fn) => this.at(at, fn),
-          stopPostgres: async () => {
+          stopPostgres: () => {
             const pg = this.member(name).pg;
-            if (!pg.hostUp || !pg.running) return false;
-            await pg.stop("immediate");
-            return true;
+            if (!pg.hostUp || !pg.running) return Promise.resolve(false);
+            pg.crash(); // SIGQUIT to the postmaster: an immediate stop, no shutdown checkpoint
+            return Promise.resolve(true);
           },
           event: (text) => this.event(name, text),
         }),
@@ -357,7 +358,8 @@ export class Sim implements SimView {
   /** Does the agent on `name` sit in a declared terminal state (it stopped itself, or waits for `hactl reinit`)? */
   terminal(name: string): boolean {
     const m = this.member(name);
-    return (m.agent?.fatal ?? null) !== null || /not starting postgres: run 'hactl reinit'/.test(m.lastReason);
+    return (m.agent?.fatal ?? null) !== null ||
+      /not starting postgres: run 'hactl reinit'/.test(m.lastReason);
   }
 
   /** The member named in the `leader` key right now (read by an observer no partition touches). */
@@ -740,6 +742,11 @@ export class Sim implements SimView {
     return livenessWindow(this.settings, this.durations);
   }
 
+  /** How long after the last fault change every member that is up must stream the leader's history. */
+  convergenceWindow(): number {
+    return convergenceWindow(this.settings, this.durations);
+  }
+
   /** Throws SimViolation when an invariant does not hold now. */
   check(): void {
     const broken = brokenInvariant(this, this.#checkHistories) ?? this.#checkPromotions() ?? brokenRule(this);
@@ -750,15 +757,21 @@ export class Sim implements SimView {
   #checkPromotions(): string | null {
     const h = this.handover;
     // A switchover that ended without a handover (refused, or the leader kept its key) is over.
-    if (h?.kind === "switchover" && !this.failoverKeySet() && this.leaderKey() === h.from) this.handover = null;
+    if (h?.kind === "switchover" && !this.failoverKeySet() && this.leaderKey() === h.from) {
+      this.handover = null;
+    }
     while (this.#seenPromotions < this.world.promotions.length) {
       const p = this.world.promotions[this.#seenPromotions++]!;
       const handover = this.handover;
       this.handover = null;
-      const broken = this.history.atPromotion(this.member(p.member).pg, this.settings.maximumLagOnFailover, (w) =>
-        handover && "from" in handover && handover.from === w
-          ? handover
-          : { kind: "failover", lastOptime: this.lastOptime() });
+      const broken = this.history.atPromotion(
+        this.member(p.member).pg,
+        this.settings.maximumLagOnFailover,
+        (w) =>
+          handover && "from" in handover && handover.from === w
+            ? handover
+            : { kind: "failover", lastOptime: this.lastOptime() },
+      );
       if (broken !== null) return brokenRule(this, broken);
     }
     return null;

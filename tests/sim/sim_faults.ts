@@ -105,7 +105,7 @@ export function clusterRestart(sim: Sim, startAfter: number[]): void {
     const start = () => {
       // The stop may still be under way: start once the agent has stopped.
       if (m.state === "stopped") sim.startAgent(m.name);
-      else if (m.state !== "running") sim.at(sim.now + 1000, start);
+      else if (m.state === "stopping") sim.at(sim.now + 1000, start);
     };
     sim.at(at, start);
   });

@@ -80,7 +80,9 @@ export class SimSupervisor {
   start(): void {
     if (this.state === "frozen") return; // the old one is still there, stopped; the new one would retire it
     this.state = this.canStart ? "running" : "dead";
-    if (this.state === "running" && this.deadline !== null) this.host.at(this.deadline, () => this.#tick(this.deadline!));
+    if (this.state === "running" && this.deadline !== null) {
+      this.host.at(this.deadline, () => this.#tick(this.deadline!));
+    }
   }
 
   /** The supervisor process dies (its deadline stays in the state file for a successor). */
