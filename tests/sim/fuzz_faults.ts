@@ -64,6 +64,14 @@ export interface FaultKind {
 
 const PG_OPS: FakeOp[] = ["rewind", "start", "stop", "promote"];
 
+/** SIGSTOP the agent once no cycle or job of it is under way (tried every 100 ms for up to a minute, then not). */
+function idleFreeze(c: FaultContext): void {
+  const m = c.sim.member(c.name);
+  const idle = !m.busy && (m.proc?.pending ?? 0) === 0 && !c.sim.world.hasPendingOps(c.name);
+  if (idle) freeze(c.sim, c.name, "agent", c.healAt - c.sim.now);
+  else if (c.sim.now < c.at + 60_000) c.sim.at(c.sim.now + 100, () => idleFreeze(c));
+}
+
 /**
  * A request as `hactl switchover` writes it: from the current leader, to this member (even durations) or to anyone,
  * or with no leader key a failover to this member. `settled`: only while the leader has run as a primary for two
@@ -141,7 +149,12 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
     schedule: (c, f) => c.strike(() => switchover(c, f, false)),
   },
   "freeze-agent": {
-    what: "SIGSTOP of the agent alone, SIGCONT later (resumes with stale state)",
+    what: "SIGSTOP of the agent alone between its cycles and jobs, SIGCONT later (resumes with stale state)",
+    schedule: (c) => c.strike(() => idleFreeze(c)),
+  },
+  "freeze-agent-mid-call": {
+    what: "SIGSTOP of the agent alone at any moment (in a cycle or a job), SIGCONT later",
+    finding: "handover",
     schedule: (c) => c.strike(() => freeze(c.sim, c.name, "agent", c.healAt - c.at)),
   },
   "freeze-supervisor": {

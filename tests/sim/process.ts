@@ -2,8 +2,9 @@
  * One simulated agent process and what happens to its calls inside a cycle: `AgentProcess` is the process (alive,
  * frozen by SIGSTOP, resumed by SIGCONT, killed) and `wrapPorts` puts its `Dcs` and `PostgresPort` behind it, so
  * every port call takes virtual time and may hang (an etcd call gives up after `retry_timeout`), be applied with its
- * reply lost, or be held while the process is frozen and go on after SIGCONT with the state the agent had read
- * before (stale). A call of a killed process never returns. Timers of a frozen process (its fence timer among
+ * reply lost, or be held while the process is frozen: a call not yet issued is issued at SIGCONT, a call issued
+ * before the freeze is carried out (etcd and pg_ctl do not stop with the agent) and its reply read at SIGCONT; either
+ * way the agent goes on with the state it had read before (stale). A call of a killed process never returns. Timers of a frozen process (its fence timer among
  * them) fire only at SIGCONT.
  *
  * With no latency and no call fault planned, a call of a running process goes straight to the port: the
@@ -143,8 +144,9 @@ function wrap<T extends object>(
         await proc.gate();
         throw fail(`${method}: no answer (the call hung)`);
       }
+      // Once issued, the call runs on without the agent (etcd applies the request, pg_ctl is a process of its own):
+      // only the agent's reading of the reply waits for SIGCONT.
       await proc.sleep(plan.latencyMs);
-      await proc.gate();
       const result = await fn.apply(target, args);
       await proc.gate();
       if (plan.outcome === "lost") throw fail(`${method}: applied, but the reply was lost`);
