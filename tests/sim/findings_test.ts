@@ -6,8 +6,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { SimViolation } from "./invariants.ts";
+import { findingEnabled, type FindingId, SimViolation } from "./invariants.ts";
 import { Sim } from "./sim.ts";
+import { cutLink, editConfig, freeze, supervisorMissing } from "./sim_faults.ts";
 
 const FAST = { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 };
 const DEFAULT = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 };
@@ -73,3 +74,102 @@ Deno.test({
     await expectNoViolation(sim, 200_000);
   },
 });
+
+// ------------------------------------------------------------------ known findings, not fixed yet
+//
+// Each test below states the behaviour the fix must bring and fails on the code as it is; it runs only with its
+// finding enabled (`HACTL_SIM_FINDINGS=<id>` or `=1`; the ids are `FINDINGS` in invariants.ts). When the fix lands,
+// remove the `ignore` and the finding from the registry, so the fuzzer turns on what it disabled.
+
+/** A test of the fix for finding `id`, run only while that finding is enabled. */
+function finding(id: FindingId, name: string, fn: () => Promise<void>): void {
+  Deno.test({ name: `sim (known finding '${id}'): ${name}`, ignore: !findingEnabled(id), fn });
+}
+
+finding(
+  "ttl",
+  "a ttl increase moves the leader key to a lease of the new ttl before any fence uses it",
+  async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => editConfig(sim, { ttl: 60 }));
+    await expectNoViolation(sim, 200_000);
+  },
+);
+
+finding("fence", "an agent without a running fencing supervisor does not keep leading", async () => {
+  // pg1 leads; its supervisor dies and cannot be brought back; then the agent is killed: nothing fences Postgres.
+  const sim = new Sim({ members: 3 });
+  sim.at(60_000, () => supervisorMissing(sim, "pg1", true));
+  sim.at(70_000, () => sim.killAgent("pg1"));
+  await expectNoViolation(sim, 200_000);
+});
+
+finding(
+  "fence",
+  "a stop signal to the agent's process group does not stop its fencing supervisor",
+  async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => freeze(sim, "pg1", "group", 60_000));
+    await expectNoViolation(sim, 200_000);
+  },
+);
+
+finding(
+  "fence-stale",
+  "a fencing supervisor resumed by SIGCONT keeps a deadline before the lease expires",
+  async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => freeze(sim, "pg1", "supervisor", 30_000));
+    await expectNoViolation(sim, 200_000);
+  },
+);
+
+finding(
+  "handover",
+  "a switchover to a candidate that does not stream loses no acknowledged write",
+  async () => {
+    // pg2 cannot reach pg1 (it runs, its key says so, but it does not stream); a write lands on pg1 only.
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => cutLink(sim, "pg2", "pg1", true));
+    sim.at(65_000, () => sim.write(100));
+    sim.at(70_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+    await expectNoViolation(sim, 200_000);
+  },
+);
+
+finding("diverge", "a running replica ahead of the new leader is rewound and streams again", async () => {
+  // pg2 lags; a write reaches pg1 and pg3; pg3 and then the leader pg1 are cut off; pg2 (behind) takes over;
+  // pg3 comes back as a running replica past pg2's switch point.
+  const sim = new Sim({ members: 3 });
+  sim.at(50_000, () => sim.lag("pg2", true));
+  sim.at(60_000, () => sim.write(100));
+  sim.at(61_000, () => sim.partition("pg3", true));
+  sim.at(62_000, () => sim.partition("pg1", true));
+  sim.at(63_000, () => sim.lag("pg2", false));
+  sim.at(130_000, () => sim.partition("pg3", false));
+  sim.at(135_000, () => sim.partition("pg1", false));
+  await expectNoViolation(sim, 400_000);
+});
+
+finding(
+  "history",
+  "a leader stopped right after its promotion leaves its timeline in `history`",
+  async () => {
+    // Promotions take 5 s; pg2 is asked to take over and its agent gets SIGTERM while it promotes: it promotes, then
+    // shuts down before its next cycle. The next leader must not reuse pg2's timeline number.
+    const sim = new Sim({
+      members: 3,
+      callPlan: (_m, port, method) => ({
+        latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
+        outcome: "ok",
+      }),
+    });
+    sim.at(20_000, () => sim.write(100));
+    sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+    sim.at(62_000, () => sim.stopAgent("pg2"));
+    sim.at(75_000, () => sim.write(100));
+    sim.at(150_000, () => sim.startAgent("pg2"));
+    sim.at(160_000, () => sim.write(100));
+    await expectNoViolation(sim, 400_000);
+  },
+);
