@@ -12,7 +12,7 @@
  * flaky calls, Postgres operation failures, edit-config, clock steps, a whole-cluster restart, switchovers) and
  * client writes.
  *
- * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 4,000: about a minute on a loaded 2-core machine),
+ * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 1,000: about a minute on a loaded 2-core machine),
  * `HACTL_SIM_SEED` the fast-check seed (default: a new one per run, always printed with the command that
  * reproduces it), `HACTL_SIM_CHECK_HISTORIES=0` relaxes invariant c to timeline numbers and system ids only,
  * `HACTL_SIM_FINDINGS=1` (or a list of finding ids) also runs the fault kinds and rules that find known bugs not
@@ -27,14 +27,14 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Sim } from "./sim.ts";
-import { findingEnabled } from "./invariants.ts";
+import { evaluations, findingEnabled, RULES } from "./invariants.ts";
 import { Coverage, type Role } from "./coverage.ts";
 import { type Fault, FAULT_KINDS } from "./fuzz_faults.ts";
 import { seededRandom } from "../fakes/memory_pg.ts";
 import type { CallPlan } from "./process.ts";
 import { formatTraceLine } from "./trace.ts";
 
-const SCHEDULES = Number(Deno.env.get("HACTL_SIM_SCHEDULES") ?? "4000");
+const SCHEDULES = Number(Deno.env.get("HACTL_SIM_SCHEDULES") ?? "1000");
 const SEED = Number(Deno.env.get("HACTL_SIM_SEED") ?? crypto.getRandomValues(new Uint32Array(1))[0]! >>> 1);
 const CHECK_HISTORIES = Deno.env.get("HACTL_SIM_CHECK_HISTORIES") !== "0";
 const FINDINGS_ENV = Deno.env.get("HACTL_SIM_FINDINGS");
@@ -220,4 +220,14 @@ Deno.test(`sim fuzz: ${SCHEDULES} random fault schedules keep every invariant (s
   // The schedules must really fail over now and then, else the invariants were never put to the test.
   assert.ok(coverage.promotions >= SCHEDULES / 10, `too few failovers exercised: ${coverage.table()[0]}`);
   assert.ok(coverage.cycles >= SCHEDULES * 50, `too few cycles: ${coverage.table()[0]}`);
+  // Every fault kind and every rule in force must have been exercised (a run of a few hundred schedules does).
+  if (SCHEDULES >= 500) {
+    const idle = [
+      ...KINDS.filter((k) => !coverage.faults.has(k)).map((k) => `fault ${k}`),
+      ...Object.entries(RULES)
+        .filter(([rule, r]) => findingEnabled(r.finding) && !evaluations.get(rule))
+        .map(([rule]) => `rule ${rule}`),
+    ];
+    assert.deepEqual(idle, [], "never exercised in this run");
+  }
 });

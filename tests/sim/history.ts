@@ -84,13 +84,21 @@ export class ClientHistory {
     promoted: FakePostgres,
     maxLag: number,
     handoverOf: (writer: string) => Handover,
+    evaluated: (rule: HistoryBreak["rule"]) => void = () => {},
   ): HistoryBreak | null {
     if (this.acked.length === 0) return null;
     this.judged++;
     const writes = this.acked.splice(0);
     for (const w of writes) {
-      if (holds(promoted, w)) continue;
       const h = handoverOf(w.member);
+      evaluated(
+        h.kind === "switchover"
+          ? "ackedKeptOnSwitchover"
+          : h.kind === "clean-stop"
+          ? "ackedKeptOnCleanStop"
+          : "ackedLossWithinFailoverBound",
+      );
+      if (holds(promoted, w)) continue;
       const what =
         `an acknowledged write (${w.member}, timeline ${w.timeline}, lsn ${w.lsn}, at ${w.at} ms) ` +
         `is not in the history of ${promoted.name}, promoted to timeline ${promoted.timeline}`;

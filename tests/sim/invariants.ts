@@ -140,7 +140,9 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
 /** How often each rule was evaluated (checked with something to check), over the whole run. */
 export const evaluations = new Map<string, number>();
 
-function evaluated(rule: string, n = 1): void {
+/** Count one evaluation of `rule` (a rule disabled by a known finding is not counted). */
+export function evaluated(rule: string, n = 1): void {
+  if (!findingEnabled(RULES[rule]?.finding)) return;
   evaluations.set(rule, (evaluations.get(rule) ?? 0) + n);
 }
 
@@ -150,7 +152,6 @@ function evaluated(rule: string, n = 1): void {
  */
 export function brokenRule(sim: SimView, history?: HistoryBreak): string | null {
   if (history) {
-    evaluated(history.rule);
     return findingEnabled(RULES[history.rule]?.finding) ? `(${history.rule}) ${history.message}` : null;
   }
   return fenceBeforeLeaseExpiry(sim) ?? convergence(sim);

@@ -24,6 +24,7 @@ import {
   brokenInvariant,
   brokenRule,
   convergenceWindow,
+  evaluated,
   faultActive,
   livenessWindow,
   type SimView,
@@ -225,6 +226,7 @@ export class Sim extends SimCore implements SimView {
           handover && "from" in handover && handover.from === w
             ? handover
             : { kind: "failover", lastOptime: this.lastOptime() },
+        evaluated,
       );
       if (broken !== null) return brokenRule(this, broken);
     }

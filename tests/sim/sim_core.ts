@@ -350,8 +350,16 @@ export abstract class SimCore {
 
   /** Schedule `fn` at virtual time `at` (fuzz schedules). */
   at(at: number, fn: () => void | Promise<void>): void {
-    this.#events.push({ at, seq: this.#eventSeq++, run: fn });
-    this.#events.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    // Kept sorted by time, then by order of scheduling: insert after every event due no later.
+    const events = this.#events;
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (events[mid]!.at <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    events.splice(lo, 0, { at, seq: this.#eventSeq++, run: fn });
   }
 
   #dueAt(m: SimMember): number | null {
