@@ -169,6 +169,8 @@ export class Sim extends SimCore implements SimView {
     const m = this.member(name);
     m.blockedUntil = Math.max(m.blockedUntil, this.now + ms);
     this.noteFault(name);
+    // The loop resumes then: liveness and convergence count from there.
+    this.at(m.blockedUntil, () => this.noteFault());
     this.event(name, `cycles delayed by ${ms / 1000}s`);
   }
 
