@@ -17,6 +17,8 @@ export type Role = "leader" | "replica" | "none";
 export class Coverage {
   readonly faults = new Map<string, Record<Role, number>>();
   readonly reasons = new Map<string, number>();
+  /** Fences that fired: the agent's timer, the supervisor, the watchdog. */
+  readonly fired = { "agent timer": 0, "supervisor": 0, "watchdog": 0 };
   schedules = 0;
   cycles = 0;
   promotions = 0;
@@ -26,6 +28,13 @@ export class Coverage {
     const row = this.faults.get(kind) ?? { leader: 0, replica: 0, none: 0 };
     row[role]++;
     this.faults.set(kind, row);
+  }
+
+  /** An event line: count the fences that fired. */
+  event(text: string): void {
+    if (text.startsWith("fence deadline passed")) this.fired["agent timer"]++;
+    else if (text.startsWith("fence-supervisor:")) this.fired.supervisor++;
+    else if (text.startsWith("the watchdog fired")) this.fired.watchdog++;
   }
 
   reason(text: string): void {
@@ -40,6 +49,7 @@ export class Coverage {
       `sim fuzz coverage: ${this.schedules} schedules, ${this.cycles} cycles, ${this.promotions} promotions, ` +
         `${Math.round(this.virtualMs / 3_600_000)} h of virtual time`,
     );
+    out.push(`fences fired: ${Object.entries(this.fired).map(([k, n]) => `${k} ${n}`).join(", ")}`);
     out.push("faults by kind            leader  replica    none");
     for (const [kind, k] of Object.entries(FAULT_KINDS)) {
       if (!findingEnabled(k.finding)) {

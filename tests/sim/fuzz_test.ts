@@ -6,7 +6,7 @@
  * generates and, on failure, shrinks the schedule.
  *
  * A schedule: a timing profile (with or without pg_rewind, two `maximum_lag_on_failover` bounds), random start
- * offsets per member, random job durations, a random order among members due at the same instant, port calls that
+ * offsets per member, random job durations, a required watchdog on every host or none, a random order among members due at the same instant, port calls that
  * take random virtual time (per-member start and promotion durations among them), up to 8 faults from the registry
  * (fuzz_faults.ts: partitions, one-way cuts, crashes, SIGTERM/SIGKILL/SIGSTOP of agents and fencing supervisors,
  * flaky calls, Postgres operation failures, edit-config, clock steps, a whole-cluster restart, switchovers) and
@@ -57,6 +57,8 @@ interface Schedule {
   slow: { start: number; promote: number }[];
   /** Largest latency of one port call (ms); 0: every call answers at once. */
   latency: number;
+  /** Every agent has a required watchdog (simulated device that resets the host). */
+  watchdog: boolean;
   seconds: number;
   faults: Fault[];
   writes: { at: number; bytes: number }[];
@@ -82,6 +84,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
     { minLength: 3, maxLength: 3 },
   ),
   latency: fc.constantFrom(0, 50, 300),
+  watchdog: fc.boolean(),
   seconds: fc.integer({ min: 300, max: 600 }),
   faults: fc.array(
     fc.record({
@@ -144,11 +147,13 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
     startOffsets: s.offsets,
     checkHistories,
     shuffleTies: true,
+    watchdog: s.watchdog,
     callPlan: callPlan(s),
     onLine: (l) => {
       // deno-lint-ignore no-console
       if (TRACE) console.error(formatTraceLine(l));
       if (l.kind === "cycle") (coverage.cycles++, coverage.reason(l.text));
+      else coverage.event(l.text);
     },
   });
   // A stalled loop (a hung etcd call, a frozen agent) may outlast the lease: the agent's fence timer, or when the

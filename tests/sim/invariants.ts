@@ -13,8 +13,8 @@
  *
  * - `fenceBeforeLeaseExpiry`: every fence deadline of the member the leader key names (the deadline the agent
  *   asked its supervisor for, which lies half a margin after the agent's own timer, and the deadline the supervisor
- *   holds) is at or before the expiry of the lease that holds the key, as the etcd model sees it. (The simulator
- *   models no watchdog device.)
+ *   holds, and the watchdog device's when the simulation has watchdogs) is at or before the expiry of the lease that
+ *   holds the key, as the etcd model sees it.
  * - the client-history rules (history.ts): nothing acknowledged lost on a switchover; on a clean stop or a failover
  *   at most what `maximum_lag_on_failover` allows; at quiescence the leader holds every acknowledged write;
  * - `convergence`: once no fault has been active for the convergence window, every member whose host and agent
@@ -58,6 +58,8 @@ export interface HostView {
   readonly blockedUntil: number;
   /** The agent process: frozen (SIGSTOP) or not; null while no agent runs. */
   readonly proc?: { readonly frozen: boolean } | null;
+  /** The host's watchdog device: when it fires unless kept alive (null while closed). */
+  readonly device?: { readonly deadline: number | null };
   /** Until when the member's calls are flaky (virtual ms). */
   readonly flakyUntil?: number;
   /** The fencing supervisor's deadlines: as the agent asked for it, and as the supervisor holds it. */
@@ -166,6 +168,7 @@ export function fenceBeforeLeaseExpiry(sim: SimView): string | null {
   const deadlines = [
     ["the deadline the agent asked its fencing supervisor for", m.supervisor.requested],
     ["the fencing supervisor's deadline", m.supervisor.deadline],
+    ["the watchdog's deadline", m.device?.deadline ?? null],
   ] as const;
   for (const [what, at] of deadlines) {
     if (at === null) continue;

@@ -33,6 +33,7 @@ import { AgentProcess, type CallPlan, wrapPorts } from "./process.ts";
 import { SimSupervisor } from "./supervisor.ts";
 import { ClientHistory, type Handover } from "./history.ts";
 import { seededRandom } from "../fakes/memory_pg.ts";
+import { simWatchdog, SimWatchdogDevice } from "./watchdog.ts";
 
 /** Patroni's defaults, as a `bootstrap.dcs` section. */
 export const DEFAULT_BOOTSTRAP_DCS: Record<string, unknown> = {
@@ -71,6 +72,8 @@ export interface SimOptions {
   callPlan?: (member: string, port: "dcs" | "pg", method: string) => CallPlan;
   /** Run members due at the same instant in a seeded random order instead of name order. */
   shuffleTies?: boolean;
+  /** Give every agent a required watchdog on a simulated device (watchdog.ts) that resets the host. */
+  watchdog?: boolean;
 }
 
 type AgentState = "running" | "stopping" | "stopped" | "down";
@@ -103,6 +106,8 @@ export interface SimMember {
   flakyUntil: number;
   /** The sentence of this member's last cycle. */
   lastReason: string;
+  /** The host's watchdog device (used by its agent when the simulation has watchdogs). */
+  readonly device: SimWatchdogDevice;
 }
 
 const WALL_EPOCH = 1_700_000_000_000;
@@ -136,6 +141,7 @@ export abstract class SimCore {
   #pendingError: unknown = null;
   readonly #callPlan: SimOptions["callPlan"];
   readonly #tieRandom: (() => number) | null;
+  readonly #watchdog: boolean;
   protected readonly prefix = clusterPrefix("/service", "demo");
   readonly #bootstrapDcs: Record<string, unknown>;
   readonly #tags: Record<string, Tags>;
@@ -151,6 +157,7 @@ export abstract class SimCore {
     this.#onLine = opts.onLine;
     this.checkHistories = opts.checkHistories ?? true;
     this.#callPlan = opts.callPlan;
+    this.#watchdog = opts.watchdog ?? false;
     this.#tieRandom = opts.shuffleTies ? seededRandom(this.seed ^ 0x5eed) : null;
     this.settings = normalizeDynamic(this.#bootstrapDcs).settings;
     this.durations = { ...DEFAULT_DURATIONS, ...opts.durations };
@@ -194,6 +201,15 @@ export abstract class SimCore {
         wallOffset: 0,
         flakyUntil: 0,
         lastReason: "",
+        device: new SimWatchdogDevice({
+          now: () => this.now,
+          at: (at, fn) => this.at(at, fn),
+          reset: () => {
+            this.event(name, "the watchdog fired: host reset");
+            this.hostCrash(name);
+            this.at(this.now + 10_000, () => this.hostStart(name));
+          },
+        }),
         partitioned: false,
         dcsPartitioned: false,
         burst: { at: -1, count: 0 },
@@ -262,6 +278,7 @@ export abstract class SimCore {
       },
       // The fencing supervisor: a process of its own, so its deadline survives a killed or frozen agent.
       fence: { arm: (ms) => m.supervisor.arm(ms), disarm: () => m.supervisor.disarm() },
+      ...(this.#watchdog ? { watchdog: simWatchdog(m.device, () => this.now) } : {}),
       log: {
         cycle: () => {},
         warn: () => {},
@@ -571,6 +588,10 @@ export abstract class SimCore {
 
   /** Throws SimViolation when an invariant does not hold now (the loop calls it after every step). */
   abstract check(): void;
+  /** The host dies (the watchdog resets it). */
+  abstract hostCrash(name: string): void;
+  /** The host boots. */
+  abstract hostStart(name: string): void;
 
   /** The last `n` trace lines, formatted. */
   traceTail(n = 40): string[] {
