@@ -3,21 +3,22 @@
  * (invariants.ts: a: one writable primary, b: promotion only under the lock, c: no foreign/lower upstream,
  * d: liveness once faults are healed; and the rules of its registry: fence deadlines before the lease's expiry,
  * acknowledged writes kept within the documented bounds, convergence of every member that is up). fast-check
- * generates and, on failure, shrinks the schedule.
+ * generates the schedules (and with `HACTL_SIM_SHRINK=1` shrinks a failing one).
  *
  * A schedule: a timing profile (with or without pg_rewind, two `maximum_lag_on_failover` bounds), random start
- * offsets per member, random job durations, a required watchdog on every host or none, a random order among members due at the same instant, port calls that
- * take random virtual time (per-member start and promotion durations among them), up to 8 faults from the registry
- * (fuzz_faults.ts: partitions, one-way cuts, crashes, SIGTERM/SIGKILL/SIGSTOP of agents and fencing supervisors,
- * flaky calls, Postgres operation failures, edit-config, clock steps, a whole-cluster restart, switchovers) and
- * client writes.
+ * offsets per member, random job durations, a required watchdog on every host or none, a random order among
+ * members due at the same instant, port calls that take random virtual time (per-member start and promotion
+ * durations among them), up to 8 faults from the registry (fuzz_faults.ts: partitions, one-way cuts, crashes,
+ * SIGTERM/SIGKILL/SIGSTOP of agents and fencing supervisors, flaky calls, Postgres operation failures, edit-config,
+ * clock steps, a whole-cluster restart, switchovers) and client writes.
  *
  * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 1,000: about a minute on a loaded 2-core machine),
  * `HACTL_SIM_SEED` the fast-check seed (default: a new one per run, always printed with the command that
  * reproduces it), `HACTL_SIM_CHECK_HISTORIES=0` relaxes invariant c to timeline numbers and system ids only,
  * `HACTL_SIM_FINDINGS=1` (or a list of finding ids) also runs the fault kinds and rules that find known bugs not
  * fixed yet, `HACTL_SIM_SHRINK=1` shrinks a failing schedule (slow: the default stops at the first failure, whose
- * schedule fast-check prints). The run prints a coverage table (coverage.ts).
+ * schedule and `path` fast-check prints), `HACTL_SIM_PATH=<path>` replays only that schedule and
+ * `HACTL_SIM_TRACE=1` prints every cycle and event. The run prints a coverage table (coverage.ts).
  *
  * Not fuzzed on purpose: host crashes before the cluster is initialized (an `initialize` key left by a dead
  * bootstrapper blocks the cluster, as in Patroni).

@@ -302,11 +302,6 @@ export abstract class SimCore {
     return new Promise((resolve) => this.at(this.now + ms, resolve));
   }
 
-  /** The fencing supervisor's deadline (virtual ms), or null. */
-  fenceDeadline(name: string): number | null {
-    return this.member(name).supervisor.deadline;
-  }
-
   async #statusBody(asker: string, apiUrl: string): Promise<Record<string, unknown> | null> {
     const target = this.members.find((m) => m.apiUrl === apiUrl);
     if (!target || target.state !== "running" || !target.agent || !target.pg.hostUp) return null;
