@@ -121,18 +121,18 @@ function callPlan(s: Schedule): (member: string, port: "dcs" | "pg", method: str
   };
 }
 
-/** Fault kinds that SIGTERM agents (they stop after the cycle under way). */
-const SIGTERMS = new Set(["stop-agent", "restart-agent", "cluster-restart", "switchover"]);
+/** Fault kinds that SIGTERM agents (they stop after the cycle under way) or hold back their next cycle. */
+const SIGTERMS = new Set(["stop-agent", "restart-agent", "cluster-restart", "switchover", "delay"]);
 
 /**
- * No promotion in the last 2 loop_waits (its timeline is in `history`) nor one under way (the key's holder does not
- * run as a primary yet); for SIGTERMs also no cycle under way.
+ * A leader runs as a primary and its timeline is already in the `history` key (so no other promotion can reuse its
+ * number); for SIGTERMs also no cycle under way (a stopping agent finishes its cycle, which may promote).
  */
 function quiet(sim: Sim, kind: string): boolean {
-  const last = sim.world.promotions.at(-1)?.at ?? -Infinity;
-  if (sim.now - last < 2 * sim.settings.loopWait * 1000) return false;
   const leader = sim.leaderKey();
-  if (leader && !sim.member(leader).pg.isRunningPrimary()) return false; // a promotion may be under way
+  if (!leader) return false;
+  const pg = sim.member(leader).pg;
+  if (!pg.isRunningPrimary() || (pg.timeline ?? 1) > sim.historyTimeline()) return false;
   return !SIGTERMS.has(kind) || !sim.members.some((m) => m.busy);
 }
 

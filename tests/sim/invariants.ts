@@ -105,8 +105,8 @@ export const FINDINGS: Record<FindingId, string> = {
   history:
     "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
     "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +
-    "timeline); until fixed, faults wait for a quiet cluster (no promotion in the last 2 loop_waits or under way; " +
-    "SIGTERMs also for no cycle under way)",
+    "timeline); until fixed, a fault waits (up to a minute, else it is left out) until a leader runs as primary " +
+    "with its timeline in `history` (SIGTERMs and held-back loops also until no cycle is under way)",
 };
 
 /**

@@ -51,6 +51,17 @@ export class Sim extends SimCore implements SimView {
     }
   }
 
+  /** The cluster's timeline as the `history` key tells it (newest entry + 1), or 1. */
+  historyTimeline(): number {
+    const raw = this.etcd.get(OBSERVER, this.prefix + KEYS.history)?.value;
+    try {
+      const entries = raw ? JSON.parse(raw) as [number][] : [];
+      return entries.reduce((max, e) => Math.max(max, Number(e[0]) + 1), 1);
+    } catch {
+      return 1;
+    }
+  }
+
   /** The `failover` key is set. */
   failoverKeySet(): boolean {
     return this.etcd.get(OBSERVER, this.prefix + KEYS.failover) !== null;
