@@ -88,7 +88,7 @@ export interface SimView {
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
-export type FindingId = "ttl" | "fence" | "fence-stale" | "handover" | "midcall" | "diverge" | "history";
+export type FindingId = "ttl" | "fence" | "fence-stale" | "handover" | "diverge" | "history";
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
 export const FINDINGS: Record<FindingId, string> = {
@@ -97,10 +97,6 @@ export const FINDINGS: Record<FindingId, string> = {
   "fence-stale":
     "a fencing supervisor resumed by SIGCONT measures the `arm <ms>` sent before from its resume",
   handover: "a switchover demotes to a running but non-streaming candidate",
-  midcall:
-    "an agent stopped (SIGSTOP) in the middle of a cycle or a job and resumed with what it had read: the " +
-    "failures seen so far end in the 'history' finding (a fence or watchdog reset right after a promotion); " +
-    "re-run once 'history' is fixed",
   diverge: "a replica on a diverged history is never rewound (stays 'in archive recovery')",
   history:
     "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
