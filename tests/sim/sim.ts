@@ -71,7 +71,7 @@ export class Sim extends SimCore implements SimView {
   terminal(name: string): boolean {
     const m = this.member(name);
     return (m.agent?.fatal ?? null) !== null ||
-      /not starting postgres: run 'hactl reinit'/.test(m.lastReason);
+      /not starting postgres.*run 'hactl reinit'/.test(m.lastReason);
   }
 
   // ------------------------------------------------------------------ faults
