@@ -154,6 +154,7 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
   },
   "freeze-agent-mid-call": {
     what: "SIGSTOP of the agent alone at any moment (in a cycle or a job), SIGCONT later",
+    finding: "watchdog-stale",
     schedule: (c) => c.strike(() => freeze(c.sim, c.name, "agent", c.healAt - c.at)),
   },
   "freeze-supervisor": {

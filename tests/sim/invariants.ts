@@ -88,7 +88,15 @@ export interface SimView {
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
-export type FindingId = "ttl" | "fence" | "fence-stale" | "handover" | "diverge" | "history";
+export type FindingId =
+  | "ttl"
+  | "fence"
+  | "fence-stale"
+  | "handover"
+  | "watchdog-stale"
+  | "acquire-lease"
+  | "diverge"
+  | "history";
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
 export const FINDINGS: Record<FindingId, string> = {
@@ -97,6 +105,13 @@ export const FINDINGS: Record<FindingId, string> = {
   "fence-stale":
     "a fencing supervisor resumed by SIGCONT measures the `arm <ms>` sent before from its resume",
   handover: "a switchover demotes to a running but non-streaming candidate",
+  "watchdog-stale":
+    "an agent resumed by SIGCONT pings the watchdog for a lease renewal that started before the " +
+    "stop: the watchdog's deadline then lies past the lease's expiry",
+  "acquire-lease":
+    "after acquire_leader the fences count from the acquire's start, but the lease that holds the " +
+    "key was last renewed at the cycle's start: a slow cycle in between (slow etcd, peers asked) lets the fences " +
+    "outlive the lease",
   diverge: "a replica on a diverged history is never rewound (stays 'in archive recovery')",
   history:
     "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
