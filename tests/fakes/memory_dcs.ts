@@ -109,6 +109,25 @@ export class MemoryEtcd {
     if (this.#leases.has(id)) this.#dropLease(id);
   }
 
+  /**
+   * When the lease that holds `key` expires (virtual ms), as the store sees it now; null when the key is absent or
+   * holds no lease. Read by the simulator's invariants, never by a member.
+   */
+  leaseExpiryOf(key: string): number | null {
+    this.advance();
+    const kv = this.#kv.get(key);
+    if (!kv || kv.lease === "0") return null;
+    return this.#leases.get(kv.lease)?.expiresAt ?? null;
+  }
+
+  /** The TTL (s) of the lease that holds `key`, or null (absent key, or no lease). Read by the invariants only. */
+  leaseTtlOf(key: string): number | null {
+    this.advance();
+    const kv = this.#kv.get(key);
+    if (!kv || kv.lease === "0") return null;
+    return this.#leases.get(kv.lease)?.ttl ?? null;
+  }
+
   /** Ids of the live leases. */
   leases(): string[] {
     this.advance();
