@@ -25,8 +25,9 @@
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
  * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary).
  *
- * Differences from the real adapter, on purpose: no files, no SQL, no rewind; an interrupted initdb or
- * pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
+ * Differences from the real adapter, on purpose: no files, no SQL; pg_rewind is a model (back to the divergence
+ * point, then the source's history); an interrupted initdb or pg_basebackup leaves an empty data directory;
+ * pg_basebackup is tried once (the adapter retries once after 5 s).
  * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter.
  *
  * Imports `src/core/ports.ts`, `src/core/types.ts` and memory_pg_world.ts only.
