@@ -1,6 +1,6 @@
 /**
  * `hactl fence-supervisor --data-dir DIR`: the fencing supervisor process `hactl agent` starts beside itself (see
- * src/host/fence_supervisor.ts for what it guarantees). Reads `arm <ms>` / `disarm` / `ping` lines on stdin and
+ * src/host/fence_supervisor.ts for what it guarantees). Reads `arm-until <uptime-ms>` / `disarm` / `ping` lines on stdin and
  * answers each on stdout (after a first `ready <pid>`); keeps its deadline in `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
  * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
  *
@@ -17,8 +17,8 @@ import { writeErr, writeOut } from "./lib/io.ts";
 const HELP = `Usage: hactl fence-supervisor --data-dir DIR
 
 Started by 'hactl agent': holds the primary's fence deadline outside the agent and stops Postgres in DIR when the
-agent stops renewing it (frozen, hung or killed). Reads 'arm <ms>', 'disarm' and 'ping' lines on stdin and
-answers each with 'ok <command> <deadline>' on stdout.
+agent stops renewing it (frozen, hung or killed). Reads 'arm-until <uptime-ms>' (a deadline on the clock of
+/proc/uptime), 'disarm' and 'ping' lines on stdin and answers each with 'ok <command> <deadline>' on stdout.
 `;
 
 const ENCODER = new TextEncoder();
@@ -135,6 +135,9 @@ export async function run(args: string[]): Promise<number> {
         buf = buf.slice(nl + 1);
         if (cmd) answer(supervisor.apply(cmd));
       }
+      // Every line read so far is applied: a deadline that has passed (a line that waited in the pipe while this
+      // process was stopped) fires now, not at the next tick.
+      if (supervisor.due() && await supervisor.tick()) answer("fired");
     }
     stdinOpen = false;
   })().catch(() => (stdinOpen = false));

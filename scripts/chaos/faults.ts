@@ -31,7 +31,12 @@
  *   cycle with it, P's namespace drops outgoing connections to etcd's client port (as `cut-etcd`); the ttl is set
  *   back once the run is measured;
  * - `ttl-increase-freeze`: the same ttl increase, then, as soon as P has run a cycle with it, SIGSTOP of P's agent
- *   (as `freeze`: only its fencing supervisor can stop Postgres) until a replica took over, then SIGCONT.
+ *   (as `freeze`: only its fencing supervisor can stop Postgres) until a replica took over, then SIGCONT;
+ * - `replica-ahead`: a replica ahead of the new leader. Replica A is cut off from P (it stops receiving WAL) until
+ *   the other replica B has replayed past it; then P is cut off from everything and B's agent is stopped (SIGSTOP;
+ *   its Postgres keeps running), so A, the only member left to race, takes over from behind. Healed once A takes
+ *   writes and at least ttl + 2 s passed: B (SIGCONT) is on the old timeline past A's switch point and P is a
+ *   former primary; both must be rewound from A. The writes only B and P had are lost (asynchronous replication).
  *
  * @module
  */
@@ -44,7 +49,8 @@ import {
   type WriterTarget,
 } from "../../tests/helpers/writer.ts";
 import { mainModule, waitFor } from "../lib/local_cluster.ts";
-import { type ChaosCluster, ETCD_CLIENT_PORT, waitConverged } from "./cluster.ts";
+import { type ChaosCluster, type ChaosMember, ETCD_CLIENT_PORT, sqlTo, waitConverged } from "./cluster.ts";
+import { parseLsn } from "../../src/core/types.ts";
 import { timingLabel } from "../bench/failover.ts";
 
 export const FAULTS = [
@@ -58,6 +64,7 @@ export const FAULTS = [
   "etcd-leader-kill",
   "ttl-increase-cut-etcd",
   "ttl-increase-freeze",
+  "replica-ahead",
 ] as const;
 export type Fault = typeof FAULTS[number];
 
@@ -305,6 +312,25 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         await holdUntilTakeover(0);
         break;
       }
+      case "replica-ahead": {
+        const [A, B] = others as [ChaosMember, ChaosMember];
+        await A.net.cutFrom([P.host]);
+        heal = () => A.net.heal();
+        await waitFor(`${B.name} replaying past ${A.name}`, 20_000, async () => {
+          const [a, b] = await Promise.all([replayPosition(A), replayPosition(B)]);
+          return b > a + 1024;
+        });
+        log(`${fault}: ${B.name} is ahead of ${A.name}; isolating ${P.name}, stopping ${B.name}'s agent`);
+        await P.net.cutAll();
+        c.signalAgent(B.name, "SIGSTOP");
+        heal = async () => {
+          c.signalAgent(B.name, "SIGCONT");
+          await P.net.heal();
+          await A.net.heal();
+        };
+        await holdUntilTakeover(ttlMs + 2000);
+        break;
+      }
       case "etcd-leader-kill": {
         const etcdLeader = await waitFor("an etcd leader", 20_000, () => c.etcdLeader());
         log(`${fault}: etcd leader is ${etcdLeader}`);
@@ -360,6 +386,17 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     }
   } else result.lost = -1;
   return result;
+}
+
+/** A replica's replay position in bytes. */
+async function replayPosition(m: ChaosMember): Promise<number> {
+  const sql = sqlTo(m);
+  try {
+    const [r] = await sql`SELECT pg_last_wal_replay_lsn()::text AS lsn`;
+    return parseLsn(String(r?.["lsn"] ?? "0/0"));
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
 }
 
 /** A markdown table with the min–max of each figure per fault. */

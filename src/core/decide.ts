@@ -110,6 +110,8 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
   // A switchover's shutdown is over once the key is not ours any more.
   if (!holdsLock && mem.handover !== undefined) delete mem.handover;
+  // Counted only while Postgres runs as a replica (decide_replica.ts sets and clears it).
+  if (!(obs.pg.running && obs.pg.role === "replica")) delete mem.notStreamingSince;
   return { obs, mem, ctx, view, holdsLock };
 }
 

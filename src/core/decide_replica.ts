@@ -1,15 +1,19 @@
 /**
  * Without the leader key: follow the leader (or the `replicatefrom` member), demote a primary that lost the key,
  * reinitialize on request, and start a stopped Postgres as a replica, running pg_rewind or cloning afresh first
- * for a former primary (or staying stopped after a failed pg_rewind, as configured).
+ * for a former primary (or staying stopped after a failed pg_rewind, as configured). A member whose history left
+ * the leader's (divergence.ts: a stopped replica, or a running one that cannot stream) is rewound from the
+ * read-write leader, or re-cloned per `remove_data_directory_on_diverged_timelines`; a replica that does not
+ * stream says so in its cycle sentence.
  *
- * Pure. May import: `src/core/` (types, context, topology).
+ * Pure. May import: `src/core/` (types, context, topology, divergence).
  *
  * @module
  */
-import type { Decision } from "./types.ts";
+import type { Action, Decision, Memory, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { upstreamFor } from "./topology.ts";
+import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
 
 /** `hactl reinit` asked for a fresh copy: remove the data directory and clone from the upstream. */
 export function reinitRequested({ obs, mem, ctx, view, holdsLock }: Cycle): Decision | null {
@@ -58,28 +62,115 @@ export function startAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
     return noChange(mem, "not starting postgres after a failed pg_rewind: run 'hactl reinit'");
   }
   // A stopped former primary (no standby.signal) may hold WAL the new leader never had: let pg_rewind look
-  // (it does nothing when the histories did not diverge) before it starts as a replica.
-  if (upstream && !pg.standbySignal && ctx.dynamic.usePgRewind && rewound?.status !== "ok") {
-    return noChange(mem, `running pg_rewind from '${upstream.name}' before following it`, [
-      { type: "start_job", job: { kind: "rewind", upstream } },
+  // (it does nothing when the histories did not diverge) before it starts as a replica. The source is always the
+  // read-write leader, never a `replicatefrom` member that may still be on the old timeline.
+  const source = readWriteLeader(view, ctx.name);
+  const formerPrimary = !pg.standbySignal && rewound?.status !== "ok";
+  const renumbered = renumberedHistory(obs, upstream, ctx.removeDataOnDivergedTimelines);
+  if (renumbered) return noChange(mem, renumbered.reason, renumbered.actions);
+  if (upstream && formerPrimary && ctx.dynamic.usePgRewind) {
+    if (!source) {
+      return noChange(
+        mem,
+        `waiting for the leader '${view.leader!.name}' to run as the read-write primary before pg_rewind`,
+      );
+    }
+    const then = source.name === upstream.name ? "it" : `'${upstream.name}'`;
+    return noChange(mem, `running pg_rewind from '${source.name}' before following ${then}`, [
+      { type: "start_job", job: { kind: "rewind", upstream: source } },
     ]);
   }
   // Without pg_rewind there is no telling whether its WAL went past the new leader's switch point: when allowed,
   // clone afresh instead (conservative: also when it had not diverged).
-  if (upstream && !pg.standbySignal && !ctx.dynamic.usePgRewind && ctx.removeDataOnDivergedTimelines) {
+  if (upstream && formerPrimary && !ctx.dynamic.usePgRewind && ctx.removeDataOnDivergedTimelines) {
     return noChange(mem, `reinitializing a former primary from '${upstream.name}' (no pg_rewind)`, [
       { type: "start_job", job: { kind: "clone", upstream } },
     ]);
   }
+  // A stopped replica whose history left the leader's (pg_controldata against the leader's timeline history).
+  const dv = rewound?.status === "ok" ? null : divergence(obs);
+  if (dv?.kind === "diverged" && upstream) {
+    const repair = repairDivergence(
+      dv,
+      source,
+      upstream,
+      ctx.dynamic.usePgRewind,
+      ctx.removeDataOnDivergedTimelines,
+    );
+    if (repair) return noChange(mem, repair.reason, [repair.job]);
+  }
   const reason = upstream
-    ? `starting as a secondary following '${upstream.name}'`
+    ? `starting as a secondary following '${upstream.name}'${
+      dv?.kind === "diverged" ? `; ${dvNote(dv)}` : ""
+    }`
     : "starting as a secondary";
   return noChange({ ...mem, rewindFailed: false }, reason, [
     { type: "start_job", job: { kind: "start", role: "replica", upstream } },
   ]);
 }
 
-/** Postgres answers and another member holds the key: demote a primary, else follow the upstream. */
+/** How a diverged member is brought back: pg_rewind from the read-write leader, or a fresh clone when allowed. */
+function repairDivergence(
+  dv: Extract<Divergence, { kind: "diverged" }>,
+  source: Upstream | null,
+  upstream: Upstream,
+  usePgRewind: boolean,
+  removeData: boolean | undefined,
+):
+  | { reason: string; job: { type: "start_job"; job: { kind: "rewind" | "clone"; upstream: Upstream } } }
+  | null {
+  if (usePgRewind && source) {
+    return {
+      reason: `diverged: rewind needed (${dv.why}); running pg_rewind from '${source.name}'`,
+      job: { type: "start_job", job: { kind: "rewind", upstream: source } },
+    };
+  }
+  if (removeData) {
+    return {
+      reason: `diverged: reinitializing from '${upstream.name}' (${dv.why}; ` +
+        "remove_data_directory_on_diverged_timelines is set)",
+      job: { type: "start_job", job: { kind: "clone", upstream } },
+    };
+  }
+  return null;
+}
+
+/**
+ * A member on the leader's timeline number but another history: pg_rewind cannot repair it (it compares timeline
+ * numbers), so it is re-cloned when `remove_data_directory_on_diverged_timelines` allows, else it stays stopped:
+ * it must never stream a history that is not its own.
+ */
+function renumberedHistory(
+  obs: Cycle["obs"],
+  upstream: Upstream | null,
+  removeData: boolean | undefined,
+): { reason: string; actions: Action[] } | null {
+  const dv = divergence(obs);
+  if (dv?.kind !== "renumbered") return null;
+  if (removeData && upstream) {
+    return {
+      reason: `diverged: reinitializing from '${upstream.name}' (${dv.why})`,
+      actions: [{ type: "start_job", job: { kind: "clone", upstream } }],
+    };
+  }
+  return {
+    reason:
+      `diverged (${dv.why}); pg_rewind cannot repair two histories with one timeline number: not starting ` +
+      "postgres: run 'hactl reinit' or set remove_data_directory_on_diverged_timelines",
+    actions: [],
+  };
+}
+
+/** What a diverged member that cannot be repaired automatically says. */
+function dvNote(dv: Extract<Divergence, { kind: "diverged" }>): string {
+  return `diverged (${dv.why}): use_pg_rewind is off and remove_data_directory_on_diverged_timelines is not ` +
+    "set: run 'hactl reinit'";
+}
+
+/**
+ * Postgres answers and another member holds the key: demote a primary; rewind (or re-clone) a replica whose history
+ * left the leader's; else follow the upstream, saying so when it has not streamed for a while.
+ */
 export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
   const leader = view.leader!.name;
   if (obs.pg.role === "primary") {
@@ -92,12 +183,59 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
     );
   }
   const upstream = upstreamFor(view, ctx.name, ctx.tags);
-  if (!upstream) {
-    return noChange(mem, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`);
+  const renumbered = renumberedHistory(obs, upstream, ctx.removeDataOnDivergedTimelines);
+  if (renumbered) {
+    return noChange(streamingAgain(mem), `${renumbered.reason}; stopping postgres`, [
+      { type: "demote", mode: "fast" },
+      ...renumbered.actions,
+    ]);
   }
-  return noChange(
-    mem,
-    `no action. I am (${ctx.name}), a secondary, and following a leader (${leader})`,
-    [{ type: "follow", upstream }],
-  );
+  const dv = divergence(obs);
+  if (dv?.kind === "diverged" && upstream) {
+    const source = readWriteLeader(view, ctx.name);
+    const repair = repairDivergence(
+      dv,
+      source,
+      upstream,
+      ctx.dynamic.usePgRewind,
+      ctx.removeDataOnDivergedTimelines,
+    );
+    if (repair) {
+      // A clean (fast) shutdown in recovery first: pg_rewind and pg_basebackup need a stopped server.
+      return noChange(streamingAgain(mem), `${repair.reason}; stopping postgres first`, [
+        { type: "demote", mode: "fast" },
+        repair.job,
+      ]);
+    }
+  }
+  const since = obs.pg.replicationState === "streaming" ? undefined : mem.notStreamingSince ?? obs.now;
+  const next = since === undefined ? streamingAgain(mem) : { ...mem, notStreamingSince: since };
+  const quietMs = since === undefined ? 0 : obs.now - since;
+  if (dv?.kind === "foreign-target" && upstream && quietMs > 2 * ctx.dynamic.loopWait * 1000) {
+    // Postgres picks the newest timeline it can follow again when it starts.
+    return noChange(
+      streamingAgain(mem),
+      `not streaming for ${Math.round(quietMs / 1000)} s: ${dv.why} on it; restarting postgres to follow it`,
+      [{ type: "demote", mode: "fast" }, {
+        type: "start_job",
+        job: { kind: "start", role: "replica", upstream },
+      }],
+    );
+  }
+  if (!upstream) {
+    return noChange(next, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`);
+  }
+  const reason = dv?.kind === "diverged"
+    ? `I am (${ctx.name}), a secondary following a leader (${leader}) but not streaming: ${dvNote(dv)}`
+    : quietMs > 2 * ctx.dynamic.loopWait * 1000
+    ? `I am (${ctx.name}), a secondary following '${upstream.name}' (leader ${leader}) but not streaming for ` +
+      `${Math.round(quietMs / 1000)} s (in archive recovery)${dv ? `; ${dv.why}` : ""}`
+    : `no action. I am (${ctx.name}), a secondary, and following a leader (${leader})`;
+  return noChange(next, reason, [{ type: "follow", upstream }]);
+}
+
+/** The memory without a not-streaming mark. */
+function streamingAgain(mem: Memory): Memory {
+  const { notStreamingSince: _, ...rest } = mem;
+  return rest;
 }

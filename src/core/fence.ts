@@ -3,12 +3,14 @@
  * than `t + ttl`; the agent's fence timer stops Postgres at `t + ttl - margin`, the fencing supervisor half a margin
  * later, both strictly before the lease can expire and another member can promote.
  *
- * Pure: times are monotonic milliseconds passed in; the margin and the lease come from `./settings.ts`.
+ * Pure: times are monotonic milliseconds passed in; the margin and the lease come from `./settings.ts`, the
+ * action and observation types from `./types.ts`.
  *
  * @module
  */
 
 import { fenceMarginMs, leaseMs } from "./settings.ts";
+import type { Action, Observation } from "./types.ts";
 
 /** Until when a lease renewed by a lock action that started at `renewalStart` lasts at the least. */
 export function leaseExpiresAt(renewalStart: number, ttlSeconds: number): number {
@@ -26,6 +28,44 @@ export function fenceDeadline(renewalStart: number, ttlSeconds: number): number 
  */
 export function supervisorDelayMs(deadline: number, ttlSeconds: number, now: number): number {
   return Math.max(0, Math.round(deadline + fenceMarginMs({ ttl: ttlSeconds }) / 2 - now));
+}
+
+/**
+ * From when the lease that holds the key after a successful lock action that started at `started` lasts: a
+ * renewal (`renew_leader`) and a move (`move_lease`) renew or grant the lease themselves, after their start; an
+ * acquisition (`acquire_leader`) puts the key on the lease as this cycle's refresh renewed it, before the
+ * acquisition started (`leaseRenewedFrom`), so the fences count from there, or they would lie past the lease's
+ * expiry by the time the cycle took from its observation to the acquisition. (Should the adapter have granted a
+ * new lease during the acquisition, it did so after both.) An observation without it (built by hand, no DCS
+ * view, in which no acquisition runs) counts from the call's start.
+ */
+export function lockRenewedFrom(
+  action: Pick<Action, "type">,
+  started: number,
+  obs: Pick<Observation, "leaseRenewedFrom">,
+): number {
+  if (action.type !== "acquire_leader" || obs.leaseRenewedFrom === undefined) return started;
+  return Math.min(started, obs.leaseRenewedFrom);
+}
+
+/** The watchdog's safety margin (s) when its port does not say what timeout a ping sets (Patroni's default). */
+export const DEFAULT_WATCHDOG_SAFETY_MARGIN = 5;
+
+/**
+ * A lock action that started at `started` (the lease was renewed no later than that) was answered at `now`, too
+ * late to ping the watchdog: a ping now sets the device's deadline to `now + timeout`, past the lease's expiry
+ * (`started + ttl`), so the device could fire only after another member may have promoted. Such a renewal (the
+ * agent was stopped while the call was in flight, or etcd answered slowly) pings nothing and ends the plan; the
+ * next cycle renews again at once. `watchdogTimeoutSeconds` null: no watchdog is pinged.
+ */
+export function renewalStale(
+  started: number,
+  now: number,
+  ttlSeconds: number,
+  watchdogTimeoutSeconds: number | null,
+): boolean {
+  if (watchdogTimeoutSeconds === null) return false;
+  return now + watchdogTimeoutSeconds * 1000 > leaseExpiresAt(started, ttlSeconds);
 }
 
 /** What the fence timer looks at when its deadline passes. */

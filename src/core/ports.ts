@@ -6,7 +6,15 @@
  *
  * @module
  */
-import type { ClusterView, HeldLease, HistoryEntry, MemberRecord, PgObservation, Upstream } from "./types.ts";
+import type {
+  ClusterView,
+  HeldLease,
+  HistoryEntry,
+  LeaderTimeline,
+  MemberRecord,
+  PgObservation,
+  Upstream,
+} from "./types.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
 export class DcsError extends Error {
@@ -135,6 +143,11 @@ export interface PostgresPort {
   reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean>;
   /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
   syncSlots(names: string[]): Promise<void>;
+  /**
+   * The timeline and timeline history of the read-write `leader`, read from the leader's own server, for the
+   * divergence check. Never throws: an unreachable leader, or one still in recovery, gives `{ error }`.
+   */
+  leaderTimeline(leader: Upstream): Promise<LeaderTimeline>;
   /** Close pooled connections. */
   close(): Promise<void>;
 }
@@ -194,12 +207,20 @@ export interface WatchdogPort {
   /** Magic-close it (no-op when closed). */
   disable(why: string): void;
   readonly running: boolean;
+  /**
+   * The timeout (s) a `keepalive(ttl)` now would leave the device counting down (the longer of the running and the
+   * wanted one), or null when it pings nothing (mode `off`). Absent: `ttl - 5` (the default safety margin).
+   */
+  pingTimeout?(ttl: number): number | null;
 }
 
 /** The agent's line to its fencing supervisor (src/host/fence_supervisor.ts). */
 export interface FenceChannel {
-  /** Stop Postgres unless re-armed within `ms`. */
-  arm(ms: number): void;
+  /**
+   * Stop Postgres unless re-armed within `ms` of `from` (the agent's monotonic time, `Clock.now()`; default: now).
+   * The supervisor gets the deadline as an instant, so a line it reads late still means the same deadline.
+   */
+  arm(ms: number, from?: number): void;
   disarm(): void;
   /**
    * Null while the supervisor runs and has answered every line in time; otherwise why it cannot be relied on

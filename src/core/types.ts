@@ -190,7 +190,45 @@ export interface PgObservation {
   pendingRestartReason: Record<string, { old_value: string; new_value: string }>;
   /** The switches recorded in the current timeline's history file (`pg_wal/<TLI>.history`); empty on timeline 1. */
   timelineHistory: TimelineSwitch[];
+  /**
+   * A stopped server's position as pg_controldata records it (Patroni's rule): after a shutdown in recovery (or
+   * a crash while in archive recovery) the minimum recovery ending location and its timeline, else the latest
+   * checkpoint and its timeline. Absent while Postgres runs or when pg_controldata could not be read.
+   */
+  controlPosition?: LocalPosition | null;
+  /**
+   * A replica's newest timeline with a history file in its pg_wal: Postgres (`recovery_target_timeline = latest`)
+   * follows that timeline, and cannot follow a leader whose history does not contain it.
+   */
+  historyTimeline?: number | null;
+  /**
+   * A running replica's minimum recovery point (`pg_control_recovery()`): its pages already hold WAL up to there,
+   * on that timeline. After pg_rewind it is the source's position, which may be on a newer timeline than the
+   * WAL replayed so far.
+   */
+  minRecoveryPoint?: LocalPosition | null;
+  /**
+   * The switches recorded in the history file of this member's own timeline (a stopped server's pg_controldata
+   * timeline, a running replica's), to tell two histories that got the same timeline number apart; null when it
+   * could not be read.
+   */
+  positionHistory?: TimelineSwitch[] | null;
 }
+
+/** Where this member's history ends: its timeline, the position on it, and whether it was in recovery. */
+export interface LocalPosition {
+  inRecovery: boolean;
+  timeline: number;
+  lsn: number;
+}
+
+/**
+ * The leader's timeline and history as read from the leader's own server (src/pg/leader_timeline.ts), for the
+ * divergence check; `error` when it could not be read (unreachable, or still in recovery).
+ */
+export type LeaderTimeline =
+  | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[] }
+  | { member: string; error: string };
 
 /** An observation of a data directory nobody can query. */
 export function emptyPgObservation(): PgObservation {
@@ -343,6 +381,13 @@ export interface Observation {
   reloadRequested?: "config" | "forced";
   /** The lease this member's keys are held under, as the DCS adapter holds it after this cycle's refresh. */
   lease?: HeldLease | null;
+  /**
+   * The leader's timeline history, fetched only when this member follows a leader and may have diverged from it
+   * (src/core/divergence.ts `divergenceCheckTarget`): stopped, not streaming, or on an older timeline.
+   */
+  leaderTimeline?: LeaderTimeline;
+  /** When this cycle's lease refresh started (monotonic ms): a key taken later sits on the lease as renewed then. */
+  leaseRenewedFrom?: number;
 }
 
 /** A lease of this member, as etcd granted it. */
@@ -399,6 +444,8 @@ export interface Memory {
    * released, and Postgres is never started again as a primary under it.
    */
   handover?: boolean;
+  /** Since when (monotonic ms) this running replica has not been streaming; absent while it streams. */
+  notStreamingSince?: number;
 }
 
 export const INITIAL_MEMORY: Memory = {

@@ -87,6 +87,9 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client) };
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
+  // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
+  // cycle that runs now, not up to loop_wait later while nothing outside the agent would stop its Postgres.
+  supervisor?.whenUnusable(() => agent.wake());
   const listener = new RestListener(log);
   const reload = createReload({ configPath: o.configPath, env: o.env, running, agent, pg, listener, log });
   const handler = buildApiHandler({ config, running, agent, dcs, peers, reload, log, supervisor });

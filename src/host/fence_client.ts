@@ -2,8 +2,8 @@
  * The agent's side of the fencing supervisor: starts `hactl fence-supervisor --data-dir <dir>` (the same program:
  * the compiled binary itself, or under `deno run` the same main.ts with the same Deno, whatever the executable is
  * called) in a session and process group of its own, so a stop signal to the agent's group or session (Ctrl-Z,
- * `kill -STOP -PGID`) does not stop it. It gives the HA loop a `FenceChannel` that writes `arm <ms>` / `disarm` /
- * `ping` lines to the supervisor's stdin and reads the acknowledgements on its stdout, and says when the
+ * `kill -STOP -PGID`) does not stop it. It gives the HA loop a `FenceChannel` that writes `arm-until <uptime-ms>` /
+ * `disarm` / `ping` lines to the supervisor's stdin and reads the acknowledgements on its stdout, and says when the
  * supervisor is not usable: not running, or a line unanswered for `FENCE_ACK_TIMEOUT_MS` (frozen, stuck). A
  * supervisor that exits is started again with a backoff, and told the deadline the agent holds. The supervisor's
  * own logic is `./fence_supervisor.ts`.
@@ -50,6 +50,12 @@ export interface FenceSupervisorClient {
   /** Resolves true once the supervisor said it is ready, false after `ms` without it. */
   ready(ms: number): Promise<boolean>;
   status(): FenceSupervisorStatus;
+  /**
+   * Call `fn` (the agent wakes its loop) as soon as the supervisor becomes not usable: it exited, could not start,
+   * or left a line unanswered past the timeout. A leader then gives the key up at once rather than at its next
+   * cycle, up to `loop_wait` later, while nothing outside the agent would stop Postgres.
+   */
+  whenUnusable(fn: (why: string) => void): void;
   /** Close the supervisor's stdin (it disarms and exits) and wait for it to end; no restart after this. */
   close(): Promise<void>;
 }
@@ -63,8 +69,20 @@ export interface FenceSupervisorOptions {
    * `HACTL_FENCE_SUPERVISOR_CMD` (split on spaces); `fence-supervisor --data-dir DIR` is appended.
    */
   command?: string[];
-  /** Monotonic ms (tests). */
+  /** Monotonic ms, the agent's clock (`performance.now()`; tests). */
   now?: () => number;
+  /** Milliseconds on the host's uptime clock (`/proc/uptime`; tests). */
+  uptimeMs?: () => number;
+}
+
+/**
+ * The host's uptime clock in ms, truncated to its 10 ms resolution. The supervisor's deadlines live on this clock
+ * rather than on CLOCK_MONOTONIC through the libc FFI: every process reads the same value from a plain file (no
+ * `--allow-ffi`, the same under `deno run` and in the compiled binary), it does not jump with the wall clock
+ * (it is CLOCK_BOOTTIME), and the supervisor's state file already keeps its deadline on it.
+ */
+export function hostUptimeMs(): number {
+  return Math.floor(Number(Deno.readTextFileSync("/proc/uptime").split(/\s+/)[0]) * 100) * 10;
 }
 
 /**
@@ -95,11 +113,13 @@ export function startFenceSupervisor(o: FenceSupervisorOptions): FenceSupervisor
   return new SupervisorProcess(o);
 }
 
+/** The last deadline sent: `at` on the uptime clock. */
 type LastCommand = { kind: "arm"; at: number } | { kind: "disarm" } | null;
 
 class SupervisorProcess implements FenceSupervisorClient {
   readonly #argv: string[];
   readonly #now: () => number;
+  readonly #uptime: () => number;
   #child: Deno.ChildProcess | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
@@ -118,23 +138,28 @@ class SupervisorProcess implements FenceSupervisorClient {
   #restartTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #pingTimer: ReturnType<typeof setInterval>;
   #waiters: (() => void)[] = [];
+  #onUnusable: ((why: string) => void) | null = null;
+  /** The problem last reported to `#onUnusable`, or null once usable again. */
+  #reported: string | null = null;
   readonly #enc = new TextEncoder();
 
   constructor(private readonly o: FenceSupervisorOptions) {
     this.#argv = [...(o.command ?? selfInvocation()), "fence-supervisor", "--data-dir", o.dataDir];
     this.#now = o.now ?? (() => performance.now());
+    this.#uptime = o.uptimeMs ?? hostUptimeMs;
     this.#spawn();
     this.#pingTimer = setInterval(() => {
       const idle = this.#now() - this.#lastSentAt >= PING_EVERY_MS;
       if (this.#ready && this.#pending.length === 0 && idle) this.#send("ping");
-    }, PING_EVERY_MS);
+      this.#report(this.#problem());
+    }, PING_EVERY_MS / 4);
     Deno.unrefTimer(this.#pingTimer);
   }
 
   readonly channel: FenceChannel = {
-    arm: (ms) => {
-      this.#last = { kind: "arm", at: this.#now() + ms };
-      this.#send(`arm ${Math.max(0, Math.round(ms))}`);
+    arm: (ms, from) => {
+      this.#last = { kind: "arm", at: this.#toUptime((from ?? this.#now()) + ms) };
+      this.#send(`arm-until ${this.#last.at}`);
     },
     disarm: () => {
       this.#last = { kind: "disarm" };
@@ -142,6 +167,21 @@ class SupervisorProcess implements FenceSupervisorClient {
     },
     unusable: () => this.#problem(),
   };
+
+  whenUnusable(fn: (why: string) => void): void {
+    this.#onUnusable = fn;
+  }
+
+  /** Tell the agent when the supervisor has just become not usable (once per spell). */
+  #report(problem: string | null): void {
+    if (problem === null || this.#closing) {
+      this.#reported = null;
+      return;
+    }
+    if (this.#reported !== null) return;
+    this.#reported = problem;
+    this.#onUnusable?.(problem);
+  }
 
   ready(ms: number): Promise<boolean> {
     if (this.#ready) return Promise.resolve(true);
@@ -188,6 +228,17 @@ class SupervisorProcess implements FenceSupervisorClient {
       await this.#reader?.cancel().catch(() => {});
       child.unref();
     }
+  }
+
+  /**
+   * A deadline on the agent's monotonic clock, on the uptime clock. The two clocks' offset is read uptime first,
+   * so a pause between the two readings (and the uptime clock's 10 ms truncation) can only make it smaller: the
+   * deadline sent is never later than the one meant.
+   */
+  #toUptime(monotonicMs: number): number {
+    const uptime = this.#uptime();
+    const offset = uptime - this.#now();
+    return Math.max(0, Math.floor(monotonicMs + offset));
   }
 
   /** Null while a supervisor runs and has answered every line within the timeout; else why it is not usable. */
@@ -251,13 +302,15 @@ class SupervisorProcess implements FenceSupervisorClient {
     });
     // A supervisor started again takes the deadline the agent holds now (it also adopts its file's).
     const last = this.#last;
-    if (last?.kind === "arm") this.#send(`arm ${Math.max(0, Math.round(last.at - this.#now()))}`);
+    if (last?.kind === "arm") this.#send(`arm-until ${last.at}`);
     else if (last?.kind === "disarm") this.#send("disarm");
   }
 
   /** No supervisor runs: say why, and start one again after the backoff. */
   #gone(why: string): void {
     this.#down = why;
+    this.#reported = null; // every exit is news, even one right after another
+    this.#report(why);
     const delay = RESTART_BACKOFF_MS[Math.min(this.#attempt, RESTART_BACKOFF_MS.length - 1)]!;
     this.#attempt++;
     this.o.log.error(

@@ -1,10 +1,15 @@
 /**
  * The fencing supervisor: a small process beside the agent (`hactl fence-supervisor`, started by `hactl agent`)
- * that holds the primary's fence deadline outside the agent's event loop. The agent sends `arm <ms>` after each
- * successful lease renewal and `disarm` when Postgres cannot accept writes (or in pause), and `ping` when it has
- * nothing else to say; every line is acknowledged on stdout (`ok <command> <deadline>`), after a first `ready <pid>`
- * line, so the agent knows its supervisor runs and holds the deadline it sent. When the deadline passes
- * without a newer `arm` — the agent is frozen (SIGSTOP), stuck, or was killed while Postgres runs — the supervisor
+ * that holds the primary's fence deadline outside the agent's event loop. The agent sends `arm-until <uptime-ms>`
+ * after each successful lease renewal and `disarm` when Postgres cannot accept writes (or in pause), and `ping`
+ * when it has nothing else to say; every line is acknowledged on stdout (`ok <command> <deadline>`), after a first
+ * `ready <pid>` line, so the agent knows its supervisor runs and holds the deadline it sent.
+ *
+ * The deadline is absolute, on the host's uptime clock (`/proc/uptime`), which every process reads alike and
+ * which does not jump with the wall clock: a line that waited in the pipe while the supervisor was stopped
+ * (SIGSTOP, then SIGCONT) still means the instant the agent meant, and one whose deadline has already passed fires
+ * at once. (A relative `arm <ms>`, still understood, counts from when it is read: only for a hand-run supervisor.)
+ * When the deadline passes without a newer one — the agent is frozen (SIGSTOP), stuck, or was killed while Postgres runs — the supervisor
  * stops Postgres at once (SIGQUIT to the postmaster: immediate shutdown; SIGKILL when it does not go), strictly
  * before the lease can expire.
  *
@@ -39,13 +44,20 @@ export interface FenceState {
 }
 
 /** A parsed line from the agent. */
-export type FenceCommand = { kind: "arm"; inMs: number } | { kind: "disarm" } | { kind: "ping" };
+export type FenceCommand =
+  | { kind: "arm-until"; uptimeMs: number }
+  | { kind: "arm"; inMs: number }
+  | { kind: "disarm" }
+  | { kind: "ping" };
 
-/** `arm <ms>`, `disarm` or `ping`; anything else is ignored (null). */
+/** `arm-until <uptime-ms>`, `arm <ms>`, `disarm` or `ping`; anything else is ignored (null). */
 export function parseFenceCommand(line: string): FenceCommand | null {
   const parts = line.trim().split(/\s+/);
   if (parts[0] === "disarm" && parts.length === 1) return { kind: "disarm" };
   if (parts[0] === "ping" && parts.length === 1) return { kind: "ping" };
+  if (parts[0] === "arm-until" && parts.length === 2 && /^\d+$/.test(parts[1]!)) {
+    return { kind: "arm-until", uptimeMs: Number(parts[1]) };
+  }
   if (parts[0] === "arm" && parts.length === 2 && /^\d+$/.test(parts[1]!)) {
     return { kind: "arm", inMs: Number(parts[1]) };
   }
@@ -83,7 +95,11 @@ export class FenceSupervisor {
    */
   apply(cmd: FenceCommand): string {
     if (cmd.kind !== "ping") {
-      this.#deadline = cmd.kind === "arm" ? this.io.uptimeMs() + cmd.inMs : null;
+      this.#deadline = cmd.kind === "arm-until"
+        ? cmd.uptimeMs
+        : cmd.kind === "arm"
+        ? this.io.uptimeMs() + cmd.inMs
+        : null;
       this.#fired = false;
       this.#persist();
     }

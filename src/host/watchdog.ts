@@ -86,6 +86,15 @@ export class Watchdog {
   }
 
   /**
+   * The timeout (s) a keepalive with `ttl` now would leave the device counting down: the longer of the one it
+   * runs with and the one it would activate or change to; null in mode `off` (nothing is pinged).
+   */
+  pingTimeout(ttl: number): number | null {
+    if (this.mode === "off") return null;
+    return Math.max(this.timeout ?? 0, watchdogTimeout(ttl, this.#deps.config.safetyMargin));
+  }
+
+  /**
    * Null unless the mode is `required` and the watchdog cannot be used; then why (Patroni's `is_healthy`): the
    * last activation or keepalive failed (for ACTIVATION_RETRY_MS), or, while it is not running, the timeout
    * leaves no slack over loop_wait or the device cannot be opened for writing. A member for which this is not

@@ -1,6 +1,6 @@
 /**
  * Observing the local instance once per cycle: the data directory's state, standby.signal, the system identifier,
- * whether a postmaster runs, and then one status query (role, WAL position, timeline, replication, settings),
+ * whether a postmaster runs (when not, its pg_controldata position), and then one status query (role, WAL position, timeline, replication, settings),
  * the command-line parameters a restart would change, and a primary's timeline history.
  *
  * I/O: stats files, reads pg_wal, runs pg_controldata, one SQL round trip. May import: `src/core/`, `src/pg/`.
@@ -13,6 +13,7 @@ import { applyControlDataMinimums } from "./conf.ts";
 import { effective } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { exists, postmasterPid } from "./process.ts";
+import { controlPosition } from "./leader_timeline.ts";
 import {
   addCmdlinePending,
   fillFromStatus,
@@ -34,7 +35,11 @@ export async function observePostgres(inst: PgInstance): Promise<PgObservation> 
   obs.standbySignal = await exists(`${inst.dataDir}/standby.signal`);
   obs.sysid = await inst.systemIdentifier();
   obs.running = (await postmasterPid(inst.dataDir)) !== null;
-  if (!obs.running) return obs;
+  if (!obs.running) {
+    obs.controlPosition = controlPosition(await inst.controlData());
+    if (obs.controlPosition) obs.positionHistory = await historyOrNull(inst, obs.controlPosition.timeline);
+    return obs;
+  }
   let row: StatusRow;
   try {
     const rows = await inst.sql.query((sql) => sql.unsafe(STATUS_SQL));
@@ -52,7 +57,17 @@ export async function observePostgres(inst: PgInstance): Promise<PgObservation> 
   if (obs.role === "primary" && obs.timeline !== null && obs.timeline > 1) {
     obs.timelineHistory = await timelineHistory(inst, obs.timeline);
   }
+  if (obs.role === "replica" && obs.timeline !== null) {
+    obs.positionHistory = await historyOrNull(inst, obs.timeline);
+  }
   return obs;
+}
+
+/** A timeline's history file, parsed (none on timeline 1); null when it cannot be read. */
+async function historyOrNull(inst: PgInstance, timeline: number): Promise<TimelineSwitch[] | null> {
+  if (timeline <= 1) return [];
+  const file = `${inst.dataDir}/pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+  return await Deno.readTextFile(file).then(parseTimelineHistory, () => null);
 }
 
 /** The current timeline's history file, parsed; empty when it cannot be read. */

@@ -22,13 +22,14 @@
  */
 import type { Config } from "../config/config.ts";
 import { PostgresError, type PostgresPort } from "../core/ports.ts";
-import type { HistoryEntry, PgObservation, Upstream } from "../core/types.ts";
+import type { HistoryEntry, LeaderTimeline, PgObservation, Upstream } from "../core/types.ts";
 import type { ParamValue } from "./conf.ts";
 import { PgInstance } from "./instance.ts";
 import { observePostgres } from "./observe.ts";
 import { bootstrapCluster } from "./bootstrap.ts";
 import { cloneFrom } from "./clone.ts";
 import { rewindFrom } from "./rewind.ts";
+import { readLeaderTimeline } from "./leader_timeline.ts";
 import { promotePostgres, startPostgres, stopPostgres } from "./lifecycle.ts";
 import { followUpstream, reloadPostgres } from "./reload.ts";
 import { syncSlots } from "./slots.ts";
@@ -106,6 +107,10 @@ export class LocalPostgres implements PostgresPort {
 
   syncSlots(names: string[]): Promise<void> {
     return syncSlots(this.#inst, names);
+  }
+
+  leaderTimeline(leader: Upstream): Promise<LeaderTimeline> {
+    return readLeaderTimeline(leader, this.#inst.pg.authentication.superuser);
   }
 
   async close(): Promise<void> {

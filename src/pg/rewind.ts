@@ -52,6 +52,7 @@ export async function rewindFrom(upstream: Upstream, target: RewindTarget): Prom
     ["user", user.username],
     ["dbname", "postgres"],
     ["connect_timeout", "5"],
+    ["target_session_attrs", "read-write"],
   ]);
   log.info("pg_rewind from {upstream}", { upstream: upstream.name });
   const r = await runChecked(await target.bin("pg_rewind"), [
@@ -68,7 +69,8 @@ export async function rewindFrom(upstream: Upstream, target: RewindTarget): Prom
 }
 
 /**
- * A freshly promoted source records its new timeline in pg_control only at its first checkpoint; before that
+ * The source must be the read-write leader: one still in recovery is refused (retried at the next cycle). A freshly
+ * promoted source records its new timeline in pg_control only at its first checkpoint; before that
  * pg_rewind sees "the same timeline" and rewinds nothing. Ask for that checkpoint first (as Patroni does).
  */
 async function checkpointSource(
@@ -88,8 +90,11 @@ async function checkpointSource(
     prepare: false,
     onnotice: () => {},
   });
+  let inRecovery = false;
   try {
-    await sql.unsafe("CHECKPOINT");
+    const [row] = await sql.unsafe("SELECT pg_is_in_recovery() AS r");
+    inRecovery = row?.["r"] === true;
+    if (!inRecovery) await sql.unsafe("CHECKPOINT");
   } catch (e) {
     throw new UpstreamUnavailableError(
       `CHECKPOINT on ${upstream.name} before pg_rewind failed: ${e instanceof Error ? e.message : e}`,
@@ -97,5 +102,11 @@ async function checkpointSource(
     );
   } finally {
     await sql.end({ timeout: 1 }).catch(() => {});
+  }
+  if (inRecovery) {
+    // Only the read-write leader is a source (as Patroni does): a replica may still be on the old timeline.
+    throw new UpstreamUnavailableError(
+      `${upstream.name} is still in recovery and cannot be used for pg_rewind`,
+    );
   }
 }

@@ -56,6 +56,10 @@ export interface StatusRow {
   checkpoint_tli: number | null;
   /** In recovery: the highest timeline among the WAL segment files in pg_wal (null when not readable). */
   wal_tli?: number | null;
+  /** In recovery: the newest timeline with a history file in pg_wal (what `recovery_target_timeline = latest` chases). */
+  history_tli?: number | null;
+  /** In recovery: `pg_control_recovery()`'s minimum recovery ending location and its timeline. */
+  min_recovery?: { lsn: string | null; tli: number | null } | null;
   receiver: { status: string; tli: number | null; host: string | null; port: number | null } | null;
   conninfo: string;
   replication: ReplicationRow[];
@@ -99,6 +103,11 @@ SELECT json_build_object(
   'wal_tli', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
     (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
   END,
+  'history_tli', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
+    (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}\\.history$')
+  END,
+  'min_recovery', CASE WHEN pg_is_in_recovery() THEN (SELECT json_build_object('lsn',
+    min_recovery_end_lsn::text, 'tli', min_recovery_end_timeline) FROM pg_control_recovery()) END,
   'receiver', (SELECT json_build_object('status', status, 'tli', received_tli, 'host', sender_host,
                  'port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
   'conninfo', current_setting('primary_conninfo'),
@@ -167,6 +176,11 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   obs.replayedTimestamp = row.replay_ts;
   obs.replayPaused = row.replay_paused;
   obs.timeline = replicaTimeline(row);
+  if (typeof row.history_tli === "number" && row.history_tli > 0) obs.historyTimeline = row.history_tli;
+  const min = row.min_recovery;
+  if (min && typeof min.tli === "number" && min.tli > 0 && min.lsn && min.lsn !== "0/0") {
+    obs.minRecoveryPoint = { inRecovery: true, timeline: min.tli, lsn: parseLsn(min.lsn) };
+  }
   obs.replicationState = row.receiver?.status === "streaming" ? "streaming" : "in archive recovery";
   obs.upstream = upstreamOf(row);
 }

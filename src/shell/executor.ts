@@ -12,6 +12,7 @@
  * @module
  */
 import { type HaContext, peerVerdicts } from "../core/decide.ts";
+import { DEFAULT_WATCHDOG_SAFETY_MARGIN, lockRenewedFrom, renewalStale } from "../core/fence.ts";
 import { fenceTtl } from "../core/lease_ttl.ts";
 import { type CallbackAction, DcsError } from "../core/ports.ts";
 import type { RoleChangeRecorder } from "../core/role_change.ts";
@@ -61,7 +62,8 @@ export class Executor {
         if (lockAction) isolation.answered();
         if (lockAction && ok) {
           lockVerified = true;
-          const stop = this.#lockKept(action, started, actions, obs);
+          // The fences count from when the lease holding the key was renewed (an acquisition: this cycle's refresh).
+          const stop = this.#lockKept(action, lockRenewedFrom(action, started, obs), actions, obs);
           if (stop !== null) return { failedAt: i, dcsFailed: false, error: stop };
         } else if (lockAction) lease.forget();
         if (action.type === "release_leader" && ok) lease.forget();
@@ -80,10 +82,11 @@ export class Executor {
   }
 
   /**
-   * A lock action that started at `started` succeeded: note a lock taken for a promotion, count the lease and re-arm
-   * the fence from the call's start with the TTL of the lease that now holds the key (src/core/lease_ttl.ts), and
-   * after a renewal ping the watchdog once with that TTL (activating it first when needed). Returns why the plan stops (a required
-   * watchdog that is not running: the next cycle, run at once, sees it unusable and gives the key up), or null.
+   * A lock action succeeded and the lease holding the key was renewed no earlier than `started`: note a lock taken
+   * for a promotion, count the lease and re-arm the fence from `started` with the TTL of the lease that now holds
+   * the key (src/core/lease_ttl.ts), and after a renewal answered in time ping the watchdog once with that TTL
+   * (activating it first when needed). Returns why the plan stops (a stale renewal; a required watchdog that is not
+   * running: the next cycle, run at once, sees it unusable and gives the key up), or null.
    */
   #lockKept(action: Action, started: number, actions: Action[], obs: Observation): string | null {
     const { lease, roleChanges } = this.parts;
@@ -105,6 +108,17 @@ export class Executor {
     // One watchdog ping per renewal: a key just moved to a lease of another ttl keeps the timeout the renewal
     // before it in this plan set (equal or shorter), and the next renewal applies the new one.
     const wd = action.type === "move_lease" || shutdownPastSafepoint ? undefined : this.deps.watchdog;
+    if (wd && !dynamic.pause) {
+      // A renewal answered too late (the agent was stopped meanwhile) would ping the device past the lease's
+      // expiry: the fences above count from its start, the watchdog keeps its last deadline, the plan stops.
+      const timeout = wd.pingTimeout ? wd.pingTimeout(ttl) : ttl - DEFAULT_WATCHDOG_SAFETY_MARGIN;
+      const now = this.deps.clock.now();
+      // Against the lease that holds the key as etcd granted it (the fences may be shorter, after a decrease).
+      if (renewalStale(started, now, keyLease?.ttl ?? 0, timeout)) {
+        return `stale renewal: answered ${Math.round(now - started)} ms after it started, too late to ping ` +
+          "the watchdog before the lease can expire; renewing again at once";
+      }
+    }
     if (wd && !dynamic.pause && !wd.keepalive(ttl, dynamic.loopWait)) {
       return "the watchdog is required but is not running or not usable";
     }

@@ -105,7 +105,7 @@ export class LeaseFence {
     });
     // The supervisor process backs this timer up when the whole agent is frozen or killed: half a margin later,
     // still before the lease can expire.
-    this.deps.fence?.arm(supervisorDelayMs(deadline, ttl, now));
+    this.deps.fence?.arm(supervisorDelayMs(deadline, ttl, now), now);
   }
 
   async #fire(deadline: number): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * `observe`: one snapshot per cycle of the DCS (or `unreachable since T`), the local Postgres, the job in flight,
- * the peers' statuses when a leader race needs them, the watchdog's usability and the pending requests; and the
+ * the peers' statuses when a leader race needs them, the leader's timeline history when this member may have left
+ * it, the watchdog's usability and the pending requests; and the
  * world as last seen (cluster view, Postgres reading, dynamic settings) that the REST API's snapshot answers from.
  *
  * May import: `src/core/` only.
@@ -8,6 +9,7 @@
  * @module
  */
 import { configChangeReloads, peersToAsk } from "../core/loop.ts";
+import { divergenceCheckTarget } from "../core/divergence.ts";
 import { DcsError } from "../core/ports.ts";
 import {
   type ClusterView,
@@ -97,7 +99,8 @@ export class Observer {
     const { clock, dcs, pg } = this.deps;
     const { isolation, jobs, lease, requests } = this.parts;
     let dcsObs: DcsObservation;
-    isolation.callStarted(clock.now());
+    const refreshStarted = clock.now();
+    isolation.callStarted(refreshStarted);
     try {
       await dcs.refreshLease(this.#dynamic.ttl);
       const cluster = await dcs.loadCluster();
@@ -124,6 +127,9 @@ export class Observer {
       wallNow: clock.wallNow(),
     });
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
+    // The leader's timeline history, only when this member may have left it (src/core/divergence.ts).
+    const checkAgainst = divergenceCheckTarget(dcsObs, pgObs, jobs.busy, this.deps.name, this.#dynamic.pause);
+    const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst) : null;
     this.#noteWatchdog();
     this.#noteFence();
     const restart = requests.pendingRestart;
@@ -139,7 +145,8 @@ export class Observer {
       ...(this.#fenceUnusable !== null ? { fenceUnusable: this.#fenceUnusable } : {}),
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
-      ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease() } : {}),
+      ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease(), leaseRenewedFrom: refreshStarted } : {}),
+      ...(leaderTimeline ? { leaderTimeline } : {}),
     };
   }
 

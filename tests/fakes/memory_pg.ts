@@ -25,9 +25,12 @@
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
  * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary).
  *
- * Differences from the real adapter, on purpose: no files, no SQL; pg_rewind is a model (back to the divergence
- * point, then the source's history); an interrupted initdb or pg_basebackup leaves an empty data directory;
- * pg_basebackup is tried once (the adapter retries once after 5 s).
+ * Timelines and divergence are modelled: `rewind(up)` takes the source's history back to the divergence point
+ * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
+ * its server reports them, and a stopped server's observation carries its pg_controldata position.
+ *
+ * Differences from the real adapter, on purpose: no files, no SQL; an interrupted initdb or
+ * pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
  * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter.
  *
  * Imports `src/core/ports.ts`, `src/core/types.ts` and memory_pg_world.ts only.
@@ -39,8 +42,10 @@ import {
   emptyPgObservation,
   formatLsn,
   type HistoryEntry,
+  type LeaderTimeline,
   type PgObservation,
   type ReplicationRow,
+  type TimelineSwitch,
   type Upstream,
 } from "../../src/core/types.ts";
 import {
@@ -226,6 +231,13 @@ export class FakePostgres implements PostgresPort {
       standbySignal: d?.standbySignal ?? false,
       sysid: d?.sysid ?? null,
     };
+    if (d && !this.#running) {
+      // pg_controldata: a replica shut down in recovery records where its WAL ends (the minimum recovery ending
+      // location, here its whole WAL); a former primary where its last record (the shutdown checkpoint) starts.
+      const lsn = d.standbySignal ? d.wal : Math.max(0, d.wal - RECORD_BYTES);
+      obs.controlPosition = { inRecovery: d.standbySignal, timeline: lastTimeline(d), lsn };
+      obs.positionHistory = historyOf(d);
+    }
     if (!d || !this.#running || !this.#queryable) return Promise.resolve(obs);
     obs.queryable = true;
     obs.serverVersion = FAKE_SERVER_VERSION;
@@ -237,14 +249,11 @@ export class FakePostgres implements PostgresPort {
     if (!d.standbySignal) {
       obs.role = "primary";
       // What pg_wal/<TLI>.history says: the parent timeline and the switch position of every segment after the first.
-      obs.timelineHistory = d.segments.slice(1).map((s, i) => ({
-        timeline: d.segments[i]!.timeline,
-        switchLsn: s.start,
-        reason: "no recovery target specified",
-      }));
+      obs.timelineHistory = historyOf(d);
       return Promise.resolve(obs);
     }
     obs.role = "replica";
+    obs.positionHistory = historyOf(d);
     obs.receiveLsn = d.wal;
     obs.replayLsn = d.wal;
     obs.replicationState = this.streamSource() ? "streaming" : "in archive recovery";
@@ -469,9 +478,39 @@ export class FakePostgres implements PostgresPort {
     return Promise.resolve();
   }
 
+  /** The leader's timeline and history as its own server reports them (unreachable or in recovery: an error). */
+  leaderTimeline(leader: Upstream): Promise<LeaderTimeline> {
+    const up = this.world.byConnUrl(leader.connUrl);
+    if (
+      !up || up === this || !this.#hostUp || !up.#hostUp || !up.#running || !up.#queryable || !up.#data ||
+      !this.world.linked(this.name, up.name)
+    ) {
+      return Promise.resolve({ member: leader.name, error: `${leader.name}: could not connect to server` });
+    }
+    if (up.#data.standbySignal) {
+      return Promise.resolve({ member: leader.name, error: `${leader.name} is still in recovery` });
+    }
+    const d = up.#data;
+    return Promise.resolve({
+      member: leader.name,
+      inRecovery: false,
+      timeline: lastTimeline(d),
+      history: historyOf(d),
+    });
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** What pg_wal/<TLI>.history says: the parent timeline and the switch position of every segment after the first. */
+function historyOf(d: DataDir): TimelineSwitch[] {
+  return d.segments.slice(1).map((s, i) => ({
+    timeline: d.segments[i]!.timeline,
+    switchLsn: s.start,
+    reason: "no recovery target specified",
+  }));
 }
 
 function hostPort(connUrl: string): string | null {

@@ -114,11 +114,6 @@ Deno.test({
   name:
     "clean stop: a former primary stopped with SIGTERM after its replicas, restarted as a standby while nobody " +
     "leads, is rewound and streams from the replica behind it that wins the race",
-  // Ignored while the known divergence bug stands (a replica is never checked for divergence): the former
-  // primary, started as a standby while nobody led, stays "in archive recovery" on its own timeline-1 history once
-  // a replica behind it wins the race, logging "no action. I am (pgN), a secondary, and following a leader" every
-  // cycle without pg_rewind (seen failing at waitHealthy on main). Enable once that is fixed.
-  ignore: true,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

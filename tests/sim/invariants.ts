@@ -117,7 +117,6 @@ export type FindingId =
   | "handover-lag"
   | "watchdog-stale"
   | "acquire-lease"
-  | "diverge"
   | "history";
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
@@ -143,7 +142,6 @@ export const FINDINGS: Record<FindingId, string> = {
     "after acquire_leader the fences count from the acquire's start, but the lease that holds the " +
     "key was last renewed at the cycle's start: a slow cycle in between (slow etcd, peers asked) lets the fences " +
     "outlive the lease",
-  diverge: "a replica on a diverged history is never rewound (stays 'in archive recovery')",
   history:
     "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
     "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +
@@ -152,7 +150,7 @@ export const FINDINGS: Record<FindingId, string> = {
 };
 
 /**
- * Which findings run: `HACTL_SIM_FINDINGS=1` (all), a comma-separated list of ids (`diverge,fence-stale`), or
+ * Which findings run: `HACTL_SIM_FINDINGS=1` (all), a comma-separated list of ids (`history,fence-stale`), or
  * none. A rule or fault kind marked with a finding that is not enabled is skipped and printed as "known finding,
  * disabled".
  */
@@ -197,7 +195,7 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
     what: "a failover loses at most maximum_lag_on_failover below the last optime",
   },
   ackedKeptAtQuiescence: { what: "the leader holds every acknowledged write at quiescence" },
-  convergence: { what: "every member that is up streams the leader's history", finding: "diverge" },
+  convergence: { what: "every member that is up streams the leader's history" },
 };
 
 /** How often each rule was evaluated (checked with something to check), over the whole run. */
@@ -256,11 +254,13 @@ function convergence(sim: SimView): string | null {
   return null;
 }
 
-/** Does `pg` stream (directly or through a cascade) from `leader`, on the leader's history? */
+/** Does `pg` stream (directly or through a cascade) from `leader`, on the leader's history and not past its end? */
 function streamsLeader(pg: FakePostgres, leader: FakePostgres): boolean {
   let up = pg.streamSource();
   for (let hops = 0; up && up !== leader && hops < 4; hops++) up = up.streamSource();
-  return up === leader && sameHistoryBelow([...pg.segments], [...leader.segments], pg.wal ?? 0);
+  const wal = pg.wal ?? 0;
+  return up === leader && wal <= (leader.wal ?? 0) &&
+    sameHistoryBelow([...pg.segments], [...leader.segments], wal);
 }
 
 /** Is some fault active now (an agent not running, a partition, held-back cycles, a WAL receiver down, ...)? */

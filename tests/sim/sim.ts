@@ -79,11 +79,13 @@ export class Sim extends SimCore implements SimView {
     return this.etcd.get(OBSERVER, this.prefix + KEYS.failover) !== null;
   }
 
-  /** Does the agent on `name` sit in a declared terminal state (it stopped itself, or waits for `hactl reinit`)? */
+  /**
+   * Does the agent on `name` sit in a declared terminal state (it stopped itself, or waits for `hactl reinit`: after
+   * a failed pg_rewind, or diverged with neither pg_rewind nor removing the data directory allowed)?
+   */
   terminal(name: string): boolean {
     const m = this.member(name);
-    return (m.agent?.fatal ?? null) !== null ||
-      /not starting postgres.*run 'hactl reinit'/.test(m.lastReason);
+    return (m.agent?.fatal ?? null) !== null || /run 'hactl reinit'/.test(m.lastReason);
   }
 
   // ------------------------------------------------------------------ faults

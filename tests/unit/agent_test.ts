@@ -92,6 +92,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
     follow: (u) => pg.follow(u),
     syncSlots: (n) => pg.syncSlots(n),
     reload: (r, u, f) => pg.reload(r, u, f),
+    leaderTimeline: (l) => pg.leaderTimeline(l),
     close: () => pg.close(),
   }), log);
   for (let i = 0; i < 6 && !agent.holdsLock(); i++) await step();

@@ -243,3 +243,66 @@ Deno.test("close() does not wait for a supervisor that does not exit (frozen, or
     }
   });
 });
+
+/** Milliseconds on the host's uptime clock (the one the supervisor keeps its deadline on). */
+function uptimeNowMs(): number {
+  return Number(Deno.readTextFileSync("/proc/uptime").split(/\s+/)[0]) * 1000;
+}
+
+Deno.test("fence-stale: an arm read by a supervisor thawed after a SIGSTOP counts from when the agent sent it", async () => {
+  await withTempDir("hactl-fence-thaw-", async (dir) => {
+    const dataDir = `${dir}/data`;
+    const errors: string[] = [];
+    const supervisor = startFenceSupervisor({
+      dataDir,
+      log: { info: () => {}, error: (m) => errors.push(m) },
+    });
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      const pid = supervisor.status().pid!;
+      Deno.kill(pid, "SIGSTOP");
+      const sentAt = uptimeNowMs();
+      // The agent renews and arms 3 s ahead while its supervisor is stopped: the line waits in the pipe.
+      supervisor.channel.arm(3000);
+      // Thawed 4 s later, the deadline the agent asked for has passed: it must fire at once, not 3 s after the thaw.
+      while (uptimeNowMs() < sentAt + 4000) await new Promise((r) => setTimeout(r, 50));
+      Deno.kill(pid, "SIGCONT");
+      await eventually(
+        "the thawed supervisor fired",
+        2000,
+        () => errors.some((e) => /deadline passed/.test(e)),
+      );
+    } finally {
+      supervisor.channel.disarm();
+      await supervisor.close();
+    }
+  });
+});
+
+Deno.test("fence-window: a supervisor that exits or stops answering tells the agent at once (its loop wakes)", async () => {
+  await withTempDir("hactl-fence-wake-", async (dir) => {
+    const supervisor = startFenceSupervisor({ dataDir: `${dir}/data`, log: quiet });
+    const told: string[] = [];
+    const listen = supervisor as unknown as { whenUnusable?: (fn: (why: string) => void) => void };
+    listen.whenUnusable?.((why) => void told.push(why));
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      const first = supervisor.status().pid!;
+      Deno.kill(first, "SIGKILL");
+      await eventually("the agent was told it exited", 2000, () => told.length >= 1);
+      assert.match(told[0]!, /it was killed by SIGKILL/);
+      await eventually("it runs again", 60_000, () => supervisor.status().state === "running");
+      // Frozen: noticed once a line waited past the timeout, without waiting for the agent's next cycle.
+      const second = supervisor.status().pid!;
+      Deno.kill(second, "SIGSTOP");
+      try {
+        await eventually("the agent was told it does not answer", 5000, () => told.length >= 2);
+        assert.match(told[1]!, /has not answered for/);
+      } finally {
+        Deno.kill(second, "SIGCONT");
+      }
+    } finally {
+      await supervisor.close();
+    }
+  });
+});

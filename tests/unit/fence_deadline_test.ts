@@ -7,6 +7,7 @@ import {
   fenceDeadline,
   fenceFires,
   leaseExpiresAt,
+  renewalStale,
   renewedSince,
   supervisorDelayMs,
 } from "../../src/core/fence.ts";
@@ -40,4 +41,11 @@ Deno.test("fenceFires(): unless a renewal came since, the loop stopped, or the c
   // configured ttl read since): one armed with a longer ttl pushes the deadline out.
   assert.equal(renewedSince(1000, 40, deadline), true);
   assert.equal(renewedSince(1000, 30, deadline), false);
+});
+
+Deno.test("renewalStale(): a renewal answered later than ttl - watchdog timeout after its start pings no watchdog", () => {
+  // ttl 30, timeout 25: fresh while answered within 5 s of its start.
+  assert.equal(renewalStale(1000, 6000, 30, 25), false);
+  assert.equal(renewalStale(1000, 6001, 30, 25), true);
+  assert.equal(renewalStale(1000, 60_000, 30, null), false, "no watchdog is pinged");
 });

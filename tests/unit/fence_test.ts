@@ -82,3 +82,21 @@ Deno.test("a new supervisor adopts the pending deadline of an older one and reti
   assert.equal(await t.tick(), false);
   assert.deepEqual(v.stops, []);
 });
+
+Deno.test("arm-until sets an absolute deadline on the uptime clock; one already passed is due at once", async () => {
+  assert.deepEqual(parseFenceCommand("arm-until 1234567"), { kind: "arm-until", uptimeMs: 1234567 });
+  for (const junk of ["arm-until", "arm-until -5", "arm-until 1.5", "arm-until 1 2"]) {
+    assert.equal(parseFenceCommand(junk), null, junk);
+  }
+  const w = world();
+  const s = new FenceSupervisor(w.io, 100);
+  assert.equal(s.apply({ kind: "arm-until", uptimeMs: 1_006_000 }), "ok arm-until 1006000");
+  w.advance(5000);
+  assert.equal(s.due(), false, "1 s before the deadline the agent sent");
+  // Read late (the supervisor was stopped while the line waited): the deadline is the one the agent meant.
+  w.advance(10_000);
+  assert.equal(s.apply({ kind: "arm-until", uptimeMs: 1_008_000 }), "ok arm-until 1008000");
+  assert.equal(s.due(), true);
+  assert.equal(await s.tick(), true);
+  assert.match(w.logs.at(-1)!, /fence deadline passed 7000 ms ago/);
+});

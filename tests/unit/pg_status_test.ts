@@ -87,6 +87,19 @@ Deno.test("fillFromStatus() gives a replica whose receiver stopped the newest ti
   assert.equal(obs.timeline, null);
 });
 
+Deno.test("fillFromStatus() gives a replica the newest timeline it holds a history file of (what it chases)", () => {
+  const obs = emptyPgObservation();
+  fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 2, history_tli: 3 }));
+  assert.equal(obs.timeline, 2);
+  assert.equal(obs.historyTimeline, 3);
+  // The minimum recovery point, when Postgres reports one.
+  fillFromStatus(
+    obs,
+    row({ in_recovery: true, checkpoint_tli: 2, min_recovery: { lsn: "0/4030000", tli: 3 } }),
+  );
+  assert.deepEqual(obs.minRecoveryPoint, { inRecovery: true, timeline: 3, lsn: 0x4030000 });
+});
+
 Deno.test("parseTimelineHistory() reads Postgres's timeline history file", () => {
   const text =
     "1\t0/3000158\tno recovery target specified\n\n# comment\n2\t0/5000000\tbefore 2026-11-26\nbad line\n";

@@ -338,3 +338,14 @@ Deno.test("Watchdog in required mode: a timeout that cannot be lowered with ttl 
     Deno.removeSync(file);
   }
 });
+
+Deno.test("Watchdog.pingTimeout(): the longer of the running and the wanted timeout; null when off", () => {
+  using h = harness();
+  assert.equal(h.wd.pingTimeout(30), 25, "closed: the timeout it would activate with");
+  h.wd.keepalive(30, 10);
+  assert.equal(h.wd.pingTimeout(20), 25, "running with 25 s: a ping counts 25 s before the change to 15 s");
+  h.wd.keepalive(20, 10);
+  assert.equal(h.wd.pingTimeout(20), 15);
+  using off = harness({ mode: "off" });
+  assert.equal(off.wd.pingTimeout(30), null);
+});
