@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { findingEnabled, type FindingId, SimViolation } from "./invariants.ts";
 import { Sim } from "./sim.ts";
-import { cutLink, editConfig, freeze, supervisorMissing } from "./sim_faults.ts";
+import { cutLink, editConfig, failPostgres, freeze, supervisorMissing } from "./sim_faults.ts";
 
 const FAST = { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 };
 const DEFAULT = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 };
@@ -198,6 +198,18 @@ finding(
     await expectNoViolation(sim, 200_000);
   },
 );
+
+Deno.test("sim: a switchover whose shutdown of postgres fails does not leave a demotion in progress for good", async () => {
+  // Regression (fast-check seed 707, schedule 125): the fake's `stop` threw synchronously where the real adapter's
+  // async stop rejects; the job runner then kept a "switchover: demoting myself" job running forever and the
+  // leader renewed its key beside it. A failed stop now ends the job as failed, and the leader goes on leading.
+  const sim = new Sim({ members: 3 });
+  sim.at(50_000, () => failPostgres(sim, "pg1", "stop"));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg3" }));
+  await expectNoViolation(sim, 200_000);
+  const reason = sim.member(sim.leaderKey() ?? "pg1").lastReason;
+  assert.doesNotMatch(reason, /in progress/, `a job never ends:\n${sim.traceTail(20).join("\n")}`);
+});
 
 Deno.test("sim: a running replica ahead of the new leader is rewound and streams again", async () => {
   // Regression, fixed by the divergence checks on every follower: pg2 lags; a write reaches pg1 and pg3; pg3 and

@@ -40,6 +40,8 @@ export { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptio
 
 const WALL_EPOCH = 1_700_000_000_000;
 const MAX_CYCLES_PER_INSTANT = 50;
+/** Steps of the run loop at one instant before the run fails (a loop that never moves virtual time on). */
+const MAX_STEPS_PER_INSTANT = 10_000;
 /** The client name of reads no partition touches (the invariants' view of etcd). */
 export const OBSERVER = "sim-observer";
 
@@ -290,10 +292,16 @@ export abstract class SimCore {
   }
 
   async runUntil(end: number): Promise<void> {
+    // Steps at one instant are bounded: a harness loop that never moves virtual time on fails the run at once.
+    let spins = 0;
+    let at = this.now;
     for (;;) {
       await this.#drain(); // a cycle that ended may make its member due now
       const t = this.#nextTime();
       if (t === null || t > end) break;
+      spins = t === at ? spins + 1 : 0;
+      at = t;
+      if (spins > MAX_STEPS_PER_INSTANT) this.fail(`virtual time does not move on from ${t} ms`);
       await this.#advance(t);
       await this.#step();
     }
