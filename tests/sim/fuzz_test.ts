@@ -233,6 +233,8 @@ Deno.test(`sim fuzz: ${SCHEDULES} random fault schedules keep every invariant (s
       numRuns: SCHEDULES,
       seed: SEED,
       endOnFailure: !SHRINK,
+      // Shrinking is bounded too: after 5 minutes fast-check reports the smallest failing schedule found so far.
+      ...(SHRINK ? { interruptAfterTimeLimit: 300_000, markInterruptAsFailure: true } : {}),
       ...(PATH ? { path: PATH } : {}),
     });
   } catch (err) {
