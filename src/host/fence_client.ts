@@ -17,13 +17,13 @@ import type { FenceChannel } from "../core/ports.ts";
 /** A line the supervisor has not answered for this long makes it count as not running (frozen, or stuck). */
 export const FENCE_ACK_TIMEOUT_MS = 2000;
 /** An idle line is pinged this often, so a supervisor that froze while disarmed is noticed too. */
-const PING_EVERY_MS = 1000;
+export const PING_EVERY_MS = 1000;
 /** Delays before each attempt to start a supervisor that exited (the last one repeats). */
-const RESTART_BACKOFF_MS = [0, 1000, 2000, 5000, 10_000, 30_000];
+export const RESTART_BACKOFF_MS = [0, 1000, 2000, 5000, 10_000, 30_000];
 /** How long `close()` waits for the supervisor to exit. */
 const CLOSE_WAIT_MS = 10_000;
 /** A supervisor that ran this long before it exited starts the backoff over. */
-const STABLE_AFTER_MS = 60_000;
+export const STABLE_AFTER_MS = 60_000;
 
 /** Where the client logs (the agent's logger). */
 export interface FenceClientLog {

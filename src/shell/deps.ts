@@ -39,7 +39,7 @@ export interface AgentDeps {
   removeDataOnRewindFailure?: boolean;
   /** `postgresql.remove_data_directory_on_diverged_timelines`. */
   removeDataOnDivergedTimelines?: boolean;
-  /** The fencing supervisor process (absent in the simulator and unit tests). */
+  /** The fencing supervisor process (the simulator passes a model of one per host; absent in unit tests). */
   fence?: FenceChannel;
   /** The watchdog device (src/host/watchdog.ts); absent means none (`watchdog.mode: off`). */
   watchdog?: WatchdogPort;

@@ -215,6 +215,19 @@ export class FakePostgres implements PostgresPort {
     return true;
   }
 
+  /**
+   * `#check` for a method that is not `async`: its failure as a rejected promise, as the real adapter's (async)
+   * methods fail, never as a synchronous throw.
+   */
+  #rejected(op: FakeOp): Promise<never> | null {
+    try {
+      this.#check(op);
+      return null;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   #check(op: FakeOp): void {
     if (!this.#hostUp) throw new PostgresError(`${op} on ${this.name}: the host is down`);
     if (this.#failNext.delete(op)) throw new PostgresError(`${op} on ${this.name}: injected failure`);
@@ -386,7 +399,8 @@ export class FakePostgres implements PostgresPort {
   }
 
   stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void> {
-    this.#check("stop");
+    const failed = this.#rejected("stop");
+    if (failed) return failed;
     if (!this.#running) {
       onSafepoint?.();
       return Promise.resolve();
@@ -442,7 +456,8 @@ export class FakePostgres implements PostgresPort {
   }
 
   follow(upstream: Upstream): Promise<boolean> {
-    this.#check("follow");
+    const failed = this.#rejected("follow");
+    if (failed) return failed;
     const d = this.#data;
     if (!d || !this.#running || !d.standbySignal) return Promise.resolve(false);
     const follows = upstream.name !== this.name;
@@ -461,10 +476,11 @@ export class FakePostgres implements PostgresPort {
   }
 
   syncSlots(names: string[]): Promise<void> {
-    this.#check("syncSlots");
+    const failed = this.#rejected("syncSlots");
+    if (failed) return failed;
     const d = this.#data;
     if (!d || !this.#running || !this.#queryable) {
-      throw new PostgresError(`${this.name}: could not connect to server`);
+      return Promise.reject(new PostgresError(`${this.name}: could not connect to server`));
     }
     if (d.standbySignal) return Promise.resolve();
     const wanted = new Set(names.filter((n) => /^[a-z0-9_]{1,63}$/.test(n)));

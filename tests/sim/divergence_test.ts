@@ -1,8 +1,9 @@
 /**
- * Members whose history left the leader's: a replica ahead of a new leader (a manual failover to a lagging
+ * Members whose history left the leader's: a replica ahead of a new leader (a failover to a lagging
  * candidate), and a whole cluster stopped and started again on kept data with a replica ahead of the member that
- * wins the race. Invariant (h) of invariants.ts fails while one waits on a foreign history; each scenario also
- * asserts the outcome a user checks: every member streams from the leader.
+ * wins the race. The `convergence` rule of invariants.ts fails while one waits on a foreign history (or is not
+ * streaming the leader at all) once the faults are healed; each scenario also asserts the outcome a user checks:
+ * every member streams from the leader.
  *
  * @module
  */
@@ -44,15 +45,25 @@ function assertConverged(sim: Sim): void {
   }
 }
 
-Deno.test("sim: a replica ahead of a lagging manual-failover candidate is rewound and streams again", async () => {
-  const sim = new Sim({ members: 3, bootstrapDcs: FAST_REWIND, startOffsets: [0, 500, 1000] });
+Deno.test("sim: a replica ahead of a lagging failover candidate is rewound and streams again", async () => {
+  // pg3 may not take over (nofailover), so when the leader's host dies the lagging pg2 does, within
+  // maximum_lag_on_failover; pg3, which received more of timeline 1, must be rewound onto pg2's timeline 2, and so
+  // must pg1 when its host comes back. (A switchover to the lagging pg2 would lose acknowledged writes: the known
+  // finding 'handover-lag'.)
+  const sim = new Sim({
+    members: 3,
+    bootstrapDcs: FAST_REWIND,
+    startOffsets: [0, 500, 1000],
+    tags: { pg3: { nofailover: true } },
+  });
   sim.at(30_000, () => sim.write(100));
   sim.at(40_000, () => sim.lag("pg2", true));
   // pg3 receives these bytes, pg2 does not: pg3 ends up ahead of pg2 on timeline 1.
   sim.at(41_000, () => sim.write(1000));
-  sim.at(45_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
-  sim.at(60_000, () => sim.lag("pg2", false));
-  await runChecked(sim, 200_000);
+  sim.at(45_000, () => sim.hostCrash("pg1"));
+  sim.at(46_000, () => sim.lag("pg2", false));
+  sim.at(90_000, () => sim.hostStart("pg1"));
+  await runChecked(sim, 250_000);
   assert.equal(sim.leaderKey(), "pg2", "the failover did not happen: the scenario tests nothing");
   assert.ok(sim.world.promotions.some((p) => p.member === "pg2"));
   assertConverged(sim);

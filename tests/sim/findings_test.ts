@@ -6,8 +6,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { SimViolation } from "./invariants.ts";
+import { findingEnabled, type FindingId, SimViolation } from "./invariants.ts";
 import { Sim } from "./sim.ts";
+import { cutLink, editConfig, failPostgres, freeze, supervisorMissing } from "./sim_faults.ts";
 
 const FAST = { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 };
 const DEFAULT = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 };
@@ -76,14 +77,14 @@ Deno.test({
 
 Deno.test({
   name: "sim: a leader whose fencing supervisor dies gives the key up before its agent can die unguarded",
-  // Regression (fail-closed fencing): pg1's supervisor exits at 60 s and stays dead; at 90 s its agent is killed
-  // while Postgres runs. Without the gate pg1 kept the key with nothing outside the agent to fence it: once the
-  // lease ran out another member promoted beside pg1's writable primary (invariant a), and pg1 held the key with a
-  // dead supervisor for good (invariant e). Now pg1 demotes and releases the key as soon as it sees the supervisor
-  // gone, and the kill finds a stopped Postgres.
+  // Regression (fail-closed fencing): pg1's supervisor exits at 60 s and cannot be started again; at 90 s its agent
+  // is killed while Postgres runs. Without the gate pg1 kept the key with nothing outside the agent to fence it:
+  // once the lease ran out another member promoted beside pg1's writable primary (invariant a), and pg1 held the key
+  // with a dead supervisor for good (invariant e). Now pg1 demotes and releases the key as soon as it sees the
+  // supervisor gone, and the kill finds a stopped Postgres.
   fn: async () => {
     const sim = new Sim({ members: 3, seed: 1 });
-    sim.at(60_000, () => sim.supervisorFault("pg1", "dead"));
+    sim.at(60_000, () => supervisorMissing(sim, "pg1", true));
     sim.at(90_000, () => sim.killAgent("pg1"));
     await expectNoViolation(sim, 250_000);
   },
@@ -92,20 +93,185 @@ Deno.test({
 Deno.test({
   name:
     "sim: a member whose supervisor could not start or froze never holds the key; back, it may lead again",
-  // pg1 starts without a supervisor (missing), pg2's freezes before the cluster forms: pg3 must lead (liveness
-  // is checked once both are back), pg1 and pg2 never take the key meanwhile (invariant e).
+  // pg1 starts without a supervisor (missing: its client's restarts fail), pg2's freezes before the cluster forms:
+  // pg3 must lead, pg1 and pg2 never take the key meanwhile (invariant e). At 150 s pg3's supervisor freezes and
+  // pg1's may start again (its client's next restart, within its 30 s backoff, succeeds): pg3 gives the key up and
+  // pg1 takes it. Liveness is checked once every supervisor is back.
   fn: async () => {
     const sim = new Sim({ members: 3, seed: 7 });
-    sim.supervisorFault("pg1", "missing");
-    sim.supervisorFault("pg2", "frozen");
+    supervisorMissing(sim, "pg1", true);
+    freeze(sim, "pg2", "supervisor", 310_000);
     const leaders = new Set<string>();
     sim.at(120_000, () => void leaders.add(sim.leaderKey() ?? "none"));
-    sim.at(150_000, () => sim.supervisorFault("pg3", "frozen"));
-    sim.at(150_000, () => sim.supervisorFault("pg1", "ok"));
+    sim.at(150_000, () => freeze(sim, "pg3", "supervisor", 160_000));
+    sim.at(150_000, () => supervisorMissing(sim, "pg1", false));
     sim.at(300_000, () => void leaders.add(`later:${sim.leaderKey() ?? "none"}`));
-    sim.at(310_000, () => sim.supervisorFault("pg2", "ok"));
-    sim.at(310_000, () => sim.supervisorFault("pg3", "ok"));
     await expectNoViolation(sim, 500_000);
     assert.deepEqual([...leaders], ["pg3", "later:pg1"]);
   },
 });
+
+Deno.test({
+  name: "sim: an agent without a running fencing supervisor does not keep leading",
+  // Regression (fail-closed fencing), found by the fuzzer: pg1 leads; its supervisor dies and cannot be brought
+  // back; then the agent is killed: nothing would fence Postgres, had pg1 kept leading in between.
+  fn: async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => supervisorMissing(sim, "pg1", true));
+    sim.at(70_000, () => sim.killAgent("pg1"));
+    await expectNoViolation(sim, 200_000);
+  },
+});
+
+Deno.test({
+  name: "sim: a leader whose agent's process group is stopped is fenced by its supervisor",
+  // Regression (fail-closed fencing), found by the fuzzer: the supervisor runs in a session of its own, so a stop
+  // signal to the agent's process group leaves it running: it stops the frozen leader's Postgres before the lease
+  // expires (the session itself is checked by the real-process fault tests).
+  fn: async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => freeze(sim, "pg1", "group", 60_000));
+    await expectNoViolation(sim, 200_000);
+  },
+});
+
+Deno.test({
+  name: "sim: a ttl increase moves the leader key to a lease of the new ttl before any fence uses it",
+  // Regression (known finding 'ttl' until one ttl for the lease and the fences): at 60 s edit-config raises ttl
+  // from 30 to 60. The leader's fences used to count with 60 s while its key stayed on the old 30 s lease, so
+  // another member could take the key before the old leader fenced (invariant g). Now the key moves, by CAS, to a
+  // lease of the new ttl before any fence uses it.
+  fn: async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => editConfig(sim, { ttl: 60 }));
+    await expectNoViolation(sim, 200_000);
+  },
+});
+
+Deno.test({
+  name: "sim: a switchover to a candidate that does not stream loses no acknowledged write",
+  // Regression (known finding 'handover' until the switchover checks the candidate): pg2 cannot reach pg1 (it
+  // runs, its member key says so, but it does not stream); a write lands on pg1 only. The leader used to demote
+  // and hand over to pg2, losing the write (rule ackedKeptOnSwitchover). Now it asks the candidate first, finds
+  // it not streaming, refuses the request and keeps leading.
+  fn: async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => cutLink(sim, "pg2", "pg1", true));
+    sim.at(65_000, () => sim.write(100));
+    sim.at(70_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+    await expectNoViolation(sim, 200_000);
+    assert.equal(sim.leaderKey(), "pg1", sim.traceTail(30).join("\n"));
+  },
+});
+
+// ------------------------------------------------------------------ known findings, not fixed yet
+//
+// Each test below states the behaviour the fix must bring and fails on the code as it is; it runs only with its
+// finding enabled (`HACTL_SIM_FINDINGS=<id>` or `=1`; the ids are `FINDINGS` in invariants.ts). When the fix lands,
+// remove the `ignore` and the finding from the registry, so the fuzzer turns on what it disabled.
+
+/** A test of the fix for finding `id`, run only while that finding is enabled. */
+function finding(id: FindingId, name: string, fn: () => Promise<void>): void {
+  Deno.test({ name: `sim (known finding '${id}'): ${name}`, ignore: !findingEnabled(id), fn });
+}
+
+finding(
+  "fence-stale",
+  "a fencing supervisor resumed by SIGCONT keeps a deadline before the lease expires",
+  async () => {
+    const sim = new Sim({ members: 3 });
+    sim.at(60_000, () => freeze(sim, "pg1", "supervisor", 30_000));
+    await expectNoViolation(sim, 200_000);
+  },
+);
+
+finding(
+  "fence-window",
+  "a leader's agent killed right after its fencing supervisor exited does not leave its primary unguarded",
+  async () => {
+    // pg1 leads (no watchdog); its supervisor exits at 63 s and cannot start again; at 65 s, before pg1's next cycle (72 s)
+    // could give the key up, its agent is killed: nothing stops pg1's Postgres, and once the lease expires another
+    // member promotes beside it (found by the fuzzer, seed 4: "(a) two running writable primaries: pg2, pg3").
+    const sim = new Sim({ members: 3 });
+    sim.at(63_000, () => supervisorMissing(sim, "pg1", true));
+    sim.at(65_000, () => sim.killAgent("pg1"));
+    await expectNoViolation(sim, 200_000);
+  },
+);
+
+Deno.test("sim: a switchover whose shutdown of postgres fails does not leave a demotion in progress for good", async () => {
+  // Regression (fast-check seed 707, schedule 125): the fake's `stop` threw synchronously where the real adapter's
+  // async stop rejects; the job runner then kept a "switchover: demoting myself" job running forever and the
+  // leader renewed its key beside it. A failed stop now ends the job as failed, and the leader goes on leading.
+  const sim = new Sim({ members: 3 });
+  sim.at(50_000, () => failPostgres(sim, "pg1", "stop"));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg3" }));
+  await expectNoViolation(sim, 200_000);
+  const reason = sim.member(sim.leaderKey() ?? "pg1").lastReason;
+  assert.doesNotMatch(reason, /in progress/, `a job never ends:\n${sim.traceTail(20).join("\n")}`);
+});
+
+Deno.test("sim: a running replica ahead of the new leader is rewound and streams again", async () => {
+  // Regression, fixed by the divergence checks on every follower: pg2 lags; a write reaches pg1 and pg3; pg3 and
+  // then the leader pg1 are cut off; pg2 (behind) takes over; pg3 comes back as a running replica past pg2's
+  // switch point.
+  const sim = new Sim({ members: 3, bootstrapDcs: { ...DEFAULT, postgresql: { use_pg_rewind: true } } });
+  sim.at(50_000, () => sim.lag("pg2", true));
+  sim.at(60_000, () => sim.write(100));
+  sim.at(61_000, () => sim.partition("pg3", true));
+  sim.at(62_000, () => sim.partition("pg1", true));
+  sim.at(63_000, () => sim.lag("pg2", false));
+  sim.at(130_000, () => sim.partition("pg3", false));
+  sim.at(135_000, () => sim.partition("pg1", false));
+  await expectNoViolation(sim, 400_000);
+});
+
+finding(
+  "history",
+  "a leader stopped right after its promotion leaves its timeline in `history`",
+  async () => {
+    // Promotions take 5 s; pg2 is asked to take over and its agent gets SIGTERM while it promotes: it promotes, then
+    // shuts down before its next cycle. The next leader must not reuse pg2's timeline number.
+    const sim = new Sim({
+      members: 3,
+      callPlan: (_m, port, method) => ({
+        latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
+        outcome: "ok",
+      }),
+    });
+    sim.at(20_000, () => sim.write(100));
+    sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+    sim.at(62_000, () => sim.stopAgent("pg2"));
+    sim.at(75_000, () => sim.write(100));
+    sim.at(150_000, () => sim.startAgent("pg2"));
+    sim.at(160_000, () => sim.write(100));
+    await expectNoViolation(sim, 400_000);
+  },
+);
+
+finding(
+  "acquire-lease",
+  "the fences after acquire_leader lie before the expiry of the lease that holds the key",
+  async () => {
+    // Every etcd call takes 1 s: the lease is renewed at the cycle's start, the key is taken 2 s later.
+    const sim = new Sim({
+      members: 3,
+      callPlan: (_m, port) => ({ latencyMs: port === "dcs" ? 1000 : 0, outcome: "ok" }),
+    });
+    await expectNoViolation(sim, 60_000);
+  },
+);
+
+finding(
+  "handover-lag",
+  "a switchover to a streaming candidate whose WAL receiver stalled loses no acknowledged write",
+  async () => {
+    // pg2 streams from pg1 but nothing new reaches it (a stalled receiver); a write lands on pg1 only, well within
+    // maximum_lag_on_failover; a switchover to pg2 must not lose it.
+    const sim = new Sim({ members: 3 });
+    sim.at(50_000, () => sim.lag("pg2", true));
+    sim.at(55_000, () => sim.write(100));
+    sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+    await expectNoViolation(sim, 200_000);
+  },
+);

@@ -1,58 +1,68 @@
 /**
- * Seeded random fault schedules against a 3-member simulated cluster, with every invariant of `sim.ts` checked
- * after every step (a: one writable primary, b: promotion only under the lock, c: no foreign/lower upstream,
- * d: liveness once faults are healed, e: no member waits on a history that is not the leader's for long). fast-check generates and, on failure, shrinks the schedule.
+ * Seeded random fault schedules against a 3-member simulated cluster, with every invariant checked after every step
+ * (invariants.ts: a: one writable primary, b: promotion only under the lock, c: no foreign/lower upstream,
+ * d: liveness once faults are healed, e: no key holder with an unusable supervisor, f: no new holder while the
+ * config promises what hactl cannot keep, g: every fence deadline of the key holder within the lease that holds the
+ * key; and the rules of its registry: acknowledged writes kept within the documented bounds, convergence of every
+ * member that is up). fast-check
+ * generates the schedules (and with `HACTL_SIM_SHRINK=1` shrinks a failing one).
  *
- * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 10,000), `HACTL_SIM_SEED` the fast-check seed
- * (default fixed, so CI is reproducible), `HACTL_SIM_CHECK_HISTORIES=0` relaxes invariant c to timeline numbers
- * and system ids only. A failure prints the seed, the shrunk schedule and the trace tail.
+ * A schedule: a timing profile (with or without pg_rewind, two `maximum_lag_on_failover` bounds), random start
+ * offsets per member, random job durations, a required watchdog on every host or none, a random order among
+ * members due at the same instant, port calls that take random virtual time (per-member start and promotion
+ * durations among them), up to 8 faults from the registry (fuzz_faults.ts: partitions, one-way cuts, a stopped
+ * WAL receiver, crashes, SIGTERM/SIGKILL/SIGSTOP of agents and fencing supervisors, flaky calls, Postgres operation
+ * failures, edit-config of ttl/loop_wait/retry_timeout, clock steps, a whole-cluster restart, switchovers) and
+ * client writes.
  *
- * `edit-config` changes ttl/loop_wait/retry_timeout mid-schedule (and back when it heals), for invariant (g):
- * every fence deadline stays within the lease that holds the leader key.
+ * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 1,000: about a minute on a loaded 2-core machine),
+ * `HACTL_SIM_SEED` the fast-check seed (default: a new one per run, always printed with the command that
+ * reproduces it), `HACTL_SIM_CHECK_HISTORIES=0` relaxes invariant c to timeline numbers and system ids only,
+ * `HACTL_SIM_FINDINGS=1` (or a list of finding ids) also runs the fault kinds and rules that find known bugs not
+ * fixed yet, `HACTL_SIM_SHRINK=1` shrinks a failing schedule (slow: the default stops at the first failure, whose
+ * schedule and `path` fast-check prints), `HACTL_SIM_PATH=<path>` replays only that schedule and
+ * `HACTL_SIM_TRACE=1` prints every cycle and event. The run prints a coverage table (coverage.ts).
  *
- * Agents frozen or dead for longer than the lease while their Postgres runs as primary are fuzzed: the fencing
- * supervisor (modelled by the simulator as a process of its own) must stop Postgres in time. Not fuzzed on
- * purpose: host crashes before the cluster is initialized (an `initialize` key left by a dead bootstrapper blocks
- * the cluster, as in Patroni).
+ * Not fuzzed on purpose: host crashes before the cluster is initialized (an `initialize` key left by a dead
+ * bootstrapper blocks the cluster, as in Patroni).
  *
  * @module
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Sim } from "./sim.ts";
+import { evaluations, findingEnabled, RULES } from "./invariants.ts";
+import { Coverage, type Role } from "./coverage.ts";
+import { type Fault, FAULT_KINDS, leavesUnfenced } from "./fuzz_faults.ts";
+import { seededRandom } from "../fakes/memory_pg.ts";
+import type { CallPlan } from "./process.ts";
+import { formatTraceLine } from "./trace.ts";
 
-const SCHEDULES = Number(Deno.env.get("HACTL_SIM_SCHEDULES") ?? "10000");
-const SEED = Number(Deno.env.get("HACTL_SIM_SEED") ?? "20240917");
+const SCHEDULES = Number(Deno.env.get("HACTL_SIM_SCHEDULES") ?? "1000");
+const SEED = Number(Deno.env.get("HACTL_SIM_SEED") ?? crypto.getRandomValues(new Uint32Array(1))[0]! >>> 1);
 const CHECK_HISTORIES = Deno.env.get("HACTL_SIM_CHECK_HISTORIES") !== "0";
+const FINDINGS_ENV = Deno.env.get("HACTL_SIM_FINDINGS");
+const SHRINK = Deno.env.get("HACTL_SIM_SHRINK") === "1";
+/** fast-check's `path` of one schedule (printed with a failure): replay only that one. */
+const PATH = Deno.env.get("HACTL_SIM_PATH");
+const TRACE = Deno.env.get("HACTL_SIM_TRACE") === "1";
+const REPRODUCE = `HACTL_SIM_SEED=${SEED} HACTL_SIM_SCHEDULES=${SCHEDULES}` +
+  (FINDINGS_ENV ? ` HACTL_SIM_FINDINGS=${FINDINGS_ENV}` : "") + " bash scripts/test.sh sim --filter fuzz";
 
-const FAULTS = [
-  "partition",
-  "partition-dcs",
-  "crash-postgres",
-  "restart-agent",
-  "stop-agent",
-  "kill-agent",
-  "host-crash",
-  "delay",
-  "lag",
-  "switchover",
-  "edit-config",
-] as const;
-type FaultKind = typeof FAULTS[number];
-
-interface Fault {
-  /** Seconds after the start. */
-  at: number;
-  kind: FaultKind;
-  member: number;
-  /** Seconds until the fault is healed. */
-  duration: number;
-}
+/** The fault kinds drawn in this run (known findings only when enabled). */
+const KINDS = Object.entries(FAULT_KINDS).filter(([, k]) => findingEnabled(k.finding)).map(([kind]) => kind);
 
 interface Schedule {
   seed: number;
   timing: 0 | 1;
   offsets: number[];
+  durations: { bootstrap: number; createReplica: number; rewind: number; start: number };
+  /** Per member: extra ms of `pg_ctl start` and of a promotion. */
+  slow: { start: number; promote: number }[];
+  /** Largest latency of one port call (ms); 0: every call answers at once. */
+  latency: number;
+  /** Every agent has a required watchdog (simulated device that resets the host). */
+  watchdog: boolean;
   seconds: number;
   faults: Fault[];
   writes: { at: number; bytes: number }[];
@@ -60,27 +70,32 @@ interface Schedule {
 
 const TIMINGS = [
   { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 },
-  { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 1048576 },
-];
-
-/** What an `edit-config` fault changes the timing to (and, when it heals, back to the schedule's own). */
-const EDITED_TIMINGS = [
-  { ttl: 10, loop_wait: 2, retry_timeout: 4 },
-  { ttl: 30, loop_wait: 10, retry_timeout: 10 },
-  { ttl: 20, loop_wait: 5, retry_timeout: 5 },
-  { ttl: 15, loop_wait: 3, retry_timeout: 6 },
+  { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 16384 },
 ];
 
 const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
   timing: fc.constantFrom(0 as const, 1 as const),
-  offsets: fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 3, maxLength: 3 }),
+  offsets: fc.array(fc.integer({ min: 0, max: 15000 }), { minLength: 3, maxLength: 3 }),
+  durations: fc.record({
+    bootstrap: fc.integer({ min: 500, max: 4000 }),
+    createReplica: fc.integer({ min: 500, max: 6000 }),
+    rewind: fc.integer({ min: 200, max: 3000 }),
+    start: fc.integer({ min: 200, max: 3000 }),
+  }),
+  slow: fc.array(
+    fc.record({ start: fc.integer({ min: 0, max: 3000 }), promote: fc.integer({ min: 0, max: 3000 }) }),
+    { minLength: 3, maxLength: 3 },
+  ),
+  latency: fc.constantFrom(0, 50, 300),
+  watchdog: fc.boolean(),
   seconds: fc.integer({ min: 300, max: 600 }),
   faults: fc.array(
     fc.record({
       at: fc.integer({ min: 60, max: 540 }),
-      kind: fc.constantFrom(...FAULTS),
+      kind: fc.constantFrom(...KINDS),
       member: fc.integer({ min: 0, max: 2 }),
+      other: fc.integer({ min: 1, max: 2 }),
       duration: fc.integer({ min: 1, max: 120 }),
     }),
     { maxLength: 8 },
@@ -91,8 +106,44 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   ),
 });
 
-/** What the schedules exercised, so a fuzzer that silently stopped injecting faults is noticed. */
-const stats = { schedules: 0, cycles: 0, faults: 0, promotions: 0, virtualMs: 0 };
+const coverage = new Coverage();
+/** How many schedules had run when the first one failed (before shrinking), or null. */
+let firstFailure: number | null = null;
+
+/** The port-call plan of a schedule: random latency, the members' start and promotion durations, faults. */
+function callPlan(s: Schedule): (member: string, port: "dcs" | "pg", method: string) => CallPlan {
+  const random = seededRandom(s.seed ^ 0xca11);
+  return (member, port, method) => {
+    const slow = s.slow[Number(member.slice(2)) - 1]!;
+    let latencyMs = Math.floor(random() * (s.latency + 1));
+    if (port === "pg" && method === "start") latencyMs += slow.start;
+    if (port === "pg" && method === "promote") latencyMs += slow.promote;
+    // The outcome counts only while the member is flaky (a fault): one call in four hangs or loses its reply.
+    const r = random();
+    return { latencyMs, outcome: r < 0.125 ? "hang" : r < 0.25 ? "lost" : "ok" };
+  };
+}
+
+/** Fault kinds that SIGTERM agents (they stop after the cycle under way) or hold back their next cycle. */
+const SIGTERMS = new Set(["stop-agent", "restart-agent", "cluster-restart", "switchover", "delay"]);
+
+/**
+ * A leader runs as a primary and its timeline is already in the `history` key (so no other promotion can reuse its
+ * number); for SIGTERMs also no cycle under way (a stopping agent finishes its cycle, which may promote).
+ */
+function quiet(sim: Sim, kind: string): boolean {
+  const leader = sim.leaderKey();
+  if (!leader) return false;
+  const pg = sim.member(leader).pg;
+  if (!pg.isRunningPrimary() || (pg.timeline ?? 1) > sim.historyTimeline()) return false;
+  return !SIGTERMS.has(kind) || !sim.members.some((m) => m.busy);
+}
+
+/** Would the fault `kind` now hand over to a replica that lags (a switchover while one lags, or a lag meanwhile)? */
+function stalledHandover(sim: Sim, kind: string): boolean {
+  if (kind === "lag") return sim.failoverKeySet() || sim.handover?.kind === "switchover";
+  return kind.startsWith("switchover") && sim.members.some((m) => m.pg.lagging);
+}
 
 /** Play one schedule; throws SimViolation when an invariant breaks. */
 async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void> {
@@ -102,100 +153,111 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
     members: 3,
     seed: s.seed,
     bootstrapDcs: dcs,
+    durations: s.durations,
     startOffsets: s.offsets,
     checkHistories,
-    onLine: (l) => void (l.kind === "cycle" ? stats.cycles++ : stats.faults++),
+    shuffleTies: true,
+    watchdog: s.watchdog,
+    callPlan: callPlan(s),
+    onLine: (l) => {
+      // deno-lint-ignore no-console
+      if (TRACE) console.error(formatTraceLine(l));
+      if (l.kind === "cycle") (coverage.cycles++, coverage.reason(l.text));
+      else coverage.event(l.text);
+    },
   });
-  const { ttl } = sim.settings;
   // A stalled loop (a hung etcd call, a frozen agent) may outlast the lease: the agent's fence timer, or when the
   // whole agent is frozen or dead, the fencing supervisor, stops a primary before the lease expires.
-  const maxDelay = 2 * ttl * 1000;
+  const maxDelayMs = 2 * sim.settings.ttl * 1000;
   let lastHeal = 0;
   for (const f of s.faults) {
     const name = `pg${f.member + 1}`;
+    const other = `pg${((f.member + f.other) % 3) + 1}`;
     const at = f.at * 1000;
-    const heal = (at2: number, fn: () => void) => {
-      sim.at(at2, fn);
-      lastHeal = Math.max(lastHeal, at2);
+    const healAt = at + f.duration * 1000;
+    const role = (): Role => {
+      const m = sim.member(name);
+      if (sim.leaderKey() === name) return "leader";
+      return m.state === "running" && m.pg.initialized ? "replica" : "none";
     };
-    switch (f.kind) {
-      case "partition":
-        sim.at(at, () => sim.partition(name, true));
-        heal(at + f.duration * 1000, () => sim.partition(name, false));
-        break;
-      case "partition-dcs":
-        sim.at(at, () => sim.partitionDcs(name, true));
-        heal(at + f.duration * 1000, () => sim.partitionDcs(name, false));
-        break;
-      case "crash-postgres":
-        sim.at(at, () => sim.crashPostgres(name));
-        break;
-      case "restart-agent":
-        sim.at(at, () => sim.restartAgent(name));
-        break;
-      case "stop-agent":
-        sim.at(at, () => sim.stopAgent(name));
-        heal(at + f.duration * 1000, () => sim.startAgent(name));
-        break;
-      case "kill-agent":
-        sim.at(at, () => sim.killAgent(name));
-        heal(at + f.duration * 1000, () => sim.startAgent(name));
-        break;
-      case "host-crash":
-        sim.at(at, () => sim.hostCrash(name));
-        heal(at + f.duration * 1000, () => sim.hostStart(name));
-        break;
-      case "delay": {
-        const ms = Math.min(f.duration * 1000, maxDelay);
-        sim.at(at, () => sim.delay(name, ms));
-        break;
-      }
-      case "lag":
-        sim.at(at, () => sim.lag(name, true));
-        heal(at + f.duration * 1000, () => sim.lag(name, false));
-        break;
-      case "switchover":
-        // A request as `hactl switchover` writes it: from the current leader, to this member (odd durations: to
-        // anyone), or with no leader key a failover to this member.
-        sim.at(at, () => {
-          const leader = sim.leaderKey();
-          const candidate = f.duration % 2 === 0 ? { member: name } : {};
-          sim.requestFailover(leader ? { leader, ...candidate } : { member: name });
-        });
-        break;
-      case "edit-config": {
-        // `hactl edit-config` changes ttl/loop_wait/retry_timeout while the cluster runs, then changes them back.
-        const { ttl, loop_wait, retry_timeout } = TIMINGS[s.timing]!;
-        sim.at(at, () => sim.editConfig(EDITED_TIMINGS[f.duration % EDITED_TIMINGS.length]!));
-        heal(at + f.duration * 1000, () => sim.editConfig({ ttl, loop_wait, retry_timeout }));
-        break;
-      }
-    }
+    FAULT_KINDS[f.kind]!.schedule({
+      sim,
+      name,
+      other,
+      at,
+      healAt,
+      maxDelayMs,
+      timing: TIMINGS[s.timing]!,
+      strike: (fn) => {
+        const go = () => {
+          // Known finding 'history': until fixed, a fault waits (up to a minute, else it is left out) for a quiet
+          // cluster.
+          // Known finding 'fence-window': until fixed, an agent fault waits while its supervisor is down, and
+          // a supervisor fault while its agent is stopped (no watchdog).
+          const unfenced = !findingEnabled("fence-window") && leavesUnfenced(sim, name, f.kind);
+          // Known finding 'handover-lag': until fixed, a switchover waits while a replica lags, a lag while a
+          // switchover is asked for.
+          const stalled = !findingEnabled("handover-lag") && stalledHandover(sim, f.kind);
+          if (unfenced || stalled || (!findingEnabled("history") && !quiet(sim, f.kind))) {
+            if (sim.now < at + 60_000) sim.at(sim.now + 500, go);
+            return;
+          }
+          coverage.hit(f.kind, role());
+          fn();
+        };
+        sim.at(at, go);
+      },
+      heal: (fn) => (sim.at(healAt, fn), lastHeal = Math.max(lastHeal, healAt)),
+    }, f);
+    lastHeal = Math.max(lastHeal, at + 60_000); // a whole-cluster restart starts members up to 60 s later
   }
   for (const w of s.writes) sim.at(w.at * 1000, () => sim.write(w.bytes));
-  const end = Math.max(s.seconds * 1000, lastHeal + sim.livenessWindow() + 10_000);
-  await sim.runUntil(end);
-  sim.check();
-  stats.schedules++;
-  stats.promotions += sim.world.promotions.length;
-  stats.virtualMs += end;
+  const end = Math.max(s.seconds * 1000, lastHeal + sim.convergenceWindow() + 10_000);
+  try {
+    await sim.runUntil(end);
+    sim.check();
+  } catch (err) {
+    firstFailure ??= coverage.schedules + 1;
+    throw err;
+  }
+  coverage.schedules++;
+  coverage.promotions += sim.world.promotions.length;
+  coverage.virtualMs += end;
 }
 
 Deno.test(`sim fuzz: ${SCHEDULES} random fault schedules keep every invariant (seed ${SEED})`, async () => {
+  // deno-lint-ignore no-console
+  console.error(`sim fuzz: seed ${SEED}, ${SCHEDULES} schedules; reproduce with: ${REPRODUCE}`);
   try {
-    await fc.assert(fc.asyncProperty(scheduleArb, (s) => play(s)), { numRuns: SCHEDULES, seed: SEED });
+    await fc.assert(fc.asyncProperty(scheduleArb, (s) => play(s)), {
+      numRuns: SCHEDULES,
+      seed: SEED,
+      endOnFailure: !SHRINK,
+      // Shrinking is bounded too: after 5 minutes fast-check reports the smallest failing schedule found so far.
+      ...(SHRINK ? { interruptAfterTimeLimit: 300_000, markInterruptAsFailure: true } : {}),
+      ...(PATH ? { path: PATH } : {}),
+    });
   } catch (err) {
     // deno-lint-ignore no-console
     console.error(
-      `simulation fuzz failed; reproduce with HACTL_SIM_SEED=${SEED} HACTL_SIM_SCHEDULES=${SCHEDULES}`,
+      `simulation fuzz failed at schedule ${firstFailure}; reproduce with: ${REPRODUCE}`,
     );
     throw err;
+  } finally {
+    // deno-lint-ignore no-console
+    console.error(coverage.table().join("\n"));
   }
   // The schedules must really fail over now and then, else the invariants were never put to the test.
-  assert.ok(stats.promotions >= SCHEDULES / 10, `too few failovers exercised: ${JSON.stringify(stats)}`);
-  assert.ok(stats.cycles >= SCHEDULES * 50, `too few cycles: ${JSON.stringify(stats)}`);
-  if (Deno.env.get("HACTL_SIM_STATS") === "1") {
-    // deno-lint-ignore no-console
-    console.error(`sim fuzz stats: ${JSON.stringify(stats)}`);
+  assert.ok(coverage.promotions >= SCHEDULES / 10, `too few failovers exercised: ${coverage.table()[0]}`);
+  assert.ok(coverage.cycles >= SCHEDULES * 50, `too few cycles: ${coverage.table()[0]}`);
+  // Every fault kind and every rule in force must have been exercised (a run of a few hundred schedules does).
+  if (SCHEDULES >= 500) {
+    const idle = [
+      ...KINDS.filter((k) => !coverage.faults.has(k)).map((k) => `fault ${k}`),
+      ...Object.entries(RULES)
+        .filter(([rule, r]) => findingEnabled(r.finding) && !evaluations.get(rule))
+        .map(([rule]) => `rule ${rule}`),
+    ];
+    assert.deepEqual(idle, [], "never exercised in this run");
   }
 });

@@ -5,23 +5,35 @@
  * - (b) promotion only while holding the leader key (from the fake Postgres world's record);
  * - (c) no replica streams from an upstream with another system identifier, a lower timeline, or a history that is
  *   not really its own (the last one only with `checkHistories`);
- * - (e) no member keeps the leader key for longer than `ttl + loop_wait + 3 s` while its fencing supervisor is not
- *   usable (it gives the key up, or the lease runs out, as a required watchdog makes it);
  * - (d) liveness: once no fault has been active for `ttl + 3 * loop_wait` plus the job durations, some member holds
- *   the leader key and runs as a queryable primary (not while the `config` key promises what hactl cannot keep);
+ *   the leader key and runs as a queryable primary (not while the `config` key promises what hactl cannot keep, nor
+ *   while a fencing supervisor is down);
+ * - (e) no member keeps the leader key for longer than `ttl + loop_wait + 3 s` (the ttl of the lease that holds the
+ *   key, when edit-config lowered it since) while its fencing supervisor is not usable (it gives the key up, or the
+ *   lease runs out, as a required watchdog makes it);
  * - (f) while the `config` key promises what hactl cannot keep (`synchronous_mode`, `standby_cluster`,
- *   `failsafe_mode`, ...), nobody but the member that held the leader key then holds it.
- * - (g) every fence deadline of the member that holds the leader key (its agent's timer, its fencing supervisor,
- *   its watchdog) is at or before the expiry of the lease that holds the key, as the etcd model sees it: the
- *   member stops being a writable primary before another can take the key.
- * - (h) convergence (`DivergenceWatch`): no member whose agent runs streams or waits as a replica on a history that
- *   is not the leader's (its WAL past the point where the leader's history left it) for longer than
- *   `divergenceWindow()` without a fault, unless its agent declares the terminal state ("run 'hactl reinit'").
+ *   `failsafe_mode`, ...), nobody but the member that held the leader key then holds it;
+ * - (g) every fence deadline of the member that holds the leader key is at or before the expiry of the lease that
+ *   holds the key, as the etcd model sees it, whatever its Postgres runs as (a promotion under way too): its
+ *   agent's own timer, the deadline the agent asked its fencing supervisor for (half a margin after that timer),
+ *   the deadline the supervisor holds, and the watchdog device's when the simulation has watchdogs. The member
+ *   stops being a writable primary before another can take the key.
+ *
+ * Every rule, these and the further ones, has an entry in the registry `RULES` (its text, and the known finding
+ * that keeps it disabled until its fix lands); the further ones are checked by `brokenRule`:
+ *
+ * - the client-history rules (history.ts): nothing acknowledged lost on a switchover; on a clean stop or a failover
+ *   at most what `maximum_lag_on_failover` allows; at quiescence the leader holds every acknowledged write;
+ * - `convergence`: once no fault has been active for the convergence window, every member whose host and agent
+ *   are up streams the leader's history (directly or through a cascade), or sits in a declared terminal state
+ *   (its agent stopped itself, or waits for `hactl reinit` after a failed pg_rewind).
+ *
+ * Every rule counts how often it was actually evaluated (`evaluations`), for the fuzzer's coverage table.
  *
  * The checks read the simulator through `SimView` and return the first broken invariant as text; the simulator
  * throws it as a `SimViolation` with the seed and the trace tail.
  *
- * Imports `src/core/types.ts` and the fake Postgres only.
+ * Imports `src/core/types.ts`, the fake Postgres and the client history only.
  *
  * @module
  */
@@ -32,6 +44,7 @@ import {
   type OpDurations,
   sameHistoryBelow,
 } from "../fakes/memory_pg.ts";
+import type { ClientHistory, HistoryBreak } from "./history.ts";
 
 /** An invariant broke. The message holds the seed and the trace tail. */
 export class SimViolation extends Error {
@@ -50,15 +63,24 @@ export interface HostView {
   readonly partitioned: boolean;
   readonly dcsPartitioned: boolean;
   readonly blockedUntil: number;
-  /** The fencing supervisor: `ok`, `missing`, `dead` or `frozen` since `supervisorSince` (absent: always ok). */
-  readonly supervisor?: string;
-  readonly supervisorSince?: number;
-  /** The agent process, when it runs: its fence timer's deadline (ms), or null when not armed. */
+  /** The agent, while one runs: its own fence timer's deadline (ms), or null when not armed. */
   readonly agent?: { readonly fenceDeadline: number | null } | null;
-  /** The fencing supervisor's deadline (ms), or null when disarmed. */
-  readonly fenceDeadline?: number | null;
-  /** When the watchdog would fire (ms), or null when closed. */
-  readonly watchdogDeadline?: number | null;
+  /** The agent process: frozen (SIGSTOP) or not; null while no agent runs. */
+  readonly proc?: { readonly frozen: boolean } | null;
+  /** The host's watchdog device: when it fires unless kept alive (null while closed). */
+  readonly device?: { readonly deadline: number | null };
+  /** Until when the member's calls are flaky (virtual ms). */
+  readonly flakyUntil?: number;
+  /**
+   * The fencing supervisor: its deadlines (as the agent asked for it, and as the supervisor holds it), and since
+   * when it has been down (dead, missing or frozen; null while it runs), and whether it is frozen.
+   */
+  readonly supervisor?: {
+    readonly requested: number | null;
+    readonly deadline: number | null;
+    readonly downSince: number | null;
+    readonly state: string;
+  };
 }
 
 /** What the invariants read of the simulator. */
@@ -74,20 +96,181 @@ export interface SimView {
   readonly refusedConfig?: { keys: readonly string[]; leader: string | null } | null;
   /** The member named in the `leader` key right now. */
   leaderKey(): string | null;
-  /** When the lease that holds the leader key expires, as the etcd model sees it (ms), or null. */
+  /** The expiry of the lease that holds the leader key, as etcd sees it (null: no key or no lease). */
   leaderLeaseExpiry?(): number | null;
-  /** The timings liveness allows for (the longest the schedule has used), when they changed mid-schedule. */
+  /** The TTL (s) of the lease that holds the leader key (an older ttl than `settings` after edit-config). */
+  leaderLeaseTtl?(): number | null;
+  /** The timings liveness allows for (the longest ttl and loop_wait the schedule has used), after edit-config. */
   readonly livenessSettings?: DynamicSettings;
-  /** The sentence of the member's last cycle, when it ran one. */
-  lastReason?(name: string): string | undefined;
+  /** One-way link cuts in force. */
+  readonly cuts?: ReadonlySet<string>;
+  /** Every acknowledged client write not yet judged. */
+  readonly history?: ClientHistory;
+  /** Is the member in a declared terminal state? */
+  terminal?(name: string): boolean;
 }
 
-/** Is some fault active now (an agent not running, a partition, held-back cycles)? */
+/** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
+export type FindingId =
+  | "fence-stale"
+  | "fence-window"
+  | "handover-lag"
+  | "watchdog-stale"
+  | "acquire-lease"
+  | "history";
+
+/** What each known finding is (the coverage table prints it next to what it disables). */
+export const FINDINGS: Record<FindingId, string> = {
+  "fence-stale":
+    "a fencing supervisor resumed by SIGCONT measures the `arm <ms>` sent before from its resume",
+  "fence-window":
+    "between the exit (or stop) of a leader's fencing supervisor and its agent's next cycle (up to loop_wait), or " +
+    "while its agent is itself stopped, nothing outside the agent guards its writable primary: a SIGKILL or SIGSTOP " +
+    "of the agent in that window, with no watchdog, leaves it running beside the next leader; until fixed, an agent " +
+    "fault waits (up to a minute, else it is left out) while the member's supervisor is down, and a supervisor " +
+    "fault while its agent is stopped (schedules without a watchdog)",
+  "handover-lag":
+    "a switchover hands over to a candidate that streams and lags less than maximum_lag_on_failover but whose WAL " +
+    "receiver has stalled: the leader's fast shutdown cannot deliver its last WAL there (a real walsender gives up " +
+    "after wal_sender_timeout) and the candidate promotes without the writes acknowledged since it stalled; until " +
+    "fixed, a switchover waits (up to a minute, else it is left out) while a replica lags, and a lag while a " +
+    "switchover is asked for",
+  "watchdog-stale":
+    "an agent resumed by SIGCONT pings the watchdog for a lease renewal that started before the " +
+    "stop: the watchdog's deadline then lies past the lease's expiry",
+  "acquire-lease":
+    "after acquire_leader the fences count from the acquire's start, but the lease that holds the " +
+    "key was last renewed at the cycle's start: a slow cycle in between (slow etcd, peers asked) lets the fences " +
+    "outlive the lease",
+  history:
+    "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
+    "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +
+    "timeline); until fixed, a fault waits (up to a minute, else it is left out) until a leader runs as primary " +
+    "with its timeline in `history` (SIGTERMs and held-back loops also until no cycle is under way)",
+};
+
+/**
+ * Which findings run: `HACTL_SIM_FINDINGS=1` (all), a comma-separated list of ids (`history,fence-stale`), or
+ * none. A rule or fault kind marked with a finding that is not enabled is skipped and printed as "known finding,
+ * disabled".
+ */
+export function enabledFindings(env = Deno.env.get("HACTL_SIM_FINDINGS") ?? ""): Set<FindingId> {
+  const all = Object.keys(FINDINGS) as FindingId[];
+  if (env === "1") return new Set(all);
+  return new Set(all.filter((id) => env.split(",").map((x) => x.trim()).includes(id)));
+}
+const ENABLED = enabledFindings();
+
+/** Is the finding `id` (or no finding) enabled in this run? */
+export function findingEnabled(id: FindingId | undefined): boolean {
+  return id === undefined || ENABLED.has(id);
+}
+
+/** Every rule, (a)-(f) and beyond: their text and the known finding that disables them until its fix lands. */
+export const RULES: Record<string, { what: string; finding?: FindingId }> = {
+  a: { what: "at most one running writable primary" },
+  b: { what: "promotion only while holding the leader key" },
+  c: { what: "no replica streams a foreign system, a lower timeline or a foreign history" },
+  d: { what: "liveness: a leader running as primary once faults are healed" },
+  e: {
+    what:
+      "no member keeps the leader key for longer than ttl + loop_wait + 3 s while its fencing supervisor " +
+      "is not usable",
+  },
+  f: {
+    what:
+      "while the config key promises what hactl cannot keep, nobody but the member that held the leader " +
+      "key then holds it",
+  },
+  g: {
+    what:
+      "every fence deadline of the key holder (agent timer, supervisor as asked and as held, watchdog) at or " +
+      "before the expiry of the lease that holds the key",
+  },
+  ackedKeptOnSwitchover: { what: "nothing acknowledged lost on a switchover" },
+  ackedKeptOnCleanStop: {
+    what: "a clean stop loses at most maximum_lag_on_failover below its last position",
+  },
+  ackedLossWithinFailoverBound: {
+    what: "a failover loses at most maximum_lag_on_failover below the last optime",
+  },
+  ackedKeptAtQuiescence: { what: "the leader holds every acknowledged write at quiescence" },
+  convergence: { what: "every member that is up streams the leader's history" },
+};
+
+/** How often each rule was evaluated (checked with something to check), over the whole run. */
+export const evaluations = new Map<string, number>();
+
+/** Count one evaluation of `rule` (a rule disabled by a known finding is not counted). */
+export function evaluated(rule: string, n = 1): void {
+  if (!findingEnabled(RULES[rule]?.finding)) return;
+  evaluations.set(rule, (evaluations.get(rule) ?? 0) + n);
+}
+
+/**
+ * The first broken rule of the registry, as text, or null. With `history`, a break the client-history checker
+ * found at a promotion (it is reported unless its rule is disabled by a known finding).
+ */
+export function brokenRule(sim: SimView, history?: HistoryBreak): string | null {
+  if (history) {
+    return findingEnabled(RULES[history.rule]?.finding) ? `(${history.rule}) ${history.message}` : null;
+  }
+  return convergence(sim);
+}
+
+/** The window after the last fault change within which every member that is up must stream the leader. */
+export function convergenceWindow(settings: DynamicSettings, d: OpDurations): number {
+  return livenessWindow(settings, d) + 2 * settings.loopWait * 1000 + d.rewind + d.createReplica + d.start;
+}
+
+/** `convergence` (and the history at quiescence): every member that is up streams the leader's history. */
+function convergence(sim: SimView): string | null {
+  if (faultActive(sim) || sim.now - sim.lastFaultChange < convergenceWindow(sim.settings, sim.durations)) {
+    return null;
+  }
+  const leader = sim.leaderKey();
+  const lpg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
+  if (!lpg || !lpg.isRunningPrimary()) return null; // (d) reports it
+  if (sim.history) {
+    evaluated("ackedKeptAtQuiescence");
+    const broken = sim.history.atQuiescence(lpg);
+    if (broken !== null) return `(${broken.rule}) ${broken.message}`;
+  }
+  if (!findingEnabled(RULES.convergence!.finding)) return null;
+  for (const m of sim.members) {
+    if (m.name === leader || m.state !== "running" || !m.pg.hostUp) continue;
+    evaluated("convergence");
+    if (streamsLeader(m.pg, lpg) || sim.terminal?.(m.name)) continue;
+    const state = !m.pg.initialized
+      ? "no data directory"
+      : !m.pg.running
+      ? "postgres stopped"
+      : m.pg.isRunningPrimary()
+      ? "running as a primary"
+      : `a replica on timeline ${m.pg.timeline} at ${m.pg.wal}, not streaming the leader's history`;
+    return `(convergence) ${m.name} is up but does not follow leader ${leader} (timeline ${lpg.timeline}, ` +
+      `at ${lpg.wal}) ${(sim.now - sim.lastFaultChange) / 1000}s after the last fault: ${state}`;
+  }
+  return null;
+}
+
+/** Does `pg` stream (directly or through a cascade) from `leader`, on the leader's history and not past its end? */
+function streamsLeader(pg: FakePostgres, leader: FakePostgres): boolean {
+  let up = pg.streamSource();
+  for (let hops = 0; up && up !== leader && hops < 4; hops++) up = up.streamSource();
+  const wal = pg.wal ?? 0;
+  return up === leader && wal <= (leader.wal ?? 0) &&
+    sameHistoryBelow([...pg.segments], [...leader.segments], wal);
+}
+
+/** Is some fault active now (an agent not running, a partition, held-back cycles, a WAL receiver down, ...)? */
 export function faultActive(sim: SimView): boolean {
   return sim.members.some((m) =>
-    m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil > sim.now ||
-    (m.supervisor !== undefined && m.supervisor !== "ok")
-  );
+    m.state !== "running" || m.partitioned || m.dcsPartitioned || m.blockedUntil >= sim.now ||
+    (m.proc?.frozen ?? false) || (m.flakyUntil ?? 0) >= sim.now ||
+    (m.supervisor?.downSince ?? null) !== null ||
+    m.pg.receiverStopped
+  ) || (sim.cuts?.size ?? 0) > 0 || (sim.refusedConfig ?? null) !== null;
 }
 
 /** How long after the last fault change the cluster must have a leader running as primary. */
@@ -97,6 +280,8 @@ export function livenessWindow(settings: DynamicSettings, d: OpDurations): numbe
 
 /** The first invariant that does not hold now, as the violation's text, or null when all hold. */
 export function brokenInvariant(sim: SimView, checkHistories: boolean): string | null {
+  evaluated("a");
+  evaluated("b");
   const primaries = sim.world.runningPrimaries();
   if (primaries.length > 1) return `(a) two running writable primaries: ${primaries.join(", ")}`;
   if (sim.world.violations.length > 0) return `(b) ${sim.world.violations.join("; ")}`;
@@ -107,21 +292,12 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     const broken = brokenStream(m.pg, checkHistories);
     if (broken !== null) return broken;
   }
-  const unguarded = unguardedLeader(sim);
-  if (unguarded !== null) return unguarded;
-  const fence = brokenFence(sim);
-  if (fence !== null) return fence;
-  const refused = sim.refusedConfig;
-  if (refused) {
-    const holder = sim.leaderKey();
-    if (holder !== null && holder !== refused.leader) {
-      return `(f) ${holder} holds the leader key while the cluster's config sets ${refused.keys.join(", ")}`;
-    }
-  }
+  const broken = unguardedLeader(sim) ?? refusedConfigHolder(sim) ?? fenceAfterLease(sim);
+  if (broken !== null) return broken;
+  // Not while the `config` key promises what hactl cannot keep (faultActive): nobody may take the key then.
   const timing = sim.livenessSettings ?? sim.settings;
-  if (
-    !refused && !faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(timing, sim.durations)
-  ) {
+  if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(timing, sim.durations)) {
+    evaluated("d");
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
     if (!leader || !pg || !pg.isRunningPrimary()) {
@@ -132,36 +308,56 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
   return null;
 }
 
+/** The answer timeout of the agent's fencing supervisor client plus its ping interval (src/host/fence_client.ts). */
+const FROZEN_NOTICED_MS = 2000 + 1000;
+
 /** Invariant (e): the key holder's fencing supervisor has not been unusable for longer than the bound. */
 function unguardedLeader(sim: SimView): string | null {
   const leader = sim.leaderKey();
   const m = leader ? sim.members.find((x) => x.name === leader) : undefined;
-  if (!m || m.supervisor === undefined || m.supervisor === "ok") return null;
+  const down = m?.supervisor?.downSince ?? null;
+  if (!m || down === null) return null;
+  evaluated("e");
   // A frozen supervisor is noticed once a ping has waited past the answer timeout (about 3 s).
-  const since = (m.supervisorSince ?? 0) + (m.supervisor === "frozen" ? 3000 : 0);
-  const bound = (sim.settings.ttl + sim.settings.loopWait + 3) * 1000;
+  const since = down + (m.supervisor!.state === "frozen" ? FROZEN_NOTICED_MS : 0);
+  // The ttl is the one in force, or the older one of the lease that still holds the key (after edit-config).
+  const ttl = Math.max(sim.settings.ttl, sim.leaderLeaseTtl?.() ?? 0);
+  const bound = (ttl + sim.settings.loopWait + 3) * 1000;
   if (sim.now - since <= bound) return null;
   return `(e) ${m.name} holds the leader key ${
     (sim.now - since) / 1000
   }s after its fencing supervisor went ` +
-    `${m.supervisor} (bound ${bound / 1000}s)`;
+    `${m.supervisor!.state} (bound ${bound / 1000}s)`;
+}
+
+/** Invariant (f): while the `config` key promises what hactl cannot keep, only the holder of then holds the key. */
+function refusedConfigHolder(sim: SimView): string | null {
+  const refused = sim.refusedConfig;
+  if (!refused) return null;
+  evaluated("f");
+  const holder = sim.leaderKey();
+  if (holder === null || holder === refused.leader) return null;
+  return `(f) ${holder} holds the leader key while the cluster's config sets ${refused.keys.join(", ")}`;
 }
 
 /** Invariant (g): a fence deadline of the key holder later than the expiry of the lease that holds the key. */
-function brokenFence(sim: SimView): string | null {
+function fenceAfterLease(sim: SimView): string | null {
   const holder = sim.leaderKey();
   const expiry = sim.leaderLeaseExpiry?.() ?? null;
   const m = holder === null ? undefined : sim.members.find((x) => x.name === holder);
   if (!m || expiry === null) return null;
   const deadlines: [string, number | null | undefined][] = [
-    ["agent timer", m.agent?.fenceDeadline],
-    ["supervisor", m.fenceDeadline],
-    ["watchdog", m.watchdogDeadline],
+    ["agent's fence timer", m.agent?.fenceDeadline],
+    ["deadline the agent asked its fencing supervisor for", m.supervisor?.requested],
+    ["fencing supervisor's deadline", m.supervisor?.deadline],
+    ["watchdog's deadline", m.device?.deadline],
   ];
   for (const [what, at] of deadlines) {
-    if (at != null && at > expiry) {
-      return `(g) ${m.name}'s ${what} fences at ${at / 1000}s, after its leader key's lease expires at ` +
-        `${expiry / 1000}s`;
+    if (at === null || at === undefined) continue;
+    evaluated("g");
+    if (at > expiry) {
+      return `(g) ${m.name}: the ${what} (${at / 1000}s) lies after the expiry of the lease that holds the ` +
+        `leader key (${expiry / 1000}s): another member may promote before this one fences`;
     }
   }
   return null;
@@ -171,6 +367,7 @@ function brokenFence(sim: SimView): string | null {
 function brokenStream(pg: FakePostgres, checkHistories: boolean): string | null {
   const up = pg.streamSource();
   if (!up) return null;
+  evaluated("c");
   if (up.sysid !== pg.sysid) {
     return `(c) ${pg.name} streams from ${up.name} with another system id (${up.sysid} != ${pg.sysid})`;
   }
@@ -181,50 +378,4 @@ function brokenStream(pg: FakePostgres, checkHistories: boolean): string | null 
     return `(c) ${pg.name} streams from ${up.name} whose history below ${pg.wal} is not its own`;
   }
   return null;
-}
-
-/**
- * How long a member may stay on a history that is not the leader's once no fault is active: a few cycles to notice
- * (the leader's timeline is read at the next cycle), then pg_rewind or a fresh clone and a start.
- */
-export function divergenceWindow(settings: DynamicSettings, d: OpDurations): number {
-  return livenessWindow(settings, d) + 3 * settings.loopWait * 1000 + d.rewind + d.createReplica + d.start;
-}
-
-/** Is `pg` a replica whose WAL is not (a prefix of) `leader`'s history? */
-export function onForeignHistory(pg: FakePostgres, leader: FakePostgres): boolean {
-  if (!pg.isRunningReplica() || pg.sysid !== leader.sysid) return false;
-  const wal = pg.wal ?? 0;
-  return !sameHistoryBelow([...pg.segments], [...leader.segments], wal) || wal > (leader.wal ?? 0);
-}
-
-/** Invariant (e): since when each member has been on a foreign history, counted only while no fault is active. */
-export class DivergenceWatch {
-  readonly #since = new Map<string, number>();
-
-  /** The member that stayed on a foreign history too long, as the violation's text, or null. */
-  broken(sim: SimView): string | null {
-    const leaderName = sim.leaderKey();
-    const leader = sim.members.find((m) => m.name === leaderName)?.pg;
-    if (faultActive(sim) || !leader || !leader.isRunningPrimary()) {
-      this.#since.clear();
-      return null;
-    }
-    const window = divergenceWindow(sim.settings, sim.durations);
-    for (const m of sim.members) {
-      const stuck = m.state === "running" && m.pg.hostUp && m.name !== leaderName &&
-        onForeignHistory(m.pg, leader);
-      if (!stuck || sim.lastReason?.(m.name)?.includes("run 'hactl reinit'")) {
-        this.#since.delete(m.name);
-        continue;
-      }
-      const since = Math.max(this.#since.get(m.name) ?? sim.now, sim.lastFaultChange);
-      this.#since.set(m.name, since);
-      if (sim.now - since > window) {
-        return `(h) ${m.name} (timeline ${m.pg.timeline}, WAL ${m.pg.wal}) has waited on a history that is not ` +
-          `leader ${leaderName}'s (timeline ${leader.timeline}) for ${(sim.now - since) / 1000}s`;
-      }
-    }
-    return null;
-  }
 }

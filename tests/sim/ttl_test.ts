@@ -2,7 +2,8 @@
  * One TTL for the lease that holds the leader key and for every fence: a change of `ttl` by `hactl edit-config`
  * while a member leads, and an agent restarted with a local `bootstrap.dcs.ttl` smaller than the cluster's.
  * Invariant (g) (every fence deadline of the key holder at or before the expiry of the lease that holds the key,
- * as the etcd model sees it) is checked after every step; the tests also read the key's lease in the model.
+ * as the etcd model sees it: the agent's timer, the supervisor's deadline as asked and as held, the watchdog's) is
+ * checked after every step; the tests also read the key's lease in the model. Every host has a required watchdog.
  *
  * @module
  */
@@ -36,9 +37,14 @@ function editNow(sim: Sim, patch: Record<string, unknown>): void {
   sim.at(sim.now, () => sim.editConfig(patch));
 }
 
+/** A 3-member cluster at ttl 10 / loop_wait 2 / retry_timeout 4, with watchdogs. */
+function cluster(): Sim {
+  return new Sim({ members: 3, bootstrapDcs: FAST, startOffsets: [0, 300, 600], watchdog: true });
+}
+
 /** A 3-member cluster at ttl 10 / loop_wait 2 / retry_timeout 4 with a leader. */
 async function ledCluster(): Promise<{ sim: Sim; leader: string }> {
-  const sim = new Sim({ members: 3, bootstrapDcs: FAST, startOffsets: [0, 300, 600] });
+  const sim = cluster();
   await expectNoViolation(sim, 30_000);
   const { holder, ttl } = keyLease(sim);
   assert.equal(ttl, 10);
@@ -60,8 +66,32 @@ Deno.test("sim: ttl 10 -> 30 by edit-config while leading moves the key to a 30 
     deadline > sim.now + 15_000,
     `the fence uses the new ttl: deadline ${deadline - sim.now} ms from now`,
   );
-  assert.ok(deadline <= lease.expiresAt && m.fenceDeadline! <= lease.expiresAt);
+  assert.ok(deadline <= lease.expiresAt && m.supervisor.requested! <= lease.expiresAt);
+  assert.ok(m.supervisor.deadline! <= lease.expiresAt && m.device.deadline! <= lease.expiresAt);
   assert.ok(!sim.etcd.leases().includes(before), "the lease that held the key before was revoked");
+});
+
+Deno.test("sim: ttl 10 -> 30 with a slow move of the key: the fences keep the key's lease ttl until the key moved", async () => {
+  // Every move of a lease takes 3 s of virtual time: for those 3 s the key is still on the 10 s lease while the
+  // configured ttl is 30. The renewal just before the move must arm every fence with 10 s, not 30 s (invariant g is
+  // checked while the move is under way, as other members' cycles and timers run).
+  const sim = new Sim({
+    members: 3,
+    bootstrapDcs: FAST,
+    startOffsets: [0, 300, 600],
+    watchdog: true,
+    callPlan: (_m, port, method) => ({
+      latencyMs: port === "dcs" && method === "moveLease" ? 3000 : 0,
+      outcome: "ok",
+    }),
+  });
+  await expectNoViolation(sim, 30_000);
+  const { holder } = keyLease(sim);
+  editNow(sim, { ttl: 30 });
+  for (let i = 0; i < 100; i++) await expectNoViolation(sim, 100);
+  const lease = keyLease(sim);
+  assert.deepEqual([lease.holder, lease.ttl], [holder, 30], "the key moved to a lease of the new ttl");
+  assert.ok(sim.member(holder).agent!.fenceDeadline! > sim.now + 15_000, "the fences then use 30 s");
 });
 
 Deno.test("sim: ttl 30 -> 10 by edit-config shortens every fence at the leader's next renewal", async () => {
@@ -74,8 +104,9 @@ Deno.test("sim: ttl 30 -> 10 by edit-config shortens every fence at the leader's
   await expectNoViolation(sim, 1);
   const m = sim.member(leader);
   assert.ok(m.agent!.fenceDeadline! <= sim.now + 7_500, "the agent's timer: renewal + 10 s - 2.5 s");
-  assert.ok(m.fenceDeadline! <= sim.now + 8_750, "the supervisor: half a margin later");
-  assert.ok(m.watchdogDeadline! <= sim.now + 5_000, "the watchdog: ttl - safety_margin");
+  assert.ok(m.supervisor.requested! <= sim.now + 8_750, "the supervisor: half a margin later");
+  assert.ok(m.supervisor.deadline! <= sim.now + 8_750, "the supervisor holds what the agent asked for");
+  assert.ok(m.device.deadline! <= sim.now + 5_000, "the watchdog: ttl - safety_margin");
   assert.equal(keyLease(sim).ttl, 10, "the key moved to a lease of the new ttl in the same cycle");
   await expectNoViolation(sim, 30_000);
   assert.equal(keyLease(sim).holder, leader);
@@ -83,7 +114,7 @@ Deno.test("sim: ttl 30 -> 10 by edit-config shortens every fence at the leader's
 
 Deno.test("sim: an agent restarted with a local bootstrap.dcs.ttl smaller than the cluster's fences within the key's lease", async () => {
   // The cluster's config key says ttl 30 before any agent starts; every agent's own bootstrap.dcs says 10.
-  const sim = new Sim({ members: 3, bootstrapDcs: FAST, startOffsets: [0, 300, 600] });
+  const sim = cluster();
   sim.editConfig({ ttl: 30 });
   await expectNoViolation(sim, 30_000);
   const first = keyLease(sim);
