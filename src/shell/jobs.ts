@@ -53,7 +53,13 @@ export class JobRunner {
     };
     this.#state = state;
     this.#cancelled = null;
-    const job = this.run(req);
+    // A port that throws instead of rejecting must still end the job (else it reads "running" for good).
+    let job: Promise<void>;
+    try {
+      job = this.run(req);
+    } catch (err) {
+      job = Promise.reject(err);
+    }
     job.then(
       () => {
         state.status = "ok";

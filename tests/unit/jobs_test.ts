@@ -38,3 +38,20 @@ Deno.test("settle() with no job running resolves at once", async () => {
   await jobs.settle();
   assert.equal(jobs.peek(), null);
 });
+
+Deno.test("a port that throws instead of rejecting ends the job as failed (it never reads 'running' for good)", async () => {
+  const pg = {
+    stop: () => {
+      throw new Error("pg_ctl could not be spawned");
+    },
+  } as unknown as PostgresPort;
+  const done: boolean[] = [];
+  const jobs = new JobRunner(pg, CLOCK, () => {}, (_req, ok) => void done.push(ok));
+  jobs.start({ kind: "stop", mode: "fast" });
+  await jobs.settle();
+  assert.equal(jobs.busy, false);
+  assert.deepEqual(done, [false]);
+  const job = jobs.take();
+  assert.equal(job?.status, "failed");
+  assert.match(job?.error ?? "", /could not be spawned/);
+});
