@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { PG_USER_KEYS } from "./types.ts";
 
 export type KeyStatus = "implemented" | "not yet" | "not applicable";
 
@@ -82,21 +83,11 @@ const notApplicable = (c: ConfigKey, onSet: "warn" | "reader", note: string): Co
 });
 
 const PG_USERS = ["superuser", "replication", "rewind"] as const;
-/** Patroni's connection parameters of a database user (`_AUTH_ALLOWED_PARAMETERS`). */
-const PG_USER_FIELDS = [
-  "username",
-  "password",
-  "sslmode",
-  "sslcert",
-  "sslkey",
-  "sslpassword",
-  "sslrootcert",
-  "sslcrl",
-  "sslcrldir",
-  "sslnegotiation",
-  "gssencmode",
-  "channel_binding",
-] as const;
+/**
+ * Patroni's connection parameters of a database user (`_AUTH_ALLOWED_PARAMETERS`): those the reader takes, plus
+ * `sslnegotiation` (Patroni 4; not read by hactl yet).
+ */
+const PG_USER_FIELDS = [...PG_USER_KEYS, "sslnegotiation"] as const;
 
 /** One database user's keys: hactl passes every TLS/GSS field for the replication user, only the login otherwise. */
 function pgUserKeys(user: typeof PG_USERS[number]): ConfigKey[] {

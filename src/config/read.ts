@@ -8,7 +8,14 @@
  * @module
  */
 import type { Tags } from "../core/types.ts";
-import type { Etcd3Config, HostPort, PgUser, PostgresqlConfig } from "./types.ts";
+import {
+  type Etcd3Config,
+  type HostPort,
+  PG_USER_KEYS,
+  type PgUser,
+  type PostgresqlConfig,
+} from "./types.ts";
+
 import {
   DYNAMIC_DEFAULTS,
   DYNAMIC_MINIMUMS,
@@ -22,19 +29,6 @@ export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernete
 export const INITDB_FORBIDDEN = ["pgdata", "nosync", "pwfile", "sync-only", "version"];
 export const BASEBACKUP_FORBIDDEN = ["pgdata", "format", "wal-method", "xlog-method", "write-recovery-conf"];
 export const RESERVED_NAME = "__patroni_strict_sync_replica_placeholder__";
-export const PG_USER_KEYS = [
-  "username",
-  "password",
-  "sslmode",
-  "sslcert",
-  "sslkey",
-  "sslpassword",
-  "sslrootcert",
-  "sslcrl",
-  "sslcrldir",
-  "gssencmode",
-  "channel_binding",
-] as const;
 
 /** What a value is, for messages that must not echo it. */
 export function kindOf(value: unknown): string {

@@ -156,3 +156,18 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** The connection keys of a database user (`postgresql.authentication.<user>`) that the reader takes. */
+export const PG_USER_KEYS = [
+  "username",
+  "password",
+  "sslmode",
+  "sslcert",
+  "sslkey",
+  "sslpassword",
+  "sslrootcert",
+  "sslcrl",
+  "sslcrldir",
+  "gssencmode",
+  "channel_binding",
+] as const;
