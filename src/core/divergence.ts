@@ -19,6 +19,8 @@
  * Two members promoted while neither knew of the other's promotion (the cluster's `history` key not yet written)
  * can pick the same timeline number for two histories: a member on the leader's timeline *number* whose own history
  * file records other switches has diverged too, and pg_rewind (which compares timeline numbers) cannot repair it.
+ * When both promoted from the same point even the history files are equal: a stopped member's WAL after its switch
+ * point is then compared with the leader's (wal_probe.ts), and other bytes mean another timeline.
  *
  * A running replica whose WAL is on the leader's history may still be unable to follow it: its pg_wal holds the
  * history file of a newer timeline the leader never had (an abandoned branch, fetched from a member that led
@@ -40,6 +42,7 @@ import {
   type TimelineSwitch,
   type Upstream,
 } from "./types.ts";
+import { PROBE_BYTES, type WalProbe } from "./wal_probe.ts";
 
 /** The leader's member as an upstream, when its key says it runs as the read-write primary. */
 export function readWriteLeader(view: ClusterView, me: string): Upstream | null {
@@ -87,6 +90,22 @@ export function localPosition(pg: PgObservation): LocalPosition | null {
     return { inRecovery: true, timeline: pg.timeline, lsn };
   }
   return pg.controlPosition ?? null;
+}
+
+/**
+ * The WAL a stopped member compares with the leader's: what it wrote on its timeline after that timeline's switch
+ * point (at most PROBE_BYTES), or null when there is nothing to compare (timeline 1, nothing written after the
+ * switch, its history unknown, or Postgres running).
+ */
+export function walProbe(pg: PgObservation): WalProbe | null {
+  const pos = pg.running ? null : pg.controlPosition;
+  const start = pg.positionHistory?.at(-1);
+  if (!pos || pos.timeline <= 1 || !start || pos.lsn <= start.switchLsn) return null;
+  return {
+    timeline: pos.timeline,
+    lsn: start.switchLsn,
+    length: Math.min(PROBE_BYTES, pos.lsn - start.switchLsn),
+  };
 }
 
 /** Patroni's comparison of a local position with the leader's timeline and history: true when diverged. */
@@ -144,6 +163,18 @@ export function divergence(obs: Observation): Divergence {
           formatLsn(own.at(-1)?.switchLsn ?? 0)
         }, the leader's ` +
         `timeline ${lt.history.at(-1)?.timeline ?? "?"} at ${formatLsn(lt.history.at(-1)?.switchLsn ?? 0)})`,
+    };
+  }
+  const wal = lt.switchWal;
+  if (local.timeline === lt.timeline && !obs.pg.running && wal && !wal.match) {
+    return {
+      kind: "renumbered",
+      leader: lt.member,
+      why:
+        `its timeline ${local.timeline} began with other WAL at ${
+          formatLsn(wal.lsn)
+        } than on '${lt.member}' ` +
+        "(both promoted from one point, unaware of each other)",
     };
   }
   const chased = obs.pg.running ? obs.pg.historyTimeline ?? null : null;

@@ -15,6 +15,7 @@ import type {
   PgObservation,
   Upstream,
 } from "./types.ts";
+import type { WalProbe } from "./wal_probe.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
 export class DcsError extends Error {
@@ -145,9 +146,10 @@ export interface PostgresPort {
   syncSlots(names: string[]): Promise<void>;
   /**
    * The timeline and timeline history of the read-write `leader`, read from the leader's own server, for the
-   * divergence check. Never throws: an unreachable leader, or one still in recovery, gives `{ error }`.
+   * divergence check. Never throws: an unreachable leader, or one still in recovery, gives `{ error }`. With a
+   * `probe`, this stopped member's WAL after its switch point is compared with the leader's (`switchWal`).
    */
-  leaderTimeline(leader: Upstream): Promise<LeaderTimeline>;
+  leaderTimeline(leader: Upstream, probe?: WalProbe | null): Promise<LeaderTimeline>;
   /** Close pooled connections. */
   close(): Promise<void>;
 }

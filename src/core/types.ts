@@ -2,11 +2,12 @@
  * The vocabulary shared by every module: what the DCS holds (ClusterView), what Postgres looks like from the
  * outside (PgObservation), what one HA cycle sees (Observation) and what it may do (Action).
  *
- * Pure: imports nothing, touches no I/O. Names: the *leader* holds the DCS key, *primary* and
+ * Pure: imports only other pure type files, touches no I/O. Names: the *leader* holds the DCS key, *primary* and
  * *replica* are Postgres roles, a *member* is a registered agent.
  *
  * @module
  */
+import type { SwitchWal } from "./wal_probe.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -223,11 +224,11 @@ export interface LocalPosition {
 }
 
 /**
- * The leader's timeline and history as read from the leader's own server (src/pg/leader_timeline.ts), for the
- * divergence check; `error` when it could not be read (unreachable, or still in recovery).
+ * The leader's timeline and history read from its own server (src/pg/leader_timeline.ts) for the divergence check
+ * (`switchWal`: whether the WAL after a stopped member's last switch point is the leader's); `error` when unreadable.
  */
 export type LeaderTimeline =
-  | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[] }
+  | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[]; switchWal?: SwitchWal }
   | { member: string; error: string };
 
 /** An observation of a data directory nobody can query. */

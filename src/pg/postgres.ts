@@ -23,6 +23,7 @@
 import type { Config } from "../config/config.ts";
 import { PostgresError, type PostgresPort } from "../core/ports.ts";
 import type { HistoryEntry, LeaderTimeline, PgObservation, Upstream } from "../core/types.ts";
+import type { WalProbe } from "../core/wal_probe.ts";
 import type { ParamValue } from "./conf.ts";
 import { PgInstance } from "./instance.ts";
 import { observePostgres } from "./observe.ts";
@@ -109,8 +110,9 @@ export class LocalPostgres implements PostgresPort {
     return syncSlots(this.#inst, names);
   }
 
-  leaderTimeline(leader: Upstream): Promise<LeaderTimeline> {
-    return readLeaderTimeline(leader, this.#inst.pg.authentication.superuser);
+  leaderTimeline(leader: Upstream, probe: WalProbe | null = null): Promise<LeaderTimeline> {
+    const wal = probe ? { wal: probe, dataDir: this.#inst.dataDir } : null;
+    return readLeaderTimeline(leader, this.#inst.pg.authentication.superuser, wal);
   }
 
   async close(): Promise<void> {

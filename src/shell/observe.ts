@@ -9,7 +9,7 @@
  * @module
  */
 import { configChangeReloads, peersToAsk } from "../core/loop.ts";
-import { divergenceCheckTarget } from "../core/divergence.ts";
+import { divergenceCheckTarget, walProbe } from "../core/divergence.ts";
 import { DcsError } from "../core/ports.ts";
 import {
   type ClusterView,
@@ -129,7 +129,7 @@ export class Observer {
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     // The leader's timeline history, only when this member may have left it (src/core/divergence.ts).
     const checkAgainst = divergenceCheckTarget(dcsObs, pgObs, jobs.busy, this.deps.name, this.#dynamic.pause);
-    const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst) : null;
+    const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst, walProbe(pgObs)) : null;
     this.#noteWatchdog();
     this.#noteFence();
     const restart = requests.pendingRestart;

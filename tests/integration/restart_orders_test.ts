@@ -57,13 +57,6 @@ async function rows(m: MemberLayout): Promise<number> {
 Deno.test({
   name:
     "restart orders: a whole cluster restarted on kept data converges whichever member starts first and last",
-  // Ignored while a known divergence bug stands (seen twice on main after all of this week's fixes were merged,
-  // round 0, in the full suite and alone): a replica replaying timeline 2 while its Postgres chases a timeline 3
-  // ("requested timeline 3 is not in this server's history"; "new timeline 4 is not a child of database system
-  // timeline 2") is judged "in the history of the leader (timeline 4)" and stays in archive recovery for good.
-  // The agent compares the replay position, where Postgres compares its minimum recovery point and the timeline it
-  // targets. Enable with the fix.
-  ignore: true,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { decide } from "../../src/core/decide.ts";
-import { divergenceCheckTarget, hasDiverged } from "../../src/core/divergence.ts";
+import { divergenceCheckTarget, hasDiverged, walProbe } from "../../src/core/divergence.ts";
+import { walRange } from "../../src/pg/leader_timeline.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   INITIAL_MEMORY,
@@ -290,4 +291,74 @@ Deno.test("decide() never starts or streams a member whose timeline number is th
     type: "follow",
     upstream: PG1,
   }]);
+});
+
+Deno.test("decide() never starts a member whose timeline began with other WAL than the leader's at the same switch point", () => {
+  // Both promoted from timeline 1 at 5000 to timeline 2, unaware of each other (the first stopped before it
+  // published its timeline): one history file, two timelines. Only the WAL written after the switch tells them apart.
+  const stopped = pgState({
+    running: false,
+    queryable: false,
+    role: null,
+    standbySignal: false,
+    replicationState: null,
+    controlPosition: { inRecovery: false, timeline: 2, lsn: 5400 },
+    positionHistory: LEADER_TL2.history,
+  });
+  const differs: LeaderTimeline = { ...LEADER_TL2, switchWal: { lsn: 5000, match: false } };
+  const d = decide(withLeader(stopped, differs), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+  assert.deepEqual(d.actions, [], "pg_rewind would report 'same timeline, no rewind required'");
+  assert.match(d.reason, /timeline 2 began with other WAL at 0\/1388 than on 'pg1'.*run 'hactl reinit'/);
+  const clone = decide(
+    withLeader(stopped, differs),
+    INITIAL_MEMORY,
+    ctx("pg2", { removeDataOnDivergedTimelines: true }),
+  );
+  assert.deepEqual(clone.actions, [{ type: "start_job", job: { kind: "clone", upstream: PG1 } }]);
+  // The same WAL at the switch point (or none compared): a former primary is rewound as before (pg_rewind looks).
+  for (const lt of [{ ...LEADER_TL2, switchWal: { lsn: 5000, match: true } }, LEADER_TL2]) {
+    const same = decide(withLeader(stopped, lt), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
+    assert.deepEqual(same.actions, [{ type: "start_job", job: { kind: "rewind", upstream: PG1 } }]);
+  }
+});
+
+Deno.test("walProbe(): which WAL a stopped member on a newer timeline compares with the leader's", () => {
+  const stopped = (lsn: number, timeline = 2) =>
+    pgState({
+      running: false,
+      queryable: false,
+      role: null,
+      replicationState: null,
+      controlPosition: { inRecovery: false, timeline, lsn },
+      positionHistory: timeline > 1 ? LEADER_TL2.history : [],
+    });
+  assert.deepEqual(walProbe(stopped(5400)), { timeline: 2, lsn: 5000, length: 400 });
+  assert.deepEqual(walProbe(stopped(9000)), { timeline: 2, lsn: 5000, length: 512 }, "at most 512 bytes");
+  assert.equal(walProbe(stopped(5000)), null, "nothing written after the switch");
+  assert.equal(walProbe(stopped(5400, 1)), null, "timeline 1 has no switch");
+  assert.equal(walProbe(pgState({ timeline: 2, positionHistory: LEADER_TL2.history })), null, "running");
+});
+
+Deno.test("walRange(): the probe's bytes within the switch point's segment file, no further than the leader wrote", () => {
+  const seg = 16 * 1024 * 1024;
+  // Timeline 7 left timeline 6 at 0/60002A8: segment 6 of log 0.
+  assert.deepEqual(walRange({ timeline: 7, lsn: 0x60002a8, length: 512 }, 0x6000400, seg), {
+    lsn: 0x60002a8,
+    file: "000000070000000000000006",
+    offset: 0x2a8,
+    length: 0x158,
+  });
+  // Past 4 GiB, and cut at the end of the segment.
+  assert.deepEqual(walRange({ timeline: 2, lsn: 0x1_00ffff00, length: 512 }, 0x2_00000000, seg), {
+    lsn: 0x1_00ffff00,
+    file: "000000020000000100000000",
+    offset: 0xffff00,
+    length: 0x100,
+  });
+  assert.equal(
+    walRange({ timeline: 2, lsn: 5000, length: 400 }, 5000, seg),
+    null,
+    "the leader wrote nothing after",
+  );
+  assert.equal(walRange({ timeline: 2, lsn: 5000, length: 400 }, 9000, Number.NaN), null);
 });
