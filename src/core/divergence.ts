@@ -25,7 +25,10 @@
  * A running replica whose WAL is on the leader's history may still be unable to follow it: its pg_wal holds the
  * history file of a newer timeline the leader never had (an abandoned branch, fetched from a member that led
  * briefly), and `recovery_target_timeline = latest` keeps chasing that one ("new timeline N is not a child of
- * database system timeline M"). Postgres picks its target again when it starts, so such a replica is restarted.
+ * database system timeline M"), even once the leader's own newer history file is there too (Postgres chose its
+ * target when it started and switches only to a timeline whose history contains that target). Postgres picks its
+ * target again when it starts, so such a replica (any history file it holds past its timeline and not in the
+ * leader's history) is restarted once it has not streamed for a while.
  *
  * Pure. May import: `src/core/types.ts`.
  *
@@ -177,18 +180,18 @@ export function divergence(obs: Observation): Divergence {
         "(both promoted from one point, unaware of each other)",
     };
   }
-  const chased = obs.pg.running ? obs.pg.historyTimeline ?? null : null;
+  // Postgres may have picked any of them when it started (the newest it found then), not only the newest now.
   const lineage = new Set([lt.timeline, ...lt.history.map((h) => h.timeline)]);
-  if (
-    !hasDiverged(local, lt.timeline, lt.history) && chased !== null && chased > local.timeline &&
-    !lineage.has(chased)
-  ) {
+  const foreign = obs.pg.running
+    ? (obs.pg.historyTimelines ?? []).filter((t) => t > local.timeline && !lineage.has(t))
+    : [];
+  if (!hasDiverged(local, lt.timeline, lt.history) && foreign.length > 0) {
     return {
       kind: "foreign-target",
       leader: lt.member,
-      why:
-        `it follows timeline ${chased}, which is not in the history of '${lt.member}' (timeline ${lt.timeline}); ` +
-        `its WAL (timeline ${local.timeline} at ${formatLsn(local.lsn)}) is`,
+      why: `its pg_wal holds the history of timeline ${foreign.join(", ")}, which is not in the history of ` +
+        `'${lt.member}' (timeline ${lt.timeline}), and Postgres may chase it; its WAL (timeline ` +
+        `${local.timeline} at ${formatLsn(local.lsn)}) is`,
     };
   }
   if (!hasDiverged(local, lt.timeline, lt.history)) {

@@ -198,10 +198,10 @@ export interface PgObservation {
    */
   controlPosition?: LocalPosition | null;
   /**
-   * A replica's newest timeline with a history file in its pg_wal: Postgres (`recovery_target_timeline = latest`)
-   * follows that timeline, and cannot follow a leader whose history does not contain it.
+   * A replica's timelines with a history file in its pg_wal: Postgres (`recovery_target_timeline = latest`) picks
+   * the newest it finds when it starts, and cannot then follow a leader whose history does not contain that one.
    */
-  historyTimeline?: number | null;
+  historyTimelines?: readonly number[];
   /**
    * A running replica's minimum recovery point (`pg_control_recovery()`): its pages already hold WAL up to there,
    * on that timeline. After pg_rewind it is the source's position, which may be on a newer timeline than the

@@ -56,8 +56,8 @@ export interface StatusRow {
   checkpoint_tli: number | null;
   /** In recovery: the highest timeline among the WAL segment files in pg_wal (null when not readable). */
   wal_tli?: number | null;
-  /** In recovery: the newest timeline with a history file in pg_wal (what `recovery_target_timeline = latest` chases). */
-  history_tli?: number | null;
+  /** In recovery: the timelines with a history file in pg_wal (`recovery_target_timeline = latest` chases one). */
+  history_tlis?: number[] | null;
   /** In recovery: `pg_control_recovery()`'s minimum recovery ending location and its timeline. */
   min_recovery?: { lsn: string | null; tli: number | null } | null;
   receiver: { status: string; tli: number | null; host: string | null; port: number | null } | null;
@@ -103,8 +103,9 @@ SELECT json_build_object(
   'wal_tli', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
     (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
   END,
-  'history_tli', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
-    (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}\\.history$')
+  'history_tlis', CASE WHEN pg_is_in_recovery() AND pg_has_role('pg_monitor', 'USAGE') THEN
+    (SELECT json_agg(('x' || substr(name, 1, 8))::bit(32)::int ORDER BY name) FROM pg_ls_waldir()
+      WHERE name ~ '^[0-9A-F]{8}\\.history$')
   END,
   'min_recovery', CASE WHEN pg_is_in_recovery() THEN (SELECT json_build_object('lsn',
     min_recovery_end_lsn::text, 'tli', min_recovery_end_timeline) FROM pg_control_recovery()) END,
@@ -176,7 +177,9 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   obs.replayedTimestamp = row.replay_ts;
   obs.replayPaused = row.replay_paused;
   obs.timeline = replicaTimeline(row);
-  if (typeof row.history_tli === "number" && row.history_tli > 0) obs.historyTimeline = row.history_tli;
+  if (Array.isArray(row.history_tlis)) {
+    obs.historyTimelines = row.history_tlis.filter((t) => Number.isInteger(t) && t > 0);
+  }
   const min = row.min_recovery;
   if (min && typeof min.tli === "number" && min.tli > 0 && min.lsn && min.lsn !== "0/0") {
     obs.minRecoveryPoint = { inRecovery: true, timeline: min.tli, lsn: parseLsn(min.lsn) };

@@ -216,7 +216,7 @@ Deno.test("decide() restarts a replica that chases a timeline the leader never h
     timeline: 4,
     history: [{ timeline: 1, switchLsn: 1000, reason: "" }, { timeline: 2, switchLsn: 6000, reason: "" }],
   };
-  const pg = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimeline: 3 });
+  const pg = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimelines: [3] });
   const first = decide(withLeader(pg, leader, { now: 100_000 }), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(
     first.actions,
@@ -228,11 +228,17 @@ Deno.test("decide() restarts a replica that chases a timeline the leader never h
     { type: "demote", mode: "fast" },
     { type: "start_job", job: { kind: "start", role: "replica", upstream: PG1 } },
   ]);
-  assert.match(later.reason, /follows timeline 3, which is not in the history of 'pg1' \(timeline 4\)/);
+  assert.match(later.reason, /history of timeline 3, which is not in the history of 'pg1' \(timeline 4\)/);
   // A history file of the leader's own lineage is what Postgres is about to follow: nothing to do.
-  const fine = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimeline: 4 });
+  const fine = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimelines: [4] });
   const d = decide(withLeader(fine, leader, { now: 130_000 }), first.memory, ctx("pg2"));
   assert.deepEqual(d.actions, [{ type: "follow", upstream: PG1 }]);
+  // The leader's timeline 4 is there too, but Postgres chose timeline 3 when it started and cannot switch to 4
+  // ("new timeline 4 is not a child of database system timeline 2"): restarted, it picks 4 (3, then 4, exist).
+  const both = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimelines: [3, 4] });
+  const stuck = decide(withLeader(both, leader, { now: 130_000 }), first.memory, ctx("pg2"));
+  assert.deepEqual(stuck.actions, later.actions);
+  assert.match(stuck.reason, /history of timeline 3, which is not in the history of 'pg1' \(timeline 4\)/);
 });
 
 Deno.test("decide() rewinds a replica whose pages hold a timeline the leader never had (rewound from a member that lost)", () => {

@@ -89,9 +89,12 @@ Deno.test("fillFromStatus() gives a replica whose receiver stopped the newest ti
 
 Deno.test("fillFromStatus() gives a replica the newest timeline it holds a history file of (what it chases)", () => {
   const obs = emptyPgObservation();
-  fillFromStatus(obs, row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 2, history_tli: 3 }));
+  fillFromStatus(
+    obs,
+    row({ in_recovery: true, replay_lsn: "0/4000000", checkpoint_tli: 2, history_tlis: [3, 4] }),
+  );
   assert.equal(obs.timeline, 2);
-  assert.equal(obs.historyTimeline, 3);
+  assert.deepEqual(obs.historyTimelines, [3, 4]);
   // The minimum recovery point, when Postgres reports one.
   fillFromStatus(
     obs,
