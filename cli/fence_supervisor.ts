@@ -4,6 +4,9 @@
  * answers each on stdout (after a first `ready <pid>`); keeps its deadline in `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
  * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
  *
+ * main.ts imports this module only when the command runs, and it imports nothing but the supervisor's logic and
+ * the console helpers: the process beside every agent loads no etcd, Postgres or REST code.
+ *
  * @module
  */
 import {
