@@ -48,6 +48,8 @@ interface RunResult {
   etcd_requests_per_min: number;
   etcd_rpcs_per_min: number;
   etcd_by_method_per_min: Record<string, number>;
+  /** The first agent's CPU seconds per minute by thread name (its JS runs on the main thread). */
+  agent_cpu_by_thread: Record<string, number>;
 }
 
 function mb(kb: number): number {
@@ -76,6 +78,22 @@ function cpuTicks(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** utime + stime in clock ticks of each thread of a process, summed by thread name (`comm`). */
+function threadTicks(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/stat`);
+        const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")).replace(/[\d-]+$/, "");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+      } catch { /* the thread ended */ }
+    }
+  } catch { /* gone */ }
+  return byName;
 }
 
 /** The fencing supervisor started by an agent: its child whose command line names `fence-supervisor`. */
@@ -168,8 +186,15 @@ async function oneRun(
     const supervisorPids = daemon === "hactl" ? agentPids.map(supervisorOf) : [];
     if (supervisorPids.some((p) => p === null)) throw new Error("an agent has no fencing supervisor running");
     const before = await etcdCounters(etcd.endpoints);
+    const threadsBefore = threadTicks(agentPids[0]!);
     const figures = await measure([...agentPids, ...supervisorPids as number[]], o.windowS);
+    const threadsAfter = threadTicks(agentPids[0]!);
     const after = await etcdCounters(etcd.endpoints);
+    const byThread: Record<string, number> = {};
+    for (const [name, ticks] of threadsAfter) {
+      const perMin = (ticks - (threadsBefore.get(name) ?? 0)) / CLOCK_TICKS / (o.windowS / 60);
+      if (perMin > 0) byThread[name] = Math.round(perMin * 1000) / 1000;
+    }
     const perMin = (k: string) => ((after.get(k) ?? 0) - (before.get(k) ?? 0)) / (o.windowS / 60);
     const byMethod: Record<string, number> = {};
     let received = 0;
@@ -190,6 +215,7 @@ async function oneRun(
       etcd_requests_per_min: Math.round(received * 10) / 10,
       etcd_rpcs_per_min: Math.round(handled * 10) / 10,
       etcd_by_method_per_min: byMethod,
+      agent_cpu_by_thread: byThread,
     };
   } finally {
     await Promise.all(procs.map((p) => stopAgent(p, 30_000)));
