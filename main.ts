@@ -4,62 +4,94 @@
  * @module
  */
 import { writeErr, writeOut } from "./cli/lib/io.ts";
-import { run as agent } from "./cli/agent.ts";
-import { run as fenceSupervisor } from "./cli/fence_supervisor.ts";
-import { run as dsn } from "./cli/dsn.ts";
-import { run as editConfig } from "./cli/edit_config.ts";
-import { run as list, runTopology as topology } from "./cli/list.ts";
-import { run as pauseOrResume } from "./cli/pause.ts";
-import { run as flush } from "./cli/flush.ts";
-import { run as query } from "./cli/query.ts";
-import { run as reinit } from "./cli/reinit.ts";
-import { run as reload } from "./cli/reload.ts";
-import { run as remove } from "./cli/remove.ts";
-import { run as restart } from "./cli/restart.ts";
-import { run as show } from "./cli/show.ts";
-import { run as switchover } from "./cli/switchover.ts";
-import { run as validateConfig } from "./cli/validate_config.ts";
-import { run as version } from "./cli/version.ts";
 
 type Command = (args: string[], env: Record<string, string>) => Promise<number>;
 
+/*
+ * Each command's module is imported when that command runs, not at start-up: `hactl fence-supervisor` (a process
+ * beside every agent) then loads only its own few modules and none of the etcd, Postgres or REST stacks, and the
+ * agent none of the other commands. Every `import()` names its module with a string literal, so `deno compile`
+ * still embeds the whole graph (tests/cli/binary_test.ts checks both).
+ */
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  agent: { run: agent, summary: "run the daemon on a database host (HA loop, REST API, watchdog)" },
-  list: { run: list, summary: "show the members of a cluster, as patronictl list" },
-  topology: { run: topology, summary: "show the members of a cluster as a replication tree" },
+  agent: {
+    run: async (args, env) => (await import("./cli/agent.ts")).run(args, env),
+    summary: "run the daemon on a database host (HA loop, REST API, watchdog)",
+  },
+  list: {
+    run: async (args, env) => (await import("./cli/list.ts")).run(args, env),
+    summary: "show the members of a cluster, as patronictl list",
+  },
+  topology: {
+    run: async (args, env) => (await import("./cli/list.ts")).runTopology(args, env),
+    summary: "show the members of a cluster as a replication tree",
+  },
   switchover: {
-    run: (args, env) => switchover("switchover", args, env),
+    run: async (args, env) => (await import("./cli/switchover.ts")).run("switchover", args, env),
     summary: "hand the leader role to another member, now or at a scheduled time",
   },
   failover: {
-    run: (args, env) => switchover("failover", args, env),
+    run: async (args, env) => (await import("./cli/switchover.ts")).run("failover", args, env),
     summary: "make a named member the leader",
   },
-  reinit: { run: reinit, summary: "throw a member's data away and clone it again from the leader" },
-  restart: { run: restart, summary: "restart Postgres on members, now or at a scheduled time" },
-  reload: { run: reload, summary: "make members re-read their configuration and reload Postgres" },
-  flush: { run: flush, summary: "discard a scheduled restart or switchover" },
+  reinit: {
+    run: async (args, env) => (await import("./cli/reinit.ts")).run(args, env),
+    summary: "throw a member's data away and clone it again from the leader",
+  },
+  restart: {
+    run: async (args, env) => (await import("./cli/restart.ts")).run(args, env),
+    summary: "restart Postgres on members, now or at a scheduled time",
+  },
+  reload: {
+    run: async (args, env) => (await import("./cli/reload.ts")).run(args, env),
+    summary: "make members re-read their configuration and reload Postgres",
+  },
+  flush: {
+    run: async (args, env) => (await import("./cli/flush.ts")).run(args, env),
+    summary: "discard a scheduled restart or switchover",
+  },
   pause: {
-    run: (args, env) => pauseOrResume("pause", args, env),
+    run: async (args, env) => (await import("./cli/pause.ts")).run("pause", args, env),
     summary: "maintenance mode: stop automatic failover",
   },
-  resume: { run: (args, env) => pauseOrResume("resume", args, env), summary: "leave maintenance mode" },
+  resume: {
+    run: async (args, env) => (await import("./cli/pause.ts")).run("resume", args, env),
+    summary: "leave maintenance mode",
+  },
   "show-config": {
-    run: (args, env) => show("show-config", args, env),
+    run: async (args, env) => (await import("./cli/show.ts")).run("show-config", args, env),
     summary: "show the dynamic configuration",
   },
-  history: { run: (args, env) => show("history", args, env), summary: "show the timeline history" },
+  history: {
+    run: async (args, env) => (await import("./cli/show.ts")).run("history", args, env),
+    summary: "show the timeline history",
+  },
   "edit-config": {
-    run: editConfig,
+    run: async (args, env) => (await import("./cli/edit_config.ts")).run(args, env),
     summary: "change the dynamic configuration (diff, confirmation, CAS write)",
   },
-  remove: { run: remove, summary: "remove a cluster's keys from etcd (asks three times)" },
-  query: { run: query, summary: "run SQL on a member chosen by name or role" },
-  dsn: { run: dsn, summary: "print the libpq connection string of a member" },
-  "validate-config": { run: validateConfig, summary: "check a configuration file and exit" },
-  version: { run: version, summary: "print the hactl version" },
+  remove: {
+    run: async (args, env) => (await import("./cli/remove.ts")).run(args, env),
+    summary: "remove a cluster's keys from etcd (asks three times)",
+  },
+  query: {
+    run: async (args, env) => (await import("./cli/query.ts")).run(args, env),
+    summary: "run SQL on a member chosen by name or role",
+  },
+  dsn: {
+    run: async (args, env) => (await import("./cli/dsn.ts")).run(args, env),
+    summary: "print the libpq connection string of a member",
+  },
+  "validate-config": {
+    run: async (args) => (await import("./cli/validate_config.ts")).run(args),
+    summary: "check a configuration file and exit",
+  },
+  version: {
+    run: async (args, env) => (await import("./cli/version.ts")).run(args, env),
+    summary: "print the hactl version",
+  },
   "fence-supervisor": {
-    run: (args) => fenceSupervisor(args),
+    run: async (args) => (await import("./cli/fence_supervisor.ts")).run(args),
     summary: "(started by the agent) stop Postgres when the agent stops renewing its lease",
   },
 };
@@ -116,7 +148,7 @@ export async function main(argv: string[], env: Record<string, string>): Promise
     writeOut(HELP);
     return name === undefined ? 2 : 0;
   }
-  if (name === "--version") return await version([], env);
+  if (name === "--version") return await COMMANDS.version!.run([], env);
   const command = COMMANDS[name];
   if (!command) {
     writeErr(`Error: no such command '${name}'\n\n${HELP}`);

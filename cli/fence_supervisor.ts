@@ -4,6 +4,9 @@
  * answers each on stdout (after a first `ready <pid>`); keeps its deadline in `<data_dir>.hactl-fence`; on the deadline stops the postmaster of DIR (SIGQUIT, then SIGKILL). When the agent
  * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
  *
+ * main.ts imports this module only when the command runs, and it imports nothing but the supervisor's logic and
+ * the console helpers: the process beside every agent loads no etcd, Postgres or REST code.
+ *
  * @module
  */
 import {
@@ -120,8 +123,17 @@ export async function run(args: string[]): Promise<number> {
   answer(`ready ${Deno.pid}`);
   let stdinOpen = true;
   let retired = false;
+  // The main loop sleeps until the deadline (or at most IDLE_WAKE_MS) unless something happens first: a line
+  // applied, stdin closed, SIGTERM. Nothing polls: an idle supervisor costs no CPU between the agent's lines.
+  let woken = false;
+  let resolveSleep = () => {};
+  const wake = () => {
+    woken = true;
+    resolveSleep();
+  };
   Deno.addSignalListener("SIGTERM", () => {
     retired = true;
+    wake();
   });
   // Lines from the agent; EOF means the agent is gone (its pending deadline still stands).
   (async () => {
@@ -136,13 +148,28 @@ export async function run(args: string[]): Promise<number> {
         if (cmd) answer(supervisor.apply(cmd));
       }
       // Every line read so far is applied: a deadline that has passed (a line that waited in the pipe while this
-      // process was stopped) fires now, not at the next tick.
+      // process was stopped) fires now, not at the next wake-up.
       if (supervisor.due() && await supervisor.tick()) answer("fired");
+      wake();
     }
     stdinOpen = false;
-  })().catch(() => (stdinOpen = false));
+    wake();
+  })().catch(() => {
+    stdinOpen = false;
+    wake();
+  });
   for (;;) {
-    await new Promise((r) => setTimeout(r, 100));
+    if (!woken) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, sleepMs(supervisor.deadline, uptimeMs()));
+        resolveSleep = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    woken = false;
+    resolveSleep = () => {};
     if (retired) return 0;
     // A deadline that looks passed may have been moved by lines waiting in the pipe (a supervisor thawed after a
     // SIGSTOP finds its timer overdue before it reads them): let them apply first, then look again.
@@ -150,4 +177,16 @@ export async function run(args: string[]): Promise<number> {
     if (await supervisor.tick()) answer("fired");
     if (!stdinOpen && supervisor.deadline === null) return 0;
   }
+}
+
+/** The longest the supervisor sleeps without a line from the agent. */
+const IDLE_WAKE_MS = 1000;
+
+/**
+ * How long to sleep before looking at the deadline again: until it (on the uptime clock, whose 10 ms steps a
+ * timer may beat by a hair, hence at least 10 ms), and never more than `IDLE_WAKE_MS`.
+ */
+export function sleepMs(deadlineUptimeMs: number | null, nowUptimeMs: number): number {
+  if (deadlineUptimeMs === null) return IDLE_WAKE_MS;
+  return Math.min(IDLE_WAKE_MS, Math.max(10, deadlineUptimeMs - nowUptimeMs));
 }

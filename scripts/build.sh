@@ -9,7 +9,8 @@
 #   --allow-ffi    libc: the watchdog ioctls (/dev/watchdog) and sd_notify (src/host/sd_notify.ts)
 #   --v8-flags=--max-semi-space-size=1   see AGENT_V8_FLAGS in scripts/lib/local_cluster.ts
 #   --no-check     the type check runs just before, on the same files
-# The import graph is static (tests/cli/binary_test.ts), so deno compile embeds every module; npm packages come
+# The import graph is analyzable (static imports, import() of literals: tests/cli/binary_test.ts), so deno
+# compile embeds every module; npm packages come
 # from deno.lock. deno compile downloads Deno's runtime (denort) from Deno's servers on first use; where they are
 # unreachable (this workplace), point DENORT_BIN at a denort binary of the same version (2.9.6).
 # Check the result: dist/hactl version (prints the hactl, Deno, V8 and TypeScript versions).

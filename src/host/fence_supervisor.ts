@@ -64,7 +64,7 @@ export function parseFenceCommand(line: string): FenceCommand | null {
   return null;
 }
 
-/** The supervisor's state machine. Call `tick()` periodically (every 100 ms) and `apply()` for each line. */
+/** The supervisor's state machine. Call `apply()` for each line and `tick()` at (or after) the deadline. */
 export class FenceSupervisor {
   #deadline: number | null = null;
   #fired = false;

@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { sleepMs } from "../../cli/fence_supervisor.ts";
 import { startFenceSupervisor } from "../../src/host/fence_client.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
@@ -305,4 +306,36 @@ Deno.test("fence-window: a supervisor that exits or stops answering tells the ag
       await supervisor.close();
     }
   });
+});
+
+Deno.test("an idle supervisor armed with a near deadline fires at it, not at its next idle wake-up", async () => {
+  await withTempDir("hactl-fence-near-", async (dir) => {
+    const errors: string[] = [];
+    const supervisor = startFenceSupervisor({
+      dataDir: `${dir}/data`,
+      log: { info: () => {}, error: (m) => errors.push(m) },
+    });
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      // Let it settle into its idle sleep (disarmed: up to 1 s), then arm 200 ms ahead.
+      await new Promise((r) => setTimeout(r, 300));
+      const sentAt = uptimeNowMs();
+      supervisor.channel.arm(200);
+      await eventually("the supervisor fired", 5000, () => errors.some((e) => /deadline passed/.test(e)));
+      const firedAfter = uptimeNowMs() - sentAt;
+      assert.ok(firedAfter >= 190, `fired ${firedAfter} ms after the arm, before its deadline`);
+      assert.ok(firedAfter < 750, `fired ${firedAfter} ms after an arm of 200 ms: it slept through the line`);
+    } finally {
+      supervisor.channel.disarm();
+      await supervisor.close();
+    }
+  });
+});
+
+Deno.test("the supervisor sleeps until its deadline, at least 10 ms and at most 1 s", () => {
+  assert.equal(sleepMs(null, 5000), 1000);
+  assert.equal(sleepMs(5300, 5000), 300);
+  assert.equal(sleepMs(9000, 5000), 1000);
+  assert.equal(sleepMs(5000, 5000), 10);
+  assert.equal(sleepMs(4000, 5000), 10);
 });
