@@ -17,6 +17,7 @@ import { runCtl } from "./lib/command.ts";
 import { stdinAsker } from "./lib/prompt.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
 import { parseScheduled } from "./lib/schedule.ts";
+import { failedExit } from "./lib/exit.ts";
 import { normalizeDynamic } from "../src/config/dynamic.ts";
 import { switchoverRequestTimeoutMs } from "../src/core/settings.ts";
 
@@ -84,7 +85,10 @@ export const REAL_DEPS: SwitchoverDeps = {
   now: () => new Date(),
 };
 
-/** `hactl switchover` / `hactl failover`. Exit codes as patronictl: 0 (also for a refused request), 1, 2. */
+/**
+ * `hactl switchover` / `hactl failover`. Exit codes: 0 done (or the `failover` key written), 1 refused or failed
+ * (0 with `--patroni-compat`, as patronictl), 2 usage.
+ */
 export async function run(
   action: Action,
   args: string[],
@@ -146,8 +150,8 @@ async function switchover(
   if (action === "switchover" || leader) body.leader = leader ?? ctx.leaderNow;
   if (candidate) body.candidate = candidate;
   if (scheduled) body.scheduled_at = scheduled;
-  await send(ctx, body, table, deps);
-  return 0;
+  const ok = await send(ctx, body, table, deps);
+  return ok ? 0 : failedExit(values, env);
 }
 
 /** Read the ctl configuration and the cluster named by the only positional (else the configured scope). */
@@ -253,7 +257,7 @@ async function send(
   body: Record<string, unknown>,
   table: () => string,
   deps: SwitchoverDeps,
-): Promise<void> {
+): Promise<boolean> {
   const { action, view, settings, scope, leaderNow } = ctx;
   const target = view.members.find((m) => m.name === (leaderNow ?? body.candidate));
   try {
@@ -269,12 +273,13 @@ async function send(
     if (res.status === 200 || res.status === 202) {
       deps.out(`${formatCtlTimestamp(deps.now())} ${res.text}\n`);
       deps.out(table());
-    } else {
-      const kind = res.text.includes("status unknown") ? "result unknown" : "failed";
-      deps.out(
-        `${action[0]!.toUpperCase()}${action.slice(1)} ${kind}, details: ${res.status}, ${res.text}\n`,
-      );
+      return true;
     }
+    const kind = res.text.includes("status unknown") ? "result unknown" : "failed";
+    deps.out(
+      `${action[0]!.toUpperCase()}${action.slice(1)} ${kind}, details: ${res.status}, ${res.text}\n`,
+    );
+    return false;
   } catch {
     deps.out(
       `${formatCtlTimestamp(deps.now())} Could not ${action} using Patroni api, falling back to DCS\n`,
@@ -284,6 +289,7 @@ async function send(
     if (body.candidate) value.member = body.candidate;
     if (body.scheduled_at) value.scheduled_at = body.scheduled_at;
     await deps.writeFailoverKey(settings, scope, value);
+    return true;
   }
 }
 

@@ -153,6 +153,8 @@ export interface MemberTarget {
   /** `-r/--role` was given: the member table is printed even with `--force`. */
   roleGiven: boolean;
   force: boolean;
+  /** The environment the command runs in (`HACTL_PATRONI_COMPAT`). */
+  env: Record<string, string>;
 }
 
 /**
@@ -169,7 +171,7 @@ export async function loadMemberTarget(
   const role = parseRole(values.role);
   const force = values.force === true;
   const { scope, view, names } = await clusterAndNames(settings, positionals, deps);
-  return { settings, scope, view, names, role, roleGiven: values.role !== undefined, force };
+  return { settings, scope, view, names, role, roleGiven: values.role !== undefined, force, env };
 }
 
 /** A member-targeting command for {@linkcode runMemberCommand}. */
@@ -234,19 +236,23 @@ export function unreachableLine(what: string, name: string, err: unknown): strin
 
 /**
  * Act on each member in turn; when `act` throws (the member cannot be reached), print {@linkcode unreachableLine}
- * and go on with the next one, as patronictl does.
+ * and go on with the next one, as patronictl does. `act` returns false when the member refused. Returns true
+ * when every member was reached and none refused.
  */
 export async function forEachMember(
   members: Member[],
   what: string,
   out: (text: string) => void,
-  act: (member: Member) => Promise<void>,
-): Promise<void> {
+  act: (member: Member) => Promise<boolean | void>,
+): Promise<boolean> {
+  let ok = true;
   for (const m of members) {
     try {
-      await act(m);
+      if ((await act(m)) === false) ok = false;
     } catch (err) {
       out(unreachableLine(what, m.name, err));
+      ok = false;
     }
   }
+  return ok;
 }

@@ -65,7 +65,7 @@ Deno.test("reinit --force --wait posts /reinitialize and waits for a restarted r
   assert.equal(polls, 4, "done only after the new postmaster answered");
 });
 
-Deno.test("reinit prints Patroni's Failed line for a refused member and still exits 0", async () => {
+Deno.test("reinit prints Patroni's Failed line for a refused member and exits 1 (0 with HACTL_PATRONI_COMPAT=1)", async () => {
   const out: string[] = [];
   const deps: ReinitDeps = {
     loadCluster: () => Promise.resolve(VIEW),
@@ -76,7 +76,11 @@ Deno.test("reinit prints Patroni's Failed line for a refused member and still ex
     out: (t) => void out.push(t),
     err: () => {},
   };
-  assert.equal(await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg1", "--force"], {}, deps), 0);
+  assert.equal(await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg1", "--force"], {}, deps), 1);
+  assert.equal(
+    await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg1", "--force"], { HACTL_PATRONI_COMPAT: "1" }, deps),
+    0,
+  );
   assert.match(
     out.join(""),
     /Failed: reinitialize for member pg1, status code=503, \(I am the leader, can not reinitialize\)/,
