@@ -27,6 +27,8 @@ function switchoverDeps(status: number, out: string[]): SwitchoverDeps {
     out: (t) => void out.push(t),
     err: (t) => void out.push(t),
     now: () => new Date(2026, 10, 26, 12, 0, 0),
+    sleep: () => Promise.resolve(),
+    isTerminal: () => false,
   };
 }
 
