@@ -64,7 +64,13 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
 };
 
-const HELP = `Usage: hactl <command> [options]
+/** The subcommands and their one-line summaries, in help order (the man page and completions are made from it). */
+export function commandSummaries(): { name: string; summary: string }[] {
+  return Object.entries(COMMANDS).map(([name, c]) => ({ name, summary: c.summary }));
+}
+
+/** `hactl --help`. */
+export const HELP = `Usage: hactl <command> [options]
 
 High availability for PostgreSQL, compatible with Patroni's etcd keys, REST API and YAML configuration.
 
