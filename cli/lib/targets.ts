@@ -12,7 +12,7 @@
 import { renderList } from "./cluster_table.ts";
 import type { ClusterView, Member } from "../../src/core/types.ts";
 import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./config.ts";
-import { runCtl } from "./command.ts";
+import { CtlUsageError, runCtl } from "./command.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 
 /** What member-targeting commands need from the world; tests replace it. */
@@ -43,7 +43,9 @@ export function parseRole(value: unknown): RoleFilter {
   const v = String(value).toLowerCase();
   const role = v === "master" ? "primary" : v;
   if (!(ROLES as readonly string[]).includes(role)) {
-    throw new CtlError(`Invalid value for '-r' / '--role': '${value}' is not one of ${ROLES.join(", ")}`);
+    throw new CtlUsageError(
+      `Invalid value for '-r' / '--role': '${value}' is not one of ${ROLES.join(", ")}`,
+    );
   }
   return role as RoleFilter;
 }

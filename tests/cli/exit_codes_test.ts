@@ -82,3 +82,15 @@ Deno.test("usage errors still exit 2 and an unknown command exits 2", async () =
   assert.equal((await hactl(["validate-config", "--frobnicate"])).code, 2);
   assert.equal((await hactl(["no-such-command"])).code, 2);
 });
+
+Deno.test("a bad -r/--role of restart/reload/flush and a bad history --format are usage errors (exit 2) naming the flag", async () => {
+  for (const args of [["restart", "-r", "boss", "--force"], ["reload", "--role", "boss", "--force"]]) {
+    const r = await hactl(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^Usage: hactl /);
+    assert.match(r.stderr, /Invalid value for '-r' \/ '--role': 'boss'/);
+  }
+  const history = await hactl(["history", "-f", "bogus"]);
+  assert.equal(history.code, 2, history.stderr);
+  assert.match(history.stderr, /Invalid value for '-f' \/ '--format': 'bogus' is not one of/);
+});

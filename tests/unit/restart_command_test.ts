@@ -114,7 +114,8 @@ Deno.test("restart refuses a bad version, a schedule in pause, and unknown membe
   const unknown = world(() => ({ status: 200, text: "" }));
   assert.equal(await restart([...DCS, "demo", "pg9", "--force"], {}, unknown.deps), 1);
   assert.match(unknown.out(), /Error: pg9 is not a member of cluster/);
-  assert.equal(await restart([...DCS, "demo", "-r", "boss", "--force"], {}, unknown.deps), 1);
+  // A role that is not one of the choices is a usage error (2), as any bad option value.
+  assert.equal(await restart([...DCS, "demo", "-r", "boss", "--force"], {}, unknown.deps), 2);
   assert.equal(paused.requests.length + w.requests.length + unknown.requests.length, 0);
 });
 
