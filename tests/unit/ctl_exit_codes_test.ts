@@ -101,3 +101,14 @@ Deno.test("restart and reload exit 1 when a member refused; 0 in patroni-compat 
   assert.equal(await reload([...DCS, "--force", "--patroni-compat"], {}, memberDeps(401, [])), 0);
   assert.equal(await reload([...DCS, "--force"], {}, memberDeps(202, [])), 0);
 });
+
+Deno.test("--patroni-compat before the command is a global option like -k", async () => {
+  const { hoistGlobalOptions } = await import("../../main.ts");
+  assert.deepEqual(hoistGlobalOptions(["--patroni-compat", "-c", "f.yml", "reload", "demo"]), [
+    "reload",
+    "demo",
+    "--patroni-compat",
+    "--config-file",
+    "f.yml",
+  ]);
+});
