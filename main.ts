@@ -96,15 +96,29 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
 };
 
-const HELP = `Usage: hactl <command> [options]
+/** The subcommands and their one-line summaries, in help order (the man page and completions are made from it). */
+export function commandSummaries(): { name: string; summary: string }[] {
+  return Object.entries(COMMANDS).map(([name, c]) => ({ name, summary: c.summary }));
+}
+
+/** `hactl --help`. */
+export const HELP = `Usage: hactl <command> [options]
 
 High availability for PostgreSQL, compatible with Patroni's etcd keys, REST API and YAML configuration.
 
 Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(18)}${c.summary}`).join("\n")}
 
-Global options (-c/--config-file, -d/--dcs-url, -k/--insecure) go before or after the command.
+Options:
+  -h, --help        Show this help and exit
+  --version         Print the hactl version and exit (as 'hactl version')
+
+Global options (-c/--config-file, -d/--dcs-url, -k/--insecure, --patroni-compat) go before or after the command.
 Run 'hactl <command> --help' for the options of a command.
+
+Exit codes: 0 success; 1 failure (also a request a member refused, or a --wait that ran out of time: 0 with
+--patroni-compat or HACTL_PATRONI_COMPAT=1, as patronictl); 2 usage error; 78 invalid configuration (agent,
+validate-config).
 `;
 
 /** patronictl's global options, which it takes before the subcommand (`patronictl -c FILE list`). */
@@ -127,8 +141,8 @@ export function hoistGlobalOptions(argv: string[]): string[] {
     const arg = argv[i]!;
     const eq = arg.indexOf("=");
     const flag = eq > 0 && arg.startsWith("--") ? arg.slice(0, eq) : arg;
-    if (arg === "-k" || arg === "--insecure") {
-      globals.push("--insecure");
+    if (arg === "-k" || arg === "--insecure" || arg === "--patroni-compat") {
+      globals.push(arg === "-k" ? "--insecure" : arg);
       i++;
     } else if (LEADING_WITH_VALUE[flag] && eq > 0 && arg.startsWith("--")) {
       globals.push(LEADING_WITH_VALUE[flag]!, arg.slice(eq + 1));
@@ -146,7 +160,7 @@ export async function main(argv: string[], env: Record<string, string>): Promise
   const [name, ...rest] = hoistGlobalOptions(argv);
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
     writeOut(HELP);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   if (name === "--version") return await COMMANDS.version!.run([], env);
   const command = COMMANDS[name];

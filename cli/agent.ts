@@ -10,6 +10,7 @@ import { checkConfigEnvironment, loadConfigFileWithWarnings } from "../src/confi
 import { runDaemon } from "../src/daemon/mod.ts";
 import { configSecrets, moduleLogger, setupLogging } from "../src/log/log.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
+import { EXIT_CONFIG, EXIT_USAGE } from "./lib/exit.ts";
 
 const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config] [--help]
 
@@ -19,7 +20,7 @@ Arguments:
   CONFIG_FILE         Patroni-compatible YAML file (or a directory of *.yml files merged in order).
                       Without it the configuration comes from PATRONI_CONFIGURATION or PATRONI_* variables.
 Options:
-  --validate-config   Check the configuration, print problems and exit (0 = valid, 1 = invalid).
+  --validate-config   Check the configuration, print problems and exit (0 = valid, 78 = invalid).
   -h, --help          Show this help.
 
 Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the leader key and exit 0; in pause
@@ -29,13 +30,18 @@ Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the le
 systemd: with NOTIFY_SOCKET set (Type=notify, scripts/systemd/hactl.service) it reports READY=1 once the
 REST API listens, STATUS=<the HA cycle's sentence> every cycle and STOPPING=1 on SIGTERM.
 Logging: the log section (level, format, type: json, dir with rotation, ...); see docs/configuration.md, "Logging".
-Exit codes: 0 clean shutdown; 1 configuration error or fatal start-up error: another agent with this name is
+Exit codes: 0 clean shutdown; 2 usage error; 78 (EX_CONFIG) invalid configuration, including a log section
+  that cannot be set up (the systemd units do not restart it: RestartPreventExitStatus=78); 1 a fatal
+  start-up or runtime error: another agent with this name is
   running ("Can't start; there is already a node named '<name>' running"), the REST API cannot listen,
   watchdog.mode is required on a host that cannot run a watchdog, or (not paused) the data directory belongs
   to another cluster ("system ID mismatch, node <name> belongs to a different cluster: <dcs> != <local>").
 `;
 
-/** `hactl agent`; returns the exit code (0 clean shutdown or valid configuration, 1 error, 2 usage). */
+/**
+ * `hactl agent`; returns the exit code: 0 clean shutdown or valid configuration, 78 invalid configuration,
+ * 1 fatal error, 2 usage.
+ */
 export async function run(args: string[], env: Record<string, string>): Promise<number> {
   if (args.includes("-h") || args.includes("--help")) {
     writeOut(HELP);
@@ -45,7 +51,7 @@ export async function run(args: string[], env: Record<string, string>): Promise<
   const unknown = args.filter((a) => a.startsWith("-") && a !== "--validate-config");
   if (unknown.length > 0 || positional.length > 1) {
     writeErr(`Error: unexpected arguments: ${[...unknown, ...positional.slice(1)].join(" ")}\n\n${HELP}`);
-    return 2;
+    return EXIT_USAGE;
   }
   let config: Config;
   let warnings: string[];
@@ -56,7 +62,7 @@ export async function run(args: string[], env: Record<string, string>): Promise<
   } catch (err) {
     if (err instanceof ConfigError) {
       writeErr(err.problems.map((p) => p + "\n").join(""));
-      return 1;
+      return EXIT_CONFIG;
     }
     throw err;
   }
@@ -69,7 +75,7 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     setupLogging({ ...config.log, secrets: configSecrets(config) });
   } catch (err) {
     writeErr(`${config.source}: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return EXIT_CONFIG;
   }
   // Unknown keys, keys with no effect here, a log.format shown differently: never fatal, always said.
   const log = moduleLogger("config");

@@ -1,8 +1,8 @@
 /**
  * `hactl flush [CLUSTER] [MEMBER...] restart|switchover [-r ROLE] [--force]`, as patronictl's: forget scheduled
  * restarts (`DELETE /restart` on the members that have one) or the scheduled switchover (`DELETE /switchover`,
- * leader first; when no member answers, the `failover` key is cleared in etcd directly). Soft failures print
- * `Failed: ...` and exit 0.
+ * leader first; when no member answers, the `failover` key is cleared in etcd directly). A refused request
+ * prints `Failed: ...` and the command exits 1 (0 with `--patroni-compat`, as patronictl).
  *
  * @module
  */
@@ -20,6 +20,7 @@ import {
   targetMembers,
 } from "./lib/targets.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
+import { failedExit } from "./lib/exit.ts";
 import { formatCtlTimestamp } from "./lib/cluster.ts";
 import { openCtlDcs } from "./lib/dcs.ts";
 
@@ -74,10 +75,11 @@ export async function run(
       flushTarget(positionals.at(-1));
       return positionals.slice(0, -1);
     },
-    body: async (target, _values, positionals) => {
-      if (flushTarget(positionals.at(-1)) === "restart") await flushRestarts(target, deps);
-      else await flushSwitchover(target, deps);
-      return 0;
+    body: async (target, values, positionals) => {
+      const ok = flushTarget(positionals.at(-1)) === "restart"
+        ? await flushRestarts(target, deps)
+        : await flushSwitchover(target, deps);
+      return ok ? 0 : failedExit(values, target.env);
     },
   });
 }
@@ -91,7 +93,7 @@ function flushTarget(last: string | undefined): FlushTarget {
 }
 
 /** Select, confirm, then `DELETE /restart` on each selected member that has a scheduled restart. */
-async function flushRestarts(target: MemberTarget, deps: FlushDeps): Promise<void> {
+async function flushRestarts(target: MemberTarget, deps: FlushDeps): Promise<boolean> {
   const members = targetMembers(target, deps.out);
   confirmOrAbort(
     deps,
@@ -99,14 +101,18 @@ async function flushRestarts(target: MemberTarget, deps: FlushDeps): Promise<voi
     `Are you sure you want to flush scheduled restart of members ${memberNames(members)}?`,
     "flush",
   );
-  await forEachMember(members, "flush scheduled restart", deps.out, async (m) => {
+  return await forEachMember(members, "flush scheduled restart", deps.out, async (m) => {
     if (!m.data.scheduled_restart) {
       deps.out(`No scheduled restart for member ${m.name}\n`);
-      return;
+      return true;
     }
     const res = await deps.request("DELETE", memberUrl(m, "/restart"), undefined, target.settings);
-    if (res.status === 200) deps.out(`Success: flush scheduled restart for member ${m.name}\n`);
-    else deps.out(refusedLine("flush scheduled restart", m.name, res));
+    if (res.status === 200) {
+      deps.out(`Success: flush scheduled restart for member ${m.name}\n`);
+      return true;
+    }
+    deps.out(refusedLine("flush scheduled restart", m.name, res));
+    return false;
   });
 }
 
@@ -114,11 +120,11 @@ async function flushRestarts(target: MemberTarget, deps: FlushDeps): Promise<voi
  * `DELETE /switchover` on the leader first, then the other members, until one answers; when none does, clear
  * the `failover` key directly.
  */
-async function flushSwitchover(target: MemberTarget, deps: FlushDeps): Promise<void> {
+async function flushSwitchover(target: MemberTarget, deps: FlushDeps): Promise<boolean> {
   const { view, scope, settings } = target;
   if (!view.failover?.scheduledAt) {
     deps.out("No pending scheduled switchover\n");
-    return;
+    return true;
   }
   const leaderFirst: Member[] = [
     ...view.members.filter((m) => m.name === view.leader?.name),
@@ -129,11 +135,11 @@ async function flushSwitchover(target: MemberTarget, deps: FlushDeps): Promise<v
       const res = await deps.request("DELETE", memberUrl(m, "/switchover"), undefined, settings);
       if (res.status === 200) {
         deps.out("Success: scheduled switchover deleted\n");
-        return;
+        return true;
       }
       if (res.status === 404) {
         deps.out("Failed: no switchover is scheduled\n");
-        return;
+        return false;
       }
       deps.out(`Failed: member=${m.name}, status_code=${res.status}, (${res.text})\n`);
     } catch {
@@ -142,4 +148,5 @@ async function flushSwitchover(target: MemberTarget, deps: FlushDeps): Promise<v
   }
   deps.out(`${formatCtlTimestamp(new Date())} Could not find any accessible member of cluster ${scope}\n`);
   await deps.clearFailoverKey(settings, scope);
+  return true;
 }

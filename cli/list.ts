@@ -63,7 +63,7 @@ const LIST_HELP = [
   "                           (State running, 'Lag in MB'), as Debian's patronictl prints it",
   "  -W                       Refresh every 2 seconds until interrupted (Ctrl-C)",
   "  -w, --watch SECONDS      Refresh every SECONDS seconds until interrupted (Ctrl-C)",
-  "  --help                   Show this message and exit",
+  "  -h, --help               Show this message and exit",
   "",
   "With no CLUSTER_NAMES the config's scope (PATRONI_SCOPE) is listed.",
   "",
@@ -79,7 +79,7 @@ const TOPOLOGY_HELP = [
   ...CTL_GLOBAL_HELP,
   "  -W                       Refresh every 2 seconds until interrupted (Ctrl-C)",
   "  -w, --watch SECONDS      Refresh every SECONDS seconds until interrupted (Ctrl-C)",
-  "  --help                   Show this message and exit",
+  "  -h, --help               Show this message and exit",
   "",
 ].join("\n");
 
@@ -166,7 +166,7 @@ function readOptions(command: "list" | "topology", args: string[]): ListOptions 
           : {}),
         W: { type: "boolean", short: "W" },
         watch: { type: "string", short: "w" },
-        help: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       },
     });
   } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * `hactl pause` and `hactl resume`, as patronictl's: `PATCH /config` with `{"pause": true}` / `{"pause": null}` to
- * the first member that answers, the leader first. `--wait` polls etcd until every member's key says so.
+ * the first member that answers, the leader first. `--wait` polls etcd until every member's key says so. A refused
+ * request or a wait that runs out of time exits 1 (0 with `--patroni-compat`, as patronictl).
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { postJson } from "./lib/http.ts";
 import { loadClusterFromEtcd } from "./lib/cluster.ts";
 import { runCtl } from "./lib/command.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
+import { failedExit } from "./lib/exit.ts";
 
 type Action = "pause" | "resume";
 
@@ -41,7 +43,8 @@ function help(action: Action): string {
     "",
     "Options:",
     ...CTL_GLOBAL_HELP,
-    "  --wait                   Wait until every member has recognized the new state",
+    "  --wait                   Wait until every member has recognized the new state (exit 1 if one has not",
+    "                           within loop_wait + 1 seconds)",
     "  -h, --help               Show this message and exit",
     "",
   ].join("\n");
@@ -73,6 +76,7 @@ export async function run(
       );
       const body = { pause: action === "pause" ? true : null };
       let answered = false;
+      let ok = true;
       for (const m of ordered) {
         let res;
         try {
@@ -83,11 +87,14 @@ export async function run(
         answered = true;
         if (res.status === 200) {
           deps.out(`Success: cluster management is ${action === "pause" ? "paused" : "resumed"}\n`);
-        } else deps.out(`Failed: ${action} cluster management status code=${res.status}, (${res.text})\n`);
+        } else {
+          ok = false;
+          deps.out(`Failed: ${action} cluster management status code=${res.status}, (${res.text})\n`);
+        }
         break;
       }
       if (!answered) throw new CtlError("Can not find accessible cluster member");
-      if (values.wait) {
+      if (values.wait && ok) {
         deps.out(`'${action}' request sent, waiting until it is recognized by all nodes\n`);
         const want = action === "pause";
         // The agents' own loop_wait: the dynamic configuration read as they read it.
@@ -100,12 +107,13 @@ export async function run(
           await deps.sleep(1000);
         }
         if (pending.length > 0) {
+          ok = false;
           deps.out(
             `${pending.join(", ")} members didn't recognized ${action} state after ${loopWait + 1} seconds\n`,
           );
         }
       }
-      return 0;
+      return ok ? 0 : failedExit(values, env);
     },
   });
 }

@@ -162,6 +162,9 @@ const REAL_DEPS: QueryDeps = {
   err: writeErr,
 };
 
+/** `--format` values (`yml` is `yaml`); anything else is a usage error. */
+const QUERY_FORMATS = ["tsv", "pretty", "json", "yaml", "yml"];
+
 const QUERY_OPTIONS = {
   command: { type: "string", short: "c" },
   file: { type: "string", short: "f" },
@@ -210,7 +213,7 @@ function cell(v: unknown): string {
   return String(v);
 }
 
-/** patronictl's `print_output` without a title: tsv, pretty, json or yaml; any other format prints nothing. */
+/** patronictl's `print_output` without a title: tsv, pretty, json or yaml (`run` refuses any other format). */
 export function formatRows(
   columns: string[] | null,
   rows: unknown[][],
@@ -292,6 +295,13 @@ export async function run(
     out: deps.out,
     err: deps.err,
     body: async (values, positionals) => {
+      if (typeof values.format === "string" && !QUERY_FORMATS.includes(values.format)) {
+        throw new CtlUsageError(
+          `Invalid value for '--format': '${values.format}' is not one of ${
+            QUERY_FORMATS.map((f) => `'${f}'`).join(", ")
+          }.`,
+        );
+      }
       const role = parseRole(values.role);
       let watchSeconds = 0;
       if (typeof values.watch === "string") {

@@ -1,8 +1,9 @@
 /**
  * `hactl reinit [CLUSTER] MEMBER... [--force] [--wait]`, as patronictl's: confirm, then `POST /reinitialize` to
  * each named member's REST API; the member throws its data away and clones it again from the leader. With
- * `--wait`, watch etcd until each member is running again. Soft failures print `Failed: ...` and exit 0, as
- * patronictl does.
+ * `--wait`, watch each member's REST API until it is running again, printing each state change, and give up
+ * (exit 1) after {@linkcode REINIT_WAIT_SECONDS}. A refused or unreachable member prints `Failed: ...` and the
+ * command exits 1 (0 with `--patroni-compat`, as patronictl).
  *
  * @module
  */
@@ -15,6 +16,10 @@ import { runCtl } from "./lib/command.ts";
 import { stdinAsker } from "./lib/prompt.ts";
 import { refusedLine, unreachableLine } from "./lib/targets.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
+import { failedExit } from "./lib/exit.ts";
+
+/** How long `--wait` waits for the members to run again, in seconds (one poll a second). */
+export const REINIT_WAIT_SECONDS = 600;
 
 const HELP = [
   "Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...",
@@ -24,7 +29,8 @@ const HELP = [
   "Options:",
   ...CTL_GLOBAL_HELP,
   "  --force                  Do not ask for confirmation, and reinitialize even while an operation runs",
-  "  --wait                   Wait until each member is running again",
+  "  --wait                   Wait until each member is running again, printing each state change;",
+  `                           exit 1 if one is not within ${REINIT_WAIT_SECONDS} seconds`,
   "  -h, --help               Show this message and exit",
   "",
 ].join("\n");
@@ -95,8 +101,9 @@ async function reinit(
   }
   const wait = values.wait === true;
   const { started, startTimes } = await reinitEach(view, names, values.force === true, wait, settings, deps);
-  if (wait && started.length > 0) await waitForReinit(view, started, startTimes, settings, deps);
-  return 0;
+  let ok = started.length === names.length;
+  if (wait && started.length > 0) ok = await waitForReinit(view, started, startTimes, settings, deps) && ok;
+  return ok ? 0 : failedExit(values, env);
 }
 
 /**
@@ -154,9 +161,9 @@ async function reinitEach(
 }
 
 /**
- * `--wait`: poll each started member's `GET /patroni` once a second (at most 600 times) until it runs again as a
- * replica with a new postmaster start time (its member key may still show the old "running" for a moment after
- * the request).
+ * `--wait`: poll each started member's `GET /patroni` once a second (at most {@linkcode REINIT_WAIT_SECONDS}
+ * times) until it runs again as a replica with a new postmaster start time (its member key may still show the
+ * old "running" for a moment after the request). Prints one line per state change; true when all completed.
  */
 async function waitForReinit(
   view: ClusterView,
@@ -164,19 +171,35 @@ async function waitForReinit(
   startTimes: Map<string, unknown>,
   settings: CtlSettings,
   deps: ReinitDeps,
-): Promise<void> {
+): Promise<boolean> {
   deps.out(`Waiting for reinitialize to complete on: ${started.join(", ")}\n`);
-  for (let i = 0; i < 600 && started.length > 0; i++) {
+  const pending = [...started];
+  const seen = new Map<string, string>();
+  for (let i = 0; i < REINIT_WAIT_SECONDS && pending.length > 0; i++) {
     await deps.sleep(1000);
-    for (const name of [...started]) {
+    for (const name of [...pending]) {
       const m = view.members.find((x) => x.name === name)!;
       const s = await deps.status(m.data.api_url, settings);
+      const state = s === null
+        ? "not answering"
+        : `${String(s.state ?? "unknown")} (${String(s.role ?? "-")})`;
+      if (seen.get(name) !== state) {
+        seen.set(name, state);
+        deps.out(`${name}: ${state}\n`);
+      }
       if (
         s?.state === "running" && s.role === "replica" && s.postmaster_start_time !== startTimes.get(name)
       ) {
         deps.out(`Reinitialize is completed on: ${name}\n`);
-        started.splice(started.indexOf(name), 1);
+        pending.splice(pending.indexOf(name), 1);
       }
     }
   }
+  if (pending.length === 0) return true;
+  deps.out(
+    `Reinitialize did not complete within ${REINIT_WAIT_SECONDS} seconds on: ${
+      pending.map((n) => `${n} (last: ${seen.get(n) ?? "no answer"})`).join(", ")
+    }\n`,
+  );
+  return false;
 }

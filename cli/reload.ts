@@ -1,7 +1,7 @@
 /**
  * `hactl reload [CLUSTER] [MEMBER...] [-r ROLE] [--force]`, as patronictl's: `POST /reload` on each selected
- * member, which re-reads its local configuration and reloads Postgres. Soft failures print `Failed: ...` and exit 0,
- * as patronictl does.
+ * member, which re-reads its local configuration and reloads Postgres. A refused or unreachable member prints
+ * `Failed: ...` and the command exits 1 (0 with `--patroni-compat`, as patronictl).
  *
  * @module
  */
@@ -18,6 +18,7 @@ import {
   runMemberCommand,
   targetMembers,
 } from "./lib/targets.ts";
+import { failedExit } from "./lib/exit.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
 
 const USAGE = "Usage: hactl reload [OPTIONS] [CLUSTER_NAME] [MEMBER_NAMES]...";
@@ -41,11 +42,25 @@ export async function run(
   env: Record<string, string>,
   deps: MemberCommandDeps = REAL_MEMBER_DEPS,
 ): Promise<number> {
-  return await runMemberCommand({ usage: USAGE, help: HELP, args, env, deps, body: (t) => reload(t, deps) });
+  return await runMemberCommand({
+    usage: USAGE,
+    help: HELP,
+    args,
+    env,
+    deps,
+    body: (t, values) => reload(t, values, deps),
+  });
 }
 
-/** Select, confirm, then `POST /reload` to each member and report each answer; 0 also when members refuse. */
-async function reload(target: MemberTarget, deps: MemberCommandDeps): Promise<number> {
+/**
+ * Select, confirm, then `POST /reload` to each member and report each answer; exit 1 when a member refused or
+ * could not be reached (0 with `--patroni-compat`).
+ */
+async function reload(
+  target: MemberTarget,
+  values: Record<string, unknown>,
+  deps: MemberCommandDeps,
+): Promise<number> {
   const members = targetMembers(target, deps.out);
   confirmOrAbort(
     deps,
@@ -54,14 +69,18 @@ async function reload(target: MemberTarget, deps: MemberCommandDeps): Promise<nu
     "reload",
   );
   const loopWait = normalizeDynamic(target.view.config?.value ?? {}).settings.loopWait;
-  await forEachMember(members, "reload", deps.out, async (m) => {
+  const ok = await forEachMember(members, "reload", deps.out, async (m) => {
     const res = await deps.request("POST", memberUrl(m, "/reload"), {}, target.settings);
     if (res.status === 200) deps.out(`No changes to apply on member ${m.name}\n`);
     else if (res.status === 202) {
       deps.out(
         `Reload request received for member ${m.name} and will be processed within ${loopWait} seconds\n`,
       );
-    } else deps.out(refusedLine("reload", m.name, res));
+    } else {
+      deps.out(refusedLine("reload", m.name, res));
+      return false;
+    }
+    return true;
   });
-  return 0;
+  return ok ? 0 : failedExit(values, target.env);
 }

@@ -1,8 +1,9 @@
 /**
  * `hactl restart [CLUSTER] [MEMBER...] [-r ROLE] [--any] [--pg-version V] [--pending] [--timeout T]
  * [--scheduled TS] [--force]`, as patronictl's: ask when (default now) and for a version condition unless forced,
- * confirm, then `POST /restart` on each selected member (the leader restarts in place and keeps its key). Soft
- * failures print `Failed: ...` and exit 0, as patronictl does.
+ * confirm, then `POST /restart` on each selected member (the leader restarts in place and keeps its key). A
+ * refused or unreachable member prints `Failed: ...` and the command exits 1 (0 with `--patroni-compat`, as
+ * patronictl).
  *
  * @module
  */
@@ -21,6 +22,7 @@ import {
   runMemberCommand,
   targetMembers,
 } from "./lib/targets.ts";
+import { failedExit } from "./lib/exit.ts";
 import { REAL_MEMBER_DEPS } from "./lib/member_deps.ts";
 import { parseScheduled } from "./lib/schedule.ts";
 
@@ -77,7 +79,7 @@ export async function run(
   });
 }
 
-/** Select, ask (when, confirm, version), then restart each member; 0 also when members refuse. */
+/** Select, ask (when, confirm, version), then restart each member; 1 when a member refused (see failedExit). */
 async function restart(
   target: MemberTarget,
   values: Record<string, unknown>,
@@ -94,8 +96,8 @@ async function restart(
   confirmRestart(members, schedule, pending, target.force, deps);
   const version = askVersion(values["pg-version"], target.force, deps);
   const content = restartRequest(values, version, schedule, pending, target);
-  await restartEach(members, content, schedule !== null && target.force, target.settings, deps);
-  return 0;
+  const ok = await restartEach(members, content, schedule !== null && target.force, target.settings, deps);
+  return ok ? 0 : failedExit(values, target.env);
 }
 
 /** `--scheduled`, else asked (unless forced; default now): an ISO 8601 time with offset, or null for now. */
@@ -208,8 +210,8 @@ async function restartEach(
   replaceScheduled: boolean,
   settings: CtlSettings,
   deps: MemberCommandDeps,
-): Promise<void> {
-  await forEachMember(members, "restart", deps.out, async (m) => {
+): Promise<boolean> {
+  return await forEachMember(members, "restart", deps.out, async (m) => {
     if (replaceScheduled && m.data.scheduled_restart) {
       const del = await deps.request("DELETE", memberUrl(m, "/restart"), undefined, settings);
       if (del.status !== 200) deps.out(refusedLine("flush scheduled restart", m.name, del));
@@ -219,6 +221,11 @@ async function restartEach(
     else if (res.status === 202) deps.out(`Success: restart scheduled on member ${m.name}\n`);
     else if (res.status === 409) {
       deps.out(`Failed: another restart is already scheduled on member ${m.name}\n`);
-    } else deps.out(refusedLine("restart", m.name, res));
+      return false;
+    } else {
+      deps.out(refusedLine("restart", m.name, res));
+      return false;
+    }
+    return true;
   });
 }

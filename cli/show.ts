@@ -9,7 +9,10 @@ import { pythonJson, renderTable, yamlOf } from "./lib/cluster_table.ts";
 import type { ClusterView } from "../src/core/types.ts";
 import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
 import { loadClusterFromEtcd } from "./lib/cluster.ts";
-import { runCtl } from "./lib/command.ts";
+import { CtlUsageError, runCtl } from "./lib/command.ts";
+
+/** `history --format` values (`yml` is `yaml`). */
+const HISTORY_FORMATS = ["pretty", "tsv", "json", "yaml", "yml"];
 import { writeErr, writeOut } from "./lib/io.ts";
 
 type Command = "show-config" | "history";
@@ -67,6 +70,14 @@ export async function run(
     out: deps.out,
     err: deps.err,
     body: async (values, positionals) => {
+      const format = String(values.format ?? "pretty");
+      if (!HISTORY_FORMATS.includes(format)) {
+        throw new CtlUsageError(
+          `Invalid value for '-f' / '--format': '${format}' is not one of ${
+            HISTORY_FORMATS.map((f) => `'${f}'`).join(", ")
+          }.`,
+        );
+      }
       const settings = await loadCtlConfig(ctlOptionsFrom(values), env);
       const scope = positionals[0] ?? settings.scope;
       if (!scope) throw new CtlError("no cluster name given and no scope in the configuration");
@@ -77,14 +88,11 @@ export async function run(
       }
       const columns = ["TL", "LSN", "Reason", "Timestamp", "New Leader"];
       const rows = historyRows(view);
-      const format = String(values.format ?? "pretty");
       if (format === "tsv") deps.out([columns, ...rows].map((r) => r.join("\t") + "\n").join(""));
       else if (format === "json" || format === "yaml" || format === "yml") {
         const objects = rows.map((r) => Object.fromEntries(columns.map((c, i) => [c, r[i]])));
         deps.out(format === "json" ? pythonJson(objects) + "\n" : yamlOf(objects, false) + "\n");
-      } else if (format === "pretty") {
-        deps.out(renderTable(columns, rows, { rightAligned: [true, true, false, false, false] }) + "\n");
-      } else throw new CtlError(`unknown format ${format}: expected pretty, tsv, json or yaml`);
+      } else deps.out(renderTable(columns, rows, { rightAligned: [true, true, false, false, false] }) + "\n");
       return 0;
     },
   });

@@ -2,7 +2,9 @@
  * `hactl switchover` and `hactl failover`, as patronictl's: show the topology, validate the leader and the
  * candidate, ask what was not given (unless `--force`), confirm, then `POST /switchover|/failover` to the
  * leader's REST API (the candidate's when there is no leader) and print the answer; when no member's API answers,
- * write the `failover` key directly. The CLI never decides: the agents act.
+ * write the `failover` key directly. Then, with `--wait`, watch etcd until the new leader is writable and the old
+ * one streams (showing each step), and print the topology read again after the operation. The CLI never
+ * decides: the agents act.
  *
  * @module
  */
@@ -13,10 +15,13 @@ import { CTL_GLOBAL_HELP, CtlError, ctlOptionsFrom, type CtlSettings, loadCtlCon
 import { formatCtlTimestamp, loadClusterFromEtcd } from "./lib/cluster.ts";
 import { postJson } from "./lib/http.ts";
 import { writeFailoverKey } from "./lib/dcs.ts";
-import { runCtl } from "./lib/command.ts";
+import { CtlUsageError, runCtl } from "./lib/command.ts";
+import { waitWithProgress } from "./lib/progress.ts";
+import { switchoverProgress } from "./lib/switchover_wait.ts";
 import { stdinAsker } from "./lib/prompt.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
 import { parseScheduled } from "./lib/schedule.ts";
+import { failedExit } from "./lib/exit.ts";
 import { normalizeDynamic } from "../src/config/dynamic.ts";
 import { switchoverRequestTimeoutMs } from "../src/core/settings.ts";
 
@@ -35,6 +40,10 @@ const HELP: Record<Action, string> = {
     "  --candidate NAME         The member to switch over to (default: the healthiest replica)",
     "  --scheduled TIME         When to switch over: ISO 8601 with a timezone, or 'now' (default: now)",
     "  --force                  Do not ask anything; use the current leader and switch over now",
+    "  --wait                   Wait until the new leader is writable and the old one streams from it,",
+    "                           showing each step; exit 1 if not done within --wait-timeout (not with",
+    "                           --scheduled)",
+    "  --wait-timeout SECONDS   How long --wait waits (default: 120)",
     "  -h, --help               Show this message and exit",
     "",
   ].join("\n"),
@@ -48,6 +57,9 @@ const HELP: Record<Action, string> = {
     "  --candidate NAME         The member to fail over to (required, asked for when not given)",
     "  --leader, --primary NAME The current leader (turns the request into a switchover, as patronictl does)",
     "  --force                  Do not ask for confirmation",
+    "  --wait                   Wait until the new leader is writable and the old one (if any) streams",
+    "                           from it, showing each step; exit 1 if not done within --wait-timeout",
+    "  --wait-timeout SECONDS   How long --wait waits (default: 120)",
     "  -h, --help               Show this message and exit",
     "",
   ].join("\n"),
@@ -70,6 +82,9 @@ export interface SwitchoverDeps {
   out(text: string): void;
   err(text: string): void;
   now(): Date;
+  sleep(ms: number): Promise<void>;
+  /** Whether stdout is a terminal (`--wait` rewrites one status line in place). */
+  isTerminal(): boolean;
 }
 
 export const REAL_DEPS: SwitchoverDeps = {
@@ -82,9 +97,17 @@ export const REAL_DEPS: SwitchoverDeps = {
   out: writeOut,
   err: writeErr,
   now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  isTerminal: () => Deno.stdout.isTerminal(),
 };
 
-/** `hactl switchover` / `hactl failover`. Exit codes as patronictl: 0 (also for a refused request), 1, 2. */
+/** `--wait`'s default limit, in seconds. */
+export const SWITCHOVER_WAIT_SECONDS = 120;
+
+/**
+ * `hactl switchover` / `hactl failover`. Exit codes: 0 done (or the `failover` key written), 1 refused or failed
+ * (0 with `--patroni-compat`, as patronictl), 2 usage.
+ */
 export async function run(
   action: Action,
   args: string[],
@@ -102,6 +125,8 @@ export async function run(
       candidate: { type: "string" },
       scheduled: { type: "string" },
       force: { type: "boolean" },
+      wait: { type: "boolean" },
+      "wait-timeout": { type: "string" },
     },
     out: deps.out,
     err: deps.err,
@@ -129,9 +154,14 @@ async function switchover(
   env: Record<string, string>,
   deps: SwitchoverDeps,
 ): Promise<number> {
+  const waitSeconds = waitOption(values);
+  if (waitSeconds !== null && values.scheduled !== undefined && values.scheduled !== "now") {
+    throw new CtlUsageError("--wait cannot be used with --scheduled (the switchover happens later)");
+  }
   const ctx = await loadContext(action, values, positionals, env, deps);
-  const table = () => renderList(ctx.view, ctx.scope, { format: "pretty", extended: false });
-  deps.out(`Current cluster topology\n${table()}`);
+  deps.out(
+    `Current cluster topology\n${renderList(ctx.view, ctx.scope, { format: "pretty", extended: false })}`,
+  );
   const leader = chooseLeader(
     ctx,
     (values.leader ?? values.primary ?? values.master) as string | undefined,
@@ -146,8 +176,57 @@ async function switchover(
   if (action === "switchover" || leader) body.leader = leader ?? ctx.leaderNow;
   if (candidate) body.candidate = candidate;
   if (scheduled) body.scheduled_at = scheduled;
-  await send(ctx, body, table, deps);
+  if (!(await send(ctx, body, deps))) return failedExit(values, env);
+  if (waitSeconds !== null && !scheduled) {
+    const done = await waitForSwitchover(ctx, candidate ?? null, waitSeconds, deps);
+    if (!done) return failedExit(values, env);
+  }
+  // The topology after the operation, read again (patronictl prints the table it read after the request).
+  deps.out(renderList(await deps.loadCluster(ctx.settings, ctx.scope), ctx.scope, {
+    format: "pretty",
+    extended: false,
+  }));
   return 0;
+}
+
+/** `--wait` and `--wait-timeout`: the limit in seconds, or null without `--wait`. */
+function waitOption(values: Record<string, unknown>): number | null {
+  const given = values["wait-timeout"];
+  let seconds = SWITCHOVER_WAIT_SECONDS;
+  if (typeof given === "string") {
+    seconds = Number(given);
+    if (given.trim() === "" || !Number.isFinite(seconds) || seconds <= 0) {
+      throw new CtlUsageError(`Invalid value for '--wait-timeout': '${given}' is not a positive number.`);
+    }
+  }
+  return values.wait === true ? seconds : null;
+}
+
+/**
+ * `--wait`: watch etcd once a second until the new leader runs as primary and the old leader streams from it,
+ * printing each step; false (with the reason) when that does not happen within `seconds`.
+ */
+async function waitForSwitchover(
+  ctx: Context,
+  candidate: string | null,
+  seconds: number,
+  deps: SwitchoverDeps,
+): Promise<boolean> {
+  const { action, settings, scope, leaderNow } = ctx;
+  deps.out(
+    `Waiting up to ${seconds} s for the ${action}: new leader writable` +
+      `${leaderNow ? `, ${leaderNow} streaming from it` : ""}\n`,
+  );
+  const result = await waitWithProgress(deps, seconds * 1000, 1000, async () => {
+    return switchoverProgress(await deps.loadCluster(settings, scope), leaderNow, candidate);
+  });
+  const title = `${action[0]!.toUpperCase()}${action.slice(1)}`;
+  if (result.ok) {
+    deps.out(`${title} completed in ${(result.waitedMs / 1000).toFixed(1)} s\n`);
+    return true;
+  }
+  deps.out(`${title} did not complete within ${seconds} s; last seen: ${result.last}\n`);
+  return false;
 }
 
 /** Read the ctl configuration and the cluster named by the only positional (else the configured scope). */
@@ -245,15 +324,14 @@ function confirmSwitchover(ctx: Context, scheduled: string | null, deps: Switcho
 }
 
 /**
- * POST the request to the leader (the candidate when there is no leader) and print its answer (and the table
- * after a success); when the REST API cannot be reached, write the `failover` key instead.
+ * POST the request to the leader (the candidate when there is no leader) and print its answer; when the REST API
+ * cannot be reached, write the `failover` key instead. False when the member refused or the outcome is unknown.
  */
 async function send(
   ctx: Context,
   body: Record<string, unknown>,
-  table: () => string,
   deps: SwitchoverDeps,
-): Promise<void> {
+): Promise<boolean> {
   const { action, view, settings, scope, leaderNow } = ctx;
   const target = view.members.find((m) => m.name === (leaderNow ?? body.candidate));
   try {
@@ -268,13 +346,13 @@ async function send(
     );
     if (res.status === 200 || res.status === 202) {
       deps.out(`${formatCtlTimestamp(deps.now())} ${res.text}\n`);
-      deps.out(table());
-    } else {
-      const kind = res.text.includes("status unknown") ? "result unknown" : "failed";
-      deps.out(
-        `${action[0]!.toUpperCase()}${action.slice(1)} ${kind}, details: ${res.status}, ${res.text}\n`,
-      );
+      return true;
     }
+    const kind = res.text.includes("status unknown") ? "result unknown" : "failed";
+    deps.out(
+      `${action[0]!.toUpperCase()}${action.slice(1)} ${kind}, details: ${res.status}, ${res.text}\n`,
+    );
+    return false;
   } catch {
     deps.out(
       `${formatCtlTimestamp(deps.now())} Could not ${action} using Patroni api, falling back to DCS\n`,
@@ -284,6 +362,7 @@ async function send(
     if (body.candidate) value.member = body.candidate;
     if (body.scheduled_at) value.scheduled_at = body.scheduled_at;
     await deps.writeFailoverKey(settings, scope, value);
+    return true;
   }
 }
 

@@ -8,6 +8,7 @@
  */
 import type { ClusterView } from "../src/core/types.ts";
 import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../src/core/types.ts";
+import { HACTL_COMMIT } from "../src/core/version.ts";
 import { CTL_GLOBAL_HELP, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./lib/config.ts";
 import { runCtl } from "./lib/command.ts";
 import { ctlRequest } from "./lib/http.ts";
@@ -73,7 +74,8 @@ export async function run(
     err: deps.err,
     body: async (values, positionals) => {
       deps.out(
-        `hactl version ${HACTL_VERSION} (Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})\n${runtimeVersions()}\n`,
+        `hactl version ${HACTL_VERSION} (commit ${HACTL_COMMIT}, Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})\n` +
+          `${runtimeVersions()}\n`,
       );
       const [scope, ...names] = positionals;
       if (!scope) return 0;

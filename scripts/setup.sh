@@ -2,7 +2,8 @@
 # Installs what hactl's demo and tests need on a Debian machine that has Node/npm, skipping what is present:
 #   - Deno 2.9.6 from the npm registry (package.json pin, into ./node_modules)
 #   - etcd 3.4 (etcd-server, etcd-client), PostgreSQL 15, systemd (for systemd-analyze), strace (for the watchdog
-#     FFI test) and nftables (the chaos suite) from Debian's packages
+#     FFI test), nftables (the chaos suite) and prometheus (for promtool: the monitoring checks) from Debian's
+#     packages
 #     (needs root or sudo)
 #   - for the interoperability tests (tests/integration/interop_test.ts), also from Debian: Patroni 3.0.2
 #     (`patroni`, for its `patronictl`; python3-etcd is its etcd client), HAProxy 2.6 and vip-manager 1.0.2
@@ -35,6 +36,8 @@ command -v vip-manager >/dev/null 2>&1 || missing+=(vip-manager)
 command -v strace >/dev/null 2>&1 || missing+=(strace)
 # The chaos suite's network faults (nftables rules inside its own network namespaces).
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
+# promtool checks docs/monitoring/'s alert rules and a live agent's /metrics (tests/cli/monitoring_test.ts).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq >&2

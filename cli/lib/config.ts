@@ -84,6 +84,7 @@ export const CTL_GLOBAL_OPTIONS = {
   "dcs-url": { type: "string", short: "d" },
   dcs: { type: "string" },
   insecure: { type: "boolean", short: "k" },
+  "patroni-compat": { type: "boolean" },
 } as const;
 
 /** Help lines for {@linkcode CTL_GLOBAL_OPTIONS}. */
@@ -93,6 +94,8 @@ export const CTL_GLOBAL_HELP = [
   "  -d, --dcs-url URL        etcd to use instead of the file's: [etcd3://]host[:port][,host2...][/namespace]",
   "                           (default: $DCS_URL)",
   "  -k, --insecure           Allow connections to the REST API without verifying certificates",
+  "  --patroni-compat         Exit 0 after a refused request or a timed-out wait, as patronictl does",
+  "                           (default: exit 1; also $HACTL_PATRONI_COMPAT=1)",
 ];
 
 /** Pick the global options out of `parseArgs` values. */

@@ -12,7 +12,7 @@
 import { renderList } from "./cluster_table.ts";
 import type { ClusterView, Member } from "../../src/core/types.ts";
 import { CtlError, ctlOptionsFrom, type CtlSettings, loadCtlConfig } from "./config.ts";
-import { runCtl } from "./command.ts";
+import { CtlUsageError, runCtl } from "./command.ts";
 import type { ParseArgsOptionsConfig } from "node:util";
 
 /** What member-targeting commands need from the world; tests replace it. */
@@ -43,7 +43,9 @@ export function parseRole(value: unknown): RoleFilter {
   const v = String(value).toLowerCase();
   const role = v === "master" ? "primary" : v;
   if (!(ROLES as readonly string[]).includes(role)) {
-    throw new CtlError(`Invalid value for '-r' / '--role': '${value}' is not one of ${ROLES.join(", ")}`);
+    throw new CtlUsageError(
+      `Invalid value for '-r' / '--role': '${value}' is not one of ${ROLES.join(", ")}`,
+    );
   }
   return role as RoleFilter;
 }
@@ -153,6 +155,8 @@ export interface MemberTarget {
   /** `-r/--role` was given: the member table is printed even with `--force`. */
   roleGiven: boolean;
   force: boolean;
+  /** The environment the command runs in (`HACTL_PATRONI_COMPAT`). */
+  env: Record<string, string>;
 }
 
 /**
@@ -169,7 +173,7 @@ export async function loadMemberTarget(
   const role = parseRole(values.role);
   const force = values.force === true;
   const { scope, view, names } = await clusterAndNames(settings, positionals, deps);
-  return { settings, scope, view, names, role, roleGiven: values.role !== undefined, force };
+  return { settings, scope, view, names, role, roleGiven: values.role !== undefined, force, env };
 }
 
 /** A member-targeting command for {@linkcode runMemberCommand}. */
@@ -234,19 +238,23 @@ export function unreachableLine(what: string, name: string, err: unknown): strin
 
 /**
  * Act on each member in turn; when `act` throws (the member cannot be reached), print {@linkcode unreachableLine}
- * and go on with the next one, as patronictl does.
+ * and go on with the next one, as patronictl does. `act` returns false when the member refused. Returns true
+ * when every member was reached and none refused.
  */
 export async function forEachMember(
   members: Member[],
   what: string,
   out: (text: string) => void,
-  act: (member: Member) => Promise<void>,
-): Promise<void> {
+  act: (member: Member) => Promise<boolean | void>,
+): Promise<boolean> {
+  let ok = true;
   for (const m of members) {
     try {
-      await act(m);
+      if ((await act(m)) === false) ok = false;
     } catch (err) {
       out(unreachableLine(what, m.name, err));
+      ok = false;
     }
   }
+  return ok;
 }

@@ -3,12 +3,13 @@
  * ({@link ApiSecurity}), the connection details the listener passes along with each request
  * ({@link RequestInfo}), and the handler type both sides agree on ({@link ApiHandler}). Types only.
  *
- * May import: `src/core/` (types), `src/api/control.ts` (types).
+ * May import: `src/core/` (types), `src/api/control.ts` and `src/api/runtime_metrics.ts` (types).
  *
  * @module
  */
 import type { ClusterView, NodeSnapshot } from "../core/types.ts";
 import type { ControlDeps } from "./control.ts";
+import type { RuntimeMetrics } from "./runtime_metrics.ts";
 
 /** What the API needs from the agent. */
 export interface ApiDeps {
@@ -30,6 +31,8 @@ export interface ApiDeps {
   auth?: { username: string; password: string };
   /** The role-change phase histogram for `GET /metrics`. */
   roleChangeHistogram?: () => ReadonlyMap<string, { buckets: number[]; sum: number; count: number }>;
+  /** hactl's measurements of the agent itself for `GET /metrics` (cycle and etcd durations, fence, watchdog). */
+  runtimeMetrics?: () => RuntimeMetrics;
   /**
    * The access rules in effect (they change with a reload); when given, they replace `auth` and `extraHeaders`.
    */

@@ -1,7 +1,8 @@
 /**
  * `GET /metrics`: Prometheus text with Patroni's metric names, types and labels,
  * computed from the node snapshot (no SQL), plus hactl's `hactl_role_change_phase_seconds` histogram (how long each
- * phase of this member's promotions took, see src/core/role_change.ts).
+ * phase of this member's promotions took, see src/core/role_change.ts) and hactl's runtime metrics (HA cycle and
+ * etcd call durations, fence and watchdog, build, memory: src/api/runtime_metrics.ts).
  *
  * Pure.
  *
@@ -11,6 +12,7 @@ import { failoverPriority } from "../core/member_state.ts";
 import { PHASE_BUCKETS } from "../core/role_change.ts";
 import { type NodeSnapshot, PATRONI_COMPATIBLE_VERSION, PG_STATE_NAMES } from "../core/types.ts";
 import { isListedSyncStandby } from "./health.ts";
+import { runtimeMetricLines, type RuntimeMetrics } from "./runtime_metrics.ts";
 
 type Histogram = ReadonlyMap<string, { buckets: number[]; sum: number; count: number }>;
 
@@ -268,8 +270,13 @@ function fenceSupervisorLines(labels: string, s: NodeSnapshot): string[] {
   ];
 }
 
-/** The whole `/metrics` body. */
-export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram = new Map()): string {
+/** The whole `/metrics` body; `runtime`: hactl's measurements of the agent itself (src/api/runtime_metrics.ts). */
+export function renderMetrics(
+  s: NodeSnapshot,
+  now: number,
+  histogram: Histogram = new Map(),
+  runtime?: RuntimeMetrics,
+): string {
   const labels = `scope="${escapeLabel(s.scope)}",name="${escapeLabel(s.name)}"`;
   const input = metricInput(s, now);
   const lines: string[] = [];
@@ -280,5 +287,6 @@ export function renderMetrics(s: NodeSnapshot, now: number, histogram: Histogram
   }
   lines.push(...histogramLines(labels, histogram));
   lines.push(...fenceSupervisorLines(labels, s));
+  if (runtime) lines.push(...runtimeMetricLines(labels, runtime));
   return lines.join("\n") + "\n";
 }

@@ -76,10 +76,13 @@ async function getConfigRoute(deps: ApiDeps, r: Responses): Promise<Response> {
 }
 
 function metricsRoute(deps: ApiDeps, r: Responses): Response {
-  return new Response(renderMetrics(deps.snapshot(), deps.now(), deps.roleChangeHistogram?.()), {
-    status: 200,
-    headers: r.headers("text/plain; version=0.0.4; charset=utf-8"),
-  });
+  return new Response(
+    renderMetrics(deps.snapshot(), deps.now(), deps.roleChangeHistogram?.(), deps.runtimeMetrics?.()),
+    {
+      status: 200,
+      headers: r.headers("text/plain; version=0.0.4; charset=utf-8"),
+    },
+  );
 }
 
 async function clusterRoute(deps: ApiDeps, r: Responses): Promise<Response> {

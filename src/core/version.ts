@@ -3,10 +3,13 @@
  * by a unit test) and the Patroni version it advertises where Patroni members and tools read one
  * (`PATRONI_COMPATIBLE_VERSION`: member keys, `GET /patroni`'s `patroni.version`, the `patroni_version` metric).
  *
- * Pure data. Imports nothing.
+ * Pure data. Imports only `build_commit.ts` (the commit, written at build time).
  *
  * @module
  */
+
+/** The git commit of a built binary (`unknown` when run from the source tree): `hactl version`, `hactl_build_info`. */
+export { BUILD_COMMIT as HACTL_COMMIT } from "./build_commit.ts";
 
 /** hactl's own version: `hactl version`, `hactl --version`, `GET /patroni`'s `patroni.hactl_version`. */
 export const HACTL_VERSION = "0.1.0";

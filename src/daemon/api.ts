@@ -17,6 +17,10 @@ import type { Agent } from "../shell/agent.ts";
 import type { NodeSnapshot } from "../core/types.ts";
 import type { FenceSupervisorClient } from "../host/fence_client.ts";
 import type { DaemonLog, Running } from "./running.ts";
+import type { WatchdogPort } from "../core/ports.ts";
+import { LabeledDurations } from "../core/histogram.ts";
+import { HACTL_COMMIT, HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../core/version.ts";
+import type { RuntimeMetrics } from "../api/runtime_metrics.ts";
 
 /** What the handler is wired to. */
 export interface ApiWiring {
@@ -31,6 +35,35 @@ export interface ApiWiring {
   log: DaemonLog;
   /** The fencing supervisor, or undefined with `fencing.supervisor: false`. */
   supervisor: FenceSupervisorClient | undefined;
+  /** The watchdog, or undefined with `watchdog.mode: off` (for `hactl_watchdog_armed`). */
+  watchdog?: WatchdogPort;
+}
+
+/**
+ * hactl's runtime metrics, gathered when `/metrics` is read: the agent's cycle histogram and fence, the etcd call
+ * latencies (from here on: the adapter reports each call to the returned reader's histograms), the watchdog, the
+ * build and the process' memory.
+ */
+export function runtimeMetricsOf(w: ApiWiring): () => RuntimeMetrics {
+  const dcsCalls = new LabeledDurations();
+  w.dcs.observeCalls((op, seconds, ok) => dcsCalls.observe(op, seconds, ok));
+  return () => {
+    const mem = Deno.memoryUsage();
+    return {
+      haCycle: w.agent.cycleDurations,
+      loopWaitSeconds: w.agent.dynamic.loopWait,
+      dcsCalls,
+      fenceArmed: w.agent.fenceDeadline !== null,
+      watchdog: { mode: w.config.watchdog.mode, armed: w.watchdog?.running ?? false },
+      build: {
+        version: HACTL_VERSION,
+        commit: HACTL_COMMIT,
+        patroniVersion: PATRONI_COMPATIBLE_VERSION,
+        deno: Deno.version.deno,
+      },
+      memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+    };
+  };
 }
 
 /** The agent's snapshot with the fencing supervisor's process details (or `off`) for `GET /patroni` and `/metrics`. */
@@ -89,6 +122,7 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
     security: () => apiSecurity(running),
     resolveHost,
     roleChangeHistogram: () => agent.roleChangeHistogram,
+    runtimeMetrics: runtimeMetricsOf(w),
     control: {
       readCluster: () => dcs.readCluster(),
       setFailover: (value, modRevision) => dcs.setFailover(value, modRevision),

@@ -92,7 +92,17 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   supervisor?.whenUnusable(() => agent.wake());
   const listener = new RestListener(log);
   const reload = createReload({ configPath: o.configPath, env: o.env, running, agent, pg, listener, log });
-  const handler = buildApiHandler({ config, running, agent, dcs, peers, reload, log, supervisor });
+  const handler = buildApiHandler({
+    config,
+    running,
+    agent,
+    dcs,
+    peers,
+    reload,
+    log,
+    supervisor,
+    ...(watchdog ? { watchdog } : {}),
+  });
   const target = listenOn(config);
   if (!await listener.start(handler, target, tls.serve)) return null;
   return { agent, pg, supervisor, listener, reload, address: `${target.hostname}:${target.port}` };

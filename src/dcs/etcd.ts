@@ -103,6 +103,11 @@ export class EtcdDcs implements Dcs {
     this.#endpoints.setRetryTimeout(seconds);
   }
 
+  /** Be told of every etcd call's duration in seconds (retries included) and outcome, by operation name. */
+  observeCalls(observer: (op: string, seconds: number, ok: boolean) => void): void {
+    this.#endpoints.onCallDone = observer;
+  }
+
   /**
    * One range over the cluster prefix, decoded, without touching the state the HA loop relies on (caches, the
    * watch's idea of the current leader). For readers beside the loop: the REST API's `/cluster`, `hactl list`.

@@ -28,6 +28,8 @@ export class EtcdEndpoints {
   #timeoutMs: number;
   #closed = false;
   readonly #onFailure: () => void;
+  /** Told of every call's duration (seconds, retries included) and outcome: the latency metrics. */
+  onCallDone: ((what: string, seconds: number, ok: boolean) => void) | null = null;
 
   /** `onFailure` runs after any failed call, before its error is thrown (the adapter's caches may lie then). */
   constructor(clients: Etcd3[], retryTimeout: number, onFailure: () => void) {
@@ -64,6 +66,18 @@ export class EtcdEndpoints {
    */
   async call<T>(what: string, fn: (opts: CallOpts) => Promise<T>): Promise<T> {
     if (this.#closed) throw new DcsError(`etcd ${what}: the DCS client is closed`);
+    const started = performance.now();
+    let ok = false;
+    try {
+      const result = await this.#callWithRetries(what, fn);
+      ok = true;
+      return result;
+    } finally {
+      this.onCallDone?.(what, (performance.now() - started) / 1000, ok);
+    }
+  }
+
+  async #callWithRetries<T>(what: string, fn: (opts: CallOpts) => Promise<T>): Promise<T> {
     const until = Date.now() + this.#timeoutMs;
     const perAttempt = Math.max(1000, Math.floor(this.#timeoutMs / this.#clients.length));
     let lastError: unknown = null;

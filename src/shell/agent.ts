@@ -51,6 +51,7 @@ import { JobRunner } from "./jobs.ts";
 import { Observer } from "./observe.ts";
 import { Requests } from "./requests.ts";
 import { loopWaitMs } from "../core/settings.ts";
+import { DurationHistogram } from "../core/histogram.ts";
 
 export type { AgentDeps } from "./deps.ts";
 export type { CycleResult } from "../core/loop.ts";
@@ -74,6 +75,8 @@ export class Agent {
   #executor: Executor;
   #tags: Tags;
   #roleChanges: RoleChangeRecorder;
+  /** Each HA cycle's duration on the agent's clock (`hactl_ha_cycle_duration_seconds`). */
+  readonly cycleDurations = new DurationHistogram();
   /** The role the callbacks last reported (null before this agent saw Postgres up). */
   #callbackRole: string | null = null;
   #lastObservation: Observation | null = null;
@@ -197,6 +200,7 @@ export class Agent {
     while (!this.#stopped) {
       const started = clock.now();
       const result = await this.runCycle();
+      this.cycleDurations.observe((clock.now() - started) / 1000);
       if (this.#stopped) break;
       this.#nextRunAt = started + loopWaitMs(this.dynamic);
       if (result && rerunAtOnce(result)) continue;

@@ -97,13 +97,13 @@ const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promi
   ];
 
 for (const c of CASES) {
-  Deno.test(`hactl agent refuses a config with ${c.name}: one line naming the key, exit 1, nothing started`, async () => {
+  Deno.test(`hactl agent refuses a config with ${c.name}: one line naming the key, exit 78 (EX_CONFIG), nothing started`, async () => {
     const dir = await Deno.makeTempDir({ prefix: "hactl-badcfg-" });
     try {
       const apiPort = freePort();
       const yaml = await c.edit(goodConfig(dir, apiPort), dir);
       const res = await agentWith(yaml, dir);
-      assert.equal(res.code, 1, `exit code; stderr: ${res.stderr}`);
+      assert.equal(res.code, 78, `exit code; stderr: ${res.stderr}`);
       const lines = res.stderr.trim().split("\n");
       assert.equal(lines.length, 1, `exactly one line, got:\n${res.stderr}`);
       assert.match(lines[0]!, c.key);
@@ -120,7 +120,7 @@ Deno.test("hactl agent reports every problem at once", async () => {
   try {
     const yaml = goodConfig(dir, freePort()).replace("scope: batman\n", "").replace("ttl: 30", "ttl: 25");
     const res = await agentWith(yaml, dir);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 78);
     assert.match(res.stderr, /scope: /);
     assert.match(res.stderr, /bootstrap\.dcs\.ttl: /);
   } finally {

@@ -145,7 +145,7 @@ Deno.test("the agent notifies systemd, logs JSON to log.dir/patroni.log, and nev
   }
 });
 
-Deno.test("an unusable log.dir stops the agent at start with an error naming log.dir", async () => {
+Deno.test("an unusable log.dir stops the agent at start with an error naming log.dir (exit 78, EX_CONFIG)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hactl-systemd-" });
   try {
     const [apiPort, etcdPort, pgPort] = await freePorts(3, 1);
@@ -162,7 +162,7 @@ Deno.test("an unusable log.dir stops the agent at start with an error naming log
       clearEnv: true,
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 1, stderr);
+    assert.equal(out.code, 78, stderr);
     assert.match(stderr, new RegExp(`^${dir}/hactl\\.yml: log\\.dir: cannot create ${dir}/file/log: `));
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -66,10 +66,16 @@ for (const name of UNITS) {
     assert.deepEqual(get("KillMode"), ["process"]);
     assert.deepEqual(get("User"), ["postgres"]);
     assert.deepEqual(get("Restart"), ["on-failure"]);
+    // An invalid configuration exits 78 (EX_CONFIG): never restarted in a loop.
+    assert.deepEqual(get("RestartPreventExitStatus"), ["78"]);
     assert.deepEqual(get("Type"), ["notify"]);
     assert.deepEqual(get("RemoveIPC"), ["no"]);
     assert.match(get("ExecReload")[0] ?? "", /kill -HUP \$MAINPID$/);
-    assert.match(get("ExecStart")[0] ?? "", new RegExp(`^${BINARY} agent /etc/\\S+\\.yml$`));
+    const configPath = (get("ExecStart")[0] ?? "").replace(
+      "${HACTL_CONFIG}",
+      (get("Environment").find((e) => e.startsWith("HACTL_CONFIG=")) ?? "").slice("HACTL_CONFIG=".length),
+    );
+    assert.match(configPath, new RegExp(`^${BINARY} agent /etc/\\S+\\.yml$`));
     const stopSeconds = /^(\d+)min$/.test(get("TimeoutStopSec")[0] ?? "")
       ? Number(get("TimeoutStopSec")[0]!.replace("min", "")) * 60
       : Number((get("TimeoutStopSec")[0] ?? "0").replace(/s$/, ""));
@@ -96,9 +102,12 @@ Deno.test("the verify check is not vacuous: a unit with an unknown key or a miss
   assert.ok(complaintsAbout("hactl.service", missing.lines).some((l) => l.includes("/nonexistent/hactl")));
 });
 
-Deno.test("the template runs one agent per instance name", async () => {
+Deno.test("the template runs one agent per instance name, in Patroni's layout, with hactl's as an override", async () => {
   const text = await Deno.readTextFile(SYSTEMD_DIR + "hactl@.service");
   const all = settings(text);
-  assert.ok(all.some(([k, v]) => k === "ExecStart" && v.includes("/etc/hactl/%i.yml")));
-  assert.ok(all.some(([k, v]) => k === "EnvironmentFile" && v.includes("%i")));
+  assert.ok(all.some(([k, v]) => k === "ExecStart" && v === `${BINARY} agent \${HACTL_CONFIG}`));
+  assert.ok(all.some(([k, v]) => k === "Environment" && v === "HACTL_CONFIG=/etc/patroni/%i.yml"));
+  const files = all.filter(([k]) => k === "EnvironmentFile").map(([, v]) => v);
+  // Patroni's shared file first, then the instance's own file, which may set HACTL_CONFIG=/etc/hactl/%i.yml.
+  assert.deepEqual(files, ["-/etc/patroni/env.conf", "-/etc/hactl/%i.env"]);
 });

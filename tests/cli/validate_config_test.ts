@@ -38,14 +38,14 @@ Deno.test("hactl validate-config prints `<file>: configuration is valid` and exi
   });
 });
 
-Deno.test("hactl validate-config prints each problem on its own line on stderr and exits 1", async () => {
+Deno.test("hactl validate-config prints each problem on its own line on stderr and exits 78 (EX_CONFIG)", async () => {
   await withTempDir("hactl-config-", async (dir) => {
     await Deno.writeTextFile(
       `${dir}/h.yml`,
       configWithDataDir(`${dir}/data`).replace("scope: batman\n", "").replace(":5432", ":pg"),
     );
     const res = await runCli([`${dir}/h.yml`]);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 78);
     assert.equal(res.stdout, "");
     assert.deepEqual(res.stderr.trim().split("\n"), [
       `${dir}/h.yml: scope: is required`,
@@ -65,7 +65,7 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
         "bootstrap:\n  dcs:\n    synchronous_mode: quorum\n    failsafe_mode: false\n",
     );
     const res = await runCli([`${dir}/h.yml`]);
-    assert.equal(res.code, 1);
+    assert.equal(res.code, 78);
     assert.equal(res.stdout, "");
     assert.deepEqual(res.stderr.trim().split("\n"), [
       `${dir}/h.yml: postgresql.pre_promote: not supported by hactl yet`,

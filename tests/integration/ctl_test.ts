@@ -177,6 +177,23 @@ Deno.test({
       // The live cluster was not touched.
       const list = await hactl(["list", "-c", cfg, "-f", "json"]);
       assert.equal(JSON.parse(list.stdout).length, 3);
+
+      // A real switchover with --wait: the steps as they happen, then the table read after it, exit 0.
+      const candidate = c.replicas[0]!.name;
+      const moved = await hactl(["switchover", "-c", cfg, "--candidate", candidate, "--force", "--wait"]);
+      assert.equal(moved.code, 0, moved.stdout + moved.stderr);
+      assert.match(
+        moved.stdout,
+        /Waiting up to 120 s for the switchover: new leader writable, pg\d streaming from it\n/,
+      );
+      assert.match(
+        moved.stdout,
+        new RegExp(`^\\d\\d:\\d\\d:\\d\\d leader ${candidate}; ${candidate} primary running; `, "m"),
+      );
+      assert.match(moved.stdout, /Switchover completed in \d+\.\d s\n/);
+      const after = moved.stdout.slice(moved.stdout.indexOf("Switchover completed"));
+      assert.match(after, new RegExp(`\\| ${candidate} +\\| [^|]+\\| Leader `));
+      assert.match(after, new RegExp(`\\| ${c.leader.name} +\\| [^|]+\\| Replica `));
     } catch (err) {
       await c.dumpLogs("ctl");
       throw err;

@@ -34,6 +34,13 @@ async function patroni(m: MemberLayout): Promise<Record<string, unknown>> {
   return await res.json();
 }
 
+/** One series' value in a member's `GET /metrics` (the metric's only series, whatever its labels), or null. */
+async function metric(m: MemberLayout, name: string): Promise<number | null> {
+  const text = await (await fetch(`http://127.0.0.1:${m.apiPort}/metrics`)).text();
+  const line = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
+  return line ? Number(line[1]) : null;
+}
+
 async function patchConfig(m: MemberLayout, body: Record<string, unknown>): Promise<void> {
   const res = await fetch(`http://127.0.0.1:${m.apiPort}/config`, {
     method: "PATCH",
@@ -102,6 +109,21 @@ Deno.test({
         await Deno.readTextFile(pg2.logPath),
         /WARNING: the watchdog is required but not usable: .*no-such-device.*; this member will not lead/,
       );
+      // /metrics says what runs: the leader's watchdog and fence timer are armed, pg2's watchdog is not.
+      assert.deepEqual(
+        await Promise.all(
+          ["hactl_watchdog_required", "hactl_watchdog_armed", "hactl_fence_armed"].map((n) => metric(pg1, n)),
+        ),
+        [1, 1, 1],
+      );
+      assert.deepEqual(
+        await Promise.all(["hactl_watchdog_armed", "hactl_fence_armed"].map((n) => metric(pg2, n))),
+        [0, 0],
+      );
+      assert.ok(
+        (await metric(pg1, 'hactl_dcs_call_duration_seconds_count\\{[^}]*op="lease keepalive"[^}]*\\}'))! > 0,
+      );
+      assert.ok((await metric(pg1, "hactl_ha_cycle_duration_seconds_count"))! > 0);
 
       // 2. The timeout follows a ttl change made through PATCH /config (applied at the next keepalive).
       await patchConfig(pg1, { ttl: 11 });
@@ -111,6 +133,13 @@ Deno.test({
       //    agent takes both over. Resume opens the watchdog again and pings it.
       await patchConfig(pg1, { pause: true });
       await waitFor("the magic close on pause", 15_000, () => Promise.resolve(fifo.closed));
+      // In pause neither the watchdog nor the fence timer is armed, and /metrics says so.
+      await waitFor(
+        "hactl_watchdog_armed 0 and hactl_fence_armed 0 in pause",
+        10_000,
+        async () =>
+          (await metric(pg1, "hactl_watchdog_armed")) === 0 && (await metric(pg1, "hactl_fence_armed")) === 0,
+      );
       assert.equal((await stopAgent(agents.get("pg1")!, 30_000)).code, 0);
       agents.delete("pg1");
       assert.match(

@@ -65,7 +65,7 @@ Deno.test("reinit --force --wait posts /reinitialize and waits for a restarted r
   assert.equal(polls, 4, "done only after the new postmaster answered");
 });
 
-Deno.test("reinit prints Patroni's Failed line for a refused member and still exits 0", async () => {
+Deno.test("reinit prints Patroni's Failed line for a refused member and exits 1 (0 with HACTL_PATRONI_COMPAT=1)", async () => {
   const out: string[] = [];
   const deps: ReinitDeps = {
     loadCluster: () => Promise.resolve(VIEW),
@@ -76,9 +76,41 @@ Deno.test("reinit prints Patroni's Failed line for a refused member and still ex
     out: (t) => void out.push(t),
     err: () => {},
   };
-  assert.equal(await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg1", "--force"], {}, deps), 0);
+  assert.equal(await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg1", "--force"], {}, deps), 1);
+  assert.equal(
+    await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg1", "--force"], { HACTL_PATRONI_COMPAT: "1" }, deps),
+    0,
+  );
   assert.match(
     out.join(""),
     /Failed: reinitialize for member pg1, status code=503, \(I am the leader, can not reinitialize\)/,
   );
+});
+
+Deno.test("reinit --wait prints each state change once and exits 1 at its limit, naming the last state", async () => {
+  const out: string[] = [];
+  let polls = 0;
+  const deps: ReinitDeps = {
+    loadCluster: () => Promise.resolve(VIEW),
+    post: () => Promise.resolve({ status: 200, text: "reinitialize started" }),
+    confirm: () => true,
+    // Before the request, then cloning for good (a basebackup that never ends).
+    status: () =>
+      Promise.resolve(
+        polls++ === 0
+          ? { state: "running", role: "replica", postmaster_start_time: "A" }
+          : { state: "creating replica", role: "uninitialized" },
+      ),
+    sleep: () => Promise.resolve(),
+    out: (t) => void out.push(t),
+    err: () => {},
+  };
+  assert.equal(await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg2", "--force", "--wait"], {}, deps), 1);
+  const text = out.join("");
+  assert.equal(text.match(/pg2: creating replica \(uninitialized\)\n/g)?.length, 1, text);
+  assert.match(
+    text,
+    /Reinitialize did not complete within 600 seconds on: pg2 \(last: creating replica \(uninitialized\)\)\n$/,
+  );
+  assert.equal(polls, 601, "one look before the request, then one a second up to the limit");
 });

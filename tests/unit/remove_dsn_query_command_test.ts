@@ -10,7 +10,7 @@ import { type DsnDeps, run as dsn } from "../../cli/dsn.ts";
 import { formatRows, type QueryDeps, run as query } from "../../cli/query.ts";
 import { scriptedAsker } from "../../cli/lib/prompt.ts";
 import type { ClusterView, Member } from "../../src/core/types.ts";
-import { HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../../src/core/version.ts";
+import { HACTL_COMMIT, HACTL_VERSION, PATRONI_COMPATIBLE_VERSION } from "../../src/core/version.ts";
 
 function member(name: string, role: string, port: number): Member {
   return {
@@ -332,7 +332,10 @@ Deno.test("version prints hactl's version, then each member's agent and PostgreS
   });
   assert.equal(code, 0);
   const lines = out.join("").split("\n");
-  assert.equal(lines[0], `hactl version ${HACTL_VERSION} (Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})`);
+  assert.equal(
+    lines[0],
+    `hactl version ${HACTL_VERSION} (commit ${HACTL_COMMIT}, Patroni-compatible ${PATRONI_COMPATIBLE_VERSION})`,
+  );
   assert.match(lines[1]!, /^deno \d+\.\d+\.\d+, v8 /);
   assert.deepEqual(lines.slice(2), [
     "",

@@ -45,7 +45,8 @@ Deno.test("restart --force -r replica restarts each replica now with an empty bo
       ? { status: 503, text: "restart failed" }
       : { status: 200, text: "restarted successfully" }
   );
-  assert.equal(await restart([...DCS, "demo", "-r", "replica", "--force"], {}, w.deps), 0);
+  // pg3 refused: exit 1 (patronictl's 0 only with --patroni-compat).
+  assert.equal(await restart([...DCS, "demo", "-r", "replica", "--force"], {}, w.deps), 1);
   assert.deepEqual(w.requests, [
     "POST http://10.0.0.2:8008/restart {}",
     "POST http://10.0.0.3:8008/restart {}",
@@ -113,7 +114,8 @@ Deno.test("restart refuses a bad version, a schedule in pause, and unknown membe
   const unknown = world(() => ({ status: 200, text: "" }));
   assert.equal(await restart([...DCS, "demo", "pg9", "--force"], {}, unknown.deps), 1);
   assert.match(unknown.out(), /Error: pg9 is not a member of cluster/);
-  assert.equal(await restart([...DCS, "demo", "-r", "boss", "--force"], {}, unknown.deps), 1);
+  // A role that is not one of the choices is a usage error (2), as any bad option value.
+  assert.equal(await restart([...DCS, "demo", "-r", "boss", "--force"], {}, unknown.deps), 2);
   assert.equal(paused.requests.length + w.requests.length + unknown.requests.length, 0);
 });
 
@@ -126,7 +128,8 @@ Deno.test("restart --any restarts exactly one of the selected members", async ()
 Deno.test("reload posts /reload to the chosen members and prints patronictl's three outcomes", async () => {
   const codes: Record<string, number> = { "10.0.0.1": 202, "10.0.0.2": 200, "10.0.0.3": 401 };
   const w = world((_m, url) => ({ status: codes[new URL(url).hostname]!, text: "no auth header received" }));
-  assert.equal(await reload([...DCS, "demo", "--force"], {}, w.deps), 0);
+  // pg3 refused: exit 1 (patronictl's 0 with --patroni-compat).
+  assert.equal(await reload([...DCS, "demo", "--force"], {}, w.deps), 1);
   assert.match(w.out(), /Reload request received for member pg1 and will be processed within 7 seconds\n/);
   assert.match(w.out(), /No changes to apply on member pg2\n/);
   assert.match(w.out(), /Failed: reload for member pg3, status code=401, \(no auth header received\)\n/);

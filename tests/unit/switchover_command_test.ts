@@ -62,6 +62,8 @@ function fake(opts: { answers?: string[]; confirm?: boolean; post?: "ok" | "down
     out: (t) => void out.push(t),
     err: (t) => void err.push(t),
     now: () => new Date(2026, 10, 26, 12, 0, 0),
+    sleep: () => Promise.resolve(),
+    isTerminal: () => false,
   };
   return { deps, out, err, posts, keys, asked };
 }

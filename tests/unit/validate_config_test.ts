@@ -164,6 +164,6 @@ Deno.test("checkConfigEnvironment() accepts a complete bin_dir and names unreada
   });
 });
 
-Deno.test("run() returns 1 for a file that does not exist", async () => {
-  assert.equal(await run(["/nonexistent/hactl.yml"]), 1);
+Deno.test("run() returns 78 (EX_CONFIG) for a file that does not exist", async () => {
+  assert.equal(await run(["/nonexistent/hactl.yml"]), 78);
 });
