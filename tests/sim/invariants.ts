@@ -114,7 +114,6 @@ export interface SimView {
 export type FindingId =
   | "fence-stale"
   | "fence-window"
-  | "handover-lag"
   | "watchdog-stale"
   | "acquire-lease"
   | "history";
@@ -129,12 +128,6 @@ export const FINDINGS: Record<FindingId, string> = {
     "of the agent in that window, with no watchdog, leaves it running beside the next leader; until fixed, an agent " +
     "fault waits (up to a minute, else it is left out) while the member's supervisor is down, and a supervisor " +
     "fault while its agent is stopped (schedules without a watchdog)",
-  "handover-lag":
-    "a switchover hands over to a candidate that streams and lags less than maximum_lag_on_failover but whose WAL " +
-    "receiver has stalled: the leader's fast shutdown cannot deliver its last WAL there (a real walsender gives up " +
-    "after wal_sender_timeout) and the candidate promotes without the writes acknowledged since it stalled; until " +
-    "fixed, a switchover waits (up to a minute, else it is left out) while a replica lags, and a lag while a " +
-    "switchover is asked for",
   "watchdog-stale":
     "an agent resumed by SIGCONT pings the watchdog for a lease renewal that started before the " +
     "stop: the watchdog's deadline then lies past the lease's expiry",
