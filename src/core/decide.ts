@@ -45,6 +45,7 @@ import { planRestart, withReload } from "./decide_in_place.ts";
 import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
 import { withLeaseMove } from "./lease_ttl.ts";
 import { finalPositionWait } from "./handover_wait.ts";
+import { withHistoryBeforeRelease } from "./history_on_release.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -77,7 +78,11 @@ const RULES: readonly Rule[] = [
  */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   return withLeaseMove(
-    refuseUnsupportedGuarantees(obs, ctx, decideCycle(obs, memory, ctx)),
+    refuseUnsupportedGuarantees(
+      obs,
+      ctx,
+      withHistoryBeforeRelease(decideCycle(obs, memory, ctx), obs, ctx.name),
+    ),
     obs,
     ctx.dynamic.ttl,
   );

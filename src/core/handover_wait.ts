@@ -4,8 +4,8 @@
  * - the former leader, once its clean shutdown is over, publishes where its WAL ends (pg_controldata's latest
  *   checkpoint, the shutdown checkpoint) in `status` before it releases the key (Patroni releases the key with the
  *   shutdown checkpoint as the last known position);
- * - a member that would take the key in the race that follows (the named candidate, or without one any member
- *   but the former leader) first waits until its own WAL position (receive or replay) reaches that position: a
+ * - a member that would take the key in the race that follows (any member but the former leader: the named
+ *   candidate, or one that does not wait for it) first waits until its own WAL position (receive or replay) reaches that position: a
  *   candidate whose WAL receiver stalled never promotes without the writes the former leader acknowledged last.
  *   The wait is bounded by the switchover wait (2 * max(10, loop_wait) s, as long as `hactl switchover` watches
  *   for the outcome); past it the member does not promote, clears the request and says why: the cluster then
@@ -35,11 +35,13 @@ export function finalPositionStatus(pg: PgObservation, view: ClusterView): Actio
   return [{ type: "write_status", optime: at.lsn }];
 }
 
-/** Would this member take the key in a switchover's race (the named candidate, or any member but the former one)? */
+/**
+ * Could this member take the key in a switchover's race: any member but the former leader (the named candidate,
+ * or another one that does not wait for it, e.g. because it cannot reach it)?
+ */
 function takesPart({ obs, ctx, view }: Cycle): boolean {
   const f = view.failover;
   if (!f?.leader || view.leader !== null || f.leader === ctx.name) return false;
-  if (f.member !== undefined && f.member !== ctx.name) return false;
   if (isNoFailover(ctx.tags) || obs.watchdogUnusable !== undefined || obs.fenceUnusable !== undefined) {
     return false;
   }

@@ -74,7 +74,7 @@ Deno.test("decide() a switchover candidate at the former leader's final position
   assert.equal(led.memory.finalPositionWaitSince, undefined);
 });
 
-Deno.test("decide() without a named candidate every member but the former leader waits for the final position", () => {
+Deno.test("decide() every member but the former leader waits for the final position before it may race", () => {
   const any = view({
     leader: null,
     failover: { leader: "pg1", modRevision: "30" },
@@ -86,11 +86,18 @@ Deno.test("decide() without a named candidate every member but the former leader
     ctx("pg2"),
   );
   assert.match(d.reason, /^waiting before taking the leader key for the switchover from 'pg1'/);
-  // The former leader, a non-candidate, a manual failover without a leader and a nofailover member race as before.
+  // The former leader, a manual failover without a leader and a nofailover member race as before.
   const former = decide(obs(pgState({ walPosition: 5900 }), any), INITIAL_MEMORY, ctx("pg1"));
   assert.doesNotMatch(former.reason, /waiting before taking/);
+  // A member that is not the candidate waits too: it may race when it cannot reach the candidate.
   const other = decide(obs(pgState({ walPosition: 5900 }), GONE), INITIAL_MEMORY, ctx("pg3"));
-  assert.doesNotMatch(other.reason, /waiting before taking/);
+  assert.match(other.reason, /^waiting before taking the leader key for the switchover from 'pg1'/);
+  const ahead = decide(
+    obs(pgState({ walPosition: 6000 }), GONE, { peers: [peer("pg2", 6000)] }),
+    INITIAL_MEMORY,
+    ctx("pg3"),
+  );
+  assert.equal(ahead.reason, "waiting for candidate 'pg2' to take the lock");
   const failover = view({ ...GONE, failover: { member: "pg2", modRevision: "30" } });
   const manual = decide(obs(pgState({ walPosition: 5900 }), failover), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(types(manual.actions), ["acquire_leader", "promote", "clear_failover"]);
