@@ -111,3 +111,28 @@ Deno.test("decide() every member but the former leader waits for the final posit
   const primary = decide(obs({ ...PRIMARY, walPosition: 5900 }, GONE), INITIAL_MEMORY, ctx("pg2"));
   assert.doesNotMatch(primary.reason, /waiting before taking/);
 });
+
+Deno.test("decide() a key holder that gives the key up on a timeline `history` does not know publishes it first", () => {
+  // Promoted to timeline 2 (its history file says it left timeline 1 at 4000), then its supervisor failed.
+  const promoted = {
+    ...PRIMARY,
+    timeline: 2,
+    timelineHistory: [{ timeline: 1, switchLsn: 4000, reason: "no recovery target specified" }],
+  };
+  const d = decide(
+    obs(promoted, view({ history: [] }), { fenceUnusable: "it exited with code 1" }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(types(d.actions), ["demote", "write_history", "release_leader"]);
+  const written = d.actions[1] as { type: "write_history"; history: unknown[][] };
+  assert.deepEqual(written.history.map((e) => e.slice(0, 3)), [[1, 4000, "no recovery target specified"]]);
+  // Already published: nothing more.
+  const known = view({ history: [[1, 4000, "no recovery target specified"]] });
+  const again = decide(
+    obs(promoted, known, { fenceUnusable: "it exited with code 1" }),
+    INITIAL_MEMORY,
+    ctx("pg1"),
+  );
+  assert.deepEqual(types(again.actions), ["demote", "release_leader"]);
+});
