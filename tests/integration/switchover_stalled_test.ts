@@ -21,7 +21,7 @@ import {
   overlappingWindows,
   startWriter,
 } from "../helpers/writer.ts";
-import { readHealth, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
+import { LOCAL_SECRETS, readHealth, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 
 const TIMING = { ttl: 10, loopWait: 2, retryTimeout: 4 };
 
@@ -41,15 +41,18 @@ Deno.test({
     const old = c.leader;
     const candidate = c.replicas[0]!;
     try {
-      // The former leader's walsenders give up on a silent replica after 5 s, so its shutdown ends in bounded time.
+      // The former leader's walsenders give up on a silent replica after 15 s (the switchover is asked well before),
+      // so its shutdown ends in bounded time.
       await withSql(old, async (sql) => {
-        await sql`ALTER SYSTEM SET wal_sender_timeout = '5s'`;
+        await sql`ALTER SYSTEM SET wal_sender_timeout = '15s'`;
         await sql`SELECT pg_reload_conf()`;
       });
       // The candidate replicates through the proxy (postgresql.auto.conf wins over the agent's postgresql.conf).
       await withSql(candidate, async (sql) => {
         const [row] = await sql`SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'`;
-        const conninfo = String(row!.setting).replace(/\bport=\d+/, `port=${proxy.port}`);
+        // libpq finds the password in the passfile by host and port: through the proxy it is given here.
+        const conninfo = String(row!.setting).replace(/\bport=\d+/, `port=${proxy.port}`) +
+          ` password=${LOCAL_SECRETS.replication.password}`;
         assert.match(conninfo, new RegExp(`port=${proxy.port}`), "primary_conninfo names a port");
         await sql.unsafe(`ALTER SYSTEM SET primary_conninfo = '${conninfo.replaceAll("'", "''")}'`);
         await sql`SELECT pg_reload_conf()`;
@@ -60,7 +63,9 @@ Deno.test({
         () =>
           withSql(candidate, async (sql) => {
             const rows = await sql`SELECT status, sender_port FROM pg_stat_wal_receiver`;
-            return rows[0]?.status === "streaming" && rows[0]?.sender_port === proxy.port;
+            return rows[0]?.status === "streaming" && rows[0]?.sender_port === proxy.port
+              ? true
+              : { notYet: `${JSON.stringify(rows[0] ?? null)}, ${proxy.openConnections} through the proxy` };
           }),
       );
 
