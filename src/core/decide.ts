@@ -44,6 +44,8 @@ import { fenceUnusableDuringJob, fenceUnusableInRace, fenceUnusableWithLock } fr
 import { planRestart, withReload } from "./decide_in_place.ts";
 import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
 import { withLeaseMove } from "./lease_ttl.ts";
+import { finalPositionWait } from "./handover_wait.ts";
+import { withHistoryBeforeRelease } from "./history_on_release.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -76,7 +78,11 @@ const RULES: readonly Rule[] = [
  */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   return withLeaseMove(
-    refuseUnsupportedGuarantees(obs, ctx, decideCycle(obs, memory, ctx)),
+    refuseUnsupportedGuarantees(
+      obs,
+      ctx,
+      withHistoryBeforeRelease(decideCycle(obs, memory, ctx), obs, ctx.name),
+    ),
     obs,
     ctx.dynamic.ttl,
   );
@@ -110,6 +116,8 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
   // A switchover's shutdown is over once the key is not ours any more.
   if (!holdsLock && mem.handover !== undefined) delete mem.handover;
+  // A switchover's race is over once someone holds the key or the request is gone (handover_wait.ts).
+  if (view.leader || !view.failover?.leader) delete mem.finalPositionWaitSince;
   // Counted only while Postgres runs as a replica (decide_replica.ts sets and clears it).
   if (!(obs.pg.running && obs.pg.role === "replica")) delete mem.notStreamingSince;
   return { obs, mem, ctx, view, holdsLock };
@@ -179,7 +187,7 @@ function decideRunning(c: Cycle): Decision {
   if (restart.kind === "restart" && restartable) return planRestart(c, restart.reason);
 
   let d: Decision;
-  if (!view.leader) d = fenceUnusableInRace(c) ?? decideLeaderRace(c);
+  if (!view.leader) d = fenceUnusableInRace(c) ?? finalPositionWait(c) ?? decideLeaderRace(c);
   else if (holdsLock) d = decideAsLeader(c);
   else d = decideAsReplica(c);
   if (restart.kind === "drop") {

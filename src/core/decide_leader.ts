@@ -13,6 +13,7 @@ import { isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
 import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
+import { finalPositionStatus } from "./handover_wait.ts";
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -66,10 +67,12 @@ export function handoverShutdown({ obs, mem, view, holdsLock }: Cycle): Decision
     return noChange(rest, `switchover failed: ${why}; cleared the failover key`, actions);
   }
   if (obs.pg.running) return null;
+  const final = finalPositionStatus(obs.pg, view);
   return noChange(
     { ...mem, isLeader: false, primaryDownSince: null },
-    "released the leader key after a clean shutdown for the switchover",
-    [{ type: "release_leader" }],
+    "released the leader key after a clean shutdown for the switchover" +
+      (final.length > 0 ? ` (final position ${obs.pg.controlPosition!.lsn} published)` : ""),
+    [...final, { type: "release_leader" }],
   );
 }
 

@@ -447,6 +447,8 @@ export interface Memory {
   handover?: boolean;
   /** Since when (monotonic ms) this running replica has not been streaming; absent while it streams. */
   notStreamingSince?: number;
+  /** Since when (monotonic ms) it waits for a switchover's final position before racing (handover_wait.ts). */
+  finalPositionWaitSince?: number;
 }
 
 export const INITIAL_MEMORY: Memory = {

@@ -48,8 +48,8 @@ function assertConverged(sim: Sim): void {
 Deno.test("sim: a replica ahead of a lagging failover candidate is rewound and streams again", async () => {
   // pg3 may not take over (nofailover), so when the leader's host dies the lagging pg2 does, within
   // maximum_lag_on_failover; pg3, which received more of timeline 1, must be rewound onto pg2's timeline 2, and so
-  // must pg1 when its host comes back. (A switchover to the lagging pg2 would lose acknowledged writes: the known
-  // finding 'handover-lag'.)
+  // must pg1 when its host comes back. (A switchover to the lagging pg2 would wait for the former leader's final
+  // position instead: src/core/handover_wait.ts.)
   const sim = new Sim({
     members: 3,
     bootstrapDcs: FAST_REWIND,

@@ -96,9 +96,11 @@ Deno.test({
   // pg1 starts without a supervisor (missing: its client's restarts fail), pg2's freezes before the cluster forms:
   // pg3 must lead, pg1 and pg2 never take the key meanwhile (invariant e). At 150 s pg3's supervisor freezes and
   // pg1's may start again (its client's next restart, within its 30 s backoff, succeeds): pg3 gives the key up and
-  // pg1 takes it. Liveness is checked once every supervisor is back.
+  // pg1 takes it. Liveness is checked once every supervisor is back. (pg2 starts 3 s late: its client notices the
+  // frozen supervisor only after the 2 s answer timeout, so at 0 s it would still bootstrap and lead, then give the key
+  // up when its client wakes its loop, in the middle of the others' base backups.)
   fn: async () => {
-    const sim = new Sim({ members: 3, seed: 7 });
+    const sim = new Sim({ members: 3, seed: 7, startOffsets: [0, 3000, 0] });
     supervisorMissing(sim, "pg1", true);
     freeze(sim, "pg2", "supervisor", 310_000);
     const leaders = new Set<string>();
@@ -175,29 +177,25 @@ function finding(id: FindingId, name: string, fn: () => Promise<void>): void {
   Deno.test({ name: `sim (known finding '${id}'): ${name}`, ignore: !findingEnabled(id), fn });
 }
 
-finding(
-  "fence-stale",
-  "a fencing supervisor resumed by SIGCONT keeps a deadline before the lease expires",
-  async () => {
-    const sim = new Sim({ members: 3 });
-    sim.at(60_000, () => freeze(sim, "pg1", "supervisor", 30_000));
-    await expectNoViolation(sim, 200_000);
-  },
-);
+Deno.test("sim: a fencing supervisor resumed by SIGCONT keeps a deadline before the lease expires", async () => {
+  // Regression (known finding 'fence-stale' until the agent armed its supervisor with an absolute deadline,
+  // `arm-until`): a supervisor thawed after a SIGSTOP used to measure the `arm <ms>` it read late from its thaw.
+  const sim = new Sim({ members: 3 });
+  sim.at(60_000, () => freeze(sim, "pg1", "supervisor", 30_000));
+  await expectNoViolation(sim, 200_000);
+});
 
-finding(
-  "fence-window",
-  "a leader's agent killed right after its fencing supervisor exited does not leave its primary unguarded",
-  async () => {
-    // pg1 leads (no watchdog); its supervisor exits at 63 s and cannot start again; at 65 s, before pg1's next cycle (72 s)
-    // could give the key up, its agent is killed: nothing stops pg1's Postgres, and once the lease expires another
-    // member promotes beside it (found by the fuzzer, seed 4: "(a) two running writable primaries: pg2, pg3").
-    const sim = new Sim({ members: 3 });
-    sim.at(63_000, () => supervisorMissing(sim, "pg1", true));
-    sim.at(65_000, () => sim.killAgent("pg1"));
-    await expectNoViolation(sim, 200_000);
-  },
-);
+Deno.test("sim: a leader's agent killed right after its fencing supervisor exited does not leave its primary unguarded", async () => {
+  // Regression (known finding 'fence-window' until the supervisor's client woke the loop): pg1 leads (no watchdog);
+  // its supervisor exits at 63 s and cannot start again; at 65 s, before pg1's next regular cycle (72 s), its agent
+  // is killed: nothing stopped pg1's Postgres, and once the lease expired another member promoted beside it (found
+  // by the fuzzer, seed 4: "(a) two running writable primaries: pg2, pg3"). Now the exit wakes the loop at 63 s and
+  // that cycle demotes and gives the key up.
+  const sim = new Sim({ members: 3 });
+  sim.at(63_000, () => supervisorMissing(sim, "pg1", true));
+  sim.at(65_000, () => sim.killAgent("pg1"));
+  await expectNoViolation(sim, 200_000);
+});
 
 Deno.test("sim: a switchover whose shutdown of postgres fails does not leave a demotion in progress for good", async () => {
   // Regression (fast-check seed 707, schedule 125): the fake's `stop` threw synchronously where the real adapter's
@@ -249,29 +247,82 @@ finding(
   },
 );
 
-finding(
-  "acquire-lease",
-  "the fences after acquire_leader lie before the expiry of the lease that holds the key",
-  async () => {
-    // Every etcd call takes 1 s: the lease is renewed at the cycle's start, the key is taken 2 s later.
-    const sim = new Sim({
-      members: 3,
-      callPlan: (_m, port) => ({ latencyMs: port === "dcs" ? 1000 : 0, outcome: "ok" }),
-    });
-    await expectNoViolation(sim, 60_000);
-  },
-);
+Deno.test("sim: the fences after acquire_leader lie before the expiry of the lease that holds the key", async () => {
+  // Regression (known finding 'acquire-lease' until the fences counted from the cycle's lease refresh).
+  // Every etcd call takes 1 s: the lease is renewed at the cycle's start, the key is taken 2 s later.
+  const sim = new Sim({
+    members: 3,
+    callPlan: (_m, port) => ({ latencyMs: port === "dcs" ? 1000 : 0, outcome: "ok" }),
+  });
+  await expectNoViolation(sim, 60_000);
+});
 
-finding(
-  "handover-lag",
-  "a switchover to a streaming candidate whose WAL receiver stalled loses no acknowledged write",
-  async () => {
-    // pg2 streams from pg1 but nothing new reaches it (a stalled receiver); a write lands on pg1 only, well within
-    // maximum_lag_on_failover; a switchover to pg2 must not lose it.
-    const sim = new Sim({ members: 3 });
-    sim.at(50_000, () => sim.lag("pg2", true));
-    sim.at(55_000, () => sim.write(100));
-    sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
-    await expectNoViolation(sim, 200_000);
-  },
-);
+Deno.test("sim: a switchover to a streaming candidate whose WAL receiver stalled loses no acknowledged write", async () => {
+  // Regression (known finding 'handover-lag' until the candidate waits for the former leader's final position):
+  // pg2 streams from pg1 but nothing new reaches it (a stalled receiver); a write lands on pg1 only, well within
+  // maximum_lag_on_failover, so the leader hands over. pg2 used to promote without the write (rule
+  // ackedKeptOnSwitchover). Now it waits for the position pg1 published when it released the key, gives up after
+  // the switchover wait, clears the request, and a member that holds the write (pg1 or pg3) takes over.
+  const sim = new Sim({ members: 3 });
+  sim.at(50_000, () => sim.lag("pg2", true));
+  sim.at(55_000, () => sim.write(100));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+  const reasons: string[] = [];
+  sim.at(70_000, () => void reasons.push(sim.member("pg2").lastReason));
+  await expectNoViolation(sim, 200_000);
+  assert.match(
+    reasons[0] ?? "",
+    /waiting before taking the leader key .* final position/,
+    sim.traceTail(30).join("\n"),
+  );
+  assert.notEqual(sim.leaderKey(), "pg2", sim.traceTail(30).join("\n"));
+});
+
+Deno.test("sim: a switchover candidate that catches up during the wait takes over with every write", async () => {
+  // pg2's receiver stalls, a write lands on pg1 and pg3, the switchover to pg2 starts; 5 s into pg2's wait its
+  // receiver resumes (it streams the rest from pg1, restarted as a replica): pg2 reaches the published final position
+  // within the switchover wait and takes the key, losing nothing.
+  const sim = new Sim({ members: 3 });
+  sim.at(50_000, () => sim.lag("pg2", true));
+  sim.at(55_000, () => sim.write(100));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+  sim.at(65_000, () => sim.lag("pg2", false));
+  await expectNoViolation(sim, 200_000);
+  assert.equal(sim.leaderKey(), "pg2", sim.traceTail(30).join("\n"));
+});
+
+Deno.test("sim: a leader that gives the key up right after its promotion (supervisor frozen) publishes its timeline first", async () => {
+  // Regression, found by the fuzzer once the supervisor model wakes the loop as the real client does: pg2's
+  // supervisor freezes just before a switchover to pg2 (its client notices only after the 2 s answer timeout);
+  // pg2 promotes to timeline 2 (the promotion takes 5 s) and then gives the key up for its frozen supervisor before
+  // a cycle of its own published timeline 2 in `history`. pg1 then promoted to *another* timeline 2, and pg2
+  // streamed from it mixing two histories (rule c). Now a key holder that releases the key while it runs as a
+  // primary on an unpublished timeline writes `history` first.
+  const sim = new Sim({
+    members: 3,
+    callPlan: (_m, port, method) => ({
+      latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
+      outcome: "ok",
+    }),
+  });
+  sim.at(20_000, () => sim.write(100));
+  sim.at(59_500, () => freeze(sim, "pg2", "supervisor", 100_000));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+  sim.at(90_000, () => sim.write(100));
+  await expectNoViolation(sim, 300_000);
+});
+
+Deno.test("sim: during a switchover a member that cannot reach the candidate does not take over without the last writes", async () => {
+  // Regression, found by the fuzzer (seed 196143887): pg2's receiver stalls and it cannot reach the candidate pg3, so
+  // it does not wait for pg3 and races while the former leader pg1 is not counted; a write lands on pg1 and pg3
+  // only. pg2 used to win that race (its cycle came first) and promote without the write (rule
+  // ackedKeptOnSwitchover). Now every member but the former leader first has to reach the former leader's final
+  // position; pg2 cannot, so pg3 takes over.
+  const sim = new Sim({ members: 3 });
+  sim.at(50_000, () => sim.lag("pg2", true));
+  sim.at(50_000, () => cutLink(sim, "pg2", "pg3", true));
+  sim.at(55_000, () => sim.write(100));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg3" }));
+  await expectNoViolation(sim, 200_000);
+  assert.equal(sim.leaderKey(), "pg3", sim.traceTail(30).join("\n"));
+});

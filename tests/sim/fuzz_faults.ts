@@ -12,8 +12,9 @@
  * @module
  */
 import type { FakeOp } from "../fakes/memory_pg.ts";
-import { findingEnabled, type FindingId } from "./invariants.ts";
+import type { FindingId } from "./invariants.ts";
 import type { Sim } from "./sim.ts";
+import type { SimMember } from "./sim_types.ts";
 import {
   clockStep,
   clusterRestart,
@@ -106,25 +107,36 @@ const AGENT_STOPS = new Set(["kill-agent", "freeze-agent", "freeze-agent-mid-cal
 const SUPERVISOR_STOPS = new Set(["supervisor-dead", "supervisor-missing", "freeze-supervisor"]);
 
 /**
- * Would the fault `kind` on member `name` now leave a writable primary with neither its agent nor its fencing
- * supervisor running, on a host without a watchdog (known finding 'fence-window')?
+ * Would the fault `kind` on member `name` now strike inside the window the fencing design leaves to a watchdog
+ * (docs/fencing.md), on a host without one: a supervisor fault while the agent of a writable primary is stopped
+ * or dead (nothing can act then), or an agent fault after its supervisor went down and before the cycle its client
+ * woke has ended (that cycle gives the key up)? Past that cycle an agent fault strikes: a gate that did not act is
+ * then caught by invariants a and e.
  */
 export function leavesUnfenced(sim: Sim, name: string, kind: string): boolean {
   const m = sim.member(name);
   if (sim.hasWatchdog || !m.pg.isRunningPrimary()) return false;
-  if (AGENT_STOPS.has(kind)) return m.supervisor.state !== "running";
+  if (AGENT_STOPS.has(kind)) return m.supervisor.state !== "running" && !gateHadItsCycle(m);
   if (SUPERVISOR_STOPS.has(kind)) return m.state !== "running" || (m.proc?.frozen ?? false);
   return false;
 }
 
+/** Has a cycle woken by the supervisor's client for its current spell down (or a later one) ended? */
+function gateHadItsCycle(m: SimMember): boolean {
+  const down = m.supervisor.downSince;
+  const woken = m.fenceWokenAt;
+  const ended = m.fenceGateCycleEndedAt;
+  return down !== null && woken !== undefined && ended !== undefined && woken >= down && ended >= woken;
+}
+
 /**
- * The agent fault that follows a fencing supervisor fault on the same host: at once while the known finding
- * 'fence-window' is enabled or the host has a watchdog; otherwise once the member no longer runs a writable primary
- * (the gate acts at its next cycle) or its supervisor runs again (restarted by the client), at the latest a minute
- * later (a gate that never acts is then caught by invariants a and e).
+ * The agent fault that follows a fencing supervisor fault on the same host: at once when the host has a watchdog;
+ * otherwise once the cycle the supervisor's client woke has ended (the gate acted then), the member no longer runs a
+ * writable primary, or its supervisor runs again (restarted by the client), at the latest a minute later (a gate
+ * that never acts is then caught by invariants a and e).
  */
 function afterGate(c: FaultContext, kind: string, fn: () => void, since = c.sim.now): void {
-  const waits = !findingEnabled("fence-window") && leavesUnfenced(c.sim, c.name, kind);
+  const waits = leavesUnfenced(c.sim, c.name, kind);
   if (!waits || c.sim.now >= since + 60_000) fn();
   else c.sim.at(c.sim.now + 500, () => afterGate(c, kind, fn, since));
 }
@@ -216,24 +228,17 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
   },
   "freeze-agent-mid-call": {
     what: "SIGSTOP of the agent alone at any moment (in a cycle or a job), SIGCONT later",
-    finding: "watchdog-stale",
     schedule: (c) => c.strike(() => freeze(c.sim, c.name, "agent", c.healAt - c.at)),
   },
   "freeze-supervisor": {
     what: "SIGSTOP of the fencing supervisor alone, SIGCONT later",
-    finding: "fence-stale",
     schedule: (c) => c.strike(() => freeze(c.sim, c.name, "supervisor", c.healAt - c.at)),
   },
   "freeze-group": {
     what:
       "SIGSTOP of the agent's process group, SIGCONT later (the supervisor, in a session of its own, keeps " +
-      "running); at any moment, or with a watchdog between cycles until 'watchdog-stale' is fixed",
-    schedule: (c) =>
-      c.strike(() =>
-        c.sim.hasWatchdog && !findingEnabled("watchdog-stale")
-          ? idleFreeze(c, "group")
-          : freeze(c.sim, c.name, "group", c.healAt - c.at)
-      ),
+      "running), at any moment",
+    schedule: (c) => c.strike(() => freeze(c.sim, c.name, "group", c.healAt - c.at)),
   },
   "supervisor-dead": {
     what: "the fencing supervisor dies, then (see afterGate) the agent is killed (Postgres keeps running)",

@@ -111,37 +111,10 @@ export interface SimView {
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
-export type FindingId =
-  | "fence-stale"
-  | "fence-window"
-  | "handover-lag"
-  | "watchdog-stale"
-  | "acquire-lease"
-  | "history";
+export type FindingId = "history";
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
 export const FINDINGS: Record<FindingId, string> = {
-  "fence-stale":
-    "a fencing supervisor resumed by SIGCONT measures the `arm <ms>` sent before from its resume",
-  "fence-window":
-    "between the exit (or stop) of a leader's fencing supervisor and its agent's next cycle (up to loop_wait), or " +
-    "while its agent is itself stopped, nothing outside the agent guards its writable primary: a SIGKILL or SIGSTOP " +
-    "of the agent in that window, with no watchdog, leaves it running beside the next leader; until fixed, an agent " +
-    "fault waits (up to a minute, else it is left out) while the member's supervisor is down, and a supervisor " +
-    "fault while its agent is stopped (schedules without a watchdog)",
-  "handover-lag":
-    "a switchover hands over to a candidate that streams and lags less than maximum_lag_on_failover but whose WAL " +
-    "receiver has stalled: the leader's fast shutdown cannot deliver its last WAL there (a real walsender gives up " +
-    "after wal_sender_timeout) and the candidate promotes without the writes acknowledged since it stalled; until " +
-    "fixed, a switchover waits (up to a minute, else it is left out) while a replica lags, and a lag while a " +
-    "switchover is asked for",
-  "watchdog-stale":
-    "an agent resumed by SIGCONT pings the watchdog for a lease renewal that started before the " +
-    "stop: the watchdog's deadline then lies past the lease's expiry",
-  "acquire-lease":
-    "after acquire_leader the fences count from the acquire's start, but the lease that holds the " +
-    "key was last renewed at the cycle's start: a slow cycle in between (slow etcd, peers asked) lets the fences " +
-    "outlive the lease",
   history:
     "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
     "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +

@@ -238,6 +238,12 @@ export abstract class SimCore {
         },
       },
     });
+    // A supervisor that exits, cannot start or stops answering wakes the loop at once (src/daemon/start.ts).
+    fenceClient.whenUnusable(() => {
+      if (m.agent !== agent || m.state !== "running") return;
+      m.fenceWokenAt = this.now;
+      m.nextAt = Math.min(m.nextAt, this.now);
+    });
     m.agent = agent;
     m.dcs = dcs;
     m.proc = proc;
@@ -455,6 +461,13 @@ export abstract class SimCore {
 
   #cycleDone(m: SimMember, agent: Agent, started: number, result: CycleResult | null): void {
     m.nextAt = started + agent.dynamic.loopWait * 1000;
+    // A cycle the supervisor's report woke (or a later one) has ended with its whole plan carried out and no job
+    // of Postgres in flight: the fence gate had its say (a plan that failed, e.g. a demotion refused by Postgres,
+    // or a start the gate waits for before it gives the key up, leaves the window open: docs/fencing.md).
+    const settled = result?.failedAt === -1 && !this.world.hasPendingOps(m.name);
+    if (m.fenceWokenAt !== undefined && started >= m.fenceWokenAt && settled) {
+      m.fenceGateCycleEndedAt = this.now;
+    }
     if (!result) {
       this.fail(`${m.name}: the HA cycle failed unexpectedly (see the agent's error log)`);
       return;

@@ -88,4 +88,8 @@ export interface SimMember {
   lastReason: string;
   /** The host's watchdog device (used by its agent when the simulation has watchdogs). */
   readonly device: SimWatchdogDevice;
+  /** When its fencing supervisor's client last woke the loop (the supervisor became unusable). */
+  fenceWokenAt?: number;
+  /** When a cycle that started at or after `fenceWokenAt` ended with its whole plan carried out (the gate acted). */
+  fenceGateCycleEndedAt?: number;
 }
