@@ -299,6 +299,7 @@ export function normalizeDynamic(
         min.isolation_fence_timeout,
       ),
       parameters,
+      ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,
