@@ -145,11 +145,13 @@ export class HttpPeerClient implements PeerClient {
       const res = await fetch(new URL("/failsafe", apiUrl), init);
       const text = await res.text();
       const lsn = Number.parseInt(res.headers.get("lsn") ?? "", 10);
+      const ttl = Number.parseInt(res.headers.get("ttl") ?? "", 10);
       const accepted = res.status === 200 && text === "Accepted";
       return {
         name,
         accepted,
         lsn: Number.isFinite(lsn) ? lsn : null,
+        ...(Number.isFinite(ttl) && ttl > 0 ? { ttl } : {}),
         ...(accepted ? {} : { error: `${res.status} ${text.slice(0, 200)}` }),
       };
     } catch (err) {

@@ -102,6 +102,7 @@ async function failsafeCallRoute(r: Responses, req: Request, c: ControlDeps): Pr
   const reply = c.failsafeCall(body);
   const res = r.text(reply.status, reply.body);
   if (reply.lsn !== undefined) res.headers.set("lsn", String(reply.lsn));
+  if (reply.ttl !== undefined) res.headers.set("ttl", String(reply.ttl));
   return res;
 }
 

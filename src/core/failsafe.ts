@@ -13,7 +13,10 @@
  *   leader race (the leader is alive and reaches it); a member missing from a non-empty key never does (Patroni
  *   disqualifies it: the leader could not have asked it).
  * - **The call.** A member accepts a leader's call only when its Postgres is not a (possibly) writable primary
- *   and the caller is the leader it follows (the last leader etcd named, or the one whose calls it accepted).
+ *   and the caller is the leader it follows (the last leader etcd named, or the one whose calls it accepted). It
+ *   answers with its WAL position (`lsn`, as Patroni) and its own `ttl` (hactl's): the leader counts the round
+ *   for the shortest ttl of the members, so a member that read a shorter ttl since does not race before the
+ *   leader's fence stops it.
  *
  * Fail closed: with `failsafe_mode` off, or refused as not implemented (`unsupportedGuarantees`), nothing here
  * changes a decision.
@@ -92,10 +95,13 @@ export function decideFailsafeOffline(obs: Observation, memory: Memory, ctx: HaC
   if (!failsafeEnabled(ctx.dynamic) || !(pg.running && pg.queryable && pg.role === "primary")) return null;
   const why = failsafeRoundVerdict(obs.failsafe?.key, ctx.name, obs.failsafe?.round);
   if (why === null) {
+    const round = obs.failsafe!.round!;
+    // A member that read another ttl since (edit-config) stays out of a race only for its own: the shortest counts.
+    const ttl = Math.min(ctx.dynamic.ttl, ...round.answers.map((a) => a.ttl ?? Infinity));
     return noChange(
       { ...memory, isLeader: true },
       "continue to run as a leader because failsafe mode is enabled and all members are accessible",
-      [{ type: "failsafe_keep", since: obs.failsafe!.round!.startedAt }],
+      [{ type: "failsafe_keep", since: round.startedAt, ttl }],
     );
   }
   return noChange(
@@ -115,21 +121,30 @@ export function acceptanceFresh(
 }
 
 /**
- * No leader key, and failsafe mode is on: a member that accepted the leader's call within `ttl` does not race
- * (the leader is alive), and one missing from a non-empty failsafe key never does. Null: the race may go on.
+ * No leader key: a member that accepted the leader's call within `ttl` does not race (the leader is alive and
+ * counts on it, even if failsafe_mode was turned off since), and with failsafe mode on (or on within the last ttl)
+ * one missing from a non-empty failsafe key does not either, unless a switchover or failover request is pending
+ * (its rules pick the candidate). Null: the race may go on.
  */
 export function failsafeHoldsRace({ obs, mem, ctx, view }: Cycle): Decision | null {
-  if (!failsafeEnabled(ctx.dynamic)) return null;
+  // A promise made holds whatever the config says since: the leader counted this member's acceptance for its
+  // fence (found by the simulator: failsafe_mode turned off meanwhile let the replicas race beside it).
   const acc = obs.failsafe?.accepted;
-  if (acceptanceFresh(acc, obs.now, ctx.dynamic.ttl)) {
+  if (acceptanceFresh(acc, obs.now, Math.max(ctx.dynamic.ttl, acc?.ttl ?? 0))) {
     const ago = ((obs.now - acc!.at) / 1000).toFixed(1);
     return noChange(
       mem,
       `no action: failsafe mode is active, the leader ${acc!.leader} called POST /failsafe ${ago} s ago`,
     );
   }
+  // Failsafe mode turned off: a leader without etcd does not know it and keeps running on its rounds until a member
+  // refuses one, up to ttl (found by the simulator: a member left out of the key raced beside it at once).
+  const seen = obs.failsafe?.enabledSeenAt;
+  const recentlyOn = seen !== undefined && obs.now - seen < ctx.dynamic.ttl * 1000;
+  if (!failsafeEnabled(ctx.dynamic) && !recentlyOn) return null;
+  // A switchover or failover names its candidate itself (Patroni decides those before the failsafe key).
   const key = view.failsafe;
-  if (key && Object.keys(key).length > 0 && !(ctx.name in key)) {
+  if (!view.failover && key && Object.keys(key).length > 0 && !(ctx.name in key)) {
     return noChange(mem, "not taking part in the leader race: this member is not in the failsafe key");
   }
   return null;

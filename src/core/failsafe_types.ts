@@ -20,6 +20,8 @@ export interface FailsafeAnswer {
   lsn?: number | null;
   /** Why it did not accept (the body of a refusal, or the transport error). */
   error?: string;
+  /** The member's own `ttl` (the `ttl` header; hactl's): it stays out of any race for this long after accepting. */
+  ttl?: number | null;
 }
 
 /** The leader's confirmation round: every other member of the `failsafe` key asked once, in parallel. */
@@ -35,6 +37,8 @@ export interface FailsafeAcceptance {
   leader: string;
   /** Monotonic ms of the acceptance. */
   at: number;
+  /** The ttl (s) this member answered with: it stays out of any race at least that long, whatever it reads since. */
+  ttl?: number;
 }
 
 /** The failsafe part of one cycle's observation. */
@@ -45,6 +49,8 @@ export interface FailsafeObservation {
   round?: FailsafeRound;
   /** The last `POST /failsafe` this member accepted (null: none). */
   accepted?: FailsafeAcceptance | null;
+  /** When (monotonic ms) this member last read a config with failsafe mode on (absent: never). */
+  enabledSeenAt?: number;
 }
 
 /** `ClusterView`'s failsafe part. */
@@ -70,9 +76,10 @@ export type FailsafeAction =
   | { type: "write_failsafe"; value: FailsafeTopology }
   /**
    * Every member of the `failsafe` key accepted the round that started at `since`: keep running as the primary,
-   * re-arming the fence and pinging the watchdog as a renewal that started then would.
+   * re-arming the fence and pinging the watchdog as a renewal that started then with a lease of `ttl` would (the
+   * shortest of this member's ttl and those the members answered with).
    */
-  | { type: "failsafe_keep"; since: number };
+  | { type: "failsafe_keep"; since: number; ttl: number };
 
 /** What the REST API reports of failsafe mode (`GET /metrics`). */
 export interface FailsafeReport {

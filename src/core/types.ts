@@ -345,7 +345,7 @@ export interface DynamicSettings extends F.FailsafeSettingsPart {
   parameters: Record<string, string | number | boolean>;
   /**
    * Keys of the dynamic config that promise what hactl cannot keep yet (`synchronous_mode`, `standby_cluster`,
-   * `failsafe_mode`, ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).
+   * ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).
    */
   unsupportedGuarantees?: readonly string[];
 }

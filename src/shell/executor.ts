@@ -137,11 +137,11 @@ export class Executor {
    * pinged (unless the answer came too late to ping it before `since + ttl`). False (the plan stops, the fence armed
    * before keeps its deadline) when the watchdog or the fencing supervisor is not usable.
    */
-  #failsafeKept(since: number): boolean {
+  #failsafeKept(since: number, membersTtl: number): boolean {
     const { lease, isolation, failsafe } = this.parts;
     const dynamic = this.parts.dynamic();
     const keyLease = this.deps.dcs.heldLease();
-    const ttl = keyLease ? fenceTtl(keyLease, dynamic.ttl) : dynamic.ttl;
+    const ttl = Math.min(membersTtl, keyLease ? fenceTtl(keyLease, dynamic.ttl) : dynamic.ttl);
     const wd = this.deps.watchdog;
     const now = this.deps.clock.now();
     const timeout = wd ? (wd.pingTimeout ? wd.pingTimeout(ttl) : ttl - DEFAULT_WATCHDOG_SAFETY_MARGIN) : null;
@@ -219,10 +219,11 @@ export class Executor {
       case "clear_failover":
         return await dcs.setFailover({}, action.modRevision);
       case "write_failsafe":
+        this.parts.failsafe.writing(action.value);
         await dcs.writeFailsafe(action.value);
         return true;
       case "failsafe_keep":
-        return this.#failsafeKept(action.since);
+        return this.#failsafeKept(action.since, action.ttl);
     }
   }
 }

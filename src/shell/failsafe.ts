@@ -13,7 +13,12 @@ import {
   failsafeEnabled,
   failsafeMembersToCall,
 } from "../core/failsafe.ts";
-import type { FailsafeAcceptance, FailsafeReport, FailsafeRound } from "../core/failsafe_types.ts";
+import type {
+  FailsafeAcceptance,
+  FailsafeReport,
+  FailsafeRound,
+  FailsafeTopology,
+} from "../core/failsafe_types.ts";
 import { mayBeWritable } from "../core/ha_context.ts";
 import type { ClusterView, DynamicSettings, PgObservation } from "../core/types.ts";
 import type { AgentDeps } from "./deps.ts";
@@ -27,6 +32,8 @@ export interface FailsafeCallReply {
   body: string;
   /** This member's WAL position (the `lsn` header), with an acceptance. */
   lsn?: number;
+  /** This member's `ttl` (the `ttl` header), with an acceptance: how long it stays out of a race. */
+  ttl?: number;
 }
 
 /** This member's failsafe state. */
@@ -35,6 +42,14 @@ export class FailsafeState {
   #accepted: FailsafeAcceptance | null = null;
   /** The start of the last round every member accepted (as the leader), monotonic ms. */
   #keptSince: number | null = null;
+  /**
+   * The `failsafe` key as etcd may hold it: the last value read, joined with every value this member wrote since
+   * (a write whose answer was lost may have been applied or not). A round asks every member of it, so a member that
+   * may be listed in etcd's key is never left out (Patroni's leader asks the members of the key it last wrote).
+   */
+  #key: FailsafeTopology | null = null;
+  /** When this member last read a config with failsafe mode on (monotonic ms). */
+  #enabledSeenAt: number | undefined = undefined;
 
   constructor(private readonly deps: AgentDeps) {}
 
@@ -47,28 +62,41 @@ export class FailsafeState {
     this.#keptSince = since;
   }
 
+  /** The `failsafe` key as etcd may hold it (see `#key`). */
+  get key(): FailsafeTopology | null {
+    return this.#key;
+  }
+
+  /** When this member last read a config with failsafe mode on (monotonic ms), if ever. */
+  get enabledSeenAt(): number | undefined {
+    return this.#enabledSeenAt;
+  }
+
   /** etcd answered: the leader's failsafe state ends (Patroni resets it after every cycle with the DCS). */
-  dcsAnswered(view: ClusterView): void {
+  dcsAnswered(view: ClusterView, dynamic: DynamicSettings): void {
+    if (failsafeEnabled(dynamic)) this.#enabledSeenAt = this.deps.clock.now();
     this.#keptSince = null;
+    this.#key = view.failsafe ?? null;
     if (view.leader?.name === this.deps.name) this.#accepted = null;
+  }
+
+  /** This member is about to write `value` into the `failsafe` key. */
+  writing(value: FailsafeTopology): void {
+    this.#key = { ...(this.#key ?? {}), ...value };
   }
 
   /**
    * The leader's round: with etcd out of reach, failsafe mode on, not paused, and Postgres an answering primary,
-   * ask every other member of the last `failsafe` key read; undefined when no round is due or possible.
+   * ask every other member of the `failsafe` key as etcd may hold it; undefined when no round is due or possible.
    */
-  async round(
-    view: ClusterView | null,
-    dynamic: DynamicSettings,
-    pg: PgObservation,
-  ): Promise<FailsafeRound | undefined> {
+  async round(dynamic: DynamicSettings, pg: PgObservation): Promise<FailsafeRound | undefined> {
     const { clock, peers } = this.deps;
     if (
       !failsafeEnabled(dynamic) || dynamic.pause || !(pg.running && pg.queryable && pg.role === "primary")
     ) {
       return undefined;
     }
-    const members = failsafeMembersToCall(view?.failsafe, this.deps.name);
+    const members = failsafeMembersToCall(this.#key, this.deps.name);
     if (members === null || !peers.postFailsafe) return undefined;
     const startedAt = clock.now();
     if (members.length === 0) return { startedAt, answers: [] };
@@ -101,8 +129,8 @@ export class FailsafeState {
       ttl: dynamic.ttl,
     });
     if (verdict.status !== 200) return verdict;
-    this.#accepted = { leader: String(caller), at: now };
-    return pg.walPosition !== null ? { ...verdict, lsn: pg.walPosition } : verdict;
+    this.#accepted = { leader: String(caller), at: now, ttl: dynamic.ttl };
+    return { ...verdict, ttl: dynamic.ttl, ...(pg.walPosition !== null ? { lsn: pg.walPosition } : {}) };
   }
 
   /** What `GET /metrics` reports. */

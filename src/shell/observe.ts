@@ -128,6 +128,9 @@ export class Observer {
     const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name, {
       previousMembers: this.#previousMembers,
       wallNow: clock.wallNow(),
+      // Also with failsafe mode off: a primary kept by failsafe rounds that lost etcd (its member key gone) still
+      // vetoes a race.
+      failsafe: this.#view?.failsafe ?? null,
     });
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     // The leader's timeline history, only when this member may have left it (src/core/divergence.ts).
@@ -135,9 +138,7 @@ export class Observer {
     const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst, walProbe(pgObs)) : null;
     // Failsafe mode: the leader without etcd asks every member of the failsafe key (src/shell/failsafe.ts).
     const failsafe = this.parts.failsafe;
-    const round = dcsObs.kind === "unreachable"
-      ? await failsafe.round(this.#view, this.#dynamic, pgObs)
-      : undefined;
+    const round = dcsObs.kind === "unreachable" ? await failsafe.round(this.#dynamic, pgObs) : undefined;
     this.#noteWatchdog();
     this.#noteFence();
     const restart = requests.pendingRestart;
@@ -155,11 +156,14 @@ export class Observer {
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
       ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease(), leaseRenewedFrom: refreshStarted } : {}),
       ...(leaderTimeline ? { leaderTimeline } : {}),
-      ...(failsafeEnabled(this.#dynamic)
+      // The key as etcd may hold it (the round asked its members); the acceptance also with failsafe mode off: a
+      // promise made to the leader holds for its ttl.
+      ...(failsafeEnabled(this.#dynamic) || failsafe.accepted || failsafe.enabledSeenAt !== undefined
         ? {
           failsafe: {
-            key: this.#view?.failsafe ?? null,
+            key: failsafe.key,
             accepted: failsafe.accepted,
+            ...(failsafe.enabledSeenAt !== undefined ? { enabledSeenAt: failsafe.enabledSeenAt } : {}),
             ...(round ? { round } : {}),
           },
         }
@@ -181,7 +185,7 @@ export class Observer {
     dcs.setRetryTimeout(this.#dynamic.retryTimeout);
     // Believe in our lock only while etcd itself names us (the API's /leader and /primary read this belief).
     if (cluster.leader?.name !== this.deps.name) this.parts.lease.forget();
-    this.parts.failsafe.dcsAnswered(cluster);
+    this.parts.failsafe.dcsAnswered(cluster, this.#dynamic);
   }
 
   /** Whether a required watchdog is usable; a change either way is logged once. */
