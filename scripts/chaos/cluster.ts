@@ -79,6 +79,8 @@ function memberYaml(o: {
   timing: Timing;
   /** `fencing.supervisor`: false with HACTL_CHAOS_FENCE_SUPERVISOR=off (to measure a host without it). */
   fenceSupervisor: boolean;
+  /** `failsafe_mode: true` in bootstrap.dcs with HACTL_CHAOS_FAILSAFE=on (failsafe mode, docs/operations.md). */
+  failsafe?: boolean;
 }): string {
   const { m, timing } = o;
   return `scope: ${o.scope}
@@ -100,7 +102,7 @@ bootstrap:
     ttl: ${timing.ttl}
     loop_wait: ${timing.loopWait}
     retry_timeout: ${timing.retryTimeout}
-    maximum_lag_on_failover: 1048576
+    maximum_lag_on_failover: 1048576${o.failsafe ? "\n    failsafe_mode: true" : ""}
     postgresql:
       use_pg_rewind: true
       use_slots: true
@@ -409,6 +411,7 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
           subnet: lab.subnet,
           timing,
           fenceSupervisor: Deno.env.get("HACTL_CHAOS_FENCE_SUPERVISOR") !== "off",
+          failsafe: Deno.env.get("HACTL_CHAOS_FAILSAFE") === "on",
         }),
         { mode: 0o600 },
       );

@@ -25,7 +25,8 @@
  * - `cut-all`: P's namespace drops all traffic on its bridge link (writer included);
  * - `cut-etcd`: P's namespace drops outgoing connections to etcd's client port (its own etcd member's too; the etcd
  *   cluster itself stays whole);
- * - `etcd-outage`: every etcd member SIGKILLed for ttl + 5 s, then restarted (no failsafe mode);
+ * - `etcd-outage`: every etcd member SIGKILLed for ttl + 5 s, then restarted (failsafe mode only with
+ *   HACTL_CHAOS_FAILSAFE=on);
  * - `etcd-leader-kill`: SIGKILL of the etcd raft leader, restarted after 5 s;
  * - `ttl-increase-cut-etcd`: `hactl edit-config -s ttl=<3 x ttl>` (10 -> 30), and as soon as P has run a
  *   cycle with it, P's namespace drops outgoing connections to etcd's client port (as `cut-etcd`); the ttl is set

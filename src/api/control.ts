@@ -48,6 +48,8 @@ export interface ControlDeps {
   deleteScheduledRestart?(): DeleteRestartResult;
   /** Re-read the local configuration and reload Postgres (in the background). */
   reload?(): void;
+  /** A leader's `POST /failsafe` (failsafe mode): accepted (200 `Accepted`, `lsn`) or refused saying why. */
+  failsafeCall?(body: unknown): { status: number; body: string; lsn?: number; ttl?: number };
 }
 
 /**

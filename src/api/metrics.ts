@@ -163,20 +163,20 @@ const METRICS: readonly MetricDef[] = [
     name: "patroni_failsafe_mode_is_active",
     type: "gauge",
     help: "Value is 1 if failsafe mode is active, 0 if inactive.",
-    value: () => 0,
+    value: ({ s }) => b(s.failsafe?.active === true),
   },
   {
     name: "patroni_failsafe_mode_enabled",
     type: "gauge",
     help: "Value is 1 if failsafe mode is enabled, 0 if disabled.",
-    // hactl does not implement failsafe mode yet (an agent does not take the leader key while it is set).
-    value: () => 0,
+    // 0 while failsafe_mode is refused as not implemented (src/core/failsafe.ts `failsafeEnabled`).
+    value: ({ s }) => b(s.failsafe?.enabled === true),
   },
   {
     name: "patroni_failsafe_member",
     type: "gauge",
     help: "Value is 1 if this node is a failsafe member, 0 otherwise.",
-    value: () => 0,
+    value: ({ s }) => b(s.failsafe?.member === true),
   },
   {
     name: "patroni_postgres_timeline",

@@ -9,6 +9,7 @@
  */
 import type { PeerClient } from "../core/ports.ts";
 import type { PeerStatus } from "../core/types.ts";
+import type { FailsafeAnswer } from "../core/failsafe_types.ts";
 
 /** Credentials for the optional `Authorization: Basic` header (from `ctl.authentication`/`restapi`). */
 export interface PeerClientOptions {
@@ -109,6 +110,53 @@ export class HttpPeerClient implements PeerClient {
   /** Ask every member at once; each answer (or failure) arrives within `timeoutMs`. Never throws. */
   fetchStatuses(members: { name: string; apiUrl: string }[], timeoutMs: number): Promise<PeerStatus[]> {
     return Promise.all(members.map((m) => this.#fetchOne(m.name, m.apiUrl, timeoutMs)));
+  }
+
+  /**
+   * The leader's failsafe round: `POST /failsafe` (the member's api_url with the path replaced, as Patroni does)
+   * to every member at once, each bounded by `timeoutMs`. Accepted: 200 with the body `Accepted`; the member's WAL
+   * position comes back in the `lsn` header. Never throws.
+   */
+  postFailsafe(
+    members: { name: string; apiUrl: string }[],
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<FailsafeAnswer[]> {
+    return Promise.all(members.map((m) => this.#postFailsafeOne(m.name, m.apiUrl, body, timeoutMs)));
+  }
+
+  async #postFailsafeOne(
+    name: string,
+    apiUrl: string,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<FailsafeAnswer> {
+    try {
+      const headers = new Headers({ "Content-Type": "application/json" });
+      if (this.#authorization) headers.set("Authorization", this.#authorization);
+      const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
+      const init: RequestInit & { client?: Deno.HttpClient } = {
+        method: "POST",
+        headers,
+        signal,
+        body: JSON.stringify(body),
+      };
+      if (this.#httpClient) init.client = this.#httpClient;
+      const res = await fetch(new URL("/failsafe", apiUrl), init);
+      const text = await res.text();
+      const lsn = Number.parseInt(res.headers.get("lsn") ?? "", 10);
+      const ttl = Number.parseInt(res.headers.get("ttl") ?? "", 10);
+      const accepted = res.status === 200 && text === "Accepted";
+      return {
+        name,
+        accepted,
+        lsn: Number.isFinite(lsn) ? lsn : null,
+        ...(Number.isFinite(ttl) && ttl > 0 ? { ttl } : {}),
+        ...(accepted ? {} : { error: `${res.status} ${text.slice(0, 200)}` }),
+      };
+    } catch (err) {
+      return { name, accepted: false, error: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   async #fetchOne(name: string, apiUrl: string, timeoutMs: number): Promise<PeerStatus> {

@@ -62,6 +62,8 @@ export function routeTable(deps: ApiDeps, r: Responses): Map<string, Route> {
     [routeKey("POST", "reinitialize"), control((req, c) => reinitializeRoute(r, req, c))],
     [routeKey("POST", "restart"), control((req, c) => restartRoute(r, req, c))],
     [routeKey("POST", "reload"), control((_req, c) => r.html(postReload(c)))],
+    [routeKey("GET", "failsafe"), read(() => failsafeKeyRoute(deps, r))],
+    [routeKey("POST", "failsafe"), control((req, c) => failsafeCallRoute(r, req, c))],
     [routeKey("DELETE", "switchover"), control(async (_req, c) => r.html(await deleteSwitchover(c)))],
     [routeKey("DELETE", "restart"), control((_req, c) => r.html(deleteRestart(c)))],
     [routeKey("PATCH", "config"), control((req, c) => changeConfigRoute(r, req, c, "PATCH"))],
@@ -83,6 +85,28 @@ function metricsRoute(deps: ApiDeps, r: Responses): Response {
       headers: r.headers("text/plain; version=0.0.4; charset=utf-8"),
     },
   );
+}
+
+/** `GET /failsafe`: the `failsafe` key as last read (Patroni's 502 when it is not set). */
+function failsafeKeyRoute(deps: ApiDeps, r: Responses): Response {
+  const key = deps.snapshot().cluster?.failsafe;
+  return key ? r.json(200, key) : r.text(502, "failsafe mode is not active (no failsafe key)");
+}
+
+/** `POST /failsafe`: a leader without etcd asks whether it may keep running (src/shell/failsafe.ts answers). */
+async function failsafeCallRoute(r: Responses, req: Request, c: ControlDeps): Promise<Response> {
+  if (!c.failsafeCall) return r.text(502, "failsafe mode is not available");
+  let body: unknown = null;
+  try {
+    body = JSON.parse(await req.text());
+  } catch {
+    return r.text(400, "the request body is not JSON");
+  }
+  const reply = c.failsafeCall(body);
+  const res = r.text(reply.status, reply.body);
+  if (reply.lsn !== undefined) res.headers.set("lsn", String(reply.lsn));
+  if (reply.ttl !== undefined) res.headers.set("ttl", String(reply.ttl));
+  return res;
 }
 
 async function clusterRoute(deps: ApiDeps, r: Responses): Promise<Response> {

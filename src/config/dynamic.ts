@@ -255,7 +255,7 @@ function readParameters(r: LenientReader, pg: Doc): Record<string, Scalar> {
  * - `postgresql.parameters`: `listen_addresses`, `port`, `cluster_name` are dropped; reserved GUCs with an
  *   invalid value fall back to their default (§3.4);
  * - a key hactl does not support yet, set to a value that changes behaviour, is ignored with a warning, and when
- *   it is a promise (`synchronous_mode`, `standby_cluster`, `failsafe_mode`) it is named in
+ *   it is a promise (`synchronous_mode`, `standby_cluster`) it is named in
  *   `unsupportedGuarantees` (the agent then does not take the leader key); unknown keys are warned about.
  *
  * The document itself is not modified (the DCS document is never rewritten).
@@ -299,6 +299,7 @@ export function normalizeDynamic(
         min.isolation_fence_timeout,
       ),
       parameters,
+      ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

@@ -7,7 +7,7 @@
  *   another unsupported key (`dependsOn`) are warned about instead;
  * - `not applicable`: Patroni internals with no meaning here (warned about, never fatal), or another DCS than
  *   etcd v3 (refused by the DCS section's reader).
- * `guarantee` marks the dynamic keys whose promise (synchronous replication, a standby cluster, failsafe) an
+ * `guarantee` marks the dynamic keys whose promise (synchronous replication, a standby cluster) an
  * agent must not lead under without keeping it (src/core/unsupported_config.ts).
  *
  * Pure data, checked against Patroni's schema and docs and against what hactl's code acts on; the table in
@@ -371,7 +371,9 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   notYet(dynamic(SYNC, "false"), "false", { guarantee: true }),
   notYet(dynamic("synchronous_mode_strict", "false"), "false", { guarantee: true }),
   notYet(dynamic("synchronous_node_count", "1"), "default", { dependsOn: SYNC }),
-  notYet(dynamic("failsafe_mode", "false"), "false", { guarantee: true }),
+  dynamic("failsafe_mode", "false", {
+    note: "a leader that loses etcd keeps its primary while every member of the failsafe key confirms it",
+  }),
   dynamic("check_timeline", "false"),
   dynamic("pause", "false"),
   dynamic("member_slots_ttl", "1800"),

@@ -46,6 +46,7 @@ import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
 import { withLeaseMove } from "./lease_ttl.ts";
 import { finalPositionWait } from "./handover_wait.ts";
 import { withHistoryBeforeRelease } from "./history_on_release.ts";
+import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -93,7 +94,9 @@ function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision
     const d = decidePaused(obs, memory, ctx);
     return { ...d, reason: `PAUSE: ${d.reason}` };
   }
-  if (obs.dcs.kind === "unreachable") return decideDcsUnreachable(obs, memory);
+  if (obs.dcs.kind === "unreachable") {
+    return decideFailsafeOffline(obs, memory, ctx) ?? decideDcsUnreachable(obs, memory);
+  }
   const c = cycleOf(obs, memory, ctx, obs.dcs.cluster);
   for (const rule of RULES) {
     const d = rule(c);
@@ -187,8 +190,9 @@ function decideRunning(c: Cycle): Decision {
   if (restart.kind === "restart" && restartable) return planRestart(c, restart.reason);
 
   let d: Decision;
-  if (!view.leader) d = fenceUnusableInRace(c) ?? finalPositionWait(c) ?? decideLeaderRace(c);
-  else if (holdsLock) d = decideAsLeader(c);
+  if (!view.leader) {
+    d = fenceUnusableInRace(c) ?? failsafeHoldsRace(c) ?? finalPositionWait(c) ?? decideLeaderRace(c);
+  } else if (holdsLock) d = decideAsLeader(c);
   else d = decideAsReplica(c);
   if (restart.kind === "drop") {
     d = {

@@ -14,6 +14,7 @@ import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
 import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
+import { failsafeKeyAction } from "./failsafe.ts";
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -118,6 +119,8 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   }
   const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
   if (history) actions.push({ type: "write_history", history });
+  const failsafe = failsafeKeyAction(view, ctx);
+  if (failsafe) actions.push(failsafe);
   if (ctx.dynamic.useSlots) {
     actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, mem.membersSeen) });
   }

@@ -88,6 +88,11 @@ export interface IsolationInput {
   dcsLastSuccess: number | null;
   /** When the oldest etcd call made since the last success started (null: none pending or failed since). */
   dcsUnansweredSince: number | null;
+  /**
+   * Failsafe mode: the start of the last round of `POST /failsafe` that every member of the `failsafe` key
+   * accepted (src/core/failsafe.ts). Such a round counts as the replicas heard from at its start.
+   */
+  failsafeConfirmedAt?: number | null;
 }
 
 function applies(i: IsolationInput): boolean {
@@ -99,7 +104,10 @@ export function isolationVerdict(i: IsolationInput): string | null {
   if (!applies(i) || i.unconfirmedSince === null || i.dcsUnansweredSince === null) return null;
   // Before the first answer from etcd (agent start) there is no lease to lose yet: the ordinary rules decide.
   if (i.dcsLastSuccess === null) return null;
-  const replicasSilent = i.now - i.unconfirmedSince;
+  // A failsafe round every member accepted is the replicas' answer too (they are alive, reachable, and none of
+  // them takes part in a race for ttl): the replicas are silent only since the later of the two.
+  const heardAt = Math.max(i.unconfirmedSince, i.failsafeConfirmedAt ?? -Infinity);
+  const replicasSilent = i.now - heardAt;
   const dcsSilent = i.now - i.dcsUnansweredSince;
   if (replicasSilent < i.timeoutMs || dcsSilent < i.timeoutMs) return null;
   return `no replica has confirmed WAL for ${

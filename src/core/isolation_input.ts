@@ -40,6 +40,8 @@ export interface IsolationReadings {
   unconfirmedSince: number | null;
   dcsLastSuccess: number | null;
   dcsUnansweredSince: number | null;
+  /** Failsafe mode: the start of the last round every member accepted (src/core/isolation.ts). */
+  failsafeConfirmedAt?: number | null;
 }
 
 /** The isolation check's input: failover candidates are the other members of the last view that are not nofailover. */
@@ -56,5 +58,6 @@ export function isolationInput(r: IsolationReadings): IsolationInput {
     unconfirmedSince: r.unconfirmedSince,
     dcsLastSuccess: r.dcsLastSuccess,
     dcsUnansweredSince: r.dcsUnansweredSince,
+    ...(r.failsafeConfirmedAt != null ? { failsafeConfirmedAt: r.failsafeConfirmedAt } : {}),
   };
 }

@@ -80,6 +80,11 @@ export interface PeersToAskOptions {
   previousMembers?: readonly Member[];
   /** Wall-clock epoch ms: a switchover scheduled for later is not checked yet. */
   wallNow?: number;
+  /**
+   * Failsafe mode: the `failsafe` key, whose members are asked in a race too (as Patroni races among them): a
+   * primary kept by failsafe rounds whose member key has expired still vetoes a race it would not see otherwise.
+   */
+  failsafe?: Record<string, string> | null;
 }
 
 /**
@@ -117,7 +122,11 @@ export function peersToAsk(
   const byName = new Map<string, Member>();
   for (const m of opts.previousMembers ?? []) byName.set(m.name, m);
   for (const m of view.members) byName.set(m.name, m);
-  return asked([...byName.values()]);
+  const out = asked([...byName.values()]);
+  for (const [name, apiUrl] of Object.entries(opts.failsafe ?? {})) {
+    if (name !== me && apiUrl && !byName.has(name)) out.push({ name, apiUrl });
+  }
+  return out;
 }
 
 /**

@@ -81,6 +81,8 @@ export interface Dcs {
   writeStatus(optime: number, slots?: Record<string, number>): Promise<void>;
   /** Write `history`. */
   setHistory(history: HistoryEntry[]): Promise<void>;
+  /** Write `failsafe` (the leader's failsafe topology, `{"<name>":"<api_url>",...}`). */
+  writeFailsafe(value: Record<string, string>): Promise<void>;
   /** Write `failover`; with `modRevision` as CAS. */
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /**
@@ -171,6 +173,16 @@ export interface PeerClient {
     members: { name: string; apiUrl: string }[],
     timeoutMs: number,
   ): Promise<import("./types.ts").PeerStatus[]>;
+  /**
+   * The leader's failsafe round: `POST <api_url>/failsafe` with `body` to every member, in parallel, each bounded by
+   * `timeoutMs`; never throws (a member that does not answer 200 `Accepted` has `accepted: false`). Optional: a
+   * client without it runs no round, and a primary without etcd then demotes.
+   */
+  postFailsafe?(
+    members: { name: string; apiUrl: string }[],
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<import("./failsafe_types.ts").FailsafeAnswer[]>;
 }
 
 export { slotNameFor } from "./slots.ts";

@@ -1,13 +1,12 @@
 /**
- * The vocabulary shared by every module: what the DCS holds (ClusterView), what Postgres looks like from the
- * outside (PgObservation), what one HA cycle sees (Observation) and what it may do (Action).
- *
- * Pure: imports only other pure type files, touches no I/O. Names: the *leader* holds the DCS key, *primary* and
- * *replica* are Postgres roles, a *member* is a registered agent.
+ * The vocabulary shared by every module: what the DCS holds (ClusterView), what Postgres looks like (PgObservation),
+ * what one HA cycle sees (Observation) and may do (Action). Pure: imports only other pure type files. Names: the
+ * *leader* holds the DCS key, *primary* and *replica* are Postgres roles, a *member* is a registered agent.
  *
  * @module
  */
 import type { SwitchWal } from "./wal_probe.ts";
+import type * as F from "./failsafe_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -140,7 +139,7 @@ export interface StoredConfig {
  * One consistent picture of `/<namespace>/<scope>/` in etcd. Absent keys are `null`.
  * Undecodable values are reported in `problems` rather than thrown (garbage in etcd must not stop the agent).
  */
-export interface ClusterView {
+export interface ClusterView extends F.FailsafeViewPart {
   /** `null` = key absent; `""` = bootstrap in progress; otherwise the system identifier. */
   initialize: string | null;
   config: StoredConfig | null;
@@ -325,7 +324,7 @@ export type DcsObservation =
   | { kind: "unreachable"; since: number; error: string };
 
 /** Dynamic settings after validation and timing-rule adjustment. */
-export interface DynamicSettings {
+export interface DynamicSettings extends F.FailsafeSettingsPart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;
@@ -346,13 +345,13 @@ export interface DynamicSettings {
   parameters: Record<string, string | number | boolean>;
   /**
    * Keys of the dynamic config that promise what hactl cannot keep yet (`synchronous_mode`, `standby_cluster`,
-   * `failsafe_mode`, ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).
+   * ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).
    */
   unsupportedGuarantees?: readonly string[];
 }
 
 /** Everything one cycle of `decide` may look at. Time is an input (ms on a monotonic clock). */
-export interface Observation {
+export interface Observation extends F.FailsafeObservationPart {
   now: number;
   /** Wall-clock epoch ms, for timestamps written into the DCS (`history`). */
   wallNow: number;
@@ -493,7 +492,8 @@ export type Action =
   /** Forget the restart intent (its conditions no longer hold, or it came too late). */
   | { type: "drop_restart"; reason: string }
   /** Rewrite postgresql.conf for the role and reload Postgres (always when `force`, else when it changed). */
-  | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean };
+  | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean }
+  | F.FailsafeAction;
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =
@@ -557,7 +557,7 @@ export interface RoleChangeRecord {
  * What the agent knows about itself right now, published after every cycle and refreshed by the status
  * monitor about once a second. The REST API answers health checks from this snapshot alone (no SQL per request).
  */
-export interface NodeSnapshot {
+export interface NodeSnapshot extends F.FailsafeSnapshotPart {
   name: string;
   scope: string;
   /** The Postgres state string (`running`, `starting`, `stopped`, ...). */

@@ -140,6 +140,7 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
       scheduleRestart: (conditions, schedule, at) => agent.scheduleRestart(conditions, schedule, at),
       deleteScheduledRestart: () => agent.deleteScheduledRestart(),
       reload: () => w.reload(),
+      failsafeCall: (body) => agent.failsafeCall(body),
     },
   });
 }

@@ -34,7 +34,12 @@ export function peerClientFor(c: Config, client: Deno.HttpClient | undefined): H
 
 /** The peer client the agent and the API use: always the one of the configuration in effect. */
 export function runningPeers(running: Running): PeerClient {
-  return { fetchStatuses: (members, timeoutMs) => running.peerClient.fetchStatuses(members, timeoutMs) };
+  return {
+    fetchStatuses: (members, timeoutMs) => running.peerClient.fetchStatuses(members, timeoutMs),
+    postFailsafe: (members, body, timeoutMs) =>
+      running.peerClient.postFailsafe?.(members, body, timeoutMs) ??
+        Promise.resolve(members.map((m) => ({ name: m.name, accepted: false, error: "no failsafe client" }))),
+  };
 }
 
 /** `postgresql.callbacks` of a configuration, run with its scope; a failing callback is a warning. */

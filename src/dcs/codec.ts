@@ -40,6 +40,7 @@ export const KEYS = {
   status: "status",
   legacyOptime: "optime/leader",
   sync: "sync",
+  failsafe: "failsafe",
   members: "members/",
 } as const;
 
@@ -251,6 +252,25 @@ function decodeHistory(kv: RawKv, problems: string[]): HistoryEntry[] | null {
   return entries;
 }
 
+/** `failsafe` value, as Patroni writes it: a compact JSON object of member name -> REST API url. */
+export function encodeFailsafe(value: Record<string, string>): string {
+  return JSON.stringify(value);
+}
+
+function decodeFailsafe(kv: RawKv, problems: string[]): Record<string, string> | null {
+  const parsed = parseJson(kv.value);
+  const v = parsed.ok ? parsed.value : null;
+  if (
+    !v || typeof v !== "object" || Array.isArray(v) || !Object.values(v).every((u) => typeof u === "string")
+  ) {
+    problems.push(
+      `failsafe: expected a JSON object of member name to api url, found ${quote(kv.value)}; ignored`,
+    );
+    return null;
+  }
+  return { ...(v as Record<string, string>) };
+}
+
 /**
  * Decode the key-values of one range over `prefix` (e.g. `/service/pg/`) into a `ClusterView`.
  * Keys outside the prefix and unknown keys are ignored; garbage values become notes in `problems`.
@@ -296,6 +316,7 @@ export function decodeCluster(kvs: RawKv[], prefix: string, revision: string): C
   const failoverKv = get(KEYS.failover);
   const syncKv = get(KEYS.sync);
   const historyKv = get(KEYS.history);
+  const failsafeKv = get(KEYS.failsafe);
   return {
     initialize: initKv ? initKv.value : null,
     config: configKv ? decodeConfig(configKv, problems) : null,
@@ -305,6 +326,7 @@ export function decodeCluster(kvs: RawKv[], prefix: string, revision: string): C
     failover: failoverKv ? decodeFailover(failoverKv, problems) : null,
     sync: syncKv ? decodeSync(syncKv, problems) : null,
     history: historyKv ? decodeHistory(historyKv, problems) : null,
+    ...(failsafeKv ? { failsafe: decodeFailsafe(failsafeKv, problems) } : {}),
     revision,
     problems,
   };

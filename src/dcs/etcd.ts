@@ -23,6 +23,7 @@ import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../core
 import {
   clusterPrefix,
   clusterPrefixProblem,
+  encodeFailsafe,
   encodeHistory,
   encodeJson,
   encodeStatus,
@@ -264,6 +265,10 @@ export class EtcdDcs implements Dcs {
 
   async setHistory(history: HistoryEntry[]): Promise<void> {
     await this.#put("put history", KEYS.history, encodeHistory(history));
+  }
+
+  async writeFailsafe(value: Record<string, string>): Promise<void> {
+    await this.#put("put failsafe", KEYS.failsafe, encodeFailsafe(value));
   }
 
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean> {

@@ -46,6 +46,7 @@ import {
 import type { AgentDeps } from "./deps.ts";
 import { Executor } from "./executor.ts";
 import { closeWatchdogAtSafepoint, LeaseFence } from "./fence.ts";
+import { type FailsafeCallReply, FailsafeState } from "./failsafe.ts";
 import { IsolationMonitor } from "./isolation.ts";
 import { JobRunner } from "./jobs.ts";
 import { Observer } from "./observe.ts";
@@ -70,6 +71,7 @@ export class Agent {
   #jobs: JobRunner;
   #lease: LeaseFence;
   #isolation: IsolationMonitor;
+  #failsafe: FailsafeState;
   #requests: Requests;
   #observer: Observer;
   #executor: Executor;
@@ -100,6 +102,7 @@ export class Agent {
       () => closeWatchdogAtSafepoint(deps, "demote"),
     );
     this.#isolation = new IsolationMonitor(deps, wake);
+    this.#failsafe = new FailsafeState(deps);
     this.#lease = new LeaseFence(deps, {
       paused: () => this.dynamic.pause,
       stopped: () => this.#stopped,
@@ -119,6 +122,7 @@ export class Agent {
       requests: this.#requests,
       lease: this.#lease,
       isolation: this.#isolation,
+      failsafe: this.#failsafe,
     };
     this.#observer = new Observer(deps, parts);
     this.#executor = new Executor(deps, {
@@ -454,8 +458,14 @@ export class Agent {
       watchdogFailed: observer.watchdogUnusable !== null,
       ...(this.deps.fence ? { fenceSupervisor: fenceReport(observer.fenceUnusable) } : {}),
       roleChanges: this.#roleChanges.records,
+      failsafe: this.#failsafe.report(observer.view, this.dynamic),
       ...(scheduledRestart ? { scheduledRestart } : {}),
     };
+  }
+
+  /** A leader's `POST /failsafe` (src/shell/failsafe.ts): accepted, remembered, or refused saying why. */
+  failsafeCall(body: unknown): FailsafeCallReply {
+    return this.#failsafe.call(body, this.#observer.view, this.dynamic, this.#observer.pg);
   }
 
   #context(): HaContext {

@@ -20,6 +20,7 @@ import type { Action, DynamicSettings, Observation } from "../core/types.ts";
 import type { AgentDeps } from "./deps.ts";
 import { closeWatchdogAtSafepoint, type LeaseFence } from "./fence.ts";
 import type { IsolationMonitor } from "./isolation.ts";
+import type { FailsafeState } from "./failsafe.ts";
 import type { JobRunner } from "./jobs.ts";
 import type { Requests } from "./requests.ts";
 
@@ -29,6 +30,7 @@ export interface ExecutorParts {
   requests: Requests;
   lease: LeaseFence;
   isolation: IsolationMonitor;
+  failsafe: FailsafeState;
   roleChanges: RoleChangeRecorder;
   context(): HaContext;
   dynamic(): DynamicSettings;
@@ -128,6 +130,29 @@ export class Executor {
     return fence === null ? null : `the fencing supervisor is not running (${fence})`;
   }
 
+  /**
+   * Failsafe mode: every member of the `failsafe` key accepted the round that started at `since`, and none of them
+   * takes part in a race for ttl from its acceptance (later than `since`). That counts as a renewal that started at
+   * `since`: the fence is re-armed from it, the isolation monitor counts the replicas as heard, the watchdog is
+   * pinged (unless the answer came too late to ping it before `since + ttl`). False (the plan stops, the fence armed
+   * before keeps its deadline) when the watchdog or the fencing supervisor is not usable.
+   */
+  #failsafeKept(since: number, membersTtl: number): boolean {
+    const { lease, isolation, failsafe } = this.parts;
+    const dynamic = this.parts.dynamic();
+    const keyLease = this.deps.dcs.heldLease();
+    const ttl = Math.min(membersTtl, keyLease ? fenceTtl(keyLease, dynamic.ttl) : dynamic.ttl);
+    const wd = this.deps.watchdog;
+    const now = this.deps.clock.now();
+    const timeout = wd ? (wd.pingTimeout ? wd.pingTimeout(ttl) : ttl - DEFAULT_WATCHDOG_SAFETY_MARGIN) : null;
+    if (renewalStale(since, now, ttl, timeout)) return false;
+    if (this.deps.fence?.unusable()) return false;
+    lease.renewed(since, ttl);
+    isolation.failsafeConfirmed(since);
+    failsafe.kept(since);
+    return !(wd && !wd.keepalive(ttl, dynamic.loopWait));
+  }
+
   async #apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {
     const { dcs, pg } = this.deps;
     const { jobs, requests } = this.parts;
@@ -193,6 +218,12 @@ export class Executor {
         return true;
       case "clear_failover":
         return await dcs.setFailover({}, action.modRevision);
+      case "write_failsafe":
+        this.parts.failsafe.writing(action.value);
+        await dcs.writeFailsafe(action.value);
+        return true;
+      case "failsafe_keep":
+        return this.#failsafeKept(action.since, action.ttl);
     }
   }
 }

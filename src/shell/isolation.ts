@@ -21,6 +21,8 @@ export class IsolationMonitor {
   /** When the oldest etcd call since the last success started (null: none unanswered). */
   #dcsUnansweredSince: number | null = null;
   #fencing = false;
+  /** Failsafe mode: the start of the last round every member accepted (monotonic ms), or null. */
+  #failsafeConfirmedAt: number | null = null;
 
   constructor(private readonly deps: AgentDeps, private readonly wake: () => void) {}
 
@@ -33,6 +35,11 @@ export class IsolationMonitor {
   answered(): void {
     this.#dcsUnansweredSince = null;
     this.#dcsLastSuccess = this.deps.clock.now();
+  }
+
+  /** Failsafe mode: every member of the `failsafe` key accepted the round that started at `since`. */
+  failsafeConfirmed(since: number): void {
+    this.#failsafeConfirmedAt = since;
   }
 
   /**
@@ -56,6 +63,7 @@ export class IsolationMonitor {
       unconfirmedSince: this.#confirmations.unconfirmedSince,
       dcsLastSuccess: this.#dcsLastSuccess,
       dcsUnansweredSince: this.#dcsUnansweredSince,
+      failsafeConfirmedAt: this.#failsafeConfirmedAt,
     });
     const why = isolationVerdict(input);
     if (why === null) {

@@ -21,6 +21,8 @@ import {
   type PgObservation,
 } from "../core/types.ts";
 import type { AgentDeps } from "./deps.ts";
+import type { FailsafeState } from "./failsafe.ts";
+import { failsafeEnabled } from "../core/failsafe.ts";
 import type { LeaseFence } from "./fence.ts";
 import type { IsolationMonitor } from "./isolation.ts";
 import type { JobRunner } from "./jobs.ts";
@@ -32,6 +34,7 @@ export interface ObserverParts {
   requests: Requests;
   lease: LeaseFence;
   isolation: IsolationMonitor;
+  failsafe: FailsafeState;
 }
 
 /** Takes the cycle's observation and keeps the world as last seen. */
@@ -125,11 +128,17 @@ export class Observer {
     const others = peersToAsk(dcsObs, pgObs, jobs.busy, this.deps.name, {
       previousMembers: this.#previousMembers,
       wallNow: clock.wallNow(),
+      // Also with failsafe mode off: a primary kept by failsafe rounds that lost etcd (its member key gone) still
+      // vetoes a race.
+      failsafe: this.#view?.failsafe ?? null,
     });
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     // The leader's timeline history, only when this member may have left it (src/core/divergence.ts).
     const checkAgainst = divergenceCheckTarget(dcsObs, pgObs, jobs.busy, this.deps.name, this.#dynamic.pause);
     const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst, walProbe(pgObs)) : null;
+    // Failsafe mode: the leader without etcd asks every member of the failsafe key (src/shell/failsafe.ts).
+    const failsafe = this.parts.failsafe;
+    const round = dcsObs.kind === "unreachable" ? await failsafe.round(this.#dynamic, pgObs) : undefined;
     this.#noteWatchdog();
     this.#noteFence();
     const restart = requests.pendingRestart;
@@ -147,6 +156,18 @@ export class Observer {
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
       ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease(), leaseRenewedFrom: refreshStarted } : {}),
       ...(leaderTimeline ? { leaderTimeline } : {}),
+      // The key as etcd may hold it (the round asked its members); the acceptance also with failsafe mode off: a
+      // promise made to the leader holds for its ttl.
+      ...(failsafeEnabled(this.#dynamic) || failsafe.accepted || failsafe.enabledSeenAt !== undefined
+        ? {
+          failsafe: {
+            key: failsafe.key,
+            accepted: failsafe.accepted,
+            ...(failsafe.enabledSeenAt !== undefined ? { enabledSeenAt: failsafe.enabledSeenAt } : {}),
+            ...(round ? { round } : {}),
+          },
+        }
+        : {}),
     };
   }
 
@@ -164,6 +185,7 @@ export class Observer {
     dcs.setRetryTimeout(this.#dynamic.retryTimeout);
     // Believe in our lock only while etcd itself names us (the API's /leader and /primary read this belief).
     if (cluster.leader?.name !== this.deps.name) this.parts.lease.forget();
+    this.parts.failsafe.dcsAnswered(cluster, this.#dynamic);
   }
 
   /** Whether a required watchdog is usable; a change either way is logged once. */

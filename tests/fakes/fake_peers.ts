@@ -14,11 +14,18 @@
 import { parsePeerStatus } from "../../src/api/peer_client.ts";
 import type { PeerClient } from "../../src/core/ports.ts";
 import type { PeerStatus } from "../../src/core/types.ts";
+import type { FailsafeAnswer } from "../../src/core/failsafe_types.ts";
 
 /** Who answers `GET /patroni` in the simulated network. */
 export interface PeerDirectory {
   /** The status body member `target` (found by its api_url) serves to `asker`, or null when there is no answer. */
   statusBody(asker: string, apiUrl: string): Promise<Record<string, unknown> | null>;
+  /** The answer member `target` gives `asker`'s `POST /failsafe` with `body`, or null when there is no answer. */
+  failsafeCall?(
+    asker: string,
+    apiUrl: string,
+    body: Record<string, unknown>,
+  ): Promise<{ status: number; body: string; lsn?: number; ttl?: number } | null>;
 }
 
 /** One member's peer client over a {@link PeerDirectory}. Never throws, like the real one. */
@@ -41,6 +48,31 @@ export class FakePeerClient implements PeerClient {
         return body === null ? { name: m.name, reachable: false } : parsePeerStatus(m.name, body);
       } catch {
         return { name: m.name, reachable: false };
+      }
+    }));
+  }
+
+  /** The leader's failsafe round over the directory (as the real client: 200 `Accepted` is an acceptance). */
+  postFailsafe(
+    members: { name: string; apiUrl: string }[],
+    body: Record<string, unknown>,
+    _timeoutMs: number,
+  ): Promise<FailsafeAnswer[]> {
+    return Promise.all(members.map(async (m): Promise<FailsafeAnswer> => {
+      this.requests.push([this.#me, m.name]);
+      try {
+        const reply = await this.#directory.failsafeCall?.(this.#me, m.apiUrl, body) ?? null;
+        if (reply === null) return { name: m.name, accepted: false, error: "no answer" };
+        const accepted = reply.status === 200 && reply.body === "Accepted";
+        return {
+          name: m.name,
+          accepted,
+          lsn: reply.lsn ?? null,
+          ...(reply.ttl !== undefined ? { ttl: reply.ttl } : {}),
+          ...(accepted ? {} : { error: reply.body }),
+        };
+      } catch (err) {
+        return { name: m.name, accepted: false, error: String(err) };
       }
     }));
   }

@@ -15,6 +15,7 @@ import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../../s
 import {
   clusterPrefix,
   decodeCluster,
+  encodeFailsafe,
   encodeHistory,
   encodeJson,
   encodeStatus,
@@ -280,6 +281,10 @@ export class MemoryDcs implements Dcs {
 
   setHistory(history: HistoryEntry[]): Promise<void> {
     return this.#async(() => void this.#casPut("put history", KEYS.history, encodeHistory(history)));
+  }
+
+  writeFailsafe(value: Record<string, string>): Promise<void> {
+    return this.#async(() => void this.#casPut("put failsafe", KEYS.failsafe, encodeFailsafe(value)));
   }
 
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean> {

@@ -157,6 +157,11 @@ function switchover(c: FaultContext, f: Fault, settled: boolean): void {
   c.sim.requestFailover(leader ? { leader, ...candidate } : { member: c.name });
 }
 
+/** Cut (or heal) every host's link to etcd: an etcd outage. */
+function etcdOutage(c: FaultContext, cut: boolean): void {
+  for (const m of c.sim.members) if (m.dcsPartitioned !== cut) c.sim.partitionDcs(m.name, cut);
+}
+
 /** Every fault kind the fuzzer draws from. */
 export const FAULT_KINDS: Record<string, FaultKind> = {
   "partition": {
@@ -169,6 +174,17 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
     what: "the host loses etcd only",
     schedule: (c) => (
       c.strike(() => c.sim.partitionDcs(c.name, true)), c.heal(() => c.sim.partitionDcs(c.name, false))
+    ),
+  },
+  "etcd-outage": {
+    what: "every host loses etcd (all of etcd is down), back later",
+    schedule: (c) => (c.strike(() => etcdOutage(c, true)), c.heal(() => etcdOutage(c, false))),
+  },
+  "failsafe-toggle": {
+    what: "edit-config sets failsafe_mode, unset when it heals (a leader without etcd then demotes again)",
+    schedule: (c) => (
+      c.strike(() => c.sim.setConfig({ failsafe_mode: true })),
+        c.heal(() => c.sim.setConfig({ failsafe_mode: false }))
     ),
   },
   "cut-link": {

@@ -3,16 +3,19 @@
  * (invariants.ts: a: one writable primary, b: promotion only under the lock, c: no foreign/lower upstream,
  * d: liveness once faults are healed, e: no key holder with an unusable supervisor, f: no new holder while the
  * config promises what hactl cannot keep, g: every fence deadline of the key holder within the lease that holds the
- * key; and the rules of its registry: acknowledged writes kept within the documented bounds, convergence of every
+ * key, h: a primary running without etcd has every failsafe member's confirmation within ttl; and the rules of its
+ * registry: acknowledged writes kept within the documented bounds, convergence of every
  * member that is up). fast-check
  * generates the schedules (and with `HACTL_SIM_SHRINK=1` shrinks a failing one).
  *
  * A schedule: a timing profile (with or without pg_rewind, two `maximum_lag_on_failover` bounds), random start
- * offsets per member, random job durations, a required watchdog on every host or none, a random order among
+ * offsets per member, random job durations, a required watchdog on every host or none, failsafe mode on or off, a
+ * random order among
  * members due at the same instant, port calls that take random virtual time (per-member start and promotion
  * durations among them), up to 8 faults from the registry (fuzz_faults.ts: partitions, one-way cuts, a stopped
  * WAL receiver, crashes, SIGTERM/SIGKILL/SIGSTOP of agents and fencing supervisors, flaky calls, Postgres operation
- * failures, edit-config of ttl/loop_wait/retry_timeout, clock steps, a whole-cluster restart, switchovers) and
+ * failures, edit-config of ttl/loop_wait/retry_timeout or failsafe_mode, etcd outages, clock steps, a
+ * whole-cluster restart, switchovers) and
  * client writes.
  *
  * `HACTL_SIM_SCHEDULES` sets the number of schedules (default 1,000: about a minute on a loaded 2-core machine),
@@ -63,6 +66,8 @@ interface Schedule {
   latency: number;
   /** Every agent has a required watchdog (simulated device that resets the host). */
   watchdog: boolean;
+  /** The cluster runs in failsafe mode (`failsafe_mode: true` in bootstrap.dcs). */
+  failsafe?: boolean;
   seconds: number;
   faults: Fault[];
   writes: { at: number; bytes: number }[];
@@ -89,6 +94,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   ),
   latency: fc.constantFrom(0, 50, 300),
   watchdog: fc.boolean(),
+  failsafe: fc.boolean(),
   seconds: fc.integer({ min: 300, max: 600 }),
   faults: fc.array(
     fc.record({
@@ -142,7 +148,11 @@ function quiet(sim: Sim, kind: string): boolean {
 /** Play one schedule; throws SimViolation when an invariant breaks. */
 async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void> {
   // pg_rewind on in one timing profile, off in the other: both rejoin paths are fuzzed.
-  const dcs = { ...TIMINGS[s.timing]!, postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 } };
+  const dcs = {
+    ...TIMINGS[s.timing]!,
+    postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 },
+    ...(s.failsafe ? { failsafe_mode: true } : {}),
+  };
   const sim = new Sim({
     members: 3,
     seed: s.seed,

@@ -12,12 +12,18 @@
  *   key, when edit-config lowered it since) while its fencing supervisor is not usable (it gives the key up, or the
  *   lease runs out, as a required watchdog makes it);
  * - (f) while the `config` key promises what hactl cannot keep (`synchronous_mode`, `standby_cluster`,
- *   `failsafe_mode`, ...), nobody but the member that held the leader key then holds it;
+ *   ...), nobody but the member that held the leader key then holds it;
  * - (g) every fence deadline of the member that holds the leader key is at or before the expiry of the lease that
  *   holds the key, as the etcd model sees it, whatever its Postgres runs as (a promotion under way too): its
  *   agent's own timer, the deadline the agent asked its fencing supervisor for (half a margin after that timer),
  *   the deadline the supervisor holds, and the watchdog device's when the simulation has watchdogs. The member
- *   stops being a writable primary before another can take the key.
+ *   stops being a writable primary before another can take the key. In failsafe mode a deadline past the expiry
+ *   is covered when every other member of the `failsafe` key accepted a `POST /failsafe` from the holder no more
+ *   than ttl before it (none of them races until then);
+ * - (h) failsafe: a primary that keeps running without etcd (its host cut from etcd, and no live lease of its own
+ *   on the leader key) has a confirmation from every other member listed in the `failsafe` key within the last
+ *   ttl, each member's own as it read it when it accepted (not in pause, where a primary keeps running without
+ *   the DCS).
  *
  * Every rule, these and the further ones, has an entry in the registry `RULES` (its text, and the known finding
  * that keeps it disabled until its fix lands); the further ones are checked by `brokenRule`:
@@ -108,6 +114,10 @@ export interface SimView {
   readonly history?: ClientHistory;
   /** Is the member in a declared terminal state? */
   terminal?(name: string): boolean;
+  /** Failsafe mode: the `failsafe` key as etcd holds it. */
+  failsafeKey?(): Record<string, string> | null;
+  /** Failsafe mode: the last `POST /failsafe` each member accepted (from which leader, when). */
+  readonly failsafeAccepts?: ReadonlyMap<string, { leader: string; at: number; ttl: number }>;
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
@@ -159,6 +169,11 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
     what:
       "every fence deadline of the key holder (agent timer, supervisor as asked and as held, watchdog) at or " +
       "before the expiry of the lease that holds the key",
+  },
+  h: {
+    what:
+      "a primary that keeps running without etcd has confirmation from every member listed in the failsafe key " +
+      "within the last ttl",
   },
   ackedKeptOnSwitchover: { what: "nothing acknowledged lost on a switchover" },
   ackedKeptOnCleanStop: {
@@ -265,7 +280,8 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     const broken = brokenStream(m.pg, checkHistories);
     if (broken !== null) return broken;
   }
-  const broken = unguardedLeader(sim) ?? refusedConfigHolder(sim) ?? fenceAfterLease(sim);
+  const broken = unguardedLeader(sim) ?? refusedConfigHolder(sim) ?? fenceAfterLease(sim) ??
+    failsafePrimary(sim);
   if (broken !== null) return broken;
   // Not while the `config` key promises what hactl cannot keep (faultActive): nobody may take the key then.
   const timing = sim.livenessSettings ?? sim.settings;
@@ -328,10 +344,46 @@ function fenceAfterLease(sim: SimView): string | null {
   for (const [what, at] of deadlines) {
     if (at === null || at === undefined) continue;
     evaluated("g");
-    if (at > expiry) {
+    if (at > expiry && !failsafeCovers(sim, m.name, at)) {
       return `(g) ${m.name}: the ${what} (${at / 1000}s) lies after the expiry of the lease that holds the ` +
         `leader key (${expiry / 1000}s): another member may promote before this one fences`;
     }
+  }
+  return null;
+}
+
+/**
+ * Failsafe mode: every other member of the `failsafe` key accepted a call from `leader` at or after `until - ttl`,
+ * so none of them takes part in a race before `until`; null (no key naming `leader`) is not a cover.
+ */
+function failsafeUnconfirmed(sim: SimView, leader: string, until: number): string[] | null {
+  const key = sim.failsafeKey?.() ?? null;
+  if (!key || !(leader in key)) return null;
+  // Each member stays out of a race for its own ttl (as it read it when it accepted) after accepting.
+  return Object.keys(key).filter((n) => {
+    if (n === leader) return false;
+    const a = sim.failsafeAccepts?.get(n);
+    return !a || a.leader !== leader || a.at + a.ttl * 1000 < until;
+  });
+}
+
+function failsafeCovers(sim: SimView, leader: string, until: number): boolean {
+  return failsafeUnconfirmed(sim, leader, until)?.length === 0;
+}
+
+/** Invariant (h): a primary running without etcd and without a live lease on the key is covered by failsafe. */
+function failsafePrimary(sim: SimView): string | null {
+  if (sim.settings.pause) return null;
+  const holder = sim.leaderKey();
+  const expiry = sim.leaderLeaseExpiry?.() ?? null;
+  for (const m of sim.members) {
+    if (!(m.dcsPartitioned || m.partitioned) || !m.pg.isRunningPrimary()) continue;
+    if (holder === m.name && expiry !== null && expiry > sim.now) continue;
+    evaluated("h");
+    const missing = failsafeUnconfirmed(sim, m.name, sim.now);
+    if (missing !== null && missing.length === 0) continue;
+    return `(h) ${m.name} runs as a primary without etcd and without a live lease, ` +
+      (missing === null ? "and no failsafe key names it" : `unconfirmed by ${missing.join(", ")} within ttl`);
   }
   return null;
 }

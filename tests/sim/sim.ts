@@ -48,6 +48,17 @@ export class Sim extends SimCore implements SimView {
     return this.etcd.leaseExpiryOf(this.prefix + KEYS.leader);
   }
 
+  /** The `failsafe` key as etcd holds it (null: not set or not an object). */
+  failsafeKey(): Record<string, string> | null {
+    const raw = this.etcd.get(OBSERVER, this.prefix + "failsafe")?.value;
+    try {
+      const v = raw ? JSON.parse(raw) : null;
+      return v && typeof v === "object" && !Array.isArray(v) ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The TTL (s) of the lease that holds the leader key, or null. */
   leaderLeaseTtl(): number | null {
     return this.etcd.leaseTtlOf(this.prefix + KEYS.leader);

@@ -71,6 +71,8 @@ export abstract class SimCore {
   readonly cuts = new Set<string>();
   /** The handover under way (a switchover or the clean stop of the leader), judged at the next promotion. */
   handover: Handover | null = null;
+  /** Failsafe mode: the last `POST /failsafe` each member accepted, from which leader, when (virtual ms). */
+  readonly failsafeAccepts = new Map<string, { leader: string; at: number; ttl: number }>();
   #pendingError: unknown = null;
   /** Detached cycles whose result is being taken in (time must not move meanwhile). */
   #finishing = 0;
@@ -179,7 +181,10 @@ export abstract class SimCore {
       // The agent's first lease comes from its local bootstrap.dcs, as the real one's does (not the cluster's).
       ttl: normalizeDynamic(this.bootstrapDcs).settings.ttl,
     });
-    const directory: PeerDirectory = { statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl) };
+    const directory: PeerDirectory = {
+      statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl),
+      failsafeCall: (asker, apiUrl, body) => this.#failsafeCall(asker, apiUrl, body),
+    };
     const bootstrapDcs = this.bootstrapDcs;
     const plan = this.#callPlan;
     const proc = new AgentProcess({
@@ -275,6 +280,24 @@ export abstract class SimCore {
     } finally {
       if (asked) asked.blocked--;
     }
+  }
+
+  /** A leader's `POST /failsafe`, answered as a status request is; acceptances go to `failsafeAccepts`. */
+  #failsafeCall(
+    asker: string,
+    apiUrl: string,
+    body: Record<string, unknown>,
+  ): Promise<{ status: number; body: string; lsn?: number; ttl?: number } | null> {
+    const target = this.members.find((m) => m.apiUrl === apiUrl);
+    if (!target || target.state !== "running" || !target.agent || !target.pg.hostUp) {
+      return Promise.resolve(null);
+    }
+    if (!this.linked(asker, target.name) || !target.proc?.free) return Promise.resolve(null);
+    const reply = target.agent.failsafeCall(body);
+    if (reply.status === 200) {
+      this.failsafeAccepts.set(target.name, { leader: asker, at: this.now, ttl: target.agent.dynamic.ttl });
+    }
+    return Promise.resolve(reply);
   }
 
   /** Can host `a` reach host `b` (peers, replication)? */

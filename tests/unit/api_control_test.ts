@@ -355,12 +355,17 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     return { status: res.status, body: await res.text() };
   };
   w.setView({ config: { value: { ttl: 30, synchronous_mode: true }, modRevision: "3" } });
-  const patched = await send("PATCH", { failsafe_mode: true, slots: { s: { type: "physical" } } });
+  const patched = await send("PATCH", {
+    synchronous_mode_strict: true,
+    failsafe_mode: true,
+    slots: { s: { type: "physical" } },
+  });
   assert.equal(patched.status, 400);
+  // failsafe_mode is implemented: only the keys that are not are named.
   assert.equal(
     patched.body,
-    "config: synchronous_mode: not supported by hactl yet\nconfig: failsafe_mode: not supported by hactl yet\n" +
-      "config: slots: not supported by hactl yet",
+    "config: synchronous_mode: not supported by hactl yet\n" +
+      "config: synchronous_mode_strict: not supported by hactl yet\nconfig: slots: not supported by hactl yet",
   );
   assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: true }, "nothing written");
   const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });

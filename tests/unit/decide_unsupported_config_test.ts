@@ -1,6 +1,6 @@
 /**
  * decide() as a specification when the cluster's dynamic config promises what hactl cannot keep yet
- * (synchronous_mode, synchronous_mode_strict, standby_cluster, failsafe_mode): every cycle carries the error; no
+ * (synchronous_mode, synchronous_mode_strict, standby_cluster): every cycle carries the error; no
  * member takes the leader key (a lockless primary demotes outside pause); the leader keeps leading and says so.
  *
  * @module
@@ -21,9 +21,9 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
   assert.deepEqual(guarantees({ synchronous_mode: true }), ["synchronous_mode"]);
   assert.deepEqual(guarantees({ synchronous_mode: "on" }), ["synchronous_mode"]);
   assert.deepEqual(guarantees({ synchronous_mode: "quorum" }), ["synchronous_mode"]);
+  // failsafe_mode is implemented (src/core/failsafe.ts): it promises nothing hactl cannot keep.
   assert.deepEqual(guarantees({ synchronous_mode_strict: true, failsafe_mode: "on" }), [
     "synchronous_mode_strict",
-    "failsafe_mode",
   ]);
   assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), ["standby_cluster"]);
   assert.deepEqual(guarantees({ standby_cluster: { restore_command: "cp /a/%f %p" } }), ["standby_cluster"]);
@@ -68,12 +68,16 @@ Deno.test("decide() under standby_cluster: the leader keeps leading and says why
   assert.equal(d.error, still);
 });
 
-Deno.test("decide() under failsafe_mode: a lockless primary demotes instead of taking the key back; not in pause", () => {
+Deno.test("decide() under synchronous_mode_strict: a lockless primary demotes instead of taking the key back; not in pause", () => {
   const o = obs(PRIMARY, view({ leader: null }));
-  const d = decide(o, INITIAL_MEMORY, withConfig("pg1", { failsafe_mode: true }));
+  const d = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode_strict: true }));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
-  assert.match(d.reason, /^not taking the leader key: .* sets failsafe_mode, .*; demoting self$/);
-  const paused = decide(o, INITIAL_MEMORY, withConfig("pg1", { failsafe_mode: true }, true));
+  assert.match(d.reason, /^not taking the leader key: .* sets synchronous_mode_strict, .*; demoting self$/);
+  // failsafe_mode promises nothing hactl cannot keep any more: the same primary takes its key back.
+  const failsafe = decide(o, INITIAL_MEMORY, withConfig("pg1", { failsafe_mode: true }));
+  assert.ok(types(failsafe.actions).includes("acquire_leader"));
+  assert.equal(failsafe.error, undefined);
+  const paused = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode_strict: true }, true));
   assert.ok(!types(paused.actions).includes("acquire_leader"));
   assert.ok(!types(paused.actions).includes("demote"));
   assert.ok(paused.error !== undefined);
