@@ -328,8 +328,14 @@ const LOCAL_KEYS: ConfigKey[] = [
   notYet(local("postgresql.recovery_conf", ""), "empty"),
   notYet(local("postgresql.custom_conf", ""), "empty"),
   notYet(local("postgresql.config_base_name", "postgresql"), "default"),
-  notYet(local("postgresql.use_unix_socket", "false"), "false"),
-  notYet(local("postgresql.use_unix_socket_repl", "false"), "false"),
+  local("postgresql.use_unix_socket", "false", {
+    note: "hactl's own superuser connection goes through the first absolute unix_socket_directories entry",
+  }),
+  notApplicable(
+    local("postgresql.use_unix_socket_repl", "false"),
+    "warn",
+    "hactl opens no replication connection to its own server",
+  ),
   local("postgresql.remove_data_directory_on_rewind_failure", "false"),
   local("postgresql.remove_data_directory_on_diverged_timelines", "false"),
   notYet(local("postgresql.pre_promote", ""), "empty"),

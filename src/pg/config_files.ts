@@ -26,6 +26,7 @@ import {
 } from "./conf.ts";
 import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./process.ts";
 import type { PgInstance } from "./instance.ts";
+import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -72,7 +73,7 @@ export function effective(inst: PgInstance, quiet = false): Record<string, strin
     listen: inst.pg.listen,
     hbaFile: `${inst.configDir}/pg_hba.conf`,
     identFile: `${inst.configDir}/pg_ident.conf`,
-    defaultSocketDir: "/tmp",
+    defaultSocketDir: DEFAULT_SOCKET_DIR,
   });
   if (!quiet) { for (const w of warnings) log.warn(w); }
   return params;

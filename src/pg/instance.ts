@@ -10,7 +10,8 @@
 import type { Config } from "../config/config.ts";
 import { slotNameFor } from "../core/ports.ts";
 import type { PgObservation } from "../core/types.ts";
-import { type ParamValue, parseControlData } from "./conf.ts";
+import { paramToString, type ParamValue, parseControlData } from "./conf.ts";
+import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 import { childEnv, resolveBinDir, run } from "./process.ts";
 import { SqlClient } from "./sql_client.ts";
 import { secondsToMs } from "../core/settings.ts";
@@ -39,7 +40,14 @@ export class PgInstance {
     this.config = config;
     this.dynamicParameters = dynamicParameters;
     this.useSlots = useSlots;
-    this.sql = new SqlClient(() => this.pg);
+    this.sql = new SqlClient(() => this.pg, () => this.unixSocketDirectories());
+  }
+
+  /** `unix_socket_directories` in effect: the local file's, else the dynamic configuration's, else hactl's default. */
+  unixSocketDirectories(): string {
+    const v = this.pg.parameters["unix_socket_directories"] ??
+      this.dynamicParameters()["unix_socket_directories"];
+    return v === undefined || v === null ? DEFAULT_SOCKET_DIR : paramToString(v);
   }
 
   get pg(): Config["postgresql"] {
