@@ -394,8 +394,8 @@ const DYNAMIC_KEYS: ConfigKey[] = [
       notYet(dynamic(`postgresql.${base}_${role}`, ""), "empty")
     )
   ),
-  notYet(dynamic("postgresql.pg_hba", "[]"), "empty", {
-    note: "set postgresql.pg_hba in the local file instead",
+  dynamic("postgresql.pg_hba", "[]", {
+    note: "written to pg_hba.conf (then Postgres is reloaded); a local postgresql.pg_hba wins over it",
   }),
   notYet(dynamic("postgresql.pg_ident", "[]"), "empty", {
     note: "set postgresql.pg_ident in the local file instead",

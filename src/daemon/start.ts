@@ -71,6 +71,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     config,
     dynamicParameters: () => settings.current().parameters,
     useSlots: () => settings.current().useSlots,
+    dynamicPgHba: () => settings.current().pgHba,
   });
   let tls: TlsFiles;
   try {

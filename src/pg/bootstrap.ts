@@ -8,7 +8,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { BASE_CONF, buildHba, initdbArgv } from "./conf.ts";
+import { BASE_CONF, buildHba, chooseHba, initdbArgv } from "./conf.ts";
 import { defaultHba } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { startPostgres, stopPostgres } from "./lifecycle.ts";
@@ -41,11 +41,7 @@ async function initializeAndStart(inst: PgInstance): Promise<void> {
   inst.sysid = null;
   await Deno.mkdir(inst.configDir, { recursive: true, mode: 0o700 });
   await Deno.rename(`${inst.dataDir}/postgresql.conf`, `${inst.configDir}/${BASE_CONF}`);
-  const hba = inst.pg.pgHba.length > 0
-    ? inst.pg.pgHba
-    : inst.config.bootstrap.pgHba.length > 0
-    ? inst.config.bootstrap.pgHba
-    : defaultHba(inst);
+  const hba = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), inst.config.bootstrap.pgHba) ?? defaultHba(inst);
   await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba));
   await startPostgres(inst, "primary", null);
   await ensureRoles((fn) => inst.sql.query(fn), inst.pg.authentication);

@@ -16,6 +16,7 @@ import {
   BASE_CONF,
   buildHba,
   buildPostgresqlConf,
+  chooseHba,
   cmdlineOptions,
   defaultPgHba,
   effectiveParameters,
@@ -43,7 +44,8 @@ export async function writeConfig(
   const { text, params } = await renderConf(inst, role, upstream);
   await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
   const hba = `${inst.configDir}/pg_hba.conf`;
-  if (inst.pg.pgHba.length > 0) await writeIfChanged(hba, buildHba(inst.pg.pgHba));
+  const lines = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), []);
+  if (lines !== null) await writeIfChanged(hba, buildHba(lines));
   else if (!(await exists(hba))) await writeIfChanged(hba, buildHba(defaultHba(inst)));
   const ident = `${inst.configDir}/pg_ident.conf`;
   if (inst.pg.pgIdent.length > 0) await writeIfChanged(ident, buildHba(inst.pg.pgIdent));

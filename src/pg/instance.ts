@@ -24,6 +24,8 @@ export class PgInstance {
   readonly dynamicParameters: () => Record<string, ParamValue>;
   /** `postgresql.use_slots` of the dynamic configuration. */
   readonly useSlots: () => boolean;
+  /** `postgresql.pg_hba` of the dynamic configuration. */
+  readonly dynamicPgHba: () => string[] | undefined;
   /** The superuser connection. */
   readonly sql: SqlClient;
   /** The system identifier from pg_controldata; null to read it again (after initdb, a clone or a rewind). */
@@ -36,7 +38,9 @@ export class PgInstance {
     config: Config,
     dynamicParameters: () => Record<string, ParamValue>,
     useSlots: () => boolean,
+    dynamicPgHba: () => string[] | undefined = () => undefined,
   ) {
+    this.dynamicPgHba = dynamicPgHba;
     this.config = config;
     this.dynamicParameters = dynamicParameters;
     this.useSlots = useSlots;
