@@ -89,14 +89,20 @@ const PG_USERS = ["superuser", "replication", "rewind"] as const;
  */
 const PG_USER_FIELDS = [...PG_USER_KEYS, "sslnegotiation"] as const;
 
-/** One database user's keys: hactl passes every TLS/GSS field for the replication user, only the login otherwise. */
+/** The TLS fields hactl's own connections as the superuser and rewind users honour (src/pg/tls.ts). */
+const OWN_CONNECTION_TLS = ["sslmode", "sslcert", "sslkey", "sslrootcert", "sslpassword"];
+
+/**
+ * One database user's keys: hactl passes every TLS/GSS field for the replication user; for the superuser and rewind
+ * users, the login and the TLS fields its own connections (npm:postgres, pg_rewind) honour.
+ */
 function pgUserKeys(user: typeof PG_USERS[number]): ConfigKey[] {
   return PG_USER_FIELDS.map((field) => {
     const c = local(
       `postgresql.authentication.${user}.${field}`,
       field === "username" && user !== "rewind" ? "required" : "",
     );
-    const used = field === "username" || field === "password" ||
+    const used = field === "username" || field === "password" || OWN_CONNECTION_TLS.includes(field) ||
       (user === "replication" && field !== "sslnegotiation");
     return used ? c : notYet(c, "empty");
   });
@@ -244,8 +250,11 @@ const LOCAL_KEYS: ConfigKey[] = [
   }),
   local("bootstrap.initdb", "[]"),
   local("bootstrap.pg_hba", "[]", { note: "older Patroni layout; postgresql.pg_hba wins" }),
-  notYet(local("bootstrap.post_bootstrap", ""), "empty"),
-  notYet(local("bootstrap.post_init", ""), "empty"),
+  local("bootstrap.post_bootstrap", "", {
+    note:
+      "run once after the first start, with the superuser's connection string; non-zero fails the bootstrap",
+  }),
+  local("bootstrap.post_init", "", { note: "older name of post_bootstrap" }),
   notApplicable(
     local("bootstrap.users", ""),
     "warn",

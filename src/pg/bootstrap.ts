@@ -1,7 +1,7 @@
 /**
  * Bootstrapping a new cluster on this member: initdb (the superuser's password only in a temporary 0600
- * `--pwfile`), initdb's `postgresql.conf` kept as `postgresql.base.conf`, pg_hba.conf, a start as primary and the
- * roles. A failed bootstrap never leaves a data directory behind that could be started later.
+ * `--pwfile`), initdb's `postgresql.conf` kept as `postgresql.base.conf`, pg_hba.conf, a start as primary, the
+ * roles and the `post_bootstrap` script. A failed bootstrap never leaves a data directory behind that could be started later.
  *
  * I/O: runs initdb and pg_ctl, writes and moves files, SQL for the roles. May import: `src/core/`, `src/pg/`.
  *
@@ -12,6 +12,7 @@ import { BASE_CONF, buildHba, chooseHba, initdbArgv } from "./conf.ts";
 import { defaultHba } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { startPostgres, stopPostgres } from "./lifecycle.ts";
+import { runPostBootstrap } from "./post_bootstrap.ts";
 import { removeIfExists, runChecked, writeIfChanged } from "./process.ts";
 import { ensureRoles } from "./roles.ts";
 
@@ -46,6 +47,7 @@ async function initializeAndStart(inst: PgInstance): Promise<void> {
   await startPostgres(inst, "primary", null);
   await ensureRoles((fn) => inst.sql.query(fn), inst.pg.authentication);
   log.info("roles for superuser, replication and rewind are in place");
+  await runPostBootstrap(inst);
 }
 
 /** initdb with `bootstrap.initdb`'s options; the password file exists only while it runs. */

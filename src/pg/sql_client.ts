@@ -11,6 +11,7 @@ import postgres from "postgres";
 import type { PostgresqlConfig } from "../config/config.ts";
 import { PostgresError } from "../core/ports.ts";
 import { localConnectAddress } from "./local_address.ts";
+import { pgSslOption } from "./tls.ts";
 import { delay } from "./process.ts";
 
 /** How long one status query may take before the connection is dropped. */
@@ -36,9 +37,12 @@ export class SqlClient {
     const pg = this.#settings();
     const su = pg.authentication.superuser;
     const { host, port } = localConnectAddress(pg.listen, pg.useUnixSocket, this.#socketDirs());
+    // Over TCP with the superuser's TLS fields (libpq ignores them on a unix socket, and so does hactl).
+    const ssl = host.startsWith("/") ? undefined : pgSslOption(su);
     this.#sql = postgres({
       host,
       port,
+      ...(ssl !== undefined ? { ssl } : {}),
       user: su.username,
       ...(su.password !== undefined ? { password: su.password } : {}),
       database: "postgres",
