@@ -107,7 +107,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
 async function refusesToStart(config: Config, dcs: EtcdDcs, tls: TlsFiles, log: DaemonLog): Promise<boolean> {
   const duplicate = await liveMemberWithMyName(dcs, config.name, tls.client);
   if (duplicate) {
-    log.error("Can't start; there is already a node named '{name}' running ({url})", {
+    log.fatal("Can't start; there is already a node named '{name}' running ({url})", {
       name: config.name,
       url: duplicate,
     });
