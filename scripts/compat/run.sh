@@ -103,7 +103,7 @@ for feature in "${features[@]}"; do
   say "$feature: running (at most ${timeout_s}s)"
   started=$(date +%s)
   # timeout signals its whole process group: behave, the etcd and the agents it started.
-  run_as_pg "$tree" env PATH="$path_extra$PG_BIN:/usr/local/bin:/usr/bin:/bin" DCS=etcd3 LANG=C.UTF-8 \
+  run_as_pg "$tree" env PATH="$path_extra$PG_BIN:/usr/local/bin:/usr/bin:/bin" DCS=etcd3 LANG=C.UTF-8 PYTHONUNBUFFERED=1 \
     timeout -k 30 "$timeout_s" /usr/bin/python3 -m behave --no-color --format plain --no-capture \
     --no-capture-stderr --no-logcapture "features/$feature.feature" >"$out/$feature.txt" 2>&1
   rc=$?
