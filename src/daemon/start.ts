@@ -85,7 +85,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     ? undefined
     : createWatchdog(config.watchdog, watchdogLog());
   const supervisor = await startSupervisor(config, o.env, log);
-  const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client) };
+  const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client, tls.insecureGet) };
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
@@ -105,7 +105,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
  * name must leave the first one's fence alone.
  */
 async function refusesToStart(config: Config, dcs: EtcdDcs, tls: TlsFiles, log: DaemonLog): Promise<boolean> {
-  const duplicate = await liveMemberWithMyName(dcs, config.name, tls.client);
+  const duplicate = await liveMemberWithMyName(dcs, config.name, tls.client, tls.insecureGet);
   if (duplicate) {
     log.fatal("Can't start; there is already a node named '{name}' running ({url})", {
       name: config.name,
