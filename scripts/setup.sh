@@ -7,6 +7,8 @@
 #     (needs root or sudo)
 #   - for the interoperability tests (tests/integration/interop_test.ts), also from Debian: Patroni 3.0.2
 #     (`patroni`, for its `patronictl`; python3-etcd is its etcd client), HAProxy 2.6 and vip-manager 1.0.2
+#   - for scripts/compat/run.sh (Patroni's behave suite against hactl; not part of scripts/test.sh): behave and the
+#     modules its harness imports (psycopg2, psutil, python-etcd, dnspython, urllib3, yaml, dateutil), from Debian
 # Usage: scripts/setup.sh        (sourced by demo.sh and test.sh; safe to run again)
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +32,11 @@ command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v patronictl >/dev/null 2>&1 || missing+=(patroni)
 # patroni accepts any one DCS client package; patronictl's `etcd3:` support needs python-etcd's.
 /usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || missing+=(python3-etcd)
+# Patroni's behave harness (scripts/compat/run.sh) runs under Debian's python3.
+for mod in behave:python3-behave psycopg2:python3-psycopg2 psutil:python3-psutil dns:python3-dnspython \
+  urllib3:python3-urllib3 yaml:python3-yaml dateutil:python3-dateutil; do
+  /usr/bin/python3 -c "import ${mod%%:*}" >/dev/null 2>&1 || missing+=("${mod#*:}")
+done
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v vip-manager >/dev/null 2>&1 || missing+=(vip-manager)
 # strace checks the watchdog's ioctls from outside the process (tests/integration/watchdog_ffi_test.ts).

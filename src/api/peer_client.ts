@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { PeerGet } from "./peer_get.ts";
 import type { PeerClient } from "../core/ports.ts";
 import type { PeerStatus } from "../core/types.ts";
 import type { FailsafeAnswer } from "../core/failsafe_types.ts";
@@ -16,6 +17,8 @@ export interface PeerClientOptions {
   auth?: { username: string; password: string };
   /** A client made with `Deno.createHttpClient` for TLS settings (`ctl.cacert`, client certificates). */
   httpClient?: Deno.HttpClient;
+  /** Replaces `fetch` (and `httpClient`) when set: `ctl.insecure` (./peer_get.ts). */
+  get?: PeerGet;
 }
 
 type Json = Record<string, unknown>;
@@ -101,8 +104,10 @@ export function basicAuth(username: string, password: string): string {
 export class HttpPeerClient implements PeerClient {
   readonly #authorization: string | undefined;
   readonly #httpClient: Deno.HttpClient | undefined;
+  readonly #get: PeerGet | undefined;
 
   constructor(options: PeerClientOptions = {}) {
+    this.#get = options.get;
     this.#authorization = options.auth ? basicAuth(options.auth.username, options.auth.password) : undefined;
     this.#httpClient = options.httpClient;
   }
@@ -161,6 +166,12 @@ export class HttpPeerClient implements PeerClient {
 
   async #fetchOne(name: string, apiUrl: string, timeoutMs: number): Promise<PeerStatus> {
     try {
+      if (this.#get) {
+        const h: Record<string, string> = { Accept: "application/json" };
+        if (this.#authorization) h["Authorization"] = this.#authorization;
+        const { text } = await this.#get(apiUrl, h, Math.max(1, Math.floor(timeoutMs)));
+        return parsePeerStatus(name, JSON.parse(text));
+      }
       const headers = new Headers({ Accept: "application/json" });
       if (this.#authorization) headers.set("Authorization", this.#authorization);
       const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));

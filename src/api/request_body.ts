@@ -49,7 +49,12 @@ export async function readJsonObject(
   } catch {
     return { status: 400, error: "request body is not UTF-8 text" };
   }
-  if (text.trim() === "") return { status: 411, error: "request body is empty" };
+  if (text.trim() === "") {
+    // Patroni: no Content-Length is 411 (Length Required); an announced but empty body fails to parse, 400.
+    return req.headers.has("content-length")
+      ? { status: 400, error: "request body is empty" }
+      : { status: 411, error: "request body is empty" };
+  }
   try {
     const v: unknown = JSON.parse(text);
     if (v === null || typeof v !== "object" || Array.isArray(v)) {

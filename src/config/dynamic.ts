@@ -226,6 +226,15 @@ function readPgSection(r: LenientReader, doc: Doc): Doc {
   return isDoc(doc.postgresql) ? doc.postgresql : {};
 }
 
+/** `postgresql.pg_hba`: a list of lines (undefined when absent, or not a list of strings, with a warning). */
+function readPgHba(r: LenientReader, pg: Doc): string[] | undefined {
+  const v = pg.pg_hba;
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v) && v.every((l) => typeof l === "string")) return v as string[];
+  r.warn(`postgresql.pg_hba: ${show(v)} is not a list of lines; ignoring it`);
+  return undefined;
+}
+
 /** `postgresql.parameters`: the local-only GUCs dropped, reserved GUCs checked (§3.4). */
 function readParameters(r: LenientReader, pg: Doc): Record<string, Scalar> {
   const parameters: Record<string, Scalar> = {};
@@ -279,6 +288,7 @@ export function normalizeDynamic(
   const timing = readTiming(r, doc);
   const pg = readPgSection(r, doc);
   const parameters = readParameters(r, pg);
+  const pgHba = readPgHba(r, pg);
   const startKey = doc.primary_start_timeout === undefined ? "master_start_timeout" : "primary_start_timeout";
   const d = DYNAMIC_DEFAULTS;
   const min = DYNAMIC_MINIMUMS;
@@ -300,6 +310,7 @@ export function normalizeDynamic(
       ),
       parameters,
       ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
+      ...(pgHba !== undefined ? { pgHba } : {}),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

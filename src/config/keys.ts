@@ -89,14 +89,20 @@ const PG_USERS = ["superuser", "replication", "rewind"] as const;
  */
 const PG_USER_FIELDS = [...PG_USER_KEYS, "sslnegotiation"] as const;
 
-/** One database user's keys: hactl passes every TLS/GSS field for the replication user, only the login otherwise. */
+/** The TLS fields hactl's own connections as the superuser and rewind users honour (src/pg/tls.ts). */
+const OWN_CONNECTION_TLS = ["sslmode", "sslcert", "sslkey", "sslrootcert", "sslpassword"];
+
+/**
+ * One database user's keys: hactl passes every TLS/GSS field for the replication user; for the superuser and rewind
+ * users, the login and the TLS fields its own connections (npm:postgres, pg_rewind) honour.
+ */
 function pgUserKeys(user: typeof PG_USERS[number]): ConfigKey[] {
   return PG_USER_FIELDS.map((field) => {
     const c = local(
       `postgresql.authentication.${user}.${field}`,
       field === "username" && user !== "rewind" ? "required" : "",
     );
-    const used = field === "username" || field === "password" ||
+    const used = field === "username" || field === "password" || OWN_CONNECTION_TLS.includes(field) ||
       (user === "replication" && field !== "sslnegotiation");
     return used ? c : notYet(c, "empty");
   });
@@ -244,8 +250,11 @@ const LOCAL_KEYS: ConfigKey[] = [
   }),
   local("bootstrap.initdb", "[]"),
   local("bootstrap.pg_hba", "[]", { note: "older Patroni layout; postgresql.pg_hba wins" }),
-  notYet(local("bootstrap.post_bootstrap", ""), "empty"),
-  notYet(local("bootstrap.post_init", ""), "empty"),
+  local("bootstrap.post_bootstrap", "", {
+    note:
+      "run once after the first start, with the superuser's connection string; non-zero fails the bootstrap",
+  }),
+  local("bootstrap.post_init", "", { note: "older name of post_bootstrap" }),
   notApplicable(
     local("bootstrap.users", ""),
     "warn",
@@ -328,8 +337,14 @@ const LOCAL_KEYS: ConfigKey[] = [
   notYet(local("postgresql.recovery_conf", ""), "empty"),
   notYet(local("postgresql.custom_conf", ""), "empty"),
   notYet(local("postgresql.config_base_name", "postgresql"), "default"),
-  notYet(local("postgresql.use_unix_socket", "false"), "false"),
-  notYet(local("postgresql.use_unix_socket_repl", "false"), "false"),
+  local("postgresql.use_unix_socket", "false", {
+    note: "hactl's own superuser connection goes through the first absolute unix_socket_directories entry",
+  }),
+  notApplicable(
+    local("postgresql.use_unix_socket_repl", "false"),
+    "warn",
+    "hactl opens no replication connection to its own server",
+  ),
   local("postgresql.remove_data_directory_on_rewind_failure", "false"),
   local("postgresql.remove_data_directory_on_diverged_timelines", "false"),
   notYet(local("postgresql.pre_promote", ""), "empty"),
@@ -390,8 +405,8 @@ const DYNAMIC_KEYS: ConfigKey[] = [
       notYet(dynamic(`postgresql.${base}_${role}`, ""), "empty")
     )
   ),
-  notYet(dynamic("postgresql.pg_hba", "[]"), "empty", {
-    note: "set postgresql.pg_hba in the local file instead",
+  dynamic("postgresql.pg_hba", "[]", {
+    note: "written to pg_hba.conf (then Postgres is reloaded); a local postgresql.pg_hba wins over it",
   }),
   notYet(dynamic("postgresql.pg_ident", "[]"), "empty", {
     note: "set postgresql.pg_ident in the local file instead",

@@ -29,7 +29,9 @@ export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): 
   // Maintenance mode runs a restart asked for now (an operator's explicit act), never a scheduled one.
   const restartable = pg.running && pg.queryable &&
     (holdsLock ? pg.role === "primary" : pg.role === "replica");
-  if (obs.restart?.at === null && restartable && pg.dataDir === "initialized") {
+  // A replica's Postgres that is not running is started by a restart asked for now (Patroni's restart starts it).
+  const stoppedReplica = !pg.running && !holdsLock;
+  if (obs.restart?.at === null && (restartable || stoppedReplica) && pg.dataDir === "initialized") {
     return planRestart(c, "restarting postgres on request");
   }
   return withReload(c, decidePausedRest(c));

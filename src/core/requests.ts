@@ -40,6 +40,11 @@ export interface RestartNowInput {
   /** The member as the REST API sees it. */
   snapshot: Pick<NodeSnapshot, "role" | "pg">;
   conditions: RestartConditions;
+  /**
+   * Maintenance mode: the loop leaves a stopped Postgres alone, so a restart asked for starts it (as Patroni's
+   * restart does); outside it the loop starts Postgres itself and a stopped one is refused.
+   */
+  paused?: boolean;
 }
 
 /**
@@ -50,7 +55,8 @@ export function restartNowRefusal(i: RestartNowInput): RestartNowResult | null {
   if (i.job?.status === "running") return { kind: "busy", what: i.job.description };
   if (i.restartInFlight) return { kind: "busy", what: "restart" };
   const pg = i.snapshot.pg;
-  if (!pg.running || !pg.queryable) return { kind: "not_running" };
+  const stoppedInPause = i.paused === true && !pg.running;
+  if (!stoppedInPause && (!pg.running || !pg.queryable)) return { kind: "not_running" };
   const unmet = unmetCondition(i.conditions, {
     role: i.snapshot.role,
     serverVersion: pg.serverVersion,

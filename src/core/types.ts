@@ -343,6 +343,8 @@ export interface DynamicSettings extends F.FailsafeSettingsPart {
   isolationFenceTimeout: number;
   /** postgresql.parameters from the dynamic config. */
   parameters: Record<string, string | number | boolean>;
+  /** postgresql.pg_hba from the dynamic config (a local postgresql.pg_hba wins over it). */
+  pgHba?: string[];
   /**
    * Keys of the dynamic config that promise what hactl cannot keep yet (`synchronous_mode`, `standby_cluster`,
    * ...): while any is set this member does not take the leader key (src/core/unsupported_config.ts).

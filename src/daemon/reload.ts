@@ -120,7 +120,7 @@ function applyLive(
   });
   running.tls = c.tls;
   w.pg.setConfig(c.applied);
-  running.peerClient = peerClientFor(c.applied, running.tls.client);
+  running.peerClient = peerClientFor(c.applied, running.tls.client, running.tls.insecureGet);
   w.agent.setTags(c.applied.tags);
   w.agent.setCallbacks(callbacksFor(c.applied, w.log));
 }

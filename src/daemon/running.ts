@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { PeerGet } from "../api/peer_get.ts";
 import { HttpPeerClient } from "../api/peer_client.ts";
 import type { Config } from "../config/config.ts";
 import type { PeerClient } from "../core/ports.ts";
@@ -25,10 +26,11 @@ export interface Running {
 }
 
 /** Members call each other with the `ctl` credentials (else `restapi`'s) and the TLS client of `tls.ts`. */
-export function peerClientFor(c: Config, client: Deno.HttpClient | undefined): HttpPeerClient {
+export function peerClientFor(c: Config, client: Deno.HttpClient | undefined, get?: PeerGet): HttpPeerClient {
   return new HttpPeerClient({
     auth: c.ctl.authentication ?? c.restapi.authentication,
     ...(client ? { httpClient: client } : {}),
+    ...(get ? { get } : {}),
   });
 }
 

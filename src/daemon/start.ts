@@ -71,6 +71,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     config,
     dynamicParameters: () => settings.current().parameters,
     useSlots: () => settings.current().useSlots,
+    dynamicPgHba: () => settings.current().pgHba,
   });
   let tls: TlsFiles;
   try {
@@ -84,7 +85,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     ? undefined
     : createWatchdog(config.watchdog, watchdogLog());
   const supervisor = await startSupervisor(config, o.env, log);
-  const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client) };
+  const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client, tls.insecureGet) };
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
@@ -114,9 +115,9 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
  * name must leave the first one's fence alone.
  */
 async function refusesToStart(config: Config, dcs: EtcdDcs, tls: TlsFiles, log: DaemonLog): Promise<boolean> {
-  const duplicate = await liveMemberWithMyName(dcs, config.name, tls.client);
+  const duplicate = await liveMemberWithMyName(dcs, config.name, tls.client, tls.insecureGet);
   if (duplicate) {
-    log.error("Can't start; there is already a node named '{name}' running ({url})", {
+    log.fatal("Can't start; there is already a node named '{name}' running ({url})", {
       name: config.name,
       url: duplicate,
     });

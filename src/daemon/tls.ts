@@ -8,11 +8,14 @@
  */
 import type { ApiTls } from "../api/handler.ts";
 import type { Config } from "../config/config.ts";
+import { insecurePeerGet, type PeerGet } from "../api/peer_get.ts";
 
 /** What the listener serves with (null: plain HTTP) and the client for calls to other members (undefined: default). */
 export interface TlsFiles {
   serve: ApiTls | null;
   client: Deno.HttpClient | undefined;
+  /** With `ctl.insecure`: calls to other members without verifying their certificates (replaces `client`). */
+  insecureGet?: PeerGet;
 }
 
 /**
@@ -61,5 +64,5 @@ export async function readTlsFiles(config: Config): Promise<TlsFiles> {
   const client = caCerts || clientCert
     ? Deno.createHttpClient({ ...(caCerts ? { caCerts } : {}), ...(clientCert ?? {}) })
     : undefined;
-  return { serve, client };
+  return { serve, client, ...(ctl.insecure ? { insecureGet: insecurePeerGet(clientCert) } : {}) };
 }

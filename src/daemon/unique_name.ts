@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { PeerGet } from "../api/peer_get.ts";
 import type { ClusterView } from "../core/types.ts";
 
 /**
@@ -17,6 +18,7 @@ export async function liveMemberWithMyName(
   dcs: { loadCluster(): Promise<ClusterView> },
   name: string,
   client: Deno.HttpClient | undefined,
+  get?: PeerGet,
 ): Promise<string | null> {
   let view: ClusterView;
   try {
@@ -28,6 +30,7 @@ export async function liveMemberWithMyName(
   if (!me?.data.api_url) return null;
   const url = new URL("/liveness", me.data.api_url).toString();
   try {
+    if (get) return (await get(url, {}, 2000)).status === 200 ? me.data.api_url : null;
     const res = await fetch(url, { signal: AbortSignal.timeout(2000), ...(client ? { client } : {}) });
     await res.body?.cancel();
     return res.status === 200 ? me.data.api_url : null;

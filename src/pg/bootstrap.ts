@@ -1,17 +1,18 @@
 /**
  * Bootstrapping a new cluster on this member: initdb (the superuser's password only in a temporary 0600
- * `--pwfile`), initdb's `postgresql.conf` kept as `postgresql.base.conf`, pg_hba.conf, a start as primary and the
- * roles. A failed bootstrap never leaves a data directory behind that could be started later.
+ * `--pwfile`), initdb's `postgresql.conf` kept as `postgresql.base.conf`, pg_hba.conf, a start as primary, the
+ * roles and the `post_bootstrap` script. A failed bootstrap never leaves a data directory behind that could be started later.
  *
  * I/O: runs initdb and pg_ctl, writes and moves files, SQL for the roles. May import: `src/core/`, `src/pg/`.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { BASE_CONF, buildHba, initdbArgv } from "./conf.ts";
+import { BASE_CONF, buildHba, chooseHba, initdbArgv } from "./conf.ts";
 import { defaultHba } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { startPostgres, stopPostgres } from "./lifecycle.ts";
+import { runPostBootstrap } from "./post_bootstrap.ts";
 import { removeIfExists, runChecked, writeIfChanged } from "./process.ts";
 import { ensureRoles } from "./roles.ts";
 
@@ -41,15 +42,12 @@ async function initializeAndStart(inst: PgInstance): Promise<void> {
   inst.sysid = null;
   await Deno.mkdir(inst.configDir, { recursive: true, mode: 0o700 });
   await Deno.rename(`${inst.dataDir}/postgresql.conf`, `${inst.configDir}/${BASE_CONF}`);
-  const hba = inst.pg.pgHba.length > 0
-    ? inst.pg.pgHba
-    : inst.config.bootstrap.pgHba.length > 0
-    ? inst.config.bootstrap.pgHba
-    : defaultHba(inst);
+  const hba = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), inst.config.bootstrap.pgHba) ?? defaultHba(inst);
   await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba));
   await startPostgres(inst, "primary", null);
   await ensureRoles((fn) => inst.sql.query(fn), inst.pg.authentication);
   log.info("roles for superuser, replication and rewind are in place");
+  await runPostBootstrap(inst);
 }
 
 /** initdb with `bootstrap.initdb`'s options; the password file exists only while it runs. */

@@ -253,6 +253,21 @@ function quoteHbaName(name: string): string {
   return /^[A-Za-z0-9_.-]+$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * The pg_hba lines in effect, as Patroni chooses them: the local `postgresql.pg_hba`, else the dynamic
+ * configuration's, else `bootstrap.pg_hba` (older layout); null when none is set (hactl then keeps the file it
+ * wrote, or writes `defaultPgHba`).
+ */
+export function chooseHba(
+  local: string[],
+  dynamic: string[] | undefined,
+  bootstrap: string[],
+): string[] | null {
+  if (local.length > 0) return local;
+  if (dynamic !== undefined && dynamic.length > 0) return dynamic;
+  return bootstrap.length > 0 ? bootstrap : null;
+}
+
 /** The text of `pg_hba.conf` (or `pg_ident.conf`) from configured lines. */
 export function buildHba(lines: string[]): string {
   return ["# Written by hactl. Do not edit: it is rewritten at every start.", ...lines].join("\n") + "\n";

@@ -16,6 +16,7 @@ import {
   BASE_CONF,
   buildHba,
   buildPostgresqlConf,
+  chooseHba,
   cmdlineOptions,
   defaultPgHba,
   effectiveParameters,
@@ -26,6 +27,7 @@ import {
 } from "./conf.ts";
 import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./process.ts";
 import type { PgInstance } from "./instance.ts";
+import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -42,7 +44,8 @@ export async function writeConfig(
   const { text, params } = await renderConf(inst, role, upstream);
   await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
   const hba = `${inst.configDir}/pg_hba.conf`;
-  if (inst.pg.pgHba.length > 0) await writeIfChanged(hba, buildHba(inst.pg.pgHba));
+  const lines = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), []);
+  if (lines !== null) await writeIfChanged(hba, buildHba(lines));
   else if (!(await exists(hba))) await writeIfChanged(hba, buildHba(defaultHba(inst)));
   const ident = `${inst.configDir}/pg_ident.conf`;
   if (inst.pg.pgIdent.length > 0) await writeIfChanged(ident, buildHba(inst.pg.pgIdent));
@@ -72,7 +75,7 @@ export function effective(inst: PgInstance, quiet = false): Record<string, strin
     listen: inst.pg.listen,
     hbaFile: `${inst.configDir}/pg_hba.conf`,
     identFile: `${inst.configDir}/pg_ident.conf`,
-    defaultSocketDir: "/tmp",
+    defaultSocketDir: DEFAULT_SOCKET_DIR,
   });
   if (!quiet) { for (const w of warnings) log.warn(w); }
   return params;

@@ -10,7 +10,8 @@
 import type { Config } from "../config/config.ts";
 import { slotNameFor } from "../core/ports.ts";
 import type { PgObservation } from "../core/types.ts";
-import { type ParamValue, parseControlData } from "./conf.ts";
+import { paramToString, type ParamValue, parseControlData } from "./conf.ts";
+import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 import { childEnv, resolveBinDir, run } from "./process.ts";
 import { SqlClient } from "./sql_client.ts";
 import { secondsToMs } from "../core/settings.ts";
@@ -23,6 +24,8 @@ export class PgInstance {
   readonly dynamicParameters: () => Record<string, ParamValue>;
   /** `postgresql.use_slots` of the dynamic configuration. */
   readonly useSlots: () => boolean;
+  /** `postgresql.pg_hba` of the dynamic configuration. */
+  readonly dynamicPgHba: () => string[] | undefined;
   /** The superuser connection. */
   readonly sql: SqlClient;
   /** The system identifier from pg_controldata; null to read it again (after initdb, a clone or a rewind). */
@@ -35,11 +38,20 @@ export class PgInstance {
     config: Config,
     dynamicParameters: () => Record<string, ParamValue>,
     useSlots: () => boolean,
+    dynamicPgHba: () => string[] | undefined = () => undefined,
   ) {
+    this.dynamicPgHba = dynamicPgHba;
     this.config = config;
     this.dynamicParameters = dynamicParameters;
     this.useSlots = useSlots;
-    this.sql = new SqlClient(() => this.pg);
+    this.sql = new SqlClient(() => this.pg, () => this.unixSocketDirectories());
+  }
+
+  /** `unix_socket_directories` in effect: the local file's, else the dynamic configuration's, else hactl's default. */
+  unixSocketDirectories(): string {
+    const v = this.pg.parameters["unix_socket_directories"] ??
+      this.dynamicParameters()["unix_socket_directories"];
+    return v === undefined || v === null ? DEFAULT_SOCKET_DIR : paramToString(v);
   }
 
   get pg(): Config["postgresql"] {

@@ -20,6 +20,7 @@ import { type LeaderTimeline, type LocalPosition, parseLsn, type Upstream } from
 import type { SwitchWal, WalProbe } from "../core/wal_probe.ts";
 import { parseConnUrl } from "./conf.ts";
 import { parseTimelineHistory } from "./status.ts";
+import { pgSslOption } from "./tls.ts";
 
 const TIMELINE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL
@@ -43,9 +44,16 @@ export async function readLeaderTimeline(
   } catch (e) {
     return { member: leader.name, error: `unusable conn_url of ${leader.name}: ${message(e)}` };
   }
+  let ssl;
+  try {
+    ssl = pgSslOption(su);
+  } catch (e) {
+    return { member: leader.name, error: message(e) };
+  }
   const sql = postgres({
     host,
     port,
+    ...(ssl !== undefined ? { ssl } : {}),
     database: "postgres",
     username: su.username,
     ...(su.password !== undefined ? { password: su.password } : {}),

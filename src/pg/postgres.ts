@@ -43,6 +43,8 @@ export interface LocalPostgresOptions {
   dynamicParameters: () => Record<string, ParamValue>;
   /** `postgresql.use_slots` of the dynamic configuration. */
   useSlots: () => boolean;
+  /** `postgresql.pg_hba` of the dynamic configuration (a local `postgresql.pg_hba` wins over it). */
+  dynamicPgHba?: () => string[] | undefined;
 }
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
@@ -50,7 +52,7 @@ export class LocalPostgres implements PostgresPort {
   readonly #inst: PgInstance;
 
   constructor(opts: LocalPostgresOptions) {
-    this.#inst = new PgInstance(opts.config, opts.dynamicParameters, opts.useSlots);
+    this.#inst = new PgInstance(opts.config, opts.dynamicParameters, opts.useSlots, opts.dynamicPgHba);
   }
 
   observe(): Promise<PgObservation> {

@@ -10,7 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import { slotNameFor } from "../core/ports.ts";
 import type { Upstream } from "../core/types.ts";
-import { buildHba } from "./conf.ts";
+import { buildHba, chooseHba } from "./conf.ts";
 import { renderConf, replicationConninfoFor } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { exists, postmasterPid, runChecked, writeIfChanged } from "./process.ts";
@@ -60,8 +60,9 @@ export async function reloadPostgres(
   if ((await postmasterPid(inst.dataDir)) === null) return false;
   const { text } = await renderConf(inst, role, upstream);
   let changed = await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
-  if (inst.pg.pgHba.length > 0) {
-    changed = (await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(inst.pg.pgHba))) || changed;
+  const hba = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), []);
+  if (hba !== null) {
+    changed = (await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba))) || changed;
   }
   if (inst.pg.pgIdent.length > 0) {
     changed = (await writeIfChanged(`${inst.configDir}/pg_ident.conf`, buildHba(inst.pg.pgIdent))) ||

@@ -15,6 +15,7 @@ import { UpstreamUnavailableError } from "../core/ports.ts";
 import { buildConninfo, parseConnUrl } from "./conf.ts";
 import { childEnv, runChecked, tail } from "./process.ts";
 import type { Upstream } from "../core/types.ts";
+import { pgSslOption, userConninfoPairs } from "./tls.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -53,6 +54,7 @@ export async function rewindFrom(upstream: Upstream, target: RewindTarget): Prom
     ["dbname", "postgres"],
     ["connect_timeout", "5"],
     ["target_session_attrs", "read-write"],
+    ...userConninfoPairs(user),
   ]);
   log.info("pg_rewind from {upstream}", { upstream: upstream.name });
   const r = await runChecked(await target.bin("pg_rewind"), [
@@ -79,9 +81,11 @@ async function checkpointSource(
   port: number,
   su: PostgresqlConfig["authentication"]["superuser"],
 ): Promise<void> {
+  const ssl = pgSslOption(su);
   const sql = postgres({
     host,
     port,
+    ...(ssl !== undefined ? { ssl } : {}),
     database: "postgres",
     username: su.username,
     ...(su.password !== undefined ? { password: su.password } : {}),

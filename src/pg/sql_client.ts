@@ -1,6 +1,6 @@
 /**
- * The adapter's one SQL connection: a single pooled npm:postgres client over TCP to the first listen address, as
- * the superuser, with short timeouts and no open transactions. Every statement has a client-side deadline; on a
+ * The adapter's one SQL connection: a single pooled npm:postgres client to the local server as the superuser (over
+ * TCP to the first listen address, or through the unix socket with `use_unix_socket`: see local_address.ts), with short timeouts and no open transactions. Every statement has a client-side deadline; on a
  * timeout or a lost connection the client is dropped and the next statement connects afresh.
  *
  * I/O: the network. May import: `src/core/` (errors), `src/config/` (types), `src/pg/` helpers.
@@ -10,7 +10,8 @@
 import postgres from "postgres";
 import type { PostgresqlConfig } from "../config/config.ts";
 import { PostgresError } from "../core/ports.ts";
-import { localConnectHost } from "./conf.ts";
+import { localConnectAddress } from "./local_address.ts";
+import { pgSslOption } from "./tls.ts";
 import { delay } from "./process.ts";
 
 /** How long one status query may take before the connection is dropped. */
@@ -19,20 +20,29 @@ export const QUERY_TIMEOUT_MS = 5_000;
 /** The lazily opened superuser connection to the local server. */
 export class SqlClient {
   readonly #settings: () => PostgresqlConfig;
+  readonly #socketDirs: () => string | undefined;
   #sql: postgres.Sql | null = null;
 
-  /** `settings` is read when the connection opens, so a reloaded configuration applies to the next one. */
-  constructor(settings: () => PostgresqlConfig) {
+  /**
+   * `settings` (and `socketDirs`, the `unix_socket_directories` in effect) are read when the connection opens, so
+   * a reloaded configuration applies to the next one.
+   */
+  constructor(settings: () => PostgresqlConfig, socketDirs: () => string | undefined = () => undefined) {
     this.#settings = settings;
+    this.#socketDirs = socketDirs;
   }
 
   #client(): postgres.Sql {
     if (this.#sql) return this.#sql;
     const pg = this.#settings();
     const su = pg.authentication.superuser;
+    const { host, port } = localConnectAddress(pg.listen, pg.useUnixSocket, this.#socketDirs());
+    // Over TCP with the superuser's TLS fields (libpq ignores them on a unix socket, and so does hactl).
+    const ssl = host.startsWith("/") ? undefined : pgSslOption(su);
     this.#sql = postgres({
-      host: localConnectHost(pg.listen.hosts),
-      port: pg.listen.port,
+      host,
+      port,
+      ...(ssl !== undefined ? { ssl } : {}),
       user: su.username,
       ...(su.password !== undefined ? { password: su.password } : {}),
       database: "postgres",

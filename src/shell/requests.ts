@@ -100,6 +100,7 @@ export class Requests {
       restartInFlight: this.#waiter !== null || this.#restartNow !== null,
       snapshot: snap,
       conditions,
+      paused: snap.dynamic.pause,
     });
     if (refusal !== null) {
       if (refusal.kind === "conditions_unmet") {

@@ -63,7 +63,11 @@ Deno.test({
       const twin = await spawnAgent({ ...primary, logPath: `${dir}/twin.log` });
       const twinStatus = await stopAgentAfter(twin, 30_000);
       assert.equal(twinStatus.code, 1, "a duplicate member name must exit 1");
-      assert.match(await Deno.readTextFile(`${dir}/twin.log`), /already a node named 'pg\d' running/);
+      // Patroni logs it at CRITICAL (logger.fatal), which Patroni's own acceptance suite checks.
+      assert.match(
+        await Deno.readTextFile(`${dir}/twin.log`),
+        /CRITICAL: Can't start; there is already a node named 'pg\d' running/,
+      );
 
       // Callbacks ran as `<cmd> <action> <role> <scope>`: on_start with each member's role.
       const callbacks = (m: MemberLayout) => Deno.readTextFile(`${dir}/${m.name}.callbacks`).catch(() => "");

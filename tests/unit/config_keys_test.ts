@@ -61,6 +61,13 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
     value: "p",
     also: { "postgresql.authentication.rewind.username": "rw" },
   },
+  ...Object.fromEntries(["sslmode", "sslcert", "sslkey", "sslrootcert", "sslpassword"].map((f) => [
+    `postgresql.authentication.rewind.${f}`,
+    {
+      value: f === "sslmode" ? "verify-ca" : `/x/${f}`,
+      also: { "postgresql.authentication.rewind.username": "rw" },
+    },
+  ])),
   "postgresql.superuser": { value: { username: "su2" } },
   "postgresql.replication": { value: { username: "rep2" } },
   "postgresql.parameters": { value: { work_mem: "8MB" } },

@@ -69,3 +69,21 @@ Deno.test("reinitRefusal(): never the leader; not while a job runs unless forced
   assert.equal(reinitRefusal({ holdsLock: false, job: { ...clone, status: "failed" }, force: false }), null);
   assert.equal(reinitRefusal({ holdsLock: false, job: null, force: false }), null);
 });
+
+Deno.test("restartNowRefusal(): in maintenance mode a stopped Postgres may be restarted (Patroni starts it)", () => {
+  const stopped = restart();
+  stopped.snapshot.pg = { ...stopped.snapshot.pg, running: false, queryable: false };
+  assert.equal(restartNowRefusal({ ...stopped, paused: true }), null);
+  assert.deepEqual(
+    restartNowRefusal(stopped),
+    { kind: "not_running" },
+    "outside maintenance mode the loop starts it",
+  );
+  const starting = restart();
+  starting.snapshot.pg = { ...starting.snapshot.pg, queryable: false };
+  assert.deepEqual(
+    restartNowRefusal({ ...starting, paused: true }),
+    { kind: "not_running" },
+    "still starting",
+  );
+});

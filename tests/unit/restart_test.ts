@@ -310,3 +310,18 @@ Deno.test("decide(): a restart's timeout replaces primary_start_timeout until Po
   const up = decide(obs("pg1", { now: 103_000 }), first.memory, ctx("pg1"));
   assert.equal(up.memory.startTimeout, undefined);
 });
+
+Deno.test("decide() in maintenance mode starts a replica's stopped Postgres on a restart asked for now (as Patroni restarts it)", () => {
+  // Patroni's acceptance suite: pause, kill the replica's postmaster, `patronictl restart <replica>`.
+  const now: RestartIntent = { at: null, conditions: {}, postmasterStartTime: null };
+  const stopped = pg({ running: false, queryable: false, role: null, standbySignal: true });
+  const d = decide(obs("pg2", { pg: stopped, restart: now }), INITIAL_MEMORY, ctx("pg2", true));
+  assert.equal(d.reason, "PAUSE: restarting postgres on request");
+  const job = d.actions.find((a) => a.type === "start_job");
+  assert.ok(job && job.type === "start_job" && job.job.kind === "restart");
+  assert.equal(job.job.role, "replica");
+  assert.equal(job.job.upstream?.name, "pg1");
+  // Without a request, maintenance mode leaves it stopped.
+  const idle = decide(obs("pg2", { pg: stopped }), INITIAL_MEMORY, ctx("pg2", true));
+  assert.deepEqual(idle.actions.filter((a) => a.type === "start_job"), []);
+});

@@ -1,0 +1,75 @@
+/**
+ * A GET to another member's REST API without verifying its certificate, for `ctl.insecure`, as Patroni's members
+ * make their calls to each other with it (Patroni still checks the chain when a client certificate is configured;
+ * hactl's TLS stack refuses some certificates OpenSSL accepts, such as a self-signed CA certificate used as the
+ * server's, so `insecure` here verifies nothing). The client certificate (`ctl.certfile`/`keyfile`) is presented
+ * all the same. Over `node:https` (`rejectUnauthorized: false`); `http://` URLs go through `fetch`.
+ *
+ * I/O: the network. May import: nothing of `src/`.
+ *
+ * @module
+ */
+import https from "node:https";
+
+/** One GET: the status and the body as text; rejects on a network error or after `timeoutMs`. */
+export type PeerGet = (
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+) => Promise<{ status: number; text: string }>;
+
+/** The largest answer read from a peer. */
+const MAX_BYTES = 1 << 20;
+
+/** A `PeerGet` that does not verify `https://` servers and presents `cert` (PEM texts) when given. */
+export function insecurePeerGet(cert: { cert: string; key: string } | null): PeerGet {
+  return (url, headers, timeoutMs) => {
+    if (new URL(url).protocol !== "https:") {
+      return fetch(url, { headers, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) })
+        .then(async (res) => ({ status: res.status, text: await res.text() }));
+    }
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const finish = (err: Error | null, value?: { status: number; text: string }) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve(value!);
+      };
+      const req = https.request(url, {
+        method: "GET",
+        headers,
+        rejectUnauthorized: false,
+        agent: false,
+        ...(cert ?? {}),
+      }, (res) => {
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        res.on("data", (chunk: Uint8Array) => {
+          size += chunk.length;
+          if (size > MAX_BYTES) finish(new Error(`answer over ${MAX_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on("end", () => {
+          const buf = new Uint8Array(size);
+          let at = 0;
+          for (const c of chunks) {
+            buf.set(c, at);
+            at += c.length;
+          }
+          finish(null, { status: res.statusCode ?? 0, text: new TextDecoder().decode(buf) });
+        });
+        res.on("error", (e: Error) => finish(e));
+      });
+      const timer = setTimeout(
+        () => finish(new Error(`timed out after ${timeoutMs} ms`)),
+        Math.max(1, timeoutMs),
+      );
+      req.on("error", (e: Error) => finish(e));
+      req.end();
+    });
+  };
+}
