@@ -11,6 +11,7 @@
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
+import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
 
@@ -116,6 +117,30 @@ const INT_GUCS: Record<string, [number, number]> = {
 };
 
 type Scalar = string | number | boolean;
+
+/**
+ * `synchronous_mode` (true/on, false/off, quorum), `synchronous_mode_strict`, `synchronous_node_count` (at least
+ * 1) and `maximum_lag_on_syncnode` (bytes), as Patroni reads them; nothing when the mode is off.
+ */
+function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
+  const raw = doc.synchronous_mode;
+  let mode: SyncModeName = "off";
+  if (typeof raw === "string" && raw.trim().toLowerCase() === "quorum") mode = "quorum";
+  else if (raw !== undefined && raw !== null) {
+    const on = toBool(raw);
+    if (on === undefined) r.warn(`synchronous_mode: ${show(raw)} is not true, false or quorum; using false`);
+    else if (on) mode = "on";
+  }
+  if (mode === "off") return {};
+  return {
+    synchronous: {
+      mode,
+      strict: r.bool(doc, "synchronous_mode_strict", SYNC_OFF.strict),
+      nodeCount: r.intAtLeast(doc, "synchronous_node_count", SYNC_OFF.nodeCount, 1),
+      maximumLagOnSyncnode: r.int(doc, "maximum_lag_on_syncnode", SYNC_OFF.maximumLagOnSyncnode, "B"),
+    },
+  };
+}
 
 function show(value: unknown): string {
   if (typeof value === "string") {
@@ -299,6 +324,7 @@ export function normalizeDynamic(
         min.isolation_fence_timeout,
       ),
       parameters,
+      ...readSync(r, doc),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

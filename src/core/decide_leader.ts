@@ -13,6 +13,7 @@ import { isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
 import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
+import { leaderSyncStep, syncBeforePromote, syncHandoverStandbys } from "./sync_plan.ts";
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -94,7 +95,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   if (pg.sysid && !isValidSysid(view.initialize)) actions.push({ type: "write_initialize", sysid: pg.sysid });
   if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
   if (pg.role === "replica") {
-    actions.push({ type: "promote" });
+    actions.push(...syncBeforePromote(ctx, view), { type: "promote" });
     return noChange(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
@@ -103,6 +104,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     position: pg.walPosition,
     timeline: pg.timeline,
     maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover,
+    syncStandbys: syncHandoverStandbys(ctx, view),
   });
   if (step.kind === "handover") {
     // Stop cleanly first: a fast shutdown sends every WAL record up to the shutdown checkpoint to the streaming
@@ -115,16 +117,19 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   }
   const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
   if (history) actions.push({ type: "write_history", history });
+  const sync = leaderSyncStep(ctx, view, pg, mem);
+  actions.push(...sync.actions);
   if (ctx.dynamic.useSlots) {
     actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, mem.membersSeen) });
   }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
+  if (sync.note) reason += `; ${sync.note}`;
   if (step.kind === "wait") reason += `; ${step.reason}`;
   if (step.kind === "clear") {
     actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
     reason += `; cleared the failover key: ${step.reason}`;
   }
-  return noChange(mem, reason, actions);
+  return noChange(sync.mem, reason, actions);
 }
 
 /**

@@ -33,6 +33,7 @@ import { readLeaderTimeline } from "./leader_timeline.ts";
 import { promotePostgres, startPostgres, stopPostgres } from "./lifecycle.ts";
 import { followUpstream, reloadPostgres } from "./reload.ts";
 import { syncSlots } from "./slots.ts";
+import { setSyncStandbyNames } from "./sync_standby.ts";
 import { postmasterPid } from "./process.ts";
 
 export interface LocalPostgresOptions {
@@ -107,6 +108,10 @@ export class LocalPostgres implements PostgresPort {
 
   syncSlots(names: string[]): Promise<void> {
     return syncSlots(this.#inst, names);
+  }
+
+  setSyncStandbyNames(value: string | null): Promise<void> {
+    return setSyncStandbyNames(this.#inst, value);
   }
 
   leaderTimeline(leader: Upstream): Promise<LeaderTimeline> {

@@ -193,6 +193,13 @@ export class Executor {
         return true;
       case "clear_failover":
         return await dcs.setFailover({}, action.modRevision);
+      case "write_sync":
+        return await dcs.writeSync(action.leader, action.standbys, action.quorum, action.modRevision);
+      case "delete_sync":
+        return await dcs.deleteSync(action.modRevision);
+      case "set_sync_standby_names":
+        await pg.setSyncStandbyNames(action.value);
+        return true;
     }
   }
 }

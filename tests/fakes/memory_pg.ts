@@ -48,6 +48,7 @@ import {
   type TimelineSwitch,
   type Upstream,
 } from "../../src/core/types.ts";
+import { parseSyncNames } from "../../src/core/sync_names.ts";
 import {
   type DataDir,
   describeSegments,
@@ -83,7 +84,8 @@ export type FakeOp =
   | "stop"
   | "promote"
   | "follow"
-  | "syncSlots";
+  | "syncSlots"
+  | "setSyncStandbyNames";
 /** One member's Postgres. */
 export class FakePostgres implements PostgresPort {
   readonly name: string;
@@ -105,6 +107,8 @@ export class FakePostgres implements PostgresPort {
   /** Bumped whenever the postmaster goes away, so a start in flight notices. */
   #epoch = 0;
   #failNext = new Set<FakeOp>();
+  /** `synchronous_standby_names` as the agent set it (kept across restarts like the file it writes). */
+  #syncNames: string | null = null;
 
   constructor(
     world: FakePostgresWorld,
@@ -259,6 +263,7 @@ export class FakePostgres implements PostgresPort {
     obs.timeline = lastTimeline(d);
     obs.walPosition = d.wal;
     obs.replication = this.#replicationRows();
+    obs.synchronousStandbyNames = this.#syncNames ?? "";
     if (!d.standbySignal) {
       obs.role = "primary";
       // What pg_wal/<TLI>.history says: the parent timeline and the switch position of every segment after the first.
@@ -282,7 +287,7 @@ export class FakePostgres implements PostgresPort {
         application_name: s.name,
         client_addr: null,
         state: "streaming",
-        sync_state: "async",
+        sync_state: syncStateOf(this.#syncNames, s.name),
         sync_priority: 0,
         flush_lsn: s.#data ? formatLsn(s.#data.wal) : null,
       }))
@@ -475,6 +480,21 @@ export class FakePostgres implements PostgresPort {
     return Promise.resolve(force && d !== null && this.#running);
   }
 
+  /** Keep the value for this server (as the adapter writes postgresql.conf and reloads). */
+  setSyncStandbyNames(value: string | null): Promise<void> {
+    const failed = this.#rejected("setSyncStandbyNames");
+    if (failed) return failed;
+    this.#syncNames = value;
+    return Promise.resolve();
+  }
+
+  /** The standbys a commit on this primary waits for, and how many of them must confirm (none: asynchronous). */
+  syncRequirement(): { names: string[]; num: number } {
+    const parsed = parseSyncNames(this.#syncNames ?? "");
+    if (parsed === null || parsed.kind === "off") return { names: [], num: 0 };
+    return { names: parsed.names, num: parsed.num };
+  }
+
   syncSlots(names: string[]): Promise<void> {
     const failed = this.#rejected("syncSlots");
     if (failed) return failed;
@@ -536,4 +556,11 @@ function hostPort(connUrl: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** `sync_state` of standby `name` under `value`: `sync` when named (every named standby confirms), else `async`. */
+function syncStateOf(value: string | null, name: string): string {
+  const parsed = parseSyncNames(value ?? "");
+  if (parsed === null || parsed.kind === "off") return "async";
+  return parsed.names.includes(name.toLowerCase()) || parsed.names.includes("*") ? "sync" : "async";
 }

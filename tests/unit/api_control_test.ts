@@ -428,3 +428,26 @@ Deno.test("POST /switchover refuses a candidate that runs but does not stream, o
       "(maximum_lag_on_failover 1048576)",
   });
 });
+
+Deno.test("POST /switchover in synchronous mode: only to a sync standby (412 with Patroni's reason otherwise)", async () => {
+  const w = world();
+  w.setView({
+    config: { value: { synchronous_mode: true }, modRevision: "3" },
+    sync: { leader: "pg1", syncStandby: ["pg2"], quorum: 0, modRevision: "4" },
+  });
+  assert.deepEqual(await call(w.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg3" }), {
+    status: 412,
+    text: "candidate name does not match with sync_standby",
+  });
+  w.setView({ sync: { leader: "pg1", syncStandby: [], quorum: 0, modRevision: "5" } });
+  assert.deepEqual(await call(w.handler, "POST", "/switchover", { leader: "pg1" }), {
+    status: 412,
+    text: "switchover is not possible: can not find sync_standby",
+  });
+  w.setView({ sync: { leader: "pg1", syncStandby: ["pg2"], quorum: 0, modRevision: "6" } });
+  assert.equal(
+    (await call(w.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" })).status,
+    503,
+  );
+  assert.deepEqual(w.writes.at(-1)?.value, { leader: "pg1", member: "pg2" });
+});
