@@ -120,7 +120,8 @@ type Scalar = string | number | boolean;
 
 /**
  * `synchronous_mode` (true/on, false/off, quorum), `synchronous_mode_strict`, `synchronous_node_count` (at least
- * 1) and `maximum_lag_on_syncnode` (bytes), as Patroni reads them; nothing when the mode is off.
+ * 1) and `maximum_lag_on_syncnode` (bytes), as Patroni reads them; nothing when none is set (the companions act
+ * only while the mode is on or quorum).
  */
 function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
   const raw = doc.synchronous_mode;
@@ -131,7 +132,8 @@ function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
     if (on === undefined) r.warn(`synchronous_mode: ${show(raw)} is not true, false or quorum; using false`);
     else if (on) mode = "on";
   }
-  if (mode === "off") return {};
+  const companions = ["synchronous_mode_strict", "synchronous_node_count", "maximum_lag_on_syncnode"];
+  if (mode === "off" && companions.every((k) => doc[k] === undefined || doc[k] === null)) return {};
   return {
     synchronous: {
       mode,

@@ -44,7 +44,15 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
     ]);
   }
   const gate = syncRaceGate(obs, ctx, view);
-  if (gate.refusal !== null) return noChange(mem, `not taking the leader key: ${gate.refusal}`);
+  if (gate.refusal !== null) {
+    // The candidate of a manual failover that may not take over says so and clears the request (as a refusal).
+    if (view.failover?.member !== ctx.name) {
+      return noChange(mem, `not taking the leader key: ${gate.refusal}`);
+    }
+    return noChange(mem, `not taking the leader key: ${gate.refusal}; cleared the failover key`, [
+      { type: "clear_failover", modRevision: view.failover.modRevision },
+    ]);
+  }
   obs = gate.obs;
   const step = raceStep(
     view,

@@ -249,9 +249,10 @@ export function syncRacePeers(
 }
 
 /**
- * Why `candidate` may not be the target of a switchover while synchronous mode is on, or null (Patroni's REST
- * check: "candidate name does not match with sync_standby"). Without a candidate: null when the key names a
- * standby, else why not.
+ * Why `candidate` may not be the target of a switchover or failover while synchronous mode is on, or null
+ * (Patroni's REST check: "candidate name does not match with sync_standby"; Patroni lets a failover go to any
+ * member, hactl does not: that member could lack acknowledged commits). Without a candidate: null when the key
+ * names a standby, else why not.
  */
 export function syncSwitchoverRefusal(
   cfg: SyncConfig | undefined,
@@ -262,7 +263,6 @@ export function syncSwitchoverRefusal(
   if (!syncRequested(cfg) || cfg.mode === "quorum") return null;
   const standbys = key?.leader ? key.syncStandby : [];
   if (candidate) {
-    if (action !== "switchover") return null;
     return standbys.some((n) => lower(n) === lower(candidate))
       ? null
       : "candidate name does not match with sync_standby";

@@ -1,8 +1,9 @@
 /**
  * Synchronous replication in the HA plan: what the leader adds to its cycle (src/core/sync.ts `syncLeaderStep`,
  * or the clean-up once the mode is off), what a replica writes before it promotes, and the leader race's gate
- * (only the `sync` key's leader and standbys race while it is active, except the named candidate of a manual
- * failover, as Patroni allows). Quorum commit is not implemented: `synchronous_mode: quorum` is refused by
+ * (only the `sync` key's leader and standbys race while it is active; unlike Patroni, not even the named
+ * candidate of a manual failover: it could lack acknowledged commits, and an operator who accepts that turns
+ * synchronous_mode off first). Quorum commit is not implemented: `synchronous_mode: quorum` is refused by
  * src/core/unsupported_config.ts, and nothing here acts on it.
  *
  * Pure. May import: `src/core/`.
@@ -58,9 +59,7 @@ export function syncRaceGate(
   view: ClusterView,
 ): { refusal: string | null; obs: Observation } {
   const cfg = ctx.dynamic.synchronous;
-  const f = view.failover;
-  const manualToMe = f !== null && f.member === ctx.name && !f.leader;
-  const refusal = manualToMe ? null : syncRaceRefusal(ctx.name, cfg, view.sync);
+  const refusal = syncRaceRefusal(ctx.name, cfg, view.sync);
   const peers = syncRacePeers(cfg, view.sync, obs.peers);
   return { refusal, obs: peers === obs.peers ? obs : { ...obs, peers } };
 }

@@ -23,7 +23,8 @@
  * in the world's `foreignStreams`.
  *
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
- * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary).
+ * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary),
+ * `commit(bytes)` (the same, acknowledged only as `synchronous_standby_names` allows: `setSyncStandbyNames`).
  *
  * Timelines and divergence are modelled: `rewind(up)` takes the source's history back to the divergence point
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
@@ -216,6 +217,24 @@ export class FakePostgres implements PostgresPort {
   write(bytes: number): boolean {
     if (!this.isRunningPrimary() || !this.#queryable) return false;
     this.#data!.wal += bytes;
+    return true;
+  }
+
+  /**
+   * A client's commit of `bytes` (synchronous_commit on): written locally, and acknowledged only when
+   * `synchronous_standby_names` asks for nothing or enough of the standbys it names stream from this server and
+   * flush it (they take the WAL at once; a `lagging` one cannot). False when not acknowledged (the commit waits).
+   */
+  commit(bytes: number): boolean {
+    if (!this.write(bytes)) return false;
+    const req = this.syncRequirement();
+    if (req.num === 0) return true;
+    const standbys = [...this.world.servers.values()].filter((s) =>
+      !s.lagging && s.streamSource() === this &&
+      (req.names.includes(s.name.toLowerCase()) || req.names.includes("*"))
+    );
+    if (standbys.length < req.num) return false;
+    for (const s of standbys) s.receiveFrom(this);
     return true;
   }
 

@@ -63,6 +63,8 @@ interface Schedule {
   latency: number;
   /** Every agent has a required watchdog (simulated device that resets the host). */
   watchdog: boolean;
+  /** synchronous_mode: 0 off, 1 on, 2 on and strict. */
+  sync: 0 | 1 | 2;
   seconds: number;
   faults: Fault[];
   writes: { at: number; bytes: number }[];
@@ -89,6 +91,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   ),
   latency: fc.constantFrom(0, 50, 300),
   watchdog: fc.boolean(),
+  sync: fc.constantFrom(0 as const, 1 as const, 2 as const),
   seconds: fc.integer({ min: 300, max: 600 }),
   faults: fc.array(
     fc.record({
@@ -148,7 +151,11 @@ function stalledHandover(sim: Sim, kind: string): boolean {
 /** Play one schedule; throws SimViolation when an invariant breaks. */
 async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void> {
   // pg_rewind on in one timing profile, off in the other: both rejoin paths are fuzzed.
-  const dcs = { ...TIMINGS[s.timing]!, postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 } };
+  const dcs = {
+    ...TIMINGS[s.timing]!,
+    postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 },
+    ...(s.sync > 0 ? { synchronous_mode: true, synchronous_mode_strict: s.sync === 2 } : {}),
+  };
   const sim = new Sim({
     members: 3,
     seed: s.seed,

@@ -354,15 +354,16 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     );
     return { status: res.status, body: await res.text() };
   };
-  w.setView({ config: { value: { ttl: 30, synchronous_mode: true }, modRevision: "3" } });
+  w.setView({ config: { value: { ttl: 30, synchronous_mode: "quorum" }, modRevision: "3" } });
   const patched = await send("PATCH", { failsafe_mode: true, slots: { s: { type: "physical" } } });
   assert.equal(patched.status, 400);
   assert.equal(
     patched.body,
-    "config: synchronous_mode: not supported by hactl yet\nconfig: failsafe_mode: not supported by hactl yet\n" +
+    "config: synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)\n" +
+      "config: failsafe_mode: not supported by hactl yet\n" +
       "config: slots: not supported by hactl yet",
   );
-  assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: true }, "nothing written");
+  assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: "quorum" }, "nothing written");
   const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });
   assert.equal(off.status, 200, off.body);
   assert.deepEqual(w.view().config!.value, { ttl: 40, synchronous_mode: false });

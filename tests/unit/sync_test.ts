@@ -262,11 +262,12 @@ Deno.test("decide(): the sync standby takes the key, writes the sync key, then p
   ]);
 });
 
-Deno.test("decide(): the named candidate of a manual failover may take over outside the sync key (as Patroni)", () => {
+Deno.test("decide(): the named candidate of a manual failover outside the sync key refuses and clears it", () => {
   const dyn = { ...DYNAMIC_DEFAULTS, synchronous: ON };
   const v = view({ leader: null, sync: key(["pg2"]), failover: { member: "pg3", modRevision: "40" } });
   const d = decide(obs(pgState(), v, { peers: [] }), INITIAL_MEMORY, ctx("pg3", { dynamic: dyn }));
-  assert.ok(d.actions.some((a) => a.type === "promote"), d.reason);
+  assert.deepEqual(d.actions, [{ type: "clear_failover", modRevision: "40" }]);
+  assert.match(d.reason, /I am not a synchronous standby .*; cleared the failover key/);
 });
 
 Deno.test("decide(): the leader in sync mode names its streaming standby", () => {
@@ -290,13 +291,16 @@ Deno.test("decide(): synchronous mode turned off deletes the key, then hands the
   }]);
 });
 
-Deno.test("syncSwitchoverRefusal(): a switchover goes only to a sync standby; a failover to any named member", () => {
+Deno.test("syncSwitchoverRefusal(): a switchover or a failover goes only to a sync standby", () => {
   assert.equal(
     syncSwitchoverRefusal(ON, key(["pg2"]), "pg3", "switchover"),
     "candidate name does not match with sync_standby",
   );
   assert.equal(syncSwitchoverRefusal(ON, key(["pg2"]), "pg2", "switchover"), null);
-  assert.equal(syncSwitchoverRefusal(ON, key(["pg2"]), "pg3", "failover"), null);
+  assert.equal(
+    syncSwitchoverRefusal(ON, key(["pg2"]), "pg3", "failover"),
+    "candidate name does not match with sync_standby",
+  );
   assert.equal(
     syncSwitchoverRefusal(ON, key([]), undefined, "switchover"),
     "switchover is not possible: can not find sync_standby",
