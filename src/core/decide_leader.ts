@@ -13,7 +13,12 @@ import { isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
 import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
-import { leaderSyncStep, syncBeforePromote, syncHandoverStandbys } from "./sync_plan.ts";
+import {
+  leaderSyncStep,
+  syncBeforePromote,
+  syncBeforeStartAsLeader,
+  syncHandoverStandbys,
+} from "./sync_plan.ts";
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -75,10 +80,11 @@ export function handoverShutdown({ obs, mem, view, holdsLock }: Cycle): Decision
 }
 
 /** Postgres is stopped while this member holds the key: start it under the key, as a primary unless it is a standby. */
-export function startAsLeader({ obs, mem }: Cycle): Decision {
+export function startAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   if (!obs.pg.standbySignal) {
     return noChange(mem, "starting primary after failure", [
       { type: "renew_leader" },
+      ...syncBeforeStartAsLeader(ctx, view),
       { type: "start_job", job: { kind: "start", role: "primary", upstream: null } },
     ]);
   }

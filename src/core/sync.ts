@@ -171,19 +171,34 @@ export function syncLeaderStep(input: SyncLeaderInput): SyncStep {
   const { active, confirmed } = syncCandidates(input, mem.syncNamesSeen!.lsn);
   const actions: SyncAction[] = [];
   const minSync = cfg.strict ? 1 : 0;
+  // The value is set every cycle, changed or not: the adapter keeps it for every later rewrite of postgresql.conf
+  // (a reload, a restart), also in an agent restarted beside a running Postgres; it writes only what changed.
   if (active.length < minSync) {
     if (!mine) actions.push(writeKey(input, []));
     const wanted = buildSyncNames(voters, Math.max(minSync, voters.length));
-    if (!sameSyncNames(current, wanted)) actions.push({ type: "set_sync_standby_names", value: wanted });
+    actions.push({ type: "set_sync_standby_names", value: wanted });
     const on = voters.length > 0 ? voters.join(", ") : "a standby";
     return { actions, mem, note: `synchronous_mode_strict: no standby to add, commits wait for ${on}` };
   }
   if (!mine || !sameSet(voters, confirmed)) actions.push(writeKey(input, confirmed));
   const wanted = buildSyncNames(active);
-  if (!sameSyncNames(current, wanted)) actions.push({ type: "set_sync_standby_names", value: wanted });
-  const note = actions.length === 0 ? null : `synchronous standbys: ${confirmed.join(", ") || "none yet"}` +
+  const changed = actions.length > 0 || !sameSyncNames(current, wanted);
+  actions.push({ type: "set_sync_standby_names", value: wanted });
+  const note = !changed ? null : `synchronous standbys: ${confirmed.join(", ") || "none yet"}` +
     (sameSet(active, confirmed) ? "" : ` (named in postgres: ${active.join(", ") || "none"})`);
   return { actions, mem, note };
+}
+
+/**
+ * Before a leader starts its stopped Postgres as a primary in synchronous mode: the value it must start with, so
+ * that no commit is acknowledged before the next cycle names its standbys: those of the key it wrote (strict
+ * mode: at least the placeholder), none outside strict mode when the key names none.
+ */
+export function syncBeforeStart(me: string, cfg: SyncConfig, key: SyncState | null): SyncAction[] {
+  const mine = key !== null && key.leader !== null && lower(key.leader) === lower(me);
+  const standbys = mine ? key.syncStandby : [];
+  const num = cfg.strict ? Math.max(1, standbys.length) : standbys.length;
+  return [{ type: "set_sync_standby_names", value: buildSyncNames(standbys, num) }];
 }
 
 /**

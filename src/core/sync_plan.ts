@@ -13,7 +13,14 @@
 import type { Action, ClusterView, Memory, Observation, PgObservation } from "./types.ts";
 import type { HaContext } from "./ha_context.ts";
 import type { SyncMemory } from "./sync_types.ts";
-import { syncDisableStep, syncLeaderStep, syncPrepromote, syncRacePeers, syncRaceRefusal } from "./sync.ts";
+import {
+  syncBeforeStart,
+  syncDisableStep,
+  syncLeaderStep,
+  syncPrepromote,
+  syncRacePeers,
+  syncRaceRefusal,
+} from "./sync.ts";
 
 /** The leader's synchronous replication actions this cycle, its memory, and a note for the log line. */
 export function leaderSyncStep(
@@ -32,6 +39,13 @@ export function leaderSyncStep(
   if (cfg.mode === "quorum") return { actions: [], mem, note: null };
   const step = syncLeaderStep({ me: ctx.name, cfg, view, pg, mem: mem as SyncMemory });
   return { actions: step.actions, mem: { ...mem, ...step.mem }, note: step.note };
+}
+
+/** Set before a leader starts its stopped Postgres as a primary (synchronous mode on). */
+export function syncBeforeStartAsLeader(ctx: HaContext, view: ClusterView): Action[] {
+  const cfg = ctx.dynamic.synchronous;
+  if (cfg === undefined || cfg.mode !== "on") return [];
+  return syncBeforeStart(ctx.name, cfg, view.sync);
 }
 
 /** Written before `promote` in the same plan: the key names this member its leader (synchronous mode on). */

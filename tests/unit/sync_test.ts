@@ -29,6 +29,8 @@ import { ctx, member, obs, peer, pgState, PRIMARY, view } from "../helpers/decid
 
 const ON: SyncConfig = { mode: "on", strict: false, nodeCount: 1, maximumLagOnSyncnode: -1 };
 const STRICT: SyncConfig = { ...ON, strict: true };
+/** Set every cycle, changed or not (the adapter keeps it for its later rewrites of postgresql.conf). */
+const SET_PG2 = { type: "set_sync_standby_names", value: "pg2" } as const;
 
 function row(name: string, flush: number, syncState = "async"): ReplicationRow {
   return {
@@ -125,13 +127,15 @@ Deno.test("syncLeaderStep(): the leader claims the key, names the standby in pos
     ...leaderInput(ON, [row("pg2", 8000, "sync")], { names: "pg2", sync: key([]) }),
     mem: seenAt,
   });
-  assert.deepEqual(waiting.actions, []);
+  assert.deepEqual(waiting.actions, [SET_PG2]);
+  assert.equal(waiting.note, null);
   const caughtUp = syncLeaderStep({
     ...leaderInput(ON, [row("pg2", 9000, "sync")], { names: "pg2", sync: key([]) }),
     mem: seenAt,
   });
   assert.deepEqual(caughtUp.actions, [
     { type: "write_sync", leader: "pg1", standbys: ["pg2"], quorum: 0, modRevision: "30" },
+    SET_PG2,
   ]);
 });
 
@@ -161,10 +165,11 @@ Deno.test("syncLeaderStep(): a second standby (synchronous_node_count 2) is adde
   );
   assert.deepEqual(confirm.actions, [
     { type: "write_sync", leader: "pg1", standbys: ["pg2", "pg3"], quorum: 0, modRevision: "30" },
+    { type: "set_sync_standby_names", value: "2 (pg2,pg3)" },
   ]);
 });
 
-Deno.test("syncLeaderStep(): steady state does nothing", () => {
+Deno.test("syncLeaderStep(): steady state changes nothing (the value is only set again)", () => {
   const step = syncLeaderStep(
     leaderInput(ON, [row("pg2", 9000, "sync"), row("pg3", 9000)], {
       names: "pg2",
@@ -172,7 +177,7 @@ Deno.test("syncLeaderStep(): steady state does nothing", () => {
       seen: 1,
     }),
   );
-  assert.deepEqual(step.actions, []);
+  assert.deepEqual(step.actions, [SET_PG2]);
   assert.equal(step.note, null);
 });
 
@@ -186,7 +191,7 @@ Deno.test("syncLeaderStep(): without any standby, non-strict mode runs asynchron
 
 Deno.test("syncLeaderStep(): strict mode without any standby keeps waiting for the key's standby", () => {
   const step = syncLeaderStep(leaderInput(STRICT, [], { names: "pg2", sync: key(["pg2"]), seen: 1 }));
-  assert.deepEqual(step.actions, []);
+  assert.deepEqual(step.actions, [SET_PG2]);
   assert.match(step.note!, /commits wait for pg2/);
 });
 
@@ -348,4 +353,17 @@ Deno.test("decide(): in sync mode the leader hands over only to a synchronous st
     ctx("pg1", { dynamic: dyn }),
   );
   assert.match(ok.reason, /switching over to 'pg2'/);
+});
+
+Deno.test("decide(): a leader starting its stopped Postgres in strict mode starts it waiting for the key's standby", () => {
+  const dyn = { ...DYNAMIC_DEFAULTS, synchronous: STRICT };
+  const stopped = { ...PRIMARY, running: false, queryable: false, role: null, walPosition: null };
+  const d = decide(obs(stopped, view({ sync: key(["pg2"]) })), INITIAL_MEMORY, ctx("pg1", { dynamic: dyn }));
+  assert.deepEqual(d.actions.slice(0, 3), [
+    { type: "renew_leader" },
+    SET_PG2,
+    { type: "start_job", job: { kind: "start", role: "primary", upstream: null } },
+  ]);
+  const empty = decide(obs(stopped, view({ sync: key([]) })), INITIAL_MEMORY, ctx("pg1", { dynamic: dyn }));
+  assert.deepEqual(empty.actions[1], { type: "set_sync_standby_names", value: SYNC_STRICT_PLACEHOLDER });
 });
