@@ -81,9 +81,9 @@ Deno.test({
       await createWriteTable(old);
       const writer = startWriter(c.members, { timeoutMs: 2000, statementTimeoutMs: 0 });
       try {
-        await waitFor("acknowledged writes on the primary", 15_000, () => {
+        await waitFor("300 acknowledged writes on the primary", 30_000, () => {
           const n = writer.acks.filter((a) => a.node === old.name).length;
-          return Promise.resolve(n >= 50 ? true : { notYet: `${n} acks` });
+          return Promise.resolve(n >= 300 ? true : { notYet: `${n} acks` });
         }, 50);
         const agent = c.agents.get(old.name)!;
         const pid = await postmasterPid(old);
