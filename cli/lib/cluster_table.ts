@@ -123,7 +123,7 @@ function memberRole(view: ClusterView, member: Member, leaderName: string | null
   }
   const mode = dynamicValue(view, "synchronous_mode");
   const syncMode = truthy(mode) && !isStandbyCluster(view);
-  // The `sync` key counts only when written by the current leader (a Patroni leader running synchronous_mode).
+  // The `sync` key counts only when written by the current leader (hactl or Patroni, running synchronous_mode).
   if (syncMode && view.sync && view.sync.leader?.toLowerCase() === leaderName?.toLowerCase()) {
     const wanted = member.name.toLowerCase();
     if (view.sync.syncStandby.some((s) => s.toLowerCase() === wanted)) {

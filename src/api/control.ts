@@ -16,6 +16,8 @@ import { switchoverWaitSeconds } from "../core/settings.ts";
 import { handoverLimitation, raceLimitation } from "../core/switchover.ts";
 import { clusterTimeline } from "../core/topology.ts";
 import { normalizeDynamic } from "../config/dynamic.ts";
+import { syncRequested, syncSwitchoverRefusal } from "../core/sync.ts";
+import type { SyncConfig } from "../core/sync_types.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
 
 /** What the control endpoints need from the agent. */
@@ -299,11 +301,22 @@ async function feasibility(
   candidate: string | undefined,
 ): Promise<ControlReply | null> {
   if (leader && view.leader?.name !== leader) return reply(412, "leader name does not match");
+  const sync = syncConfigOf(view);
+  const syncRefusal = syncSwitchoverRefusal(
+    sync,
+    view.sync,
+    candidate,
+    action === "failover" ? "failover" : "switchover",
+  );
+  if (syncRefusal) return reply(412, syncRefusal);
   if (candidate && !view.members.some((m) => m.name === candidate)) {
     return reply(412, "candidate does not exists");
   }
+  // In synchronous mode, without a candidate, only the sync standbys can take over (Patroni's pre-check).
+  const syncPool = !candidate && syncRequested(sync) && sync.mode === "on";
   const pool = view.members.filter((m) =>
-    candidate ? m.name === candidate : m.name !== (leader ?? view.leader?.name)
+    candidate ? m.name === candidate : m.name !== (leader ?? view.leader?.name) &&
+      (!syncPool || (view.sync?.syncStandby ?? []).includes(m.name))
   );
   if (pool.length === 0) {
     return reply(412, `${action} is not possible: cluster does not have members except leader`);
@@ -324,6 +337,11 @@ async function feasibility(
       why.map((w) => `${w.name} ${w.why}`).join("; ")
     })`,
   );
+}
+
+/** The synchronous replication settings of the cluster's dynamic configuration (undefined: off). */
+function syncConfigOf(view: ClusterView): SyncConfig | undefined {
+  return normalizeDynamic(view.config?.value ?? {}).settings.synchronous;
 }
 
 /** Why this member cannot take over now (src/core/switchover.ts, as the agents judge it), or null. */

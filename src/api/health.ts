@@ -108,8 +108,8 @@ export function synchronousMode(cluster: ClusterView | null): "off" | "on" | "qu
 export function isListedSyncStandby(cluster: ClusterView | null, name: string): boolean {
   const list = cluster?.sync?.syncStandby;
   if (!Array.isArray(list)) return false;
-  // The `sync` key is written by the leader that runs synchronous replication (a Patroni leader: hactl does not
-  // implement it yet and writes no `sync` key). One left by a former leader claims nothing about the current one.
+  // The `sync` key is written by the leader that runs synchronous replication (src/core/sync.ts, or a Patroni
+  // leader). One left by a former leader claims nothing about the current one.
   const syncLeader = cluster?.sync?.leader?.toLowerCase();
   if (syncLeader === undefined || syncLeader !== cluster?.leader?.name.toLowerCase()) return false;
   const wanted = name.toLowerCase();

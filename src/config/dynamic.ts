@@ -11,6 +11,7 @@
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
+import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
 
@@ -116,6 +117,32 @@ const INT_GUCS: Record<string, [number, number]> = {
 };
 
 type Scalar = string | number | boolean;
+
+/**
+ * `synchronous_mode` (true/on, false/off, quorum), `synchronous_mode_strict`, `synchronous_node_count` (at least
+ * 1) and `maximum_lag_on_syncnode` (bytes), as Patroni reads them; nothing when none is set (the companions act
+ * only while the mode is on or quorum).
+ */
+function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
+  const raw = doc.synchronous_mode;
+  let mode: SyncModeName = "off";
+  if (typeof raw === "string" && raw.trim().toLowerCase() === "quorum") mode = "quorum";
+  else if (raw !== undefined && raw !== null) {
+    const on = toBool(raw);
+    if (on === undefined) r.warn(`synchronous_mode: ${show(raw)} is not true, false or quorum; using false`);
+    else if (on) mode = "on";
+  }
+  const companions = ["synchronous_mode_strict", "synchronous_node_count", "maximum_lag_on_syncnode"];
+  if (mode === "off" && companions.every((k) => doc[k] === undefined || doc[k] === null)) return {};
+  return {
+    synchronous: {
+      mode,
+      strict: r.bool(doc, "synchronous_mode_strict", SYNC_OFF.strict),
+      nodeCount: r.intAtLeast(doc, "synchronous_node_count", SYNC_OFF.nodeCount, 1),
+      maximumLagOnSyncnode: r.int(doc, "maximum_lag_on_syncnode", SYNC_OFF.maximumLagOnSyncnode, "B"),
+    },
+  };
+}
 
 function show(value: unknown): string {
   if (typeof value === "string") {
@@ -311,6 +338,7 @@ export function normalizeDynamic(
       parameters,
       ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(pgHba !== undefined ? { pgHba } : {}),
+      ...readSync(r, doc),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

@@ -79,6 +79,8 @@ export function isInert(inert: Inert, value: unknown, def: string): boolean {
         value === "basebackup";
     case "default":
       return String(value) === def;
+    case "not quorum":
+      return !(typeof value === "string" && value.trim().toLowerCase() === "quorum");
     case "no standby":
       return !isDoc(value) || ["host", "port", "restore_command"].every((k) => isEmpty(value[k]));
   }

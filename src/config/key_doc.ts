@@ -21,6 +21,7 @@ const ACCEPTED: Record<Inert, string> = {
   basebackup: "`[basebackup]`",
   default: "the default",
   "no standby": "without `host`, `port` or `restore_command`",
+  "not quorum": "`true` or `false`",
 };
 
 /** What hactl does with `k`, in words. */

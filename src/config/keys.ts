@@ -28,7 +28,8 @@ export type Inert =
   | "initdb" // "initdb"
   | "basebackup" // [basebackup]
   | "default" // the default value
-  | "no standby"; // no host, port or restore_command
+  | "no standby" // no host, port or restore_command
+  | "not quorum"; // anything but quorum
 
 export interface ConfigKey {
   /** Dotted path. Dynamic keys are named as in the cluster's `config` key (also read under `bootstrap.dcs.`). */
@@ -360,8 +361,8 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("tags.clonefrom", "false", { note: "published; hactl members clone from the leader" }),
   local("tags.noloadbalance", "false"),
   local("tags.replicatefrom", ""),
-  local("tags.nosync", "false", { note: "published (synchronous_mode is not implemented yet)" }),
-  local("tags.sync_priority", "1", { note: "published (synchronous_mode is not implemented yet)" }),
+  local("tags.nosync", "false"),
+  local("tags.sync_priority", "1"),
   local("tags.nostream", "false"),
   local("fencing", "", { hactl: true }),
   local("fencing.supervisor", "true", {
@@ -376,16 +377,19 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("loop_wait", "10"),
   dynamic("retry_timeout", "10"),
   dynamic("maximum_lag_on_failover", "1048576"),
-  notYet(dynamic("maximum_lag_on_syncnode", "-1"), "default", { dependsOn: SYNC }),
+  dynamic("maximum_lag_on_syncnode", "-1"),
   notYet(dynamic("max_timelines_history", "0"), "zero"),
   dynamic("primary_start_timeout", "300"),
   dynamic("master_start_timeout", "300", { note: "older name of primary_start_timeout" }),
-  notYet(dynamic("primary_stop_timeout", "0"), "zero", { dependsOn: SYNC }),
-  notYet(dynamic("master_stop_timeout", "0"), "zero", { dependsOn: SYNC }),
+  notYet(dynamic("primary_stop_timeout", "0"), "zero", { note: "acts only in synchronous_mode" }),
+  notYet(dynamic("master_stop_timeout", "0"), "zero", { note: "older name of primary_stop_timeout" }),
   notYet(dynamic("primary_race_backoff", "0"), "zero"),
-  notYet(dynamic(SYNC, "false"), "false", { guarantee: true }),
-  notYet(dynamic("synchronous_mode_strict", "false"), "false", { guarantee: true }),
-  notYet(dynamic("synchronous_node_count", "1"), "default", { dependsOn: SYNC }),
+  notYet(dynamic(SYNC, "false"), "not quorum", {
+    guarantee: true,
+    note: "quorum commit is not implemented yet",
+  }),
+  dynamic("synchronous_mode_strict", "false"),
+  dynamic("synchronous_node_count", "1"),
   dynamic("failsafe_mode", "false", {
     note: "a leader that loses etcd keeps its primary while every member of the failsafe key confirms it",
   }),

@@ -6,8 +6,9 @@
  * executes plus the one sentence that is the cycle's log line. No I/O, no clock, no randomness here.
  *
  * Ordering contract (see src/core/types.ts `Action`): the executor stops at the first failed action, and `promote`
- * is only ever planned right after `acquire_leader` or `renew_leader` in the same plan, so a promotion happens only
- * while this member holds the lock it took or verified in this very cycle.
+ * is only ever planned after `acquire_leader` or `renew_leader` in the same plan (in synchronous mode with the
+ * `sync` key's compare-and-set and `synchronous_standby_names` in between: src/core/sync.ts), so a promotion
+ * happens only while this member holds the lock it took or verified in this very cycle.
  *
  * This file is the dispatcher: maintenance mode (`decide_paused.ts`), the DCS out of reach (`decide_offline.ts`),
  * then a table of rules tried in order (the data directory in `decide_bootstrap.ts`, the key holder in

@@ -15,6 +15,12 @@ import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
 import { failsafeKeyAction } from "./failsafe.ts";
+import {
+  leaderSyncStep,
+  syncBeforePromote,
+  syncBeforeStartAsLeader,
+  syncHandoverStandbys,
+} from "./sync_plan.ts";
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
@@ -78,10 +84,11 @@ export function handoverShutdown({ obs, mem, view, holdsLock }: Cycle): Decision
 }
 
 /** Postgres is stopped while this member holds the key: start it under the key, as a primary unless it is a standby. */
-export function startAsLeader({ obs, mem }: Cycle): Decision {
+export function startAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   if (!obs.pg.standbySignal) {
     return noChange(mem, "starting primary after failure", [
       { type: "renew_leader" },
+      ...syncBeforeStartAsLeader(ctx, view),
       { type: "start_job", job: { kind: "start", role: "primary", upstream: null } },
     ]);
   }
@@ -98,7 +105,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   if (pg.sysid && !isValidSysid(view.initialize)) actions.push({ type: "write_initialize", sysid: pg.sysid });
   if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
   if (pg.role === "replica") {
-    actions.push({ type: "promote" });
+    actions.push(...syncBeforePromote(ctx, view), { type: "promote" });
     return noChange(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
@@ -107,6 +114,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     position: pg.walPosition,
     timeline: pg.timeline,
     maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover,
+    syncStandbys: syncHandoverStandbys(ctx, view),
   });
   if (step.kind === "handover") {
     // Stop cleanly first: a fast shutdown sends every WAL record up to the shutdown checkpoint to the streaming
@@ -121,16 +129,19 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   if (history) actions.push({ type: "write_history", history });
   const failsafe = failsafeKeyAction(view, ctx);
   if (failsafe) actions.push(failsafe);
+  const sync = leaderSyncStep(ctx, view, pg, mem);
+  actions.push(...sync.actions);
   if (ctx.dynamic.useSlots) {
     actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, mem.membersSeen) });
   }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
+  if (sync.note) reason += `; ${sync.note}`;
   if (step.kind === "wait") reason += `; ${step.reason}`;
   if (step.kind === "clear") {
     actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
     reason += `; cleared the failover key: ${step.reason}`;
   }
-  return noChange(mem, reason, actions);
+  return noChange(sync.mem, reason, actions);
 }
 
 /**

@@ -13,6 +13,7 @@ import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
 import { raceStep } from "./switchover.ts";
+import { syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
 
 /** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
 export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
@@ -42,6 +43,17 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
       ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
     ]);
   }
+  const gate = syncRaceGate(obs, ctx, view);
+  if (gate.refusal !== null) {
+    // The candidate of a manual failover that may not take over says so and clears the request (as a refusal).
+    if (view.failover?.member !== ctx.name) {
+      return noChange(mem, `not taking the leader key: ${gate.refusal}`);
+    }
+    return noChange(mem, `not taking the leader key: ${gate.refusal}; cleared the failover key`, [
+      { type: "clear_failover", modRevision: view.failover.modRevision },
+    ]);
+  }
+  obs = gate.obs;
   const step = raceStep(
     view,
     ctx.name,
@@ -59,6 +71,7 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
   if (step.kind === "take") {
     return noChange(mem, `promoted self to leader by acquiring session lock: ${step.reason}`, [
       { type: "acquire_leader" },
+      ...syncBeforePromote(ctx, view),
       { type: "promote" },
       { type: "clear_failover", modRevision: view.failover!.modRevision },
     ]);
@@ -67,7 +80,9 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
   if (verdict !== null) {
     return noChange(mem, `following a different leader because I am not the healthiest node: ${verdict}`);
   }
-  const actions: Action[] = [{ type: "acquire_leader" }, { type: "promote" }];
+  const actions: Action[] = [{ type: "acquire_leader" }, ...syncBeforePromote(ctx, view), {
+    type: "promote",
+  }];
   // A switchover without a named candidate is over once someone takes the lock.
   if (view.failover) actions.push({ type: "clear_failover", modRevision: view.failover.modRevision });
   return noChange(mem, "promoted self to leader by acquiring session lock", actions);

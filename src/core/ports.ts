@@ -86,6 +86,13 @@ export interface Dcs {
   /** Write `failover`; with `modRevision` as CAS. */
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /**
+   * Write `sync` (`{"leader":...,"quorum":n,"sync_standby":"a,b"}`) by a compare-and-set on its mod revision
+   * (null: the key must not exist). False when someone else changed it.
+   */
+  writeSync(leader: string, standbys: string[], quorum: number, modRevision: string | null): Promise<boolean>;
+  /** Delete `sync` if its mod revision is still `modRevision`. False when someone else changed it. */
+  deleteSync(modRevision: string): Promise<boolean>;
+  /**
    * Resolve when something the loop cares about changed (`leader`, `config`, `failover`, `sync`, or `status` when
    * we are not the leader) or when `timeoutMs` passed. True when woken by a change. Aborting `signal` ends the
    * wait at once with false, leaving any change that arrives later pending for the next call.
@@ -146,6 +153,11 @@ export interface PostgresPort {
   reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean>;
   /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
   syncSlots(names: string[]): Promise<void>;
+  /**
+   * Set `synchronous_standby_names` (null: back to the configured value) in postgresql.conf and reload when the
+   * file changed; the value stays in force for later starts and reloads of this agent.
+   */
+  setSyncStandbyNames(value: string | null): Promise<void>;
   /**
    * The timeline and timeline history of the read-write `leader`, read from the leader's own server, for the
    * divergence check. Never throws: an unreachable leader, or one still in recovery, gives `{ error }`. With a

@@ -42,6 +42,8 @@ export interface HandoverCheck {
   position: number | null;
   timeline: number | null;
   maximumLagOnFailover: number;
+  /** In synchronous mode, the standbys the `sync` key names: only they can take over in a switchover. */
+  syncStandbys?: readonly string[] | null;
 }
 
 /**
@@ -101,7 +103,14 @@ export function leaderStep(
     return { kind: "clear", reason: `the request names leader '${f.leader}', but I am the leader` };
   }
   if (f.member === me) return { kind: "clear", reason: "the requested candidate is already the leader" };
-  const healthy = view.members.filter((m) => isHealthyCandidate(m, me) && (!f.member || m.name === f.member));
+  const sync = check.syncStandbys?.map((n) => n.toLowerCase()) ?? null;
+  if (sync !== null && f.member && !sync.includes(f.member.toLowerCase())) {
+    return { kind: "clear", reason: `candidate '${f.member}' is not a synchronous standby` };
+  }
+  const healthy = view.members.filter((m) =>
+    isHealthyCandidate(m, me) && (!f.member || m.name === f.member) &&
+    (sync === null || sync.includes(m.name.toLowerCase()))
+  );
   if (healthy.length === 0) {
     const who = f.member
       ? `candidate '${f.member}' is not a healthy member`

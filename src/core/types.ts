@@ -7,6 +7,7 @@
  */
 import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
+import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -156,7 +157,7 @@ export interface ClusterView extends F.FailsafeViewPart {
 }
 
 /** What the local Postgres looks like, as read by the adapter at the start of a cycle. */
-export interface PgObservation {
+export interface PgObservation extends PgSyncFields {
   /** `empty`: no data dir or no PG_VERSION; `inaccessible`: exists but cannot be read. */
   dataDir: "empty" | "initialized" | "inaccessible";
   /** Postmaster process alive (from postmaster.pid + signal 0). */
@@ -324,7 +325,7 @@ export type DcsObservation =
   | { kind: "unreachable"; since: number; error: string };
 
 /** Dynamic settings after validation and timing-rule adjustment. */
-export interface DynamicSettings extends F.FailsafeSettingsPart {
+export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFields {
   ttl: number;
   loopWait: number;
   retryTimeout: number;
@@ -427,7 +428,7 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory {
+export interface Memory extends SyncMemory {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
@@ -495,7 +496,8 @@ export type Action =
   | { type: "drop_restart"; reason: string }
   /** Rewrite postgresql.conf for the role and reload Postgres (always when `force`, else when it changed). */
   | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean }
-  | F.FailsafeAction;
+  | F.FailsafeAction
+  | SyncAction;
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =

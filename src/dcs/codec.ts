@@ -89,6 +89,15 @@ export function encodeJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * The `sync` key as Patroni writes it: `{"leader":"pg1","quorum":0,"sync_standby":"pg2,pg3"}` (standbys sorted and
+ * comma-joined, null when none).
+ */
+export function encodeSync(leader: string, standbys: readonly string[], quorum: number): string {
+  const list = standbys.length > 0 ? [...standbys].sort().join(",") : null;
+  return JSON.stringify({ leader, quorum, sync_standby: list });
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -27,6 +27,7 @@ import {
   encodeHistory,
   encodeJson,
   encodeStatus,
+  encodeSync,
   KEYS,
   memberKey,
 } from "./codec.ts";
@@ -273,6 +274,31 @@ export class EtcdDcs implements Dcs {
 
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean> {
     return this.#casPut("put failover", KEYS.failover, encodeJson(value), modRevision);
+  }
+
+  writeSync(
+    leader: string,
+    standbys: string[],
+    quorum: number,
+    modRevision: string | null,
+  ): Promise<boolean> {
+    return this.#casPut("put sync", KEYS.sync, encodeSync(leader, standbys, quorum), modRevision ?? "0");
+  }
+
+  async deleteSync(modRevision: string): Promise<boolean> {
+    const key = this.#key(KEYS.sync);
+    const res = await this.#call(
+      "delete sync",
+      (o) =>
+        this.#endpoints.client.kv.txn(
+          {
+            compare: [{ key, target: "Mod" as const, result: "Equal" as const, mod_revision: modRevision }],
+            success: [{ request_delete_range: { key } }],
+          },
+          o,
+        ),
+    );
+    return res.succeeded;
   }
 
   /** Delete every key under the cluster prefix (`hactl remove`); returns how many keys were deleted. */

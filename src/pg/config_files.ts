@@ -78,6 +78,7 @@ export function effective(inst: PgInstance, quiet = false): Record<string, strin
     defaultSocketDir: DEFAULT_SOCKET_DIR,
   });
   if (!quiet) { for (const w of warnings) log.warn(w); }
+  if (inst.syncStandbyNames !== null) params["synchronous_standby_names"] = inst.syncStandbyNames;
   return params;
 }
 

@@ -30,6 +30,8 @@ export class PgInstance {
   readonly sql: SqlClient;
   /** The system identifier from pg_controldata; null to read it again (after initdb, a clone or a rewind). */
   sysid: string | null = null;
+  /** `synchronous_standby_names` set by the leader in synchronous mode (src/pg/sync_standby.ts); null: as configured. */
+  syncStandbyNames: string | null = null;
   /** pg_controldata output and when it was read (monotonic ms): replicas re-read it at most every 10 s. */
   controlDataCache: { at: number; data: Record<string, string> } | null = null;
   #binDir: string | null = null;

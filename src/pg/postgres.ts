@@ -34,6 +34,7 @@ import { readLeaderTimeline } from "./leader_timeline.ts";
 import { promotePostgres, startPostgres, stopPostgres } from "./lifecycle.ts";
 import { followUpstream, reloadPostgres } from "./reload.ts";
 import { syncSlots } from "./slots.ts";
+import { setSyncStandbyNames } from "./sync_standby.ts";
 import { postmasterPid } from "./process.ts";
 
 export interface LocalPostgresOptions {
@@ -110,6 +111,10 @@ export class LocalPostgres implements PostgresPort {
 
   syncSlots(names: string[]): Promise<void> {
     return syncSlots(this.#inst, names);
+  }
+
+  setSyncStandbyNames(value: string | null): Promise<void> {
+    return setSyncStandbyNames(this.#inst, value);
   }
 
   leaderTimeline(leader: Upstream, probe: WalProbe | null = null): Promise<LeaderTimeline> {

@@ -51,6 +51,8 @@ export interface StatusRow {
   flush_lsn: string | null;
   receive_lsn: string | null;
   replay_lsn: string | null;
+  /** `synchronous_standby_names` in force (absent in answers of older hactl status queries). */
+  sync_names?: string | null;
   replay_ts: string | null;
   replay_paused: boolean;
   checkpoint_tli: number | null;
@@ -112,6 +114,7 @@ SELECT json_build_object(
   'receiver', (SELECT json_build_object('status', status, 'tli', received_tli, 'host', sender_host,
                  'port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
   'conninfo', current_setting('primary_conninfo'),
+  'sync_names', current_setting('synchronous_standby_names'),
   'replication', (SELECT coalesce(json_agg(json_build_object('usename', usename,
                     'application_name', application_name, 'client_addr', host(client_addr), 'state', state,
                     'sync_state', sync_state, 'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)
@@ -166,6 +169,7 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   }
   obs.slots = row.slots;
   obs.replication = row.replication;
+  obs.synchronousStandbyNames = row.sync_names ?? null;
   if (!row.in_recovery) {
     obs.timeline = row.walfile ? parseInt(row.walfile.slice(0, 8), 16) : row.checkpoint_tli;
     obs.walPosition = lsnOrNull(row.flush_lsn);

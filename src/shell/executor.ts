@@ -224,6 +224,13 @@ export class Executor {
         return true;
       case "failsafe_keep":
         return this.#failsafeKept(action.since, action.ttl);
+      case "write_sync":
+        return await dcs.writeSync(action.leader, action.standbys, action.quorum, action.modRevision);
+      case "delete_sync":
+        return await dcs.deleteSync(action.modRevision);
+      case "set_sync_standby_names":
+        await pg.setSyncStandbyNames(action.value);
+        return true;
     }
   }
 }

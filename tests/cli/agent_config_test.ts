@@ -82,9 +82,10 @@ const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promi
       key: /hactl\.yml: etcd3\.hosts: cannot resolve etcd host 'no-such-etcd\.invalid'/,
     },
     {
-      name: "synchronous_mode, which hactl does not implement yet",
-      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    synchronous_mode: true"),
-      key: /\/hactl\.yml: bootstrap\.dcs\.synchronous_mode: not supported by hactl yet$/,
+      name: "synchronous_mode: quorum, which hactl does not implement yet",
+      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    synchronous_mode: quorum"),
+      key:
+        /\/hactl\.yml: bootstrap\.dcs\.synchronous_mode: not supported by hactl yet \(quorum commit is not implemented yet\)$/,
     },
     {
       name: "unreadable data_dir",

@@ -69,7 +69,7 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
     assert.equal(res.stdout, "");
     assert.deepEqual(res.stderr.trim().split("\n"), [
       `${dir}/h.yml: postgresql.pre_promote: not supported by hactl yet`,
-      `${dir}/h.yml: bootstrap.dcs.synchronous_mode: not supported by hactl yet`,
+      `${dir}/h.yml: bootstrap.dcs.synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)`,
       `${dir}/h.yml: warning: postgresql.paramters: unknown key, ignored (did you mean postgresql.parameters?)`,
     ]);
   });

@@ -19,6 +19,7 @@ import {
   encodeHistory,
   encodeJson,
   encodeStatus,
+  encodeSync,
   KEYS,
   memberKey,
 } from "../../src/dcs/codec.ts";
@@ -289,6 +290,28 @@ export class MemoryDcs implements Dcs {
 
   setFailover(value: Record<string, unknown>, modRevision?: string): Promise<boolean> {
     return this.#async(() => this.#casPut("put failover", KEYS.failover, encodeJson(value), modRevision));
+  }
+
+  writeSync(
+    leader: string,
+    standbys: string[],
+    quorum: number,
+    modRevision: string | null,
+  ): Promise<boolean> {
+    return this.#async(() =>
+      this.#casPut("put sync", KEYS.sync, encodeSync(leader, standbys, quorum), modRevision ?? "0")
+    );
+  }
+
+  deleteSync(modRevision: string): Promise<boolean> {
+    const key = this.#prefix + KEYS.sync;
+    return this.#async(() =>
+      this.#call(
+        "delete sync",
+        () =>
+          this.#etcd.txn(this.#name, [{ key, target: "mod", equals: modRevision }], [{ delete: { key } }]),
+      )
+    );
   }
 
   #ensureWatch(): void {

@@ -23,7 +23,8 @@
  * in the world's `foreignStreams`.
  *
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
- * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary).
+ * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary),
+ * `commit(bytes)` (the same, acknowledged only as `synchronous_standby_names` allows: `setSyncStandbyNames`).
  *
  * Timelines and divergence are modelled: `rewind(up)` takes the source's history back to the divergence point
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
@@ -48,6 +49,7 @@ import {
   type TimelineSwitch,
   type Upstream,
 } from "../../src/core/types.ts";
+import { parseSyncNames } from "../../src/core/sync_names.ts";
 import {
   type DataDir,
   describeSegments,
@@ -83,7 +85,8 @@ export type FakeOp =
   | "stop"
   | "promote"
   | "follow"
-  | "syncSlots";
+  | "syncSlots"
+  | "setSyncStandbyNames";
 /** One member's Postgres. */
 export class FakePostgres implements PostgresPort {
   readonly name: string;
@@ -105,6 +108,8 @@ export class FakePostgres implements PostgresPort {
   /** Bumped whenever the postmaster goes away, so a start in flight notices. */
   #epoch = 0;
   #failNext = new Set<FakeOp>();
+  /** `synchronous_standby_names` as the agent set it (kept across restarts like the file it writes). */
+  #syncNames: string | null = null;
 
   constructor(
     world: FakePostgresWorld,
@@ -216,6 +221,24 @@ export class FakePostgres implements PostgresPort {
   }
 
   /**
+   * A client's commit of `bytes` (synchronous_commit on): written locally, and acknowledged only when
+   * `synchronous_standby_names` asks for nothing or enough of the standbys it names stream from this server and
+   * flush it (they take the WAL at once; a `lagging` one cannot). False when not acknowledged (the commit waits).
+   */
+  commit(bytes: number): boolean {
+    if (!this.write(bytes)) return false;
+    const req = this.syncRequirement();
+    if (req.num === 0) return true;
+    const standbys = [...this.world.servers.values()].filter((s) =>
+      !s.lagging && s.streamSource() === this &&
+      (req.names.includes(s.name.toLowerCase()) || req.names.includes("*"))
+    );
+    if (standbys.length < req.num) return false;
+    for (const s of standbys) s.receiveFrom(this);
+    return true;
+  }
+
+  /**
    * `#check` for a method that is not `async`: its failure as a rejected promise, as the real adapter's (async)
    * methods fail, never as a synchronous throw.
    */
@@ -259,6 +282,7 @@ export class FakePostgres implements PostgresPort {
     obs.timeline = lastTimeline(d);
     obs.walPosition = d.wal;
     obs.replication = this.#replicationRows();
+    obs.synchronousStandbyNames = this.#syncNames ?? "";
     if (!d.standbySignal) {
       obs.role = "primary";
       // What pg_wal/<TLI>.history says: the parent timeline and the switch position of every segment after the first.
@@ -282,7 +306,7 @@ export class FakePostgres implements PostgresPort {
         application_name: s.name,
         client_addr: null,
         state: "streaming",
-        sync_state: "async",
+        sync_state: syncStateOf(this.#syncNames, s.name),
         sync_priority: 0,
         flush_lsn: s.#data ? formatLsn(s.#data.wal) : null,
       }))
@@ -475,6 +499,21 @@ export class FakePostgres implements PostgresPort {
     return Promise.resolve(force && d !== null && this.#running);
   }
 
+  /** Keep the value for this server (as the adapter writes postgresql.conf and reloads). */
+  setSyncStandbyNames(value: string | null): Promise<void> {
+    const failed = this.#rejected("setSyncStandbyNames");
+    if (failed) return failed;
+    this.#syncNames = value;
+    return Promise.resolve();
+  }
+
+  /** The standbys a commit on this primary waits for, and how many of them must confirm (none: asynchronous). */
+  syncRequirement(): { names: string[]; num: number } {
+    const parsed = parseSyncNames(this.#syncNames ?? "");
+    if (parsed === null || parsed.kind === "off") return { names: [], num: 0 };
+    return { names: parsed.names, num: parsed.num };
+  }
+
   syncSlots(names: string[]): Promise<void> {
     const failed = this.#rejected("syncSlots");
     if (failed) return failed;
@@ -536,4 +575,11 @@ function hostPort(connUrl: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** `sync_state` of standby `name` under `value`: `sync` when named (every named standby confirms), else `async`. */
+function syncStateOf(value: string | null, name: string): string {
+  const parsed = parseSyncNames(value ?? "");
+  if (parsed === null || parsed.kind === "off") return "async";
+  return parsed.names.includes(name.toLowerCase()) || parsed.names.includes("*") ? "sync" : "async";
 }

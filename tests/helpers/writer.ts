@@ -43,6 +43,13 @@ export interface WriterOptions {
   timeoutMs?: number;
   /** Table to write (default `hactl_writes`; create it with `createWriteTable`). */
   table?: string;
+  /**
+   * The server-side `statement_timeout` (default: `timeoutMs`; 0: none). In synchronous replication a commit
+   * whose wait for the standby is cancelled (by a statement timeout) is reported as successful although the
+   * standby may not have it: sync tests pass 0 and rely on the client-side deadline alone, which never counts
+   * as an acknowledgement.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** A running writer. */
@@ -71,7 +78,7 @@ export async function createWriteTable(primary: WriterTarget, table = WRITE_TABL
   }
 }
 
-function connect(t: WriterTarget, timeoutMs: number): postgres.Sql {
+function connect(t: WriterTarget, timeoutMs: number, statementTimeoutMs = timeoutMs): postgres.Sql {
   return postgres({
     host: t.host ?? "127.0.0.1",
     port: t.pgPort,
@@ -85,7 +92,7 @@ function connect(t: WriterTarget, timeoutMs: number): postgres.Sql {
     onnotice: () => {},
     // The writer's refused inserts (read-only replicas, 50 a second) stay out of the Postgres log.
     connection: {
-      statement_timeout: timeoutMs,
+      statement_timeout: statementTimeoutMs,
       application_name: "hactl-fault-writer",
       log_min_messages: "fatal",
       log_min_error_statement: "panic",
@@ -132,7 +139,7 @@ export function startWriter(targets: WriterTarget[], opts: WriterOptions = {}): 
     };
     while (!stopped) {
       const seq = nextSeq++;
-      sql ??= connect(t, timeoutMs);
+      sql ??= connect(t, timeoutMs, opts.statementTimeoutMs ?? timeoutMs);
       const client: postgres.Sql = sql;
       const sentAt = performance.now();
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -275,6 +275,21 @@ const cases: Case[] = [
     assert.equal(await a.setFailover({}, f.modRevision), true);
     assert.equal((await a.loadCluster()).failover, null);
   }],
+  ["writeSync/deleteSync honour their CAS and write Patroni's JSON", async (s) => {
+    const a = s.member("pg1");
+    assert.equal(await a.writeSync("pg1", [], 0, null), true);
+    assert.equal(await s.rawGet("sync"), '{"leader":"pg1","quorum":0,"sync_standby":null}');
+    assert.equal(await a.writeSync("pg1", ["pg2"], 0, null), false, "the key exists");
+    const first = (await a.loadCluster()).sync!;
+    assert.equal(await a.writeSync("pg1", ["pg3", "pg2"], 0, first.modRevision), true);
+    assert.equal(await s.rawGet("sync"), '{"leader":"pg1","quorum":0,"sync_standby":"pg2,pg3"}');
+    assert.equal(await a.writeSync("pg1", [], 0, first.modRevision), false, "stale revision");
+    const second = (await a.loadCluster()).sync!;
+    assert.deepEqual(second.syncStandby, ["pg2", "pg3"]);
+    assert.equal(await a.deleteSync(first.modRevision), false, "stale revision");
+    assert.equal(await a.deleteSync(second.modRevision), true);
+    assert.equal((await a.loadCluster()).sync, null);
+  }],
   ["member keys round-trip with exactly Patroni's JSON and carry the lease", async (s) => {
     const a = s.member("pg1");
     await a.refreshLease(30);

@@ -298,10 +298,18 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
     schedule: editTimings,
   },
   "config-refused": {
-    what: "edit-config sets synchronous_mode (a promise hactl cannot keep yet), unset later",
+    what: "edit-config sets synchronous_mode: quorum (a promise hactl cannot keep yet), unset later",
     schedule: (c) => (
-      c.strike(() => c.sim.setConfig({ synchronous_mode: true })),
+      c.strike(() => c.sim.setConfig({ synchronous_mode: "quorum" })),
         c.heal(() => c.sim.setConfig({ synchronous_mode: false }))
+    ),
+  },
+  "sync-toggle": {
+    what: "edit-config turns synchronous_mode on (strict for even durations), off when it heals",
+    schedule: (c, f) => (
+      c.strike(() =>
+        c.sim.setConfig({ synchronous_mode: true, synchronous_mode_strict: f.duration % 2 === 0 })
+      ), c.heal(() => c.sim.setConfig({ synchronous_mode: false, synchronous_mode_strict: false }))
     ),
   },
   "clock-step": {

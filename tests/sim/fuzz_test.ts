@@ -68,6 +68,8 @@ interface Schedule {
   watchdog: boolean;
   /** The cluster runs in failsafe mode (`failsafe_mode: true` in bootstrap.dcs). */
   failsafe?: boolean;
+  /** synchronous_mode: 0 off, 1 on, 2 on and strict. */
+  sync: 0 | 1 | 2;
   seconds: number;
   faults: Fault[];
   writes: { at: number; bytes: number }[];
@@ -95,6 +97,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   latency: fc.constantFrom(0, 50, 300),
   watchdog: fc.boolean(),
   failsafe: fc.boolean(),
+  sync: fc.constantFrom(0 as const, 1 as const, 2 as const),
   seconds: fc.integer({ min: 300, max: 600 }),
   faults: fc.array(
     fc.record({
@@ -152,6 +155,7 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
     ...TIMINGS[s.timing]!,
     postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 },
     ...(s.failsafe ? { failsafe_mode: true } : {}),
+    ...(s.sync > 0 ? { synchronous_mode: true, synchronous_mode_strict: s.sync === 2 } : {}),
   };
   const sim = new Sim({
     members: 3,

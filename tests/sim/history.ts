@@ -15,6 +15,9 @@
  *   leader's last published position never takes over); writes above it may be lost, as asynchronous replication
  *   allows.
  *
+ * - in synchronous mode (the write was acknowledged while the `sync` key named its writer the leader): nothing may
+ *   be lost, however the former primary left: the next primary is always one that has it.
+ *
  * A write judged at a promotion leaves the record (lost or carried over, it is not judged twice). At quiescence the
  * leader must hold every acknowledged write still recorded.
  *
@@ -33,6 +36,8 @@ export interface AckedWrite {
   lsn: number;
   /** The writer's history when it acknowledged the write. */
   segments: Segment[];
+  /** Acknowledged while synchronous_mode was on and the `sync` key named the writer its leader. */
+  sync?: boolean;
 }
 
 /** How the primary whose writes are judged stopped leading. */
@@ -47,7 +52,8 @@ export interface HistoryBreak {
     | "ackedKeptOnSwitchover"
     | "ackedKeptOnCleanStop"
     | "ackedLossWithinFailoverBound"
-    | "ackedKeptAtQuiescence";
+    | "ackedKeptAtQuiescence"
+    | "ackedKeptInSyncMode";
   message: string;
 }
 
@@ -63,15 +69,19 @@ export class ClientHistory {
   /** Promotions and quiescence checks that judged at least one write. */
   judged = 0;
 
-  /** A client wrote `bytes` to `pg`; records the write when the server acknowledged it. */
-  write(pg: FakePostgres, bytes: number, now: number): boolean {
-    if (!pg.write(bytes)) return false;
+  /**
+   * A client wrote `bytes` to `pg`; records the write when the server acknowledged it (in synchronous
+   * replication only once a synchronous standby has it). `sync`: the `sync` key names `pg` its leader.
+   */
+  write(pg: FakePostgres, bytes: number, now: number, sync = false): boolean {
+    if (!pg.commit(bytes)) return false;
     this.acked.push({
       member: pg.name,
       at: now,
       timeline: pg.timeline ?? 0,
       lsn: pg.wal!,
       segments: pg.segments.map((s) => ({ ...s })),
+      ...(sync ? { sync } : {}),
     });
     return true;
   }
@@ -91,6 +101,17 @@ export class ClientHistory {
     const writes = this.acked.splice(0);
     for (const w of writes) {
       const h = handoverOf(w.member);
+      if (w.sync) {
+        evaluated("ackedKeptInSyncMode");
+        if (holds(promoted, w)) continue;
+        return {
+          rule: "ackedKeptInSyncMode",
+          message:
+            `an acknowledged write (${w.member}, timeline ${w.timeline}, lsn ${w.lsn}, at ${w.at} ms, ` +
+            `synchronous_mode on) is not in the history of ${promoted.name}, promoted to timeline ` +
+            `${promoted.timeline}`,
+        };
+      }
       evaluated(
         h.kind === "switchover"
           ? "ackedKeptOnSwitchover"
@@ -117,6 +138,11 @@ export class ClientHistory {
     }
     // The survivors are in the new primary's history; later promotions judge them through its writes.
     return null;
+  }
+
+  /** synchronous_mode was turned off: the writes acknowledged under it are judged as asynchronous ones. */
+  syncEnded(): void {
+    for (const w of this.acked) delete w.sync;
   }
 
   /** At quiescence: the leader holds every acknowledged write not judged at a promotion. */

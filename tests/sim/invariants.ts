@@ -29,7 +29,8 @@
  * that keeps it disabled until its fix lands); the further ones are checked by `brokenRule`:
  *
  * - the client-history rules (history.ts): nothing acknowledged lost on a switchover; on a clean stop or a failover
- *   at most what `maximum_lag_on_failover` allows; at quiescence the leader holds every acknowledged write;
+ *   at most what `maximum_lag_on_failover` allows; at quiescence the leader holds every acknowledged write; in
+ *   synchronous_mode every acknowledged commit is on the member that is promoted next;
  * - `convergence`: once no fault has been active for the convergence window, every member whose host and agent
  *   are up streams the leader's history (directly or through a cascade), or sits in a declared terminal state
  *   (its agent stopped itself, or waits for `hactl reinit` after a failed pg_rewind).
@@ -183,6 +184,9 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
     what: "a failover loses at most maximum_lag_on_failover below the last optime",
   },
   ackedKeptAtQuiescence: { what: "the leader holds every acknowledged write at quiescence" },
+  ackedKeptInSyncMode: {
+    what: "in synchronous_mode every acknowledged commit is on the member that is promoted next",
+  },
   convergence: { what: "every member that is up streams the leader's history" },
 };
 

@@ -49,9 +49,21 @@ const DCS_CALLS = new Set([
   "writeStatus",
   "setHistory",
   "setFailover",
+  "writeSync",
+  "deleteSync",
 ]);
 /** Postgres calls that may fail; `observe` never throws (as the real adapter's), it is only slow or held. */
-const PG_CALLS = new Set(["observe", "start", "stop", "promote", "rewind", "follow", "reload", "syncSlots"]);
+const PG_CALLS = new Set([
+  "observe",
+  "start",
+  "stop",
+  "promote",
+  "rewind",
+  "follow",
+  "reload",
+  "syncSlots",
+  "setSyncStandbyNames",
+]);
 
 /** One agent process (an incarnation: a restarted agent is a new process). */
 export class AgentProcess {

@@ -211,6 +211,8 @@ export class Sim extends SimCore implements SimView {
     const next = { ...current, ...patch };
     this.etcd.put("ctl", key, JSON.stringify(next));
     this.settings = normalizeDynamic(next).settings;
+    // Synchronous replication turned off: what it acknowledged is judged by the asynchronous rules from now on.
+    if (this.settings.synchronous?.mode !== "on") this.history.syncEnded();
     const refused = this.settings.unsupportedGuarantees ?? [];
     this.refusedConfig = refused.length === 0
       ? null
@@ -259,10 +261,28 @@ export class Sim extends SimCore implements SimView {
     this.event(name, on ? "WAL receiver stopped" : "WAL receiver started");
   }
 
-  /** Clients write `bytes` to every running primary that accepts them; each acknowledged write is recorded. */
+  /**
+   * Clients write `bytes` to every running primary that accepts them; each acknowledged write is recorded (as
+   * written under synchronous_mode when the `sync` key names the writer its leader).
+   */
   write(bytes: number): void {
+    const syncLeader = this.settings.synchronous?.mode === "on" ? this.syncKeyLeader() : null;
     for (const m of this.members) {
-      if (this.history.write(m.pg, bytes, this.now)) this.event(m.name, `clients wrote ${bytes} bytes`);
+      if (this.history.write(m.pg, bytes, this.now, syncLeader === m.name)) {
+        this.event(m.name, `clients wrote ${bytes} bytes`);
+      }
+    }
+  }
+
+  /** The member the `sync` key names its leader, or null. */
+  syncKeyLeader(): string | null {
+    const raw = this.etcd.get(OBSERVER, this.prefix + KEYS.sync)?.value;
+    if (!raw) return null;
+    try {
+      const leader = (JSON.parse(raw) as { leader?: unknown }).leader;
+      return typeof leader === "string" ? leader : null;
+    } catch {
+      return null;
     }
   }
 

@@ -78,6 +78,7 @@ async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm:
     follow: () => Promise.resolve(false),
     reload: () => Promise.resolve(false),
     syncSlots: () => Promise.resolve(),
+    setSyncStandbyNames: () => Promise.resolve(),
     leaderTimeline: (l) => Promise.resolve({ member: l.name, error: "not here" }),
     close: () => Promise.resolve(),
   };

@@ -91,6 +91,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
     promote: (h) => pg.promote(h),
     follow: (u) => pg.follow(u),
     syncSlots: (n) => pg.syncSlots(n),
+    setSyncStandbyNames: (v) => pg.setSyncStandbyNames(v),
     reload: (r, u, f) => pg.reload(r, u, f),
     leaderTimeline: (l) => pg.leaderTimeline(l),
     close: () => pg.close(),

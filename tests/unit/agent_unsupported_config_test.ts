@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { fakeMember, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
 
-Deno.test("agent: under synchronous_mode the leader logs the error every cycle and keeps leading", async () => {
+Deno.test("agent: under synchronous_mode quorum the leader logs the error every cycle and keeps leading", async () => {
   const { clock, etcd, dcs, pg } = fakeMember();
   const errors: string[] = [];
   const sentences: string[] = [];
@@ -21,7 +21,7 @@ Deno.test("agent: under synchronous_mode the leader logs the error every cycle a
   assert.ok(agent.holdsLock(), `pg1 leads: ${sentences.join(" / ")}`);
   assert.deepEqual(errors, []);
   const config = JSON.parse(etcd.get("test", "/service/t/config")?.value ?? "{}");
-  etcd.put("ctl", "/service/t/config", JSON.stringify({ ...config, synchronous_mode: true }));
+  etcd.put("ctl", "/service/t/config", JSON.stringify({ ...config, synchronous_mode: "quorum" }));
   await step();
   await step();
   const still =

@@ -354,20 +354,16 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     );
     return { status: res.status, body: await res.text() };
   };
-  w.setView({ config: { value: { ttl: 30, synchronous_mode: true }, modRevision: "3" } });
-  const patched = await send("PATCH", {
-    synchronous_mode_strict: true,
-    failsafe_mode: true,
-    slots: { s: { type: "physical" } },
-  });
+  w.setView({ config: { value: { ttl: 30, synchronous_mode: "quorum" }, modRevision: "3" } });
+  const patched = await send("PATCH", { failsafe_mode: true, slots: { s: { type: "physical" } } });
   assert.equal(patched.status, 400);
   // failsafe_mode is implemented: only the keys that are not are named.
   assert.equal(
     patched.body,
-    "config: synchronous_mode: not supported by hactl yet\n" +
-      "config: synchronous_mode_strict: not supported by hactl yet\nconfig: slots: not supported by hactl yet",
+    "config: synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)\n" +
+      "config: slots: not supported by hactl yet",
   );
-  assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: true }, "nothing written");
+  assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: "quorum" }, "nothing written");
   const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });
   assert.equal(off.status, 200, off.body);
   assert.deepEqual(w.view().config!.value, { ttl: 40, synchronous_mode: false });
@@ -432,4 +428,27 @@ Deno.test("POST /switchover refuses a candidate that runs but does not stream, o
     text: "switchover is not possible: candidate 'pg2' lags 49999999 bytes behind the leader " +
       "(maximum_lag_on_failover 1048576)",
   });
+});
+
+Deno.test("POST /switchover in synchronous mode: only to a sync standby (412 with Patroni's reason otherwise)", async () => {
+  const w = world();
+  w.setView({
+    config: { value: { synchronous_mode: true }, modRevision: "3" },
+    sync: { leader: "pg1", syncStandby: ["pg2"], quorum: 0, modRevision: "4" },
+  });
+  assert.deepEqual(await call(w.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg3" }), {
+    status: 412,
+    text: "candidate name does not match with sync_standby",
+  });
+  w.setView({ sync: { leader: "pg1", syncStandby: [], quorum: 0, modRevision: "5" } });
+  assert.deepEqual(await call(w.handler, "POST", "/switchover", { leader: "pg1" }), {
+    status: 412,
+    text: "switchover is not possible: can not find sync_standby",
+  });
+  w.setView({ sync: { leader: "pg1", syncStandby: ["pg2"], quorum: 0, modRevision: "6" } });
+  assert.equal(
+    (await call(w.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" })).status,
+    503,
+  );
+  assert.deepEqual(w.writes.at(-1)?.value, { leader: "pg1", member: "pg2" });
 });

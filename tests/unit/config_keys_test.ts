@@ -25,6 +25,8 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
   name: { value: "pg9" },
   scope: { value: "robin" },
   namespace: { value: "/other/" },
+  // true/on is implemented; the value hactl does not act on yet is quorum commit.
+  synchronous_mode: { value: "quorum" },
   "log.type": { value: "json" },
   "log.level": { value: "DEBUG" },
   "log.traceback_level": { value: "DEBUG" },

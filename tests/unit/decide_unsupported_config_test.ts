@@ -1,6 +1,6 @@
 /**
  * decide() as a specification when the cluster's dynamic config promises what hactl cannot keep yet
- * (synchronous_mode, synchronous_mode_strict, standby_cluster): every cycle carries the error; no
+ * (synchronous_mode: quorum, standby_cluster): every cycle carries the error; no
  * member takes the leader key (a lockless primary demotes outside pause); the leader keeps leading and says so.
  *
  * @module
@@ -14,17 +14,18 @@ import { ctx, EMPTY, obs, peer, pgState, PRIMARY, types, view } from "../helpers
 const withConfig = (name: string, doc: Record<string, unknown>, pause = false) =>
   ctx(name, { dynamic: { ...normalizeDynamic(doc).settings, pause } });
 const SYNC_SET = "the cluster's dynamic config sets synchronous_mode, which hactl does not implement yet";
+const QUORUM_NOTE = "quorum commit is not implemented yet";
 
 Deno.test("the dynamic config's promises hactl cannot keep are named; values that promise nothing are not", () => {
   const guarantees = (doc: Record<string, unknown>) =>
     normalizeDynamic(doc).settings.unsupportedGuarantees ?? [];
-  assert.deepEqual(guarantees({ synchronous_mode: true }), ["synchronous_mode"]);
-  assert.deepEqual(guarantees({ synchronous_mode: "on" }), ["synchronous_mode"]);
+  // synchronous_mode true/on and its strict variant are implemented (src/core/sync.ts); quorum commit is not.
+  assert.deepEqual(guarantees({ synchronous_mode: true }), []);
+  assert.deepEqual(guarantees({ synchronous_mode: "on" }), []);
   assert.deepEqual(guarantees({ synchronous_mode: "quorum" }), ["synchronous_mode"]);
-  // failsafe_mode is implemented (src/core/failsafe.ts): it promises nothing hactl cannot keep.
-  assert.deepEqual(guarantees({ synchronous_mode_strict: true, failsafe_mode: "on" }), [
-    "synchronous_mode_strict",
-  ]);
+  assert.deepEqual(guarantees({ synchronous_mode: " Quorum " }), ["synchronous_mode"]);
+  // failsafe_mode (src/core/failsafe.ts) and strict sync mode (src/core/sync.ts) are implemented.
+  assert.deepEqual(guarantees({ synchronous_mode_strict: true, failsafe_mode: "on" }), []);
   assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), ["standby_cluster"]);
   assert.deepEqual(guarantees({ standby_cluster: { restore_command: "cp /a/%f %p" } }), ["standby_cluster"]);
   assert.deepEqual(guarantees({ standby_cluster: { host: "", primary_slot_name: "x" } }), []);
@@ -32,16 +33,16 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
     guarantees({ synchronous_mode: false, synchronous_mode_strict: "off", failsafe_mode: false }),
     [],
   );
-  const { warnings } = normalizeDynamic({ synchronous_mode: true, slots: { s: { type: "physical" } } });
+  const { warnings } = normalizeDynamic({ synchronous_mode: "quorum", slots: { s: { type: "physical" } } });
   assert.deepEqual(warnings, [
-    "synchronous_mode: not supported by hactl yet; ignored",
+    `synchronous_mode: not supported by hactl yet (${QUORUM_NOTE}); ignored`,
     "slots: not supported by hactl yet; ignored",
   ]);
 });
 
-Deno.test("decide() under synchronous_mode: the healthiest replica does not take the vanished key", () => {
+Deno.test("decide() under synchronous_mode quorum: the healthiest replica does not take the vanished key", () => {
   const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), { peers: [peer("pg3", 5500)] });
-  const d = decide(o, INITIAL_MEMORY, withConfig("pg2", { synchronous_mode: true }));
+  const d = decide(o, INITIAL_MEMORY, withConfig("pg2", { synchronous_mode: "quorum" }));
   assert.deepEqual(d.actions, []);
   assert.equal(d.reason, `not taking the leader key: ${SYNC_SET}`);
   assert.equal(d.error, `${SYNC_SET}: this member does not take the leader key`);
@@ -68,22 +69,25 @@ Deno.test("decide() under standby_cluster: the leader keeps leading and says why
   assert.equal(d.error, still);
 });
 
-Deno.test("decide() under synchronous_mode_strict: a lockless primary demotes instead of taking the key back; not in pause", () => {
+Deno.test("decide() under synchronous_mode quorum: a lockless primary demotes instead of taking the key back; not in pause", () => {
   const o = obs(PRIMARY, view({ leader: null }));
-  const d = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode_strict: true }));
+  const d = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: "quorum" }));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
-  assert.match(d.reason, /^not taking the leader key: .* sets synchronous_mode_strict, .*; demoting self$/);
-  // failsafe_mode promises nothing hactl cannot keep any more: the same primary takes its key back.
-  const failsafe = decide(o, INITIAL_MEMORY, withConfig("pg1", { failsafe_mode: true }));
-  assert.ok(types(failsafe.actions).includes("acquire_leader"));
-  assert.equal(failsafe.error, undefined);
-  const paused = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode_strict: true }, true));
+  assert.match(d.reason, /^not taking the leader key: .* sets synchronous_mode, .*; demoting self$/);
+  // failsafe_mode and strict synchronous mode promise nothing hactl cannot keep any more: the primary takes its
+  // key back.
+  for (const doc of [{ failsafe_mode: true }, { synchronous_mode: true, synchronous_mode_strict: true }]) {
+    const kept = decide(o, INITIAL_MEMORY, withConfig("pg1", doc));
+    assert.ok(types(kept.actions).includes("acquire_leader"), JSON.stringify(doc));
+    assert.equal(kept.error, undefined);
+  }
+  const paused = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: "quorum" }, true));
   assert.ok(!types(paused.actions).includes("acquire_leader"));
   assert.ok(!types(paused.actions).includes("demote"));
   assert.ok(paused.error !== undefined);
 });
 
-Deno.test("decide() under synchronous_mode: followers go on following, with the error; no new cluster starts", () => {
+Deno.test("decide() under synchronous_mode quorum: followers go on following, with the error; no new cluster starts", () => {
   const o = obs(pgState(), view());
   const plain = decide(o, INITIAL_MEMORY, withConfig("pg2", {}));
   const d = decide(o, INITIAL_MEMORY, withConfig("pg2", { synchronous_mode: "quorum" }));
@@ -91,7 +95,7 @@ Deno.test("decide() under synchronous_mode: followers go on following, with the 
   assert.equal(d.reason, plain.reason);
   assert.equal(d.error, `${SYNC_SET}: this member does not take the leader key`);
   const empty = obs(EMPTY, view({ initialize: null, leader: null, members: [] }));
-  const boot = decide(empty, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: true }));
+  const boot = decide(empty, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: "quorum" }));
   assert.deepEqual(boot.actions, []);
   assert.equal(boot.reason, `not taking the leader key: ${SYNC_SET}`);
 });

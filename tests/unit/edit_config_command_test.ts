@@ -191,7 +191,7 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   const f = fake();
   assert.equal(
     await run(
-      ["--force", "-q", "-s", "synchronous_mode=on", "-s", "postgresql.recovery_conf.a=b"],
+      ["--force", "-q", "-s", "synchronous_mode=quorum", "-s", "postgresql.recovery_conf.a=b"],
       ENV,
       f.deps,
     ),
@@ -199,7 +199,8 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   );
   assert.equal(
     f.err.join(""),
-    "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: synchronous_mode: not supported by hactl yet\n",
+    "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: synchronous_mode: not supported by " +
+      "hactl yet (quorum commit is not implemented yet)\n",
   );
   assert.deepEqual(f.writes, []);
   const off = fake();

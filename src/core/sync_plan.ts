@@ -1,0 +1,79 @@
+/**
+ * Synchronous replication in the HA plan: what the leader adds to its cycle (src/core/sync.ts `syncLeaderStep`,
+ * or the clean-up once the mode is off), what a replica writes before it promotes, and the leader race's gate
+ * (only the `sync` key's leader and standbys race while it is active; unlike Patroni, not even the named
+ * candidate of a manual failover: it could lack acknowledged commits, and an operator who accepts that turns
+ * synchronous_mode off first). Quorum commit is not implemented: `synchronous_mode: quorum` is refused by
+ * src/core/unsupported_config.ts, and nothing here acts on it.
+ *
+ * Pure. May import: `src/core/`.
+ *
+ * @module
+ */
+import type { Action, ClusterView, Memory, Observation, PgObservation } from "./types.ts";
+import type { HaContext } from "./ha_context.ts";
+import type { SyncMemory } from "./sync_types.ts";
+import {
+  syncBeforeStart,
+  syncDisableStep,
+  syncLeaderStep,
+  syncPrepromote,
+  syncRacePeers,
+  syncRaceRefusal,
+} from "./sync.ts";
+
+/** The leader's synchronous replication actions this cycle, its memory, and a note for the log line. */
+export function leaderSyncStep(
+  ctx: HaContext,
+  view: ClusterView,
+  pg: PgObservation,
+  mem: Memory,
+): { actions: Action[]; mem: Memory; note: string | null } {
+  const cfg = ctx.dynamic.synchronous;
+  if (cfg === undefined || cfg.mode === "off") {
+    const configured = ctx.dynamic.parameters["synchronous_standby_names"];
+    const actions = syncDisableStep(view, pg, configured === undefined ? "" : String(configured));
+    const { syncNamesSeen: _, ...rest } = mem;
+    return { actions, mem: rest, note: actions.length > 0 ? "synchronous replication disabled" : null };
+  }
+  if (cfg.mode === "quorum") return { actions: [], mem, note: null };
+  const step = syncLeaderStep({ me: ctx.name, cfg, view, pg, mem: mem as SyncMemory });
+  return { actions: step.actions, mem: { ...mem, ...step.mem }, note: step.note };
+}
+
+/** Set before a leader starts its stopped Postgres as a primary (synchronous mode on). */
+export function syncBeforeStartAsLeader(ctx: HaContext, view: ClusterView): Action[] {
+  const cfg = ctx.dynamic.synchronous;
+  if (cfg === undefined || cfg.mode !== "on") return [];
+  return syncBeforeStart(ctx.name, cfg, view.sync);
+}
+
+/** Written before `promote` in the same plan: the key names this member its leader (synchronous mode on). */
+export function syncBeforePromote(ctx: HaContext, view: ClusterView): Action[] {
+  const cfg = ctx.dynamic.synchronous;
+  if (cfg === undefined || cfg.mode !== "on") return [];
+  return syncPrepromote(ctx.name, cfg, view);
+}
+
+/** The standbys a switchover may go to in synchronous mode (the key's, when this leader wrote it); null: any. */
+export function syncHandoverStandbys(ctx: HaContext, view: ClusterView): string[] | null {
+  const cfg = ctx.dynamic.synchronous;
+  if (cfg === undefined || cfg.mode !== "on") return null;
+  const key = view.sync;
+  return key?.leader?.toLowerCase() === ctx.name.toLowerCase() ? key.syncStandby : [];
+}
+
+/**
+ * The leader race under an active `sync` key: why this member may not race (null when it may), and the
+ * observation with only the peers that count (the key's leader and standbys).
+ */
+export function syncRaceGate(
+  obs: Observation,
+  ctx: HaContext,
+  view: ClusterView,
+): { refusal: string | null; obs: Observation } {
+  const cfg = ctx.dynamic.synchronous;
+  const refusal = syncRaceRefusal(ctx.name, cfg, view.sync);
+  const peers = syncRacePeers(cfg, view.sync, obs.peers);
+  return { refusal, obs: peers === obs.peers ? obs : { ...obs, peers } };
+}
