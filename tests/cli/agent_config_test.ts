@@ -3,6 +3,7 @@
  * nothing started (no data directory created, no REST port bound, no etcd contacted).
  */
 import assert from "node:assert/strict";
+import { freePort } from "../helpers/processes.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -49,13 +50,6 @@ async function agentWith(
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stderr: dec.decode(out.stderr), stdout: dec.decode(out.stdout) };
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function assertNothingStarted(dir: string, apiPort: number): Promise<void> {

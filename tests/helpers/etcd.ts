@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { freePort as anyFreePort } from "./processes.ts";
 
 /** A running etcd cluster started by `startEtcd`. */
 export interface EtcdCluster {
@@ -154,12 +155,10 @@ export async function makeTestPki(dir: string, name = "test"): Promise<TestPki> 
   };
 }
 
-/** A loopback port that was free a moment ago (bind port 0, read it, close). */
+/** A loopback port that was free a moment ago, below the ephemeral range, not handed out before in this run. */
 function freePort(taken: Set<number>): number {
   for (;;) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
+    const port = anyFreePort();
     if (!taken.has(port)) {
       taken.add(port);
       return port;

@@ -14,6 +14,15 @@ function portFree(port: number): boolean {
   }
 }
 
+/** One free loopback port below the kernel's ephemeral range (see freePorts). */
+export function freePort(): number {
+  for (let i = 0; i < 1000; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (portFree(port)) return port;
+  }
+  throw new Error("could not find a free loopback port");
+}
+
 /** `count` ranges of `size` consecutive free loopback ports, each range starting at its first port. */
 export function freePorts(count: number, size: number): Promise<number[]> {
   const starts: number[] = [];

@@ -14,6 +14,7 @@ import { slotNameFor } from "../../src/core/slots.ts";
 import type { HistoryEntry, PgObservation, Upstream } from "../../src/core/types.ts";
 import { FakePostgres, FakePostgresWorld } from "../fakes/memory_pg.ts";
 import { connUrlOf, makeTestConfig, TEST_SUPERUSER } from "../helpers/pg_config.ts";
+import { freePort } from "../helpers/processes.ts";
 
 /** Two servers under test and what the contract needs to drive them. */
 interface Pair {
@@ -144,13 +145,6 @@ async function contract(pair: Pair): Promise<void> {
   await primary.stop("immediate");
   await replica.stop("immediate");
   assert.equal((await replica.observe()).running, false);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 Deno.test("PostgresPort contract: FakePostgres", async () => {

@@ -11,13 +11,7 @@ import postgres from "postgres";
 import { LocalPostgres } from "../../src/pg/postgres.ts";
 import type { PgObservation } from "../../src/core/types.ts";
 import { connUrlOf, makeTestConfig, TEST_REPLICATION, TEST_SUPERUSER } from "../helpers/pg_config.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort } from "../helpers/processes.ts";
 
 /** Poll `probe` until it returns a value `ok` accepts, or fail with the last value seen. */
 async function waitUntil<T>(
