@@ -2,9 +2,9 @@
  * Maintenance mode (`pause: true` in the dynamic config): no automatic action on Postgres. The leader keeps its
  * key while its Postgres runs as primary; a running primary without the key takes it when nobody holds it; nobody
  * races, promotes, demotes, starts, stops, bootstraps or clones; replicas keep following the leader. A restart
- * asked for now still runs, and reloads still apply.
+ * asked for now still runs, reloads still apply, and the leader keeps synchronous replication up.
  *
- * Pure. May import: `src/core/` (types, context, member state, topology, in-place changes).
+ * Pure. May import: `src/core/` (types, context, member state, topology, in-place changes, sync plan).
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { isValidSysid } from "./member_state.ts";
 import { upstreamFor } from "./topology.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
+import { leaderSyncStep } from "./sync_plan.ts";
 
 /** One cycle's decision in maintenance mode (the caller prefixes its reason with `PAUSE: `). */
 export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): Decision {
@@ -57,7 +58,11 @@ function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {
     }
     const actions: Action[] = [{ type: "renew_leader" }];
     if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
-    return noChange(mem, `no action. I am (${ctx.name}), the leader with the lock`, actions);
+    // As Patroni's paused leader: synchronous replication is kept up (standbys named and replaced) in pause too.
+    const sync = leaderSyncStep(ctx, view, pg, mem);
+    actions.push(...sync.actions);
+    const note = sync.note ? `; ${sync.note}` : "";
+    return noChange(sync.mem, `no action. I am (${ctx.name}), the leader with the lock${note}`, actions);
   }
   if (!pg.running) return noChange(mem, "postgres is not running");
   if (isPrimary) {

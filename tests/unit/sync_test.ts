@@ -286,6 +286,21 @@ Deno.test("decide(): the leader in sync mode names its streaming standby", () =>
   ]);
 });
 
+Deno.test("decide(): in maintenance mode the leader still keeps synchronous replication (as Patroni does)", () => {
+  // Patroni's paused leader runs its sync step every cycle: a standby that falls behind is replaced in pause too
+  // (its acceptance suite's "stuck sync replica" scenario pauses the cluster first).
+  const dyn = { ...DYNAMIC_DEFAULTS, synchronous: ON, pause: true };
+  const pg = { ...PRIMARY, replication: [row("pg2", 5000)], synchronousStandbyNames: "" };
+  const d = decide(obs(pg, view()), { ...INITIAL_MEMORY, isLeader: true }, ctx("pg1", { dynamic: dyn }));
+  const sync = d.actions.filter((a) => a.type === "write_sync" || a.type === "set_sync_standby_names");
+  assert.deepEqual(sync, [
+    { type: "write_sync", leader: "pg1", standbys: [], quorum: 0, modRevision: null },
+    { type: "set_sync_standby_names", value: "pg2" },
+  ]);
+  assert.ok(d.actions.some((a) => a.type === "renew_leader"));
+  assert.match(d.reason, /^PAUSE: /);
+});
+
 Deno.test("decide(): synchronous mode turned off deletes the key, then hands the parameter back", () => {
   const pg = { ...PRIMARY, synchronousStandbyNames: "pg2" };
   const d = decide(obs(pg, view({ sync: key(["pg2"]) })), { ...INITIAL_MEMORY, isLeader: true }, ctx("pg1"));
