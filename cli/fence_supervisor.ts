@@ -75,8 +75,9 @@ export function fenceIo(dataDir: string, log: (m: string) => void): FenceIo {
         const tmp = `${stateFile}.tmp`;
         Deno.writeTextFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
         Deno.renameSync(tmp, stateFile);
+        return null;
       } catch (err) {
-        log(`cannot write ${stateFile}: ${err instanceof Error ? err.message : err}`);
+        return `cannot write ${stateFile}: ${err instanceof Error ? err.message : err}`;
       }
     },
     stopPostgres: async () => {

@@ -37,6 +37,13 @@ export interface ApiDeps {
    * The access rules in effect (they change with a reload); when given, they replace `auth` and `extraHeaders`.
    */
   security?: () => ApiSecurity;
+  /**
+   * Whether the postmaster still runs now (its `postmaster.pid` names a live, not zombie, postgres process: two
+   * small reads of files, no SQL). Asked only while the snapshot says Postgres runs: a postmaster killed since
+   * the snapshot (up to a second old) is then answered as not running, as Patroni answers when its query per
+   * request fails. Absent: the snapshot is trusted.
+   */
+  postmasterAlive?: () => boolean;
   /** Resolve a hostname (allowlist entries, members' API hosts) to addresses; absent: only `localhost` resolves. */
   resolveHost?: (host: string) => Promise<string[]>;
 }

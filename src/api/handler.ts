@@ -10,13 +10,16 @@
  * (`access.ts`): `restapi.allowlist` (403), the client certificate under `verify_client: optional` (403), Basic
  * auth (401).
  *
- * Health checks answer from the in-memory `NodeSnapshot` only (no SQL per request). The handler never prints and
- * never includes secrets. The listener around it is `listener.ts`; the status documents are `status.ts`.
+ * Health checks answer from the in-memory `NodeSnapshot` only (no SQL per request), refined by one check made at
+ * each request: when the snapshot says the postmaster runs, `deps.postmasterAlive` is asked whether it still does
+ * (a process check), so a postmaster killed since the snapshot is not reported healthy for up to a second. The
+ * handler never prints and never includes secrets. The listener around it is `listener.ts`; the status documents are `status.ts`.
  *
  * May import: `src/core/` (types), the other `src/api/` files.
  *
  * @module
  */
+import type { NodeSnapshot } from "../core/types.ts";
 import { createAccessCheck } from "./access.ts";
 import type { ApiDeps, ApiHandler, ApiSecurity, RequestInfo } from "./deps.ts";
 import { buildStatus as buildStatusBody, healthCheckCode } from "./health.ts";
@@ -51,10 +54,22 @@ function parseRequest(req: Request): { method: string; path: string; query: URLS
 }
 
 /**
+ * The snapshot, with Postgres marked not running when the snapshot says its postmaster runs but the process check
+ * finds it gone (killed since the snapshot was taken): the status document then says `state: unknown`, as Patroni
+ * says when its query fails, and the health checks answer 503.
+ */
+function withPostmasterNow(deps: ApiDeps): NodeSnapshot {
+  const snapshot = deps.snapshot();
+  if (deps.postmasterAlive === undefined || !snapshot.pg.running || deps.postmasterAlive()) return snapshot;
+  return { ...snapshot, pg: { ...snapshot.pg, running: false, queryable: false } };
+}
+
+/**
  * Build the REST API handler. The handler never throws: an unexpected exception becomes a 500 with a short
  * message, and no client input (path, query, method) can provoke one.
  */
-export function createApiHandler(deps: ApiDeps): ApiHandler {
+export function createApiHandler(given: ApiDeps): ApiHandler {
+  const deps: ApiDeps = { ...given, snapshot: () => withPostmasterNow(given) };
   const security = (): ApiSecurity =>
     deps.security?.() ?? {
       ...(deps.auth ? { auth: deps.auth } : {}),

@@ -157,14 +157,14 @@ function readDcsSection(r: Reader, doc: Doc): Etcd3Config {
   return etcd3;
 }
 
-/** The `bootstrap` section: `dcs` (checked strictly), the method and its section, initdb options, post_bootstrap. */
-function readBootstrap(r: Reader, doc: Doc): BootstrapConfig {
+/** The `bootstrap` section: `dcs` (checked; timings adjusted with a warning), the method and its section, initdb options, post_bootstrap. */
+function readBootstrap(r: Reader, doc: Doc, warnings: string[]): BootstrapConfig {
   const boot = r.section(doc, "bootstrap", "bootstrap");
   if (doc.bootstrap !== undefined && doc.bootstrap !== null && boot.dcs === undefined) {
     r.problem("bootstrap.dcs", "is required when bootstrap is present");
   }
   const dcs = r.section(boot, "dcs", "bootstrap.dcs");
-  checkBootstrapDcs(r, dcs);
+  checkBootstrapDcs(r, dcs, warnings);
   const method = r.str(boot, "method", "bootstrap.method") ?? "initdb";
   const bootstrap: BootstrapConfig = {
     dcs,
@@ -241,7 +241,7 @@ export function buildConfig(
   const restapi = readRestApi(r, doc, warnings);
   const ctl = readCtl(r, doc, restapi);
   const etcd3 = readDcsSection(r, doc);
-  const bootstrap = readBootstrap(r, doc);
+  const bootstrap = readBootstrap(r, doc, warnings);
   const postgresql = readPostgresql(r, doc, env, warnings);
   const tags = readTags(r, r.section(doc, "tags", "tags"), warnings);
   const watchdog = readWatchdog(r, doc);

@@ -1,7 +1,7 @@
 /**
  * The dynamic (cluster-wide) configuration: Patroni's defaults, the rules for its timing keys (minimums and
- * `loop_wait + 2 * retry_timeout <= ttl`, shared by the strict check of `bootstrap.dcs` in `./read.ts` and the
- * lenient run-time reading here), the Postgres parameters reserved for the agent, and `normalizeDynamic`, the one
+ * `loop_wait + 2 * retry_timeout <= ttl`, adjusted with a warning as Patroni does, the same in the check of
+ * `bootstrap.dcs` in `./read.ts` and in the lenient run-time reading here), the Postgres parameters reserved for the agent, and `normalizeDynamic`, the one
  * reader that turns a dynamic document (the DCS `config` key or `bootstrap.dcs`) into `DynamicSettings`
  * (§3.1 item 5). Re-exported by `./config.ts`.
  *
@@ -39,7 +39,8 @@ export const DYNAMIC_DEFAULTS: DynamicSettings = {
 
 /**
  * The smallest value of each integer key of the dynamic configuration that has one (seconds), by YAML key. A value
- * below it is an error in `bootstrap.dcs` and is raised to it, with a warning, at run time.
+ * below it is raised to it with a warning (the timing keys, as Patroni does, in `bootstrap.dcs` too); the other
+ * keys are an error in `bootstrap.dcs`.
  */
 export const DYNAMIC_MINIMUMS = {
   ttl: MIN_TTL,
@@ -81,6 +82,43 @@ export function fitTiming(t: Timing): Timing {
     ? Math.floor((t.ttl - loopWait) / 2)
     : t.retryTimeout;
   return { ttl: t.ttl, loopWait, retryTimeout };
+}
+
+/**
+ * Patroni's adjustment of the timing keys, which it applies instead of refusing them (to `bootstrap.dcs` at start
+ * as to the `config` key later): each of `ttl`, `loop_wait`, `retry_timeout` below its minimum is raised to it,
+ * then timings that break `loop_wait + 2 * retry_timeout <= ttl` are fitted ({@linkcode fitTiming}: `loop_wait`
+ * lowered first, `retry_timeout` only when `loop_wait` is already 1). One warning per adjustment names the keys,
+ * the values found and the values used; `path` (`bootstrap.dcs`) prefixes the keys.
+ *
+ * @example
+ * ```ts
+ * adjustTiming({ ttl: 21, loopWait: 2, retryTimeout: 10 }).timing; // { ttl: 21, loopWait: 1, retryTimeout: 10 }
+ * ```
+ */
+export function adjustTiming(found: Timing, path?: string): { timing: Timing; warnings: string[] } {
+  const at = (key: string) => path === undefined ? key : `${path}.${key}`;
+  const warnings: string[] = [];
+  const raised = { ...found };
+  for (const [key, field] of TIMING_KEYS) {
+    const min = DYNAMIC_MINIMUMS[key];
+    if (raised[field] >= min) continue;
+    warnings.push(`${at(key)}: ${raised[field]} is below the minimum ${min}; using ${min}`);
+    raised[field] = min;
+  }
+  const timing = fitTiming(raised);
+  if (timing.loopWait !== raised.loopWait || timing.retryTimeout !== raised.retryTimeout) {
+    const changed = ([["loop_wait", "loopWait"], ["retry_timeout", "retryTimeout"]] as const)
+      .filter(([, field]) => timing[field] !== raised[field])
+      .map(([key, field]) => `${key} from ${raised[field]} to ${timing[field]}`);
+    warnings.push(
+      `${path === undefined ? "" : `${path}: `}loop_wait + 2 * retry_timeout <= ttl is violated ` +
+        `(${raised.loopWait} + 2 * ${raised.retryTimeout} > ${raised.ttl}): adjusting ${
+          changed.join(" and ")
+        }`,
+    );
+  }
+  return { timing, warnings };
 }
 
 /** GUCs a local `postgresql.parameters` may not set (§3.4): they are dropped silently. */
@@ -228,21 +266,16 @@ class LenientReader {
 }
 
 /**
- * The run-time timing rule: each of `ttl`, `loop_wait`, `retry_timeout` raised to its minimum, then, when
- * `loop_wait + 2 * retry_timeout > ttl`, the smallest change that fits (see {@linkcode fitTiming}), with a warning.
+ * The run-time timing rule: each of `ttl`, `loop_wait`, `retry_timeout` read (garbage: the default), then adjusted
+ * as {@linkcode adjustTiming} does, with a warning per adjustment.
  */
 function readTiming(r: LenientReader, doc: Doc): Timing {
   const [ttl, loopWait, retryTimeout] = TIMING_KEYS.map(([key, field]) =>
-    r.intAtLeast(doc, key, DYNAMIC_DEFAULTS[field], DYNAMIC_MINIMUMS[key])
+    r.int(doc, key, DYNAMIC_DEFAULTS[field])
   );
-  const timing: Timing = { ttl: ttl!, loopWait: loopWait!, retryTimeout: retryTimeout! };
-  if (timingFits(timing)) return timing;
-  const fitted = fitTiming(timing);
-  r.warn(
-    `loop_wait ${timing.loopWait} + 2 * retry_timeout ${timing.retryTimeout} > ttl ${timing.ttl}: ` +
-      `using loop_wait ${fitted.loopWait} and retry_timeout ${fitted.retryTimeout}`,
-  );
-  return fitted;
+  const { timing, warnings } = adjustTiming({ ttl: ttl!, loopWait: loopWait!, retryTimeout: retryTimeout! });
+  warnings.forEach(r.warn);
+  return timing;
 }
 
 /** `postgresql` of the dynamic document (a mapping, else ignored with a warning). */

@@ -17,11 +17,11 @@ import {
 } from "./types.ts";
 
 import {
+  adjustTiming,
   DYNAMIC_DEFAULTS,
   DYNAMIC_MINIMUMS,
   PROTECTED_PARAMETERS,
   TIMING_KEYS,
-  timingFits,
 } from "./dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 
@@ -271,21 +271,19 @@ export function readPgUser(r: Reader, sec: Doc, path: string): PgUser | undefine
 }
 
 /**
- * Checks `bootstrap.dcs` strictly, with the same timing rules as `normalizeDynamic` (`./dynamic.ts`): a value it
- * would raise or repair at run time is an error here, not a warning.
+ * Checks `bootstrap.dcs`: a value that is not of its type is an error; the timing keys are adjusted as
+ * `normalizeDynamic` (`./dynamic.ts`) adjusts them at run time and as Patroni does at start (a value below its
+ * minimum raised, `loop_wait` then `retry_timeout` lowered until `loop_wait + 2 * retry_timeout <= ttl`), with a
+ * warning per adjustment in `warnings`; the other keys below their minimum are errors.
  */
-export function checkBootstrapDcs(r: Reader, dcs: Doc): void {
+export function checkBootstrapDcs(r: Reader, dcs: Doc, warnings: string[]): void {
   const p = "bootstrap.dcs";
   const before = r.problems.length;
   const [ttl, loopWait, retryTimeout] = TIMING_KEYS.map(([key, field]) =>
-    r.int(dcs, key, `${p}.${key}`, DYNAMIC_DEFAULTS[field], DYNAMIC_MINIMUMS[key])
+    r.int(dcs, key, `${p}.${key}`, DYNAMIC_DEFAULTS[field])
   ) as [number, number, number];
-  const timingOk = r.problems.length === before;
-  if (timingOk && !timingFits({ ttl, loopWait, retryTimeout })) {
-    r.problem(
-      `${p}.ttl`,
-      `must be >= loop_wait + 2 * retry_timeout (${loopWait} + 2*${retryTimeout} > ${ttl})`,
-    );
+  if (r.problems.length === before) {
+    warnings.push(...adjustTiming({ ttl, loopWait, retryTimeout }, p).warnings);
   }
   r.int(dcs, "maximum_lag_on_failover", `${p}.maximum_lag_on_failover`, 0);
   for (const key of ["primary_start_timeout", "isolation_fence_timeout"] as const) {

@@ -294,7 +294,7 @@ export interface JobState {
 /** The fencing supervisor's state for `GET /patroni` and `/metrics`. */
 export interface FenceSupervisorReport {
   /** `off` when `fencing.supervisor: false`. */
-  state: "running" | "starting" | "not running" | "not answering" | "off";
+  state: "running" | "starting" | "not running" | "not answering" | "not persisting" | "off";
   /** The member may lead as far as the supervisor is concerned (also true when it is off). */
   usable: boolean;
   pid?: number | null;

@@ -9,6 +9,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { type ApiHandler, type ApiSecurity, createApiHandler } from "../api/handler.ts";
+import { postmasterAliveSync } from "../pg/process.ts";
 import type { Config } from "../config/config.ts";
 import type { PeerClient } from "../core/ports.ts";
 import { restartWaitMs } from "../core/settings.ts";
@@ -114,6 +115,7 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
   const { agent, dcs, running } = w;
   return createApiHandler({
     snapshot: () => withSupervisor(agent.snapshot(), w.supervisor),
+    postmasterAlive: () => postmasterAliveSync(running.config.postgresql.dataDir),
     now: () => performance.now(),
     wallNow: () => Date.now(),
     loadCluster: () => dcs.readCluster(),

@@ -13,21 +13,34 @@ import type { DynamicSettings } from "../core/types.ts";
 
 /** The agent's `dynamicFrom` and the settings it last returned. */
 export interface DynamicSettingsSource {
-  /** The `config` key's value (null: `bootstrap.dcs`) as settings; warnings go to `debug`. Remembered. */
+  /**
+   * The `config` key's value (null: `bootstrap.dcs`) as settings. Its warnings (a timing adjusted, a value that
+   * cannot be read) go to `warn` the first time a document shows them, as Patroni logs them when the
+   * configuration changes, and to `debug` in the cycles after. Remembered.
+   */
   from(raw: Record<string, unknown> | null): DynamicSettings;
   /** The settings `from` last returned (at first, those of `bootstrap.dcs`). */
   current(): DynamicSettings;
 }
 
-/** A source that starts from `bootstrap.dcs` (computing it once now, as the agent will again when built). */
+/**
+ * A source that starts from `bootstrap.dcs` (computing it once now, as the agent will again when built; its
+ * warnings were already logged at start by the configuration's check, so they go to `debug` here).
+ */
 export function dynamicSettingsSource(
   bootstrapDcs: Record<string, unknown>,
   debug: (message: string) => void,
+  warn: (message: string) => void = debug,
 ): DynamicSettingsSource {
   let latest: DynamicSettings;
+  let lastDoc: string | null = null;
   const from = (raw: Record<string, unknown> | null) => {
-    const { settings, warnings } = normalizeDynamic(raw ?? bootstrapDcs);
-    for (const w of warnings) debug(w);
+    const doc = raw ?? bootstrapDcs;
+    const { settings, warnings } = normalizeDynamic(doc);
+    const text = JSON.stringify(doc);
+    const news = lastDoc !== null && text !== lastDoc;
+    lastDoc = text;
+    for (const w of warnings) (news ? warn : debug)(w);
     latest = settings;
     return settings;
   };

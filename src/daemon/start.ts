@@ -57,7 +57,11 @@ export interface StartOptions {
 /** Build and start everything; null after an error that is logged (the agent then exits 1). */
 export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const { config, log } = o;
-  const settings = dynamicSettingsSource(config.bootstrap.dcs, (w) => log.debug(w));
+  const settings = dynamicSettingsSource(
+    config.bootstrap.dcs,
+    (w) => log.debug(literalText(w)),
+    (w) => log.warn(literalText(w)),
+  );
   const initial = settings.current();
   const dcs = createEtcdDcs({
     etcd: config.etcd3,
@@ -220,6 +224,11 @@ async function startSupervisor(
     );
   }
   return supervisor;
+}
+
+/** A message as literal text for the logger (braces are not template fields). */
+function literalText(m: string): string {
+  return m.replaceAll("{", "{{").replaceAll("}", "}}");
 }
 
 /** The fencing supervisor client's log lines, under the `fence` category (literal text). */

@@ -33,8 +33,8 @@ export interface FenceClientLog {
 
 /** What `GET /patroni` and `/metrics` report of the supervisor. */
 export interface FenceSupervisorStatus {
-  /** `running`, `starting`, `not running`, `not answering`. */
-  state: "running" | "starting" | "not running" | "not answering";
+  /** `running`, `starting`, `not running`, `not answering`, `not persisting` (its deadline is not on disk). */
+  state: "running" | "starting" | "not running" | "not answering" | "not persisting";
   pid: number | null;
   /** How many times it was started again after it exited. */
   restarts: number;
@@ -128,6 +128,8 @@ class SupervisorProcess implements FenceSupervisorClient {
   #ready = false;
   #startedAt = 0;
   #lastSentAt = 0;
+  /** Why the supervisor's deadline is not on disk (see `#notePersisted`), or null. Kept across restarts. */
+  #persistProblem: string | null = null;
   /** Why no supervisor runs now, or null while one does. */
   #down: string | null = null;
   /** The last deadline the agent asked for, resent to a supervisor started again. */
@@ -195,6 +197,8 @@ class SupervisorProcess implements FenceSupervisorClient {
     const problem = this.#problem();
     const state = this.#down !== null
       ? "not running"
+      : problem !== null && problem === this.#persistProblem
+      ? "not persisting"
       : problem !== null
       ? "not answering"
       : this.#ready
@@ -245,9 +249,9 @@ class SupervisorProcess implements FenceSupervisorClient {
   #problem(): string | null {
     if (this.#down !== null) return this.#down;
     const oldest = this.#pending[0];
-    if (oldest === undefined) return null;
+    if (oldest === undefined) return this.#persistProblem;
     const waited = this.#now() - oldest;
-    if (waited <= FENCE_ACK_TIMEOUT_MS) return null;
+    if (waited <= FENCE_ACK_TIMEOUT_MS) return this.#persistProblem;
     const s = (waited / 1000).toFixed(1);
     return this.#ready
       ? `it has not answered for ${s} s`
@@ -344,6 +348,20 @@ class SupervisorProcess implements FenceSupervisorClient {
     } catch { /* the pipe closed with the process: its exit is reported */ }
   }
 
+  /**
+   * From an acknowledgement `ok <command> <deadline> [unpersisted <why>]`: a deadline held but not written to the
+   * supervisor's state file makes the supervisor not usable (a supervisor started after it, when the agent and it
+   * were killed, could not adopt that deadline, and nothing would stop Postgres if the new agent froze); a plain
+   * acknowledgement (the file written) makes it usable again. An unpersisted acknowledgement without a deadline
+   * changes nothing: it loses no deadline, and proves nothing about the next arm.
+   */
+  #notePersisted(line: string): void {
+    const m = /^ok \S+ (\S+)(?: unpersisted (.*))?$/.exec(line);
+    if (!m) return;
+    if (m[2] === undefined) this.#persistProblem = null;
+    else if (m[1] !== "none") this.#persistProblem = `it cannot keep its deadline on disk (${m[2]})`;
+  }
+
   #answer(line: string): void {
     if (line.startsWith("ready ")) {
       this.#ready = true;
@@ -352,6 +370,7 @@ class SupervisorProcess implements FenceSupervisorClient {
       for (const w of this.#waiters.splice(0)) w();
     } else if (line.startsWith("ok ")) {
       this.#pending.shift();
+      this.#notePersisted(line);
     } else if (line === "fired") {
       this.o.log.error("the fencing supervisor's deadline passed: it stopped postgres");
     }

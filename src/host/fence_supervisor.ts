@@ -14,7 +14,13 @@
  * before the lease can expire.
  *
  * The deadline also lives in `<data_dir>.hactl-fence` on the system-wide monotonic clock (`/proc/uptime`), so a
- * restarted agent's new supervisor adopts a running deadline (and retires the old supervisor) instead of losing it.
+ * restarted agent's new supervisor adopts a running deadline (and retires the old supervisor) instead of losing it:
+ * when the agent and its supervisor are both killed while Postgres runs as primary, the next agent's supervisor
+ * still stops Postgres at the old deadline, even if that agent freezes before it arms. A deadline that cannot be
+ * written there would be lost in that case, so the supervisor holds it (and fires at it) but acknowledges it as
+ * `ok <command> <deadline> unpersisted <why>`, and the agent does not lead on it (`./fence_client.ts`); each `ping`
+ * writes the file again until it can. With no deadline held, a file that cannot be written loses nothing (the
+ * directory's parent may not exist before the first initdb).
  *
  * This module holds the logic with its I/O passed in (a clock, the state file, the postmaster stop), so it is
  * tested without processes; `cli/fence_supervisor.ts` wires it to stdin and the real data directory.
@@ -27,7 +33,8 @@ export interface FenceIo {
   /** Milliseconds on a clock shared by every process on the host (`/proc/uptime`). */
   uptimeMs(): number;
   readState(): FenceState | null;
-  writeState(state: FenceState | null): void;
+  /** Write the state file; returns why it could not (a message naming the file), else nothing. */
+  writeState(state: FenceState | null): string | null | void;
   /** Stop the postmaster now (immediate); returns what happened, for the log. */
   stopPostgres(): Promise<string>;
   log(message: string): void;
@@ -69,6 +76,9 @@ export class FenceSupervisor {
   #deadline: number | null = null;
   #fired = false;
 
+  /** Why the state on disk is not the state held (the last write failed), or null. */
+  #unpersisted: string | null = null;
+
   constructor(private readonly io: FenceIo, private readonly pid: number) {
     // Adopt the deadline an older supervisor (of an agent that was restarted) still holds, and retire it.
     const old = io.readState();
@@ -90,8 +100,9 @@ export class FenceSupervisor {
 
   /**
    * Carry out one line of the agent and return the acknowledgement written back to it: `ok <command> <deadline>`,
-   * the deadline this supervisor now holds (uptime ms, or `none`). A `ping` changes nothing: it shows the agent
-   * that the supervisor still reads and answers.
+   * the deadline this supervisor now holds (uptime ms, or `none`), followed by `unpersisted <why>` while that state
+   * is not in the state file. A `ping` changes nothing but writes the file again when the last write failed: it
+   * shows the agent that the supervisor still reads and answers.
    */
   apply(cmd: FenceCommand): string {
     if (cmd.kind !== "ping") {
@@ -102,8 +113,9 @@ export class FenceSupervisor {
         : null;
       this.#fired = false;
       this.#persist();
-    }
-    return `ok ${cmd.kind} ${this.#deadline ?? "none"}`;
+    } else if (this.#unpersisted !== null) this.#persist();
+    const ack = `ok ${cmd.kind} ${this.#deadline ?? "none"}`;
+    return this.#unpersisted === null ? ack : `${ack} unpersisted ${this.#unpersisted}`;
   }
 
   /** The deadline has passed and has not fired yet. */
@@ -125,7 +137,28 @@ export class FenceSupervisor {
     return true;
   }
 
+  /** Write the state; a failure is remembered, and logged once per spell with and without a deadline held. */
   #persist(): void {
-    this.io.writeState({ pid: this.pid, deadlineUptimeMs: this.#deadline });
+    const failed = this.io.writeState({ pid: this.pid, deadlineUptimeMs: this.#deadline }) || null;
+    const was = this.#unpersisted;
+    this.#unpersisted = failed;
+    if (failed === null) {
+      if (was !== null) this.io.log("the state file is written again");
+      this.#failureLogged = null;
+      return;
+    }
+    const held = this.#deadline === null ? "idle" : "armed";
+    if (this.#failureLogged === held) return;
+    this.#failureLogged = held;
+    this.io.log(
+      held === "idle"
+        ? `${failed}: no deadline is held yet, so none is lost; until the file can be written, a deadline armed ` +
+          "here is acknowledged as not persisted and the agent does not lead on it"
+        : `${failed}: a supervisor started after this one could not adopt the deadline; it is still held here, ` +
+          "and the agent is told it is not persisted (it does not lead on it)",
+    );
   }
+
+  /** Whether a failed write was logged while idle or armed (null: the last write succeeded). */
+  #failureLogged: "idle" | "armed" | null = null;
 }

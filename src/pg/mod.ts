@@ -8,4 +8,5 @@
  * @module
  */
 export { LocalPostgres, type LocalPostgresOptions } from "./postgres.ts";
+export { postmasterAliveSync } from "./process.ts";
 export { ProcessCallbackRunner } from "./callbacks.ts";

@@ -155,6 +155,24 @@ export async function postmasterPid(dataDir: string): Promise<number | null> {
 }
 
 /**
+ * Whether `postmaster.pid` of `dataDir` names a live (not zombie) postgres process, read synchronously: the REST
+ * API's check at each health request that the postmaster seen at the last observation still runs. Cheaper than
+ * `postmasterPid` (no working-directory check: a pid reused by another postgres within the second since the last
+ * observation only leaves the answer as the snapshot has it).
+ */
+export function postmasterAliveSync(dataDir: string): boolean {
+  try {
+    const pid = Number(Deno.readTextFileSync(`${dataDir}/postmaster.pid`).split("\n")[0]?.trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false;
+    // `<pid> (<comm>) <state> ...`; Z = zombie (exited, not yet reaped), X = dead.
+    const m = /^\d+ \((.*)\) (\S)/s.exec(Deno.readTextFileSync(`/proc/${pid}/stat`));
+    return m !== null && (m[1] === "postgres" || m[1] === "postmaster") && m[2] !== "Z" && m[2] !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Process titles of the postmaster's children that stay through a shutdown until the end-of-shutdown checkpoint
  * (or belong to recovery) and never run a client's statements. `cluster_name` may precede them (`<name>: `).
  */

@@ -1,7 +1,8 @@
 /**
  * Maintenance mode does what it promises, for real: a 3-member cluster (ttl 10 / loop_wait 2 / retry_timeout 4)
  * is paused with `PATCH /config {"pause": true}`, then its primary's postmaster is killed. For three TTLs nobody
- * acts: no replica promotes or takes the leader key, and the dead primary is not started again. Once resumed,
+ * acts: no replica promotes or takes the leader key, and the dead primary is not started again (its `GET /health`
+ * answers 503 at once, not from a status up to a second old). Once resumed,
  * the cluster recovers by itself: 1 primary + 2 streaming replicas, holding every row written before the crash.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
@@ -69,7 +70,17 @@ Deno.test({
 
       // Kill the primary's postmaster; watch for three TTLs that nothing happens.
       const t0 = performance.now();
-      Deno.kill(await postmasterPid(old), "SIGKILL");
+      const pid = await postmasterPid(old);
+      Deno.kill(pid, "SIGKILL");
+      // The REST API does not wait for its next snapshot (up to a second away) to stop calling it healthy.
+      await waitFor(`${old.name}'s postmaster gone`, 5000, () => Promise.resolve(!processAlive(pid)), 10);
+      const health = await fetch(`http://127.0.0.1:${old.apiPort}/health`, {
+        signal: AbortSignal.timeout(3000),
+      });
+      const body = await health.json();
+      const after = `${(performance.now() - t0).toFixed(0)} ms after the kill`;
+      assert.equal(health.status, 503, `GET /health ${after}: ${JSON.stringify(body)}`);
+      assert.equal(body.state, "unknown", `state ${after}`);
       const observeMs = 3 * TIMING.ttl * 1000;
       let checks = 0;
       while (performance.now() - t0 < observeMs) {

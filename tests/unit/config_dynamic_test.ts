@@ -59,13 +59,16 @@ Deno.test("normalizeDynamic() reduces loop_wait when loop_wait + 2*retry_timeout
   const { settings, warnings } = normalizeDynamic({ ttl: 30, loop_wait: 15, retry_timeout: 10 });
   assert.deepEqual([settings.ttl, settings.loopWait, settings.retryTimeout], [30, 10, 10]);
   assert.deepEqual(warnings, [
-    "loop_wait 15 + 2 * retry_timeout 10 > ttl 30: using loop_wait 10 and retry_timeout 10",
+    "loop_wait + 2 * retry_timeout <= ttl is violated (15 + 2 * 10 > 30): adjusting loop_wait from 15 to 10",
   ]);
 });
 
 Deno.test("normalizeDynamic() lowers retry_timeout to (ttl-1)//2 when loop_wait is already 1", () => {
-  const { settings } = normalizeDynamic({ ttl: 20, loop_wait: 1, retry_timeout: 12 });
+  const { settings, warnings } = normalizeDynamic({ ttl: 20, loop_wait: 1, retry_timeout: 12 });
   assert.deepEqual([settings.loopWait, settings.retryTimeout], [1, 9]);
+  assert.deepEqual(warnings, [
+    "loop_wait + 2 * retry_timeout <= ttl is violated (1 + 2 * 12 > 20): adjusting retry_timeout from 12 to 9",
+  ]);
   const both = normalizeDynamic({ ttl: 20, loop_wait: 10, retry_timeout: 10 }).settings;
   assert.deepEqual([both.loopWait, both.retryTimeout], [1, 9]);
 });

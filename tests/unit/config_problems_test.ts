@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../../src/config/config.ts";
+import { parseConfig, parseConfigWithWarnings } from "../../src/config/config.ts";
 import { MINIMAL, problemsOf } from "../helpers/config_yaml.ts";
 
 Deno.test("a missing scope is reported with file and key", () => {
@@ -14,18 +14,29 @@ Deno.test("a missing scope is reported with file and key", () => {
   assert.deepEqual(problems, ["hactl.yml: scope: is required"]);
 });
 
-Deno.test("bootstrap.dcs.ttl smaller than loop_wait + 2 * retry_timeout is an error", () => {
+Deno.test("bootstrap.dcs timings that break loop_wait + 2 * retry_timeout <= ttl are adjusted, as Patroni does", () => {
   const text = `${MINIMAL}bootstrap:\n  dcs: {ttl: 20, loop_wait: 10, retry_timeout: 10}\n`;
-  assert.deepEqual(problemsOf(() => parseConfig(text, "hactl.yml", {})), [
-    "hactl.yml: bootstrap.dcs.ttl: must be >= loop_wait + 2 * retry_timeout (10 + 2*10 > 20)",
+  const { config, warnings } = parseConfigWithWarnings(text, "hactl.yml", {});
+  assert.deepEqual(warnings, [
+    "bootstrap.dcs: loop_wait + 2 * retry_timeout <= ttl is violated (10 + 2 * 10 > 20): " +
+    "adjusting loop_wait from 10 to 1 and retry_timeout from 10 to 9",
+  ]);
+  // The document itself is kept as written (it becomes the cluster's `config` key); the agent reads it adjusted.
+  assert.equal(config.bootstrap.dcs.loop_wait, 10);
+});
+
+Deno.test("Patroni's frozen_patroni configuration (ttl 21, loop_wait 2, retry_timeout 10) starts with a warning", () => {
+  const text = `${MINIMAL}bootstrap:\n  dcs: {ttl: 21, loop_wait: 2, retry_timeout: 10}\n`;
+  assert.deepEqual(parseConfigWithWarnings(text, "hactl.yml", {}).warnings, [
+    "bootstrap.dcs: loop_wait + 2 * retry_timeout <= ttl is violated (2 + 2 * 10 > 21): " +
+    "adjusting loop_wait from 2 to 1",
   ]);
 });
 
-Deno.test("bootstrap.dcs timings below the minimums or not integers are errors (stricter than Patroni)", () => {
+Deno.test("bootstrap.dcs timings below the minimums are raised with a warning; values not integers are errors", () => {
   const text =
     `${MINIMAL}bootstrap:\n  dcs: {ttl: 60, loop_wait: 0, retry_timeout: "soon", maximum_lag_on_failover: 1.5}\n`;
   assert.deepEqual(problemsOf(() => parseConfig(text, "hactl.yml", {})), [
-    "hactl.yml: bootstrap.dcs.loop_wait: must be >= 1 (found 0)",
     "hactl.yml: bootstrap.dcs.retry_timeout: must be an integer, found a string",
     "hactl.yml: bootstrap.dcs.maximum_lag_on_failover: must be an integer, found a fractional number",
   ]);
@@ -33,13 +44,16 @@ Deno.test("bootstrap.dcs timings below the minimums or not integers are errors (
   assert.deepEqual(problemsOf(() => parseConfig(fence, "hactl.yml", {})), [
     "hactl.yml: bootstrap.dcs.isolation_fence_timeout: must be >= 0 (found -2)",
   ]);
-  const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 9, loop_wait: 1, retry_timeout: 3}\n`;
-  assert.deepEqual(problemsOf(() => parseConfig(small, "hactl.yml", {})), [
-    "hactl.yml: bootstrap.dcs.ttl: must be >= 10 (found 9)",
+  const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 9, loop_wait: 0, retry_timeout: 3}\n`;
+  assert.deepEqual(parseConfigWithWarnings(small, "hactl.yml", {}).warnings, [
+    "bootstrap.dcs.ttl: 9 is below the minimum 10; using 10",
+    "bootstrap.dcs.loop_wait: 0 is below the minimum 1; using 1",
   ]);
   // hactl's fast profile (below Patroni's 20: the fence makes a short lease safe).
   const fast = `${MINIMAL}bootstrap:\n  dcs: {ttl: 10, loop_wait: 2, retry_timeout: 4}\n`;
-  assert.equal(parseConfig(fast, "hactl.yml", {}).bootstrap.dcs.ttl, 10);
+  const parsed = parseConfigWithWarnings(fast, "hactl.yml", {});
+  assert.equal(parsed.config.bootstrap.dcs.ttl, 10);
+  assert.deepEqual(parsed.warnings, []);
 });
 
 Deno.test("a non-numeric port is an error that shows the port and the expected form", () => {

@@ -99,6 +99,26 @@ Deno.test("the dynamic settings source holds bootstrap.dcs until the agent compu
   assert.equal(source.current().loopWait, 10);
 });
 
+Deno.test("the dynamic settings source warns of a timing adjustment once per new document, as Patroni logs it", () => {
+  const debug: string[] = [];
+  const warn: string[] = [];
+  const source = dynamicSettingsSource(base.bootstrap.dcs, (m) => debug.push(m), (m) => warn.push(m));
+  const frozen = { ttl: 21, loop_wait: 2, retry_timeout: 10 };
+  assert.equal(source.from(frozen).loopWait, 1);
+  const adjusted =
+    "loop_wait + 2 * retry_timeout <= ttl is violated (2 + 2 * 10 > 21): adjusting loop_wait from 2 to 1";
+  assert.deepEqual(warn, [adjusted]);
+  // The same document in the next cycles: nothing new to say, at warning level.
+  source.from({ ...frozen });
+  source.from(frozen);
+  assert.deepEqual(warn, [adjusted]);
+  assert.deepEqual(debug.slice(-2), [adjusted, adjusted]);
+  // A changed document is news again.
+  source.from({ ttl: 20, loop_wait: 2, retry_timeout: 10 });
+  assert.equal(warn.length, 2);
+  assert.match(warn[1]!, /adjusting loop_wait from 2 to 1 and retry_timeout from 10 to 9$/);
+});
+
 Deno.test("systemd notifications: a failed send is logged once, then the daemon carries on quietly", () => {
   const sent: Record<string, string | number>[] = [];
   let fail = true;

@@ -332,6 +332,36 @@ Deno.test("an idle supervisor armed with a near deadline fires at it, not at its
   });
 });
 
+Deno.test("fence-persist: a supervisor that cannot write its deadline to disk makes the agent not lead until it can", async () => {
+  await withTempDir("hactl-fence-persist-", async (dir) => {
+    // The data directory's parent does not exist yet (as before a first initdb creates it).
+    const dataDir = `${dir}/missing/data`;
+    const supervisor = startFenceSupervisor({ dataDir, log: quiet });
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      // Disarmed, there is no deadline to lose: usable (an agent may bootstrap, which creates the directory).
+      supervisor.channel.disarm();
+      await eventually("the disarm is acknowledged", 10_000, () => supervisor.status().unanswered === 0);
+      assert.equal(supervisor.channel.unusable(), null);
+      // Armed, a deadline that a restarted supervisor could not adopt: not usable, and it says why.
+      supervisor.channel.arm(60_000);
+      await eventually("the arm is acknowledged", 10_000, () => supervisor.status().unanswered === 0);
+      assert.match(supervisor.channel.unusable() ?? "", /cannot keep its deadline on disk .*cannot write/);
+      // A disarm does not prove the disk works again: still not usable.
+      supervisor.channel.disarm();
+      await eventually("the disarm is acknowledged", 10_000, () => supervisor.status().unanswered === 0);
+      assert.notEqual(supervisor.channel.unusable(), null);
+      // Once the directory exists, the next ping writes the state and the supervisor is usable again.
+      await Deno.mkdir(`${dir}/missing`);
+      await eventually("a ping wrote the state file", 10_000, () => supervisor.channel.unusable() === null);
+      const state = JSON.parse(await Deno.readTextFile(`${dataDir}.hactl-fence`));
+      assert.equal(state.deadlineUptimeMs, null);
+    } finally {
+      await supervisor.close();
+    }
+  });
+});
+
 Deno.test("the supervisor sleeps until its deadline, at least 10 ms and at most 1 s", () => {
   assert.equal(sleepMs(null, 5000), 1000);
   assert.equal(sleepMs(5300, 5000), 300);

@@ -100,3 +100,43 @@ Deno.test("arm-until sets an absolute deadline on the uptime clock; one already 
   assert.equal(await s.tick(), true);
   assert.match(w.logs.at(-1)!, /fence deadline passed 7000 ms ago/);
 });
+
+/** A world whose state file cannot be written while `failing` holds (its parent directory is missing). */
+function unwritableWorld() {
+  const w = world();
+  let failing = true;
+  const io: FenceIo = {
+    ...w.io,
+    writeState: (s) => {
+      if (failing) return "cannot write /srv/pg/data.hactl-fence: No such file or directory (os error 2)";
+      w.io.writeState(s);
+      return null;
+    },
+  };
+  return { ...w, io, fix: () => void (failing = false) };
+}
+
+Deno.test("fence-persist: an arm the supervisor cannot keep in its state file is acknowledged as unpersisted", () => {
+  const w = unwritableWorld();
+  const s = new FenceSupervisor(w.io, 100);
+  // Nothing armed yet: nothing is lost, and the log says so.
+  assert.equal(
+    s.apply({ kind: "ping" }),
+    "ok ping none unpersisted cannot write /srv/pg/data.hactl-fence: " +
+      "No such file or directory (os error 2)",
+  );
+  assert.match(w.logs[0]!, /cannot write .*: no deadline is held yet, so none is lost/);
+  // An arm is held in memory (it still fires) but the agent is told it is not on disk.
+  const armed = s.apply({ kind: "arm-until", uptimeMs: 1_005_000 });
+  assert.match(armed, /^ok arm-until 1005000 unpersisted cannot write /);
+  assert.equal(s.deadline, 1_005_000);
+  assert.match(
+    w.logs.at(-1)!,
+    /cannot write .*: a supervisor started after this one could not adopt the deadline/,
+  );
+  // A ping writes again; once the file can be written, the acknowledgement is plain again.
+  w.fix();
+  assert.equal(s.apply({ kind: "ping" }), "ok ping 1005000");
+  assert.deepEqual(w.state(), { pid: 100, deadlineUptimeMs: 1_005_000 });
+  assert.equal(s.apply({ kind: "arm-until", uptimeMs: 1_006_000 }), "ok arm-until 1006000");
+});

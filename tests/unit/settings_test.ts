@@ -96,41 +96,49 @@ Deno.test("timingFits() is loop_wait + 2 * retry_timeout <= ttl; fitTiming() rep
   }
 });
 
-function bootstrapProblems(dcs: Record<string, unknown>): string[] {
+function bootstrapCheck(dcs: Record<string, unknown>): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
-  checkBootstrapDcs(new Reader("hactl.yml", problems), dcs);
-  return problems;
+  const warnings: string[] = [];
+  checkBootstrapDcs(new Reader("hactl.yml", problems), dcs, warnings);
+  return { problems, warnings };
 }
 
-Deno.test("bootstrap.dcs and normalizeDynamic() apply the same minimums: an error there, a raise here", () => {
+Deno.test("bootstrap.dcs and normalizeDynamic() apply the same minimums: a timing is raised, the others refused", () => {
   for (const [key, field] of TIMING_KEYS) {
     const min = DYNAMIC_MINIMUMS[key];
     const below = { ttl: 40, loop_wait: 2, retry_timeout: 4, [key]: min - 1 };
-    assert.deepEqual(bootstrapProblems(below), [
-      `hactl.yml: bootstrap.dcs.${key}: must be >= ${min} (found ${min - 1})`,
-    ]);
+    assert.deepEqual(bootstrapCheck(below), {
+      problems: [],
+      warnings: [`bootstrap.dcs.${key}: ${min - 1} is below the minimum ${min}; using ${min}`],
+    });
     const { settings, warnings } = normalizeDynamic(below);
     assert.equal(settings[field], min);
     assert.equal(warnings[0], `${key}: ${min - 1} is below the minimum ${min}; using ${min}`);
-    assert.deepEqual(bootstrapProblems({ ...below, [key]: min }), []);
+    assert.deepEqual(bootstrapCheck({ ...below, [key]: min }), { problems: [], warnings: [] });
   }
   for (const key of ["primary_start_timeout", "isolation_fence_timeout"] as const) {
-    assert.deepEqual(bootstrapProblems({ [key]: -1 }), [
+    assert.deepEqual(bootstrapCheck({ [key]: -1 }).problems, [
       `hactl.yml: bootstrap.dcs.${key}: must be >= 0 (found -1)`,
     ]);
     assert.equal(normalizeDynamic({ [key]: -1 }).warnings[0], `${key}: -1 is below the minimum 0; using 0`);
   }
 });
 
-Deno.test("bootstrap.dcs timings that normalizeDynamic() would repair are an error", () => {
-  assert.deepEqual(bootstrapProblems({ ttl: 25, loop_wait: 10, retry_timeout: 10 }), [
-    "hactl.yml: bootstrap.dcs.ttl: must be >= loop_wait + 2 * retry_timeout (10 + 2*10 > 25)",
+Deno.test("bootstrap.dcs timings that normalizeDynamic() would repair are repaired alike, with a warning", () => {
+  assert.deepEqual(bootstrapCheck({ ttl: 25, loop_wait: 10, retry_timeout: 10 }), {
+    problems: [],
+    warnings: [
+      "bootstrap.dcs: loop_wait + 2 * retry_timeout <= ttl is violated (10 + 2 * 10 > 25): " +
+      "adjusting loop_wait from 10 to 5",
+    ],
+  });
+  const runtime = normalizeDynamic({ ttl: 25, loop_wait: 10, retry_timeout: 10 });
+  assert.deepEqual(runtime.warnings, [
+    "loop_wait + 2 * retry_timeout <= ttl is violated (10 + 2 * 10 > 25): adjusting loop_wait from 10 to 5",
   ]);
-  assert.deepEqual(normalizeDynamic({ ttl: 25, loop_wait: 10, retry_timeout: 10 }).warnings, [
-    "loop_wait 10 + 2 * retry_timeout 10 > ttl 25: using loop_wait 5 and retry_timeout 10",
-  ]);
+  assert.deepEqual([runtime.settings.loopWait, runtime.settings.retryTimeout], [5, 10]);
   // The defaults fit each other.
-  assert.deepEqual(bootstrapProblems({}), []);
+  assert.deepEqual(bootstrapCheck({}), { problems: [], warnings: [] });
   assert.ok(timingFits(DYNAMIC_DEFAULTS));
 });
 
