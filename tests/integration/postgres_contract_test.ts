@@ -68,7 +68,15 @@ async function contract(pair: Pair): Promise<void> {
   assert.ok((p.walPosition ?? 0) > 0);
   assert.deepEqual(p.timelineHistory, []);
 
-  // member slots on the primary
+  // member slots on the primary; a permanent slot is kept beside them and dropped once no longer wanted
+  await primary.syncSlots([slotNameFor(pair.replicaName)], { permanent: ["keep_me"] });
+  assert.deepEqual((await primary.observe()).slots, ["keep_me", slotNameFor(pair.replicaName)]);
+  await primary.syncSlots([slotNameFor(pair.replicaName)], { role: "replica", permanent: ["other"] });
+  assert.deepEqual(
+    (await primary.observe()).slots,
+    ["keep_me", slotNameFor(pair.replicaName)],
+    "not a replica",
+  );
   await primary.syncSlots([slotNameFor(pair.replicaName)]);
   assert.deepEqual((await primary.observe()).slots, [slotNameFor(pair.replicaName)]);
 
@@ -89,6 +97,12 @@ async function contract(pair: Pair): Promise<void> {
   assert.equal(await replica.follow(upstream), false, "follow() with the same upstream changes nothing");
   const walSenders = await eventually(pair, primary, "one WAL sender", (o) => o.replication.length === 1);
   assert.equal(walSenders.replication[0]!.application_name, pair.replicaName);
+
+  // a replica keeps the permanent slots only (never the member slots), and leaves other slots alone
+  await replica.syncSlots([slotNameFor("pg9")], { role: "replica", permanent: ["keep_me"] });
+  assert.deepEqual((await replica.observe()).slots, ["keep_me"]);
+  await replica.syncSlots([], { role: "replica" });
+  assert.deepEqual((await replica.observe()).slots, ["keep_me"], "a replica drops no slot it does not know");
 
   // writes reach the replica
   await pair.write();
