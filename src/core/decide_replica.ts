@@ -10,9 +10,9 @@
  *
  * @module
  */
-import type { Action, Decision, Memory, Upstream } from "./types.ts";
+import type { Action, Decision, Memory, PgObservation, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
-import { upstreamFor } from "./topology.ts";
+import { memberSlotsWanted, upstreamFor } from "./topology.ts";
 import { isNoFailover } from "./member_state.ts";
 import { slotSyncFields } from "./slot_rules.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
@@ -224,7 +224,7 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
       }],
     );
   }
-  const slots = replicaSlotActions(ctx, view);
+  const slots = replicaSlotActions(ctx, view, obs.pg, mem);
   if (!upstream) {
     return noChange(next, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`, slots);
   }
@@ -239,12 +239,22 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
 
 /**
  * A replica that may become primary keeps the permanent physical slots, advanced to the positions the leader
- * publishes in `status` (as Patroni does), so they exist, holding the WAL their consumers need, after a failover.
+ * publishes in `status` (as Patroni does), so they exist, holding the WAL their consumers need, after a failover;
+ * it keeps the member slots it has and drops other inactive slots that are not ignored, as Patroni does. Asked
+ * only when there is something to keep or a slot it does not know.
  */
-function replicaSlotActions(ctx: Cycle["ctx"], view: Cycle["view"]): Action[] {
+function replicaSlotActions(
+  ctx: Cycle["ctx"],
+  view: Cycle["view"],
+  pg: PgObservation,
+  mem: Memory,
+): Action[] {
   if (!ctx.dynamic.useSlots) return [];
   const fields = slotSyncFields(ctx.dynamic, "replica", isNoFailover(ctx.tags), view.status?.slots ?? {});
-  return fields.permanent ? [{ type: "sync_slots", slots: [], ...fields }] : [];
+  const keep = memberSlotsWanted(view, ctx.name, mem.membersSeen);
+  const known = new Set([...keep, ...(fields.permanent ?? [])]);
+  const unknown = [...pg.slots, ...(pg.logicalSlots ?? [])].some((n) => !known.has(n));
+  return fields.permanent || unknown ? [{ type: "sync_slots", slots: keep, ...fields }] : [];
 }
 
 /** The memory without a not-streaming mark. */

@@ -7,9 +7,9 @@
  *   yet (the key is refused by name when one is set; src/config/keys.ts);
  * - `ignore_slots` matchers (`name`, `type`, `database`, `plugin`; an absent field matches anything) mark slots
  *   hactl never creates, advances or drops;
- * - on the primary, every other slot that is neither a member's, nor permanent, nor ignored is dropped when it is
- *   inactive (Patroni: "Trying to drop unknown replication slot"); an active one is left and retried next cycle.
- *   On a replica, hactl only creates and advances the permanent slots and leaves other slots alone.
+ * - every other slot that is neither a member's, nor permanent, nor ignored is dropped when it is inactive, on the
+ *   primary and on replicas (Patroni: "Trying to drop unknown replication slot"); an active one is left and
+ *   retried next cycle. A replica keeps the member slots it has (from when it was primary) without creating them.
  *
  * Pure. May import: `./slots.ts`.
  *
@@ -58,7 +58,7 @@ export interface SlotSyncFields {
   advance?: Record<string, number>;
   /** `ignore_slots`: never touched. */
   ignore?: IgnoreSlotMatcher[];
-  /** `replica`: create and advance the permanent slots only, never drop another slot. Default `primary`. */
+  /** `replica`: `slots` are kept where they exist but not created; permanent ones are advanced. Default `primary`. */
   role?: "primary" | "replica";
 }
 
@@ -147,11 +147,12 @@ export function isIgnoredSlot(slot: ExistingSlot, matchers: readonly IgnoreSlotM
 }
 
 /**
- * The changes that make a server's slots what the agent wants: `members` (the member slots, primary only) and
- * `fields.permanent` physical slots exist; on the primary every other slot that is not ignored and is inactive is
- * dropped (an active one is left: Postgres refuses, and Patroni retries next cycle); a wanted slot whose WAL is lost
- * (`wal_status = lost`) or that reserves no WAL, or that exists as a logical slot, is dropped to be re-created;
- * on a replica, inactive permanent slots without `xmin` are advanced to `fields.advance` when that is ahead.
+ * The changes that make a server's slots what the agent wants: `members` (the member slots; on a replica kept
+ * where they exist, not created) and `fields.permanent` physical slots exist; every other slot that is not ignored
+ * and is inactive is dropped (an active one is left: Postgres refuses, and Patroni retries next cycle); a wanted
+ * slot whose WAL is lost (`wal_status = lost`) or that exists as a logical slot is dropped to be re-created, and
+ * on a replica one that reserves no WAL; on a replica, inactive permanent slots without `xmin` are advanced to
+ * `fields.advance` when that is ahead.
  */
 export function planSlotSync(
   existing: readonly ExistingSlot[],
@@ -162,16 +163,20 @@ export function planSlotSync(
   const replica = fields.role === "replica";
   const ignore = fields.ignore ?? [];
   const own = slotNameFor(me);
-  const wanted = new Set<string>(replica ? [] : members.filter((n) => SLOT_NAME.test(n)));
+  const keep = new Set<string>(members.filter((n) => SLOT_NAME.test(n)));
+  const wanted = new Set<string>(replica ? [] : keep);
   for (const n of fields.permanent ?? []) if (SLOT_NAME.test(n) && n !== own) wanted.add(n);
+  for (const n of wanted) keep.add(n);
   const ops: SlotOp[] = [];
   const have = new Map(existing.map((s) => [s.name, s]));
   for (const slot of existing) {
     if (slot.type === "logical" && slot.failover) continue; // PostgreSQL 17's own failover slots
     if (isIgnoredSlot(slot, ignore)) continue;
     if (slot.active) continue;
-    if (!wanted.has(slot.name)) {
-      if (!replica) ops.push({ op: "drop", name: slot.name, why: "unknown replication slot" });
+    if (!keep.has(slot.name)) {
+      ops.push({ op: "drop", name: slot.name, why: "unknown replication slot" });
+    } else if (!wanted.has(slot.name)) {
+      continue; // a member slot on a replica: kept as it is
     } else if (slot.type !== "physical") {
       ops.push({ op: "drop", name: slot.name, why: "a logical slot where a physical one belongs" });
     } else if (slot.walStatus === "lost") {

@@ -185,6 +185,8 @@ export interface PgObservation extends PgSyncFields {
   slots: string[];
   /** `restart_lsn` of the physical slots that reserve WAL (absent where not observed). */
   slotPositions?: Record<string, number>;
+  /** Logical slots present (not temporary, not PostgreSQL 17 failover slots); absent where not observed. */
+  logicalSlots?: string[];
   /** Rows of pg_stat_replication. */
   replication: ReplicationRow[];
   serverVersion: number | null;

@@ -98,11 +98,13 @@ async function contract(pair: Pair): Promise<void> {
   const walSenders = await eventually(pair, primary, "one WAL sender", (o) => o.replication.length === 1);
   assert.equal(walSenders.replication[0]!.application_name, pair.replicaName);
 
-  // a replica keeps the permanent slots only (never the member slots), and leaves other slots alone
+  // a replica creates the permanent slots (not the member slots) and drops a slot it does not know
   await replica.syncSlots([slotNameFor("pg9")], { role: "replica", permanent: ["keep_me"] });
   assert.deepEqual((await replica.observe()).slots, ["keep_me"]);
+  await replica.syncSlots(["keep_me"], { role: "replica" });
+  assert.deepEqual((await replica.observe()).slots, ["keep_me"], "a member slot is kept on a replica");
   await replica.syncSlots([], { role: "replica" });
-  assert.deepEqual((await replica.observe()).slots, ["keep_me"], "a replica drops no slot it does not know");
+  assert.deepEqual((await replica.observe()).slots, [], "an unknown slot is dropped on a replica");
 
   // writes reach the replica
   await pair.write();

@@ -7,7 +7,7 @@
  * - a slot matched by `ignore_slots` is left alone; an inactive slot that is neither a member's, permanent nor
  *   ignored is dropped (as Patroni drops an unknown replication slot);
  * - after a switchover the permanent slot exists on the new primary (and is still kept on the former one, now a
- *   replica), and the new primary drops an unknown slot too while leaving an ignored one.
+ *   replica); both drop an unknown slot and leave an ignored one.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -110,6 +110,13 @@ Deno.test({
       const after = await slotsOn(replica);
       assert.ok("keep_me" in after, `keep_me on the new primary: ${JSON.stringify(after)}`);
       await waitSlots(old, "keep_me kept on the former primary, now a replica", (s) => "keep_me" in s);
+      // On a replica too, an unknown inactive slot is dropped and an ignored one stays, as Patroni does.
+      await createSlot(old, "stray_three");
+      await waitSlots(
+        old,
+        "stray_three dropped on the replica",
+        (s) => !("stray_three" in s) && "ignored_one" in s,
+      );
 
       await createSlot(replica, "ignored_one");
       await createSlot(replica, "stray_two");

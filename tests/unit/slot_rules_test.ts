@@ -103,14 +103,18 @@ Deno.test("planSlotSync(): a wanted slot whose WAL is lost, or that is logical, 
   ]);
 });
 
-Deno.test("planSlotSync() on a replica: permanent slots created and advanced, nothing else touched", () => {
+Deno.test("planSlotSync() on a replica: permanent slots created and advanced, member slots kept, unknown dropped", () => {
   const fields = { role: "replica" as const, permanent: ["keep", "old"], advance: { keep: 5000, old: 500 } };
-  const existing = [slot("keep", { restartLsn: 1000 }), slot("old", { restartLsn: 1000 }), slot("pg1")];
-  assert.deepEqual(planSlotSync(existing, ["pg3"], fields, "pg2"), [{
-    op: "advance",
-    name: "keep",
-    lsn: 5000,
-  }]);
+  const existing = [
+    slot("keep", { restartLsn: 1000 }),
+    slot("old", { restartLsn: 1000 }),
+    slot("pg1"),
+    slot("x"),
+  ];
+  assert.deepEqual(planSlotSync(existing, ["pg1", "pg3"], fields, "pg2"), [
+    { op: "drop", name: "x", why: "unknown replication slot" },
+    { op: "advance", name: "keep", lsn: 5000 },
+  ], "pg1 kept as it is, pg3 not created, old not moved back");
   // Not advanced: active, with xmin feedback; created when missing; dropped (to be re-created) without restart_lsn.
   assert.deepEqual(planSlotSync([slot("keep", { active: true })], [], fields, "pg2"), [{
     op: "create",
@@ -121,6 +125,8 @@ Deno.test("planSlotSync() on a replica: permanent slots created and advanced, no
     { op: "drop", name: "keep", why: "no restart_lsn, so it cannot be advanced" },
     { op: "create", name: "keep" },
   ]);
+  const ignored = { role: "replica" as const, ignore: [{ name: "ext" }] };
+  assert.deepEqual(planSlotSync([slot("ext", { type: "logical" })], [], ignored, "pg2"), []);
 });
 
 Deno.test("statusSlots(): permanent slots' positions and the leader's own slot name at its WAL position", () => {
@@ -161,7 +167,7 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   const rep = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2", { dynamic }));
   assert.deepEqual(rep.actions.find((a) => a.type === "sync_slots"), {
     type: "sync_slots",
-    slots: [],
+    slots: ["pg1", "pg3"],
     permanent: ["keep"],
     ignore: [{ name: "ext" }],
     role: "replica",
@@ -171,8 +177,18 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   assert.equal(
     plain.actions.some((a) => a.type === "sync_slots"),
     false,
-    "no permanent slots: a replica's slots alone",
+    "nothing to keep and no unknown slot",
   );
+  const stray = decide(
+    obs(pgState({ slots: ["pg1"], logicalSlots: ["cdc"] }), published),
+    INITIAL_MEMORY,
+    ctx("pg2"),
+  );
+  assert.deepEqual(stray.actions.find((a) => a.type === "sync_slots"), {
+    type: "sync_slots",
+    slots: ["pg1", "pg3"],
+    role: "replica",
+  }, "an unknown (logical) slot on a replica is dropped there, as Patroni does");
 });
 
 Deno.test("the key check accepts physical permanent slots and refuses a logical one by name", () => {
