@@ -82,13 +82,13 @@ function isDoc(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** The entry's type as Patroni decides it: no value or `type: physical` is physical; `database` + `plugin` logical. */
+/**
+ * The entry's type as Patroni decides it: an empty value (`null`, `0`, `""`, `{}`, as in `{"slots": {"x": 0}}`) or
+ * `type: physical` is physical; `type: logical`, or `database` and `plugin` without a type, is logical; anything
+ * else is a bad value (null).
+ */
 export function permanentSlotType(value: unknown): "physical" | "logical" | null {
-  if (
-    value === null || value === undefined || value === "" || (isDoc(value) && Object.keys(value).length === 0)
-  ) {
-    return "physical";
-  }
+  if (!value || (isDoc(value) && Object.keys(value).length === 0)) return "physical";
   if (!isDoc(value)) return null;
   const type = value.type ?? (value.database && value.plugin ? "logical" : "physical");
   if (type === "physical") return "physical";
