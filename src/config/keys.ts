@@ -435,7 +435,7 @@ const DYNAMIC_KEYS: ConfigKey[] = [
     "recovery_min_apply_delay",
   ].map((k) => notYet(dynamic(`standby_cluster.${k}`, ""), "empty")),
   ...[
-    ["slots", "permanent physical slots: kept on the primary and on replicas that may become primary"],
+    ["slots", "permanent physical slots, kept on the primary and on replicas"],
     ["permanent_slots", "older name of slots"],
     ["permanent_replication_slots", "older name of slots"],
   ].map(([k, what]) =>

@@ -364,8 +364,8 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
   assert.equal(
     patched.body,
     "config: synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)\n" +
-      "config: slots: not supported by hactl yet (permanent physical slots: kept on the primary and on replicas " +
-      "that may become primary; logical permanent slots are not implemented yet)",
+      "config: slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; " +
+      "logical permanent slots are not implemented yet)",
   );
   assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: "quorum" }, "nothing written");
   const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });

@@ -39,8 +39,8 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
   });
   assert.deepEqual(warnings, [
     `synchronous_mode: not supported by hactl yet (${QUORUM_NOTE}); ignored`,
-    "slots: not supported by hactl yet (permanent physical slots: kept on the primary and on replicas that may " +
-    "become primary; logical permanent slots are not implemented yet); ignored",
+    "slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; logical " +
+    "permanent slots are not implemented yet); ignored",
   ]);
 });
 

@@ -48,7 +48,11 @@ Deno.test("readPermanentSlots(): no value or type physical is physical; database
       e: 0,
     },
   });
-  assert.deepEqual(p.physical, ["a", "b", "e"], "0 is an empty value, as in Patroni's own acceptance scenario");
+  assert.deepEqual(
+    p.physical,
+    ["a", "b", "e"],
+    "0 is an empty value, as in Patroni's own acceptance scenario",
+  );
   assert.deepEqual(p.logical, ["c"]);
   assert.equal(p.invalid.length, 2);
   // Patroni's order of the older names: permanent_replication_slots, permanent_slots, slots.
