@@ -14,6 +14,7 @@ import type { DynamicSettings } from "../core/types.ts";
 import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
+import { readIgnoreSlots, readPermanentSlots, type SlotSettingsPart } from "../core/slot_rules.ts";
 
 /**
  * The smallest `ttl` hactl accepts. Patroni's is 20; hactl's fence stops a primary before its lease can expire
@@ -287,6 +288,21 @@ function readPgSection(r: LenientReader, doc: Doc): Doc {
 }
 
 /** `postgresql.pg_hba`: a list of lines (undefined when absent, or not a list of strings, with a warning). */
+/**
+ * `slots` (or its older names) and `ignore_slots`: the permanent physical slots and the matchers. A logical entry
+ * is refused by the key check (not implemented yet) and left out here; bad entries are warned about and left out.
+ */
+function readSlots(r: LenientReader, doc: Doc): SlotSettingsPart {
+  const permanent = readPermanentSlots(doc);
+  for (const bad of permanent.invalid) r.warn(`slots: ${bad}; ignoring it`);
+  const ignore = readIgnoreSlots(doc.ignore_slots);
+  for (const bad of ignore.invalid) r.warn(`ignore_slots: ${bad}; ignoring it`);
+  return {
+    ...(permanent.physical.length > 0 ? { permanentSlots: permanent.physical } : {}),
+    ...(ignore.matchers.length > 0 ? { ignoreSlots: ignore.matchers } : {}),
+  };
+}
+
 function readPgHba(r: LenientReader, pg: Doc): string[] | undefined {
   const v = pg.pg_hba;
   if (v === undefined || v === null) return undefined;
@@ -372,6 +388,7 @@ export function normalizeDynamic(
       ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(pgHba !== undefined ? { pgHba } : {}),
       ...readSync(r, doc),
+      ...readSlots(r, doc),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

@@ -29,7 +29,8 @@ export type Inert =
   | "basebackup" // [basebackup]
   | "default" // the default value
   | "no standby" // no host, port or restore_command
-  | "not quorum"; // anything but quorum
+  | "not quorum" // anything but quorum
+  | "physical slots"; // every entry a physical slot (none logical)
 
 export interface ConfigKey {
   /** Dotted path. Dynamic keys are named as in the cluster's `config` key (also read under `bootstrap.dcs.`). */
@@ -440,10 +441,20 @@ const DYNAMIC_KEYS: ConfigKey[] = [
     "archive_cleanup_command",
     "recovery_min_apply_delay",
   ].map((k) => notYet(dynamic(`standby_cluster.${k}`, ""), "empty")),
-  notYet(dynamic("slots", ""), "empty", { open: true }),
-  notYet(dynamic("permanent_slots", ""), "empty", { open: true, note: "older name of slots" }),
-  notYet(dynamic("permanent_replication_slots", ""), "empty", { open: true, note: "older name of slots" }),
-  notYet(dynamic("ignore_slots", "[]"), "empty", { open: true }),
+  ...[
+    ["slots", "permanent physical slots, kept on the primary and on replicas"],
+    ["permanent_slots", "older name of slots"],
+    ["permanent_replication_slots", "older name of slots"],
+  ].map(([k, what]) =>
+    notYet(dynamic(k!, ""), "physical slots", {
+      open: true,
+      note: `${what}; logical permanent slots are not implemented yet`,
+    })
+  ),
+  dynamic("ignore_slots", "[]", {
+    open: true,
+    note: "slots matching an entry (name, type, database, plugin) are never created, advanced or dropped",
+  }),
 ];
 
 /** Every key, local then dynamic. */

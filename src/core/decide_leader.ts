@@ -9,12 +9,13 @@
  */
 import type { Action, ClusterView, Decision, HistoryEntry, PgObservation } from "./types.ts";
 import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
-import { isValidSysid } from "./member_state.ts";
+import { isNoFailover, isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
 import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
 import { failsafeKeyAction } from "./failsafe.ts";
+import { slotSyncFields, statusSlots } from "./slot_rules.ts";
 import {
   leaderSyncStep,
   syncBeforePromote,
@@ -108,7 +109,19 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     actions.push(...syncBeforePromote(ctx, view), { type: "promote" });
     return noChange(mem, "promoted self to leader because I had the session lock", actions);
   }
-  if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  if (pg.walPosition !== null) {
+    const slots = statusSlots(
+      ctx.dynamic.permanentSlots ?? [],
+      pg.slotPositions ?? {},
+      ctx.name,
+      pg.walPosition,
+    );
+    actions.push({
+      type: "write_status",
+      optime: pg.walPosition,
+      ...(Object.keys(slots).length ? { slots } : {}),
+    });
+  }
   const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait, {
     peers: obs.peers,
     position: pg.walPosition,
@@ -132,7 +145,12 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   const sync = leaderSyncStep(ctx, view, pg, mem);
   actions.push(...sync.actions);
   if (ctx.dynamic.useSlots) {
-    actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, mem.membersSeen) });
+    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
+    actions.push({
+      type: "sync_slots",
+      slots: memberSlotsWanted(view, ctx.name, mem.membersSeen),
+      ...fields,
+    });
   }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
   if (sync.note) reason += `; ${sync.note}`;

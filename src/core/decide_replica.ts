@@ -10,9 +10,11 @@
  *
  * @module
  */
-import type { Action, Decision, Memory, Upstream } from "./types.ts";
+import type { Action, Decision, Memory, PgObservation, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
-import { upstreamFor } from "./topology.ts";
+import { memberSlotsWanted, upstreamFor } from "./topology.ts";
+import { isNoFailover } from "./member_state.ts";
+import { slotSyncFields } from "./slot_rules.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
 
 /** `hactl reinit` asked for a fresh copy: remove the data directory and clone from the upstream. */
@@ -222,8 +224,9 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
       }],
     );
   }
+  const slots = replicaSlotActions(ctx, view, obs.pg, mem);
   if (!upstream) {
-    return noChange(next, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`);
+    return noChange(next, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`, slots);
   }
   const reason = dv?.kind === "diverged"
     ? `I am (${ctx.name}), a secondary following a leader (${leader}) but not streaming: ${dvNote(dv)}`
@@ -231,7 +234,27 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
     ? `I am (${ctx.name}), a secondary following '${upstream.name}' (leader ${leader}) but not streaming for ` +
       `${Math.round(quietMs / 1000)} s (in archive recovery)${dv ? `; ${dv.why}` : ""}`
     : `no action. I am (${ctx.name}), a secondary, and following a leader (${leader})`;
-  return noChange(next, reason, [{ type: "follow", upstream }]);
+  return noChange(next, reason, [{ type: "follow", upstream }, ...slots]);
+}
+
+/**
+ * A replica that may become primary keeps the permanent physical slots, advanced to the positions the leader
+ * publishes in `status` (as Patroni does), so they exist, holding the WAL their consumers need, after a failover;
+ * it keeps the member slots it has and drops other inactive slots that are not ignored, as Patroni does. Asked
+ * only when there is something to keep or a slot it does not know.
+ */
+function replicaSlotActions(
+  ctx: Cycle["ctx"],
+  view: Cycle["view"],
+  pg: PgObservation,
+  mem: Memory,
+): Action[] {
+  if (!ctx.dynamic.useSlots) return [];
+  const fields = slotSyncFields(ctx.dynamic, "replica", isNoFailover(ctx.tags), view.status?.slots ?? {});
+  const keep = memberSlotsWanted(view, ctx.name, mem.membersSeen);
+  const known = new Set([...keep, ...(fields.permanent ?? [])]);
+  const unknown = [...pg.slots, ...(pg.logicalSlots ?? [])].some((n) => !known.has(n));
+  return fields.permanent || unknown ? [{ type: "sync_slots", slots: keep, ...fields }] : [];
 }
 
 /** The memory without a not-streaming mark. */

@@ -20,6 +20,7 @@ export type { HaContext } from "./ha_context.ts";
 export { memberRole, postgresStateName } from "./member_state.ts";
 export type * from "./ports.ts";
 export * from "./settings.ts";
+export * from "./slot_rules.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
 export type * from "./types.ts";
 export { guardVerdicts } from "./guards.ts";

@@ -16,6 +16,7 @@ import type {
   Upstream,
 } from "./types.ts";
 import type { WalProbe } from "./wal_probe.ts";
+import type { SlotSyncFields } from "./slot_rules.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
 export class DcsError extends Error {
@@ -151,8 +152,12 @@ export interface PostgresPort {
    * reloaded. Which parameters then wait for a restart shows in the next observation (`pendingRestart`).
    */
   reload(role: "primary" | "replica", upstream: Upstream | null, force: boolean): Promise<boolean>;
-  /** Create the physical slots in `names` that are missing; drop other physical slots that are inactive. */
-  syncSlots(names: string[]): Promise<void>;
+  /**
+   * Make this server's slots what `planSlotSync` (src/core/slot_rules.ts) says: on a primary, the member slots
+   * `names` and the permanent slots exist and other inactive slots that are not ignored are dropped; on a replica
+   * (`fields.role`), the permanent slots exist and are advanced. Does nothing when the server's role differs.
+   */
+  syncSlots(names: string[], fields?: SlotSyncFields): Promise<void>;
   /**
    * Set `synchronous_standby_names` (null: back to the configured value) in postgresql.conf and reload when the
    * file changed; the value stays in force for later starts and reloads of this agent.

@@ -8,6 +8,7 @@
 import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
+import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -182,6 +183,10 @@ export interface PgObservation extends PgSyncFields {
   upstream: string | null;
   /** Physical replication slots present on this server. */
   slots: string[];
+  /** `restart_lsn` of the physical slots that reserve WAL (absent where not observed). */
+  slotPositions?: Record<string, number>;
+  /** Logical slots present (not temporary, not PostgreSQL 17 failover slots); absent where not observed. */
+  logicalSlots?: string[];
   /** Rows of pg_stat_replication. */
   replication: ReplicationRow[];
   serverVersion: number | null;
@@ -325,7 +330,7 @@ export type DcsObservation =
   | { kind: "unreachable"; since: number; error: string };
 
 /** Dynamic settings after validation and timing-rule adjustment. */
-export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFields {
+export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;
@@ -484,13 +489,13 @@ export type Action =
    * compare-and-set (refused when it is no longer ours), after which the old lease is revoked.
    */
   | { type: "move_lease"; ttl: number; leader: boolean }
-  | { type: "write_status"; optime: number }
+  | { type: "write_status"; optime: number; slots?: Record<string, number> }
   | { type: "write_history"; history: HistoryEntry[] }
   | { type: "start_job"; job: JobRequest }
   | { type: "promote" }
   | { type: "demote"; mode: "immediate" | "fast" }
   | { type: "follow"; upstream: Upstream }
-  | { type: "sync_slots"; slots: string[] }
+  | ({ type: "sync_slots"; slots: string[] } & SlotSyncFields)
   | { type: "clear_failover"; modRevision: string }
   /** Forget the restart intent (its conditions no longer hold, or it came too late). */
   | { type: "drop_restart"; reason: string }

@@ -24,6 +24,7 @@ import type { Config } from "../config/config.ts";
 import { PostgresError, type PostgresPort } from "../core/ports.ts";
 import type { HistoryEntry, LeaderTimeline, PgObservation, Upstream } from "../core/types.ts";
 import type { WalProbe } from "../core/wal_probe.ts";
+import type { SlotSyncFields } from "../core/slot_rules.ts";
 import type { ParamValue } from "./conf.ts";
 import { PgInstance } from "./instance.ts";
 import { observePostgres } from "./observe.ts";
@@ -109,8 +110,8 @@ export class LocalPostgres implements PostgresPort {
     return reloadPostgres(this.#inst, role, upstream, force);
   }
 
-  syncSlots(names: string[]): Promise<void> {
-    return syncSlots(this.#inst, names);
+  syncSlots(names: string[], fields: SlotSyncFields = {}): Promise<void> {
+    return syncSlots(this.#inst, names, fields);
   }
 
   setSyncStandbyNames(value: string | null): Promise<void> {

@@ -66,6 +66,10 @@ export interface StatusRow {
   conninfo: string;
   replication: ReplicationRow[];
   slots: string[];
+  /** `restart_lsn` of the physical slots that reserve WAL. */
+  slot_positions?: Record<string, string> | null;
+  /** Logical slots (not temporary, not PostgreSQL 17 failover slots). */
+  logical_slots?: string[] | null;
   version: number;
   start_time: string;
   pending_restart: boolean;
@@ -122,6 +126,11 @@ SELECT json_build_object(
                     '[]'::json) FROM pg_stat_replication),
   'slots', (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
               FROM pg_replication_slots WHERE slot_type = 'physical'),
+  'slot_positions', (SELECT json_object_agg(slot_name, restart_lsn::text) FROM pg_replication_slots
+                       WHERE slot_type = 'physical' AND restart_lsn IS NOT NULL AND NOT temporary),
+  'logical_slots', (SELECT json_agg(slot_name::text ORDER BY slot_name) FROM pg_replication_slots s
+                      WHERE slot_type = 'logical' AND NOT temporary
+                        AND NOT coalesce((to_jsonb(s)->>'failover')::boolean, false)),
   'version', current_setting('server_version_num')::int,
   'start_time', pg_postmaster_start_time()::text,
   'pending_restart', (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart),
@@ -168,6 +177,9 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
     obs.pendingRestartReason[name] = { old_value: String(r.old_value), new_value: String(r.new_value ?? "") };
   }
   obs.slots = row.slots;
+  obs.logicalSlots = row.logical_slots ?? [];
+  obs.slotPositions = {};
+  for (const [name, lsn] of Object.entries(row.slot_positions ?? {})) obs.slotPositions[name] = parseLsn(lsn);
   obs.replication = row.replication;
   obs.synchronousStandbyNames = row.sync_names ?? null;
   if (!row.in_recovery) {

@@ -175,7 +175,7 @@ export class Executor {
       case "move_lease":
         return await dcs.moveLease(action.ttl, action.leader);
       case "write_status":
-        await dcs.writeStatus(action.optime);
+        await dcs.writeStatus(action.optime, action.slots);
         return true;
       case "write_history":
         await dcs.setHistory(action.history);
@@ -214,7 +214,7 @@ export class Executor {
         await pg.follow(action.upstream);
         return true;
       case "sync_slots":
-        await pg.syncSlots(action.slots);
+        await pg.syncSlots(action.slots, action); // the action carries the slot fields
         return true;
       case "clear_failover":
         return await dcs.setFailover({}, action.modRevision);

@@ -16,7 +16,7 @@
  *   current WAL position, plus an end-of-recovery record. If `holdsLock(me)` is false at that moment the world
  *   records a safety violation.
  * - `follow(up)` rewrites primary_conninfo (false when nothing changed or the server is not a running replica),
- *   `syncSlots(names)` creates missing physical slots and drops inactive unwanted ones on a primary.
+ *   `syncSlots(names, fields)` applies src/core/slot_rules.ts `planSlotSync` to its physical slots (role-checked).
  *
  * A running replica streams from the server its `primary_conninfo` names when Postgres's own rules allow it
  * (`streamSource()`); when the world knows the history it takes is not really its own, `receiveFrom()` records it
@@ -50,6 +50,7 @@ import {
   type Upstream,
 } from "../../src/core/types.ts";
 import { parseSyncNames } from "../../src/core/sync_names.ts";
+import { planSlotSync, type SlotSyncFields } from "../../src/core/slot_rules.ts";
 import {
   type DataDir,
   describeSegments,
@@ -514,22 +515,35 @@ export class FakePostgres implements PostgresPort {
     return { names: parsed.names, num: parsed.num };
   }
 
-  syncSlots(names: string[]): Promise<void> {
+  syncSlots(names: string[], fields: SlotSyncFields = {}): Promise<void> {
     const failed = this.#rejected("syncSlots");
     if (failed) return failed;
     const d = this.#data;
     if (!d || !this.#running || !this.#queryable) {
       return Promise.reject(new PostgresError(`${this.name}: could not connect to server`));
     }
-    if (d.standbySignal) return Promise.resolve();
-    const wanted = new Set(names.filter((n) => /^[a-z0-9_]{1,63}$/.test(n)));
-    for (const n of wanted) d.slots.add(n);
+    if (d.standbySignal !== (fields.role === "replica")) return Promise.resolve();
     const active = new Set(
       [...this.world.servers.values()]
         .filter((s) => s.streamSource() === this)
         .map((s) => s.#data!.slotName),
     );
-    for (const n of [...d.slots]) if (!wanted.has(n) && !active.has(n)) d.slots.delete(n);
+    // The fake's slots are physical, reserve WAL from creation and have no xmin; positions are not modelled.
+    const existing = [...d.slots].map((name) => ({
+      name,
+      type: "physical" as const,
+      active: active.has(name),
+      restartLsn: 1,
+      xmin: null,
+      database: null,
+      plugin: null,
+      walStatus: null,
+      failover: false,
+    }));
+    for (const op of planSlotSync(existing, names, fields, this.name)) {
+      if (op.op === "create") d.slots.add(op.name);
+      if (op.op === "drop") d.slots.delete(op.name);
+    }
     return Promise.resolve();
   }
 

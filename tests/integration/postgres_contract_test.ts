@@ -69,7 +69,15 @@ async function contract(pair: Pair): Promise<void> {
   assert.ok((p.walPosition ?? 0) > 0);
   assert.deepEqual(p.timelineHistory, []);
 
-  // member slots on the primary
+  // member slots on the primary; a permanent slot is kept beside them and dropped once no longer wanted
+  await primary.syncSlots([slotNameFor(pair.replicaName)], { permanent: ["keep_me"] });
+  assert.deepEqual((await primary.observe()).slots, ["keep_me", slotNameFor(pair.replicaName)]);
+  await primary.syncSlots([slotNameFor(pair.replicaName)], { role: "replica", permanent: ["other"] });
+  assert.deepEqual(
+    (await primary.observe()).slots,
+    ["keep_me", slotNameFor(pair.replicaName)],
+    "not a replica",
+  );
   await primary.syncSlots([slotNameFor(pair.replicaName)]);
   assert.deepEqual((await primary.observe()).slots, [slotNameFor(pair.replicaName)]);
 
@@ -90,6 +98,14 @@ async function contract(pair: Pair): Promise<void> {
   assert.equal(await replica.follow(upstream), false, "follow() with the same upstream changes nothing");
   const walSenders = await eventually(pair, primary, "one WAL sender", (o) => o.replication.length === 1);
   assert.equal(walSenders.replication[0]!.application_name, pair.replicaName);
+
+  // a replica creates the permanent slots (not the member slots) and drops a slot it does not know
+  await replica.syncSlots([slotNameFor("pg9")], { role: "replica", permanent: ["keep_me"] });
+  assert.deepEqual((await replica.observe()).slots, ["keep_me"]);
+  await replica.syncSlots(["keep_me"], { role: "replica" });
+  assert.deepEqual((await replica.observe()).slots, ["keep_me"], "a member slot is kept on a replica");
+  await replica.syncSlots([], { role: "replica" });
+  assert.deepEqual((await replica.observe()).slots, [], "an unknown slot is dropped on a replica");
 
   // writes reach the replica
   await pair.write();

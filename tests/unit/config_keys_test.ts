@@ -27,6 +27,11 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
   namespace: { value: "/other/" },
   // true/on is implemented; the value hactl does not act on yet is quorum commit.
   synchronous_mode: { value: "quorum" },
+  // Physical permanent slots are implemented; the value hactl does not act on yet is a logical slot.
+  slots: { value: { cdc: { type: "logical", database: "app", plugin: "pgoutput" } } },
+  permanent_slots: { value: { cdc: { database: "app", plugin: "pgoutput" } } },
+  permanent_replication_slots: { value: { cdc: { database: "app", plugin: "pgoutput" } } },
+  ignore_slots: { value: [{ name: "x" }] },
   "log.type": { value: "json" },
   "log.level": { value: "DEBUG" },
   "log.traceback_level": { value: "DEBUG" },

@@ -33,10 +33,14 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
     guarantees({ synchronous_mode: false, synchronous_mode_strict: "off", failsafe_mode: false }),
     [],
   );
-  const { warnings } = normalizeDynamic({ synchronous_mode: "quorum", slots: { s: { type: "physical" } } });
+  const { warnings } = normalizeDynamic({
+    synchronous_mode: "quorum",
+    slots: { s: { database: "app", plugin: "pgoutput" } },
+  });
   assert.deepEqual(warnings, [
     `synchronous_mode: not supported by hactl yet (${QUORUM_NOTE}); ignored`,
-    "slots: not supported by hactl yet; ignored",
+    "slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; logical " +
+    "permanent slots are not implemented yet); ignored",
   ]);
 });
 
