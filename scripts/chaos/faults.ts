@@ -39,7 +39,9 @@
  *   writes and at least ttl + 2 s passed: B (SIGCONT) is on the old timeline past A's switch point and P is a
  *   former primary; both must be rewound from A. The writes only B and P had are lost (asynchronous replication).
  *   In synchronous replication A is the standby the `sync` key names (the only replica allowed to take over), so
- *   P's commits wait for A from the first cut on and none of the writes only B and P had is acknowledged.
+ *   P's commits wait for A from the first cut on and none of the writes only B and P had is acknowledged. In
+ *   strict mode A blocks every commit once it leads (no replica streams from it until the heal), so the fault is
+ *   held until A holds the leader key (and at least ttl + 2 s), not until it takes writes.
  *
  * Synchronous replication (`HACTL_CHAOS_SYNC=on|strict`, scripts/chaos/sync.ts): every run waits, before the
  * fault, until the leader's `sync` key names a standby its Postgres reports `sync`, and the writer runs without a
@@ -55,7 +57,7 @@ import {
   startWriter,
   type WriterTarget,
 } from "../../tests/helpers/writer.ts";
-import { mainModule, waitFor } from "../lib/local_cluster.ts";
+import { mainModule, readHealth, waitFor } from "../lib/local_cluster.ts";
 import { type ChaosCluster, type ChaosMember, ETCD_CLIENT_PORT, sqlTo, waitConverged } from "./cluster.ts";
 import { parseLsn } from "../../src/core/types.ts";
 import { timingLabel } from "../bench/failover.ts";
@@ -258,11 +260,14 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     await waitFor("writes on the leader", 15_000, () => Promise.resolve(writer.acks.length >= 25));
     t0 = performance.now();
     /** Wait until a member other than P acknowledged a write after the fault, then `extraMs`, and at least `minMs`. */
-    const holdUntilTakeover = async (minMs: number, extraMs = 2000) => {
+    /** With `byKey`, a member other than P holding the leader key ends the wait too. */
+    const holdUntilTakeover = async (minMs: number, extraMs = 2000, byKey = false) => {
       await waitFor(
-        "another member taking writes",
+        byKey ? "another member taking writes or the leader key" : "another member taking writes",
         3 * ttlMs + 60_000,
-        () => Promise.resolve(writer.acks.some((a) => a.node !== P.name && a.ackAt > t0)),
+        async () =>
+          writer.acks.some((a) => a.node !== P.name && a.ackAt > t0) ||
+          (byKey && ![null, P.name].includes((await readHealth(c)).leader)),
         100,
       );
       const left = Math.max(extraMs, minMs - (performance.now() - t0));
@@ -349,7 +354,9 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
           await P.net.heal();
           await A.net.heal();
         };
-        await holdUntilTakeover(ttlMs + 2000);
+        // In strict mode A cannot acknowledge a write before a replica streams from it, and the only other one
+        // (B, its agent stopped) cannot follow it before the heal: A holding the leader key is the takeover.
+        await holdUntilTakeover(ttlMs + 2000, 2000, c.sync === "strict");
         break;
       }
       case "etcd-leader-kill": {
