@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { createNetLab, type NetLab, type NetNode, sh } from "./netns.ts";
 import { AGENT_V8_FLAGS, LOCAL_SECRETS, mainModule, readHealth, waitFor } from "../lib/local_cluster.ts";
 import type { Timing } from "../bench/failover.ts";
+import { type ChaosSync, chaosSyncFromEnv, syncDcsLines } from "./sync.ts";
 
 export const ETCD_CLIENT_PORT = 2379;
 const ETCD_PEER_PORT = 2380;
@@ -41,6 +42,8 @@ export interface ChaosMember {
 export interface ChaosCluster extends AsyncDisposable {
   timing: Timing;
   scope: string;
+  /** Synchronous replication (HACTL_CHAOS_SYNC=on|strict, scripts/chaos/sync.ts); "off": asynchronous. */
+  sync: ChaosSync;
   dir: string;
   lab: NetLab;
   members: ChaosMember[];
@@ -81,6 +84,8 @@ function memberYaml(o: {
   fenceSupervisor: boolean;
   /** `failsafe_mode: true` in bootstrap.dcs with HACTL_CHAOS_FAILSAFE=on (failsafe mode, docs/operations.md). */
   failsafe?: boolean;
+  /** `synchronous_mode` (and `_strict`) in bootstrap.dcs with HACTL_CHAOS_SYNC=on|strict. */
+  sync?: ChaosSync;
 }): string {
   const { m, timing } = o;
   return `scope: ${o.scope}
@@ -102,7 +107,9 @@ bootstrap:
     ttl: ${timing.ttl}
     loop_wait: ${timing.loopWait}
     retry_timeout: ${timing.retryTimeout}
-    maximum_lag_on_failover: 1048576${o.failsafe ? "\n    failsafe_mode: true" : ""}
+    maximum_lag_on_failover: 1048576${o.failsafe ? "\n    failsafe_mode: true" : ""}${
+    syncDcsLines(o.sync ?? "off")
+  }
     postgresql:
       use_pg_rewind: true
       use_slots: true
@@ -218,6 +225,7 @@ async function pipeToLog(child: Deno.ChildProcess, path: string): Promise<void> 
 /** Form the cluster: namespaces, etcd, agents; wait for 1 primary + 2 streaming replicas. */
 export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise<ChaosCluster> {
   const names = ["pg1", "pg2", "pg3"];
+  const sync = chaosSyncFromEnv(Deno.env.get("HACTL_CHAOS_SYNC"));
   const lab = await createNetLab(names);
   // The pid in the name lets a later run's `removeLeftovers` remove it if this process dies first.
   const dir = await Deno.makeTempDir({ prefix: `hactl-chaos-${Deno.pid}-` });
@@ -323,6 +331,7 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
   const c: ChaosCluster = {
     timing,
     scope,
+    sync,
     dir,
     lab,
     members,
@@ -412,6 +421,7 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
           timing,
           fenceSupervisor: Deno.env.get("HACTL_CHAOS_FENCE_SUPERVISOR") !== "off",
           failsafe: Deno.env.get("HACTL_CHAOS_FAILSAFE") === "on",
+          sync,
         }),
         { mode: 0o600 },
       );

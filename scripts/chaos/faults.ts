@@ -38,6 +38,14 @@
  *   its Postgres keeps running), so A, the only member left to race, takes over from behind. Healed once A takes
  *   writes and at least ttl + 2 s passed: B (SIGCONT) is on the old timeline past A's switch point and P is a
  *   former primary; both must be rewound from A. The writes only B and P had are lost (asynchronous replication).
+ *   In synchronous replication A is the standby the `sync` key names (the only replica allowed to take over), so
+ *   P's commits wait for A from the first cut on and none of the writes only B and P had is acknowledged. In
+ *   strict mode A blocks every commit once it leads (no replica streams from it until the heal), so the fault is
+ *   held until A holds the leader key (and at least ttl + 2 s), not until it takes writes.
+ *
+ * Synchronous replication (`HACTL_CHAOS_SYNC=on|strict`, scripts/chaos/sync.ts): every run waits, before the
+ * fault, until the leader's `sync` key names a standby its Postgres reports `sync`, and the writer runs without a
+ * server-side statement timeout. Lost writes are counted as in asynchronous mode.
  *
  * @module
  */
@@ -49,10 +57,11 @@ import {
   startWriter,
   type WriterTarget,
 } from "../../tests/helpers/writer.ts";
-import { mainModule, waitFor } from "../lib/local_cluster.ts";
+import { mainModule, readHealth, waitFor } from "../lib/local_cluster.ts";
 import { type ChaosCluster, type ChaosMember, ETCD_CLIENT_PORT, sqlTo, waitConverged } from "./cluster.ts";
 import { parseLsn } from "../../src/core/types.ts";
 import { timingLabel } from "../bench/failover.ts";
+import { syncWriterOptions, waitSyncStandby } from "./sync.ts";
 
 export const FAULTS = [
   "freeze",
@@ -78,6 +87,8 @@ export interface ChaosResult {
   fault: Fault;
   /** `ttl/loop_wait/retry_timeout`. */
   timing: string;
+  /** Synchronous replication's mode (HACTL_CHAOS_SYNC); absent in asynchronous mode. */
+  sync?: "on" | "strict";
   old_leader: string;
   new_leader: string | null;
   acked: number;
@@ -212,12 +223,16 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   const leaderName = await waitConverged(c, 60_000).catch((err) => {
     throw new NotConvergedBefore(String(err));
   });
+  // In synchronous mode the fault waits for a standby the leader's commits wait for (the members it may promote).
+  const syncStandbys = c.sync === "off" ? [] : await waitSyncStandby(c, leaderName, 60_000).catch((err) => {
+    throw new NotConvergedBefore(String(err));
+  });
   const P = c.byName(leaderName);
   const others = c.members.filter((m) => m !== P);
   const targets: WriterTarget[] = c.members.map((m) => ({ name: m.name, host: m.host, pgPort: m.pgPort }));
   const table = `chaos_${Deno.pid}_${++tableCounter}`;
   await createWriteTable({ name: P.name, host: P.host, pgPort: P.pgPort }, table);
-  const writer = startWriter(targets, { table });
+  const writer = startWriter(targets, { table, ...syncWriterOptions(c.sync) });
   const ttlMs = c.timing.ttl * 1000;
   let heal: (() => Promise<void>) | null = null;
   /** What the fault changed that must be set back once the run is measured (the next fault starts from it). */
@@ -225,6 +240,7 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   const result: ChaosResult = {
     fault,
     timing: timingLabel(c.timing),
+    ...(c.sync === "off" ? {} : { sync: c.sync }),
     old_leader: P.name,
     new_leader: null,
     acked: 0,
@@ -244,11 +260,14 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     await waitFor("writes on the leader", 15_000, () => Promise.resolve(writer.acks.length >= 25));
     t0 = performance.now();
     /** Wait until a member other than P acknowledged a write after the fault, then `extraMs`, and at least `minMs`. */
-    const holdUntilTakeover = async (minMs: number, extraMs = 2000) => {
+    /** With `byKey`, a member other than P holding the leader key ends the wait too. */
+    const holdUntilTakeover = async (minMs: number, extraMs = 2000, byKey = false) => {
       await waitFor(
-        "another member taking writes",
+        byKey ? "another member taking writes or the leader key" : "another member taking writes",
         3 * ttlMs + 60_000,
-        () => Promise.resolve(writer.acks.some((a) => a.node !== P.name && a.ackAt > t0)),
+        async () =>
+          writer.acks.some((a) => a.node !== P.name && a.ackAt > t0) ||
+          (byKey && ![null, P.name].includes((await readHealth(c)).leader)),
         100,
       );
       const left = Math.max(extraMs, minMs - (performance.now() - t0));
@@ -314,9 +333,15 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         break;
       }
       case "replica-ahead": {
-        const [A, B] = others as [ChaosMember, ChaosMember];
+        // In synchronous mode A is the standby the sync key names: the replica that may take over.
+        const [A, B] = (syncStandbys.length
+          ? [...others].sort((x, y) =>
+            Number(syncStandbys.includes(y.name)) - Number(syncStandbys.includes(x.name))
+          )
+          : others) as [ChaosMember, ChaosMember];
         await A.net.cutFrom([P.host]);
-        heal = () => A.net.heal();
+        heal = () =>
+          A.net.heal();
         await waitFor(`${B.name} replaying past ${A.name}`, 20_000, async () => {
           const [a, b] = await Promise.all([replayPosition(A), replayPosition(B)]);
           return b > a + 1024;
@@ -329,7 +354,9 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
           await P.net.heal();
           await A.net.heal();
         };
-        await holdUntilTakeover(ttlMs + 2000);
+        // In strict mode A cannot acknowledge a write before a replica streams from it, and the only other one
+        // (B, its agent stopped) cannot follow it before the heal: A holding the leader key is the takeover.
+        await holdUntilTakeover(ttlMs + 2000, 2000, c.sync === "strict");
         break;
       }
       case "etcd-leader-kill": {
@@ -412,9 +439,10 @@ export function summaryTable(results: readonly ChaosResult[]): string {
     "| fault (timing) | runs | two nodes accepting writes | acknowledged writes lost | writes unavailable | converged (time after heal) |",
     "|---|---|---|---|---|---|",
   ];
-  const keys = [...new Set(results.map((r) => `${r.fault} (${r.timing})`))];
+  const keyOf = (r: ChaosResult) => `${r.fault}${r.sync ? `, sync ${r.sync}` : ""} (${r.timing})`;
+  const keys = [...new Set(results.map(keyOf))];
   for (const key of keys) {
-    const rs = results.filter((r) => `${r.fault} (${r.timing})` === key);
+    const rs = results.filter((r) => keyOf(r) === key);
     const conv = rs.filter((r) => r.converged);
     lines.push(
       `| ${key} | ${rs.length} | ${range(rs.map((r) => r.dual_writer_ms / 1000), " s")} | ${

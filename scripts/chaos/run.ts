@@ -3,7 +3,8 @@
  * each fault `--reps` times (or random faults for `--soak` minutes), prints one JSON line per run on stdout and,
  * at the end, a markdown table with the min–max figures per fault. A run that does not converge gets the cluster
  * formed anew for the next run. Exit code 1 when any run shows two nodes accepting writes, lost writes where none
- * may be lost (`freeze`, `agent-kill`, `etcd-leader-kill`, `cut-etcd`) or did not converge.
+ * may be lost (`NO_LOSS_FAULTS`; every fault in synchronous replication, HACTL_CHAOS_SYNC=on|strict) or did not
+ * converge.
  *
  * Usage: deno run -A scripts/chaos/run.ts [--reps N] [--faults a,b] [--ttl 10|30] [--soak MINUTES]
  *
@@ -21,6 +22,7 @@ import {
   summaryTable,
 } from "./faults.ts";
 import { TIMINGS } from "../bench/failover.ts";
+import { CHAOS_SYNC_ENV, type ChaosSync, chaosSyncFromEnv } from "./sync.ts";
 
 /** Faults after which no acknowledged write may be missing. */
 export const NO_LOSS_FAULTS: readonly Fault[] = [
@@ -33,11 +35,16 @@ export const NO_LOSS_FAULTS: readonly Fault[] = [
   "ttl-increase-freeze",
 ];
 
+/** Whether a run of this fault may lose no acknowledged write: any fault in synchronous replication. */
+export function mustLoseNothing(r: Pick<ChaosResult, "fault" | "sync">): boolean {
+  return r.sync !== undefined || NO_LOSS_FAULTS.includes(r.fault);
+}
+
 /** What is wrong with a run, or null. */
 export function verdict(r: ChaosResult): string | null {
   if (r.dual_writer_acks > 0 || r.dual_writer_ms > 0) return "two nodes accepted writes";
   if (!r.converged) return `did not converge: ${r.error ?? ""}`;
-  if (NO_LOSS_FAULTS.includes(r.fault) && r.lost !== 0) return `${r.lost} acknowledged writes lost`;
+  if (mustLoseNothing(r) && r.lost !== 0) return `${r.lost} acknowledged writes lost`;
   return null;
 }
 
@@ -73,6 +80,15 @@ async function main(): Promise<number> {
     return 2;
   }
   const timing = values.ttl === "30" ? TIMINGS.slow : TIMINGS.fast;
+  let sync: ChaosSync;
+  try {
+    sync = chaosSyncFromEnv(Deno.env.get(CHAOS_SYNC_ENV));
+  } catch (err) {
+    // deno-lint-ignore no-console -- CLI error
+    console.error((err as Error).message);
+    return 2;
+  }
+  const syncLabel = sync === "off" ? "" : `, synchronous_mode ${sync}`;
   const plan: Fault[] = [];
   for (const f of faults as Fault[]) for (let i = 0; i < reps; i++) plan.push(f);
   const soakUntil = soakMin === null ? null : Date.now() + soakMin * 60_000;
@@ -96,7 +112,7 @@ async function main(): Promise<number> {
         fault = plan[i]!;
       }
       if (!cluster) {
-        log(`forming a cluster (ttl ${timing.ttl})`);
+        log(`forming a cluster (ttl ${timing.ttl}${syncLabel})`);
         cluster = await formChaosCluster(timing, "chaos");
       }
       let r: ChaosResult;

@@ -3,24 +3,27 @@
  * (scripts/chaos/cluster.ts: every member's etcd, agent and Postgres in a namespace of its own) at ttl 10 /
  * loop_wait 2 / retry_timeout 4, reused from fault to fault and formed anew when a fault leaves it broken. Each
  * fault (scripts/chaos/faults.ts) runs under the continuous writer; asserted: never two nodes accepting writes, no
- * acknowledged write lost where none may be (`NO_LOSS_FAULTS`), and 1 primary + 2 streaming replicas again after
- * the heal. The figures are printed as one JSON line per fault.
+ * acknowledged write lost where none may be (`NO_LOSS_FAULTS`; every fault with HACTL_CHAOS_SYNC=on|strict), and 1
+ * primary + 2 streaming replicas again after the heal. The figures are printed as one JSON line per fault.
  *
  * Needs root (namespaces, nftables); skipped otherwise. scripts/test.sh runs it as the `chaos` tier.
  */
 import assert from "node:assert/strict";
 import { type ChaosCluster, formChaosCluster } from "../../scripts/chaos/cluster.ts";
 import { FAULTS, runFault } from "../../scripts/chaos/faults.ts";
-import { NO_LOSS_FAULTS } from "../../scripts/chaos/run.ts";
+import { mustLoseNothing } from "../../scripts/chaos/run.ts";
+import { chaosSyncFromEnv } from "../../scripts/chaos/sync.ts";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 
 const isRoot = Deno.uid() === 0;
+/** HACTL_CHAOS_SYNC=on|strict runs every fault in synchronous replication, where no fault may lose a write. */
+const sync = chaosSyncFromEnv(Deno.env.get("HACTL_CHAOS_SYNC"));
 let cluster: ChaosCluster | null = null;
 
 for (const fault of FAULTS) {
   Deno.test({
     name: `chaos ${fault}: one writable primary at a time, ${
-      NO_LOSS_FAULTS.includes(fault) ? "no acknowledged write lost, " : ""
+      mustLoseNothing({ fault, ...(sync === "off" ? {} : { sync }) }) ? "no acknowledged write lost, " : ""
     }back to 1 primary + 2 streaming replicas`,
     ignore: !isRoot,
     sanitizeOps: false,
@@ -39,7 +42,7 @@ for (const fault of FAULTS) {
         );
         assert.equal(r.dual_writer_ms, 0, "two nodes accepted writes at once");
         assert.ok(r.converged, `the cluster did not converge: ${r.error}`);
-        if (NO_LOSS_FAULTS.includes(fault)) assert.equal(r.lost, 0, "acknowledged writes lost");
+        if (mustLoseNothing(r)) assert.equal(r.lost, 0, "acknowledged writes lost");
       } catch (err) {
         await c.dumpLogs(`chaos-${fault}`);
         if (!r.converged) {

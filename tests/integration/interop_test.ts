@@ -6,7 +6,8 @@
  *   with a member's hactl YAML as its config; `switchover --force --leader --candidate` goes through the leader's
  *   `POST /switchover` (not patronictl's DCS fallback) and moves the leader, also right back to the former primary
  *   and without a candidate; `failover --candidate`; `pause --wait`/`resume --wait`; `dsn`, `topology`, `history`;
- *   `reinit --force --wait`.
+ *   `reinit --force --wait`; `edit-config -s synchronous_mode=true`, after which `list` (also `-f json`) shows the
+ *   standby the leader's Postgres waits for as `Sync Standby` and `switchover --force` goes to it.
  * - HAProxy 2.6 configured as Patroni's docs recommend (`option httpchk OPTIONS /primary`,
  *   `http-check expect status 200`; `tests/helpers/haproxy.ts`): a client writing through it reaches the primary
  *   before and after the switchover, and every write it had acknowledged is on the new primary.
@@ -472,6 +473,47 @@ Deno.test({
           "Postgres was started afresh",
         );
         await settledList(ctlConfig, c, leader);
+      });
+
+      await step("synchronous_mode set by patronictl edit-config: list shows the Sync Standby", async () => {
+        const edit = await patronictl(
+          ctlConfig,
+          "edit-config",
+          SCOPE,
+          "--force",
+          "-s",
+          "synchronous_mode=true",
+        );
+        assert.equal(edit.code, 0, describe(edit));
+        const standby = await waitFor("patronictl list showing one Sync Standby", 60_000, async () => {
+          const r = await patronictl(ctlConfig, "list");
+          if (r.code !== 0) return { notYet: describe(r) };
+          const { rows } = parseMemberTable(r.stdout);
+          const roles = rows.map((row) => row.Role).sort();
+          const ok = roles.join() === "Leader,Replica,Sync Standby" && rows.every((row) =>
+            row.State === "running"
+          ) &&
+            rows.find((row) => row.Role === "Leader")?.Member === leader.name;
+          return ok ? rows.find((row) => row.Role === "Sync Standby")!.Member : { notYet: r.stdout };
+        }, 500);
+        // The member patronictl calls Sync Standby is the one the primary's commits wait for.
+        const [pg] = await withSql(
+          leader,
+          (sql) =>
+            sql`SELECT current_setting('synchronous_standby_names') AS ssn,
+            (SELECT sync_state FROM pg_stat_replication WHERE application_name = ${standby}) AS state`,
+        );
+        assert.deepEqual([pg!.ssn, pg!.state], [standby, "sync"]);
+        const json = await patronictl(ctlConfig, "list", "-f", "json");
+        assert.equal(json.code, 0, describe(json));
+        const members = JSON.parse(json.stdout) as { Member: string; Role: string }[];
+        assert.equal(members.find((m) => m.Member === standby)?.Role, "Sync Standby", json.stdout);
+
+        // A switchover without a candidate goes to the synchronous standby.
+        const r = await patronictl(ctlConfig, "switchover", "--force");
+        assert.equal(r.code, 0, describe(r));
+        assert.match(r.stdout, new RegExp(`Successfully switched over to "${standby}"`), describe(r));
+        assert.equal((await waitHealthy(c.layout, 2, 90_000)).leader, standby);
       });
     } catch (err) {
       // deno-lint-ignore no-console -- failure diagnostics
