@@ -107,7 +107,13 @@ Deno.test({
         const h = await readHealth(layout);
         return !h.view.members.some((m) => m.name === victim.name);
       });
-      assert.match(await callbacks(victim), new RegExp(`on_stop replica ${SCOPE}`), "SIGTERM fires on_stop");
+      // Callbacks run beside the agent (fire-and-forget, in their own session): the stopped agent's on_stop may
+      // write its line just after the agent has gone.
+      await waitFor(
+        "SIGTERM fires on_stop",
+        10_000,
+        async () => (await callbacks(victim)).includes(`on_stop replica ${SCOPE}`),
+      );
       agents.set(victim.name, await spawnAgent(victim));
       const again = await waitHealthy(layout, 2, 60_000);
       assert.equal(again.leader, primary.name, "the leader must not change when a replica restarts");
