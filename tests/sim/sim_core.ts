@@ -12,10 +12,8 @@
  * members act, faults strike and timers fire; without it (the transcripts) a cycle takes no virtual time. A cycle
  * (or a shutdown) runs detached: the loop goes on while it waits on virtual time, and picks up its result when it
  * ends. Members due at the same instant run in name order, or in a seeded random order with `shuffleTies`. Each
- * host has a fencing supervisor (supervisor.ts), a process of its own.
- *
- * Imports `src/` (agent, config, codec, health), the fakes, and the simulator's invariants (the violation), trace,
- * process, supervisor and client history.
+ * host has a fencing supervisor (supervisor.ts), a process of its own. Imports `src/` (agent, config, codec,
+ * health), the fakes, and the simulator's invariants (the violation), trace, process, supervisor, history.
  *
  * @module
  */
@@ -25,30 +23,21 @@ import { clusterPrefix, KEYS } from "../../src/dcs/codec.ts";
 import { buildStatus } from "../../src/api/health.ts";
 import type { DynamicSettings, Tags } from "../../src/core/types.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
-import { FakePostgres, FakePostgresWorld, type OpDurations } from "../fakes/memory_pg.ts";
+import { FakePostgres, FakePostgresWorld, type OpDurations, seededRandom } from "../fakes/memory_pg.ts";
 import { FakePeerClient, type PeerDirectory } from "../fakes/fake_peers.ts";
 import { SimViolation } from "./invariants.ts";
 import { formatTime, formatTraceLine, type TraceLine } from "./trace.ts";
 import { AgentProcess, type CallPlan, wrapPorts } from "./process.ts";
 import { SimFenceClient, SimSupervisor } from "./supervisor.ts";
 import { ClientHistory, type Handover } from "./history.ts";
-import { seededRandom } from "../fakes/memory_pg.ts";
+import { flushMicrotasks, MAX_CYCLES_PER_INSTANT, MAX_STEPS_PER_INSTANT, WALL_EPOCH } from "./sim_limits.ts";
 import { simWatchdog, SimWatchdogDevice } from "./watchdog.ts";
 import { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptions } from "./sim_types.ts";
 
 export { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptions } from "./sim_types.ts";
 
-const WALL_EPOCH = 1_700_000_000_000;
-const MAX_CYCLES_PER_INSTANT = 50;
-/** Steps of the run loop at one instant before the run fails (a loop that never moves virtual time on). */
-const MAX_STEPS_PER_INSTANT = 10_000;
 /** The client name of reads no partition touches (the invariants' view of etcd). */
 export const OBSERVER = "sim-observer";
-
-/** Let settled promises run their continuations (job completion chains are a few dozen ticks deep). */
-async function flushMicrotasks(): Promise<void> {
-  for (let i = 0; i < 64; i++) await null;
-}
 
 /** The members, the shared fakes, the virtual clock and the loop; the faults and the checks are `Sim`'s. */
 export abstract class SimCore {
