@@ -13,9 +13,9 @@
  *
  * @module
  */
-import https from "node:https";
 import type { CtlSettings } from "./config.ts";
 import { basicAuth } from "../../src/api/peer_client.ts";
+import { insecureHttpsRequest } from "../../src/api/peer_get.ts";
 
 /** The most of an answer a control command reads; a member's answers are a few kilobytes. */
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -151,45 +151,17 @@ function insecureRequest(
   cert: ClientCert | null,
   timeoutMs: number,
 ): Promise<CtlResponse> {
-  const bytes = payload === undefined ? undefined : new TextEncoder().encode(payload);
-  if (bytes) headers["content-length"] = String(bytes.length);
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const finish = (error: Error | null, res?: CtlResponse) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (error) {
-        req.destroy();
-        reject(error);
-      } else resolve(res!);
-    };
-    const req = https.request(url, {
-      method,
-      headers,
-      rejectUnauthorized: false,
-      agent: false,
-      ...(cert ?? {}),
-    }, (res) => {
-      const chunks: Uint8Array[] = [];
-      let size = 0;
-      res.on("data", (chunk: Uint8Array) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) finish(tooLargeError());
-        else chunks.push(chunk);
-      });
-      res.on("end", () => {
-        const server = res.headers.server;
-        finish(null, {
-          status: res.statusCode ?? 0,
-          text: decode(chunks, size),
-          server: typeof server === "string" ? server : null,
-        });
-      });
-      res.on("error", (err: Error) => finish(err));
-    });
-    const timer = setTimeout(() => finish(timeoutError(timeoutMs)), timeoutMs);
-    req.on("error", (err: Error) => finish(err));
-    req.end(bytes);
+  const body = payload === undefined ? undefined : new TextEncoder().encode(payload);
+  if (body) headers["content-length"] = String(body.length);
+  return insecureHttpsRequest({
+    method,
+    url,
+    headers,
+    ...(body ? { body } : {}),
+    cert,
+    timeoutMs,
+    maxBytes: MAX_ANSWER_BYTES,
+    tooLarge: tooLargeError,
+    timedOut: () => timeoutError(timeoutMs),
   });
 }

@@ -21,55 +21,90 @@ export type PeerGet = (
 /** The largest answer read from a peer. */
 const MAX_BYTES = 1 << 20;
 
+/** An answer read over `node:https`: the status, the body as text and the `Server` header. */
+export interface InsecureAnswer {
+  status: number;
+  text: string;
+  server: string | null;
+}
+
+/** One request to `url` over `node:https` without verifying the server, presenting `cert` when given. */
+export function insecureHttpsRequest(opts: {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: Uint8Array;
+  cert: { cert: string; key: string } | null;
+  timeoutMs: number;
+  maxBytes: number;
+  tooLarge: () => Error;
+  timedOut: () => Error;
+}): Promise<InsecureAnswer> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const finish = (err: Error | null, value?: InsecureAnswer) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        req.destroy();
+        reject(err);
+      } else resolve(value!);
+    };
+    const req = https.request(opts.url, {
+      method: opts.method,
+      headers: opts.headers,
+      rejectUnauthorized: false,
+      agent: false,
+      ...(opts.cert ?? {}),
+    }, (res) => {
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      res.on("data", (chunk: Uint8Array) => {
+        size += chunk.length;
+        if (size > opts.maxBytes) finish(opts.tooLarge());
+        else chunks.push(chunk);
+      });
+      res.on("end", () => {
+        const buf = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          buf.set(c, at);
+          at += c.length;
+        }
+        const server = res.headers.server;
+        const text = new TextDecoder().decode(buf);
+        finish(null, {
+          status: res.statusCode ?? 0,
+          text,
+          server: typeof server === "string" ? server : null,
+        });
+      });
+      res.on("error", (e: Error) => finish(e));
+    });
+    const timer = setTimeout(() => finish(opts.timedOut()), Math.max(1, opts.timeoutMs));
+    req.on("error", (e: Error) => finish(e));
+    req.end(opts.body);
+  });
+}
+
 /** A `PeerGet` that does not verify `https://` servers and presents `cert` (PEM texts) when given. */
 export function insecurePeerGet(cert: { cert: string; key: string } | null): PeerGet {
-  return (url, headers, timeoutMs) => {
+  return async (url, headers, timeoutMs) => {
     if (new URL(url).protocol !== "https:") {
-      return fetch(url, { headers, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) })
-        .then(async (res) => ({ status: res.status, text: await res.text() }));
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) });
+      return { status: res.status, text: await res.text() };
     }
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const finish = (err: Error | null, value?: { status: number; text: string }) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) {
-          req.destroy();
-          reject(err);
-        } else resolve(value!);
-      };
-      const req = https.request(url, {
-        method: "GET",
-        headers,
-        rejectUnauthorized: false,
-        agent: false,
-        ...(cert ?? {}),
-      }, (res) => {
-        const chunks: Uint8Array[] = [];
-        let size = 0;
-        res.on("data", (chunk: Uint8Array) => {
-          size += chunk.length;
-          if (size > MAX_BYTES) finish(new Error(`answer over ${MAX_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on("end", () => {
-          const buf = new Uint8Array(size);
-          let at = 0;
-          for (const c of chunks) {
-            buf.set(c, at);
-            at += c.length;
-          }
-          finish(null, { status: res.statusCode ?? 0, text: new TextDecoder().decode(buf) });
-        });
-        res.on("error", (e: Error) => finish(e));
-      });
-      const timer = setTimeout(
-        () => finish(new Error(`timed out after ${timeoutMs} ms`)),
-        Math.max(1, timeoutMs),
-      );
-      req.on("error", (e: Error) => finish(e));
-      req.end();
+    const { status, text } = await insecureHttpsRequest({
+      method: "GET",
+      url,
+      headers,
+      cert,
+      timeoutMs,
+      maxBytes: MAX_BYTES,
+      tooLarge: () => new Error(`answer over ${MAX_BYTES} bytes`),
+      timedOut: () => new Error(`timed out after ${timeoutMs} ms`),
     });
+    return { status, text };
   };
 }
