@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Decision, Memory, Observation, PgObservation } from "./types.ts";
+import type { Action, Decision, Memory, Observation, PgObservation } from "./types.ts";
 import { mayBeWritable, noChange } from "./ha_context.ts";
 
 /**
@@ -21,15 +21,28 @@ export function offlineStopMode(pg: PgObservation): "fast" | "immediate" {
   return pg.queryable && pg.replication.some((r) => r.state === "streaming") ? "fast" : "immediate";
 }
 
+/**
+ * The actions of a member that gives leadership up while etcd is out of reach: it drops its lease first (no call),
+ * since the leader key may still hang on it (the release cannot get through), and every later renewal of the member
+ * key would keep that key alive for others; the old lease then expires within its TTL. Then a Postgres that may be
+ * writable stops.
+ */
+export function offlineStepDown(memory: Memory, pg: PgObservation): Action[] {
+  const actions: Action[] = memory.isLeader ? [{ type: "drop_lease" }] : [];
+  if (mayBeWritable(pg)) actions.push({ type: "demote", mode: offlineStopMode(pg) });
+  return actions;
+}
+
 /** One cycle's decision while the DCS cannot be reached. */
 export function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
   const mem: Memory = { ...memory, isLeader: false };
+  const actions = offlineStepDown(memory, obs.pg);
   if (mayBeWritable(obs.pg)) {
-    return noChange(
-      mem,
-      "demoting self because DCS is not accessible and I was a leader",
-      [{ type: "demote", mode: offlineStopMode(obs.pg) }],
-    );
+    return noChange(mem, "demoting self because DCS is not accessible and I was a leader", actions);
   }
-  return noChange(mem, `DCS is not accessible: ${obs.dcs.kind === "unreachable" ? obs.dcs.error : ""}`);
+  return noChange(
+    mem,
+    `DCS is not accessible: ${obs.dcs.kind === "unreachable" ? obs.dcs.error : ""}`,
+    actions,
+  );
 }

@@ -28,7 +28,7 @@
 import type { FailsafeAcceptance, FailsafeRound, FailsafeTopology } from "./failsafe_types.ts";
 import type { Action, ClusterView, Decision, DynamicSettings, Memory, Observation } from "./types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
-import { offlineStopMode } from "./decide_offline.ts";
+import { offlineStepDown } from "./decide_offline.ts";
 
 /** `failsafe_mode` is on and implemented (not refused as a promise hactl cannot keep). */
 export function failsafeEnabled(d: DynamicSettings): boolean {
@@ -107,7 +107,7 @@ export function decideFailsafeOffline(obs: Observation, memory: Memory, ctx: HaC
   return noChange(
     { ...memory, isLeader: false },
     `demoting self because DCS is not accessible and I was a leader (failsafe mode: ${why})`,
-    [{ type: "demote", mode: offlineStopMode(pg) }],
+    offlineStepDown(memory, pg),
   );
 }
 

@@ -61,6 +61,12 @@ export interface Dcs {
    * old lease is left to expire. The new lease is the one held from then on.
    */
   moveLease(ttl: number, leader: boolean): Promise<boolean>;
+  /**
+   * Stop renewing the lease held now, without a call: the next call grants a new one (the member key is written
+   * on it), and the old lease expires within its TTL with whatever still hangs on it — a leader key whose delete
+   * never got through to etcd.
+   */
+  dropLease(): void;
   /** Write `members/<name>` with the lease (skipped when the value and lease are unchanged). */
   touchMember(data: MemberRecord): Promise<void>;
   /** `txn{ create_revision(leader)==0 -> put(leader, name, lease) }`. True when the lock was taken. */

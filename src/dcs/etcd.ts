@@ -173,6 +173,11 @@ export class EtcdDcs implements Dcs {
     return true;
   }
 
+  dropLease(): void {
+    this.#lease.forget();
+    this.#memberCache = null;
+  }
+
   /** Revoke a lease that holds nothing of ours any more; when etcd does not answer, it expires on its own. */
   async #tryRevoke(id: string): Promise<void> {
     try {

@@ -174,6 +174,9 @@ export class Executor {
         return await dcs.deleteLeader();
       case "move_lease":
         return await dcs.moveLease(action.ttl, action.leader);
+      case "drop_lease":
+        dcs.dropLease();
+        return true;
       case "write_status":
         await dcs.writeStatus(action.optime, action.slots);
         return true;

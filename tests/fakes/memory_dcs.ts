@@ -173,6 +173,11 @@ export class MemoryDcs implements Dcs {
     });
   }
 
+  dropLease(): void {
+    this.#lease = null;
+    this.#memberCache = null;
+  }
+
   #withLease<T>(op: (lease: string) => T): T {
     try {
       return op(this.#lease?.id ?? this.#grant(this.#ttl));

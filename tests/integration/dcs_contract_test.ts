@@ -241,6 +241,29 @@ const cases: Case[] = [
     const view = await a.loadCluster();
     assert.equal(view.members[0]!.name, "pg1");
   }],
+  [
+    "dropLease() stops renewing the lease: a leader key left on it expires, the member key moves to a new lease",
+    async (s) => {
+      const a = s.member("pg1", 2);
+      const b = s.member("pg2", 2);
+      await a.refreshLease(2);
+      await a.touchMember(replica);
+      assert.equal(await a.attemptToAcquireLeader(), true);
+      const before = (await b.loadCluster()).leader!;
+      a.dropLease();
+      assert.equal(a.heldLease(), null);
+      // The member goes on with its cycles: each renewal now keeps a new lease, never the one the key hangs on.
+      await s.passTime(2, async () => {
+        await a.refreshLease(2);
+        await a.touchMember(replica);
+        return (await b.loadCluster()).leader === null;
+      });
+      const view = await b.loadCluster();
+      assert.equal(view.leader, null, "the key expired with the dropped lease");
+      assert.equal(view.members[0]?.name, "pg1", "the member key lives on the new lease");
+      assert.notEqual(view.members[0]?.lease, before.lease);
+    },
+  ],
   ["exactly one member wins the initialize race", async (s) => {
     const [a, b] = [s.member("pg1"), s.member("pg2")];
     const won = await Promise.all([a.initialize(true, ""), b.initialize(true, "")]);

@@ -42,3 +42,22 @@ Deno.test("decide() demotes a possibly-writable silent Postgres when etcd cannot
     mode: "immediate",
   }]);
 });
+
+Deno.test("decide() drops the lease of a member that was the leader when etcd cannot be reached", () => {
+  // Regression (simulator, invariant e): the leader's release of the key could not get through, and the lease
+  // renewal every cycle starts with (for the member key) kept the leader key alive on the same lease long after
+  // the member had stopped its Postgres. The lease is dropped first (no call), so the key expires within its TTL.
+  const leader = { ...INITIAL_MEMORY, isLeader: true };
+  const d = decide(obs({ ...PRIMARY, replication: [] }, null), leader, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "drop_lease" }, { type: "demote", mode: "immediate" }]);
+  assert.equal(d.memory.isLeader, false);
+  // Already stopped (its fence or a previous cycle stopped it): the lease is dropped all the same.
+  const stopped = decide(
+    obs(pgState({ running: false, queryable: false, role: null }), null),
+    leader,
+    ctx("pg1"),
+  );
+  assert.deepEqual(stopped.actions, [{ type: "drop_lease" }]);
+  // Once given up, it is not dropped again at every cycle (a replica's lease holds only its member key).
+  assert.deepEqual(decide(obs(pgState(), null), stopped.memory, ctx("pg1")).actions, []);
+});
