@@ -383,9 +383,9 @@ export interface SwitchoverResult {
  * to the first write acknowledged by the candidate and to the old primary streaming again, the write gap, and
  * whether any acknowledged write is missing on the new primary.
  */
-export function switchoverScenario(c: LocalCluster): Promise<SwitchoverResult> {
+export function switchoverScenario(c: LocalCluster, candidateName?: string): Promise<SwitchoverResult> {
   const old = c.leader;
-  const candidate = c.replicas[0]!;
+  const candidate = c.replicas.find((r) => r.name === candidateName) ?? c.replicas[0]!;
   return withObservers(c, async (writer) => {
     const t0 = performance.now();
     const res = await fetch(`http://127.0.0.1:${old.apiPort}/switchover`, {
