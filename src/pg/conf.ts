@@ -75,6 +75,14 @@ export const PROTECTED: Readonly<Record<string, ProtectedRule>> = {
   hot_standby: { default: "on", check: (v) => normalizeBool(v) === "on" ? "on" : null, cmdline: true },
 };
 
+/**
+ * Defaults hactl sets where PostgreSQL's own do not suit a cluster that changes upstreams, each overridden by a
+ * value in either configuration. `wal_retrieve_retry_interval`: a replica whose upstream changed (a switchover,
+ * a failover) retries streaming after 1 s instead of PostgreSQL's 5 s, which a new primary in
+ * `synchronous_mode_strict` waits out without accepting commits (Patroni keeps PostgreSQL's 5 s).
+ */
+const HACTL_DEFAULTS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: "1s" };
+
 /** Parameters hactl always sets itself; a value from the local or dynamic configuration is ignored. */
 const OWNED = new Set(["listen_addresses", "port", "cluster_name", "hba_file", "ident_file", "config_file"]);
 
@@ -151,6 +159,7 @@ export function effectiveParameters(input: EffectiveInput): EffectiveParameters 
     }
   };
   for (const [name, rule] of Object.entries(PROTECTED)) params[name] = rule.default;
+  Object.assign(params, HACTL_DEFAULTS);
   const segments = input.dynamic["wal_keep_segments"];
   if (segments !== undefined && input.dynamic["wal_keep_size"] === undefined) {
     const n = Number(paramToString(segments));
