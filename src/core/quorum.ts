@@ -46,6 +46,13 @@ export interface QuorumInput {
   syncWanted: number;
   /** This leader (differs from `leader` right after a failover). */
   leaderWanted: string;
+  /**
+   * Patroni's fallback: with no named standby known caught up, count as many as the key's quorum implies. Off in
+   * hactl (whose readiness is recomputed from positions every cycle, also after a restart): a standby still behind
+   * after a failover would be counted, and the key could let it promote alone without a commit only the new leader
+   * has. Kept as an option to compare the walk with Patroni's.
+   */
+  guessConfirmed?: boolean;
 }
 
 /** The transitions in order (consecutive ones of the same kind merged), or none and why. */
@@ -108,6 +115,7 @@ class Resolver {
   readonly active: NameSet;
   readonly syncWanted: number;
   readonly leaderWanted: string;
+  readonly guessConfirmed: boolean;
   readonly out: QuorumTransition[] = [];
 
   constructor(i: QuorumInput) {
@@ -121,6 +129,7 @@ class Resolver {
     this.active = set(i.active);
     this.syncWanted = i.syncWanted;
     this.leaderWanted = i.leaderWanted;
+    this.guessConfirmed = i.guessConfirmed ?? false;
   }
 
   checkInvariants(): void {
@@ -343,7 +352,7 @@ class Resolver {
     if (this.leader.toLowerCase() !== this.leaderWanted.toLowerCase()) {
       throw new QuorumError(`the key's leader ${this.leader} is not ${this.leaderWanted}`);
     }
-    if (this.numsyncConfirmed === 0 && this.sync.and(this.active).size > 0) {
+    if (this.guessConfirmed && this.numsyncConfirmed === 0 && this.sync.and(this.active).size > 0) {
       // After a restart or failover nobody is known caught up yet: take it from the key's quorum.
       this.numsyncConfirmed = Math.min(this.sync.and(this.active).size, this.voters.size - this.quorum);
     }

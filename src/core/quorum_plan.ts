@@ -256,8 +256,9 @@ export function quorumRaceRefusal(
   if (votes >= key.quorum) return null;
   if (ahead === 0 && sameName(key.leader, me)) return null;
   const got = voters.length > 0 ? ` (${voters.join(", ")})` : "";
-  return `quorum commit needs ${key.quorum} vote(s) from the voting set (${voting.join(", ")})` +
-    `${inVoting(me) ? "" : " plus one, as I am not a voter"}; got ${Math.max(votes, 0)}${got}`;
+  const need = key.quorum + (inVoting(me) ? 0 : 1);
+  return `quorum commit needs ${need} vote(s) from the voting set (${voting.join(", ")})` +
+    `${inVoting(me) ? "" : " (one more than the quorum, as I am not a voter)"}; got ${voters.length}${got}`;
 }
 
 /**
