@@ -11,6 +11,7 @@ import { decide } from "../../src/core/decide.ts";
 import { type QuorumInput, type QuorumTransition, quorumTransitions } from "../../src/core/quorum.ts";
 import {
   buildQuorumNames,
+  quorumCandidates,
   quorumLeaderStep,
   quorumPrepromote,
   quorumRaceRefusal,
@@ -19,6 +20,8 @@ import { SYNC_STRICT_PLACEHOLDER } from "../../src/core/sync_names.ts";
 import type { SyncConfig } from "../../src/core/sync_types.ts";
 import { formatLsn, INITIAL_MEMORY, type ReplicationRow, type SyncState } from "../../src/core/types.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
+import { renderMetrics } from "../../src/api/metrics.ts";
+import { clusterView, NOW, replicaSnap } from "../helpers/api_snapshots.ts";
 import { ctx, obs, peer, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
 
 const QUORUM: SyncConfig = { mode: "quorum", strict: false, nodeCount: 1, maximumLagOnSyncnode: -1 };
@@ -381,4 +384,28 @@ Deno.test("decide(): in quorum mode the leader hands over only when the candidat
     ctx("pg1", { dynamic: dyn }),
   );
   assert.match(ok.reason, /switching over to 'pg2'/);
+});
+
+Deno.test("quorumCandidates(): maximum_lag_on_syncnode drops a lagging standby; nofailover only to reach the count", () => {
+  const lagging = leaderInput(
+    { ...QUORUM, maximumLagOnSyncnode: 1000 },
+    [row("pg2", 9000), row("pg3", 5000)],
+    "ANY 1 (pg2,pg3)",
+    key(["pg2", "pg3"], 1),
+  );
+  assert.deepEqual(quorumCandidates(lagging, 8000), { active: ["pg2"], confirmed: ["pg2"] });
+  const input = leaderInput(QUORUM, [row("pg2", 9000), row("pg3", 9000)], "ANY 1 (pg2,pg3)", key(["pg2"], 0));
+  input.view.members[2]!.data.tags = { nofailover: true };
+  assert.deepEqual(quorumCandidates(input, 8000).active, ["pg2"]);
+  input.view.members[1]!.data.tags = { nosync: true };
+  assert.deepEqual(quorumCandidates(input, 8000).active, ["pg3"], "nofailover named while fewer are named");
+});
+
+Deno.test("metrics: patroni_quorum_standby is 1 on a voter of the current leader's key in quorum mode only", () => {
+  const sync = { leader: "pg1", syncStandby: ["pg2"], quorum: 0, modRevision: "9" };
+  const text = (mode: unknown) =>
+    renderMetrics(replicaSnap({ cluster: clusterView({ sync }, { ttl: 30, synchronous_mode: mode }) }), NOW);
+  assert.match(text("quorum"), /\npatroni_quorum_standby\{[^}]*\} 1\n/);
+  assert.match(text("quorum"), /\npatroni_sync_standby\{[^}]*\} 0\n/);
+  assert.match(text(true), /\npatroni_quorum_standby\{[^}]*\} 0\n/);
 });
