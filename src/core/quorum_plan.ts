@@ -226,8 +226,9 @@ function canVote(p: PeerStatus): p is PeerStatus & { walPosition: number } {
  * quorum mode). Applies while the key is active in quorum mode, and in any synchronous mode while the key still
  * carries a quorum (a switch from quorum to on is not complete until the leader rewrites it). A vote is a member of
  * the voting set (key leader and voters), on my timeline, whose reported WAL position is above zero and not ahead
- * of mine; a voter needs `quorum` votes, anyone else one more. The key's own leader needs none while nobody is
- * ahead of it (it acknowledged every commit itself).
+ * of mine; a voter (or the key's leader) needs `quorum` votes, anyone else one more. Unlike Patroni, the key's
+ * former leader needs them too: the key names a new leader only from its first cycle as leader, so a member that
+ * promoted, acknowledged commits and died before that leaves a key whose former leader may lack them.
  */
 export function quorumRaceRefusal(
   me: string,
@@ -242,19 +243,16 @@ export function quorumRaceRefusal(
   const mine = obs.pg.walPosition ?? 0;
   const myTimeline = obs.pg.timeline;
   let votes = inVoting(me) ? 0 : -1;
-  let ahead = 0;
   const voters: string[] = [];
   for (const p of obs.peers ?? []) {
     if (sameName(p.name, me) || !inVoting(p.name) || !canVote(p)) continue;
     if (myTimeline !== null && p.timeline !== undefined && p.timeline !== myTimeline) continue;
-    if (p.walPosition > mine) ahead++;
-    else if (p.walPosition > 0) {
+    if (p.walPosition <= mine && p.walPosition > 0) {
       votes++;
       voters.push(p.name);
     }
   }
   if (votes >= key.quorum) return null;
-  if (ahead === 0 && sameName(key.leader, me)) return null;
   const got = voters.length > 0 ? ` (${voters.join(", ")})` : "";
   const need = key.quorum + (inVoting(me) ? 0 : 1);
   return `quorum commit needs ${need} vote(s) from the voting set (${voting.join(", ")})` +
