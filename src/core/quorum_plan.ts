@@ -25,9 +25,12 @@ import { type QuorumTransition, quorumTransitions } from "./quorum.ts";
 const lower = (s: string) => s.toLowerCase();
 const sameName = (a: string | null | undefined, b: string) => a != null && lower(a) === lower(b);
 
-/** `ANY num (names)`; empty when Postgres waits for nobody; the placeholder when it must wait but none is named. */
+/**
+ * `ANY num (names)`; empty when Postgres waits for nobody; `ANY 1 (placeholder)` when it must wait but none is
+ * named (as Patroni writes it).
+ */
 export function buildQuorumNames(names: readonly string[], num: number): string {
-  if (names.length === 0) return num >= 1 ? SYNC_STRICT_PLACEHOLDER : "";
+  if (names.length === 0) return num >= 1 ? `ANY 1 (${SYNC_STRICT_PLACEHOLDER})` : "";
   if (num <= 0) return "";
   return `ANY ${num} (${[...names].sort().map(quoteStandbyName).join(",")})`;
 }

@@ -208,13 +208,13 @@ Deno.test("quorum: over random runs, every state the leader passes through keeps
   }
 });
 
-Deno.test("buildQuorumNames(): ANY k (...) sorted and quoted; empty when nobody is waited for; placeholder when strict", () => {
+Deno.test("buildQuorumNames(): ANY k (...) sorted and quoted; empty when nobody is waited for; ANY 1 (placeholder) when strict", () => {
   assert.equal(buildQuorumNames(["pg3", "pg2"], 1), "ANY 1 (pg2,pg3)");
   assert.equal(buildQuorumNames(["pg2"], 1), "ANY 1 (pg2)");
   assert.equal(buildQuorumNames(["node-2"], 1), 'ANY 1 ("node-2")');
   assert.equal(buildQuorumNames([], 0), "");
   assert.equal(buildQuorumNames(["pg2"], 0), "");
-  assert.equal(buildQuorumNames([], 1), SYNC_STRICT_PLACEHOLDER);
+  assert.equal(buildQuorumNames([], 1), `ANY 1 (${SYNC_STRICT_PLACEHOLDER})`);
 });
 
 function row(name: string, flush: number, syncState = "quorum"): ReplicationRow {
@@ -284,7 +284,10 @@ Deno.test("quorumLeaderStep(): strict mode without any standby keeps Postgres wa
   const step = quorumLeaderStep(leaderInput(strict, [], "ANY 1 (pg2,pg3)", key(["pg2", "pg3"], 1)));
   assert.deepEqual(step.actions, [{ type: "set_sync_standby_names", value: "ANY 1 (pg2,pg3)" }]);
   const none = quorumLeaderStep(leaderInput(strict, [], "", key([], 0)));
-  assert.deepEqual(none.actions, [{ type: "set_sync_standby_names", value: SYNC_STRICT_PLACEHOLDER }]);
+  assert.deepEqual(none.actions, [{
+    type: "set_sync_standby_names",
+    value: `ANY 1 (${SYNC_STRICT_PLACEHOLDER})`,
+  }]);
 });
 
 Deno.test("quorumPrepromote(): the new primary waits for the other members of the key from its first commit", () => {
