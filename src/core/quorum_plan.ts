@@ -228,8 +228,8 @@ function canVote(p: PeerStatus): p is PeerStatus & { walPosition: number } {
  * Null when quorum commit lets this member take the leader key, else why not (Patroni's `_is_healthiest_node` in
  * quorum mode). Applies while the key is active in quorum mode, and in any synchronous mode while the key still
  * carries a quorum (a switch from quorum to on is not complete until the leader rewrites it). A vote is a member of
- * the voting set (key leader and voters), on my timeline, whose reported WAL position is above zero and not ahead
- * of mine; a voter (or the key's leader) needs `quorum` votes, anyone else one more. Unlike Patroni, the key's
+ * the voting set (key leader and voters) that reports a WAL position above zero and is not ahead of me (on my
+ * timeline and not past my position, or on an older timeline); a voter (or the key's leader) needs `quorum` votes, anyone else one more. Unlike Patroni, the key's
  * former leader needs them too: the key names a new leader only from its first cycle as leader, so a member that
  * promoted, acknowledged commits and died before that leaves a key whose former leader may lack them.
  */
@@ -249,8 +249,11 @@ export function quorumRaceRefusal(
   const voters: string[] = [];
   for (const p of obs.peers ?? []) {
     if (sameName(p.name, me) || !inVoting(p.name) || !canVote(p)) continue;
-    if (myTimeline !== null && p.timeline !== undefined && p.timeline !== myTimeline) continue;
-    if (p.walPosition <= mine && p.walPosition > 0) {
+    // Positions compare on one timeline only: a peer on a newer timeline is ahead (no vote), one on an older
+    // timeline is behind whatever its position says (it has nothing of this timeline).
+    const older = myTimeline !== null && p.timeline !== undefined && p.timeline < myTimeline;
+    if (myTimeline !== null && p.timeline !== undefined && p.timeline > myTimeline) continue;
+    if (p.walPosition > 0 && (older || p.walPosition <= mine)) {
       votes++;
       voters.push(p.name);
     }

@@ -321,6 +321,12 @@ Deno.test("quorumRaceRefusal(): a voter needs `quorum` votes not ahead of it, an
     /needs 2 vote\(s\).*as I am not a voter/,
   );
   assert.equal(quorumRaceRefusal("pg4", QUORUM, k, o([peer("pg2", 5000), peer("pg3", 4000)])), null);
+  assert.equal(
+    quorumRaceRefusal("pg2", QUORUM, k, o([peer("pg3", 9000, { timeline: 0 })])),
+    null,
+    "a voter on an older timeline is behind whatever its position says",
+  );
+  assert.match(quorumRaceRefusal("pg2", QUORUM, k, o([peer("pg3", 10, { timeline: 2 })]))!, /got 0/);
   assert.equal(quorumRaceRefusal("pg2", QUORUM, key(["pg2"], 0), o([])), null, "quorum 0: the voter alone");
   // Unlike Patroni, the key's former leader needs its votes too (another member may have promoted since).
   assert.match(quorumRaceRefusal("pg1", QUORUM, k, o([]))!, /needs 1 vote\(s\).*got 0/);
