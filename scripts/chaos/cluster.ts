@@ -42,7 +42,7 @@ export interface ChaosMember {
 export interface ChaosCluster extends AsyncDisposable {
   timing: Timing;
   scope: string;
-  /** Synchronous replication (HACTL_CHAOS_SYNC=on|strict, scripts/chaos/sync.ts); "off": asynchronous. */
+  /** Synchronous replication (HACTL_CHAOS_SYNC=on|strict|quorum, scripts/chaos/sync.ts); "off": asynchronous. */
   sync: ChaosSync;
   dir: string;
   lab: NetLab;
@@ -84,7 +84,7 @@ function memberYaml(o: {
   fenceSupervisor: boolean;
   /** `failsafe_mode: true` in bootstrap.dcs with HACTL_CHAOS_FAILSAFE=on (failsafe mode, docs/operations.md). */
   failsafe?: boolean;
-  /** `synchronous_mode` (and `_strict`) in bootstrap.dcs with HACTL_CHAOS_SYNC=on|strict. */
+  /** `synchronous_mode` (and `_strict`) in bootstrap.dcs with HACTL_CHAOS_SYNC=on|strict|quorum. */
   sync?: ChaosSync;
 }): string {
   const { m, timing } = o;

@@ -43,7 +43,7 @@
  *   strict mode A blocks every commit once it leads (no replica streams from it until the heal), so the fault is
  *   held until A holds the leader key (and at least ttl + 2 s), not until it takes writes.
  *
- * Synchronous replication (`HACTL_CHAOS_SYNC=on|strict`, scripts/chaos/sync.ts): every run waits, before the
+ * Synchronous replication (`HACTL_CHAOS_SYNC=on|strict|quorum`, scripts/chaos/sync.ts): every run waits, before the
  * fault, until the leader's `sync` key names a standby its Postgres reports `sync`, and the writer runs without a
  * server-side statement timeout. Lost writes are counted as in asynchronous mode.
  *
@@ -88,7 +88,7 @@ export interface ChaosResult {
   /** `ttl/loop_wait/retry_timeout`. */
   timing: string;
   /** Synchronous replication's mode (HACTL_CHAOS_SYNC); absent in asynchronous mode. */
-  sync?: "on" | "strict";
+  sync?: "on" | "strict" | "quorum";
   old_leader: string;
   new_leader: string | null;
   acked: number;

@@ -4,7 +4,7 @@
 # stdout and a markdown table (min–max per fault) at the end. Needs root (namespaces, nftables); the agents run as
 # the 'postgres' OS user from a staged copy of the checkout.
 # Usage: bash scripts/chaos/run.sh [--reps N] [--faults freeze,agent-kill,...] [--ttl 10|30] [--soak MINUTES]
-# Environment: HACTL_CHAOS_SYNC=on|strict (synchronous_mode, scripts/chaos/sync.ts), HACTL_CHAOS_FAILSAFE=on,
+# Environment: HACTL_CHAOS_SYNC=on|strict|quorum (synchronous_mode, scripts/chaos/sync.ts), HACTL_CHAOS_FAILSAFE=on,
 # HACTL_CHAOS_FENCE_SUPERVISOR=off.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

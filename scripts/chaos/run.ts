@@ -3,7 +3,7 @@
  * each fault `--reps` times (or random faults for `--soak` minutes), prints one JSON line per run on stdout and,
  * at the end, a markdown table with the min–max figures per fault. A run that does not converge gets the cluster
  * formed anew for the next run. Exit code 1 when any run shows two nodes accepting writes, lost writes where none
- * may be lost (`NO_LOSS_FAULTS`; every fault in synchronous replication, HACTL_CHAOS_SYNC=on|strict) or did not
+ * may be lost (`NO_LOSS_FAULTS`; every fault in synchronous replication, HACTL_CHAOS_SYNC=on|strict|quorum) or did not
  * converge.
  *
  * Usage: deno run -A scripts/chaos/run.ts [--reps N] [--faults a,b] [--ttl 10|30] [--soak MINUTES]

@@ -1,8 +1,9 @@
 /**
- * The chaos suite in synchronous replication (`HACTL_CHAOS_SYNC=on|strict`): what the switch changes in the
- * cluster's bootstrap.dcs (`synchronous_mode: true`, and `synchronous_mode_strict: true` with `strict`), the
- * writer's options in that mode, and the wait, before each fault, until the leader's `sync` key names a standby
- * its Postgres reports `sync` (a fault injected before that would measure asynchronous replication).
+ * The chaos suite in synchronous replication (`HACTL_CHAOS_SYNC=on|strict|quorum`): what the switch changes in
+ * the cluster's bootstrap.dcs (`synchronous_mode: true`, and `synchronous_mode_strict: true` with `strict`;
+ * `synchronous_mode: quorum` with `quorum`), the writer's options in that mode, and the wait, before each fault,
+ * until the leader's `sync` key names a standby its Postgres reports `sync` (`quorum` in quorum commit): a fault
+ * injected before that would measure asynchronous replication.
  *
  * In synchronous mode the writer runs without a server-side `statement_timeout`: a commit whose wait for the
  * standby is cancelled by it is reported as successful by Postgres although no standby may have it, so such a
@@ -18,7 +19,7 @@ import { LOCAL_SECRETS, readHealth, waitFor } from "../lib/local_cluster.ts";
 import type { WriterOptions } from "../../tests/helpers/writer.ts";
 
 /** The synchronous replication mode of a chaos cluster. */
-export type ChaosSync = "off" | "on" | "strict";
+export type ChaosSync = "off" | "on" | "strict" | "quorum";
 
 /** The environment variable that switches it. */
 export const CHAOS_SYNC_ENV = "HACTL_CHAOS_SYNC";
@@ -26,13 +27,14 @@ export const CHAOS_SYNC_ENV = "HACTL_CHAOS_SYNC";
 /** The mode named by `HACTL_CHAOS_SYNC` (unset or empty: off). Throws on any other value, naming the variable. */
 export function chaosSyncFromEnv(value: string | undefined): ChaosSync {
   if (value === undefined || value === "" || value === "off") return "off";
-  if (value === "on" || value === "strict") return value;
-  throw new Error(`${CHAOS_SYNC_ENV}: expected on, strict or off, got ${JSON.stringify(value)}`);
+  if (value === "on" || value === "strict" || value === "quorum") return value;
+  throw new Error(`${CHAOS_SYNC_ENV}: expected on, strict, quorum or off, got ${JSON.stringify(value)}`);
 }
 
 /** The bootstrap.dcs lines the mode adds (indented for `bootstrap.dcs`), each starting with a newline. */
 export function syncDcsLines(sync: ChaosSync, indent = "    "): string {
   if (sync === "off") return "";
+  if (sync === "quorum") return `\n${indent}synchronous_mode: quorum`;
   return `\n${indent}synchronous_mode: true` +
     (sync === "strict" ? `\n${indent}synchronous_mode_strict: true` : "");
 }
@@ -47,11 +49,14 @@ export interface SyncView {
   scope: string;
   etcdEndpoints: string[];
   members: { name: string; host: string; pgPort: number }[];
+  /** The mode: in quorum commit Postgres reports the standbys `quorum`, not `sync`. */
+  sync?: ChaosSync;
 }
 
 /**
  * Wait until the `sync` key names `leader` and at least one standby, and `leader`'s Postgres waits for each of them
- * (its `synchronous_standby_names` names them and `pg_stat_replication` reports them `sync`). Returns the names.
+ * (its `synchronous_standby_names` names them and `pg_stat_replication` reports them `sync`, or `quorum` in
+ * quorum commit). Returns the names.
  */
 export function waitSyncStandby(c: SyncView, leader: string, deadlineMs: number): Promise<string[]> {
   const m = c.members.find((x) => x.name === leader);
@@ -78,7 +83,8 @@ export function waitSyncStandby(c: SyncView, leader: string, deadlineMs: number)
         (SELECT coalesce(json_object_agg(application_name, sync_state), '{}') FROM pg_stat_replication) AS states`;
       const ssn = String(rows[0]!["ssn"]);
       const states = rows[0]!["states"] as Record<string, string>;
-      const ok = sync.syncStandby.every((n) => ssn.includes(n) && states[n] === "sync");
+      const state = c.sync === "quorum" ? "quorum" : "sync";
+      const ok = sync.syncStandby.every((n) => ssn.includes(n) && states[n] === state);
       return ok ? [...sync.syncStandby] : { notYet: `ssn=${ssn} states=${JSON.stringify(states)}` };
     } finally {
       await sql.end({ timeout: 1 }).catch(() => {});

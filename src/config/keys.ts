@@ -392,9 +392,8 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   notYet(dynamic("primary_stop_timeout", "0"), "zero", { note: "acts only in synchronous_mode" }),
   notYet(dynamic("master_stop_timeout", "0"), "zero", { note: "older name of primary_stop_timeout" }),
   notYet(dynamic("primary_race_backoff", "0"), "zero"),
-  notYet(dynamic(SYNC, "false"), "not quorum", {
-    guarantee: true,
-    note: "quorum commit is not implemented yet",
+  dynamic(SYNC, "false", {
+    note: "true/on, false/off or quorum (quorum commit: `ANY k (...)` and the votes a new leader needs)",
   }),
   dynamic("synchronous_mode_strict", "false"),
   dynamic("synchronous_node_count", "1"),

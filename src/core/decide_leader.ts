@@ -18,6 +18,7 @@ import { failsafeKeyAction } from "./failsafe.ts";
 import { slotSyncFields, statusSlots } from "./slot_rules.ts";
 import {
   leaderSyncStep,
+  quorumHandoverGate,
   syncBeforePromote,
   syncBeforeStartAsLeader,
   syncHandoverStandbys,
@@ -122,13 +123,16 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
       ...(Object.keys(slots).length ? { slots } : {}),
     });
   }
-  const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait, {
+  const check = {
     peers: obs.peers,
     position: pg.walPosition,
     timeline: pg.timeline,
     maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover,
     syncStandbys: syncHandoverStandbys(ctx, view),
-  });
+  };
+  let step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait, check);
+  const noVotes = step.kind === "handover" ? quorumHandoverGate(ctx, view, step.candidate, check) : null;
+  if (noVotes !== null) step = { kind: "clear", reason: noVotes };
   if (step.kind === "handover") {
     // Stop cleanly first: a fast shutdown sends every WAL record up to the shutdown checkpoint to the streaming
     // replicas, so the candidate has every acknowledged transaction before the key is released. The stop runs as

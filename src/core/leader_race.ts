@@ -13,7 +13,7 @@ import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
 import { raceStep } from "./switchover.ts";
-import { syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
+import { quorumRaceVotes, syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
 
 /** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
 export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
@@ -69,6 +69,14 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
     ]);
   }
   if (step.kind === "take") {
+    // Quorum commit: even the named candidate promotes only with the votes that prove it has every commit;
+    // without them the request is refused, and the others race as without a candidate.
+    const votes = quorumRaceVotes(obs, ctx, view);
+    if (votes !== null) {
+      return noChange(mem, `not taking the leader key: ${votes}; cleared the failover key`, [
+        { type: "clear_failover", modRevision: view.failover!.modRevision },
+      ]);
+    }
     return noChange(mem, `promoted self to leader by acquiring session lock: ${step.reason}`, [
       { type: "acquire_leader" },
       ...syncBeforePromote(ctx, view),
@@ -76,7 +84,7 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
       { type: "clear_failover", modRevision: view.failover!.modRevision },
     ]);
   }
-  const verdict = healthiestVerdict(obs, ctx, view);
+  const verdict = healthiestVerdict(obs, ctx, view) ?? quorumRaceVotes(obs, ctx, view);
   if (verdict !== null) {
     return noChange(mem, `following a different leader because I am not the healthiest node: ${verdict}`);
   }

@@ -91,9 +91,9 @@ export interface PeersToAskOptions {
  * The members whose `GET /patroni` this cycle needs, or null when none are to be asked:
  * - a leader race (etcd names no leader, this member is a running replica with no job in flight): every other
  *   member with an API, those of the previous view included;
- * - a leader whose `failover` key asks for a hand-over (running primary, no job in flight): the named candidate,
- *   or every other member for a switchover without one, so that it checks them before it demotes (not before a
- *   scheduled switchover is due).
+ * - a leader whose `failover` key asks for a hand-over (running primary, no job in flight): the named candidate
+ *   (and the voters its `sync` key names), or every other member for a switchover without one, so that it checks
+ *   them before it demotes (not before a scheduled switchover is due).
  */
 export function peersToAsk(
   dcs: DcsObservation,
@@ -114,7 +114,11 @@ export function peersToAsk(
     if (!f.leader && !f.member) return null;
     const at = f.scheduledAt ? Date.parse(f.scheduledAt) : NaN;
     if (opts.wallNow !== undefined && at > opts.wallNow) return null;
-    const pool = f.member ? view.members.filter((m) => m.name === f.member) : view.members;
+    // With a candidate, also the voters of this leader's `sync` key: in quorum commit the leader checks that the
+    // candidate can gather their votes before it stops (src/core/quorum_plan.ts).
+    const sync = view.sync?.leader?.toLowerCase() === me.toLowerCase() ? view.sync : null;
+    const voter = (n: string) => sync?.syncStandby.some((v) => v.toLowerCase() === n.toLowerCase()) ?? false;
+    const pool = f.member ? view.members.filter((m) => m.name === f.member || voter(m.name)) : view.members;
     const out = asked(pool);
     return out.length > 0 ? out : null;
   }

@@ -241,14 +241,15 @@ export function syncPrepromote(me: string, cfg: SyncConfig, view: ClusterView): 
 /**
  * Null when this member may race for the leader key as far as synchronous replication goes; else why not. While
  * the key is active only its leader and its standbys may take over (each of them has every commit Postgres
- * acknowledged): Patroni's `is_healthiest_node` in synchronous mode.
+ * acknowledged): Patroni's `is_healthiest_node` in synchronous mode. In quorum mode anyone may race (the votes
+ * decide: src/core/quorum_plan.ts).
  */
 export function syncRaceRefusal(
   me: string,
   cfg: SyncConfig | undefined,
   key: SyncState | null,
 ): string | null {
-  if (!syncKeyActive(cfg, key) || syncKeyNames(key, me)) return null;
+  if (!syncKeyActive(cfg, key) || cfg?.mode === "quorum" || syncKeyNames(key, me)) return null;
   const named = key.syncStandby.length > 0 ? key.syncStandby.join(", ") : "none";
   return `synchronous_mode is on and I am not a synchronous standby (sync key: leader ${key.leader}, standbys ${named})`;
 }

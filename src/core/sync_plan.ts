@@ -3,8 +3,7 @@
  * or the clean-up once the mode is off), what a replica writes before it promotes, and the leader race's gate
  * (only the `sync` key's leader and standbys race while it is active; unlike Patroni, not even the named
  * candidate of a manual failover: it could lack acknowledged commits, and an operator who accepts that turns
- * synchronous_mode off first). Quorum commit is not implemented: `synchronous_mode: quorum` is refused by
- * src/core/unsupported_config.ts, and nothing here acts on it.
+ * synchronous_mode off first). Quorum commit's own rules are in src/core/quorum_plan.ts: this module routes to them.
  *
  * Pure. May import: `src/core/`.
  *
@@ -13,6 +12,14 @@
 import type { Action, ClusterView, Memory, Observation, PgObservation } from "./types.ts";
 import type { HaContext } from "./ha_context.ts";
 import type { SyncMemory } from "./sync_types.ts";
+import {
+  quorumBeforeStart,
+  quorumHandoverRefusal,
+  quorumLeaderStep,
+  quorumPrepromote,
+  quorumRaceRefusal,
+} from "./quorum_plan.ts";
+import { type HandoverCheck, handoverLimitation } from "./switchover.ts";
 import {
   syncBeforeStart,
   syncDisableStep,
@@ -36,14 +43,15 @@ export function leaderSyncStep(
     const { syncNamesSeen: _, ...rest } = mem;
     return { actions, mem: rest, note: actions.length > 0 ? "synchronous replication disabled" : null };
   }
-  if (cfg.mode === "quorum") return { actions: [], mem, note: null };
-  const step = syncLeaderStep({ me: ctx.name, cfg, view, pg, mem: mem as SyncMemory });
+  const run = cfg.mode === "quorum" ? quorumLeaderStep : syncLeaderStep;
+  const step = run({ me: ctx.name, cfg, view, pg, mem: mem as SyncMemory });
   return { actions: step.actions, mem: { ...mem, ...step.mem }, note: step.note };
 }
 
 /** Set before a leader starts its stopped Postgres as a primary (synchronous mode on). */
 export function syncBeforeStartAsLeader(ctx: HaContext, view: ClusterView): Action[] {
   const cfg = ctx.dynamic.synchronous;
+  if (cfg?.mode === "quorum") return quorumBeforeStart(ctx.name, cfg, view.sync);
   if (cfg === undefined || cfg.mode !== "on") return [];
   return syncBeforeStart(ctx.name, cfg, view.sync);
 }
@@ -51,6 +59,7 @@ export function syncBeforeStartAsLeader(ctx: HaContext, view: ClusterView): Acti
 /** Written before `promote` in the same plan: the key names this member its leader (synchronous mode on). */
 export function syncBeforePromote(ctx: HaContext, view: ClusterView): Action[] {
   const cfg = ctx.dynamic.synchronous;
+  if (cfg?.mode === "quorum") return quorumPrepromote(ctx.name, cfg, view.sync);
   if (cfg === undefined || cfg.mode !== "on") return [];
   return syncPrepromote(ctx.name, cfg, view);
 }
@@ -65,7 +74,8 @@ export function syncHandoverStandbys(ctx: HaContext, view: ClusterView): string[
 
 /**
  * The leader race under an active `sync` key: why this member may not race (null when it may), and the
- * observation with only the peers that count (the key's leader and standbys).
+ * observation with only the peers that count (the key's leader and standbys). In quorum mode anyone may race;
+ * the votes it needs are counted by `quorumRaceVotes` once it would otherwise take the key.
  */
 export function syncRaceGate(
   obs: Observation,
@@ -76,4 +86,27 @@ export function syncRaceGate(
   const refusal = syncRaceRefusal(ctx.name, cfg, view.sync);
   const peers = syncRacePeers(cfg, view.sync, obs.peers);
   return { refusal, obs: peers === obs.peers ? obs : { ...obs, peers } };
+}
+
+/**
+ * Null when quorum commit lets this member take the key (enough votes; see src/core/quorum_plan.ts), else why
+ * not. Asked after every other check of the race passed, with the peers `syncRaceGate` kept.
+ */
+export function quorumRaceVotes(obs: Observation, ctx: HaContext, view: ClusterView): string | null {
+  return quorumRaceRefusal(ctx.name, ctx.dynamic.synchronous, view.sync, obs);
+}
+
+/**
+ * Why a hand-over the leader is about to start cannot complete in quorum mode (its candidate could not gather
+ * the votes from the voters that answer as healthy replicas), or null.
+ */
+export function quorumHandoverGate(
+  ctx: HaContext,
+  view: ClusterView,
+  candidate: string | null,
+  check: HandoverCheck,
+): string | null {
+  const healthy = (name: string) =>
+    handoverLimitation(check.peers?.find((p) => p.name.toLowerCase() === name.toLowerCase()), check) === null;
+  return quorumHandoverRefusal(ctx.name, ctx.dynamic.synchronous, view.sync, candidate, healthy);
 }

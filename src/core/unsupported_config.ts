@@ -1,6 +1,6 @@
 /**
  * Fail closed on a promise hactl cannot keep: when the cluster's dynamic config sets a key whose guarantee hactl
- * does not implement yet (`synchronous_mode` on or quorum, `synchronous_mode_strict`, `standby_cluster`; found by
+ * does not implement yet (such as `standby_cluster`; found by
  * src/config/key_check.ts and carried in `DynamicSettings.unsupportedGuarantees`), every cycle says so as an error,
  * and this member does not take the leader key: a plan that would take it is replaced by none (a lockless primary
  * demotes, outside pause). A member that already leads keeps leading and says so each cycle: releasing the key

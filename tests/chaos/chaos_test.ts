@@ -3,7 +3,7 @@
  * (scripts/chaos/cluster.ts: every member's etcd, agent and Postgres in a namespace of its own) at ttl 10 /
  * loop_wait 2 / retry_timeout 4, reused from fault to fault and formed anew when a fault leaves it broken. Each
  * fault (scripts/chaos/faults.ts) runs under the continuous writer; asserted: never two nodes accepting writes, no
- * acknowledged write lost where none may be (`NO_LOSS_FAULTS`; every fault with HACTL_CHAOS_SYNC=on|strict), and 1
+ * acknowledged write lost where none may be (`NO_LOSS_FAULTS`; every fault with HACTL_CHAOS_SYNC=on|strict|quorum), and 1
  * primary + 2 streaming replicas again after the heal. The figures are printed as one JSON line per fault.
  *
  * Needs root (namespaces, nftables); skipped otherwise. scripts/test.sh runs it as the `chaos` tier.
@@ -16,7 +16,7 @@ import { chaosSyncFromEnv } from "../../scripts/chaos/sync.ts";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 
 const isRoot = Deno.uid() === 0;
-/** HACTL_CHAOS_SYNC=on|strict runs every fault in synchronous replication, where no fault may lose a write. */
+/** HACTL_CHAOS_SYNC=on|strict|quorum runs every fault in synchronous replication, where no fault may lose a write. */
 const sync = chaosSyncFromEnv(Deno.env.get("HACTL_CHAOS_SYNC"));
 let cluster: ChaosCluster | null = null;
 

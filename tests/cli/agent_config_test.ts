@@ -76,10 +76,9 @@ const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promi
       key: /hactl\.yml: etcd3\.hosts: cannot resolve etcd host 'no-such-etcd\.invalid'/,
     },
     {
-      name: "synchronous_mode: quorum, which hactl does not implement yet",
-      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    synchronous_mode: quorum"),
-      key:
-        /\/hactl\.yml: bootstrap\.dcs\.synchronous_mode: not supported by hactl yet \(quorum commit is not implemented yet\)$/,
+      name: "standby_cluster, which hactl does not implement yet",
+      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    standby_cluster:\n      host: 10.0.0.9"),
+      key: /\/hactl\.yml: bootstrap\.dcs\.standby_cluster: not supported by hactl yet$/,
     },
     {
       name: "unreadable data_dir",

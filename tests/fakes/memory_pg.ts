@@ -591,9 +591,10 @@ function hostPort(connUrl: string): string | null {
   }
 }
 
-/** `sync_state` of standby `name` under `value`: `sync` when named (every named standby confirms), else `async`. */
+/** `sync_state` of standby `name` under `value`: named: `sync` (`quorum` under `ANY k`, as Postgres); else `async`. */
 function syncStateOf(value: string | null, name: string): string {
   const parsed = parseSyncNames(value ?? "");
   if (parsed === null || parsed.kind === "off") return "async";
-  return parsed.names.includes(name.toLowerCase()) || parsed.names.includes("*") ? "sync" : "async";
+  const named = parsed.names.includes(name.toLowerCase()) || parsed.names.includes("*");
+  return !named ? "async" : parsed.kind === "quorum" ? "quorum" : "sync";
 }

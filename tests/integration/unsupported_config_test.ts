@@ -1,9 +1,9 @@
 /**
  * Fail closed on a promise hactl cannot keep, on a real cluster (3-member etcd, three `hactl agent` processes with
- * PostgreSQL 15, ttl 10 / loop_wait 2 / retry_timeout 4): once the `config` key sets
- * `synchronous_mode: quorum` (quorum commit, not implemented yet; as a Patroni 4 cluster's may before a
- * migration), the leader keeps leading and logs the error every cycle; after it stops, no member takes the
- * leader key and none becomes a primary; once the setting is off, a replica takes over.
+ * PostgreSQL 15, ttl 10 / loop_wait 2 / retry_timeout 4): once the `config` key sets `standby_cluster` (not
+ * implemented yet; as a Patroni cluster's may before a migration), the leader keeps leading and logs the error
+ * every cycle; after it stops, no member takes the leader key and none becomes a primary; once the setting is
+ * removed, a replica takes over.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -29,7 +29,7 @@ async function logOf(path: string): Promise<string> {
 
 Deno.test({
   name:
-    "unsupported config: under synchronous_mode quorum the leader keeps leading, and nobody takes over after it stops",
+    "unsupported config: under standby_cluster the leader keeps leading, and nobody takes over after it stops",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -37,15 +37,15 @@ Deno.test({
     const etcd = new Etcd3({ hosts: c.etcd.endpoints });
     try {
       const old = c.leader;
-      await setConfig(etcd, { synchronous_mode: "quorum" });
-      await waitFor("the leader to say it keeps leading under synchronous_mode", 20_000, async () => {
+      await setConfig(etcd, { standby_cluster: { host: "10.1.0.1", port: 5432 } });
+      await waitFor("the leader to say it keeps leading under standby_cluster", 20_000, async () => {
         const log = await logOf(old.logPath);
-        return log.includes("still leading although the cluster's dynamic config sets synchronous_mode") ||
+        return log.includes("still leading although the cluster's dynamic config sets standby_cluster") ||
           { notYet: "no such line in its log yet" };
       });
       assert.equal((await readHealth({ etcdEndpoints: c.etcd.endpoints, scope: SCOPE })).leader, old.name);
 
-      // A clean stop releases the key; the others must not take it while synchronous_mode is set.
+      // A clean stop releases the key; the others must not take it while standby_cluster is set.
       await stopAgent(c.agents.get(old.name)!, 60_000);
       c.agents.delete(old.name);
       const others = c.members.filter((m) => m.name !== old.name);
@@ -53,25 +53,29 @@ Deno.test({
       const until = Date.now() + (TIMING.ttl + 3 * TIMING.loopWait + 5) * 1000;
       while (Date.now() < until) {
         const h = await readHealth({ etcdEndpoints: c.etcd.endpoints, scope: SCOPE });
-        assert.equal(h.leader, null, `${h.leader} took the leader key under synchronous_mode`);
+        assert.equal(h.leader, null, `${h.leader} took the leader key under standby_cluster`);
         assert.deepEqual(h.primaries.filter((n) => n !== old.name), [], "a replica became a primary");
         await new Promise((r) => setTimeout(r, 500));
       }
       for (const m of others) {
         assert.match(
           await logOf(m.logPath),
-          /not taking the leader key: the cluster's dynamic config sets synchronous_mode/,
+          /not taking the leader key: the cluster's dynamic config sets standby_cluster/,
           `${m.name} says why it does not take the key`,
         );
       }
 
-      await setConfig(etcd, { synchronous_mode: false });
-      const next = await waitFor("a replica to take over once synchronous_mode is off", 60_000, async () => {
-        const h = await readHealth({ etcdEndpoints: c.etcd.endpoints, scope: SCOPE });
-        return h.leader !== null && h.primaries.includes(h.leader)
-          ? h.leader
-          : { notYet: JSON.stringify(h.leader) };
-      });
+      await setConfig(etcd, { standby_cluster: null });
+      const next = await waitFor(
+        "a replica to take over once standby_cluster is removed",
+        60_000,
+        async () => {
+          const h = await readHealth({ etcdEndpoints: c.etcd.endpoints, scope: SCOPE });
+          return h.leader !== null && h.primaries.includes(h.leader)
+            ? h.leader
+            : { notYet: JSON.stringify(h.leader) };
+        },
+      );
       assert.ok(others.some((m) => m.name === next), `${next} is one of the replicas`);
     } catch (err) {
       await c.dumpLogs(SCOPE);

@@ -298,10 +298,31 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
     schedule: editTimings,
   },
   "config-refused": {
-    what: "edit-config sets synchronous_mode: quorum (a promise hactl cannot keep yet), unset later",
+    what: "edit-config sets standby_cluster (a promise hactl cannot keep yet), unset later",
     schedule: (c) => (
-      c.strike(() => c.sim.setConfig({ synchronous_mode: "quorum" })),
-        c.heal(() => c.sim.setConfig({ synchronous_mode: false }))
+      c.strike(() => c.sim.setConfig({ standby_cluster: { host: "10.0.0.9", port: 5432 } })),
+        c.heal(() => c.sim.setConfig({ standby_cluster: null }))
+    ),
+  },
+  "quorum-toggle": {
+    what:
+      "edit-config turns synchronous_mode quorum on (strict for even durations, synchronous_node_count 2 for " +
+      "durations divisible by 3), off when it heals",
+    schedule: (c, f) => (
+      c.strike(() =>
+        c.sim.setConfig({
+          synchronous_mode: "quorum",
+          synchronous_mode_strict: f.duration % 2 === 0,
+          synchronous_node_count: f.duration % 3 === 0 ? 2 : 1,
+        })
+      ),
+        c.heal(() =>
+          c.sim.setConfig({
+            synchronous_mode: false,
+            synchronous_mode_strict: false,
+            synchronous_node_count: 1,
+          })
+        )
     ),
   },
   "sync-toggle": {

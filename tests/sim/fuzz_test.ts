@@ -9,7 +9,8 @@
  * generates the schedules (and with `HACTL_SIM_SHRINK=1` shrinks a failing one).
  *
  * A schedule: a timing profile (with or without pg_rewind, two `maximum_lag_on_failover` bounds), random start
- * offsets per member, random job durations, a required watchdog on every host or none, failsafe mode on or off, a
+ * offsets per member, random job durations, a required watchdog on every host or none, failsafe mode on or off,
+ * synchronous_mode off, on or quorum (each strict or not), a
  * random order among
  * members due at the same instant, port calls that take random virtual time (per-member start and promotion
  * durations among them), up to 8 faults from the registry (fuzz_faults.ts: partitions, one-way cuts, a stopped
@@ -68,8 +69,8 @@ interface Schedule {
   watchdog: boolean;
   /** The cluster runs in failsafe mode (`failsafe_mode: true` in bootstrap.dcs). */
   failsafe?: boolean;
-  /** synchronous_mode: 0 off, 1 on, 2 on and strict. */
-  sync: 0 | 1 | 2;
+  /** synchronous_mode: 0 off, 1 on, 2 on and strict, 3 quorum, 4 quorum and strict. */
+  sync: 0 | 1 | 2 | 3 | 4;
   seconds: number;
   faults: Fault[];
   writes: { at: number; bytes: number }[];
@@ -97,7 +98,7 @@ const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   latency: fc.constantFrom(0, 50, 300),
   watchdog: fc.boolean(),
   failsafe: fc.boolean(),
-  sync: fc.constantFrom(0 as const, 1 as const, 2 as const),
+  sync: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const, 4 as const),
   seconds: fc.integer({ min: 300, max: 600 }),
   faults: fc.array(
     fc.record({
@@ -155,7 +156,9 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
     ...TIMINGS[s.timing]!,
     postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 },
     ...(s.failsafe ? { failsafe_mode: true } : {}),
-    ...(s.sync > 0 ? { synchronous_mode: true, synchronous_mode_strict: s.sync === 2 } : {}),
+    ...(s.sync > 0
+      ? { synchronous_mode: s.sync > 2 ? "quorum" : true, synchronous_mode_strict: s.sync % 2 === 0 }
+      : {}),
   };
   const sim = new Sim({
     members: 3,

@@ -212,7 +212,7 @@ export class Sim extends SimCore implements SimView {
     this.etcd.put("ctl", key, JSON.stringify(next));
     this.settings = normalizeDynamic(next).settings;
     // Synchronous replication turned off: what it acknowledged is judged by the asynchronous rules from now on.
-    if (this.settings.synchronous?.mode !== "on") this.history.syncEnded();
+    if ((this.settings.synchronous?.mode ?? "off") === "off") this.history.syncEnded();
     const refused = this.settings.unsupportedGuarantees ?? [];
     this.refusedConfig = refused.length === 0
       ? null
@@ -266,7 +266,7 @@ export class Sim extends SimCore implements SimView {
    * written under synchronous_mode when the `sync` key names the writer its leader).
    */
   write(bytes: number): void {
-    const syncLeader = this.settings.synchronous?.mode === "on" ? this.syncKeyLeader() : null;
+    const syncLeader = (this.settings.synchronous?.mode ?? "off") !== "off" ? this.syncKeyLeader() : null;
     for (const m of this.members) {
       if (this.history.write(m.pg, bytes, this.now, syncLeader === m.name)) {
         this.event(m.name, `clients wrote ${bytes} bytes`);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { fakeMember, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
 
-Deno.test("agent: under synchronous_mode quorum the leader logs the error every cycle and keeps leading", async () => {
+Deno.test("agent: under standby_cluster the leader logs the error every cycle and keeps leading", async () => {
   const { clock, etcd, dcs, pg } = fakeMember();
   const errors: string[] = [];
   const sentences: string[] = [];
@@ -21,11 +21,15 @@ Deno.test("agent: under synchronous_mode quorum the leader logs the error every 
   assert.ok(agent.holdsLock(), `pg1 leads: ${sentences.join(" / ")}`);
   assert.deepEqual(errors, []);
   const config = JSON.parse(etcd.get("test", "/service/t/config")?.value ?? "{}");
-  etcd.put("ctl", "/service/t/config", JSON.stringify({ ...config, synchronous_mode: "quorum" }));
+  etcd.put(
+    "ctl",
+    "/service/t/config",
+    JSON.stringify({ ...config, standby_cluster: { host: "10.0.0.9", port: 5432 } }),
+  );
   await step();
   await step();
   const still =
-    "still leading although the cluster's dynamic config sets synchronous_mode, which hactl does not " +
+    "still leading although the cluster's dynamic config sets standby_cluster, which hactl does not " +
     "implement yet (releasing the key would only cause an outage)";
   assert.deepEqual(errors, [still, still]);
   assert.ok(agent.holdsLock());

@@ -354,7 +354,7 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     );
     return { status: res.status, body: await res.text() };
   };
-  w.setView({ config: { value: { ttl: 30, synchronous_mode: "quorum" }, modRevision: "3" } });
+  w.setView({ config: { value: { ttl: 30, standby_cluster: { host: "10.0.0.9" } }, modRevision: "3" } });
   const patched = await send("PATCH", {
     failsafe_mode: true,
     slots: { s: { type: "logical", database: "app", plugin: "pgoutput" } },
@@ -363,18 +363,22 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
   // failsafe_mode is implemented: only the keys that are not are named.
   assert.equal(
     patched.body,
-    "config: synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)\n" +
+    "config: standby_cluster: not supported by hactl yet\n" +
       "config: slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; " +
       "logical permanent slots are not implemented yet)",
   );
-  assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: "quorum" }, "nothing written");
-  const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });
+  assert.deepEqual(
+    w.view().config!.value,
+    { ttl: 30, standby_cluster: { host: "10.0.0.9" } },
+    "nothing written",
+  );
+  const off = await send("PATCH", { standby_cluster: null, ttl: 40 });
   assert.equal(off.status, 200, off.body);
-  assert.deepEqual(w.view().config!.value, { ttl: 40, synchronous_mode: false });
+  assert.deepEqual(w.view().config!.value, { ttl: 40 });
   const put = await send("PUT", { ttl: 30, standby_cluster: { host: "10.1.0.1", port: 5432 } });
   assert.equal(put.status, 400);
   assert.equal(put.body, "config: standby_cluster: not supported by hactl yet");
-  assert.deepEqual(w.view().config!.value, { ttl: 40, synchronous_mode: false }, "nothing written");
+  assert.deepEqual(w.view().config!.value, { ttl: 40 }, "nothing written");
 });
 
 Deno.test("PATCH /config answers 409 when the key changed between the read and the CAS write", async () => {

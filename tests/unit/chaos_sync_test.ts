@@ -9,31 +9,34 @@ import { chaosSyncFromEnv, syncDcsLines, syncWriterOptions } from "../../scripts
 import { mustLoseNothing, verdict } from "../../scripts/chaos/run.ts";
 import type { ChaosResult } from "../../scripts/chaos/faults.ts";
 
-Deno.test("HACTL_CHAOS_SYNC: unset, empty or off is asynchronous; on and strict; anything else names the variable", () => {
+Deno.test("HACTL_CHAOS_SYNC: unset, empty or off is asynchronous; on, strict and quorum; anything else names the variable", () => {
   assert.equal(chaosSyncFromEnv(undefined), "off");
   assert.equal(chaosSyncFromEnv(""), "off");
   assert.equal(chaosSyncFromEnv("off"), "off");
   assert.equal(chaosSyncFromEnv("on"), "on");
   assert.equal(chaosSyncFromEnv("strict"), "strict");
+  assert.equal(chaosSyncFromEnv("quorum"), "quorum");
   assert.throws(
-    () => chaosSyncFromEnv("quorum"),
-    /HACTL_CHAOS_SYNC: expected on, strict or off, got "quorum"/,
+    () => chaosSyncFromEnv("any"),
+    /HACTL_CHAOS_SYNC: expected on, strict, quorum or off, got "any"/,
   );
 });
 
 Deno.test("HACTL_CHAOS_SYNC puts synchronous_mode (and _strict) into bootstrap.dcs", () => {
-  const dcs = (sync: "off" | "on" | "strict") =>
+  const dcs = (sync: "off" | "on" | "strict" | "quorum") =>
     (parse(`bootstrap:\n  dcs:\n    ttl: 10${syncDcsLines(sync)}\n`) as { bootstrap: { dcs: unknown } })
       .bootstrap.dcs;
   assert.deepEqual(dcs("off"), { ttl: 10 });
   assert.deepEqual(dcs("on"), { ttl: 10, synchronous_mode: true });
   assert.deepEqual(dcs("strict"), { ttl: 10, synchronous_mode: true, synchronous_mode_strict: true });
+  assert.deepEqual(dcs("quorum"), { ttl: 10, synchronous_mode: "quorum" });
 });
 
 Deno.test("the chaos writer has no server-side statement timeout in synchronous mode only", () => {
   assert.deepEqual(syncWriterOptions("off"), {});
   assert.deepEqual(syncWriterOptions("on"), { statementTimeoutMs: 0 });
   assert.deepEqual(syncWriterOptions("strict"), { statementTimeoutMs: 0 });
+  assert.deepEqual(syncWriterOptions("quorum"), { statementTimeoutMs: 0 });
 });
 
 Deno.test("a chaos run in synchronous mode fails on any lost write; asynchronous cut-peers may lose some", () => {

@@ -1,6 +1,6 @@
 /**
  * decide() as a specification when the cluster's dynamic config promises what hactl cannot keep yet
- * (synchronous_mode: quorum, standby_cluster): every cycle carries the error; no
+ * (standby_cluster): every cycle carries the error; no
  * member takes the leader key (a lockless primary demotes outside pause); the leader keeps leading and says so.
  *
  * @module
@@ -13,17 +13,18 @@ import { ctx, EMPTY, obs, peer, pgState, PRIMARY, types, view } from "../helpers
 
 const withConfig = (name: string, doc: Record<string, unknown>, pause = false) =>
   ctx(name, { dynamic: { ...normalizeDynamic(doc).settings, pause } });
-const SYNC_SET = "the cluster's dynamic config sets synchronous_mode, which hactl does not implement yet";
-const QUORUM_NOTE = "quorum commit is not implemented yet";
+const STANDBY_SET = "the cluster's dynamic config sets standby_cluster, which hactl does not implement yet";
+const STANDBY = { standby_cluster: { host: "10.1.0.1", port: 5432 } };
 
 Deno.test("the dynamic config's promises hactl cannot keep are named; values that promise nothing are not", () => {
   const guarantees = (doc: Record<string, unknown>) =>
     normalizeDynamic(doc).settings.unsupportedGuarantees ?? [];
-  // synchronous_mode true/on and its strict variant are implemented (src/core/sync.ts); quorum commit is not.
+  // synchronous_mode true/on, its strict variant (src/core/sync.ts) and quorum commit (src/core/quorum_plan.ts)
+  // are implemented.
   assert.deepEqual(guarantees({ synchronous_mode: true }), []);
   assert.deepEqual(guarantees({ synchronous_mode: "on" }), []);
-  assert.deepEqual(guarantees({ synchronous_mode: "quorum" }), ["synchronous_mode"]);
-  assert.deepEqual(guarantees({ synchronous_mode: " Quorum " }), ["synchronous_mode"]);
+  assert.deepEqual(guarantees({ synchronous_mode: "quorum" }), []);
+  assert.deepEqual(guarantees({ synchronous_mode: " Quorum " }), []);
   // failsafe_mode (src/core/failsafe.ts) and strict sync mode (src/core/sync.ts) are implemented.
   assert.deepEqual(guarantees({ synchronous_mode_strict: true, failsafe_mode: "on" }), []);
   assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), ["standby_cluster"]);
@@ -34,24 +35,24 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
     [],
   );
   const { warnings } = normalizeDynamic({
-    synchronous_mode: "quorum",
+    ...STANDBY,
     slots: { s: { database: "app", plugin: "pgoutput" } },
   });
   assert.deepEqual(warnings, [
-    `synchronous_mode: not supported by hactl yet (${QUORUM_NOTE}); ignored`,
+    "standby_cluster: not supported by hactl yet; ignored",
     "slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; logical " +
     "permanent slots are not implemented yet); ignored",
   ]);
 });
 
-Deno.test("decide() under synchronous_mode quorum: the healthiest replica does not take the vanished key", () => {
+Deno.test("decide() under standby_cluster: the healthiest replica does not take the vanished key", () => {
   const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), { peers: [peer("pg3", 5500)] });
-  const d = decide(o, INITIAL_MEMORY, withConfig("pg2", { synchronous_mode: "quorum" }));
+  const d = decide(o, INITIAL_MEMORY, withConfig("pg2", STANDBY));
   assert.deepEqual(d.actions, []);
-  assert.equal(d.reason, `not taking the leader key: ${SYNC_SET}`);
-  assert.equal(d.error, `${SYNC_SET}: this member does not take the leader key`);
-  // The same member with synchronous_mode off takes it, without an error.
-  const off = decide(o, INITIAL_MEMORY, withConfig("pg2", { synchronous_mode: false }));
+  assert.equal(d.reason, `not taking the leader key: ${STANDBY_SET}`);
+  assert.equal(d.error, `${STANDBY_SET}: this member does not take the leader key`);
+  // The same member without standby_cluster takes it, without an error.
+  const off = decide(o, INITIAL_MEMORY, withConfig("pg2", {}));
   assert.deepEqual(types(off.actions), ["acquire_leader", "promote"]);
   assert.equal(off.error, undefined);
 });
@@ -73,33 +74,38 @@ Deno.test("decide() under standby_cluster: the leader keeps leading and says why
   assert.equal(d.error, still);
 });
 
-Deno.test("decide() under synchronous_mode quorum: a lockless primary demotes instead of taking the key back; not in pause", () => {
+Deno.test("decide() under standby_cluster: a lockless primary demotes instead of taking the key back; not in pause", () => {
   const o = obs(PRIMARY, view({ leader: null }));
-  const d = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: "quorum" }));
+  const d = decide(o, INITIAL_MEMORY, withConfig("pg1", STANDBY));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
-  assert.match(d.reason, /^not taking the leader key: .* sets synchronous_mode, .*; demoting self$/);
-  // failsafe_mode and strict synchronous mode promise nothing hactl cannot keep any more: the primary takes its
-  // key back.
-  for (const doc of [{ failsafe_mode: true }, { synchronous_mode: true, synchronous_mode_strict: true }]) {
+  assert.match(d.reason, /^not taking the leader key: .* sets standby_cluster, .*; demoting self$/);
+  // failsafe_mode, strict synchronous mode and quorum commit promise nothing hactl cannot keep any more: the
+  // primary takes its key back.
+  const implemented = [
+    { failsafe_mode: true },
+    { synchronous_mode: true, synchronous_mode_strict: true },
+    { synchronous_mode: "quorum" },
+  ];
+  for (const doc of implemented) {
     const kept = decide(o, INITIAL_MEMORY, withConfig("pg1", doc));
     assert.ok(types(kept.actions).includes("acquire_leader"), JSON.stringify(doc));
     assert.equal(kept.error, undefined);
   }
-  const paused = decide(o, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: "quorum" }, true));
+  const paused = decide(o, INITIAL_MEMORY, withConfig("pg1", STANDBY, true));
   assert.ok(!types(paused.actions).includes("acquire_leader"));
   assert.ok(!types(paused.actions).includes("demote"));
   assert.ok(paused.error !== undefined);
 });
 
-Deno.test("decide() under synchronous_mode quorum: followers go on following, with the error; no new cluster starts", () => {
+Deno.test("decide() under standby_cluster: followers go on following, with the error; no new cluster starts", () => {
   const o = obs(pgState(), view());
   const plain = decide(o, INITIAL_MEMORY, withConfig("pg2", {}));
-  const d = decide(o, INITIAL_MEMORY, withConfig("pg2", { synchronous_mode: "quorum" }));
+  const d = decide(o, INITIAL_MEMORY, withConfig("pg2", STANDBY));
   assert.deepEqual(d.actions, plain.actions);
   assert.equal(d.reason, plain.reason);
-  assert.equal(d.error, `${SYNC_SET}: this member does not take the leader key`);
+  assert.equal(d.error, `${STANDBY_SET}: this member does not take the leader key`);
   const empty = obs(EMPTY, view({ initialize: null, leader: null, members: [] }));
-  const boot = decide(empty, INITIAL_MEMORY, withConfig("pg1", { synchronous_mode: "quorum" }));
+  const boot = decide(empty, INITIAL_MEMORY, withConfig("pg1", STANDBY));
   assert.deepEqual(boot.actions, []);
-  assert.equal(boot.reason, `not taking the leader key: ${SYNC_SET}`);
+  assert.equal(boot.reason, `not taking the leader key: ${STANDBY_SET}`);
 });

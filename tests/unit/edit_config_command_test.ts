@@ -191,7 +191,7 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   const f = fake();
   assert.equal(
     await run(
-      ["--force", "-q", "-s", "synchronous_mode=quorum", "-s", "postgresql.recovery_conf.a=b"],
+      ["--force", "-q", "-s", "max_timelines_history=5", "-s", "postgresql.recovery_conf.a=b"],
       ENV,
       f.deps,
     ),
@@ -199,13 +199,13 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   );
   assert.equal(
     f.err.join(""),
-    "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: synchronous_mode: not supported by " +
-      "hactl yet (quorum commit is not implemented yet)\n",
+    "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: max_timelines_history: not supported " +
+      "by hactl yet\n",
   );
   assert.deepEqual(f.writes, []);
   const off = fake();
-  assert.equal(await run(["--force", "-q", "-s", "synchronous_mode=off"], ENV, off.deps), 0);
-  assert.equal(off.writes[0]!.value.synchronous_mode, false);
+  assert.equal(await run(["--force", "-q", "-s", "max_timelines_history=0"], ENV, off.deps), 0);
+  assert.equal(off.writes[0]!.value.max_timelines_history, 0);
 });
 
 Deno.test("edit-config: end of input at the question prints Aborted! and exits 1", async () => {
