@@ -9,6 +9,7 @@ import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
+import type { StandbyClusterPart, UpstreamRecovery } from "./standby_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -330,7 +331,8 @@ export type DcsObservation =
   | { kind: "unreachable"; since: number; error: string };
 
 /** Dynamic settings after validation and timing-rule adjustment. */
-export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart {
+export interface DynamicSettings
+  extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart, StandbyClusterPart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;
@@ -469,6 +471,7 @@ export const INITIAL_MEMORY: Memory = {
 export interface Upstream {
   name: string;
   connUrl: string;
+  recovery?: UpstreamRecovery;
 }
 
 /**

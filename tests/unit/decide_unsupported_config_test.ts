@@ -1,6 +1,6 @@
 /**
  * decide() as a specification when the cluster's dynamic config promises what hactl cannot keep yet
- * (synchronous_mode: quorum, standby_cluster): every cycle carries the error; no
+ * (synchronous_mode: quorum, standby_cluster.create_replica_methods): every cycle carries the error; no
  * member takes the leader key (a lockless primary demotes outside pause); the leader keeps leading and says so.
  *
  * @module
@@ -26,9 +26,17 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
   assert.deepEqual(guarantees({ synchronous_mode: " Quorum " }), ["synchronous_mode"]);
   // failsafe_mode (src/core/failsafe.ts) and strict sync mode (src/core/sync.ts) are implemented.
   assert.deepEqual(guarantees({ synchronous_mode_strict: true, failsafe_mode: "on" }), []);
-  assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), ["standby_cluster"]);
-  assert.deepEqual(guarantees({ standby_cluster: { restore_command: "cp /a/%f %p" } }), ["standby_cluster"]);
-  assert.deepEqual(guarantees({ standby_cluster: { host: "", primary_slot_name: "x" } }), []);
+  // standby_cluster is implemented (src/core/decide_standby.ts); a clone by create_replica_methods is not.
+  assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), []);
+  assert.deepEqual(guarantees({ standby_cluster: { restore_command: "cp /a/%f %p" } }), []);
+  assert.deepEqual(
+    guarantees({ standby_cluster: { host: "h", create_replica_methods: ["basebackup"] } }),
+    [],
+  );
+  assert.deepEqual(
+    guarantees({ standby_cluster: { host: "h", create_replica_methods: ["wal_e"] } }),
+    ["standby_cluster.create_replica_methods"],
+  );
   assert.deepEqual(
     guarantees({ synchronous_mode: false, synchronous_mode_strict: "off", failsafe_mode: false }),
     [],
@@ -56,19 +64,19 @@ Deno.test("decide() under synchronous_mode quorum: the healthiest replica does n
   assert.equal(off.error, undefined);
 });
 
-Deno.test("decide() under standby_cluster: the leader keeps leading and says why every cycle", () => {
-  const o = obs(PRIMARY, view());
-  const plain = decide(o, INITIAL_MEMORY, withConfig("pg1", {}));
+Deno.test("decide() under standby_cluster.create_replica_methods: the leader keeps leading and says why every cycle", () => {
+  const o = obs(pgState(), view());
+  const plain = decide(o, INITIAL_MEMORY, withConfig("pg1", { standby_cluster: { host: "10.1.0.1" } }));
   const d = decide(
     o,
     INITIAL_MEMORY,
-    withConfig("pg1", { standby_cluster: { host: "10.1.0.1", port: 5432 } }),
+    withConfig("pg1", { standby_cluster: { host: "10.1.0.1", create_replica_methods: ["wal_e"] } }),
   );
   assert.deepEqual(d.actions, plain.actions);
   assert.ok(types(d.actions).includes("renew_leader"));
   const still =
-    "still leading although the cluster's dynamic config sets standby_cluster, which hactl does not " +
-    "implement yet (releasing the key would only cause an outage)";
+    "still leading although the cluster's dynamic config sets standby_cluster.create_replica_methods, " +
+    "which hactl does not implement yet (releasing the key would only cause an outage)";
   assert.equal(d.reason, `${plain.reason}; ${still}`);
   assert.equal(d.error, still);
 });
