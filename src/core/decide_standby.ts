@@ -136,11 +136,14 @@ export function standbyStart(c: Cycle): Decision | null {
   const keep: Action[] = holdsLock ? [{ type: "renew_leader" }] : [];
   const rewound = obs.job?.kind === "rewind" ? obs.job : null;
   if (holdsLock && !obs.pg.standbySignal && rewound?.status !== "ok") {
-    if (rewound?.status === "failed") {
+    // A rewind that could not start (the remote primary did not answer, or is still in recovery) is tried again.
+    if (rewound?.status === "failed" && !rewound.retryable) {
       return noChange(
         mem,
-        `pg_rewind from the ${remote.name} failed (${rewound.error ?? "?"}); not starting postgres: ` +
-          "run 'hactl reinit' on another member or clone this one again",
+        `pg_rewind from the ${remote.name} failed (${
+          rewound.error ?? "?"
+        }); not starting postgres (the key ` +
+          "goes after primary_start_timeout; then 'hactl reinit' clones this member again)",
         keep,
       );
     }

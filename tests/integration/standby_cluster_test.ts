@@ -5,7 +5,9 @@
  * other member streams from it, and A's writes reach both. B's standby leader is then lost (agent and postmaster
  * killed): the other member takes the key as the new standby leader without a re-clone or a restart of its Postgres
  * (same postmaster start time), follows A, and never becomes writable; the lost member comes back and follows it.
- * Finally `hactl promote-cluster site-b` makes B writable with every row A had written.
+ * Then `hactl promote-cluster site-b` makes B writable with every row A had written. Finally site A, which took
+ * writes B never got, is made a standby cluster of B by `hactl demote-cluster site-a`: its leader keeps the key,
+ * runs pg_rewind from B's primary and streams from it, holding exactly B's rows.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -188,12 +190,50 @@ Deno.test({
       );
       const h = await readHealth(layout);
       assert.equal(h.view.members.find((m) => m.name === other.name)?.data.role, "primary");
+
+      // Site A comes back with writes site B never got; demote-cluster makes it a standby of B (pg_rewind).
+      await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(251, 260)`);
+      const tDemote = performance.now();
+      const demoted = await hactl([
+        "demote-cluster",
+        "-d",
+        etcdUrl,
+        "--force",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(other.pgPort),
+        "site-a",
+      ]);
+      assert.equal(demoted.code, 0, demoted.out);
+      assert.match(demoted.out, /cluster is successfully demoted/);
+      const demoteS = (performance.now() - tDemote) / 1000;
+      assert.equal(await inRecovery(primary), true, "site A's leader is a standby leader now");
+      await waitFor(
+        `${primary.name} streaming from site B`,
+        30_000,
+        async () => (await streamsFrom(primary)) === other.pgPort,
+      );
+      await withSql(other, (sql) => sql`INSERT INTO site_a VALUES (1001)`);
+      await waitFor(
+        `site A holding exactly site B's rows`,
+        20_000,
+        async () => (await count(primary)) === 252,
+      );
+      assert.match(
+        await Deno.readTextFile(primary.logPath),
+        /pg_rewind from/,
+        "site A's leader ran pg_rewind",
+      );
       // deno-lint-ignore no-console -- the figures of this run
       console.log(
         `standby cluster: formed in ${formedS.toFixed(1)} s; new standby leader ${
           takeoverS.toFixed(1)
         } s after ` +
-          `the loss (ttl ${TIMING.ttl}); promote-cluster ${promoteS.toFixed(1)} s`,
+          `the loss (ttl ${TIMING.ttl}); promote-cluster ${
+            promoteS.toFixed(1)
+          } s; demote-cluster of site A ` +
+          `(with pg_rewind) ${demoteS.toFixed(1)} s`,
       );
     } catch (err) {
       for (const m of b) {

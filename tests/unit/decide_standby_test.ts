@@ -151,6 +151,17 @@ Deno.test("decide() demotes a leading primary to the standby leader (demote-clus
   const d3 = decide(obs(stopped, view(), { job: rewound }), EMPTY_MEMORY_FOR_TESTS, sctx("pg1", withRewind));
   assert.deepEqual(types(d3.actions), ["renew_leader", "start_job"]);
   assert.equal(d3.reason, "starting as a standby leader because i had the session lock");
+  // A rewind that could not start is tried again; one that failed stops here, saying what to do.
+  const retry = { ...rewound, status: "failed" as const, error: "no route", retryable: true };
+  const d4 = decide(obs(stopped, view(), { job: retry }), EMPTY_MEMORY_FOR_TESTS, sctx("pg1", withRewind));
+  assert.deepEqual(d4.actions, d2.actions);
+  const failed = { ...rewound, status: "failed" as const, error: "pg_rewind: fatal" };
+  const d5 = decide(obs(stopped, view(), { job: failed }), EMPTY_MEMORY_FOR_TESTS, sctx("pg1", withRewind));
+  assert.deepEqual(d5.actions, [{ type: "renew_leader" }]);
+  assert.match(
+    d5.reason,
+    /pg_rewind from the remote primary 10\.0\.0\.9:5433 failed \(pg_rewind: fatal\); not starting/,
+  );
 });
 
 Deno.test("decide() demotes a primary without the key in a standby cluster", () => {
