@@ -17,7 +17,8 @@
  *
  * @module
  */
-import type { Action, ClusterView, Decision, Upstream } from "./types.ts";
+import type { Action, ClusterView, Decision, MemberRole, Upstream } from "./types.ts";
+import type { CallbackCall } from "./loop.ts";
 import type { StandbyClusterSettings } from "./standby_types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { upstreamFor } from "./topology.ts";
@@ -298,4 +299,23 @@ export function pausedStandbyLeader(c: Cycle): Decision | null {
   const actions: Action[] = [{ type: "renew_leader" }];
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
   return noChange(c.mem, `no action. I am (${c.ctx.name}), the standby leader with the lock`, actions);
+}
+
+/**
+ * The `on_role_change` callback of a standby cluster, as Patroni calls it: with `standby_leader` when this member
+ * becomes the standby leader (it takes the key without a Postgres job, so no job reports it), and with `replica`
+ * when a standby leader goes back to following another member. Null while a job runs (its own callback reports
+ * it) and before the first role is known.
+ */
+export function standbyRoleCallback(
+  lastRole: string | null,
+  role: MemberRole,
+  jobBusy: boolean,
+): CallbackCall | null {
+  if (jobBusy || lastRole === null || lastRole === role) return null;
+  if (role === "standby_leader") return { action: "on_role_change", role: "standby_leader" };
+  if (lastRole === "standby_leader" && role === "replica") {
+    return { action: "on_role_change", role: "replica" };
+  }
+  return null;
 }

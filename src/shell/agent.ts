@@ -27,6 +27,7 @@ import {
   waitDeadline,
 } from "../core/loop.ts";
 import { memberRecord, publishedShape, roleInCluster } from "../core/member.ts";
+import { standbyRoleCallback } from "../core/decide_standby.ts";
 import type { CallbackAction, CallbackRunner } from "../core/ports.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
 import { describeRoleChange, RoleChangeRecorder } from "../core/role_change.ts";
@@ -172,8 +173,11 @@ export class Agent {
     if (decision.error !== undefined) this.deps.log.error(decision.error);
     this.#guard(observation, decision, failedAt);
     if (publishesMember(observation, dcsFailed)) await this.#touchMember(observation);
+    const role = roleInCluster(observation, this.holdsLock(), this.dynamic.standbyCluster !== undefined);
+    const standbyCall = standbyRoleCallback(this.#callbackRole, role, this.#jobs.busy);
+    if (standbyCall) this.#callback(standbyCall.action, standbyCall.role);
     this.deps.log.cycle(decision.reason, {
-      role: roleInCluster(observation, this.holdsLock(), this.dynamic.standbyCluster !== undefined),
+      role,
       leader: observation.dcs.kind === "ok" ? observation.dcs.cluster.leader?.name ?? null : null,
       lsn: observation.pg.walPosition,
       actions: decision.actions.map((a) => a.type),

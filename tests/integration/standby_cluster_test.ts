@@ -153,6 +153,14 @@ Deno.test({
         async () => (await streamsFrom(other)) === primary.pgPort,
       );
       assert.equal(await startedAt(other), before, "no re-clone, not even a restart of its Postgres");
+      await waitFor(
+        `${other.name}'s on_role_change standby_leader callback`,
+        20_000,
+        async () =>
+          (await Deno.readTextFile(`${dir}/${other.name}.callbacks`).catch(() => "")).includes(
+            "on_role_change standby_leader site-b",
+          ),
+      );
       assert.equal(await inRecovery(other), true, "a standby leader is never writable");
       await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(101, 200)`);
       await waitFor(`200 rows on ${other.name}`, 20_000, async () => (await count(other)) === 200);

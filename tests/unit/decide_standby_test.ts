@@ -17,6 +17,7 @@ import {
 } from "../../src/core/types.ts";
 import { ctx, EMPTY, member, obs, peer, pgState, PRIMARY, types, view } from "../helpers/decide_inputs.ts";
 import { memberRecord } from "../../src/core/member.ts";
+import { standbyRoleCallback } from "../../src/core/decide_standby.ts";
 
 const SECTION = { host: "10.0.0.9", port: 5433, primarySlotName: "site_b", restoreCommand: "cp /a/%f %p" };
 const STANDBY: DynamicSettings = { ...DYNAMIC_DEFAULTS, standbyCluster: SECTION };
@@ -262,4 +263,23 @@ Deno.test("normalizeDynamic() reads standby_cluster only when it names host, por
   // create_replica_methods other than basebackup is not implemented: the member does not lead.
   const methods = normalizeDynamic({ standby_cluster: { host: "h", create_replica_methods: ["wal_e"] } });
   assert.deepEqual(methods.settings.unsupportedGuarantees, ["standby_cluster.create_replica_methods"]);
+});
+
+Deno.test("standbyRoleCallback() reports on_role_change standby_leader when a member takes the key, replica when it loses it", () => {
+  assert.deepEqual(standbyRoleCallback("replica", "standby_leader", false), {
+    action: "on_role_change",
+    role: "standby_leader",
+  });
+  assert.deepEqual(standbyRoleCallback("standby_leader", "replica", false), {
+    action: "on_role_change",
+    role: "replica",
+  });
+  assert.equal(standbyRoleCallback("standby_leader", "standby_leader", false), null);
+  assert.equal(
+    standbyRoleCallback("replica", "standby_leader", true),
+    null,
+    "a job reports its own callback",
+  );
+  assert.equal(standbyRoleCallback(null, "standby_leader", false), null, "no role reported yet");
+  assert.equal(standbyRoleCallback("replica", "primary", false), null, "a promotion reports itself");
 });
