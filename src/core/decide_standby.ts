@@ -170,7 +170,8 @@ export function decideStandbyRunning(c: Cycle): Decision | null {
   const sc = standbySection(c.ctx);
   if (!sc) return null;
   const { obs, ctx, view, holdsLock } = c;
-  const restart = restartStep(obs.restart, obs.pg, "replica", obs.wallNow, ctx.dynamic.loopWait);
+  const role = holdsLock ? "standby_leader" : "replica";
+  const restart = restartStep(obs.restart, obs.pg, role, obs.wallNow, ctx.dynamic.loopWait);
   if (restart.kind === "restart" && obs.pg.role === "replica") {
     const d = planRestart({ ...c, holdsLock: false }, restart.reason);
     const upstream = standbyUpstreamFor(view, ctx, sc);

@@ -283,3 +283,20 @@ Deno.test("standbyRoleCallback() reports on_role_change standby_leader when a me
   assert.equal(standbyRoleCallback(null, "standby_leader", false), null, "no role reported yet");
   assert.equal(standbyRoleCallback("replica", "primary", false), null, "a promotion reports itself");
 });
+
+Deno.test("decide() runs a restart scheduled for the standby_leader role on the standby leader, as a replica of the remote primary", () => {
+  const restart = {
+    at: Date.UTC(2026, 10, 26, 11, 59, 59),
+    schedule: "2026-11-26T11:59:59+00:00",
+    postmasterStartTime: null,
+    conditions: { role: "standby_leader" as const },
+  };
+  const d = decide(obs(pgState(), standbyView(), { restart }), EMPTY_MEMORY_FOR_TESTS, sctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "renew_leader" }, {
+    type: "start_job",
+    job: { kind: "restart", role: "replica", upstream: REMOTE },
+  }]);
+  // On another member the role does not match: dropped.
+  const d2 = decide(obs(pgState(), standbyView(), { restart }), EMPTY_MEMORY_FOR_TESTS, sctx("pg2"));
+  assert.equal(types(d2.actions)[0], "drop_restart");
+});
