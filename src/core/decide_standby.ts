@@ -5,7 +5,8 @@
  * `archive_cleanup_command`, `recovery_min_apply_delay`), and it never promotes while the section is present; the
  * other members follow the standby leader (with the section's WAL archive commands). Without a standby leader the
  * healthiest replica takes the key and becomes the new one (no promotion, no timeline change); meanwhile the others
- * follow the remote primary. A primary in a standby cluster is demoted: the leader's clean shutdown keeps the key
+ * follow the remote primary. A switchover or failover hands the key to its candidate the same way (the standby
+ * leader stops cleanly and releases the key; the candidate takes it). A primary in a standby cluster is demoted: the leader's clean shutdown keeps the key
  * and restarts it as the standby leader, after pg_rewind from the remote primary (Patroni's `demote-cluster`).
  * Removing the section is `promote-cluster`: the standby leader, holding the key with a Postgres in recovery, is
  * promoted by the ordinary leader rule (src/core/decide_leader.ts).
@@ -26,6 +27,7 @@ import { isNoFailover, isValidSysid } from "./member_state.ts";
 import { memberSlotsWanted } from "./topology.ts";
 import { slotSyncFields } from "./slot_rules.ts";
 import { healthiestVerdict } from "./leader_race.ts";
+import { leaderStep, raceStep } from "./switchover.ts";
 import { restartStep } from "./restart.ts";
 import { planRestart } from "./decide_in_place.ts";
 import { decideAsReplica, startAsReplica } from "./decide_replica.ts";
@@ -218,12 +220,24 @@ function standbyLeader(c: Cycle, sc: StandbyClusterSettings): Decision {
   if (pg.sysid && !isValidSysid(view.initialize)) actions.push({ type: "write_initialize", sysid: pg.sysid });
   if (!view.config) actions.push({ type: "write_config", value: ctx.bootstrapDcs });
   if (pg.walPosition !== null) actions.push({ type: "write_status", optime: pg.walPosition });
+  const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait, {
+    peers: obs.peers,
+    position: pg.walPosition,
+    timeline: pg.timeline,
+    maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover,
+  });
+  if (step.kind === "handover") {
+    // As a primary's switchover: a clean stop in the background, then `handoverShutdown` releases the key and the
+    // candidate takes it as the new standby leader.
+    actions.push({ type: "start_job", job: { kind: "demote" } });
+    return noChange({ ...mem, handover: true }, step.reason, actions);
+  }
   let reason = `no action. I am (${ctx.name}), the standby leader with the lock`;
   if (ctx.tags.nostream !== true) actions.push({ type: "follow", upstream: remoteUpstream(sc) });
-  if (view.failover) {
-    actions.push({ type: "clear_failover", modRevision: view.failover.modRevision });
-    reason +=
-      "; cleared the failover key: a switchover inside a standby cluster is not supported by hactl yet";
+  if (step.kind === "wait") reason += `; ${step.reason}`;
+  if (step.kind === "clear") {
+    actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
+    reason += `; cleared the failover key: ${step.reason}`;
   }
   if (ctx.dynamic.useSlots) {
     const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
@@ -251,15 +265,36 @@ function standbyRace(c: Cycle, sc: StandbyClusterSettings): Decision {
   }
   const remote = remoteUpstream(sc);
   const follow: Action[] = ctx.tags.nostream === true ? [] : [{ type: "follow", upstream: remote }];
-  const veto = obs.watchdogUnusable !== undefined
+  const unusable = obs.watchdogUnusable !== undefined
     ? `the watchdog is required but not usable: ${obs.watchdogUnusable}`
     : obs.fenceUnusable !== undefined
     ? `the fencing supervisor is not usable: ${obs.fenceUnusable}`
-    : healthiestVerdict(
-      obs,
-      { ...ctx, dynamic: { ...ctx.dynamic, checkTimeline: false } },
-      viewWithoutFailover(view),
+    : null;
+  // A switchover or failover naming a candidate: it takes the key, the others wait for it (switchover.ts).
+  const step = unusable !== null ? { kind: "none" as const } : raceStep(
+    view,
+    ctx.name,
+    obs.peers,
+    { nofailover: isNoFailover(ctx.tags), position: obs.pg.walPosition, timeline: obs.pg.timeline },
+    { maximumLagOnFailover: ctx.dynamic.maximumLagOnFailover, checkTimeline: false },
+  );
+  if (step.kind === "defer") return noChange(mem, step.reason, follow);
+  if (step.kind === "refuse" || step.kind === "take") {
+    const clear: Action = { type: "clear_failover", modRevision: view.failover!.modRevision };
+    if (step.kind === "refuse") {
+      return noChange(mem, `not taking the leader key: ${step.reason}; cleared the failover key`, [
+        clear,
+        ...follow,
+      ]);
+    }
+    return noChange(
+      { ...mem, isLeader: true },
+      `promoted self to a standby leader by acquiring session lock: ${step.reason}`,
+      [{ type: "acquire_leader" }, ...follow, clear],
     );
+  }
+  const noTimeline = { ...ctx, dynamic: { ...ctx.dynamic, checkTimeline: false } };
+  const veto = unusable ?? healthiestVerdict(obs, noTimeline, view);
   if (veto !== null) {
     return noChange(
       mem,
@@ -267,16 +302,14 @@ function standbyRace(c: Cycle, sc: StandbyClusterSettings): Decision {
       follow,
     );
   }
-  return noChange({ ...mem, isLeader: true }, "promoted self to a standby leader by acquiring session lock", [
-    { type: "acquire_leader" },
-    ...follow,
-  ]);
-}
-
-/** The view without a `failover` key: a switchover inside a standby cluster is not supported, so it does not steer. */
-function viewWithoutFailover(view: ClusterView): ClusterView {
-  const { failover: _, ...rest } = view;
-  return { ...rest, failover: null } as ClusterView;
+  const actions: Action[] = [{ type: "acquire_leader" }, ...follow];
+  // A switchover without a named candidate is over once someone takes the lock.
+  if (view.failover) actions.push({ type: "clear_failover", modRevision: view.failover.modRevision });
+  return noChange(
+    { ...mem, isLeader: true },
+    "promoted self to a standby leader by acquiring session lock",
+    actions,
+  );
 }
 
 /** A reload asked for, with the role and upstream of a standby cluster (a standby leader reloads as a replica). */

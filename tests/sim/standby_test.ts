@@ -98,3 +98,23 @@ Deno.test("sim: removing standby_cluster (promote-cluster) promotes the standby 
     if (m.name !== leader) assert.equal(m.pg.streamSource(), sim.member(leader).pg);
   }
 });
+
+Deno.test("sim: a switchover inside a standby cluster hands the key to the candidate, nobody promotes", async () => {
+  const { sim, remote } = await standbySite(17);
+  await runChecked(sim, 90_000);
+  const first = assertFollowing(sim, remote);
+  const candidate = sim.members.find((m) => m.name !== first)!.name;
+  sim.at(95_000, () => sim.requestFailover({ leader: first, member: candidate }));
+  await runChecked(sim, 200_000);
+  assert.equal(sim.leaderKey(), candidate, sim.traceTail(40).join("\n"));
+  assertFollowing(sim, remote);
+  assert.ok(sim.member(first).pg.running, "the former standby leader runs again, following the candidate");
+  assert.deepEqual(sim.world.promotions, [], "nobody promoted");
+  assert.ok(
+    sim.trace.some((l) =>
+      l.member === candidate && /standby leader by acquiring session lock: I am the candidate/.test(l.text)
+    ),
+    sim.traceTail(40).join("\n"),
+  );
+  assert.ok(sim.trace.some((l) => l.member === first && /switching over to/.test(l.text)));
+});

@@ -18,6 +18,7 @@ import {
 import { ctx, EMPTY, member, obs, peer, pgState, PRIMARY, types, view } from "../helpers/decide_inputs.ts";
 import { memberRecord } from "../../src/core/member.ts";
 import { standbyRoleCallback } from "../../src/core/decide_standby.ts";
+import { peersToAsk } from "../../src/core/loop.ts";
 
 const SECTION = { host: "10.0.0.9", port: 5433, primarySlotName: "site_b", restoreCommand: "cp /a/%f %p" };
 const STANDBY: DynamicSettings = { ...DYNAMIC_DEFAULTS, standbyCluster: SECTION };
@@ -205,12 +206,31 @@ Deno.test("decide() in pause keeps the standby leader's key", () => {
   assert.equal(d.reason, "PAUSE: no action. I am (pg1), the standby leader with the lock");
 });
 
-Deno.test("decide() clears a failover key in a standby cluster, saying a switchover there is not supported", () => {
-  const f = view({ failover: { leader: "pg1", member: "pg2", modRevision: "30" } as never });
-  const d = decide(obs(pgState(), f), EMPTY_MEMORY_FOR_TESTS, sctx("pg1"));
-  assert.ok(types(d.actions).includes("clear_failover"));
-  assert.ok(!types(d.actions).includes("start_job"));
-  assert.match(d.reason, /not supported by hactl yet/);
+Deno.test("decide() hands a standby cluster over to a switchover's candidate: clean stop, then it takes the key", () => {
+  const f = { leader: "pg1", member: "pg2", modRevision: "30" } as never;
+  const peers = [peer("pg2", 5000, { replicationState: "streaming" }), peer("pg3", 5000)];
+  const d = decide(obs(pgState(), view({ failover: f }), { peers }), EMPTY_MEMORY_FOR_TESTS, sctx("pg1"));
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "start_job"]);
+  assert.deepEqual(d.actions.at(-1), { type: "start_job", job: { kind: "demote" } });
+  assert.equal(d.memory.handover, true);
+  assert.match(d.reason, /switching over to 'pg2'/);
+  // The key released: the candidate takes it without promoting and follows the remote primary.
+  const race = view({ leader: null, failover: f });
+  const d2 = decide(
+    obs(pgState(), race, { peers: [peer("pg3", 5000)] }),
+    EMPTY_MEMORY_FOR_TESTS,
+    sctx("pg2"),
+  );
+  assert.deepEqual(d2.actions, [{ type: "acquire_leader" }, { type: "follow", upstream: REMOTE }, {
+    type: "clear_failover",
+    modRevision: "30",
+  }]);
+  assert.match(d2.reason, /promoted self to a standby leader by acquiring session lock: I am the candidate/);
+  // Another member waits for the candidate.
+  const peers3 = [peer("pg2", 5000, { replicationState: "streaming" })];
+  const d3 = decide(obs(pgState(), race, { peers: peers3 }), EMPTY_MEMORY_FOR_TESTS, sctx("pg3"));
+  assert.deepEqual(types(d3.actions), ["follow"]);
+  assert.match(d3.reason, /waiting for candidate 'pg2'/);
 });
 
 Deno.test("the standby leader publishes the role standby_leader; a reload keeps it following the remote primary", () => {
@@ -299,4 +319,13 @@ Deno.test("decide() runs a restart scheduled for the standby_leader role on the 
   // On another member the role does not match: dropped.
   const d2 = decide(obs(pgState(), standbyView(), { restart }), EMPTY_MEMORY_FOR_TESTS, sctx("pg2"));
   assert.equal(types(d2.actions)[0], "drop_restart");
+});
+
+Deno.test("peersToAsk(): the standby leader asks a switchover's candidate, as a primary leader does", () => {
+  const f = view({ failover: { leader: "pg1", member: "pg2", modRevision: "30" } as never });
+  const dcs = { kind: "ok" as const, cluster: f };
+  assert.deepEqual(peersToAsk(dcs, pgState(), false, "pg1", { standbyCluster: true }), [
+    { name: "pg2", apiUrl: "http://127.0.0.1:8009/patroni" },
+  ]);
+  assert.equal(peersToAsk(dcs, pgState(), false, "pg1"), null, "a replica leading outside a standby cluster");
 });
