@@ -70,6 +70,14 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: async (args, env) => (await import("./cli/edit_config.ts")).run(args, env),
     summary: "change the dynamic configuration (diff, confirmation, CAS write)",
   },
+  "demote-cluster": {
+    run: async (args, env) => (await import("./cli/cluster_role.ts")).run("demote", args, env),
+    summary: "make the cluster a standby cluster of a remote primary",
+  },
+  "promote-cluster": {
+    run: async (args, env) => (await import("./cli/cluster_role.ts")).run("promote", args, env),
+    summary: "make a standby cluster run standalone (its standby leader is promoted)",
+  },
   remove: {
     run: async (args, env) => (await import("./cli/remove.ts")).run(args, env),
     summary: "remove a cluster's keys from etcd (asks three times)",

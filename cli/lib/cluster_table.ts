@@ -115,7 +115,7 @@ function asLsn(value: unknown): number | null {
 
 function memberRole(view: ClusterView, member: Member, leaderName: string | null): ClusterRole {
   if (member.name === leaderName) {
-    // A leader whose Postgres is a primary (every hactl leader: hactl runs no standby leader) is the leader.
+    // A leader whose Postgres is a primary is the leader, also in a standby cluster being demoted.
     const primary = member.data.role === "primary" || member.data.role === "master";
     return (isStandbyCluster(view) && !primary) || member.data.role === "standby_leader"
       ? "standby_leader"

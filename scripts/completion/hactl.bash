@@ -15,7 +15,7 @@ _hactl() {
     if [[ "$cur" == -* ]]; then
       mapfile -t COMPREPLY < <(compgen -W "--help --version --config-file --dcs-url --insecure --patroni-compat" -- "$cur")
     else
-      mapfile -t COMPREPLY < <(compgen -W "agent list topology switchover failover reinit restart reload flush pause resume show-config history edit-config remove query dsn validate-config version fence-supervisor" -- "$cur")
+      mapfile -t COMPREPLY < <(compgen -W "agent list topology switchover failover reinit restart reload flush pause resume show-config history edit-config demote-cluster promote-cluster remove query dsn validate-config version fence-supervisor" -- "$cur")
     fi
     return 0
   fi
@@ -34,6 +34,8 @@ _hactl() {
     show-config) opts="--config-file --dcs-url --insecure --patroni-compat --help" ;;
     history) opts="--config-file --dcs-url --insecure --patroni-compat --format --help" ;;
     edit-config) opts="--replace --config-file --dcs-url --insecure --patroni-compat --set --pg --apply --quiet --force --help" ;;
+    demote-cluster) opts="--config-file --dcs-url --insecure --patroni-compat --host --port --restore-command --primary-slot-name --force --help" ;;
+    promote-cluster) opts="--config-file --dcs-url --insecure --patroni-compat --force --help" ;;
     remove) opts="--config-file --dcs-url --insecure --patroni-compat --format --help" ;;
     query) opts="--config-file --dcs-url --insecure --patroni-compat --command --file --role --member --username --password --dbname --format --delimiter --watch --help" ;;
     dsn) opts="--config-file --dcs-url --insecure --patroni-compat --role --member --help" ;;

@@ -268,7 +268,8 @@ export function healthCheckCode(
     standbyLeader = role === "standby_leader" ? 200 : 503;
   } else if (holdsLeaderLock(snapshot, now)) {
     leader = 200;
-    // hactl runs no standby leader: whatever `standby_cluster` says, a primary that holds the lock is the primary.
+    // The key holder of a standby cluster in recovery is the standby leader; a primary holding the key (a cluster
+    // being demoted) still answers as the primary until it has stopped.
     if (isStandbyCluster(cluster) && role !== "primary") {
       replica = 503;
       standbyLeader = role === "replica" || role === "standby_leader" ? 200 : 503;

@@ -91,7 +91,7 @@ const METRICS: readonly MetricDef[] = [
     name: "patroni_standby_leader",
     type: "gauge",
     help: "Value is 1 if this node is the standby_leader, 0 otherwise.",
-    value: () => 0,
+    value: ({ s, isLeader }) => b(isLeader && s.role === "standby_leader"),
   },
   {
     name: "patroni_replica",

@@ -59,7 +59,7 @@ const OPTIONAL_MEMBER_FIELDS = [
 function memberRole(member: Member, view: ClusterView, leaderName: string | null): string {
   const mode = synchronousMode(view);
   if (member.name === leaderName) {
-    // A leader whose Postgres is a primary (every hactl leader: hactl runs no standby leader) is the leader.
+    // A leader whose Postgres is a primary is the leader, also in a standby cluster being demoted.
     const primary = member.data.role === "primary" || member.data.role === "master";
     return isStandbyCluster(view) && !primary ? "standby_leader" : "leader";
   }

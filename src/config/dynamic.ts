@@ -14,6 +14,7 @@ import type { DynamicSettings } from "../core/types.ts";
 import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
+import { readStandbyCluster } from "./standby_section.ts";
 import { readIgnoreSlots, readPermanentSlots, type SlotSettingsPart } from "../core/slot_rules.ts";
 
 /**
@@ -389,6 +390,11 @@ export function normalizeDynamic(
       ...(pgHba !== undefined ? { pgHba } : {}),
       ...readSync(r, doc),
       ...readSlots(r, doc),
+      // A section that asks for what hactl cannot do yet is not in force at all (the cluster is not led
+      // while it stands, and its leader stays what it was), rather than half applied.
+      ...(keys.guarantees.some((g) => g.startsWith("standby_cluster"))
+        ? {}
+        : readStandbyCluster(doc, r.warn)),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

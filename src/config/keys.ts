@@ -430,16 +430,18 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   notYet(dynamic("postgresql.pg_ctl_timeout", "60"), "default", {
     note: "set postgresql.pg_ctl_timeout in the local file instead",
   }),
-  notYet(dynamic("standby_cluster", ""), "no standby", { guarantee: true }),
-  ...[
-    "host",
-    "port",
-    "primary_slot_name",
-    "create_replica_methods",
-    "restore_command",
-    "archive_cleanup_command",
-    "recovery_min_apply_delay",
-  ].map((k) => notYet(dynamic(`standby_cluster.${k}`, ""), "empty")),
+  dynamic("standby_cluster", "", {
+    note: "with host, port or restore_command: a standby cluster (its leader follows the remote primary)",
+  }),
+  dynamic("standby_cluster.host", "", { note: "the remote primary to clone from and stream from" }),
+  dynamic("standby_cluster.port", "5432"),
+  dynamic("standby_cluster.primary_slot_name", "", {
+    note: "the standby leader's slot on the remote primary",
+  }),
+  notYet(dynamic("standby_cluster.create_replica_methods", ""), "basebackup", { guarantee: true }),
+  ...["restore_command", "archive_cleanup_command", "recovery_min_apply_delay"].map((k) =>
+    dynamic(`standby_cluster.${k}`, "", { note: "written for the standby leader" })
+  ),
   ...[
     ["slots", "permanent physical slots, kept on the primary and on replicas"],
     ["permanent_slots", "older name of slots"],

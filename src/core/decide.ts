@@ -48,6 +48,7 @@ import { withLeaseMove } from "./lease_ttl.ts";
 import { finalPositionWait } from "./handover_wait.ts";
 import { withHistoryBeforeRelease } from "./history_on_release.ts";
 import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
+import { decideStandbyRunning, standbyStart, standbyWithoutData } from "./decide_standby.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -67,8 +68,9 @@ const RULES: readonly Rule[] = [
   reinitRequested,
   (c) => c.obs.job?.kind === "bootstrap" ? decideAfterBootstrap(c) : null,
   dataDirInaccessible,
-  (c) => c.obs.pg.dataDir === "empty" ? decideWithoutData(c) : null,
+  (c) => c.obs.pg.dataDir === "empty" ? standbyWithoutData(c) ?? decideWithoutData(c) : null,
   foreignSystemId,
+  standbyStart,
   (c) => c.obs.pg.running ? null : c.holdsLock ? startAsLeader(c) : startAsReplica(c),
   notAcceptingConnections,
 ];
@@ -109,7 +111,7 @@ function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision
 /** The cycle's inputs, with the memory updated for this view (leadership, primary down since, members seen). */
 function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: ClusterView): Cycle {
   const holdsLock = view.leader?.name === ctx.name;
-  const downSince = primaryDownSince(obs, memory, holdsLock);
+  const downSince = primaryDownSince(obs, memory, holdsLock, ctx.dynamic.standbyCluster !== undefined);
   const mem: Memory = {
     ...memory,
     isLeader: holdsLock,
@@ -127,9 +129,17 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
   return { obs, mem, ctx, view, holdsLock };
 }
 
-/** When this leader's Postgres went down, carried while it stays down; null when it is up or we do not lead. */
-function primaryDownSince(obs: Observation, memory: Memory, holdsLock: boolean): number | null {
-  const up = obs.pg.running && obs.pg.queryable && obs.pg.role === "primary";
+/**
+ * When this leader's Postgres went down, carried while it stays down; null when it is up or we do not lead. In a
+ * standby cluster the leader's Postgres is up in recovery (the standby leader).
+ */
+function primaryDownSince(
+  obs: Observation,
+  memory: Memory,
+  holdsLock: boolean,
+  standby: boolean,
+): number | null {
+  const up = obs.pg.running && obs.pg.queryable && (obs.pg.role === "primary" || standby);
   if (!holdsLock || up || obs.pg.dataDir !== "initialized") return null;
   return memory.primaryDownSince ?? obs.now;
 }
@@ -178,6 +188,8 @@ function notAcceptingConnections({ obs, mem, view, holdsLock }: Cycle): Decision
  * (another's key), with a dropped restart noted and a pending reload appended.
  */
 function decideRunning(c: Cycle): Decision {
+  const standby = decideStandbyRunning(c);
+  if (standby !== null) return standby;
   const { obs, ctx, view, holdsLock } = c;
   const pg = obs.pg;
   const restart = restartStep(

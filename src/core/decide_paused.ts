@@ -14,6 +14,7 @@ import { isValidSysid } from "./member_state.ts";
 import { upstreamFor } from "./topology.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
 import { leaderSyncStep } from "./sync_plan.ts";
+import { pausedStandbyLeader } from "./decide_standby.ts";
 
 /** One cycle's decision in maintenance mode (the caller prefixes its reason with `PAUSE: `). */
 export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): Decision {
@@ -35,7 +36,7 @@ export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): 
   if (obs.restart?.at === null && (restartable || stoppedReplica) && pg.dataDir === "initialized") {
     return planRestart(c, "restarting postgres on request");
   }
-  return withReload(c, decidePausedRest(c));
+  return withReload(c, pausedStandbyLeader(c) ?? decidePausedRest(c));
 }
 
 function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {

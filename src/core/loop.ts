@@ -85,15 +85,17 @@ export interface PeersToAskOptions {
    * primary kept by failsafe rounds whose member key has expired still vetoes a race it would not see otherwise.
    */
   failsafe?: Record<string, string> | null;
+  /** A standby cluster: its leader (a standby leader, in recovery) asks the candidates of a hand-over too. */
+  standbyCluster?: boolean;
 }
 
 /**
  * The members whose `GET /patroni` this cycle needs, or null when none are to be asked:
  * - a leader race (etcd names no leader, this member is a running replica with no job in flight): every other
  *   member with an API, those of the previous view included;
- * - a leader whose `failover` key asks for a hand-over (running primary, no job in flight): the named candidate
- *   (and the voters its `sync` key names), or every other member for a switchover without one, so that it checks
- *   them before it demotes (not before a scheduled switchover is due).
+ * - a leader whose `failover` key asks for a hand-over (running primary, or standby leader, no job in flight): the
+ *   named candidate (and the voters its `sync` key names), or every other member for a switchover without one, so
+ *   that it checks them before it demotes (not before a scheduled switchover is due).
  */
 export function peersToAsk(
   dcs: DcsObservation,
@@ -109,7 +111,8 @@ export function peersToAsk(
       name: m.name,
       apiUrl: m.data.api_url,
     }));
-  if (view.leader?.name === me && pg.role === "primary" && view.failover) {
+  const leads = pg.role === "primary" || (opts.standbyCluster === true && pg.role === "replica");
+  if (view.leader?.name === me && leads && view.failover) {
     const f = view.failover;
     if (!f.leader && !f.member) return null;
     const at = f.scheduledAt ? Date.parse(f.scheduledAt) : NaN;

@@ -8,7 +8,7 @@
  */
 import { memberRole, postgresStateName } from "./decide.ts";
 import { PATRONI_COMPATIBLE_VERSION } from "./version.ts";
-import type { MemberRecord, Observation, PgObservation, Tags } from "./types.ts";
+import type { MemberRecord, MemberRole, Observation, PgObservation, Tags } from "./types.ts";
 
 /** What the member key is built from. */
 export interface MemberInput {
@@ -22,6 +22,8 @@ export interface MemberInput {
   /** `scheduled_restart` as published, or null. */
   scheduledRestart: Record<string, unknown> | null;
   paused: boolean;
+  /** A standby cluster: the key holder whose Postgres is in recovery publishes the role `standby_leader`. */
+  standbyCluster?: boolean;
 }
 
 /** The value of `members/<name>`: connection URLs, state, role, WAL positions, tags, pending and scheduled restarts. */
@@ -31,7 +33,7 @@ export function memberRecord(i: MemberInput): MemberRecord {
     conn_url: i.connUrl,
     api_url: i.apiUrl,
     state: postgresStateName({ ...i.obs, pg }),
-    role: memberRole({ ...i.obs, pg }, i.holdsLock),
+    role: publishedRole(i),
     version: PATRONI_COMPATIBLE_VERSION,
   };
   if (pg.running && pg.walPosition !== null) record.xlog_location = pg.walPosition;
@@ -74,4 +76,14 @@ export function publishedTags(tags: Tags): Tags {
 export function publishedShape(pg: PgObservation): string {
   return [pg.dataDir, pg.running, pg.queryable, pg.role, pg.timeline, pg.replicationState, pg.pendingRestart]
     .join("|");
+}
+
+/** Postgres' role, or `standby_leader` for the key holder of a standby cluster whose Postgres is in recovery. */
+export function roleInCluster(obs: Observation, holdsLock: boolean, standbyCluster: boolean): MemberRole {
+  const role = memberRole(obs, holdsLock);
+  return standbyCluster && holdsLock && role === "replica" ? "standby_leader" : role;
+}
+
+function publishedRole(i: MemberInput): string {
+  return roleInCluster({ ...i.obs, pg: i.pg }, i.holdsLock, i.standbyCluster === true);
 }

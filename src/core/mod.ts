@@ -23,5 +23,6 @@ export * from "./settings.ts";
 export * from "./slot_rules.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
 export type * from "./types.ts";
+export type * from "./standby_types.ts";
 export { guardVerdicts } from "./guards.ts";
 export type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "./requests.ts";

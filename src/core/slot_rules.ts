@@ -60,6 +60,8 @@ export interface SlotSyncFields {
   ignore?: IgnoreSlotMatcher[];
   /** `replica`: `slots` are kept where they exist but not created; permanent ones are advanced. Default `primary`. */
   role?: "primary" | "replica";
+  /** `primary` slots on a server in recovery: the standby leader of a standby cluster keeps its members' slots. */
+  inRecovery?: true;
 }
 
 /** One change to the slots of a server. */

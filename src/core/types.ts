@@ -9,6 +9,8 @@ import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
+import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
+export type { Upstream } from "./standby_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -330,7 +332,8 @@ export type DcsObservation =
   | { kind: "unreachable"; since: number; error: string };
 
 /** Dynamic settings after validation and timing-rule adjustment. */
-export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart {
+export interface DynamicSettings
+  extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart, StandbyClusterPart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;
@@ -464,12 +467,6 @@ export const INITIAL_MEMORY: Memory = {
   membersSeen: {},
   rewindFailed: false,
 };
-
-/** Where a replica streams from: a member's name and its `conn_url`. */
-export interface Upstream {
-  name: string;
-  connUrl: string;
-}
 
 /**
  * Effects, in execution order. The executor stops at the first failed action.

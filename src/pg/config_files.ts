@@ -100,13 +100,36 @@ export async function renderConf(
     }
     recovery = { recovery_target_timeline: "latest" };
     if (upstream && upstream.name !== inst.config.name) {
-      await writePgpass(inst, upstream);
-      recovery["primary_conninfo"] = replicationConninfoFor(inst, upstream);
-      if (inst.useSlots()) recovery["primary_slot_name"] = slotNameFor(inst.config.name);
+      if (upstream.connUrl !== "") {
+        await writePgpass(inst, upstream);
+        recovery["primary_conninfo"] = replicationConninfoFor(inst, upstream);
+      }
+      const slot = primarySlotFor(inst, upstream);
+      if (slot !== "") recovery["primary_slot_name"] = slot;
+      Object.assign(recovery, standbyRecoverySettings(upstream));
     }
   }
   const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
   return { text: buildPostgresqlConf({ params, includeBase, recovery }), params };
+}
+
+/**
+ * The `primary_slot_name` for streaming from `upstream`: the standby_cluster's slot on a remote primary (none when it
+ * names none), else this member's slot when slots are used, else none.
+ */
+export function primarySlotFor(inst: PgInstance, upstream: Upstream): string {
+  if (upstream.recovery?.remote) return upstream.recovery.primarySlotName ?? "";
+  return inst.useSlots() ? slotNameFor(inst.config.name) : "";
+}
+
+/** The recovery settings a standby cluster adds (restore_command, archive_cleanup_command, the apply delay). */
+export function standbyRecoverySettings(upstream: Upstream): Record<string, string> {
+  const r = upstream.recovery;
+  const out: Record<string, string> = {};
+  if (r?.restoreCommand) out["restore_command"] = r.restoreCommand;
+  if (r?.archiveCleanupCommand) out["archive_cleanup_command"] = r.archiveCleanupCommand;
+  if (r?.remote && r.recoveryMinApplyDelay) out["recovery_min_apply_delay"] = r.recoveryMinApplyDelay;
+  return out;
 }
 
 /** The `primary_conninfo` (and pg_basebackup conninfo) for streaming from `upstream` as the replication user. */

@@ -8,10 +8,9 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { slotNameFor } from "../core/ports.ts";
 import type { Upstream } from "../core/types.ts";
 import { buildHba, chooseHba } from "./conf.ts";
-import { renderConf, replicationConninfoFor } from "./config_files.ts";
+import { primarySlotFor, renderConf, replicationConninfoFor } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { exists, postmasterPid, runChecked, writeIfChanged } from "./process.ts";
 
@@ -30,8 +29,8 @@ export async function followUpstream(inst: PgInstance, upstream: Upstream): Prom
   );
   let liveDiffers = false;
   if (!fileChanged) {
-    const wanted = replicationConninfoFor(inst, upstream);
-    const slot = inst.useSlots() ? slotNameFor(inst.config.name) : "";
+    const wanted = upstream.connUrl === "" ? "" : replicationConninfoFor(inst, upstream);
+    const slot = primarySlotFor(inst, upstream);
     try {
       const rows = await inst.sql.query((sql) =>
         sql`SELECT current_setting('primary_conninfo') AS c, current_setting('primary_slot_name') AS s`

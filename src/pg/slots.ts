@@ -54,7 +54,7 @@ export async function syncSlots(
             WHERE NOT s.temporary), '[]'::json) AS slots`
   );
   const replica = fields.role === "replica";
-  if (rows[0]!["r"] !== replica) return;
+  if (rows[0]!["r"] !== (replica || fields.inRecovery === true)) return;
   const existing = (rows[0]!["slots"] as SlotRow[]).map(slotFromRow);
   for (const op of planSlotSync(existing, names, fields, inst.config.name)) await applySlotOp(inst, op);
 }

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { decide, type HaContext, memberRole, postgresStateName } from "../core/decide.ts";
+import { decide, type HaContext, postgresStateName } from "../core/decide.ts";
 import { guardVerdicts } from "../core/guards.ts";
 import {
   adoptionCallback,
@@ -26,7 +26,8 @@ import {
   rerunAtOnce,
   waitDeadline,
 } from "../core/loop.ts";
-import { memberRecord, publishedShape } from "../core/member.ts";
+import { memberRecord, publishedShape, roleInCluster } from "../core/member.ts";
+import { standbyRoleCallback } from "../core/decide_standby.ts";
 import type { CallbackAction, CallbackRunner } from "../core/ports.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
 import { describeRoleChange, RoleChangeRecorder } from "../core/role_change.ts";
@@ -172,8 +173,11 @@ export class Agent {
     if (decision.error !== undefined) this.deps.log.error(decision.error);
     this.#guard(observation, decision, failedAt);
     if (publishesMember(observation, dcsFailed)) await this.#touchMember(observation);
+    const role = roleInCluster(observation, this.holdsLock(), this.dynamic.standbyCluster !== undefined);
+    const standbyCall = standbyRoleCallback(this.#callbackRole, role, this.#jobs.busy);
+    if (standbyCall) this.#callback(standbyCall.action, standbyCall.role);
     this.deps.log.cycle(decision.reason, {
-      role: memberRole(observation, this.holdsLock()),
+      role,
       leader: observation.dcs.kind === "ok" ? observation.dcs.cluster.leader?.name ?? null : null,
       lsn: observation.pg.walPosition,
       actions: decision.actions.map((a) => a.type),
@@ -445,7 +449,7 @@ export class Agent {
       name,
       scope,
       state: postgresStateName(stateObs),
-      role: memberRole(stateObs, this.holdsLock()),
+      role: roleInCluster(stateObs, this.holdsLock(), this.dynamic.standbyCluster !== undefined),
       pg: observer.pg,
       pgObservedAt: observer.pgObservedAt,
       cluster: observer.view,
@@ -490,6 +494,7 @@ export class Agent {
       tags: this.#tags,
       scheduledRestart: this.scheduledRestart,
       paused: this.dynamic.pause,
+      standbyCluster: this.dynamic.standbyCluster !== undefined,
     });
     try {
       await this.deps.dcs.touchMember(record);

@@ -131,6 +131,7 @@ export class Observer {
       // Also with failsafe mode off: a primary kept by failsafe rounds that lost etcd (its member key gone) still
       // vetoes a race.
       failsafe: this.#view?.failsafe ?? null,
+      standbyCluster: this.#dynamic.standbyCluster !== undefined,
     });
     const peers = others ? await this.deps.peers.fetchStatuses(others, 2000) : null;
     // The leader's timeline history, only when this member may have left it (src/core/divergence.ts).

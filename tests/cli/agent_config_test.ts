@@ -47,6 +47,8 @@ async function agentWith(
     stderr: "piped",
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
     clearEnv: true,
+    // An agent that starts instead of refusing would run for good: the test fails (killed) instead of hanging.
+    signal: AbortSignal.timeout(60_000),
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stderr: dec.decode(out.stderr), stdout: dec.decode(out.stdout) };
@@ -76,9 +78,14 @@ const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promi
       key: /hactl\.yml: etcd3\.hosts: cannot resolve etcd host 'no-such-etcd\.invalid'/,
     },
     {
-      name: "standby_cluster, which hactl does not implement yet",
-      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    standby_cluster:\n      host: 10.0.0.9"),
-      key: /\/hactl\.yml: bootstrap\.dcs\.standby_cluster: not supported by hactl yet$/,
+      name: "standby_cluster.create_replica_methods, which hactl does not implement yet",
+      edit: (y) =>
+        y.replace(
+          "ttl: 30",
+          "ttl: 30\n    standby_cluster:\n      host: 10.0.0.9\n      create_replica_methods: [wal_e]",
+        ),
+      key:
+        /\/hactl\.yml: bootstrap\.dcs\.standby_cluster\.create_replica_methods: not supported by hactl yet$/,
     },
     {
       name: "unreadable data_dir",

@@ -38,7 +38,8 @@
  *
  * @module
  */
-import { PostgresError, type PostgresPort, slotNameFor } from "../../src/core/ports.ts";
+import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
+import { fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
 import {
   emptyPgObservation,
   formatLsn,
@@ -349,7 +350,7 @@ export class FakePostgres implements PostgresPort {
       wal: src.wal,
       standbySignal: true,
       conninfo: upstream.name !== this.name ? upstream.connUrl : null,
-      slotName: useSlots && upstream.name !== this.name ? slotNameFor(this.name) : null,
+      slotName: upstream.name !== this.name ? fakePrimarySlot(upstream, this.name, useSlots) : null,
       slots: new Set(),
     };
   }
@@ -402,7 +403,7 @@ export class FakePostgres implements PostgresPort {
       d.standbySignal = true;
       const follows = upstream !== null && upstream.name !== this.name;
       d.conninfo = follows ? upstream.connUrl : null;
-      d.slotName = follows && this.#useSlots() ? slotNameFor(this.name) : null;
+      d.slotName = follows ? fakePrimarySlot(upstream, this.name, this.#useSlots()) : null;
     } else {
       d.standbySignal = false;
       d.conninfo = null;
@@ -487,7 +488,7 @@ export class FakePostgres implements PostgresPort {
     if (!d || !this.#running || !d.standbySignal) return Promise.resolve(false);
     const follows = upstream.name !== this.name;
     const conninfo = follows ? upstream.connUrl : null;
-    const slotName = follows && this.#useSlots() ? slotNameFor(this.name) : null;
+    const slotName = follows ? fakePrimarySlot(upstream, this.name, this.#useSlots()) : null;
     if (d.conninfo === conninfo && d.slotName === slotName) return Promise.resolve(false);
     d.conninfo = conninfo;
     d.slotName = slotName;
@@ -522,7 +523,7 @@ export class FakePostgres implements PostgresPort {
     if (!d || !this.#running || !this.#queryable) {
       return Promise.reject(new PostgresError(`${this.name}: could not connect to server`));
     }
-    if (d.standbySignal !== (fields.role === "replica")) return Promise.resolve();
+    if (d.standbySignal !== slotsInRecovery(fields)) return Promise.resolve();
     const active = new Set(
       [...this.world.servers.values()]
         .filter((s) => s.streamSource() === this)

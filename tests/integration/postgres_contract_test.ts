@@ -1,7 +1,8 @@
 /**
  * One contract for the `PostgresPort`, run against the real adapter (`LocalPostgres` on PostgreSQL 15) and against
  * the simulator's `FakePostgres`, so the fake cannot drift from what the real thing does: what each operation
- * leaves behind, as seen through `observe()`.
+ * leaves behind, as seen through `observe()` (also the slots of a standby leader, and the slot a member of a
+ * standby cluster streams through from the remote primary).
  *
  * The real half runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root) and is
  * ignored as root; the fake half always runs.
@@ -106,6 +107,23 @@ async function contract(pair: Pair): Promise<void> {
   assert.deepEqual((await replica.observe()).slots, ["keep_me"], "a member slot is kept on a replica");
   await replica.syncSlots([], { role: "replica" });
   assert.deepEqual((await replica.observe()).slots, [], "an unknown slot is dropped on a replica");
+
+  // a standby leader (in recovery) keeps its members' slots; without `inRecovery` a replica's are left alone
+  await replica.syncSlots([slotNameFor("pg9")], { inRecovery: true });
+  assert.deepEqual((await replica.observe()).slots, [slotNameFor("pg9")], "member slot kept in recovery");
+  await replica.syncSlots([]);
+  assert.deepEqual((await replica.observe()).slots, [slotNameFor("pg9")], "not a primary");
+  await replica.syncSlots([], { role: "replica" });
+  assert.deepEqual((await replica.observe()).slots, []);
+
+  // following the remote primary of a standby cluster: the section's slot (none here), not the member's
+  const remote: Upstream = { ...upstream, name: "remote primary", recovery: { remote: true } };
+  assert.equal(await replica.follow(remote), true, "primary_slot_name changes");
+  assert.equal(await replica.follow(remote), false);
+  await pair.write();
+  const viaRemote = (await primary.observe()).walPosition!;
+  await eventually(pair, replica, "streaming without a slot", (o) => (o.walPosition ?? 0) >= viaRemote);
+  assert.equal(await replica.follow(upstream), true, "back to the member slot");
 
   // writes reach the replica
   await pair.write();

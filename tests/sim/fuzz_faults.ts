@@ -298,10 +298,14 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
     schedule: editTimings,
   },
   "config-refused": {
-    what: "edit-config sets standby_cluster (a promise hactl cannot keep yet), unset later",
+    what:
+      "edit-config sets standby_cluster with create_replica_methods (a promise hactl cannot keep yet), unset later",
     schedule: (c) => (
-      c.strike(() => c.sim.setConfig({ standby_cluster: { host: "10.0.0.9", port: 5432 } })),
-        c.heal(() => c.sim.setConfig({ standby_cluster: null }))
+      c.strike(() =>
+        c.sim.setConfig({
+          standby_cluster: { host: "10.0.0.9", port: 5432, create_replica_methods: ["wal_e"] },
+        })
+      ), c.heal(() => c.sim.setConfig({ standby_cluster: null }))
     ),
   },
   "quorum-toggle": {

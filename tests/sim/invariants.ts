@@ -24,6 +24,9 @@
  *   on the leader key) has a confirmation from every other member listed in the `failsafe` key within the last
  *   ttl, each member's own as it read it when it accepted (not in pause, where a primary keeps running without
  *   the DCS).
+ * - (a) in a standby cluster too: while the `config` key holds a `standby_cluster` section, no member runs as a
+ *   writable primary (the remote primary may be in the world); liveness (d) then asks for a leader running in
+ *   recovery (the standby leader).
  *
  * Every rule, these and the further ones, has an entry in the registry `RULES` (its text, and the known finding
  * that keeps it disabled until its fix lands); the further ones are checked by `brokenRule`:
@@ -152,7 +155,7 @@ export function findingEnabled(id: FindingId | undefined): boolean {
 
 /** Every rule, (a)-(f) and beyond: their text and the known finding that disables them until its fix lands. */
 export const RULES: Record<string, { what: string; finding?: FindingId }> = {
-  a: { what: "at most one running writable primary" },
+  a: { what: "at most one running writable primary (none among the members of a standby cluster)" },
   b: { what: "promotion only while holding the leader key" },
   c: { what: "no replica streams a foreign system, a lower timeline or a foreign history" },
   d: { what: "liveness: a leader running as primary once faults are healed" },
@@ -285,7 +288,7 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     if (broken !== null) return broken;
   }
   const broken = unguardedLeader(sim) ?? refusedConfigHolder(sim) ?? fenceAfterLease(sim) ??
-    failsafePrimary(sim);
+    failsafePrimary(sim) ?? standbyWriter(sim);
   if (broken !== null) return broken;
   // Not while the `config` key promises what hactl cannot keep (faultActive): nobody may take the key then.
   const timing = sim.livenessSettings ?? sim.settings;
@@ -293,9 +296,14 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
     evaluated("d");
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;
-    if (!leader || !pg || !pg.isRunningPrimary()) {
+    // In a standby cluster the leader is a standby leader: running, in recovery.
+    const standby = sim.settings.standbyCluster !== undefined;
+    if (!leader || !pg || !(standby ? pg.running && !pg.isRunningPrimary() : pg.isRunningPrimary())) {
       return `(d) no fault for ${(sim.now - sim.lastFaultChange) / 1000}s, yet ` +
-        (leader ? `leader ${leader} does not run as primary` : "nobody holds the leader key");
+        (leader
+          ? `leader ${leader} does not run as ${standby ? "standby leader" : "primary"}`
+          : "nobody holds " +
+            "the leader key");
     }
   }
   return null;
@@ -407,4 +415,17 @@ function brokenStream(pg: FakePostgres, checkHistories: boolean): string | null 
     return `(c) ${pg.name} streams from ${up.name} whose history below ${pg.wal} is not its own`;
   }
   return null;
+}
+
+/**
+ * Invariant (a), standby cluster: while the `config` key makes this a standby cluster, no member is a writable
+ * primary (the standby leader never promotes). A cluster demoted live runs its primary until the clean stop; the
+ * schedules that rely on this set the section before any member starts.
+ */
+function standbyWriter(sim: SimView): string | null {
+  if (sim.settings.standbyCluster === undefined) return null;
+  const writers = sim.members.filter((m) => m.pg.isRunningPrimary()).map((m) => m.name);
+  return writers.length === 0
+    ? null
+    : `(a) ${writers.join(", ")} runs as a writable primary in a standby cluster`;
 }

@@ -24,12 +24,15 @@ Deno.test("agent: under standby_cluster the leader logs the error every cycle an
   etcd.put(
     "ctl",
     "/service/t/config",
-    JSON.stringify({ ...config, standby_cluster: { host: "10.0.0.9", port: 5432 } }),
+    JSON.stringify({
+      ...config,
+      standby_cluster: { host: "10.0.0.9", port: 5432, create_replica_methods: ["wal_e"] },
+    }),
   );
   await step();
   await step();
   const still =
-    "still leading although the cluster's dynamic config sets standby_cluster, which hactl does not " +
+    "still leading although the cluster's dynamic config sets standby_cluster.create_replica_methods, which hactl does not " +
     "implement yet (releasing the key would only cause an outage)";
   assert.deepEqual(errors, [still, still]);
   assert.ok(agent.holdsLock());

@@ -86,8 +86,8 @@ Deno.test("GET /cluster: sync roles, pause, scheduled switchover, lag clamped at
     unknown
   >[];
   assert.deepEqual(quorum.map((m) => m.role), ["leader", "quorum_standby", "quorum_standby"]);
-  // A Patroni standby leader (its member key says so) is shown as one; a leader whose Postgres is a primary (every
-  // hactl leader: hactl runs no standby leader) is the leader, whatever standby_cluster says.
+  // A standby leader (its member key says so) is shown as one; a leader whose Postgres is a primary (a cluster
+  // being demoted) is the leader until it has stopped.
   const standbyView = clusterView({}, { standby_cluster: { host: "h" } });
   const standby = clusterAsJson(standbyView, "demo").members as Record<string, unknown>[];
   assert.equal(standby.find((m) => m.name === "pg1")!.role, "leader");

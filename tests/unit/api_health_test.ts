@@ -26,7 +26,7 @@ import {
 
 type Row = [string, () => NodeSnapshot, string, string, number];
 
-/** The leader holds the lock as a primary while the config names a standby cluster (hactl runs no standby leader). */
+/** The leader holds the lock as a primary while the config names a standby cluster (a cluster being demoted: it answers as the primary until it stopped). */
 const standbyConfigPrimary = () =>
   primarySnap({ cluster: clusterView({}, { standby_cluster: { host: "10.1.0.1" } }) });
 /** synchronous_mode on, pg2 listed, but by a `sync` key a former leader (pg3) wrote. */
@@ -232,7 +232,7 @@ const TABLE: Row[] = [
   ["stale OPTIONS /primary", staleSnap, "OPTIONS", "/primary", 503],
   ["stale /patroni still 200", staleSnap, "GET", "/patroni", 200],
   // standby cluster leader
-  // hactl runs no standby leader: a primary holding the lock is the primary whatever standby_cluster says
+  // a primary holding the lock (a cluster being demoted) is the primary until it has stopped
   ["standby_cluster set, primary leader: /primary", standbyConfigPrimary, "GET", "/primary", 200],
   [
     "standby_cluster set, primary leader: /standby-leader",

@@ -380,7 +380,7 @@ Deno.test("roles: sync and quorum standbys need synchronous_mode; standby_leader
     "replica",
     "a sync key written by a former leader claims nothing",
   );
-  // hactl runs no standby leader: a leader whose Postgres is a primary is the leader whatever standby_cluster says.
+  // A leader whose Postgres is a primary (a cluster being demoted) is the leader until it has stopped.
   const standby = demo({ config: { value: { standby_cluster: { host: "x" } }, modRevision: "1" } });
   assert.equal(clusterMembers(standby)[0]?.role, "leader");
   standby.members = standby.members.map((m) =>

@@ -91,6 +91,13 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
   loop_wait: { value: 5 },
   retry_timeout: { value: 5 },
   standby_cluster: { value: { host: "10.1.0.1", port: 5432 } },
+  // These act only in a standby cluster (with host, port or restore_command), as in Patroni.
+  ...Object.fromEntries(
+    ["primary_slot_name", "archive_cleanup_command", "recovery_min_apply_delay"].map((k) => [
+      `standby_cluster.${k}`,
+      { value: `x_${k}`, also: { "standby_cluster.host": "10.1.0.1" } },
+    ]),
+  ),
   "postgresql.parameters_primary": { value: { work_mem: "8MB" } },
 };
 
@@ -232,14 +239,21 @@ Deno.test("every dynamic key set to a non-default value is read, refused, or war
   const silent: string[] = [];
   for (const k of CONFIG_KEYS.filter((k) => k.where === "dynamic" && !isSection(k))) {
     const dcs: Doc = {};
+    const alone: Doc = {};
     setPath(dcs, k.key, nonDefault(k));
+    for (const [p, v] of Object.entries(VALUES[k.key]?.also ?? {})) {
+      setPath(dcs, p, v);
+      setPath(alone, p, v);
+    }
+    // The value must change the settings against the same document without it.
+    const before = Object.keys(alone).length > 0 ? normalizeDynamic(alone).settings : baseline;
     const local = load({ ...(parse(MINIMAL) as Doc), bootstrap: { dcs: { ttl: 30, ...dcs } } });
     const label = `bootstrap.dcs.${k.key}`;
     const check = checkDynamicKeys(dcs);
     if (k.status === "implemented") {
       assert.deepEqual(local.problems, [], `${label}: accepted`);
       assert.deepEqual(check.refused, [], `${k.key}: accepted by edit-config`);
-      if (JSON.stringify(normalizeDynamic(dcs).settings) === JSON.stringify(baseline)) silent.push(k.key);
+      if (JSON.stringify(normalizeDynamic(dcs).settings) === JSON.stringify(before)) silent.push(k.key);
     } else if (k.dependsOn !== undefined) {
       assert.deepEqual(local.problems, [], `${label}: accepted`);
       assert.ok(local.warnings.some((w) => names(w, label)), `${label}: warned about, got ${local.warnings}`);

@@ -1,6 +1,6 @@
 /**
  * decide() as a specification when the cluster's dynamic config promises what hactl cannot keep yet
- * (standby_cluster): every cycle carries the error; no
+ * (standby_cluster.create_replica_methods): every cycle carries the error; no
  * member takes the leader key (a lockless primary demotes outside pause); the leader keeps leading and says so.
  *
  * @module
@@ -13,8 +13,9 @@ import { ctx, EMPTY, obs, peer, pgState, PRIMARY, types, view } from "../helpers
 
 const withConfig = (name: string, doc: Record<string, unknown>, pause = false) =>
   ctx(name, { dynamic: { ...normalizeDynamic(doc).settings, pause } });
-const STANDBY_SET = "the cluster's dynamic config sets standby_cluster, which hactl does not implement yet";
-const STANDBY = { standby_cluster: { host: "10.1.0.1", port: 5432 } };
+const STANDBY_SET =
+  "the cluster's dynamic config sets standby_cluster.create_replica_methods, which hactl does not implement yet";
+const STANDBY = { standby_cluster: { host: "10.1.0.1", port: 5432, create_replica_methods: ["wal_e"] } };
 
 Deno.test("the dynamic config's promises hactl cannot keep are named; values that promise nothing are not", () => {
   const guarantees = (doc: Record<string, unknown>) =>
@@ -27,9 +28,17 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
   assert.deepEqual(guarantees({ synchronous_mode: " Quorum " }), []);
   // failsafe_mode (src/core/failsafe.ts) and strict sync mode (src/core/sync.ts) are implemented.
   assert.deepEqual(guarantees({ synchronous_mode_strict: true, failsafe_mode: "on" }), []);
-  assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), ["standby_cluster"]);
-  assert.deepEqual(guarantees({ standby_cluster: { restore_command: "cp /a/%f %p" } }), ["standby_cluster"]);
-  assert.deepEqual(guarantees({ standby_cluster: { host: "", primary_slot_name: "x" } }), []);
+  // standby_cluster is implemented (src/core/decide_standby.ts); a clone by create_replica_methods is not.
+  assert.deepEqual(guarantees({ standby_cluster: { host: "10.1.0.1", port: 5432 } }), []);
+  assert.deepEqual(guarantees({ standby_cluster: { restore_command: "cp /a/%f %p" } }), []);
+  assert.deepEqual(
+    guarantees({ standby_cluster: { host: "h", create_replica_methods: ["basebackup"] } }),
+    [],
+  );
+  assert.deepEqual(
+    guarantees({ standby_cluster: { host: "h", create_replica_methods: ["wal_e"] } }),
+    ["standby_cluster.create_replica_methods"],
+  );
   assert.deepEqual(
     guarantees({ synchronous_mode: false, synchronous_mode_strict: "off", failsafe_mode: false }),
     [],
@@ -39,7 +48,7 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
     slots: { s: { database: "app", plugin: "pgoutput" } },
   });
   assert.deepEqual(warnings, [
-    "standby_cluster: not supported by hactl yet; ignored",
+    "standby_cluster.create_replica_methods: not supported by hactl yet; ignored",
     "slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; logical " +
     "permanent slots are not implemented yet); ignored",
   ]);
@@ -57,19 +66,20 @@ Deno.test("decide() under standby_cluster: the healthiest replica does not take 
   assert.equal(off.error, undefined);
 });
 
-Deno.test("decide() under standby_cluster: the leader keeps leading and says why every cycle", () => {
-  const o = obs(PRIMARY, view());
+Deno.test("decide() under standby_cluster.create_replica_methods: the leader keeps leading and says why every cycle", () => {
+  const o = obs(pgState(), view());
+  // The refused section is not in force at all: the leader goes on as it would without it.
   const plain = decide(o, INITIAL_MEMORY, withConfig("pg1", {}));
   const d = decide(
     o,
     INITIAL_MEMORY,
-    withConfig("pg1", { standby_cluster: { host: "10.1.0.1", port: 5432 } }),
+    withConfig("pg1", { standby_cluster: { host: "10.1.0.1", create_replica_methods: ["wal_e"] } }),
   );
   assert.deepEqual(d.actions, plain.actions);
   assert.ok(types(d.actions).includes("renew_leader"));
   const still =
-    "still leading although the cluster's dynamic config sets standby_cluster, which hactl does not " +
-    "implement yet (releasing the key would only cause an outage)";
+    "still leading although the cluster's dynamic config sets standby_cluster.create_replica_methods, " +
+    "which hactl does not implement yet (releasing the key would only cause an outage)";
   assert.equal(d.reason, `${plain.reason}; ${still}`);
   assert.equal(d.error, still);
 });
@@ -78,7 +88,11 @@ Deno.test("decide() under standby_cluster: a lockless primary demotes instead of
   const o = obs(PRIMARY, view({ leader: null }));
   const d = decide(o, INITIAL_MEMORY, withConfig("pg1", STANDBY));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }]);
-  assert.match(d.reason, /^not taking the leader key: .* sets standby_cluster, .*; demoting self$/);
+  // A section asking for what hactl cannot do is not in force at all: it does not make this a standby cluster.
+  assert.match(
+    d.reason,
+    /^not taking the leader key: .* sets standby_cluster\.create_replica_methods, .*; demoting self$/,
+  );
   // failsafe_mode, strict synchronous mode and quorum commit promise nothing hactl cannot keep any more: the
   // primary takes its key back.
   const implemented = [
