@@ -11,7 +11,10 @@
  *   when it is not in the key itself, it demotes as without failsafe mode.
  * - **The replica.** A member that accepted a call from the leader within the last `ttl` does not take part in a
  *   leader race (the leader is alive and reaches it); a member missing from a non-empty key never does (Patroni
- *   disqualifies it: the leader could not have asked it).
+ *   disqualifies it: the leader could not have asked it), even with failsafe mode turned off since (unlike
+ *   Patroni: a leader cut off from etcd cannot read that change). With failsafe mode off, the leader empties the
+ *   key after its renewal, so only a leader that lost etcd while failsafe mode was on leaves it naming members;
+ *   a manual failover still picks its candidate.
  * - **The call.** A member accepts a leader's call only when its Postgres is not a (possibly) writable primary
  *   and the caller is the leader it follows (the last leader etcd named, or the one whose calls it accepted). It
  *   answers with its WAL position (`lsn`, as Patroni) and its own `ttl` (hactl's): the leader counts the round
@@ -50,7 +53,13 @@ function sameTopology(a: FailsafeTopology | null | undefined, b: FailsafeTopolog
 
 /** The leader's `write_failsafe` after its renewal, when failsafe mode is on and the key differs; else null. */
 export function failsafeKeyAction(view: ClusterView, ctx: HaContext): Action | null {
-  if (!failsafeEnabled(ctx.dynamic)) return null;
+  if (!failsafeEnabled(ctx.dynamic)) {
+    // Failsafe mode off: empty the key, so that it names nobody to keep out of a race (see failsafeHoldsRace); a
+    // key left naming members is the trace of a leader that may still run on failsafe rounds without etcd.
+    return view.failsafe && Object.keys(view.failsafe).length > 0
+      ? { type: "write_failsafe", value: {} }
+      : null;
+  }
   const value = failsafeTopology(view);
   if (!(ctx.name in value) || sameTopology(view.failsafe, value)) return null;
   return { type: "write_failsafe", value };
@@ -122,9 +131,9 @@ export function acceptanceFresh(
 
 /**
  * No leader key: a member that accepted the leader's call within `ttl` does not race (the leader is alive and
- * counts on it, even if failsafe_mode was turned off since), and with failsafe mode on (or on within the last ttl)
- * one missing from a non-empty failsafe key does not either, unless a switchover or failover request is pending
- * (its rules pick the candidate). Null: the race may go on.
+ * counts on it, even if failsafe_mode was turned off since), and one missing from a non-empty failsafe key does not
+ * either, with failsafe mode on or off, unless a switchover or failover request is pending (its rules pick the
+ * candidate). Null: the race may go on.
  */
 export function failsafeHoldsRace({ obs, mem, ctx, view }: Cycle): Decision | null {
   // A promise made holds whatever the config says since: the leader counted this member's acceptance for its
@@ -137,11 +146,10 @@ export function failsafeHoldsRace({ obs, mem, ctx, view }: Cycle): Decision | nu
       `no action: failsafe mode is active, the leader ${acc!.leader} called POST /failsafe ${ago} s ago`,
     );
   }
-  // Failsafe mode turned off: a leader without etcd does not know it and keeps running on its rounds until a member
-  // refuses one, up to ttl (found by the simulator: a member left out of the key raced beside it at once).
-  const seen = obs.failsafe?.enabledSeenAt;
-  const recentlyOn = seen !== undefined && obs.now - seen < ctx.dynamic.ttl * 1000;
-  if (!failsafeEnabled(ctx.dynamic) && !recentlyOn) return null;
+  // Whatever the config says now: a leader cut off from etcd does not read a change of failsafe_mode, and keeps
+  // running on its rounds among the members of the key it wrote (alone, when it names only itself). The healthy
+  // leader empties the key when failsafe mode is off, so a key that still names members is that leader's (found by
+  // the simulator: failsafe_mode turned on and off while a member was frozen, which then raced beside it).
   // A switchover or failover names its candidate itself (Patroni decides those before the failsafe key).
   const key = view.failsafe;
   if (!view.failover && key && Object.keys(key).length > 0 && !(ctx.name in key)) {

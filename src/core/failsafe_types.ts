@@ -49,8 +49,6 @@ export interface FailsafeObservation {
   round?: FailsafeRound;
   /** The last `POST /failsafe` this member accepted (null: none). */
   accepted?: FailsafeAcceptance | null;
-  /** When (monotonic ms) this member last read a config with failsafe mode on (absent: never). */
-  enabledSeenAt?: number;
 }
 
 /** `ClusterView`'s failsafe part. */

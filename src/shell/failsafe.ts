@@ -48,8 +48,6 @@ export class FailsafeState {
    * may be listed in etcd's key is never left out (Patroni's leader asks the members of the key it last wrote).
    */
   #key: FailsafeTopology | null = null;
-  /** When this member last read a config with failsafe mode on (monotonic ms). */
-  #enabledSeenAt: number | undefined = undefined;
 
   constructor(private readonly deps: AgentDeps) {}
 
@@ -67,14 +65,8 @@ export class FailsafeState {
     return this.#key;
   }
 
-  /** When this member last read a config with failsafe mode on (monotonic ms), if ever. */
-  get enabledSeenAt(): number | undefined {
-    return this.#enabledSeenAt;
-  }
-
   /** etcd answered: the leader's failsafe state ends (Patroni resets it after every cycle with the DCS). */
-  dcsAnswered(view: ClusterView, dynamic: DynamicSettings): void {
-    if (failsafeEnabled(dynamic)) this.#enabledSeenAt = this.deps.clock.now();
+  dcsAnswered(view: ClusterView): void {
     this.#keptSince = null;
     this.#key = view.failsafe ?? null;
     if (view.leader?.name === this.deps.name) this.#accepted = null;

@@ -159,12 +159,11 @@ export class Observer {
       ...(leaderTimeline ? { leaderTimeline } : {}),
       // The key as etcd may hold it (the round asked its members); the acceptance also with failsafe mode off: a
       // promise made to the leader holds for its ttl.
-      ...(failsafeEnabled(this.#dynamic) || failsafe.accepted || failsafe.enabledSeenAt !== undefined
+      ...(failsafeEnabled(this.#dynamic) || failsafe.accepted
         ? {
           failsafe: {
             key: failsafe.key,
             accepted: failsafe.accepted,
-            ...(failsafe.enabledSeenAt !== undefined ? { enabledSeenAt: failsafe.enabledSeenAt } : {}),
             ...(round ? { round } : {}),
           },
         }
@@ -186,7 +185,7 @@ export class Observer {
     dcs.setRetryTimeout(this.#dynamic.retryTimeout);
     // Believe in our lock only while etcd itself names us (the API's /leader and /primary read this belief).
     if (cluster.leader?.name !== this.deps.name) this.parts.lease.forget();
-    this.parts.failsafe.dcsAnswered(cluster, this.#dynamic);
+    this.parts.failsafe.dcsAnswered(cluster);
   }
 
   /** Whether a required watchdog is usable; a change either way is logged once. */

@@ -154,3 +154,28 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name:
+    "failsafe mode: turned off, the leader empties the failsafe key, so it keeps no member out of a leader race",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await onCluster("failsafe-off", async (c) => {
+      await enableFailsafe(c);
+      const res = await fetch(`http://127.0.0.1:${c.leader.apiPort}/config`, {
+        method: "PATCH",
+        body: JSON.stringify({ failsafe_mode: false }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      // Every member reads the key from etcd: each sees it emptied (an empty key names nobody to keep out).
+      for (const m of c.members) {
+        await waitFor(`${m.name} reads an empty failsafe key`, 30_000, async () => {
+          const r = await fetch(`http://127.0.0.1:${m.apiPort}/failsafe`);
+          const body = await r.text();
+          return r.status === 200 && body.trim() === "{}" ? true : { notYet: `${r.status} ${body}` };
+        });
+      }
+    });
+  },
+});

@@ -356,3 +356,21 @@ Deno.test("sim: a leader that gave up the key while etcd calls failed does not k
     await expectNoViolation(sim, 200_000);
   }
 });
+
+Deno.test("sim: failsafe_mode turned on and off while a replica is frozen does not let it race beside a leader cut off on failsafe", async () => {
+  // Regression, found by the fuzzer (seed 1405978337): pg2 and pg3 are frozen (SIGSTOP) long enough for their
+  // member keys to expire; failsafe_mode is turned on and pg1 writes the `failsafe` key naming itself only; pg1 is
+  // then cut off from etcd and every host and keeps running as a single-member failsafe cluster; failsafe_mode is
+  // turned off again (pg1 cannot read it). pg2 resumes: it never read a config with failsafe mode on, so it used to
+  // race for the expired key as soon as it could and promote beside pg1. The `failsafe` key names who the leader
+  // counts on whatever the config says now: a member it does not name stays out of the race.
+  const sim = new Sim({ members: 3, bootstrapDcs: DEFAULT, startOffsets: [0, 0, 0] });
+  sim.at(20_000, () => sim.write(1));
+  sim.at(50_000, () => assert.equal(sim.leaderKey(), "pg1", sim.traceTail(20).join("\n")));
+  sim.at(60_000, () => freeze(sim, "pg2", "agent", 100_000));
+  sim.at(60_000, () => freeze(sim, "pg3", "agent", 100_000));
+  sim.at(105_000, () => sim.setConfig({ failsafe_mode: true }));
+  sim.at(125_000, () => sim.partition("pg1", true));
+  sim.at(135_000, () => sim.setConfig({ failsafe_mode: false }));
+  await expectNoViolation(sim, 260_000);
+});

@@ -85,7 +85,7 @@ Deno.test("FailsafeState: the leader's round asks every other member of the last
     },
   });
   const key = { pg1: "http://a/patroni", pg2: "http://b/patroni", pg3: "http://c/patroni" };
-  s.dcsAnswered(view({ failsafe: key }), ON);
+  s.dcsAnswered(view({ failsafe: key }));
   const round = await s.round(ON, PRIMARY);
   assert.deepEqual(asked, [["pg2", "pg3"]]);
   assert.equal(round?.answers.length, 2);
@@ -93,12 +93,12 @@ Deno.test("FailsafeState: the leader's round asks every other member of the last
   assert.equal(await s.round(DYNAMIC_DEFAULTS, PRIMARY), undefined);
   assert.equal(await s.round({ ...ON, pause: true }, PRIMARY), undefined);
   assert.equal(await s.round(ON, pgState()), undefined);
-  s.dcsAnswered(view({ failsafe: { pg2: "http://b/patroni" } }), ON);
+  s.dcsAnswered(view({ failsafe: { pg2: "http://b/patroni" } }));
   assert.equal(await s.round(ON, PRIMARY), undefined);
   assert.equal(asked.length, 1);
   // Without a client that can post, no round (the core then demotes).
   const mute = stateFor("pg1");
-  mute.dcsAnswered(view({ failsafe: key }), ON);
+  mute.dcsAnswered(view({ failsafe: key }));
   assert.equal(await mute.round(ON, PRIMARY), undefined);
 });
 
@@ -112,7 +112,7 @@ Deno.test("FailsafeState: a key written (answer lost or not yet read back) is as
       return Promise.resolve(members.map((m) => ({ name: m.name, accepted: true })));
     },
   });
-  s.dcsAnswered(view({ failsafe: { pg1: "http://a/patroni", pg3: "http://c/patroni" } }), ON);
+  s.dcsAnswered(view({ failsafe: { pg1: "http://a/patroni", pg3: "http://c/patroni" } }));
   s.writing({ pg1: "http://a/patroni", pg2: "http://b/patroni", pg3: "http://c/patroni" });
   await s.round(ON, PRIMARY);
   assert.deepEqual(asked, [["pg2", "pg3"]]);

@@ -23,6 +23,7 @@ import { ctx, member, obs, peer, pgState, PRIMARY, types, view } from "../helper
 
 const ON: DynamicSettings = { ...DYNAMIC_DEFAULTS, failsafeMode: true };
 const REFUSED: DynamicSettings = { ...ON, unsupportedGuarantees: ["failsafe_mode"] };
+const OFF: DynamicSettings = { ...DYNAMIC_DEFAULTS, failsafeMode: false };
 const KEY = {
   pg1: "http://127.0.0.1:8008/patroni",
   pg2: "http://127.0.0.1:8009/patroni",
@@ -149,16 +150,17 @@ Deno.test("failsafe: a member missing from a non-empty failsafe key takes no par
   const d = decide(o, INITIAL_MEMORY, ctx("pg2", { dynamic: ON }));
   assert.deepEqual(d.actions, []);
   assert.equal(d.reason, "not taking part in the leader race: this member is not in the failsafe key");
-  const off = decide(o, INITIAL_MEMORY, ctx("pg2", { dynamic: REFUSED }));
-  assert.notEqual(off.reason, d.reason);
-  // failsafe_mode turned off less than ttl ago: a leader without etcd may still run on its rounds (found by the
-  // simulator: the member left out of the key raced beside it at once); later, it races.
-  const seen = (at: number) => ({ ...o, failsafe: { enabledSeenAt: at } });
-  assert.deepEqual(decide(seen(NOW - 29_000), INITIAL_MEMORY, ctx("pg2")).actions, []);
-  assert.deepEqual(types(decide(seen(NOW - 30_000), INITIAL_MEMORY, ctx("pg2")).actions), [
-    "acquire_leader",
-    "promote",
-  ]);
+  // failsafe_mode off (or refused): a leader cut off from etcd cannot read the change and may still run on its
+  // rounds (found by the simulator: failsafe_mode turned on and off while pg2 was frozen, and pg2 raced beside the
+  // leader); the key, which a healthy leader empties once failsafe mode is off, decides.
+  for (const dynamic of [OFF, REFUSED]) {
+    const off = decide(o, INITIAL_MEMORY, ctx("pg2", { dynamic }));
+    assert.deepEqual(off.actions, []);
+    assert.equal(off.reason, d.reason);
+  }
+  // An empty key (failsafe mode off at the last leader) holds nobody.
+  const empty = obs(o.pg, view({ leader: null, failsafe: {} }), { peers: [peer("pg3", 5500)] });
+  assert.deepEqual(types(decide(empty, INITIAL_MEMORY, ctx("pg2")).actions), ["acquire_leader", "promote"]);
   // A switchover to it (found by the simulator: a candidate that had been away when the key was written never took
   // over, and nobody led): the failover request decides.
   const asked = obs(
@@ -184,10 +186,23 @@ Deno.test("failsafe: the leader writes the key after its renewal when the regist
     type: "write_failsafe",
     value: KEY,
   });
-  // Unchanged key, failsafe off, or refused: no write.
+  // Unchanged key: no write. Failsafe off, or refused: no write while the key is absent or empty, and a key that
+  // names members is emptied (a member it names nobody any more may race again).
   assert.equal(failsafeKeyAction(view({ failsafe: { ...KEY } }), ctx("pg1", { dynamic: ON })), null);
   assert.equal(failsafeKeyAction(v, ctx("pg1", { dynamic: REFUSED })), null);
+  assert.equal(failsafeKeyAction(view({ ...v, failsafe: {} }), ctx("pg1", { dynamic: OFF })), null);
   assert.ok(!types(decide(obs(PRIMARY, v), INITIAL_MEMORY, ctx("pg1")).actions).includes("write_failsafe"));
+  for (const dynamic of [OFF, REFUSED]) {
+    const stale = decide(
+      obs(PRIMARY, view({ ...v, failsafe: { ...KEY } })),
+      INITIAL_MEMORY,
+      ctx("pg1", { dynamic }),
+    );
+    assert.deepEqual(stale.actions.find((a) => a.type === "write_failsafe"), {
+      type: "write_failsafe",
+      value: {},
+    });
+  }
 });
 
 Deno.test("failsafe: a call is accepted from the leader this member follows, never by a primary", () => {
