@@ -122,7 +122,7 @@ export interface SimView {
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
-export type FindingId = "history" | "ttl-fence";
+export type FindingId = "history";
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
 export const FINDINGS: Record<FindingId, string> = {
@@ -131,11 +131,6 @@ export const FINDINGS: Record<FindingId, string> = {
     "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +
     "timeline); until fixed, a fault waits (up to a minute, else it is left out) until a leader runs as primary " +
     "with its timeline in `history` (SIGTERMs and held-back loops also until no cycle is under way)",
-  "ttl-fence":
-    "a leader moves its key onto a shorter lease (edit-config lowered ttl) in the cycle whose renewal sent its " +
-    "fencing supervisor the shortened deadline, without waiting for the acknowledgement: a supervisor frozen " +
-    "just before (SIGSTOP, not yet noticed) still holds, and keeps in its state file, the deadline of the old " +
-    "lease, past the new lease's expiry (invariant g); a restarted agent's supervisor would adopt that deadline",
 };
 
 /**
