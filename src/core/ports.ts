@@ -264,6 +264,11 @@ export interface FenceChannel {
    * (not running, or not answering): this member must then neither take nor keep the leader key.
    */
   unusable(): string | null;
+  /**
+   * The supervisor runs and has acknowledged every line sent (it holds the last deadline armed); absent: assume so.
+   * A leader key moves onto a shorter lease only then (src/core/lease_ttl.ts).
+   */
+  answered?(): boolean;
 }
 
 export type CallbackAction = "on_start" | "on_stop" | "on_restart" | "on_reload" | "on_role_change";

@@ -399,6 +399,8 @@ export interface Observation extends F.FailsafeObservationPart {
   leaderTimeline?: LeaderTimeline;
   /** When this cycle's lease refresh started (monotonic ms): a key taken later sits on the lease as renewed then. */
   leaseRenewedFrom?: number;
+  /** The fences as this cycle found them (src/core/lease_ttl.ts `fencesWithin`): gates a move to a shorter lease. */
+  fences?: { ttl: number; acknowledged: boolean };
 }
 
 /** A lease of this member, as etcd granted it. */

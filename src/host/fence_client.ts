@@ -168,6 +168,7 @@ class SupervisorProcess implements FenceSupervisorClient {
       this.#send("disarm");
     },
     unusable: () => this.#problem(),
+    answered: () => this.#child !== null && this.#ready && this.#pending.length === 0,
   };
 
   whenUnusable(fn: (why: string) => void): void {

@@ -58,6 +58,11 @@ export class LeaseFence {
     return this.#cancel !== null;
   }
 
+  /** The TTL (s) the last successful lock action armed the fences with (0: never armed). */
+  get armedTtl(): number {
+    return this.#armedTtl;
+  }
+
   /** The deadline the fence timer is armed for (monotonic ms), or null when it is not armed. */
   get deadline(): number | null {
     return this.#cancel !== null ? this.#deadline : null;

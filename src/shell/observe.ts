@@ -156,6 +156,7 @@ export class Observer {
       ...(restart ? { restart } : {}),
       ...(requests.reloadRequested ? { reloadRequested: requests.reloadRequested } : {}),
       ...(dcsObs.kind === "ok" ? { lease: this.deps.dcs.heldLease(), leaseRenewedFrom: refreshStarted } : {}),
+      fences: { ttl: this.parts.lease.armedTtl, acknowledged: this.deps.fence?.answered?.() ?? true },
       ...(leaderTimeline ? { leaderTimeline } : {}),
       // The key as etcd may hold it (the round asked its members); the acceptance also with failsafe mode off: a
       // promise made to the leader holds for its ttl.

@@ -374,3 +374,18 @@ Deno.test("sim: failsafe_mode turned on and off while a replica is frozen does n
   sim.at(135_000, () => sim.setConfig({ failsafe_mode: false }));
   await expectNoViolation(sim, 260_000);
 });
+
+Deno.test("sim: a leader moves its key onto a shorter lease only once its fencing supervisor holds the shortened deadline", async () => {
+  // Regression, found by the fuzzer (seed 851608287, schedule 992: a ttl edit-config beside a freeze-supervisor).
+  // pg1 leads on a 30 s lease, renewed at 62 s: its supervisor holds 62 + 30 - 5 + 2.5 = 89.5 s. At 62.5 s the
+  // supervisor is stopped (SIGSTOP; its client notices only after its 2 s answer timeout). At 65 s edit-config
+  // lowers ttl to 10 and wakes pg1, whose cycle renewed (the fences shortened to ttl 10: `arm-until 73.75 s`
+  // written to the stopped supervisor, unread) and moved the key onto a new 10 s lease expiring at 75 s, revoking
+  // the 30 s one: the supervisor, and its state file a restarted agent's supervisor adopts, still held 89.5 s
+  // (invariant g). Now the key moves onto the shorter lease only once the supervisor acknowledged the shortened
+  // deadline; a stopped one is found unusable first, and pg1 gives the key up instead.
+  const sim = new Sim({ members: 3 });
+  sim.at(62_500, () => freeze(sim, "pg1", "supervisor", 30_000));
+  sim.at(65_000, () => editConfig(sim, { ttl: 10, loop_wait: 2, retry_timeout: 4 }));
+  await expectNoViolation(sim, 200_000);
+});

@@ -237,6 +237,15 @@ export class SimSupervisor {
     return waited > FENCE_ACK_TIMEOUT_MS ? `it has not answered for ${(waited / 1000).toFixed(1)} s` : null;
   }
 
+  /**
+   * Whether the client has an answer to every line it sent (the real client's `answered()`): a running supervisor
+   * answers at once; a frozen one only while no line (nor the client's idle ping) waits for it; a dead one never.
+   */
+  answeredAll(): boolean {
+    if (this.state === "running") return true;
+    return this.state === "frozen" && this.host.now() < this.#oldestUnanswered();
+  }
+
   /** When a frozen supervisor's client finds it not answering at the latest (its polling), or null. */
   noticedStalledAt(): number | null {
     if (this.state !== "frozen") return null;
@@ -268,6 +277,7 @@ export class SimFenceClient {
     arm: (ms, from) => this.#send(`arm-until ${Math.max(0, Math.floor((from ?? this.host.now()) + ms))}`),
     disarm: () => this.#send("disarm"),
     unusable: () => this.sup.problem(),
+    answered: () => this.sup.answeredAll(),
   };
 
   /** Call `fn` (the agent wakes its loop) as soon as the supervisor becomes not usable. */

@@ -369,3 +369,33 @@ Deno.test("the supervisor sleeps until its deadline, at least 10 ms and at most 
   assert.equal(sleepMs(5000, 5000), 10);
   assert.equal(sleepMs(4000, 5000), 10);
 });
+
+Deno.test("answered(): true only while the supervisor has acknowledged every line (a stopped one holds an older deadline)", async () => {
+  await withTempDir("hactl-fence-answered-", async (dir) => {
+    const supervisor = startFenceSupervisor({
+      dataDir: `${dir}/data`,
+      log: { info: () => {}, error: () => {} },
+    });
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      await eventually("the start is acknowledged", 10_000, () => supervisor.channel.answered?.() === true);
+      const pid = supervisor.status().pid!;
+      Deno.kill(pid, "SIGSTOP");
+      supervisor.channel.arm(60_000);
+      assert.equal(
+        supervisor.channel.answered?.(),
+        false,
+        "the arm waits in the pipe of a stopped supervisor",
+      );
+      Deno.kill(pid, "SIGCONT");
+      await eventually(
+        "the thawed supervisor acknowledged the arm",
+        10_000,
+        () => supervisor.channel.answered?.() === true,
+      );
+    } finally {
+      supervisor.channel.disarm();
+      await supervisor.close();
+    }
+  });
+});

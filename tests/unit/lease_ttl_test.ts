@@ -3,7 +3,7 @@
  * timer armed with it (src/shell/fence.ts `LeaseFence`).
  */
 import assert from "node:assert/strict";
-import { fenceTtl, leaseMustMove, withLeaseMove } from "../../src/core/lease_ttl.ts";
+import { fencesWithin, fenceTtl, leaseMustMove, withLeaseMove } from "../../src/core/lease_ttl.ts";
 import type { Action, Decision, Observation } from "../../src/core/types.ts";
 import { INITIAL_MEMORY } from "../../src/core/types.ts";
 import type { AgentDeps } from "../../src/shell/deps.ts";
@@ -59,6 +59,49 @@ Deno.test("withLeaseMove(): the key moves right after the first lock action, els
   ]);
   const offline = { ...obs, dcs: { kind: "unreachable", since: 0, error: "x" } } as Observation;
   assert.deepEqual(types(withLeaseMove(plan(), offline, 30)), [], "nothing without etcd");
+});
+
+Deno.test("fencesWithin(): fences armed with no longer a ttl, and every line acknowledged by the supervisor", () => {
+  assert.equal(fencesWithin(undefined, 10), true, "an observation without the fences");
+  assert.equal(fencesWithin({ ttl: 10, acknowledged: true }, 10), true);
+  assert.equal(fencesWithin({ ttl: 0, acknowledged: true }, 10), true, "never armed");
+  assert.equal(fencesWithin({ ttl: 30, acknowledged: true }, 10), false, "armed for the longer lease");
+  assert.equal(
+    fencesWithin({ ttl: 10, acknowledged: false }, 10),
+    false,
+    "the supervisor may hold an older one",
+  );
+});
+
+Deno.test("withLeaseMove(): the key moves onto a shorter lease only once every fence holds a deadline within it", () => {
+  const renew: Action = { type: "renew_leader" };
+  const held = { requestedTtl: 30, ttl: 30 };
+  const at = (fences: Observation["fences"]) => ({ ...okObs(held), fences }) as Observation;
+  // The cycle after the edit: the fences were armed for 30 s; this renewal shortens them, the key stays.
+  assert.deepEqual(types(withLeaseMove(plan(renew), at({ ttl: 30, acknowledged: true }), 10)), [
+    "renew_leader",
+  ]);
+  // The next cycle, the supervisor has not acknowledged the shortened deadline (stopped): the key stays.
+  assert.deepEqual(types(withLeaseMove(plan(renew), at({ ttl: 10, acknowledged: false }), 10)), [
+    "renew_leader",
+  ]);
+  assert.deepEqual(types(withLeaseMove(plan(renew), at({ ttl: 10, acknowledged: true }), 10)), [
+    "renew_leader",
+    "move_lease(10,true)",
+  ]);
+  // An increase needs no wait (the fences armed for the shorter lease lie within the longer one); a plan that
+  // gives the key up moves the member key anyway.
+  const longer = {
+    ...okObs({ requestedTtl: 10, ttl: 10 }),
+    fences: { ttl: 10, acknowledged: false },
+  } as Observation;
+  assert.deepEqual(types(withLeaseMove(plan(renew), longer, 30)), ["renew_leader", "move_lease(30,true)"]);
+  const release: Action = { type: "release_leader" };
+  assert.deepEqual(types(withLeaseMove(plan(renew, release), at({ ttl: 30, acknowledged: false }), 10)), [
+    "renew_leader",
+    "release_leader",
+    "move_lease(10,false)",
+  ]);
 });
 
 /** A LeaseFence on a manual clock; `stops` counts Postgres stops. */
