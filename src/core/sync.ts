@@ -68,10 +68,19 @@ export interface SyncLeaderInput {
   mem: SyncMemory;
 }
 
-function rowLsn(row: ReplicationRow): number | null {
-  if (!row.flush_lsn) return null;
+/**
+ * The standby's position that commits wait for, as Patroni weighs it: `replay_lsn` under `synchronous_commit =
+ * remote_apply`, `write_lsn` under `remote_write`, `flush_lsn` otherwise (null: not reported).
+ */
+export function rowLsn(row: ReplicationRow, synchronousCommit?: string | null): number | null {
+  const text = synchronousCommit === "remote_apply"
+    ? row.replay_lsn
+    : synchronousCommit === "remote_write"
+    ? row.write_lsn
+    : row.flush_lsn;
+  if (!text) return null;
   try {
-    return parseLsn(row.flush_lsn);
+    return parseLsn(text);
   } catch {
     return null;
   }
@@ -80,13 +89,15 @@ function rowLsn(row: ReplicationRow): number | null {
 function streamingCandidates(
   me: string,
   members: readonly Member[],
-  rows: readonly ReplicationRow[],
+  pg: PgObservation,
 ): Candidate[] {
+  const rows = pg.replication;
+  const lsnOf = (r: ReplicationRow) => rowLsn(r, pg.synchronousCommit);
   const out: Candidate[] = [];
   for (const m of members) {
     const tags = m.data.tags ?? {};
     if (lower(m.name) === lower(me) || m.data.state !== "running" || isNoSync(tags)) continue;
-    const row = rows.find((r) => lower(r.application_name) === lower(m.name) && rowLsn(r) !== null);
+    const row = rows.find((r) => lower(r.application_name) === lower(m.name) && lsnOf(r) !== null);
     if (!row) continue;
     const nofailover = typeof tags.nofailover === "boolean"
       ? tags.nofailover
@@ -94,7 +105,7 @@ function streamingCandidates(
     out.push({
       name: m.name,
       syncState: row.sync_state,
-      lsn: rowLsn(row)!,
+      lsn: lsnOf(row)!,
       nofailover,
       priority: syncPriority(tags),
     });
@@ -104,13 +115,13 @@ function streamingCandidates(
 
 /**
  * Patroni's `current_state` for priority mode: streaming members (running, not nosync) ranked by sync_priority,
- * then already `sync`, then flush position, those without nofailover first; a standby lagging more than
+ * then already `sync`, then position (`rowLsn`), those without nofailover first; a standby lagging more than
  * `maximum_lag_on_syncnode` behind the most advanced one (the primary when it is alone) is skipped; the first
  * `synchronous_node_count` are `active`. Confirmed: active, reported `sync`, and named in the key or caught up.
  */
 export function syncCandidates(input: SyncLeaderInput, readyFrom: number): SyncCandidates {
   const { cfg, view, pg } = input;
-  const list = streamingCandidates(input.me, view.members, pg.replication);
+  const list = streamingCandidates(input.me, view.members, pg);
   list.sort((a, b) =>
     b.priority - a.priority || (b.syncState > a.syncState ? 1 : b.syncState < a.syncState ? -1 : 0) ||
     b.lsn - a.lsn

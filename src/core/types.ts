@@ -8,6 +8,7 @@
 import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
+import type { ReplicationLsnFields } from "./sync_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 
 /** Patroni's PostgreSQL state strings. */
@@ -270,7 +271,7 @@ export interface TimelineSwitch {
   reason: string;
 }
 
-export interface ReplicationRow {
+export interface ReplicationRow extends ReplicationLsnFields {
   usename: string;
   application_name: string;
   client_addr: string | null;
