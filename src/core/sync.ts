@@ -6,7 +6,7 @@
  * caught up (Patroni's `_process_multisync_replication`). Also who may take the leader key while the `sync` key
  * is active (only the standbys it names, and its leader), and the key a replica writes before it promotes.
  *
- * Pure. May import: `src/core/` (types, sync types and names).
+ * Pure. May import: `src/core/` (types, sync types and names, member state).
  *
  * @module
  */
@@ -14,17 +14,19 @@ import type { ClusterView, Member, PeerStatus, PgObservation, ReplicationRow, Sy
 import { parseLsn } from "./types.ts";
 import type { SyncAction, SyncConfig, SyncMemory } from "./sync_types.ts";
 import { buildSyncNames, parseSyncNames, sameSet, sameSyncNames } from "./sync_names.ts";
+import { isNoFailover, tagInt } from "./member_state.ts";
 
 /** `nosync` with Patroni's semantics: an explicit tag wins; otherwise `sync_priority <= 0`. */
 export function isNoSync(tags: Member["data"]["tags"]): boolean {
   if (typeof tags?.nosync === "boolean") return tags.nosync;
-  return typeof tags?.sync_priority === "number" && tags.sync_priority <= 0;
+  const priority = tagInt(tags?.sync_priority);
+  return priority !== null && priority <= 0;
 }
 
 /** `sync_priority` with Patroni's default of 1 (0 when nosync). */
 export function syncPriority(tags: Member["data"]["tags"]): number {
   if (tags?.nosync === true) return 0;
-  return typeof tags?.sync_priority === "number" ? tags.sync_priority : 1;
+  return tagInt(tags?.sync_priority) ?? 1;
 }
 
 /** Synchronous replication is asked for (on or quorum). */
@@ -99,9 +101,7 @@ function streamingCandidates(
     if (lower(m.name) === lower(me) || m.data.state !== "running" || isNoSync(tags)) continue;
     const row = rows.find((r) => lower(r.application_name) === lower(m.name) && lsnOf(r) !== null);
     if (!row) continue;
-    const nofailover = typeof tags.nofailover === "boolean"
-      ? tags.nofailover
-      : typeof tags.failover_priority === "number" && tags.failover_priority <= 0;
+    const nofailover = isNoFailover(tags);
     out.push({
       name: m.name,
       syncState: row.sync_state,

@@ -54,9 +54,9 @@ export type MemberRole = "primary" | "replica" | "standby_leader" | "demoted" | 
 /** Tags as configured (`tags:` in YAML). Custom keys are allowed. */
 export interface Tags {
   nofailover?: boolean;
-  failover_priority?: number;
+  failover_priority?: number | string;
   nosync?: boolean;
-  sync_priority?: number;
+  sync_priority?: number | string;
   clonefrom?: boolean;
   noloadbalance?: boolean;
   replicatefrom?: string;
