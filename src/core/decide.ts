@@ -37,6 +37,7 @@ import {
   handoverShutdown,
   primaryStartTimeout,
   startAsLeader,
+  startFailedWithLock,
   watchdogUnusableWithLock,
 } from "./decide_leader.ts";
 import { decideAsReplica, reinitRequested, startAsReplica } from "./decide_replica.ts";
@@ -62,6 +63,7 @@ const RULES: readonly Rule[] = [
   jobInFlight,
   handoverShutdown,
   primaryStartTimeout,
+  startFailedWithLock,
   watchdogUnusableWithLock,
   fenceUnusableWithLock,
   reinitRequested,

@@ -1,7 +1,8 @@
 /**
  * Holding the leader key: renew it and keep the cluster keys current (initialize, config, status, history, slots),
  * promote a replica that holds it, hand over for a switchover, start a stopped Postgres under it, and give it up
- * when Postgres does not come back (primary_start_timeout) or the required watchdog is not usable.
+ * when a start failed, when Postgres does not come back (primary_start_timeout) or the required watchdog is not
+ * usable.
  *
  * Pure. May import: `src/core/` (types, context, member state, topology, switchover rules).
  *
@@ -36,6 +37,23 @@ export function primaryStartTimeout({ obs, mem, ctx, holdsLock }: Cycle): Decisi
     { ...rest, isLeader: false, primaryDownSince: null },
     `released the leader key: postgres has not been up for ${Math.round((obs.now - down) / 1000)} s ` +
       `(${mem.startTimeout !== undefined ? "restart timeout" : "primary_start_timeout"} ${limit} s)`,
+    [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
+  );
+}
+
+/**
+ * A start of Postgres under the key failed (a crashed primary that does not come back, e.g. a broken setting):
+ * remove the key at once so that a healthy replica takes over, rather than retrying under it until
+ * primary_start_timeout (Patroni's `post_recover`). Postgres is not running, so nothing writable is left behind.
+ */
+export function startFailedWithLock({ obs, mem, holdsLock }: Cycle): Decision | null {
+  const job = obs.job;
+  if (!holdsLock || job?.kind !== "start" || job.status !== "failed" || obs.pg.running) return null;
+  const { startTimeout: _, ...rest } = mem;
+  return noChange(
+    { ...rest, isLeader: false, primaryDownSince: null },
+    "removed leader key after trying and failing to start postgres",
+    // Nothing runs (as observed); the immediate stop makes sure of it before the key goes, as on a timeout.
     [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
   );
 }
