@@ -177,7 +177,8 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
     reason += `; cleared the failover key: ${step.reason}`;
   }
-  return noChange(sync.mem, reason, actions);
+  const d = noChange(sync.mem, reason, actions);
+  return sync.warning ? { ...d, warning: sync.warning } : d;
 }
 
 /**

@@ -71,7 +71,8 @@ function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {
     const switchover = pausedLeaderSwitchover({ obs, mem: sync.mem, ctx, view, holdsLock }, actions);
     if (switchover) return switchover;
     const note = sync.note ? `; ${sync.note}` : "";
-    return noChange(sync.mem, `no action. I am (${ctx.name}), the leader with the lock${note}`, actions);
+    const d = noChange(sync.mem, `no action. I am (${ctx.name}), the leader with the lock${note}`, actions);
+    return sync.warning ? { ...d, warning: sync.warning } : d;
   }
   if (!pg.running) return noChange(mem, "postgres is not running");
   if (isPrimary) {

@@ -146,6 +146,8 @@ export interface SyncStep {
   actions: SyncAction[];
   mem: SyncMemory;
   note: string | null;
+  /** Patroni's one-time warning, when strict mode has just lost its last standby. */
+  warning?: string;
 }
 
 /** The leader's memory of `synchronous_standby_names` as this cycle sees it. */
@@ -189,15 +191,23 @@ export function syncLeaderStep(input: SyncLeaderInput): SyncStep {
     const wanted = buildSyncNames(voters, Math.max(minSync, voters.length));
     actions.push({ type: "set_sync_standby_names", value: wanted });
     const on = voters.length > 0 ? voters.join(", ") : "a standby";
-    return { actions, mem, note: `synchronous_mode_strict: no standby to add, commits wait for ${on}` };
+    const note = `synchronous_mode_strict: no standby to add, commits wait for ${on}`;
+    if (mem.strictWarned) return { actions, mem, note };
+    const kept = voters.length > 0 && sameSyncNames(current, wanted)
+      ? `Continue using old value of synchronous_standby_names="${current}". `
+      : "";
+    const warning = "No active replication connections from Patroni members and synchronous_mode_strict is " +
+      `requested. ${kept}Commits will be delayed.`;
+    return { actions, mem: { ...mem, strictWarned: true }, note, warning };
   }
+  const { strictWarned: _, ...settled } = mem;
   if (!mine || !sameSet(voters, confirmed)) actions.push(writeKey(input, confirmed));
   const wanted = buildSyncNames(active);
   const changed = actions.length > 0 || !sameSyncNames(current, wanted);
   actions.push({ type: "set_sync_standby_names", value: wanted });
   const note = !changed ? null : `synchronous standbys: ${confirmed.join(", ") || "none yet"}` +
     (sameSet(active, confirmed) ? "" : ` (named in postgres: ${active.join(", ") || "none"})`);
-  return { actions, mem, note };
+  return { actions, mem: settled, note };
 }
 
 /**

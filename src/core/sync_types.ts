@@ -54,6 +54,8 @@ export interface ReplicationLsnFields {
  */
 export interface SyncMemory {
   syncNamesSeen?: { value: string; lsn: number };
+  /** Strict mode found no standby to name and said so (Patroni warns once, until a standby is back). */
+  strictWarned?: boolean;
 }
 
 /**

@@ -534,6 +534,8 @@ export interface Decision {
   fatal?: string;
   /** An error the operator must fix, logged at error level every cycle it holds (the reason is still logged). */
   error?: string;
+  /** A warning logged once at warning level beside the cycle's line (as Patroni warns once of a condition). */
+  warning?: string;
 }
 
 export { formatLsn, parseLsn } from "./lsn.ts";
