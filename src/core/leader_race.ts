@@ -14,9 +14,10 @@ import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
 import { raceStep } from "./switchover.ts";
 import { syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
+import { raceBackoff } from "./race_backoff.ts";
 
 /** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
-export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
+export function decideLeaderRace({ obs, mem, ctx, view, previousWal }: Cycle): Decision {
   const pg = obs.pg;
   if (obs.watchdogUnusable !== undefined) {
     if (pg.role === "primary") {
@@ -43,6 +44,8 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
       ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
     ]);
   }
+  const backoff = raceBackoff({ obs, mem, ctx, view, holdsLock: false }, previousWal ?? null);
+  if (backoff) return backoff;
   const gate = syncRaceGate(obs, ctx, view);
   if (gate.refusal !== null) {
     // The candidate of a manual failover that may not take over says so and clears the request (as a refusal).

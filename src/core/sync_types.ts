@@ -39,7 +39,7 @@ export interface PgSyncFields {
 }
 
 /** The positions a standby reports in `pg_stat_replication` besides `flush_lsn` (part of `ReplicationRow`). */
-export interface ReplicationLsnFields {
+export interface ReplicaLsns {
   /** How far the standby wrote this server's WAL (`X/Y`), when it reported it. */
   write_lsn?: string | null;
   /** How far the standby replayed this server's WAL (`X/Y`), when it reported it. */

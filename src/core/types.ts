@@ -7,8 +7,8 @@
  */
 import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
-import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
-import type { ReplicationLsnFields } from "./sync_types.ts";
+import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemory } from "./sync_types.ts";
+import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 
 /** Patroni's PostgreSQL state strings. */
@@ -271,7 +271,7 @@ export interface TimelineSwitch {
   reason: string;
 }
 
-export interface ReplicationRow extends ReplicationLsnFields {
+export interface ReplicationRow extends ReplicaLsns {
   usename: string;
   application_name: string;
   client_addr: string | null;
@@ -338,6 +338,7 @@ export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFiel
   maximumLagOnFailover: number;
   checkTimeline: boolean;
   primaryStartTimeout: number;
+  primaryRaceBackoff?: number;
   pause: boolean;
   useSlots: boolean;
   usePgRewind: boolean;
@@ -434,7 +435,7 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory {
+export interface Memory extends SyncMemory, RaceBackoffMemory {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
@@ -534,8 +535,7 @@ export interface Decision {
   fatal?: string;
   /** An error the operator must fix, logged at error level every cycle it holds (the reason is still logged). */
   error?: string;
-  /** A warning logged once at warning level beside the cycle's line (as Patroni warns once of a condition). */
-  warning?: string;
+  warning?: string; // logged once at warning level beside the cycle's line (Patroni's one-off warnings)
 }
 
 export { formatLsn, parseLsn } from "./lsn.ts";
