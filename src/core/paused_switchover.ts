@@ -58,7 +58,8 @@ export function pausedLeaderSwitchover(c: Cycle, actions: Action[]): Decision | 
 }
 
 /**
- * After the paused leader's clean stop: release the key (`handoverShutdown`); then, without the key, start
+ * After the paused leader's clean stop: release the key (`handoverShutdown`); then, without the key (also after a
+ * reinit's fresh copy, `decide_paused.ts`), start
  * Postgres again as a replica of the new leader (Patroni's graceful demote follows the new leader in pause too),
  * waiting for the candidate while the request is still there and nobody holds the key. Null otherwise (the
  * caller forgets the hand-over once Postgres runs again without the key).

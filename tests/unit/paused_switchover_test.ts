@@ -81,3 +81,24 @@ Deno.test("paused: a switchover without a candidate is refused in Patroni's word
   assert.ok(types(d.actions).includes("clear_failover"));
   assert.match(d.reason, /Switchover is possible only to a specific candidate in a paused state/);
 });
+
+Deno.test("paused: a reinit asked for is carried out (as Patroni runs it in pause), and the clone started again", () => {
+  const d = decide(obs(pgState(), view(), { reinitRequested: true }), INITIAL_MEMORY, paused("pg2"));
+  assert.deepEqual(types(d.actions), ["demote", "start_job"]);
+  assert.match(d.reason, /^PAUSE: reinitializing: removing the data directory and cloning from 'pg1'/);
+  const cloned: JobState = { kind: "clone", description: "clone", startedAt: 0, status: "ok" };
+  const stopped = pgState({ running: false, queryable: false });
+  const next = decide(obs(stopped, view(), { job: cloned }), d.memory, paused("pg2"));
+  const start = next.actions[0];
+  assert.ok(start?.type === "start_job" && start.job.kind === "start" && start.job.role === "replica");
+});
+
+Deno.test("paused: the leader keeps the member slots up, as Patroni does, so a former leader can stream from it", () => {
+  const d = decide(obs(PRIMARY, view()), LEADING, paused("pg1"));
+  const sync = d.actions.find((a) => a.type === "sync_slots");
+  assert.ok(sync && sync.type === "sync_slots", `actions: ${types(d.actions)}`);
+  assert.deepEqual(sync.slots, ["pg2", "pg3"]);
+  // Not with use_slots off.
+  const off = decide(obs(PRIMARY, view()), LEADING, ctx("pg1", { dynamic: { ...PAUSED, useSlots: false } }));
+  assert.ok(!types(off.actions).includes("sync_slots"));
+});
