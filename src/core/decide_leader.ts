@@ -12,7 +12,7 @@ import type { Action, ClusterView, Decision, HistoryEntry, PgObservation } from 
 import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
-import { leaderStep } from "./switchover.ts";
+import { isHealthyCandidate, leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
 import { failsafeKeyAction } from "./failsafe.ts";
@@ -26,12 +26,15 @@ import {
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
- * recovery, not answering) gives the lock up so that a healthy replica can take over.
+ * recovery, not answering) gives the lock up so that a healthy replica can take over; with 0, at once.
  */
-export function primaryStartTimeout({ obs, mem, ctx, holdsLock }: Cycle): Decision | null {
+export function primaryStartTimeout({ obs, mem, ctx, view, holdsLock }: Cycle): Decision | null {
   const down = mem.primaryDownSince;
   const limit = mem.startTimeout ?? ctx.dynamic.primaryStartTimeout;
-  if (!(holdsLock && down !== null && obs.now - down > secondsToMs(limit))) return null;
+  // 0: fail over at once rather than restart, when a replica can take over (Patroni's "Primary crashed. Failing
+  // over."), before any start attempt; without one, Postgres is started again as with any other value.
+  const atOnce = limit === 0 && obs.job === null && view.members.some((m) => isHealthyCandidate(m, ctx.name));
+  if (!(holdsLock && down !== null && (atOnce || obs.now - down > secondsToMs(limit)))) return null;
   const { startTimeout: _, ...rest } = mem;
   return noChange(
     { ...rest, isLeader: false, primaryDownSince: null },
