@@ -240,10 +240,12 @@ export function syncDisableStep(view: ClusterView, pg: PgObservation, configured
 /**
  * Before a replica promotes in synchronous mode (Patroni's `_process_multisync_prepromote`): the key names it as
  * the leader (a compare-and-set; the promotion does not happen when it fails), with no standby outside strict
- * mode; in strict mode it keeps the former standbys (minus itself) and Postgres waits for them from the start.
+ * mode; in strict mode it keeps the key's members, its former leader included (Patroni's `SyncState.members`),
+ * minus itself, and Postgres waits for them from the start.
  */
 export function syncPrepromote(me: string, cfg: SyncConfig, view: ClusterView): SyncAction[] {
-  const keep = cfg.strict ? (view.sync?.syncStandby ?? []).filter((n) => lower(n) !== lower(me)) : [];
+  const members = view.sync?.leader ? [view.sync.leader, ...view.sync.syncStandby] : [];
+  const keep = cfg.strict ? members.filter((n) => lower(n) !== lower(me)) : [];
   return [
     {
       type: "write_sync",
