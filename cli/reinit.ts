@@ -1,6 +1,7 @@
 /**
- * `hactl reinit [CLUSTER] MEMBER... [--force] [--wait]`, as patronictl's: confirm, then `POST /reinitialize` to
- * each named member's REST API; the member throws its data away and clones it again from the leader. With
+ * `hactl reinit [CLUSTER] MEMBER... [--force] [--from-leader] [--wait]`, as patronictl's: confirm, then
+ * `POST /reinitialize` to each named member's REST API; the member throws its data away and clones it again from
+ * the leader (always: `--from-leader` is accepted and posted as patronictl posts it). With
  * `--wait`, watch each member's REST API until it is running again, printing each state change, and give up
  * (exit 1) after {@linkcode REINIT_WAIT_SECONDS}. A refused or unreachable member prints `Failed: ...` and the
  * command exits 1 (0 with `--patroni-compat`, as patronictl).
@@ -29,6 +30,7 @@ const HELP = [
   "Options:",
   ...CTL_GLOBAL_HELP,
   "  --force                  Do not ask for confirmation, and reinitialize even while an operation runs",
+  "  --from-leader            Get the base backup from the leader (hactl always does; accepted as patronictl's)",
   "  --wait                   Wait until each member is running again, printing each state change;",
   `                           exit 1 if one is not within ${REINIT_WAIT_SECONDS} seconds`,
   "  -h, --help               Show this message and exit",
@@ -73,7 +75,7 @@ export async function run(
     usage: "Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...",
     help: HELP,
     args,
-    options: { force: { type: "boolean" }, wait: { type: "boolean" } },
+    options: { force: { type: "boolean" }, "from-leader": { type: "boolean" }, wait: { type: "boolean" } },
     out: deps.out,
     err: deps.err,
     body: (values, positionals) => reinit(values, positionals, env, deps),
@@ -100,7 +102,8 @@ async function reinit(
     throw new CtlError("Aborted!");
   }
   const wait = values.wait === true;
-  const { started, startTimes } = await reinitEach(view, names, values.force === true, wait, settings, deps);
+  const body = { force: values.force === true, from_leader: values["from-leader"] === true };
+  const { started, startTimes } = await reinitEach(view, names, body, wait, settings, deps);
   let ok = started.length === names.length;
   if (wait && started.length > 0) ok = await waitForReinit(view, started, startTimes, settings, deps) && ok;
   return ok ? 0 : failedExit(values, env);
@@ -134,7 +137,7 @@ async function reinitTargets(
 async function reinitEach(
   view: ClusterView,
   names: string[],
-  force: boolean,
+  body: { force: boolean; from_leader: boolean },
   wait: boolean,
   settings: CtlSettings,
   deps: ReinitDeps,
@@ -148,7 +151,7 @@ async function reinitEach(
     }
     try {
       const url = new URL("/reinitialize", m.data.api_url).toString();
-      const res = await deps.post(url, { force }, settings);
+      const res = await deps.post(url, body, settings);
       if (res.status === 200) {
         deps.out(`Success: reinitialize for member ${name}\n`);
         started.push(name);

@@ -321,15 +321,17 @@ async function feasibility(
   if (pool.length === 0) {
     return reply(412, `${action} is not possible: cluster does not have members except leader`);
   }
-  const statuses = await deps.fetchStatuses(
-    pool.filter((m) => m.data.api_url).map((m) => ({ name: m.name, apiUrl: m.data.api_url })),
-    2000,
-  );
-  const why = pool.map((m) => ({
-    name: m.name,
-    why: limitation(view, statuses.find((s) => s.name === m.name)),
-  }));
-  if (why.some((w) => w.why === null)) return null;
+  const asked = pool.filter((m) => m.data.api_url).map((m) => ({ name: m.name, apiUrl: m.data.api_url }));
+  let why: { name: string; why: string | null }[] = [];
+  // A candidate that only is not streaming (yet: its WAL receiver reconnects within seconds after the leader
+  // restarted) is asked again once a second for a few seconds before the request is refused.
+  for (let attempt = 0; attempt <= STREAM_WAIT_SECONDS; attempt++) {
+    if (attempt > 0) await deps.sleep(1000);
+    const statuses = await deps.fetchStatuses(asked, 2000);
+    why = pool.map((m) => ({ name: m.name, why: limitation(view, statuses.find((s) => s.name === m.name)) }));
+    if (why.some((w) => w.why === null)) return null;
+    if (!why.some((w) => w.why?.startsWith("is not streaming"))) break;
+  }
   if (candidate) return reply(412, `${action} is not possible: candidate '${candidate}' ${why[0]!.why}`);
   return reply(
     412,
@@ -338,6 +340,9 @@ async function feasibility(
     })`,
   );
 }
+
+/** How long a switchover or failover waits for a named candidate that is not streaming yet, in seconds. */
+export const STREAM_WAIT_SECONDS = 10;
 
 /** The synchronous replication settings of the cluster's dynamic configuration (undefined: off). */
 function syncConfigOf(view: ClusterView): SyncConfig | undefined {

@@ -165,7 +165,9 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
     };
     if (pg.timeline !== null) out.timeline = pg.timeline;
     if (pg.role === "replica" && pg.replicationState) out.replication_state = pg.replicationState;
-    if (pg.replication.length > 0) out.replication = pg.replication.map((r) => ({ ...r }));
+    if (pg.replication.length > 0) {
+      out.replication = pg.replication.map(({ write_lsn: _w, replay_lsn: _r, ...r }) => r);
+    }
     const mode = synchronousMode(cluster);
     if (role === "replica" && mode !== "off" && isListedSyncStandby(cluster, snapshot.name)) {
       out[mode === "quorum" ? "quorum_standby" : "sync_standby"] = true;

@@ -49,6 +49,7 @@ export const DYNAMIC_MINIMUMS = {
   loop_wait: 1,
   retry_timeout: 3,
   primary_start_timeout: 0,
+  primary_race_backoff: 0,
   member_slots_ttl: 0,
   isolation_fence_timeout: 0,
 } as const;
@@ -375,6 +376,9 @@ export function normalizeDynamic(
       maximumLagOnFailover: r.int(doc, "maximum_lag_on_failover", d.maximumLagOnFailover, "B"),
       checkTimeline: r.bool(doc, "check_timeline", d.checkTimeline),
       primaryStartTimeout: r.intAtLeast(doc, startKey, d.primaryStartTimeout, min.primary_start_timeout),
+      ...(doc.primary_race_backoff !== undefined && doc.primary_race_backoff !== null
+        ? { primaryRaceBackoff: r.intAtLeast(doc, "primary_race_backoff", 0, min.primary_race_backoff) }
+        : {}),
       pause: r.bool(doc, "pause", d.pause),
       useSlots: r.bool(pg, "use_slots", d.useSlots, "postgresql.use_slots"),
       usePgRewind: r.bool(pg, "use_pg_rewind", d.usePgRewind, "postgresql.use_pg_rewind"),

@@ -391,7 +391,7 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("master_start_timeout", "300", { note: "older name of primary_start_timeout" }),
   notYet(dynamic("primary_stop_timeout", "0"), "zero", { note: "acts only in synchronous_mode" }),
   notYet(dynamic("master_stop_timeout", "0"), "zero", { note: "older name of primary_stop_timeout" }),
-  notYet(dynamic("primary_race_backoff", "0"), "zero"),
+  dynamic("primary_race_backoff", "0"),
   dynamic(SYNC, "false", {
     note: "true/on, false/off or quorum (quorum commit: `ANY k (...)` and the votes a new leader needs)",
   }),

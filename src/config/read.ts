@@ -8,6 +8,7 @@
  * @module
  */
 import type { Tags } from "../core/types.ts";
+import { tagInt } from "../core/member_state.ts";
 import {
   type Etcd3Config,
   type HostPort,
@@ -286,7 +287,7 @@ export function checkBootstrapDcs(r: Reader, dcs: Doc, warnings: string[]): void
     warnings.push(...adjustTiming({ ttl, loopWait, retryTimeout }, p).warnings);
   }
   r.int(dcs, "maximum_lag_on_failover", `${p}.maximum_lag_on_failover`, 0);
-  for (const key of ["primary_start_timeout", "isolation_fence_timeout"] as const) {
+  for (const key of ["primary_start_timeout", "primary_race_backoff", "isolation_fence_timeout"] as const) {
     r.int(dcs, key, `${p}.${key}`, 0, DYNAMIC_MINIMUMS[key]);
   }
   r.int(dcs, "synchronous_node_count", `${p}.synchronous_node_count`, 1, 1);
@@ -314,7 +315,9 @@ export function readTags(r: Reader, sec: Doc, warnings: string[]): Tags {
     if (["nofailover", "nosync", "clonefrom", "noloadbalance", "nostream"].includes(key)) {
       tags[key] = r.bool(sec, key, path, false);
     } else if (key === "failover_priority" || key === "sync_priority") {
-      tags[key] = r.int(sec, key, path, 1, 0);
+      // Checked as an integer; a string (`'1'`) is kept as written, as Patroni publishes it in the member key.
+      const n = r.int(sec, key, path, 1, 0);
+      tags[key] = typeof value === "string" ? value : n;
     } else if (key === "replicatefrom") tags[key] = r.str(sec, key, path);
     else if (value !== null && typeof value === "object") {
       r.problem(path, `must be a scalar, found ${kindOf(value)}`);
@@ -325,8 +328,8 @@ export function readTags(r: Reader, sec: Doc, warnings: string[]): Tags {
     const [flag, priority] of [["nofailover", "failover_priority"], ["nosync", "sync_priority"]] as const
   ) {
     const b = tags[flag];
-    const n = tags[priority];
-    if (typeof b === "boolean" && typeof n === "number" && b !== (n <= 0)) {
+    const n = tagInt(tags[priority]);
+    if (typeof b === "boolean" && n !== null && b !== (n <= 0)) {
       warnings.push(
         `Conflicting configuration between ${flag}: ${py(b)} and ${priority}: ${n}. Defaulting to ${flag}: ${
           py(b)

@@ -37,6 +37,7 @@ import {
   handoverShutdown,
   primaryStartTimeout,
   startAsLeader,
+  startFailedWithLock,
   watchdogUnusableWithLock,
 } from "./decide_leader.ts";
 import { decideAsReplica, reinitRequested, startAsReplica } from "./decide_replica.ts";
@@ -49,6 +50,7 @@ import { finalPositionWait } from "./handover_wait.ts";
 import { withHistoryBeforeRelease } from "./history_on_release.ts";
 import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
 import { decideStandbyRunning, standbyStart, standbyWithoutData } from "./decide_standby.ts";
+import { trackRaceBackoff } from "./race_backoff.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -63,6 +65,7 @@ const RULES: readonly Rule[] = [
   jobInFlight,
   handoverShutdown,
   primaryStartTimeout,
+  startFailedWithLock,
   watchdogUnusableWithLock,
   fenceUnusableWithLock,
   reinitRequested,
@@ -112,8 +115,9 @@ function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision
 function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: ClusterView): Cycle {
   const holdsLock = view.leader?.name === ctx.name;
   const downSince = primaryDownSince(obs, memory, holdsLock, ctx.dynamic.standbyCluster !== undefined);
+  const backoff = trackRaceBackoff(memory, view.leader !== null, obs.pg.walPosition);
   const mem: Memory = {
-    ...memory,
+    ...backoff.mem,
     isLeader: holdsLock,
     primaryDownSince: downSince,
     membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, memberSlotsTtlMs(ctx.dynamic)),
@@ -126,7 +130,7 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
   if (view.leader || !view.failover?.leader) delete mem.finalPositionWaitSince;
   // Counted only while Postgres runs as a replica (decide_replica.ts sets and clears it).
   if (!(obs.pg.running && obs.pg.role === "replica")) delete mem.notStreamingSince;
-  return { obs, mem, ctx, view, holdsLock };
+  return { obs, mem, ctx, view, holdsLock, previousWal: backoff.previous };
 }
 
 /**

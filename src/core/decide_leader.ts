@@ -1,7 +1,8 @@
 /**
  * Holding the leader key: renew it and keep the cluster keys current (initialize, config, status, history, slots),
  * promote a replica that holds it, hand over for a switchover, start a stopped Postgres under it, and give it up
- * when Postgres does not come back (primary_start_timeout) or the required watchdog is not usable.
+ * when a start failed, when Postgres does not come back (primary_start_timeout) or the required watchdog is not
+ * usable.
  *
  * Pure. May import: `src/core/` (types, context, member state, topology, switchover rules).
  *
@@ -11,7 +12,7 @@ import type { Action, ClusterView, Decision, HistoryEntry, PgObservation } from 
 import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
 import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
-import { leaderStep } from "./switchover.ts";
+import { isHealthyCandidate, leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
 import { failsafeKeyAction } from "./failsafe.ts";
@@ -26,17 +27,37 @@ import {
 
 /**
  * primary_start_timeout: a leader whose Postgres does not come back (crashed and not restarting, stuck in
- * recovery, not answering) gives the lock up so that a healthy replica can take over.
+ * recovery, not answering) gives the lock up so that a healthy replica can take over; with 0, at once.
  */
-export function primaryStartTimeout({ obs, mem, ctx, holdsLock }: Cycle): Decision | null {
+export function primaryStartTimeout({ obs, mem, ctx, view, holdsLock }: Cycle): Decision | null {
   const down = mem.primaryDownSince;
   const limit = mem.startTimeout ?? ctx.dynamic.primaryStartTimeout;
-  if (!(holdsLock && down !== null && obs.now - down > secondsToMs(limit))) return null;
+  // 0: fail over at once rather than restart, when a replica can take over (Patroni's "Primary crashed. Failing
+  // over."), before any start attempt; without one, Postgres is started again as with any other value.
+  const atOnce = limit === 0 && obs.job === null && view.members.some((m) => isHealthyCandidate(m, ctx.name));
+  if (!(holdsLock && down !== null && (atOnce || obs.now - down > secondsToMs(limit)))) return null;
   const { startTimeout: _, ...rest } = mem;
   return noChange(
     { ...rest, isLeader: false, primaryDownSince: null },
     `released the leader key: postgres has not been up for ${Math.round((obs.now - down) / 1000)} s ` +
       `(${mem.startTimeout !== undefined ? "restart timeout" : "primary_start_timeout"} ${limit} s)`,
+    [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
+  );
+}
+
+/**
+ * A start of Postgres under the key failed (a crashed primary that does not come back, e.g. a broken setting):
+ * remove the key at once so that a healthy replica takes over, rather than retrying under it until
+ * primary_start_timeout (Patroni's `post_recover`). Postgres is not running, so nothing writable is left behind.
+ */
+export function startFailedWithLock({ obs, mem, holdsLock }: Cycle): Decision | null {
+  const job = obs.job;
+  if (!holdsLock || job?.kind !== "start" || job.status !== "failed" || obs.pg.running) return null;
+  const { startTimeout: _, ...rest } = mem;
+  return noChange(
+    { ...rest, isLeader: false, primaryDownSince: null },
+    "removed leader key after trying and failing to start postgres",
+    // Nothing runs (as observed); the immediate stop makes sure of it before the key goes, as on a timeout.
     [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
   );
 }
@@ -163,7 +184,8 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     actions.push({ type: "clear_failover", modRevision: view.failover!.modRevision });
     reason += `; cleared the failover key: ${step.reason}`;
   }
-  return noChange(sync.mem, reason, actions);
+  const d = noChange(sync.mem, reason, actions);
+  return sync.warning ? { ...d, warning: sync.warning } : d;
 }
 
 /**

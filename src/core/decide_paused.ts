@@ -2,19 +2,25 @@
  * Maintenance mode (`pause: true` in the dynamic config): no automatic action on Postgres. The leader keeps its
  * key while its Postgres runs as primary; a running primary without the key takes it when nobody holds it; nobody
  * races, promotes, demotes, starts, stops, bootstraps or clones; replicas keep following the leader. A restart
- * asked for now still runs, reloads still apply, and the leader keeps synchronous replication up.
+ * asked for now still runs, a reinit too, reloads still apply, the leader keeps synchronous replication up, and a
+ * switchover to a named candidate runs as Patroni runs it in pause (`paused_switchover.ts`).
  *
- * Pure. May import: `src/core/` (types, context, member state, topology, in-place changes, sync plan).
+ * Pure. May import: `src/core/` (types, context, member state, topology, in-place changes, sync plan, paused
+ * switchover, the replica's reinit rule).
  *
  * @module
  */
 import type { Action, Decision, Memory, Observation } from "./types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
-import { isValidSysid } from "./member_state.ts";
-import { upstreamFor } from "./topology.ts";
+import { isNoFailover, isValidSysid } from "./member_state.ts";
+import { memberSlotsWanted, updateMembersSeen, upstreamFor } from "./topology.ts";
+import { slotSyncFields } from "./slot_rules.ts";
+import { memberSlotsTtlMs } from "./settings.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
 import { leaderSyncStep } from "./sync_plan.ts";
 import { pausedStandbyLeader } from "./decide_standby.ts";
+import { pausedCandidate, pausedHandover, pausedLeaderSwitchover } from "./paused_switchover.ts";
+import { reinitRequested } from "./decide_replica.ts";
 
 /** One cycle's decision in maintenance mode (the caller prefixes its reason with `PAUSE: `). */
 export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): Decision {
@@ -28,6 +34,14 @@ export function decidePaused(obs: Observation, memory: Memory, ctx: HaContext): 
   if (obs.job?.status === "running") {
     return noChange(mem, `${obs.job.description} in progress`, holdsLock ? [{ type: "renew_leader" }] : []);
   }
+  // A switchover's hand-over is over once Postgres runs again without the key.
+  if (!holdsLock && (pg.running || pg.dataDir !== "initialized")) delete mem.handover;
+  const handover = pausedHandover(c);
+  if (handover) return handover;
+  // A reinit asked for runs in pause too (an operator's explicit act, as with Patroni); the fresh copy is then
+  // started as a replica, as after a hand-over.
+  const reinit = reinitRequested(c);
+  if (reinit) return { ...reinit, memory: { ...reinit.memory, handover: true } };
   // Maintenance mode runs a restart asked for now (an operator's explicit act), never a scheduled one.
   const restartable = pg.running && pg.queryable &&
     (holdsLock ? pg.role === "primary" : pg.role === "replica");
@@ -62,8 +76,18 @@ function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {
     // As Patroni's paused leader: synchronous replication is kept up (standbys named and replaced) in pause too.
     const sync = leaderSyncStep(ctx, view, pg, mem);
     actions.push(...sync.actions);
+    // As Patroni's paused leader: the member slots are kept (a former leader must find its slot to stream).
+    if (ctx.dynamic.useSlots) {
+      const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
+      const membersSeen = updateMembersSeen(mem.membersSeen, view, obs.now, memberSlotsTtlMs(ctx.dynamic));
+      sync.mem = { ...sync.mem, membersSeen };
+      actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, membersSeen), ...fields });
+    }
+    const switchover = pausedLeaderSwitchover({ obs, mem: sync.mem, ctx, view, holdsLock }, actions);
+    if (switchover) return switchover;
     const note = sync.note ? `; ${sync.note}` : "";
-    return noChange(sync.mem, `no action. I am (${ctx.name}), the leader with the lock${note}`, actions);
+    const d = noChange(sync.mem, `no action. I am (${ctx.name}), the leader with the lock${note}`, actions);
+    return sync.warning ? { ...d, warning: sync.warning } : d;
   }
   if (!pg.running) return noChange(mem, "postgres is not running");
   if (isPrimary) {
@@ -72,6 +96,8 @@ function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {
     }
     return noChange(mem, "continue to run as primary without lock");
   }
+  const candidate = pausedCandidate({ obs, mem, ctx, view, holdsLock });
+  if (candidate) return candidate;
   const upstream = upstreamFor(view, ctx.name, ctx.tags);
   if (!upstream) return noChange(mem, `no action. I am (${ctx.name}), a secondary, and there is no leader`);
   return noChange(

@@ -42,6 +42,8 @@ export interface Cycle {
   view: ClusterView;
   /** True when the leader key names this member. */
   holdsLock: boolean;
+  /** This member's WAL position in the previous cycle, for primary_race_backoff (absent: not tracked). */
+  previousWal?: number | null;
 }
 
 /** A decision that carries `memory` on, with its reason and the actions (none by default). */

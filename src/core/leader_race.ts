@@ -14,9 +14,10 @@ import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
 import { raceStep } from "./switchover.ts";
 import { quorumRaceVotes, syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
+import { raceBackoff } from "./race_backoff.ts";
 
 /** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
-export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
+export function decideLeaderRace({ obs, mem, ctx, view, previousWal }: Cycle): Decision {
   const pg = obs.pg;
   if (obs.watchdogUnusable !== undefined) {
     if (pg.role === "primary") {
@@ -43,6 +44,8 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
       ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
     ]);
   }
+  const backoff = raceBackoff({ obs, mem, ctx, view, holdsLock: false }, previousWal ?? null);
+  if (backoff) return backoff;
   const gate = syncRaceGate(obs, ctx, view);
   if (gate.refusal !== null) {
     // The candidate of a manual failover that may not take over says so and clears the request (as a refusal).
@@ -85,6 +88,9 @@ export function decideLeaderRace({ obs, mem, ctx, view }: Cycle): Decision {
     ]);
   }
   const verdict = healthiestVerdict(obs, ctx, view) ?? quorumRaceVotes(obs, ctx, view);
+  if (verdict !== null && isNoFailover(ctx.tags)) {
+    return noChange(mem, "following a different leader because I am not allowed to promote");
+  }
   if (verdict !== null) {
     return noChange(mem, `following a different leader because I am not the healthiest node: ${verdict}`);
   }
@@ -126,7 +132,9 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
     const other = promotablePeer(obs, ctx, view, manual?.member);
     return other === null ? null : `I am the former leader of a manual switchover and ${other} can take over`;
   }
-  for (const v of peerVerdicts(obs, ctx, formerLeader)) if (v.veto) return `member ${v.name} ${v.why}`;
+  for (const v of peerVerdicts(obs, ctx, formerLeader)) {
+    if (v.veto) return v.said ?? `member ${v.name} ${v.why}`;
+  }
   return null;
 }
 
@@ -159,6 +167,8 @@ export interface PeerVerdict {
   /** True when this peer keeps this member from taking the lock. */
   veto: boolean;
   why: string;
+  /** A veto in Patroni's words, for the log line (where Patroni has a sentence for it). */
+  said?: string;
 }
 
 /**
@@ -173,7 +183,8 @@ export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: st
   const out: PeerVerdict[] = [];
   for (const peer of obs.peers ?? []) {
     if (peer.name === ctx.name) continue;
-    const v = (veto: boolean, why: string) => out.push({ name: peer.name, veto, why });
+    const v = (veto: boolean, why: string, said?: string) =>
+      out.push({ name: peer.name, veto, why, ...(said ? { said } : {}) });
     if (peer.name === formerLeader) v(false, "is the former leader of the manual switchover (not counted)");
     else if (!peer.reachable || peer.walPosition === undefined) v(false, "is unreachable (not counted)");
     else if (peer.nofailover === true) v(false, "is tagged nofailover (not counted)");
@@ -186,9 +197,17 @@ export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: st
     } // ...and a peer on an older timeline is behind me whatever its position says.
     else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline < pg.timeline) {
       v(false, `is on an older timeline (${peer.timeline} < ${pg.timeline})`);
-    } else if (peer.walPosition > mine) v(true, `is ahead (${peer.walPosition} > ${mine})`);
-    else if (peer.walPosition === mine && (peer.failoverPriority ?? 1) > myPriority) {
-      v(true, "is as far as me and has a higher failover_priority");
+    } else if (peer.walPosition > mine) {
+      const why = `is ahead (${peer.walPosition} > ${mine})`;
+      v(
+        true,
+        why,
+        `Wal position of ${peer.name} is ahead of my wal position (${peer.walPosition} > ${mine})`,
+      );
+    } else if (peer.walPosition === mine && (peer.failoverPriority ?? 1) > myPriority) {
+      const said = `${peer.name} has equally tolerable WAL position and priority ${peer.failoverPriority}, ` +
+        `while this node has priority ${myPriority}`;
+      v(true, "is as far as me and has a higher failover_priority", said);
     } else v(false, `is not ahead (${peer.walPosition} <= ${mine})`);
   }
   return out;

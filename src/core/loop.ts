@@ -153,10 +153,15 @@ export interface CallbackCall {
 /**
  * The callback a finished job fires, given the role the callbacks last reported: `on_restart` after a restart,
  * `on_start` after a bootstrap or a start (`on_role_change` when it started in another role), `on_stop` after a
- * stop (a switchover's shutdown too), `on_role_change` to primary after a promotion; none after a failure.
+ * stop (a switchover's shutdown too), `on_role_change` to primary after a promotion; after a failure none, but
+ * `on_role_change` to `demoted` when a primary failed to start again.
  */
 export function jobCallback(req: JobRequest, ok: boolean, lastRole: string | null): CallbackCall | null {
-  if (!ok) return null;
+  if (!ok) {
+    // A primary that failed to start again is demoted (it gives the leader key up), as Patroni reports it.
+    const demoted = req.kind === "start" && req.role === "primary" && lastRole === "primary";
+    return demoted ? { action: "on_role_change", role: "demoted" } : null;
+  }
   switch (req.kind) {
     case "restart":
       return { action: "on_restart", role: req.role };

@@ -16,13 +16,24 @@ export function isValidSysid(value: string | null | undefined): value is string 
 /** Patroni's tag semantics: an explicit `nofailover` wins; otherwise `failover_priority <= 0` means nofailover. */
 export function isNoFailover(tags: Tags): boolean {
   if (typeof tags.nofailover === "boolean") return tags.nofailover;
-  return typeof tags.failover_priority === "number" && tags.failover_priority <= 0;
+  const priority = tagInt(tags.failover_priority);
+  return priority !== null && priority <= 0;
 }
 
 /** `failover_priority` with Patroni's default of 1 (0 when nofailover). */
 export function failoverPriority(tags: Tags): number {
   if (tags.nofailover === true) return 0;
-  return typeof tags.failover_priority === "number" ? tags.failover_priority : 1;
+  return tagInt(tags.failover_priority) ?? 1;
+}
+
+/**
+ * A priority tag's integer value, as Patroni's `parse_int` reads it: a number, or a string holding an integer
+ * (the YAML's `failover_priority: '1'`, kept as written in the member key); null otherwise.
+ */
+export function tagInt(value: unknown): number | null {
+  if (typeof value === "number") return Number.isFinite(value) ? Math.trunc(value) : null;
+  if (typeof value !== "string" || !/^\s*[+-]?[0-9]+\s*$/.test(value)) return null;
+  return parseInt(value.trim(), 10);
 }
 
 /** The Postgres state string to publish in `members/<name>` and `GET /patroni`. */

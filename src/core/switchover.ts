@@ -10,6 +10,7 @@
 import type { ClusterView, FailoverIntent, Member, PeerStatus } from "./types.ts";
 import { staleAfterMs } from "./settings.ts";
 import { clusterTimeline } from "./topology.ts";
+import { isNoFailover } from "./member_state.ts";
 
 /** What the leader does about the `failover` key this cycle. */
 export type LeaderStep =
@@ -20,10 +21,7 @@ export type LeaderStep =
 
 /** A member that can take over: another member, running, not tagged nofailover. */
 export function isHealthyCandidate(m: Member, me: string): boolean {
-  const tags = m.data.tags ?? {};
-  const nofailover = tags.nofailover === true ||
-    (tags.nofailover === undefined && typeof tags.failover_priority === "number" &&
-      tags.failover_priority <= 0);
+  const nofailover = isNoFailover(m.data.tags ?? {});
   return m.name !== me && !nofailover && m.data.state === "running" && typeof m.data.conn_url === "string";
 }
 

@@ -6,7 +6,7 @@
  * caught up (Patroni's `_process_multisync_replication`). Also who may take the leader key while the `sync` key
  * is active (only the standbys it names, and its leader), and the key a replica writes before it promotes.
  *
- * Pure. May import: `src/core/` (types, sync types and names).
+ * Pure. May import: `src/core/` (types, sync types and names, member state).
  *
  * @module
  */
@@ -14,17 +14,19 @@ import type { ClusterView, Member, PeerStatus, PgObservation, ReplicationRow, Sy
 import { parseLsn } from "./types.ts";
 import type { SyncAction, SyncConfig, SyncMemory } from "./sync_types.ts";
 import { buildSyncNames, parseSyncNames, sameSet, sameSyncNames } from "./sync_names.ts";
+import { isNoFailover, tagInt } from "./member_state.ts";
 
 /** `nosync` with Patroni's semantics: an explicit tag wins; otherwise `sync_priority <= 0`. */
 export function isNoSync(tags: Member["data"]["tags"]): boolean {
   if (typeof tags?.nosync === "boolean") return tags.nosync;
-  return typeof tags?.sync_priority === "number" && tags.sync_priority <= 0;
+  const priority = tagInt(tags?.sync_priority);
+  return priority !== null && priority <= 0;
 }
 
 /** `sync_priority` with Patroni's default of 1 (0 when nosync). */
 export function syncPriority(tags: Member["data"]["tags"]): number {
   if (tags?.nosync === true) return 0;
-  return typeof tags?.sync_priority === "number" ? tags.sync_priority : 1;
+  return tagInt(tags?.sync_priority) ?? 1;
 }
 
 /** Synchronous replication is asked for (on or quorum). */
@@ -68,10 +70,19 @@ export interface SyncLeaderInput {
   mem: SyncMemory;
 }
 
-function rowLsn(row: ReplicationRow): number | null {
-  if (!row.flush_lsn) return null;
+/**
+ * The standby's position that commits wait for, as Patroni weighs it: `replay_lsn` under `synchronous_commit =
+ * remote_apply`, `write_lsn` under `remote_write`, `flush_lsn` otherwise (null: not reported).
+ */
+export function rowLsn(row: ReplicationRow, synchronousCommit?: string | null): number | null {
+  const text = synchronousCommit === "remote_apply"
+    ? row.replay_lsn
+    : synchronousCommit === "remote_write"
+    ? row.write_lsn
+    : row.flush_lsn;
+  if (!text) return null;
   try {
-    return parseLsn(row.flush_lsn);
+    return parseLsn(text);
   } catch {
     return null;
   }
@@ -80,21 +91,21 @@ function rowLsn(row: ReplicationRow): number | null {
 function streamingCandidates(
   me: string,
   members: readonly Member[],
-  rows: readonly ReplicationRow[],
+  pg: PgObservation,
 ): Candidate[] {
+  const rows = pg.replication;
+  const lsnOf = (r: ReplicationRow) => rowLsn(r, pg.synchronousCommit);
   const out: Candidate[] = [];
   for (const m of members) {
     const tags = m.data.tags ?? {};
     if (lower(m.name) === lower(me) || m.data.state !== "running" || isNoSync(tags)) continue;
-    const row = rows.find((r) => lower(r.application_name) === lower(m.name) && rowLsn(r) !== null);
+    const row = rows.find((r) => lower(r.application_name) === lower(m.name) && lsnOf(r) !== null);
     if (!row) continue;
-    const nofailover = typeof tags.nofailover === "boolean"
-      ? tags.nofailover
-      : typeof tags.failover_priority === "number" && tags.failover_priority <= 0;
+    const nofailover = isNoFailover(tags);
     out.push({
       name: m.name,
       syncState: row.sync_state,
-      lsn: rowLsn(row)!,
+      lsn: lsnOf(row)!,
       nofailover,
       priority: syncPriority(tags),
     });
@@ -104,13 +115,13 @@ function streamingCandidates(
 
 /**
  * Patroni's `current_state` for priority mode: streaming members (running, not nosync) ranked by sync_priority,
- * then already `sync`, then flush position, those without nofailover first; a standby lagging more than
+ * then already `sync`, then position (`rowLsn`), those without nofailover first; a standby lagging more than
  * `maximum_lag_on_syncnode` behind the most advanced one (the primary when it is alone) is skipped; the first
  * `synchronous_node_count` are `active`. Confirmed: active, reported `sync`, and named in the key or caught up.
  */
 export function syncCandidates(input: SyncLeaderInput, readyFrom: number): SyncCandidates {
   const { cfg, view, pg } = input;
-  const list = streamingCandidates(input.me, view.members, pg.replication);
+  const list = streamingCandidates(input.me, view.members, pg);
   list.sort((a, b) =>
     b.priority - a.priority || (b.syncState > a.syncState ? 1 : b.syncState < a.syncState ? -1 : 0) ||
     b.lsn - a.lsn
@@ -135,6 +146,8 @@ export interface SyncStep {
   actions: SyncAction[];
   mem: SyncMemory;
   note: string | null;
+  /** Patroni's one-time warning, when strict mode has just lost its last standby. */
+  warning?: string;
 }
 
 /** The leader's memory of `synchronous_standby_names` as this cycle sees it. */
@@ -178,15 +191,23 @@ export function syncLeaderStep(input: SyncLeaderInput): SyncStep {
     const wanted = buildSyncNames(voters, Math.max(minSync, voters.length));
     actions.push({ type: "set_sync_standby_names", value: wanted });
     const on = voters.length > 0 ? voters.join(", ") : "a standby";
-    return { actions, mem, note: `synchronous_mode_strict: no standby to add, commits wait for ${on}` };
+    const note = `synchronous_mode_strict: no standby to add, commits wait for ${on}`;
+    if (mem.strictWarned) return { actions, mem, note };
+    const kept = voters.length > 0 && sameSyncNames(current, wanted)
+      ? `Continue using old value of synchronous_standby_names="${current}". `
+      : "";
+    const warning = "No active replication connections from Patroni members and synchronous_mode_strict is " +
+      `requested. ${kept}Commits will be delayed.`;
+    return { actions, mem: { ...mem, strictWarned: true }, note, warning };
   }
+  const { strictWarned: _, ...settled } = mem;
   if (!mine || !sameSet(voters, confirmed)) actions.push(writeKey(input, confirmed));
   const wanted = buildSyncNames(active);
   const changed = actions.length > 0 || !sameSyncNames(current, wanted);
   actions.push({ type: "set_sync_standby_names", value: wanted });
   const note = !changed ? null : `synchronous standbys: ${confirmed.join(", ") || "none yet"}` +
     (sameSet(active, confirmed) ? "" : ` (named in postgres: ${active.join(", ") || "none"})`);
-  return { actions, mem, note };
+  return { actions, mem: settled, note };
 }
 
 /**
@@ -219,10 +240,12 @@ export function syncDisableStep(view: ClusterView, pg: PgObservation, configured
 /**
  * Before a replica promotes in synchronous mode (Patroni's `_process_multisync_prepromote`): the key names it as
  * the leader (a compare-and-set; the promotion does not happen when it fails), with no standby outside strict
- * mode; in strict mode it keeps the former standbys (minus itself) and Postgres waits for them from the start.
+ * mode; in strict mode it keeps the key's members, its former leader included (Patroni's `SyncState.members`),
+ * minus itself, and Postgres waits for them from the start.
  */
 export function syncPrepromote(me: string, cfg: SyncConfig, view: ClusterView): SyncAction[] {
-  const keep = cfg.strict ? (view.sync?.syncStandby ?? []).filter((n) => lower(n) !== lower(me)) : [];
+  const members = view.sync?.leader ? [view.sync.leader, ...view.sync.syncStandby] : [];
+  const keep = cfg.strict ? members.filter((n) => lower(n) !== lower(me)) : [];
   return [
     {
       type: "write_sync",

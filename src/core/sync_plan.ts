@@ -35,17 +35,19 @@ export function leaderSyncStep(
   view: ClusterView,
   pg: PgObservation,
   mem: Memory,
-): { actions: Action[]; mem: Memory; note: string | null } {
+): { actions: Action[]; mem: Memory; note: string | null; warning?: string } {
   const cfg = ctx.dynamic.synchronous;
   if (cfg === undefined || cfg.mode === "off") {
     const configured = ctx.dynamic.parameters["synchronous_standby_names"];
     const actions = syncDisableStep(view, pg, configured === undefined ? "" : String(configured));
-    const { syncNamesSeen: _, ...rest } = mem;
+    const { syncNamesSeen: _, strictWarned: _w, ...rest } = mem;
     return { actions, mem: rest, note: actions.length > 0 ? "synchronous replication disabled" : null };
   }
   const run = cfg.mode === "quorum" ? quorumLeaderStep : syncLeaderStep;
   const step = run({ me: ctx.name, cfg, view, pg, mem: mem as SyncMemory });
-  return { actions: step.actions, mem: { ...mem, ...step.mem }, note: step.note };
+  const { strictWarned: _, ...before } = mem;
+  const out = { actions: step.actions, mem: { ...before, ...step.mem }, note: step.note };
+  return step.warning ? { ...out, warning: step.warning } : out;
 }
 
 /** Set before a leader starts its stopped Postgres as a primary (synchronous mode on). */

@@ -34,6 +34,16 @@ export interface DynamicSyncFields {
 export interface PgSyncFields {
   /** `SHOW synchronous_standby_names` of the running server; absent or null when unknown. */
   synchronousStandbyNames?: string | null;
+  /** `SHOW synchronous_commit` of the running server (which standby position commits wait for); absent: unknown. */
+  synchronousCommit?: string | null;
+}
+
+/** The positions a standby reports in `pg_stat_replication` besides `flush_lsn` (part of `ReplicationRow`). */
+export interface ReplicaLsns {
+  /** How far the standby wrote this server's WAL (`X/Y`), when it reported it. */
+  write_lsn?: string | null;
+  /** How far the standby replayed this server's WAL (`X/Y`), when it reported it. */
+  replay_lsn?: string | null;
 }
 
 /**
@@ -44,6 +54,8 @@ export interface PgSyncFields {
  */
 export interface SyncMemory {
   syncNamesSeen?: { value: string; lsn: number };
+  /** Strict mode found no standby to name and said so (Patroni warns once, until a standby is back). */
+  strictWarned?: boolean;
 }
 
 /**

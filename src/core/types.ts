@@ -7,7 +7,8 @@
  */
 import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
-import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
+import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemory } from "./sync_types.ts";
+import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
 export type { Upstream } from "./standby_types.ts";
@@ -55,9 +56,9 @@ export type MemberRole = "primary" | "replica" | "standby_leader" | "demoted" | 
 /** Tags as configured (`tags:` in YAML). Custom keys are allowed. */
 export interface Tags {
   nofailover?: boolean;
-  failover_priority?: number;
+  failover_priority?: number | string;
   nosync?: boolean;
-  sync_priority?: number;
+  sync_priority?: number | string;
   clonefrom?: boolean;
   noloadbalance?: boolean;
   replicatefrom?: string;
@@ -272,7 +273,7 @@ export interface TimelineSwitch {
   reason: string;
 }
 
-export interface ReplicationRow {
+export interface ReplicationRow extends ReplicaLsns {
   usename: string;
   application_name: string;
   client_addr: string | null;
@@ -340,6 +341,7 @@ export interface DynamicSettings
   maximumLagOnFailover: number;
   checkTimeline: boolean;
   primaryStartTimeout: number;
+  primaryRaceBackoff?: number;
   pause: boolean;
   useSlots: boolean;
   usePgRewind: boolean;
@@ -438,7 +440,7 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory {
+export interface Memory extends SyncMemory, RaceBackoffMemory {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
@@ -533,6 +535,7 @@ export interface Decision {
   fatal?: string;
   /** An error the operator must fix, logged at error level every cycle it holds (the reason is still logged). */
   error?: string;
+  warning?: string; // logged once at warning level beside the cycle's line (Patroni's one-off warnings)
 }
 
 export { formatLsn, parseLsn } from "./lsn.ts";

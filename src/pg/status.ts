@@ -53,6 +53,8 @@ export interface StatusRow {
   replay_lsn: string | null;
   /** `synchronous_standby_names` in force (absent in answers of older hactl status queries). */
   sync_names?: string | null;
+  /** `synchronous_commit` in force (absent in answers of older hactl status queries). */
+  sync_commit?: string | null;
   replay_ts: string | null;
   replay_paused: boolean;
   checkpoint_tli: number | null;
@@ -119,9 +121,11 @@ SELECT json_build_object(
                  'port', sender_port) FROM pg_stat_wal_receiver LIMIT 1),
   'conninfo', current_setting('primary_conninfo'),
   'sync_names', current_setting('synchronous_standby_names'),
+  'sync_commit', current_setting('synchronous_commit'),
   'replication', (SELECT coalesce(json_agg(json_build_object('usename', usename,
                     'application_name', application_name, 'client_addr', host(client_addr), 'state', state,
-                    'sync_state', sync_state, 'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text)
+                    'sync_state', sync_state, 'sync_priority', sync_priority, 'flush_lsn', flush_lsn::text,
+                    'write_lsn', write_lsn::text, 'replay_lsn', replay_lsn::text)
                     ORDER BY application_name),
                     '[]'::json) FROM pg_stat_replication),
   'slots', (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
@@ -182,6 +186,7 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   for (const [name, lsn] of Object.entries(row.slot_positions ?? {})) obs.slotPositions[name] = parseLsn(lsn);
   obs.replication = row.replication;
   obs.synchronousStandbyNames = row.sync_names ?? null;
+  obs.synchronousCommit = row.sync_commit ?? null;
   if (!row.in_recovery) {
     obs.timeline = row.walfile ? parseInt(row.walfile.slice(0, 8), 16) : row.checkpoint_tli;
     obs.walPosition = lsnOrNull(row.flush_lsn);

@@ -171,6 +171,7 @@ export class Agent {
       this.stop();
     }
     if (decision.error !== undefined) this.deps.log.error(decision.error);
+    if (decision.warning !== undefined) this.deps.log.warn(decision.warning);
     this.#guard(observation, decision, failedAt);
     if (publishesMember(observation, dcsFailed)) await this.#touchMember(observation);
     const role = roleInCluster(observation, this.holdsLock(), this.dynamic.standbyCluster !== undefined);

@@ -32,7 +32,11 @@ function member(name: string): Member {
 }
 
 /** A tiny etcd: the view, and a scripted leader change once the failover key is written. */
-function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerStatus[] } = {}) {
+function world(
+  opts: { handover?: string | null; paused?: boolean; peers?: PeerStatus[]; peersOverTime?: PeerStatus[][] } =
+    {},
+) {
+  let fetches = 0;
   let view: ClusterView = {
     initialize: "7393828465826342947",
     config: null,
@@ -78,7 +82,8 @@ function world(opts: { handover?: string | null; paused?: boolean; peers?: PeerS
     },
     fetchStatuses: (members) =>
       Promise.resolve(
-        opts.peers ??
+        opts.peersOverTime?.[Math.min(fetches++, opts.peersOverTime.length - 1)] ??
+          opts.peers ??
           members.map((m) => ({
             name: m.name,
             reachable: true,
@@ -464,4 +469,19 @@ Deno.test("POST /switchover in synchronous mode: only to a sync standby (412 wit
     503,
   );
   assert.deepEqual(w.writes.at(-1)?.value, { leader: "pg1", member: "pg2" });
+});
+
+Deno.test("POST /switchover waits a few seconds for a named candidate that is about to stream again", async () => {
+  // Right after the leader restarted, its replica reads the archive until its WAL receiver reconnects (Patroni
+  // goes ahead at once; hactl needs a streaming candidate, so it waits for that, bounded).
+  const replica = { name: "pg2", reachable: true, role: "replica", walPosition: 1, timeline: 1 };
+  const archive = { ...replica, replicationState: "in archive recovery" };
+  const w = world({
+    handover: "pg2",
+    peersOverTime: [[archive], [archive], [{ ...replica, replicationState: "streaming" }]],
+  });
+  assert.deepEqual(await call(w.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
+    status: 200,
+    text: 'Successfully switched over to "pg2"',
+  });
 });

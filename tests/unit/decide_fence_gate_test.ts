@@ -82,7 +82,7 @@ Deno.test("decide() in pause ignores the fencing supervisor: the leader keeps it
     INITIAL_MEMORY,
     ctx("pg1", { dynamic: { ...DYNAMIC_DEFAULTS, pause: true } }),
   );
-  assert.deepEqual(types(d.actions), ["renew_leader", "write_status"]);
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "sync_slots"]);
 });
 
 Deno.test("decide() never releases the key beside a running job when the supervisor goes, nor renews it", () => {

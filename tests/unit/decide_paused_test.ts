@@ -15,7 +15,7 @@ const paused = (name: string, over: Partial<HaContext> = {}) =>
 
 Deno.test("decide() in pause: the leader keeps its key and says PAUSE", () => {
   const d = decide(obs(PRIMARY, view()), INITIAL_MEMORY, paused("pg1"));
-  assert.deepEqual(types(d.actions), ["renew_leader", "write_status"]);
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "sync_slots"]);
   assert.equal(d.reason, "PAUSE: no action. I am (pg1), the leader with the lock");
 });
 

@@ -72,7 +72,7 @@ Deno.test("decide() in a standby cluster: a member behind a peer does not take t
   const d = decide(obs(pgState(), view({ leader: null }), { peers }), EMPTY_MEMORY_FOR_TESTS, sctx("pg2"));
   assert.deepEqual(types(d.actions), ["follow"]);
   assert.deepEqual(follows(d.actions)?.upstream, REMOTE);
-  assert.match(d.reason, /not the healthiest node: member pg3 is ahead/);
+  assert.match(d.reason, /not the healthiest node: Wal position of pg3 is ahead of my wal position/);
 });
 
 Deno.test("decide() in a standby cluster ignores check_timeline (the timeline is the remote cluster's)", () => {

@@ -89,7 +89,7 @@ Deno.test("decide() in pause ignores the watchdog: the leader keeps its key", ()
     INITIAL_MEMORY,
     ctx("pg1", { dynamic: { ...DYNAMIC_DEFAULTS, pause: true } }),
   );
-  assert.deepEqual(types(d.actions), ["renew_leader", "write_status"]);
+  assert.deepEqual(types(d.actions), ["renew_leader", "write_status", "sync_slots"]);
 });
 
 Deno.test("decide() never releases the key beside a running job (required watchdog unusable, primary_start_timeout)", () => {

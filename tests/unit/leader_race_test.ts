@@ -24,7 +24,10 @@ Deno.test("decide() does not race when a peer is further ahead", () => {
   const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), { peers: [peer("pg3", 7000)] });
   const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(d.actions, []);
-  assert.match(d.reason, /not the healthiest node: member pg3 is ahead/);
+  assert.match(
+    d.reason,
+    /not the healthiest node: Wal position of pg3 is ahead of my wal position \(7000 > 6000\)/,
+  );
 });
 
 Deno.test("decide() never promotes while another member still answers as primary", () => {
@@ -47,7 +50,10 @@ Deno.test("healthiestVerdict() lets an equal peer with a higher failover_priorit
   const o = obs(pgState({ walPosition: 6000 }), view({ leader: null }), {
     peers: [peer("pg3", 6000, { failoverPriority: 5 })],
   });
-  assert.match(healthiestVerdict(o, ctx("pg2"), view({ leader: null }))!, /higher failover_priority/);
+  assert.match(
+    healthiestVerdict(o, ctx("pg2"), view({ leader: null }))!,
+    /pg3 has equally tolerable WAL position and priority 5, while this node has priority 1/,
+  );
   // Ignored peers: unreachable, nofailover, watchdog failed.
   const ignored = obs(pgState({ walPosition: 6000 }), view({ leader: null }), {
     peers: [
@@ -92,7 +98,7 @@ Deno.test("decide(): in a switchover without a candidate, the former leader's st
       ctx("pg2"),
       switching,
     )!,
-    /member pg3 is ahead/,
+    /Wal position of pg3 is ahead of my wal position/,
   );
 });
 

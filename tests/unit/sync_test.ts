@@ -222,9 +222,10 @@ Deno.test("syncPrepromote(): the key names the new leader before it promotes; st
     { type: "write_sync", leader: "pg2", standbys: [], quorum: 0, modRevision: "30" },
     { type: "set_sync_standby_names", value: "" },
   ]);
+  // Strict mode keeps the key's members (its former leader too, as Patroni's `SyncState.members`) but itself.
   assert.deepEqual(syncPrepromote("pg2", STRICT, v), [
-    { type: "write_sync", leader: "pg2", standbys: ["pg3"], quorum: 0, modRevision: "30" },
-    { type: "set_sync_standby_names", value: "pg3" },
+    { type: "write_sync", leader: "pg2", standbys: ["pg1", "pg3"], quorum: 0, modRevision: "30" },
+    { type: "set_sync_standby_names", value: buildSyncNames(["pg1", "pg3"], 2) },
   ]);
 });
 
