@@ -349,8 +349,13 @@ const LOCAL_KEYS: ConfigKey[] = [
   ),
   local("postgresql.remove_data_directory_on_rewind_failure", "false"),
   local("postgresql.remove_data_directory_on_diverged_timelines", "false"),
-  notYet(local("postgresql.pre_promote", ""), "empty"),
-  notYet(local("postgresql.before_stop", ""), "empty"),
+  local("postgresql.pre_promote", "", {
+    note:
+      "run after the leader key is taken, before pg_ctl promote; non-zero: key released, no race for a ttl",
+  }),
+  local("postgresql.before_stop", "", {
+    note: "run and waited for (at most pg_ctl_timeout) before Postgres is stopped; not before a fence's stop",
+  }),
   local("watchdog", ""),
   local("watchdog.mode", "automatic"),
   local("watchdog.device", "/dev/watchdog"),

@@ -48,6 +48,7 @@ import { withLeaseMove } from "./lease_ttl.ts";
 import { finalPositionWait } from "./handover_wait.ts";
 import { withHistoryBeforeRelease } from "./history_on_release.ts";
 import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
+import { prePromoteBackoff, prePromoteRefused } from "./pre_promote.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -60,6 +61,7 @@ type Rule = (c: Cycle) => Decision | null;
 const RULES: readonly Rule[] = [
   fenceUnusableDuringJob,
   jobInFlight,
+  prePromoteRefused,
   handoverShutdown,
   primaryStartTimeout,
   watchdogUnusableWithLock,
@@ -192,7 +194,8 @@ function decideRunning(c: Cycle): Decision {
 
   let d: Decision;
   if (!view.leader) {
-    d = fenceUnusableInRace(c) ?? failsafeHoldsRace(c) ?? finalPositionWait(c) ?? decideLeaderRace(c);
+    d = fenceUnusableInRace(c) ?? prePromoteBackoff(c) ?? failsafeHoldsRace(c) ?? finalPositionWait(c) ??
+      decideLeaderRace(c);
   } else if (holdsLock) d = decideAsLeader(c);
   else d = decideAsReplica(c);
   if (restart.kind === "drop") {

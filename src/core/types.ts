@@ -9,6 +9,7 @@ import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
+import type { PrePromoteJobPart, PrePromoteMemoryPart } from "./pre_promote_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -284,7 +285,7 @@ export interface ReplicationRow {
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
 export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart" | "demote";
 
-export interface JobState {
+export interface JobState extends PrePromoteJobPart {
   kind: JobKind;
   /** Human description, e.g. "bootstrap from leader 'pg1'". */
   description: string;
@@ -433,7 +434,7 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory {
+export interface Memory extends SyncMemory, PrePromoteMemoryPart {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */

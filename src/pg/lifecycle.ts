@@ -25,6 +25,7 @@ import {
   tail,
 } from "./process.ts";
 import { timelineHistoryFiles } from "./status.ts";
+import { runBeforeStop, runPrePromote } from "./hooks.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -72,11 +73,15 @@ async function startFailure(inst: PgInstance, stderr: string): Promise<string> {
   }
 }
 
-/** Stop Postgres; `onSafepoint` is called once, when the stop reached its safe point or the postmaster is gone. */
+/**
+ * Stop Postgres; `onSafepoint` is called once, when the stop reached its safe point or the postmaster is gone. The
+ * `before_stop` script runs first, except for an `emergency` stop (a fence's: it must not wait for a script).
+ */
 export async function stopPostgres(
   inst: PgInstance,
   mode: "fast" | "immediate",
   onSafepoint?: () => void,
+  emergency = false,
 ): Promise<void> {
   let safe = false;
   const safepoint = () => {
@@ -85,7 +90,7 @@ export async function stopPostgres(
     onSafepoint?.();
   };
   try {
-    await stopPostmaster(inst, mode, onSafepoint ? safepoint : null);
+    await stopPostmaster(inst, mode, onSafepoint ? safepoint : null, emergency);
   } finally {
     // The postmaster has exited (or the stop failed: then only if it has gone after all).
     if (!safe && (await postmasterPid(inst.dataDir)) === null) safepoint();
@@ -96,8 +101,10 @@ async function stopPostmaster(
   inst: PgInstance,
   mode: "fast" | "immediate",
   safepoint: (() => void) | null,
+  emergency: boolean,
 ): Promise<void> {
   if ((await postmasterPid(inst.dataDir)) === null) return;
+  if (!emergency) await runBeforeStop(inst);
   await inst.sql.close();
   const pgCtl = await inst.bin("pg_ctl");
   const seconds = String(Math.ceil(inst.timeoutMs / 1000));
@@ -149,6 +156,8 @@ export async function promotePostgres(
   inst: PgInstance,
   clusterHistory: readonly HistoryEntry[],
 ): Promise<void> {
+  // Refuses the promotion (PrePromoteRefusedError) when the script exits non-zero: nothing below runs then.
+  await runPrePromote(inst);
   const deadline = Date.now() + inst.timeoutMs;
   const seconds = String(Math.ceil(inst.timeoutMs / 1000));
   await seedTimelineHistory(inst, clusterHistory);

@@ -21,7 +21,7 @@
  * @module
  */
 import type { Config } from "../config/config.ts";
-import { PostgresError, type PostgresPort } from "../core/ports.ts";
+import { PostgresError, type PostgresPort, type StopOptions } from "../core/ports.ts";
 import type { HistoryEntry, LeaderTimeline, PgObservation, Upstream } from "../core/types.ts";
 import type { WalProbe } from "../core/wal_probe.ts";
 import type { SlotSyncFields } from "../core/slot_rules.ts";
@@ -94,8 +94,8 @@ export class LocalPostgres implements PostgresPort {
     return startPostgres(this.#inst, role, upstream);
   }
 
-  stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void> {
-    return stopPostgres(this.#inst, mode, onSafepoint);
+  stop(mode: "fast" | "immediate", onSafepoint?: () => void, opts: StopOptions = {}): Promise<void> {
+    return stopPostgres(this.#inst, mode, onSafepoint, opts.emergency ?? false);
   }
 
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void> {

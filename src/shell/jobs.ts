@@ -10,6 +10,7 @@
 import type { Clock } from "../core/ports.ts";
 import { type PostgresPort, UpstreamUnavailableError } from "../core/ports.ts";
 import type { JobRequest, JobState } from "../core/types.ts";
+import { PrePromoteRefusedError } from "../core/pre_promote.ts";
 
 /** Runs one long operation at a time and reports it in the next observation. */
 export class JobRunner {
@@ -69,6 +70,7 @@ export class JobRunner {
         state.status = "failed";
         state.error = err instanceof Error ? err.message : String(err);
         if (err instanceof UpstreamUnavailableError) state.retryable = true;
+        if (err instanceof PrePromoteRefusedError) state.prePromoteRefused = true;
         this.done(req, false);
       },
     ).finally(this.wake);

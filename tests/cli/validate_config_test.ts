@@ -60,7 +60,7 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
       `${dir}/h.yml`,
       configWithDataDir(`${dir}/data`).replace(
         "  data_dir:",
-        "  pre_promote: /bin/fence.sh\n  paramters: {}\n  data_dir:",
+        "  config_base_name: mypg\n  paramters: {}\n  data_dir:",
       ) +
         "bootstrap:\n  dcs:\n    synchronous_mode: quorum\n    failsafe_mode: false\n",
     );
@@ -68,7 +68,7 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
     assert.equal(res.code, 78);
     assert.equal(res.stdout, "");
     assert.deepEqual(res.stderr.trim().split("\n"), [
-      `${dir}/h.yml: postgresql.pre_promote: not supported by hactl yet`,
+      `${dir}/h.yml: postgresql.config_base_name: not supported by hactl yet`,
       `${dir}/h.yml: bootstrap.dcs.synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)`,
       `${dir}/h.yml: warning: postgresql.paramters: unknown key, ignored (did you mean postgresql.parameters?)`,
     ]);
