@@ -11,6 +11,7 @@
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
+import type { DynamicStopPart } from "../core/hook_types.ts";
 import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
@@ -50,6 +51,8 @@ export const DYNAMIC_MINIMUMS = {
   primary_start_timeout: 0,
   member_slots_ttl: 0,
   isolation_fence_timeout: 0,
+  primary_stop_timeout: 0,
+  master_stop_timeout: 0,
 } as const;
 
 /** The timing part of the dynamic settings (seconds). */
@@ -181,6 +184,13 @@ function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
       maximumLagOnSyncnode: r.int(doc, "maximum_lag_on_syncnode", SYNC_OFF.maximumLagOnSyncnode, "B"),
     },
   };
+}
+
+/** `primary_stop_timeout` (or its older name), only when above 0. */
+function readStopKeys(r: LenientReader, doc: Doc): DynamicStopPart {
+  const stopKey = doc.primary_stop_timeout === undefined ? "master_stop_timeout" : "primary_stop_timeout";
+  const stop = r.intAtLeast(doc, stopKey, 0, DYNAMIC_MINIMUMS[stopKey]);
+  return stop > 0 ? { primaryStopTimeout: stop } : {};
 }
 
 function show(value: unknown): string {
@@ -389,6 +399,7 @@ export function normalizeDynamic(
       ...(pgHba !== undefined ? { pgHba } : {}),
       ...readSync(r, doc),
       ...readSlots(r, doc),
+      ...readStopKeys(r, doc),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

@@ -287,7 +287,7 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("postgresql", "required"),
   local("postgresql.listen", "required"),
   local("postgresql.connect_address", "postgresql.listen"),
-  notYet(local("postgresql.proxy_address", ""), "empty"),
+  local("postgresql.proxy_address", "", { note: "published in the member key as proxy_url" }),
   local("postgresql.authentication", "required"),
   ...PG_USERS.map((u) => local(`postgresql.authentication.${u}`, u === "rewind" ? "superuser" : "required")),
   ...PG_USERS.flatMap(pgUserKeys),
@@ -302,9 +302,17 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("postgresql.data_dir", "required"),
   local("postgresql.config_dir", "postgresql.data_dir"),
   local("postgresql.bin_dir", "PATH"),
-  notYet(local("postgresql.bin_name", ""), "empty"),
-  ...["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "postgres", "pg_isready", "pg_rewind"].map((b) =>
-    notYet(local(`postgresql.bin_name.${b}`, b), "empty")
+  local("postgresql.bin_name", "", { note: "other names of the programs in bin_dir (wrappers)" }),
+  ...["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "pg_rewind"].map((b) =>
+    local(`postgresql.bin_name.${b}`, b)
+  ),
+  notYet(local("postgresql.bin_name.postgres", "postgres"), "empty", {
+    note: "pg_ctl starts the postgres next to it, and hactl knows the postmaster by that name",
+  }),
+  notApplicable(
+    local("postgresql.bin_name.pg_isready", "pg_isready"),
+    "warn",
+    "hactl runs no pg_isready: it asks the server over SQL",
   ),
   local("postgresql.pgpass", "~/pgpass"),
   local("postgresql.parameters", "", { open: true }),
@@ -391,12 +399,19 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   }),
   dynamic("maximum_lag_on_failover", "1048576"),
   dynamic("maximum_lag_on_syncnode", "-1"),
-  notYet(dynamic("max_timelines_history", "0"), "zero"),
+  notYet(dynamic("max_timelines_history", "0"), "zero", {
+    note:
+      "hactl makes every timeline of the history key known to a replica before it promotes; a trimmed key would not",
+  }),
   dynamic("primary_start_timeout", "300"),
   dynamic("master_start_timeout", "300", { note: "older name of primary_start_timeout" }),
-  notYet(dynamic("primary_stop_timeout", "0"), "zero", { note: "acts only in synchronous_mode" }),
-  notYet(dynamic("master_stop_timeout", "0"), "zero", { note: "older name of primary_stop_timeout" }),
-  notYet(dynamic("primary_race_backoff", "0"), "zero"),
+  dynamic("primary_stop_timeout", "0", {
+    note: "in synchronous_mode: a demotion or shutdown taking longer ends with SIGKILL of Postgres",
+  }),
+  dynamic("master_stop_timeout", "0", { note: "older name of primary_stop_timeout" }),
+  notYet(dynamic("primary_race_backoff", "0"), "zero", {
+    note: "not in a Patroni release yet (4.1 does not have it)",
+  }),
   notYet(dynamic(SYNC, "false"), "not quorum", {
     guarantee: true,
     note: "quorum commit is not implemented yet",

@@ -286,7 +286,8 @@ export function checkBootstrapDcs(r: Reader, dcs: Doc, warnings: string[]): void
     warnings.push(...adjustTiming({ ttl, loopWait, retryTimeout }, p).warnings);
   }
   r.int(dcs, "maximum_lag_on_failover", `${p}.maximum_lag_on_failover`, 0);
-  for (const key of ["primary_start_timeout", "isolation_fence_timeout"] as const) {
+  const intKeys = ["primary_start_timeout", "isolation_fence_timeout", "primary_stop_timeout"] as const;
+  for (const key of [...intKeys, "master_stop_timeout"] as const) {
     r.int(dcs, key, `${p}.${key}`, 0, DYNAMIC_MINIMUMS[key]);
   }
   r.int(dcs, "synchronous_node_count", `${p}.synchronous_node_count`, 1, 1);

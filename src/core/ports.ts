@@ -109,6 +109,11 @@ export interface Dcs {
 /** How a stop is asked for: `emergency` (the lease or isolation fence) skips the `before_stop` script. */
 export interface StopOptions {
   emergency?: boolean;
+  /**
+   * `primary_stop_timeout` in force (src/core/stop_timeout.ts): seconds the stop may take before the postmaster is
+   * killed (SIGKILL), instead of `pg_ctl_timeout` for each of the fast and immediate attempts.
+   */
+  timeoutS?: number;
 }
 
 /** Upstream connection and the replication credentials a replica needs. */

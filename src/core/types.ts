@@ -9,7 +9,7 @@ import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
-import type { PrePromoteJobPart, PrePromoteMemoryPart } from "./pre_promote_types.ts";
+import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -331,7 +331,8 @@ export type DcsObservation =
   | { kind: "unreachable"; since: number; error: string };
 
 /** Dynamic settings after validation and timing-rule adjustment. */
-export interface DynamicSettings extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart {
+export interface DynamicSettings
+  extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart, DynamicStopPart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;

@@ -73,10 +73,14 @@ export class PgInstance {
     return secondsToMs(this.pg.pgCtlTimeout > 0 ? this.pg.pgCtlTimeout : 60);
   }
 
-  /** The path of one of Postgres' programs (the bin directory is looked up once). */
+  /**
+   * The path of one of Postgres' programs under the name `postgresql.bin_name` gives it (the bin directory is looked
+   * up once, by the name of pg_ctl).
+   */
   async bin(program: string): Promise<string> {
-    this.#binDir ??= await resolveBinDir(this.pg.binDir, Deno.env.get("PATH"));
-    return `${this.#binDir}/${program}`;
+    const name = (p: string) => this.pg.binName?.[p] || p;
+    this.#binDir ??= await resolveBinDir(this.pg.binDir, Deno.env.get("PATH"), name("pg_ctl"));
+    return `${this.#binDir}/${name(program)}`;
   }
 
   /** pg_controldata's fields, or nothing when it fails. */

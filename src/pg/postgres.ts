@@ -95,7 +95,7 @@ export class LocalPostgres implements PostgresPort {
   }
 
   stop(mode: "fast" | "immediate", onSafepoint?: () => void, opts: StopOptions = {}): Promise<void> {
-    return stopPostgres(this.#inst, mode, onSafepoint, opts.emergency ?? false);
+    return stopPostgres(this.#inst, mode, onSafepoint, opts);
   }
 
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void> {

@@ -8,7 +8,7 @@
  * @module
  */
 import type { Clock } from "../core/ports.ts";
-import { type PostgresPort, UpstreamUnavailableError } from "../core/ports.ts";
+import { type PostgresPort, type StopOptions, UpstreamUnavailableError } from "../core/ports.ts";
 import type { JobRequest, JobState } from "../core/types.ts";
 import { PrePromoteRefusedError } from "../core/pre_promote.ts";
 
@@ -26,6 +26,8 @@ export class JobRunner {
     private readonly done: (req: JobRequest, ok: boolean) => void,
     /** Called at a switchover shutdown's safe point (the shell closes the watchdog there). */
     private readonly safepoint: () => void = () => {},
+    /** The options of a demotion's stop (`primary_stop_timeout`), read when the job starts. */
+    private readonly demotionStop: () => StopOptions = () => ({}),
   ) {}
 
   get busy(): boolean {
@@ -114,7 +116,7 @@ export class JobRunner {
           return this.pg.start(req.role, req.upstream);
         });
       case "demote":
-        return this.pg.stop("fast", this.safepoint);
+        return this.pg.stop("fast", this.safepoint, this.demotionStop());
       case "promote":
         return this.pg.promote(req.history);
     }
