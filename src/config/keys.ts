@@ -345,7 +345,9 @@ const LOCAL_KEYS: ConfigKey[] = [
     note: "the section of a method named in create_replica_methods",
   }),
   notYet(local("postgresql.recovery_conf", ""), "empty"),
-  notYet(local("postgresql.custom_conf", ""), "empty"),
+  local("postgresql.custom_conf", "", {
+    note: "included first in postgresql.conf instead of postgresql.base.conf",
+  }),
   notYet(local("postgresql.config_base_name", "postgresql"), "default"),
   local("postgresql.use_unix_socket", "false", {
     note: "hactl's own superuser connection goes through the first absolute unix_socket_directories entry",

@@ -509,6 +509,8 @@ export function readPostgresql(
   }
   const prePromote = r.str(pg, "pre_promote", "postgresql.pre_promote");
   if (prePromote !== undefined) out.prePromote = prePromote;
+  const customConf = r.str(pg, "custom_conf", "postgresql.custom_conf");
+  if (customConf) out.customConf = customConf;
   const beforeStop = r.str(pg, "before_stop", "postgresql.before_stop");
   if (beforeStop !== undefined) out.beforeStop = beforeStop;
   return out;

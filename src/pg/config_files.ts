@@ -106,7 +106,8 @@ export async function renderConf(
     }
   }
   const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
-  return { text: buildPostgresqlConf({ params, includeBase, recovery }), params };
+  const custom = inst.pg.customConf ? { customConf: inst.pg.customConf } : {};
+  return { text: buildPostgresqlConf({ params, includeBase, recovery, ...custom }), params };
 }
 
 /** The `primary_conninfo` (and pg_basebackup conninfo) for streaming from `upstream` as the replication user. */

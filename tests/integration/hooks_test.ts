@@ -5,7 +5,8 @@
  * a replica; the former leader's before_stop script ran before its Postgres was stopped for the switchover.
  *
  * Each member's scripts append a line to a file of their own; the pre_promote script refuses while a `refuse` file
- * of the member exists.
+ * of the member exists. Every member also names a `custom_conf` file, which its Postgres (bootstrapped, or cloned and
+ * started as a replica) reads instead of `postgresql.base.conf`.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -26,7 +27,7 @@ async function lines(path: string): Promise<string[]> {
 
 Deno.test({
   name:
-    "hooks: a failing pre_promote script blocks its member's promotion and another member takes over; before_stop runs",
+    "hooks: a failing pre_promote script blocks its member's promotion and another member takes over; before_stop runs; custom_conf is read",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -36,6 +37,7 @@ Deno.test({
       beforeStart: async (members, layout) => {
         hooksDir = `${layout.dir}/hooks`;
         await Deno.mkdir(hooksDir, { recursive: true });
+        await Deno.writeTextFile(`${hooksDir}/custom.conf`, "hactl.custom_marker = 'from-custom-conf'\n");
         for (const m of members) {
           const d = `${hooksDir}/${m.name}`;
           const pre = `/bin/sh -c 'date +%s.%N >> ${d}.pre_promote; test ! -e ${d}.refuse'`;
@@ -43,7 +45,7 @@ Deno.test({
           const yaml = await Deno.readTextFile(m.configPath);
           const edited = yaml.replace(
             "\npostgresql:\n",
-            `\npostgresql:\n  pre_promote: "${pre}"\n  before_stop: "${stop}"\n`,
+            `\npostgresql:\n  pre_promote: "${pre}"\n  before_stop: "${stop}"\n  custom_conf: ${hooksDir}/custom.conf\n`,
           );
           if (edited === yaml) throw new Error(`no postgresql section in ${m.configPath}`);
           await Deno.writeTextFile(m.configPath, edited);
@@ -56,6 +58,13 @@ Deno.test({
     const file = (m: MemberLayout, what: string) => `${hooksDir}/${m.name}.${what}`;
     try {
       assert.deepEqual(await lines(file(old, "pre_promote")), [], "a bootstrap is no promotion");
+      for (const m of c.members) {
+        const marker = await withSql(
+          m,
+          async (sql) => (await sql`SHOW hactl.custom_marker`)[0]!["hactl.custom_marker"],
+        );
+        assert.equal(marker, "from-custom-conf", `${m.name} read custom_conf`);
+      }
       await withSql(old, (sql) => sql`CREATE TABLE hook_rows (id int PRIMARY KEY)`);
       await withSql(old, (sql) => sql`INSERT INTO hook_rows VALUES (1)`);
       await Deno.writeTextFile(file(refusing, "refuse"), "");

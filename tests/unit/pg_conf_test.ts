@@ -299,3 +299,15 @@ Deno.test("localConnectHost() maps wildcard listen addresses to loopback", () =>
   assert.equal(localConnectHost(["10.0.0.5", "127.0.0.1"]), "10.0.0.5");
   assert.equal(localConnectHost([]), "127.0.0.1");
 });
+
+Deno.test("buildPostgresqlConf() includes postgresql.custom_conf first, instead of postgresql.base.conf", () => {
+  const text = buildPostgresqlConf({
+    params: { port: "5432" },
+    includeBase: true,
+    customConf: "/etc/postgresql/it's.conf",
+    recovery: null,
+  });
+  const lines = text.split("\n");
+  assert.equal(lines[0], "include '/etc/postgresql/it''s.conf'");
+  assert.equal(lines.filter((l) => l.startsWith("include")).length, 1);
+});
