@@ -99,3 +99,29 @@ Deno.test("hactl validate-config --help prints usage; an unknown option exits 2"
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown option --frobnicate/);
 });
+
+Deno.test("hactl agent --generate-sample-config writes a sample to the file named; --generate-config is refused", async () => {
+  await withTempDir("hactl-sample-", async (dir) => {
+    const code = (args: string[]) =>
+      `import { run } from ${JSON.stringify(new URL("../../cli/agent.ts", import.meta.url).href)}; ` +
+      `Deno.exit(await run(${JSON.stringify(args)}, Deno.env.toObject()));`;
+    const deno = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, code(args)],
+        env: { PATRONI_SCOPE: "batman" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const ok = await deno(["--generate-sample-config", `${dir}/sample.yml`]);
+    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+    const text = await Deno.readTextFile(`${dir}/sample.yml`);
+    assert.match(text, /^scope: batman$/m);
+    assert.match(text, /^bootstrap:$/m);
+    const refused = await deno(["--generate-config"]);
+    assert.equal(refused.code, 2);
+    assert.match(
+      new TextDecoder().decode(refused.stderr),
+      /--generate-config \(from a running instance\) is not supported yet/,
+    );
+  });
+});
