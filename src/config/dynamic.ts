@@ -313,11 +313,11 @@ function readSlots(r: LenientReader, doc: Doc): SlotSettingsPart {
   };
 }
 
-function readPgHba(r: LenientReader, pg: Doc): string[] | undefined {
-  const v = pg.pg_hba;
+function readPgHba(r: LenientReader, pg: Doc, key: "pg_hba" | "pg_ident" = "pg_hba"): string[] | undefined {
+  const v = pg[key];
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v) && v.every((l) => typeof l === "string")) return v as string[];
-  r.warn(`postgresql.pg_hba: ${show(v)} is not a list of lines; ignoring it`);
+  r.warn(`postgresql.${key}: ${show(v)} is not a list of lines; ignoring it`);
   return undefined;
 }
 
@@ -375,6 +375,7 @@ export function normalizeDynamic(
   const pg = readPgSection(r, doc);
   const parameters = readParameters(r, pg);
   const pgHba = readPgHba(r, pg);
+  const pgIdent = readPgHba(r, pg, "pg_ident");
   const startKey = doc.primary_start_timeout === undefined ? "master_start_timeout" : "primary_start_timeout";
   const d = DYNAMIC_DEFAULTS;
   const min = DYNAMIC_MINIMUMS;
@@ -397,6 +398,7 @@ export function normalizeDynamic(
       parameters,
       ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(pgHba !== undefined ? { pgHba } : {}),
+      ...(pgIdent !== undefined ? { pgIdent } : {}),
       ...readSync(r, doc),
       ...readSlots(r, doc),
       ...readStopKeys(r, doc),

@@ -442,8 +442,8 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("postgresql.pg_hba", "[]", {
     note: "written to pg_hba.conf (then Postgres is reloaded); a local postgresql.pg_hba wins over it",
   }),
-  notYet(dynamic("postgresql.pg_ident", "[]"), "empty", {
-    note: "set postgresql.pg_ident in the local file instead",
+  dynamic("postgresql.pg_ident", "[]", {
+    note: "written to pg_ident.conf (then Postgres is reloaded); a local postgresql.pg_ident wins over it",
   }),
   notYet(dynamic("postgresql.recovery_conf", ""), "empty"),
   notYet(dynamic("postgresql.rewind", "[]"), "empty"),

@@ -18,11 +18,13 @@ export interface PrePromoteMemoryPart {
   prePromoteFailedAt?: number;
 }
 
-/** Dynamic keys read into `DynamicSettings`; absent when not set (or 0). */
+/** Dynamic keys read into `DynamicSettings`; absent when not set (or 0). Not only about stopping: `pg_ident` too. */
 export interface DynamicStopPart {
   /**
    * `primary_stop_timeout` (older name `master_stop_timeout`), seconds: in synchronous mode, a demotion or shutdown
    * of Postgres that takes longer is ended with SIGKILL.
    */
   primaryStopTimeout?: number;
+  /** `postgresql.pg_ident` of the dynamic configuration (a local `postgresql.pg_ident` wins over it). */
+  pgIdent?: string[];
 }

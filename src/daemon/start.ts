@@ -76,6 +76,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     dynamicParameters: () => settings.current().parameters,
     useSlots: () => settings.current().useSlots,
     dynamicPgHba: () => settings.current().pgHba,
+    dynamicPgIdent: () => settings.current().pgIdent,
   });
   let tls: TlsFiles;
   try {

@@ -47,6 +47,8 @@ export interface LocalPostgresOptions {
   useSlots: () => boolean;
   /** `postgresql.pg_hba` of the dynamic configuration (a local `postgresql.pg_hba` wins over it). */
   dynamicPgHba?: () => string[] | undefined;
+  /** `postgresql.pg_ident` of the dynamic configuration (a local `postgresql.pg_ident` wins over it). */
+  dynamicPgIdent?: () => string[] | undefined;
 }
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
@@ -54,7 +56,13 @@ export class LocalPostgres implements PostgresPort {
   readonly #inst: PgInstance;
 
   constructor(opts: LocalPostgresOptions) {
-    this.#inst = new PgInstance(opts.config, opts.dynamicParameters, opts.useSlots, opts.dynamicPgHba);
+    this.#inst = new PgInstance(
+      opts.config,
+      opts.dynamicParameters,
+      opts.useSlots,
+      opts.dynamicPgHba,
+      opts.dynamicPgIdent,
+    );
   }
 
   observe(): Promise<PgObservation> {
