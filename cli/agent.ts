@@ -11,8 +11,10 @@ import { runDaemon } from "../src/daemon/mod.ts";
 import { configSecrets, moduleLogger, setupLogging } from "../src/log/log.ts";
 import { writeErr, writeOut } from "./lib/io.ts";
 import { EXIT_CONFIG, EXIT_USAGE } from "./lib/exit.ts";
+import { formatSampleConfig, sampleConfig } from "./lib/sample_config.ts";
+import { gatherSampleInputs } from "./lib/sample_inputs.ts";
 
-const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config] [--help]
+const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config | --generate-sample-config] [--help]
 
 Run the hactl daemon on this database host: the HA loop, the REST API and the watchdog keepalive.
 
@@ -21,6 +23,9 @@ Arguments:
                       Without it the configuration comes from PATRONI_CONFIGURATION or PATRONI_* variables.
 Options:
   --validate-config   Check the configuration, print problems and exit (0 = valid, 78 = invalid).
+  --generate-sample-config
+                      Write a sample configuration (this host's name and address, the PostgreSQL version of the
+                      binaries, PATRONI_* variables; #FIXME where a value is needed) to CONFIG_FILE, or stdout.
   -h, --help          Show this help.
 
 Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the leader key and exit 0; in pause
@@ -48,10 +53,24 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     return 0;
   }
   const positional = args.filter((a) => !a.startsWith("-"));
-  const unknown = args.filter((a) => a.startsWith("-") && a !== "--validate-config");
+  if (args.includes("--generate-config")) {
+    writeErr(
+      "Error: hactl agent --generate-config (from a running instance) is not supported yet; " +
+        "use --generate-sample-config\n",
+    );
+    return EXIT_USAGE;
+  }
+  const flags = ["--validate-config", "--generate-sample-config"];
+  const unknown = args.filter((a) => a.startsWith("-") && !flags.includes(a));
   if (unknown.length > 0 || positional.length > 1) {
     writeErr(`Error: unexpected arguments: ${[...unknown, ...positional.slice(1)].join(" ")}\n\n${HELP}`);
     return EXIT_USAGE;
+  }
+  if (args.includes("--generate-sample-config")) {
+    const text = formatSampleConfig(sampleConfig(await gatherSampleInputs(env)));
+    if (positional[0] === undefined) writeOut(text);
+    else await Deno.writeTextFile(positional[0], text);
+    return 0;
   }
   let config: Config;
   let warnings: string[];

@@ -11,6 +11,7 @@
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
+import type { DynamicStopPart } from "../core/hook_types.ts";
 import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
@@ -52,6 +53,8 @@ export const DYNAMIC_MINIMUMS = {
   primary_race_backoff: 0,
   member_slots_ttl: 0,
   isolation_fence_timeout: 0,
+  primary_stop_timeout: 0,
+  master_stop_timeout: 0,
 } as const;
 
 /** The timing part of the dynamic settings (seconds). */
@@ -185,6 +188,13 @@ function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
   };
 }
 
+/** `primary_stop_timeout` (or its older name), only when above 0. */
+function readStopKeys(r: LenientReader, doc: Doc): DynamicStopPart {
+  const stopKey = doc.primary_stop_timeout === undefined ? "master_stop_timeout" : "primary_stop_timeout";
+  const stop = r.intAtLeast(doc, stopKey, 0, DYNAMIC_MINIMUMS[stopKey]);
+  return stop > 0 ? { primaryStopTimeout: stop } : {};
+}
+
 function show(value: unknown): string {
   if (typeof value === "string") {
     return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
@@ -305,11 +315,11 @@ function readSlots(r: LenientReader, doc: Doc): SlotSettingsPart {
   };
 }
 
-function readPgHba(r: LenientReader, pg: Doc): string[] | undefined {
-  const v = pg.pg_hba;
+function readPgHba(r: LenientReader, pg: Doc, key: "pg_hba" | "pg_ident" = "pg_hba"): string[] | undefined {
+  const v = pg[key];
   if (v === undefined || v === null) return undefined;
   if (Array.isArray(v) && v.every((l) => typeof l === "string")) return v as string[];
-  r.warn(`postgresql.pg_hba: ${show(v)} is not a list of lines; ignoring it`);
+  r.warn(`postgresql.${key}: ${show(v)} is not a list of lines; ignoring it`);
   return undefined;
 }
 
@@ -367,6 +377,7 @@ export function normalizeDynamic(
   const pg = readPgSection(r, doc);
   const parameters = readParameters(r, pg);
   const pgHba = readPgHba(r, pg);
+  const pgIdent = readPgHba(r, pg, "pg_ident");
   const startKey = doc.primary_start_timeout === undefined ? "master_start_timeout" : "primary_start_timeout";
   const d = DYNAMIC_DEFAULTS;
   const min = DYNAMIC_MINIMUMS;
@@ -392,6 +403,7 @@ export function normalizeDynamic(
       parameters,
       ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(pgHba !== undefined ? { pgHba } : {}),
+      ...(pgIdent !== undefined ? { pgIdent } : {}),
       ...readSync(r, doc),
       ...readSlots(r, doc),
       // A section that asks for what hactl cannot do yet is not in force at all (the cluster is not led
@@ -399,6 +411,7 @@ export function normalizeDynamic(
       ...(keys.guarantees.some((g) => g.startsWith("standby_cluster"))
         ? {}
         : readStandbyCluster(doc, r.warn)),
+      ...readStopKeys(r, doc),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

@@ -162,6 +162,7 @@ export async function checkConfigEnvironment(config: Config): Promise<string[]> 
     ["etcd3.cacert", config.etcd3.cacert],
     ["etcd3.cert", config.etcd3.cert],
     ["etcd3.key", config.etcd3.key],
+    ["postgresql.custom_conf", customConfPath(config.postgresql)],
   ];
   for (const [key, path] of files) {
     if (path === undefined) continue;
@@ -175,6 +176,14 @@ export async function checkConfigEnvironment(config: Config): Promise<string[]> 
     problem("etcd3.hosts", `cannot resolve etcd host '${host}'`);
   }
   return problems;
+}
+
+/**
+ * `custom_conf` when it is an absolute path. A relative one is relative to the config directory (`include`'s rule),
+ * which may be the data directory a bootstrap or a clone has not filled yet: Postgres reports it when it starts.
+ */
+function customConfPath(pg: Config["postgresql"]): string | undefined {
+  return pg.customConf?.startsWith("/") ? pg.customConf : undefined;
 }
 
 /** Host names among the etcd endpoint URLs that do not resolve (IP literals are skipped). */

@@ -287,7 +287,7 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("postgresql", "required"),
   local("postgresql.listen", "required"),
   local("postgresql.connect_address", "postgresql.listen"),
-  notYet(local("postgresql.proxy_address", ""), "empty"),
+  local("postgresql.proxy_address", "", { note: "published in the member key as proxy_url" }),
   local("postgresql.authentication", "required"),
   ...PG_USERS.map((u) => local(`postgresql.authentication.${u}`, u === "rewind" ? "superuser" : "required")),
   ...PG_USERS.flatMap(pgUserKeys),
@@ -302,9 +302,17 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("postgresql.data_dir", "required"),
   local("postgresql.config_dir", "postgresql.data_dir"),
   local("postgresql.bin_dir", "PATH"),
-  notYet(local("postgresql.bin_name", ""), "empty"),
-  ...["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "postgres", "pg_isready", "pg_rewind"].map((b) =>
-    notYet(local(`postgresql.bin_name.${b}`, b), "empty")
+  local("postgresql.bin_name", "", { note: "other names of the programs in bin_dir (wrappers)" }),
+  ...["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "pg_rewind"].map((b) =>
+    local(`postgresql.bin_name.${b}`, b)
+  ),
+  notYet(local("postgresql.bin_name.postgres", "postgres"), "empty", {
+    note: "pg_ctl starts the postgres next to it, and hactl knows the postmaster by that name",
+  }),
+  notApplicable(
+    local("postgresql.bin_name.pg_isready", "pg_isready"),
+    "warn",
+    "hactl runs no pg_isready: it asks the server over SQL",
   ),
   local("postgresql.pgpass", "~/pgpass"),
   local("postgresql.parameters", "", { open: true }),
@@ -337,7 +345,9 @@ const LOCAL_KEYS: ConfigKey[] = [
     note: "the section of a method named in create_replica_methods",
   }),
   notYet(local("postgresql.recovery_conf", ""), "empty"),
-  notYet(local("postgresql.custom_conf", ""), "empty"),
+  local("postgresql.custom_conf", "", {
+    note: "included first in postgresql.conf instead of postgresql.base.conf",
+  }),
   notYet(local("postgresql.config_base_name", "postgresql"), "default"),
   local("postgresql.use_unix_socket", "false", {
     note: "hactl's own superuser connection goes through the first absolute unix_socket_directories entry",
@@ -349,8 +359,13 @@ const LOCAL_KEYS: ConfigKey[] = [
   ),
   local("postgresql.remove_data_directory_on_rewind_failure", "false"),
   local("postgresql.remove_data_directory_on_diverged_timelines", "false"),
-  notYet(local("postgresql.pre_promote", ""), "empty"),
-  notYet(local("postgresql.before_stop", ""), "empty"),
+  local("postgresql.pre_promote", "", {
+    note:
+      "run after the leader key is taken, before pg_ctl promote; non-zero: key released, no race for a ttl",
+  }),
+  local("postgresql.before_stop", "", {
+    note: "run and waited for (at most pg_ctl_timeout) before Postgres is stopped; not before a fence's stop",
+  }),
   local("watchdog", ""),
   local("watchdog.mode", "automatic"),
   local("watchdog.device", "/dev/watchdog"),
@@ -386,11 +401,16 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   }),
   dynamic("maximum_lag_on_failover", "1048576"),
   dynamic("maximum_lag_on_syncnode", "-1"),
-  notYet(dynamic("max_timelines_history", "0"), "zero"),
+  notYet(dynamic("max_timelines_history", "0"), "zero", {
+    note:
+      "hactl makes every timeline of the history key known to a replica before it promotes; a trimmed key would not",
+  }),
   dynamic("primary_start_timeout", "300"),
   dynamic("master_start_timeout", "300", { note: "older name of primary_start_timeout" }),
-  notYet(dynamic("primary_stop_timeout", "0"), "zero", { note: "acts only in synchronous_mode" }),
-  notYet(dynamic("master_stop_timeout", "0"), "zero", { note: "older name of primary_stop_timeout" }),
+  dynamic("primary_stop_timeout", "0", {
+    note: "in synchronous_mode: a demotion or shutdown taking longer ends with SIGKILL of Postgres",
+  }),
+  dynamic("master_stop_timeout", "0", { note: "older name of primary_stop_timeout" }),
   dynamic("primary_race_backoff", "0"),
   dynamic(SYNC, "false", {
     note: "true/on, false/off or quorum (quorum commit: `ANY k (...)` and the votes a new leader needs)",
@@ -419,8 +439,8 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("postgresql.pg_hba", "[]", {
     note: "written to pg_hba.conf (then Postgres is reloaded); a local postgresql.pg_hba wins over it",
   }),
-  notYet(dynamic("postgresql.pg_ident", "[]"), "empty", {
-    note: "set postgresql.pg_ident in the local file instead",
+  dynamic("postgresql.pg_ident", "[]", {
+    note: "written to pg_ident.conf (then Postgres is reloaded); a local postgresql.pg_ident wins over it",
   }),
   notYet(dynamic("postgresql.recovery_conf", ""), "empty"),
   notYet(dynamic("postgresql.rewind", "[]"), "empty"),

@@ -287,7 +287,13 @@ export function checkBootstrapDcs(r: Reader, dcs: Doc, warnings: string[]): void
     warnings.push(...adjustTiming({ ttl, loopWait, retryTimeout }, p).warnings);
   }
   r.int(dcs, "maximum_lag_on_failover", `${p}.maximum_lag_on_failover`, 0);
-  for (const key of ["primary_start_timeout", "primary_race_backoff", "isolation_fence_timeout"] as const) {
+  const intKeys = [
+    "primary_start_timeout",
+    "primary_race_backoff",
+    "isolation_fence_timeout",
+    "primary_stop_timeout",
+  ] as const;
+  for (const key of [...intKeys, "master_stop_timeout"] as const) {
     r.int(dcs, key, `${p}.${key}`, 0, DYNAMIC_MINIMUMS[key]);
   }
   r.int(dcs, "synchronous_node_count", `${p}.synchronous_node_count`, 1, 1);
@@ -511,6 +517,8 @@ export function readPostgresql(
   }
   const prePromote = r.str(pg, "pre_promote", "postgresql.pre_promote");
   if (prePromote !== undefined) out.prePromote = prePromote;
+  const customConf = r.str(pg, "custom_conf", "postgresql.custom_conf");
+  if (customConf) out.customConf = customConf;
   const beforeStop = r.str(pg, "before_stop", "postgresql.before_stop");
   if (beforeStop !== undefined) out.beforeStop = beforeStop;
   return out;

@@ -90,6 +90,8 @@ export interface PostgresqlConfig {
   proxyAddress?: HostPort;
   /** `bin_name`: other names for the Postgres binaries, e.g. `{ pg_ctl: "pg_ctl.wrapper" }`. */
   binName?: Record<string, string>;
+  /** `custom_conf`: a postgresql.conf of the operator's, included first instead of `postgresql.base.conf`. */
+  customConf?: string;
   /** Scripts: `pre_promote` (fencing; promotion is cancelled when it fails) and `before_stop`. */
   prePromote?: string;
   beforeStop?: string;

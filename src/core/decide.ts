@@ -51,6 +51,7 @@ import { withHistoryBeforeRelease } from "./history_on_release.ts";
 import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
 import { decideStandbyRunning, standbyStart, standbyWithoutData } from "./decide_standby.ts";
 import { trackRaceBackoff } from "./race_backoff.ts";
+import { prePromoteBackoff, prePromoteRefused } from "./pre_promote.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -63,6 +64,7 @@ type Rule = (c: Cycle) => Decision | null;
 const RULES: readonly Rule[] = [
   fenceUnusableDuringJob,
   jobInFlight,
+  prePromoteRefused,
   handoverShutdown,
   primaryStartTimeout,
   startFailedWithLock,
@@ -208,7 +210,8 @@ function decideRunning(c: Cycle): Decision {
 
   let d: Decision;
   if (!view.leader) {
-    d = fenceUnusableInRace(c) ?? failsafeHoldsRace(c) ?? finalPositionWait(c) ?? decideLeaderRace(c);
+    d = fenceUnusableInRace(c) ?? prePromoteBackoff(c) ?? failsafeHoldsRace(c) ?? finalPositionWait(c) ??
+      decideLeaderRace(c);
   } else if (holdsLock) d = decideAsLeader(c);
   else d = decideAsReplica(c);
   if (restart.kind === "drop") {

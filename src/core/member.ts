@@ -18,6 +18,8 @@ export interface MemberInput {
   holdsLock: boolean;
   connUrl: string;
   apiUrl: string;
+  /** `postgresql.proxy_address` as a URL, published as `proxy_url` when set. */
+  proxyUrl?: string;
   tags: Tags;
   /** `scheduled_restart` as published, or null. */
   scheduledRestart: Record<string, unknown> | null;
@@ -36,6 +38,7 @@ export function memberRecord(i: MemberInput): MemberRecord {
     role: publishedRole(i),
     version: PATRONI_COMPATIBLE_VERSION,
   };
+  if (i.proxyUrl) record.proxy_url = i.proxyUrl;
   if (pg.running && pg.walPosition !== null) record.xlog_location = pg.walPosition;
   if (pg.running && pg.role === "replica") {
     if (pg.replayLsn !== null) record.replay_lsn = pg.replayLsn;

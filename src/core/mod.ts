@@ -22,6 +22,7 @@ export type * from "./ports.ts";
 export * from "./settings.ts";
 export * from "./slot_rules.ts";
 export { DcsError, PostgresError, UpstreamUnavailableError } from "./ports.ts";
+export { PrePromoteRefusedError } from "./pre_promote.ts";
 export type * from "./types.ts";
 export type * from "./standby_types.ts";
 export { guardVerdicts } from "./guards.ts";

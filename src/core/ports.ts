@@ -112,6 +112,16 @@ export interface Dcs {
   close(opts?: { keepLease?: boolean }): Promise<void>;
 }
 
+/** How a stop is asked for: `emergency` (the lease or isolation fence) skips the `before_stop` script. */
+export interface StopOptions {
+  emergency?: boolean;
+  /**
+   * `primary_stop_timeout` in force (src/core/stop_timeout.ts): seconds the stop may take before the postmaster is
+   * killed (SIGKILL), instead of `pg_ctl_timeout` for each of the fast and immediate attempts.
+   */
+  timeoutS?: number;
+}
+
 /** Upstream connection and the replication credentials a replica needs. */
 export type { Upstream };
 
@@ -132,9 +142,10 @@ export interface PostgresPort {
    * Stop the postmaster (`fast` = SIGINT, `immediate` = SIGQUIT), waiting until it has exited. `onSafepoint` is
    * called once (before this resolves, at the latest when the postmaster has exited) as soon as the server can no
    * longer commit a client's write: it got the shutdown request and no client backend is left. The shell closes
-   * the watchdog there, so a long shutdown checkpoint cannot reset the host.
+   * the watchdog there, so a long shutdown checkpoint cannot reset the host. The `before_stop` script runs first,
+   * except for an `emergency` stop (a fence's, which must not wait for a script).
    */
-  stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void>;
+  stop(mode: "fast" | "immediate", onSafepoint?: () => void, opts?: StopOptions): Promise<void>;
   /**
    * Make a stopped former primary (or a diverged replica) follow `upstream`: bring it to a clean shutdown (crash
    * recovery in single-user mode when needed), then `pg_rewind` from the upstream, which does nothing when the

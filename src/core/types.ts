@@ -12,6 +12,7 @@ import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
 export type { Upstream } from "./standby_types.ts";
+import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -239,33 +240,6 @@ export type LeaderTimeline =
   | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[]; switchWal?: SwitchWal }
   | { member: string; error: string };
 
-/** An observation of a data directory nobody can query. */
-export function emptyPgObservation(): PgObservation {
-  return {
-    dataDir: "empty",
-    running: false,
-    queryable: false,
-    role: null,
-    standbySignal: false,
-    sysid: null,
-    timeline: null,
-    walPosition: null,
-    receiveLsn: null,
-    replayLsn: null,
-    replayedTimestamp: null,
-    replayPaused: false,
-    replicationState: null,
-    upstream: null,
-    slots: [],
-    replication: [],
-    serverVersion: null,
-    postmasterStartTime: null,
-    pendingRestart: false,
-    pendingRestartReason: {},
-    timelineHistory: [],
-  };
-}
-
 /** One line of a timeline history file: the parent timeline, the switch position and Postgres's reason. */
 export interface TimelineSwitch {
   timeline: number;
@@ -287,7 +261,7 @@ export interface ReplicationRow extends ReplicaLsns {
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
 export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart" | "demote";
 
-export interface JobState {
+export interface JobState extends PrePromoteJobPart {
   kind: JobKind;
   /** Human description, e.g. "bootstrap from leader 'pg1'". */
   description: string;
@@ -334,7 +308,7 @@ export type DcsObservation =
 
 /** Dynamic settings after validation and timing-rule adjustment. */
 export interface DynamicSettings
-  extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart, StandbyClusterPart {
+  extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart, StandbyClusterPart, DynamicStopPart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;
@@ -440,7 +414,7 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory, RaceBackoffMemory {
+export interface Memory extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */

@@ -76,6 +76,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     dynamicParameters: () => settings.current().parameters,
     useSlots: () => settings.current().useSlots,
     dynamicPgHba: () => settings.current().pgHba,
+    dynamicPgIdent: () => settings.current().pgIdent,
   });
   let tls: TlsFiles;
   try {
@@ -158,6 +159,7 @@ function buildAgent(
 ): Agent {
   const { config, notifier } = o;
   const ca = config.postgresql.connectAddress;
+  const pa = config.postgresql.proxyAddress;
   const ra = config.restapi.connectAddress;
   const scheme = o.running.tls.serve ? "https" : "http";
   const cycleLog = agentLog();
@@ -166,6 +168,7 @@ function buildAgent(
     scope: config.scope,
     tags: config.tags,
     connUrl: `postgres://${ca.host}:${ca.port}/postgres`,
+    ...(pa ? { proxyUrl: `postgres://${pa.host}:${pa.port}/postgres` } : {}),
     apiUrl: `${scheme}://${ra.host}:${ra.port}/patroni`,
     bootstrapDcs: config.bootstrap.dcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,

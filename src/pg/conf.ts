@@ -223,6 +223,8 @@ export interface ConfInput {
   params: Record<string, string>;
   /** Write `include 'postgresql.base.conf'` as the first line. */
   includeBase: boolean;
+  /** `postgresql.custom_conf`: the file included first instead of `postgresql.base.conf` (as Patroni). */
+  customConf?: string;
   /** The recovery section (replicas): `primary_conninfo`, `primary_slot_name`, ... Null for a primary. */
   recovery: Record<string, string> | null;
 }
@@ -230,7 +232,8 @@ export interface ConfInput {
 /** The text of hactl's `postgresql.conf`: the include line first, then parameters sorted by name. */
 export function buildPostgresqlConf(input: ConfInput): string {
   const lines: string[] = [];
-  if (input.includeBase) lines.push(`include ${quoteConfValue(BASE_CONF)}`);
+  if (input.customConf) lines.push(`include ${quoteConfValue(input.customConf)}`);
+  else if (input.includeBase) lines.push(`include ${quoteConfValue(BASE_CONF)}`);
   lines.push("# Written by hactl. Do not edit: it is rewritten at every start.", "");
   for (const name of Object.keys(input.params).sort()) {
     lines.push(`${name} = ${quoteConfValue(input.params[name]!)}`);

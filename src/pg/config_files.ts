@@ -48,7 +48,8 @@ export async function writeConfig(
   if (lines !== null) await writeIfChanged(hba, buildHba(lines));
   else if (!(await exists(hba))) await writeIfChanged(hba, buildHba(defaultHba(inst)));
   const ident = `${inst.configDir}/pg_ident.conf`;
-  if (inst.pg.pgIdent.length > 0) await writeIfChanged(ident, buildHba(inst.pg.pgIdent));
+  const identLines = inst.identLines();
+  if (identLines.length > 0) await writeIfChanged(ident, buildHba(identLines));
   else if (!(await exists(ident))) await writeIfChanged(ident, buildHba([]));
   if (role === "replica") {
     if (!(await exists(`${inst.dataDir}/standby.signal`))) {
@@ -110,7 +111,8 @@ export async function renderConf(
     }
   }
   const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
-  return { text: buildPostgresqlConf({ params, includeBase, recovery }), params };
+  const custom = inst.pg.customConf ? { customConf: inst.pg.customConf } : {};
+  return { text: buildPostgresqlConf({ params, includeBase, recovery, ...custom }), params };
 }
 
 /**

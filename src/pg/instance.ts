@@ -18,6 +18,11 @@ import { secondsToMs } from "../core/settings.ts";
 
 /** The local instance's settings and caches, shared by `LocalPostgres` and the functions it delegates to. */
 export class PgInstance {
+  /** `pg_ident.conf` lines: the local `postgresql.pg_ident`, else the dynamic configuration's (as `pg_hba`). */
+  identLines(): string[] {
+    return this.pg.pgIdent.length > 0 ? this.pg.pgIdent : this.dynamicPgIdent() ?? [];
+  }
+
   /** The local configuration; `LocalPostgres.setConfig` replaces it on a reload. */
   config: Config;
   /** `postgresql.parameters` of the DCS `config` key, read at every start. */
@@ -26,6 +31,8 @@ export class PgInstance {
   readonly useSlots: () => boolean;
   /** `postgresql.pg_hba` of the dynamic configuration. */
   readonly dynamicPgHba: () => string[] | undefined;
+  /** `postgresql.pg_ident` of the dynamic configuration. */
+  readonly dynamicPgIdent: () => string[] | undefined;
   /** The superuser connection. */
   readonly sql: SqlClient;
   /** The system identifier from pg_controldata; null to read it again (after initdb, a clone or a rewind). */
@@ -41,8 +48,10 @@ export class PgInstance {
     dynamicParameters: () => Record<string, ParamValue>,
     useSlots: () => boolean,
     dynamicPgHba: () => string[] | undefined = () => undefined,
+    dynamicPgIdent: () => string[] | undefined = () => undefined,
   ) {
     this.dynamicPgHba = dynamicPgHba;
+    this.dynamicPgIdent = dynamicPgIdent;
     this.config = config;
     this.dynamicParameters = dynamicParameters;
     this.useSlots = useSlots;
@@ -73,10 +82,14 @@ export class PgInstance {
     return secondsToMs(this.pg.pgCtlTimeout > 0 ? this.pg.pgCtlTimeout : 60);
   }
 
-  /** The path of one of Postgres' programs (the bin directory is looked up once). */
+  /**
+   * The path of one of Postgres' programs under the name `postgresql.bin_name` gives it (the bin directory is looked
+   * up once, by the name of pg_ctl).
+   */
   async bin(program: string): Promise<string> {
-    this.#binDir ??= await resolveBinDir(this.pg.binDir, Deno.env.get("PATH"));
-    return `${this.#binDir}/${program}`;
+    const name = (p: string) => this.pg.binName?.[p] || p;
+    this.#binDir ??= await resolveBinDir(this.pg.binDir, Deno.env.get("PATH"), name("pg_ctl"));
+    return `${this.#binDir}/${name(program)}`;
   }
 
   /** pg_controldata's fields, or nothing when it fails. */

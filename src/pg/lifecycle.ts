@@ -9,7 +9,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { PostgresError } from "../core/ports.ts";
+import { PostgresError, type StopOptions } from "../core/ports.ts";
+import { secondsToMs } from "../core/settings.ts";
 import type { HistoryEntry, Upstream } from "../core/types.ts";
 import { shellQuote } from "./conf.ts";
 import { writeConfig } from "./config_files.ts";
@@ -17,6 +18,7 @@ import type { PgInstance } from "./instance.ts";
 import {
   delay,
   exists,
+  killPostmasterTree,
   postmasterPid,
   removeIfExists,
   run,
@@ -25,6 +27,7 @@ import {
   tail,
 } from "./process.ts";
 import { timelineHistoryFiles } from "./status.ts";
+import { runBeforeStop, runPrePromote } from "./hooks.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -72,11 +75,17 @@ async function startFailure(inst: PgInstance, stderr: string): Promise<string> {
   }
 }
 
-/** Stop Postgres; `onSafepoint` is called once, when the stop reached its safe point or the postmaster is gone. */
+/**
+ * Stop Postgres; `onSafepoint` is called once, when the stop reached its safe point or the postmaster is gone. The
+ * `before_stop` script runs first, except for an `emergency` stop (a fence's: it must not wait for a script). With
+ * `timeoutS` (primary_stop_timeout in synchronous mode) the stop asked for may take that long, then the postmaster
+ * is killed; otherwise a fast stop that does not end within pg_ctl_timeout is made immediate, then killed.
+ */
 export async function stopPostgres(
   inst: PgInstance,
   mode: "fast" | "immediate",
   onSafepoint?: () => void,
+  opts: StopOptions = {},
 ): Promise<void> {
   let safe = false;
   const safepoint = () => {
@@ -85,7 +94,7 @@ export async function stopPostgres(
     onSafepoint?.();
   };
   try {
-    await stopPostmaster(inst, mode, onSafepoint ? safepoint : null);
+    await stopPostmaster(inst, mode, onSafepoint ? safepoint : null, opts);
   } finally {
     // The postmaster has exited (or the stop failed: then only if it has gone after all).
     if (!safe && (await postmasterPid(inst.dataDir)) === null) safepoint();
@@ -96,15 +105,20 @@ async function stopPostmaster(
   inst: PgInstance,
   mode: "fast" | "immediate",
   safepoint: (() => void) | null,
+  opts: StopOptions,
 ): Promise<void> {
   if ((await postmasterPid(inst.dataDir)) === null) return;
+  if (!opts.emergency) await runBeforeStop(inst);
   await inst.sql.close();
   const pgCtl = await inst.bin("pg_ctl");
-  const seconds = String(Math.ceil(inst.timeoutMs / 1000));
-  for (const m of mode === "fast" ? ["fast", "immediate"] : ["immediate"]) {
+  const limited = opts.timeoutS !== undefined && opts.timeoutS > 0;
+  const timeoutMs = limited ? secondsToMs(opts.timeoutS!) : inst.timeoutMs;
+  const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+  const modes = limited ? [mode] : mode === "fast" ? ["fast", "immediate"] : ["immediate"];
+  for (const m of modes) {
     log.info("stopping Postgres ({mode})", { mode: m });
     const stopping = run(pgCtl, ["stop", "-D", inst.dataDir, "-m", m, "-w", "-t", seconds], {
-      timeoutMs: inst.timeoutMs + 10_000,
+      timeoutMs: timeoutMs + 10_000,
     });
     if (safepoint) await watchSafepoint(inst, stopping, safepoint);
     const r = await stopping;
@@ -116,12 +130,11 @@ async function stopPostmaster(
   }
   const pid = await postmasterPid(inst.dataDir);
   if (pid === null) return;
-  log.warn("killing the postmaster (pid {pid})", { pid });
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
+  log.warn("killing the postmaster (pid {pid}){why}", {
+    pid,
+    why: limited ? `: the stop took longer than primary_stop_timeout (${opts.timeoutS} s)` : "",
+  });
+  await killPostmasterTree(pid);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if ((await postmasterPid(inst.dataDir)) === null) return;
@@ -149,6 +162,8 @@ export async function promotePostgres(
   inst: PgInstance,
   clusterHistory: readonly HistoryEntry[],
 ): Promise<void> {
+  // Refuses the promotion (PrePromoteRefusedError) when the script exits non-zero: nothing below runs then.
+  await runPrePromote(inst);
   const deadline = Date.now() + inst.timeoutMs;
   const seconds = String(Math.ceil(inst.timeoutMs / 1000));
   await seedTimelineHistory(inst, clusterHistory);

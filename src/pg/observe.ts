@@ -8,7 +8,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { emptyPgObservation, type PgObservation, type TimelineSwitch } from "../core/types.ts";
+import { type PgObservation, type TimelineSwitch } from "../core/types.ts";
+import { emptyPgObservation } from "../core/pg_empty.ts";
 import { applyControlDataMinimums } from "./conf.ts";
 import { effective } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";

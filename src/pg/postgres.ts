@@ -21,7 +21,7 @@
  * @module
  */
 import type { Config } from "../config/config.ts";
-import { PostgresError, type PostgresPort } from "../core/ports.ts";
+import { PostgresError, type PostgresPort, type StopOptions } from "../core/ports.ts";
 import type { HistoryEntry, LeaderTimeline, PgObservation, Upstream } from "../core/types.ts";
 import type { WalProbe } from "../core/wal_probe.ts";
 import type { SlotSyncFields } from "../core/slot_rules.ts";
@@ -47,6 +47,8 @@ export interface LocalPostgresOptions {
   useSlots: () => boolean;
   /** `postgresql.pg_hba` of the dynamic configuration (a local `postgresql.pg_hba` wins over it). */
   dynamicPgHba?: () => string[] | undefined;
+  /** `postgresql.pg_ident` of the dynamic configuration (a local `postgresql.pg_ident` wins over it). */
+  dynamicPgIdent?: () => string[] | undefined;
 }
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
@@ -54,7 +56,13 @@ export class LocalPostgres implements PostgresPort {
   readonly #inst: PgInstance;
 
   constructor(opts: LocalPostgresOptions) {
-    this.#inst = new PgInstance(opts.config, opts.dynamicParameters, opts.useSlots, opts.dynamicPgHba);
+    this.#inst = new PgInstance(
+      opts.config,
+      opts.dynamicParameters,
+      opts.useSlots,
+      opts.dynamicPgHba,
+      opts.dynamicPgIdent,
+    );
   }
 
   observe(): Promise<PgObservation> {
@@ -94,8 +102,8 @@ export class LocalPostgres implements PostgresPort {
     return startPostgres(this.#inst, role, upstream);
   }
 
-  stop(mode: "fast" | "immediate", onSafepoint?: () => void): Promise<void> {
-    return stopPostgres(this.#inst, mode, onSafepoint);
+  stop(mode: "fast" | "immediate", onSafepoint?: () => void, opts: StopOptions = {}): Promise<void> {
+    return stopPostgres(this.#inst, mode, onSafepoint, opts);
   }
 
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void> {

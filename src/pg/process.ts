@@ -21,18 +21,25 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /**
- * The directory of the Postgres binaries: `binDir` when set; else the PATH directory holding `pg_ctl`; else the
- * newest `/usr/lib/postgresql/<version>/bin` (Debian keeps pg_ctl off PATH).
+ * The directory of the Postgres binaries: `binDir` when set; else the PATH directory holding `pg_ctl` (under the
+ * name `postgresql.bin_name.pg_ctl` gives it); else the newest `/usr/lib/postgresql/<version>/bin` holding it
+ * (Debian keeps pg_ctl off PATH).
  */
-export async function resolveBinDir(binDir: string, pathEnv: string | undefined): Promise<string> {
+export async function resolveBinDir(
+  binDir: string,
+  pathEnv: string | undefined,
+  pgCtl = "pg_ctl",
+): Promise<string> {
   if (binDir) return binDir.replace(/\/+$/, "");
   for (const dir of (pathEnv ?? "").split(":")) {
-    if (dir && await isFile(`${dir}/pg_ctl`)) return dir;
+    if (dir && await isFile(`${dir}/${pgCtl}`)) return dir;
   }
   const versions: number[] = [];
   try {
     for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
-      if (/^\d+(\.\d+)?$/.test(entry.name) && await isFile(`/usr/lib/postgresql/${entry.name}/bin/pg_ctl`)) {
+      if (
+        /^\d+(\.\d+)?$/.test(entry.name) && await isFile(`/usr/lib/postgresql/${entry.name}/bin/${pgCtl}`)
+      ) {
         versions.push(Number(entry.name));
       }
     }
@@ -40,7 +47,9 @@ export async function resolveBinDir(binDir: string, pathEnv: string | undefined)
     // no Debian layout
   }
   if (versions.length === 0) {
-    throw new PostgresError("PostgreSQL binaries not found: set postgresql.bin_dir (pg_ctl is not on PATH)");
+    throw new PostgresError(
+      `PostgreSQL binaries not found: set postgresql.bin_dir (${pgCtl} is not on PATH)`,
+    );
   }
   return `/usr/lib/postgresql/${Math.max(...versions)}/bin`;
 }
@@ -268,4 +277,43 @@ export async function exists(path: string): Promise<boolean> {
 /** Resolve after `ms` (for deadline-bounded polling loops, never as a fixed wait in place of a condition). */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The pids of the processes whose parent is `pid` (from /proc; empty when it cannot be read). */
+export async function childPids(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  try {
+    for await (const e of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(e.name)) continue;
+      try {
+        // `<pid> (<comm>) <state> <ppid> ...`: the comm may hold spaces and parentheses, so read after the last `)`.
+        const stat = await Deno.readTextFile(`/proc/${e.name}/stat`);
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        if (ppid === pid) out.push(Number(e.name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return out;
+}
+
+/**
+ * Kill the postmaster and its children, as Patroni does: suspend the postmaster (so it forks no more), list its
+ * children, SIGKILL it, then SIGKILL them (a backend left running would keep the shared memory of the old server).
+ */
+export async function killPostmasterTree(pid: number): Promise<void> {
+  const signal = (p: number, s: Deno.Signal) => {
+    try {
+      Deno.kill(p, s);
+    } catch {
+      // already gone
+    }
+  };
+  signal(pid, "SIGSTOP");
+  const children = await childPids(pid);
+  signal(pid, "SIGKILL");
+  for (const c of children) signal(c, "SIGKILL");
 }

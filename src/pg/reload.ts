@@ -63,9 +63,9 @@ export async function reloadPostgres(
   if (hba !== null) {
     changed = (await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba))) || changed;
   }
-  if (inst.pg.pgIdent.length > 0) {
-    changed = (await writeIfChanged(`${inst.configDir}/pg_ident.conf`, buildHba(inst.pg.pgIdent))) ||
-      changed;
+  const ident = inst.identLines();
+  if (ident.length > 0) {
+    changed = (await writeIfChanged(`${inst.configDir}/pg_ident.conf`, buildHba(ident))) || changed;
   }
   if (!changed && !force) return false;
   log.info("reloading Postgres ({why})", { why: changed ? "configuration changed" : "requested" });

@@ -54,6 +54,7 @@ import { Observer } from "./observe.ts";
 import { Requests } from "./requests.ts";
 import { loopWaitMs } from "../core/settings.ts";
 import { DurationHistogram } from "../core/histogram.ts";
+import { demotionStopOptions } from "../core/stop_timeout.ts";
 
 export type { AgentDeps } from "./deps.ts";
 export type { CycleResult } from "../core/loop.ts";
@@ -101,6 +102,7 @@ export class Agent {
       wake,
       (req, ok) => this.#jobDone(req, ok),
       () => closeWatchdogAtSafepoint(deps, "demote"),
+      () => demotionStopOptions(this.dynamic),
     );
     this.#isolation = new IsolationMonitor(deps, wake);
     this.#failsafe = new FailsafeState(deps);
@@ -378,7 +380,8 @@ export class Agent {
     let stopped = false;
     try {
       const wasRunning = this.#observer.pg.running;
-      await pg.stop("fast", () => closeWatchdogAtSafepoint(this.deps, "shutdown"));
+      const opts = demotionStopOptions(this.dynamic);
+      await pg.stop("fast", () => closeWatchdogAtSafepoint(this.deps, "shutdown"), opts);
       stopped = true;
       // What the REST API answers from now on: members racing for the key ask this one, and must not find the
       // "running primary" of the last cycle (as Patroni, whose API is gone by then).
@@ -492,6 +495,7 @@ export class Agent {
       holdsLock: this.holdsLock(),
       connUrl: this.deps.connUrl,
       apiUrl: this.deps.apiUrl,
+      ...(this.deps.proxyUrl ? { proxyUrl: this.deps.proxyUrl } : {}),
       tags: this.#tags,
       scheduledRestart: this.scheduledRestart,
       paused: this.dynamic.pause,

@@ -25,6 +25,8 @@ export interface AgentDeps {
   /** `postgres://host:port/postgres` and `http://host:port/patroni` of this member. */
   connUrl: string;
   apiUrl: string;
+  /** `postgres://<postgresql.proxy_address>/postgres`, published as the member's `proxy_url` (as Patroni). */
+  proxyUrl?: string;
   bootstrapDcs: Record<string, unknown>;
   /** Turn the `config` key (or bootstrap.dcs when absent) into settings; pure, never throws. */
   dynamicFrom(raw: Record<string, unknown> | null): DynamicSettings;

@@ -14,6 +14,7 @@
 import { type HaContext, peerVerdicts } from "../core/decide.ts";
 import { DEFAULT_WATCHDOG_SAFETY_MARGIN, lockRenewedFrom, renewalStale } from "../core/fence.ts";
 import { fenceTtl } from "../core/lease_ttl.ts";
+import { demotionStopOptions } from "../core/stop_timeout.ts";
 import { type CallbackAction, DcsError } from "../core/ports.ts";
 import type { RoleChangeRecorder } from "../core/role_change.ts";
 import type { Action, DynamicSettings, Observation } from "../core/types.ts";
@@ -153,6 +154,13 @@ export class Executor {
     return !(wd && !wd.keepalive(ttl, dynamic.loopWait));
   }
 
+  /** Stop Postgres for a demotion: the watchdog closed at its safe point, primary_stop_timeout in force. */
+  async #demote(mode: "fast" | "immediate"): Promise<boolean> {
+    const opts = demotionStopOptions(this.parts.dynamic());
+    await this.deps.pg.stop(mode, () => closeWatchdogAtSafepoint(this.deps, "demote"), opts);
+    return true;
+  }
+
   async #apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {
     const { dcs, pg } = this.deps;
     const { jobs, requests } = this.parts;
@@ -211,8 +219,7 @@ export class Executor {
         jobs.start({ kind: "promote", history: obs.dcs.kind === "ok" ? obs.dcs.cluster.history ?? [] : [] });
         return true;
       case "demote":
-        await pg.stop(action.mode, () => closeWatchdogAtSafepoint(this.deps, "demote"));
-        return true;
+        return await this.#demote(action.mode);
       case "follow":
         await pg.follow(action.upstream);
         return true;

@@ -136,12 +136,12 @@ export class LeaseFence {
       // Postgres back up after the fence: cancel it, stop now, and stop again once a job that may have started
       // Postgres has ended (unless a renewal since has made the lock ours again).
       const cancelled = this.loop.jobs.cancel("the fence stopped postgres");
-      await pg.stop("immediate");
+      await pg.stop("immediate", undefined, { emergency: true });
       if (await cancelled && !this.holdsLock()) {
         log.error(
           "the fence cancelled a job that may have started postgres; stopping postgres (immediate) again",
         );
-        await pg.stop("immediate");
+        await pg.stop("immediate", undefined, { emergency: true });
       }
       // Postgres is down, so the watchdog has nothing left to guard (Patroni closes it at the demotion's safepoint).
       if (!this.holdsLock()) watchdog?.disable("the fence stopped postgres");

@@ -74,7 +74,7 @@ export class IsolationMonitor {
     this.#fencing = true;
     log.error(`isolation fence: ${why}; stopping postgres (immediate)`);
     try {
-      await this.deps.pg.stop("immediate");
+      await this.deps.pg.stop("immediate", undefined, { emergency: true });
       this.#confirmations.reset();
     } catch (err) {
       log.error("the isolation fence could not stop postgres", { error: String(err) });

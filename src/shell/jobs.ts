@@ -8,8 +8,9 @@
  * @module
  */
 import type { Clock } from "../core/ports.ts";
-import { type PostgresPort, UpstreamUnavailableError } from "../core/ports.ts";
+import { type PostgresPort, type StopOptions, UpstreamUnavailableError } from "../core/ports.ts";
 import type { JobRequest, JobState } from "../core/types.ts";
+import { PrePromoteRefusedError } from "../core/pre_promote.ts";
 
 /** Runs one long operation at a time and reports it in the next observation. */
 export class JobRunner {
@@ -25,6 +26,8 @@ export class JobRunner {
     private readonly done: (req: JobRequest, ok: boolean) => void,
     /** Called at a switchover shutdown's safe point (the shell closes the watchdog there). */
     private readonly safepoint: () => void = () => {},
+    /** The options of a demotion's stop (`primary_stop_timeout`), read when the job starts. */
+    private readonly demotionStop: () => StopOptions = () => ({}),
   ) {}
 
   get busy(): boolean {
@@ -69,6 +72,7 @@ export class JobRunner {
         state.status = "failed";
         state.error = err instanceof Error ? err.message : String(err);
         if (err instanceof UpstreamUnavailableError) state.retryable = true;
+        if (err instanceof PrePromoteRefusedError) state.prePromoteRefused = true;
         this.done(req, false);
       },
     ).finally(this.wake);
@@ -112,7 +116,7 @@ export class JobRunner {
           return this.pg.start(req.role, req.upstream);
         });
       case "demote":
-        return this.pg.stop("fast", this.safepoint);
+        return this.pg.stop("fast", this.safepoint, this.demotionStop());
       case "promote":
         return this.pg.promote(req.history);
     }

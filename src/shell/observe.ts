@@ -15,11 +15,11 @@ import {
   type ClusterView,
   type DcsObservation,
   type DynamicSettings,
-  emptyPgObservation,
   type Member,
   type Observation,
   type PgObservation,
 } from "../core/types.ts";
+import { emptyPgObservation } from "../core/pg_empty.ts";
 import type { AgentDeps } from "./deps.ts";
 import type { FailsafeState } from "./failsafe.ts";
 import { failsafeEnabled } from "../core/failsafe.ts";

@@ -60,7 +60,7 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
       `${dir}/h.yml`,
       configWithDataDir(`${dir}/data`).replace(
         "  data_dir:",
-        "  pre_promote: /bin/fence.sh\n  paramters: {}\n  data_dir:",
+        "  config_base_name: mypg\n  paramters: {}\n  data_dir:",
       ) +
         "bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.9\n      create_replica_methods: [wal_e]\n    failsafe_mode: false\n",
     );
@@ -68,7 +68,7 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
     assert.equal(res.code, 78);
     assert.equal(res.stdout, "");
     assert.deepEqual(res.stderr.trim().split("\n"), [
-      `${dir}/h.yml: postgresql.pre_promote: not supported by hactl yet`,
+      `${dir}/h.yml: postgresql.config_base_name: not supported by hactl yet`,
       `${dir}/h.yml: bootstrap.dcs.standby_cluster.create_replica_methods: not supported by hactl yet`,
       `${dir}/h.yml: warning: postgresql.paramters: unknown key, ignored (did you mean postgresql.parameters?)`,
     ]);
@@ -98,4 +98,30 @@ Deno.test("hactl validate-config --help prints usage; an unknown option exits 2"
   const bad = await runCli(["--frobnicate"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown option --frobnicate/);
+});
+
+Deno.test("hactl agent --generate-sample-config writes a sample to the file named; --generate-config is refused", async () => {
+  await withTempDir("hactl-sample-", async (dir) => {
+    const code = (args: string[]) =>
+      `import { run } from ${JSON.stringify(new URL("../../cli/agent.ts", import.meta.url).href)}; ` +
+      `Deno.exit(await run(${JSON.stringify(args)}, Deno.env.toObject()));`;
+    const deno = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--config", new URL("../../deno.json", import.meta.url).pathname, code(args)],
+        env: { PATRONI_SCOPE: "batman" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const ok = await deno(["--generate-sample-config", `${dir}/sample.yml`]);
+    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+    const text = await Deno.readTextFile(`${dir}/sample.yml`);
+    assert.match(text, /^scope: batman$/m);
+    assert.match(text, /^bootstrap:$/m);
+    const refused = await deno(["--generate-config"]);
+    assert.equal(refused.code, 2);
+    assert.match(
+      new TextDecoder().decode(refused.stderr),
+      /--generate-config \(from a running instance\) is not supported yet/,
+    );
+  });
 });

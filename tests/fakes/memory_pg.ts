@@ -41,7 +41,6 @@
 import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
 import { fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
 import {
-  emptyPgObservation,
   formatLsn,
   type HistoryEntry,
   type LeaderTimeline,
@@ -50,6 +49,7 @@ import {
   type TimelineSwitch,
   type Upstream,
 } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import { parseSyncNames } from "../../src/core/sync_names.ts";
 import { planSlotSync, type SlotSyncFields } from "../../src/core/slot_rules.ts";
 import {

@@ -12,7 +12,8 @@
 import { createApiHandler, STALE_STATUS_MS } from "../../src/api/handler.ts";
 import type { ApiDeps } from "../../src/api/handler.ts";
 import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/core/types.ts";
-import { emptyPgObservation, HACTL_VERSION } from "../../src/core/types.ts";
+import { HACTL_VERSION } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 
 export const NOW = 1_000_000;

@@ -14,12 +14,12 @@ import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type Action,
   type ClusterView,
-  emptyPgObservation,
   type Member,
   type Observation,
   type PeerStatus,
   type PgObservation,
 } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 export const SYSID = "7393828465826342947";
 

@@ -23,6 +23,8 @@ export type CallOutcome = "ok" | "hang" | "lost";
 export interface CallPlan {
   latencyMs: number;
   outcome: CallOutcome;
+  /** The call fails with this error without reaching the port (a pre_promote script that exits non-zero). */
+  refuse?: () => Error;
 }
 
 /** What a process needs from the simulator. */
@@ -176,6 +178,7 @@ function wrap<T extends object>(
       return (...args: unknown[]) => {
         const plan = proc.env.plan(port, prop);
         if (port === "pg" && prop === "observe" && plan.outcome !== "ok") plan.outcome = "ok";
+        if (plan.refuse) return Promise.reject(plan.refuse());
         if (plan.latencyMs <= 0 && plan.outcome === "ok" && proc.free) return value.apply(t, args);
         return slow(prop, value as (...a: unknown[]) => unknown, args, plan);
       };

@@ -10,7 +10,8 @@ import { normalizeDynamic } from "../../src/config/config.ts";
 import { MemoryDcs, MemoryEtcd } from "../fakes/memory_dcs.ts";
 import { type Dcs, DcsError, type PostgresPort } from "../../src/core/ports.ts";
 import { testAgent } from "../helpers/agent_fixture.ts";
-import { emptyPgObservation, formatLsn, type PgObservation } from "../../src/core/types.ts";
+import { formatLsn, type PgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 /** A leader on the fakes with a second member registered; etcd calls hang while `hang` is set. */
 async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm: boolean) {

@@ -23,7 +23,8 @@ import { createApiHandler } from "../../src/api/handler.ts";
 import type { ApiDeps } from "../../src/api/handler.ts";
 import type { ControlDeps } from "../../src/api/control.ts";
 import type { ClusterView, Member, NodeSnapshot, PgObservation } from "../../src/core/types.ts";
-import { emptyPgObservation, HACTL_VERSION } from "../../src/core/types.ts";
+import { HACTL_VERSION } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 
 const NOW = 5_000_000;

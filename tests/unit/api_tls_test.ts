@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createApiHandler, serveApi } from "../../src/api/handler.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import { HttpPeerClient } from "../../src/api/peer_client.ts";
-import { emptyPgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import type { NodeSnapshot } from "../../src/core/types.ts";
 import { makeTestPki } from "../helpers/etcd.ts";
 

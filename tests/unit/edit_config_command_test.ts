@@ -200,7 +200,8 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   assert.equal(
     f.err.join(""),
     "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: max_timelines_history: not supported " +
-      "by hactl yet\n",
+      "by hactl yet (hactl makes every timeline of the history key known to a replica before it promotes; a " +
+      "trimmed key would not)\n",
   );
   assert.deepEqual(f.writes, []);
   const off = fake();

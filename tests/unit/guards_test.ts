@@ -6,13 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { type GuardInput, guardVerdicts } from "../../src/core/guards.ts";
-import {
-  type Action,
-  emptyPgObservation,
-  INITIAL_MEMORY,
-  type Observation,
-  type PgObservation,
-} from "../../src/core/types.ts";
+import { type Action, INITIAL_MEMORY, type Observation, type PgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const NOT_LEADER_REASON = "this member is not the leader and postgres is not a primary";
 

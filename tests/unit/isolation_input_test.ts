@@ -5,12 +5,8 @@
 import assert from "node:assert/strict";
 import { isolationInput, type IsolationReadings, replicationSample } from "../../src/core/isolation_input.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import {
-  type ClusterView,
-  emptyPgObservation,
-  type PgObservation,
-  type ReplicationRow,
-} from "../../src/core/types.ts";
+import { type ClusterView, type PgObservation, type ReplicationRow } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const primary: PgObservation = {
   ...emptyPgObservation(),

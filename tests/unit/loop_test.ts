@@ -17,10 +17,10 @@ import {
   type Action,
   type ClusterView,
   type DcsObservation,
-  emptyPgObservation,
   INITIAL_MEMORY,
   type PgObservation,
 } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 Deno.test("waitDeadline(): loop_wait, or a scheduled restart due sooner, but not within 100 ms of the start", () => {
   const base = { started: 1000, nextRunAt: 11_000, now: 1200, wallNow: 5_000_000, restartAt: null };

@@ -4,12 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { memberRecord, publishedShape, publishedTags } from "../../src/core/member.ts";
-import {
-  emptyPgObservation,
-  type Observation,
-  PATRONI_COMPATIBLE_VERSION,
-  type PgObservation,
-} from "../../src/core/types.ts";
+import { type Observation, PATRONI_COMPATIBLE_VERSION, type PgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const replica: PgObservation = {
   ...emptyPgObservation(),
@@ -121,4 +117,36 @@ Deno.test("publishedShape(): role, state and timeline changes count; WAL positio
     publishedShape(replica),
     publishedShape({ ...replica, replicationState: "in archive recovery" }),
   );
+});
+
+Deno.test("memberRecord(): postgresql.proxy_address is published as proxy_url, after the version (as Patroni)", () => {
+  const record = memberRecord({
+    obs: obs(replica),
+    pg: replica,
+    holdsLock: false,
+    ...urls,
+    proxyUrl: "postgres://10.0.0.9:6432/postgres",
+    tags: {},
+    scheduledRestart: null,
+    paused: false,
+  });
+  assert.deepEqual(Object.keys(record).slice(0, 6), [
+    "conn_url",
+    "api_url",
+    "state",
+    "role",
+    "version",
+    "proxy_url",
+  ]);
+  assert.equal(record.proxy_url, "postgres://10.0.0.9:6432/postgres");
+  const without = memberRecord({
+    obs: obs(replica),
+    pg: replica,
+    holdsLock: false,
+    ...urls,
+    tags: {},
+    scheduledRestart: null,
+    paused: false,
+  });
+  assert.equal("proxy_url" in without, false);
 });

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { failoverTags, HttpPeerClient, parsePeerStatus } from "../../src/api/peer_client.ts";
 import type { NodeSnapshot } from "../../src/core/types.ts";
-import { emptyPgObservation, HACTL_VERSION } from "../../src/core/types.ts";
+import { HACTL_VERSION } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const PRIMARY_BODY = {
   state: "running",

@@ -310,3 +310,15 @@ Deno.test("effectiveParameters() retries a replica's streaming every second unle
   const local = effectiveParameters(input({ local: { wal_retrieve_retry_interval: 2000 } }));
   assert.equal(local.params["wal_retrieve_retry_interval"], "2000");
 });
+
+Deno.test("buildPostgresqlConf() includes postgresql.custom_conf first, instead of postgresql.base.conf", () => {
+  const text = buildPostgresqlConf({
+    params: { port: "5432" },
+    includeBase: true,
+    customConf: "/etc/postgresql/it's.conf",
+    recovery: null,
+  });
+  const lines = text.split("\n");
+  assert.equal(lines[0], "include '/etc/postgresql/it''s.conf'");
+  assert.equal(lines.filter((l) => l.startsWith("include")).length, 1);
+});

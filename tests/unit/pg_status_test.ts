@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { emptyPgObservation } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import { fillFromStatus, parseTimelineHistory, type StatusRow } from "../../src/pg/status.ts";
 
 function row(over: Partial<StatusRow>): StatusRow {

@@ -15,13 +15,13 @@ import { decide } from "../../src/core/decide.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import {
   type ClusterView,
-  emptyPgObservation,
   INITIAL_MEMORY,
   type Member,
   type Observation,
   type PgObservation,
   type RestartIntent,
 } from "../../src/core/types.ts";
+import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const WALL = Date.parse("2026-11-26T12:00:00Z");
 
