@@ -433,7 +433,11 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
   return callbacks;
 }
 
-/** `postgresql.create_replica_methods` and the section (with its `command`) of every method but basebackup. */
+/**
+ * `postgresql.create_replica_methods` and the section of every method but basebackup (`command` defaults to the
+ * method's name, as Patroni's; `keep_data`, `no_params` are booleans, `no_leader: true` is refused (hactl creates
+ * a replica only from a member); other keys are passed on).
+ */
 function readReplicaMethods(
   r: Reader,
   pg: Doc,
@@ -446,12 +450,23 @@ function readReplicaMethods(
   const replicaMethods: Record<string, Record<string, unknown>> = {};
   for (const method of createReplicaMethods.filter((m) => m !== "basebackup")) {
     const sec = r.section(pg, method, `postgresql.${method}`);
-    // Refused until hactl implements other replica methods (`./keys.ts`); read for `validate-config --print`.
-    if (r.str(sec, "command", `postgresql.${method}.command`) !== undefined) {
-      replicaMethods[method] = sec;
+    r.str(sec, "command", `postgresql.${method}.command`);
+    for (const flag of ["keep_data", "no_params"]) r.bool(sec, flag, `postgresql.${method}.${flag}`, false);
+    if (r.bool(sec, "no_leader", `postgresql.${method}.no_leader`, false)) {
+      r.problem(`postgresql.${method}.no_leader`, "not supported by hactl yet (a replica without a leader)");
     }
+    replicaMethods[method] = sec;
   }
   return { createReplicaMethods, replicaMethods };
+}
+
+/** `postgresql.recovery_conf`: recovery parameters of a replica (`restore_command`, ...), scalars only. */
+export function readRecoveryConf(r: Reader, parent: Doc, key: string, path: string): Record<string, unknown> {
+  const sec = r.section(parent, key, path);
+  for (const [k, v] of Object.entries(sec)) {
+    if (v !== null && typeof v === "object") r.problem(`${path}.${k}`, "must be a string, number or boolean");
+  }
+  return sec;
 }
 
 /** `postgresql.bin_name`: other names for the Postgres binaries. */
@@ -503,6 +518,8 @@ export function readPostgresql(
     removeDataDirectoryOnDivergedTimelines: flag("remove_data_directory_on_diverged_timelines"),
     binName,
   };
+  const recoveryConf = readRecoveryConf(r, pg, "recovery_conf", "postgresql.recovery_conf");
+  if (Object.keys(recoveryConf).length > 0) out.recoveryConf = recoveryConf;
   if (pg.proxy_address !== undefined) {
     out.proxyAddress = r.hostPort(pg.proxy_address, "postgresql.proxy_address");
   }

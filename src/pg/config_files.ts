@@ -28,6 +28,8 @@ import {
 import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./process.ts";
 import type { PgInstance } from "./instance.ts";
 import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
+import { recoveryParams } from "./replica_methods.ts";
+import { sanitizeAutoConf, writeBootstrapRecovery } from "./recovery_conf.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -50,6 +52,8 @@ export async function writeConfig(
   const ident = `${inst.configDir}/pg_ident.conf`;
   if (inst.pg.pgIdent.length > 0) await writeIfChanged(ident, buildHba(inst.pg.pgIdent));
   else if (!(await exists(ident))) await writeIfChanged(ident, buildHba([]));
+  if (await writeBootstrapRecovery(inst, role)) return cmdlineOptions(params).map(shellQuote).join(" ");
+  await sanitizeAutoConf(inst.dataDir);
   if (role === "replica") {
     if (!(await exists(`${inst.dataDir}/standby.signal`))) {
       await Deno.writeTextFile(`${inst.dataDir}/standby.signal`, "", { mode: 0o600 });
@@ -98,12 +102,15 @@ export async function renderConf(
     if (raised.length) {
       log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
     }
-    recovery = { recovery_target_timeline: "latest" };
+    recovery = { ...recoveryParams(inst.pg.recoveryConf), recovery_target_timeline: "latest" };
     if (upstream && upstream.name !== inst.config.name) {
       await writePgpass(inst, upstream);
       recovery["primary_conninfo"] = replicationConninfoFor(inst, upstream);
       if (inst.useSlots()) recovery["primary_slot_name"] = slotNameFor(inst.config.name);
     }
+  }
+  if (role === "primary" && inst.bootstrapRecovery && Object.keys(inst.bootstrapRecovery.params).length > 0) {
+    recovery = inst.bootstrapRecovery.params;
   }
   const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
   return { text: buildPostgresqlConf({ params, includeBase, recovery }), params };

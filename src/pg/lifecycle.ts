@@ -33,6 +33,7 @@ export async function startPostgres(
   inst: PgInstance,
   role: "primary" | "replica",
   upstream: Upstream | null,
+  opts: { waitForConnections?: boolean } = {},
 ): Promise<void> {
   if ((await postmasterPid(inst.dataDir)) !== null) return;
   if ((await inst.dataDirState()) !== "initialized") {
@@ -59,7 +60,9 @@ export async function startPostgres(
   if (r.code !== 0 || r.timedOut) {
     throw new PostgresError(`pg_ctl start failed (code ${r.code}): ${await startFailure(inst, r.stderr)}`);
   }
-  if (role === "primary") await inst.sql.waitFor("Postgres to accept connections", deadline);
+  if (role === "primary" && opts.waitForConnections !== false) {
+    await inst.sql.waitFor("Postgres to accept connections", deadline);
+  }
 }
 
 /** Why a start failed: pg_ctl's last lines and the server log's. */
