@@ -1,7 +1,7 @@
 /**
- * `hactl reinit [CLUSTER] MEMBER... [--force] [--wait]`, as patronictl's: confirm, then `POST /reinitialize` to
- * each named member's REST API; the member throws its data away and clones it again from the leader. With
- * `--wait`, watch each member's REST API until it is running again, printing each state change, and give up
+ * `hactl reinit [CLUSTER] MEMBER... [--force] [--from-leader] [--wait]`, as patronictl's: confirm, then
+ * `POST /reinitialize` to each named member's REST API; the member throws its data away and clones it again (from
+ * the leader with pg_basebackup only with `--from-leader`). With `--wait`, watch each member's REST API until it is running again, printing each state change, and give up
  * (exit 1) after {@linkcode REINIT_WAIT_SECONDS}. A refused or unreachable member prints `Failed: ...` and the
  * command exits 1 (0 with `--patroni-compat`, as patronictl).
  *
@@ -29,6 +29,7 @@ const HELP = [
   "Options:",
   ...CTL_GLOBAL_HELP,
   "  --force                  Do not ask for confirmation, and reinitialize even while an operation runs",
+  "  --from-leader            Clone from the leader with pg_basebackup, not create_replica_methods",
   "  --wait                   Wait until each member is running again, printing each state change;",
   `                           exit 1 if one is not within ${REINIT_WAIT_SECONDS} seconds`,
   "  -h, --help               Show this message and exit",
@@ -73,7 +74,7 @@ export async function run(
     usage: "Usage: hactl reinit [OPTIONS] [CLUSTER_NAME] MEMBER_NAME...",
     help: HELP,
     args,
-    options: { force: { type: "boolean" }, wait: { type: "boolean" } },
+    options: { force: { type: "boolean" }, "from-leader": { type: "boolean" }, wait: { type: "boolean" } },
     out: deps.out,
     err: deps.err,
     body: (values, positionals) => reinit(values, positionals, env, deps),
@@ -100,7 +101,11 @@ async function reinit(
     throw new CtlError("Aborted!");
   }
   const wait = values.wait === true;
-  const { started, startTimes } = await reinitEach(view, names, values.force === true, wait, settings, deps);
+  const body = {
+    force: values.force === true,
+    ...(values["from-leader"] === true ? { from_leader: true } : {}),
+  };
+  const { started, startTimes } = await reinitEach(view, names, body, wait, settings, deps);
   let ok = started.length === names.length;
   if (wait && started.length > 0) ok = await waitForReinit(view, started, startTimes, settings, deps) && ok;
   return ok ? 0 : failedExit(values, env);
@@ -134,7 +139,7 @@ async function reinitTargets(
 async function reinitEach(
   view: ClusterView,
   names: string[],
-  force: boolean,
+  body: { force: boolean; from_leader?: boolean },
   wait: boolean,
   settings: CtlSettings,
   deps: ReinitDeps,
@@ -148,7 +153,7 @@ async function reinitEach(
     }
     try {
       const url = new URL("/reinitialize", m.data.api_url).toString();
-      const res = await deps.post(url, { force }, settings);
+      const res = await deps.post(url, body, settings);
       if (res.status === 200) {
         deps.out(`Success: reinitialize for member ${name}\n`);
         started.push(name);

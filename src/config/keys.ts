@@ -369,7 +369,10 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("tags", "", { open: true, note: "custom tags are published as they are" }),
   local("tags.nofailover", "false"),
   local("tags.failover_priority", "1"),
-  local("tags.clonefrom", "false", { note: "published; hactl members clone from the leader" }),
+  local("tags.clonefrom", "false", {
+    note:
+      "a new or reinitialised replica clones from a running clonefrom member (the first by name), else the leader",
+  }),
   local("tags.noloadbalance", "false"),
   local("tags.replicatefrom", ""),
   local("tags.nosync", "false"),

@@ -464,7 +464,9 @@ function readReplicaMethods(
 export function readRecoveryConf(r: Reader, parent: Doc, key: string, path: string): Record<string, unknown> {
   const sec = r.section(parent, key, path);
   for (const [k, v] of Object.entries(sec)) {
-    if (v !== null && typeof v === "object") r.problem(`${path}.${k}`, "must be a string, number or boolean");
+    if (v !== null && typeof v === "object" && !(v instanceof Date)) {
+      r.problem(`${path}.${k}`, "must be a string, number or boolean");
+    }
   }
   return sec;
 }

@@ -102,14 +102,18 @@ Deno.test("a custom bootstrap method and replica methods are read with their sec
       .replace(
         "  data_dir:",
         "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest: {command: x, keep_data: true}\n" +
-          "  recovery_conf: {restore_command: 'cp /a/%f %p'}\n  data_dir:",
+          "  recovery_conf: {restore_command: 'cp /a/%f %p', recovery_target_time: 2026-12-07 10:37:41.5+00}\n" +
+          "  data_dir:",
       );
   const config = parseConfig(text, "f", {});
   assert.equal(config.bootstrap.method, "wal_e");
   assert.deepEqual(config.bootstrap.methodConfig, { command: "restore.sh", no_params: true });
   assert.deepEqual(config.postgresql.createReplicaMethods, ["pgbackrest", "basebackup"]);
   assert.deepEqual(config.postgresql.replicaMethods, { pgbackrest: { command: "x", keep_data: true } });
-  assert.deepEqual(config.postgresql.recoveryConf, { restore_command: "cp /a/%f %p" });
+  assert.deepEqual(config.postgresql.recoveryConf, {
+    restore_command: "cp /a/%f %p",
+    recovery_target_time: new Date("2026-12-07T10:37:41.500Z"),
+  });
   const initdb = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: initdb\n`
     .replace("  data_dir:", "  create_replica_methods: [basebackup]\n  data_dir:");
   assert.equal(parseConfig(initdb, "f", {}).bootstrap.method, "initdb");

@@ -114,3 +114,22 @@ Deno.test("reinit --wait prints each state change once and exits 1 at its limit,
   );
   assert.equal(polls, 601, "one look before the request, then one a second up to the limit");
 });
+
+Deno.test("reinit --from-leader asks the member to clone from the leader (from_leader in the body)", async () => {
+  const bodies: unknown[] = [];
+  const deps: ReinitDeps = {
+    loadCluster: () => Promise.resolve(VIEW),
+    post: (_url, body) => (bodies.push(body), Promise.resolve({ status: 200, text: "reinitialize started" })),
+    confirm: () => true,
+    status: () => Promise.resolve(null),
+    sleep: () => Promise.resolve(),
+    out: () => {},
+    err: () => {},
+  };
+  assert.equal(
+    await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg2", "--force", "--from-leader"], {}, deps),
+    0,
+  );
+  assert.equal(await run(["--dcs-url", "127.0.0.1:2379", "demo", "pg2", "--force"], {}, deps), 0);
+  assert.deepEqual(bodies, [{ force: true, from_leader: true }, { force: true }]);
+});
