@@ -25,7 +25,7 @@ _hactl() {
     topology) opts="--config-file --dcs-url --insecure --patroni-compat --watch --help" ;;
     switchover) opts="--config-file --dcs-url --insecure --patroni-compat --leader --candidate --scheduled --force --wait --wait-timeout --help --primary" ;;
     failover) opts="--config-file --dcs-url --insecure --patroni-compat --candidate --leader --force --wait --wait-timeout --help --primary" ;;
-    reinit) opts="--config-file --dcs-url --insecure --patroni-compat --force --wait --help" ;;
+    reinit) opts="--config-file --dcs-url --insecure --patroni-compat --force --from-leader --wait --help" ;;
     restart) opts="--config-file --dcs-url --insecure --patroni-compat --role --any --pg-version --pending --timeout --scheduled --force --help" ;;
     reload) opts="--config-file --dcs-url --insecure --patroni-compat --role --force --help" ;;
     flush) opts="--config-file --dcs-url --insecure --patroni-compat --role --force --help" ;;
