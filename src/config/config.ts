@@ -32,6 +32,7 @@ import {
   readRecoveryConf,
   readTags,
   RESERVED_NAME,
+  timestampsAsText,
 } from "./read.ts";
 
 export * from "./types.ts";
@@ -181,7 +182,7 @@ function readBootstrap(r: Reader, doc: Doc, warnings: string[]): BootstrapConfig
         r.bool(sec, flag, `bootstrap.${method}.${flag}`, false);
       }
       readRecoveryConf(r, sec, "recovery_conf", `bootstrap.${method}.recovery_conf`);
-      bootstrap.methodConfig = sec;
+      bootstrap.methodConfig = timestampsAsText(sec);
     }
   }
   const postKey = boot.post_bootstrap !== undefined ? "post_bootstrap" : "post_init";

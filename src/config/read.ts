@@ -455,18 +455,34 @@ function readReplicaMethods(
     if (r.bool(sec, "no_leader", `postgresql.${method}.no_leader`, false)) {
       r.problem(`postgresql.${method}.no_leader`, "not supported by hactl yet (a replica without a leader)");
     }
-    replicaMethods[method] = sec;
+    replicaMethods[method] = timestampsAsText(sec);
   }
   return { createReplicaMethods, replicaMethods };
 }
 
+/**
+ * A YAML timestamp (an unquoted `2026-01-01 10:00:00+00` is one, for PyYAML as for hactl's reader) as Python's
+ * `str(datetime)` writes it, in UTC: `2026-01-01 10:00:00.123000+00:00`.
+ */
+export function timestampText(d: Date): string {
+  const iso = d.toISOString(); // 2026-01-01T10:00:00.123Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${iso.slice(20, 23)}000+00:00`;
+}
+
+/** `doc` with every YAML timestamp, also in nested mappings, as `timestampText`. */
+export function timestampsAsText(doc: Doc): Doc {
+  const out: Doc = {};
+  for (const [k, v] of Object.entries(doc)) {
+    out[k] = v instanceof Date ? timestampText(v) : isDoc(v) ? timestampsAsText(v) : v;
+  }
+  return out;
+}
+
 /** `postgresql.recovery_conf`: recovery parameters of a replica (`restore_command`, ...), scalars only. */
 export function readRecoveryConf(r: Reader, parent: Doc, key: string, path: string): Record<string, unknown> {
-  const sec = r.section(parent, key, path);
+  const sec = timestampsAsText(r.section(parent, key, path));
   for (const [k, v] of Object.entries(sec)) {
-    if (v !== null && typeof v === "object" && !(v instanceof Date)) {
-      r.problem(`${path}.${k}`, "must be a string, number or boolean");
-    }
+    if (v !== null && typeof v === "object") r.problem(`${path}.${k}`, "must be a string, number or boolean");
   }
   return sec;
 }

@@ -11,18 +11,8 @@
  */
 import { splitCommand } from "./callbacks.ts";
 
-/**
- * A YAML timestamp (an unquoted `2026-01-01 10:00:00+00` is one, for PyYAML as for hactl's reader) as Python's
- * `str(datetime)` writes it, in UTC: `2026-01-01 10:00:00.123000+00:00`.
- */
-export function formatTimestamp(d: Date): string {
-  const iso = d.toISOString(); // 2026-01-01T10:00:00.123Z
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${iso.slice(20, 23)}000+00:00`;
-}
-
 /** A section value as Patroni's `"--{0}={1}".format(...)` writes it. */
 export function formatOptionValue(value: unknown): string {
-  if (value instanceof Date) return formatTimestamp(value);
   if (value === true) return "True";
   if (value === false) return "False";
   if (value === null || value === undefined) return "None";
@@ -90,7 +80,7 @@ export function recoveryParams(section: unknown): Record<string, string> {
   if (section === null || typeof section !== "object" || Array.isArray(section)) return out;
   for (const [k, v] of Object.entries(section as Record<string, unknown>)) {
     if (v === null || v === undefined) continue;
-    out[k] = typeof v === "boolean" ? (v ? "on" : "off") : v instanceof Date ? formatTimestamp(v) : String(v);
+    out[k] = typeof v === "boolean" ? (v ? "on" : "off") : String(v);
   }
   return out;
 }

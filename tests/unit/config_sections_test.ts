@@ -112,7 +112,8 @@ Deno.test("a custom bootstrap method and replica methods are read with their sec
   assert.deepEqual(config.postgresql.replicaMethods, { pgbackrest: { command: "x", keep_data: true } });
   assert.deepEqual(config.postgresql.recoveryConf, {
     restore_command: "cp /a/%f %p",
-    recovery_target_time: new Date("2026-12-07T10:37:41.500Z"),
+    // An unquoted YAML timestamp is a date, as for PyYAML: written as Python's str() writes it, in UTC.
+    recovery_target_time: "2026-12-07 10:37:41.500000+00:00",
   });
   const initdb = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: initdb\n`
     .replace("  data_dir:", "  create_replica_methods: [basebackup]\n  data_dir:");
