@@ -29,7 +29,7 @@ import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./proc
 import type { PgInstance } from "./instance.ts";
 import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 import { recoveryParams } from "./replica_methods.ts";
-import { sanitizeAutoConf, writeBootstrapRecovery } from "./recovery_conf.ts";
+import { bootstrapWithoutHotStandby, sanitizeAutoConf, writeBootstrapRecovery } from "./recovery_conf.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -97,7 +97,7 @@ export async function renderConf(
 ): Promise<{ text: string; params: Record<string, string> }> {
   const params = effective(inst);
   let recovery: Record<string, string> | null = null;
-  if (role === "replica") {
+  if (role === "replica" || inst.bootstrapRecovery !== null) {
     const raised = applyControlDataMinimums(params, await inst.controlData());
     if (raised.length) {
       log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
@@ -109,8 +109,9 @@ export async function renderConf(
       if (inst.useSlots()) recovery["primary_slot_name"] = slotNameFor(inst.config.name);
     }
   }
-  if (role === "primary" && inst.bootstrapRecovery && Object.keys(inst.bootstrapRecovery.params).length > 0) {
-    recovery = inst.bootstrapRecovery.params;
+  if (role === "primary" && inst.bootstrapRecovery) {
+    recovery = Object.keys(inst.bootstrapRecovery.params).length > 0 ? inst.bootstrapRecovery.params : null;
+    if (bootstrapWithoutHotStandby(inst.bootstrapRecovery)) params["hot_standby"] = "off";
   }
   const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
   return { text: buildPostgresqlConf({ params, includeBase, recovery }), params };

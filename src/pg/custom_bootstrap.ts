@@ -3,7 +3,9 @@
  * method's command (`--scope`, `--datadir` unless `no_params`, then `--key=value` for its other keys); keep the
  * restored `postgresql.conf` as `postgresql.base.conf` when hactl's is not there yet; remove a `promote` trigger
  * file; start with the method's `recovery_conf` (and `recovery.signal`), or with the restored recovery settings
- * (`keep_existing_recovery_conf`), or with none; wait, with no deadline while Postgres runs, for the end of
+ * (`keep_existing_recovery_conf`), or with none (as Patroni: `hot_standby` off while recovering to a target with
+ * `recovery_target_action: promote` or with the restored settings, since parameters such as max_connections may
+ * be lower than the backup's; with hot standby they are raised to pg_controldata's values); wait, with no deadline while Postgres runs, for the end of
  * recovery (a point-in-time target with `recovery_target_action: promote` ends it by itself; with `pause`, an
  * operator promotes); then the roles, `post_bootstrap`, and a restart with hactl's configuration alone (recovery
  * settings removed). The caller (`bootstrap.ts`) moves the data directory aside when any step fails.
@@ -60,8 +62,9 @@ export async function customBootstrap(inst: PgInstance): Promise<void> {
     const hba = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), inst.config.bootstrap.pgHba) ??
       defaultHba(inst);
     await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba));
-    await startPostgres(inst, "primary", null, { waitForConnections: false });
-    await waitForEndOfRecovery(inst);
+    const logFrom = (await serverLog(inst)).length;
+    await startPostgres(inst, "primary", null, { wait: false });
+    await waitForEndOfRecovery(inst, logFrom);
   } finally {
     inst.bootstrapRecovery = null;
   }
@@ -87,15 +90,28 @@ async function postRestore(inst: PgInstance): Promise<void> {
   await removeIfExists(`${inst.dataDir}/postmaster.pid`);
 }
 
+/** The server's log (`pg_ctl -l`), or nothing. */
+function serverLog(inst: PgInstance): Promise<string> {
+  return Deno.readTextFile(`${inst.dataDir}/postgresql.log`).catch(() => "");
+}
+
 /**
  * Poll (every second) until Postgres is out of recovery. Fails when the postmaster has gone (recovery failed, e.g.
  * `recovery ended before configured recovery target was reached`). Says every minute that it still waits.
  */
-async function waitForEndOfRecovery(inst: PgInstance): Promise<void> {
+async function waitForEndOfRecovery(inst: PgInstance, logFrom: number): Promise<void> {
   let lastSaid = Date.now();
+  // pg_ctl did not wait: the postmaster may not have written its pid file yet (or has already gone, which its
+  // log says since the start: `database system is shut down`).
+  const startBy = Date.now() + inst.timeoutMs;
+  let seen = false;
   for (;;) {
-    if ((await postmasterPid(inst.dataDir)) === null) {
-      const text = await Deno.readTextFile(`${inst.dataDir}/postgresql.log`).catch(() => "");
+    if ((await postmasterPid(inst.dataDir)) !== null) seen = true;
+    else if (
+      seen || Date.now() > startBy ||
+      /database system is shut down/.test((await serverLog(inst)).slice(logFrom))
+    ) {
+      const text = await serverLog(inst);
       throw new PostgresError(
         `Postgres stopped during recovery after the custom bootstrap: ${tail(text, 5)}`,
       );

@@ -37,6 +37,22 @@ export const RECOVERY_PARAMETERS = new Set([
   "trigger_file",
 ]);
 
+/**
+ * Whether a custom bootstrap's recovery runs with `hot_standby` off, as Patroni decides: with the restored
+ * settings, or when `recovery_target_action` is `promote` (or `pause_at_recovery_target` is false and no action is
+ * set). Hot standby then cannot refuse to start for parameters lower than the backup's.
+ */
+export function bootstrapWithoutHotStandby(
+  rec: { params: Record<string, string>; keepExisting: boolean },
+): boolean {
+  if (rec.keepExisting) return true;
+  if (Object.keys(rec.params).length === 0) return false;
+  const pause = rec.params["pause_at_recovery_target"]?.trim().toLowerCase();
+  const pauseFalse = pause !== undefined && ["off", "false", "no", "0", "f", "n"].includes(pause);
+  const action = rec.params["recovery_target_action"] ?? (pauseFalse ? "promote" : "pause");
+  return action.trim().toLowerCase() === "promote";
+}
+
 /** `text` (a postgresql.auto.conf) without its recovery parameter lines, and the names removed. */
 export function withoutRecoveryParameters(text: string): { text: string; removed: string[] } {
   const removed: string[] = [];

@@ -8,7 +8,9 @@
  * - its replica's `create_replica_methods: [pgbackrest, basebackup]`: while the repository has no backup of the new
  *   cluster, pgBackRest fails and pg_basebackup is the fallback; once there is one, `hactl reinit` creates the
  *   replica with pgBackRest (then streaming, with `postgresql.recovery_conf`'s `restore_command` for the WAL the
- *   backup needs); `POST /reinitialize` with `from_leader` uses pg_basebackup only.
+ *   backup needs); `POST /reinitialize` with `from_leader` uses pg_basebackup only;
+ * - a custom bootstrap whose recovery cannot reach its target fails cleanly: the data directory is moved aside to
+ *   `<data_dir>.failed`, the `initialize` key is released and no member leads.
  *
  * Runs as the `postgres` OS user (scripts/test.sh), which owns the temp dirs and the repository.
  *
@@ -17,9 +19,11 @@
 import assert from "node:assert/strict";
 import { parse, stringify } from "yaml";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
-import { readHealth, waitFor, withSql } from "../../scripts/lib/local_cluster.ts";
+import { readHealth, spawnAgent, waitFor, withSql, writeLayout } from "../../scripts/lib/local_cluster.ts";
 import type { LayoutOptions, MemberLayout } from "../../scripts/lib/local_cluster.ts";
 import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
+import { startEtcd } from "../helpers/etcd.ts";
+import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
 
 const TIMING = TIMINGS.fast;
 
@@ -228,3 +232,73 @@ async function reinitialize(m: MemberLayout, body: Record<string, unknown>): Pro
   const text = await r.text();
   assert.equal(r.status, 200, `POST /reinitialize: ${text}`);
 }
+
+Deno.test({
+  name:
+    "restore: a custom bootstrap whose recovery target cannot be reached fails cleanly: data directory moved " +
+    "aside, initialize released, nobody leads",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const etcd = await startEtcd({ members: 1 });
+    const dir = await Deno.makeTempDir({ prefix: "hactl-pitr-fail-" });
+    let agent: Deno.ChildProcess | null = null;
+    let dataDir = "";
+    try {
+      const [pgBase, apiBase] = await freePorts(2, 1);
+      const layout: LayoutOptions = {
+        dir,
+        scope: "pitr_fail",
+        members: 1,
+        etcdEndpoints: etcd.endpoints,
+        basePgPort: pgBase!,
+        baseApiPort: apiBase!,
+        ttl: TIMING.ttl,
+        loopWait: TIMING.loopWait,
+        retryTimeout: TIMING.retryTimeout,
+      };
+      const [m] = await writeLayout(layout);
+      dataDir = m!.dataDir;
+      // The "restore" is an initdb: a valid data directory whose WAL ends long before the target.
+      await editYaml(m!, (d) => {
+        d.bootstrap.method = "fake_restore";
+        d.bootstrap.fake_restore = {
+          command: `/usr/lib/postgresql/15/bin/initdb -D ${m!.dataDir} -U postgres`,
+          no_params: true,
+          recovery_conf: {
+            restore_command: "/bin/false",
+            recovery_target_time: "2999-01-01 00:00:00+00",
+            recovery_target_action: "promote",
+          },
+        };
+      });
+      agent = await spawnAgent(m!);
+      const failed = `${m!.dataDir}.failed`;
+      // The next race starts 2 s later and moves its own failure aside again: read the log inside the wait.
+      await waitFor("the bootstrap to fail and release initialize", 90_000, async () => {
+        const log = await logOf(m!);
+        const pgLog = await Deno.readTextFile(`${failed}/postgresql.log`).catch(() => "");
+        return log.includes("bootstrap failed") && log.includes("removed the initialize key") &&
+            /recovery ended before configured recovery target was reached/.test(pgLog)
+          ? true
+          : { notYet: log.split("\n").slice(-3).join(" | ") };
+      }, 250);
+      assert.match(await logOf(m!), /Postgres stopped during recovery after the custom bootstrap/);
+      const h = await readHealth(layout);
+      assert.equal(h.leader, null, "nobody leads a cluster whose bootstrap failed");
+      assert.ok(h.view.initialize === null || h.view.initialize === "", `initialize: ${h.view.initialize}`);
+    } catch (e) {
+      for (const f of [`${dir}/pg1.log`, `${dataDir}.failed/postgresql.log`, `${dataDir}/postgresql.log`]) {
+        const text = await Deno.readTextFile(f).catch(() => "(none)");
+        // deno-lint-ignore no-console -- failure diagnostics
+        console.error(`----- ${f} (last 30 lines) -----\n${text.split("\n").slice(-30).join("\n")}`);
+      }
+      throw e;
+    } finally {
+      if (agent) await stopAgent(agent, 30_000);
+      if (dataDir) await stopLeftoverPostgres([dataDir]);
+      await etcd.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
