@@ -1,7 +1,7 @@
 /**
  * `hactl reinit [CLUSTER] MEMBER... [--force] [--from-leader] [--wait]`, as patronictl's: confirm, then
- * `POST /reinitialize` to each named member's REST API; the member throws its data away and clones it again from
- * the leader (always: `--from-leader` is accepted and posted as patronictl posts it). With
+ * `POST /reinitialize` to each named member's REST API; the member throws its data away and clones it again (from
+ * the leader with pg_basebackup only with `--from-leader`, posted as patronictl posts it). With
  * `--wait`, watch each member's REST API until it is running again, printing each state change, and give up
  * (exit 1) after {@linkcode REINIT_WAIT_SECONDS}. A refused or unreachable member prints `Failed: ...` and the
  * command exits 1 (0 with `--patroni-compat`, as patronictl).
@@ -30,7 +30,7 @@ const HELP = [
   "Options:",
   ...CTL_GLOBAL_HELP,
   "  --force                  Do not ask for confirmation, and reinitialize even while an operation runs",
-  "  --from-leader            Get the base backup from the leader (hactl always does; accepted as patronictl's)",
+  "  --from-leader            Clone from the leader with pg_basebackup, not create_replica_methods",
   "  --wait                   Wait until each member is running again, printing each state change;",
   `                           exit 1 if one is not within ${REINIT_WAIT_SECONDS} seconds`,
   "  -h, --help               Show this message and exit",

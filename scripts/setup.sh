@@ -45,6 +45,8 @@ command -v strace >/dev/null 2>&1 || missing+=(strace)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 # promtool checks docs/monitoring/'s alert rules and a live agent's /metrics (tests/cli/monitoring_test.ts).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# pgBackRest is the real backup tool of the restore tests (tests/integration/restore_test.ts).
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq >&2

@@ -37,7 +37,7 @@ export interface ControlDeps {
   /** Logged at WARNING (a failover request carrying `leader` becomes a switchover). */
   warn(message: string): void;
   /** Ask this member to reinitialise; null when accepted, else why not. */
-  reinit?(force: boolean): string | null;
+  reinit?(force: boolean, fromLeader: boolean): string | null;
   /** Write the `config` key; with `modRevision` as a CAS. False when the CAS lost. */
   setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /** Wake the HA loop (a new config takes effect at once). */
@@ -134,10 +134,13 @@ export async function putConfig(
   }
 }
 
-/** `POST /reinitialize` (`{"force": true}` also while an operation runs). */
+/**
+ * `POST /reinitialize` (`{"force": true}` also while an operation runs; `{"from_leader": true}` clones from the
+ * leader with pg_basebackup only, as Patroni's).
+ */
 export function postReinitialize(deps: ControlDeps, body: Record<string, unknown>): ControlReply {
   if (!deps.reinit) return reply(501, "reinitialize is not available");
-  const refusal = deps.reinit(body.force === true);
+  const refusal = deps.reinit(body.force === true, body.from_leader === true);
   return refusal === null ? reply(200, "reinitialize started") : reply(503, refusal);
 }
 

@@ -29,8 +29,10 @@ import {
   Reader,
   readEtcd3,
   readPostgresql,
+  readRecoveryConf,
   readTags,
   RESERVED_NAME,
+  timestampsAsText,
 } from "./read.ts";
 
 export * from "./types.ts";
@@ -173,10 +175,14 @@ function readBootstrap(r: Reader, doc: Doc, warnings: string[]): BootstrapConfig
     pgHba: r.strList(boot, "pg_hba", "bootstrap.pg_hba"),
   };
   if (method !== "initdb") {
+    // Patroni falls back to initdb when the method's section has no command; hactl refuses the configuration.
     const sec = r.section(boot, method, `bootstrap.${method}`);
-    // Refused until hactl implements custom bootstrap methods (`./keys.ts`); read for `validate-config --print`.
-    if (r.str(sec, "command", `bootstrap.${method}.command`) !== undefined) {
-      bootstrap.methodConfig = sec;
+    if (r.str(sec, "command", `bootstrap.${method}.command`, true) !== undefined) {
+      for (const flag of ["keep_existing_recovery_conf", "no_params"]) {
+        r.bool(sec, flag, `bootstrap.${method}.${flag}`, false);
+      }
+      readRecoveryConf(r, sec, "recovery_conf", `bootstrap.${method}.recovery_conf`);
+      bootstrap.methodConfig = timestampsAsText(sec);
     }
   }
   const postKey = boot.post_bootstrap !== undefined ? "post_bootstrap" : "post_init";

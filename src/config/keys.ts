@@ -245,10 +245,13 @@ const LOCAL_KEYS: ConfigKey[] = [
   ),
   local("bootstrap", ""),
   local("bootstrap.dcs", "", { note: "the first dynamic configuration: every dynamic key below" }),
-  notYet(local("bootstrap.method", "initdb"), "initdb"),
-  notYet(local("bootstrap.<method>", ""), "empty", {
+  local("bootstrap.method", "initdb", {
+    note: "initdb, or the name of a custom method whose section has a command (a restore from a backup)",
+  }),
+  local("bootstrap.<method>", "", {
     open: true,
-    note: "the section of a custom bootstrap method",
+    note: "command (run with --scope, --datadir unless no_params, and --key=value for other keys), " +
+      "keep_existing_recovery_conf, recovery_conf (e.g. a point-in-time target); a failure fails the bootstrap",
   }),
   local("bootstrap.initdb", "[]"),
   local("bootstrap.pg_hba", "[]", { note: "older Patroni layout; postgresql.pg_hba wins" }),
@@ -339,12 +342,19 @@ const LOCAL_KEYS: ConfigKey[] = [
   ...["on_reload", "on_restart", "on_role_change", "on_start", "on_stop"].map((cb) =>
     local(`postgresql.callbacks.${cb}`, "")
   ),
-  notYet(local("postgresql.create_replica_methods", "[basebackup]"), "basebackup"),
-  notYet(local("postgresql.<replica_method>", ""), "empty", {
-    open: true,
-    note: "the section of a method named in create_replica_methods",
+  local("postgresql.create_replica_methods", "[basebackup]", {
+    note: "tried in order until one succeeds; hactl reinit --from-leader uses basebackup only",
   }),
-  notYet(local("postgresql.recovery_conf", ""), "empty"),
+  local("postgresql.<replica_method>", "", {
+    open: true,
+    note:
+      "command (run with --scope, --role, --datadir, --connstring unless no_params, and --key=value for " +
+      "other keys), keep_data, no_params; no_leader is refused (hactl clones only from a member)",
+  }),
+  local("postgresql.recovery_conf", "", {
+    note: "recovery parameters of a replica (restore_command, ...); hactl's primary_conninfo, " +
+      "primary_slot_name and recovery_target_timeline win",
+  }),
   local("postgresql.custom_conf", "", {
     note: "included first in postgresql.conf instead of postgresql.base.conf",
   }),
@@ -374,7 +384,10 @@ const LOCAL_KEYS: ConfigKey[] = [
   local("tags", "", { open: true, note: "custom tags are published as they are" }),
   local("tags.nofailover", "false"),
   local("tags.failover_priority", "1"),
-  local("tags.clonefrom", "false", { note: "published; hactl members clone from the leader" }),
+  local("tags.clonefrom", "false", {
+    note:
+      "a new or reinitialised replica clones from a running clonefrom member (the first by name), else the leader",
+  }),
   local("tags.noloadbalance", "false"),
   local("tags.replicatefrom", ""),
   local("tags.nosync", "false"),

@@ -442,7 +442,11 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
   return callbacks;
 }
 
-/** `postgresql.create_replica_methods` and the section (with its `command`) of every method but basebackup. */
+/**
+ * `postgresql.create_replica_methods` and the section of every method but basebackup (`command` defaults to the
+ * method's name, as Patroni's; `keep_data`, `no_params` are booleans, `no_leader: true` is refused (hactl creates
+ * a replica only from a member); other keys are passed on).
+ */
 function readReplicaMethods(
   r: Reader,
   pg: Doc,
@@ -455,12 +459,41 @@ function readReplicaMethods(
   const replicaMethods: Record<string, Record<string, unknown>> = {};
   for (const method of createReplicaMethods.filter((m) => m !== "basebackup")) {
     const sec = r.section(pg, method, `postgresql.${method}`);
-    // Refused until hactl implements other replica methods (`./keys.ts`); read for `validate-config --print`.
-    if (r.str(sec, "command", `postgresql.${method}.command`) !== undefined) {
-      replicaMethods[method] = sec;
+    r.str(sec, "command", `postgresql.${method}.command`);
+    for (const flag of ["keep_data", "no_params"]) r.bool(sec, flag, `postgresql.${method}.${flag}`, false);
+    if (r.bool(sec, "no_leader", `postgresql.${method}.no_leader`, false)) {
+      r.problem(`postgresql.${method}.no_leader`, "not supported by hactl yet (a replica without a leader)");
     }
+    replicaMethods[method] = timestampsAsText(sec);
   }
   return { createReplicaMethods, replicaMethods };
+}
+
+/**
+ * A YAML timestamp (an unquoted `2026-01-01 10:00:00+00` is one, for PyYAML as for hactl's reader) as Python's
+ * `str(datetime)` writes it, in UTC: `2026-01-01 10:00:00.123000+00:00`.
+ */
+export function timestampText(d: Date): string {
+  const iso = d.toISOString(); // 2026-01-01T10:00:00.123Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${iso.slice(20, 23)}000+00:00`;
+}
+
+/** `doc` with every YAML timestamp, also in nested mappings, as `timestampText`. */
+export function timestampsAsText(doc: Doc): Doc {
+  const out: Doc = {};
+  for (const [k, v] of Object.entries(doc)) {
+    out[k] = v instanceof Date ? timestampText(v) : isDoc(v) ? timestampsAsText(v) : v;
+  }
+  return out;
+}
+
+/** `postgresql.recovery_conf`: recovery parameters of a replica (`restore_command`, ...), scalars only. */
+export function readRecoveryConf(r: Reader, parent: Doc, key: string, path: string): Record<string, unknown> {
+  const sec = timestampsAsText(r.section(parent, key, path));
+  for (const [k, v] of Object.entries(sec)) {
+    if (v !== null && typeof v === "object") r.problem(`${path}.${k}`, "must be a string, number or boolean");
+  }
+  return sec;
 }
 
 /** `postgresql.bin_name`: other names for the Postgres binaries. */
@@ -512,6 +545,8 @@ export function readPostgresql(
     removeDataDirectoryOnDivergedTimelines: flag("remove_data_directory_on_diverged_timelines"),
     binName,
   };
+  const recoveryConf = readRecoveryConf(r, pg, "recovery_conf", "postgresql.recovery_conf");
+  if (Object.keys(recoveryConf).length > 0) out.recoveryConf = recoveryConf;
   if (pg.proxy_address !== undefined) {
     out.proxyAddress = r.hostPort(pg.proxy_address, "postgresql.proxy_address");
   }

@@ -86,6 +86,8 @@ export interface PostgresqlConfig {
   createReplicaMethods: string[];
   /** The sections of the non-basebackup methods named in `createReplicaMethods` (`{command, keep_data, ...}`). */
   replicaMethods?: Record<string, Record<string, unknown>>;
+  /** `recovery_conf`: recovery parameters a replica runs with (`restore_command`, ...), as written. */
+  recoveryConf?: Record<string, unknown>;
   /** `proxy_address`, advertised as the member's `proxy_url`. */
   proxyAddress?: HostPort;
   /** `bin_name`: other names for the Postgres binaries, e.g. `{ pg_ctl: "pg_ctl.wrapper" }`. */

@@ -10,7 +10,7 @@
 import type { Action, Decision } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
-import { upstreamFor } from "./topology.ts";
+import { cloneSourceFor } from "./clone_source.ts";
 import { fenceVeto } from "./fence_gate.ts";
 
 /** The bootstrap job has ended: take the cluster (initialize, config, leader, status) or give `initialize` back. */
@@ -78,11 +78,12 @@ export function decideWithoutData({ obs, mem, ctx, view }: Cycle): Decision {
     );
   }
   if (holdsLock) actions.push({ type: "release_leader" });
-  const upstream = view.leader ? upstreamFor(view, ctx.name, ctx.tags) : null;
+  const upstream = view.leader ? cloneSourceFor(view, ctx.name) : null;
   if (view.leader && view.leader.name !== ctx.name) {
     if (!upstream) return noChange(mem, `waiting for leader '${view.leader.name}' to publish its address`);
     actions.push({ type: "start_job", job: { kind: "clone", upstream } });
-    return noChange(mem, `trying to bootstrap from leader '${upstream.name}'`, actions);
+    const from = upstream.name === view.leader.name ? "leader" : "replica";
+    return noChange(mem, `trying to bootstrap from ${from} '${upstream.name}'`, actions);
   }
   if (view.initialize === null && !isNoFailover(ctx.tags)) {
     if (obs.watchdogUnusable !== undefined) {

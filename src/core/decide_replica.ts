@@ -13,6 +13,7 @@
 import type { Action, Decision, Memory, PgObservation, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { memberSlotsWanted, upstreamFor } from "./topology.ts";
+import { cloneSourceFor } from "./clone_source.ts";
 import { isNoFailover } from "./member_state.ts";
 import { slotSyncFields } from "./slot_rules.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
@@ -20,12 +21,17 @@ import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
 /** `hactl reinit` asked for a fresh copy: remove the data directory and clone from the upstream. */
 export function reinitRequested({ obs, mem, ctx, view, holdsLock }: Cycle): Decision | null {
   if (!obs.reinitRequested || holdsLock || !view.leader) return null;
-  const upstream = upstreamFor(view, ctx.name, ctx.tags);
+  const fromLeader = obs.reinitFromLeader === true;
+  const upstream = cloneSourceFor(view, ctx.name, fromLeader);
   if (!upstream) return null;
   return noChange(
     { ...mem, rewindFailed: false },
-    `reinitializing: removing the data directory and cloning from '${upstream.name}'`,
-    [{ type: "demote", mode: "immediate" }, { type: "start_job", job: { kind: "clone", upstream } }],
+    `reinitializing: removing the data directory and cloning from '${upstream.name}'` +
+      (fromLeader ? " (from the leader, with pg_basebackup)" : ""),
+    [
+      { type: "demote", mode: "immediate" },
+      { type: "start_job", job: { kind: "clone", upstream, ...(fromLeader ? { fromLeader } : {}) } },
+    ],
   );
 }
 

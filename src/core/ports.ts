@@ -134,8 +134,11 @@ export interface PostgresPort {
   observe(): Promise<PgObservation>;
   /** initdb, write config and pg_hba, start as primary, wait until it accepts connections, create roles. */
   bootstrap(): Promise<void>;
-  /** Wipe the data directory and pg_basebackup from `upstream`, then write the replica configuration. */
-  createReplica(upstream: Upstream): Promise<void>;
+  /**
+   * Create the data directory from `upstream` with `create_replica_methods` in order (pg_basebackup only with
+   * `fromLeader`), then write the replica configuration.
+   */
+  createReplica(upstream: Upstream, opts?: { fromLeader?: boolean }): Promise<void>;
   /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */
   start(role: "primary" | "replica", upstream: Upstream | null): Promise<void>;
   /**

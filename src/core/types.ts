@@ -349,6 +349,8 @@ export interface Observation extends F.FailsafeObservationPart {
   peers: PeerStatus[] | null;
   /** An operator asked for a reinitialisation (`hactl reinit`, `POST /reinitialize`) not yet carried out. */
   reinitRequested?: boolean;
+  /** With `reinitRequested`: clone from the leader with pg_basebackup only (`--from-leader`). */
+  reinitFromLeader?: boolean;
   /**
    * Set only in `watchdog.mode: required` when the watchdog cannot be used, saying why: this member must then
    * neither take nor keep the leader key (src/host/watchdog.ts).
@@ -483,7 +485,8 @@ export type Action =
 /** A long operation the executor starts in the background. */
 export type JobRequest =
   | { kind: "bootstrap" }
-  | { kind: "clone"; upstream: Upstream }
+  /** `fromLeader`: pg_basebackup only (`hactl reinit --from-leader`), not `create_replica_methods`. */
+  | { kind: "clone"; upstream: Upstream; fromLeader?: boolean }
   | { kind: "rewind"; upstream: Upstream }
   | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
   | { kind: "stop"; mode: "fast" | "immediate" }

@@ -134,7 +134,7 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
       paused: () => agent.dynamic.pause,
       loopWait: () => agent.dynamic.loopWait,
       warn: (message) => w.log.warn(message),
-      reinit: (force) => agent.requestReinit(force),
+      reinit: (force, fromLeader) => agent.requestReinit(force, fromLeader),
       setConfig: (value, modRevision) => dcs.setConfig(value, modRevision),
       wake: () => agent.wake(),
       restartNow: (conditions) =>

@@ -1,5 +1,5 @@
 /**
- * Bootstrapping a new cluster on this member: initdb (the superuser's password only in a temporary 0600
+ * Bootstrapping a new cluster on this member: a custom `bootstrap.method` (`custom_bootstrap.ts`), or initdb (the superuser's password only in a temporary 0600
  * `--pwfile`), initdb's `postgresql.conf` kept as `postgresql.base.conf`, pg_hba.conf, a start as primary, the
  * roles and the `post_bootstrap` script. A failed bootstrap never leaves a data directory behind that could be started later.
  *
@@ -8,6 +8,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { customBootstrap } from "./custom_bootstrap.ts";
 import { BASE_CONF, buildHba, chooseHba, initdbArgv } from "./conf.ts";
 import { defaultHba } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
@@ -25,7 +26,8 @@ const log = getLogger(["hactl", "postgres"]);
  */
 export async function bootstrapCluster(inst: PgInstance): Promise<void> {
   try {
-    await initializeAndStart(inst);
+    if (inst.config.bootstrap.methodConfig !== undefined) await customBootstrap(inst);
+    else await initializeAndStart(inst);
   } catch (e) {
     await stopPostgres(inst, "immediate").catch(() => {});
     const failed = `${inst.dataDir}.failed`;

@@ -1,8 +1,13 @@
 /**
- * Creating a replica: pg_basebackup from the upstream into an emptied data directory (two attempts, five seconds
- * apart), then the replica's configuration. The replication password reaches pg_basebackup only through pgpass.
+ * Creating a replica as Patroni does: the methods of `postgresql.create_replica_methods` in order, the first that
+ * succeeds wins. `basebackup` is pg_basebackup from the clone source into an emptied data directory (two attempts,
+ * five seconds apart); any other method runs its section's command (`replica_methods.ts`) with the replication
+ * password in pgpass (`PGPASSFILE`), into a data directory emptied first unless the method says `keep_data`, and
+ * emptied again after a failure unless `keep_data`. `fromLeader` (`hactl reinit --from-leader`) uses pg_basebackup
+ * only. Then the replica's configuration.
  *
- * I/O: runs pg_basebackup, wipes and writes the data directory. May import: `src/core/`, `src/pg/`.
+ * I/O: runs pg_basebackup and the methods' commands, wipes and writes the data directory. May import: `src/core/`,
+ * `src/pg/`.
  *
  * @module
  */
@@ -12,17 +17,58 @@ import type { Upstream } from "../core/types.ts";
 import { basebackupArgv } from "./conf.ts";
 import { replicationConninfoFor, writeConfig, writePgpass } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
-import { delay, postmasterPid, removeIfExists, runChecked, wipeDirectory } from "./process.ts";
+import { childEnv, delay, postmasterPid, removeIfExists, runChecked, wipeDirectory } from "./process.ts";
+import { flagSet, replicaMethodArgv } from "./replica_methods.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
+/** A week: a method copying a large database is never cut short by hactl. */
+const METHOD_TIMEOUT_MS = 7 * 24 * 3600_000;
+
+/** The methods to try, in order: the configured ones (`basebackup` when none), or pg_basebackup only. */
+export function replicaMethodsToTry(configured: readonly string[], fromLeader: boolean): string[] {
+  if (fromLeader || configured.length === 0) return ["basebackup"];
+  return [...configured];
+}
+
 /** Clone the data directory from `upstream`; on failure the data directory is left empty. */
-export async function cloneFrom(inst: PgInstance, upstream: Upstream): Promise<void> {
+export async function cloneFrom(
+  inst: PgInstance,
+  upstream: Upstream,
+  opts: { fromLeader?: boolean } = {},
+): Promise<void> {
   if ((await postmasterPid(inst.dataDir)) !== null) {
     throw new PostgresError(`cannot create a replica in ${inst.dataDir}: Postgres is running there`);
   }
   await inst.sql.close();
   await writePgpass(inst, upstream);
+  const failures: string[] = [];
+  let created = false;
+  for (const method of replicaMethodsToTry(inst.pg.createReplicaMethods, opts.fromLeader === true)) {
+    inst.sysid = null;
+    try {
+      if (method === "basebackup") await basebackup(inst, upstream);
+      else await customMethod(inst, upstream, method);
+      log.info("replica has been created using {method}", { method });
+      created = true;
+      break;
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      failures.push(`${method}: ${message}`);
+      log.error("error creating replica using method {method}: {error}", { method, error: message });
+      if (!flagSet(inst.pg.replicaMethods?.[method] ?? {}, "keep_data")) await wipeDirectory(inst.dataDir);
+    }
+  }
+  if (!created) {
+    await wipeDirectory(inst.dataDir);
+    throw new PostgresError(`could not create a replica from ${upstream.name}: ${failures.join("; ")}`);
+  }
+  await removeIfExists(`${inst.dataDir}/postgresql.log`);
+  await writeConfig(inst, "replica", upstream);
+}
+
+/** pg_basebackup with `postgresql.basebackup`'s options, two attempts five seconds apart. */
+async function basebackup(inst: PgInstance, upstream: Upstream): Promise<void> {
   const { argv, dropped } = basebackupArgv({
     dataDir: inst.dataDir,
     conninfo: replicationConninfoFor(inst, upstream),
@@ -32,25 +78,37 @@ export async function cloneFrom(inst: PgInstance, upstream: Upstream): Promise<v
   let lastError: unknown = null;
   for (let attempt = 1; attempt <= 2; attempt++) {
     await wipeDirectory(inst.dataDir);
-    inst.sysid = null;
     log.info("pg_basebackup from {upstream} (attempt {attempt})", { upstream: upstream.name, attempt });
     try {
       await runChecked(await inst.bin("pg_basebackup"), argv, {
-        timeoutMs: 7 * 24 * 3600_000,
+        timeoutMs: METHOD_TIMEOUT_MS,
         what: `pg_basebackup from ${upstream.name}`,
       });
-      lastError = null;
-      break;
+      return;
     } catch (e) {
       lastError = e;
       log.warn("{error}", { error: e instanceof Error ? e.message : String(e) });
       if (attempt < 2) await delay(5_000);
     }
   }
-  if (lastError) {
-    await wipeDirectory(inst.dataDir);
-    throw lastError;
-  }
-  await removeIfExists(`${inst.dataDir}/postgresql.log`);
-  await writeConfig(inst, "replica", upstream);
+  throw lastError;
+}
+
+/** A custom method's command, with Patroni's parameters and the replication password in pgpass. */
+async function customMethod(inst: PgInstance, upstream: Upstream, method: string): Promise<void> {
+  const section = inst.pg.replicaMethods?.[method] ?? {};
+  if (flagSet(section, "keep_data")) {
+    log.info("leaving the data directory uncleaned ({method}: keep_data)", { method });
+  } else await wipeDirectory(inst.dataDir);
+  const argv = replicaMethodArgv(method, section, {
+    scope: inst.config.scope,
+    dataDir: inst.dataDir,
+    connstring: replicationConninfoFor(inst, upstream),
+  });
+  log.info("creating a replica with method {method}: {command}", { method, command: argv[0] });
+  await runChecked(argv[0]!, argv.slice(1), {
+    timeoutMs: METHOD_TIMEOUT_MS,
+    env: childEnv({ PGPASSFILE: inst.pgpass }),
+    what: `replica method ${method}`,
+  });
 }

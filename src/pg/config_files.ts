@@ -28,6 +28,8 @@ import {
 import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./process.ts";
 import type { PgInstance } from "./instance.ts";
 import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
+import { recoveryParams } from "./replica_methods.ts";
+import { bootstrapWithoutHotStandby, sanitizeAutoConf, writeBootstrapRecovery } from "./recovery_conf.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -51,6 +53,8 @@ export async function writeConfig(
   const identLines = inst.identLines();
   if (identLines.length > 0) await writeIfChanged(ident, buildHba(identLines));
   else if (!(await exists(ident))) await writeIfChanged(ident, buildHba([]));
+  if (await writeBootstrapRecovery(inst, role)) return cmdlineOptions(params).map(shellQuote).join(" ");
+  await sanitizeAutoConf(inst.dataDir);
   if (role === "replica") {
     if (!(await exists(`${inst.dataDir}/standby.signal`))) {
       await Deno.writeTextFile(`${inst.dataDir}/standby.signal`, "", { mode: 0o600 });
@@ -94,12 +98,12 @@ export async function renderConf(
 ): Promise<{ text: string; params: Record<string, string> }> {
   const params = effective(inst);
   let recovery: Record<string, string> | null = null;
-  if (role === "replica") {
+  if (role === "replica" || inst.bootstrapRecovery !== null) {
     const raised = applyControlDataMinimums(params, await inst.controlData());
     if (raised.length) {
       log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
     }
-    recovery = { recovery_target_timeline: "latest" };
+    recovery = { ...recoveryParams(inst.pg.recoveryConf), recovery_target_timeline: "latest" };
     if (upstream && upstream.name !== inst.config.name) {
       if (upstream.connUrl !== "") {
         await writePgpass(inst, upstream);
@@ -109,6 +113,10 @@ export async function renderConf(
       if (slot !== "") recovery["primary_slot_name"] = slot;
       Object.assign(recovery, standbyRecoverySettings(upstream));
     }
+  }
+  if (role === "primary" && inst.bootstrapRecovery) {
+    recovery = Object.keys(inst.bootstrapRecovery.params).length > 0 ? inst.bootstrapRecovery.params : null;
+    if (bootstrapWithoutHotStandby(inst.bootstrapRecovery)) params["hot_standby"] = "off";
   }
   const includeBase = await exists(`${inst.configDir}/${BASE_CONF}`);
   const custom = inst.pg.customConf ? { customConf: inst.pg.customConf } : {};

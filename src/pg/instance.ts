@@ -41,6 +41,12 @@ export class PgInstance {
   syncStandbyNames: string | null = null;
   /** pg_controldata output and when it was read (monotonic ms): replicas re-read it at most every 10 s. */
   controlDataCache: { at: number; data: Record<string, string> } | null = null;
+  /**
+   * A custom bootstrap's recovery in progress (src/pg/custom_bootstrap.ts): the recovery parameters the first start
+   * runs with (with `recovery.signal`), or, with `keepExisting`, the restored recovery settings and signal files
+   * left as the restore wrote them. Null otherwise.
+   */
+  bootstrapRecovery: { params: Record<string, string>; keepExisting: boolean } | null = null;
   #binDir: string | null = null;
 
   constructor(

@@ -36,6 +36,8 @@ export async function startPostgres(
   inst: PgInstance,
   role: "primary" | "replica",
   upstream: Upstream | null,
+  /** `wait: false`: pg_ctl does not wait for the server (a long recovery); the caller watches it. */
+  opts: { wait?: boolean } = {},
 ): Promise<void> {
   if ((await postmasterPid(inst.dataDir)) !== null) return;
   if ((await inst.dataDirState()) !== "initialized") {
@@ -55,14 +57,14 @@ export async function startPostgres(
     o,
     "-l",
     `${inst.dataDir}/postgresql.log`,
-    "-w",
-    "-t",
-    String(Math.ceil(inst.timeoutMs / 1000)),
+    ...(opts.wait === false ? ["-W"] : ["-w", "-t", String(Math.ceil(inst.timeoutMs / 1000))]),
   ], { timeoutMs: inst.timeoutMs + 10_000 });
   if (r.code !== 0 || r.timedOut) {
     throw new PostgresError(`pg_ctl start failed (code ${r.code}): ${await startFailure(inst, r.stderr)}`);
   }
-  if (role === "primary") await inst.sql.waitFor("Postgres to accept connections", deadline);
+  if (role === "primary" && opts.wait !== false) {
+    await inst.sql.waitFor("Postgres to accept connections", deadline);
+  }
 }
 
 /** Why a start failed: pg_ctl's last lines and the server log's. */

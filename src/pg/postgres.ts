@@ -94,8 +94,8 @@ export class LocalPostgres implements PostgresPort {
     inst.sysid = null;
   }
 
-  createReplica(upstream: Upstream): Promise<void> {
-    return cloneFrom(this.#inst, upstream);
+  createReplica(upstream: Upstream, opts: { fromLeader?: boolean } = {}): Promise<void> {
+    return cloneFrom(this.#inst, upstream, opts);
   }
 
   start(role: "primary" | "replica", upstream: Upstream | null): Promise<void> {

@@ -299,8 +299,8 @@ export class Agent {
    * `POST /reinitialize` / `hactl reinit`: throw this member's data away and clone it again from the leader at
    * the next cycle. Returns why not (Patroni's messages), or null when it was accepted.
    */
-  requestReinit(force: boolean): string | null {
-    return this.#requests.requestReinit(force);
+  requestReinit(force: boolean, fromLeader = false): string | null {
+    return this.#requests.requestReinit(force, fromLeader);
   }
 
   /** The tags in effect (`tags:` of the local configuration, replaced by a reload). */

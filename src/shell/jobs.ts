@@ -103,7 +103,9 @@ export class JobRunner {
       case "bootstrap":
         return this.pg.bootstrap();
       case "clone":
-        return this.pg.createReplica(req.upstream);
+        return req.fromLeader
+          ? this.pg.createReplica(req.upstream, { fromLeader: true })
+          : this.pg.createReplica(req.upstream);
       case "rewind":
         return this.pg.rewind(req.upstream);
       case "start":

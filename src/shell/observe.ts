@@ -151,6 +151,7 @@ export class Observer {
       job,
       peers,
       ...(requests.reinitRequested ? { reinitRequested: true } : {}),
+      ...(requests.reinitRequested && requests.reinitFromLeader ? { reinitFromLeader: true } : {}),
       ...(this.#watchdogUnusable !== null ? { watchdogUnusable: this.#watchdogUnusable } : {}),
       ...(this.#fenceUnusable !== null ? { fenceUnusable: this.#fenceUnusable } : {}),
       ...(restart ? { restart } : {}),

@@ -35,6 +35,7 @@ export interface RequestsHost {
 /** The pending requests of one agent. */
 export class Requests {
   #reinit = false;
+  #reinitFromLeader = false;
   /** A restart asked for now (the API waits for it); it goes before a scheduled one, which it leaves in place. */
   #restartNow: RestartIntent | null = null;
   #scheduled: RestartIntent | null = null;
@@ -48,10 +49,11 @@ export class Requests {
    * `POST /reinitialize` / `hactl reinit`: throw this member's data away and clone it again from the leader at
    * the next cycle. Returns why not (Patroni's messages), or null when it was accepted.
    */
-  requestReinit(force: boolean): string | null {
+  requestReinit(force: boolean, fromLeader = false): string | null {
     const refusal = reinitRefusal({ holdsLock: this.host.holdsLock(), job: this.host.jobs.peek(), force });
     if (refusal !== null) return refusal;
     this.#reinit = true;
+    this.#reinitFromLeader = fromLeader;
     this.host.wake();
     return null;
   }
@@ -59,6 +61,11 @@ export class Requests {
   /** A reinitialisation was asked for and not yet planned. */
   get reinitRequested(): boolean {
     return this.#reinit;
+  }
+
+  /** The pending reinitialisation clones from the leader with pg_basebackup only (`from_leader`). */
+  get reinitFromLeader(): boolean {
+    return this.#reinitFromLeader;
   }
 
   /** The cycle planned the clone that carries the reinitialisation out. */

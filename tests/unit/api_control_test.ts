@@ -307,6 +307,25 @@ Deno.test("POST /reinitialize answers Patroni's messages", async () => {
   assert.deepEqual(asks, [false, true, false]);
 });
 
+Deno.test("POST /reinitialize passes from_leader on, as Patroni's", async () => {
+  const asks: [boolean, boolean][] = [];
+  const handler = createApiHandler({
+    snapshot: () => ({} as NodeSnapshot),
+    now: () => 0,
+    wallNow: () => NOW,
+    loadCluster: () => Promise.reject(new Error("unused")),
+    scope: "demo",
+    name: "pg2",
+    control: {
+      ...({} as ControlDeps),
+      reinit: (force, fromLeader) => (asks.push([force, fromLeader]), null),
+    },
+  });
+  assert.equal((await call(handler, "POST", "/reinitialize", { from_leader: true })).status, 200);
+  assert.equal((await call(handler, "POST", "/reinitialize", { force: true })).status, 200);
+  assert.deepEqual(asks, [[false, true], [true, false]]);
+});
+
 Deno.test("GET /config returns the stored document; PATCH merges with null deleting and CAS; PUT replaces", async () => {
   const w = world();
   const json = async (method: string, body?: unknown) => {

@@ -49,7 +49,7 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
   "restapi.verify_client": { value: "required" },
   "restapi.http_extra_headers": { value: { "X-A": "b" } },
   "restapi.https_extra_headers": { value: { "X-A": "b" } },
-  "bootstrap.method": { value: "wal_e" },
+  "bootstrap.method": { value: "wal_e", also: { "bootstrap.wal_e": { command: "restore.sh" } } },
   "bootstrap.<method>": { value: { command: "restore.sh" }, also: { "bootstrap.method": "wal_e" } },
   "bootstrap.initdb": { value: ["data-checksums"] },
   "bootstrap.pg_hba": { value: ["host all all 0.0.0.0/0 md5"] },
@@ -81,6 +81,7 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
   "postgresql.pg_hba": { value: ["host all all 0.0.0.0/0 md5"] },
   "postgresql.basebackup": { value: [{ checkpoint: "fast" }] },
   "postgresql.create_replica_methods": { value: ["pgbackrest", "basebackup"] },
+  "postgresql.recovery_conf": { value: { restore_command: "cp /archive/%f %p" } },
   "postgresql.<replica_method>": {
     value: { command: "restore.sh" },
     also: { "postgresql.create_replica_methods": ["pgbackrest", "basebackup"] },

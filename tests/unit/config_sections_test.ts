@@ -96,21 +96,41 @@ Deno.test("the reserved sync placeholder cannot be a member name", () => {
   ]);
 });
 
-Deno.test("a custom bootstrap method and replica methods are refused until hactl implements them", () => {
-  const text = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: wal_e\n  wal_e: {command: restore.sh}\n`
-    .replace(
-      "  data_dir:",
-      "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest: {command: x}\n  data_dir:",
-    );
-  assert.deepEqual(problemsOf(() => parseConfig(text, "f", {})), [
-    "f: postgresql.create_replica_methods: not supported by hactl yet",
-    "f: postgresql.pgbackrest: not supported by hactl yet (the section of a method named in create_replica_methods)",
-    "f: bootstrap.method: not supported by hactl yet",
-    "f: bootstrap.wal_e: not supported by hactl yet (the section of a custom bootstrap method)",
-  ]);
+Deno.test("a custom bootstrap method and replica methods are read with their sections", () => {
+  const text =
+    `${MINIMAL}bootstrap:\n  dcs: {}\n  method: wal_e\n  wal_e: {command: restore.sh, no_params: true}\n`
+      .replace(
+        "  data_dir:",
+        "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest: {command: x, keep_data: true}\n" +
+          "  recovery_conf: {restore_command: 'cp /a/%f %p', recovery_target_time: 2026-12-07 10:37:41.5+00}\n" +
+          "  data_dir:",
+      );
+  const config = parseConfig(text, "f", {});
+  assert.equal(config.bootstrap.method, "wal_e");
+  assert.deepEqual(config.bootstrap.methodConfig, { command: "restore.sh", no_params: true });
+  assert.deepEqual(config.postgresql.createReplicaMethods, ["pgbackrest", "basebackup"]);
+  assert.deepEqual(config.postgresql.replicaMethods, { pgbackrest: { command: "x", keep_data: true } });
+  assert.deepEqual(config.postgresql.recoveryConf, {
+    restore_command: "cp /a/%f %p",
+    // An unquoted YAML timestamp is a date, as for PyYAML: written as Python's str() writes it, in UTC.
+    recovery_target_time: "2026-12-07 10:37:41.500000+00:00",
+  });
   const initdb = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: initdb\n`
     .replace("  data_dir:", "  create_replica_methods: [basebackup]\n  data_dir:");
   assert.equal(parseConfig(initdb, "f", {}).bootstrap.method, "initdb");
+});
+
+Deno.test("a custom bootstrap method without a command, and a replica method's no_leader, are refused", () => {
+  // Patroni would silently run initdb instead of the named method.
+  const text = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: wal_e\n  wal_e: {no_params: true}\n`
+    .replace(
+      "  data_dir:",
+      "  create_replica_methods: [pgbackrest]\n  pgbackrest: {no_leader: true}\n  data_dir:",
+    );
+  assert.deepEqual(problemsOf(() => parseConfig(text, "f", {})), [
+    "f: bootstrap.wal_e.command: is required",
+    "f: postgresql.pgbackrest.no_leader: not supported by hactl yet (a replica without a leader)",
+  ]);
 });
 
 Deno.test("the legacy postgresql.superuser layout is converted with a warning", () => {
