@@ -115,6 +115,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
       pg.slotPositions ?? {},
       ctx.name,
       pg.walPosition,
+      (ctx.dynamic.logicalSlots ?? []).map((l) => l.name),
     );
     actions.push({
       type: "write_status",
@@ -145,12 +146,9 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   const sync = leaderSyncStep(ctx, view, pg, mem);
   actions.push(...sync.actions);
   if (ctx.dynamic.useSlots) {
-    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
-    actions.push({
-      type: "sync_slots",
-      slots: memberSlotsWanted(view, ctx.name, mem.membersSeen),
-      ...fields,
-    });
+    const members = memberSlotsWanted(view, ctx.name, mem.membersSeen);
+    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {}, false, members);
+    actions.push({ type: "sync_slots", slots: members, ...fields });
   }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
   if (sync.note) reason += `; ${sync.note}`;

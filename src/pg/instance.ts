@@ -34,6 +34,10 @@ export class PgInstance {
   syncStandbyNames: string | null = null;
   /** pg_controldata output and when it was read (monotonic ms): replicas re-read it at most every 10 s. */
   controlDataCache: { at: number; data: Record<string, string> } | null = null;
+  /** Copies of logical slots read from the leader, installed when Postgres next starts as a replica. */
+  stagedSlots: Map<string, Uint8Array> | null = null;
+  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
+  hotStandbyFeedback: (tags: Config["tags"]) => boolean = () => false;
   #binDir: string | null = null;
 
   constructor(

@@ -25,6 +25,7 @@ import {
   tail,
 } from "./process.ts";
 import { timelineHistoryFiles } from "./status.ts";
+import { installStagedSlots } from "./logical_slots.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -40,6 +41,8 @@ export async function startPostgres(
   }
   await removeIfExists(`${inst.dataDir}/postmaster.pid`); // stale: no live postmaster owns it
   const options = await writeConfig(inst, role, upstream);
+  if (role === "replica") await installStagedSlots(inst);
+  else inst.stagedSlots = null;
   const configFile = `${inst.configDir}/postgresql.conf`;
   const o = `--config-file=${shellQuote(configFile)} ${options}`;
   const deadline = Date.now() + inst.timeoutMs;

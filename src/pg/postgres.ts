@@ -47,6 +47,8 @@ export interface LocalPostgresOptions {
   useSlots: () => boolean;
   /** `postgresql.pg_hba` of the dynamic configuration (a local `postgresql.pg_hba` wins over it). */
   dynamicPgHba?: () => string[] | undefined;
+  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
+  hotStandbyFeedback?: (tags: Config["tags"]) => boolean;
 }
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
@@ -55,6 +57,7 @@ export class LocalPostgres implements PostgresPort {
 
   constructor(opts: LocalPostgresOptions) {
     this.#inst = new PgInstance(opts.config, opts.dynamicParameters, opts.useSlots, opts.dynamicPgHba);
+    if (opts.hotStandbyFeedback) this.#inst.hotStandbyFeedback = opts.hotStandbyFeedback;
   }
 
   observe(): Promise<PgObservation> {

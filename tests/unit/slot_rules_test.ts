@@ -53,7 +53,7 @@ Deno.test("readPermanentSlots(): no value or type physical is physical; database
     ["a", "b", "e"],
     "0 is an empty value, as in Patroni's own acceptance scenario",
   );
-  assert.deepEqual(p.logical, ["c"]);
+  assert.deepEqual(p.logical, [{ name: "c", database: "db", plugin: "pgoutput" }]);
   assert.equal(p.invalid.length, 2);
   // Patroni's order of the older names: permanent_replication_slots, permanent_slots, slots.
   assert.deepEqual(readPermanentSlots({ permanent_slots: { x: null }, slots: { y: null } }).physical, ["x"]);
