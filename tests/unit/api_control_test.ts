@@ -360,12 +360,10 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     slots: { s: { type: "logical", database: "app", plugin: "pgoutput" } },
   });
   assert.equal(patched.status, 400);
-  // failsafe_mode is implemented: only the keys that are not are named.
+  // failsafe_mode and logical permanent slots are implemented: only the keys that are not are named.
   assert.equal(
     patched.body,
-    "config: synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)\n" +
-      "config: slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; " +
-      "logical permanent slots are not implemented yet)",
+    "config: synchronous_mode: not supported by hactl yet (quorum commit is not implemented yet)",
   );
   assert.deepEqual(w.view().config!.value, { ttl: 30, synchronous_mode: "quorum" }, "nothing written");
   const off = await send("PATCH", { synchronous_mode: false, ttl: 40 });

@@ -39,9 +39,7 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
   });
   assert.deepEqual(warnings, [
     `synchronous_mode: not supported by hactl yet (${QUORUM_NOTE}); ignored`,
-    "slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; logical " +
-    "permanent slots are not implemented yet); ignored",
-  ]);
+  ], "logical permanent slots are implemented: not refused");
 });
 
 Deno.test("decide() under synchronous_mode quorum: the healthiest replica does not take the vanished key", () => {

@@ -1,8 +1,8 @@
 /**
  * Permanent replication slots and `ignore_slots` (src/core/slot_rules.ts) as Patroni handles them: reading the
  * `slots` key, matching `ignore_slots`, what the primary and a replica create, drop and advance, what the leader
- * publishes in `status`, and how decide() asks for it; and the key check that refuses logical permanent slots by
- * name while it accepts physical ones.
+ * publishes in `status`, and how decide() asks for it; and the key check that accepts physical and logical
+ * permanent slots.
  *
  * @module
  */
@@ -196,17 +196,17 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   }, "an unknown (logical) slot on a replica is dropped there, as Patroni does");
 });
 
-Deno.test("the key check accepts physical permanent slots and refuses a logical one by name", () => {
+Deno.test("the key check accepts physical and logical permanent slots under every name", () => {
   assert.deepEqual(checkDynamicKeys({ slots: { keep: null, b: { type: "physical" } } }).refused, []);
-  const refused =
-    checkDynamicKeys({ slots: { keep: null, cdc: { database: "app", plugin: "pgoutput" } } }).refused;
-  assert.equal(refused.length, 1);
-  assert.equal(refused[0]!.key, "slots");
-  assert.match(refused[0]!.message, /logical permanent slots are not implemented yet/);
+  for (const key of ["slots", "permanent_slots", "permanent_replication_slots"]) {
+    const doc = { [key]: { keep: null, cdc: { database: "app", plugin: "pgoutput" } } };
+    assert.deepEqual(checkDynamicKeys(doc).refused, [], key);
+  }
   assert.deepEqual(checkDynamicKeys({ ignore_slots: [{ name: "x" }] }).refused, []);
   const read = normalizeDynamic({
     slots: { keep: null, cdc: { type: "logical", database: "a", plugin: "p" } },
   });
-  assert.deepEqual(read.settings.permanentSlots, ["keep"], "the physical entries still act");
-  assert.ok(read.warnings.some((w) => /slots: .*logical permanent slots are not implemented yet/.test(w)));
+  assert.deepEqual(read.settings.permanentSlots, ["keep"]);
+  assert.deepEqual(read.settings.logicalSlots, [{ name: "cdc", database: "a", plugin: "p" }]);
+  assert.deepEqual(read.warnings, []);
 });
