@@ -15,7 +15,8 @@ import { leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
 import { failsafeKeyAction } from "./failsafe.ts";
-import { slotSyncFields, statusSlots } from "./slot_rules.ts";
+import { slotSyncFields } from "./slot_rules.ts";
+import { statusSlotFields } from "./retain_slots.ts";
 import {
   leaderSyncStep,
   syncBeforePromote,
@@ -110,18 +111,18 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     return noChange(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) {
-    const slots = statusSlots(
-      ctx.dynamic.permanentSlots ?? [],
-      pg.slotPositions ?? {},
-      ctx.name,
-      pg.walPosition,
-      (ctx.dynamic.logicalSlots ?? []).map((l) => l.name),
-    );
-    actions.push({
-      type: "write_status",
-      optime: pg.walPosition,
-      ...(Object.keys(slots).length ? { slots } : {}),
+    const fields = statusSlotFields({
+      view,
+      me: ctx.name,
+      seen: mem.membersSeen,
+      memberSlotsTtl: ctx.dynamic.memberSlotsTtl,
+      useSlots: ctx.dynamic.useSlots,
+      permanent: ctx.dynamic.permanentSlots ?? [],
+      logical: (ctx.dynamic.logicalSlots ?? []).map((l) => l.name),
+      positions: pg.slotPositions ?? {},
+      walPosition: pg.walPosition,
     });
+    actions.push({ type: "write_status", optime: pg.walPosition, ...fields });
   }
   const step = leaderStep(view, ctx.name, obs.wallNow, ctx.dynamic.loopWait, {
     peers: obs.peers,

@@ -489,7 +489,7 @@ export type Action =
    * compare-and-set (refused when it is no longer ours), after which the old lease is revoked.
    */
   | { type: "move_lease"; ttl: number; leader: boolean }
-  | { type: "write_status"; optime: number; slots?: Record<string, number> }
+  | { type: "write_status"; optime: number; slots?: Record<string, number>; retainSlots?: string[] }
   | { type: "write_history"; history: HistoryEntry[] }
   | { type: "start_job"; job: JobRequest }
   | { type: "promote" }

@@ -175,7 +175,7 @@ export class Executor {
       case "move_lease":
         return await dcs.moveLease(action.ttl, action.leader);
       case "write_status":
-        await dcs.writeStatus(action.optime, action.slots);
+        await dcs.writeStatus(action.optime, action.slots, action.retainSlots);
         return true;
       case "write_history":
         await dcs.setHistory(action.history);

@@ -159,6 +159,7 @@ Deno.test("decide(): the leader creates and publishes a logical slot; a replica 
     type: "write_status",
     optime: 5000,
     slots: { cdc: 3000, pg1: 5000 },
+    retainSlots: ["pg1"],
   });
   const published = view({ status: { optime: 5000, slots: { cdc: 3000, pg1: 5000 }, retainSlots: [] } });
   const copy = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2", { dynamic }));

@@ -166,8 +166,9 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   assert.deepEqual(lead.actions.find((a) => a.type === "write_status"), {
     type: "write_status",
     optime: 5000,
-    slots: { keep: 3000, pg1: 5000 },
-  });
+    slots: { keep: 3000, pg1: 5000, pg2: 4000 },
+    retainSlots: ["pg1", "pg2"],
+  }, "with member_slots_ttl above 0 the member slots' positions too, as Patroni 4 writes them");
   const published = view({ status: { optime: 5000, slots: { keep: 3000, pg1: 5000 }, retainSlots: [] } });
   const rep = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2", { dynamic }));
   assert.deepEqual(rep.actions.find((a) => a.type === "sync_slots"), {
