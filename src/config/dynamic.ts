@@ -301,8 +301,8 @@ function readPgSection(r: LenientReader, doc: Doc): Doc {
 
 /** `postgresql.pg_hba`: a list of lines (undefined when absent, or not a list of strings, with a warning). */
 /**
- * `slots` (or its older names) and `ignore_slots`: the permanent physical slots and the matchers. A logical entry
- * is refused by the key check (not implemented yet) and left out here; bad entries are warned about and left out.
+ * `slots` (or its older names) and `ignore_slots`: the permanent physical and logical slots and the matchers; bad
+ * entries are warned about and left out.
  */
 function readSlots(r: LenientReader, doc: Doc): SlotSettingsPart {
   const permanent = readPermanentSlots(doc);
@@ -311,6 +311,7 @@ function readSlots(r: LenientReader, doc: Doc): SlotSettingsPart {
   for (const bad of ignore.invalid) r.warn(`ignore_slots: ${bad}; ignoring it`);
   return {
     ...(permanent.physical.length > 0 ? { permanentSlots: permanent.physical } : {}),
+    ...(permanent.logical.length > 0 ? { logicalSlots: permanent.logical } : {}),
     ...(ignore.matchers.length > 0 ? { ignoreSlots: ignore.matchers } : {}),
   };
 }

@@ -6,13 +6,12 @@
  * `bootstrap.dcs` walked as dynamic configuration), for `edit-config` / `PATCH /config`, and for the cluster's
  * dynamic configuration as the agent reads it (whose `guarantee` keys stop an agent from taking the leader key).
  *
- * Pure. Imports `./keys.ts`, `./env.ts` (document helpers) and src/core/slot_rules.ts (a slot entry's type) only.
+ * Pure. Imports `./keys.ts` and `./env.ts` (document helpers) only.
  *
  * @module
  */
 import { CONFIG_KEYS, type ConfigKey, type Inert } from "./keys.ts";
 import { type Doc, isDoc, parseBoolText } from "./env.ts";
-import { permanentSlotType } from "../core/slot_rules.ts";
 
 /** The outcome of a walk: keys refused, warnings (already prefixed with the key), guarantees that are set. */
 export interface KeyCheck {
@@ -82,9 +81,6 @@ export function isInert(inert: Inert, value: unknown, def: string): boolean {
       return String(value) === def;
     case "not quorum":
       return !(typeof value === "string" && value.trim().toLowerCase() === "quorum");
-    case "physical slots":
-      return isEmpty(value) ||
-        (isDoc(value) && Object.values(value).every((v) => permanentSlotType(v) !== "logical"));
     case "no standby":
       return !isDoc(value) || ["host", "port", "restore_command"].every((k) => isEmpty(value[k]));
   }

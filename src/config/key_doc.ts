@@ -22,7 +22,6 @@ const ACCEPTED: Record<Inert, string> = {
   default: "the default",
   "no standby": "without `host`, `port` or `restore_command`",
   "not quorum": "`true` or `false`",
-  "physical slots": "physical entries",
 };
 
 /** What hactl does with `k`, in words. */

@@ -29,8 +29,7 @@ export type Inert =
   | "basebackup" // [basebackup]
   | "default" // the default value
   | "no standby" // no host, port or restore_command
-  | "not quorum" // anything but quorum
-  | "physical slots"; // every entry a physical slot (none logical)
+  | "not quorum"; // anything but quorum
 
 export interface ConfigKey {
   /** Dotted path. Dynamic keys are named as in the cluster's `config` key (also read under `bootstrap.dcs.`). */
@@ -476,15 +475,13 @@ const DYNAMIC_KEYS: ConfigKey[] = [
     dynamic(`standby_cluster.${k}`, "", { note: "written for the standby leader" })
   ),
   ...[
-    ["slots", "permanent physical slots, kept on the primary and on replicas"],
+    [
+      "slots",
+      "permanent physical and logical slots, kept on the primary and on replicas that may become primary",
+    ],
     ["permanent_slots", "older name of slots"],
     ["permanent_replication_slots", "older name of slots"],
-  ].map(([k, what]) =>
-    notYet(dynamic(k!, ""), "physical slots", {
-      open: true,
-      note: `${what}; logical permanent slots are not implemented yet`,
-    })
-  ),
+  ].map(([k, what]) => dynamic(k!, "", { open: true, note: what! })),
   dynamic("ignore_slots", "[]", {
     open: true,
     note: "slots matching an entry (name, type, database, plugin) are never created, advanced or dropped",

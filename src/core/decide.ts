@@ -24,6 +24,7 @@ import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { updateMembersSeen } from "./topology.ts";
 import { restartStep } from "./restart.ts";
 import { memberSlotsTtlMs } from "./settings.ts";
+import { retainedOnLeadership } from "./retain_slots.ts";
 import { decidePaused } from "./decide_paused.ts";
 import { decideDcsUnreachable } from "./decide_offline.ts";
 import {
@@ -124,6 +125,15 @@ function cycleOf(obs: Observation, memory: Memory, ctx: HaContext, view: Cluster
     primaryDownSince: downSince,
     membersSeen: updateMembersSeen(memory.membersSeen, view, obs.now, memberSlotsTtlMs(ctx.dynamic)),
   };
+  // Taking the key: the slots the former leader retained are kept for another member_slots_ttl, as in Patroni.
+  if (holdsLock && !memory.isLeader && ctx.dynamic.memberSlotsTtl > 0) {
+    mem.membersSeen = retainedOnLeadership(
+      mem.membersSeen,
+      view.status?.retainSlots ?? [],
+      obs.now,
+      ctx.name,
+    );
+  }
   // A restart's `timeout` stands in for primary_start_timeout until Postgres is up again.
   if (downSince === null && mem.startTimeout !== undefined) delete mem.startTimeout;
   // A switchover's shutdown is over once the key is not ours any more.

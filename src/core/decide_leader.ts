@@ -16,7 +16,8 @@ import { isHealthyCandidate, leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
 import { failsafeKeyAction } from "./failsafe.ts";
-import { slotSyncFields, statusSlots } from "./slot_rules.ts";
+import { slotSyncFields } from "./slot_rules.ts";
+import { statusSlotFields } from "./retain_slots.ts";
 import {
   leaderSyncStep,
   quorumHandoverGate,
@@ -132,17 +133,18 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     return noChange(mem, "promoted self to leader because I had the session lock", actions);
   }
   if (pg.walPosition !== null) {
-    const slots = statusSlots(
-      ctx.dynamic.permanentSlots ?? [],
-      pg.slotPositions ?? {},
-      ctx.name,
-      pg.walPosition,
-    );
-    actions.push({
-      type: "write_status",
-      optime: pg.walPosition,
-      ...(Object.keys(slots).length ? { slots } : {}),
+    const fields = statusSlotFields({
+      view,
+      me: ctx.name,
+      seen: mem.membersSeen,
+      memberSlotsTtl: ctx.dynamic.memberSlotsTtl,
+      useSlots: ctx.dynamic.useSlots,
+      permanent: ctx.dynamic.permanentSlots ?? [],
+      logical: (ctx.dynamic.logicalSlots ?? []).map((l) => l.name),
+      positions: pg.slotPositions ?? {},
+      walPosition: pg.walPosition,
     });
+    actions.push({ type: "write_status", optime: pg.walPosition, ...fields });
   }
   const check = {
     peers: obs.peers,
@@ -170,12 +172,9 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   const sync = leaderSyncStep(ctx, view, pg, mem);
   actions.push(...sync.actions);
   if (ctx.dynamic.useSlots) {
-    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
-    actions.push({
-      type: "sync_slots",
-      slots: memberSlotsWanted(view, ctx.name, mem.membersSeen),
-      ...fields,
-    });
+    const members = memberSlotsWanted(view, ctx.name, mem.membersSeen);
+    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {}, false, members);
+    actions.push({ type: "sync_slots", slots: members, ...fields });
   }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
   if (sync.note) reason += `; ${sync.note}`;

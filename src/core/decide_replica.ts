@@ -16,6 +16,7 @@ import { memberSlotsWanted, upstreamFor } from "./topology.ts";
 import { cloneSourceFor } from "./clone_source.ts";
 import { isNoFailover } from "./member_state.ts";
 import { slotSyncFields } from "./slot_rules.ts";
+import { logicalSlotsToCopy } from "./logical_slots.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
 
 /** `hactl reinit` asked for a fresh copy: remove the data directory and clone from the upstream. */
@@ -230,7 +231,7 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
       }],
     );
   }
-  const slots = replicaSlotActions(ctx, view, obs.pg, mem);
+  const slots = replicaSlotActions(ctx, view, obs.pg, mem, upstream);
   if (!upstream) {
     return noChange(next, `no action. I am (${ctx.name}), a secondary, and the leader is (${leader})`, slots);
   }
@@ -240,7 +241,11 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
     ? `I am (${ctx.name}), a secondary following '${upstream.name}' (leader ${leader}) but not streaming for ` +
       `${Math.round(quietMs / 1000)} s (in archive recovery)${dv ? `; ${dv.why}` : ""}`
     : `no action. I am (${ctx.name}), a secondary, and following a leader (${leader})`;
-  return noChange(next, reason, [{ type: "follow", upstream }, ...slots]);
+  const copying = slots.find((a) => a.type === "sync_slots" && a.copy);
+  const said = copying?.type === "sync_slots"
+    ? `Copying logical slots ${copying.copy!.join(", ")} from the primary`
+    : reason;
+  return noChange(next, said, [{ type: "follow", upstream }, ...slots]);
 }
 
 /**
@@ -254,13 +259,38 @@ function replicaSlotActions(
   view: Cycle["view"],
   pg: PgObservation,
   mem: Memory,
+  upstream: Upstream | null,
 ): Action[] {
   if (!ctx.dynamic.useSlots) return [];
-  const fields = slotSyncFields(ctx.dynamic, "replica", isNoFailover(ctx.tags), view.status?.slots ?? {});
   const keep = memberSlotsWanted(view, ctx.name, mem.membersSeen);
-  const known = new Set([...keep, ...(fields.permanent ?? [])]);
+  const published = view.status?.slots ?? {};
+  const fields = slotSyncFields(
+    ctx.dynamic,
+    "replica",
+    isNoFailover(ctx.tags),
+    published,
+    ctx.tags.nostream === true,
+    keep,
+  );
+  const known = new Set([...keep, ...(fields.permanent ?? []), ...(fields.logical ?? []).map((l) => l.name)]);
   const unknown = [...pg.slots, ...(pg.logicalSlots ?? [])].some((n) => !known.has(n));
-  return fields.permanent || unknown ? [{ type: "sync_slots", slots: keep, ...fields }] : [];
+  if (!fields.permanent && !fields.logical && !unknown) return [];
+  const copy = logicalSlotsToCopy(fields.logical ?? [], pg.logicalSlots ?? [], published);
+  const leader = view.leader && view.members.find((m) => m.name === view.leader!.name);
+  if (copy.length === 0 || !upstream || !leader?.data.conn_url) {
+    return [{ type: "sync_slots", slots: keep, ...fields }];
+  }
+  // Copied while Postgres runs, installed while it is stopped: PostgreSQL 15 reads slots only when it starts.
+  return [
+    {
+      type: "sync_slots",
+      slots: keep,
+      ...fields,
+      copy,
+      copyFrom: { name: leader.name, connUrl: leader.data.conn_url },
+    },
+    { type: "start_job", job: { kind: "restart", role: "replica", upstream } },
+  ];
 }
 
 /** The memory without a not-streaming mark. */

@@ -85,7 +85,7 @@ export interface Dcs {
   /** Write `config`; with `modRevision` as a CAS on the key's mod revision ("0" = must not exist). */
   setConfig(value: Record<string, unknown>, modRevision?: string): Promise<boolean>;
   /** Write `status` (`{"optime":...,"slots":{...}}`), only when it changed since the last write. */
-  writeStatus(optime: number, slots?: Record<string, number>): Promise<void>;
+  writeStatus(optime: number, slots?: Record<string, number>, retainSlots?: string[]): Promise<void>;
   /** Write `history`. */
   setHistory(history: HistoryEntry[]): Promise<void>;
   /** Write `failsafe` (the leader's failsafe topology, `{"<name>":"<api_url>",...}`). */

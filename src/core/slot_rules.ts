@@ -3,19 +3,28 @@
  * - the dynamic `slots` key (older names `permanent_slots`, `permanent_replication_slots`) names permanent slots;
  *   an entry with no value or `type: physical` is a physical slot (created on the primary, and on every replica
  *   that may become primary, where it is advanced to the position the primary publishes in the `status` key);
- *   an entry with `database` and `plugin` (or `type: logical`) is a logical slot, which hactl does not implement
- *   yet (the key is refused by name when one is set; src/config/keys.ts);
+ *   an entry with `database` and `plugin` (and `type: logical` or none) is a logical slot, created on the primary
+ *   and copied to and advanced on the replicas that may become primary (src/core/logical_slots.ts);
  * - `ignore_slots` matchers (`name`, `type`, `database`, `plugin`; an absent field matches anything) mark slots
  *   hactl never creates, advances or drops;
  * - every other slot that is neither a member's, nor permanent, nor ignored is dropped when it is inactive, on the
  *   primary and on replicas (Patroni: "Trying to drop unknown replication slot"); an active one is left and
  *   retried next cycle. A replica keeps the member slots it has (from when it was primary) without creating them.
  *
- * Pure. May import: `./slots.ts`.
+ * Pure. May import: `./slots.ts`, `./logical_slots.ts`.
  *
  * @module
  */
 import { slotNameFor } from "./slots.ts";
+import {
+  type LogicalSlotOp,
+  logicalSlotsFor,
+  type LogicalSlotSpec,
+  logicalSlotSpec,
+  planLogicalSlots,
+} from "./logical_slots.ts";
+
+export type { LogicalSlotSpec } from "./logical_slots.ts";
 
 /** One `ignore_slots` entry: a slot is ignored when every field given matches. */
 export interface IgnoreSlotMatcher {
@@ -29,6 +38,8 @@ export interface IgnoreSlotMatcher {
 export interface SlotSettingsPart {
   /** Names of the permanent physical slots of the dynamic `slots` key (valid names only). */
   permanentSlots?: string[];
+  /** The permanent logical slots of the dynamic `slots` key. */
+  logicalSlots?: LogicalSlotSpec[];
   /** The dynamic `ignore_slots` key. */
   ignoreSlots?: IgnoreSlotMatcher[];
 }
@@ -48,6 +59,8 @@ export interface ExistingSlot {
   walStatus: string | null;
   /** PostgreSQL 17 logical failover slots (`failover = true`) belong to the server's own slot sync. */
   failover: boolean;
+  /** `confirmed_flush_lsn` of a logical slot as a number; null (or absent) when none. */
+  confirmedFlush?: number | null;
 }
 
 /** What the agent asks of the slots on this server, beside the member slots of `sync_slots.slots`. */
@@ -62,20 +75,26 @@ export interface SlotSyncFields {
   role?: "primary" | "replica";
   /** `primary` slots on a server in recovery: the standby leader of a standby cluster keeps its members' slots. */
   inRecovery?: true;
+  /** Permanent logical slots to keep (created on the primary, advanced on a replica). */
+  logical?: LogicalSlotSpec[];
+  /** Replica: logical slots to copy from `copyFrom` (the leader), installed when Postgres next starts. */
+  copy?: string[];
+  copyFrom?: { name: string; connUrl: string };
 }
 
 /** One change to the slots of a server. */
 export type SlotOp =
   | { op: "create"; name: string }
   | { op: "drop"; name: string; why: string }
-  | { op: "advance"; name: string; lsn: number };
+  | { op: "advance"; name: string; lsn: number }
+  | LogicalSlotOp;
 
 const SLOT_NAME = /^[a-z0-9_]{1,63}$/;
 
 /** The permanent slots of the dynamic configuration, split as Patroni reads each entry. */
 export interface PermanentSlots {
   physical: string[];
-  logical: string[];
+  logical: LogicalSlotSpec[];
   /** Entries that are neither (bad value or invalid name), with why. */
   invalid: string[];
 }
@@ -112,7 +131,12 @@ export function readPermanentSlots(doc: Record<string, unknown>): PermanentSlots
     const type = permanentSlotType(value);
     if (!SLOT_NAME.test(name)) out.invalid.push(`${name}: not a valid slot name ([a-z0-9_], at most 63)`);
     else if (type === null) out.invalid.push(`${name}: bad value ${JSON.stringify(value)}`);
-    else out[type].push(name);
+    else if (type === "physical") out.physical.push(name);
+    else {
+      const spec = logicalSlotSpec(name, value);
+      if (typeof spec === "string") out.invalid.push(`${name}: ${spec}`);
+      else out.logical.push(spec);
+    }
   }
   return out;
 }
@@ -154,13 +178,15 @@ export function isIgnoredSlot(slot: ExistingSlot, matchers: readonly IgnoreSlotM
  * and is inactive is dropped (an active one is left: Postgres refuses, and Patroni retries next cycle); a wanted
  * slot whose WAL is lost (`wal_status = lost`) or that exists as a logical slot is dropped to be re-created, and
  * on a replica one that reserves no WAL; on a replica, inactive permanent slots without `xmin` are advanced to
- * `fields.advance` when that is ahead.
+ * `fields.advance` when that is ahead. The permanent logical slots `fields.logical` follow `planLogicalSlots`
+ * (src/core/logical_slots.ts), with `replayLsn` (a replica's replay position) as the limit of an advance.
  */
 export function planSlotSync(
   existing: readonly ExistingSlot[],
   members: readonly string[],
   fields: SlotSyncFields,
   me: string,
+  replayLsn: number | null = null,
 ): SlotOp[] {
   const replica = fields.role === "replica";
   const ignore = fields.ignore ?? [];
@@ -169,12 +195,17 @@ export function planSlotSync(
   const wanted = new Set<string>(replica ? [] : keep);
   for (const n of fields.permanent ?? []) if (SLOT_NAME.test(n) && n !== own) wanted.add(n);
   for (const n of wanted) keep.add(n);
+  const ignored = new Set(existing.filter((s) => isIgnoredSlot(s, ignore)).map((s) => s.name));
+  const logical = (fields.logical ?? []).filter((s) =>
+    SLOT_NAME.test(s.name) && !keep.has(s.name) && !ignored.has(s.name)
+  );
+  const logicalNames = new Set(logical.map((s) => s.name));
   const ops: SlotOp[] = [];
   const have = new Map(existing.map((s) => [s.name, s]));
   for (const slot of existing) {
     if (slot.type === "logical" && slot.failover) continue; // PostgreSQL 17's own failover slots
     if (isIgnoredSlot(slot, ignore)) continue;
-    if (slot.active) continue;
+    if (slot.active || logicalNames.has(slot.name)) continue;
     if (!keep.has(slot.name)) {
       ops.push({ op: "drop", name: slot.name, why: "unknown replication slot" });
     } else if (!wanted.has(slot.name)) {
@@ -202,23 +233,27 @@ export function planSlotSync(
       ops.push({ op: "advance", name, lsn: target });
     }
   }
+  const live = existing.filter((s) => !(s.type === "logical" && s.failover));
+  ops.push(...planLogicalSlots(live, logical, replica, fields.advance ?? {}, replayLsn));
   return ops;
 }
 
 /**
  * The `slots` the leader publishes in the `status` key, as Patroni does: the restart position of each permanent
- * physical slot on it, and its own slot name at its WAL position (a permanent slot named after the leader is
- * advanced to it on the replicas). Empty when there are no permanent slots.
+ * physical slot on it, the `confirmed_flush_lsn` of each permanent logical slot (`positions` holds both), and its
+ * own slot name at its WAL position (a permanent slot named after the leader is advanced to it on the replicas).
+ * Empty when there are no permanent slots.
  */
 export function statusSlots(
   permanent: readonly string[],
   positions: Readonly<Record<string, number>>,
   me: string,
   walPosition: number | null,
+  logical: readonly string[] = [],
 ): Record<string, number> {
   const out: Record<string, number> = {};
-  if (permanent.length === 0) return out;
-  for (const name of permanent) {
+  if (permanent.length === 0 && logical.length === 0) return out;
+  for (const name of [...permanent, ...logical]) {
     const lsn = positions[name];
     if (lsn !== undefined && lsn > 0) out[name] = lsn;
   }
@@ -228,23 +263,33 @@ export function statusSlots(
 
 /**
  * The `sync_slots` fields for a member: the permanent slots (none for a `nofailover` member, which never becomes
- * primary, as in Patroni), `ignore_slots`, and on a replica the positions published by the leader.
+ * primary, as in Patroni; no logical ones for a `nostream` member nor of a member slot's name: `logicalSlotsFor`),
+ * `ignore_slots`, and on a replica the positions published by the leader.
  */
 export function slotSyncFields(
   settings: SlotSettingsPart,
   role: "primary" | "replica",
   nofailover: boolean,
   published: Readonly<Record<string, number>>,
+  nostream = false,
+  memberSlots: readonly string[] = [],
 ): SlotSyncFields {
   const permanent = nofailover ? [] : settings.permanentSlots ?? [];
+  const logical = logicalSlotsFor(settings.logicalSlots, { nofailover, nostream }, [
+    ...memberSlots,
+    ...permanent,
+  ]);
   const ignore = settings.ignoreSlots ?? [];
   const out: SlotSyncFields = {};
   if (permanent.length > 0) out.permanent = [...permanent];
+  if (logical.length > 0) out.logical = logical;
   if (ignore.length > 0) out.ignore = ignore.map((m) => ({ ...m }));
   if (role === "replica") {
     out.role = "replica";
     const advance: Record<string, number> = {};
-    for (const name of permanent) if (published[name] !== undefined) advance[name] = published[name]!;
+    for (const name of [...permanent, ...logical.map((s) => s.name)]) {
+      if (published[name] !== undefined) advance[name] = published[name]!;
+    }
     if (Object.keys(advance).length > 0) out.advance = advance;
   }
   return out;

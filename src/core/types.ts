@@ -187,7 +187,7 @@ export interface PgObservation extends PgSyncFields {
   upstream: string | null;
   /** Physical replication slots present on this server. */
   slots: string[];
-  /** `restart_lsn` of the physical slots that reserve WAL (absent where not observed). */
+  /** `restart_lsn` of the physical slots that reserve WAL, `confirmed_flush_lsn` of the logical ones. */
   slotPositions?: Record<string, number>;
   /** Logical slots present (not temporary, not PostgreSQL 17 failover slots); absent where not observed. */
   logicalSlots?: string[];
@@ -467,7 +467,7 @@ export type Action =
    */
   | { type: "move_lease"; ttl: number; leader: boolean }
   | { type: "drop_lease" }
-  | { type: "write_status"; optime: number; slots?: Record<string, number> }
+  | { type: "write_status"; optime: number; slots?: Record<string, number>; retainSlots?: string[] }
   | { type: "write_history"; history: HistoryEntry[] }
   | { type: "start_job"; job: JobRequest }
   | { type: "promote" }

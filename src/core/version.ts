@@ -22,8 +22,9 @@ export const HACTL_VERSION = "0.1.0";
  * - above 1.5.6 a leader's member key is expected to say `checkpoint_after_promote: false` until the checkpoint
  *   after a promotion is done; no version >= 2.1.0 avoids that gate.
  * - from 4.0.0 on, Patroni replicas take every member's slot position from the leader's `status` key (`slots`);
- *   below 4.0.0 they take it from each member's own key (`xlog_location`). hactl's leader writes `status` with
- *   the optime only and publishes each member's position in its member key: the behaviour of a 3.x leader.
+ *   below 4.0.0 they take it from each member's own key (`xlog_location`). hactl's leader writes both: every
+ *   managed slot's position in `status` (src/core/retain_slots.ts) and each member's position in its member key,
+ *   so a Patroni member reads a right position on either side of that gate.
  * So the newest 3.x release: hactl honours every version-gated behaviour a Patroni 4 member expects of it.
  */
 export const PATRONI_COMPATIBLE_VERSION = "3.3.11";

@@ -10,6 +10,7 @@
  */
 import type { Config } from "../config/config.ts";
 import type { PeerClient, WatchdogPort } from "../core/ports.ts";
+import { needsHotStandbyFeedback } from "../core/logical_slots.ts";
 import { createEtcdDcs, type EtcdDcs } from "../dcs/etcd.ts";
 import { REAL_CLOCK } from "../host/clock.ts";
 import {
@@ -77,6 +78,10 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     useSlots: () => settings.current().useSlots,
     dynamicPgHba: () => settings.current().pgHba,
     dynamicPgIdent: () => settings.current().pgIdent,
+    hotStandbyFeedback: (tags) => {
+      const s = settings.current();
+      return needsHotStandbyFeedback(s.useSlots, s.logicalSlots, tags);
+    },
   });
   let tls: TlsFiles;
   try {

@@ -72,10 +72,14 @@ export function memberKey(name: string): string {
   return `${KEYS.members}${name}`;
 }
 
-/** `status` value: `{"optime":N,"slots":{...}}`; `slots` is omitted when empty, as Patroni omits null fields. */
-export function encodeStatus(optime: number, slots?: Record<string, number>): string {
+/**
+ * `status` value: `{"optime":N,"slots":{...},"retain_slots":[...]}`; `slots` and `retain_slots` are omitted when
+ * empty, as Patroni omits null fields.
+ */
+export function encodeStatus(optime: number, slots?: Record<string, number>, retainSlots?: string[]): string {
   const value: Record<string, unknown> = { optime };
   if (slots && Object.keys(slots).length > 0) value.slots = slots;
+  if (retainSlots && retainSlots.length > 0) value.retain_slots = retainSlots;
   return JSON.stringify(value);
 }
 

@@ -262,8 +262,8 @@ export class EtcdDcs implements Dcs {
     return this.#casPut("put config", KEYS.config, encodeJson(value), modRevision);
   }
 
-  async writeStatus(optime: number, slots?: Record<string, number>): Promise<void> {
-    const value = encodeStatus(optime, slots);
+  async writeStatus(optime: number, slots?: Record<string, number>, retainSlots?: string[]): Promise<void> {
+    const value = encodeStatus(optime, slots, retainSlots);
     if (value === this.#lastStatus) return;
     await this.#put("put status", KEYS.status, value);
     this.#lastStatus = value;

@@ -104,6 +104,8 @@ export async function renderConf(
       log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
     }
     recovery = { ...recoveryParams(inst.pg.recoveryConf), recovery_target_timeline: "latest" };
+    // Patroni enforces it where logical slots are copied: the primary keeps the catalog rows they need.
+    if (inst.hotStandbyFeedback(inst.config.tags)) params["hot_standby_feedback"] = "on";
     if (upstream && upstream.name !== inst.config.name) {
       if (upstream.connUrl !== "") {
         await writePgpass(inst, upstream);

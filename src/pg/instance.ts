@@ -47,6 +47,10 @@ export class PgInstance {
    * left as the restore wrote them. Null otherwise.
    */
   bootstrapRecovery: { params: Record<string, string>; keepExisting: boolean } | null = null;
+  /** Copies of logical slots read from the leader, installed when Postgres next starts as a replica. */
+  stagedSlots: Map<string, Uint8Array> | null = null;
+  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
+  hotStandbyFeedback: (tags: Config["tags"]) => boolean = () => false;
   #binDir: string | null = null;
 
   constructor(

@@ -28,6 +28,7 @@ import {
 } from "./process.ts";
 import { timelineHistoryFiles } from "./status.ts";
 import { runBeforeStop, runPrePromote } from "./hooks.ts";
+import { installStagedSlots } from "./logical_slots.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -45,6 +46,8 @@ export async function startPostgres(
   }
   await removeIfExists(`${inst.dataDir}/postmaster.pid`); // stale: no live postmaster owns it
   const options = await writeConfig(inst, role, upstream);
+  if (role === "replica") await installStagedSlots(inst);
+  else inst.stagedSlots = null;
   const configFile = `${inst.configDir}/postgresql.conf`;
   const o = `--config-file=${shellQuote(configFile)} ${options}`;
   const deadline = Date.now() + inst.timeoutMs;

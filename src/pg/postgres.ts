@@ -49,6 +49,8 @@ export interface LocalPostgresOptions {
   dynamicPgHba?: () => string[] | undefined;
   /** `postgresql.pg_ident` of the dynamic configuration (a local `postgresql.pg_ident` wins over it). */
   dynamicPgIdent?: () => string[] | undefined;
+  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
+  hotStandbyFeedback?: (tags: Config["tags"]) => boolean;
 }
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
@@ -63,6 +65,7 @@ export class LocalPostgres implements PostgresPort {
       opts.dynamicPgHba,
       opts.dynamicPgIdent,
     );
+    if (opts.hotStandbyFeedback) this.#inst.hotStandbyFeedback = opts.hotStandbyFeedback;
   }
 
   observe(): Promise<PgObservation> {

@@ -2,7 +2,8 @@
  * This server's replication slots: read them (temporary slots left out), let `planSlotSync`
  * (src/core/slot_rules.ts) say what to create, drop and advance, and do it. On a primary: the member slots and the
  * permanent slots exist, other inactive slots that are not ignored are dropped; on a replica: the permanent
- * physical slots exist and are advanced to the positions the leader published.
+ * physical slots exist and are advanced to the positions the leader published, and so are the copies of the
+ * permanent logical slots (src/pg/logical_slots.ts), missing ones being copied from the leader.
  *
  * I/O: SQL. May import: `src/pg/` (the instance), `src/core/` (the rules, LSN text).
  *
@@ -12,6 +13,7 @@ import { getLogger } from "@logtape/logtape";
 import type { PgInstance } from "./instance.ts";
 import { type ExistingSlot, planSlotSync, type SlotOp, type SlotSyncFields } from "../core/slot_rules.ts";
 import { formatLsn, parseLsn } from "../core/lsn.ts";
+import { advanceLogicalSlot, createLogicalSlot, stageLogicalSlots } from "./logical_slots.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -26,6 +28,7 @@ interface SlotRow {
   plugin: string | null;
   wal_status?: string | null;
   failover?: boolean | null;
+  confirmed_flush_lsn?: string | null;
 }
 
 /** A row of `pg_replication_slots` as the rules see it. */
@@ -40,6 +43,7 @@ export function slotFromRow(r: SlotRow): ExistingSlot {
     plugin: r.plugin ?? null,
     walStatus: r.wal_status ?? null,
     failover: r.failover === true,
+    confirmedFlush: r.confirmed_flush_lsn ? parseLsn(r.confirmed_flush_lsn) : null,
   };
 }
 
@@ -50,18 +54,29 @@ export async function syncSlots(
   fields: SlotSyncFields = {},
 ): Promise<void> {
   const rows = await inst.sql.query((sql) =>
-    sql`SELECT pg_is_in_recovery() AS r, coalesce((SELECT json_agg(to_jsonb(s)) FROM pg_replication_slots s
+    sql`SELECT pg_is_in_recovery() AS r, pg_last_wal_replay_lsn()::text AS replay,
+            coalesce((SELECT json_agg(to_jsonb(s)) FROM pg_replication_slots s
             WHERE NOT s.temporary), '[]'::json) AS slots`
   );
   const replica = fields.role === "replica";
   if (rows[0]!["r"] !== (replica || fields.inRecovery === true)) return;
   const existing = (rows[0]!["slots"] as SlotRow[]).map(slotFromRow);
-  for (const op of planSlotSync(existing, names, fields, inst.config.name)) await applySlotOp(inst, op);
+  const replay = rows[0]!["replay"] ? parseLsn(String(rows[0]!["replay"])) : null;
+  for (const op of planSlotSync(existing, names, fields, inst.config.name, replay)) {
+    await applySlotOp(inst, op);
+  }
+  if (replica && fields.copy?.length && fields.copyFrom) {
+    await stageLogicalSlots(inst, fields.copyFrom, fields.copy, fields.logical ?? []);
+  }
 }
 
 async function applySlotOp(inst: PgInstance, op: SlotOp): Promise<void> {
   const name = op.name;
-  if (op.op === "create") {
+  if (op.op === "create_logical") {
+    await createLogicalSlot(inst, op);
+  } else if (op.op === "advance" && "database" in op) {
+    await advanceLogicalSlot(inst, name, op.database, op.lsn);
+  } else if (op.op === "create") {
     log.info("creating physical replication slot {name}", { name });
     // Reserve WAL at once (as Patroni does), so the slot holds WAL from now on and can be advanced on a replica.
     await inst.sql.query((sql) => sql`SELECT pg_create_physical_replication_slot(${name}, true)`).catch(

@@ -68,7 +68,7 @@ export interface StatusRow {
   conninfo: string;
   replication: ReplicationRow[];
   slots: string[];
-  /** `restart_lsn` of the physical slots that reserve WAL. */
+  /** `restart_lsn` of the physical slots that reserve WAL, `confirmed_flush_lsn` of the logical slots. */
   slot_positions?: Record<string, string> | null;
   /** Logical slots (not temporary, not PostgreSQL 17 failover slots). */
   logical_slots?: string[] | null;
@@ -130,8 +130,10 @@ SELECT json_build_object(
                     '[]'::json) FROM pg_stat_replication),
   'slots', (SELECT coalesce(json_agg(slot_name::text ORDER BY slot_name), '[]'::json)
               FROM pg_replication_slots WHERE slot_type = 'physical'),
-  'slot_positions', (SELECT json_object_agg(slot_name, restart_lsn::text) FROM pg_replication_slots
-                       WHERE slot_type = 'physical' AND restart_lsn IS NOT NULL AND NOT temporary),
+  'slot_positions', (SELECT json_object_agg(slot_name, CASE WHEN slot_type = 'physical' THEN restart_lsn
+                         ELSE confirmed_flush_lsn END::text) FROM pg_replication_slots
+                       WHERE (CASE WHEN slot_type = 'physical' THEN restart_lsn ELSE confirmed_flush_lsn END)
+                         IS NOT NULL AND NOT temporary),
   'logical_slots', (SELECT json_agg(slot_name::text ORDER BY slot_name) FROM pg_replication_slots s
                       WHERE slot_type = 'logical' AND NOT temporary
                         AND NOT coalesce((to_jsonb(s)->>'failover')::boolean, false)),

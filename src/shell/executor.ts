@@ -186,7 +186,7 @@ export class Executor {
         dcs.dropLease();
         return true;
       case "write_status":
-        await dcs.writeStatus(action.optime, action.slots);
+        await dcs.writeStatus(action.optime, action.slots, action.retainSlots);
         return true;
       case "write_history":
         await dcs.setHistory(action.history);

@@ -276,9 +276,9 @@ export class MemoryDcs implements Dcs {
     return this.#async(() => this.#casPut("put config", KEYS.config, encodeJson(value), modRevision));
   }
 
-  writeStatus(optime: number, slots?: Record<string, number>): Promise<void> {
+  writeStatus(optime: number, slots?: Record<string, number>, retainSlots?: string[]): Promise<void> {
     return this.#async(() => {
-      const value = encodeStatus(optime, slots);
+      const value = encodeStatus(optime, slots, retainSlots);
       if (value === this.#lastStatus) return;
       this.#casPut("put status", KEYS.status, value);
       this.#lastStatus = value;

@@ -380,12 +380,10 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     slots: { s: { type: "logical", database: "app", plugin: "pgoutput" } },
   });
   assert.equal(patched.status, 400);
-  // failsafe_mode is implemented: only the keys that are not are named.
+  // failsafe_mode and logical permanent slots are implemented: only the keys that are not are named.
   assert.equal(
     patched.body,
-    "config: standby_cluster.create_replica_methods: not supported by hactl yet\n" +
-      "config: slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; " +
-      "logical permanent slots are not implemented yet)",
+    "config: standby_cluster.create_replica_methods: not supported by hactl yet",
   );
   assert.deepEqual(
     w.view().config!.value,

@@ -49,9 +49,7 @@ Deno.test("the dynamic config's promises hactl cannot keep are named; values tha
   });
   assert.deepEqual(warnings, [
     "standby_cluster.create_replica_methods: not supported by hactl yet; ignored",
-    "slots: not supported by hactl yet (permanent physical slots, kept on the primary and on replicas; logical " +
-    "permanent slots are not implemented yet); ignored",
-  ]);
+  ], "logical permanent slots are implemented: not refused");
 });
 
 Deno.test("decide() under standby_cluster: the healthiest replica does not take the vanished key", () => {

@@ -1,8 +1,8 @@
 /**
  * Permanent replication slots and `ignore_slots` (src/core/slot_rules.ts) as Patroni handles them: reading the
  * `slots` key, matching `ignore_slots`, what the primary and a replica create, drop and advance, what the leader
- * publishes in `status`, and how decide() asks for it; and the key check that refuses logical permanent slots by
- * name while it accepts physical ones.
+ * publishes in `status`, and how decide() asks for it; and the key check that accepts physical and logical
+ * permanent slots.
  *
  * @module
  */
@@ -53,7 +53,7 @@ Deno.test("readPermanentSlots(): no value or type physical is physical; database
     ["a", "b", "e"],
     "0 is an empty value, as in Patroni's own acceptance scenario",
   );
-  assert.deepEqual(p.logical, ["c"]);
+  assert.deepEqual(p.logical, [{ name: "c", database: "db", plugin: "pgoutput" }]);
   assert.equal(p.invalid.length, 2);
   // Patroni's order of the older names: permanent_replication_slots, permanent_slots, slots.
   assert.deepEqual(readPermanentSlots({ permanent_slots: { x: null }, slots: { y: null } }).physical, ["x"]);
@@ -166,8 +166,9 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   assert.deepEqual(lead.actions.find((a) => a.type === "write_status"), {
     type: "write_status",
     optime: 5000,
-    slots: { keep: 3000, pg1: 5000 },
-  });
+    slots: { keep: 3000, pg1: 5000, pg2: 4000 },
+    retainSlots: ["pg1", "pg2"],
+  }, "with member_slots_ttl above 0 the member slots' positions too, as Patroni 4 writes them");
   const published = view({ status: { optime: 5000, slots: { keep: 3000, pg1: 5000 }, retainSlots: [] } });
   const rep = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2", { dynamic }));
   assert.deepEqual(rep.actions.find((a) => a.type === "sync_slots"), {
@@ -196,17 +197,17 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   }, "an unknown (logical) slot on a replica is dropped there, as Patroni does");
 });
 
-Deno.test("the key check accepts physical permanent slots and refuses a logical one by name", () => {
+Deno.test("the key check accepts physical and logical permanent slots under every name", () => {
   assert.deepEqual(checkDynamicKeys({ slots: { keep: null, b: { type: "physical" } } }).refused, []);
-  const refused =
-    checkDynamicKeys({ slots: { keep: null, cdc: { database: "app", plugin: "pgoutput" } } }).refused;
-  assert.equal(refused.length, 1);
-  assert.equal(refused[0]!.key, "slots");
-  assert.match(refused[0]!.message, /logical permanent slots are not implemented yet/);
+  for (const key of ["slots", "permanent_slots", "permanent_replication_slots"]) {
+    const doc = { [key]: { keep: null, cdc: { database: "app", plugin: "pgoutput" } } };
+    assert.deepEqual(checkDynamicKeys(doc).refused, [], key);
+  }
   assert.deepEqual(checkDynamicKeys({ ignore_slots: [{ name: "x" }] }).refused, []);
   const read = normalizeDynamic({
     slots: { keep: null, cdc: { type: "logical", database: "a", plugin: "p" } },
   });
-  assert.deepEqual(read.settings.permanentSlots, ["keep"], "the physical entries still act");
-  assert.ok(read.warnings.some((w) => /slots: .*logical permanent slots are not implemented yet/.test(w)));
+  assert.deepEqual(read.settings.permanentSlots, ["keep"]);
+  assert.deepEqual(read.settings.logicalSlots, [{ name: "cdc", database: "a", plugin: "p" }]);
+  assert.deepEqual(read.warnings, []);
 });
