@@ -30,11 +30,10 @@
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
  * its server reports them, and a stopped server's observation carries its pg_controldata position.
  *
- * Differences from the real adapter, on purpose: no files, no SQL; an interrupted initdb or
- * pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
- * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter.
- *
- * Imports `src/core/ports.ts`, `src/core/types.ts` and memory_pg_world.ts only.
+ * Differences from the real adapter, on purpose: no files, no SQL; an interrupted initdb or pg_basebackup leaves
+ * an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
+ * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter. Imports
+ * `src/core/` (ports, types and pure helpers), memory_pg_world.ts and standby_slot.ts only.
  *
  * @module
  */
