@@ -57,7 +57,7 @@ export function startFailedWithLock({ obs, mem, holdsLock }: Cycle): Decision | 
   const { startTimeout: _, ...rest } = mem;
   return noChange(
     { ...rest, isLeader: false, primaryDownSince: null },
-    "removed leader key after trying and failing to start postgres",
+    `removed leader key after trying and failing to start postgres${job.error ? `: ${job.error}` : ""}`,
     // Nothing runs (as observed); the immediate stop makes sure of it before the key goes, as on a timeout.
     [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
   );

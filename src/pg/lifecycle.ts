@@ -45,6 +45,7 @@ export async function startPostgres(
     throw new PostgresError(`cannot start Postgres: ${inst.dataDir} holds no initialized data directory`);
   }
   await removeIfExists(`${inst.dataDir}/postmaster.pid`); // stale: no live postmaster owns it
+  await removeStaleSocketLocks(inst.unixSocketDirectories(), inst.pg.listen.port);
   const options = await writeConfig(inst, role, upstream);
   if (role === "replica") await installStagedSlots(inst);
   else inst.stagedSlots = null;
@@ -68,6 +69,27 @@ export async function startPostgres(
   if (role === "primary" && opts.wait !== false) {
     await inst.sql.waitFor("Postgres to accept connections", deadline);
   }
+}
+
+/**
+ * Remove the unix socket lock files (`.s.PGSQL.<port>.lock`) of this port whose postmaster is gone or is a zombie
+ * not yet reaped. Postgres refuses to start while the PID in one is a live process ("lock file ... already
+ * exists"), and a postmaster killed with SIGKILL stays a zombie until its parent reaps it: a restart right after a
+ * crash failed on it, and a leader whose start fails gives its key up. A lock of a live process is left alone.
+ */
+export async function removeStaleSocketLocks(socketDirs: string, port: number): Promise<void> {
+  for (const dir of socketDirs.split(",").map((d) => d.trim()).filter((d) => d.startsWith("/"))) {
+    const lock = `${dir}/.s.PGSQL.${port}.lock`;
+    const pid = Number((await Deno.readTextFile(lock).catch(() => "")).split("\n")[0]?.trim());
+    if (!Number.isInteger(pid) || pid <= 0 || await processLives(pid)) continue;
+    await removeIfExists(lock);
+  }
+}
+
+/** The process exists and is not a zombie. */
+async function processLives(pid: number): Promise<boolean> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+  return stat !== null && !/\)\s+Z/.test(stat);
 }
 
 /** Why a start failed: pg_ctl's last lines and the server log's. */

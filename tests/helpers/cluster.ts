@@ -181,6 +181,11 @@ async function dumpLogs(label: string, members: MemberLayout[]): Promise<void> {
   for (const m of members) {
     const text = await Deno.readTextFile(m.logPath).catch(() => "(no log)");
     if (target) await Deno.writeTextFile(`${target}/${label}-${m.name}.log`, text).catch(() => {});
+    // Postgres's own log too (the reason of a failed start is there), for the files kept.
+    const pgLog = await Deno.readTextFile(`${m.dataDir}/postgresql.log`).catch(() => null);
+    if (target && pgLog !== null) {
+      await Deno.writeTextFile(`${target}/${label}-${m.name}-postgresql.log`, pgLog).catch(() => {});
+    }
     // deno-lint-ignore no-console -- failure diagnostics
     console.error(
       `----- ${label} ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`,

@@ -88,7 +88,12 @@ Deno.test({
         explained.phases.map((p: { phase: string }) => p.phase),
         ["leader_gone_detected", "lock_taken", "promoted", "first_writable"],
       );
-      const detailed = await (await fetch(`http://127.0.0.1:${candidate.apiPort}/history?detail=1`)).json();
+      // The promotion's timeline reaches the `history` key at the new leader's next cycle, and its REST API's
+      // view a cycle later: wait (bounded) for the entry.
+      const detailed = await waitFor("the switch in GET /history?detail", 10_000, async () => {
+        const doc = await (await fetch(`http://127.0.0.1:${candidate.apiPort}/history?detail=1`)).json();
+        return doc.length > 0 ? doc : { notYet: JSON.stringify(doc) };
+      });
       assert.equal(detailed.at(-1)[4], candidate.name, JSON.stringify(detailed));
       assert.equal(
         detailed.at(-1)[5]?.kind,

@@ -1,7 +1,8 @@
 /**
  * Fail closed on a promise hactl cannot keep, on a real cluster (3-member etcd, three `hactl agent` processes with
- * PostgreSQL 15, ttl 10 / loop_wait 2 / retry_timeout 4): once the `config` key sets `standby_cluster` (not
- * implemented yet; as a Patroni cluster's may before a migration), the leader keeps leading and logs the error
+ * PostgreSQL 15, ttl 10 / loop_wait 2 / retry_timeout 4): once the `config` key sets `standby_cluster` with a
+ * `create_replica_methods` hactl cannot run (not implemented yet; as a Patroni cluster's may before a migration;
+ * such a section is not in force at all), the leader keeps leading and logs the error
  * every cycle; after it stops, no member takes the leader key and none becomes a primary; once the setting is
  * removed, a replica takes over.
  *
@@ -37,10 +38,14 @@ Deno.test({
     const etcd = new Etcd3({ hosts: c.etcd.endpoints });
     try {
       const old = c.leader;
-      await setConfig(etcd, { standby_cluster: { host: "10.1.0.1", port: 5432 } });
+      await setConfig(etcd, {
+        standby_cluster: { host: "10.1.0.1", port: 5432, create_replica_methods: ["wal_e"] },
+      });
       await waitFor("the leader to say it keeps leading under standby_cluster", 20_000, async () => {
         const log = await logOf(old.logPath);
-        return log.includes("still leading although the cluster's dynamic config sets standby_cluster") ||
+        return log.includes(
+          "still leading although the cluster's dynamic config sets standby_cluster.create_replica_methods",
+        ) ||
           { notYet: "no such line in its log yet" };
       });
       assert.equal((await readHealth({ etcdEndpoints: c.etcd.endpoints, scope: SCOPE })).leader, old.name);
@@ -60,7 +65,7 @@ Deno.test({
       for (const m of others) {
         assert.match(
           await logOf(m.logPath),
-          /not taking the leader key: the cluster's dynamic config sets standby_cluster/,
+          /not taking the leader key: the cluster's dynamic config sets standby_cluster\.create_replica_methods/,
           `${m.name} says why it does not take the key`,
         );
       }

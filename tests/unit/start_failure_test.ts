@@ -26,7 +26,11 @@ Deno.test("a leader whose start after a crash failed removes the leader key inst
   const mem = { ...INITIAL_MEMORY, isLeader: true, primaryDownSince: 990_000 };
   const d = decide(obs(crashed, view(), { job: failedStart }), mem, ctx("pg1"));
   assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]);
-  assert.equal(d.reason, "removed leader key after trying and failing to start postgres");
+  // Patroni's sentence, then why the start failed (the operator's first question).
+  assert.equal(
+    d.reason,
+    "removed leader key after trying and failing to start postgres: pg_ctl start failed (code 1)",
+  );
   assert.equal(d.memory.isLeader, false);
   // Before any attempt failed, it starts Postgres again under the key.
   const first = decide(obs(crashed, view()), mem, ctx("pg1"));
