@@ -8,7 +8,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { type PgObservation, type TimelineSwitch } from "../core/types.ts";
+import type { PgObservation, TimelineSwitch } from "../core/types.ts";
 import { emptyPgObservation } from "../core/pg_empty.ts";
 import { applyControlDataMinimums } from "./conf.ts";
 import { effective } from "./config_files.ts";

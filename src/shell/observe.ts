@@ -11,13 +11,13 @@
 import { configChangeReloads, peersToAsk } from "../core/loop.ts";
 import { divergenceCheckTarget, walProbe } from "../core/divergence.ts";
 import { DcsError } from "../core/ports.ts";
-import {
-  type ClusterView,
-  type DcsObservation,
-  type DynamicSettings,
-  type Member,
-  type Observation,
-  type PgObservation,
+import type {
+  ClusterView,
+  DcsObservation,
+  DynamicSettings,
+  Member,
+  Observation,
+  PgObservation,
 } from "../core/types.ts";
 import { emptyPgObservation } from "../core/pg_empty.ts";
 import type { AgentDeps } from "./deps.ts";

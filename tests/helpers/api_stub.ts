@@ -8,7 +8,7 @@
 import type { ApiDeps, ApiSecurity } from "../../src/api/handler.ts";
 import type { ControlDeps } from "../../src/api/control.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type NodeSnapshot } from "../../src/core/types.ts";
+import type { NodeSnapshot } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 /** A running PostgreSQL 15 primary holding the leader key of `scope`, observed at `now`. */

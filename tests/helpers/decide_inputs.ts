@@ -11,13 +11,13 @@
  */
 import type { HaContext } from "../../src/core/decide.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import {
-  type Action,
-  type ClusterView,
-  type Member,
-  type Observation,
-  type PeerStatus,
-  type PgObservation,
+import type {
+  Action,
+  ClusterView,
+  Member,
+  Observation,
+  PeerStatus,
+  PgObservation,
 } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 

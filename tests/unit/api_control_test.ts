@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createApiHandler } from "../../src/api/handler.ts";
 import type { ControlDeps } from "../../src/api/control.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type ClusterView, type Member, type NodeSnapshot, type PeerStatus } from "../../src/core/types.ts";
+import type { ClusterView, Member, NodeSnapshot, PeerStatus } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");

@@ -7,7 +7,7 @@ import { type ApiSecurity, createApiHandler, type RequestInfo } from "../../src/
 import { type ControlDeps, restartNowReply } from "../../src/api/control.ts";
 import type { RestartNowResult } from "../../src/core/requests.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type ClusterView, type NodeSnapshot, type RestartConditions } from "../../src/core/types.ts";
+import type { ClusterView, NodeSnapshot, RestartConditions } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const NOW = Date.parse("2026-11-26T12:00:00Z");

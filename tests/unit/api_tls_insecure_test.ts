@@ -10,7 +10,7 @@ import { createApiHandler, serveApi } from "../../src/api/handler.ts";
 import { HttpPeerClient } from "../../src/api/peer_client.ts";
 import { insecurePeerGet } from "../../src/api/peer_get.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type NodeSnapshot } from "../../src/core/types.ts";
+import type { NodeSnapshot } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import { liveMemberWithMyName } from "../../src/daemon/unique_name.ts";
 

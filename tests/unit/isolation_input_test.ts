@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { isolationInput, type IsolationReadings, replicationSample } from "../../src/core/isolation_input.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type ClusterView, type PgObservation, type ReplicationRow } from "../../src/core/types.ts";
+import type { ClusterView, PgObservation, ReplicationRow } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const primary: PgObservation = {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { reinitRefusal, type RestartNowInput, restartNowRefusal } from "../../src/core/requests.ts";
-import { type JobState } from "../../src/core/types.ts";
+import type { JobState } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 const clone: JobState = {

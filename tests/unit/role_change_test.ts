@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describeRoleChange, RoleChangeRecorder } from "../../src/core/role_change.ts";
 import { renderMetrics, versionNumber } from "../../src/api/metrics.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type NodeSnapshot } from "../../src/core/types.ts";
+import type { NodeSnapshot } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 
 Deno.test("RoleChangeRecorder records a failover phase by phase, with the candidates weighed", () => {
