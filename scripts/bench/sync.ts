@@ -18,8 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Etcd3 } from "etcd3";
-import { formCluster, type LocalCluster } from "../../tests/helpers/cluster.ts";
+import { formCluster, type LocalCluster, setConfig } from "../../tests/helpers/cluster.ts";
 import { LOCAL_SECRETS, readHealth, waitFor, withSql } from "../lib/local_cluster.ts";
 import { switchoverScenario, TIMINGS } from "./failover_scenarios.ts";
 
@@ -29,17 +28,6 @@ const MODES: Record<string, Record<string, unknown>> = {
   strict: { synchronous_mode: true, synchronous_mode_strict: true },
   quorum: { synchronous_mode: "quorum" },
 };
-
-async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
-  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
-  try {
-    const key = `/service/${c.layout.scope}/config`;
-    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
-    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
-  } finally {
-    etcd.close();
-  }
-}
 
 /**
  * In a synchronous mode: until the `sync` key names a standby and the primary's Postgres waits for one; the first

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { Etcd3 } from "etcd3";
 import { type EtcdCluster, startEtcd } from "./etcd.ts";
 import { freePorts, stopAgent, stopLeftoverPostgres } from "./processes.ts";
 import { startProxy, type TcpProxy } from "./tcp_proxy.ts";
@@ -190,5 +191,17 @@ async function dumpLogs(label: string, members: MemberLayout[]): Promise<void> {
     console.error(
       `----- ${label} ${m.name} (last 40 lines) -----\n${text.split("\n").slice(-40).join("\n")}`,
     );
+  }
+}
+
+/** Merge `patch` into the cluster's `config` key (shallowly, as a test's edit-config; no CAS). */
+export async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
+  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
+  try {
+    const key = `/service/${c.layout.scope}/config`;
+    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
+    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
+  } finally {
+    etcd.close();
   }
 }

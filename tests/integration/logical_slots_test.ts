@@ -17,12 +17,11 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { postmasterPid } from "../../scripts/bench/failover_scenarios.ts";
 import { readHealth, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
-import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
+import { formCluster, type LocalCluster, setConfig } from "../helpers/cluster.ts";
 import {
   committedIds,
   type Consumer,
@@ -34,17 +33,6 @@ import { parseLsn } from "../../src/core/lsn.ts";
 
 const TIMING = TIMINGS.fast;
 const TABLE = "cdc_rows";
-
-async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
-  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
-  try {
-    const key = `/service/${c.layout.scope}/config`;
-    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
-    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
-  } finally {
-    etcd.close();
-  }
-}
 
 /** The member's logical slot `cdc`: its confirmed_flush_lsn (null when it has no such slot). */
 function cdcOn(m: MemberLayout): Promise<number | null> {

@@ -11,10 +11,9 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
 import { postmasterPid, TIMINGS } from "../../scripts/bench/failover.ts";
 import { readHealth, waitFor, withSql } from "../../scripts/lib/local_cluster.ts";
-import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
+import { formCluster, type LocalCluster, setConfig } from "../helpers/cluster.ts";
 import {
   createWriteTable,
   describeOverlaps,
@@ -26,17 +25,6 @@ import {
 
 const TIMING = TIMINGS.fast;
 const SCOPE = "quorum-kill";
-
-async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
-  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
-  try {
-    const key = `/service/${c.layout.scope}/config`;
-    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
-    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
-  } finally {
-    etcd.close();
-  }
-}
 
 /** Wait until the key names both replicas with a quorum of 1 and the primary waits for ANY 1 of them. */
 async function waitQuorum(c: LocalCluster, leader: string, replicas: string[]): Promise<void> {

@@ -12,25 +12,13 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { readHealth, waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
-import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
+import { formCluster, setConfig } from "../helpers/cluster.ts";
 import { parseLsn } from "../../src/core/lsn.ts";
 
 const TIMING = TIMINGS.fast;
-
-async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
-  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
-  try {
-    const key = `/service/${c.layout.scope}/config`;
-    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
-    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
-  } finally {
-    etcd.close();
-  }
-}
 
 /** The member's slots: name -> restart_lsn (0 when none). */
 function slotsOn(m: MemberLayout): Promise<Record<string, number>> {

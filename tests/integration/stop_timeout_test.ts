@@ -9,23 +9,11 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
 import { readHealth, waitFor, withSql } from "../../scripts/lib/local_cluster.ts";
-import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
+import { formCluster, setConfig } from "../helpers/cluster.ts";
 import { stopAgent } from "../helpers/processes.ts";
 
 const TIMING = { ttl: 10, loopWait: 2, retryTimeout: 4 };
-
-async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
-  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
-  try {
-    const key = `/service/${c.layout.scope}/config`;
-    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
-    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
-  } finally {
-    etcd.close();
-  }
-}
 
 function alive(pid: number): boolean {
   try {

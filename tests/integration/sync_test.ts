@@ -15,10 +15,9 @@
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
-import { Etcd3 } from "etcd3";
 import { postmasterPid, TIMINGS } from "../../scripts/bench/failover.ts";
 import { readHealth, waitFor, withSql } from "../../scripts/lib/local_cluster.ts";
-import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
+import { formCluster, type LocalCluster, setConfig } from "../helpers/cluster.ts";
 import { stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
 import {
   createWriteTable,
@@ -30,17 +29,6 @@ import {
 } from "../helpers/writer.ts";
 
 const TIMING = TIMINGS.fast;
-
-async function setConfig(c: LocalCluster, patch: Record<string, unknown>): Promise<void> {
-  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
-  try {
-    const key = `/service/${c.layout.scope}/config`;
-    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
-    await etcd.put(key).value(JSON.stringify({ ...current, ...patch }));
-  } finally {
-    etcd.close();
-  }
-}
 
 /** Wait until the leader's `sync` key names one standby and the leader's Postgres waits for it; its name. */
 async function waitSyncStandby(c: LocalCluster, leader: string): Promise<string> {
