@@ -32,6 +32,7 @@ import type { FailsafeAcceptance, FailsafeRound, FailsafeTopology } from "./fail
 import type { Action, ClusterView, Decision, DynamicSettings, Memory, Observation } from "./types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { offlineStepDown } from "./decide_offline.ts";
+import { failsafeKeyExcludes } from "./failsafe_key.ts";
 
 /** `failsafe_mode` is on and implemented (not refused as a promise hactl cannot keep). */
 export function failsafeEnabled(d: DynamicSettings): boolean {
@@ -132,8 +133,8 @@ export function acceptanceFresh(
 /**
  * No leader key: a member that accepted the leader's call within `ttl` does not race (the leader is alive and
  * counts on it, even if failsafe_mode was turned off since), and one missing from a non-empty failsafe key does not
- * either, with failsafe mode on or off, unless a switchover or failover request is pending (its rules pick the
- * candidate). Null: the race may go on.
+ * either, with failsafe mode on or off, unless an operator's failover to a named member is pending (its rules pick
+ * the candidate). Null: the race may go on.
  */
 export function failsafeHoldsRace({ obs, mem, ctx, view }: Cycle): Decision | null {
   // A promise made holds whatever the config says since: the leader counted this member's acceptance for its
@@ -150,9 +151,10 @@ export function failsafeHoldsRace({ obs, mem, ctx, view }: Cycle): Decision | nu
   // running on its rounds among the members of the key it wrote (alone, when it names only itself). The healthy
   // leader empties the key when failsafe mode is off, so a key that still names members is that leader's (found by
   // the simulator: failsafe_mode turned on and off while a member was frozen, which then raced beside it).
-  // A switchover or failover names its candidate itself (Patroni decides those before the failsafe key).
-  const key = view.failsafe;
-  if (!view.failover && key && Object.keys(key).length > 0 && !(ctx.name in key)) {
+  // An operator's failover to a named member goes past the key (failsafe_key.ts); a switchover request does not:
+  // the leader carries it out, and with its key gone that leader may run on failsafe rounds still (found by the
+  // simulator: a pending switchover let a member left out of the key race beside a leader cut off from etcd).
+  if (failsafeKeyExcludes(view, ctx.name)) {
     return noChange(mem, "not taking part in the leader race: this member is not in the failsafe key");
   }
   return null;

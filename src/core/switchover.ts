@@ -11,6 +11,7 @@ import type { ClusterView, FailoverIntent, Member, PeerStatus } from "./types.ts
 import { staleAfterMs } from "./settings.ts";
 import { clusterTimeline } from "./topology.ts";
 import { isNoFailover } from "./member_state.ts";
+import { failsafeKeyExcludes } from "./failsafe_key.ts";
 
 /** What the leader does about the `failover` key this cycle. */
 export type LeaderStep =
@@ -203,7 +204,11 @@ export function raceStep(
     }
     return { kind: "take", reason: "I am the candidate of a manual failover" };
   }
-  const candidate = (peers ?? []).find((p) => p.name === f.member);
+  // A candidate that the failsafe key keeps out of the race does not take the lock: nobody waits for it (found by
+  // the simulator: the members of the key waited for it for good).
+  const candidate = failsafeKeyExcludes(view, f.member)
+    ? undefined
+    : (peers ?? []).find((p) => p.name === f.member);
   if (
     candidate?.reachable && candidate.nofailover !== true && candidate.watchdogFailed !== true &&
     candidate.fenceFailed !== true &&

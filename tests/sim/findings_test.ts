@@ -389,3 +389,30 @@ Deno.test("sim: a leader moves its key onto a shorter lease only once its fencin
   sim.at(65_000, () => editConfig(sim, { ttl: 10, loop_wait: 2, retry_timeout: 4 }));
   await expectNoViolation(sim, 200_000);
 });
+
+Deno.test("sim: a pending switchover does not let a member left out of the failsafe key race beside a leader on failsafe", async () => {
+  // Regression, found by the fuzzer (seed 31337): pg2's agent is stopped, so the `failsafe` key pg1 writes once
+  // failsafe_mode is on names pg1 and pg3 only. pg1 is then cut off from etcd (not from pg3) and keeps running on
+  // failsafe rounds that pg3 confirms. pg2's agent comes back and a switchover request naming pg1 is written: any
+  // failover key used to let pg2 race past the failsafe key, and it promoted beside pg1. Only an operator's failover
+  // to a named member goes past the key now; a switchover request does not, and nobody waits for a candidate the
+  // key leaves out (the second half of the finding: the members of the key waited for that candidate for good).
+  for (const member of [undefined, "pg2"]) {
+    const sim = new Sim({ members: 3, bootstrapDcs: FAST, startOffsets: [0, 0, 0] });
+    sim.at(40_000, () => assert.equal(sim.leaderKey(), "pg1", sim.traceTail(20).join("\n")));
+    sim.at(41_000, () => sim.stopAgent("pg2"));
+    sim.at(70_000, () => sim.setConfig({ failsafe_mode: true }));
+    sim.at(90_000, () => {
+      assert.deepEqual(
+        Object.keys(sim.failsafeKey() ?? {}).sort(),
+        ["pg1", "pg3"],
+        sim.traceTail(20).join("\n"),
+      );
+      sim.partitionDcs("pg1", true);
+    });
+    sim.at(95_000, () => sim.startAgent("pg2"));
+    sim.at(96_000, () => sim.requestFailover(member ? { leader: "pg1", member } : { leader: "pg1" }));
+    sim.at(160_000, () => sim.partitionDcs("pg1", false));
+    await expectNoViolation(sim, 260_000);
+  }
+});

@@ -176,6 +176,37 @@ Deno.test("failsafe: a member missing from a non-empty failsafe key takes no par
   ]);
 });
 
+Deno.test("failsafe: a switchover request lets nobody past the key, and nobody waits for a candidate the key leaves out", () => {
+  // Found by the simulator (seed 31337): the leader pg1, cut off from etcd, runs on failsafe rounds with pg3; a
+  // switchover request (it names a leader) used to let pg2, left out of the key, race beside it. Only an operator's
+  // failover to a named member goes past the key.
+  const key = { pg1: KEY.pg1, pg3: KEY.pg3 };
+  for (
+    const failover of [{ leader: "pg1", modRevision: "9" }, {
+      leader: "pg1",
+      member: "pg2",
+      modRevision: "9",
+    }]
+  ) {
+    const o = obs(pgState({ walPosition: 6000 }), view({ leader: null, failsafe: key, failover }), {
+      peers: [peer("pg3", 5500)],
+    });
+    const d = decide(o, INITIAL_MEMORY, ctx("pg2", { dynamic: ON }));
+    assert.deepEqual(d.actions, [], JSON.stringify(failover));
+    assert.equal(d.reason, "not taking part in the leader race: this member is not in the failsafe key");
+  }
+  // pg3, in the key, does not wait for the candidate pg2 that the key keeps out (they used to wait for good).
+  const asked = view({
+    leader: null,
+    failsafe: key,
+    failover: { leader: "pg1", member: "pg2", modRevision: "9" },
+  });
+  const o3 = obs(pgState({ walPosition: 6000 }), asked, { peers: [peer("pg2", 5500)] });
+  const d3 = decide(o3, INITIAL_MEMORY, ctx("pg3", { dynamic: ON }));
+  assert.doesNotMatch(d3.reason, /waiting for candidate/);
+  assert.deepEqual(types(d3.actions).slice(0, 2), ["acquire_leader", "promote"]);
+});
+
 Deno.test("failsafe: the leader writes the key after its renewal when the registered members differ", () => {
   const v = view({ members: [member("pg1", { role: "primary" }), member("pg2"), member("pg3")] });
   assert.deepEqual(failsafeTopology(v), KEY);
