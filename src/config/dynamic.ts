@@ -15,6 +15,7 @@ import type { DynamicStopPart } from "../core/hook_types.ts";
 import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { checkDynamicKeys } from "./key_check.ts";
+import { readRewindOptions, readRoleConfigs } from "./pg_role_config.ts";
 import { readStandbyCluster } from "./standby_section.ts";
 import { readIgnoreSlots, readPermanentSlots, type SlotSettingsPart } from "../core/slot_rules.ts";
 
@@ -379,6 +380,9 @@ export function normalizeDynamic(
   const parameters = readParameters(r, pg);
   const pgHba = readPgHba(r, pg);
   const pgIdent = readPgHba(r, pg, "pg_ident");
+  const lenient = (path: string, message: string) => r.warn(`${path}: ${message}; ignoring it`);
+  const roleConfig = readRoleConfigs(pg, lenient);
+  const rewind = readRewindOptions(pg, lenient);
   const startKey = doc.primary_start_timeout === undefined ? "master_start_timeout" : "primary_start_timeout";
   const d = DYNAMIC_DEFAULTS;
   const min = DYNAMIC_MINIMUMS;
@@ -405,6 +409,8 @@ export function normalizeDynamic(
       ...(doc.failsafe_mode !== undefined ? { failsafeMode: r.bool(doc, "failsafe_mode", false) } : {}),
       ...(pgHba !== undefined ? { pgHba } : {}),
       ...(pgIdent !== undefined ? { pgIdent } : {}),
+      ...(roleConfig !== undefined ? { roleConfig } : {}),
+      ...(rewind !== undefined ? { rewind } : {}),
       ...readSync(r, doc),
       ...readSlots(r, doc),
       // A section that asks for what hactl cannot do yet is not in force at all (the cluster is not led

@@ -83,6 +83,30 @@ const notApplicable = (c: ConfigKey, onSet: "warn" | "reader", note: string): Co
   note,
 });
 
+/**
+ * Patroni 4.1's role-specific keys: `parameters_<role>` merged over `parameters`, `pg_hba_<role>` and
+ * `pg_ident_<role>` replacing `pg_hba` and `pg_ident`, while the server has that role.
+ */
+function roleKeys(make: typeof local): ConfigKey[] {
+  const notes: Record<string, string> = {
+    parameters: "merged over parameters while the server has that role (not the parameters only " +
+      "postgresql.parameters may set); a role change rewrites the files and reloads",
+    pg_hba: "replaces pg_hba while the server has that role",
+    pg_ident: "replaces pg_ident while the server has that role",
+  };
+  return ["parameters", "pg_hba", "pg_ident"].flatMap((base) =>
+    ["primary", "replica", "standby_leader"].map((role) =>
+      make(`postgresql.${base}_${role}`, "", {
+        ...(base === "parameters" ? { open: true } : {}),
+        ...(role === "primary" ? { note: notes[base]! } : {}),
+        ...(role === "standby_leader" && base === "parameters"
+          ? { note: "the role of a standby cluster's member that streams from the remote primary" }
+          : {}),
+      })
+    )
+  );
+}
+
 const PG_USERS = ["superuser", "replication", "rewind"] as const;
 /**
  * Patroni's connection parameters of a database user (`_AUTH_ALLOWED_PARAMETERS`): those the reader takes, plus
@@ -318,24 +342,22 @@ const LOCAL_KEYS: ConfigKey[] = [
   ),
   local("postgresql.pgpass", "~/pgpass"),
   local("postgresql.parameters", "", { open: true }),
-  ...["parameters", "pg_hba", "pg_ident"].flatMap((base) =>
-    ["primary", "replica", "standby_leader"].map((role) =>
-      notYet(local(`postgresql.${base}_${role}`, ""), "empty")
-    )
-  ),
+  ...roleKeys(local),
   local("postgresql.pg_hba", "[]"),
   local("postgresql.pg_ident", "[]"),
   local("postgresql.pg_ctl_timeout", "60"),
-  notYet(local("postgresql.use_pg_rewind", "false"), "empty", {
-    note:
-      "hactl reads it from the dynamic configuration only: set bootstrap.dcs.postgresql.use_pg_rewind instead",
+  local("postgresql.use_pg_rewind", "false", {
+    note: "when set, wins over the dynamic configuration's (as Patroni's local postgresql keys do)",
   }),
   notApplicable(
     local("postgresql.use_slots", "true"),
     "warn",
     "Patroni too reads it from the dynamic configuration only",
   ),
-  notYet(local("postgresql.rewind", "[]"), "empty"),
+  local("postgresql.rewind", "[]", {
+    note: "extra pg_rewind options (`[name, {name: value}]` or `{name: value}`), passed after the source; " +
+      "wins over the dynamic one",
+  }),
   local("postgresql.basebackup", "[]"),
   local("postgresql.callbacks", ""),
   ...["on_reload", "on_restart", "on_role_change", "on_start", "on_stop"].map((cb) =>
@@ -443,11 +465,7 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("postgresql.use_pg_rewind", "false"),
   dynamic("postgresql.use_slots", "true"),
   dynamic("postgresql.parameters", "", { open: true }),
-  ...["parameters", "pg_hba", "pg_ident"].flatMap((base) =>
-    ["primary", "replica", "standby_leader"].map((role) =>
-      notYet(dynamic(`postgresql.${base}_${role}`, ""), "empty")
-    )
-  ),
+  ...roleKeys(dynamic),
   dynamic("postgresql.pg_hba", "[]", {
     note: "written to pg_hba.conf (then Postgres is reloaded); a local postgresql.pg_hba wins over it",
   }),
@@ -455,7 +473,7 @@ const DYNAMIC_KEYS: ConfigKey[] = [
     note: "written to pg_ident.conf (then Postgres is reloaded); a local postgresql.pg_ident wins over it",
   }),
   notYet(dynamic("postgresql.recovery_conf", ""), "empty"),
-  notYet(dynamic("postgresql.rewind", "[]"), "empty"),
+  dynamic("postgresql.rewind", "[]", { note: "extra pg_rewind options; a local postgresql.rewind wins" }),
   notYet(dynamic("postgresql.basebackup", "[]"), "empty", {
     note: "set postgresql.basebackup in the local file instead",
   }),

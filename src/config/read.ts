@@ -25,6 +25,7 @@ import {
   TIMING_KEYS,
 } from "./dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
+import { readRewindOptions, readRoleConfigs } from "./pg_role_config.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
 export const INITDB_FORBIDDEN = ["pgdata", "nosync", "pwfile", "sync-only", "version"];
@@ -547,6 +548,12 @@ export function readPostgresql(
   };
   const recoveryConf = readRecoveryConf(r, pg, "recovery_conf", "postgresql.recovery_conf");
   if (Object.keys(recoveryConf).length > 0) out.recoveryConf = recoveryConf;
+  const problem = (path: string, message: string) => r.problem(path, message);
+  const roleConfig = readRoleConfigs(pg, problem);
+  if (roleConfig !== undefined) out.roleConfig = roleConfig;
+  if (pg.use_pg_rewind !== undefined && pg.use_pg_rewind !== null) out.usePgRewind = flag("use_pg_rewind");
+  const rewind = readRewindOptions(pg, problem);
+  if (rewind !== undefined) out.rewind = rewind;
   if (pg.proxy_address !== undefined) {
     out.proxyAddress = r.hostPort(pg.proxy_address, "postgresql.proxy_address");
   }

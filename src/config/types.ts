@@ -5,6 +5,7 @@
  * @module
  */
 import type { Tags } from "../core/types.ts";
+import type { RoleConfigs } from "../core/pg_role_types.ts";
 import type { LogConfig } from "../log/settings.ts";
 
 export type { LogConfig };
@@ -82,6 +83,12 @@ export interface PostgresqlConfig {
   parameters: Record<string, string | number | boolean>;
   pgHba: string[];
   pgIdent: string[];
+  /** `parameters_<role>`, `pg_hba_<role>`, `pg_ident_<role>` (each wins over the dynamic configuration's). */
+  roleConfig?: RoleConfigs;
+  /** `use_pg_rewind` of the local file: wins over the dynamic configuration's when set. */
+  usePgRewind?: boolean;
+  /** `rewind`: extra pg_rewind arguments (`--option[=value]`); absent when not set (the dynamic ones then apply). */
+  rewind?: string[];
   callbacks: Partial<Record<"on_start" | "on_stop" | "on_restart" | "on_reload" | "on_role_change", string>>;
   createReplicaMethods: string[];
   /** The sections of the non-basebackup methods named in `createReplicaMethods` (`{command, keep_data, ...}`). */

@@ -13,6 +13,7 @@ import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
 export type { Upstream } from "./standby_types.ts";
 import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
+import type { DynamicPgRolePart } from "./pg_role_types.ts";
 
 /** Patroni's PostgreSQL state strings. */
 export type PgStateName =
@@ -308,7 +309,13 @@ export type DcsObservation =
 
 /** Dynamic settings after validation and timing-rule adjustment. */
 export interface DynamicSettings
-  extends F.FailsafeSettingsPart, DynamicSyncFields, SlotSettingsPart, StandbyClusterPart, DynamicStopPart {
+  extends
+    F.FailsafeSettingsPart,
+    DynamicSyncFields,
+    SlotSettingsPart,
+    StandbyClusterPart,
+    DynamicStopPart,
+    DynamicPgRolePart {
   ttl: number;
   loopWait: number;
   retryTimeout: number;

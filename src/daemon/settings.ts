@@ -31,12 +31,16 @@ export function dynamicSettingsSource(
   bootstrapDcs: Record<string, unknown>,
   debug: (message: string) => void,
   warn: (message: string) => void = debug,
+  localUsePgRewind: () => boolean | undefined = () => undefined,
 ): DynamicSettingsSource {
   let latest: DynamicSettings;
   let lastDoc: string | null = null;
   const from = (raw: Record<string, unknown> | null) => {
     const doc = raw ?? bootstrapDcs;
-    const { settings, warnings } = normalizeDynamic(doc);
+    const { settings: read, warnings } = normalizeDynamic(doc);
+    // A local postgresql.use_pg_rewind wins over the dynamic one, as Patroni's local postgresql keys do.
+    const local = localUsePgRewind();
+    const settings = local === undefined ? read : { ...read, usePgRewind: local };
     const text = JSON.stringify(doc);
     const news = lastDoc !== null && text !== lastDoc;
     lastDoc = text;

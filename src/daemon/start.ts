@@ -58,10 +58,13 @@ export interface StartOptions {
 /** Build and start everything; null after an error that is logged (the agent then exits 1). */
 export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const { config, log } = o;
+  // The local postgresql section in force: the start's, then the running one (a reload replaces it).
+  let localPg = () => config.postgresql;
   const settings = dynamicSettingsSource(
     config.bootstrap.dcs,
     (w) => log.debug(literalText(w)),
     (w) => log.warn(literalText(w)),
+    () => localPg().usePgRewind,
   );
   const initial = settings.current();
   const dcs = createEtcdDcs({
@@ -78,6 +81,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     useSlots: () => settings.current().useSlots,
     dynamicPgHba: () => settings.current().pgHba,
     dynamicPgIdent: () => settings.current().pgIdent,
+    dynamicPg: () => settings.current(),
     hotStandbyFeedback: (tags) => {
       const s = settings.current();
       return needsHotStandbyFeedback(s.useSlots, s.logicalSlots, tags);
@@ -96,6 +100,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     : createWatchdog(config.watchdog, watchdogLog());
   const supervisor = await startSupervisor(config, o.env, log);
   const running: Running = { config, tls, peerClient: peerClientFor(config, tls.client, tls.insecureGet) };
+  localPg = () => running.config.postgresql;
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the

@@ -109,6 +109,9 @@ export interface EffectiveInput {
   dynamic: Record<string, ParamValue>;
   /** `postgresql.parameters` from the local file (win over dynamic ones, except protected GUCs). */
   local: Record<string, ParamValue>;
+  /** `parameters_<role>` of the server's role (win over both, except protected GUCs); `roleName` names it. */
+  role?: Record<string, ParamValue>;
+  roleName?: string;
   scope: string;
   listen: { hosts: string[]; port: number };
   /** Absolute paths of the hba and ident files hactl writes. */
@@ -132,17 +135,24 @@ export interface EffectiveParameters {
 export function effectiveParameters(input: EffectiveInput): EffectiveParameters {
   const params: Record<string, string> = {};
   const warnings: string[] = [];
-  const take = (source: Record<string, ParamValue>, origin: "dynamic" | "local") => {
+  const take = (source: Record<string, ParamValue>, origin: "dynamic" | "local" | "role") => {
     for (const [name, value] of Object.entries(source)) {
       if (value === null || value === undefined) continue;
       if (name === "wal_keep_segments") continue; // PG13+: converted to wal_keep_size above
       if (OWNED.has(name) || RECOVERY.has(name)) {
-        warnings.push(`${origin} parameter ${name} is ignored: hactl sets it`);
+        const what = origin === "role" ? `parameters_${input.roleName}` : `${origin} parameter`;
+        warnings.push(`${what} ${name} is ignored: hactl sets it`);
         continue;
       }
       if (name in PROTECTED) {
         if (origin === "local") {
           warnings.push(`local parameter ${name} is ignored: only the dynamic configuration may set it`);
+          continue;
+        }
+        if (origin === "role") {
+          warnings.push(
+            `parameters_${input.roleName} sets ${name}, which only postgresql.parameters may set; ignored`,
+          );
           continue;
         }
         const normalized = PROTECTED[name]!.check(paramToString(value));
@@ -167,6 +177,7 @@ export function effectiveParameters(input: EffectiveInput): EffectiveParameters 
   }
   take(input.dynamic, "dynamic");
   take(input.local, "local");
+  if (input.role) take(input.role, "role");
   params["listen_addresses"] = input.listen.hosts.join(",");
   params["port"] = String(input.listen.port);
   params["cluster_name"] = input.scope;

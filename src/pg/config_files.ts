@@ -16,7 +16,6 @@ import {
   BASE_CONF,
   buildHba,
   buildPostgresqlConf,
-  chooseHba,
   cmdlineOptions,
   defaultPgHba,
   effectiveParameters,
@@ -29,6 +28,8 @@ import { exists, removeIfExists, writeIfChanged, writePrivateFile } from "./proc
 import type { PgInstance } from "./instance.ts";
 import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 import { recoveryParams } from "./replica_methods.ts";
+import { configRoleFor, hbaLinesFor, identLinesFor } from "./role_config.ts";
+import type { ConfigRole } from "../core/pg_role_types.ts";
 import { bootstrapWithoutHotStandby, sanitizeAutoConf, writeBootstrapRecovery } from "./recovery_conf.ts";
 
 const log = getLogger(["hactl", "postgres"]);
@@ -46,11 +47,12 @@ export async function writeConfig(
   const { text, params } = await renderConf(inst, role, upstream);
   await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
   const hba = `${inst.configDir}/pg_hba.conf`;
-  const lines = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), []);
+  const set = inst.roleSet(configRoleFor(role, upstream));
+  const lines = hbaLinesFor(set, inst.pg.pgHba, inst.dynamicPgHba());
   if (lines !== null) await writeIfChanged(hba, buildHba(lines));
   else if (!(await exists(hba))) await writeIfChanged(hba, buildHba(defaultHba(inst)));
   const ident = `${inst.configDir}/pg_ident.conf`;
-  const identLines = inst.identLines();
+  const identLines = identLinesFor(set, inst.identLines());
   if (identLines.length > 0) await writeIfChanged(ident, buildHba(identLines));
   else if (!(await exists(ident))) await writeIfChanged(ident, buildHba([]));
   if (await writeBootstrapRecovery(inst, role)) return cmdlineOptions(params).map(shellQuote).join(" ");
@@ -66,16 +68,41 @@ export async function writeConfig(
   return cmdlineOptions(params).map(shellQuote).join(" ");
 }
 
+/**
+ * Rewrite pg_hba.conf and pg_ident.conf of a running server for `role` (its role-specific lines when set, else the
+ * configured ones; a file with nothing configured is left as it is). True when either file changed.
+ */
+export async function writeAccessFiles(
+  inst: PgInstance,
+  role: "primary" | "replica",
+  upstream: Upstream | null,
+): Promise<boolean> {
+  const set = inst.roleSet(configRoleFor(role, upstream));
+  const hba = hbaLinesFor(set, inst.pg.pgHba, inst.dynamicPgHba());
+  let changed = false;
+  if (hba !== null) changed = await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba));
+  const ident = identLinesFor(set, inst.identLines());
+  if (ident.length > 0) {
+    changed = (await writeIfChanged(`${inst.configDir}/pg_ident.conf`, buildHba(ident))) || changed;
+  }
+  return changed;
+}
+
 /** The pg_hba.conf lines hactl writes when the configuration names none. */
 export function defaultHba(inst: PgInstance): string[] {
   return defaultPgHba(inst.pg.authentication.replication.username);
 }
 
-/** The server parameters in effect: dynamic, then local, then the ones hactl sets itself (warnings logged). */
-export function effective(inst: PgInstance, quiet = false): Record<string, string> {
+/**
+ * The server parameters in effect: dynamic, then local, then those of `role` (`parameters_<role>`), then the ones
+ * hactl sets itself (warnings logged). Without a role: the role-independent ones (the command line's are the same).
+ */
+export function effective(inst: PgInstance, quiet = false, role?: ConfigRole): Record<string, string> {
+  const roleParams = role === undefined ? undefined : inst.roleSet(role).parameters;
   const { params, warnings } = effectiveParameters({
     dynamic: inst.dynamicParameters(),
     local: inst.pg.parameters,
+    ...(roleParams !== undefined ? { role: roleParams, roleName: role } : {}),
     scope: inst.config.scope,
     listen: inst.pg.listen,
     hbaFile: `${inst.configDir}/pg_hba.conf`,
@@ -96,7 +123,7 @@ export async function renderConf(
   role: "primary" | "replica",
   upstream: Upstream | null,
 ): Promise<{ text: string; params: Record<string, string> }> {
-  const params = effective(inst);
+  const params = effective(inst, false, configRoleFor(role, upstream));
   let recovery: Record<string, string> | null = null;
   if (role === "replica" || inst.bootstrapRecovery !== null) {
     const raised = applyControlDataMinimums(params, await inst.controlData());

@@ -14,6 +14,8 @@ import { paramToString, type ParamValue, parseControlData } from "./conf.ts";
 import { DEFAULT_SOCKET_DIR } from "./local_address.ts";
 import { childEnv, resolveBinDir, run } from "./process.ts";
 import { SqlClient } from "./sql_client.ts";
+import type { ConfigRole, DynamicPgRolePart, RoleConfig } from "../core/pg_role_types.ts";
+import { roleSetFor } from "./role_config.ts";
 import { secondsToMs } from "../core/settings.ts";
 
 /** The local instance's settings and caches, shared by `LocalPostgres` and the functions it delegates to. */
@@ -51,6 +53,18 @@ export class PgInstance {
   stagedSlots: Map<string, Uint8Array> | null = null;
   /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
   hotStandbyFeedback: (tags: Config["tags"]) => boolean = () => false;
+  /** The role-specific keys and `postgresql.rewind` of the dynamic configuration. */
+  dynamicPg: () => DynamicPgRolePart = () => ({});
+
+  /** The role-specific set in force for `role` (src/pg/role_config.ts). */
+  roleSet(role: ConfigRole): RoleConfig {
+    return roleSetFor(role, this.pg.roleConfig, this.dynamicPg().roleConfig);
+  }
+
+  /** pg_rewind's extra arguments: the local `postgresql.rewind` when set, else the dynamic configuration's. */
+  rewindOptions(): string[] {
+    return this.pg.rewind ?? this.dynamicPg().rewind ?? [];
+  }
   #binDir: string | null = null;
 
   constructor(

@@ -14,6 +14,7 @@ import { secondsToMs } from "../core/settings.ts";
 import type { HistoryEntry, Upstream } from "../core/types.ts";
 import { shellQuote } from "./conf.ts";
 import { writeConfig } from "./config_files.ts";
+import { reloadPostgres } from "./reload.ts";
 import type { PgInstance } from "./instance.ts";
 import {
   delay,
@@ -203,6 +204,11 @@ export async function promotePostgres(
     const rows = await sql`SELECT pg_is_in_recovery() AS r`;
     return rows[0]!["r"] === false;
   });
+  // As Patroni does when the role changes: the primary's role-specific set replaces the replica's (then a reload;
+  // a parameter that needs a restart shows as pending restart).
+  if (inst.pg.roleConfig !== undefined || inst.dynamicPg().roleConfig !== undefined) {
+    await reloadPostgres(inst, "primary", null, false);
+  }
 }
 
 /**

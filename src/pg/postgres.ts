@@ -23,6 +23,7 @@
 import type { Config } from "../config/config.ts";
 import { PostgresError, type PostgresPort, type StopOptions } from "../core/ports.ts";
 import type { HistoryEntry, LeaderTimeline, PgObservation, Upstream } from "../core/types.ts";
+import type { DynamicPgRolePart } from "../core/pg_role_types.ts";
 import type { WalProbe } from "../core/wal_probe.ts";
 import type { SlotSyncFields } from "../core/slot_rules.ts";
 import type { ParamValue } from "./conf.ts";
@@ -51,6 +52,8 @@ export interface LocalPostgresOptions {
   dynamicPgIdent?: () => string[] | undefined;
   /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
   hotStandbyFeedback?: (tags: Config["tags"]) => boolean;
+  /** The role-specific keys and `postgresql.rewind` of the dynamic configuration. */
+  dynamicPg?: () => DynamicPgRolePart;
 }
 
 /** The local PostgreSQL instance (see the module comment for the files it owns and how it launches). */
@@ -66,6 +69,7 @@ export class LocalPostgres implements PostgresPort {
       opts.dynamicPgIdent,
     );
     if (opts.hotStandbyFeedback) this.#inst.hotStandbyFeedback = opts.hotStandbyFeedback;
+    if (opts.dynamicPg) this.#inst.dynamicPg = opts.dynamicPg;
   }
 
   observe(): Promise<PgObservation> {
@@ -93,6 +97,7 @@ export class LocalPostgres implements PostgresPort {
       clusterState: (await inst.controlData())["Database cluster state"] ?? "",
       bin: (program) => inst.bin(program),
       authentication: inst.pg.authentication,
+      options: inst.rewindOptions(),
     });
     inst.sysid = null;
   }

@@ -9,8 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Upstream } from "../core/types.ts";
-import { buildHba, chooseHba } from "./conf.ts";
-import { primarySlotFor, renderConf, replicationConninfoFor } from "./config_files.ts";
+import { primarySlotFor, renderConf, replicationConninfoFor, writeAccessFiles } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { exists, postmasterPid, runChecked, writeIfChanged } from "./process.ts";
 
@@ -23,10 +22,12 @@ const log = getLogger(["hactl", "postgres"]);
 export async function followUpstream(inst: PgInstance, upstream: Upstream): Promise<boolean> {
   if ((await postmasterPid(inst.dataDir)) === null) return false;
   if (!(await exists(`${inst.dataDir}/standby.signal`))) return false;
-  const fileChanged = await writeIfChanged(
+  const confChanged = await writeIfChanged(
     `${inst.configDir}/postgresql.conf`,
     (await renderConf(inst, "replica", upstream)).text,
   );
+  // A replica that becomes a standby leader (or stops being one) takes that role's pg_hba and pg_ident.
+  const fileChanged = (await writeAccessFiles(inst, "replica", upstream)) || confChanged;
   let liveDiffers = false;
   if (!fileChanged) {
     const wanted = upstream.connUrl === "" ? "" : replicationConninfoFor(inst, upstream);
@@ -59,14 +60,7 @@ export async function reloadPostgres(
   if ((await postmasterPid(inst.dataDir)) === null) return false;
   const { text } = await renderConf(inst, role, upstream);
   let changed = await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
-  const hba = chooseHba(inst.pg.pgHba, inst.dynamicPgHba(), []);
-  if (hba !== null) {
-    changed = (await writeIfChanged(`${inst.configDir}/pg_hba.conf`, buildHba(hba))) || changed;
-  }
-  const ident = inst.identLines();
-  if (ident.length > 0) {
-    changed = (await writeIfChanged(`${inst.configDir}/pg_ident.conf`, buildHba(ident))) || changed;
-  }
+  changed = (await writeAccessFiles(inst, role, upstream)) || changed;
   if (!changed && !force) return false;
   log.info("reloading Postgres ({why})", { why: changed ? "configuration changed" : "requested" });
   await runChecked(await inst.bin("pg_ctl"), ["reload", "-D", inst.dataDir], {

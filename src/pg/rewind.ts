@@ -26,6 +26,8 @@ export interface RewindTarget {
   clusterState: string;
   bin(program: string): Promise<string>;
   authentication: PostgresqlConfig["authentication"];
+  /** `postgresql.rewind`: extra pg_rewind arguments, passed after the source (as Patroni passes them). */
+  options?: string[];
 }
 
 /** Rewind `target` from `upstream`; throws PostgresError when any step fails. */
@@ -62,6 +64,7 @@ export async function rewindFrom(upstream: Upstream, target: RewindTarget): Prom
     target.dataDir,
     "--source-server",
     source,
+    ...(target.options ?? []),
   ], {
     timeoutMs: 3600_000,
     what: `pg_rewind from ${upstream.name}`,

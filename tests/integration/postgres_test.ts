@@ -79,6 +79,13 @@ Deno.test({
       config: cfg2,
       dynamicParameters: () => dynamic,
       useSlots: () => replicaSlots,
+      // Role-specific parameters (Patroni 4.1): the replica's while it replicates, the primary's once promoted.
+      dynamicPg: () => ({
+        roleConfig: {
+          replica: { parameters: { work_mem: "8MB" } },
+          primary: { parameters: { work_mem: "64MB" } },
+        },
+      }),
     });
     const clients: ReturnType<typeof sqlTo>[] = [];
     try {
@@ -161,6 +168,11 @@ Deno.test({
       const sql1 = sqlTo(port1);
       const sql2 = sqlTo(port2);
       clients.push(sql1, sql2);
+      assert.equal(
+        (await sql2`SHOW work_mem`)[0]!["work_mem"],
+        "8MB",
+        "the replica runs with parameters_replica",
+      );
       await sql1`CREATE TABLE t (v text)`;
       await sql1`INSERT INTO t VALUES ('hello')`;
       await waitUntil(
@@ -186,6 +198,15 @@ Deno.test({
       assert.ok((promoted.walPosition ?? 0) >= (r.walPosition ?? 0));
       // Timeline 3 branches from timeline 1 (pg2's own parent) at pg2's position.
       assert.deepEqual(promoted.timelineHistory.map((h) => h.timeline), [1]);
+      // The role changed: the primary's parameters replace the replica's, by a reload.
+      const sql2p = sqlTo(port2);
+      clients.push(sql2p);
+      await waitUntil(
+        "parameters_primary in force after the promotion",
+        async () => (await sql2p`SHOW work_mem`)[0]!["work_mem"],
+        (v: unknown) => v === "64MB",
+      );
+      await Promise.all(clients.splice(0).map((c) => c.end({ timeout: 1 })));
 
       await pg2.stop("fast");
       assert.equal((await pg2.observe()).running, false);

@@ -4,13 +4,15 @@
  * agent, postmaster and WAL senders are killed. A replica takes over without those writes. The old primary's agent
  * restarts: it must not become writable, must run pg_rewind (use_pg_rewind is on in the local cluster's YAML)
  * and stream from the new leader on its new timeline (the leader shows it streaming), holding exactly the new
- * leader's rows afterwards.
+ * leader's rows afterwards. The dynamic `postgresql.rewind` asks for `--progress`: pg_rewind's progress report
+ * (which only that option prints) shows it was passed.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
 import assert from "node:assert/strict";
 import { postmasterPid } from "../../scripts/bench/failover.ts";
-import { formCluster } from "../helpers/cluster.ts";
+import { Etcd3 } from "etcd3";
+import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
 
@@ -51,6 +53,19 @@ async function assertFollowsNewTimeline(m: MemberLayout, leader: MemberLayout): 
   );
 }
 
+/** Add `rewind` to the `postgresql` section of the cluster's dynamic configuration (the rest kept). */
+async function setDynamicRewind(c: LocalCluster, rewind: unknown): Promise<void> {
+  const etcd = new Etcd3({ hosts: c.etcd.endpoints });
+  try {
+    const key = `/service/${c.layout.scope}/config`;
+    const current = JSON.parse((await etcd.get(key).string()) ?? "{}") as Record<string, unknown>;
+    const pg = (current.postgresql ?? {}) as Record<string, unknown>;
+    await etcd.put(key).value(JSON.stringify({ ...current, postgresql: { ...pg, rewind } }));
+  } finally {
+    etcd.close();
+  }
+}
+
 async function walSenderPids(m: MemberLayout): Promise<number[]> {
   return await waitFor(`${m.name}'s two WAL senders`, 20_000, () =>
     withSql(m, async (sql) => {
@@ -68,6 +83,7 @@ Deno.test({
     const frozen: number[] = [];
     try {
       const old = c.leader;
+      await setDynamicRewind(c, ["progress"]);
       await withSql(old, async (sql) => {
         await sql`CREATE TABLE diverge (id int PRIMARY KEY)`;
         await sql`INSERT INTO diverge SELECT generate_series(1, 100)`;
@@ -114,6 +130,7 @@ Deno.test({
       );
       const log = await Deno.readTextFile(old.logPath);
       assert.match(log, /pg_rewind from/, "the old primary ran pg_rewind");
+      assert.match(log, /syncing target data directory/, "pg_rewind ran with --progress (postgresql.rewind)");
       await withSql(old, async (sql) => {
         const [row] = await sql`SELECT pg_is_in_recovery() AS rec`;
         assert.equal(row!.rec, true, "the old primary is a replica");
