@@ -189,6 +189,12 @@ function readSync(r: LenientReader, doc: Doc): DynamicSyncFields {
   };
 }
 
+/** `max_timelines_history`, only when above 0 (0: the whole history, as Patroni). */
+function readMaxTimelinesHistory(r: LenientReader, doc: Doc): { maxTimelinesHistory?: number } {
+  const max = r.intAtLeast(doc, "max_timelines_history", 0, 0);
+  return max > 0 ? { maxTimelinesHistory: max } : {};
+}
+
 /** `primary_stop_timeout` (or its older name), only when above 0. */
 function readStopKeys(r: LenientReader, doc: Doc): DynamicStopPart {
   const stopKey = doc.primary_stop_timeout === undefined ? "master_stop_timeout" : "primary_stop_timeout";
@@ -419,6 +425,7 @@ export function normalizeDynamic(
         ? {}
         : readStandbyCluster(doc, r.warn)),
       ...readStopKeys(r, doc),
+      ...readMaxTimelinesHistory(r, doc),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

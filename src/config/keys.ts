@@ -332,8 +332,8 @@ const LOCAL_KEYS: ConfigKey[] = [
   ...["pg_ctl", "initdb", "pg_controldata", "pg_basebackup", "pg_rewind"].map((b) =>
     local(`postgresql.bin_name.${b}`, b)
   ),
-  notYet(local("postgresql.bin_name.postgres", "postgres"), "empty", {
-    note: "pg_ctl starts the postgres next to it, and hactl knows the postmaster by that name",
+  local("postgresql.bin_name.postgres", "postgres", {
+    note: "started by pg_ctl -p; hactl knows the postmaster by this name too (the first 15 characters)",
   }),
   notApplicable(
     local("postgresql.bin_name.pg_isready", "pg_isready"),
@@ -435,9 +435,10 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   }),
   dynamic("maximum_lag_on_failover", "1048576"),
   dynamic("maximum_lag_on_syncnode", "-1"),
-  notYet(dynamic("max_timelines_history", "0"), "zero", {
+  dynamic("max_timelines_history", "0", {
     note:
-      "hactl makes every timeline of the history key known to a replica before it promotes; a trimmed key would not",
+      "the leader publishes only the last N entries of the history key; a promotion still lands above every " +
+      "timeline number up to the newest one the key names",
   }),
   dynamic("primary_start_timeout", "300"),
   dynamic("master_start_timeout", "300", { note: "older name of primary_start_timeout" }),

@@ -91,7 +91,7 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     refuseUnsupportedGuarantees(
       obs,
       ctx,
-      withHistoryBeforeRelease(decideCycle(obs, memory, ctx), obs, ctx.name),
+      withHistoryBeforeRelease(decideCycle(obs, memory, ctx), obs, ctx.name, ctx.dynamic.maxTimelinesHistory),
     ),
     obs,
     ctx.dynamic.ttl,

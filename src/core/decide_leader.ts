@@ -165,7 +165,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     actions.push({ type: "start_job", job: { kind: "demote" } });
     return noChange({ ...mem, handover: true }, step.reason, actions);
   }
-  const history = historyToPublish(view, pg, obs.wallNow, ctx.name);
+  const history = historyToPublish(view, pg, obs.wallNow, ctx.name, ctx.dynamic.maxTimelinesHistory);
   if (history) actions.push({ type: "write_history", history });
   const failsafe = failsafeKeyAction(view, ctx);
   if (failsafe) actions.push(failsafe);
@@ -192,13 +192,15 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
  * already in the key (or, for a cluster adopted without one, the earlier lines of the timeline history file), then
  * `[T-1, switch_lsn, reason, now, me]` for the switch into T (Patroni's 5-field form). The first field is T-1 even
  * when Postgres branched from an older parent (a timeline number skipped because another member had used it), so
- * the cluster's timeline, last entry + 1, is T. Null when there is nothing to publish.
+ * the cluster's timeline, last entry + 1, is T. With `max` (`max_timelines_history`) above 0, only the last `max`
+ * entries (as Patroni trims the key). Null when there is nothing to publish.
  */
 export function historyToPublish(
   view: ClusterView,
   pg: PgObservation,
   wallNow: number,
   me: string,
+  max = 0,
 ): HistoryEntry[] | null {
   const last = pg.timelineHistory.at(-1);
   if (pg.timeline === null || pg.timeline <= clusterTimeline(view) || !last) return null;
@@ -207,5 +209,6 @@ export function historyToPublish(
     ? known
     : pg.timelineHistory.slice(0, -1).map((s): HistoryEntry => [s.timeline, s.switchLsn, s.reason]);
   const stamp = new Date(wallNow).toISOString().replace("Z", "+00:00");
-  return [...earlier, [pg.timeline - 1, last.switchLsn, last.reason, stamp, me]];
+  const all: HistoryEntry[] = [...earlier, [pg.timeline - 1, last.switchLsn, last.reason, stamp, me]];
+  return max > 0 ? all.slice(-max) : all;
 }

@@ -13,12 +13,12 @@ import type { Decision, Observation } from "./types.ts";
 import { historyToPublish } from "./decide_leader.ts";
 
 /** `d` with a `write_history` before its `release_leader` when this key holder's timeline is not published yet. */
-export function withHistoryBeforeRelease(d: Decision, obs: Observation, me: string): Decision {
+export function withHistoryBeforeRelease(d: Decision, obs: Observation, me: string, max = 0): Decision {
   if (obs.dcs.kind !== "ok" || obs.dcs.cluster.leader?.name !== me) return d;
   const at = d.actions.findIndex((a) => a.type === "release_leader");
   if (at < 0 || d.actions.some((a) => a.type === "write_history")) return d;
   if (!(obs.pg.running && obs.pg.role === "primary")) return d;
-  const history = historyToPublish(obs.dcs.cluster, obs.pg, obs.wallNow, me);
+  const history = historyToPublish(obs.dcs.cluster, obs.pg, obs.wallNow, me, max);
   if (history === null) return d;
   return {
     ...d,

@@ -1,7 +1,7 @@
 /**
  * Role-specific Postgres configuration (Patroni 4.1's `postgresql.parameters_<role>`, `pg_hba_<role>` and
- * `pg_ident_<role>`, in the local file and in the dynamic configuration) and the dynamic `postgresql.rewind`
- * options: the types the configuration readers fill and the Postgres adapter applies.
+ * `pg_ident_<role>`, in the local file and in the dynamic configuration), the dynamic `postgresql.rewind`
+ * options and `max_timelines_history`: the types the configuration readers fill and the adapters apply.
  *
  * Pure types. Imports nothing.
  *
@@ -27,6 +27,12 @@ export type RoleConfigs = Partial<Record<ConfigRole, RoleConfig>>;
 
 /** The dynamic keys of this module, mixed into `DynamicSettings`; absent when not set. */
 export interface DynamicPgRolePart {
+  /**
+   * `max_timelines_history` above 0: the leader publishes only the last this many entries of the `history` key
+   * (as Patroni trims it). The numbers the trimmed entries held stay known to a promotion: every timeline up to
+   * the newest one the key names is made known to Postgres, content or not (src/pg/status.ts).
+   */
+  maxTimelinesHistory?: number;
   roleConfig?: RoleConfigs;
   /** `postgresql.rewind` of the dynamic configuration, as pg_rewind arguments (a local `postgresql.rewind` wins). */
   rewind?: string[];

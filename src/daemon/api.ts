@@ -115,7 +115,10 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
   const { agent, dcs, running } = w;
   return createApiHandler({
     snapshot: () => withSupervisor(agent.snapshot(), w.supervisor),
-    postmasterAlive: () => postmasterAliveSync(running.config.postgresql.dataDir),
+    postmasterAlive: () => {
+      const pg = running.config.postgresql;
+      return postmasterAliveSync(pg.dataDir, pg.binName?.["postgres"] ? [pg.binName["postgres"]] : []);
+    },
     now: () => performance.now(),
     wallNow: () => Date.now(),
     loadCluster: () => dcs.readCluster(),

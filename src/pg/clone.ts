@@ -37,7 +37,7 @@ export async function cloneFrom(
   upstream: Upstream,
   opts: { fromLeader?: boolean } = {},
 ): Promise<void> {
-  if ((await postmasterPid(inst.dataDir)) !== null) {
+  if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) !== null) {
     throw new PostgresError(`cannot create a replica in ${inst.dataDir}: Postgres is running there`);
   }
   await inst.sql.close();

@@ -106,7 +106,7 @@ async function waitForEndOfRecovery(inst: PgInstance, logFrom: number): Promise<
   const startBy = Date.now() + inst.timeoutMs;
   let seen = false;
   for (;;) {
-    if ((await postmasterPid(inst.dataDir)) !== null) seen = true;
+    if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) !== null) seen = true;
     else if (
       seen || Date.now() > startBy ||
       /database system is shut down/.test((await serverLog(inst)).slice(logFrom))

@@ -56,6 +56,12 @@ export class PgInstance {
   /** The role-specific keys and `postgresql.rewind` of the dynamic configuration. */
   dynamicPg: () => DynamicPgRolePart = () => ({});
 
+  /** `postgresql.bin_name.postgres` when set: the name the postmaster runs under (see `isPostmasterName`). */
+  get postmasterNames(): string[] {
+    const name = this.pg.binName?.["postgres"];
+    return name ? [name] : [];
+  }
+
   /** The role-specific set in force for `role` (src/pg/role_config.ts). */
   roleSet(role: ConfigRole): RoleConfig {
     return roleSetFor(role, this.pg.roleConfig, this.dynamicPg().roleConfig);

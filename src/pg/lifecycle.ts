@@ -41,7 +41,7 @@ export async function startPostgres(
   /** `wait: false`: pg_ctl does not wait for the server (a long recovery); the caller watches it. */
   opts: { wait?: boolean } = {},
 ): Promise<void> {
-  if ((await postmasterPid(inst.dataDir)) !== null) return;
+  if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) !== null) return;
   if ((await inst.dataDirState()) !== "initialized") {
     throw new PostgresError(`cannot start Postgres: ${inst.dataDir} holds no initialized data directory`);
   }
@@ -54,8 +54,11 @@ export async function startPostgres(
   const o = `--config-file=${shellQuote(configFile)} ${options}`;
   const deadline = Date.now() + inst.timeoutMs;
   log.info("starting Postgres as {role}", { role });
+  // `postgresql.bin_name.postgres`: pg_ctl starts that program instead of the postgres next to it.
+  const postgres = inst.postmasterNames.length > 0 ? ["-p", await inst.bin("postgres")] : [];
   const r = await run(await inst.bin("pg_ctl"), [
     "start",
+    ...postgres,
     "-D",
     inst.dataDir,
     "-o",
@@ -125,7 +128,7 @@ export async function stopPostgres(
     await stopPostmaster(inst, mode, onSafepoint ? safepoint : null, opts);
   } finally {
     // The postmaster has exited (or the stop failed: then only if it has gone after all).
-    if (!safe && (await postmasterPid(inst.dataDir)) === null) safepoint();
+    if (!safe && (await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) safepoint();
   }
 }
 
@@ -135,7 +138,7 @@ async function stopPostmaster(
   safepoint: (() => void) | null,
   opts: StopOptions,
 ): Promise<void> {
-  if ((await postmasterPid(inst.dataDir)) === null) return;
+  if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) return;
   if (!opts.emergency) await runBeforeStop(inst);
   await inst.sql.close();
   const pgCtl = await inst.bin("pg_ctl");
@@ -150,13 +153,13 @@ async function stopPostmaster(
     });
     if (safepoint) await watchSafepoint(inst, stopping, safepoint);
     const r = await stopping;
-    if ((await postmasterPid(inst.dataDir)) === null) return;
+    if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) return;
     log.warn("pg_ctl stop -m {mode} did not stop Postgres: {out}", {
       mode: m,
       out: tail(r.stderr || r.stdout),
     });
   }
-  const pid = await postmasterPid(inst.dataDir);
+  const pid = await postmasterPid(inst.dataDir, inst.postmasterNames);
   if (pid === null) return;
   log.warn("killing the postmaster (pid {pid}){why}", {
     pid,
@@ -165,7 +168,7 @@ async function stopPostmaster(
   await killPostmasterTree(pid);
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if ((await postmasterPid(inst.dataDir)) === null) return;
+    if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) return;
     await delay(100);
   }
   throw new PostgresError(`Postgres (pid ${pid}) did not exit after SIGKILL`);
@@ -180,7 +183,7 @@ async function watchSafepoint(
   let done = false;
   void stopping.finally(() => done = true).catch(() => {});
   while (!done) {
-    if (await stopSafepointReached(inst.dataDir)) return safepoint();
+    if (await stopSafepointReached(inst.dataDir, inst.postmasterNames)) return safepoint();
     await Promise.race([delay(100), stopping.catch(() => {})]);
   }
 }

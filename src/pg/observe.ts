@@ -35,7 +35,7 @@ export async function observePostgres(inst: PgInstance): Promise<PgObservation> 
   }
   obs.standbySignal = await exists(`${inst.dataDir}/standby.signal`);
   obs.sysid = await inst.systemIdentifier();
-  obs.running = (await postmasterPid(inst.dataDir)) !== null;
+  obs.running = (await postmasterPid(inst.dataDir, inst.postmasterNames)) !== null;
   if (!obs.running) {
     obs.controlPosition = controlPosition(await inst.controlData());
     if (obs.controlPosition) obs.positionHistory = await historyOrNull(inst, obs.controlPosition.timeline);

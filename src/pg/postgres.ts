@@ -87,7 +87,7 @@ export class LocalPostgres implements PostgresPort {
 
   async rewind(upstream: Upstream): Promise<void> {
     const inst = this.#inst;
-    if ((await postmasterPid(inst.dataDir)) !== null) {
+    if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) !== null) {
       throw new PostgresError(`cannot rewind ${inst.dataDir}: Postgres is running there`);
     }
     await inst.sql.close();

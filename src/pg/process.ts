@@ -128,10 +128,20 @@ export async function runChecked(
 }
 
 /**
- * The postmaster's pid when `postmaster.pid` names a live postgres process whose working directory is the data
- * directory (when /proc lets us see it); null otherwise (no file, stale pid, pid reused by another program).
+ * Whether a process name (`/proc/<pid>/comm`) is a postmaster's: `postgres`, `postmaster`, or the program
+ * `postgresql.bin_name.postgres` names (`names`; the kernel keeps the first 15 characters of its file name).
  */
-export async function postmasterPid(dataDir: string): Promise<number | null> {
+export function isPostmasterName(comm: string, names: readonly string[] = []): boolean {
+  if (comm === "postgres" || comm === "postmaster") return true;
+  return names.some((n) => n !== "" && comm === (n.split("/").at(-1) ?? n).slice(0, 15));
+}
+
+/**
+ * The postmaster's pid when `postmaster.pid` names a live postgres process (by name, see `isPostmasterName`) whose
+ * working directory is the data directory (when /proc lets us see it); null otherwise (no file, stale pid, pid
+ * reused by another program).
+ */
+export async function postmasterPid(dataDir: string, names: readonly string[] = []): Promise<number | null> {
   let text: string;
   try {
     text = await Deno.readTextFile(`${dataDir}/postmaster.pid`);
@@ -146,7 +156,7 @@ export async function postmasterPid(dataDir: string): Promise<number | null> {
   } catch {
     return null;
   }
-  if (comm !== "postgres" && comm !== "postmaster") return null;
+  if (!isPostmasterName(comm, names)) return null;
   try {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     // state is the field after the parenthesised comm; Z = zombie (exited, not yet reaped)
@@ -169,13 +179,13 @@ export async function postmasterPid(dataDir: string): Promise<number | null> {
  * `postmasterPid` (no working-directory check: a pid reused by another postgres within the second since the last
  * observation only leaves the answer as the snapshot has it).
  */
-export function postmasterAliveSync(dataDir: string): boolean {
+export function postmasterAliveSync(dataDir: string, names: readonly string[] = []): boolean {
   try {
     const pid = Number(Deno.readTextFileSync(`${dataDir}/postmaster.pid`).split("\n")[0]?.trim());
     if (!Number.isInteger(pid) || pid <= 0) return false;
     // `<pid> (<comm>) <state> ...`; Z = zombie (exited, not yet reaped), X = dead.
     const m = /^\d+ \((.*)\) (\S)/s.exec(Deno.readTextFileSync(`/proc/${pid}/stat`));
-    return m !== null && (m[1] === "postgres" || m[1] === "postmaster") && m[2] !== "Z" && m[2] !== "X";
+    return m !== null && isPostmasterName(m[1]!, names) && m[2] !== "Z" && m[2] !== "X";
   } catch {
     return false;
   }
@@ -199,8 +209,8 @@ export function isNonClientProcess(title: string): boolean {
  * background worker) any more: nothing can commit a client's write from here on; what is left is the shutdown
  * checkpoint and the walsenders shipping it. False when this cannot be told (no `/proc/<pid>/task/<pid>/children`).
  */
-export async function stopSafepointReached(dataDir: string): Promise<boolean> {
-  const pid = await postmasterPid(dataDir);
+export async function stopSafepointReached(dataDir: string, names: readonly string[] = []): Promise<boolean> {
+  const pid = await postmasterPid(dataDir, names);
   if (pid === null) return true;
   try {
     const lines = (await Deno.readTextFile(`${dataDir}/postmaster.pid`)).split("\n");

@@ -20,7 +20,7 @@ const log = getLogger(["hactl", "postgres"]);
  * false when nothing needed doing (or Postgres is not a running standby).
  */
 export async function followUpstream(inst: PgInstance, upstream: Upstream): Promise<boolean> {
-  if ((await postmasterPid(inst.dataDir)) === null) return false;
+  if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) return false;
   if (!(await exists(`${inst.dataDir}/standby.signal`))) return false;
   const confChanged = await writeIfChanged(
     `${inst.configDir}/postgresql.conf`,
@@ -57,7 +57,7 @@ export async function reloadPostgres(
   upstream: Upstream | null,
   force: boolean,
 ): Promise<boolean> {
-  if ((await postmasterPid(inst.dataDir)) === null) return false;
+  if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) return false;
   const { text } = await renderConf(inst, role, upstream);
   let changed = await writeIfChanged(`${inst.configDir}/postgresql.conf`, text);
   changed = (await writeAccessFiles(inst, role, upstream)) || changed;

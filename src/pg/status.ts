@@ -17,15 +17,24 @@ import {
 import { parseConninfo } from "./conf.ts";
 
 /**
- * The history files Postgres would hold for the timelines in the `history` key: `0000000T.history` for each
- * T = entry timeline + 1, listing every switch below T (`parentTLI<TAB>X/Y<TAB>reason`).
+ * The history files Postgres would hold for the timelines of the `history` key: `0000000T.history` for every T
+ * from 2 to the newest timeline the key names (last entry + 1), listing the key's switches below T
+ * (`parentTLI<TAB>X/Y<TAB>reason`). Every number, also one the key does not name (trimmed by
+ * `max_timelines_history`, or skipped): Postgres takes for a promotion the first number after its own timeline
+ * with no history file, so a gap would let it reuse a number the cluster already used. A file for a number below
+ * what a trimmed key still holds lists only the switches the key holds below it (none for the oldest numbers).
  */
 export function timelineHistoryFiles(history: readonly HistoryEntry[]): { name: string; text: string }[] {
   const sorted = [...history].filter((e) => Number.isInteger(e[0]) && e[0] > 0).sort((a, b) => a[0] - b[0]);
-  return sorted.map((entry, i) => ({
-    name: `${(entry[0] + 1).toString(16).toUpperCase().padStart(8, "0")}.history`,
-    text: sorted.slice(0, i + 1).map((e) => `${e[0]}\t${formatLsn(e[1])}\t${e[2]}\n`).join(""),
-  }));
+  const newest = sorted.reduce((max, e) => Math.max(max, e[0] + 1), 1);
+  const files: { name: string; text: string }[] = [];
+  for (let t = 2; t <= newest; t++) {
+    files.push({
+      name: `${t.toString(16).toUpperCase().padStart(8, "0")}.history`,
+      text: sorted.filter((e) => e[0] < t).map((e) => `${e[0]}\t${formatLsn(e[1])}\t${e[2]}\n`).join(""),
+    });
+  }
+  return files;
 }
 
 /**

@@ -37,7 +37,7 @@ export function withSyncStandbyNames(text: string, value: string | null): string
  */
 export async function setSyncStandbyNames(inst: PgInstance, value: string | null): Promise<void> {
   inst.syncStandbyNames = value;
-  if ((await postmasterPid(inst.dataDir)) === null) return;
+  if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) return;
   const path = `${inst.configDir}/postgresql.conf`;
   let text: string;
   if (await exists(`${inst.dataDir}/standby.signal`)) {

@@ -1,6 +1,6 @@
 /**
  * LocalPostgres against real PostgreSQL binaries: bootstrap a primary, clone a streaming replica with slots,
- * replicate a row, then stop the primary and promote the replica onto timeline 2.
+ * replicate a row, then stop the primary and promote the replica past the timelines a trimmed history key names.
  *
  * Postgres refuses to run as root: run this file as the `postgres` OS user (see the module brief / scripts/test.sh).
  *
@@ -187,16 +187,17 @@ Deno.test({
       assert.equal((await pg1.observe()).running, false);
       await pg1.stop("fast"); // already stopped: no error
 
-      // The cluster's history says another member already promoted to timeline 2 (a history pg2 never saw):
-      // pg2 must not reuse the number, so it lands on timeline 3 and its history file says so.
+      // The cluster's history says other members already promoted to timelines 2 and 3 (histories pg2 never saw),
+      // in a key trimmed to its last entry (max_timelines_history: 1) that names only the switch 2 -> 3: pg2 must
+      // reuse neither number, so it lands on timeline 4 and its history file says so.
       const switchAt = r.walPosition ?? 0;
-      await pg2.promote([[1, switchAt, "no recovery target specified", "2026-11-26T12:00:00+00:00", "pg9"]]);
+      await pg2.promote([[2, switchAt, "no recovery target specified", "2026-11-26T12:00:00+00:00", "pg9"]]);
       const promoted = await pg2.observe();
       assert.equal(promoted.role, "primary");
-      assert.equal(promoted.timeline, 3);
+      assert.equal(promoted.timeline, 4);
       assert.equal(promoted.standbySignal, false);
       assert.ok((promoted.walPosition ?? 0) >= (r.walPosition ?? 0));
-      // Timeline 3 branches from timeline 1 (pg2's own parent) at pg2's position.
+      // Timeline 4 branches from timeline 1 (pg2's own parent) at pg2's position.
       assert.deepEqual(promoted.timelineHistory.map((h) => h.timeline), [1]);
       // The role changed: the primary's parameters replace the replica's, by a reload.
       const sql2p = sqlTo(port2);

@@ -155,6 +155,8 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
   const dcs = {
     ...TIMINGS[s.timing]!,
     postgresql: { use_slots: true, use_pg_rewind: s.timing === 0 },
+    // The other profile keeps a history key of one entry (max_timelines_history): promotions must still be unique.
+    ...(s.timing === 0 ? {} : { max_timelines_history: 1 }),
     ...(s.failsafe ? { failsafe_mode: true } : {}),
     ...(s.sync > 0
       ? { synchronous_mode: s.sync > 2 ? "quorum" : true, synchronous_mode_strict: s.sync % 2 === 0 }

@@ -191,7 +191,7 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   const f = fake();
   assert.equal(
     await run(
-      ["--force", "-q", "-s", "max_timelines_history=5", "-s", "postgresql.recovery_conf.a=b"],
+      ["--force", "-q", "-s", "postgresql.pg_ctl_timeout=30", "-s", "postgresql.recovery_conf.a=b"],
       ENV,
       f.deps,
     ),
@@ -199,14 +199,17 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   );
   assert.equal(
     f.err.join(""),
-    "config: postgresql.recovery_conf: not supported by hactl yet\nconfig: max_timelines_history: not supported " +
-      "by hactl yet (hactl makes every timeline of the history key known to a replica before it promotes; a " +
-      "trimmed key would not)\n",
+    "config: postgresql.pg_ctl_timeout: not supported by hactl yet (set postgresql.pg_ctl_timeout in the local " +
+      "file instead)\nconfig: postgresql.recovery_conf: not supported by hactl yet\n",
   );
   assert.deepEqual(f.writes, []);
   const off = fake();
-  assert.equal(await run(["--force", "-q", "-s", "max_timelines_history=0"], ENV, off.deps), 0);
-  assert.equal(off.writes[0]!.value.max_timelines_history, 0);
+  assert.equal(await run(["--force", "-q", "-s", "postgresql.pg_ctl_timeout=60"], ENV, off.deps), 0);
+  assert.equal((off.writes[0]!.value.postgresql as Record<string, unknown>).pg_ctl_timeout, 60);
+  // max_timelines_history is implemented: written as asked.
+  const trim = fake();
+  assert.equal(await run(["--force", "-q", "-s", "max_timelines_history=5"], ENV, trim.deps), 0);
+  assert.equal(trim.writes[0]!.value.max_timelines_history, 5);
 });
 
 Deno.test("edit-config: end of input at the question prints Aborted! and exits 1", async () => {
