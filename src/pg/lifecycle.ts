@@ -209,8 +209,13 @@ export async function promotePostgres(
   });
   // As Patroni does when the role changes: the primary's role-specific set replaces the replica's (then a reload;
   // a parameter that needs a restart shows as pending restart).
+  // The promotion stands either way: a failed reload is reported, and the next reload (`hactl reload`) applies it.
   if (inst.pg.roleConfig !== undefined || inst.dynamicPg().roleConfig !== undefined) {
-    await reloadPostgres(inst, "primary", null, false);
+    await reloadPostgres(inst, "primary", null, false).catch((e) =>
+      log.warn("promoted, but the primary's role-specific configuration is not applied yet: {error}", {
+        error: e instanceof Error ? e.message : String(e),
+      })
+    );
   }
 }
 
