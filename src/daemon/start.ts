@@ -22,6 +22,7 @@ import {
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../host/watchdog.ts";
 import { agentLog, moduleLogger, redactLikeLog } from "../log/log.ts";
 import { LocalPostgres } from "../pg/postgres.ts";
+import { methodsWithoutLeader } from "../pg/replica_methods.ts";
 import { Agent } from "../shell/agent.ts";
 import { buildApiHandler } from "./api.ts";
 import { listenOn, RestListener } from "./listener.ts";
@@ -178,6 +179,9 @@ function buildAgent(
     bootstrapDcs: config.bootstrap.dcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
     removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
+    noLeaderReplicaMethod:
+      methodsWithoutLeader(config.postgresql.createReplicaMethods, config.postgresql.replicaMethods).length >
+        0,
     ...(o.supervisor ? { fence: o.supervisor.channel } : {}),
     ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     dynamicFrom: o.settings.from,
