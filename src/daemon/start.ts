@@ -179,9 +179,11 @@ function buildAgent(
     bootstrapDcs: config.bootstrap.dcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
     removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
-    noLeaderReplicaMethod:
-      methodsWithoutLeader(config.postgresql.createReplicaMethods, config.postgresql.replicaMethods).length >
-        0,
+    // Read each cycle from the configuration in effect (create_replica_methods reloads).
+    noLeaderReplicaMethod: () => {
+      const pg = o.running.config.postgresql;
+      return methodsWithoutLeader(pg.createReplicaMethods, pg.replicaMethods).length > 0;
+    },
     ...(o.supervisor ? { fence: o.supervisor.channel } : {}),
     ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     dynamicFrom: o.settings.from,
