@@ -13,8 +13,12 @@ import { writeErr, writeOut } from "./lib/io.ts";
 import { EXIT_CONFIG, EXIT_USAGE } from "./lib/exit.ts";
 import { formatSampleConfig, sampleConfig } from "./lib/sample_config.ts";
 import { gatherSampleInputs } from "./lib/sample_inputs.ts";
+import { runningConfig } from "./lib/running_config.ts";
+import { gatherRunningFacts, GenerateConfigError } from "./lib/running_inputs.ts";
+import { StdinLines } from "./lib/prompt.ts";
 
-const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config | --generate-sample-config] [--help]
+const HELP = `Usage: hactl agent [CONFIG_FILE] [--validate-config | --generate-sample-config |
+                   --generate-config [--dsn DSN]] [--help]
 
 Run the hactl daemon on this database host: the HA loop, the REST API and the watchdog keepalive.
 
@@ -26,6 +30,11 @@ Options:
   --generate-sample-config
                       Write a sample configuration (this host's name and address, the PostgreSQL version of the
                       binaries, PATRONI_* variables; #FIXME where a value is needed) to CONFIG_FILE, or stdout.
+  --generate-config   Write the configuration of a running PostgreSQL instance (its parameters, data directory,
+                      listen address, pg_hba/pg_ident, binaries; the superuser it was reached as) to CONFIG_FILE,
+                      or stdout. It connects with --dsn and the PG* variables; asks for the password if neither
+                      gives one.
+  --dsn DSN           With --generate-config: the libpq connection string (key=value or postgres:// URI).
   -h, --help          Show this help.
 
 Signals: SIGTERM/SIGINT stop Postgres (fast), close the watchdog, release the leader key and exit 0; in pause
@@ -52,20 +61,28 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     writeOut(HELP);
     return 0;
   }
-  const positional = args.filter((a) => !a.startsWith("-"));
-  if (args.includes("--generate-config")) {
-    writeErr(
-      "Error: hactl agent --generate-config (from a running instance) is not supported yet; " +
-        "use --generate-sample-config\n",
-    );
-    return EXIT_USAGE;
+  let dsn: string | undefined;
+  const at = args.findIndex((a) => a === "--dsn" || a.startsWith("--dsn="));
+  if (at >= 0) {
+    dsn = args[at] === "--dsn" ? args[at + 1] : args[at]!.slice("--dsn=".length);
+    if (dsn === undefined) {
+      writeErr(`Error: --dsn needs a value\n\n${HELP}`);
+      return EXIT_USAGE;
+    }
+    args = args.filter((_, i) => i !== at && !(args[at] === "--dsn" && i === at + 1));
   }
-  const flags = ["--validate-config", "--generate-sample-config"];
+  const positional = args.filter((a) => !a.startsWith("-"));
+  const flags = ["--validate-config", "--generate-sample-config", "--generate-config"];
   const unknown = args.filter((a) => a.startsWith("-") && !flags.includes(a));
   if (unknown.length > 0 || positional.length > 1) {
     writeErr(`Error: unexpected arguments: ${[...unknown, ...positional.slice(1)].join(" ")}\n\n${HELP}`);
     return EXIT_USAGE;
   }
+  if (dsn !== undefined && !args.includes("--generate-config")) {
+    writeErr(`Error: --dsn is only for --generate-config\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  if (args.includes("--generate-config")) return await generateConfig(positional[0], dsn, env);
   if (args.includes("--generate-sample-config")) {
     const text = formatSampleConfig(sampleConfig(await gatherSampleInputs(env)));
     if (positional[0] === undefined) writeOut(text);
@@ -102,4 +119,32 @@ export async function run(args: string[], env: Record<string, string>): Promise<
     log.warn("{source}: {warning}", { source: config.source, warning });
   }
   return await runDaemon(config, positional[0], env);
+}
+
+/** `--generate-config`: the running instance's configuration to `file` or stdout; 1 with the reason on failure. */
+async function generateConfig(
+  file: string | undefined,
+  dsn: string | undefined,
+  env: Record<string, string>,
+) {
+  const ask = () => {
+    writeErr("Please enter the user password: ");
+    return new StdinLines().readLine(true);
+  };
+  try {
+    const host = await gatherSampleInputs(env);
+    const facts = await gatherRunningFacts(dsn, env, ask);
+    const text = formatSampleConfig(runningConfig(host, facts));
+    if (file === undefined) writeOut(text);
+    else {
+      const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) : "";
+      if (dir) await Deno.mkdir(dir, { recursive: true });
+      await Deno.writeTextFile(file, text, { mode: 0o600 });
+    }
+    return 0;
+  } catch (e) {
+    if (!(e instanceof GenerateConfigError)) throw e;
+    writeErr(`${e.message}\n`);
+    return 1;
+  }
 }

@@ -20,7 +20,7 @@ _hactl() {
     return 0
   fi
   case "$cmd" in
-    agent) opts="--validate-config --generate-sample-config --help" ;;
+    agent) opts="--generate-config --validate-config --generate-sample-config --dsn --help" ;;
     list) opts="--config-file --dcs-url --insecure --patroni-compat --extended --timestamp --format --lsn --watch --help" ;;
     topology) opts="--config-file --dcs-url --insecure --patroni-compat --watch --help" ;;
     switchover) opts="--config-file --dcs-url --insecure --patroni-compat --leader --candidate --scheduled --force --wait --wait-timeout --help --primary" ;;

@@ -370,7 +370,7 @@ const LOCAL_KEYS: ConfigKey[] = [
     open: true,
     note:
       "command (run with --scope, --role, --datadir, --connstring unless no_params, and --key=value for " +
-      "other keys), keep_data, no_params; no_leader is refused (hactl clones only from a member)",
+      "other keys), keep_data, no_params, no_leader (also runs with no leader, empty --connstring)",
   }),
   local("postgresql.recovery_conf", "", {
     note: "recovery parameters of a replica (restore_command, ...); hactl's primary_conninfo, " +

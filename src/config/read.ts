@@ -445,8 +445,7 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
 
 /**
  * `postgresql.create_replica_methods` and the section of every method but basebackup (`command` defaults to the
- * method's name, as Patroni's; `keep_data`, `no_params` are booleans, `no_leader: true` is refused (hactl creates
- * a replica only from a member); other keys are passed on).
+ * method's name, as Patroni's; `keep_data`, `no_params`, `no_leader` are booleans; other keys are passed on).
  */
 function readReplicaMethods(
   r: Reader,
@@ -461,9 +460,8 @@ function readReplicaMethods(
   for (const method of createReplicaMethods.filter((m) => m !== "basebackup")) {
     const sec = r.section(pg, method, `postgresql.${method}`);
     r.str(sec, "command", `postgresql.${method}.command`);
-    for (const flag of ["keep_data", "no_params"]) r.bool(sec, flag, `postgresql.${method}.${flag}`, false);
-    if (r.bool(sec, "no_leader", `postgresql.${method}.no_leader`, false)) {
-      r.problem(`postgresql.${method}.no_leader`, "not supported by hactl yet (a replica without a leader)");
+    for (const flag of ["keep_data", "no_params", "no_leader"]) {
+      r.bool(sec, flag, `postgresql.${method}.${flag}`, false);
     }
     replicaMethods[method] = timestampsAsText(sec);
   }

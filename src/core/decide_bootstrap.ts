@@ -98,6 +98,16 @@ export function decideWithoutData({ obs, mem, ctx, view }: Cycle): Decision {
     actions.push({ type: "acquire_initialize" }, { type: "start_job", job: { kind: "bootstrap" } });
     return noChange(mem, "trying to bootstrap a new cluster", actions);
   }
+  // As Patroni: with no leader, a replica method marked `no_leader` (a restore from a backup) may create the data
+  // directory, unless another member is bootstrapping the cluster (`initialize` empty). In a standby cluster the
+  // standby leader's bootstrap comes from the remote primary instead.
+  if (
+    !view.leader && ctx.noLeaderReplicaMethod && view.initialize !== "" &&
+    ctx.dynamic.standbyCluster === undefined
+  ) {
+    actions.push({ type: "start_job", job: { kind: "clone", upstream: null } });
+    return noChange(mem, "trying to bootstrap (without leader)", actions);
+  }
   return noChange(mem, "waiting for leader to bootstrap", actions);
 }
 

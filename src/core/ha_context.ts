@@ -31,6 +31,11 @@ export interface HaContext {
   removeDataOnDivergedTimelines?: boolean;
   /** The `bootstrap.dcs` object written into `config` by the member that bootstraps the cluster. */
   bootstrapDcs: Record<string, unknown>;
+  /**
+   * A method of `postgresql.create_replica_methods` has `no_leader` (e.g. a restore from a backup repository): the
+   * member may create its data directory while no member leads, as Patroni does.
+   */
+  noLeaderReplicaMethod?: boolean;
 }
 
 /** One cycle with the DCS in reach: the observation, the memory carried into it, and who holds the lock. */

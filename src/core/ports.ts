@@ -136,9 +136,10 @@ export interface PostgresPort {
   bootstrap(): Promise<void>;
   /**
    * Create the data directory from `upstream` with `create_replica_methods` in order (pg_basebackup only with
-   * `fromLeader`), then write the replica configuration.
+   * `fromLeader`), then write the replica configuration. No `upstream` (no member leads): only the methods marked
+   * `no_leader`, with an empty connection string.
    */
-  createReplica(upstream: Upstream, opts?: { fromLeader?: boolean }): Promise<void>;
+  createReplica(upstream: Upstream | null, opts?: { fromLeader?: boolean }): Promise<void>;
   /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */
   start(role: "primary" | "replica", upstream: Upstream | null): Promise<void>;
   /**

@@ -492,8 +492,11 @@ export type Action =
 /** A long operation the executor starts in the background. */
 export type JobRequest =
   | { kind: "bootstrap" }
-  /** `fromLeader`: pg_basebackup only (`hactl reinit --from-leader`), not `create_replica_methods`. */
-  | { kind: "clone"; upstream: Upstream; fromLeader?: boolean }
+  /**
+   * `fromLeader`: pg_basebackup only (`hactl reinit --from-leader`), not `create_replica_methods`. No `upstream`:
+   * no member leads, only the methods with `no_leader` run.
+   */
+  | { kind: "clone"; upstream: Upstream | null; fromLeader?: boolean }
   | { kind: "rewind"; upstream: Upstream }
   | { kind: "start"; role: "primary" | "replica"; upstream: Upstream | null }
   | { kind: "stop"; mode: "fast" | "immediate" }

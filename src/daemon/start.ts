@@ -22,6 +22,7 @@ import {
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../host/watchdog.ts";
 import { agentLog, moduleLogger, redactLikeLog } from "../log/log.ts";
 import { LocalPostgres } from "../pg/postgres.ts";
+import { methodsWithoutLeader } from "../pg/replica_methods.ts";
 import { Agent } from "../shell/agent.ts";
 import { buildApiHandler } from "./api.ts";
 import { listenOn, RestListener } from "./listener.ts";
@@ -183,6 +184,11 @@ function buildAgent(
     bootstrapDcs: config.bootstrap.dcs,
     removeDataOnRewindFailure: config.postgresql.removeDataDirectoryOnRewindFailure,
     removeDataOnDivergedTimelines: config.postgresql.removeDataDirectoryOnDivergedTimelines,
+    // Read each cycle from the configuration in effect (create_replica_methods reloads).
+    noLeaderReplicaMethod: () => {
+      const pg = o.running.config.postgresql;
+      return methodsWithoutLeader(pg.createReplicaMethods, pg.replicaMethods).length > 0;
+    },
     ...(o.supervisor ? { fence: o.supervisor.channel } : {}),
     ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     dynamicFrom: o.settings.from,

@@ -4,7 +4,8 @@
  * five seconds apart); any other method runs its section's command (`replica_methods.ts`) with the replication
  * password in pgpass (`PGPASSFILE`), into a data directory emptied first unless the method says `keep_data`, and
  * emptied again after a failure unless `keep_data`. `fromLeader` (`hactl reinit --from-leader`) uses pg_basebackup
- * only. Then the replica's configuration.
+ * only. Without an upstream (no member leads), only the methods marked `no_leader` run, with an empty
+ * `--connstring`, as Patroni runs them. Then the replica's configuration.
  *
  * I/O: runs pg_basebackup and the methods' commands, wipes and writes the data directory. May import: `src/core/`,
  * `src/pg/`.
@@ -18,7 +19,7 @@ import { basebackupArgv } from "./conf.ts";
 import { replicationConninfoFor, writeConfig, writePgpass } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
 import { childEnv, delay, postmasterPid, removeIfExists, runChecked, wipeDirectory } from "./process.ts";
-import { flagSet, replicaMethodArgv } from "./replica_methods.ts";
+import { flagSet, methodsWithoutLeader, replicaMethodArgv } from "./replica_methods.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -31,23 +32,30 @@ export function replicaMethodsToTry(configured: readonly string[], fromLeader: b
   return [...configured];
 }
 
-/** Clone the data directory from `upstream`; on failure the data directory is left empty. */
+/**
+ * Clone the data directory from `upstream`, or without one (no member leads) with the `no_leader` methods; on
+ * failure the data directory is left empty.
+ */
 export async function cloneFrom(
   inst: PgInstance,
-  upstream: Upstream,
+  upstream: Upstream | null,
   opts: { fromLeader?: boolean } = {},
 ): Promise<void> {
   if ((await postmasterPid(inst.dataDir, inst.postmasterNames)) !== null) {
     throw new PostgresError(`cannot create a replica in ${inst.dataDir}: Postgres is running there`);
   }
   await inst.sql.close();
-  await writePgpass(inst, upstream);
+  if (upstream) await writePgpass(inst, upstream);
+  const methods = upstream
+    ? replicaMethodsToTry(inst.pg.createReplicaMethods, opts.fromLeader === true)
+    : methodsWithoutLeader(inst.pg.createReplicaMethods, inst.pg.replicaMethods);
   const failures: string[] = [];
   let created = false;
-  for (const method of replicaMethodsToTry(inst.pg.createReplicaMethods, opts.fromLeader === true)) {
+  for (const method of methods) {
     inst.sysid = null;
     try {
-      if (method === "basebackup") await basebackup(inst, upstream);
+      // `basebackup` is never among the methods without an upstream.
+      if (method === "basebackup") await basebackup(inst, upstream!);
       else await customMethod(inst, upstream, method);
       log.info("replica has been created using {method}", { method });
       created = true;
@@ -61,7 +69,9 @@ export async function cloneFrom(
   }
   if (!created) {
     await wipeDirectory(inst.dataDir);
-    throw new PostgresError(`could not create a replica from ${upstream.name}: ${failures.join("; ")}`);
+    const from = upstream ? `from ${upstream.name}` : "without a leader";
+    const why = methods.length ? failures.join("; ") : "no replica method has no_leader";
+    throw new PostgresError(`could not create a replica ${from}: ${why}`);
   }
   await removeIfExists(`${inst.dataDir}/postgresql.log`);
   await writeConfig(inst, "replica", upstream);
@@ -94,8 +104,11 @@ async function basebackup(inst: PgInstance, upstream: Upstream): Promise<void> {
   throw lastError;
 }
 
-/** A custom method's command, with Patroni's parameters and the replication password in pgpass. */
-async function customMethod(inst: PgInstance, upstream: Upstream, method: string): Promise<void> {
+/**
+ * A custom method's command, with Patroni's parameters and the replication password in pgpass (without an
+ * upstream: an empty `--connstring`, and the agent's own environment).
+ */
+async function customMethod(inst: PgInstance, upstream: Upstream | null, method: string): Promise<void> {
   const section = inst.pg.replicaMethods?.[method] ?? {};
   if (flagSet(section, "keep_data")) {
     log.info("leaving the data directory uncleaned ({method}: keep_data)", { method });
@@ -103,12 +116,12 @@ async function customMethod(inst: PgInstance, upstream: Upstream, method: string
   const argv = replicaMethodArgv(method, section, {
     scope: inst.config.scope,
     dataDir: inst.dataDir,
-    connstring: replicationConninfoFor(inst, upstream),
+    connstring: upstream ? replicationConninfoFor(inst, upstream) : "",
   });
   log.info("creating a replica with method {method}: {command}", { method, command: argv[0] });
   await runChecked(argv[0]!, argv.slice(1), {
     timeoutMs: METHOD_TIMEOUT_MS,
-    env: childEnv({ PGPASSFILE: inst.pgpass }),
+    env: upstream ? childEnv({ PGPASSFILE: inst.pgpass }) : childEnv(),
     what: `replica method ${method}`,
   });
 }

@@ -102,7 +102,7 @@ export class LocalPostgres implements PostgresPort {
     inst.sysid = null;
   }
 
-  createReplica(upstream: Upstream, opts: { fromLeader?: boolean } = {}): Promise<void> {
+  createReplica(upstream: Upstream | null, opts: { fromLeader?: boolean } = {}): Promise<void> {
     return cloneFrom(this.#inst, upstream, opts);
   }
 

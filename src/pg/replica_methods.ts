@@ -27,6 +27,17 @@ export function flagSet(section: Record<string, unknown>, key: string): boolean 
   return v === true || v === 1;
 }
 
+/**
+ * The methods that may run while no member leads, as Patroni's: not `basebackup`, and marked `no_leader` in their
+ * section.
+ */
+export function methodsWithoutLeader(
+  methods: readonly string[],
+  sections: Readonly<Record<string, Record<string, unknown>>> | undefined,
+): string[] {
+  return methods.filter((m) => m !== "basebackup" && flagSet(sections?.[m] ?? {}, "no_leader"));
+}
+
 /** The argv of a custom replica creation method. */
 export function replicaMethodArgv(
   method: string,

@@ -484,6 +484,7 @@ export class Agent {
       bootstrapDcs: this.deps.bootstrapDcs,
       removeDataOnRewindFailure: this.deps.removeDataOnRewindFailure ?? false,
       removeDataOnDivergedTimelines: this.deps.removeDataOnDivergedTimelines ?? false,
+      noLeaderReplicaMethod: this.deps.noLeaderReplicaMethod?.() ?? false,
     };
   }
 

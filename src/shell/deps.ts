@@ -41,6 +41,8 @@ export interface AgentDeps {
   removeDataOnRewindFailure?: boolean;
   /** `postgresql.remove_data_directory_on_diverged_timelines`. */
   removeDataOnDivergedTimelines?: boolean;
+  /** Whether a method of `postgresql.create_replica_methods` has `no_leader` (read each cycle: it reloads). */
+  noLeaderReplicaMethod?: () => boolean;
   /** The fencing supervisor process (the simulator passes a model of one per host; absent in unit tests). */
   fence?: FenceChannel;
   /** The watchdog device (src/host/watchdog.ts); absent means none (`watchdog.mode: off`). */

@@ -130,7 +130,7 @@ function describeJob(req: JobRequest): string {
     case "bootstrap":
       return "bootstrap";
     case "clone":
-      return `bootstrap from leader '${req.upstream.name}'`;
+      return req.upstream ? `bootstrap from leader '${req.upstream.name}'` : "bootstrap (without leader)";
     case "rewind":
       return `running pg_rewind from '${req.upstream.name}'`;
     case "start":

@@ -17,45 +17,21 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parse, stringify } from "yaml";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { readHealth, spawnAgent, waitFor, withSql, writeLayout } from "../../scripts/lib/local_cluster.ts";
 import type { LayoutOptions, MemberLayout } from "../../scripts/lib/local_cluster.ts";
 import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
 import { startEtcd } from "../helpers/etcd.ts";
+import {
+  archiveTo as archiveVia,
+  editYaml,
+  pgbackrest,
+  stanzaSection,
+  writeRepoConf,
+} from "../helpers/pgbackrest.ts";
 import { freePorts, stopAgent, stopLeftoverPostgres } from "../helpers/processes.ts";
 
 const TIMING = TIMINGS.fast;
-
-/** Run pgBackRest with the test's configuration; throws with its output unless it exits 0. */
-async function pgbackrest(conf: string, stanza: string, ...args: string[]): Promise<string> {
-  const out = await new Deno.Command("pgbackrest", {
-    args: [`--config=${conf}`, `--stanza=${stanza}`, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`pgbackrest ${args.join(" ")} exited ${out.code}: ${text}`);
-  return text;
-}
-
-/** The `[stanza]` section for a member's data directory, port and socket. */
-function stanzaSection(stanza: string, m: MemberLayout, socketDir: string): string {
-  return `\n[${stanza}]\npg1-path=${m.dataDir}\npg1-port=${m.pgPort}\npg1-socket-path=${socketDir}\n`;
-}
-
-/** The parts of a member's YAML the test edits. */
-interface MemberYaml {
-  bootstrap: Record<string, unknown>;
-  postgresql: { parameters: Record<string, unknown>; [key: string]: unknown };
-}
-
-/** Edit a member's YAML as a document. */
-async function editYaml(m: MemberLayout, edit: (doc: MemberYaml) => void): Promise<void> {
-  const doc = parse(await Deno.readTextFile(m.configPath)) as MemberYaml;
-  edit(doc);
-  await Deno.writeTextFile(m.configPath, stringify(doc), { mode: 0o600 });
-}
 
 async function batches(m: MemberLayout): Promise<string> {
   return await withSql(m, async (sql) => {
@@ -96,16 +72,8 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     const repo = await Deno.makeTempDir({ prefix: "hactl-pgbackrest-" });
-    const conf = `${repo}/pgbackrest.conf`;
-    await Deno.writeTextFile(
-      conf,
-      `[global]\nrepo1-path=${repo}/repo\nlock-path=${repo}/lock\nspool-path=${repo}/spool\n` +
-        `log-level-console=warn\nlog-level-file=off\nstart-fast=y\narchive-timeout=60\n`,
-    );
-    const archiveTo = (stanza: string) => ({
-      archive_mode: "on",
-      archive_command: `pgbackrest --config=${conf} --stanza=${stanza} archive-push %p`,
-    });
+    const conf = await writeRepoConf(repo);
+    const archiveTo = (stanza: string) => archiveVia(conf, stanza);
     try {
       // The source cluster: archiving, a full backup, rows before and after the target time.
       let target = "";

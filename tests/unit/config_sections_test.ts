@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { parseConfig, parseConfigWithWarnings } from "../../src/config/config.ts";
+import { methodsWithoutLeader } from "../../src/pg/replica_methods.ts";
 import { MINIMAL, problemsOf } from "../helpers/config_yaml.ts";
 
 Deno.test("YAML 1.1 booleans are read as Patroni (PyYAML) reads them: watchdog mode off, hot_standby on", () => {
@@ -120,16 +121,23 @@ Deno.test("a custom bootstrap method and replica methods are read with their sec
   assert.equal(parseConfig(initdb, "f", {}).bootstrap.method, "initdb");
 });
 
-Deno.test("a custom bootstrap method without a command, and a replica method's no_leader, are refused", () => {
+Deno.test("a custom bootstrap method without a command is refused; a replica method's no_leader is read", () => {
   // Patroni would silently run initdb instead of the named method.
   const text = `${MINIMAL}bootstrap:\n  dcs: {}\n  method: wal_e\n  wal_e: {no_params: true}\n`
     .replace(
       "  data_dir:",
       "  create_replica_methods: [pgbackrest]\n  pgbackrest: {no_leader: true}\n  data_dir:",
     );
-  assert.deepEqual(problemsOf(() => parseConfig(text, "f", {})), [
-    "f: bootstrap.wal_e.command: is required",
-    "f: postgresql.pgbackrest.no_leader: not supported by hactl yet (a replica without a leader)",
+  assert.deepEqual(problemsOf(() => parseConfig(text, "f", {})), ["f: bootstrap.wal_e.command: is required"]);
+  const ok = MINIMAL.replace(
+    "  data_dir:",
+    "  create_replica_methods: [pgbackrest, basebackup]\n  pgbackrest: {command: restore, no_leader: '1'}\n  data_dir:",
+  );
+  const pg = parseConfig(ok, "f", {}).postgresql;
+  assert.deepEqual(methodsWithoutLeader(pg.createReplicaMethods, pg.replicaMethods), ["pgbackrest"]);
+  const bad = ok.replace("no_leader: '1'", "no_leader: maybe");
+  assert.deepEqual(problemsOf(() => parseConfig(bad, "f", {})), [
+    "f: postgresql.pgbackrest.no_leader: must be a boolean (true/false), found a string",
   ]);
 });
 

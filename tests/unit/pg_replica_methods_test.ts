@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { bootstrapMethodArgv, recoveryParams, replicaMethodArgv } from "../../src/pg/replica_methods.ts";
+import {
+  bootstrapMethodArgv,
+  methodsWithoutLeader,
+  recoveryParams,
+  replicaMethodArgv,
+} from "../../src/pg/replica_methods.ts";
 import { replicaMethodsToTry } from "../../src/pg/clone.ts";
 import { bootstrapWithoutHotStandby, withoutRecoveryParameters } from "../../src/pg/recovery_conf.ts";
 
@@ -92,4 +97,25 @@ Deno.test("a custom bootstrap recovers without hot standby when it promotes at t
   assert.equal(bootstrapWithoutHotStandby(rec({ pause_at_recovery_target: "off" })), true);
   assert.equal(bootstrapWithoutHotStandby(rec({}, true)), true, "keep_existing_recovery_conf");
   assert.equal(bootstrapWithoutHotStandby(rec({})), false, "no recovery at all");
+});
+
+Deno.test("without a leader only the methods marked no_leader run, never basebackup (as Patroni)", () => {
+  const sections = {
+    pgbackrest: { command: "pgbackrest restore", no_leader: true },
+    wal_g: { command: "wal-g backup-fetch", no_leader: "on" },
+    barman: { command: "barman-restore", no_leader: false },
+    basebackup: { no_leader: true },
+  };
+  assert.deepEqual(
+    methodsWithoutLeader(["barman", "wal_g", "basebackup", "pgbackrest", "unknown"], sections),
+    ["wal_g", "pgbackrest"],
+  );
+  assert.deepEqual(methodsWithoutLeader(["basebackup"], undefined), []);
+});
+
+Deno.test("a no_leader method without a leader gets an empty --connstring, as Patroni passes it", () => {
+  assert.deepEqual(
+    replicaMethodArgv("wal_g", { command: "restore", no_leader: true }, { ...CTX, connstring: "" }),
+    ["restore", "--no_leader=True", "--scope=demo", "--role=replica", "--datadir=/data/pg", "--connstring="],
+  );
 });
