@@ -195,6 +195,22 @@ function readMaxTimelinesHistory(r: LenientReader, doc: Doc): { maxTimelinesHist
   return max > 0 ? { maxTimelinesHistory: max } : {};
 }
 
+/**
+ * `postgresql.recovery_conf` of the dynamic document: recovery parameters of a replica (scalars; a local
+ * `postgresql.recovery_conf` wins, as Patroni's local `postgresql` keys do). Absent when not set; a value that is
+ * not a mapping of scalars is warned about and ignored.
+ */
+function readDynamicRecoveryConf(r: LenientReader, pg: Doc): { recoveryConf?: Record<string, Scalar> } {
+  const v = pg.recovery_conf;
+  if (v === undefined || v === null) return {};
+  const scalar = (x: unknown) => ["string", "number", "boolean"].includes(typeof x);
+  if (isDoc(v) && Object.values(v).every(scalar)) {
+    return Object.keys(v).length > 0 ? { recoveryConf: v as Record<string, Scalar> } : {};
+  }
+  r.warn(`postgresql.recovery_conf: ${show(v)} is not a mapping of recovery parameters; ignoring it`);
+  return {};
+}
+
 /** `primary_stop_timeout` (or its older name), only when above 0. */
 function readStopKeys(r: LenientReader, doc: Doc): DynamicStopPart {
   const stopKey = doc.primary_stop_timeout === undefined ? "master_stop_timeout" : "primary_stop_timeout";
@@ -426,6 +442,7 @@ export function normalizeDynamic(
         : readStandbyCluster(doc, r.warn)),
       ...readStopKeys(r, doc),
       ...readMaxTimelinesHistory(r, doc),
+      ...readDynamicRecoveryConf(r, pg),
       ...(keys.guarantees.length > 0 ? { unsupportedGuarantees: keys.guarantees } : {}),
     },
     warnings,

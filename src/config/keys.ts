@@ -473,7 +473,9 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("postgresql.pg_ident", "[]", {
     note: "written to pg_ident.conf (then Postgres is reloaded); a local postgresql.pg_ident wins over it",
   }),
-  notYet(dynamic("postgresql.recovery_conf", ""), "empty"),
+  dynamic("postgresql.recovery_conf", "", {
+    note: "recovery parameters of a replica (restore_command, ...); a local postgresql.recovery_conf wins",
+  }),
   dynamic("postgresql.rewind", "[]", { note: "extra pg_rewind options; a local postgresql.rewind wins" }),
   notYet(dynamic("postgresql.basebackup", "[]"), "empty", {
     note: "set postgresql.basebackup in the local file instead",

@@ -36,4 +36,6 @@ export interface DynamicPgRolePart {
   roleConfig?: RoleConfigs;
   /** `postgresql.rewind` of the dynamic configuration, as pg_rewind arguments (a local `postgresql.rewind` wins). */
   rewind?: string[];
+  /** `postgresql.recovery_conf` of the dynamic configuration (a local `postgresql.recovery_conf` wins). */
+  recoveryConf?: Record<string, string | number | boolean>;
 }

@@ -130,7 +130,9 @@ export async function renderConf(
     if (raised.length) {
       log.debug("raised {names} to the values in pg_controldata", { names: raised.join(",") });
     }
-    recovery = { ...recoveryParams(inst.pg.recoveryConf), recovery_target_timeline: "latest" };
+    // The local `postgresql.recovery_conf` when set, else the dynamic configuration's (as Patroni's local keys win).
+    const recoveryConf = inst.pg.recoveryConf ?? inst.dynamicPg().recoveryConf;
+    recovery = { ...recoveryParams(recoveryConf), recovery_target_timeline: "latest" };
     // Patroni enforces it where logical slots are copied: the primary keeps the catalog rows they need.
     if (inst.hotStandbyFeedback(inst.config.tags)) params["hot_standby_feedback"] = "on";
     if (upstream && upstream.name !== inst.config.name) {

@@ -191,7 +191,7 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   const f = fake();
   assert.equal(
     await run(
-      ["--force", "-q", "-s", "postgresql.pg_ctl_timeout=30", "-s", "postgresql.recovery_conf.a=b"],
+      ["--force", "-q", "-s", "postgresql.pg_ctl_timeout=30", "-s", "postgresql.basebackup.checkpoint=fast"],
       ENV,
       f.deps,
     ),
@@ -200,7 +200,8 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   assert.equal(
     f.err.join(""),
     "config: postgresql.pg_ctl_timeout: not supported by hactl yet (set postgresql.pg_ctl_timeout in the local " +
-      "file instead)\nconfig: postgresql.recovery_conf: not supported by hactl yet\n",
+      "file instead)\nconfig: postgresql.basebackup: not supported by hactl yet (set postgresql.basebackup in the local " +
+      "file instead)\n",
   );
   assert.deepEqual(f.writes, []);
   const off = fake();
@@ -210,6 +211,15 @@ Deno.test("edit-config refuses to write a key hactl does not support yet, naming
   const trim = fake();
   assert.equal(await run(["--force", "-q", "-s", "max_timelines_history=5"], ENV, trim.deps), 0);
   assert.equal(trim.writes[0]!.value.max_timelines_history, 5);
+  // So is the dynamic postgresql.recovery_conf.
+  const rec = fake();
+  assert.equal(
+    await run(["--force", "-q", "-s", "postgresql.recovery_conf.restore_command=cp /a/%f %p"], ENV, rec.deps),
+    0,
+  );
+  assert.deepEqual((rec.writes[0]!.value.postgresql as Record<string, unknown>).recovery_conf, {
+    restore_command: "cp /a/%f %p",
+  });
 });
 
 Deno.test("edit-config: end of input at the question prints Aborted! and exits 1", async () => {
