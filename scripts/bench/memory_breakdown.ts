@@ -19,7 +19,7 @@
  * The running agent's own figures come from scripts/bench/footprint.sh.
  *
  * Usage (see memory_breakdown.sh): deno run -A scripts/bench/memory_breakdown.ts [--runs N] [--settle S]
- * [--v8-flags FLAGS] [--stages a,b,...]. Prints one JSON line per stage and run, then one summary line per stage
+ * [--v8-flags=FLAGS] [--stages a,b,...]. Prints one JSON line per stage and run, then one summary line per stage
  * (medians).
  *
  * @module

@@ -57,3 +57,56 @@ Deno.test("the supervisor's module graph is local files reached by relative path
   ]);
   assert.equal(supervisorInvocation().includes("--no-config"), !Deno.build.standalone);
 });
+
+Deno.test("a supervisor started as the agent starts it adopts the deadline of an older one and retires it", async () => {
+  await withTempDir("hactl-fence-adopt-", async (dir) => {
+    const dataDir = `${dir}/data`;
+    const [exe, ...args] = supervisorInvocation();
+    const old = new Deno.Command(exe!, {
+      args: [...args, "--data-dir", dataDir],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const lines = old.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const writer = old.stdin.getWriter();
+    let seen = "";
+    const until = async (what: string) => {
+      const end = Date.now() + 30_000;
+      while (!seen.includes(what)) {
+        if (Date.now() > end) throw new Error(`no '${what}' from the old supervisor: ${seen}`);
+        const r = await lines.read();
+        if (r.done) break;
+        seen += r.value;
+      }
+    };
+    await until("ready");
+    await writer.write(new TextEncoder().encode("arm 60000\n"));
+    await until("ok arm");
+    const supervisor = startFenceSupervisor({ dataDir, log: quiet });
+    try {
+      assert.equal(await supervisor.ready(60_000), true, "the new supervisor said it is ready");
+      const exited = await Promise.race([
+        old.status.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
+      ]);
+      assert.equal(exited, true, "the old supervisor was retired");
+      const state = JSON.parse(await Deno.readTextFile(`${dataDir}.hactl-fence`));
+      assert.equal(state.pid, supervisor.status().pid);
+      assert.equal(typeof state.deadlineUptimeMs, "number", `adopted: ${JSON.stringify(state)}`);
+    } finally {
+      supervisor.channel.disarm();
+      const end = Date.now() + 10_000;
+      while (supervisor.status().unanswered > 0 && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await supervisor.close();
+      await writer.close().catch(() => {});
+      await lines.cancel().catch(() => {});
+      try {
+        old.kill("SIGKILL");
+      } catch { /* retired */ }
+      await old.status;
+    }
+  });
+});
