@@ -5,7 +5,9 @@
  * goes away (stdin closes) it keeps guarding a pending deadline, then exits. Not meant to be run by hand.
  *
  * main.ts imports this module only when the command runs, and it imports nothing but the supervisor's logic and
- * the console helpers: the process beside every agent loads no etcd, Postgres or REST code.
+ * the console helpers: the process beside every agent loads no etcd, Postgres or REST code. Under `deno run` the
+ * agent runs this module directly (`deno run --no-config cli/fence_supervisor.ts fence-supervisor --data-dir DIR`,
+ * see `supervisorInvocation` in src/host/fence_client.ts), so it imports nothing through deno.json.
  *
  * @module
  */
@@ -190,4 +192,9 @@ const IDLE_WAKE_MS = 1000;
 export function sleepMs(deadlineUptimeMs: number | null, nowUptimeMs: number): number {
   if (deadlineUptimeMs === null) return IDLE_WAKE_MS;
   return Math.min(IDLE_WAKE_MS, Math.max(10, deadlineUptimeMs - nowUptimeMs));
+}
+
+if (import.meta.main) {
+  // Started directly under `deno run`: the first argument names the command, as `hactl fence-supervisor` does.
+  Deno.exit(await run(Deno.args[0] === "fence-supervisor" ? Deno.args.slice(1) : Deno.args));
 }

@@ -1,9 +1,11 @@
 /**
  * Idle footprint benchmark: a fresh 3-member etcd, three daemons started with the same YAML, and once the cluster
  * has formed (1 primary + 2 streaming replicas, by SQL) and settled, a measured idle window of `--window` seconds:
- * - resident memory of each agent and of its fencing supervisor: VmRSS (/proc/PID/status) and PSS
+ * - resident memory of each agent and of its fencing supervisor: VmRSS (/proc/PID/status; also split into RssAnon,
+ *   the process's own memory, and RssFile, mapped files: mostly the Deno executable's code), PSS
  *   (/proc/PID/smaps_rollup: shared pages, such as the Deno executable's code, split between the processes that
  *   map them), sampled every 5 s over the window (the figure is the maximum);
+ * - each agent's V8 heap in use at the end of the window (`hactl_heap_used_bytes` from its /metrics);
  * - CPU seconds per minute of each agent and of its supervisor (utime + stime of /proc/PID/stat over the window);
  * - etcd requests per minute for the whole cluster, from etcd's own /metrics on every member:
  *   `grpc_server_msg_received_total` (every request message, including each keep-alive and watch request on a
@@ -36,6 +38,9 @@ const CLOCK_TICKS = 100;
 interface ProcFigures {
   rss_mb: number;
   pss_mb: number;
+  /** RSS split: the process's own memory (RssAnon) and mapped files (RssFile: the Deno executable's code). */
+  anon_mb: number;
+  file_mb: number;
   cpu_s_per_min: number;
 }
 
@@ -50,22 +55,36 @@ interface RunResult {
   etcd_by_method_per_min: Record<string, number>;
   /** The first agent's CPU seconds per minute by thread name (its JS runs on the main thread). */
   agent_cpu_by_thread: Record<string, number>;
+  /** Each agent's V8 heap in use at the end of the window (`hactl_heap_used_bytes` of its /metrics). */
+  agent_heap_used_mb: number[];
 }
 
 function mb(kb: number): number {
   return Math.round((kb / 1024) * 10) / 10;
 }
 
-/** [VmRSS, PSS] in kB, or zeros when the process is gone. */
-function memoryKb(pid: number): [number, number] {
+/** [VmRSS, PSS, RssAnon, RssFile] in kB, or zeros when the process is gone. */
+function memoryKb(pid: number): [number, number, number, number] {
   try {
-    const rss = Number(/VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))?.[1] ?? 0);
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
     const pss = Number(
       /^Pss:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`))?.[1] ?? 0,
     );
-    return [rss, pss];
+    return [field("VmRSS"), pss, field("RssAnon"), field("RssFile")];
   } catch {
-    return [0, 0];
+    return [0, 0, 0, 0];
+  }
+}
+
+/** An agent's V8 heap in use, in MB, from its /metrics (0 when it does not answer). */
+async function agentHeapMb(apiPort: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    const m = /^hactl_heap_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+    return m ? mb(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
   }
 }
 
@@ -134,15 +153,14 @@ function spawnPatroni(m: MemberLayout): Deno.ChildProcess {
     .spawn();
 }
 
-/** Sample memory every 5 s over the window; CPU from the counters at both ends. */
+/** Sample memory every 5 s over the window (each figure its maximum); CPU from the counters at both ends. */
 async function measure(pids: number[], windowS: number): Promise<ProcFigures[]> {
   const startTicks = pids.map(cpuTicks);
-  const maxMem = pids.map(() => [0, 0]);
+  const maxMem = pids.map(() => [0, 0, 0, 0]);
   const until = performance.now() + windowS * 1000;
   for (;;) {
     pids.forEach((p, i) => {
-      const [rss, pss] = memoryKb(p);
-      maxMem[i] = [Math.max(maxMem[i]![0]!, rss), Math.max(maxMem[i]![1]!, pss)];
+      maxMem[i] = memoryKb(p).map((kb, k) => Math.max(maxMem[i]![k]!, kb));
     });
     const left = until - performance.now();
     if (left <= 0) break;
@@ -151,6 +169,8 @@ async function measure(pids: number[], windowS: number): Promise<ProcFigures[]> 
   return pids.map((p, i) => ({
     rss_mb: mb(maxMem[i]![0]!),
     pss_mb: mb(maxMem[i]![1]!),
+    anon_mb: mb(maxMem[i]![2]!),
+    file_mb: mb(maxMem[i]![3]!),
     cpu_s_per_min: Math.round(((cpuTicks(p) - startTicks[i]!) / CLOCK_TICKS) / (windowS / 60) * 1000) / 1000,
   }));
 }
@@ -189,6 +209,7 @@ async function oneRun(
     const threadsBefore = threadTicks(agentPids[0]!);
     const figures = await measure([...agentPids, ...supervisorPids as number[]], o.windowS);
     const threadsAfter = threadTicks(agentPids[0]!);
+    const heaps = await Promise.all(members.map((m) => agentHeapMb(m.apiPort)));
     const after = await etcdCounters(etcd.endpoints);
     const byThread: Record<string, number> = {};
     for (const [name, ticks] of threadsAfter) {
@@ -216,6 +237,7 @@ async function oneRun(
       etcd_rpcs_per_min: Math.round(handled * 10) / 10,
       etcd_by_method_per_min: byMethod,
       agent_cpu_by_thread: byThread,
+      agent_heap_used_mb: heaps,
     };
   } finally {
     await Promise.all(procs.map((p) => stopAgent(p, 30_000)));
@@ -240,8 +262,13 @@ function summary(daemon: Daemon, timing: string, rs: RunResult[]): Record<string
     runs: rs.length,
     agent_rss_mb_median: median(agents.map((a) => a.rss_mb)),
     agent_pss_mb_median: median(agents.map((a) => a.pss_mb)),
+    agent_anon_mb_median: median(agents.map((a) => a.anon_mb)),
+    agent_file_mb_median: median(agents.map((a) => a.file_mb)),
+    agent_heap_used_mb_median: median(rs.flatMap((r) => r.agent_heap_used_mb)),
     supervisor_rss_mb_median: median(sups.map((a) => a.rss_mb)),
     supervisor_pss_mb_median: median(sups.map((a) => a.pss_mb)),
+    supervisor_anon_mb_median: median(sups.map((a) => a.anon_mb)),
+    supervisor_file_mb_median: median(sups.map((a) => a.file_mb)),
     agent_cpu_s_per_min_median: median(agents.map((a) => a.cpu_s_per_min)),
     supervisor_cpu_s_per_min_median: median(sups.map((a) => a.cpu_s_per_min)),
     etcd_requests_per_min_median: median(rs.map((r) => r.etcd_requests_per_min)),

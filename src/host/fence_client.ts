@@ -1,7 +1,7 @@
 /**
  * The agent's side of the fencing supervisor: starts `hactl fence-supervisor --data-dir <dir>` (the same program:
- * the compiled binary itself, or under `deno run` the same main.ts with the same Deno, whatever the executable is
- * called) in a session and process group of its own, so a stop signal to the agent's group or session (Ctrl-Z,
+ * the compiled binary itself, or under `deno run` the same repository's supervisor module with the same Deno,
+ * whatever the executable is called: `supervisorInvocation`) in a session and process group of its own, so a stop signal to the agent's group or session (Ctrl-Z,
  * `kill -STOP -PGID`) does not stop it. It gives the HA loop a `FenceChannel` that writes `arm-until <uptime-ms>` /
  * `disarm` / `ping` lines to the supervisor's stdin and reads the acknowledgements on its stdout, and says when the
  * supervisor is not usable: not running, or a line unanswered for `FENCE_ACK_TIMEOUT_MS` (frozen, stuck). A
@@ -86,19 +86,26 @@ export function hostUptimeMs(): number {
 }
 
 /**
- * How this program runs itself: the compiled binary is its own executable; under `deno run` (whatever the Deno
- * executable is called) it is this Deno with the repository's main.ts and deno.json.
+ * The command line that starts the fencing supervisor, up to its `--data-dir DIR`. The compiled binary runs itself
+ * as `hactl fence-supervisor` (main.ts imports the command's module only when it runs, and the binary embeds
+ * modules already compiled). Under `deno run`, Deno runs the supervisor's own module with no deno.json: started as
+ * `deno run main.ts`, Deno would first read and analyse every module main.ts can import (the agent's whole graph,
+ * some 180 files, and the project's npm lockfile) before the supervisor ran, about 6 MB resident for nothing
+ * (`scripts/bench/memory_breakdown.sh`). The supervisor imports only modules of this repository by relative path,
+ * so it needs no configuration. Both command lines name `fence-supervisor`, which is how a supervisor recognises
+ * another one (and the bench finds it).
  */
-export function selfInvocation(): string[] {
-  if (Deno.build.standalone) return [Deno.execPath()];
+export function supervisorInvocation(): string[] {
+  if (Deno.build.standalone) return [Deno.execPath(), "fence-supervisor"];
   const path = (rel: string) => decodeURIComponent(new URL(rel, import.meta.url).pathname);
   return [
     Deno.execPath(),
     "run",
     "--quiet",
     "--allow-all",
-    `--config=${path("../../deno.json")}`,
-    path("../../main.ts"),
+    "--no-config",
+    path("../../cli/fence_supervisor.ts"),
+    "fence-supervisor",
   ];
 }
 
@@ -146,7 +153,11 @@ class SupervisorProcess implements FenceSupervisorClient {
   readonly #enc = new TextEncoder();
 
   constructor(private readonly o: FenceSupervisorOptions) {
-    this.#argv = [...(o.command ?? selfInvocation()), "fence-supervisor", "--data-dir", o.dataDir];
+    this.#argv = [
+      ...(o.command ? [...o.command, "fence-supervisor"] : supervisorInvocation()),
+      "--data-dir",
+      o.dataDir,
+    ];
     this.#now = o.now ?? (() => performance.now());
     this.#uptime = o.uptimeMs ?? hostUptimeMs;
     this.#spawn();

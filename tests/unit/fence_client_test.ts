@@ -1,6 +1,6 @@
 /**
  * Specification of `src/host/fence_client.ts`: the agent starts `hactl fence-supervisor` for its data directory
- * (under `deno run`, the repository's main.ts, whatever the Deno executable is called), in a session and process
+ * (under `deno run`, the repository's supervisor module, whatever the Deno executable is called), in a session and process
  * group of its own; every line is acknowledged; a supervisor that is not running or not answering is reported as
  * not usable, and one that exits is started again.
  *
