@@ -162,6 +162,10 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     // a job (Patroni's graceful demote in its async executor): the loop keeps renewing the key meanwhile, so a
     // long shutdown checkpoint never lets the fence turn it into an immediate stop; `handoverShutdown` releases
     // the key once Postgres is down.
+    // The failsafe key names the members registered now first: one it left out would not race for the released
+    // key (found by the simulator: members that came back since the key was written never took over).
+    const failsafe = failsafeKeyAction(view, ctx);
+    if (failsafe) actions.push(failsafe);
     actions.push({ type: "start_job", job: { kind: "demote" } });
     return noChange({ ...mem, handover: true }, step.reason, actions);
   }

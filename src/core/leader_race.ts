@@ -13,6 +13,7 @@ import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
 import { raceStep } from "./switchover.ts";
+import { failsafeKeyExcludes } from "./failsafe_key.ts";
 import { quorumRaceVotes, syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
 import { raceBackoff } from "./race_backoff.ts";
 
@@ -132,7 +133,7 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
     const other = promotablePeer(obs, ctx, view, manual?.member);
     return other === null ? null : `I am the former leader of a manual switchover and ${other} can take over`;
   }
-  for (const v of peerVerdicts(obs, ctx, formerLeader)) {
+  for (const v of peerVerdicts(obs, ctx, formerLeader, view)) {
     if (v.veto) return v.said ?? `member ${v.name} ${v.why}`;
   }
   return null;
@@ -140,7 +141,9 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
 
 /**
  * A peer that could take over from the former leader of a manual switchover (Patroni's `is_failover_possible`
- * over the members other than me and the unhealthy candidate): reachable, reporting a WAL position, not
+ * over the members other than me and the unhealthy candidate): not kept out of the race by the failsafe key
+ * (found by the simulator: the former leader waited for good for members the key left out), reachable, reporting
+ * a WAL position, not
  * nofailover, watchdog not failed, not lagging behind `/status`, and (with check_timeline) not on an older timeline
  * than the cluster's. Its name, or null.
  */
@@ -154,6 +157,7 @@ function promotablePeer(
   const timeline = clusterTimeline(view);
   const ok = (obs.peers ?? []).find((p) =>
     p.name !== ctx.name && p.name !== candidate && p.reachable && p.walPosition !== undefined &&
+    !failsafeKeyExcludes(view, p.name) &&
     p.nofailover !== true && p.watchdogFailed !== true && p.fenceFailed !== true &&
     (optime === null || optime - p.walPosition <= ctx.dynamic.maximumLagOnFailover) &&
     (!ctx.dynamic.checkTimeline || (p.timeline !== undefined && p.timeline >= timeline))
@@ -176,7 +180,12 @@ export interface PeerVerdict {
  * nofailover, watchdog failed), who vetoed (still primary, newer timeline, ahead, equal with a higher priority),
  * and who was behind.
  */
-export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: string): PeerVerdict[] {
+export function peerVerdicts(
+  obs: Observation,
+  ctx: HaContext,
+  formerLeader?: string,
+  view?: ClusterView,
+): PeerVerdict[] {
   const pg = obs.pg;
   const mine = pg.walPosition ?? 0;
   const myPriority = failoverPriority(ctx.tags);
@@ -191,7 +200,10 @@ export function peerVerdicts(obs: Observation, ctx: HaContext, formerLeader?: st
     else if (peer.watchdogFailed === true) v(false, "has a failed watchdog (not counted)");
     else if (peer.fenceFailed === true) v(false, "has no usable fencing supervisor (not counted)");
     else if (peer.role === "primary") v(true, "is still running as primary");
-    // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me...
+    // It cannot take the lock (failsafe_key.ts): waiting for it would leave nobody leading (found by the simulator).
+    else if (view && failsafeKeyExcludes(view, peer.name)) {
+      v(false, "is not in the failsafe key (not counted)");
+    } // WAL positions on different timelines are not comparable: a peer on a newer timeline is ahead of me...
     else if (peer.timeline !== undefined && pg.timeline !== null && peer.timeline > pg.timeline) {
       v(true, `is on a newer timeline (${peer.timeline} > ${pg.timeline})`);
     } // ...and a peer on an older timeline is behind me whatever its position says.

@@ -416,3 +416,25 @@ Deno.test("sim: a pending switchover does not let a member left out of the fails
     await expectNoViolation(sim, 260_000);
   }
 });
+
+Deno.test("sim: after a switchover nobody waits for members the failsafe key leaves out", async () => {
+  // Regression, found by the fuzzer (seed 382354790, path 439): the `failsafe` key named only the leader (the others'
+  // agents had been away when it was written) when a switchover without a candidate released the key. The members
+  // left out of the key do not race, and the former leader deferred to them ("pg2 can take over") for good. Now
+  // the leader writes the key anew before it hands over, and a member the key leaves out no longer counts as one
+  // that can take over, nor vetoes as a healthier peer.
+  const sim = new Sim({ members: 3, bootstrapDcs: DEFAULT, startOffsets: [0, 0, 0] });
+  sim.at(40_000, () => assert.equal(sim.leaderKey(), "pg1", sim.traceTail(20).join("\n")));
+  sim.at(41_000, () => sim.stopAgent("pg2"));
+  sim.at(41_000, () => sim.stopAgent("pg3"));
+  sim.at(70_000, () => sim.setConfig({ failsafe_mode: true }));
+  sim.at(92_500, () => {
+    assert.deepEqual(Object.keys(sim.failsafeKey() ?? {}), ["pg1"], sim.traceTail(20).join("\n"));
+    sim.startAgent("pg2");
+    sim.startAgent("pg3");
+  });
+  sim.at(96_000, () => sim.requestFailover({ leader: "pg1" }));
+  // The switchover goes through: the leader names the members registered now in the key before it hands over.
+  sim.at(140_000, () => assert.notEqual(sim.leaderKey() ?? "pg1", "pg1", sim.traceTail(20).join("\n")));
+  await expectNoViolation(sim, 260_000);
+});

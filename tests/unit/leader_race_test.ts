@@ -161,3 +161,31 @@ Deno.test("decide() lets the switchover candidate take the lock without the heal
   assert.deepEqual(other.actions, []);
   assert.equal(other.reason, "waiting for candidate 'pg2' to take the lock");
 });
+
+Deno.test("healthiestVerdict(): members the failsafe key leaves out neither can take over nor veto (they cannot race)", () => {
+  // Found by the simulator (seed 382354790): the key named only the former leader of a switchover, which stood back
+  // for good for members that never raced.
+  const KEY = { pg1: "http://127.0.0.1:8008/patroni" };
+  const switching = view({
+    leader: null,
+    failover: { leader: "pg1", modRevision: "40" },
+    failsafe: KEY,
+    status: { optime: 6000, slots: {}, retainSlots: [] },
+  });
+  const me = pgState({ walPosition: 6000 });
+  assert.equal(
+    healthiestVerdict(
+      obs(me, switching, { peers: [peer("pg2", 6000), peer("pg3", 6000)] }),
+      ctx("pg1"),
+      switching,
+    ),
+    null,
+  );
+  // No switchover: a peer left out of the key that is ahead does not veto either; one still primary does.
+  const none = view({ leader: null, failsafe: KEY });
+  assert.equal(healthiestVerdict(obs(me, none, { peers: [peer("pg2", 7000)] }), ctx("pg1"), none), null);
+  assert.match(
+    healthiestVerdict(obs(me, none, { peers: [peer("pg2", 7000, { role: "primary" })] }), ctx("pg1"), none)!,
+    /still running as primary/,
+  );
+});
