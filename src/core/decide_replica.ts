@@ -13,7 +13,7 @@
 import type { Action, Decision, Memory, PgObservation, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { upstreamFor } from "./topology.ts";
-import { memberSlotPlan } from "./member_slots.ts";
+import { memberSlotPlan, slotNameOnPrimary } from "./member_slots.ts";
 import { cloneSourceFor } from "./clone_source.ts";
 import { isNoFailover } from "./member_state.ts";
 import { type SlotSyncFields, slotSyncFields } from "./slot_rules.ts";
@@ -275,7 +275,7 @@ function replicaSlotActions(
     "replica",
     isNoFailover(ctx.tags),
     published,
-    ctx.tags.nostream === true,
+    slotNameOnPrimary(view, ctx.name, ctx.tags) === null,
     keep,
   );
   if (plan.create.length > 0) fields.memberCreate = plan.create;

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { ClusterView, Member } from "./types.ts";
+import type { ClusterView, Member, Tags } from "./types.ts";
 import { slotNameFor } from "./slots.ts";
 import { memberSlotsWanted } from "./topology.ts";
 
@@ -78,4 +78,26 @@ export function memberSlotPlan(
   const create = streaming.filter(fromMe).map((m) => slotNameFor(m.name)).sort();
   for (const n of keep) if (!create.includes(n)) inactive[n] = targetFor(bySlot.get(n), n, published);
   return { create, keep: [...new Set([...keep, ...create])].sort(), inactive };
+}
+
+/**
+ * The slot through which `me`'s WAL leaves the primary (Patroni's `get_slot_name_on_primary`): its own when it
+ * streams from the leader, else that of the first member of its `replicatefrom` chain that does; null when the
+ * chain reaches a `nostream` member (or loops), whose cascade gets no feedback to the primary: such a member keeps
+ * no copies of logical slots, as in Patroni.
+ */
+export function slotNameOnPrimary(view: ClusterView, me: string, tags: Tags): string | null {
+  const seen = new Set<string>();
+  let name = me;
+  let t: Tags = tags;
+  for (;;) {
+    seen.add(name);
+    if (t.nostream === true) return null;
+    const from = typeof t.replicatefrom === "string" && t.replicatefrom !== name ? t.replicatefrom : null;
+    const up = from === null ? undefined : view.members.find((m) => m.name === from);
+    if (!up) return slotNameFor(name);
+    if (seen.has(up.name)) return null;
+    name = up.name;
+    t = up.data.tags ?? {};
+  }
 }

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { decide } from "../../src/core/decide.ts";
-import { memberSlotPlan } from "../../src/core/member_slots.ts";
+import { memberSlotPlan, slotNameOnPrimary } from "../../src/core/member_slots.ts";
+import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import { type ExistingSlot, planSlotSync } from "../../src/core/slot_rules.ts";
 import { type Action, INITIAL_MEMORY } from "../../src/core/types.ts";
 import { ctx, member, obs, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
@@ -172,4 +173,47 @@ Deno.test("planSlotSync(): an unused member slot carrying an xmin is dropped (cr
     [],
     "never moved back",
   );
+});
+
+Deno.test("slotNameOnPrimary(): the slot at the head of the replicatefrom chain; none through a nostream member", () => {
+  const v = view({
+    members: [
+      member("pg1", { role: "primary" }),
+      member("pg2", { tags: { nostream: true } }),
+      member("pg3", { tags: { replicatefrom: "pg2" } }),
+      member("pg4", { tags: { replicatefrom: "pg5" } }),
+      member("pg5", { tags: { replicatefrom: "pg4" } }),
+      member("pg6", { tags: { replicatefrom: "pg7" } }),
+      member("pg7"),
+    ],
+  });
+  assert.equal(slotNameOnPrimary(v, "pg7", {}), "pg7");
+  assert.equal(slotNameOnPrimary(v, "pg6", { replicatefrom: "pg7" }), "pg7");
+  assert.equal(slotNameOnPrimary(v, "pg8", { replicatefrom: "pg9" }), "pg8", "a missing member: the leader");
+  assert.equal(slotNameOnPrimary(v, "pg2", { nostream: true }), null);
+  assert.equal(slotNameOnPrimary(v, "pg3", { replicatefrom: "pg2" }), null);
+  assert.equal(slotNameOnPrimary(v, "pg4", { replicatefrom: "pg5" }), null, "a loop");
+});
+
+Deno.test("decide(): a member streaming through a nostream member keeps no copies of logical slots", () => {
+  const v = view({
+    members: [
+      member("pg1", { role: "primary" }),
+      member("pg2", { tags: { nostream: true } }),
+      member("pg3", { tags: { replicatefrom: "pg2" } }),
+    ],
+    status: { optime: 5000, slots: { cdc: 3000, pg1: 5000 }, retainSlots: [] },
+  });
+  const dynamic = {
+    ...DYNAMIC_DEFAULTS,
+    logicalSlots: [{ name: "cdc", database: "app", plugin: "pgoutput" }],
+  };
+  const d = decide(
+    obs(pgState(), v),
+    INITIAL_MEMORY,
+    ctx("pg3", { dynamic, tags: { replicatefrom: "pg2" } }),
+  );
+  assert.equal(d.actions.some((a) => a.type === "start_job"), false, "no copy, so no restart to install one");
+  const sync = d.actions.find((a) => a.type === "sync_slots");
+  assert.ok(!sync || (sync.type === "sync_slots" && sync.logical === undefined), JSON.stringify(sync));
 });
