@@ -217,3 +217,15 @@ Deno.test("decide(): a member streaming through a nostream member keeps no copie
   const sync = d.actions.find((a) => a.type === "sync_slots");
   assert.ok(!sync || (sync.type === "sync_slots" && sync.logical === undefined), JSON.stringify(sync));
 });
+
+Deno.test("decide(): in pause the leader too advances a cascaded member's unused slot", () => {
+  const d = decide(
+    obs(PRIMARY, CASCADE),
+    INITIAL_MEMORY,
+    ctx("pg1", { dynamic: { ...DYNAMIC_DEFAULTS, pause: true } }),
+  );
+  const action = syncSlots(d.actions);
+  assert.deepEqual(planSlotSync([slot("pg2", { active: true }), slot("pg3")], action.slots, action, "pg1"), [
+    { op: "advance", name: "pg3", lsn: 9000 },
+  ]);
+});
