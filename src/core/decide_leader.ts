@@ -11,7 +11,8 @@
 import type { Action, ClusterView, Decision, HistoryEntry, PgObservation } from "./types.ts";
 import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
-import { clusterTimeline, memberSlotsWanted } from "./topology.ts";
+import { clusterTimeline } from "./topology.ts";
+import { memberSlotPlan } from "./member_slots.ts";
 import { isHealthyCandidate, leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
 import { finalPositionStatus } from "./handover_wait.ts";
@@ -176,9 +177,14 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
   const sync = leaderSyncStep(ctx, view, pg, mem);
   actions.push(...sync.actions);
   if (ctx.dynamic.useSlots) {
-    const members = memberSlotsWanted(view, ctx.name, mem.membersSeen);
-    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {}, false, members);
-    actions.push({ type: "sync_slots", slots: members, ...fields });
+    const plan = memberSlotPlan(view, ctx.name, "primary", {
+      nofailover: isNoFailover(ctx.tags),
+      memberSlotsTtl: ctx.dynamic.memberSlotsTtl,
+      seen: mem.membersSeen,
+    });
+    const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {}, false, plan.keep);
+    const inactive = Object.keys(plan.inactive).length > 0 ? { memberInactive: plan.inactive } : {};
+    actions.push({ type: "sync_slots", slots: plan.keep, ...fields, ...inactive });
   }
   let reason = `no action. I am (${ctx.name}), the leader with the lock`;
   if (sync.note) reason += `; ${sync.note}`;

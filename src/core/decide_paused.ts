@@ -13,7 +13,8 @@
 import type { Action, Decision, Memory, Observation } from "./types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
-import { memberSlotsWanted, updateMembersSeen, upstreamFor } from "./topology.ts";
+import { updateMembersSeen, upstreamFor } from "./topology.ts";
+import { memberSlotPlan } from "./member_slots.ts";
 import { slotSyncFields } from "./slot_rules.ts";
 import { memberSlotsTtlMs } from "./settings.ts";
 import { planRestart, withReload } from "./decide_in_place.ts";
@@ -81,7 +82,13 @@ function decidePausedRest({ obs, mem, ctx, view, holdsLock }: Cycle): Decision {
       const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
       const membersSeen = updateMembersSeen(mem.membersSeen, view, obs.now, memberSlotsTtlMs(ctx.dynamic));
       sync.mem = { ...sync.mem, membersSeen };
-      actions.push({ type: "sync_slots", slots: memberSlotsWanted(view, ctx.name, membersSeen), ...fields });
+      const plan = memberSlotPlan(view, ctx.name, "primary", {
+        nofailover: isNoFailover(ctx.tags),
+        memberSlotsTtl: ctx.dynamic.memberSlotsTtl,
+        seen: membersSeen,
+      });
+      const inactive = Object.keys(plan.inactive).length > 0 ? { memberInactive: plan.inactive } : {};
+      actions.push({ type: "sync_slots", slots: plan.keep, ...fields, ...inactive });
     }
     const switchover = pausedLeaderSwitchover({ obs, mem: sync.mem, ctx, view, holdsLock }, actions);
     if (switchover) return switchover;

@@ -12,10 +12,11 @@
  */
 import type { Action, Decision, Memory, PgObservation, Upstream } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
-import { memberSlotsWanted, upstreamFor } from "./topology.ts";
+import { upstreamFor } from "./topology.ts";
+import { memberSlotPlan, slotNameOnPrimary } from "./member_slots.ts";
 import { cloneSourceFor } from "./clone_source.ts";
 import { isNoFailover } from "./member_state.ts";
-import { slotSyncFields } from "./slot_rules.ts";
+import { type SlotSyncFields, slotSyncFields } from "./slot_rules.ts";
 import { logicalSlotsToCopy } from "./logical_slots.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
 
@@ -262,19 +263,30 @@ function replicaSlotActions(
   upstream: Upstream | null,
 ): Action[] {
   if (!ctx.dynamic.useSlots) return [];
-  const keep = memberSlotsWanted(view, ctx.name, mem.membersSeen);
+  const plan = memberSlotPlan(view, ctx.name, "replica", {
+    nofailover: isNoFailover(ctx.tags),
+    memberSlotsTtl: ctx.dynamic.memberSlotsTtl,
+    seen: mem.membersSeen,
+  });
+  const keep = plan.keep;
   const published = view.status?.slots ?? {};
-  const fields = slotSyncFields(
+  const fields: SlotSyncFields = slotSyncFields(
     ctx.dynamic,
     "replica",
     isNoFailover(ctx.tags),
     published,
-    ctx.tags.nostream === true,
+    slotNameOnPrimary(view, ctx.name, ctx.tags) === null,
     keep,
   );
+  if (plan.create.length > 0) fields.memberCreate = plan.create;
+  if (Object.keys(plan.inactive).length > 0) fields.memberInactive = plan.inactive;
   const known = new Set([...keep, ...(fields.permanent ?? []), ...(fields.logical ?? []).map((l) => l.name)]);
   const unknown = [...pg.slots, ...(pg.logicalSlots ?? [])].some((n) => !known.has(n));
-  if (!fields.permanent && !fields.logical && !unknown) return [];
+  const memberWork = plan.create.some((n) => !pg.slots.includes(n)) ||
+    Object.entries(plan.inactive).some(([n, at]) =>
+      pg.slotPositions?.[n] !== undefined && at > pg.slotPositions[n]!
+    );
+  if (!fields.permanent && !fields.logical && !unknown && !memberWork) return [];
   const copy = logicalSlotsToCopy(fields.logical ?? [], pg.logicalSlots ?? [], published);
   const leader = view.leader && view.members.find((m) => m.name === view.leader!.name);
   if (copy.length === 0 || !upstream || !leader?.data.conn_url) {

@@ -24,7 +24,7 @@ import type { StandbyClusterSettings } from "./standby_types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { upstreamFor } from "./topology.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
-import { memberSlotsWanted } from "./topology.ts";
+import { memberSlotPlan } from "./member_slots.ts";
 import { slotSyncFields } from "./slot_rules.ts";
 import { healthiestVerdict } from "./leader_race.ts";
 import { leaderStep, raceStep } from "./switchover.ts";
@@ -241,12 +241,13 @@ function standbyLeader(c: Cycle, sc: StandbyClusterSettings): Decision {
   }
   if (ctx.dynamic.useSlots) {
     const fields = slotSyncFields(ctx.dynamic, "primary", isNoFailover(ctx.tags), {});
-    actions.push({
-      type: "sync_slots",
-      slots: memberSlotsWanted(view, ctx.name, mem.membersSeen),
-      ...fields,
-      inRecovery: true,
+    const plan = memberSlotPlan(view, ctx.name, "primary", {
+      nofailover: isNoFailover(ctx.tags),
+      memberSlotsTtl: ctx.dynamic.memberSlotsTtl,
+      seen: mem.membersSeen,
     });
+    const inactive = Object.keys(plan.inactive).length > 0 ? { memberInactive: plan.inactive } : {};
+    actions.push({ type: "sync_slots", slots: plan.keep, ...fields, ...inactive, inRecovery: true });
   }
   return noChange(mem, reason, actions);
 }

@@ -11,6 +11,8 @@
  *   primary and on replicas (Patroni: "Trying to drop unknown replication slot"); an active one is left and
  *   retried next cycle. A replica keeps the member slots it has (from when it was primary) without creating them.
  *
+ * - member slots follow src/core/member_slots.ts (cascading: who holds a `replicatefrom` member's slot).
+ *
  * Pure. May import: `./slots.ts`, `./logical_slots.ts`.
  *
  * @module
@@ -80,6 +82,13 @@ export interface SlotSyncFields {
   /** Replica: logical slots to copy from `copyFrom` (the leader), installed when Postgres next starts. */
   copy?: string[];
   copyFrom?: { name: string; connUrl: string };
+  /** Replica: member slots to create (the members that stream from it; src/core/member_slots.ts). */
+  memberCreate?: string[];
+  /**
+   * Member slots not expected to be in use here, with the position to advance them to (0: none known); one that
+   * carries an `xmin` or reserves no WAL is dropped (and created again when it is wanted).
+   */
+  memberInactive?: Record<string, number>;
 }
 
 /** One change to the slots of a server. */
@@ -174,7 +183,9 @@ export function isIgnoredSlot(slot: ExistingSlot, matchers: readonly IgnoreSlotM
 
 /**
  * The changes that make a server's slots what the agent wants: `members` (the member slots; on a replica kept
- * where they exist, not created) and `fields.permanent` physical slots exist; every other slot that is not ignored
+ * where they exist, and created only when in `fields.memberCreate`) and `fields.permanent` physical slots exist;
+ * member slots in `fields.memberInactive` (not expected to be in use here) are advanced to their position there
+ * when it is ahead, on either role, and dropped when they carry an `xmin` or reserve no WAL; every other slot that is not ignored
  * and is inactive is dropped (an active one is left: Postgres refuses, and Patroni retries next cycle); a wanted
  * slot whose WAL is lost (`wal_status = lost`) or that exists as a logical slot is dropped to be re-created, and
  * on a replica one that reserves no WAL; on a replica, inactive permanent slots without `xmin` are advanced to
@@ -191,8 +202,9 @@ export function planSlotSync(
   const replica = fields.role === "replica";
   const ignore = fields.ignore ?? [];
   const own = slotNameFor(me);
-  const keep = new Set<string>(members.filter((n) => SLOT_NAME.test(n)));
-  const wanted = new Set<string>(replica ? [] : keep);
+  const keep = new Set<string>([...members, ...fields.memberCreate ?? []].filter((n) => SLOT_NAME.test(n)));
+  const wanted = new Set<string>(replica ? (fields.memberCreate ?? []).filter((n) => keep.has(n)) : keep);
+  const inactive = fields.memberInactive ?? {};
   for (const n of fields.permanent ?? []) if (SLOT_NAME.test(n) && n !== own) wanted.add(n);
   for (const n of wanted) keep.add(n);
   const ignored = new Set(existing.filter((s) => isIgnoredSlot(s, ignore)).map((s) => s.name));
@@ -208,6 +220,10 @@ export function planSlotSync(
     if (slot.active || logicalNames.has(slot.name)) continue;
     if (!keep.has(slot.name)) {
       ops.push({ op: "drop", name: slot.name, why: "unknown replication slot" });
+    } else if (slot.type === "physical" && inactive[slot.name] !== undefined && slot.xmin !== null) {
+      ops.push({ op: "drop", name: slot.name, why: `xmin ${slot.xmin} on a slot not expected to be in use` });
+    } else if (slot.type === "physical" && inactive[slot.name] !== undefined && slot.restartLsn === null) {
+      ops.push({ op: "drop", name: slot.name, why: "no restart_lsn, so it cannot be advanced" });
     } else if (!wanted.has(slot.name)) {
       continue; // a member slot on a replica: kept as it is
     } else if (slot.type !== "physical") {
@@ -219,16 +235,16 @@ export function planSlotSync(
     }
   }
   const dropped = new Set(ops.map((o) => o.name));
-  for (const name of [...wanted].sort()) {
+  for (const name of [...keep].sort()) {
     const slot = have.get(name);
     if (!slot || dropped.has(name)) {
-      ops.push({ op: "create", name });
+      if (wanted.has(name)) ops.push({ op: "create", name });
       continue;
     }
-    const target = fields.advance?.[name];
+    const target = inactive[name] || (replica && wanted.has(name) ? fields.advance?.[name] : undefined);
     if (
-      replica && slot.type === "physical" && !slot.active && slot.xmin === null && slot.restartLsn !== null &&
-      target !== undefined && target > slot.restartLsn
+      slot.type === "physical" && !slot.active && slot.xmin === null && slot.restartLsn !== null &&
+      !isIgnoredSlot(slot, ignore) && target !== undefined && target > slot.restartLsn
     ) {
       ops.push({ op: "advance", name, lsn: target });
     }

@@ -178,7 +178,8 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
     ignore: [{ name: "ext" }],
     role: "replica",
     advance: { keep: 3000 },
-  });
+    memberInactive: { pg1: 5000, pg3: 0 },
+  }, "the member slots it keeps are not in use there: advanced to the published positions");
   const plain = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2"));
   assert.equal(
     plain.actions.some((a) => a.type === "sync_slots"),
@@ -194,6 +195,7 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
     type: "sync_slots",
     slots: ["pg1", "pg3"],
     role: "replica",
+    memberInactive: { pg1: 5000, pg3: 0 },
   }, "an unknown (logical) slot on a replica is dropped there, as Patroni does");
 });
 
