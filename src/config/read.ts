@@ -25,6 +25,7 @@ import {
   TIMING_KEYS,
 } from "./dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
+import { standbyMethodNames } from "./standby_methods.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
 export const INITDB_FORBIDDEN = ["pgdata", "nosync", "pwfile", "sync-only", "version"];
@@ -443,13 +444,15 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
 }
 
 /**
- * `postgresql.create_replica_methods` and the section of every method but basebackup (`command` defaults to the
+ * `postgresql.create_replica_methods` and the section of every method but basebackup, also of those only
+ * `bootstrap.dcs.standby_cluster.create_replica_methods` names (`command` defaults to the
  * method's name, as Patroni's; `keep_data`, `no_params` are booleans, `no_leader: true` is refused (hactl creates
  * a replica only from a member); other keys are passed on).
  */
 function readReplicaMethods(
   r: Reader,
   pg: Doc,
+  standbyMethods: readonly string[],
 ): Pick<PostgresqlConfig, "createReplicaMethods"> & {
   replicaMethods: Record<string, Record<string, unknown>>;
 } {
@@ -457,7 +460,8 @@ function readReplicaMethods(
     ? ["basebackup"]
     : r.strList(pg, "create_replica_methods", "postgresql.create_replica_methods");
   const replicaMethods: Record<string, Record<string, unknown>> = {};
-  for (const method of createReplicaMethods.filter((m) => m !== "basebackup")) {
+  const named = [...new Set([...createReplicaMethods, ...standbyMethods])];
+  for (const method of named.filter((m) => m !== "basebackup")) {
     const sec = r.section(pg, method, `postgresql.${method}`);
     r.str(sec, "command", `postgresql.${method}.command`);
     for (const flag of ["keep_data", "no_params"]) r.bool(sec, flag, `postgresql.${method}.${flag}`, false);
@@ -521,7 +525,7 @@ export function readPostgresql(
   const authentication = readPgAuthentication(r, pg, warnings);
   const parameters = readPgParameters(r, pg);
   const callbacks = readPgCallbacks(r, pg);
-  const { createReplicaMethods, replicaMethods } = readReplicaMethods(r, pg);
+  const { createReplicaMethods, replicaMethods } = readReplicaMethods(r, pg, standbyMethodNames(doc));
   const binName = readBinName(r, pg);
   const flag = (key: string) => r.bool(pg, key, `postgresql.${key}`, false);
   const out: PostgresqlConfig = {
