@@ -168,6 +168,13 @@ Deno.test({
       }, 100);
       const followS = (performance.now() - tKill) / 1000;
 
+      // Writes go on on the new primary for a while (200 of them) before they are counted on site B.
+      await waitFor(
+        `200 writes on ${newPrimary.name}`,
+        60_000,
+        () => Promise.resolve(writer.acks.filter((r) => r.node === newPrimary.name).length >= 200),
+        100,
+      );
       const acks = await writer.stop();
       const onNew = acks.filter((r) => r.node === newPrimary.name);
       for (const m of b) {
