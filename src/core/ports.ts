@@ -135,8 +135,9 @@ export interface PostgresPort {
   /** initdb, write config and pg_hba, start as primary, wait until it accepts connections, create roles. */
   bootstrap(): Promise<void>;
   /**
-   * Create the data directory from `upstream` with `create_replica_methods` in order (pg_basebackup only with
-   * `fromLeader`), then write the replica configuration.
+   * Create the data directory from `upstream` with `upstream.cloneMethods` (a standby cluster's), else
+   * `postgresql.create_replica_methods`, in order (pg_basebackup only with `fromLeader`), then write the replica
+   * configuration.
    */
   createReplica(upstream: Upstream, opts?: { fromLeader?: boolean }): Promise<void>;
   /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */
