@@ -27,6 +27,11 @@
  *   cluster itself stays whole);
  * - `etcd-outage`: every etcd member SIGKILLed for ttl + 5 s, then restarted (failsafe mode only with
  *   HACTL_CHAOS_FAILSAFE=on);
+ * - `etcd-outage-60`: every etcd member SIGKILLed for 60 s, then restarted (the failsafe figure: the primary keeps
+ *   taking writes while every member answers its `POST /failsafe`);
+ * - `etcd-outage-cut-replica`: every etcd member SIGKILLed and P's namespace dropping all traffic with one replica,
+ *   for 2 x ttl + 10 s: with failsafe mode that replica cannot confirm P, so P must stop taking writes within ttl
+ *   (`old_primary_last_ack_s`);
  * - `etcd-leader-kill`: SIGKILL of the etcd raft leader, restarted after 5 s;
  * - `ttl-increase-cut-etcd`: `hactl edit-config -s ttl=<3 x ttl>` (10 -> 30), and as soon as P has run a
  *   cycle with it, P's namespace drops outgoing connections to etcd's client port (as `cut-etcd`); the ttl is set
@@ -71,6 +76,8 @@ export const FAULTS = [
   "cut-all",
   "cut-etcd",
   "etcd-outage",
+  "etcd-outage-60",
+  "etcd-outage-cut-replica",
   "etcd-leader-kill",
   "ttl-increase-cut-etcd",
   "ttl-increase-freeze",
@@ -100,6 +107,8 @@ export interface ChaosResult {
   fault_s: number;
   converge_s: number | null;
   converged: boolean;
+  /** From the injection to the old primary's last acknowledged write before the heal (null: none after it). */
+  old_primary_last_ack_s?: number | null;
   /** What first stopped the old primary's writes, from its agent log (see `stoppedBy`); null when nothing did. */
   old_primary_stopped_by: string | null;
   error?: string;
@@ -256,6 +265,7 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   const logOffset = await Deno.stat(P.logPath).then((s) => s.size, () => 0);
   let acks: AckRecord[] = [];
   let t0 = 0;
+  let tHeal = 0;
   try {
     await waitFor("writes on the leader", 15_000, () => Promise.resolve(writer.acks.length >= 25));
     t0 = performance.now();
@@ -314,6 +324,21 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         };
         await new Promise((r) => setTimeout(r, ttlMs + 5000));
         break;
+      case "etcd-outage-60":
+      case "etcd-outage-cut-replica": {
+        const cut = fault === "etcd-outage-cut-replica" ? others[0]! : null;
+        for (const m of c.members) await c.killEtcd(m.name);
+        if (cut) {
+          await P.net.cutFrom([cut.host]);
+          log(`${fault}: etcd down, ${P.name} cut off from ${cut.name}`);
+        }
+        heal = async () => {
+          await Promise.all(c.members.map((m) => c.startEtcd(m.name)));
+          if (cut) await P.net.heal();
+        };
+        await new Promise((r) => setTimeout(r, cut ? 2 * ttlMs + 10_000 : 60_000));
+        break;
+      }
       case "ttl-increase-cut-etcd":
       case "ttl-increase-freeze": {
         restore = () => editTtl(c, P, c.timing.ttl);
@@ -368,7 +393,7 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
         break;
       }
     }
-    const tHeal = performance.now();
+    tHeal = performance.now();
     result.fault_s = secs(tHeal - t0);
     log(`${fault}: healing after ${result.fault_s} s`);
     await heal();
@@ -404,6 +429,7 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   result.dual_writer_ms = Math.round(dual.ms);
   result.dual_writer_acks = dual.acks;
   result.unavailable_s = t0 ? secs(longestGap(acks, t0, tEnd).ms) : 0;
+  result.old_primary_last_ack_s = lastAckAfter(acks, P.name, t0, tHeal);
   if (result.converged && result.new_leader) {
     const L = c.byName(result.new_leader);
     try {
@@ -414,6 +440,18 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     }
   } else result.lost = -1;
   return result;
+}
+
+/** Seconds from `t0` to `node`'s last ack before `tEnd` (null: none in between, or no fault was injected). */
+export function lastAckAfter(
+  acks: readonly AckRecord[],
+  node: string,
+  t0: number,
+  tEnd: number,
+): number | null {
+  if (!t0 || !tEnd) return null;
+  const own = acks.filter((a) => a.node === node && a.ackAt >= t0 && a.ackAt <= tEnd);
+  return own.length === 0 ? null : secs(Math.max(...own.map((a) => a.ackAt)) - t0);
 }
 
 /** A replica's replay position in bytes. */
@@ -436,8 +474,8 @@ export function summaryTable(results: readonly ChaosResult[]): string {
     return lo === hi ? `${lo}${unit}` : `${lo}–${hi}${unit}`;
   };
   const lines = [
-    "| fault (timing) | runs | two nodes accepting writes | acknowledged writes lost | writes unavailable | converged (time after heal) |",
-    "|---|---|---|---|---|---|",
+    "| fault (timing) | runs | two nodes accepting writes | acknowledged writes lost | writes unavailable | converged (time after heal) | old primary's last write after the fault |",
+    "|---|---|---|---|---|---|---|",
   ];
   const keyOf = (r: ChaosResult) => `${r.fault}${r.sync ? `, sync ${r.sync}` : ""} (${r.timing})`;
   const keys = [...new Set(results.map(keyOf))];
@@ -449,7 +487,7 @@ export function summaryTable(results: readonly ChaosResult[]): string {
         range(rs.map((r) => r.lost))
       } | ${range(rs.map((r) => r.unavailable_s), " s")} | ${conv.length}/${rs.length} (${
         range(conv.map((r) => r.converge_s!), " s")
-      }) |`,
+      }) | ${range(rs.flatMap((r) => r.old_primary_last_ack_s ?? []), " s")} |`,
     );
   }
   return lines.join("\n");

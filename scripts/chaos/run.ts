@@ -30,6 +30,8 @@ export const NO_LOSS_FAULTS: readonly Fault[] = [
   "job-freeze",
   "agent-kill",
   "etcd-leader-kill",
+  "etcd-outage-60",
+  "etcd-outage-cut-replica",
   "cut-etcd",
   "ttl-increase-cut-etcd",
   "ttl-increase-freeze",
@@ -45,6 +47,11 @@ export function verdict(r: ChaosResult): string | null {
   if (r.dual_writer_acks > 0 || r.dual_writer_ms > 0) return "two nodes accepted writes";
   if (!r.converged) return `did not converge: ${r.error ?? ""}`;
   if (mustLoseNothing(r) && r.lost !== 0) return `${r.lost} acknowledged writes lost`;
+  // Cut off from etcd and from a replica that could confirm it, the primary stops taking writes within ttl.
+  const ttl = Number(r.timing.split("/")[0]);
+  if (r.fault === "etcd-outage-cut-replica" && (r.old_primary_last_ack_s ?? 0) > ttl) {
+    return `the old primary took writes ${r.old_primary_last_ack_s} s into the fault (ttl ${ttl} s)`;
+  }
   return null;
 }
 

@@ -12,6 +12,7 @@
  */
 import { CONFIG_KEYS, type ConfigKey, type Inert } from "./keys.ts";
 import { type Doc, isDoc, parseBoolText } from "./env.ts";
+import { standbyMethodNames } from "./standby_methods.ts";
 
 /** The outcome of a walk: keys refused, warnings (already prefixed with the key), guarantees that are set. */
 export interface KeyCheck {
@@ -197,8 +198,11 @@ export function checkLocalKeys(doc: Doc): KeyCheck {
   const pg = isDoc(doc.postgresql) ? doc.postgresql : {};
   const methods = pg.create_replica_methods;
   const chosen: Chosen = {
-    replicaMethods: (Array.isArray(methods) ? methods : typeof methods === "string" ? [methods] : [])
-      .filter((m): m is string => typeof m === "string" && m !== "basebackup"),
+    replicaMethods: [
+      ...(Array.isArray(methods) ? methods : typeof methods === "string" ? [methods] : [])
+        .filter((m): m is string => typeof m === "string" && m !== "basebackup"),
+      ...standbyMethodNames(doc),
+    ],
   };
   if (typeof boot.method === "string" && boot.method !== "initdb") chosen.bootstrapMethod = boot.method;
   const w = new Walker(chosen);

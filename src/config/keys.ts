@@ -491,7 +491,11 @@ const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("standby_cluster.primary_slot_name", "", {
     note: "the standby leader's slot on the remote primary",
   }),
-  notYet(dynamic("standby_cluster.create_replica_methods", ""), "basebackup", { guarantee: true }),
+  dynamic("standby_cluster.create_replica_methods", "[basebackup]", {
+    note:
+      "every clone in the standby cluster (the standby leader's, its replicas') tries these in order, with the " +
+      "local postgresql.<method> sections, in place of postgresql.create_replica_methods",
+  }),
   ...["restore_command", "archive_cleanup_command", "recovery_min_apply_delay"].map((k) =>
     dynamic(`standby_cluster.${k}`, "", { note: "written for the standby leader" })
   ),

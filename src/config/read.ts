@@ -26,6 +26,7 @@ import {
 } from "./dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { readRewindOptions, readRoleConfigs } from "./pg_role_config.ts";
+import { standbyMethodNames } from "./standby_methods.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
 export const INITDB_FORBIDDEN = ["pgdata", "nosync", "pwfile", "sync-only", "version"];
@@ -444,12 +445,14 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
 }
 
 /**
- * `postgresql.create_replica_methods` and the section of every method but basebackup (`command` defaults to the
- * method's name, as Patroni's; `keep_data`, `no_params`, `no_leader` are booleans; other keys are passed on).
+ * `postgresql.create_replica_methods` and the section of every method but basebackup, also of those only
+ * `bootstrap.dcs.standby_cluster.create_replica_methods` names (`command` defaults to the method's name, as
+ * Patroni's; `keep_data`, `no_params`, `no_leader` are booleans; other keys are passed on).
  */
 function readReplicaMethods(
   r: Reader,
   pg: Doc,
+  standbyMethods: readonly string[],
 ): Pick<PostgresqlConfig, "createReplicaMethods"> & {
   replicaMethods: Record<string, Record<string, unknown>>;
 } {
@@ -457,7 +460,8 @@ function readReplicaMethods(
     ? ["basebackup"]
     : r.strList(pg, "create_replica_methods", "postgresql.create_replica_methods");
   const replicaMethods: Record<string, Record<string, unknown>> = {};
-  for (const method of createReplicaMethods.filter((m) => m !== "basebackup")) {
+  const named = [...new Set([...createReplicaMethods, ...standbyMethods])];
+  for (const method of named.filter((m) => m !== "basebackup")) {
     const sec = r.section(pg, method, `postgresql.${method}`);
     r.str(sec, "command", `postgresql.${method}.command`);
     for (const flag of ["keep_data", "no_params", "no_leader"]) {
@@ -520,7 +524,7 @@ export function readPostgresql(
   const authentication = readPgAuthentication(r, pg, warnings);
   const parameters = readPgParameters(r, pg);
   const callbacks = readPgCallbacks(r, pg);
-  const { createReplicaMethods, replicaMethods } = readReplicaMethods(r, pg);
+  const { createReplicaMethods, replicaMethods } = readReplicaMethods(r, pg, standbyMethodNames(doc));
   const binName = readBinName(r, pg);
   const flag = (key: string) => r.bool(pg, key, `postgresql.${key}`, false);
   const out: PostgresqlConfig = {

@@ -1,7 +1,8 @@
 /**
  * The dynamic `standby_cluster` section, read as the core needs it (`DynamicSettings.standbyCluster`): present only
  * when the section makes the cluster a standby cluster (a non-empty `host`, `port` or `restore_command`, as
- * Patroni's `is_standby_cluster`). Values of the wrong type are warned about and left out.
+ * Patroni's `is_standby_cluster`). Values of the wrong type are warned about and left out (a bad
+ * `create_replica_methods` leaves `basebackup`, Patroni's default).
  *
  * Pure and total. May import: `src/core/` (types), `./env.ts`.
  *
@@ -44,5 +45,21 @@ export function readStandbyCluster(doc: Doc, warn: (message: string) => void): S
   if (cleanup !== undefined) out.archiveCleanupCommand = cleanup;
   const delay = text("recovery_min_apply_delay");
   if (delay !== undefined) out.recoveryMinApplyDelay = delay;
+  const methods = replicaMethods(raw.create_replica_methods, warn);
+  if (methods !== undefined) out.createReplicaMethods = methods;
   return { standbyCluster: out };
+}
+
+/** `create_replica_methods`: a list of method names (a single name is read as a list of one). */
+function replicaMethods(v: unknown, warn: (message: string) => void): string[] | undefined {
+  if (!filled(v)) return undefined;
+  const list = typeof v === "string" ? [v] : v;
+  if (Array.isArray(list) && list.every((m) => typeof m === "string" && m.trim() !== "")) {
+    return list.map((m: string) => m.trim());
+  }
+  warn(
+    `standby_cluster.create_replica_methods: ${JSON.stringify(v)} is not a list of method names; ` +
+      "using basebackup",
+  );
+  return undefined;
 }

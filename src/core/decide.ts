@@ -50,7 +50,12 @@ import { withLeaseMove } from "./lease_ttl.ts";
 import { finalPositionWait } from "./handover_wait.ts";
 import { withHistoryBeforeRelease } from "./history_on_release.ts";
 import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
-import { decideStandbyRunning, standbyStart, standbyWithoutData } from "./decide_standby.ts";
+import {
+  decideStandbyRunning,
+  standbyStart,
+  standbyWithoutData,
+  withStandbyCloneMethods,
+} from "./decide_standby.ts";
 import { trackRaceBackoff } from "./race_backoff.ts";
 import { prePromoteBackoff, prePromoteRefused } from "./pre_promote.ts";
 
@@ -83,7 +88,7 @@ const RULES: readonly Rule[] = [
 
 /**
  * One HA cycle's decision: never taking the leader key under a promise hactl cannot keep
- * (src/core/unsupported_config.ts), and when the lease held has another TTL than the configured one, the plan also
+ * (src/core/unsupported_config.ts), a standby cluster's clones by its own methods (`withStandbyCloneMethods`), and when the lease held has another TTL than the configured one, the plan also
  * moves the keys to a lease of the new TTL (src/core/lease_ttl.ts).
  */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
@@ -91,7 +96,12 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
     refuseUnsupportedGuarantees(
       obs,
       ctx,
-      withHistoryBeforeRelease(decideCycle(obs, memory, ctx), obs, ctx.name, ctx.dynamic.maxTimelinesHistory),
+      withHistoryBeforeRelease(
+        withStandbyCloneMethods(decideCycle(obs, memory, ctx), ctx),
+        obs,
+        ctx.name,
+        ctx.dynamic.maxTimelinesHistory,
+      ),
     ),
     obs,
     ctx.dynamic.ttl,

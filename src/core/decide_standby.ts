@@ -12,7 +12,10 @@
  * promoted by the ordinary leader rule (src/core/decide_leader.ts).
  *
  * Bootstrap: with no leader and no `initialize` key, one member takes `initialize` and clones from the remote
- * primary (pg_basebackup); it then starts following the remote primary and wins the race as the standby leader.
+ * primary; it then starts following the remote primary and wins the race as the standby leader. Every clone in a
+ * standby cluster (this one, and a replica's from the standby leader or another member) tries the section's
+ * `create_replica_methods` in order (none: `basebackup`), not `postgresql.create_replica_methods`, as Patroni's
+ * clones from its remote member do (`withStandbyCloneMethods`).
  *
  * Pure. May import: `src/core/` (types, context, topology, leader race, restart rules).
  *
@@ -91,6 +94,22 @@ function carryArchiveCommands(d: Decision, sc: StandbyClusterSettings): Decision
 }
 
 /**
+ * `d` with every clone job of a standby cluster carrying the section's `create_replica_methods` (`[]`: basebackup),
+ * so the clone runs them in place of `postgresql.create_replica_methods`. Outside a standby cluster, `d` as it is.
+ */
+export function withStandbyCloneMethods(d: Decision, ctx: HaContext): Decision {
+  const sc = standbySection(ctx);
+  if (!sc || !d.actions.some((a) => a.type === "start_job" && a.job.kind === "clone")) return d;
+  const cloneMethods = sc.createReplicaMethods ?? [];
+  const actions = d.actions.map((a): Action =>
+    a.type === "start_job" && a.job.kind === "clone" && a.job.upstream !== null
+      ? { ...a, job: { ...a.job, upstream: { ...a.job.upstream, cloneMethods } } }
+      : a
+  );
+  return { ...d, actions };
+}
+
+/**
  * No data directory in a standby cluster, no leader, no `initialize` key: take `initialize` and clone from the
  * remote primary (the standby leader's bootstrap). A clone from the remote primary that failed is tried again while
  * `initialize` is still the empty value this member wrote. Null: the ordinary rule (clone from the standby leader,
@@ -107,8 +126,8 @@ export function standbyWithoutData({ obs, mem, ctx, view }: Cycle): Decision | n
     if (view.initialize !== null) return null;
     return noChange(
       mem,
-      "not bootstrapping the standby cluster: standby_cluster names no host to clone from (a clone from the WAL " +
-        "archive needs create_replica_methods, which hactl does not implement yet)",
+      "not bootstrapping the standby cluster: standby_cluster names no host to clone from (a clone without a " +
+        "replication connection needs a replica method with no_leader, which hactl does not implement yet)",
     );
   }
   const job = { type: "start_job" as const, job: { kind: "clone" as const, upstream: remote } };

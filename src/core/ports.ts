@@ -135,9 +135,10 @@ export interface PostgresPort {
   /** initdb, write config and pg_hba, start as primary, wait until it accepts connections, create roles. */
   bootstrap(): Promise<void>;
   /**
-   * Create the data directory from `upstream` with `create_replica_methods` in order (pg_basebackup only with
-   * `fromLeader`), then write the replica configuration. No `upstream` (no member leads): only the methods marked
-   * `no_leader`, with an empty connection string.
+   * Create the data directory from `upstream` with `upstream.cloneMethods` (a standby cluster's), else
+   * `postgresql.create_replica_methods`, in order (pg_basebackup only with `fromLeader`), then write the replica
+   * configuration. No `upstream` (no member leads): only the methods marked `no_leader`, with an empty
+   * connection string.
    */
   createReplica(upstream: Upstream | null, opts?: { fromLeader?: boolean }): Promise<void>;
   /** Write config files for the role (standby.signal/primary_conninfo for replicas) and start the postmaster. */

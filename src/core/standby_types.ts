@@ -25,6 +25,11 @@ export interface StandbyClusterSettings {
   archiveCleanupCommand?: string;
   /** `recovery_min_apply_delay` of the standby leader, as written (`"1h"`, `3600000`). */
   recoveryMinApplyDelay?: string;
+  /**
+   * `create_replica_methods`: how every clone in the standby cluster is made, in order (absent or empty:
+   * `basebackup`), in place of `postgresql.create_replica_methods`, as Patroni clones from its remote member.
+   */
+  createReplicaMethods?: string[];
 }
 
 /** The `DynamicSettings` part of a standby cluster. */
@@ -50,4 +55,9 @@ export interface Upstream {
   name: string;
   connUrl: string;
   recovery?: UpstreamRecovery;
+  /**
+   * The methods a clone from this upstream tries, in order, in place of `postgresql.create_replica_methods`
+   * (empty: `basebackup`): `standby_cluster.create_replica_methods` in a standby cluster. Absent: the local ones.
+   */
+  cloneMethods?: readonly string[];
 }

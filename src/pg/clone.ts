@@ -1,6 +1,6 @@
 /**
- * Creating a replica as Patroni does: the methods of `postgresql.create_replica_methods` in order, the first that
- * succeeds wins. `basebackup` is pg_basebackup from the clone source into an emptied data directory (two attempts,
+ * Creating a replica as Patroni does: the methods of `postgresql.create_replica_methods` (in a standby cluster, of
+ * `standby_cluster.create_replica_methods`, carried by the upstream) in order, the first that succeeds wins. `basebackup` is pg_basebackup from the clone source into an emptied data directory (two attempts,
  * five seconds apart); any other method runs its section's command (`replica_methods.ts`) with the replication
  * password in pgpass (`PGPASSFILE`), into a data directory emptied first unless the method says `keep_data`, and
  * emptied again after a failure unless `keep_data`. `fromLeader` (`hactl reinit --from-leader`) uses pg_basebackup
@@ -26,10 +26,23 @@ const log = getLogger(["hactl", "postgres"]);
 /** A week: a method copying a large database is never cut short by hactl. */
 const METHOD_TIMEOUT_MS = 7 * 24 * 3600_000;
 
-/** The methods to try, in order: the configured ones (`basebackup` when none), or pg_basebackup only. */
-export function replicaMethodsToTry(configured: readonly string[], fromLeader: boolean): string[] {
-  if (fromLeader || configured.length === 0) return ["basebackup"];
-  return [...configured];
+/**
+ * The methods to try, in order: the upstream's own (`standby_cluster.create_replica_methods` in a standby cluster)
+ * or else the configured ones, `basebackup` when none; pg_basebackup only with `fromLeader`. Without a replication
+ * connection (an upstream with no address) only the methods whose section sets `no_leader` can work, as in
+ * Patroni.
+ */
+export function replicaMethodsToTry(
+  configured: readonly string[],
+  fromLeader: boolean,
+  upstream: Pick<Upstream, "connUrl" | "cloneMethods"> = { connUrl: "x" },
+  sections: Record<string, Record<string, unknown>> = {},
+): string[] {
+  if (fromLeader) return ["basebackup"];
+  const own = upstream.cloneMethods ?? configured;
+  const methods = own.length === 0 ? ["basebackup"] : [...own];
+  if (upstream.connUrl) return methods;
+  return methods.filter((m) => m !== "basebackup" && flagSet(sections[m] ?? {}, "no_leader"));
 }
 
 /**
@@ -47,10 +60,23 @@ export async function cloneFrom(
   await inst.sql.close();
   if (upstream) await writePgpass(inst, upstream);
   const methods = upstream
-    ? replicaMethodsToTry(inst.pg.createReplicaMethods, opts.fromLeader === true)
+    ? replicaMethodsToTry(
+      inst.pg.createReplicaMethods,
+      opts.fromLeader === true,
+      upstream,
+      inst.pg.replicaMethods ?? {},
+    )
     : methodsWithoutLeader(inst.pg.createReplicaMethods, inst.pg.replicaMethods);
   const failures: string[] = [];
   let created = false;
+  if (methods.length === 0) {
+    throw new PostgresError(
+      `could not create a replica from ${
+        upstream?.name ?? "nobody"
+      }: it has no address and no replica method ` +
+        "sets no_leader",
+    );
+  }
   for (const method of methods) {
     inst.sysid = null;
     try {

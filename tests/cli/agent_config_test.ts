@@ -78,14 +78,10 @@ const CASES: { name: string; edit: (yaml: string, dir: string) => string | Promi
       key: /hactl\.yml: etcd3\.hosts: cannot resolve etcd host 'no-such-etcd\.invalid'/,
     },
     {
-      name: "standby_cluster.create_replica_methods, which hactl does not implement yet",
-      edit: (y) =>
-        y.replace(
-          "ttl: 30",
-          "ttl: 30\n    standby_cluster:\n      host: 10.0.0.9\n      create_replica_methods: [wal_e]",
-        ),
-      key:
-        /\/hactl\.yml: bootstrap\.dcs\.standby_cluster\.create_replica_methods: not supported by hactl yet$/,
+      // standby_cluster.create_replica_methods, the example before, is implemented.
+      name: "a dynamic key hactl does not implement yet (postgresql.pg_ctl_timeout in bootstrap.dcs)",
+      edit: (y) => y.replace("ttl: 30", "ttl: 30\n    postgresql:\n      pg_ctl_timeout: 5"),
+      key: /\/hactl\.yml: bootstrap\.dcs\.postgresql\.pg_ctl_timeout: not supported by hactl yet \(set /,
     },
     {
       name: "unreadable data_dir",

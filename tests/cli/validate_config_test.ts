@@ -62,14 +62,17 @@ Deno.test("hactl validate-config refuses keys hactl does not support yet, all at
         "  data_dir:",
         "  config_base_name: mypg\n  paramters: {}\n  data_dir:",
       ) +
-        "bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.9\n      create_replica_methods: [wal_e]\n    failsafe_mode: false\n",
+        "bootstrap:\n  dcs:\n    standby_cluster:\n      host: 10.0.0.9\n      create_replica_methods: [wal_e]\n" +
+        "    postgresql:\n      pg_ctl_timeout: 5\n    failsafe_mode: false\n",
     );
     const res = await runCli([`${dir}/h.yml`]);
     assert.equal(res.code, 78);
     assert.equal(res.stdout, "");
     assert.deepEqual(res.stderr.trim().split("\n"), [
       `${dir}/h.yml: postgresql.config_base_name: not supported by hactl yet`,
-      `${dir}/h.yml: bootstrap.dcs.standby_cluster.create_replica_methods: not supported by hactl yet`,
+      // standby_cluster.create_replica_methods is implemented: accepted.
+      `${dir}/h.yml: bootstrap.dcs.postgresql.pg_ctl_timeout: not supported by hactl yet (set ` +
+      "postgresql.pg_ctl_timeout in the local file instead)",
       `${dir}/h.yml: warning: postgresql.paramters: unknown key, ignored (did you mean postgresql.parameters?)`,
     ]);
   });

@@ -15,6 +15,7 @@ import type { FakeOp } from "../fakes/memory_pg.ts";
 import type { FindingId } from "./invariants.ts";
 import type { Sim } from "./sim.ts";
 import type { SimMember } from "./sim_types.ts";
+import { SIM_PROMISE } from "./sim_dynamic.ts";
 import {
   clockStep,
   clusterRestart,
@@ -299,13 +300,11 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
   },
   "config-refused": {
     what:
-      "edit-config sets standby_cluster with create_replica_methods (a promise hactl cannot keep yet), unset later",
+      "edit-config sets a promise hactl cannot keep (the simulator's future_promise, tests/sim/sim_dynamic.ts), " +
+      "unset later",
     schedule: (c) => (
-      c.strike(() =>
-        c.sim.setConfig({
-          standby_cluster: { host: "10.0.0.9", port: 5432, create_replica_methods: ["wal_e"] },
-        })
-      ), c.heal(() => c.sim.setConfig({ standby_cluster: null }))
+      c.strike(() => c.sim.setConfig({ [SIM_PROMISE]: true })),
+        c.heal(() => c.sim.setConfig({ [SIM_PROMISE]: null }))
     ),
   },
   "quorum-toggle": {

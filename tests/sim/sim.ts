@@ -23,7 +23,7 @@
  * @module
  */
 import { KEYS } from "../../src/dcs/codec.ts";
-import { normalizeDynamic } from "../../src/config/config.ts";
+import { simDynamic } from "./sim_dynamic.ts";
 import {
   brokenInvariant,
   brokenRule,
@@ -210,7 +210,7 @@ export class Sim extends SimCore implements SimView {
     const current = JSON.parse(this.etcd.get(OBSERVER, key)?.value ?? "{}") as Record<string, unknown>;
     const next = { ...current, ...patch };
     this.etcd.put("ctl", key, JSON.stringify(next));
-    this.settings = normalizeDynamic(next).settings;
+    this.settings = simDynamic(next).settings;
     // Synchronous replication turned off: what it acknowledged is judged by the asynchronous rules from now on.
     if ((this.settings.synchronous?.mode ?? "off") === "off") this.history.syncEnded();
     const refused = this.settings.unsupportedGuarantees ?? [];

@@ -18,7 +18,7 @@
  * @module
  */
 import { Agent, type CycleResult, rerunAtOnce } from "../../src/shell/agent.ts";
-import { normalizeDynamic } from "../../src/config/config.ts";
+import { simDynamic } from "./sim_dynamic.ts";
 import { clusterPrefix, KEYS } from "../../src/dcs/codec.ts";
 import { buildStatus } from "../../src/api/health.ts";
 import type { DynamicSettings, Tags } from "../../src/core/types.ts";
@@ -85,7 +85,7 @@ export abstract class SimCore {
     this.#callPlan = opts.callPlan;
     this.#watchdog = opts.watchdog ?? false;
     this.#tieRandom = opts.shuffleTies ? seededRandom(this.seed ^ 0x5eed) : null;
-    this.settings = normalizeDynamic(this.bootstrapDcs).settings;
+    this.settings = simDynamic(this.bootstrapDcs).settings;
     this.livenessSettings = this.settings;
     this.durations = { ...DEFAULT_DURATIONS, ...opts.durations };
     this.etcd = new MemoryEtcd({ now: () => this.now });
@@ -168,7 +168,7 @@ export abstract class SimCore {
       scope: "demo",
       name: m.name,
       // The agent's first lease comes from its local bootstrap.dcs, as the real one's does (not the cluster's).
-      ttl: normalizeDynamic(this.bootstrapDcs).settings.ttl,
+      ttl: simDynamic(this.bootstrapDcs).settings.ttl,
     });
     const directory: PeerDirectory = {
       statusBody: (asker, apiUrl) => this.#statusBody(asker, apiUrl),
@@ -202,7 +202,7 @@ export abstract class SimCore {
       connUrl: m.connUrl,
       apiUrl: m.apiUrl,
       bootstrapDcs,
-      dynamicFrom: (raw) => normalizeDynamic(raw ?? bootstrapDcs).settings,
+      dynamicFrom: (raw) => simDynamic(raw ?? bootstrapDcs).settings,
       dcs: ports.dcs,
       pg: ports.pg,
       peers: new FakePeerClient(m.name, directory),

@@ -373,34 +373,37 @@ Deno.test("PATCH and PUT /config refuse a key hactl does not support yet, naming
     );
     return { status: res.status, body: await res.text() };
   };
-  const refused = { host: "10.0.0.9", create_replica_methods: ["wal_e"] };
-  w.setView({ config: { value: { ttl: 30, standby_cluster: refused }, modRevision: "3" } });
+  // A dynamic key hactl refuses (set in the local file instead); standby_cluster.create_replica_methods, the
+  // example before, is implemented.
+  const REFUSED = "config: postgresql.pg_ctl_timeout: not supported by hactl yet " +
+    "(set postgresql.pg_ctl_timeout in the local file instead)";
+  const refused = { pg_ctl_timeout: 30 };
+  w.setView({ config: { value: { ttl: 30, postgresql: refused }, modRevision: "3" } });
   const patched = await send("PATCH", {
     failsafe_mode: true,
     slots: { s: { type: "logical", database: "app", plugin: "pgoutput" } },
+    standby_cluster: { host: "10.0.0.9", create_replica_methods: ["wal_e"] },
   });
   assert.equal(patched.status, 400);
-  // failsafe_mode and logical permanent slots are implemented: only the keys that are not are named.
-  assert.equal(
-    patched.body,
-    "config: standby_cluster.create_replica_methods: not supported by hactl yet",
-  );
+  // failsafe_mode, logical permanent slots and the standby cluster's methods are implemented: only the keys that
+  // are not are named.
+  assert.equal(patched.body, REFUSED);
   assert.deepEqual(
     w.view().config!.value,
-    { ttl: 30, standby_cluster: refused },
+    { ttl: 30, postgresql: refused },
     "nothing written",
   );
-  const off = await send("PATCH", { standby_cluster: null, ttl: 40 });
+  const off = await send("PATCH", { postgresql: { pg_ctl_timeout: null }, ttl: 40 });
   assert.equal(off.status, 200, off.body);
-  assert.deepEqual(w.view().config!.value, { ttl: 40 });
-  // standby_cluster is implemented; a clone from the WAL archive (create_replica_methods) is not yet.
-  const put = await send("PUT", {
-    ttl: 30,
-    standby_cluster: { host: "10.1.0.1", port: 5432, create_replica_methods: ["wal_e"] },
-  });
+  assert.deepEqual(w.view().config!.value, { ttl: 40, postgresql: {} });
+  const put = await send("PUT", { ttl: 30, postgresql: { pg_ctl_timeout: 5 } });
   assert.equal(put.status, 400);
-  assert.equal(put.body, "config: standby_cluster.create_replica_methods: not supported by hactl yet");
-  assert.deepEqual(w.view().config!.value, { ttl: 40 }, "nothing written");
+  assert.equal(put.body, REFUSED);
+  assert.deepEqual(w.view().config!.value, { ttl: 40, postgresql: {} }, "nothing written");
+  const standby = { host: "10.1.0.1", port: 5432, create_replica_methods: ["wal_e"] };
+  const accepted = await send("PUT", { ttl: 30, standby_cluster: standby });
+  assert.equal(accepted.status, 200, accepted.body);
+  assert.deepEqual(w.view().config!.value, { ttl: 30, standby_cluster: standby });
 });
 
 Deno.test("PATCH /config answers 409 when the key changed between the read and the CAS write", async () => {

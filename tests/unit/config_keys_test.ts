@@ -94,10 +94,16 @@ const VALUES: Record<string, { value: unknown; also?: Record<string, unknown> }>
   standby_cluster: { value: { host: "10.1.0.1", port: 5432 } },
   // These act only in a standby cluster (with host, port or restore_command), as in Patroni.
   ...Object.fromEntries(
-    ["primary_slot_name", "archive_cleanup_command", "recovery_min_apply_delay"].map((k) => [
-      `standby_cluster.${k}`,
-      { value: `x_${k}`, also: { "standby_cluster.host": "10.1.0.1" } },
-    ]),
+    ["primary_slot_name", "archive_cleanup_command", "recovery_min_apply_delay", "create_replica_methods"]
+      .map((
+        k,
+      ) => [
+        `standby_cluster.${k}`,
+        {
+          value: k === "create_replica_methods" ? ["pgbackrest", "basebackup"] : `x_${k}`,
+          also: { "standby_cluster.host": "10.1.0.1" },
+        },
+      ]),
   ),
   "postgresql.parameters_primary": { value: { work_mem: "8MB" } },
 };

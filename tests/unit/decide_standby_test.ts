@@ -91,7 +91,8 @@ Deno.test("decide() bootstraps a standby cluster by cloning the first member fro
   const d = decide(obs(EMPTY, fresh), EMPTY_MEMORY_FOR_TESTS, sctx("pg1"));
   assert.deepEqual(d.actions, [{ type: "acquire_initialize" }, {
     type: "start_job",
-    job: { kind: "clone", upstream: REMOTE },
+    // No create_replica_methods in the section: basebackup (the empty list), as Patroni's remote member.
+    job: { kind: "clone", upstream: { ...REMOTE, cloneMethods: [] } },
   }]);
   assert.match(d.reason, /trying to bootstrap a new standby leader/);
   // Without a host there is nothing to clone from: no initdb of an independent cluster either.
@@ -280,9 +281,10 @@ Deno.test("normalizeDynamic() reads standby_cluster only when it names host, por
   const bad = normalizeDynamic({ standby_cluster: { host: "h", port: "nope" } });
   assert.deepEqual(bad.settings.standbyCluster, { host: "h" });
   assert.match(bad.warnings.join("\n"), /standby_cluster\.port: "nope" is not a TCP port/);
-  // create_replica_methods other than basebackup is not implemented: the member does not lead.
+  // create_replica_methods is read (tests/unit/standby_clone_methods_test.ts), no longer a refused promise.
   const methods = normalizeDynamic({ standby_cluster: { host: "h", create_replica_methods: ["wal_e"] } });
-  assert.deepEqual(methods.settings.unsupportedGuarantees, ["standby_cluster.create_replica_methods"]);
+  assert.equal(methods.settings.unsupportedGuarantees, undefined);
+  assert.deepEqual(methods.settings.standbyCluster, { host: "h", createReplicaMethods: ["wal_e"] });
 });
 
 Deno.test("standbyRoleCallback() reports on_role_change standby_leader when a member takes the key, replica when it loses it", () => {
