@@ -178,6 +178,8 @@ export function buildStatus(snapshot: NodeSnapshot, now: number): StatusBody {
   }
   if (snapshot.dynamic.pause) out.pause = true;
   if (cluster === null || cluster.leader === null) out.cluster_unlocked = true;
+  // As Patroni: the leader ran a full failsafe round, or this replica accepted one, within the last ttl.
+  if (snapshot.failsafe?.active === true) out.failsafe_mode_is_active = true;
   out.dcs_last_seen = Math.trunc(snapshot.dcsLastSeen);
   const tags = filterTags(snapshot.tags);
   if (Object.keys(tags).length > 0) out.tags = tags;

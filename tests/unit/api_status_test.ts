@@ -139,3 +139,10 @@ Deno.test("GET /patroni: cluster_unlocked, pending_restart, watchdog_failed, sta
   assert.equal(body.watchdog_failed, true);
   assert.equal(buildStatus(standbyClusterLeader(), NOW).role, "standby_leader");
 });
+
+Deno.test("GET /patroni: failsafe_mode_is_active while failsafe mode is active, absent otherwise (as Patroni)", () => {
+  const base = primarySnap({ cluster: clusterView({ leader: null }) });
+  assert.equal("failsafe_mode_is_active" in buildStatus(base, NOW), false);
+  const active = { ...base, failsafe: { ...base.failsafe!, enabled: true, active: true } };
+  assert.equal(buildStatus(active, NOW).failsafe_mode_is_active, true);
+});
