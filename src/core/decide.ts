@@ -28,6 +28,7 @@ import { retainedOnLeadership } from "./retain_slots.ts";
 import { decidePaused } from "./decide_paused.ts";
 import { decideDcsUnreachable } from "./decide_offline.ts";
 import {
+  cloneFailed,
   dataDirInaccessible,
   decideAfterBootstrap,
   decideWithoutData,
@@ -79,6 +80,7 @@ const RULES: readonly Rule[] = [
   reinitRequested,
   (c) => c.obs.job?.kind === "bootstrap" ? decideAfterBootstrap(c) : null,
   dataDirInaccessible,
+  cloneFailed,
   (c) => c.obs.pg.dataDir === "empty" ? standbyWithoutData(c) ?? decideWithoutData(c) : null,
   foreignSystemId,
   standbyStart,

@@ -56,6 +56,22 @@ export function decideAfterBootstrap({ obs, mem, ctx, view }: Cycle): Decision {
   return noChange(mem, `initialized a new cluster`, actions);
 }
 
+/**
+ * The replica creation that just ended failed and the data directory is empty: try again at the next cycle, a
+ * `loop_wait` later, as Patroni's next loop does, rather than at once (a method failing at once was retried
+ * dozens of times a second). Null while this member holds the key (the rules below give it up first).
+ */
+export function cloneFailed({ obs, mem, holdsLock }: Cycle): Decision | null {
+  const job = obs.job;
+  if (job?.kind !== "clone" || job.status !== "failed" || obs.pg.dataDir !== "empty" || holdsLock) {
+    return null;
+  }
+  return noChange(
+    mem,
+    `failed to create a replica (${job.error ?? "unknown error"}); trying again at the next cycle`,
+  );
+}
+
 /** A data directory that cannot be read: do nothing with it, and give the key up if held. */
 export function dataDirInaccessible({ obs, mem, holdsLock }: Cycle): Decision | null {
   if (obs.pg.dataDir !== "inaccessible") return null;

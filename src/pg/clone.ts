@@ -138,7 +138,7 @@ async function customMethod(inst: PgInstance, upstream: Upstream | null, method:
   const section = inst.pg.replicaMethods?.[method] ?? {};
   if (flagSet(section, "keep_data")) {
     log.info("leaving the data directory uncleaned ({method}: keep_data)", { method });
-  } else await wipeDirectory(inst.dataDir);
+  } else await removeDataDirectory(inst.dataDir);
   const argv = replicaMethodArgv(method, section, {
     scope: inst.config.scope,
     dataDir: inst.dataDir,
@@ -150,4 +150,15 @@ async function customMethod(inst: PgInstance, upstream: Upstream | null, method:
     env: upstream ? childEnv({ PGPASSFILE: inst.pgpass }) : childEnv(),
     what: `replica method ${method}`,
   });
+}
+
+/**
+ * Remove the data directory itself before a method without `keep_data`, as Patroni does: a method may create it
+ * (a copy, a restore script). One that cannot be removed (a mount point) is left empty.
+ */
+async function removeDataDirectory(dir: string): Promise<void> {
+  await wipeDirectory(dir);
+  await Deno.remove(dir).catch((e) =>
+    log.debug("kept the empty data directory {dir}: {error}", { dir, error: String(e) })
+  );
 }

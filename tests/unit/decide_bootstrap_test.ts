@@ -92,3 +92,20 @@ Deno.test("decide() stops a Postgres running without a data directory before it 
   const other = decide(obs(running, view()), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(other.actions, [{ type: "start_job", job: { kind: "stop", mode: "immediate" } }]);
 });
+
+Deno.test("decide() does not start another clone in the cycle that saw one fail: it tries again a loop_wait later", () => {
+  // Found through Patroni's acceptance suite: a replica method failing at once was retried dozens of times a second.
+  const job: JobState = {
+    kind: "clone",
+    description: "clone",
+    startedAt: 0,
+    status: "failed",
+    error: "exit 1",
+  };
+  const v = view();
+  const d = decide(obs(EMPTY, v, { job }), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(d.actions, []);
+  assert.equal(d.reason, "failed to create a replica (exit 1); trying again at the next cycle");
+  // The next cycle (the failure is reported once) clones again.
+  assert.deepEqual(types(decide(obs(EMPTY, v), INITIAL_MEMORY, ctx("pg2")).actions), ["start_job"]);
+});
