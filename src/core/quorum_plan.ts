@@ -18,7 +18,7 @@ import type { ClusterView, Observation, PeerStatus, ReplicationRow, SyncState } 
 import { parseLsn } from "./types.ts";
 import type { SyncAction, SyncConfig } from "./sync_types.ts";
 import { isNoSync, type SyncLeaderInput, syncMemoryFor, syncPriority, type SyncStep } from "./sync.ts";
-import { parseSyncNames, SYNC_STRICT_PLACEHOLDER } from "./sync_names.ts";
+import { parseSyncNames, sameSyncNames, SYNC_STRICT_PLACEHOLDER } from "./sync_names.ts";
 import { quoteStandbyName } from "./sync_names.ts";
 import { type QuorumTransition, quorumTransitions } from "./quorum.ts";
 
@@ -137,7 +137,9 @@ function describe(actions: SyncAction[]): string | null {
  */
 export function quorumLeaderStep(input: SyncLeaderInput): SyncStep {
   const { me, cfg, view, pg } = input;
-  const mem = syncMemoryFor(pg, input.mem);
+  const seen = syncMemoryFor(pg, input.mem);
+  // The strict-mode warning is logged once while commits wait (as Patroni); leaving that state resets it.
+  const { strictWarned: _warned, ...mem } = seen;
   const key = view.sync;
   if (key === null || !key.leader) {
     const actions: SyncAction[] = [{
@@ -158,11 +160,16 @@ export function quorumLeaderStep(input: SyncLeaderInput): SyncStep {
   if (sameName(key.leader, me) && active.length < minSync) {
     const wanted = buildQuorumNames(key.syncStandby, Math.max(minSync, key.syncStandby.length - key.quorum));
     const on = key.syncStandby.length > 0 ? key.syncStandby.join(", ") : "a standby";
-    return {
-      actions: [{ type: "set_sync_standby_names", value: wanted }],
-      mem,
-      note: `synchronous_mode_strict: no standby to add, commits wait for ${on}`,
-    };
+    const actions: SyncAction[] = [{ type: "set_sync_standby_names", value: wanted }];
+    const note = `synchronous_mode_strict: no standby to add, commits wait for ${on}`;
+    if (seen.strictWarned) return { actions, mem: seen, note };
+    const current = pg.synchronousStandbyNames ?? "";
+    const kept = key.syncStandby.length > 0 && sameSyncNames(current, wanted)
+      ? `Continue using old value of synchronous_standby_names="${current}". `
+      : "";
+    const warning = "No active replication connections from Patroni members and synchronous_mode_strict is " +
+      `requested. ${kept}Commits will be delayed.`;
+    return { actions, mem: { ...mem, strictWarned: true }, note, warning };
   }
   if (minSync === 0 && active.length === 0 && key.syncStandby.length === 0 && sync.length > 0) {
     const actions: SyncAction[] = [{ type: "set_sync_standby_names", value: "" }];

@@ -287,7 +287,23 @@ Deno.test("quorumLeaderStep(): strict mode without any standby keeps Postgres wa
   assert.deepEqual(none.actions, [{
     type: "set_sync_standby_names",
     value: `ANY 1 (${SYNC_STRICT_PLACEHOLDER})`,
-  }]);
+  }]); // Patroni's WARNING, once while commits wait (the acceptance suite's quorum_commit looks for it); then not again
+  // until a standby streamed.
+  assert.equal(
+    step.warning,
+    "No active replication connections from Patroni members and synchronous_mode_strict is requested. " +
+      'Continue using old value of synchronous_standby_names="ANY 1 (pg2,pg3)". Commits will be delayed.',
+  );
+  const again = quorumLeaderStep({
+    ...leaderInput(strict, [], "ANY 1 (pg2,pg3)", key(["pg2", "pg3"], 1)),
+    mem: step.mem,
+  });
+  assert.equal(again.warning, undefined);
+  const streams = quorumLeaderStep({
+    ...leaderInput(strict, [row("pg2", 9000)], "ANY 1 (pg2,pg3)", key(["pg2", "pg3"], 1)),
+    mem: step.mem,
+  });
+  assert.equal(streams.mem.strictWarned, undefined);
 });
 
 Deno.test("quorumPrepromote(): the new primary waits for the other members of the key from its first commit", () => {
