@@ -21,6 +21,7 @@ import {
 } from "../host/fence_client.ts";
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../host/watchdog.ts";
 import { agentLog, moduleLogger, redactLikeLog } from "../log/log.ts";
+import { DynamicCacheFile } from "../pg/dynamic_cache.ts";
 import { LocalPostgres } from "../pg/postgres.ts";
 import { methodsWithoutLeader } from "../pg/replica_methods.ts";
 import { Agent } from "../shell/agent.ts";
@@ -29,7 +30,7 @@ import { listenOn, RestListener } from "./listener.ts";
 import type { DaemonNotifier } from "./notify.ts";
 import { createReload } from "./reload.ts";
 import { callbacksFor, type DaemonLog, peerClientFor, type Running, runningPeers } from "./running.ts";
-import { type DynamicSettingsSource, dynamicSettingsSource } from "./settings.ts";
+import { type DynamicCopy, type DynamicSettingsSource, dynamicSettingsSource } from "./settings.ts";
 import { readTlsFiles, type TlsFiles } from "./tls.ts";
 import { liveMemberWithMyName } from "./unique_name.ts";
 
@@ -66,8 +67,10 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     (w) => log.debug(literalText(w)),
     (w) => log.warn(literalText(w)),
     () => localPg().usePgRewind,
+    dynamicCopy(config.postgresql.dataDir),
   );
-  const initial = settings.current();
+  // The etcd client's timing before etcd answers: bootstrap.dcs's, as the agent's decisions (never the local copy's).
+  const initial = settings.atStart;
   const dcs = createEtcdDcs({
     etcd: config.etcd3,
     namespace: config.namespace,
@@ -192,6 +195,7 @@ function buildAgent(
     ...(o.supervisor ? { fence: o.supervisor.channel } : {}),
     ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     dynamicFrom: o.settings.from,
+    configToRestore: o.settings.restoreDoc,
     dcs: o.dcs,
     pg: o.pg,
     peers: o.peers,
@@ -243,6 +247,19 @@ async function startSupervisor(
     );
   }
   return supervisor;
+}
+
+/** The local copy of the dynamic configuration, `<data_dir>/patroni.dynamic.json`, read now (src/pg/dynamic_cache.ts). */
+function dynamicCopy(dataDir: string): DynamicCopy {
+  const log = moduleLogger("config");
+  const file = new DynamicCacheFile(dataDir, {
+    warn: (m) => log.warn(literalText(m)),
+    info: (m) => log.info(literalText(m)),
+    debug: (m) => log.debug(literalText(m)),
+  });
+  const doc = file.load();
+  if (doc) log.info(literalText(`read the dynamic configuration last seen from ${file.path}`));
+  return { doc, offer: (d) => file.offer(d) };
 }
 
 /** A message as literal text for the logger (braces are not template fields). */

@@ -481,7 +481,7 @@ export class Agent {
       name: this.deps.name,
       tags: this.#tags,
       dynamic: this.dynamic,
-      bootstrapDcs: this.deps.bootstrapDcs,
+      bootstrapDcs: this.deps.configToRestore?.() ?? this.deps.bootstrapDcs,
       removeDataOnRewindFailure: this.deps.removeDataOnRewindFailure ?? false,
       removeDataOnDivergedTimelines: this.deps.removeDataOnDivergedTimelines ?? false,
       noLeaderReplicaMethod: this.deps.noLeaderReplicaMethod?.() ?? false,
