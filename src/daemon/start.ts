@@ -62,12 +62,14 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const { config, log } = o;
   // The local postgresql section in force: the start's, then the running one (a reload replaces it).
   let localPg = () => config.postgresql;
+  // The agent, once built: the local copy of the dynamic configuration is not written while one of its jobs runs.
+  let built: Agent | undefined;
   const settings = dynamicSettingsSource(
     config.bootstrap.dcs,
     (w) => log.debug(literalText(w)),
     (w) => log.warn(literalText(w)),
     () => localPg().usePgRewind,
-    dynamicCopy(config.postgresql.dataDir),
+    dynamicCopy(config.postgresql.dataDir, () => built !== undefined && !built.jobRunning),
   );
   // The etcd client's timing before etcd answers: bootstrap.dcs's, as the agent's decisions (never the local copy's).
   const initial = settings.atStart;
@@ -107,6 +109,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   localPg = () => running.config.postgresql;
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
+  built = agent;
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
   // cycle that runs now, not up to loop_wait later while nothing outside the agent would stop its Postgres.
   supervisor?.whenUnusable(() => agent.wake());
@@ -250,13 +253,13 @@ async function startSupervisor(
 }
 
 /** The local copy of the dynamic configuration, `<data_dir>/patroni.dynamic.json`, read now (src/pg/dynamic_cache.ts). */
-function dynamicCopy(dataDir: string): DynamicCopy {
+function dynamicCopy(dataDir: string, mayWrite: () => boolean): DynamicCopy {
   const log = moduleLogger("config");
   const file = new DynamicCacheFile(dataDir, {
     warn: (m) => log.warn(literalText(m)),
     info: (m) => log.info(literalText(m)),
     debug: (m) => log.debug(literalText(m)),
-  });
+  }, mayWrite);
   const doc = file.load();
   if (doc) log.info(literalText(`read the dynamic configuration last seen from ${file.path}`));
   return { doc, offer: (d) => file.offer(d) };

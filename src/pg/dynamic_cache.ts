@@ -45,18 +45,22 @@ export function dynamicCacheText(doc: Record<string, unknown>): string {
 
 /**
  * The copy in `dataDir`: `load()` once at start, then `offer(doc)` with each document read from etcd (cheap when
- * unchanged: nothing is written unless the text differs from the file's as last read or written).
+ * unchanged: nothing is written unless the text differs from the file's as last read or written). The write is
+ * synchronous (a file of a few hundred bytes, as Patroni writes it within its cycle): nothing else in this process
+ * runs between the checks (a cluster in the directory, `mayWrite`: no job that empties it) and the rename.
  */
 export class DynamicCacheFile {
   readonly path: string;
   /** The text the file holds as far as this process knows (read at start or last written); null: none. */
   #onDisk: string | null = null;
-  /** A write in flight (one at a time; a document offered meanwhile is written by the next offer). */
-  #writing: Promise<void> | null = null;
   /** A failed write was logged at warning; further failures go to debug until a write succeeds. */
   #warned = false;
 
-  constructor(readonly dataDir: string, private readonly log: DynamicCacheLog) {
+  constructor(
+    readonly dataDir: string,
+    private readonly log: DynamicCacheLog,
+    private readonly mayWrite: () => boolean = () => true,
+  ) {
     this.path = `${dataDir}/${DYNAMIC_CACHE_FILE}`;
   }
 
@@ -79,28 +83,19 @@ export class DynamicCacheFile {
     return parsed.doc;
   }
 
-  /** Write `doc` unless the file already holds it; never throws, never waits (the write runs in the background). */
+  /**
+   * Write `doc` unless the file already holds it, or the directory holds no cluster yet, or a job may be emptying
+   * it (the next offer writes it then); never throws.
+   */
   offer(doc: Record<string, unknown>): void {
     const text = dynamicCacheText(doc);
-    if (text === this.#onDisk || this.#writing !== null) return;
-    this.#writing = this.#write(text).finally(() => {
-      this.#writing = null;
-    });
-  }
-
-  /** The write in flight, if any (tests wait for it). */
-  settled(): Promise<void> {
-    return this.#writing ?? Promise.resolve();
-  }
-
-  async #write(text: string): Promise<void> {
-    if (!await exists(`${this.dataDir}/PG_VERSION`)) return; // no cluster yet: the directory must stay empty
+    if (text === this.#onDisk || !this.mayWrite() || !exists(`${this.dataDir}/PG_VERSION`)) return;
     let tmp: string | null = null;
     try {
-      tmp = await Deno.makeTempFile({ dir: this.dataDir, prefix: `${DYNAMIC_CACHE_FILE}.` });
-      await Deno.chmod(tmp, 0o600);
-      await Deno.writeTextFile(tmp, text);
-      await Deno.rename(tmp, this.path);
+      tmp = Deno.makeTempFileSync({ dir: this.dataDir, prefix: `${DYNAMIC_CACHE_FILE}.` });
+      Deno.chmodSync(tmp, 0o600);
+      Deno.writeTextFileSync(tmp, text);
+      Deno.renameSync(tmp, this.path);
       tmp = null;
       this.#onDisk = text;
       if (this.#warned) this.log.info(`wrote ${this.path} again`);
@@ -111,14 +106,18 @@ export class DynamicCacheFile {
       }`;
       (this.#warned ? this.log.debug : this.log.warn)(message);
       this.#warned = true;
-      if (tmp !== null) await Deno.remove(tmp).catch(() => {});
+      if (tmp !== null) {
+        try {
+          Deno.removeSync(tmp);
+        } catch { /* already gone */ }
+      }
     }
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+function exists(path: string): boolean {
   try {
-    await Deno.stat(path);
+    Deno.statSync(path);
     return true;
   } catch {
     return false;

@@ -351,6 +351,11 @@ export class Agent {
   }
 
   /** Wait until the running job (if any) has finished. */
+  /** A job (bootstrap, clone, reinit, start, stop, ...) is running: the data directory may be emptied meanwhile. */
+  get jobRunning(): boolean {
+    return this.#jobs.busy;
+  }
+
   settleJobs(): Promise<void> {
     return this.#jobs.settle();
   }
