@@ -29,7 +29,10 @@ export interface HaContext {
    * than start it on a history the new leader may not share.
    */
   removeDataOnDivergedTimelines?: boolean;
-  /** The `bootstrap.dcs` object written into `config` by the member that bootstraps the cluster. */
+  /**
+   * The document written into `config` when etcd holds none: `bootstrap.dcs`, or the last dynamic configuration
+   * known (the agent's local copy), as Patroni writes its own back after the key was lost.
+   */
   bootstrapDcs: Record<string, unknown>;
   /**
    * A method of `postgresql.create_replica_methods` has `no_leader` (e.g. a restore from a backup repository): the

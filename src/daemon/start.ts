@@ -21,6 +21,7 @@ import {
 } from "../host/fence_client.ts";
 import { createWatchdog, type WatchdogLog, watchdogPlatformProblem } from "../host/watchdog.ts";
 import { agentLog, moduleLogger, redactLikeLog } from "../log/log.ts";
+import { DynamicCacheFile } from "../pg/dynamic_cache.ts";
 import { LocalPostgres } from "../pg/postgres.ts";
 import { methodsWithoutLeader } from "../pg/replica_methods.ts";
 import { Agent } from "../shell/agent.ts";
@@ -29,7 +30,7 @@ import { listenOn, RestListener } from "./listener.ts";
 import type { DaemonNotifier } from "./notify.ts";
 import { createReload } from "./reload.ts";
 import { callbacksFor, type DaemonLog, peerClientFor, type Running, runningPeers } from "./running.ts";
-import { type DynamicSettingsSource, dynamicSettingsSource } from "./settings.ts";
+import { type DynamicCopy, type DynamicSettingsSource, dynamicSettingsSource } from "./settings.ts";
 import { readTlsFiles, type TlsFiles } from "./tls.ts";
 import { liveMemberWithMyName } from "./unique_name.ts";
 
@@ -61,13 +62,17 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const { config, log } = o;
   // The local postgresql section in force: the start's, then the running one (a reload replaces it).
   let localPg = () => config.postgresql;
+  // The agent, once built: the local copy of the dynamic configuration is not written while one of its jobs runs.
+  let built: Agent | undefined;
   const settings = dynamicSettingsSource(
     config.bootstrap.dcs,
     (w) => log.debug(literalText(w)),
     (w) => log.warn(literalText(w)),
     () => localPg().usePgRewind,
+    dynamicCopy(config.postgresql.dataDir, () => built !== undefined && !built.jobRunning),
   );
-  const initial = settings.current();
+  // The etcd client's timing before etcd answers: bootstrap.dcs's, as the agent's decisions (never the local copy's).
+  const initial = settings.atStart;
   const dcs = createEtcdDcs({
     etcd: config.etcd3,
     namespace: config.namespace,
@@ -104,6 +109,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   localPg = () => running.config.postgresql;
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
+  built = agent;
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
   // cycle that runs now, not up to loop_wait later while nothing outside the agent would stop its Postgres.
   supervisor?.whenUnusable(() => agent.wake());
@@ -192,6 +198,7 @@ function buildAgent(
     ...(o.supervisor ? { fence: o.supervisor.channel } : {}),
     ...(o.watchdog ? { watchdog: o.watchdog } : {}),
     dynamicFrom: o.settings.from,
+    configToRestore: o.settings.restoreDoc,
     dcs: o.dcs,
     pg: o.pg,
     peers: o.peers,
@@ -243,6 +250,19 @@ async function startSupervisor(
     );
   }
   return supervisor;
+}
+
+/** The local copy of the dynamic configuration, `<data_dir>/patroni.dynamic.json`, read now (src/pg/dynamic_cache.ts). */
+function dynamicCopy(dataDir: string, mayWrite: () => boolean): DynamicCopy {
+  const log = moduleLogger("config");
+  const file = new DynamicCacheFile(dataDir, {
+    warn: (m) => log.warn(literalText(m)),
+    info: (m) => log.info(literalText(m)),
+    debug: (m) => log.debug(literalText(m)),
+  }, mayWrite);
+  const doc = file.load();
+  if (doc) log.info(literalText(`read the dynamic configuration last seen from ${file.path}`));
+  return { doc, offer: (d) => file.offer(d) };
 }
 
 /** A message as literal text for the logger (braces are not template fields). */

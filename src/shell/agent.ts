@@ -351,6 +351,11 @@ export class Agent {
   }
 
   /** Wait until the running job (if any) has finished. */
+  /** A job (bootstrap, clone, reinit, start, stop, ...) is running: the data directory may be emptied meanwhile. */
+  get jobRunning(): boolean {
+    return this.#jobs.busy;
+  }
+
   settleJobs(): Promise<void> {
     return this.#jobs.settle();
   }
@@ -481,7 +486,7 @@ export class Agent {
       name: this.deps.name,
       tags: this.#tags,
       dynamic: this.dynamic,
-      bootstrapDcs: this.deps.bootstrapDcs,
+      bootstrapDcs: this.deps.configToRestore?.() ?? this.deps.bootstrapDcs,
       removeDataOnRewindFailure: this.deps.removeDataOnRewindFailure ?? false,
       removeDataOnDivergedTimelines: this.deps.removeDataOnDivergedTimelines ?? false,
       noLeaderReplicaMethod: this.deps.noLeaderReplicaMethod?.() ?? false,

@@ -28,8 +28,16 @@ export interface AgentDeps {
   /** `postgres://<postgresql.proxy_address>/postgres`, published as the member's `proxy_url` (as Patroni). */
   proxyUrl?: string;
   bootstrapDcs: Record<string, unknown>;
-  /** Turn the `config` key (or bootstrap.dcs when absent) into settings; pure, never throws. */
-  dynamicFrom(raw: Record<string, unknown> | null): DynamicSettings;
+  /**
+   * Turn the `config` key (null: etcd holds none; undefined: etcd not read yet) into settings, bootstrap.dcs when
+   * there is no document; pure, never throws.
+   */
+  dynamicFrom(raw: Record<string, unknown> | null | undefined): DynamicSettings;
+  /**
+   * The document a leader writes when etcd holds no `config` key (the last one known, as Patroni restores it from
+   * its local copy); absent: `bootstrapDcs`.
+   */
+  configToRestore?: () => Record<string, unknown>;
   dcs: Dcs;
   pg: PostgresPort;
   peers: PeerClient;

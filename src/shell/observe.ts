@@ -56,7 +56,7 @@ export class Observer {
   #fenceUnusable: string | null = null;
 
   constructor(private readonly deps: AgentDeps, private readonly parts: ObserverParts) {
-    this.#dynamic = deps.dynamicFrom(null);
+    this.#dynamic = deps.dynamicFrom(undefined); // etcd not read yet: bootstrap.dcs
   }
 
   /** The last cluster view read from etcd, or null. */
