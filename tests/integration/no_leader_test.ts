@@ -51,11 +51,13 @@ Deno.test({
       try {
         const leader = c.leader;
         const lost = c.replicas[0]!;
-        await pgbackrest(conf, "demo", "stanza-create");
+        // The stanza names pg1; either member may have won the bootstrap race: point pgBackRest at the leader.
+        const at = [`--pg1-path=${leader.dataDir}`, `--pg1-port=${leader.pgPort}`];
+        await pgbackrest(conf, "demo", "stanza-create", ...at);
         await withSql(leader, (sql) => sql`CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 100) g`);
-        await pgbackrest(conf, "demo", "backup", "--type=full");
+        await pgbackrest(conf, "demo", "backup", "--type=full", ...at);
         await withSql(leader, (sql) => sql`INSERT INTO t SELECT g FROM generate_series(101, 150) g`);
-        await pgbackrest(conf, "demo", "check"); // switches WAL and waits until it is archived
+        await pgbackrest(conf, "demo", "check", ...at); // switches WAL and waits until it is archived
 
         // Everything stops; the replica's data directory is lost.
         await stopAgent(c.agents.get(lost.name)!, 30_000);
