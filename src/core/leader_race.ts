@@ -17,8 +17,12 @@ import { failsafeKeyExcludes } from "./failsafe_key.ts";
 import { quorumRaceVotes, syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
 import { raceBackoff } from "./race_backoff.ts";
 
-/** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
-export function decideLeaderRace({ obs, mem, ctx, view, previousWal }: Cycle): Decision {
+/**
+ * Before the race: a required watchdog that is not usable keeps this member out (a primary demotes), and a primary
+ * without the lock (e.g. after an agent restart) takes it back unless the cluster moved to a newer timeline. Null
+ * for a replica that may race.
+ */
+function raceForPrimaryOrUnguarded({ obs, mem, view }: Cycle): Decision | null {
   const pg = obs.pg;
   if (obs.watchdogUnusable !== undefined) {
     if (pg.role === "primary") {
@@ -45,6 +49,16 @@ export function decideLeaderRace({ obs, mem, ctx, view, previousWal }: Cycle): D
       ...(pg.walPosition !== null ? [{ type: "write_status" as const, optime: pg.walPosition }] : []),
     ]);
   }
+  return null;
+}
+
+/** The leader key is absent: take it if this member is the healthiest, else wait for the winner. */
+export function decideLeaderRace(c: Cycle): Decision {
+  const early = raceForPrimaryOrUnguarded(c);
+  if (early) return early;
+  let { obs } = c;
+  const { mem, ctx, view, previousWal } = c;
+  const pg = obs.pg;
   const backoff = raceBackoff({ obs, mem, ctx, view, holdsLock: false }, previousWal ?? null);
   if (backoff) return backoff;
   const gate = syncRaceGate(obs, ctx, view);

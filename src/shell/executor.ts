@@ -161,35 +161,49 @@ export class Executor {
     return true;
   }
 
+  /** The actions that only write to etcd; null for any other. */
+  #applyDcs(action: Action): Promise<boolean> | null {
+    const { dcs } = this.deps;
+    switch (action.type) {
+      case "acquire_initialize":
+        return dcs.initialize(true, "");
+      case "write_initialize":
+        return dcs.initialize(false, action.sysid);
+      case "cancel_initialize":
+        return dcs.cancelInitialization().then(() => true);
+      case "write_config":
+        return dcs.setConfig(action.value, "0");
+      case "acquire_leader":
+        return dcs.attemptToAcquireLeader();
+      case "renew_leader":
+        return dcs.updateLeader();
+      case "release_leader":
+        return dcs.deleteLeader();
+      case "move_lease":
+        return dcs.moveLease(action.ttl, action.leader);
+      case "write_status":
+        return dcs.writeStatus(action.optime, action.slots, action.retainSlots).then(() => true);
+      case "write_history":
+        return dcs.setHistory(action.history).then(() => true);
+      case "clear_failover":
+        return dcs.setFailover({}, action.modRevision);
+      case "write_sync":
+        return dcs.writeSync(action.leader, action.standbys, action.quorum, action.modRevision);
+      case "delete_sync":
+        return dcs.deleteSync(action.modRevision);
+      default:
+        return null;
+    }
+  }
+
   async #apply(action: Action, lockVerified: boolean, obs: Observation): Promise<boolean> {
+    const written = this.#applyDcs(action);
+    if (written !== null) return await written;
     const { dcs, pg } = this.deps;
     const { jobs, requests } = this.parts;
     switch (action.type) {
-      case "acquire_initialize":
-        return await dcs.initialize(true, "");
-      case "write_initialize":
-        return await dcs.initialize(false, action.sysid);
-      case "cancel_initialize":
-        await dcs.cancelInitialization();
-        return true;
-      case "write_config":
-        return await dcs.setConfig(action.value, "0");
-      case "acquire_leader":
-        return await dcs.attemptToAcquireLeader();
-      case "renew_leader":
-        return await dcs.updateLeader();
-      case "release_leader":
-        return await dcs.deleteLeader();
-      case "move_lease":
-        return await dcs.moveLease(action.ttl, action.leader);
       case "drop_lease":
         dcs.dropLease();
-        return true;
-      case "write_status":
-        await dcs.writeStatus(action.optime, action.slots, action.retainSlots);
-        return true;
-      case "write_history":
-        await dcs.setHistory(action.history);
         return true;
       case "start_job":
         jobs.start(action.job);
@@ -226,21 +240,17 @@ export class Executor {
       case "sync_slots":
         await pg.syncSlots(action.slots, action); // the action carries the slot fields
         return true;
-      case "clear_failover":
-        return await dcs.setFailover({}, action.modRevision);
       case "write_failsafe":
         this.parts.failsafe.writing(action.value);
         await dcs.writeFailsafe(action.value);
         return true;
       case "failsafe_keep":
         return this.#failsafeKept(action.since, action.ttl);
-      case "write_sync":
-        return await dcs.writeSync(action.leader, action.standbys, action.quorum, action.modRevision);
-      case "delete_sync":
-        return await dcs.deleteSync(action.modRevision);
       case "set_sync_standby_names":
         await pg.setSyncStandbyNames(action.value);
         return true;
+      default:
+        throw new Error(`no executor for action ${action.type}`);
     }
   }
 }
