@@ -4,13 +4,6 @@
 # one JSON line per run and a summary line with medians. Runs as the 'postgres' OS user when started as root.
 # Usage: bash scripts/bench/failover.sh [--runs N] [--timing 30|10] [--faults kill,term,crash]
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$REPO"
-bash scripts/setup.sh >&2
-DENO="$REPO/node_modules/deno/deno"
-# shellcheck source=scripts/lib/as_postgres.sh
-source "$REPO/scripts/lib/as_postgres.sh"
-STAGE_DIR=$(mktemp -d /tmp/hactl-bench-failover-stage.XXXXXX)
-trap 'rm -rf "$STAGE_DIR"' EXIT
-stage_repo "$STAGE_DIR"
-run_as_pg "$STAGED" "$RUN_DENO" run --allow-all scripts/bench/failover.ts "$@"
+# shellcheck source=scripts/lib/staged_bench.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/staged_bench.sh"
+run_staged_bench scripts/bench/failover.ts "$@"

@@ -4,13 +4,6 @@
 # etcd clients), RSS / PSS and V8 heap / external. Runs as the 'postgres' OS user when started as root.
 # Usage: bash scripts/bench/memory_breakdown.sh [--runs N] [--settle S] [--v8-flags=FLAGS] [--stages a,b]
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$REPO"
-bash scripts/setup.sh
-DENO="$REPO/node_modules/deno/deno"
-# shellcheck source=scripts/lib/as_postgres.sh
-source "$REPO/scripts/lib/as_postgres.sh"
-STAGE_DIR=$(mktemp -d /tmp/hactl-bench-stage.XXXXXX)
-trap 'rm -rf "$STAGE_DIR"' EXIT
-stage_repo "$STAGE_DIR"
-run_as_pg "$STAGED" "$RUN_DENO" run --allow-all scripts/bench/memory_breakdown.ts "$@"
+# shellcheck source=scripts/lib/staged_bench.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lib" && pwd)/staged_bench.sh"
+run_staged_bench scripts/bench/memory_breakdown.ts "$@"
