@@ -137,31 +137,45 @@ export class HttpPeerClient implements PeerClient {
     timeoutMs: number,
   ): Promise<FailsafeAnswer> {
     try {
-      const headers = new Headers({ "Content-Type": "application/json" });
-      if (this.#authorization) headers.set("Authorization", this.#authorization);
-      const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
-      const init: RequestInit & { client?: Deno.HttpClient } = {
-        method: "POST",
-        headers,
-        signal,
-        body: JSON.stringify(body),
-      };
-      if (this.#httpClient) init.client = this.#httpClient;
-      const res = await fetch(new URL("/failsafe", apiUrl), init);
-      const text = await res.text();
-      const lsn = Number.parseInt(res.headers.get("lsn") ?? "", 10);
-      const ttl = Number.parseInt(res.headers.get("ttl") ?? "", 10);
-      const accepted = res.status === 200 && text === "Accepted";
+      const { status, text, header } = await this.#post(new URL("/failsafe", apiUrl).href, body, timeoutMs);
+      const lsn = Number.parseInt(header("lsn") ?? "", 10);
+      const ttl = Number.parseInt(header("ttl") ?? "", 10);
+      const accepted = status === 200 && text === "Accepted";
       return {
         name,
         accepted,
         lsn: Number.isFinite(lsn) ? lsn : null,
         ...(Number.isFinite(ttl) && ttl > 0 ? { ttl } : {}),
-        ...(accepted ? {} : { error: `${res.status} ${text.slice(0, 200)}` }),
+        ...(accepted ? {} : { error: `${status} ${text.slice(0, 200)}` }),
       };
     } catch (err) {
       return { name, accepted: false, error: err instanceof Error ? err.message : String(err) };
     }
+  }
+
+  /** One JSON POST, through `ctl.insecure`'s client when set (as the GETs), else `fetch` with the TLS client. */
+  async #post(
+    url: string,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+  ): Promise<{ status: number; text: string; header: (name: string) => string | undefined }> {
+    const headers: Record<string, string> = { "Content-Type": "application/json" };
+    if (this.#authorization) headers["Authorization"] = this.#authorization;
+    const ms = Math.max(1, Math.floor(timeoutMs));
+    if (this.#get) {
+      const res = await this.#get(url, headers, ms, { body: JSON.stringify(body) });
+      return { status: res.status, text: res.text, header: (n) => res.headers?.[n] };
+    }
+    const init: RequestInit & { client?: Deno.HttpClient } = {
+      method: "POST",
+      headers,
+      signal: AbortSignal.timeout(ms),
+      body: JSON.stringify(body),
+    };
+    if (this.#httpClient) init.client = this.#httpClient;
+    const res = await fetch(url, init);
+    const text = await res.text();
+    return { status: res.status, text, header: (n) => res.headers.get(n) ?? undefined };
   }
 
   async #fetchOne(name: string, apiUrl: string, timeoutMs: number): Promise<PeerStatus> {

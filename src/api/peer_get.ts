@@ -11,12 +11,16 @@
  */
 import https from "node:https";
 
-/** One GET: the status and the body as text; rejects on a network error or after `timeoutMs`. */
+/**
+ * One GET (or, with `post`, one POST of that body): the status, the body as text and the answer's headers (lower-case
+ * names); rejects on a network error or after `timeoutMs`.
+ */
 export type PeerGet = (
   url: string,
   headers: Record<string, string>,
   timeoutMs: number,
-) => Promise<{ status: number; text: string }>;
+  post?: { body: string },
+) => Promise<{ status: number; text: string; headers?: Record<string, string> }>;
 
 /** The largest answer read from a peer. */
 const MAX_BYTES = 1 << 20;
@@ -26,6 +30,8 @@ export interface InsecureAnswer {
   status: number;
   text: string;
   server: string | null;
+  /** The answer's headers with a single value, names in lower case. */
+  headers: Record<string, string>;
 }
 
 /** One request to `url` over `node:https` without verifying the server, presenting `cert` when given. */
@@ -74,10 +80,13 @@ export function insecureHttpsRequest(opts: {
         }
         const server = res.headers.server;
         const text = new TextDecoder().decode(buf);
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") headers[k] = v;
         finish(null, {
           status: res.statusCode ?? 0,
           text,
           server: typeof server === "string" ? server : null,
+          headers,
         });
       });
       res.on("error", (e: Error) => finish(e));
@@ -90,21 +99,24 @@ export function insecureHttpsRequest(opts: {
 
 /** A `PeerGet` that does not verify `https://` servers and presents `cert` (PEM texts) when given. */
 export function insecurePeerGet(cert: { cert: string; key: string } | null): PeerGet {
-  return async (url, headers, timeoutMs) => {
+  return async (url, headers, timeoutMs, post) => {
+    const method = post ? "POST" : "GET";
     if (new URL(url).protocol !== "https:") {
-      const res = await fetch(url, { headers, signal: AbortSignal.timeout(Math.max(1, timeoutMs)) });
-      return { status: res.status, text: await res.text() };
+      const signal = AbortSignal.timeout(Math.max(1, timeoutMs));
+      const res = await fetch(url, { method, headers, signal, ...(post ? { body: post.body } : {}) });
+      return { status: res.status, text: await res.text(), headers: Object.fromEntries(res.headers) };
     }
-    const { status, text } = await insecureHttpsRequest({
-      method: "GET",
+    const answer = await insecureHttpsRequest({
+      method,
       url,
       headers,
+      ...(post ? { body: new TextEncoder().encode(post.body) } : {}),
       cert,
       timeoutMs,
       maxBytes: MAX_BYTES,
       tooLarge: () => new Error(`answer over ${MAX_BYTES} bytes`),
       timedOut: () => new Error(`timed out after ${timeoutMs} ms`),
     });
-    return { status, text };
+    return { status: answer.status, text: answer.text, headers: answer.headers };
   };
 }

@@ -65,6 +65,12 @@ Deno.test("with ctl.insecure, members read a peer served with Patroni's test cer
       loadCluster: () => Promise.reject(new Error("not needed")),
       scope: "batman",
       name: "postgres-0",
+      control: {
+        failsafeCall: (body: unknown) =>
+          (body as { name?: string }).name === "postgres-1"
+            ? { status: 200, body: "Accepted", lsn: 77, ttl: 30 }
+            : { status: 500, body: "not following" },
+      } as never,
     });
     const server = await serveApi(handler, {
       hostname: "127.0.0.1",
@@ -87,6 +93,13 @@ Deno.test("with ctl.insecure, members read a peer served with Patroni's test cer
     const [peer] = await new HttpPeerClient({ get }).fetchStatuses([{ name: "postgres-0", apiUrl }], 3000);
     assert.equal(peer!.reachable, true);
     assert.equal(peer!.role, "primary");
+
+    // So does the leader's failsafe round, `POST /failsafe` (found through Patroni's dcs_failsafe_mode scenarios: it
+    // used the verifying client, every round failed with "fetch failed" and the leader demoted).
+    const [answer] = await new HttpPeerClient({ get }).postFailsafe([{ name: "postgres-0", apiUrl }], {
+      name: "postgres-1",
+    }, 3000);
+    assert.deepEqual(answer, { name: "postgres-0", accepted: true, lsn: 77, ttl: 30 });
 
     // The duplicate-name check reaches it the same way.
     const view = { members: [{ name: "postgres-0", data: { api_url: apiUrl } }] };
