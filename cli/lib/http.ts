@@ -153,7 +153,7 @@ function insecureRequest(
 ): Promise<CtlResponse> {
   const body = payload === undefined ? undefined : new TextEncoder().encode(payload);
   if (body) headers["content-length"] = String(body.length);
-  return insecureHttpsRequest({
+  return insecureRequestAnswer({
     method,
     url,
     headers,
@@ -164,4 +164,10 @@ function insecureRequest(
     tooLarge: tooLargeError,
     timedOut: () => timeoutError(timeoutMs),
   });
+}
+
+/** The answer without its headers (a ctl command reads the status, the body and the `Server` header). */
+async function insecureRequestAnswer(opts: Parameters<typeof insecureHttpsRequest>[0]): Promise<CtlResponse> {
+  const { status, text, server } = await insecureHttpsRequest(opts);
+  return { status, text, server };
 }

@@ -106,11 +106,13 @@ export function insecurePeerGet(cert: { cert: string; key: string } | null): Pee
       const res = await fetch(url, { method, headers, signal, ...(post ? { body: post.body } : {}) });
       return { status: res.status, text: await res.text(), headers: Object.fromEntries(res.headers) };
     }
+    // With Content-Length: Patroni's REST API reads a body only by it (not chunked).
+    const body = post ? new TextEncoder().encode(post.body) : undefined;
     const answer = await insecureHttpsRequest({
       method,
       url,
-      headers,
-      ...(post ? { body: new TextEncoder().encode(post.body) } : {}),
+      headers: body ? { ...headers, "content-length": String(body.length) } : headers,
+      ...(body ? { body } : {}),
       cert,
       timeoutMs,
       maxBytes: MAX_BYTES,
