@@ -18,7 +18,15 @@ import type { Upstream } from "../core/types.ts";
 import { basebackupArgv } from "./conf.ts";
 import { replicationConninfoFor, writeConfig, writePgpass } from "./config_files.ts";
 import type { PgInstance } from "./instance.ts";
-import { childEnv, delay, postmasterPid, removeIfExists, runChecked, wipeDirectory } from "./process.ts";
+import {
+  childEnv,
+  delay,
+  postmasterPid,
+  removeIfExists,
+  runChecked,
+  scriptCwd,
+  wipeDirectory,
+} from "./process.ts";
 import { flagSet, methodsWithoutLeader, replicaMethodArgv } from "./replica_methods.ts";
 
 const log = getLogger(["hactl", "postgres"]);
@@ -146,6 +154,7 @@ async function customMethod(inst: PgInstance, upstream: Upstream | null, method:
   });
   log.info("creating a replica with method {method}: {command}", { method, command: argv[0] });
   await runChecked(argv[0]!, argv.slice(1), {
+    cwd: scriptCwd(),
     timeoutMs: METHOD_TIMEOUT_MS,
     env: upstream ? childEnv({ PGPASSFILE: inst.pgpass }) : childEnv(),
     what: `replica method ${method}`,

@@ -28,6 +28,7 @@ import {
   postmasterPid,
   removeIfExists,
   runChecked,
+  scriptCwd,
   tail,
   writeIfChanged,
 } from "./process.ts";
@@ -44,6 +45,7 @@ export async function customBootstrap(inst: PgInstance): Promise<void> {
   const argv = bootstrapMethodArgv(section, { scope: inst.config.scope, dataDir: inst.dataDir });
   log.info("running custom bootstrap script {command}", { command: String(section.command) });
   await runChecked(argv[0]!, argv.slice(1), {
+    cwd: scriptCwd(),
     timeoutMs: 7 * 24 * 3600_000,
     env: childEnv(),
     what: `custom bootstrap method ${method}`,

@@ -15,7 +15,7 @@ import { getLogger } from "@logtape/logtape";
 import { PrePromoteRefusedError } from "../core/pre_promote.ts";
 import { splitCommand } from "./callbacks.ts";
 import type { PgInstance } from "./instance.ts";
-import { childEnv, tail } from "./process.ts";
+import { childEnv, scriptCwd, tail } from "./process.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -34,7 +34,7 @@ export async function runScript(command: string, timeoutMs: number | null): Prom
     args: argv,
     env: childEnv(),
     clearEnv: true,
-    cwd: "/",
+    cwd: scriptCwd(),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

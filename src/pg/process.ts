@@ -72,6 +72,19 @@ export interface RunResult {
 }
 
 /**
+ * The working directory of the operator's scripts (custom bootstrap and replica methods, pre_promote, before_stop):
+ * the agent's own, as Patroni's scripts inherit Patroni's (a relative path in a command resolves there); `/` when it
+ * cannot be read. Postgres's own programs run in `/` (a directory the postgres user can always enter).
+ */
+export function scriptCwd(): string {
+  try {
+    return Deno.cwd();
+  } catch {
+    return "/";
+  }
+}
+
+/**
  * Run a program to completion, killing it (SIGKILL) when `timeoutMs` passes. Never throws for a non-zero exit:
  * the caller decides. Throws `PostgresError` when the program cannot be started at all.
  */
@@ -117,7 +130,7 @@ export function tail(text: string, lines = 5): string {
 export async function runChecked(
   program: string,
   args: string[],
-  opts: { timeoutMs: number; env?: Record<string, string>; what: string },
+  opts: { timeoutMs: number; env?: Record<string, string>; cwd?: string; what: string },
 ): Promise<RunResult> {
   const r = await run(program, args, opts);
   if (r.code !== 0 || r.timedOut) {
