@@ -63,13 +63,13 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   // The local postgresql section in force: the start's, then the running one (a reload replaces it).
   let localPg = () => config.postgresql;
   // The agent, once built: the local copy of the dynamic configuration is not written while one of its jobs runs.
-  let built: Agent | undefined;
+  const built: { agent?: Agent } = {};
   const settings = dynamicSettingsSource(
     config.bootstrap.dcs,
     (w) => log.debug(literalText(w)),
     (w) => log.warn(literalText(w)),
     () => localPg().usePgRewind,
-    dynamicCopy(config.postgresql.dataDir, () => built !== undefined && !built.jobRunning),
+    dynamicCopy(config.postgresql.dataDir, () => built.agent !== undefined && !built.agent.jobRunning),
   );
   // The etcd client's timing before etcd answers: bootstrap.dcs's, as the agent's decisions (never the local copy's).
   const initial = settings.atStart;
@@ -109,7 +109,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   localPg = () => running.config.postgresql;
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
-  built = agent;
+  built.agent = agent;
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
   // cycle that runs now, not up to loop_wait later while nothing outside the agent would stop its Postgres.
   supervisor?.whenUnusable(() => agent.wake());
