@@ -14,6 +14,8 @@ import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
 import { raceStep } from "./switchover.ts";
 import { failsafeKeyExcludes } from "./failsafe_key.ts";
+import { localPosition } from "./divergence.ts";
+import { formatLsn } from "./lsn.ts";
 import { quorumRaceVotes, syncBeforePromote, syncRaceGate } from "./sync_plan.ts";
 import { raceBackoff } from "./race_backoff.ts";
 
@@ -142,6 +144,9 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
   if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < clusterTimeline(view))) {
     return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${clusterTimeline(view)}`;
   }
+  // Not in a standby cluster: its members' timelines are the remote cluster's (as check_timeline is not applied).
+  const diverged = ctx.dynamic.standbyCluster === undefined ? leftClusterHistory(pg, view) : null;
+  if (diverged !== null) return diverged;
   const formerLeader = manual?.leader;
   if (formerLeader !== undefined && formerLeader === ctx.name) {
     const other = promotablePeer(obs, ctx, view, manual?.member);
@@ -151,6 +156,26 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
     if (v.veto) return v.said ?? `member ${v.name} ${v.why}`;
   }
   return null;
+}
+
+/**
+ * Why this member's WAL is not on the cluster's history (the `history` key names the point where its timeline
+ * ended, and it holds WAL past that point), or null: promoting it would drop every write the cluster made after the
+ * switch (found by the simulator: a diverged replica waiting for a re-clone won the race after an etcd outage, with
+ * `check_timeline` off, and the leader's acknowledged writes were lost). Patroni compares positions only. A timeline
+ * the key does not name (trimmed, or newer than the key) is not judged here.
+ */
+function leftClusterHistory(pg: PgObservation, view: ClusterView): string | null {
+  const local = localPosition(pg);
+  const entry = local ? (view.history ?? []).find((e) => e[0] === local.timeline) : undefined;
+  if (!local || !entry) return null;
+  const switchLsn = entry[1];
+  const beyond = local.inRecovery ? local.lsn > switchLsn : local.lsn >= switchLsn;
+  if (!beyond) return null;
+  return `my timeline ${local.timeline} at ${
+    formatLsn(local.lsn)
+  } went past the point where the cluster left it ` +
+    `(${formatLsn(switchLsn)}): my WAL is not on the cluster's history`;
 }
 
 /**

@@ -189,3 +189,24 @@ Deno.test("healthiestVerdict(): members the failsafe key leaves out neither can 
     /still running as primary/,
   );
 });
+
+Deno.test("healthiestVerdict(): a member whose WAL went past the point where the cluster left its timeline does not race", () => {
+  // Found by the simulator (seed 88822721, path 315): two replicas diverged on timeline 2 (waiting for a re-clone,
+  // pg_rewind off) and the leader on timeline 3 demoted in an etcd outage; when etcd came back, the one further on
+  // timeline 2 won the race and the leader's acknowledged timeline-3 writes were lost. check_timeline is off.
+  const history = view({
+    leader: null,
+    history: [[1, 1000, "no recovery target specified"], [2, 5000, "x"]],
+  });
+  const on2 = (lsn: number) => pgState({ timeline: 2, walPosition: lsn, replayLsn: lsn });
+  assert.match(
+    healthiestVerdict(obs(on2(5100), history, { peers: [] }), ctx("pg3"), history)!,
+    /my timeline 2 at 0\/13EC went past the point where the cluster left it \(0\/1388\)/,
+  );
+  // At or before the switch point it holds nothing the cluster does not: it may race (its lag is judged as before).
+  assert.equal(healthiestVerdict(obs(on2(5000), history, { peers: [] }), ctx("pg3"), history), null);
+  // A timeline the key does not name (trimmed away, or newer than the key) is not judged.
+  const trimmed = view({ leader: null, history: [[2, 5000, "x"]] });
+  const on1 = pgState({ timeline: 1, walPosition: 9000, replayLsn: 9000 });
+  assert.equal(healthiestVerdict(obs(on1, trimmed, { peers: [] }), ctx("pg3"), trimmed), null);
+});
