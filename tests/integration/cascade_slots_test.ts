@@ -15,27 +15,10 @@ import assert from "node:assert/strict";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
+import { slotsOn, waitSlots as waitSlot } from "../helpers/slots.ts";
 import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
-import { parseLsn } from "../../src/core/lsn.ts";
 
 const TIMING = TIMINGS.fast;
-
-interface SlotRow {
-  active: boolean;
-  restart: number;
-}
-
-function slotsOn(m: MemberLayout): Promise<Record<string, SlotRow>> {
-  return withSql(m, async (sql) => {
-    const rows =
-      await sql`SELECT slot_name::text AS n, active, restart_lsn::text AS l FROM pg_replication_slots`;
-    return Object.fromEntries(
-      rows.map((
-        r,
-      ) => [r.n as string, { active: r.active as boolean, restart: r.l ? parseLsn(r.l as string) : 0 }]),
-    );
-  });
-}
 
 /** Wait until `m`'s WAL receiver streams from `from`'s port. */
 async function waitStreamsFrom(m: MemberLayout, from: MemberLayout): Promise<void> {
@@ -48,17 +31,6 @@ async function waitStreamsFrom(m: MemberLayout, from: MemberLayout): Promise<voi
       row.sender_port === from.pgPort &&
       row.slot_name === m.name;
     return ok ? true : { notYet: JSON.stringify(row) };
-  }, 200);
-}
-
-async function waitSlot(
-  m: MemberLayout,
-  what: string,
-  ok: (s: Record<string, SlotRow>) => boolean,
-): Promise<void> {
-  await waitFor(`${m.name}: ${what}`, 30_000, async () => {
-    const s = await slotsOn(m).catch((e) => ({ error: String(e) }) as unknown as Record<string, SlotRow>);
-    return ok(s) ? true : { notYet: JSON.stringify(s) };
   }, 200);
 }
 

@@ -14,39 +14,11 @@ import assert from "node:assert/strict";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
+import { slotsOn, waitSlots } from "../helpers/slots.ts";
 import { formCluster, setConfig } from "../helpers/cluster.ts";
 import { startWalReceiver, type WalReceiver } from "../helpers/wal_receiver.ts";
-import { parseLsn } from "../../src/core/lsn.ts";
 
 const TIMING = TIMINGS.fast;
-
-interface SlotRow {
-  active: boolean;
-  restart: number;
-}
-
-function slotsOn(m: MemberLayout): Promise<Record<string, SlotRow>> {
-  return withSql(m, async (sql) => {
-    const rows =
-      await sql`SELECT slot_name::text AS n, active, restart_lsn::text AS l FROM pg_replication_slots`;
-    return Object.fromEntries(
-      rows.map((
-        r,
-      ) => [r.n as string, { active: r.active as boolean, restart: r.l ? parseLsn(r.l as string) : 0 }]),
-    );
-  });
-}
-
-async function waitSlots(
-  m: MemberLayout,
-  what: string,
-  ok: (s: Record<string, SlotRow>) => boolean,
-): Promise<void> {
-  await waitFor(`${m.name}: ${what}`, 30_000, async () => {
-    const s = await slotsOn(m).catch((e) => ({ error: String(e) }) as unknown as Record<string, SlotRow>);
-    return ok(s) ? true : { notYet: JSON.stringify(s) };
-  }, 200);
-}
 
 /** Write some WAL on `primary` and switch segments, so the receiver completes one more segment. */
 function fillSegment(primary: MemberLayout): Promise<unknown> {
