@@ -17,8 +17,15 @@
 import type { ClusterView, Observation, PeerStatus, ReplicationRow, SyncState } from "./types.ts";
 import { parseLsn } from "./types.ts";
 import type { SyncAction, SyncConfig } from "./sync_types.ts";
-import { isNoSync, type SyncLeaderInput, syncMemoryFor, syncPriority, type SyncStep } from "./sync.ts";
-import { parseSyncNames, sameSyncNames, SYNC_STRICT_PLACEHOLDER } from "./sync_names.ts";
+import {
+  isNoSync,
+  strictModeWarning,
+  type SyncLeaderInput,
+  syncMemoryFor,
+  syncPriority,
+  type SyncStep,
+} from "./sync.ts";
+import { parseSyncNames, SYNC_STRICT_PLACEHOLDER } from "./sync_names.ts";
 import { quoteStandbyName } from "./sync_names.ts";
 import { type QuorumTransition, quorumTransitions } from "./quorum.ts";
 
@@ -163,12 +170,7 @@ export function quorumLeaderStep(input: SyncLeaderInput): SyncStep {
     const actions: SyncAction[] = [{ type: "set_sync_standby_names", value: wanted }];
     const note = `synchronous_mode_strict: no standby to add, commits wait for ${on}`;
     if (seen.strictWarned) return { actions, mem: seen, note };
-    const current = pg.synchronousStandbyNames ?? "";
-    const kept = key.syncStandby.length > 0 && sameSyncNames(current, wanted)
-      ? `Continue using old value of synchronous_standby_names="${current}". `
-      : "";
-    const warning = "No active replication connections from Patroni members and synchronous_mode_strict is " +
-      `requested. ${kept}Commits will be delayed.`;
+    const warning = strictModeWarning(key.syncStandby.length > 0, pg.synchronousStandbyNames ?? "", wanted);
     return { actions, mem: { ...mem, strictWarned: true }, note, warning };
   }
   if (minSync === 0 && active.length === 0 && key.syncStandby.length === 0 && sync.length > 0) {

@@ -193,11 +193,7 @@ export function syncLeaderStep(input: SyncLeaderInput): SyncStep {
     const on = voters.length > 0 ? voters.join(", ") : "a standby";
     const note = `synchronous_mode_strict: no standby to add, commits wait for ${on}`;
     if (mem.strictWarned) return { actions, mem, note };
-    const kept = voters.length > 0 && sameSyncNames(current, wanted)
-      ? `Continue using old value of synchronous_standby_names="${current}". `
-      : "";
-    const warning = "No active replication connections from Patroni members and synchronous_mode_strict is " +
-      `requested. ${kept}Commits will be delayed.`;
+    const warning = strictModeWarning(voters.length > 0, current, wanted);
     return { actions, mem: { ...mem, strictWarned: true }, note, warning };
   }
   const { strictWarned: _, ...settled } = mem;
@@ -311,3 +307,19 @@ export function syncSwitchoverRefusal(
 
 /** The parsed current value, for the REST status (`synchronous_standby_names` as Postgres has it). */
 export { parseSyncNames };
+
+/**
+ * Patroni's one-time WARNING when strict mode makes commits wait with no standby streaming (priority and quorum
+ * modes alike); it names the value kept when Postgres already waits for the key's voters.
+ */
+export function strictModeWarning(
+  hasVoters: boolean,
+  current: string | null | undefined,
+  wanted: string,
+): string {
+  const kept = hasVoters && sameSyncNames(current, wanted)
+    ? `Continue using old value of synchronous_standby_names="${current}". `
+    : "";
+  return "No active replication connections from Patroni members and synchronous_mode_strict is " +
+    `requested. ${kept}Commits will be delayed.`;
+}
