@@ -1,7 +1,7 @@
 /**
  * Postgres callbacks (`postgresql.callbacks`): `on_start`, `on_stop`, `on_restart`, `on_reload`,
  * `on_role_change`, each run as `<command...> <action> <role> <scope>` as Patroni runs them (the command is split
- * on whitespace, with single or double quotes grouping), fire-and-forget. A new callback kills one still running
+ * as `shlex.split` splits it), fire-and-forget. A new callback kills one still running
  * (the whole process group), so a slow script cannot pile up behind a flapping cluster. The environment is the
  * agent's without `PATRONI_*`/`HACTL_*` variables.
  *
@@ -15,13 +15,36 @@ import type { CallbackAction, CallbackRunner } from "../core/ports.ts";
 
 export type { CallbackAction, CallbackRunner };
 
-/** Split a command line like a POSIX shell would for plain words and quotes (no expansions). */
+/**
+ * Split a command line as Patroni does (Python's `shlex.split`, POSIX rules, no expansions): whitespace separates
+ * words; single quotes keep everything up to the next one; inside double quotes a backslash escapes only `"` and
+ * `\\`; outside quotes it escapes any character; quoted and plain parts of one word join
+ * (`--dbname="host=a user=b"` is one argument).
+ */
 export function splitCommand(command: string): string[] {
   const out: string[] = [];
-  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  for (const m of command.matchAll(re)) {
-    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2] !== undefined ? m[2] : m[3]!);
+  let word: string | null = null;
+  let quote: "'" | '"' | null = null;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else word += c;
+    } else if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === "\\" && (command[i + 1] === '"' || command[i + 1] === "\\")) word += command[++i];
+      else word += c;
+    } else if (/\s/.test(c)) {
+      if (word !== null) out.push(word);
+      word = null;
+    } else {
+      word ??= "";
+      if (c === "'" || c === '"') quote = c;
+      else if (c === "\\" && i + 1 < command.length) word += command[++i];
+      else word += c;
+    }
   }
+  if (word !== null) out.push(word);
   return out;
 }
 

@@ -8,9 +8,30 @@ import { ProcessCallbackRunner, splitCommand } from "../../src/pg/callbacks.ts";
 Deno.test("splitCommand() splits words and honours single and double quotes", () => {
   assert.deepEqual(splitCommand("/usr/bin/cb"), ["/usr/bin/cb"]);
   assert.deepEqual(splitCommand("  /bin/sh  /etc/cb.sh  pg1 "), ["/bin/sh", "/etc/cb.sh", "pg1"]);
-  assert.deepEqual(splitCommand(`cb --label "two words" 'it''s'`), ["cb", "--label", "two words", "it", "s"]);
+  assert.deepEqual(splitCommand(`cb --label "two words" 'it''s'`), ["cb", "--label", "two words", "its"]);
   assert.deepEqual(splitCommand(`cb "a \\"quoted\\" word"`), ["cb", 'a "quoted" word']);
   assert.deepEqual(splitCommand(""), []);
+});
+
+Deno.test("splitCommand() joins quoted parts inside a word, as Python's shlex.split does for Patroni", () => {
+  // Patroni's acceptance harness writes a bootstrap method's command this way.
+  assert.deepEqual(
+    splitCommand(
+      `python3 backup.py --walmethod=stream --dbname="password=x host=127.0.0.1 user=r" --sleep 0`,
+    ),
+    [
+      "python3",
+      "backup.py",
+      "--walmethod=stream",
+      "--dbname=password=x host=127.0.0.1 user=r",
+      "--sleep",
+      "0",
+    ],
+  );
+  assert.deepEqual(splitCommand(`a'b c'"d e"f`), ["ab cd ef"]);
+  assert.deepEqual(splitCommand(`cb "" ''`), ["cb", "", ""]);
+  assert.deepEqual(splitCommand(String.raw`cb two\ words \"x`), ["cb", "two words", '"x']);
+  assert.deepEqual(splitCommand(String.raw`cb "a\\b \$HOME"`), ["cb", String.raw`a\b \$HOME`]);
 });
 
 Deno.test("ProcessCallbackRunner runs `<command> <action> <role> <scope>`, reporting promoted as primary", async () => {
