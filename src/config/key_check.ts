@@ -12,7 +12,7 @@
  */
 import { CONFIG_KEYS, type ConfigKey, type Inert } from "./keys.ts";
 import { type Doc, isDoc, parseBoolText } from "./env.ts";
-import { standbyMethodNames } from "./standby_methods.ts";
+import { methodSectionNames } from "./standby_methods.ts";
 
 /** The outcome of a walk: keys refused, warnings (already prefixed with the key), guarantees that are set. */
 export interface KeyCheck {
@@ -45,6 +45,12 @@ const SECTIONS = {
   local: new Set([...BY_KEY.local.keys()].flatMap(parentsOf)),
   dynamic: new Set([...BY_KEY.dynamic.keys()].flatMap(parentsOf)),
 };
+
+/** Whether `postgresql.<name>` is a key or section of the table (not a method's section). */
+export function isKnownPostgresqlKey(name: string): boolean {
+  const path = `postgresql.${name}`;
+  return BY_KEY.local.has(path) || SECTIONS.local.has(path);
+}
 
 function isUnset(value: unknown): boolean {
   return value === null || value === undefined;
@@ -201,7 +207,7 @@ export function checkLocalKeys(doc: Doc): KeyCheck {
     replicaMethods: [
       ...(Array.isArray(methods) ? methods : typeof methods === "string" ? [methods] : [])
         .filter((m): m is string => typeof m === "string" && m !== "basebackup"),
-      ...standbyMethodNames(doc),
+      ...methodSectionNames(doc, isKnownPostgresqlKey),
     ],
   };
   if (typeof boot.method === "string" && boot.method !== "initdb") chosen.bootstrapMethod = boot.method;

@@ -26,7 +26,8 @@ import {
 } from "./dynamic.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { readRewindOptions, readRoleConfigs } from "./pg_role_config.ts";
-import { standbyMethodNames } from "./standby_methods.ts";
+import { methodSectionNames } from "./standby_methods.ts";
+import { isKnownPostgresqlKey } from "./key_check.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
 export const INITDB_FORBIDDEN = ["pgdata", "nosync", "pwfile", "sync-only", "version"];
@@ -445,8 +446,8 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
 }
 
 /**
- * `postgresql.create_replica_methods` and the section of every method but basebackup, also of those only
- * `bootstrap.dcs.standby_cluster.create_replica_methods` names (`command` defaults to the method's name, as
+ * `postgresql.create_replica_methods` and the section of every method but basebackup, also of those only a standby
+ * cluster's `create_replica_methods` may name (`standby_methods.ts`) (`command` defaults to the method's name, as
  * Patroni's; `keep_data`, `no_params`, `no_leader` are booleans; other keys are passed on).
  */
 function readReplicaMethods(
@@ -524,7 +525,11 @@ export function readPostgresql(
   const authentication = readPgAuthentication(r, pg, warnings);
   const parameters = readPgParameters(r, pg);
   const callbacks = readPgCallbacks(r, pg);
-  const { createReplicaMethods, replicaMethods } = readReplicaMethods(r, pg, standbyMethodNames(doc));
+  const { createReplicaMethods, replicaMethods } = readReplicaMethods(
+    r,
+    pg,
+    methodSectionNames(doc, isKnownPostgresqlKey),
+  );
   const binName = readBinName(r, pg);
   const flag = (key: string) => r.bool(pg, key, `postgresql.${key}`, false);
   const out: PostgresqlConfig = {

@@ -97,7 +97,7 @@ Deno.test("the clone tries the upstream's methods before the local ones; --from-
   assert.deepEqual(replicaMethodsToTry([], false, archive), []);
 });
 
-Deno.test("the local section of a method only bootstrap.dcs.standby_cluster names is read and checked", () => {
+Deno.test("the local section of a method a standby cluster may name is read and checked, named or not", () => {
   const text = MINIMAL.replace(
     "  data_dir:",
     "  pgbackrest: {command: 'pgbackrest --stanza=a restore', keep_data: true}\n  data_dir:",
@@ -109,12 +109,17 @@ Deno.test("the local section of a method only bootstrap.dcs.standby_cluster name
   assert.deepEqual(config.postgresql.replicaMethods, {
     pgbackrest: { command: "pgbackrest --stanza=a restore", keep_data: true },
   });
-  // Unnamed, the same section is an unknown key (warned about), as before.
-  const unnamed = parseConfigWithWarnings(text.replace("[pgbackrest, basebackup]", "[basebackup]"), "f", {});
-  assert.match(unnamed.warnings.join("\n"), /postgresql\.pgbackrest: unknown key, ignored/);
-  assert.deepEqual(
-    parseConfig(text.replace("[pgbackrest, basebackup]", "[basebackup]"), "f", {}).postgresql
-      .replicaMethods,
-    {},
+  // Named by nothing in this file, a section with a command is still read: the cluster's dynamic standby_cluster
+  // (another member's bootstrap.dcs, edit-config) may name it, and Patroni reads a method's local section then.
+  const unnamed = text.replace("[pgbackrest, basebackup]", "[basebackup]");
+  assert.deepEqual(parseConfigWithWarnings(unnamed, "f", {}).warnings, []);
+  assert.deepEqual(parseConfig(unnamed, "f", {}).postgresql.replicaMethods, {
+    pgbackrest: { command: "pgbackrest --stanza=a restore", keep_data: true },
+  });
+  // A mapping without a command is no method: an unknown key, warned about.
+  const noCommand = unnamed.replace("command: 'pgbackrest --stanza=a restore', ", "");
+  assert.match(
+    parseConfigWithWarnings(noCommand, "f", {}).warnings.join("\n"),
+    /postgresql\.pgbackrest: unknown key, ignored/,
   );
 });
