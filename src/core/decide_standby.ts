@@ -229,7 +229,7 @@ function standbyLeader(c: Cycle, sc: StandbyClusterSettings): Decision {
   const pg = obs.pg;
   const actions: Action[] = [{ type: "renew_leader" }];
   if (pg.role === "primary") {
-    actions.push({ type: "start_job", job: { kind: "demote" } });
+    actions.push({ type: "start_job", job: { kind: "demote", archiveCheckpoint: true } });
     return noChange(
       mem,
       "demoting to a standby cluster: stopping the primary cleanly, keeping the leader key",

@@ -120,6 +120,8 @@ export interface StopOptions {
    * killed (SIGKILL), instead of `pg_ctl_timeout` for each of the fast and immediate attempts.
    */
   timeoutS?: number;
+  /** After the stop, archive the WAL file of the shutdown checkpoint when archiving is on (`demote-cluster`). */
+  archiveShutdownCheckpoint?: boolean;
 }
 
 /** Upstream connection and the replication credentials a replica needs. */

@@ -506,7 +506,14 @@ export type JobRequest =
    * A switchover's clean shutdown of the leader (fast, with its shutdown checkpoint sent to the streaming
    * replicas), in the background while the loop keeps renewing the key; the key is released once it is done.
    */
-  | { kind: "demote" }
+  | {
+    kind: "demote";
+    /**
+     * Demoting to a standby cluster (`demote-cluster`): archive the shutdown checkpoint's WAL file afterwards when
+     * archiving is on, with no `primary_stop_timeout`, as Patroni does.
+     */
+    archiveCheckpoint?: boolean;
+  }
   /** `pg_ctl promote` and the end of recovery, in the background while the loop keeps renewing the key. */
   | { kind: "promote"; history: HistoryEntry[] };
 

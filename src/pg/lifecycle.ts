@@ -13,6 +13,7 @@ import { PostgresError, type StopOptions } from "../core/ports.ts";
 import { secondsToMs } from "../core/settings.ts";
 import type { HistoryEntry, Upstream } from "../core/types.ts";
 import { shellQuote } from "./conf.ts";
+import { archiveShutdownCheckpoint } from "./archive_checkpoint.ts";
 import { writeConfig } from "./config_files.ts";
 import { reloadPostgres } from "./reload.ts";
 import type { PgInstance } from "./instance.ts";
@@ -126,6 +127,7 @@ export async function stopPostgres(
   };
   try {
     await stopPostmaster(inst, mode, onSafepoint ? safepoint : null, opts);
+    if (opts.archiveShutdownCheckpoint) await archiveShutdownCheckpoint(inst);
   } finally {
     // The postmaster has exited (or the stop failed: then only if it has gone after all).
     if (!safe && (await postmasterPid(inst.dataDir, inst.postmasterNames)) === null) safepoint();

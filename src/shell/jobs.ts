@@ -118,7 +118,11 @@ export class JobRunner {
           return this.pg.start(req.role, req.upstream);
         });
       case "demote":
-        return this.pg.stop("fast", this.safepoint, this.demotionStop());
+        return this.pg.stop(
+          "fast",
+          this.safepoint,
+          req.archiveCheckpoint ? { archiveShutdownCheckpoint: true } : this.demotionStop(),
+        );
       case "promote":
         return this.pg.promote(req.history);
     }

@@ -258,3 +258,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "LocalPostgres's demote-cluster stop archives the WAL file of the shutdown checkpoint (archiving on)",
+  ignore: isRoot,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "hactl-pg-archive-" });
+    const cfg = makeTestConfig({
+      name: "pg1",
+      dataDir: `${tmp}/pg1`,
+      pgPort: freePort(),
+      apiPort: freePort(),
+    });
+    await Deno.mkdir(`${tmp}/archive`);
+    const params = { archive_mode: "on", archive_command: `cp %p ${tmp}/archive/%f` };
+    const pg = new LocalPostgres({ config: cfg, dynamicParameters: () => params, useSlots: () => true });
+    try {
+      await pg.bootstrap();
+      await pg.stop("fast", undefined, { archiveShutdownCheckpoint: true });
+      const control = new TextDecoder().decode(
+        (await new Deno.Command("pg_controldata", { args: [`${tmp}/pg1`], env: { LC_ALL: "C" } }).output())
+          .stdout,
+      );
+      const file = /^Latest checkpoint's REDO WAL file:\s+(\S+)$/m.exec(control)?.[1];
+      assert.ok(file, control);
+      // Postgres archives only completed WAL files: this one, still being written at the shutdown, is there only
+      // because the stop archived it.
+      const archived = await Deno.readFile(`${tmp}/archive/${file}`);
+      assert.deepEqual(archived, await Deno.readFile(`${tmp}/pg1/pg_wal/${file}`));
+    } finally {
+      await pg.stop("immediate").catch(() => {});
+      await pg.close();
+      await killPostmaster(`${tmp}/pg1`);
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      await Deno.remove(cfg.postgresql.pgpass).catch(() => {});
+    }
+  },
+});

@@ -139,7 +139,11 @@ Deno.test("decide() starts a stopped standby leader as a replica of the remote p
 
 Deno.test("decide() demotes a leading primary to the standby leader (demote-cluster): clean stop, rewind, start", () => {
   const d = decide(obs(PRIMARY, view()), EMPTY_MEMORY_FOR_TESTS, sctx("pg1"));
-  assert.deepEqual(d.actions, [{ type: "renew_leader" }, { type: "start_job", job: { kind: "demote" } }]);
+  // The shutdown checkpoint's WAL file is archived after the stop, as Patroni's demote-cluster does.
+  assert.deepEqual(d.actions, [{ type: "renew_leader" }, {
+    type: "start_job",
+    job: { kind: "demote", archiveCheckpoint: true },
+  }]);
   assert.match(d.reason, /demoting to a standby cluster/);
   // Stopped, no standby.signal, pg_rewind on: rewind from the remote primary, keeping the key.
   const stopped = pgState({ running: false, queryable: false, role: null, standbySignal: false });
