@@ -358,17 +358,19 @@ export function pausedStandbyLeader(c: Cycle): Decision | null {
 /**
  * The `on_role_change` callback of a standby cluster, as Patroni calls it: with `standby_leader` when this member
  * becomes the standby leader (it takes the key without a Postgres job, so no job reports it), and with `replica`
- * when a standby leader goes back to following another member. Null while a job runs (its own callback reports
- * it) and before the first role is known.
+ * when a standby leader goes back to following another member with its Postgres running. Null while a job runs
+ * (its own callback reports it), before the first role is known, and after a switchover's demotion stopped
+ * Postgres: the start that follows reports `on_role_change replica`, as Patroni's demotion does.
  */
 export function standbyRoleCallback(
   lastRole: string | null,
   role: MemberRole,
   jobBusy: boolean,
+  pgRunning: boolean,
 ): CallbackCall | null {
   if (jobBusy || lastRole === null || lastRole === role) return null;
   if (role === "standby_leader") return { action: "on_role_change", role: "standby_leader" };
-  if (lastRole === "standby_leader" && role === "replica") {
+  if (lastRole === "standby_leader" && role === "replica" && pgRunning) {
     return { action: "on_role_change", role: "replica" };
   }
   return null;

@@ -177,7 +177,12 @@ export class Agent {
     this.#guard(observation, decision, failedAt);
     if (publishesMember(observation, dcsFailed)) await this.#touchMember(observation);
     const role = roleInCluster(observation, this.holdsLock(), this.dynamic.standbyCluster !== undefined);
-    const standbyCall = standbyRoleCallback(this.#callbackRole, role, this.#jobs.busy);
+    const standbyCall = standbyRoleCallback(
+      this.#callbackRole,
+      role,
+      this.#jobs.busy,
+      observation.pg.running,
+    );
     if (standbyCall) this.#callback(standbyCall.action, standbyCall.role);
     this.deps.log.cycle(decision.reason, {
       role,

@@ -292,22 +292,25 @@ Deno.test("normalizeDynamic() reads standby_cluster only when it names host, por
 });
 
 Deno.test("standbyRoleCallback() reports on_role_change standby_leader when a member takes the key, replica when it loses it", () => {
-  assert.deepEqual(standbyRoleCallback("replica", "standby_leader", false), {
+  assert.deepEqual(standbyRoleCallback("replica", "standby_leader", false, true), {
     action: "on_role_change",
     role: "standby_leader",
   });
-  assert.deepEqual(standbyRoleCallback("standby_leader", "replica", false), {
+  assert.deepEqual(standbyRoleCallback("standby_leader", "replica", false, true), {
     action: "on_role_change",
     role: "replica",
   });
-  assert.equal(standbyRoleCallback("standby_leader", "standby_leader", false), null);
+  assert.equal(standbyRoleCallback("standby_leader", "standby_leader", false, true), null);
   assert.equal(
-    standbyRoleCallback("replica", "standby_leader", true),
+    standbyRoleCallback("replica", "standby_leader", true, true),
     null,
     "a job reports its own callback",
   );
-  assert.equal(standbyRoleCallback(null, "standby_leader", false), null, "no role reported yet");
-  assert.equal(standbyRoleCallback("replica", "primary", false), null, "a promotion reports itself");
+  assert.equal(standbyRoleCallback(null, "standby_leader", false, true), null, "no role reported yet");
+  assert.equal(standbyRoleCallback("replica", "primary", false, true), null, "a promotion reports itself");
+  // Stopped by a switchover's demotion: the start that follows reports on_role_change replica (as Patroni's
+  // demotion does), not this cycle, which would make that start an on_start.
+  assert.equal(standbyRoleCallback("standby_leader", "replica", false, false), null);
 });
 
 Deno.test("decide() runs a restart scheduled for the standby_leader role on the standby leader, as a replica of the remote primary", () => {
