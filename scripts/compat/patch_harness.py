@@ -27,6 +27,25 @@ ARGV = {argv!r}
 os.execv(ARGV[0], ARGV + {sub!r} + sys.argv[1:])
 '''
 
+# The control shim keeps a log of every command, its output and exit code (features/output/patronictl.log,
+# copied into the results): the harness's steps keep a command's output only for the step that reads it.
+CTL_SHIM = '''#!/usr/bin/env python3
+"""Written by hactl's scripts/compat/patch_harness.py: runs hactl in place of Patroni's patronictl."""
+import os
+import subprocess
+import sys
+import time
+
+ARGV = {argv!r}
+r = subprocess.run(ARGV + sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+os.makedirs('features/output', exist_ok=True)
+with open('features/output/patronictl.log', 'a') as log:
+    log.write('{{0}} $ patronictl.py {{1}}\\n{{2}}[exit {{3}}]\\n'.format(
+        time.strftime('%H:%M:%S'), ' '.join(sys.argv[1:]), r.stdout.decode('utf-8', 'replace'), r.returncode))
+sys.stdout.buffer.write(r.stdout)
+sys.exit(r.returncode)
+'''
+
 # (file, pattern, replacement, minimum number of matches)
 EDITS = [
     ('features/environment.py',
@@ -56,10 +75,11 @@ def patch(tree, edits=EDITS):
 
 
 def write_shims(tree, argv):
-    for name, sub, what in (('patroni.py', ['agent'], 'daemon'), ('patronictl.py', [], 'patronictl')):
+    for name, text in (('patroni.py', SHIM.format(what='daemon', argv=list(argv), sub=['agent'])),
+                       ('patronictl.py', CTL_SHIM.format(argv=list(argv)))):
         path = os.path.join(tree, name)
         with open(path, 'w') as f:
-            f.write(SHIM.format(what=what, argv=list(argv), sub=sub))
+            f.write(text)
         os.chmod(path, 0o755)
 
 
