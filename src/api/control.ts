@@ -36,6 +36,8 @@ export interface ControlDeps {
   loopWait(): number;
   /** Logged at WARNING (a failover request carrying `leader` becomes a switchover). */
   warn(message: string): void;
+  /** Logged at INFO (why each candidate of a refused switchover or failover could not take over). */
+  info?(message: string): void;
   /** Ask this member to reinitialise; null when accepted, else why not. */
   reinit?(force: boolean, fromLeader: boolean): string | null;
   /** Write the `config` key; with `modRevision` as a CAS. False when the CAS lost. */
@@ -335,13 +337,9 @@ async function feasibility(
     if (why.some((w) => w.why === null)) return null;
     if (!why.some((w) => w.why?.startsWith("is not streaming"))) break;
   }
-  if (candidate) return reply(412, `${action} is not possible: candidate '${candidate}' ${why[0]!.why}`);
-  return reply(
-    412,
-    `${action} is not possible: no good candidates have been found (${
-      why.map((w) => `${w.name} ${w.why}`).join("; ")
-    })`,
-  );
+  // The answer is Patroni's, word for word (scripts compare it); this member's log names each candidate and why.
+  deps.info?.(`${action} refused: ${why.map((w) => `candidate '${w.name}' ${w.why}`).join("; ")}`);
+  return reply(412, `${action} is not possible: no good candidates have been found`);
 }
 
 /** How long a switchover or failover waits for a named candidate that is not streaming yet, in seconds. */

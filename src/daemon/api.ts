@@ -137,6 +137,7 @@ export function buildApiHandler(w: ApiWiring): ApiHandler {
       paused: () => agent.dynamic.pause,
       loopWait: () => agent.dynamic.loopWait,
       warn: (message) => w.log.warn(message),
+      info: (message) => w.log.info(message),
       reinit: (force, fromLeader) => agent.requestReinit(force, fromLeader),
       setConfig: (value, modRevision) => dcs.setConfig(value, modRevision),
       wake: () => agent.wake(),

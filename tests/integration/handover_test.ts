@@ -49,7 +49,7 @@ Deno.test({
       assert.equal(res.status, 412);
       assert.equal(
         await res.text(),
-        `switchover is not possible: candidate '${candidate.name}' is not streaming (in archive recovery)`,
+        "switchover is not possible: no good candidates have been found",
       );
 
       // Scheduled (no pre-check): the leader checks the candidate when it is due, clears the request, stays.

@@ -47,6 +47,7 @@ function world(
   const writes: { value: Record<string, unknown>; modRevision?: string }[] = [];
   let wakes = 0;
   let polls = 0;
+  const infos: string[] = [];
   const deps: ControlDeps = {
     readCluster: () => {
       if (view.failover && opts.handover !== undefined && ++polls >= 2) {
@@ -93,6 +94,7 @@ function world(
     paused: () => opts.paused ?? false,
     loopWait: () => 10,
     warn: () => {},
+    info: (m) => void infos.push(m),
     setConfig: (value, modRevision) => {
       if (modRevision !== undefined && modRevision !== (view.config?.modRevision ?? "0")) {
         return Promise.resolve(false);
@@ -133,6 +135,7 @@ function world(
     writes,
     view: () => view,
     wakes: () => wakes,
+    infos,
     setView: (v: Partial<ClusterView>) => void (view = { ...view, ...v }),
   };
 }
@@ -218,14 +221,16 @@ Deno.test("POST /switchover writes the failover key and reports the new leader",
 });
 
 Deno.test("POST /switchover refuses when no candidate answers, schedules for later, and DELETE removes it", async () => {
-  const { handler } = world({
+  const { handler, infos } = world({
     peers: [{ name: "pg2", reachable: false }, { name: "pg3", reachable: true, nofailover: true }],
   });
   assert.deepEqual(await call(handler, "POST", "/switchover", { leader: "pg1" }), {
     status: 412,
-    text: "switchover is not possible: no good candidates have been found " +
-      "(pg2 did not answer over its REST API; pg3 is tagged nofailover)",
+    text: "switchover is not possible: no good candidates have been found",
   });
+  assert.deepEqual(infos.slice(-1), [
+    "switchover refused: candidate 'pg2' did not answer over its REST API; candidate 'pg3' is tagged nofailover",
+  ]);
   const w = world();
   assert.deepEqual(
     await call(w.handler, "POST", "/switchover", {
@@ -442,8 +447,11 @@ Deno.test("POST /switchover refuses a candidate that runs but does not stream, o
   const idle = world({ peers: [{ name: "pg2", ...replica, replicationState: "in archive recovery" }] });
   assert.deepEqual(await call(idle.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
     status: 412,
-    text: "switchover is not possible: candidate 'pg2' is not streaming (in archive recovery)",
+    text: "switchover is not possible: no good candidates have been found",
   });
+  assert.deepEqual(idle.infos, [
+    "switchover refused: candidate 'pg2' is not streaming (in archive recovery)",
+  ]);
   assert.equal(idle.writes.length, 0, "the failover key is not written");
   const behind = world({ peers: [{ name: "pg2", ...replica, replicationState: "streaming" }] });
   behind.setView({
@@ -458,9 +466,11 @@ Deno.test("POST /switchover refuses a candidate that runs but does not stream, o
   });
   assert.deepEqual(await call(behind.handler, "POST", "/switchover", { leader: "pg1", candidate: "pg2" }), {
     status: 412,
-    text: "switchover is not possible: candidate 'pg2' lags 49999999 bytes behind the leader " +
-      "(maximum_lag_on_failover 1048576)",
+    text: "switchover is not possible: no good candidates have been found",
   });
+  assert.deepEqual(behind.infos, [
+    "switchover refused: candidate 'pg2' lags 49999999 bytes behind the leader (maximum_lag_on_failover 1048576)",
+  ]);
 });
 
 Deno.test("POST /switchover in synchronous mode: only to a sync standby (412 with Patroni's reason otherwise)", async () => {
