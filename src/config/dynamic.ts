@@ -408,6 +408,12 @@ export function normalizeDynamic(
   const startKey = doc.primary_start_timeout === undefined ? "master_start_timeout" : "primary_start_timeout";
   const d = DYNAMIC_DEFAULTS;
   const min = DYNAMIC_MINIMUMS;
+  const sync = readSync(r, doc);
+  // A standby_cluster section that asks for what hactl cannot do yet is not in force at all (the cluster is not
+  // led while it stands, and its leader stays what it was), rather than half applied.
+  const standby = keys.guarantees.some((g) => g.startsWith("standby_cluster"))
+    ? {}
+    : readStandbyCluster(doc, r.warn);
   return {
     settings: {
       ...timing,
@@ -433,13 +439,11 @@ export function normalizeDynamic(
       ...(pgIdent !== undefined ? { pgIdent } : {}),
       ...(roleConfig !== undefined ? { roleConfig } : {}),
       ...(rewind !== undefined ? { rewind } : {}),
-      ...readSync(r, doc),
+      // Synchronous replication is off in a standby cluster, as in Patroni (its standbys replicate from a
+      // standby leader that cannot commit); it takes effect when the cluster is promoted.
+      ...(standby.standbyCluster ? {} : sync),
       ...readSlots(r, doc),
-      // A section that asks for what hactl cannot do yet is not in force at all (the cluster is not led
-      // while it stands, and its leader stays what it was), rather than half applied.
-      ...(keys.guarantees.some((g) => g.startsWith("standby_cluster"))
-        ? {}
-        : readStandbyCluster(doc, r.warn)),
+      ...standby,
       ...readStopKeys(r, doc),
       ...readMaxTimelinesHistory(r, doc),
       ...readDynamicRecoveryConf(r, pg),

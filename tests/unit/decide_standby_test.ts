@@ -338,3 +338,15 @@ Deno.test("peersToAsk(): the standby leader asks a switchover's candidate, as a 
   ]);
   assert.equal(peersToAsk(dcs, pgState(), false, "pg1"), null, "a replica leading outside a standby cluster");
 });
+
+Deno.test("synchronous_mode is off in a standby cluster, as in Patroni, and in force again once it is promoted", () => {
+  const doc = {
+    synchronous_mode: true,
+    synchronous_mode_strict: true,
+    standby_cluster: { host: "10.0.0.9" },
+  };
+  assert.equal(normalizeDynamic(doc).settings.synchronous, undefined);
+  const promoted = normalizeDynamic({ ...doc, standby_cluster: null }).settings.synchronous;
+  assert.equal(promoted?.mode, "on");
+  assert.equal(promoted?.strict, true);
+});
