@@ -20,7 +20,7 @@ import { type LeaderTimeline, type LocalPosition, parseLsn, type Upstream } from
 import type { SwitchWal, WalProbe } from "../core/wal_probe.ts";
 import { parseConnUrl } from "./conf.ts";
 import { parseTimelineHistory } from "./status.ts";
-import { pgSslOption } from "./tls.ts";
+import { userSession } from "./user_session.ts";
 
 const TIMELINE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL
@@ -44,25 +44,12 @@ export async function readLeaderTimeline(
   } catch (e) {
     return { member: leader.name, error: `unusable conn_url of ${leader.name}: ${message(e)}` };
   }
-  let ssl;
+  let sql;
   try {
-    ssl = pgSslOption(su);
+    sql = userSession(su, host, port, { idleTimeoutS: 1 });
   } catch (e) {
     return { member: leader.name, error: message(e) };
   }
-  const sql = postgres({
-    host,
-    port,
-    ...(ssl !== undefined ? { ssl } : {}),
-    database: "postgres",
-    username: su.username,
-    ...(su.password !== undefined ? { password: su.password } : {}),
-    max: 1,
-    connect_timeout: 5,
-    idle_timeout: 1,
-    prepare: false,
-    onnotice: () => {},
-  });
   try {
     const [row] = await sql.unsafe(TIMELINE_SQL);
     if (!row || row["in_recovery"] === true || typeof row["timeline"] !== "number") {

@@ -19,7 +19,7 @@ import type { LogicalSlotSpec } from "../core/logical_slots.ts";
 import { PostgresError } from "../core/ports.ts";
 import { localConnectAddress } from "./local_address.ts";
 import { parseConnUrl } from "./conf.ts";
-import { pgSslOption } from "./tls.ts";
+import { userSession } from "./user_session.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -32,19 +32,9 @@ async function inDatabase<T>(
   const pg = inst.pg;
   const su = pg.authentication.superuser;
   const { host, port } = localConnectAddress(pg.listen, pg.useUnixSocket, inst.unixSocketDirectories());
-  const ssl = host.startsWith("/") ? undefined : pgSslOption(su);
-  const sql = postgres({
-    host,
-    port,
-    ...(ssl !== undefined ? { ssl } : {}),
-    user: su.username,
-    ...(su.password !== undefined ? { password: su.password } : {}),
+  const sql = userSession(su, host, port, {
     database,
-    max: 1,
-    connect_timeout: 5,
-    prepare: false,
-    fetch_types: false,
-    onnotice: () => {},
+    fetchTypes: false,
     connection: { application_name: "hactl", statement_timeout: 60_000 },
   });
   try {
@@ -118,19 +108,7 @@ export async function stageLogicalSlots(
 ): Promise<void> {
   const su = inst.pg.authentication.superuser;
   const { host, port } = parseConnUrl(leader.connUrl);
-  const ssl = pgSslOption(su);
-  const sql = postgres({
-    host,
-    port,
-    ...(ssl !== undefined ? { ssl } : {}),
-    database: "postgres",
-    username: su.username,
-    ...(su.password !== undefined ? { password: su.password } : {}),
-    max: 1,
-    connect_timeout: 5,
-    prepare: false,
-    onnotice: () => {},
-  });
+  const sql = userSession(su, host, port);
   const got = new Map<string, Uint8Array>();
   try {
     const rows = await sql`SELECT slot_name, slot_type, datname, plugin,

@@ -8,14 +8,14 @@
  *
  * @module
  */
-import postgres from "postgres";
 import { getLogger } from "@logtape/logtape";
 import type { PostgresqlConfig } from "../config/config.ts";
 import { UpstreamUnavailableError } from "../core/ports.ts";
 import { buildConninfo, parseConnUrl } from "./conf.ts";
 import { childEnv, runChecked, tail } from "./process.ts";
 import type { Upstream } from "../core/types.ts";
-import { pgSslOption, userConninfoPairs } from "./tls.ts";
+import { userConninfoPairs } from "./tls.ts";
+import { userSession } from "./user_session.ts";
 
 const log = getLogger(["hactl", "postgres"]);
 
@@ -84,19 +84,7 @@ async function checkpointSource(
   port: number,
   su: PostgresqlConfig["authentication"]["superuser"],
 ): Promise<void> {
-  const ssl = pgSslOption(su);
-  const sql = postgres({
-    host,
-    port,
-    ...(ssl !== undefined ? { ssl } : {}),
-    database: "postgres",
-    username: su.username,
-    ...(su.password !== undefined ? { password: su.password } : {}),
-    max: 1,
-    connect_timeout: 5,
-    prepare: false,
-    onnotice: () => {},
-  });
+  const sql = userSession(su, host, port);
   let inRecovery = false;
   try {
     const [row] = await sql.unsafe("SELECT pg_is_in_recovery() AS r");
