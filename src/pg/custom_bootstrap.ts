@@ -41,7 +41,9 @@ const log = getLogger(["hactl", "postgres"]);
 export async function customBootstrap(inst: PgInstance): Promise<void> {
   const method = inst.config.bootstrap.method;
   const section = inst.config.bootstrap.methodConfig ?? {};
-  await Deno.mkdir(inst.dataDir, { recursive: true, mode: 0o700 });
+  // The method creates the data directory (a copy into a missing directory, as Patroni's acceptance suite's script
+  // does, fails on one that exists): only its parent is made, as Patroni leaves it to the method too.
+  await Deno.mkdir(parentDir(inst.dataDir), { recursive: true });
   const argv = bootstrapMethodArgv(section, { scope: inst.config.scope, dataDir: inst.dataDir });
   log.info("running custom bootstrap script {command}", { command: String(section.command) });
   await runChecked(argv[0]!, argv.slice(1), {
@@ -132,4 +134,11 @@ async function waitForEndOfRecovery(inst: PgInstance, logFrom: number): Promise<
     }
     await delay(1_000);
   }
+}
+
+/** The directory `path` is in. */
+function parentDir(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  const i = trimmed.lastIndexOf("/");
+  return i <= 0 ? "/" : trimmed.slice(0, i);
 }
