@@ -118,7 +118,9 @@ function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision
   if (obs.dcs.kind === "unreachable") {
     return decideFailsafeOffline(obs, memory, ctx) ?? decideDcsUnreachable(obs, memory);
   }
-  const c = cycleOf(obs, memory, ctx, obs.dcs.cluster);
+  // etcd answers: an offline demotion's read-only start is no longer due (the ordinary rules start or follow).
+  const { offlineDemoted: _, ...kept } = memory;
+  const c = cycleOf(obs, kept, ctx, obs.dcs.cluster);
   for (const rule of RULES) {
     const d = rule(c);
     if (d !== null) return d;

@@ -33,12 +33,36 @@ export function offlineStepDown(memory: Memory, pg: PgObservation): Action[] {
   return actions;
 }
 
+/**
+ * After an offline demotion, the stopped server starts again once as a read-only replica that streams from nobody
+ * (Patroni's demotion ends the same way: `follow` with no member to follow), so it keeps serving reads and replays
+ * its own WAL, and follows the next leader once etcd is back. A server stopped for any other reason stays stopped
+ * while etcd is out of reach, as in Patroni.
+ */
+function startAfterOfflineDemotion(obs: Observation, memory: Memory): Action | null {
+  const pg = obs.pg;
+  if (!memory.offlineDemoted || pg.running || obs.job !== null || pg.dataDir !== "initialized") return null;
+  return { type: "start_job", job: { kind: "start", role: "replica", upstream: null } };
+}
+
 /** One cycle's decision while the DCS cannot be reached. */
 export function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
   const mem: Memory = { ...memory, isLeader: false };
   const actions = offlineStepDown(memory, obs.pg);
   if (mayBeWritable(obs.pg)) {
-    return noChange(mem, "demoting self because DCS is not accessible and I was a leader", actions);
+    return noChange(
+      { ...mem, offlineDemoted: true },
+      "demoting self because DCS is not accessible and I was a leader",
+      actions,
+    );
+  }
+  const start = startAfterOfflineDemotion(obs, memory);
+  if (start) {
+    const { offlineDemoted: _, ...rest } = mem;
+    return noChange(rest, "starting as a read-only replica after the demotion (DCS is not accessible)", [
+      ...actions,
+      start,
+    ]);
   }
   return noChange(
     mem,

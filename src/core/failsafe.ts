@@ -115,7 +115,7 @@ export function decideFailsafeOffline(obs: Observation, memory: Memory, ctx: HaC
     );
   }
   return noChange(
-    { ...memory, isLeader: false },
+    { ...memory, isLeader: false, offlineDemoted: true },
     `demoting self because DCS is not accessible and I was a leader (failsafe mode: ${why})`,
     offlineStepDown(memory, pg),
   );

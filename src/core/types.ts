@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { OfflineMemoryPart } from "./offline_types.ts";
 import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemory } from "./sync_types.ts";
@@ -423,7 +424,7 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart {
+export interface Memory extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart, OfflineMemoryPart {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { decide } from "../../src/core/decide.ts";
 import { INITIAL_MEMORY } from "../../src/core/types.ts";
-import { ctx, obs, pgState, PRIMARY } from "../helpers/decide_inputs.ts";
+import { ctx, obs, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
 
 Deno.test("decide() demotes a primary when etcd cannot be reached: fast with streaming replicas, else immediate", () => {
   // Fast, as Patroni's 'offline' demotion: the shutdown checkpoint reaches every streaming replica, so a replica
@@ -60,4 +60,24 @@ Deno.test("decide() drops the lease of a member that was the leader when etcd ca
   assert.deepEqual(stopped.actions, [{ type: "drop_lease" }]);
   // Once given up, it is not dropped again at every cycle (a replica's lease holds only its member key).
   assert.deepEqual(decide(obs(pgState(), null), stopped.memory, ctx("pg1")).actions, []);
+});
+
+Deno.test("decide() starts a primary it demoted because etcd was out of reach again as a read-only replica, once", () => {
+  // As Patroni's offline demotion ends (follow with nobody to follow): reads keep being served and the server's own
+  // WAL is replayed; Patroni's dcs_failsafe_mode scenario queries the demoted member as a replica.
+  const demoted = decide(obs({ ...PRIMARY, replication: [] }, null), INITIAL_MEMORY, ctx("pg1"));
+  assert.equal(demoted.memory.offlineDemoted, true);
+  const stopped = pgState({ running: false, queryable: false, role: null });
+  const next = decide(obs(stopped, null), demoted.memory, ctx("pg1"));
+  assert.deepEqual(next.actions, [{
+    type: "start_job",
+    job: { kind: "start", role: "replica", upstream: null },
+  }]);
+  assert.equal(next.reason, "starting as a read-only replica after the demotion (DCS is not accessible)");
+  assert.equal(next.memory.offlineDemoted, undefined);
+  // Stopped for any other reason, it stays stopped while etcd is out of reach, as in Patroni.
+  assert.deepEqual(decide(obs(stopped, null), INITIAL_MEMORY, ctx("pg1")).actions, []);
+  // etcd back before the start: the ordinary rules decide, and a later outage starts nothing.
+  const back = decide(obs(stopped, view()), demoted.memory, ctx("pg1"));
+  assert.equal(back.memory.offlineDemoted, undefined);
 });
