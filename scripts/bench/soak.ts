@@ -1,8 +1,9 @@
 /**
  * Short-lease soak: a 3-member cluster (3-member etcd, three agents, `formCluster` of `tests/helpers/cluster.ts`)
  * left alone for `--minutes` at a given ttl / loop_wait / retry_timeout while `stress-ng` saturates both cores
- * (`--cpu 2`) and stalls fsync on the disk that holds the data directories (`--hdd 1 --hdd-opts fsync` and
- * `--iomix 1`, in the cluster's own directory). No fault is injected, so every change of the leader key and every
+ * (`--cpu 2`) and stalls fsync on the disk that holds the data directories (`--hdd 2`, 1 MB buffered writes of up to
+ * 2 GB that the kernel flushes in bursts, and `--iomix 1`, a mix of reads, writes and fsyncs, in the cluster's own
+ * directory). No fault is injected, so every change of the leader key and every
  * timeline change is a false failover. It reports:
  *
  * - `false_failovers`: changes of the leader key seen by a watch (a delete, or a put naming another member), and
@@ -16,8 +17,8 @@
  *   p50/p99, the mean, failed calls);
  * - timer lateness: a probe process (the same Deno, same priority as the agents) arms a 100 ms timer over and over
  *   and records how late each fires: the scheduling delay the agent's fence timer and the fencing supervisor (both
- *   Deno timers in such processes) suffer on the loaded host; and the latency of a 4 kB write + fsync every 500 ms
- *   in the cluster's directory (the stalls the stressors cause).
+ *   Deno timers in such processes) suffer on the loaded host; and, from a second probe process, the latency of a
+ *   4 kB write + fsync every 500 ms in the cluster's directory (the stalls the stressors cause).
  *
  * Prints one JSON object on stdout. Usage (as a non-root user; see soak.sh):
  *   deno run -A scripts/bench/soak.ts [--timing 5/1/2] [--minutes 5] [--stress on|off] [--sample-ms 500]
@@ -103,31 +104,55 @@ export function markerIntervals(text: string, marker: string, fromMs: number): n
   return times.slice(1).map((t, i) => t - times[i]!);
 }
 
-const PROBE = `
+/** The timer probe: a 100 ms timer re-armed over and over; prints how late each fired (ms) on SIGTERM. */
+const TIMER_PROBE = `
 const out = [];
-const file = Deno.args[0];
 let expected = performance.now() + 100;
 const tick = () => {
   const now = performance.now();
-  out.push("t " + (now - expected).toFixed(2));
+  out.push((now - expected).toFixed(2));
   expected = now + 100;
   setTimeout(tick, 100);
 };
 setTimeout(tick, 100);
+Deno.addSignalListener("SIGTERM", () => {
+  Deno.stdout.writeSync(new TextEncoder().encode(out.join("\\n") + "\\n"));
+  Deno.exit(0);
+});
+`;
+
+/**
+ * The fsync probe, a process of its own (a synchronous fsync blocks its event loop, which would count as timer
+ * lateness): a 4 kB write + fsync of the file named by its argument every 500 ms; prints each latency on SIGTERM.
+ */
+const FSYNC_PROBE = `
+const out = [];
 const buf = new Uint8Array(4096);
 setInterval(() => {
   const t0 = performance.now();
-  const f = Deno.openSync(file, { write: true, create: true });
+  const f = Deno.openSync(Deno.args[0], { write: true, create: true });
   f.writeSync(buf);
   f.syncSync();
   f.close();
-  out.push("f " + (performance.now() - t0).toFixed(2));
+  out.push((performance.now() - t0).toFixed(2));
 }, 500);
 Deno.addSignalListener("SIGTERM", () => {
   Deno.stdout.writeSync(new TextEncoder().encode(out.join("\\n") + "\\n"));
   Deno.exit(0);
 });
 `;
+
+function startProbe(code: string, ...args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), { args: ["eval", code, ...args], stdout: "piped", stderr: "null" })
+    .spawn();
+}
+
+/** Stop a probe and read the numbers it printed. */
+async function probeFigures(probe: Deno.ChildProcess): Promise<number[]> {
+  probe.kill("SIGTERM");
+  const text = new TextDecoder().decode((await probe.output()).stdout);
+  return text.split("\n").filter((l) => l.trim() !== "").map(Number);
+}
 
 async function getText(url: string): Promise<string | null> {
   try {
@@ -149,15 +174,15 @@ function startStress(dir: string, seconds: number): Deno.ChildProcess {
       "--cpu",
       "2",
       "--hdd",
-      "1",
-      "--hdd-opts",
-      "fsync",
+      "2",
       "--hdd-bytes",
-      "256m",
+      "2g",
+      "--hdd-write-size",
+      "1m",
       "--iomix",
       "1",
       "--iomix-bytes",
-      "256m",
+      "512m",
       "--temp-path",
       dir,
       "--timeout",
@@ -195,28 +220,38 @@ async function soak(c: LocalCluster, minutes: number, stress: boolean, sampleMs:
   const startLeader = c.leader.name;
   const startTimeline = await timelineOf(c, startLeader);
   const fromMs = Date.now();
-  const probe = new Deno.Command(Deno.execPath(), {
-    args: ["eval", PROBE, `${c.layout.dir}/probe-fsync`],
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const timerProbe = startProbe(TIMER_PROBE);
+  const fsyncProbe = startProbe(FSYNC_PROBE, `${c.layout.dir}/probe-fsync`);
   const stressor = stress ? startStress(c.layout.dir, minutes * 60 + 5) : null;
   const leaderNow = () => [...watch.events].reverse().find((e) => e.type === "put")?.value ?? startLeader;
   const { cycles, missed } = await sampleCycles(c, leaderNow, fromMs + minutes * 60_000, sampleMs);
+  let stressExit: number | null = null;
   if (stressor) {
     try {
       stressor.kill("SIGTERM");
     } catch { /* already done */ }
-    await stressor.status;
+    stressExit = (await stressor.status).code;
   }
-  probe.kill("SIGTERM");
-  const probeOut = new TextDecoder().decode((await probe.output()).stdout).split("\n");
-  const of = (tag: string) => probeOut.filter((l) => l.startsWith(tag + " ")).map((l) => Number(l.slice(2)));
+  const timerLateness = await probeFigures(timerProbe);
+  const fsyncLatency = await probeFigures(fsyncProbe);
   const endLeader = leaderNow();
   const endTimeline = await timelineOf(c, endLeader);
   const metrics = await getText(`http://127.0.0.1:${c.byName(endLeader).apiPort}/metrics`) ?? "";
   await watch.close();
-  return { watch, startLeader, endLeader, startTimeline, endTimeline, fromMs, cycles, missed, of, metrics };
+  return {
+    watch,
+    startLeader,
+    endLeader,
+    startTimeline,
+    endTimeline,
+    fromMs,
+    cycles,
+    missed,
+    timerLateness,
+    fsyncLatency,
+    metrics,
+    stressExit,
+  };
 }
 
 async function logs(c: LocalCluster): Promise<Map<string, string>> {
@@ -254,6 +289,7 @@ if (import.meta.main) {
     timing: `${timing.ttl}/${timing.loopWait}/${timing.retryTimeout}`,
     minutes,
     stress: values.stress,
+    stress_exit: r.stressExit,
     timing_warnings: all.split("\n").filter((l) => /below the minimum|is violated/.test(l)).length,
     effective_loop_wait_s: promGauge(r.metrics, "hactl_loop_wait_seconds"),
     false_failovers: changes.length,
@@ -278,8 +314,8 @@ if (import.meta.main) {
         failed: failures ? Number(failures[1]) : null,
       }
       : null,
-    timer_lateness_ms: summary(r.of("t")),
-    fsync_ms: summary(r.of("f")),
+    timer_lateness_ms: summary(r.timerLateness),
+    fsync_ms: summary(r.fsyncLatency),
   };
   Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(row) + "\n"));
   if (row.false_failovers > 0 || row.fence_lines > 0) await c.dumpLogs("soak");

@@ -71,6 +71,7 @@ const PG_OPS: FakeOp[] = ["rewind", "start", "stop", "promote"];
 /** What an edit-config of every timing sets ttl/loop_wait/retry_timeout to (until it heals). */
 const EDITED_TIMINGS = [
   { ttl: 10, loop_wait: 2, retry_timeout: 4 },
+  { ttl: 5, loop_wait: 1, retry_timeout: 2 },
   { ttl: 30, loop_wait: 10, retry_timeout: 10 },
   { ttl: 20, loop_wait: 5, retry_timeout: 5 },
   { ttl: 15, loop_wait: 3, retry_timeout: 6 },
