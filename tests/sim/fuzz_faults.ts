@@ -91,7 +91,10 @@ function editTimings(c: FaultContext, f: Fault): void {
   ];
   const i = f.duration % (one.length + 1);
   if (i < one.length) return c.strike(() => editConfig(c.sim, one[i]!));
-  c.strike(() => editConfig(c.sim, EDITED_TIMINGS[Math.floor(f.duration / 5) % EDITED_TIMINGS.length]!));
+  // ttl 5 with a required watchdog at Patroni's default safety_margin 5 leaves it a 0 s timeout: no member may
+  // lead then (as configured). Only schedules that set a margin for it (the ttl 5 profile) edit to it.
+  const edited = EDITED_TIMINGS.filter((t) => t.ttl > 5 || !c.sim.hasWatchdog || c.timing.ttl === 5);
+  c.strike(() => editConfig(c.sim, edited[Math.floor(f.duration / 5) % edited.length]!));
   c.heal(() => editConfig(c.sim, c.timing));
 }
 

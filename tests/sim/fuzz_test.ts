@@ -183,6 +183,8 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
       else coverage.event(l.text);
     },
   });
+  // Liveness counts from the last member's start (up to 15 s in): at ttl 5 its window is shorter than that.
+  sim.lastFaultChange = Math.max(...s.offsets);
   // A stalled loop (a hung etcd call, a frozen agent) may outlast the lease: the agent's fence timer, or when the
   // whole agent is frozen or dead, the fencing supervisor, stops a primary before the lease expires.
   const maxDelayMs = 2 * sim.settings.ttl * 1000;
