@@ -9,6 +9,7 @@
  */
 import type { LocalCluster, Timing } from "../../tests/helpers/cluster.ts";
 import { stopAgent } from "../../tests/helpers/processes.ts";
+import { supervisorPids } from "./host_processes.ts";
 import type { CutMode } from "../../tests/helpers/tcp_proxy.ts";
 import {
   type AckOverlap,
@@ -277,19 +278,6 @@ async function otherReplicaFollows(c: LocalCluster, newLeader: string, firstAckA
     ? null
     : waitFrom + otherStreaming.ms - firstAckAt;
   return { otherReplicaStreamingMs, otherStreaming };
-}
-
-/** The pids of the agent's fencing supervisor: its children whose command line names `fence-supervisor`. */
-export function supervisorPids(agentPid: number): number[] {
-  const pids: number[] = [];
-  for (const task of Deno.readDirSync(`/proc/${agentPid}/task`)) {
-    const children = Deno.readTextFileSync(`/proc/${agentPid}/task/${task.name}/children`).trim();
-    for (const child of children ? children.split(/\s+/).map(Number) : []) {
-      const cmdline = Deno.readTextFileSync(`/proc/${child}/cmdline`).replaceAll("\0", " ");
-      if (cmdline.includes("fence-supervisor")) pids.push(child);
-    }
-  }
-  return pids;
 }
 
 /**
