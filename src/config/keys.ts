@@ -427,7 +427,8 @@ const DYNAMIC_KEYS: ConfigKey[] = [
     note: "hactl's minimum is 5 (Patroni: 20); a smaller value is raised, with a warning",
   }),
   dynamic("loop_wait", "10", {
-    note: "minimum 1; lowered, with a warning, while loop_wait + 2 * retry_timeout > ttl (as Patroni), and while " +
+    note:
+      "minimum 1; lowered, with a warning, while loop_wait + 2 * retry_timeout > ttl (as Patroni), and while " +
       "it leaves less than 1 s between the next renewal and the fence deadline (hactl)",
   }),
   dynamic("retry_timeout", "10", {
