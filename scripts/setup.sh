@@ -47,6 +47,8 @@ command -v nft >/dev/null 2>&1 || missing+=(nftables)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # pgBackRest is the real backup tool of the restore tests (tests/integration/restore_test.ts).
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+# stress-ng saturates the cores and stalls fsync in the short-lease soak (scripts/bench/soak.sh).
+command -v stress-ng >/dev/null 2>&1 || missing+=(stress-ng)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq >&2

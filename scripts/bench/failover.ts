@@ -6,7 +6,8 @@
  * writer of `tests/helpers/writer.ts` writing to every member and a watch on the leader key, injects one fault and
  * returns what happened, with times from `performance.now()`:
  *
- * - `kill`: SIGKILL of the primary's agent and its postmaster together (unplanned failover). Time from the kill
+ * - `kill`: SIGKILL of the primary's agent and its postmaster together (unplanned failover); `host`: the same
+ *   with its fencing supervisor killed too (every hactl and Postgres process of the primary's host at once). Time from the kill
  *   to the lease's expiry (the leader key's delete event), from the expiry to the new leader key and to the first
  *   write acknowledged by the new primary; which replica had the highest WAL position; then the old primary's
  *   agent is restarted and timed until it streams from the new leader (after pg_rewind).
@@ -22,10 +23,10 @@
  *
  * As a benchmark it prints one JSON object per run on stdout, then one summary line (medians) per fault and timing.
  * Usage (as a non-root user; see failover.sh):
- *   deno run -A scripts/bench/failover.ts [--runs N] [--timing 30|10] [--faults kill,term,crash,partition,switchover]
+ *   deno run -A scripts/bench/failover.ts [--runs N] [--timing 30|10|5] [--faults kill,host,term,crash,partition,switchover]
  * `--timing 30` is ttl 30 / loop_wait 10 / retry_timeout 10 (Patroni's defaults); `--timing 10` (or 20) is the
  * fast profile, ttl 10 / loop_wait 2 / retry_timeout 4 (see `TIMINGS`); without it,
- * both. The JSON lines name the timings actually used.
+ * both; `--timing 5` is ttl 5 / loop_wait 1 / retry_timeout 2. The JSON lines name the timings actually used.
  *
  * @module
  */
@@ -59,6 +60,13 @@ const SUMMARY_KEYS: Record<string, string[]> = {
     "write_gap_s",
     "rejoin_streaming_s",
   ],
+  host: [
+    "kill_to_first_write_s",
+    "kill_to_expiry_s",
+    "expiry_to_first_write_s",
+    "write_gap_s",
+    "rejoin_streaming_s",
+  ],
   term: ["exit_to_first_write_s", "term_to_first_write_s", "write_gap_s", "rejoin_streaming_s"],
   crash: ["crash_to_first_write_s", "write_gap_s"],
   switchover: ["request_to_first_write_s", "write_gap_s", "request_to_old_streaming_s"],
@@ -84,15 +92,22 @@ if (import.meta.main) {
   if (!Number.isInteger(runs) || runs < 1) {
     throw new Error(`--runs: expected a positive integer, got ${values.runs}`);
   }
-  const byOption: Record<string, Timing> = { "30": TIMINGS.slow, "20": TIMINGS.fast, "10": TIMINGS.fast };
+  const byOption: Record<string, Timing> = {
+    "30": TIMINGS.slow,
+    "20": TIMINGS.fast,
+    "10": TIMINGS.fast,
+    "5": TIMINGS.short,
+  };
   if (values.timing !== undefined && !(values.timing in byOption)) {
-    throw new Error(`--timing: expected 30 or 10 (the fast profile, ttl 10), got ${values.timing}`);
+    throw new Error(
+      `--timing: expected 30, 10 (the fast profile, ttl 10) or 5 (ttl 5), got ${values.timing}`,
+    );
   }
   const timings: Timing[] = values.timing ? [byOption[values.timing]!] : [TIMINGS.slow, TIMINGS.fast];
   const faults = values.faults.split(",").map((f) => f.trim());
   for (const f of faults) {
     if (!(f in SUMMARY_KEYS)) {
-      throw new Error(`--faults: expected kill, term, crash, partition or switchover, got ${f}`);
+      throw new Error(`--faults: expected kill, host, term, crash, partition or switchover, got ${f}`);
     }
   }
   const out = (o: unknown) => Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(o) + "\n"));
@@ -123,8 +138,8 @@ if (import.meta.main) {
             out(row);
             continue;
           }
-          const r = fault === "kill"
-            ? await killScenario(c, { rejoinDeadlineMs })
+          const r = fault === "kill" || fault === "host"
+            ? await killScenario(c, { rejoinDeadlineMs, host: fault === "host" })
             : fault === "term"
             ? await termScenario(c, { rejoinDeadlineMs })
             : fault === "partition"

@@ -9,6 +9,7 @@
  */
 import type { LocalCluster, Timing } from "../../tests/helpers/cluster.ts";
 import { stopAgent } from "../../tests/helpers/processes.ts";
+import { supervisorPids } from "./host_processes.ts";
 import type { CutMode } from "../../tests/helpers/tcp_proxy.ts";
 import {
   type AckOverlap,
@@ -32,11 +33,13 @@ export type { Timing };
 
 /**
  * `slow`: Patroni's defaults. `fast`: ttl 10 / loop_wait 2 / retry_timeout 4, the short profile hactl allows
- * (its fence makes a short lease safe; Patroni's minimum is 20).
+ * (its fence makes a short lease safe; Patroni's minimum is 20). `short`: ttl 5 / loop_wait 1 / retry_timeout 2,
+ * hactl's floor.
  */
 export const TIMINGS = {
   slow: { ttl: 30, loopWait: 10, retryTimeout: 10 },
   fast: { ttl: 10, loopWait: 2, retryTimeout: 4 },
+  short: { ttl: 5, loopWait: 1, retryTimeout: 2 },
 } as const satisfies Record<string, Timing>;
 
 export function timingLabel(t: Timing): string {
@@ -277,16 +280,29 @@ async function otherReplicaFollows(c: LocalCluster, newLeader: string, firstAckA
   return { otherReplicaStreamingMs, otherStreaming };
 }
 
-/** SIGKILL of the primary's agent and postmaster together; see the module comment. */
-export function killScenario(c: LocalCluster, opts: { rejoinDeadlineMs: number }): Promise<KillResult> {
+/**
+ * SIGKILL of the primary's agent and postmaster together; with `host`, of its fencing supervisor as well (the loss
+ * of every hactl and Postgres process of the host at once); see the module comment.
+ */
+export function killScenario(
+  c: LocalCluster,
+  opts: { rejoinDeadlineMs: number; host?: boolean },
+): Promise<KillResult> {
   const old = c.leader;
   return withObservers(c, async (writer, watch) => {
     const agent = c.agents.get(old.name)!;
     const pid = await postmasterPid(old);
+    const supervisors = opts.host ? supervisorPids(agent.pid) : [];
+    if (opts.host && supervisors.length !== 1) {
+      throw new Error(
+        `${old.name}'s agent ${agent.pid} has ${supervisors.length} fencing supervisors, expected 1`,
+      );
+    }
     const publishedOptime = (await readHealth(c.layout)).view.status?.optime ?? null;
     const t0 = performance.now();
     agent.kill("SIGKILL");
     Deno.kill(pid, "SIGKILL");
+    for (const s of supervisors) Deno.kill(s, "SIGKILL");
     c.agents.delete(old.name);
     await agent.status;
     const walPositions = await finalWalPositions(c.replicas, 5_000);

@@ -11,6 +11,7 @@
  * @module
  */
 import type { DynamicSettings } from "../core/types.ts";
+import { FENCE_CYCLE_ROOM_MS, fenceDeadline, maxLoopWaitForFence } from "../core/fence.ts";
 import type { DynamicStopPart } from "../core/hook_types.ts";
 import { type DynamicSyncFields, SYNC_OFF, type SyncModeName } from "../core/sync_types.ts";
 import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
@@ -21,9 +22,12 @@ import { readIgnoreSlots, readPermanentSlots, type SlotSettingsPart } from "../c
 
 /**
  * The smallest `ttl` hactl accepts. Patroni's is 20; hactl's fence stops a primary before its lease can expire
- * whatever the ttl, so 10 s (with loop_wait 2, retry_timeout 4) is safe and brings unplanned failover near 10 s.
+ * whatever the ttl. At 5 s (loop_wait 1, retry_timeout 2) the fencing supervisor still fires 625 ms before the
+ * lease can expire, several times the worst timer lateness measured with both cores saturated and fsync stalled
+ * (`scripts/bench/soak.sh`); below it that lead and the etcd deadlines (1 s per attempt) shrink towards the
+ * scheduling and fsync delays of a loaded host.
  */
-export const MIN_TTL = 10;
+export const MIN_TTL = 5;
 
 /** Patroni's defaults for the dynamic configuration (seconds, except `maximumLagOnFailover` in bytes). */
 export const DYNAMIC_DEFAULTS: DynamicSettings = {
@@ -49,7 +53,7 @@ export const DYNAMIC_DEFAULTS: DynamicSettings = {
 export const DYNAMIC_MINIMUMS = {
   ttl: MIN_TTL,
   loop_wait: 1,
-  retry_timeout: 3,
+  retry_timeout: 2,
   primary_start_timeout: 0,
   primary_race_backoff: 0,
   member_slots_ttl: 0,
@@ -95,7 +99,8 @@ export function fitTiming(t: Timing): Timing {
  * Patroni's adjustment of the timing keys, which it applies instead of refusing them (to `bootstrap.dcs` at start
  * as to the `config` key later): each of `ttl`, `loop_wait`, `retry_timeout` below its minimum is raised to it,
  * then timings that break `loop_wait + 2 * retry_timeout <= ttl` are fitted ({@linkcode fitTiming}: `loop_wait`
- * lowered first, `retry_timeout` only when `loop_wait` is already 1). One warning per adjustment names the keys,
+ * lowered first, `retry_timeout` only when `loop_wait` is already 1), and a `loop_wait` that would leave the fence
+ * no room for a cycle is lowered (hactl's own rule, {@linkcode withFenceRoom}). One warning per adjustment names the keys,
  * the values found and the values used; `path` (`bootstrap.dcs`) prefixes the keys.
  *
  * @example
@@ -113,11 +118,11 @@ export function adjustTiming(found: Timing, path?: string): { timing: Timing; wa
     warnings.push(`${at(key)}: ${raised[field]} is below the minimum ${min}; using ${min}`);
     raised[field] = min;
   }
-  const timing = fitTiming(raised);
-  if (timing.loopWait !== raised.loopWait || timing.retryTimeout !== raised.retryTimeout) {
+  const fitted = fitTiming(raised);
+  if (fitted.loopWait !== raised.loopWait || fitted.retryTimeout !== raised.retryTimeout) {
     const changed = ([["loop_wait", "loopWait"], ["retry_timeout", "retryTimeout"]] as const)
-      .filter(([, field]) => timing[field] !== raised[field])
-      .map(([key, field]) => `${key} from ${raised[field]} to ${timing[field]}`);
+      .filter(([, field]) => fitted[field] !== raised[field])
+      .map(([key, field]) => `${key} from ${raised[field]} to ${fitted[field]}`);
     warnings.push(
       `${path === undefined ? "" : `${path}: `}loop_wait + 2 * retry_timeout <= ttl is violated ` +
         `(${raised.loopWait} + 2 * ${raised.retryTimeout} > ${raised.ttl}): adjusting ${
@@ -125,7 +130,27 @@ export function adjustTiming(found: Timing, path?: string): { timing: Timing; wa
         }`,
     );
   }
-  return { timing, warnings };
+  return { timing: withFenceRoom(fitted, warnings, path), warnings };
+}
+
+/**
+ * hactl's own timing rule beside Patroni's: `loop_wait` is lowered, with a warning, until a leader's next renewal
+ * starts at least a cycle's room before its fence deadline ({@linkcode maxLoopWaitForFence}). Timings that keep
+ * `loop_wait + 2 * retry_timeout <= ttl` with a `retry_timeout` of 3 or more always leave that room; only a
+ * smaller `retry_timeout` (allowed for the short lease) can break it, as ttl 20 / loop_wait 16 / retry_timeout 2
+ * does (fence deadline 15 s after a renewal starts, next renewal 16 s after it).
+ */
+function withFenceRoom(t: Timing, warnings: string[], path?: string): Timing {
+  const limit = Math.max(1, maxLoopWaitForFence(t.ttl));
+  if (t.loopWait <= limit) return t;
+  const margin = (t.ttl * 1000 - fenceDeadline(0, t.ttl)) / 1000;
+  warnings.push(
+    `${path === undefined ? "" : `${path}: `}loop_wait ${t.loopWait} leaves less than ${
+      FENCE_CYCLE_ROOM_MS / 1000
+    } s between the next renewal and the ` +
+      `fence deadline (ttl ${t.ttl} - ${margin} s margin): adjusting loop_wait from ${t.loopWait} to ${limit}`,
+  );
+  return { ...t, loopWait: limit };
 }
 
 /** GUCs a local `postgresql.parameters` may not set (§3.4): they are dropped silently. */

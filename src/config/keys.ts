@@ -424,14 +424,17 @@ const LOCAL_KEYS: ConfigKey[] = [
 /** The dynamic configuration (the DCS `config` key; `bootstrap.dcs` in the local file). */
 const DYNAMIC_KEYS: ConfigKey[] = [
   dynamic("ttl", "30", {
-    note: "hactl's minimum is 10 (Patroni: 20); a smaller value is raised, with a warning",
+    note: "hactl's minimum is 5 (Patroni: 20); a smaller value is raised, with a warning",
   }),
   dynamic("loop_wait", "10", {
-    note: "minimum 1; lowered, with a warning, while loop_wait + 2 * retry_timeout > ttl (as Patroni)",
+    note:
+      "minimum 1; lowered, with a warning, while loop_wait + 2 * retry_timeout > ttl (as Patroni), and while " +
+      "it leaves less than 1 s between the next renewal and the fence deadline (hactl)",
   }),
   dynamic("retry_timeout", "10", {
     note:
-      "minimum 3; lowered to (ttl - 1) // 2, with a warning, when loop_wait 1 still does not fit (as Patroni)",
+      "minimum 2 (Patroni: 3); lowered to (ttl - 1) // 2, with a warning, when loop_wait 1 still does not fit " +
+      "(as Patroni)",
   }),
   dynamic("maximum_lag_on_failover", "1048576"),
   dynamic("maximum_lag_on_syncnode", "-1"),

@@ -23,6 +23,28 @@ export function fenceDeadline(renewalStart: number, ttlSeconds: number): number 
 }
 
 /**
+ * The room (ms) the fence deadline keeps after the next renewal starts: one HA cycle (observe, renew) on a loaded
+ * host. Measured with both cores saturated and fsync stalled (`scripts/bench/soak.sh`), a cycle took at most about
+ * 150 ms and a timer fired at most about 200 ms late: 1 s is several times both.
+ */
+export const FENCE_CYCLE_ROOM_MS = 1000;
+
+/**
+ * The longest `loop_wait` (whole seconds) with which a leader's next renewal, started `loop_wait` after the last,
+ * still comes {@linkcode FENCE_CYCLE_ROOM_MS} before the fence deadline that renewal must beat: Patroni's rule
+ * `loop_wait + 2 * retry_timeout <= ttl` alone does not ensure it once `retry_timeout` is small.
+ *
+ * @example
+ * ```ts
+ * maxLoopWaitForFence(5); // 2: the deadline is 3.75 s after a renewal starts
+ * maxLoopWaitForFence(30); // 24
+ * ```
+ */
+export function maxLoopWaitForFence(ttlSeconds: number): number {
+  return Math.floor((fenceDeadline(0, ttlSeconds) - FENCE_CYCLE_ROOM_MS) / 1000);
+}
+
+/**
  * How far from `now` the fencing supervisor's deadline lies: half a margin after the agent's `deadline`, still
  * before the lease can expire (it backs the timer up when the whole agent is frozen or killed).
  */

@@ -103,7 +103,7 @@ export class Watchdog {
   unusable(ttl: number, loopWait: number): string | null {
     if (this.mode !== "required") return null;
     if (this.#failure && this.#deps.now() < this.#failure.until) return this.#failure.reason;
-    // A running device stays usable through a ttl change that would not let it activate (as in Patroni).
+    // A running device stays usable unless a ttl decrease it could not take made it fail (#changeTimeout).
     if (this.running) return null;
     return this.#slackProblem(ttl, loopWait) ?? this.#deps.probe();
   }
@@ -239,29 +239,29 @@ export class Watchdog {
 
   /**
    * Apply a new timeout (ttl changed). False only in `required` mode when the device still runs with a longer
-   * timeout than wanted (a ttl decrease it did not take): it would fire only after the shorter lease has expired,
-   * so it no longer guards the key; that counts as unusable (for ACTIVATION_RETRY_MS, like a failed keepalive),
-   * and the member gives the key up and closes the device. A timeout `loop_wait` leaves no slack for is not
-   * applied and the running device stays usable (see `unusable`); a failed raise leaves a shorter timeout that
-   * fires early, never late.
+   * timeout than wanted (a ttl decrease it did not take, because the device refused it or because the new
+   * timeout leaves no slack over `loop_wait`, as at ttl 5 with `safety_margin` 5): it would fire only after the
+   * shorter lease has expired, so it no longer guards the key; that counts as unusable (for ACTIVATION_RETRY_MS,
+   * like a failed keepalive), and the member gives the key up and closes the device. `automatic` mode keeps the
+   * device running with its old timeout, as Patroni does. A failed raise leaves a shorter timeout that fires
+   * early, never late.
    */
   #changeTimeout(wanted: number, loopWait: number): boolean {
     const { device, log, now } = this.#deps;
     this.#wantedTimeout = wanted;
-    if (wanted - loopWait < 0) {
-      log.error(
-        `could not change the watchdog timeout to ${wanted} s: the new timeout is shorter than loop_wait`,
-      );
-      return true;
-    }
     let problem: string | null = null;
-    try {
-      device.setTimeout(wanted);
-      this.#actualTimeout = device.getTimeout();
-      log.info(`watchdog timeout changed to ${this.#actualTimeout} s`);
-    } catch (err) {
-      problem = messageOf(err);
+    if (wanted - loopWait < 0) {
+      problem = `the new timeout is shorter than loop_wait ${loopWait} s`;
       log.error(`could not change the watchdog timeout to ${wanted} s: ${problem}`);
+    } else {
+      try {
+        device.setTimeout(wanted);
+        this.#actualTimeout = device.getTimeout();
+        log.info(`watchdog timeout changed to ${this.#actualTimeout} s`);
+      } catch (err) {
+        problem = messageOf(err);
+        log.error(`could not change the watchdog timeout to ${wanted} s: ${problem}`);
+      }
     }
     const actual = this.#actualTimeout;
     if (this.mode !== "required" || actual === null || actual <= wanted) return true;

@@ -71,6 +71,7 @@ const PG_OPS: FakeOp[] = ["rewind", "start", "stop", "promote"];
 /** What an edit-config of every timing sets ttl/loop_wait/retry_timeout to (until it heals). */
 const EDITED_TIMINGS = [
   { ttl: 10, loop_wait: 2, retry_timeout: 4 },
+  { ttl: 5, loop_wait: 1, retry_timeout: 2 },
   { ttl: 30, loop_wait: 10, retry_timeout: 10 },
   { ttl: 20, loop_wait: 5, retry_timeout: 5 },
   { ttl: 15, loop_wait: 3, retry_timeout: 6 },
@@ -90,7 +91,10 @@ function editTimings(c: FaultContext, f: Fault): void {
   ];
   const i = f.duration % (one.length + 1);
   if (i < one.length) return c.strike(() => editConfig(c.sim, one[i]!));
-  c.strike(() => editConfig(c.sim, EDITED_TIMINGS[Math.floor(f.duration / 5) % EDITED_TIMINGS.length]!));
+  // ttl 5 with a required watchdog at Patroni's default safety_margin 5 leaves it a 0 s timeout: no member may
+  // lead then (as configured). Only schedules that set a margin for it (the ttl 5 profile) edit to it.
+  const edited = EDITED_TIMINGS.filter((t) => t.ttl > 5 || !c.sim.hasWatchdog || c.timing.ttl === 5);
+  c.strike(() => editConfig(c.sim, edited[Math.floor(f.duration / 5) % edited.length]!));
   c.heal(() => editConfig(c.sim, c.timing));
 }
 

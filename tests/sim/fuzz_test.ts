@@ -8,7 +8,8 @@
  * member that is up). fast-check
  * generates the schedules (and with `HACTL_SIM_SHRINK=1` shrinks a failing one).
  *
- * A schedule: a timing profile (with or without pg_rewind, two `maximum_lag_on_failover` bounds), random start
+ * A schedule: a timing profile (30/10/10 with pg_rewind, 20/5/5 and 5/1/2 without, two `maximum_lag_on_failover`
+ * bounds), random start
  * offsets per member, random job durations, a required watchdog on every host or none, failsafe mode on or off,
  * synchronous_mode off, on or quorum (each strict or not), a
  * random order among
@@ -58,7 +59,7 @@ const KINDS = Object.entries(FAULT_KINDS).filter(([, k]) => findingEnabled(k.fin
 
 interface Schedule {
   seed: number;
-  timing: 0 | 1;
+  timing: 0 | 1 | 2;
   offsets: number[];
   durations: { bootstrap: number; createReplica: number; rewind: number; start: number };
   /** Per member: extra ms of `pg_ctl start` and of a promotion. */
@@ -79,11 +80,13 @@ interface Schedule {
 const TIMINGS = [
   { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576 },
   { ttl: 20, loop_wait: 5, retry_timeout: 5, maximum_lag_on_failover: 16384 },
+  // The short lease, hactl's floor.
+  { ttl: 5, loop_wait: 1, retry_timeout: 2, maximum_lag_on_failover: 16384 },
 ];
 
 const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  timing: fc.constantFrom(0 as const, 1 as const),
+  timing: fc.constantFrom(0 as const, 1 as const, 2 as const),
   offsets: fc.array(fc.integer({ min: 0, max: 15000 }), { minLength: 3, maxLength: 3 }),
   durations: fc.record({
     bootstrap: fc.integer({ min: 500, max: 4000 }),
@@ -170,7 +173,8 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
     startOffsets: s.offsets,
     checkHistories,
     shuffleTies: true,
-    watchdog: s.watchdog,
+    // At ttl 5 Patroni's default safety_margin leaves the watchdog no timeout: the margin an operator sets there.
+    watchdog: s.watchdog && s.timing === 2 ? -1 : s.watchdog,
     callPlan: callPlan(s),
     onLine: (l) => {
       // deno-lint-ignore no-console
@@ -179,6 +183,8 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
       else coverage.event(l.text);
     },
   });
+  // Liveness counts from the last member's start (up to 15 s in): at ttl 5 its window is shorter than that.
+  sim.lastFaultChange = Math.max(...s.offsets);
   // A stalled loop (a hung etcd call, a frozen agent) may outlast the lease: the agent's fence timer, or when the
   // whole agent is frozen or dead, the fencing supervisor, stops a primary before the lease expires.
   const maxDelayMs = 2 * sim.settings.ttl * 1000;

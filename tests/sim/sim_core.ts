@@ -31,7 +31,7 @@ import { AgentProcess, type CallPlan, wrapPorts } from "./process.ts";
 import { SimFenceClient, SimSupervisor } from "./supervisor.ts";
 import { ClientHistory, type Handover } from "./history.ts";
 import { flushMicrotasks, MAX_CYCLES_PER_INSTANT, MAX_STEPS_PER_INSTANT, WALL_EPOCH } from "./sim_limits.ts";
-import { simWatchdog, SimWatchdogDevice } from "./watchdog.ts";
+import { SimWatchdogDevice, simWatchdogPart } from "./watchdog.ts";
 import { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptions } from "./sim_types.ts";
 
 export { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptions } from "./sim_types.ts";
@@ -67,7 +67,7 @@ export abstract class SimCore {
   #finishing = 0;
   readonly #callPlan: SimOptions["callPlan"];
   readonly #tieRandom: (() => number) | null;
-  readonly #watchdog: boolean;
+  readonly #watchdog: boolean | number;
   protected readonly prefix = clusterPrefix("/service", "demo");
   protected readonly bootstrapDcs: Record<string, unknown>;
   readonly #tags: Record<string, Tags>;
@@ -149,7 +149,7 @@ export abstract class SimCore {
 
   /** Every agent has a required watchdog on its host's simulated device. */
   get hasWatchdog(): boolean {
-    return this.#watchdog;
+    return this.#watchdog !== false;
   }
 
   member(name: string): SimMember {
@@ -222,7 +222,7 @@ export abstract class SimCore {
       },
       // The fencing supervisor: a process of its own, so its deadline survives a killed or frozen agent.
       fence: fenceClient.channel,
-      ...(this.#watchdog ? { watchdog: simWatchdog(m.device, () => this.now) } : {}),
+      ...simWatchdogPart(this.#watchdog, m.device, () => this.now),
       log: {
         cycle: () => {},
         warn: () => {},

@@ -52,8 +52,11 @@ export interface SimOptions {
   callPlan?: (member: string, port: "dcs" | "pg", method: string) => CallPlan;
   /** Run members due at the same instant in a seeded random order instead of name order. */
   shuffleTies?: boolean;
-  /** Give every agent a required watchdog on a simulated device (watchdog.ts) that resets the host. */
-  watchdog?: boolean;
+  /**
+   * Give every agent a required watchdog on a simulated device (watchdog.ts) that resets the host: `true` with
+   * Patroni's default `safety_margin` 5, a number for another margin (-1: half the ttl).
+   */
+  watchdog?: boolean | number;
 }
 
 export type AgentState = "running" | "stopping" | "stopped" | "down";

@@ -71,13 +71,30 @@ export class SimWatchdogDevice implements WatchdogDevice {
   }
 }
 
-/** The agent's watchdog (mode `required`, safety margin 5 s, as Patroni's default) on the host's device. */
-export function simWatchdog(device: SimWatchdogDevice, now: () => number): WatchdogPort {
+/**
+ * The agent's watchdog (mode `required`, safety margin 5 s as Patroni's default, or `margin` when it is a number)
+ * on the host's device.
+ */
+export function simWatchdog(
+  device: SimWatchdogDevice,
+  now: () => number,
+  margin: boolean | number = true,
+): WatchdogPort {
+  const safetyMargin = typeof margin === "number" ? margin : 5;
   return new Watchdog({
-    config: { mode: "required", device: device.path, safetyMargin: 5, driver: "default" },
+    config: { mode: "required", device: device.path, safetyMargin, driver: "default" },
     device,
     probe: () => null,
     now,
     log: { info: () => {}, warn: () => {}, error: () => {} },
   });
+}
+
+/** The agent's `watchdog` option for the sim's `watchdog` setting: none when false (see {@linkcode simWatchdog}). */
+export function simWatchdogPart(
+  option: boolean | number,
+  device: SimWatchdogDevice,
+  now: () => number,
+): { watchdog?: WatchdogPort } {
+  return option === false ? {} : { watchdog: simWatchdog(device, now, option) };
 }

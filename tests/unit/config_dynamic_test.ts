@@ -46,12 +46,12 @@ Deno.test("normalizeDynamic() reads every field, including legacy master_start_t
 });
 
 Deno.test("normalizeDynamic() raises values below the minimums with a warning", () => {
-  const { settings, warnings } = normalizeDynamic({ ttl: 5, loop_wait: 0, retry_timeout: 1 });
-  assert.deepEqual([settings.ttl, settings.loopWait, settings.retryTimeout], [10, 1, 3]);
+  const { settings, warnings } = normalizeDynamic({ ttl: 4, loop_wait: 0, retry_timeout: 1 });
+  assert.deepEqual([settings.ttl, settings.loopWait, settings.retryTimeout], [5, 1, 2]);
   assert.deepEqual(warnings, [
-    "ttl: 5 is below the minimum 10; using 10",
+    "ttl: 4 is below the minimum 5; using 5",
     "loop_wait: 0 is below the minimum 1; using 1",
-    "retry_timeout: 1 is below the minimum 3; using 3",
+    "retry_timeout: 1 is below the minimum 2; using 2",
   ]);
 });
 

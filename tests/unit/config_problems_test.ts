@@ -44,11 +44,14 @@ Deno.test("bootstrap.dcs timings below the minimums are raised with a warning; v
   assert.deepEqual(problemsOf(() => parseConfig(fence, "hactl.yml", {})), [
     "hactl.yml: bootstrap.dcs.isolation_fence_timeout: must be >= 0 (found -2)",
   ]);
-  const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 9, loop_wait: 0, retry_timeout: 3}\n`;
+  const small = `${MINIMAL}bootstrap:\n  dcs: {ttl: 4, loop_wait: 0, retry_timeout: 2}\n`;
   assert.deepEqual(parseConfigWithWarnings(small, "hactl.yml", {}).warnings, [
-    "bootstrap.dcs.ttl: 9 is below the minimum 10; using 10",
+    "bootstrap.dcs.ttl: 4 is below the minimum 5; using 5",
     "bootstrap.dcs.loop_wait: 0 is below the minimum 1; using 1",
   ]);
+  // The short lease, hactl's floor, is taken as it is.
+  const short = `${MINIMAL}bootstrap:\n  dcs: {ttl: 5, loop_wait: 1, retry_timeout: 2}\n`;
+  assert.deepEqual(parseConfigWithWarnings(short, "hactl.yml", {}).warnings, []);
   // hactl's fast profile (below Patroni's 20: the fence makes a short lease safe).
   const fast = `${MINIMAL}bootstrap:\n  dcs: {ttl: 10, loop_wait: 2, retry_timeout: 4}\n`;
   const parsed = parseConfigWithWarnings(fast, "hactl.yml", {});

@@ -202,6 +202,6 @@ Deno.test("ttl and retry_timeout are read as the agent reads the dynamic configu
   assert.deepEqual(read({ ttl: 40, retry_timeout: "15" }), [40, 15]);
   assert.deepEqual(read({ ttl: "soon", retry_timeout: [1] }), [30, 10]);
   // The agent's minimums and its loop_wait + 2 * retry_timeout <= ttl repair.
-  assert.deepEqual(read({ ttl: 5, retry_timeout: 1 }), [10, 3]);
+  assert.deepEqual(read({ ttl: 4, retry_timeout: 1 }), [5, 2]);
   assert.deepEqual(read({ ttl: 20, loop_wait: 10, retry_timeout: 12 }), [20, 9]);
 });

@@ -106,7 +106,7 @@ function bootstrapCheck(dcs: Record<string, unknown>): { problems: string[]; war
 Deno.test("bootstrap.dcs and normalizeDynamic() apply the same minimums: a timing is raised, the others refused", () => {
   for (const [key, field] of TIMING_KEYS) {
     const min = DYNAMIC_MINIMUMS[key];
-    const below = { ttl: 40, loop_wait: 2, retry_timeout: 4, [key]: min - 1 };
+    const below = { ttl: 40, loop_wait: 1, retry_timeout: 2, [key]: min - 1 };
     assert.deepEqual(bootstrapCheck(below), {
       problems: [],
       warnings: [`bootstrap.dcs.${key}: ${min - 1} is below the minimum ${min}; using ${min}`],

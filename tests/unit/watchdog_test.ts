@@ -285,19 +285,29 @@ Deno.test("Watchdog: a device timeout longer than asked is refused in required m
   }
 });
 
-Deno.test("Watchdog in required mode: a running device stays usable through a ttl it could not activate with", () => {
-  using h = harness({ mode: "required" });
-  assert.equal(h.wd.keepalive(30, 10), true);
-  // ttl 12 would give a 7 s timeout, under loop_wait 10: not applied, said once, the device keeps its 25 s.
-  h.wd.keepalive(12, 10);
-  h.wd.keepalive(12, 10);
-  assert.equal(h.wd.unusable(12, 10), null);
-  assert.equal(h.wd.timeout, 25);
-  assert.equal(h.lines.filter((l) => /could not change the watchdog timeout to 7 s/.test(l)).length, 1);
-  assert.equal(h.written(), "Ctimeout=25\n111");
-  // Closed, it could not be activated again with that ttl.
-  h.wd.disable("paused");
-  assert.match(h.wd.unusable(12, 10) ?? "", /shorter than loop_wait/);
+Deno.test("Watchdog: a ttl decrease that leaves the timeout no slack over loop_wait is not applied; required mode gives the key up", () => {
+  for (const mode of ["required", "automatic"] as const) {
+    using h = harness({ mode });
+    assert.equal(h.wd.keepalive(30, 1), true);
+    // ttl 5 would give a 0 s timeout, under loop_wait 1: not applied, said once, the device keeps its 25 s, which
+    // fires 20 s after the 5 s lease has expired: it no longer guards the key.
+    const ok = h.wd.keepalive(5, 1);
+    assert.equal(h.wd.timeout, 25);
+    assert.equal(h.lines.filter((l) => /could not change the watchdog timeout to 0 s/.test(l)).length, 1);
+    assert.equal(h.written(), "Ctimeout=25\n11");
+    if (mode === "required") {
+      assert.equal(ok, false, "the renewal's keepalive reports it");
+      assert.match(h.wd.unusable(5, 1) ?? "", /could not be lowered to 0 s .*25 s/);
+    } else {
+      assert.equal(ok, true);
+      assert.equal(h.wd.unusable(5, 1), null);
+    }
+    // Closed, it could not be activated again with that ttl.
+    h.wd.disable("paused");
+    if (mode === "required") {
+      assert.match(h.wd.unusable(5, 1) ?? "", /shorter than loop_wait|could not be lowered/);
+    }
+  }
 });
 
 Deno.test("Watchdog in required mode: a timeout that cannot be lowered with ttl makes it unusable", () => {
