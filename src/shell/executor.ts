@@ -3,8 +3,9 @@
  *
  * Safety contract: `promote` runs only after a lock action (`acquire_leader`/`renew_leader`) succeeded earlier in
  * the same plan; otherwise it throws and the plan stops there. Every successful lock action re-arms the fence
- * (counting from when the lease holding the key was renewed: the call's start, or the cycle's keepalive) and pings the watchdog once; a required watchdog that is not running, or a
- * fencing supervisor that is not usable, stops the plan before any promotion. Long Postgres operations (the
+ * (counting from when the lease holding the key was renewed: the call's start, or the cycle's keepalive) and
+ * pings the watchdog once; a required watchdog that is not running, or a fencing supervisor that is not usable,
+ * stops the plan before any promotion. Long Postgres operations (the
  * promotion too) are started as jobs, so the loop keeps renewing.
  *
  * May import: `src/core/` only.
