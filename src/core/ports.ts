@@ -76,6 +76,13 @@ export interface Dcs {
    * lease; when the lease was re-granted, move the key to the new lease by a value CAS. False when not ours.
    */
   updateLeader(): Promise<boolean>;
+  /**
+   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` after it read `leader`
+   * with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
+   * the watch, no other read). The lock is then kept by the cycle's own refresh (src/core/cycle_renewal.ts).
+   * Answers once: false again until the next refresh and read.
+   */
+  lockReadSinceRenewal?(): boolean;
   /** `txn{ value(leader)==name -> delete(leader) }`. True when deleted. */
   deleteLeader(): Promise<boolean>;
   /** `createNew`: CAS-create `initialize` with `value` (the bootstrap race); else unconditional put. */

@@ -65,6 +65,10 @@ export class EtcdDcs implements Dcs {
   #memberCache: { json: string; lease: string } | null = null;
   /** Raw `status` value as last written by us or last read from etcd. */
   #lastStatus: string | null = null;
+  /** The lease the last `refreshLease` renewed, until the next `loadCluster`. */
+  #renewed: string | null = null;
+  /** The lease that `loadCluster` found our leader key on, right after renewing it (`lockReadSinceRenewal`). */
+  #lockReadOn: string | null = null;
 
   constructor(client: Etcd3 | Etcd3[], opts: EtcdDcsOptions) {
     this.#endpoints = new EtcdEndpoints(Array.isArray(client) ? client : [client], opts.retryTimeout, () => {
@@ -119,7 +123,12 @@ export class EtcdDcs implements Dcs {
   }
 
   async loadCluster(): Promise<ClusterView> {
+    const renewed = this.#renewed;
+    this.#renewed = null;
+    this.#lockReadOn = null;
     const { view, kvs } = await rangeCluster(this.#endpoints, this.#prefix);
+    const ours = view.leader !== null && view.leader.name === this.#name;
+    this.#lockReadOn = renewed !== null && ours && view.leader?.lease === renewed ? renewed : null;
     this.#watch.lastRevision = view.revision;
     const mine = kvs.find((kv) => kv.key === this.#prefix + memberKey(this.#name));
     this.#memberCache = mine ? { json: mine.value, lease: mine.lease } : null;
@@ -130,10 +139,20 @@ export class EtcdDcs implements Dcs {
 
   async refreshLease(ttl: number): Promise<boolean> {
     this.#lease.ttl = ttl;
+    this.#renewed = null;
+    this.#lockReadOn = null;
     this.#watch.ensure();
-    return await this.#lease.refresh(() => {
+    const kept = await this.#lease.refresh(() => {
       this.#memberCache = null;
     });
+    this.#renewed = this.#lease.held?.id ?? null;
+    return kept;
+  }
+
+  lockReadSinceRenewal(): boolean {
+    const on = this.#lockReadOn;
+    this.#lockReadOn = null;
+    return on !== null && on === this.#lease.held?.id && this.#watch.knownLeader === this.#name;
   }
 
   heldLease(): HeldLease | null {

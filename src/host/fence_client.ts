@@ -73,7 +73,24 @@ export interface FenceSupervisorOptions {
   now?: () => number;
   /** Milliseconds on the host's uptime clock (`/proc/uptime`; tests). */
   uptimeMs?: () => number;
+  /** The timers the client sleeps on (tests count and fire them); default: unref'd `setTimeout`. */
+  timers?: FenceClientTimers;
 }
+
+/** One-shot timers: `set` runs `fn` once after `ms`, `clear` cancels it. */
+export interface FenceClientTimers {
+  set(fn: () => void, ms: number): unknown;
+  clear(id: unknown): void;
+}
+
+const realTimers: FenceClientTimers = {
+  set(fn, ms) {
+    const id = setTimeout(fn, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
+  clear: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+};
 
 /**
  * The host's uptime clock in ms, truncated to its 10 ms resolution. The supervisor's deadlines live on this clock
@@ -145,7 +162,11 @@ class SupervisorProcess implements FenceSupervisorClient {
   #restarts = 0;
   #closing = false;
   #restartTimer: ReturnType<typeof setTimeout> | null = null;
-  readonly #pingTimer: ReturnType<typeof setInterval>;
+  readonly #timers: FenceClientTimers;
+  /** Fires when the oldest unanswered line reaches `FENCE_ACK_TIMEOUT_MS`; none while every line is answered. */
+  #ackTimer: unknown = null;
+  /** Fires `PING_EVERY_MS` after the last line sent, once every line is answered. */
+  #pingTimer: unknown = null;
   #waiters: (() => void)[] = [];
   #onUnusable: ((why: string) => void) | null = null;
   /** The problem last reported to `#onUnusable`, or null once usable again. */
@@ -160,13 +181,39 @@ class SupervisorProcess implements FenceSupervisorClient {
     ];
     this.#now = o.now ?? (() => performance.now());
     this.#uptime = o.uptimeMs ?? hostUptimeMs;
+    this.#timers = o.timers ?? realTimers;
     this.#spawn();
-    this.#pingTimer = setInterval(() => {
-      const idle = this.#now() - this.#lastSentAt >= PING_EVERY_MS;
-      if (this.#ready && this.#pending.length === 0 && idle) this.#send("ping");
+  }
+
+  /**
+   * Sleep until the oldest unanswered line has waited past `FENCE_ACK_TIMEOUT_MS` (then the agent is told at once),
+   * or not at all while every line is answered: an idle client wakes only to ping. Re-armed whenever the oldest
+   * unanswered line changes (a line sent, an answer, a start, an exit).
+   */
+  #armAckTimer(): void {
+    if (this.#ackTimer !== null) this.#timers.clear(this.#ackTimer);
+    this.#ackTimer = null;
+    const oldest = this.#pending[0];
+    if (oldest === undefined || this.#closing) return;
+    const waited = this.#now() - oldest;
+    if (waited > FENCE_ACK_TIMEOUT_MS) return; // already past: reported when it was found so
+    this.#ackTimer = this.#timers.set(() => {
+      this.#ackTimer = null;
       this.#report(this.#problem());
-    }, PING_EVERY_MS / 4);
-    Deno.unrefTimer(this.#pingTimer);
+      this.#armAckTimer(); // a timer that fired early (coarse clocks) sleeps again for the rest
+    }, Math.floor(FENCE_ACK_TIMEOUT_MS - waited) + 1);
+  }
+
+  /** Once every line is answered: ping `PING_EVERY_MS` after the last line sent (a frozen supervisor is noticed). */
+  #armPingTimer(): void {
+    if (this.#pingTimer !== null) this.#timers.clear(this.#pingTimer);
+    this.#pingTimer = null;
+    if (!this.#ready || this.#pending.length > 0 || this.#closing || this.#writer === null) return;
+    const due = Math.max(0, Math.ceil(this.#lastSentAt + PING_EVERY_MS - this.#now()));
+    this.#pingTimer = this.#timers.set(() => {
+      this.#pingTimer = null;
+      if (this.#ready && this.#pending.length === 0) this.#send("ping");
+    }, due);
   }
 
   readonly channel: FenceChannel = {
@@ -227,7 +274,8 @@ class SupervisorProcess implements FenceSupervisorClient {
 
   async close(): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#pingTimer);
+    this.#armAckTimer();
+    this.#armPingTimer();
     if (this.#restartTimer !== null) clearTimeout(this.#restartTimer);
     const child = this.#child;
     await this.#writer?.close().catch(() => {});
@@ -276,6 +324,8 @@ class SupervisorProcess implements FenceSupervisorClient {
     const now = this.#now();
     this.#pending.push(now);
     this.#lastSentAt = now;
+    if (this.#pending.length === 1) this.#armAckTimer();
+    this.#armPingTimer(); // none while a line waits: the answer arms it
     writer.write(this.#enc.encode(line + "\n")).catch(() => {/* its exit is reported by #spawn's watcher */});
   }
 
@@ -305,6 +355,7 @@ class SupervisorProcess implements FenceSupervisorClient {
     this.#startedAt = this.#now();
     this.#pending = [this.#startedAt];
     this.#lastSentAt = this.#startedAt;
+    this.#armAckTimer();
     void this.#readAnswers(child);
     child.status.then((s) => {
       if (this.#child !== child) return;
@@ -312,6 +363,8 @@ class SupervisorProcess implements FenceSupervisorClient {
       this.#writer = null;
       this.#ready = false;
       this.#pending = [];
+      this.#armAckTimer();
+      this.#armPingTimer();
       if (this.#closing) return;
       if (this.#now() - this.#startedAt >= STABLE_AFTER_MS) this.#attempt = 0;
       this.#gone(s.signal ? `it was killed by ${s.signal}` : `it exited with code ${s.code}`);
@@ -375,6 +428,13 @@ class SupervisorProcess implements FenceSupervisorClient {
   }
 
   #answer(line: string): void {
+    this.#answerLine(line);
+    this.#armAckTimer();
+    this.#armPingTimer();
+    this.#report(this.#problem());
+  }
+
+  #answerLine(line: string): void {
     if (line.startsWith("ready ")) {
       this.#ready = true;
       this.#pending.shift();

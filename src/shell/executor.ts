@@ -3,14 +3,16 @@
  *
  * Safety contract: `promote` runs only after a lock action (`acquire_leader`/`renew_leader`) succeeded earlier in
  * the same plan; otherwise it throws and the plan stops there. Every successful lock action re-arms the fence
- * (counting from when the call started) and pings the watchdog once; a required watchdog that is not running, or a
- * fencing supervisor that is not usable, stops the plan before any promotion. Long Postgres operations (the
+ * (counting from when the lease holding the key was renewed: the call's start, or the cycle's keepalive) and
+ * pings the watchdog once; a required watchdog that is not running, or a fencing supervisor that is not usable,
+ * stops the plan before any promotion. Long Postgres operations (the
  * promotion too) are started as jobs, so the loop keeps renewing.
  *
  * May import: `src/core/` only.
  *
  * @module
  */
+import { cycleRenewalFrom } from "../core/cycle_renewal.ts";
 import { type HaContext, peerVerdicts } from "../core/decide.ts";
 import { DEFAULT_WATCHDOG_SAFETY_MARGIN, lockRenewedFrom, renewalStale } from "../core/fence.ts";
 import { fenceTtl } from "../core/lease_ttl.ts";
@@ -59,14 +61,17 @@ export class Executor {
       const started = this.deps.clock.now();
       const lockAction = action.type === "acquire_leader" || action.type === "renew_leader" ||
         (action.type === "move_lease" && action.leader);
-      if (lockAction) isolation.callStarted(started);
+      // A renewal kept by the cycle's own refresh and read makes no call (src/core/cycle_renewal.ts).
+      const byCycle = action.type === "renew_leader" ? this.#renewedByCycle(started, obs, actions) : null;
+      if (lockAction && byCycle === null) isolation.callStarted(started);
       try {
-        const ok = await this.#apply(action, lockVerified, obs);
-        if (lockAction) isolation.answered();
+        const ok = byCycle !== null || await this.#apply(action, lockVerified, obs);
+        if (lockAction && byCycle === null) isolation.answered();
         if (lockAction && ok) {
           lockVerified = true;
           // The fences count from when the lease holding the key was renewed (an acquisition: this cycle's refresh).
-          const stop = this.#lockKept(action, lockRenewedFrom(action, started, obs), actions, obs);
+          const from = byCycle ?? lockRenewedFrom(action, started, obs);
+          const stop = this.#lockKept(action, from, actions, obs);
           if (stop !== null) return { failedAt: i, dcsFailed: false, error: stop };
         } else if (lockAction) lease.forget();
         if (action.type === "release_leader" && ok) lease.forget();
@@ -82,6 +87,12 @@ export class Executor {
       }
     }
     return { failedAt: -1, dcsFailed: false };
+  }
+
+  /** When the cycle's refresh started, if it kept the lock (recent, and the read after it found the key ours). */
+  #renewedByCycle(now: number, obs: Observation, actions: Action[]): number | null {
+    const from = cycleRenewalFrom(obs, now, this.parts.dynamic().ttl, actions);
+    return from !== null && this.deps.dcs.lockReadSinceRenewal?.() === true ? from : null;
   }
 
   /**

@@ -47,6 +47,9 @@ export class MemoryDcs implements Dcs {
   #unwatch: (() => void) | null = null;
   #pending = false;
   #closed = false;
+  /** As `EtcdDcs`: the lease the last `refreshLease` renewed, and the lease the read after it found our key on. */
+  #renewed: string | null = null;
+  #lockReadOn: string | null = null;
 
   constructor(etcd: MemoryEtcd, opts: { namespace: string; scope: string; name: string; ttl: number }) {
     this.#etcd = etcd;
@@ -86,9 +89,14 @@ export class MemoryDcs implements Dcs {
   setRetryTimeout(_seconds: number): void {}
 
   loadCluster(): Promise<ClusterView> {
+    const renewed = this.#renewed;
+    this.#renewed = null;
+    this.#lockReadOn = null;
     return this.#async(() => {
       const { kvs, revision } = this.#call("range", () => this.#etcd.range(this.#name, this.#prefix));
       const view = decodeCluster(kvs, this.#prefix, revision);
+      const ours = view.leader !== null && view.leader.name === this.#name;
+      this.#lockReadOn = renewed !== null && ours && view.leader?.lease === renewed ? renewed : null;
       this.#lastRevision = Number(revision);
       const mine = kvs.find((kv) => kv.key === this.#prefix + memberKey(this.#name));
       this.#memberCache = mine ? { json: mine.value, lease: mine.lease } : null;
@@ -129,7 +137,19 @@ export class MemoryDcs implements Dcs {
   }
 
   refreshLease(ttl: number): Promise<boolean> {
-    return this.#async(() => this.#refresh(ttl));
+    this.#renewed = null;
+    this.#lockReadOn = null;
+    return this.#async(() => {
+      const kept = this.#refresh(ttl);
+      this.#renewed = this.#lease?.id ?? null;
+      return kept;
+    });
+  }
+
+  lockReadSinceRenewal(): boolean {
+    const on = this.#lockReadOn;
+    this.#lockReadOn = null;
+    return on !== null && on === this.#lease?.id && this.#knownLeader === this.#name;
   }
 
   heldLease(): HeldLease | null {

@@ -45,8 +45,6 @@ import {
 
 /** How often the real supervisor looks at its deadline (cli/fence_supervisor.ts): it fires at most this late. */
 export const SUPERVISOR_TICK_MS = 100;
-/** How often the real client looks for an unanswered line (a quarter of the ping interval). */
-const CLIENT_POLL_MS = PING_EVERY_MS / 4;
 
 /** What the supervisor needs from the simulator. */
 export interface SupervisorHost {
@@ -246,10 +244,13 @@ export class SimSupervisor {
     return this.state === "frozen" && this.host.now() < this.#oldestUnanswered();
   }
 
-  /** When a frozen supervisor's client finds it not answering at the latest (its polling), or null. */
+  /**
+   * When a frozen supervisor's client finds it not answering (the real client's timer for its oldest unanswered
+   * line fires 1 ms past the answer timeout), or null.
+   */
   noticedStalledAt(): number | null {
     if (this.state !== "frozen") return null;
-    return this.#oldestUnanswered() + FENCE_ACK_TIMEOUT_MS + 1 + CLIENT_POLL_MS;
+    return this.#oldestUnanswered() + FENCE_ACK_TIMEOUT_MS + 1;
   }
 }
 

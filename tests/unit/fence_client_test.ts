@@ -399,3 +399,91 @@ Deno.test("answered(): true only while the supervisor has acknowledged every lin
     }
   });
 });
+
+/** Timers on a clock the test moves: `fire(t)` moves it to `t` and runs every timer due by then. */
+function fakeTimers() {
+  let now = 0;
+  let next = 1;
+  const live = new Map<number, { fn: () => void; at: number }>();
+  return {
+    now: () => now,
+    timers: {
+      set: (fn: () => void, ms: number) => (live.set(next, { fn, at: now + ms }), next++),
+      clear: (id: unknown) => void live.delete(id as number),
+    },
+    /** The times the live timers are due at, earliest first. */
+    due: () => [...live.values()].map((t) => t.at).sort((a, b) => a - b),
+    fire(t: number) {
+      now = t;
+      for (;;) {
+        const hit = [...live.entries()].sort((a, b) => a[1].at - b[1].at).find(([, v]) => v.at <= now);
+        if (!hit) return;
+        live.delete(hit[0]);
+        hit[1].fn();
+      }
+    },
+  };
+}
+
+Deno.test("fence-idle: an idle client sleeps until its next ping, and a frozen supervisor is noticed as the line it left unanswered reaches the timeout", async () => {
+  await withTempDir("hactl-fence-idle-", async (dir) => {
+    const clock = fakeTimers();
+    // Says it is ready, then answers nothing more (frozen).
+    const supervisor = startFenceSupervisor({
+      dataDir: `${dir}/data`,
+      command: ["sh", "-c", "echo ready 1; exec sleep 600"],
+      log: quiet,
+      now: clock.now,
+      timers: clock.timers,
+    });
+    const told: string[] = [];
+    supervisor.whenUnusable((why) => void told.push(why));
+    try {
+      await eventually("it said it is ready", 10_000, () => supervisor.status().state === "running");
+      // Idle, every line answered: one timer, the ping 1 s after the last line (no 250 ms poll).
+      assert.deepEqual(clock.due(), [1000]);
+      clock.fire(1000); // the ping is sent and is not answered
+      assert.equal(supervisor.status().unanswered, 1);
+      clock.fire(3000); // 2 s after the ping: not yet past the timeout
+      assert.deepEqual(told, []);
+      assert.equal(supervisor.channel.unusable(), null);
+      clock.fire(3001); // just past it: the agent is told at once, with no poll in between
+      assert.equal(told.length, 1, `told: ${JSON.stringify(told)}, timers due: ${clock.due()}`);
+      assert.match(told[0]!, /has not answered for 2\.0 s/);
+      assert.notEqual(supervisor.channel.unusable(), null);
+    } finally {
+      const pid = supervisor.status().pid;
+      if (pid !== null) Deno.kill(pid, "SIGKILL");
+      await supervisor.close();
+    }
+  });
+});
+
+Deno.test("fence-idle: a stopped supervisor is reported 2 s after the line it left unanswered (real timers, real supervisor)", async () => {
+  await withTempDir("hactl-fence-bound-", async (dir) => {
+    const supervisor = startFenceSupervisor({ dataDir: `${dir}/data`, log: quiet });
+    let toldAt = 0;
+    supervisor.whenUnusable(() => void (toldAt ||= performance.now()));
+    try {
+      assert.equal(await supervisor.ready(60_000), true);
+      await eventually("every line is answered", 10_000, () => supervisor.status().unanswered === 0);
+      const pid = supervisor.status().pid!;
+      Deno.kill(pid, "SIGSTOP");
+      try {
+        const sentAt = performance.now();
+        supervisor.channel.arm(60_000);
+        await eventually("the agent was told", 10_000, () => toldAt > 0);
+        const after = toldAt - sentAt;
+        assert.ok(after >= 2000, `told ${after.toFixed(0)} ms after the line, before the timeout`);
+        // Due 2.001 s after the line; the former 250 ms poll allowed up to 2.25 s. The rest is slack for a loaded
+        // machine's timers.
+        assert.ok(after < 3000, `told ${after.toFixed(0)} ms after the line was sent`);
+      } finally {
+        Deno.kill(pid, "SIGCONT");
+      }
+    } finally {
+      supervisor.channel.disarm();
+      await supervisor.close();
+    }
+  });
+});

@@ -23,6 +23,10 @@ class SlowDcs extends MemoryDcs {
     this.clock!.now += this.slowMs; // the answer is read this much later
     return answer;
   }
+  /** Renewals here go through `updateLeader` (a slow refresh is tests/unit/cycle_renewal_test.ts's). */
+  override lockReadSinceRenewal(): boolean {
+    return false;
+  }
 }
 
 /** A watchdog that records when it would fire: `ping + (ttl - 5 s)` (safety_margin 5, the default). */
