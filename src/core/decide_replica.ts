@@ -252,8 +252,9 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
 /**
  * A replica that may become primary keeps the permanent physical slots, advanced to the positions the leader
  * publishes in `status` (as Patroni does), so they exist, holding the WAL their consumers need, after a failover;
- * it keeps the member slots it has and drops other inactive slots that are not ignored, as Patroni does. Asked
- * only when there is something to keep or a slot it does not know.
+ * likewise the member slots of src/core/member_slots.ts (with `member_slots_ttl` above 0, one for every other
+ * member), and drops other inactive slots that are not ignored, as Patroni does. Asked only when there is
+ * something to create or advance, or a slot it does not know.
  */
 function replicaSlotActions(
   ctx: Cycle["ctx"],
@@ -284,7 +285,7 @@ function replicaSlotActions(
   const unknown = [...pg.slots, ...(pg.logicalSlots ?? [])].some((n) => !known.has(n));
   const memberWork = plan.create.some((n) => !pg.slots.includes(n)) ||
     Object.entries(plan.inactive).some(([n, at]) =>
-      pg.slotPositions?.[n] !== undefined && at > pg.slotPositions[n]!
+      pg.slotPositions?.[n] !== undefined && Math.min(at, pg.replayLsn ?? at) > pg.slotPositions[n]!
     );
   if (!fields.permanent && !fields.logical && !unknown && !memberWork) return [];
   const copy = logicalSlotsToCopy(fields.logical ?? [], pg.logicalSlots ?? [], published);

@@ -12,7 +12,8 @@ import { INITIAL_MEMORY } from "../../src/core/types.ts";
 import { ctx, obs, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
 
 Deno.test("decide() makes a replica follow the leader", () => {
-  const d = decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg2"));
+  // It holds the other members' slots already (a replica that may become primary keeps them, as in Patroni 4).
+  const d = decide(obs(pgState({ slots: ["pg1", "pg3"] }), view()), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(d.actions, [{
     type: "follow",
     upstream: { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" },
@@ -21,7 +22,11 @@ Deno.test("decide() makes a replica follow the leader", () => {
 });
 
 Deno.test("decide() follows the replicatefrom member when it exists", () => {
-  const d = decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg3", { tags: { replicatefrom: "pg2" } }));
+  const d = decide(
+    obs(pgState({ slots: ["pg1", "pg2"] }), view()),
+    INITIAL_MEMORY,
+    ctx("pg3", { tags: { replicatefrom: "pg2" } }),
+  );
   assert.deepEqual(d.actions, [{
     type: "follow",
     upstream: { name: "pg2", connUrl: "postgres://127.0.0.1:5433/postgres" },
