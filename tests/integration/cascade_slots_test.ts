@@ -18,6 +18,7 @@ import assert from "node:assert/strict";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
+import { parseLsn } from "../../src/core/lsn.ts";
 import { slotsOn, waitSlots as waitSlot } from "../helpers/slots.ts";
 import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
 

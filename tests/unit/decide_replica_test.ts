@@ -158,3 +158,28 @@ Deno.test("decide() retries a pg_rewind that could not reach its source instead 
     [{ type: "start_job", job: { kind: "rewind", upstream: up } }],
   );
 });
+
+Deno.test("decide() re-clones after a failed pg_rewind when remove_data_directory_on_diverged_timelines is set, as Patroni does", () => {
+  // Found by the restart-orders integration test: a replica that streamed the new leader's timeline but was stopped
+  // before it replayed a checkpoint of that timeline keeps the old timeline in pg_control, and pg_rewind (up to
+  // PostgreSQL 15) looks for the fork point in the old timeline's WAL, which ends there ("could not find previous
+  // WAL record"). Patroni removes the data directory after a failed rewind when either key is set.
+  const formerPrimary = { ...PRIMARY, running: false, queryable: false };
+  const up = { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" };
+  const rewind = { ...DYNAMIC_DEFAULTS, usePgRewind: true };
+  const failed = {
+    kind: "rewind" as const,
+    description: "x",
+    startedAt: 0,
+    status: "failed" as const,
+    error: "pg_rewind: error: could not find previous WAL record at 0/4026CB0",
+  };
+  const d = decide(
+    obs(formerPrimary, view(), { job: failed }),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: rewind, removeDataOnDivergedTimelines: true }),
+  );
+  assert.deepEqual(d.actions, [{ type: "start_job", job: { kind: "clone", upstream: up } }]);
+  assert.match(d.reason, /pg_rewind failed .*could not find previous WAL record.*reinitializing from 'pg1'/);
+  assert.notEqual(d.memory.rewindFailed, true);
+});
