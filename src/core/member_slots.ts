@@ -13,14 +13,12 @@
  *   of the members that stream from it (`replicatefrom` naming it; never the leader) are expected to be in use, the
  *   others are advanced to the position the leader publishes in `status` (or the member's own position for a
  *   cascaded member), never past the replica's replay position (src/core/slot_rules.ts);
- * - a `nofailover` replica keeps only the slots of the members that stream from it; with `member_slots_ttl: 0` a
- *   replica creates only those, and keeps the other member slots it has (advanced likewise, not created);
+ * - a `nofailover` replica, and with `member_slots_ttl: 0` every replica, keeps only the slots of the members that
+ *   stream from it; the other member slots it has (from when it was primary) are dropped as unknown when inactive;
  * - a slot that is not expected to be in use and carries an `xmin` (left by hot_standby_feedback of a former
  *   consumer) would hold back the xmin horizon for good: it is dropped (and created again where it is wanted).
  * Deliberate differences: a leader tagged `nofailover` (tags changed after it was promoted) keeps every member's
- * slot, where Patroni 4 would keep only those of members streaming from it and cut the others off; with
- * `member_slots_ttl: 0` a replica keeps the member slots it has (Patroni drops those of members not streaming from
- * it).
+ * slot, where Patroni 4 would keep only those of members streaming from it and cut the others off.
  *
  * Pure. May import: `./types.ts`, `./slots.ts`, `./topology.ts`.
  *
@@ -81,6 +79,8 @@ export function memberSlotPlan(
     return { create: keep, keep, inactive };
   }
   const active = streaming.filter(fromMe).map((m) => slotNameFor(m.name)).sort();
+  // Without member slot retention a replica keeps only the slots of the members streaming from it (Patroni).
+  if (opts.memberSlotsTtl === 0) keep = [];
   if (opts.memberSlotsTtl > 0 && !opts.nofailover) {
     const own = slotNameFor(me);
     keep = [...new Set([...keep, ...(view.status?.retainSlots ?? []).filter((n) => n !== own)])].sort();

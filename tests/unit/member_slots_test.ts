@@ -136,8 +136,8 @@ Deno.test("memberSlotPlan(): a replica creates every other member's slot; those 
   });
   assert.deepEqual(
     memberSlotPlan(CASCADE, "pg2", "replica", { ...opts, memberSlotsTtl: 0 }),
-    { create: ["pg3"], keep: ["pg1", "pg3"], inactive: { pg1: 10000 } },
-    "without member slot retention: only the slots of members streaming from it are created",
+    { create: ["pg3"], keep: ["pg3"], inactive: {} },
+    "without member slot retention: only the slots of members streaming from it, as Patroni",
   );
   assert.deepEqual(
     memberSlotPlan(CASCADE, "pg2", "replica", { ...opts, nofailover: true }),
@@ -203,11 +203,11 @@ Deno.test("memberSlotPlan(): when a cascaded member's upstream changes, the new 
   assert.equal(memberSlotPlan(moved, "pg4", "replica", opts).inactive["pg3"], undefined, "in use there");
   const old = memberSlotPlan(moved, "pg2", "replica", noTtl);
   assert.deepEqual(old.create, [], "the former upstream no longer creates it");
-  assert.equal(old.inactive["pg3"], 4000, "and advances the copy it keeps");
+  assert.deepEqual(old.keep, [], "nor keeps it without member slot retention (Patroni drops it)");
   assert.equal(
     memberSlotPlan(moved, "pg2", "replica", opts).inactive["pg3"],
     4000,
-    "likewise with retention",
+    "with retention it keeps it, advanced",
   );
 });
 
@@ -336,4 +336,22 @@ Deno.test("planSlotSync(): on a replica an unused slot is advanced no further th
     [{ op: "advance", name: "pg1", lsn: 10000 }],
     "on a primary the replay position (static since its promotion) is no limit",
   );
+});
+
+Deno.test("decide(): with member_slots_ttl 0 a replica drops the member slots not streamed from it, as Patroni does", () => {
+  // pg2 was the primary (it holds pg1's and pg3's slots); now pg1 leads, pg3 streams from pg2 (replicatefrom).
+  const d = decide(
+    obs(pgState(), CASCADE),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: { ...DYNAMIC_DEFAULTS, memberSlotsTtl: 0 } }),
+  );
+  const a = syncSlots(d.actions);
+  const ops = planSlotSync(
+    [slot("pg1", { restartLsn: 5000 }), slot("pg3", { active: true })],
+    a.slots,
+    a,
+    "pg2",
+    9500,
+  );
+  assert.deepEqual(ops, [{ op: "drop", name: "pg1", why: "unknown replication slot" }]);
 });
