@@ -52,22 +52,7 @@ export function startAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
       `pg_rewind could not start (${rewound.error ?? "?"}); retrying at the next cycle`,
     );
   }
-  if (rewound?.status === "failed") {
-    if (ctx.removeDataOnRewindFailure && upstream) {
-      return noChange(
-        mem,
-        `pg_rewind failed (${rewound.error ?? "?"}); reinitializing from '${upstream.name}'`,
-        [
-          { type: "start_job", job: { kind: "clone", upstream } },
-        ],
-      );
-    }
-    return noChange(
-      { ...mem, rewindFailed: true },
-      `pg_rewind failed (${rewound.error ?? "?"}); not starting postgres: run 'hactl reinit' or set ` +
-        "remove_data_directory_on_rewind_failure",
-    );
-  }
+  if (rewound?.status === "failed") return afterFailedRewind(rewound.error, mem, ctx, upstream);
   if (mem.rewindFailed && !rewound) {
     return noChange(mem, "not starting postgres after a failed pg_rewind: run 'hactl reinit'");
   }
@@ -117,6 +102,38 @@ export function startAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
   return noChange({ ...mem, rewindFailed: false }, reason, [
     { type: "start_job", job: { kind: "start", role: "replica", upstream } },
   ]);
+}
+
+/**
+ * pg_rewind ran and failed: re-clone when `remove_data_directory_on_rewind_failure` or
+ * `remove_data_directory_on_diverged_timelines` is set, as Patroni does (e.g. PostgreSQL 15's pg_rewind cannot
+ * rewind a replica stopped before it replayed a checkpoint of the timeline it streamed: it takes the target's
+ * timeline from pg_control's latest checkpoint and looks for the fork point in the older timeline's WAL, which
+ * ends there); else stay stopped until an operator runs `hactl reinit`.
+ */
+function afterFailedRewind(
+  error: string | undefined,
+  mem: Cycle["mem"],
+  ctx: Cycle["ctx"],
+  upstream: Upstream | null,
+): Decision {
+  const key = ctx.removeDataOnRewindFailure
+    ? "remove_data_directory_on_rewind_failure"
+    : ctx.removeDataOnDivergedTimelines
+    ? "remove_data_directory_on_diverged_timelines"
+    : null;
+  if (key && upstream) {
+    return noChange(
+      mem,
+      `pg_rewind failed (${error ?? "?"}); reinitializing from '${upstream.name}' (${key} is set)`,
+      [{ type: "start_job", job: { kind: "clone", upstream } }],
+    );
+  }
+  return noChange(
+    { ...mem, rewindFailed: true },
+    `pg_rewind failed (${error ?? "?"}); not starting postgres: run 'hactl reinit' or set ` +
+      "remove_data_directory_on_rewind_failure",
+  );
 }
 
 /** How a diverged member is brought back: pg_rewind from the read-write leader, or a fresh clone when allowed. */
@@ -252,8 +269,9 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
 /**
  * A replica that may become primary keeps the permanent physical slots, advanced to the positions the leader
  * publishes in `status` (as Patroni does), so they exist, holding the WAL their consumers need, after a failover;
- * it keeps the member slots it has and drops other inactive slots that are not ignored, as Patroni does. Asked
- * only when there is something to keep or a slot it does not know.
+ * likewise the member slots of src/core/member_slots.ts (with `member_slots_ttl` above 0, one for every other
+ * member), and drops other inactive slots that are not ignored, as Patroni does. Asked only when there is
+ * something to create or advance, or a slot it does not know.
  */
 function replicaSlotActions(
   ctx: Cycle["ctx"],
@@ -284,7 +302,7 @@ function replicaSlotActions(
   const unknown = [...pg.slots, ...(pg.logicalSlots ?? [])].some((n) => !known.has(n));
   const memberWork = plan.create.some((n) => !pg.slots.includes(n)) ||
     Object.entries(plan.inactive).some(([n, at]) =>
-      pg.slotPositions?.[n] !== undefined && at > pg.slotPositions[n]!
+      pg.slotPositions?.[n] !== undefined && Math.min(at, pg.replayLsn ?? at) > pg.slotPositions[n]!
     );
   if (!fields.permanent && !fields.logical && !unknown && !memberWork) return [];
   const copy = logicalSlotsToCopy(fields.logical ?? [], pg.logicalSlots ?? [], published);

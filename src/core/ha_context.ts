@@ -26,7 +26,8 @@ export interface HaContext {
   removeDataOnRewindFailure?: boolean;
   /**
    * `postgresql.remove_data_directory_on_diverged_timelines`: without pg_rewind, re-clone a former primary rather
-   * than start it on a history the new leader may not share.
+   * than start it on a history the new leader may not share; re-clone a diverged member pg_rewind cannot repair;
+   * and, as Patroni does, re-clone when pg_rewind fails.
    */
   removeDataOnDivergedTimelines?: boolean;
   /**

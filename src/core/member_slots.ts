@@ -7,15 +7,18 @@
  *   stream from it); the slot of a member that streams from another member is not expected to be in use there, so
  *   it is advanced to that member's reported position (`xlog_location`, or the position the `status` key
  *   publishes, whichever is ahead) and does not hold WAL for nothing;
- * - a replica creates the slots of the members that stream from it (`replicatefrom` naming it; never the leader's),
- *   and keeps the other member slots it has, which are not expected to be in use: advanced to the position the
- *   leader publishes in `status` (or the member's own position for a cascaded member);
+ * - a replica that may become primary (not `nofailover`) keeps, with `member_slots_ttl` above 0, a slot for every
+ *   other streaming member (the leader's included) and for each slot the leader lists in `status` `retain_slots`,
+ *   as Patroni 4 does, so that after a failover the new primary already holds a slot for every member: the slots
+ *   of the members that stream from it (`replicatefrom` naming it; never the leader) are expected to be in use, the
+ *   others are advanced to the position the leader publishes in `status` (or the member's own position for a
+ *   cascaded member), never past the replica's replay position (src/core/slot_rules.ts);
+ * - a `nofailover` replica, and with `member_slots_ttl: 0` every replica, keeps only the slots of the members that
+ *   stream from it; the other member slots it has (from when it was primary) are dropped as unknown when inactive;
  * - a slot that is not expected to be in use and carries an `xmin` (left by hot_standby_feedback of a former
  *   consumer) would hold back the xmin horizon for good: it is dropped (and created again where it is wanted).
  * Deliberate differences: a leader tagged `nofailover` (tags changed after it was promoted) keeps every member's
- * slot, where Patroni 4 would keep only those of members streaming from it and cut the others off; with `member_slots_ttl` above 0 Patroni 4 has each replica create a slot for every
- * other member; hactl's replicas create only those of the members streaming from them (a new leader creates the
- * rest, and keeps the ones of recently seen members through `retain_slots`).
+ * slot, where Patroni 4 would keep only those of members streaming from it and cut the others off.
  *
  * Pure. May import: `./types.ts`, `./slots.ts`, `./topology.ts`.
  *
@@ -75,9 +78,17 @@ export function memberSlotPlan(
     for (const n of cascaded) if (keep.includes(n)) inactive[n] = targetFor(bySlot.get(n), n, published);
     return { create: keep, keep, inactive };
   }
-  const create = streaming.filter(fromMe).map((m) => slotNameFor(m.name)).sort();
-  for (const n of keep) if (!create.includes(n)) inactive[n] = targetFor(bySlot.get(n), n, published);
-  return { create, keep: [...new Set([...keep, ...create])].sort(), inactive };
+  const active = streaming.filter(fromMe).map((m) => slotNameFor(m.name)).sort();
+  // Without member slot retention a replica keeps only the slots of the members streaming from it (Patroni).
+  if (opts.memberSlotsTtl === 0) keep = [];
+  if (opts.memberSlotsTtl > 0 && !opts.nofailover) {
+    const own = slotNameFor(me);
+    keep = [...new Set([...keep, ...(view.status?.retainSlots ?? []).filter((n) => n !== own)])].sort();
+  }
+  const all = [...new Set([...keep, ...active])].sort();
+  for (const n of all) if (!active.includes(n)) inactive[n] = targetFor(bySlot.get(n), n, published);
+  const create = opts.memberSlotsTtl > 0 && !opts.nofailover ? all : active;
+  return { create, keep: all, inactive };
 }
 
 /**

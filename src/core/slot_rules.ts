@@ -9,7 +9,8 @@
  *   hactl never creates, advances or drops;
  * - every other slot that is neither a member's, nor permanent, nor ignored is dropped when it is inactive, on the
  *   primary and on replicas (Patroni: "Trying to drop unknown replication slot"); an active one is left and
- *   retried next cycle. A replica keeps the member slots it has (from when it was primary) without creating them.
+ *   retried next cycle. A replica creates the member slots it is given in `memberCreate` and keeps the others it
+ *   has (from when it was primary) without creating them.
  *
  * - member slots follow src/core/member_slots.ts (cascading: who holds a `replicatefrom` member's slot).
  *
@@ -82,7 +83,10 @@ export interface SlotSyncFields {
   /** Replica: logical slots to copy from `copyFrom` (the leader), installed when Postgres next starts. */
   copy?: string[];
   copyFrom?: { name: string; connUrl: string };
-  /** Replica: member slots to create (the members that stream from it; src/core/member_slots.ts). */
+  /**
+   * Replica: member slots to create (with `member_slots_ttl` above 0 and not `nofailover`, every other member's;
+   * else those of the members that stream from it; src/core/member_slots.ts).
+   */
   memberCreate?: string[];
   /**
    * Member slots not expected to be in use here, with the position to advance them to (0: none known); one that
@@ -185,7 +189,7 @@ export function isIgnoredSlot(slot: ExistingSlot, matchers: readonly IgnoreSlotM
  * The changes that make a server's slots what the agent wants: `members` (the member slots; on a replica kept
  * where they exist, and created only when in `fields.memberCreate`) and `fields.permanent` physical slots exist;
  * member slots in `fields.memberInactive` (not expected to be in use here) are advanced to their position there
- * when it is ahead, on either role, and dropped when they carry an `xmin` or reserve no WAL; every other slot that is not ignored
+ * when it is ahead (on a replica never past `replayLsn`, its replay position), on either role, and dropped when they carry an `xmin` or reserve no WAL; every other slot that is not ignored
  * and is inactive is dropped (an active one is left: Postgres refuses, and Patroni retries next cycle); a wanted
  * slot whose WAL is lost (`wal_status = lost`) or that exists as a logical slot is dropped to be re-created, and
  * on a replica one that reserves no WAL; on a replica, inactive permanent slots without `xmin` are advanced to
@@ -241,7 +245,11 @@ export function planSlotSync(
       if (wanted.has(name)) ops.push({ op: "create", name });
       continue;
     }
-    const target = inactive[name] || (replica && wanted.has(name) ? fields.advance?.[name] : undefined);
+    const wantedAt = inactive[name] || (replica && wanted.has(name) ? fields.advance?.[name] : undefined);
+    // A replica's slot never goes past what it has replayed (Postgres caps an advance there on a standby too).
+    const target = wantedAt !== undefined && replica && replayLsn !== null
+      ? Math.min(wantedAt, replayLsn)
+      : wantedAt;
     if (
       slot.type === "physical" && !slot.active && slot.xmin === null && slot.restartLsn !== null &&
       !isIgnoredSlot(slot, ignore) && target !== undefined && target > slot.restartLsn

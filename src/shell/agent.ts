@@ -32,6 +32,7 @@ import type { CallbackAction, CallbackRunner } from "../core/ports.ts";
 import type { DeleteRestartResult, RestartNowResult, ScheduleRestartResult } from "../core/requests.ts";
 import { describeRoleChange, RoleChangeRecorder } from "../core/role_change.ts";
 import {
+  type ClusterView,
   type Decision,
   type DynamicSettings,
   type FenceSupervisorReport,
@@ -139,6 +140,11 @@ export class Agent {
 
   get dynamic(): DynamicSettings {
     return this.#observer.dynamic;
+  }
+
+  /** The last cluster view read from etcd, or null (none read yet). */
+  get clusterView(): ClusterView | null {
+    return this.#observer.view;
   }
 
   /** Observe, decide, execute, refresh the member key. Never throws: failures are reported in the result. */

@@ -5,6 +5,9 @@
  * - pg2 holds pg3's physical slot and pg3 streams from pg2 through it (its WAL receiver's sender is pg2);
  * - the primary keeps pg3's slot too (member_slots_ttl above 0), unused there, and advances it as pg3 reports its
  *   position, so it holds no WAL for nothing;
+ * - every replica that may become primary keeps a slot for every other member (the leader's too), unused there and
+ *   advanced to the position the leader publishes, never past its own replay position, as Patroni 4 does with
+ *   `member_slots_ttl` above 0 (pg2 holds pg1's, pg3 holds pg1's and pg2's);
  * - rows written on the primary reach pg3;
  * - after a switchover to pg2 (the middle member), pg3 streams from pg2, now the primary, and pg1 follows pg2;
  *   after a switchover back to pg1, pg3 streams from pg2 again and receives new rows.
@@ -15,6 +18,7 @@ import assert from "node:assert/strict";
 import { TIMINGS } from "../../scripts/bench/failover.ts";
 import { waitFor, waitHealthy, withSql } from "../../scripts/lib/local_cluster.ts";
 import type { MemberLayout } from "../../scripts/lib/local_cluster.ts";
+import { parseLsn } from "../../src/core/lsn.ts";
 import { slotsOn, waitSlots as waitSlot } from "../helpers/slots.ts";
 import { formCluster, type LocalCluster } from "../helpers/cluster.ts";
 
@@ -94,11 +98,29 @@ Deno.test({
         "pg2's slot in use, pg3's kept unused",
         (s) => s.pg2?.active === true && s.pg3?.active === false,
       );
+      await waitSlot(pg2, "pg1's slot kept unused", (s) => s.pg1?.active === false);
+      await waitSlot(
+        pg3,
+        "pg1's and pg2's slots kept unused",
+        (s) => s.pg1?.active === false && !s.pg2?.active,
+      );
       const before = (await slotsOn(pg1)).pg3!.restart;
+      const copyBefore = (await slotsOn(pg3)).pg1!.restart;
       await writeAndSee(pg1, pg3, 20_000);
       await writeAndSee(pg1, pg3, 100);
       // pg3's slot on the primary follows pg3's reported position instead of holding WAL since its creation.
       await waitSlot(pg1, "pg3's unused slot advanced", (s) => (s.pg3?.restart ?? 0) > before);
+      // pg3's copy of pg1's slot follows the position the leader publishes, never past what pg3 replayed.
+      await waitSlot(pg3, "its copy of pg1's slot advanced", (s) => (s.pg1?.restart ?? 0) > copyBefore);
+      const copy = (await slotsOn(pg3)).pg1!.restart;
+      const replayed = await withSql(pg3, async (sql) => {
+        const [r] = await sql`SELECT pg_last_wal_replay_lsn()::text AS l`;
+        return parseLsn(r!.l as string);
+      });
+      assert.ok(
+        copy <= replayed,
+        `pg3's copy of pg1's slot (${copy}) is past its replay position (${replayed})`,
+      );
 
       await switchover(c, pg1, pg2);
       await waitStreamsFrom(pg3, pg2);

@@ -168,7 +168,8 @@ Deno.test({
       const log = await Deno.readTextFile(candidate.logPath);
       assert.doesNotMatch(log, /fence deadline passed/);
       assert.match(log, /promoting postgres in progress/);
-      assert.equal((await waitHealthy(c.layout, 0, 30_000)).leader, candidate.name);
+      // The former primary rejoins and streams (the new primary already holds its slot, kept while a replica).
+      assert.equal((await waitHealthy(c.layout, 1, 60_000)).leader, candidate.name);
     } catch (err) {
       await c.dumpLogs("swbacklog");
       throw err;

@@ -31,8 +31,11 @@ const LEADER_TL2: LeaderTimeline = {
 const leaderOnTl2 = view({
   members: [member("pg1", { role: "primary", timeline: 2 }), member("pg2"), member("pg3")],
 });
+/** The other members' slots, which a replica of pg2's keeps (as Patroni 4 does with member_slots_ttl above 0). */
+const HELD = ["pg1", "pg3"];
 /** A replica on timeline 1 at 6000: 1000 bytes past the point where the leader's history left timeline 1. */
 const AHEAD_RUNNING = pgState({
+  slots: HELD,
   replicationState: "in archive recovery",
   walPosition: 6000,
   replayLsn: 6000,
@@ -216,7 +219,12 @@ Deno.test("decide() restarts a replica that chases a timeline the leader never h
     timeline: 4,
     history: [{ timeline: 1, switchLsn: 1000, reason: "" }, { timeline: 2, switchLsn: 6000, reason: "" }],
   };
-  const pg = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimelines: [3] });
+  const pg = pgState({
+    replicationState: "in archive recovery",
+    timeline: 2,
+    historyTimelines: [3],
+    slots: HELD,
+  });
   const first = decide(withLeader(pg, leader, { now: 100_000 }), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(
     first.actions,
@@ -230,7 +238,12 @@ Deno.test("decide() restarts a replica that chases a timeline the leader never h
   ]);
   assert.match(later.reason, /history of timeline 3, which is not in the history of 'pg1' \(timeline 4\)/);
   // A history file of the leader's own lineage is what Postgres is about to follow: nothing to do.
-  const fine = pgState({ replicationState: "in archive recovery", timeline: 2, historyTimelines: [4] });
+  const fine = pgState({
+    replicationState: "in archive recovery",
+    timeline: 2,
+    historyTimelines: [4],
+    slots: HELD,
+  });
   const d = decide(withLeader(fine, leader, { now: 130_000 }), first.memory, ctx("pg2"));
   assert.deepEqual(d.actions, [{ type: "follow", upstream: PG1 }]);
   // The leader's timeline 4 is there too, but Postgres chose timeline 3 when it started and cannot switch to 4
@@ -292,7 +305,7 @@ Deno.test("decide() never starts or streams a member whose timeline number is th
   const r = decide(withLeader(running), INITIAL_MEMORY, ctx("pg2", { dynamic: REWIND }));
   assert.deepEqual(r.actions, [{ type: "demote", mode: "fast" }]);
   // The same history: nothing to do.
-  const same = pgState({ timeline: 2, positionHistory: LEADER_TL2.history });
+  const same = pgState({ timeline: 2, positionHistory: LEADER_TL2.history, slots: HELD });
   assert.deepEqual(decide(withLeader(same), INITIAL_MEMORY, ctx("pg2")).actions, [{
     type: "follow",
     upstream: PG1,

@@ -72,7 +72,8 @@ Deno.test("decide() without a usable fencing supervisor: no bootstrap, a lockles
   assert.deepEqual(types(booted.actions), ["demote", "cancel_initialize"]);
   const clone = decide(obs(EMPTY, view(), { fenceUnusable: DEAD }), INITIAL_MEMORY, ctx("pg3"));
   assert.deepEqual(types(clone.actions), ["start_job"]);
-  const follow = decide(obs(pgState(), view(), { fenceUnusable: DEAD }), INITIAL_MEMORY, ctx("pg2"));
+  const held = pgState({ slots: ["pg1", "pg3"] }); // the other members' slots, kept on a replica
+  const follow = decide(obs(held, view(), { fenceUnusable: DEAD }), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(types(follow.actions), ["follow"]);
 });
 

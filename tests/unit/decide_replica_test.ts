@@ -12,7 +12,8 @@ import { INITIAL_MEMORY } from "../../src/core/types.ts";
 import { ctx, obs, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
 
 Deno.test("decide() makes a replica follow the leader", () => {
-  const d = decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg2"));
+  // It holds the other members' slots already (a replica that may become primary keeps them, as in Patroni 4).
+  const d = decide(obs(pgState({ slots: ["pg1", "pg3"] }), view()), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(d.actions, [{
     type: "follow",
     upstream: { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" },
@@ -21,7 +22,11 @@ Deno.test("decide() makes a replica follow the leader", () => {
 });
 
 Deno.test("decide() follows the replicatefrom member when it exists", () => {
-  const d = decide(obs(pgState(), view()), INITIAL_MEMORY, ctx("pg3", { tags: { replicatefrom: "pg2" } }));
+  const d = decide(
+    obs(pgState({ slots: ["pg1", "pg2"] }), view()),
+    INITIAL_MEMORY,
+    ctx("pg3", { tags: { replicatefrom: "pg2" } }),
+  );
   assert.deepEqual(d.actions, [{
     type: "follow",
     upstream: { name: "pg2", connUrl: "postgres://127.0.0.1:5433/postgres" },
@@ -152,4 +157,29 @@ Deno.test("decide() retries a pg_rewind that could not reach its source instead 
     decide(obs(formerPrimary, view()), d.memory, ctx("pg2", { dynamic: rewind })).actions,
     [{ type: "start_job", job: { kind: "rewind", upstream: up } }],
   );
+});
+
+Deno.test("decide() re-clones after a failed pg_rewind when remove_data_directory_on_diverged_timelines is set, as Patroni does", () => {
+  // Found by the restart-orders integration test: a replica that streamed the new leader's timeline but was stopped
+  // before it replayed a checkpoint of that timeline keeps the old timeline in pg_control, and pg_rewind (up to
+  // PostgreSQL 15) looks for the fork point in the old timeline's WAL, which ends there ("could not find previous
+  // WAL record"). Patroni removes the data directory after a failed rewind when either key is set.
+  const formerPrimary = { ...PRIMARY, running: false, queryable: false };
+  const up = { name: "pg1", connUrl: "postgres://127.0.0.1:5432/postgres" };
+  const rewind = { ...DYNAMIC_DEFAULTS, usePgRewind: true };
+  const failed = {
+    kind: "rewind" as const,
+    description: "x",
+    startedAt: 0,
+    status: "failed" as const,
+    error: "pg_rewind: error: could not find previous WAL record at 0/4026CB0",
+  };
+  const d = decide(
+    obs(formerPrimary, view(), { job: failed }),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: rewind, removeDataOnDivergedTimelines: true }),
+  );
+  assert.deepEqual(d.actions, [{ type: "start_job", job: { kind: "clone", upstream: up } }]);
+  assert.match(d.reason, /pg_rewind failed .*could not find previous WAL record.*reinitializing from 'pg1'/);
+  assert.notEqual(d.memory.rewindFailed, true);
 });

@@ -76,7 +76,7 @@ Deno.test("decide() with a required but unusable watchdog: no bootstrap, and a l
   const clone = decide(obs(EMPTY, view(), { watchdogUnusable: NO_WATCHDOG }), INITIAL_MEMORY, ctx("pg3"));
   assert.deepEqual(types(clone.actions), ["start_job"]);
   const follow = decide(
-    obs(pgState(), view(), { watchdogUnusable: NO_WATCHDOG }),
+    obs(pgState({ slots: ["pg1", "pg3"] }), view(), { watchdogUnusable: NO_WATCHDOG }),
     INITIAL_MEMORY,
     ctx("pg2"),
   );

@@ -192,6 +192,7 @@ Deno.test("decide(): the leader creates and publishes a logical slot; a replica 
     logical: [CDC],
     role: "replica",
     advance: { cdc: 3000 },
+    memberCreate: ["pg1", "pg3"],
     memberInactive: { pg1: 5000, pg3: 0 },
   });
   const noFail = decide(

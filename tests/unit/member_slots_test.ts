@@ -57,17 +57,55 @@ Deno.test("decide(): the leader advances the slot of a member that streams from 
   assert.deepEqual(ops, [{ op: "advance", name: "pg3", lsn: 9000 }]);
 });
 
-Deno.test("decide(): a replica creates the slot of the member that streams from it", () => {
+Deno.test("decide(): a replica that may become primary creates a slot for every other member, the leader's too", () => {
   const rep = decide(obs(pgState({ slots: [] }), CASCADE), INITIAL_MEMORY, ctx("pg2"));
   const action = syncSlots(rep.actions);
   const ops = planSlotSync([], action.slots, action, "pg2", 9500);
   assert.deepEqual(
     ops,
-    [{ op: "create", name: "pg3" }],
-    "only pg3's: the others are not created on a replica",
+    [{ op: "create", name: "pg1" }, { op: "create", name: "pg3" }],
+    "pg3 streams from it; pg1's is there for when pg2 is promoted, as Patroni 4 keeps it",
   );
-  const again = decide(obs(pgState({ slots: ["pg3"] }), CASCADE), INITIAL_MEMORY, ctx("pg2"));
-  assert.equal(again.actions.some((a) => a.type === "sync_slots"), false, "nothing to do once it exists");
+  const again = decide(
+    obs(pgState({ slots: ["pg1", "pg3"], slotPositions: { pg1: 5000, pg3: 4000 } }), CASCADE),
+    INITIAL_MEMORY,
+    ctx("pg2"),
+  );
+  assert.equal(
+    again.actions.some((a) => a.type === "sync_slots"),
+    false,
+    "nothing to do once they exist and pg1's is at the replay position (5000), short of the published 10000",
+  );
+  const behind = decide(
+    obs(pgState({ slots: ["pg1", "pg3"], slotPositions: { pg1: 4000, pg3: 4000 } }), CASCADE),
+    INITIAL_MEMORY,
+    ctx("pg2"),
+  );
+  const sync = syncSlots(behind.actions);
+  assert.deepEqual(
+    planSlotSync(
+      [slot("pg1", { restartLsn: 4000 }), slot("pg3", { active: true })],
+      sync.slots,
+      sync,
+      "pg2",
+      5000,
+    ),
+    [{ op: "advance", name: "pg1", lsn: 5000 }],
+    "advanced towards the published 10000, never past its own replay position",
+  );
+});
+
+Deno.test("decide(): a nofailover replica, or any with member_slots_ttl 0, creates only the slots streaming from it", () => {
+  const noFail = decide(obs(pgState(), CASCADE), INITIAL_MEMORY, ctx("pg2", { tags: { nofailover: true } }));
+  const a = syncSlots(noFail.actions);
+  assert.deepEqual(planSlotSync([], a.slots, a, "pg2", 9500), [{ op: "create", name: "pg3" }]);
+  const noTtl = decide(
+    obs(pgState(), CASCADE),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: { ...DYNAMIC_DEFAULTS, memberSlotsTtl: 0 } }),
+  );
+  const b = syncSlots(noTtl.actions);
+  assert.deepEqual(planSlotSync([], b.slots, b, "pg2", 9500), [{ op: "create", name: "pg3" }]);
 });
 
 Deno.test("memberSlotPlan(): the leader keeps a cascaded member's slot (advanced), or none with member_slots_ttl 0", () => {
@@ -84,18 +122,23 @@ Deno.test("memberSlotPlan(): the leader keeps a cascaded member's slot (advanced
   }, "as Patroni without member slot retention: only the members streaming from the leader");
 });
 
-Deno.test("memberSlotPlan(): a replica creates the slots of members streaming from it and keeps the rest unused", () => {
+Deno.test("memberSlotPlan(): a replica creates every other member's slot; those not streaming from it are unused", () => {
   const opts = { nofailover: false, memberSlotsTtl: 1800, seen: {} };
   assert.deepEqual(memberSlotPlan(CASCADE, "pg2", "replica", opts), {
-    create: ["pg3"],
+    create: ["pg1", "pg3"],
     keep: ["pg1", "pg3"],
     inactive: { pg1: 10000 },
   });
   assert.deepEqual(memberSlotPlan(CASCADE, "pg3", "replica", opts), {
-    create: [],
+    create: ["pg1", "pg2"],
     keep: ["pg1", "pg2"],
     inactive: { pg1: 10000, pg2: 9500 },
   });
+  assert.deepEqual(
+    memberSlotPlan(CASCADE, "pg2", "replica", { ...opts, memberSlotsTtl: 0 }),
+    { create: ["pg3"], keep: ["pg3"], inactive: {} },
+    "without member slot retention: only the slots of members streaming from it, as Patroni",
+  );
   assert.deepEqual(
     memberSlotPlan(CASCADE, "pg2", "replica", { ...opts, nofailover: true }),
     { create: ["pg3"], keep: ["pg3"], inactive: {} },
@@ -117,7 +160,14 @@ Deno.test("memberSlotPlan(): nostream members get no slot; their cascade gets on
     keep: ["pg3"],
     inactive: { pg3: 700 },
   });
-  assert.deepEqual(memberSlotPlan(v, "pg2", "replica", opts).create, ["pg3"]);
+  const onNostream = memberSlotPlan(v, "pg2", "replica", opts);
+  assert.deepEqual(
+    onNostream.create,
+    ["pg1", "pg3"],
+    "as Patroni: its own nostream tag does not change its slots",
+  );
+  assert.deepEqual(onNostream.inactive, { pg1: 0 }, "pg3 streams from it");
+  assert.deepEqual(memberSlotPlan(v, "pg3", "replica", opts).create, ["pg1"], "none for the nostream member");
 });
 
 Deno.test("memberSlotPlan(): a replicatefrom naming a missing member, the leader or itself streams from the leader", () => {
@@ -131,7 +181,9 @@ Deno.test("memberSlotPlan(): a replicatefrom naming a missing member, the leader
       ],
     });
     assert.deepEqual(memberSlotPlan(v, "pg1", "primary", opts).inactive, {}, `replicatefrom ${from}`);
-    assert.deepEqual(memberSlotPlan(v, "pg2", "replica", opts).create, [], `replicatefrom ${from}`);
+    assert.deepEqual(Object.keys(memberSlotPlan(v, "pg2", "replica", opts).inactive), ["pg1", "pg3"], from);
+    const noTtl = { ...opts, memberSlotsTtl: 0 };
+    assert.deepEqual(memberSlotPlan(v, "pg2", "replica", noTtl).create, [], `replicatefrom ${from}`);
   }
 });
 
@@ -146,10 +198,47 @@ Deno.test("memberSlotPlan(): when a cascaded member's upstream changes, the new 
     ],
     status: { optime: 10000, slots: { pg3: 4000 }, retainSlots: [] },
   });
-  assert.deepEqual(memberSlotPlan(moved, "pg4", "replica", opts).create, ["pg3"]);
-  const old = memberSlotPlan(moved, "pg2", "replica", opts);
+  const noTtl = { ...opts, memberSlotsTtl: 0 };
+  assert.deepEqual(memberSlotPlan(moved, "pg4", "replica", noTtl).create, ["pg3"]);
+  assert.equal(memberSlotPlan(moved, "pg4", "replica", opts).inactive["pg3"], undefined, "in use there");
+  const old = memberSlotPlan(moved, "pg2", "replica", noTtl);
   assert.deepEqual(old.create, [], "the former upstream no longer creates it");
-  assert.equal(old.inactive["pg3"], 4000, "and advances the copy it keeps");
+  assert.deepEqual(old.keep, [], "nor keeps it without member slot retention (Patroni drops it)");
+  assert.equal(
+    memberSlotPlan(moved, "pg2", "replica", opts).inactive["pg3"],
+    4000,
+    "with retention it keeps it, advanced",
+  );
+});
+
+Deno.test("memberSlotPlan(): Patroni's permanent_slots topology (a nofailover member, one cascaded from it)", () => {
+  const v = view({
+    members: [
+      member("pg0", { role: "primary" }),
+      member("pg1"),
+      member("pg2", { tags: { nofailover: true } }),
+      member("pg3", { tags: { replicatefrom: "pg2" } }),
+    ],
+    leader: { ...view().leader!, name: "pg0" },
+  });
+  const opts = { nofailover: false, memberSlotsTtl: 1800, seen: {} };
+  assert.deepEqual(memberSlotPlan(v, "pg1", "replica", opts).create, ["pg0", "pg2", "pg3"]);
+  assert.deepEqual(memberSlotPlan(v, "pg2", "replica", { ...opts, nofailover: true }).create, ["pg3"]);
+  assert.deepEqual(memberSlotPlan(v, "pg3", "replica", opts).create, ["pg0", "pg1", "pg2"]);
+});
+
+Deno.test("memberSlotPlan(): a replica keeps the slots the leader lists in retain_slots (not its own; not nofailover)", () => {
+  const v = view({
+    members: [member("pg1", { role: "primary" }), member("pg2")],
+    status: { optime: 5000, slots: { pg5: 3000 }, retainSlots: ["pg1", "pg2", "pg5"] },
+  });
+  const opts = { nofailover: false, memberSlotsTtl: 1800, seen: {} };
+  assert.deepEqual(memberSlotPlan(v, "pg2", "replica", opts), {
+    create: ["pg1", "pg5"],
+    keep: ["pg1", "pg5"],
+    inactive: { pg1: 0, pg5: 3000 },
+  });
+  assert.deepEqual(memberSlotPlan(v, "pg2", "replica", { ...opts, nofailover: true }).keep, []);
 });
 
 Deno.test("planSlotSync(): an unused member slot carrying an xmin is dropped (created again where wanted)", () => {
@@ -228,4 +317,41 @@ Deno.test("decide(): in pause the leader too advances a cascaded member's unused
   assert.deepEqual(planSlotSync([slot("pg2", { active: true }), slot("pg3")], action.slots, action, "pg1"), [
     { op: "advance", name: "pg3", lsn: 9000 },
   ]);
+});
+
+Deno.test("planSlotSync(): on a replica an unused slot is advanced no further than the replay position", () => {
+  const fields = { role: "replica" as const, memberCreate: ["pg1"], memberInactive: { pg1: 10000 } };
+  assert.deepEqual(planSlotSync([slot("pg1", { restartLsn: 4000 })], ["pg1"], fields, "pg2", 5000), [
+    { op: "advance", name: "pg1", lsn: 5000 },
+  ]);
+  assert.deepEqual(planSlotSync([slot("pg1", { restartLsn: 4000 })], ["pg1"], fields, "pg2", 3000), []);
+  assert.deepEqual(
+    planSlotSync(
+      [slot("pg1", { restartLsn: 4000 })],
+      ["pg1"],
+      { memberInactive: { pg1: 10000 } },
+      "pg1",
+      3000,
+    ),
+    [{ op: "advance", name: "pg1", lsn: 10000 }],
+    "on a primary the replay position (static since its promotion) is no limit",
+  );
+});
+
+Deno.test("decide(): with member_slots_ttl 0 a replica drops the member slots not streamed from it, as Patroni does", () => {
+  // pg2 was the primary (it holds pg1's and pg3's slots); now pg1 leads, pg3 streams from pg2 (replicatefrom).
+  const d = decide(
+    obs(pgState(), CASCADE),
+    INITIAL_MEMORY,
+    ctx("pg2", { dynamic: { ...DYNAMIC_DEFAULTS, memberSlotsTtl: 0 } }),
+  );
+  const a = syncSlots(d.actions);
+  const ops = planSlotSync(
+    [slot("pg1", { restartLsn: 5000 }), slot("pg3", { active: true })],
+    a.slots,
+    a,
+    "pg2",
+    9500,
+  );
+  assert.deepEqual(ops, [{ op: "drop", name: "pg1", why: "unknown replication slot" }]);
 });

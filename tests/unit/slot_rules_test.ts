@@ -171,20 +171,29 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
   }, "with member_slots_ttl above 0 the member slots' positions too, as Patroni 4 writes them");
   const published = view({ status: { optime: 5000, slots: { keep: 3000, pg1: 5000 }, retainSlots: [] } });
   const rep = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2", { dynamic }));
-  assert.deepEqual(rep.actions.find((a) => a.type === "sync_slots"), {
-    type: "sync_slots",
-    slots: ["pg1", "pg3"],
-    permanent: ["keep"],
-    ignore: [{ name: "ext" }],
-    role: "replica",
-    advance: { keep: 3000 },
-    memberInactive: { pg1: 5000, pg3: 0 },
-  }, "the member slots it keeps are not in use there: advanced to the published positions");
-  const plain = decide(obs(pgState(), published), INITIAL_MEMORY, ctx("pg2"));
+  assert.deepEqual(
+    rep.actions.find((a) => a.type === "sync_slots"),
+    {
+      type: "sync_slots",
+      slots: ["pg1", "pg3"],
+      permanent: ["keep"],
+      ignore: [{ name: "ext" }],
+      role: "replica",
+      advance: { keep: 3000 },
+      memberCreate: ["pg1", "pg3"],
+      memberInactive: { pg1: 5000, pg3: 0 },
+    },
+    "a slot for every other member (as Patroni 4 with member_slots_ttl above 0), not in use there: advanced",
+  );
+  const plain = decide(
+    obs(pgState({ slots: ["pg1", "pg3"], slotPositions: { pg1: 5000, pg3: 1000 } }), published),
+    INITIAL_MEMORY,
+    ctx("pg2"),
+  );
   assert.equal(
     plain.actions.some((a) => a.type === "sync_slots"),
     false,
-    "nothing to keep and no unknown slot",
+    "nothing to create or advance and no unknown slot",
   );
   const stray = decide(
     obs(pgState({ slots: ["pg1"], logicalSlots: ["cdc"] }), published),
@@ -195,6 +204,7 @@ Deno.test("decide(): the leader keeps permanent slots and publishes their positi
     type: "sync_slots",
     slots: ["pg1", "pg3"],
     role: "replica",
+    memberCreate: ["pg1", "pg3"],
     memberInactive: { pg1: 5000, pg3: 0 },
   }, "an unknown (logical) slot on a replica is dropped there, as Patroni does");
 });
