@@ -14,7 +14,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import type { PostgresqlConfig } from "../config/config.ts";
 import { type LeaderTimeline, type LocalPosition, parseLsn, type Upstream } from "../core/types.ts";
 import type { SwitchWal, WalProbe } from "../core/wal_probe.ts";

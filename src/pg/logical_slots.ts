@@ -11,7 +11,7 @@
  *
  * @module
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { getLogger } from "@logtape/logtape";
 import type { PgInstance } from "./instance.ts";
 import { formatLsn } from "../core/lsn.ts";
