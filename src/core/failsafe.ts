@@ -34,6 +34,7 @@ import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { offlineStepDown } from "./decide_offline.ts";
 import { failsafeKeyExcludes } from "./failsafe_key.ts";
 import { acceptanceFresh, failsafeEnabled } from "./failsafe_fresh.ts";
+import { failsafeLeaderSlotActions } from "./failsafe_slots.ts";
 
 export { acceptanceFresh, failsafeEnabled } from "./failsafe_fresh.ts";
 
@@ -109,7 +110,7 @@ export function decideFailsafeOffline(obs: Observation, memory: Memory, ctx: HaC
     return noChange(
       { ...memory, isLeader: true },
       "continue to run as a leader because failsafe mode is enabled and all members are accessible",
-      [{ type: "failsafe_keep", since: round.startedAt, ttl }],
+      [{ type: "failsafe_keep", since: round.startedAt, ttl }, ...failsafeLeaderSlotActions(obs, ctx)],
     );
   }
   return noChange(

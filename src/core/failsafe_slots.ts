@@ -5,6 +5,7 @@
  * it advances its copies of the permanent slots (physical and logical) and the member slots it already has to
  * those positions, never past its own replay position, so their WAL does not pile up during the outage. Unlike a
  * cycle with etcd, nothing is created or dropped then (`advanceOnly`): the replica does not know the members.
+ * The leader kept by a round advances its inactive slots of the members that answered to their WAL position.
  *
  * Pure. May import: `src/core/` (types, slot rules, failsafe predicates).
  *
@@ -109,4 +110,25 @@ export function failsafeReplicaSlotActions(obs: Observation, ctx: HaContext): Ac
     ...(members.length > 0 ? { memberInactive: inactive } : {}),
     advanceOnly: true,
   }];
+}
+
+/**
+ * The leader kept by a failsafe round: its inactive slots of the members that answered with their WAL position
+ * (`lsn`) are advanced to it (only advances), as Patroni does for members that stream from another member, so
+ * their WAL does not pile up on the primary during the outage; none when no such slot is behind.
+ */
+export function failsafeLeaderSlotActions(obs: Observation, ctx: HaContext): Action[] {
+  const pg = obs.pg;
+  const answers = obs.failsafe?.round?.answers ?? [];
+  if (!ctx.dynamic.useSlots || !(pg.running && pg.queryable && pg.role === "primary")) return [];
+  const inactive: Record<string, number> = {};
+  for (const a of answers) {
+    const name = slotNameFor(a.name);
+    const at = pg.slotPositions?.[name];
+    if (!a.accepted || typeof a.lsn !== "number" || a.lsn <= 0 || !pg.slots.includes(name)) continue;
+    if (at === undefined || a.lsn > at) inactive[name] = a.lsn;
+  }
+  const members = Object.keys(inactive).sort();
+  if (members.length === 0) return [];
+  return [{ type: "sync_slots", slots: members, memberInactive: inactive, advanceOnly: true }];
 }

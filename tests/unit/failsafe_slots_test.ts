@@ -204,3 +204,23 @@ Deno.test("decide(): a slot named after the replica itself is not advanced from 
   );
   assert.deepEqual(d.actions, []);
 });
+
+Deno.test("decide(): the leader kept by a failsafe round advances the inactive slots of the members that answered", () => {
+  const key = { pg1: "http://a/patroni", pg2: "http://b/patroni", pg3: "http://c/patroni" };
+  const primary = { ...PRIMARY, slots: ["pg2", "pg3"], slotPositions: { pg2: 1000, pg3: 8000 } };
+  const round = {
+    startedAt: 999_000,
+    answers: [{ name: "pg2", accepted: true, lsn: 6000 }, { name: "pg3", accepted: true, lsn: 7000 }],
+  };
+  const d = decide(
+    obs(primary, null, { failsafe: { key, accepted: null, round } }),
+    INITIAL_MEMORY,
+    ctx("pg1", { dynamic: SLOTS }),
+  );
+  assert.match(d.reason, /^continue to run as a leader/);
+  // pg3's slot is already past what pg3 answered: only pg2's is advanced.
+  assert.deepEqual(d.actions, [
+    { type: "failsafe_keep", since: 999_000, ttl: 30 },
+    { type: "sync_slots", slots: ["pg2"], memberInactive: { pg2: 6000 }, advanceOnly: true },
+  ]);
+});
