@@ -116,7 +116,7 @@ function decideCycle(obs: Observation, memory: Memory, ctx: HaContext): Decision
     return { ...d, reason: `PAUSE: ${d.reason}` };
   }
   if (obs.dcs.kind === "unreachable") {
-    return decideFailsafeOffline(obs, memory, ctx) ?? decideDcsUnreachable(obs, memory);
+    return decideFailsafeOffline(obs, memory, ctx) ?? decideDcsUnreachable(obs, memory, ctx);
   }
   // etcd answers: an offline demotion's read-only start is no longer due (the ordinary rules start or follow).
   const { offlineDemoted: _, ...kept } = memory;

@@ -7,7 +7,8 @@
  * @module
  */
 import type { Action, Decision, Memory, Observation, PgObservation } from "./types.ts";
-import { mayBeWritable, noChange } from "./ha_context.ts";
+import { type HaContext, mayBeWritable, noChange } from "./ha_context.ts";
+import { failsafeReplicaSlotActions } from "./failsafe_slots.ts";
 
 /**
  * etcd is out of reach: a primary with streaming replicas stops with a fast shutdown (Patroni's "offline"
@@ -45,8 +46,11 @@ function startAfterOfflineDemotion(obs: Observation, memory: Memory): Action | n
   return { type: "start_job", job: { kind: "start", role: "replica", upstream: null } };
 }
 
-/** One cycle's decision while the DCS cannot be reached. */
-export function decideDcsUnreachable(obs: Observation, memory: Memory): Decision {
+/**
+ * One cycle's decision while the DCS cannot be reached. A replica that accepted its leader's failsafe call within
+ * `ttl` advances its permanent slot copies to the positions of that call (src/core/failsafe_slots.ts).
+ */
+export function decideDcsUnreachable(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   const mem: Memory = { ...memory, isLeader: false };
   const actions = offlineStepDown(memory, obs.pg);
   if (mayBeWritable(obs.pg)) {
@@ -67,6 +71,6 @@ export function decideDcsUnreachable(obs: Observation, memory: Memory): Decision
   return noChange(
     mem,
     `DCS is not accessible: ${obs.dcs.kind === "unreachable" ? obs.dcs.error : ""}`,
-    actions,
+    [...actions, ...failsafeReplicaSlotActions(obs, ctx)],
   );
 }

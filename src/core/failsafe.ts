@@ -29,15 +29,14 @@
  * @module
  */
 import type { FailsafeAcceptance, FailsafeRound, FailsafeTopology } from "./failsafe_types.ts";
-import type { Action, ClusterView, Decision, DynamicSettings, Memory, Observation } from "./types.ts";
+import type { Action, ClusterView, Decision, Memory, Observation } from "./types.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { offlineStepDown } from "./decide_offline.ts";
 import { failsafeKeyExcludes } from "./failsafe_key.ts";
+import { acceptanceFresh, failsafeEnabled } from "./failsafe_fresh.ts";
+import { failsafeLeaderSlotActions } from "./failsafe_slots.ts";
 
-/** `failsafe_mode` is on and implemented (not refused as a promise hactl cannot keep). */
-export function failsafeEnabled(d: DynamicSettings): boolean {
-  return d.failsafeMode === true && !(d.unsupportedGuarantees ?? []).includes("failsafe_mode");
-}
+export { acceptanceFresh, failsafeEnabled } from "./failsafe_fresh.ts";
 
 /** The topology the leader publishes: every registered member with a REST API url (this one included). */
 export function failsafeTopology(view: ClusterView): FailsafeTopology {
@@ -111,7 +110,7 @@ export function decideFailsafeOffline(obs: Observation, memory: Memory, ctx: HaC
     return noChange(
       { ...memory, isLeader: true },
       "continue to run as a leader because failsafe mode is enabled and all members are accessible",
-      [{ type: "failsafe_keep", since: round.startedAt, ttl }],
+      [{ type: "failsafe_keep", since: round.startedAt, ttl }, ...failsafeLeaderSlotActions(obs, ctx)],
     );
   }
   return noChange(
@@ -119,15 +118,6 @@ export function decideFailsafeOffline(obs: Observation, memory: Memory, ctx: HaC
     `demoting self because DCS is not accessible and I was a leader (failsafe mode: ${why})`,
     offlineStepDown(memory, pg),
   );
-}
-
-/** The acceptance is younger than `ttl` seconds at `now` (monotonic ms). */
-export function acceptanceFresh(
-  acc: FailsafeAcceptance | null | undefined,
-  now: number,
-  ttl: number,
-): boolean {
-  return !!acc && now - acc.at < ttl * 1000;
 }
 
 /**

@@ -39,6 +39,11 @@ export interface FailsafeAcceptance {
   at: number;
   /** The ttl (s) this member answered with: it stays out of any race at least that long, whatever it reads since. */
   ttl?: number;
+  /**
+   * The leader's slot positions from the call (`slots`: what it writes to the `status` key), which this member
+   * advances its copies of the permanent slots to while etcd is out of reach (src/core/failsafe_slots.ts).
+   */
+  slots?: Record<string, number>;
 }
 
 /** The failsafe part of one cycle's observation. */

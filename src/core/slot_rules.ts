@@ -93,6 +93,11 @@ export interface SlotSyncFields {
    * carries an `xmin` or reserves no WAL is dropped (and created again when it is wanted).
    */
   memberInactive?: Record<string, number>;
+  /**
+   * Only advance slots, never create or drop one (a replica while etcd is out of reach, from the positions of the
+   * leader's failsafe calls: it does not know the cluster's members then, so a slot it is not told of is left).
+   */
+  advanceOnly?: true;
 }
 
 /** One change to the slots of a server. */
@@ -259,7 +264,7 @@ export function planSlotSync(
   }
   const live = existing.filter((s) => !(s.type === "logical" && s.failover));
   ops.push(...planLogicalSlots(live, logical, replica, fields.advance ?? {}, replayLsn));
-  return ops;
+  return fields.advanceOnly ? ops.filter((o) => o.op === "advance") : ops;
 }
 
 /**

@@ -20,6 +20,7 @@ import type {
   FailsafeTopology,
 } from "../core/failsafe_types.ts";
 import { mayBeWritable } from "../core/ha_context.ts";
+import { failsafeRoundSlots, parseFailsafeSlots } from "../core/failsafe_slots.ts";
 import type { ClusterView, DynamicSettings, PgObservation } from "../core/types.ts";
 import type { AgentDeps } from "./deps.ts";
 
@@ -81,7 +82,11 @@ export class FailsafeState {
    * The leader's round: with etcd out of reach, failsafe mode on, not paused, and Postgres an answering primary,
    * ask every other member of the `failsafe` key as etcd may hold it; undefined when no round is due or possible.
    */
-  async round(dynamic: DynamicSettings, pg: PgObservation): Promise<FailsafeRound | undefined> {
+  async round(
+    dynamic: DynamicSettings,
+    pg: PgObservation,
+    view: ClusterView | null = null,
+  ): Promise<FailsafeRound | undefined> {
     const { clock, peers } = this.deps;
     if (
       !failsafeEnabled(dynamic) || dynamic.pause || !(pg.running && pg.queryable && pg.role === "primary")
@@ -92,7 +97,9 @@ export class FailsafeState {
     if (members === null || !peers.postFailsafe) return undefined;
     const startedAt = clock.now();
     if (members.length === 0) return { startedAt, answers: [] };
-    const body = { name: this.deps.name, conn_url: this.deps.connUrl, api_url: this.deps.apiUrl };
+    // The slot positions it would write to `status`: the replicas advance their permanent slots to them.
+    const slots = failsafeRoundSlots(view, dynamic, this.deps.name, pg);
+    const body = { name: this.deps.name, conn_url: this.deps.connUrl, api_url: this.deps.apiUrl, slots };
     const answers = await peers.postFailsafe(members, body, FAILSAFE_CALL_TIMEOUT_MS);
     return { startedAt, answers };
   }
@@ -121,7 +128,19 @@ export class FailsafeState {
       ttl: dynamic.ttl,
     });
     if (verdict.status !== 200) return verdict;
-    this.#accepted = { leader: String(caller), at: now, ttl: dynamic.ttl };
+    const parsed = parseFailsafeSlots((body as Record<string, unknown>).slots);
+    if (parsed.problem) {
+      this.deps.log?.warn("failsafe call without slot positions", {
+        leader: caller,
+        problem: parsed.problem,
+      });
+    }
+    this.#accepted = {
+      leader: String(caller),
+      at: now,
+      ttl: dynamic.ttl,
+      ...(parsed.slots ? { slots: parsed.slots } : {}),
+    };
     return { ...verdict, ttl: dynamic.ttl, ...(pg.walPosition !== null ? { lsn: pg.walPosition } : {}) };
   }
 

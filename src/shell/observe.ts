@@ -139,7 +139,9 @@ export class Observer {
     const leaderTimeline = checkAgainst ? await pg.leaderTimeline(checkAgainst, walProbe(pgObs)) : null;
     // Failsafe mode: the leader without etcd asks every member of the failsafe key (src/shell/failsafe.ts).
     const failsafe = this.parts.failsafe;
-    const round = dcsObs.kind === "unreachable" ? await failsafe.round(this.#dynamic, pgObs) : undefined;
+    const round = dcsObs.kind === "unreachable"
+      ? await failsafe.round(this.#dynamic, pgObs, this.#view ?? null)
+      : undefined;
     this.#noteWatchdog();
     this.#noteFence();
     const restart = requests.pendingRestart;

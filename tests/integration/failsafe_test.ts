@@ -179,3 +179,63 @@ Deno.test({
     });
   },
 });
+
+/** `restart_lsn` of the physical slot `name` on `m` as a number (null: missing, or reserves no WAL). */
+async function slotLsn(m: Parameters<typeof withSql>[0], name: string): Promise<bigint | null> {
+  const rows = await withSql(
+    m,
+    (sql) =>
+      sql`SELECT (restart_lsn - '0/0'::pg_lsn)::text AS lsn FROM pg_replication_slots WHERE slot_name = ${name}`,
+  );
+  const lsn = rows[0]?.lsn;
+  return lsn === undefined || lsn === null ? null : BigInt(String(lsn));
+}
+
+Deno.test({
+  name:
+    "failsafe mode: with etcd down the replicas advance their permanent slot copies to the leader's position",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await onCluster("failsafe-slots", async (c) => {
+      await enableFailsafe(c);
+      const P = c.leader;
+      const res = await fetch(`http://127.0.0.1:${P.apiPort}/config`, {
+        method: "PATCH",
+        body: JSON.stringify({ slots: { fs_slot: null } }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      for (const m of c.members) {
+        await waitFor(
+          `fs_slot on ${m.name}`,
+          30_000,
+          async () => (await slotLsn(m, "fs_slot")) ?? { notYet: "" },
+        );
+      }
+      await createWriteTable(P);
+      await killEtcd(c);
+      try {
+        await waitFor(`${P.name} kept running on a failsafe round`, 20_000, async () => {
+          const log = await logOf(c, P.name);
+          return /continue to run as a leader because failsafe mode is enabled/.test(log);
+        });
+        // The consumer of the slot on the primary confirms new WAL while etcd is down.
+        const target = await withSql(P, async (sql) => {
+          await sql`INSERT INTO hactl_writes (seq, node, at) SELECT g, 'fs', now() FROM generate_series(1, 1000) g ON CONFLICT DO NOTHING`;
+          await sql`SELECT pg_switch_wal()`;
+          await sql`SELECT pg_replication_slot_advance('fs_slot', pg_current_wal_lsn())`;
+          return await slotLsn(P, "fs_slot");
+        });
+        assert.ok(target !== null);
+        for (const m of c.replicas) {
+          await waitFor(`${m.name}'s fs_slot at ${target} while etcd is down`, 20_000, async () => {
+            const at = await slotLsn(m, "fs_slot");
+            return at !== null && at >= target ? at : { notYet: `at ${at}` };
+          });
+        }
+      } finally {
+        await restartEtcd(c);
+      }
+    });
+  },
+});
