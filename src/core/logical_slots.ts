@@ -77,15 +77,6 @@ export function logicalSlotsFor(
   return specs.filter((s) => !taken.has(s.name)).map((s) => ({ ...s }));
 }
 
-/** Whether a replica must run with `hot_standby_feedback = on`: it keeps copies of logical slots. */
-export function needsHotStandbyFeedback(
-  useSlots: boolean,
-  specs: readonly LogicalSlotSpec[] | undefined,
-  tags: { nofailover?: unknown; nostream?: unknown },
-): boolean {
-  return useSlots && logicalSlotsFor(specs, tags, []).length > 0;
-}
-
 /**
  * The logical slots a replica copies from the primary: the ones it keeps that the leader publishes a position
  * for (the slot exists there) and that it does not have (Patroni copies only slots with feedback in the DCS).

@@ -7,20 +7,11 @@
  *
  * @module
  */
+import { expectNoViolation } from "./expect.ts";
 import assert from "node:assert/strict";
-import { SimViolation } from "./invariants.ts";
 import { Sim } from "./sim.ts";
 
 const SHORT = { ttl: 5, loop_wait: 1, retry_timeout: 2, maximum_lag_on_failover: 1048576 };
-
-async function expectNoViolation(sim: Sim, ms: number): Promise<void> {
-  try {
-    await sim.run(ms);
-  } catch (err) {
-    if (err instanceof SimViolation) assert.fail(err.message);
-    throw err;
-  }
-}
 
 function cluster(): Sim {
   return new Sim({

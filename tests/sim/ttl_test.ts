@@ -7,21 +7,11 @@
  *
  * @module
  */
+import { expectNoViolation } from "./expect.ts";
 import assert from "node:assert/strict";
-import { SimViolation } from "./invariants.ts";
 import { Sim } from "./sim.ts";
 
 const FAST = { ttl: 10, loop_wait: 2, retry_timeout: 4, maximum_lag_on_failover: 1048576 };
-
-/** Run the scenario; fail with the simulator's own report when an invariant breaks. */
-async function expectNoViolation(sim: Sim, ms: number): Promise<void> {
-  try {
-    await sim.run(ms);
-  } catch (err) {
-    if (err instanceof SimViolation) assert.fail(err.message);
-    throw err;
-  }
-}
 
 /** The leader key's holder and the TTL of the lease that holds it, as the etcd model sees them. */
 function keyLease(sim: Sim): { holder: string; ttl: number; expiresAt: number } {

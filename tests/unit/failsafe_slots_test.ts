@@ -6,11 +6,12 @@
  *
  * @module
  */
+import { slot } from "../helpers/existing_slot.ts";
 import assert from "node:assert/strict";
 import { DYNAMIC_DEFAULTS } from "../../src/config/dynamic.ts";
 import { decide } from "../../src/core/decide.ts";
 import { parseFailsafeSlots } from "../../src/core/failsafe_slots.ts";
-import { type ExistingSlot, planSlotSync } from "../../src/core/slot_rules.ts";
+import { planSlotSync } from "../../src/core/slot_rules.ts";
 import { FailsafeState } from "../../src/shell/failsafe.ts";
 import type { AgentDeps } from "../../src/shell/deps.ts";
 import type { PeerClient } from "../../src/core/ports.ts";
@@ -150,21 +151,6 @@ Deno.test("decide(): a replica without etcd advances its slots to the positions 
     [],
   );
 });
-
-function slot(name: string, over: Partial<ExistingSlot> = {}): ExistingSlot {
-  return {
-    name,
-    type: "physical",
-    active: false,
-    restartLsn: 1000,
-    xmin: null,
-    database: null,
-    plugin: null,
-    walStatus: "reserved",
-    failover: false,
-    ...over,
-  };
-}
 
 Deno.test("planSlotSync() with advanceOnly: advances only, never creates or drops a slot it is not told of", () => {
   const existing = [

@@ -6,12 +6,12 @@
  *
  * @module
  */
+import { enforcesHotStandbyFeedback } from "../../src/core/hot_standby_feedback.ts";
 import assert from "node:assert/strict";
 import {
   logicalSlotsFor,
   logicalSlotSpec,
   logicalSlotsToCopy,
-  needsHotStandbyFeedback,
   planLogicalSlots,
 } from "../../src/core/logical_slots.ts";
 import { type ExistingSlot, planSlotSync, slotSyncFields, statusSlots } from "../../src/core/slot_rules.ts";
@@ -59,10 +59,13 @@ Deno.test("logicalSlotsFor(): none for a nofailover or nostream member, none of 
   assert.deepEqual(logicalSlotsFor(specs, {}, ["pg2"]), [CDC]);
   assert.deepEqual(logicalSlotsFor(specs, { nofailover: true }, []), []);
   assert.deepEqual(logicalSlotsFor(specs, { nostream: true }, []), []);
-  assert.equal(needsHotStandbyFeedback(true, [CDC], {}), true);
-  assert.equal(needsHotStandbyFeedback(false, [CDC], {}), false, "use_slots off: no slots at all");
-  assert.equal(needsHotStandbyFeedback(true, [CDC], { nofailover: true }), false);
-  assert.equal(needsHotStandbyFeedback(true, [], {}), false);
+  // Its own copies alone decide hot_standby_feedback before the cluster is read (src/core/hot_standby_feedback.ts).
+  const own = (useSlots: boolean, logicalSlots: typeof specs, tags: Record<string, unknown>) =>
+    enforcesHotStandbyFeedback(null, "pg2", tags, { useSlots, logicalSlots });
+  assert.equal(own(true, [CDC], {}), true);
+  assert.equal(own(false, [CDC], {}), false, "use_slots off: no slots at all");
+  assert.equal(own(true, [CDC], { nofailover: true }), false);
+  assert.equal(own(true, [], {}), false);
 });
 
 Deno.test("planLogicalSlots() on the primary: a missing slot is created, a changed one dropped and re-created", () => {

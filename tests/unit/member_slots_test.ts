@@ -4,28 +4,14 @@
  *
  * @module
  */
+import { slot } from "../helpers/existing_slot.ts";
 import assert from "node:assert/strict";
 import { decide } from "../../src/core/decide.ts";
 import { memberSlotPlan, slotNameOnPrimary } from "../../src/core/member_slots.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { type ExistingSlot, planSlotSync } from "../../src/core/slot_rules.ts";
+import { planSlotSync } from "../../src/core/slot_rules.ts";
 import { type Action, INITIAL_MEMORY } from "../../src/core/types.ts";
 import { ctx, member, obs, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
-
-function slot(name: string, over: Partial<ExistingSlot> = {}): ExistingSlot {
-  return {
-    name,
-    type: "physical",
-    active: false,
-    restartLsn: 1000,
-    xmin: null,
-    database: null,
-    plugin: null,
-    walStatus: "reserved",
-    failover: false,
-    ...over,
-  };
-}
 
 /** pg1 leads; pg2 streams from it; pg3 streams from pg2 (`replicatefrom`) and reports position 9000. */
 const CASCADE = view({

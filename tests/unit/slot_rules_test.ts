@@ -6,9 +6,9 @@
  *
  * @module
  */
+import { slot } from "../helpers/existing_slot.ts";
 import assert from "node:assert/strict";
 import {
-  type ExistingSlot,
   isIgnoredSlot,
   planSlotSync,
   readIgnoreSlots,
@@ -21,21 +21,6 @@ import { DYNAMIC_DEFAULTS, normalizeDynamic } from "../../src/config/config.ts";
 import { checkDynamicKeys } from "../../src/config/key_check.ts";
 import { INITIAL_MEMORY } from "../../src/core/types.ts";
 import { ctx, obs, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
-
-function slot(name: string, over: Partial<ExistingSlot> = {}): ExistingSlot {
-  return {
-    name,
-    type: "physical",
-    active: false,
-    restartLsn: 1000,
-    xmin: null,
-    database: null,
-    plugin: null,
-    walStatus: "reserved",
-    failover: false,
-    ...over,
-  };
-}
 
 Deno.test("readPermanentSlots(): no value or type physical is physical; database + plugin is logical", () => {
   const p = readPermanentSlots({
