@@ -370,7 +370,9 @@ const LOCAL_KEYS: ConfigKey[] = [
     open: true,
     note:
       "command (run with --scope, --role, --datadir, --connstring unless no_params, and --key=value for " +
-      "other keys), keep_data, no_params, no_leader (also runs with no leader, empty --connstring)",
+      "other keys), keep_data, no_params, no_leader (also runs with no leader, empty --connstring); read for " +
+      "every method create_replica_methods names, and for any other postgresql section with a command (a " +
+      "standby cluster's dynamic create_replica_methods may name it)",
   }),
   local("postgresql.recovery_conf", "", {
     note: "recovery parameters of a replica (restore_command, ...); hactl's primary_conninfo, " +
