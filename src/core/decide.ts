@@ -50,6 +50,7 @@ import { refuseUnsupportedGuarantees } from "./unsupported_config.ts";
 import { withLeaseMove } from "./lease_ttl.ts";
 import { finalPositionWait } from "./handover_wait.ts";
 import { withHistoryBeforeRelease } from "./history_on_release.ts";
+import { withTimelineReservation } from "./history_reservation.ts";
 import { decideFailsafeOffline, failsafeHoldsRace } from "./failsafe.ts";
 import {
   decideStandbyRunning,
@@ -90,7 +91,9 @@ const RULES: readonly Rule[] = [
 
 /**
  * One HA cycle's decision: never taking the leader key under a promise hactl cannot keep
- * (src/core/unsupported_config.ts), a standby cluster's clones by its own methods (`withStandbyCloneMethods`), and when the lease held has another TTL than the configured one, the plan also
+ * (src/core/unsupported_config.ts), a standby cluster's clones by its own methods (`withStandbyCloneMethods`), a
+ * promotion only once its timeline number is reserved in `history` (src/core/history_reservation.ts), and when the
+ * lease held has another TTL than the configured one, the plan also
  * moves the keys to a lease of the new TTL (src/core/lease_ttl.ts).
  */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
@@ -99,7 +102,12 @@ export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decisi
       obs,
       ctx,
       withHistoryBeforeRelease(
-        withStandbyCloneMethods(decideCycle(obs, memory, ctx), ctx),
+        withTimelineReservation(
+          withStandbyCloneMethods(decideCycle(obs, memory, ctx), ctx),
+          obs,
+          ctx.name,
+          ctx.dynamic.maxTimelinesHistory,
+        ),
         obs,
         ctx.name,
         ctx.dynamic.maxTimelinesHistory,

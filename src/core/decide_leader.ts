@@ -12,6 +12,7 @@ import type { Action, ClusterView, Decision, HistoryEntry, PgObservation } from 
 import { type Cycle, mayBeWritable, noChange } from "./ha_context.ts";
 import { isNoFailover, isValidSysid } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
+import { confirmedClusterTimeline, historyStamp, ownReservationPending } from "./history_reservation.ts";
 import { memberSlotPlan } from "./member_slots.ts";
 import { isHealthyCandidate, leaderStep } from "./switchover.ts";
 import { secondsToMs } from "./settings.ts";
@@ -147,6 +148,9 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     });
     actions.push({ type: "write_status", optime: pg.walPosition, ...fields });
   }
+  // Before a hand-over too: the switch point replaces this promotion's reservation (history_reservation.ts).
+  const history = historyToPublish(view, pg, obs.wallNow, ctx.name, ctx.dynamic.maxTimelinesHistory);
+  if (history) actions.push({ type: "write_history", history });
   const check = {
     peers: obs.peers,
     position: pg.walPosition,
@@ -170,8 +174,6 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
     actions.push({ type: "start_job", job: { kind: "demote" } });
     return noChange({ ...mem, handover: true }, step.reason, actions);
   }
-  const history = historyToPublish(view, pg, obs.wallNow, ctx.name, ctx.dynamic.maxTimelinesHistory);
-  if (history) actions.push({ type: "write_history", history });
   const failsafe = failsafeKeyAction(view, ctx);
   if (failsafe) actions.push(failsafe);
   const sync = leaderSyncStep(ctx, view, pg, mem);
@@ -198,8 +200,9 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
 }
 
 /**
- * The `history` value the leader should publish when its timeline T is newer than the cluster's: the entries
- * already in the key (or, for a cluster adopted without one, the earlier lines of the timeline history file), then
+ * The `history` value the leader should publish when its timeline T is newer than the cluster's, or when the key's
+ * newest entry is this member's reservation (history_reservation.ts): the entries already in the key below T-1 (or,
+ * for a cluster adopted without one, the earlier lines of the timeline history file), then
  * `[T-1, switch_lsn, reason, now, me]` for the switch into T (Patroni's 5-field form). The first field is T-1 even
  * when Postgres branched from an older parent (a timeline number skipped because another member had used it), so
  * the cluster's timeline, last entry + 1, is T. With `max` (`max_timelines_history`) above 0, only the last `max`
@@ -213,12 +216,19 @@ export function historyToPublish(
   max = 0,
 ): HistoryEntry[] | null {
   const last = pg.timelineHistory.at(-1);
-  if (pg.timeline === null || pg.timeline <= clusterTimeline(view) || !last) return null;
+  if (pg.timeline === null || !last) return null;
+  const reserved = ownReservationPending(view, me) && pg.timeline > confirmedClusterTimeline(view);
+  if (pg.timeline <= clusterTimeline(view) && !reserved) return null;
   const known = (view.history ?? []).filter((e) => e[0] < pg.timeline! - 1);
   const earlier: HistoryEntry[] = known.length > 0
     ? known
     : pg.timelineHistory.slice(0, -1).map((s): HistoryEntry => [s.timeline, s.switchLsn, s.reason]);
-  const stamp = new Date(wallNow).toISOString().replace("Z", "+00:00");
-  const all: HistoryEntry[] = [...earlier, [pg.timeline - 1, last.switchLsn, last.reason, stamp, me]];
+  const all: HistoryEntry[] = [...earlier, [
+    pg.timeline - 1,
+    last.switchLsn,
+    last.reason,
+    historyStamp(wallNow),
+    me,
+  ]];
   return max > 0 ? all.slice(-max) : all;
 }

@@ -12,6 +12,7 @@ import type { Action, ClusterView, Decision, Observation, PgObservation } from "
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { failoverPriority, isNoFailover } from "./member_state.ts";
 import { clusterTimeline } from "./topology.ts";
+import { confirmedClusterTimeline, isReservation } from "./history_reservation.ts";
 import { raceStep } from "./switchover.ts";
 import { failsafeKeyExcludes } from "./failsafe_key.ts";
 import { localPosition } from "./divergence.ts";
@@ -141,8 +142,9 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
       optime - mine
     } bytes behind the last known leader position ${optime}`;
   }
-  if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < clusterTimeline(view))) {
-    return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${clusterTimeline(view)}`;
+  const cluster = confirmedClusterTimeline(view);
+  if (ctx.dynamic.checkTimeline && (pg.timeline === null || pg.timeline < cluster)) {
+    return `my timeline ${pg.timeline ?? "unknown"} is behind the cluster timeline ${cluster}`;
   }
   // Not in a standby cluster: its members' timelines are the remote cluster's (as check_timeline is not applied).
   const diverged = ctx.dynamic.standbyCluster === undefined ? leftClusterHistory(pg, view) : null;
@@ -167,7 +169,10 @@ export function healthiestVerdict(obs: Observation, ctx: HaContext, view: Cluste
  */
 function leftClusterHistory(pg: PgObservation, view: ClusterView): string | null {
   const local = localPosition(pg);
-  const entry = local ? (view.history ?? []).find((e) => e[0] === local.timeline) : undefined;
+  // A reservation's position is only a lower bound of its switch point (history_reservation.ts).
+  const entry = local
+    ? (view.history ?? []).find((e) => e[0] === local.timeline && !isReservation(e))
+    : undefined;
   if (!local || !entry) return null;
   const switchLsn = entry[1];
   const beyond = local.inRecovery ? local.lsn > switchLsn : local.lsn >= switchLsn;
@@ -193,7 +198,7 @@ function promotablePeer(
   candidate: string | undefined,
 ): string | null {
   const optime = view.status?.optime ?? null;
-  const timeline = clusterTimeline(view);
+  const timeline = confirmedClusterTimeline(view);
   const ok = (obs.peers ?? []).find((p) =>
     p.name !== ctx.name && p.name !== candidate && p.reachable && p.walPosition !== undefined &&
     !failsafeKeyExcludes(view, p.name) &&

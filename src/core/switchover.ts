@@ -9,7 +9,7 @@
  */
 import type { ClusterView, FailoverIntent, Member, PeerStatus } from "./types.ts";
 import { staleAfterMs } from "./settings.ts";
-import { clusterTimeline } from "./topology.ts";
+import { confirmedClusterTimeline } from "./history_reservation.ts";
 import { isNoFailover } from "./member_state.ts";
 import { failsafeKeyExcludes } from "./failsafe_key.ts";
 
@@ -168,7 +168,7 @@ export function raceLimitation(
   if (optime !== null && optime - mine > check.maximumLagOnFailover) {
     return `WAL position ${mine} lags ${optime - mine} bytes behind the last known leader position ${optime}`;
   }
-  const cluster = clusterTimeline(view);
+  const cluster = confirmedClusterTimeline(view);
   if (check.checkTimeline && (timeline === null || timeline < cluster)) {
     return `timeline ${timeline ?? "unknown"} is behind the cluster timeline ${cluster}`;
   }

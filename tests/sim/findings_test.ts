@@ -173,8 +173,8 @@ Deno.test({
 // finding enabled (`HACTL_SIM_FINDINGS=<id>` or `=1`; the ids are `FINDINGS` in invariants.ts). When the fix lands,
 // remove the `ignore` and the finding from the registry, so the fuzzer turns on what it disabled.
 
-/** A test of the fix for finding `id`, run only while that finding is enabled. */
-function finding(id: FindingId, name: string, fn: () => Promise<void>): void {
+/** A test of the fix for finding `id`, run only while that finding is enabled (exported: none is known now). */
+export function finding(id: FindingId, name: string, fn: () => Promise<void>): void {
   Deno.test({ name: `sim (known finding '${id}'): ${name}`, ignore: !findingEnabled(id), fn });
 }
 
@@ -225,28 +225,56 @@ Deno.test("sim: a running replica ahead of the new leader is rewound and streams
   await expectNoViolation(sim, 400_000);
 });
 
-finding(
-  "history",
-  "a leader stopped right after its promotion leaves its timeline in `history`",
-  async () => {
-    // Promotions take 5 s; pg2 is asked to take over and its agent gets SIGTERM while it promotes: it promotes, then
-    // shuts down before its next cycle. The next leader must not reuse pg2's timeline number.
-    const sim = new Sim({
-      members: 3,
-      callPlan: (_m, port, method) => ({
-        latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
-        outcome: "ok",
-      }),
-    });
-    sim.at(20_000, () => sim.write(100));
-    sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
-    sim.at(62_000, () => sim.stopAgent("pg2"));
-    sim.at(75_000, () => sim.write(100));
-    sim.at(150_000, () => sim.startAgent("pg2"));
-    sim.at(160_000, () => sim.write(100));
-    await expectNoViolation(sim, 400_000);
-  },
-);
+Deno.test("sim: a member cut off while it promotes has its timeline number in `history` before it promotes", async () => {
+  // Regression (known finding 'history' until a promotion reserved its timeline number in `history` first,
+  // src/core/history_reservation.ts): promotions take 5 s; pg2 is asked to take over and is cut off from etcd and
+  // the other hosts while it promotes. It lands on timeline 2, but never gets the cycle that would have published
+  // it, and nobody received its end-of-recovery record; once its lease expired pg3 was promoted to another
+  // "timeline 2" from the same switch point (rule timelineOnce). Now pg2 reserved timeline 2 before `pg_ctl
+  // promote`, so pg3 lands on timeline 3, and pg2 is rewound onto pg3's history after the heal.
+  const sim = new Sim({
+    members: 3,
+    callPlan: (_m, port, method) => ({
+      latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
+      outcome: "ok",
+    }),
+  });
+  sim.at(20_000, () => sim.write(100));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+  sim.at(62_000, () => sim.partition("pg2", true));
+  sim.at(150_000, () => sim.partition("pg2", false));
+  sim.at(160_000, () => sim.write(100));
+  await expectNoViolation(sim, 400_000);
+  const promoted = sim.world.promotions.map((p) => `${p.member}:${p.timeline}`);
+  assert.deepEqual(promoted.slice(0, 2), ["pg2:2", "pg3:3"], sim.traceTail(40).join("\n"));
+  assert.equal(sim.historyTimeline(), 3);
+});
+
+Deno.test("sim: a leader stopped right after its promotion leaves its timeline in `history`", async () => {
+  // Regression (known finding 'history', its first reproduction made to bite): pg2's agent gets SIGTERM while it
+  // promotes; it finishes the promotion, then stops Postgres before its next cycle, and neither pg1 nor pg3 can
+  // reach pg2 (so none received timeline 2). pg1 used to be promoted to another "timeline 2" (rule timelineOnce).
+  // Now pg2 reserved timeline 2 before promoting, and pg1 lands on timeline 3.
+  const sim = new Sim({
+    members: 3,
+    callPlan: (_m, port, method) => ({
+      latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
+      outcome: "ok",
+    }),
+  });
+  const cut = (on: boolean) => (cutLink(sim, "pg1", "pg2", on), cutLink(sim, "pg3", "pg2", on));
+  sim.at(20_000, () => sim.write(100));
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+  sim.at(61_000, () => cut(true));
+  sim.at(62_000, () => sim.stopAgent("pg2"));
+  sim.at(75_000, () => sim.write(100));
+  sim.at(120_000, () => cut(false));
+  sim.at(150_000, () => sim.startAgent("pg2"));
+  sim.at(160_000, () => sim.write(100));
+  await expectNoViolation(sim, 400_000);
+  assert.ok(sim.world.promotions.length >= 2, sim.traceTail(40).join("\n"));
+  assert.equal(sim.world.promotions[1]!.timeline, 3, sim.traceTail(40).join("\n"));
+});
 
 Deno.test("sim: the fences after acquire_leader lie before the expiry of the lease that holds the key", async () => {
   // Regression (known finding 'acquire-lease' until the fences counted from the cycle's lease refresh).

@@ -137,21 +137,6 @@ function callPlan(s: Schedule): (member: string, port: "dcs" | "pg", method: str
   };
 }
 
-/** Fault kinds that SIGTERM agents (they stop after the cycle under way) or hold back their next cycle. */
-const SIGTERMS = new Set(["stop-agent", "restart-agent", "cluster-restart", "switchover", "delay"]);
-
-/**
- * A leader runs as a primary and its timeline is already in the `history` key (so no other promotion can reuse its
- * number); for SIGTERMs also no cycle under way (a stopping agent finishes its cycle, which may promote).
- */
-function quiet(sim: Sim, kind: string): boolean {
-  const leader = sim.leaderKey();
-  if (!leader) return false;
-  const pg = sim.member(leader).pg;
-  if (!pg.isRunningPrimary() || (pg.timeline ?? 1) > sim.historyTimeline()) return false;
-  return !SIGTERMS.has(kind) || !sim.members.some((m) => m.busy);
-}
-
 /** Play one schedule; throws SimViolation when an invariant breaks. */
 async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void> {
   // pg_rewind on in one timing profile, off in the other: both rejoin paths are fuzzed.
@@ -209,12 +194,10 @@ async function play(s: Schedule, checkHistories = CHECK_HISTORIES): Promise<void
       timing: TIMINGS[s.timing]!,
       strike: (fn) => {
         const go = () => {
-          // Known finding 'history': until fixed, a fault waits (up to a minute, else it is left out) for a quiet
-          // cluster.
           // The window the fencing design leaves to a watchdog (docs/fencing.md): an agent fault waits until the
           // cycle its supervisor's client woke has ended, a supervisor fault while its agent is stopped (no watchdog).
           const unfenced = leavesUnfenced(sim, name, f.kind);
-          if (unfenced || (!findingEnabled("history") && !quiet(sim, f.kind))) {
+          if (unfenced) {
             if (sim.now < at + 60_000) sim.at(sim.now + 500, go);
             return;
           }

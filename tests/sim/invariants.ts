@@ -125,16 +125,10 @@ export interface SimView {
 }
 
 /** A bug found by a rule or a fault kind and not fixed yet: the rule (or fault) stays off unless enabled. */
-export type FindingId = "history";
+export type FindingId = never;
 
 /** What each known finding is (the coverage table prints it next to what it disables). */
-export const FINDINGS: Record<FindingId, string> = {
-  history:
-    "a promotion's timeline reaches the `history` key only at the leader's next cycle: a leader that " +
-    "stops or hands over first leaves it unknown, and the next promotion reuses its number (two histories, one " +
-    "timeline); until fixed, a fault waits (up to a minute, else it is left out) until a leader runs as primary " +
-    "with its timeline in `history` (SIGTERMs and held-back loops also until no cycle is under way)",
-};
+export const FINDINGS: Record<FindingId, string> = {};
 
 /**
  * Which findings run: `HACTL_SIM_FINDINGS=1` (all), a comma-separated list of ids (`history,fence-stale`), or
@@ -191,6 +185,7 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
     what: "in synchronous_mode every acknowledged commit is on the member that is promoted next",
   },
   convergence: { what: "every member that is up streams the leader's history" },
+  timelineOnce: { what: "no two promotions of a system land on one timeline number (timeline_rule.ts)" },
 };
 
 /** How often each rule was evaluated (checked with something to check), over the whole run. */

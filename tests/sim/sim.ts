@@ -35,11 +35,14 @@ import {
 } from "./invariants.ts";
 import { OBSERVER, SimCore } from "./sim_core.ts";
 import { editedConfig } from "./sim_ttl.ts";
+import { TimelineNumbers } from "./timeline_rule.ts";
 
 export { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptions } from "./sim_core.ts";
 
 export class Sim extends SimCore implements SimView {
   #seenPromotions = 0;
+  /** The timeline numbers promotions used (rule `timelineOnce`). */
+  readonly #timelines = new TimelineNumbers();
   /** Set while the `config` key promises what hactl cannot keep: those keys, and who held the leader key then. */
   refusedConfig: { keys: readonly string[]; leader: string | null } | null = null;
 
@@ -318,6 +321,8 @@ export class Sim extends SimCore implements SimView {
     }
     while (this.#seenPromotions < this.world.promotions.length) {
       const p = this.world.promotions[this.#seenPromotions++]!;
+      const reused = this.#timelines.check(p, this.member(p.member).pg.sysid);
+      if (reused !== null) return reused;
       const handover = this.handover;
       this.handover = null;
       const broken = this.history.atPromotion(

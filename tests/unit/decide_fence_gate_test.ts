@@ -22,7 +22,7 @@ Deno.test("decide() without a usable fencing supervisor: a healthy replica does 
   assert.deepEqual(d.actions, []);
   assert.equal(d.reason, `not taking the leader key because the fencing supervisor is not running (${DEAD})`);
   const usable = decide({ ...o, fenceUnusable: undefined }, INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(types(usable.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(usable.actions), ["acquire_leader", "write_history", "promote"]);
 });
 
 Deno.test("decide() without a usable fencing supervisor: the leader demotes and gives the key up", () => {
@@ -113,7 +113,7 @@ Deno.test("decide(): a peer ahead whose fencing supervisor failed is not counted
     peers: [{ ...peer("pg3", 9000), fenceFailed: true }],
   });
   const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(types(d.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(d.actions), ["acquire_leader", "write_history", "promote"]);
   const counted = decide({ ...o, peers: [peer("pg3", 9000)] }, INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(counted.actions, []);
 });

@@ -65,11 +65,11 @@ Deno.test("decide() a switchover candidate below the former leader's final posit
 
 Deno.test("decide() a switchover candidate at the former leader's final position takes the key at once", () => {
   const there = decide(obs(pgState({ walPosition: 6000 }), GONE), INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(types(there.actions), ["acquire_leader", "promote", "clear_failover"]);
+  assert.deepEqual(types(there.actions), ["acquire_leader", "write_history", "promote", "clear_failover"]);
   // Caught up during the wait: the wait is forgotten once someone holds the key.
   const waited = { ...INITIAL_MEMORY, finalPositionWaitSince: 990_000 };
   const caught = decide(obs(pgState({ walPosition: 6100 }), GONE), waited, ctx("pg2"));
-  assert.deepEqual(types(caught.actions), ["acquire_leader", "promote", "clear_failover"]);
+  assert.deepEqual(types(caught.actions), ["acquire_leader", "write_history", "promote", "clear_failover"]);
   const led = decide(obs(pgState({ walPosition: 6100 }), view()), waited, ctx("pg2"));
   assert.equal(led.memory.finalPositionWaitSince, undefined);
 });
@@ -100,7 +100,7 @@ Deno.test("decide() every member but the former leader waits for the final posit
   assert.equal(ahead.reason, "waiting for candidate 'pg2' to take the lock");
   const failover = view({ ...GONE, failover: { member: "pg2", modRevision: "30" } });
   const manual = decide(obs(pgState({ walPosition: 5900 }), failover), INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(types(manual.actions), ["acquire_leader", "promote", "clear_failover"]);
+  assert.deepEqual(types(manual.actions), ["acquire_leader", "write_history", "promote", "clear_failover"]);
   const tagged = decide(
     obs(pgState({ walPosition: 5900 }), GONE),
     INITIAL_MEMORY,

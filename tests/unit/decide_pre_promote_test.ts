@@ -56,7 +56,7 @@ Deno.test("decide() does not race for the key within a ttl of a refused promotio
     "backoff: skip leader race after pre_promote script failure and releasing the lock voluntarily",
   );
   const after = decide(obs(pgState(), NO_LEADER, { now: 1_030_000, peers: PEERS }), mem, c);
-  assert.deepEqual(types(after.actions), ["acquire_leader", "promote"], after.reason);
+  assert.deepEqual(types(after.actions), ["acquire_leader", "write_history", "promote"], after.reason);
 });
 
 Deno.test("decide() releases the key again when it still holds it after a refused promotion (the release failed)", () => {

@@ -66,7 +66,7 @@ Deno.test("decide() under an unkept promise: the healthiest replica does not tak
   assert.equal(d.error, `${STANDBY_SET}: this member does not take the leader key`);
   // The same member without it takes the key, without an error.
   const off = decide(o, INITIAL_MEMORY, withConfig("pg2", {}));
-  assert.deepEqual(types(off.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(off.actions), ["acquire_leader", "write_history", "promote"]);
   assert.equal(off.error, undefined);
 });
 

@@ -25,7 +25,7 @@ Deno.test("decide() with a required but unusable watchdog: a healthy replica doe
   );
   // The same member with a usable watchdog would have taken it.
   const usable = decide({ ...o, watchdogUnusable: undefined }, INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(types(usable.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(usable.actions), ["acquire_leader", "write_history", "promote"]);
 });
 
 Deno.test("decide() with a required but unusable watchdog: the leader demotes and gives the key up", () => {

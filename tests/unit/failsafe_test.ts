@@ -130,13 +130,17 @@ Deno.test("failsafe: a replica that accepted the leader's call within ttl does n
   });
   assert.deepEqual(decide(promised, INITIAL_MEMORY, ctx("pg2", { dynamic: { ...ON, ttl: 20 } })).actions, []);
   const stale = decide(o(NOW - 30_000), INITIAL_MEMORY, ctx("pg2", { dynamic: ON }));
-  assert.deepEqual(types(stale.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(stale.actions), ["acquire_leader", "write_history", "promote"]);
   // failsafe_mode turned off since: the promise still holds for its ttl (found by the simulator: the replicas raced
   // beside a leader whose fence counted on their acceptance); without an acceptance, the race goes on.
   const off = decide(o(NOW - 1000), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(off.actions, []);
   const none = obs(pgState({ walPosition: 6000 }), view({ leader: null }), { peers: [peer("pg3", 5500)] });
-  assert.deepEqual(types(decide(none, INITIAL_MEMORY, ctx("pg2")).actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(decide(none, INITIAL_MEMORY, ctx("pg2")).actions), [
+    "acquire_leader",
+    "write_history",
+    "promote",
+  ]);
 });
 
 Deno.test("failsafe: a member missing from a non-empty failsafe key takes no part in a leader race", () => {
@@ -160,7 +164,11 @@ Deno.test("failsafe: a member missing from a non-empty failsafe key takes no par
   }
   // An empty key (failsafe mode off at the last leader) holds nobody.
   const empty = obs(o.pg, view({ leader: null, failsafe: {} }), { peers: [peer("pg3", 5500)] });
-  assert.deepEqual(types(decide(empty, INITIAL_MEMORY, ctx("pg2")).actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(decide(empty, INITIAL_MEMORY, ctx("pg2")).actions), [
+    "acquire_leader",
+    "write_history",
+    "promote",
+  ]);
   // A switchover to it (found by the simulator: a candidate that had been away when the key was written never took
   // over, and nobody led): the failover request decides.
   const asked = obs(
@@ -170,8 +178,9 @@ Deno.test("failsafe: a member missing from a non-empty failsafe key takes no par
       peers: [peer("pg3", 5500)],
     },
   );
-  assert.deepEqual(types(decide(asked, INITIAL_MEMORY, ctx("pg2", { dynamic: ON })).actions).slice(0, 2), [
+  assert.deepEqual(types(decide(asked, INITIAL_MEMORY, ctx("pg2", { dynamic: ON })).actions).slice(0, 3), [
     "acquire_leader",
+    "write_history",
     "promote",
   ]);
 });
@@ -204,7 +213,7 @@ Deno.test("failsafe: a switchover request lets nobody past the key, and nobody w
   const o3 = obs(pgState({ walPosition: 6000 }), asked, { peers: [peer("pg2", 5500)] });
   const d3 = decide(o3, INITIAL_MEMORY, ctx("pg3", { dynamic: ON }));
   assert.doesNotMatch(d3.reason, /waiting for candidate/);
-  assert.deepEqual(types(d3.actions).slice(0, 2), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(d3.actions).slice(0, 3), ["acquire_leader", "write_history", "promote"]);
 });
 
 Deno.test("failsafe: the leader writes the key after its renewal when the registered members differ", () => {

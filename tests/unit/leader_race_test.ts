@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { decide, healthiestVerdict } from "../../src/core/decide.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
-import { INITIAL_MEMORY, type PeerStatus } from "../../src/core/types.ts";
+import { type HistoryEntry, INITIAL_MEMORY, type PeerStatus } from "../../src/core/types.ts";
+import { reservation, RESERVED_REASON } from "../../src/core/history_reservation.ts";
 import { ctx, obs, peer, pgState, types, view } from "../helpers/decide_inputs.ts";
 
 Deno.test("decide() promotes the healthiest replica after the leader key expired", () => {
@@ -16,7 +17,11 @@ Deno.test("decide() promotes the healthiest replica after the leader key expired
     peers: [peer("pg1", 0, { reachable: false }), peer("pg3", 5500)],
   });
   const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(d.actions, [{ type: "acquire_leader" }, { type: "promote" }]);
+  // The new timeline (2) is reserved in `history` first, at the replay position (src/core/history_reservation.ts).
+  const reserved: HistoryEntry = [1, 5000, RESERVED_REASON, "2026-11-26T12:00:00.000+00:00", "pg2"];
+  assert.deepEqual(d.actions, [{ type: "acquire_leader" }, { type: "write_history", history: [reserved] }, {
+    type: "promote",
+  }]);
   assert.equal(d.reason, "promoted self to leader by acquiring session lock");
 });
 
@@ -79,7 +84,7 @@ Deno.test("decide(): in a switchover without a candidate, the former leader's st
   const switching = view({ leader: null, failover: { leader: "pg1", modRevision: "40" } });
   const peers = [peer("pg1", 6000, { role: "primary" }), peer("pg3", 6000)];
   const d = decide(obs(pgState({ walPosition: 6000 }), switching, { peers }), INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(types(d.actions), ["acquire_leader", "promote", "clear_failover"]);
+  assert.deepEqual(types(d.actions), ["acquire_leader", "write_history", "promote", "clear_failover"]);
   assert.equal(d.reason, "promoted self to leader by acquiring session lock");
   // Without the failover key the same reachable primary vetoes (Patroni: "Primary is still alive").
   assert.match(
@@ -153,10 +158,12 @@ Deno.test("decide() lets the switchover candidate take the lock without the heal
   const v = view({ leader: null, failover: { leader: "pg1", member: "pg2", modRevision: "30" } });
   // pg3 is ahead, which would veto pg2 in a normal race.
   const d = decide(obs(pgState(), v, { peers: [peer("pg3", 9999)] }), INITIAL_MEMORY, ctx("pg2"));
-  assert.deepEqual(d.actions, [{ type: "acquire_leader" }, { type: "promote" }, {
-    type: "clear_failover",
-    modRevision: "30",
-  }]);
+  assert.deepEqual(d.actions, [
+    { type: "acquire_leader" },
+    { type: "write_history", history: reservation(v, pgState(), obs(pgState(), v).wallNow, "pg2") },
+    { type: "promote" },
+    { type: "clear_failover", modRevision: "30" },
+  ]);
   const other = decide(obs(pgState(), v, { peers: [peer("pg2", 5000)] }), INITIAL_MEMORY, ctx("pg3"));
   assert.deepEqual(other.actions, []);
   assert.equal(other.reason, "waiting for candidate 'pg2' to take the lock");

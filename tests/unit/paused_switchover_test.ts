@@ -59,7 +59,7 @@ Deno.test("paused: the former leader starts again as a replica of the new leader
 Deno.test("paused: the candidate takes the free key and promotes; the other replicas do not race", () => {
   const free = view({ leader: null, failover: REQUEST });
   const d = decide(obs(pgState(), free), INITIAL_MEMORY, paused("pg2"));
-  assert.deepEqual(types(d.actions), ["acquire_leader", "promote", "clear_failover"]);
+  assert.deepEqual(types(d.actions), ["acquire_leader", "write_history", "promote", "clear_failover"]);
   assert.match(d.reason, /^PAUSE: promoted self to leader by acquiring session lock: I am the candidate/);
   const other = decide(obs(pgState(), free), INITIAL_MEMORY, paused("pg3"));
   assert.ok(!types(other.actions).includes("acquire_leader"));

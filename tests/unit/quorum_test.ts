@@ -23,6 +23,7 @@ import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import { renderMetrics } from "../../src/api/metrics.ts";
 import { clusterView, NOW, replicaSnap } from "../helpers/api_snapshots.ts";
 import { ctx, obs, peer, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
+import { reservation } from "../../src/core/history_reservation.ts";
 
 const QUORUM: SyncConfig = { mode: "quorum", strict: false, nodeCount: 1, maximumLagOnSyncnode: -1 };
 
@@ -373,6 +374,10 @@ Deno.test("decide(): in quorum mode a replica promotes only with the votes its q
   assert.deepEqual(voted.actions, [
     { type: "acquire_leader" },
     { type: "set_sync_standby_names", value: "ANY 1 (pg1,pg3)" },
+    {
+      type: "write_history",
+      history: reservation(v, pgState({ walPosition: 5000 }), obs(pgState(), v).wallNow, "pg2"),
+    },
     { type: "promote" },
   ]);
 });

@@ -35,7 +35,7 @@ Deno.test("primary_race_backoff: a replica still receiving WAL waits, then races
   assert.match(later.reason, /^My \(pg2\) wal position moved since last heart beat loop, 2 seconds until/);
   // Backoff spent: it races although the position still moves.
   const spent = decide(at(1_007_500, 8000), later.memory, me);
-  assert.deepEqual(types(spent.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(spent.actions), ["acquire_leader", "write_history", "promote"]);
 });
 
 Deno.test("primary_race_backoff: a position that stands still races after the first loop_wait", () => {
@@ -43,7 +43,7 @@ Deno.test("primary_race_backoff: a position that stands still races after the fi
   const first = decide(at(1_001_000, 5000), led.memory, me);
   assert.match(first.reason, /6 seconds until leader race/, "within the first loop_wait it always waits");
   const still = decide(at(1_004_500, 5000), first.memory, me);
-  assert.deepEqual(types(still.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(still.actions), ["acquire_leader", "write_history", "promote"]);
 });
 
 Deno.test("primary_race_backoff: off by default, not for a named candidate, reset once a leader is back", () => {
@@ -53,7 +53,7 @@ Deno.test("primary_race_backoff: off by default, not for a named candidate, rese
     ctx("pg2"),
   );
   const off = decide(at(1_001_000, 6000), led.memory, ctx("pg2"));
-  assert.deepEqual(types(off.actions), ["acquire_leader", "promote"]);
+  assert.deepEqual(types(off.actions), ["acquire_leader", "write_history", "promote"]);
   const led2 = decide(obs(pgState({ walPosition: 5000 }), view(), { now: 1_000_000 }), INITIAL_MEMORY, me);
   const asked = view({ leader: null, failover: { member: "pg2", modRevision: "40" } });
   const cand = decide(obs(pgState({ walPosition: 6000 }), asked, { now: 1_001_000 }), led2.memory, me);

@@ -26,6 +26,7 @@ import { formatLsn, INITIAL_MEMORY, type ReplicationRow, type SyncState } from "
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import { normalizeDynamic } from "../../src/config/dynamic.ts";
 import { ctx, member, obs, peer, pgState, PRIMARY, view } from "../helpers/decide_inputs.ts";
+import { reservation } from "../../src/core/history_reservation.ts";
 
 const ON: SyncConfig = { mode: "on", strict: false, nodeCount: 1, maximumLagOnSyncnode: -1 };
 const STRICT: SyncConfig = { ...ON, strict: true };
@@ -264,6 +265,10 @@ Deno.test("decide(): the sync standby takes the key, writes the sync key, then p
     { type: "acquire_leader" },
     { type: "write_sync", leader: "pg2", standbys: [], quorum: 0, modRevision: "30" },
     { type: "set_sync_standby_names", value: "" },
+    {
+      type: "write_history",
+      history: reservation(v, pgState({ walPosition: 5000 }), obs(pgState(), v).wallNow, "pg2"),
+    },
     { type: "promote" },
   ]);
 });
