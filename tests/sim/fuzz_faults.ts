@@ -113,14 +113,17 @@ const SUPERVISOR_STOPS = new Set(["supervisor-dead", "supervisor-missing", "free
 
 /**
  * Would the fault `kind` on member `name` now strike inside the window the fencing design leaves to a watchdog
- * (docs/fencing.md), on a host without one: a supervisor fault while the agent of a writable primary is stopped
- * or dead (nothing can act then), or an agent fault after its supervisor went down and before the cycle its client
- * woke has ended (that cycle gives the key up)? Past that cycle an agent fault strikes: a gate that did not act is
- * then caught by invariants a and e.
+ * (docs/fencing.md), on a host without one: a supervisor fault while the agent of a writable (or promoting)
+ * primary is stopped or dead (nothing can act then), or an agent fault after its supervisor went down and before
+ * the cycle its client woke has ended (that cycle gives the key up)? Past that cycle an agent fault strikes: a gate
+ * that did not act is then caught by invariants a and e.
  */
 export function leavesUnfenced(sim: Sim, name: string, kind: string): boolean {
   const m = sim.member(name);
-  if (sim.hasWatchdog || !m.pg.isRunningPrimary()) return false;
+  // A key holder whose Postgres runs in recovery is promoting (or about to): writable once `pg_ctl promote` ends
+  // (found once faults no longer waited for the end of every promotion).
+  const mayWrite = m.pg.isRunningPrimary() || (sim.leaderKey() === name && m.pg.running);
+  if (sim.hasWatchdog || !mayWrite) return false;
   if (AGENT_STOPS.has(kind)) return m.supervisor.state !== "running" && !gateHadItsCycle(m);
   if (SUPERVISOR_STOPS.has(kind)) return m.state !== "running" || (m.proc?.frozen ?? false);
   return false;
