@@ -46,10 +46,24 @@ export function fenceUnusableInRace({ obs, mem }: Cycle): Decision | null {
   return noChange(mem, `not taking the leader key because ${veto}`);
 }
 
-/** A job in flight while holding the key: no renewal (the fence armed at the last one stops Postgres in time). */
+/**
+ * A job in flight while holding the key: no renewal (the fence armed at the last one stops Postgres in time). A
+ * promotion in flight is stopped at once instead (Postgres stopped, the key given up): it cannot be undone, and
+ * once it ends Postgres is writable with nothing outside the agent to stop it if the agent froze then (found by
+ * the simulator once faults no longer waited for the end of every promotion: the agent stopped right after this
+ * cycle, the promotion ended, and another member was promoted beside it once the lease expired).
+ */
 export function fenceUnusableDuringJob({ obs, mem, holdsLock }: Cycle): Decision | null {
   const veto = fenceVeto(obs);
   if (!holdsLock || veto === null || obs.job?.status !== "running") return null;
+  if (obs.job.kind === "promote") {
+    return noChange(
+      { ...mem, isLeader: false, primaryDownSince: null },
+      `${obs.job.description} in progress; ${veto}: stopping postgres before the promotion ends and giving up the ` +
+        "leader key",
+      [{ type: "demote", mode: "immediate" }, { type: "release_leader" }],
+    );
+  }
   return noChange(
     mem,
     `${obs.job.description} in progress; ${veto}: not renewing the leader key, giving it up once the job has ended`,

@@ -13,6 +13,9 @@
  * leader's next cycle replaces the entry with the real switch point and reason (src/core/decide_leader.ts
  * `historyToPublish`), also before a switchover's hand-over.
  *
+ * A promotion the `pre_promote` script refused (so `pg_ctl promote` never ran) takes its reservation back before it
+ * releases the key (src/core/pre_promote.ts).
+ *
  * T is predicted as Postgres picks it: the first number after the own timeline and the key's timelines that has no
  * history file (a replica's own files in pg_wal counted); a number Postgres would find only in the WAL archive can
  * put it higher, which the leader's next cycle corrects as before. A reservation whose promotion never happened
@@ -102,4 +105,11 @@ export function withTimelineReservation(d: Decision, obs: Observation, me: strin
     ...d,
     actions: [...d.actions.slice(0, at), { type: "write_history", history }, ...d.actions.slice(at)],
   };
+}
+
+/** The key without this member's pending reservation (its newest entry), or null when it holds none of mine. */
+export function withdrawnReservation(view: ClusterView, me: string): HistoryEntry[] | null {
+  if (!ownReservationPending(view, me)) return null;
+  const top = newestEntry(view)!;
+  return (view.history ?? []).filter((e) => e !== top);
 }

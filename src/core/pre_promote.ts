@@ -5,7 +5,7 @@
  * another member can take over meanwhile. A member that still holds the key in that window (its release was
  * refused or etcd did not answer) releases it again rather than promote.
  *
- * Pure. May import: `src/core/` (types, context, ports' error classes, settings).
+ * Pure. May import: `src/core/` (types, context, ports' error classes, settings, history reservation).
  *
  * @module
  */
@@ -13,6 +13,7 @@ import type { Decision } from "./types.ts";
 import { type Cycle, noChange } from "./ha_context.ts";
 import { PostgresError } from "./ports.ts";
 import { secondsToMs } from "./settings.ts";
+import { withdrawnReservation } from "./history_reservation.ts";
 
 /** The pre_promote script exited non-zero (or could not run): this promotion does not happen. */
 export class PrePromoteRefusedError extends PostgresError {
@@ -39,10 +40,12 @@ export function prePromoteRefused(c: Cycle): Decision | null {
     const next = { ...mem, prePromoteFailedAt: obs.now };
     const why = `promotion cancelled because the pre_promote script failed (${job.error ?? "non-zero exit"})`;
     if (!holdsLock) return noChange(next, `${why}; the leader key is not mine any more`);
+    // `pg_ctl promote` never ran: the timeline number reserved for it goes back (history_reservation.ts).
+    const history = withdrawnReservation(c.view, c.ctx.name);
     return noChange(
       { ...next, isLeader: false, primaryDownSince: null },
       `${why}; released the leader key voluntarily`,
-      [{ type: "release_leader" }],
+      [...(history ? [{ type: "write_history" as const, history }] : []), { type: "release_leader" }],
     );
   }
   if (!holdsLock || !inBackoff(c) || obs.pg.role === "primary") return null;

@@ -276,6 +276,26 @@ Deno.test("sim: a leader stopped right after its promotion leaves its timeline i
   assert.equal(sim.world.promotions[1]!.timeline, 3, sim.traceTail(40).join("\n"));
 });
 
+Deno.test("sim: a promotion in flight when the fencing supervisor goes is stopped before the agent can freeze", async () => {
+  // Regression (found by the fuzzer, seed 7103, once faults no longer waited for the end of every promotion):
+  // pg2 promotes (5 s); its supervisor goes and cannot start again; the cycle woken by its client only stopped
+  // renewing the key, and when the agent was frozen right after, the promotion ended and nothing stopped the new
+  // primary: after the lease another member was promoted beside it ("(a) two running writable primaries"). Now
+  // that cycle stops Postgres and gives the key up.
+  const sim = new Sim({
+    members: 3,
+    callPlan: (_m, port, method) => ({
+      latencyMs: port === "pg" && method === "promote" ? 5000 : 0,
+      outcome: "ok",
+    }),
+  });
+  sim.at(60_000, () => sim.requestFailover({ leader: "pg1", member: "pg2" }));
+  sim.at(61_000, () => supervisorMissing(sim, "pg2", true));
+  sim.at(61_500, () => freeze(sim, "pg2", "agent", 60_000));
+  sim.at(130_000, () => supervisorMissing(sim, "pg2", false));
+  await expectNoViolation(sim, 300_000);
+});
+
 Deno.test("sim: the fences after acquire_leader lie before the expiry of the lease that holds the key", async () => {
   // Regression (known finding 'acquire-lease' until the fences counted from the cycle's lease refresh).
   // Every etcd call takes 1 s: the lease is renewed at the cycle's start, the key is taken 2 s later.

@@ -108,6 +108,24 @@ Deno.test("decide() never releases the key beside a running job when the supervi
   assert.deepEqual(ended.actions, [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]);
 });
 
+Deno.test("decide() stops a promotion in flight when the supervisor goes, and gives the key up", () => {
+  // Found by the simulator: the key holder's agent was frozen right after the cycle that stopped renewing, the
+  // promotion ended, and nothing stopped the new primary when another member was promoted after the lease.
+  const job: JobState = {
+    kind: "promote",
+    description: "promoting postgres",
+    startedAt: 0,
+    status: "running",
+  };
+  const d = decide(obs(pgState(), view(), { job, fenceUnusable: DEAD }), INITIAL_MEMORY, ctx("pg1"));
+  assert.deepEqual(d.actions, [{ type: "demote", mode: "immediate" }, { type: "release_leader" }]);
+  assert.match(
+    d.reason,
+    /^promoting postgres in progress; the fencing supervisor is not running .*stopping postgres/,
+  );
+  assert.equal(d.memory.isLeader, false);
+});
+
 Deno.test("decide(): a peer ahead whose fencing supervisor failed is not counted in the race", () => {
   const o = obs(pgState({ walPosition: 5000 }), view({ leader: null }), {
     peers: [{ ...peer("pg3", 9000), fenceFailed: true }],

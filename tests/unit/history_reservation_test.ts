@@ -143,3 +143,30 @@ Deno.test("decide(): a primary without the key stands back for a reservation of 
   const d = decide(obs(PRIMARY, v), INITIAL_MEMORY, ctx("pg1"));
   assert.deepEqual(types(d.actions), ["demote"]);
 });
+
+Deno.test("decide(): a promotion the pre_promote script refused takes its reservation back before releasing the key", () => {
+  const refused = {
+    kind: "promote" as const,
+    description: "promoting postgres",
+    startedAt: 990_000,
+    status: "failed" as const,
+    error: "pre_promote script /bin/false exited with 1",
+    prePromoteRefused: true,
+  };
+  const known: HistoryEntry[] = [[1, 100, R, T0, "pg1"]];
+  const v = view({
+    leader: { name: "pg2", createRevision: "30", modRevision: "30", lease: "88" },
+    history: [...known, [2, 5000, RESERVED_REASON, T0, "pg2"]],
+  });
+  const mem = { ...INITIAL_MEMORY, isLeader: true };
+  const d = decide(obs(pgState({ timeline: 2 }), v, { job: refused }), mem, ctx("pg2"));
+  assert.deepEqual(types(d.actions), ["write_history", "release_leader"]);
+  assert.deepEqual(written(d.actions), known);
+  // Nothing of mine to take back: the key is left alone.
+  const none = decide(
+    obs(pgState({ timeline: 2 }), view({ ...v, history: known }), { job: refused }),
+    mem,
+    ctx("pg2"),
+  );
+  assert.deepEqual(types(none.actions), ["release_leader"]);
+});
