@@ -254,7 +254,7 @@ export class FakePostgres implements PostgresPort {
 
   #check(op: FakeOp): void {
     if (!this.#hostUp) throw new PostgresError(`${op} on ${this.name}: the host is down`);
-    if (this.#failNext.delete(op)) throw new PostgresError(`${op} on ${this.name}: injected failure`);
+    if (this.#failNext.delete(op)) throw this.world.injected(`${op} on ${this.name}: injected failure`);
   }
 
   // ------------------------------------------------------------ PostgresPort

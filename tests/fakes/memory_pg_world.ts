@@ -148,6 +148,15 @@ export class FakePostgresWorld {
     this.durations = { bootstrap: 0, createReplica: 0, rewind: 0, start: 0, ...opts.durations };
   }
 
+  /** Called when a failure injected with `failNext` bites (the simulator counts it as a fault change then). */
+  onInjected: () => void = () => {};
+
+  /** An injected failure bites now: report it, and give back the error to throw. */
+  injected(message: string): PostgresError {
+    this.onInjected();
+    return new PostgresError(message);
+  }
+
   /** A 19-digit system identifier like initdb's. */
   newSysid(): string {
     let s = "7";

@@ -36,6 +36,7 @@ import {
 import { OBSERVER, SimCore } from "./sim_core.ts";
 import { editedConfig } from "./sim_ttl.ts";
 import { TimelineNumbers } from "./timeline_rule.ts";
+import type { SimOptions } from "./sim_types.ts";
 
 export { DEFAULT_BOOTSTRAP_DCS, DEFAULT_DURATIONS, type SimMember, type SimOptions } from "./sim_core.ts";
 
@@ -45,6 +46,13 @@ export class Sim extends SimCore implements SimView {
   readonly #timelines = new TimelineNumbers();
   /** Set while the `config` key promises what hactl cannot keep: those keys, and who held the leader key then. */
   refusedConfig: { keys: readonly string[]; leader: string | null } | null = null;
+
+  constructor(opts: SimOptions = {}) {
+    super(opts);
+    // A Postgres failure injected earlier (`failNext`) that bites now is a fault change: liveness counts from it
+    // (found by the fuzzer, seed 8101: a promotion failed by a failure armed 265 s before, then retried).
+    this.world.onInjected = () => this.noteFault();
+  }
 
   /** The expiry (virtual ms) of the lease that holds the leader key, as etcd sees it, or null. */
   leaderLeaseExpiry(): number | null {
