@@ -161,6 +161,10 @@ function switchover(c: FaultContext, f: Fault, settled: boolean): void {
     const pg = c.sim.member(leader).pg;
     if (!pg.isRunningPrimary() || c.sim.now - last < 2 * c.sim.settings.loopWait * 1000) return;
   }
+  // With no leader key, a failover beside a primary that still runs (failsafe mode keeps one up without etcd) is
+  // the operator overriding the failsafe key, which hactl lets a named failover do (docs/compatibility.md): not
+  // generated (it used to wait for a leader key like every fault, until faults stopped waiting for `history`).
+  if (!leader && c.sim.world.runningPrimaries().length > 0) return;
   const candidate = f.duration % 2 === 0 ? { member: c.name } : {};
   c.sim.requestFailover(leader ? { leader, ...candidate } : { member: c.name });
 }
