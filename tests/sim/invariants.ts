@@ -102,6 +102,8 @@ export interface SimView {
   readonly durations: OpDurations;
   /** Virtual time of the last fault injected or healed (liveness counts from there). */
   readonly lastFaultChange: number;
+  /** When the `failover` key was last written (a switchover or failover request), if ever. */
+  readonly lastFailoverRequest?: number;
   /** Set while the `config` key promises what hactl cannot keep: those keys, and who held the leader key then. */
   readonly refusedConfig?: { keys: readonly string[]; leader: string | null } | null;
   /** The member named in the `leader` key right now. */
@@ -287,7 +289,14 @@ export function brokenInvariant(sim: SimView, checkHistories: boolean): string |
   if (broken !== null) return broken;
   // Not while the `config` key promises what hactl cannot keep (faultActive): nobody may take the key then.
   const timing = sim.livenessSettings ?? sim.settings;
-  if (!faultActive(sim) && sim.now - sim.lastFaultChange >= livenessWindow(timing, sim.durations)) {
+  // A switchover candidate waits for the former leader's final position up to the switchover wait
+  // (src/core/handover_wait.ts: 2 * max(10, loop_wait) s) before it clears the request and the others race.
+  const handoverWait = 2 * Math.max(10, timing.loopWait) * 1000;
+  const sinceRequest = sim.now - (sim.lastFailoverRequest ?? -Infinity);
+  const waiting = sinceRequest < livenessWindow(timing, sim.durations) + handoverWait;
+  if (
+    !faultActive(sim) && !waiting && sim.now - sim.lastFaultChange >= livenessWindow(timing, sim.durations)
+  ) {
     evaluated("d");
     const leader = sim.leaderKey();
     const pg = leader ? sim.members.find((m) => m.name === leader)?.pg : undefined;

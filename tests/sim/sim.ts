@@ -46,6 +46,8 @@ export class Sim extends SimCore implements SimView {
   readonly #timelines = new TimelineNumbers();
   /** Set while the `config` key promises what hactl cannot keep: those keys, and who held the leader key then. */
   refusedConfig: { keys: readonly string[]; leader: string | null } | null = null;
+  /** When the `failover` key was last written by `requestFailover`, if ever. */
+  lastFailoverRequest?: number;
 
   constructor(opts: SimOptions = {}) {
     super(opts);
@@ -208,6 +210,7 @@ export class Sim extends SimCore implements SimView {
     const json = JSON.stringify(value);
     this.etcd.put("ctl", "/service/demo/failover", json);
     this.noteFault(); // a handover leaves the cluster briefly without a leader: liveness counts from here
+    this.lastFailoverRequest = this.now; // ... plus the switchover wait of a candidate (invariants.ts)
     this.event("ctl", `failover key set to ${json}`);
   }
 
