@@ -38,7 +38,7 @@
  * @module
  */
 import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
-import { fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
+import { activeSlotPositions, fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
 import {
   formatLsn,
   type HistoryEntry,
@@ -145,6 +145,9 @@ export class FakePostgres implements PostgresPort {
   }
   get segments(): readonly Segment[] {
     return this.#data?.segments ?? [];
+  }
+  get slotName(): string | null {
+    return this.#data?.slotName ?? null;
   }
   get conninfo(): string | null {
     return this.#data?.conninfo ?? null;
@@ -280,6 +283,7 @@ export class FakePostgres implements PostgresPort {
     obs.serverVersion = FAKE_SERVER_VERSION;
     obs.postmasterStartTime = this.#startTime;
     obs.slots = [...d.slots].sort();
+    obs.slotPositions = activeSlotPositions(this, this.world.servers.values());
     obs.timeline = lastTimeline(d);
     obs.walPosition = d.wal;
     obs.replication = this.#replicationRows();
@@ -523,12 +527,8 @@ export class FakePostgres implements PostgresPort {
       return Promise.reject(new PostgresError(`${this.name}: could not connect to server`));
     }
     if (d.standbySignal !== slotsInRecovery(fields)) return Promise.resolve();
-    const active = new Set(
-      [...this.world.servers.values()]
-        .filter((s) => s.streamSource() === this)
-        .map((s) => s.#data!.slotName),
-    );
-    // The fake's slots are physical, reserve WAL from creation and have no xmin; positions are not modelled.
+    const active = new Set(Object.keys(activeSlotPositions(this, this.world.servers.values())));
+    // The fake's slots are physical, reserve WAL from creation and have no xmin; inactive ones have no position.
     const existing = [...d.slots].map((name) => ({
       name,
       type: "physical" as const,
