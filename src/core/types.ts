@@ -6,12 +6,12 @@
  * @module
  */
 import type { OfflineMemoryPart } from "./offline_types.ts";
-import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
+import type { CheckpointJob, LeaderRead, PgCheckpointFields } from "./checkpoint_types.ts";
 export type { Upstream } from "./standby_types.ts";
 import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
 import type { DynamicPgRolePart } from "./pg_role_types.ts";
@@ -164,7 +164,7 @@ export interface ClusterView extends F.FailsafeViewPart {
 }
 
 /** What the local Postgres looks like, as read by the adapter at the start of a cycle. */
-export interface PgObservation extends PgSyncFields {
+export interface PgObservation extends PgSyncFields, PgCheckpointFields {
   /** `empty`: no data dir or no PG_VERSION; `inaccessible`: exists but cannot be read. */
   dataDir: "empty" | "initialized" | "inaccessible";
   /** Postmaster process alive (from postmaster.pid + signal 0). */
@@ -239,7 +239,7 @@ export interface LocalPosition {
  * (`switchWal`: whether the WAL after a stopped member's last switch point is the leader's); `error` when unreadable.
  */
 export type LeaderTimeline =
-  | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[]; switchWal?: SwitchWal }
+  | ({ member: string; inRecovery: false; timeline: number; history: TimelineSwitch[] } & LeaderRead)
   | { member: string; error: string };
 
 /** One line of a timeline history file: the parent timeline, the switch position and Postgres's reason. */
@@ -261,7 +261,7 @@ export interface ReplicationRow extends ReplicaLsns {
 }
 
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
-export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart" | "demote";
+export type JobKind = JobRequest["kind"];
 
 export interface JobState extends PrePromoteJobPart {
   kind: JobKind;
@@ -516,7 +516,8 @@ export type JobRequest =
     archiveCheckpoint?: boolean;
   }
   /** `pg_ctl promote` and the end of recovery, in the background while the loop keeps renewing the key. */
-  | { kind: "promote"; history: HistoryEntry[] };
+  | { kind: "promote"; history: HistoryEntry[] }
+  | CheckpointJob;
 
 /** The result of one decision. `reason` is the cycle's one log sentence. */
 export interface Decision {

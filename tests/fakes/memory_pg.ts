@@ -21,24 +21,24 @@
  * A running replica streams from the server its `primary_conninfo` names when Postgres's own rules allow it
  * (`streamSource()`); when the world knows the history it takes is not really its own, `receiveFrom()` records it
  * in the world's `foreignStreams`.
- *
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
  * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary),
  * `commit(bytes)` (the same, acknowledged only as `synchronous_standby_names` allows: `setSyncStandbyNames`).
- *
  * Timelines and divergence are modelled: `rewind(up)` takes the source's history back to the divergence point
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
  * its server reports them, and a stopped server's observation carries its pg_controldata position.
  *
- * Differences from the real adapter, on purpose: no files, no SQL; an interrupted initdb or pg_basebackup leaves
- * an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
- * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter. Imports
- * `src/core/` (ports, types and pure helpers), memory_pg_world.ts and standby_slot.ts only.
+ * Differences from the real adapter, on purpose: no files, no SQL, no pg_control (`checkpoint()`,
+ * memory_pg_checkpoint.ts, only checks the server); an interrupted initdb or pg_basebackup leaves an empty data
+ * directory; pg_basebackup is tried once (the adapter retries once after 5 s). The contract test
+ * (`tests/integration/postgres_contract_test.ts`) runs against this fake and the real adapter. Imports `src/core/`
+ * (ports, types and pure helpers), memory_pg_world.ts, memory_pg_checkpoint.ts and standby_slot.ts only.
  *
  * @module
  */
 import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
 import { fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
+import { fakeCheckpoint } from "./memory_pg_checkpoint.ts";
 import {
   formatLsn,
   type HistoryEntry,
@@ -479,6 +479,8 @@ export class FakePostgres implements PostgresPort {
     d.standbySignal = false;
     this.#queryable = true;
   }
+
+  checkpoint = (): Promise<void> => fakeCheckpoint(this);
 
   follow(upstream: Upstream): Promise<boolean> {
     const failed = this.#rejected("follow");
