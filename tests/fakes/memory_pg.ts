@@ -28,11 +28,10 @@
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
  * its server reports them, and a stopped server's observation carries its pg_controldata position.
  *
- * Differences from the real adapter, on purpose: no files, no SQL, no pg_control (`checkpoint()`,
- * memory_pg_checkpoint.ts, only checks the server); an interrupted initdb or pg_basebackup leaves an empty data
- * directory; pg_basebackup is tried once (the adapter retries once after 5 s). The contract test
- * (`tests/integration/postgres_contract_test.ts`) runs against this fake and the real adapter. Imports `src/core/`
- * (ports, types and pure helpers), memory_pg_world.ts, memory_pg_checkpoint.ts and standby_slot.ts only.
+ * Differences from the real adapter, on purpose: no files, no SQL, no pg_control (`checkpoint()` only checks the
+ * server); an interrupted initdb or pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the
+ * adapter retries once after 5 s). `tests/integration/postgres_contract_test.ts` runs one contract against this
+ * fake and the real adapter. Imports `src/core/`, memory_pg_world.ts, memory_pg_checkpoint.ts, standby_slot.ts.
  *
  * @module
  */
@@ -93,6 +92,7 @@ export class FakePostgres implements PostgresPort {
   readonly name: string;
   readonly connUrl: string;
   readonly world: FakePostgresWorld;
+  checkpoint = (): Promise<void> => fakeCheckpoint(this);
   /** While true, this replica's WAL receiver stays connected but nothing new arrives (slow network/disk). */
   lagging = false;
   /**
@@ -479,8 +479,6 @@ export class FakePostgres implements PostgresPort {
     d.standbySignal = false;
     this.#queryable = true;
   }
-
-  checkpoint = (): Promise<void> => fakeCheckpoint(this);
 
   follow(upstream: Upstream): Promise<boolean> {
     const failed = this.#rejected("follow");
