@@ -12,6 +12,7 @@ import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
 import type { CheckpointJob, LeaderRead, PgCheckpointFields } from "./checkpoint_types.ts";
+import type { HsfAction, HsfMemoryPart } from "./hot_standby_feedback_types.ts";
 export type { Upstream } from "./standby_types.ts";
 import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
 import type { DynamicPgRolePart } from "./pg_role_types.ts";
@@ -424,7 +425,8 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart, OfflineMemoryPart {
+export interface Memory
+  extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart, OfflineMemoryPart, HsfMemoryPart {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
@@ -488,7 +490,8 @@ export type Action =
   /** Rewrite postgresql.conf for the role and reload Postgres (always when `force`, else when it changed). */
   | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean }
   | F.FailsafeAction
-  | SyncAction;
+  | SyncAction
+  | HsfAction;
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =

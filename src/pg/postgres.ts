@@ -51,8 +51,8 @@ export interface LocalPostgresOptions {
   dynamicPgHba?: () => string[] | undefined;
   /** `postgresql.pg_ident` of the dynamic configuration (a local `postgresql.pg_ident` wins over it). */
   dynamicPgIdent?: () => string[] | undefined;
-  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
-  hotStandbyFeedback?: (tags: Config["tags"]) => boolean;
+  /** Whether a replica runs with `hot_standby_feedback = on`, as the HA core decided it last. */
+  hotStandbyFeedback?: () => boolean;
   /** The role-specific keys and `postgresql.rewind` of the dynamic configuration. */
   dynamicPg?: () => DynamicPgRolePart;
 }
