@@ -173,6 +173,11 @@ export interface PostgresPort {
    */
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void>;
   /**
+   * CHECKPOINT on the running primary (its new timeline then is in pg_control, which pg_rewind reads), in a session
+   * of its own without a statement timeout. Rejects when Postgres does not answer or is in recovery.
+   */
+  checkpoint(): Promise<void>;
+  /**
    * Point a running replica at `upstream`: rewrite primary_conninfo/primary_slot_name and reload.
    * Returns true when something changed.
    */

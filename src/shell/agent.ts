@@ -71,6 +71,7 @@ function fenceReport(unusable: string | null): FenceSupervisorReport {
 /** One member's HA loop. */
 export class Agent {
   #memory: Memory = { ...INITIAL_MEMORY };
+  #hotStandbyFeedback = false;
   #jobs: JobRunner;
   #lease: LeaseFence;
   #isolation: IsolationMonitor;
@@ -135,7 +136,13 @@ export class Agent {
       context: () => this.#context(),
       dynamic: () => this.dynamic,
       callback: (action, role) => this.#callback(action, role),
+      hotStandbyFeedback: (value) => void (this.#hotStandbyFeedback = value),
     });
+  }
+
+  /** The `hot_standby_feedback` the core decided last (src/core/hot_standby_feedback.ts); false before any. */
+  get hotStandbyFeedback(): boolean {
+    return this.#hotStandbyFeedback;
   }
 
   get dynamic(): DynamicSettings {

@@ -38,6 +38,8 @@ export interface ExecutorParts {
   context(): HaContext;
   dynamic(): DynamicSettings;
   callback(action: CallbackAction, role: string): void;
+  /** Keep the decided `hot_standby_feedback` for the Postgres adapter, which reads it when it writes its files. */
+  hotStandbyFeedback(value: boolean): void;
 }
 
 /** How a plan ended: the index of the first failed action (-1 when all ran) and why. */
@@ -259,6 +261,9 @@ export class Executor {
         return this.#failsafeKept(action.since, action.ttl);
       case "set_sync_standby_names":
         await pg.setSyncStandbyNames(action.value);
+        return true;
+      case "set_hot_standby_feedback":
+        this.parts.hotStandbyFeedback(action.value);
         return true;
       default:
         throw new Error(`no executor for action ${action.type}`);

@@ -1,6 +1,6 @@
 /**
  * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart, a switchover's clean
- * shutdown, a promotion) run one at a time in the background, so the HA loop keeps renewing its lease meanwhile;
+ * shutdown, a promotion, the checkpoint after it) run one at a time in the background, so the HA loop keeps renewing its lease meanwhile;
  * their state appears in the next observation.
  *
  * I/O through the `PostgresPort` it is given.
@@ -125,6 +125,8 @@ export class JobRunner {
         );
       case "promote":
         return this.pg.promote(req.history);
+      case "checkpoint":
+        return this.pg.checkpoint();
     }
   }
 }
@@ -147,5 +149,7 @@ function describeJob(req: JobRequest): string {
       return "switchover: demoting myself";
     case "promote":
       return "promoting postgres";
+    case "checkpoint":
+      return "checkpoint after promotion";
   }
 }

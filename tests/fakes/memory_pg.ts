@@ -21,24 +21,23 @@
  * A running replica streams from the server its `primary_conninfo` names when Postgres's own rules allow it
  * (`streamSource()`); when the world knows the history it takes is not really its own, `receiveFrom()` records it
  * in the world's `foreignStreams`.
- *
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
  * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary),
  * `commit(bytes)` (the same, acknowledged only as `synchronous_standby_names` allows: `setSyncStandbyNames`).
- *
  * Timelines and divergence are modelled: `rewind(up)` takes the source's history back to the divergence point
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
  * its server reports them, and a stopped server's observation carries its pg_controldata position.
  *
- * Differences from the real adapter, on purpose: no files, no SQL; an interrupted initdb or pg_basebackup leaves
- * an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
- * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter. Imports
- * `src/core/` (ports, types and pure helpers), memory_pg_world.ts and standby_slot.ts only.
+ * Differences from the real adapter, on purpose: no files, no SQL, no pg_control (`checkpoint()` only checks the
+ * server); an interrupted initdb or pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the
+ * adapter retries once after 5 s). `tests/integration/postgres_contract_test.ts` runs one contract against this
+ * fake and the real adapter. Imports `src/core/`, memory_pg_world.ts, memory_pg_checkpoint.ts, standby_slot.ts.
  *
  * @module
  */
 import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
 import { activeSlotPositions, fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
+import { fakeCheckpoint } from "./memory_pg_checkpoint.ts";
 import {
   formatLsn,
   type HistoryEntry,
@@ -93,6 +92,7 @@ export class FakePostgres implements PostgresPort {
   readonly name: string;
   readonly connUrl: string;
   readonly world: FakePostgresWorld;
+  checkpoint = (): Promise<void> => fakeCheckpoint(this);
   /** While true, this replica's WAL receiver stays connected but nothing new arrives (slow network/disk). */
   lagging = false;
   /**
