@@ -16,6 +16,7 @@ import type {
   Upstream,
 } from "./types.ts";
 import type { WalProbe } from "./wal_probe.ts";
+import type { WatchViewFacts } from "./watch_view.ts";
 import type { SlotSyncFields } from "./slot_rules.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
@@ -83,6 +84,16 @@ export interface Dcs {
    * Answers once: false again until the next refresh and read.
    */
   lockReadSinceRenewal?(): boolean;
+  /**
+   * No call: right after `refreshLease`, the revision of its keepalive's answer, the revision the watch's copy of
+   * the prefix is complete at, and the highest revision seen, for `mayUseWatchView` (src/core/watch_view.ts).
+   */
+  watchViewFacts?(): WatchViewFacts;
+  /**
+   * No call: the watch's copy of the prefix, decoded, in place of `loadCluster` (with the same effects on the
+   * adapter's state: `lockReadSinceRenewal`, the member and status caches). Throws when the copy is not complete.
+   */
+  watchView?(): ClusterView;
   /** `txn{ value(leader)==name -> delete(leader) }`. True when deleted. */
   deleteLeader(): Promise<boolean>;
   /** `createNew`: CAS-create `initialize` with `value` (the bootstrap race); else unconditional put. */
