@@ -78,8 +78,8 @@ export interface Dcs {
    */
   updateLeader(): Promise<boolean>;
   /**
-   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` after it read `leader`
-   * with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
+   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` (or `watchView`) after
+   * it read `leader` with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
    * the watch, no other read). The lock is then kept by the cycle's own refresh (src/core/cycle_renewal.ts).
    * Answers once: false again until the next refresh and read.
    */

@@ -73,7 +73,10 @@ export class ClusterWatch {
       this.#watch = null;
       watch.stream?.cancel();
       this.cache.streamLost();
-      if (compacted) (this.lastRevision = null, this.cache.forget());
+      if (compacted) {
+        this.lastRevision = null;
+        this.cache.forget();
+      }
       if (watch.created) this.#signal();
     };
     this.#endpoints.client.watchClient.watch().then(
