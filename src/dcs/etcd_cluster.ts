@@ -86,8 +86,12 @@ export class ClusterWatch {
         stream.on("data", (res: IWatchResponse) => {
           if (this.#watch !== watch) return; // a stream given up: what it still says is not this watch's
           if (res.created && !watch.created) {
-            // Without a start revision, the stream delivers what comes after the revision it was created at.
-            this.cache.streamEstablished(start ?? String(BigInt(res.header.revision) + 1n));
+            // Without a start revision, the stream delivers what comes after the revision it was created at (no
+            // header, which etcd always sends: the copy stays incomplete and every cycle reads).
+            const created = res.header?.revision;
+            const from = start ??
+              (/^[0-9]+$/.test(String(created)) ? String(BigInt(String(created)) + 1n) : null);
+            if (from !== null) this.cache.streamEstablished(from);
           }
           if (res.created) watch.created = true;
           for (const event of res.events ?? []) this.#onEvent(rawKv(event.kv), event.type === "Delete");

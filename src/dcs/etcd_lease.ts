@@ -60,7 +60,7 @@ export class EtcdLease {
    * go through the client's retry policy, so an unreachable endpoint is skipped here (the pool rotates hosts and
    * its circuit breaker shuts a failing one) until the deadline.
    */
-  #keepAlive(id: string): Promise<{ ttl: number; revision: string }> {
+  #keepAlive(id: string): Promise<{ ttl: number; revision: string | null }> {
     return this.#endpoints.call("lease keepalive", async (o) => {
       for (;;) {
         try {
@@ -73,15 +73,16 @@ export class EtcdLease {
     });
   }
 
-  async #keepAliveOnce(id: string, o: CallOpts): Promise<{ ttl: number; revision: string }> {
+  async #keepAliveOnce(id: string, o: CallOpts): Promise<{ ttl: number; revision: string | null }> {
     const stream = await this.#endpoints.client.leaseClient.leaseKeepAlive(o);
     try {
-      const res = await new Promise<{ TTL: string; header: { revision: string } }>((resolve, reject) => {
+      const res = await new Promise<{ TTL: string; header?: { revision?: string } }>((resolve, reject) => {
         stream.on("data", resolve);
         stream.on("error", (err) => reject(castGrpcError(err)));
         stream.write({ ID: id });
       });
-      const revision = String(res.header.revision);
+      // No header (etcd always sends one): no revision, so the cycle reads the prefix.
+      const revision = res.header?.revision !== undefined ? String(res.header.revision) : null;
       this.#endpoints.noteRevision(revision);
       return { ttl: Number(res.TTL), revision };
     } finally {
