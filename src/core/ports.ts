@@ -16,6 +16,7 @@ import type {
   Upstream,
 } from "./types.ts";
 import type { WalProbe } from "./wal_probe.ts";
+import type { WatchViewFacts } from "./watch_view.ts";
 import type { SlotSyncFields } from "./slot_rules.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
@@ -77,12 +78,22 @@ export interface Dcs {
    */
   updateLeader(): Promise<boolean>;
   /**
-   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` after it read `leader`
-   * with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
+   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` (or `watchView`) after
+   * it read `leader` with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
    * the watch, no other read). The lock is then kept by the cycle's own refresh (src/core/cycle_renewal.ts).
    * Answers once: false again until the next refresh and read.
    */
   lockReadSinceRenewal?(): boolean;
+  /**
+   * No call: right after `refreshLease`, the revision of its keepalive's answer, the revision the watch's copy of
+   * the prefix is complete at, and the highest revision seen, for `mayUseWatchView` (src/core/watch_view.ts).
+   */
+  watchViewFacts?(): WatchViewFacts;
+  /**
+   * No call: the watch's copy of the prefix, decoded, in place of `loadCluster` (with the same effects on the
+   * adapter's state: `lockReadSinceRenewal`, the member and status caches). Throws when the copy is not complete.
+   */
+  watchView?(): ClusterView;
   /** `txn{ value(leader)==name -> delete(leader) }`. True when deleted. */
   deleteLeader(): Promise<boolean>;
   /** `createNew`: CAS-create `initialize` with `value` (the bootstrap race); else unconditional put. */

@@ -23,6 +23,7 @@ import { emptyPgObservation } from "../core/pg_empty.ts";
 import type { AgentDeps } from "./deps.ts";
 import type { FailsafeState } from "./failsafe.ts";
 import { failsafeEnabled } from "../core/failsafe.ts";
+import { mayUseWatchView } from "../core/watch_view.ts";
 import type { LeaseFence } from "./fence.ts";
 import type { IsolationMonitor } from "./isolation.ts";
 import type { JobRunner } from "./jobs.ts";
@@ -106,7 +107,10 @@ export class Observer {
     isolation.callStarted(refreshStarted);
     try {
       await dcs.refreshLease(this.#dynamic.ttl);
-      const cluster = await dcs.loadCluster();
+      // The watch's copy when it is as new as the keepalive's answer (src/core/watch_view.ts), else a range.
+      const cluster = dcs.watchView && mayUseWatchView(dcs.watchViewFacts?.())
+        ? dcs.watchView()
+        : await dcs.loadCluster();
       isolation.answered();
       this.#noteCluster(cluster);
       dcsObs = { kind: "ok", cluster };
