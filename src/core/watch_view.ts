@@ -29,13 +29,22 @@
  * A leader's key on its renewed lease can leave it only by an explicit delete (an operator's; the lease did not
  * expire), which the watch wakes the loop for, as it does after a `Range`.
  *
+ * What closes that window where a decision rests on more than the key it writes: a compare-and-set judges only
+ * the keys it names, and a decision such as taking the leader key also rests on others (the `sync` key says who
+ * may, the `initialize` key whether to bootstrap, the members who to ask). So a cycle uses the copy only for a
+ * routine decision (`routineDecision`: renewing, publishing `status`, keeping slots, following the leader it
+ * follows). A decision to do anything else (race for the key, promote, start, stop, clone, rewind or bootstrap,
+ * change the `sync` key, hand over, ...) decided on the copy is decided again on a `Range` in the same cycle, so
+ * every step that changes roles or data rests on a linearizable read, as it did before the copy.
+ *
  * Patroni's etcd3 DCS decides on its watch-fed cache with no such check: a watch that stalls, or a member behind
  * the others, goes unnoticed there until the watch times out.
  *
- * Pure: no imports.
+ * Pure. May import: `./types.ts` (types).
  *
  * @module
  */
+import type { Action, Decision } from "./types.ts";
 
 /** What the adapter knows, right after the cycle's lease refresh, for {@linkcode mayUseWatchView}. */
 export interface WatchViewFacts {
@@ -66,4 +75,20 @@ export function mayUseWatchView(facts: WatchViewFacts | null | undefined): boole
 /** A revision as a bigint; null when the text is not one (a positive decimal number). */
 function revision(text: string): bigint | null {
   return /^[1-9][0-9]*$/.test(text) ? BigInt(text) : null;
+}
+
+/** The actions an idle cycle plans: a decision of these alone may rest on the watch's copy. */
+const ROUTINE: ReadonlySet<Action["type"]> = new Set([
+  "renew_leader",
+  "write_status",
+  "sync_slots",
+  "follow",
+]);
+
+/**
+ * True when `d` may stand although it was decided on the watch's copy: it plans only routine actions (see the
+ * module comment). Otherwise the cycle reads the prefix and decides again.
+ */
+export function routineDecision(d: Decision): boolean {
+  return d.actions.every((a) => ROUTINE.has(a.type));
 }

@@ -56,6 +56,7 @@ import { Requests } from "./requests.ts";
 import { loopWaitMs } from "../core/settings.ts";
 import { DurationHistogram } from "../core/histogram.ts";
 import { demotionStopOptions } from "../core/stop_timeout.ts";
+import { routineDecision } from "../core/watch_view.ts";
 
 export type { AgentDeps } from "./deps.ts";
 export type { CycleResult } from "../core/loop.ts";
@@ -160,8 +161,13 @@ export class Agent {
     let decision: Decision;
     try {
       observation = await this.#observer.observe();
-      this.#lastObservation = observation;
       decision = decide(observation, this.#memory, this.#context());
+      if (this.#observer.viewFromWatch && !routineDecision(decision)) {
+        // Decided on the watch's copy, and more than routine: decide again on a read of etcd (watch_view.ts).
+        observation = await this.#observer.reread(observation);
+        decision = decide(observation, this.#memory, this.#context());
+      }
+      this.#lastObservation = observation;
     } catch (err) {
       // An unexpected failure (a bug, or a Postgres tool that could not even be spawned): log it with its stack and
       // carry on with the next cycle. The loop must outlive it, or a detached primary would run on unguarded.

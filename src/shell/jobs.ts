@@ -46,6 +46,11 @@ export class JobRunner {
     return s ? { ...s } : null;
   }
 
+  /** Report a finished job `take` handed out once more, unless another job started since (a cycle that decided nothing). */
+  giveBack(state: JobState): void {
+    if (this.#state === null && state.status !== "running") this.#state = { ...state };
+  }
+
   start(req: JobRequest): void {
     if (this.busy) throw new Error(`a job is already running: ${this.#state!.description}`);
     const state: JobState = {

@@ -41,6 +41,7 @@ export interface ObserverParts {
 /** Takes the cycle's observation and keeps the world as last seen. */
 export class Observer {
   #view: ClusterView | null = null;
+  #viewFromWatch = false;
   /** The members of the view before the last one (Patroni's `old_cluster`), asked too in a leader race. */
   #previousMembers: readonly Member[] = [];
   /** Wall-clock ms of the last successful DCS read. */
@@ -98,8 +99,8 @@ export class Observer {
     this.#pgObservedAt = this.deps.clock.now();
   }
 
-  /** One consistent observation for `decide`. Throws only what is not etcd's failure (a bug, a tool not spawned). */
-  async observe(): Promise<Observation> {
+  /** One consistent observation for `decide` (with `read`, never from the watch's copy). Throws only what is not etcd's failure (a bug, a tool not spawned). */
+  async observe(opts: { read?: boolean } = {}): Promise<Observation> {
     const { clock, dcs, pg } = this.deps;
     const { isolation, jobs, lease, requests } = this.parts;
     let dcsObs: DcsObservation;
@@ -108,9 +109,9 @@ export class Observer {
     try {
       await dcs.refreshLease(this.#dynamic.ttl);
       // The watch's copy when it is as new as the keepalive's answer (src/core/watch_view.ts), else a range.
-      const cluster = dcs.watchView && mayUseWatchView(dcs.watchViewFacts?.())
-        ? dcs.watchView()
-        : await dcs.loadCluster();
+      this.#viewFromWatch = !opts.read && dcs.watchView !== undefined &&
+        mayUseWatchView(dcs.watchViewFacts?.());
+      const cluster = this.#viewFromWatch ? dcs.watchView!() : await dcs.loadCluster();
       isolation.answered();
       this.#noteCluster(cluster);
       dcsObs = { kind: "ok", cluster };
@@ -177,6 +178,34 @@ export class Observer {
         }
         : {}),
     };
+  }
+
+  /** Whether the last observation's cluster view came from the watch's copy rather than a `Range`. */
+  get viewFromWatch(): boolean {
+    return this.#viewFromWatch;
+  }
+
+  /**
+   * `obs` with its cluster view read again by a `Range`, for a decision that must not rest on the watch's copy
+   * (src/core/watch_view.ts `routineDecision`). When etcd does not answer it, the whole observation is made again
+   * without the copy (a cycle without etcd: its lease, the failsafe round), the finished job it carried included.
+   */
+  async reread(obs: Observation): Promise<Observation> {
+    const { clock, dcs } = this.deps;
+    this.#viewFromWatch = false;
+    this.parts.isolation.callStarted(clock.now());
+    try {
+      const cluster = await dcs.loadCluster();
+      this.parts.isolation.answered();
+      const previous = this.#previousMembers; // still the last cycle's: the copy was this cycle's view
+      this.#noteCluster(cluster);
+      this.#previousMembers = previous;
+      return { ...obs, dcs: { kind: "ok", cluster } };
+    } catch (err) {
+      if (!(err instanceof DcsError)) throw err;
+      if (obs.job && obs.job.status !== "running") this.parts.jobs.giveBack(obs.job);
+      return await this.observe({ read: true });
+    }
   }
 
   /** etcd answered with `cluster`: take its dynamic settings and `retry_timeout`, and check our lock belief. */
