@@ -80,6 +80,7 @@ Deno.test("Agent: a decision on the watch's copy to bootstrap is decided again o
   const step = stepAgent(agent, clock, etcd);
   const first = await step();
   assert.ok(first);
+  // One read finds the store past the copy's revision; the cycle completes its observation again with that view.
   assert.equal(dcs.reads, 1, "the cycle read the prefix after deciding on the copy");
   assert.doesNotMatch(first.decision.reason, /bootstrap a new cluster/, first.decision.reason);
   assert.ok(!first.decision.actions.some((a) => a.type === "acquire_initialize"), first.decision.reason);
