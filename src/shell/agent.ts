@@ -108,7 +108,7 @@ export class Agent {
       () => closeWatchdogAtSafepoint(deps, "demote"),
       () => demotionStopOptions(this.dynamic),
     );
-    this.#checkpoint = new CheckpointAfterPromote(deps.pg, deps.clock, deps.log, wake);
+    this.#checkpoint = new CheckpointAfterPromote(deps.pg, deps.log, wake);
     this.#isolation = new IsolationMonitor(deps, wake);
     this.#failsafe = new FailsafeState(deps);
     this.#lease = new LeaseFence(deps, {

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { AgentLog, Clock, PostgresPort } from "../core/ports.ts";
+import type { AgentLog, PostgresPort } from "../core/ports.ts";
 
 /** Runs the CHECKPOINT after a promotion in the background, one at a time. */
 export class CheckpointAfterPromote {
@@ -26,7 +26,6 @@ export class CheckpointAfterPromote {
 
   constructor(
     private readonly pg: Pick<PostgresPort, "checkpoint">,
-    private readonly clock: Clock,
     private readonly log: AgentLog,
     private readonly wake: () => void,
   ) {}
@@ -40,7 +39,6 @@ export class CheckpointAfterPromote {
   request(): boolean {
     if (this.#inFlight !== null) return false;
     this.#stopping = null;
-    const started = this.clock.now();
     this.log.info?.("CHECKPOINT after promotion started (the loop carries on meanwhile)");
     let run: Promise<void>;
     try {
@@ -51,8 +49,7 @@ export class CheckpointAfterPromote {
     this.#inFlight = run.then(
       () => {
         this.#inFlight = null;
-        this.log.info?.("CHECKPOINT after promotion ended", { ms: this.clock.now() - started });
-        this.wake();
+        this.wake(); // the adapter logged how long it took
       },
       (err: unknown) => {
         this.#inFlight = null;

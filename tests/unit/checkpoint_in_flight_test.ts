@@ -123,12 +123,7 @@ Deno.test("CheckpointAfterPromote: one in flight at most, a failure warned, one 
   const cp = pendingCheckpoint();
   const log = recordingLog();
   let wakes = 0;
-  const runner = new CheckpointAfterPromote(
-    cp,
-    { now: () => 0, wallNow: () => 0, after: () => () => {} },
-    log,
-    () => void wakes++,
-  );
+  const runner = new CheckpointAfterPromote(cp, log, () => void wakes++);
   assert.equal(runner.request(), true);
   assert.equal(runner.request(), false, "a second request while one runs is skipped");
   assert.equal(cp.calls, 1);
