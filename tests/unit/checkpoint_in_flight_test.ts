@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { AgentLog, PostgresPort } from "../../src/core/ports.ts";
 import type { PgObservation } from "../../src/core/types.ts";
 import { CheckpointAfterPromote } from "../../src/shell/checkpoint_runner.ts";
+import { KEYS } from "../../src/dcs/codec.ts";
 import { fakeMember, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
 
 /** A CHECKPOINT the test ends by hand. */
@@ -69,12 +70,16 @@ async function leaderAfterPromotion() {
     const view = await dcs.loadCluster();
     assert.ok(await dcs.setConfig({ ...view.config!.value, ...change }, view.config!.modRevision));
   };
+  /** Another member's agent takes the leader key. */
+  const steal = () => etcd.put("pg2", dcs.prefix + KEYS.leader, "pg2", etcd.grant("pg2", 30));
   return {
     agent,
+    pg,
     cp,
     log,
     cycle,
     setConfig,
+    steal,
     promoted: () => void (promoted = true),
     done: () => (promoted = false),
   };
@@ -117,6 +122,27 @@ Deno.test("a shutdown does not wait for the CHECKPOINT after a promotion; its en
   const line = m.log.lines.find((l) => l.includes("CHECKPOINT after promotion ended by the stop"));
   assert.match(line ?? m.log.lines.join("\n"), /^INFO .*\(shutdown\)/);
   assert.ok(!m.log.lines.some((l) => /^(WARN|ERROR)/.test(l)), m.log.lines.join("\n"));
+});
+
+Deno.test("a leader that lost its key demotes while the CHECKPOINT after a promotion runs, without waiting for it", async () => {
+  const m = await leaderAfterPromotion();
+  m.promoted();
+  await m.cycle();
+  assert.equal(m.cp.calls, 1);
+  m.steal();
+  const plans: string[] = [];
+  for (let i = 0; i < 3 && (await m.pg.observe()).running; i++) {
+    const r = await m.cycle();
+    plans.push(`${r.decision.reason}: ${JSON.stringify(r.decision.actions.map((a) => a.type))}`);
+  }
+  assert.equal((await m.pg.observe()).running, false, plans.join("\n"));
+  assert.ok(plans.some((p) => p.includes('"demote"')), plans.join("\n"));
+  assert.equal(m.cp.calls, 1);
+  m.cp.fail("terminating connection due to administrator command");
+  await new Promise((r) => setTimeout(r, 0));
+  const line = m.log.lines.find((l) => l.includes("CHECKPOINT after promotion ended by the stop"));
+  assert.match(line ?? m.log.lines.join("\n"), /^INFO .*\(demoting \((immediate|fast)\)\)/);
+  assert.ok(!m.log.lines.some((l) => /CHECKPOINT.*did not complete/.test(l)), m.log.lines.join("\n"));
 });
 
 Deno.test("CheckpointAfterPromote: one in flight at most, a failure warned, one under a stop at INFO, done wakes", async () => {
