@@ -6,7 +6,8 @@
  * (counting from when the lease holding the key was renewed: the call's start, or the cycle's keepalive) and
  * pings the watchdog once; a required watchdog that is not running, or a fencing supervisor that is not usable,
  * stops the plan before any promotion. Long Postgres operations (the
- * promotion too) are started as jobs, so the loop keeps renewing.
+ * promotion too) are started as jobs, so the loop keeps renewing; the CHECKPOINT after a promotion runs beside the
+ * loop without taking the job slot (checkpoint_runner.ts), so the loop keeps deciding everything else too.
  *
  * May import: `src/core/` only.
  *
