@@ -5,11 +5,14 @@
  * pg_control and sees the old one (PostgreSQL 15: "could not find previous WAL record"), so a former primary cannot
  * be rewound from it yet.
  *
- * - The leader runs CHECKPOINT once after each promotion (`withCheckpointAfterPromote`): a `checkpoint` job, planned
- *   in a cycle that renews the key and starts nothing else, while the primary's latest checkpoint
- *   (`pg_control_checkpoint()`) is on an older timeline than the one it writes. A failed CHECKPOINT is planned again
- *   the next cycle; a checkpoint Postgres made by itself ends it too. Meanwhile its member key says
- *   `checkpoint_after_promote: false` (`checkpointPending`), as a Patroni leader's does, so Patroni members wait too.
+ * - The leader asks for CHECKPOINT after each promotion (`withCheckpointAfterPromote`): a `checkpoint_after_promote`
+ *   action, planned in every cycle that renews the key and neither promotes, demotes, releases the key nor starts a
+ *   job, while the primary's latest checkpoint (`pg_control_checkpoint()`) is on an older timeline than the one it
+ *   writes. The shell runs it beside the loop, as Patroni runs it in a thread of its own: it holds nothing back (the
+ *   sync standby, slots, status, a switchover, a demotion go on meanwhile), one at a time (asked again while one
+ *   runs, it is skipped), and a failed one is simply asked again the next cycle; a checkpoint Postgres made by itself
+ *   ends it too. Meanwhile its member key says `checkpoint_after_promote: false` (`checkpointPending`), as a Patroni
+ *   leader's does, so Patroni members wait too.
  * - A member that needs pg_rewind first checks the leader (`rewindCheckpointWait`): its member key does not say
  *   `checkpoint_after_promote: false`, and its latest checkpoint, read from its server with the timeline history,
  *   is on the timeline it writes; otherwise it waits (the cycle's sentence says why) and checks again next cycle.
@@ -27,12 +30,13 @@ export function checkpointPending(pg: PgObservation): boolean {
     typeof cp === "number" && cp < pg.timeline;
 }
 
-/** Plans of these actions already change Postgres or the key: the checkpoint waits for a quieter cycle. */
+/** Plans of these actions stop, promote or hand over Postgres or the key: no checkpoint is asked in them. */
 const BUSY: ReadonlySet<Action["type"]> = new Set(["start_job", "promote", "demote", "release_leader"]);
 
 /**
- * `d` with a `checkpoint` job appended when this member renews the key as a primary whose latest checkpoint is
- * still on the timeline it was promoted from, no job runs and the plan starts nothing else.
+ * `d` with a `checkpoint_after_promote` action appended when this member renews the key as a primary whose latest
+ * checkpoint is still on the timeline it was promoted from, no job (a stop, a restart, a switchover's shutdown)
+ * runs and the plan neither promotes, demotes, releases the key nor starts a job. The rest of the plan stands.
  */
 export function withCheckpointAfterPromote(d: Decision, obs: Observation): Decision {
   const pg = obs.pg;
@@ -40,7 +44,7 @@ export function withCheckpointAfterPromote(d: Decision, obs: Observation): Decis
   if (!d.actions.some((a) => a.type === "renew_leader") || d.actions.some((a) => BUSY.has(a.type))) return d;
   return {
     ...d,
-    actions: [...d.actions, { type: "start_job", job: { kind: "checkpoint" } }],
+    actions: [...d.actions, { type: "checkpoint_after_promote" }],
     reason: `${d.reason}; checkpoint after promotion (the latest checkpoint is on timeline ` +
       `${pg.checkpointTimeline}, the primary writes timeline ${pg.timeline})`,
   };

@@ -1,6 +1,6 @@
 /**
  * The types of the checkpoint after a promotion (src/core/checkpoint_after_promote.ts): what an observation says of
- * the timeline of pg_control's latest checkpoint, locally and on the leader, and the job that runs the CHECKPOINT.
+ * the timeline of pg_control's latest checkpoint, locally and on the leader, and the action that asks for the CHECKPOINT.
  *
  * Pure types. Imports `wal_probe.ts` (types).
  *
@@ -27,7 +27,11 @@ export interface LeaderRead {
   checkpointTimeline?: number;
 }
 
-/** The job that runs CHECKPOINT on this primary once after a promotion (the loop keeps renewing meanwhile). */
-export interface CheckpointJob {
-  kind: "checkpoint";
+/**
+ * Run CHECKPOINT on this primary after its promotion, beside the HA loop (not as a job: the loop keeps deciding
+ * everything else meanwhile). Asked every cycle until pg_control shows the new timeline; the shell runs at most one
+ * at a time and skips a request while one is in flight.
+ */
+export interface CheckpointAction {
+  type: "checkpoint_after_promote";
 }

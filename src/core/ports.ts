@@ -185,7 +185,8 @@ export interface PostgresPort {
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void>;
   /**
    * CHECKPOINT on the running primary (its new timeline then is in pg_control, which pg_rewind reads), in a session
-   * of its own without a statement timeout. Rejects when Postgres does not answer or is in recovery.
+   * of its own without a statement timeout. Rejects when Postgres does not answer or is in recovery, or when a stop
+   * of Postgres ends the session. Called beside the HA loop (src/shell/checkpoint_runner.ts), never awaited by it.
    */
   checkpoint(): Promise<void>;
   /**

@@ -11,7 +11,7 @@ import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemo
 import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
-import type { CheckpointJob, LeaderRead, PgCheckpointFields } from "./checkpoint_types.ts";
+import type { CheckpointAction, LeaderRead, PgCheckpointFields } from "./checkpoint_types.ts";
 import type { HsfAction, HsfMemoryPart } from "./hot_standby_feedback_types.ts";
 export type { Upstream } from "./standby_types.ts";
 import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
@@ -491,7 +491,8 @@ export type Action =
   | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean }
   | F.FailsafeAction
   | SyncAction
-  | HsfAction;
+  | HsfAction
+  | CheckpointAction;
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =
@@ -519,8 +520,7 @@ export type JobRequest =
     archiveCheckpoint?: boolean;
   }
   /** `pg_ctl promote` and the end of recovery, in the background while the loop keeps renewing the key. */
-  | { kind: "promote"; history: HistoryEntry[] }
-  | CheckpointJob;
+  | { kind: "promote"; history: HistoryEntry[] };
 
 /** The result of one decision. `reason` is the cycle's one log sentence. */
 export interface Decision {

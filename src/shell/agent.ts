@@ -51,6 +51,7 @@ import { closeWatchdogAtSafepoint, LeaseFence } from "./fence.ts";
 import { type FailsafeCallReply, FailsafeState } from "./failsafe.ts";
 import { IsolationMonitor } from "./isolation.ts";
 import { JobRunner } from "./jobs.ts";
+import { CheckpointAfterPromote } from "./checkpoint_runner.ts";
 import { Observer } from "./observe.ts";
 import { Requests } from "./requests.ts";
 import { loopWaitMs } from "../core/settings.ts";
@@ -74,6 +75,7 @@ export class Agent {
   #memory: Memory = { ...INITIAL_MEMORY };
   #hotStandbyFeedback = false;
   #jobs: JobRunner;
+  #checkpoint: CheckpointAfterPromote;
   #lease: LeaseFence;
   #isolation: IsolationMonitor;
   #failsafe: FailsafeState;
@@ -107,6 +109,7 @@ export class Agent {
       () => closeWatchdogAtSafepoint(deps, "demote"),
       () => demotionStopOptions(this.dynamic),
     );
+    this.#checkpoint = new CheckpointAfterPromote(deps.pg, deps.log, wake);
     this.#isolation = new IsolationMonitor(deps, wake);
     this.#failsafe = new FailsafeState(deps);
     this.#lease = new LeaseFence(deps, {
@@ -114,6 +117,7 @@ export class Agent {
       stopped: () => this.#stopped,
       wake,
       jobs: this.#jobs,
+      stopping: (why) => this.#checkpoint.stopping(why),
     });
     this.#requests = new Requests(deps, {
       jobs: this.#jobs,
@@ -138,6 +142,7 @@ export class Agent {
       dynamic: () => this.dynamic,
       callback: (action, role) => this.#callback(action, role),
       hotStandbyFeedback: (value) => void (this.#hotStandbyFeedback = value),
+      checkpoint: this.#checkpoint,
     });
   }
 
@@ -410,6 +415,8 @@ export class Agent {
     try {
       const wasRunning = this.#observer.pg.running;
       const opts = demotionStopOptions(this.dynamic);
+      // A CHECKPOINT after a promotion still running is not waited for: the stop ends its session.
+      this.#checkpoint.stopping("shutdown");
       await pg.stop("fast", () => closeWatchdogAtSafepoint(this.deps, "shutdown"), opts);
       stopped = true;
       // What the REST API answers from now on: members racing for the key ask this one, and must not find the

@@ -1,7 +1,8 @@
 /**
  * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart, a switchover's clean
- * shutdown, a promotion, the checkpoint after it) run one at a time in the background, so the HA loop keeps renewing its lease meanwhile;
- * their state appears in the next observation.
+ * shutdown, a promotion) run one at a time in the background, so the HA loop keeps renewing its lease meanwhile;
+ * their state appears in the next observation. The checkpoint after a promotion is no job: it runs beside the loop
+ * (checkpoint_runner.ts).
  *
  * I/O through the `PostgresPort` it is given.
  *
@@ -130,8 +131,6 @@ export class JobRunner {
         );
       case "promote":
         return this.pg.promote(req.history);
-      case "checkpoint":
-        return this.pg.checkpoint();
     }
   }
 }
@@ -154,7 +153,5 @@ function describeJob(req: JobRequest): string {
       return "switchover: demoting myself";
     case "promote":
       return "promoting postgres";
-    case "checkpoint":
-      return "checkpoint after promotion";
   }
 }

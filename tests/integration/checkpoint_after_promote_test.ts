@@ -5,8 +5,8 @@
  * former primary could not be rewound from it. The leader's agent is stopped (its Postgres with it), the replica
  * takes over: within a deadline far shorter than that spread checkpoint, its latest checkpoint
  * (`pg_control_checkpoint()`) is on the timeline it writes, and its member key no longer says
- * `checkpoint_after_promote: false`. Its agent log tells of the checkpoint job. The former leader's agent comes
- * back and its member streams from the new primary on the new timeline.
+ * `checkpoint_after_promote: false`. Its agent log tells of the checkpoint, run beside the HA loop (not as a job).
+ * The former leader's agent comes back and its member streams from the new primary on the new timeline.
  *
  * Runs as a non-root user (scripts/test.sh uses the `postgres` OS user when started as root).
  */
@@ -91,6 +91,8 @@ Deno.test({
         log,
         /checkpoint after promotion \(the latest checkpoint is on timeline 1, the primary writes/,
       );
+      assert.match(log, /CHECKPOINT after promotion started \(the loop carries on meanwhile\)/);
+      assert.doesNotMatch(log, /checkpoint after promotion in progress/, "no cycle waited for it as a job");
       // deno-lint-ignore no-console -- the figure, for the record
       console.error(
         `latest checkpoint on timeline ${done.writes} ${Date.now() - started} ms after the check began`,

@@ -1,6 +1,7 @@
 /**
  * The checkpoint after a promotion (src/core/checkpoint_after_promote.ts): a new primary whose latest checkpoint is
- * still on the timeline it was promoted from runs CHECKPOINT once, as a job, and says `checkpoint_after_promote:
+ * still on the timeline it was promoted from asks for CHECKPOINT (run beside the loop, not as a job) until
+ * pg_control shows its timeline, and says `checkpoint_after_promote:
  * false` in its member key meanwhile; a member that needs pg_rewind waits until the leader's latest checkpoint is on
  * the timeline it writes (read from its server, or its member key's flag), and rewinds once it is.
  *
@@ -37,40 +38,43 @@ const FORMER = pgState({
   controlPosition: { inRecovery: false, timeline: 1, lsn: 6000 },
 });
 
-Deno.test("a new primary whose latest checkpoint is on an older timeline runs CHECKPOINT once, as a job", () => {
+Deno.test("a new primary whose latest checkpoint is on an older timeline asks for CHECKPOINT beside the loop", () => {
+  const CKPT = { type: "checkpoint_after_promote" } as const;
   const d = decide(obs(PROMOTED, LEADER_TL2), { ...INITIAL_MEMORY, isLeader: true }, ctx("pg1"));
-  assert.deepEqual(d.actions.at(-1), { type: "start_job", job: { kind: "checkpoint" } });
+  assert.deepEqual(d.actions.at(-1), CKPT);
   assert.equal(d.actions[0]!.type, "renew_leader");
+  assert.ok(!d.actions.some((a) => a.type === "start_job"), "not a job: the job slot stays free");
   assert.match(
     d.reason,
     /; checkpoint after promotion \(the latest checkpoint is on timeline 1, .* timeline 2\)$/,
   );
-  // While it runs the loop only renews; once pg_control has the new timeline nothing more is planned.
-  const job = { kind: "checkpoint" as const, description: "checkpoint after promotion", startedAt: 0 };
-  const running = decide(
-    obs(PROMOTED, LEADER_TL2, { job: { ...job, status: "running" } }),
-    { ...INITIAL_MEMORY, isLeader: true },
-    ctx("pg1"),
-  );
-  assert.deepEqual(running.actions, [{ type: "renew_leader" }]);
-  const done = decide(
-    obs({ ...PROMOTED, checkpointTimeline: 2 }, LEADER_TL2, { job: { ...job, status: "ok" } }),
-    { ...INITIAL_MEMORY, isLeader: true },
-    ctx("pg1"),
-  );
-  assert.ok(!done.actions.some((a) => a.type === "start_job"), JSON.stringify(done.actions));
-  // A failed CHECKPOINT is tried again at the next cycle.
-  const failed = decide(
-    obs(PROMOTED, LEADER_TL2, { job: { ...job, status: "failed", error: "connection refused" } }),
-    { ...INITIAL_MEMORY, isLeader: true },
-    ctx("pg1"),
-  );
-  assert.deepEqual(failed.actions.at(-1), { type: "start_job", job: { kind: "checkpoint" } });
+  // Asked again every cycle until pg_control has the new timeline (the shell skips it while one is in flight, and a
+  // failed one is thus tried again); once it has, nothing more is asked.
+  const again = decide(obs(PROMOTED, LEADER_TL2), d.memory, ctx("pg1"));
+  assert.deepEqual(again.actions.at(-1), CKPT);
+  const done = decide(obs({ ...PROMOTED, checkpointTimeline: 2 }, LEADER_TL2), d.memory, ctx("pg1"));
+  assert.ok(!done.actions.some((a) => a.type === CKPT.type), JSON.stringify(done.actions));
+  // Not while a job stops or restarts Postgres (the loop only renews then).
+  for (const kind of ["restart", "demote", "stop"] as const) {
+    const job = { kind, description: kind, startedAt: 0, status: "running" as const };
+    const busy = decide(
+      obs(PROMOTED, LEADER_TL2, { job }),
+      { ...INITIAL_MEMORY, isLeader: true },
+      ctx("pg1"),
+    );
+    assert.ok(!busy.actions.some((a) => a.type === CKPT.type), `${kind}: ${JSON.stringify(busy.actions)}`);
+  }
   // Not on a replica, nor when the adapter does not say (the fake), nor without the key.
   for (const pg of [pgState({ timeline: 2, checkpointTimeline: 1 }), { ...PRIMARY, timeline: 2 }]) {
     const other = decide(obs(pg, LEADER_TL2), { ...INITIAL_MEMORY, isLeader: true }, ctx("pg1"));
-    assert.ok(!other.actions.some((a) => a.type === "start_job"), JSON.stringify(other.actions));
+    assert.ok(!other.actions.some((a) => a.type === CKPT.type), JSON.stringify(other.actions));
   }
+  const follower = view({
+    members: [member("pg1"), member("pg2", { role: "primary", timeline: 2 })],
+    leader: { name: "pg2", createRevision: "10", modRevision: "10", lease: "77" },
+  });
+  const noKey = decide(obs(PROMOTED, follower), INITIAL_MEMORY, ctx("pg1"));
+  assert.ok(!noKey.actions.some((a) => a.type === CKPT.type), JSON.stringify(noKey.actions));
 });
 
 Deno.test("the leader's member key says checkpoint_after_promote: false until the checkpoint, as Patroni's", () => {
