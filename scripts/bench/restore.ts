@@ -162,22 +162,9 @@ async function writeLayouts(dir: string, conf: string, endpoints: string[]): Pro
   return { src, srcMembers, restored, restoredMember: r1! };
 }
 
-async function bench(
-  scale: number,
-  dir: string,
-  endpoints: string[],
-  repoOpts: string[],
-  agents: Deno.ChildProcess[],
-) {
-  await Deno.mkdir(`${dir}/pgbackrest`);
-  const conf = await writeRepoConf(`${dir}/pgbackrest`, repoOpts);
-  const l = await writeLayouts(dir, conf, endpoints);
-  const [p1, p2, p3] = l.srcMembers as [MemberLayout, MemberLayout, MemberLayout];
-  agents.push(await spawnAgent(p1));
-  await waitHealthy(l.src, 0, 120_000);
-  await pgbackrest(conf, "src", "stanza-create");
-
-  let t = performance.now();
+/** `pgbench -i -s <scale>` on `p1` (server-side generation); prints the `load` step; the databases' size in bytes. */
+async function loadPgbench(p1: MemberLayout, scale: number): Promise<number> {
+  const t = performance.now();
   const conn = [
     "-h",
     "127.0.0.1",
@@ -196,14 +183,29 @@ async function bench(
       Number((await sql`SELECT sum(pg_database_size(datname))::bigint AS b FROM pg_database`)[0]!.b),
   );
   out({ step: "load", scale, database_gb: round(dbBytes / 1e9), s: round((performance.now() - t) / 1000) });
+  return dbBytes;
+}
 
-  t = performance.now();
+/** A full pgBackRest backup of the source cluster; prints the `backup` step. */
+async function backupFull(conf: string): Promise<void> {
+  const t = performance.now();
   await pgbackrest(conf, "src", "backup", "--type=full");
   const info = JSON.parse(await pgbackrest(conf, "src", "info", "--output=json"));
   const repoBytes = Number(info[0]?.backup?.at(-1)?.info?.repository?.size ?? NaN);
   out({ step: "backup", repository_gb: round(repoBytes / 1e9), s: round((performance.now() - t) / 1000) });
+}
 
-  const results: Record<string, unknown>[] = [];
+/** One way to get a new member: its wall time and the part of it the copy took (from the agent's log). */
+interface CopyTiming {
+  how: string;
+  wall_s: number;
+  copy_s: number | null;
+}
+
+/** The three copies, one after the other: a replica by pg_basebackup, one by pgBackRest, the restored cluster. */
+async function timeCopies(l: Layouts, agents: Deno.ChildProcess[]): Promise<CopyTiming[]> {
+  const [, p2, p3] = l.srcMembers as [MemberLayout, MemberLayout, MemberLayout];
+  const results: CopyTiming[] = [];
   const basebackup = await timeReplica(p2, agents);
   results.push({
     how: "replica_pg_basebackup",
@@ -227,12 +229,32 @@ async function bench(
       "roles for superuser, replication and rewind",
     ),
   });
-  for (const r of results) out(r);
-  for (const x of [p1, p2, p3, m]) {
+  return results;
+}
+
+async function bench(
+  scale: number,
+  dir: string,
+  endpoints: string[],
+  repoOpts: string[],
+  agents: Deno.ChildProcess[],
+) {
+  await Deno.mkdir(`${dir}/pgbackrest`);
+  const conf = await writeRepoConf(`${dir}/pgbackrest`, repoOpts);
+  const l = await writeLayouts(dir, conf, endpoints);
+  const [p1, p2, p3] = l.srcMembers as [MemberLayout, MemberLayout, MemberLayout];
+  agents.push(await spawnAgent(p1));
+  await waitHealthy(l.src, 0, 120_000);
+  await pgbackrest(conf, "src", "stanza-create");
+  const dbBytes = await loadPgbench(p1, scale);
+  await backupFull(conf);
+  const results = await timeCopies(l, agents);
+  for (const r of results) out({ ...r });
+  for (const x of [p1, p2, p3, l.restoredMember]) {
     const n = await branches(x);
     if (n !== scale) throw new Error(`${x.name}: pgbench_branches has ${n} rows, not ${scale}`);
   }
-  const base = results[0]!.wall_s as number;
+  const [base, viaRepo, restored] = results.map((r) => r.wall_s) as [number, number, number];
   out({
     summary: "restore",
     scale,

@@ -222,25 +222,9 @@ async function pipeToLog(child: Deno.ChildProcess, path: string): Promise<void> 
   Promise.all([copy(child.stdout), copy(child.stderr)]).finally(() => log.close()).catch(() => {});
 }
 
-/** Form the cluster: namespaces, etcd, agents; wait for 1 primary + 2 streaming replicas. */
-export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise<ChaosCluster> {
-  const names = ["pg1", "pg2", "pg3"];
-  const sync = chaosSyncFromEnv(Deno.env.get("HACTL_CHAOS_SYNC"));
-  const lab = await createNetLab(names);
-  // The pid in the name lets a later run's `removeLeftovers` remove it if this process dies first.
-  const dir = await Deno.makeTempDir({ prefix: `hactl-chaos-${Deno.pid}-` });
-  await Deno.chmod(dir, 0o755);
-  const agents = new Map<string, Deno.ChildProcess>();
-  const etcds = new Map<string, Deno.ChildProcess>();
-  let tornDown = false;
-  const teardown = async () => {
-    if (tornDown) return;
-    tornDown = true;
-    await lab.teardown();
-    await Promise.all([...agents.values(), ...etcds.values()].map((c) => c.status.catch(() => {})));
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  const members: ChaosMember[] = names.map((name, i) => {
+/** The members' names and their places in the lab and in the run's directory. */
+function chaosMembers(lab: NetLab, names: readonly string[], dir: string): ChaosMember[] {
+  return names.map((name, i) => {
     const net = lab.nodes[i]!;
     return {
       name,
@@ -254,100 +238,156 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
       etcdEndpoint: `http://${net.ip}:${ETCD_CLIENT_PORT}`,
     };
   });
-  const byName = (n: string) => {
-    const m = members.find((x) => x.name === n);
-    if (!m) throw new Error(`no member named ${n}`);
-    return m;
-  };
-  const initialCluster = members.map((m) => `${m.name}=http://${m.host}:${ETCD_PEER_PORT}`).join(",");
-  let etcdState: "new" | "existing" = "new";
+}
 
-  const etcdHealthy = (m: ChaosMember) =>
-    waitFor(`etcd of ${m.name} healthy`, 30_000, async () => {
-      const r = await fetch(`${m.etcdEndpoint}/health`, { signal: AbortSignal.timeout(1000) });
-      const body = await r.json() as { health?: string };
-      return body.health === "true";
-    }, 200);
+/** The running processes of a chaos cluster and what starting another one needs. */
+interface ChaosProcs {
+  dir: string;
+  members: ChaosMember[];
+  agents: Map<string, Deno.ChildProcess>;
+  etcds: Map<string, Deno.ChildProcess>;
+  /** etcd's `--initial-cluster`: every member's peer URL. */
+  initialCluster: string;
+  /** etcd's `--initial-cluster-state`: "new" until the cluster first formed. */
+  etcdState: "new" | "existing";
+}
 
-  const startEtcd = async (name: string) => {
-    const m = byName(name);
-    const child = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        m.net.ns,
-        "/usr/bin/etcd",
-        `--name=${m.name}`,
-        `--data-dir=${dir}/etcd-${m.name}.data`,
-        `--listen-client-urls=${m.etcdEndpoint}`,
-        `--advertise-client-urls=${m.etcdEndpoint}`,
-        `--listen-peer-urls=http://${m.host}:${ETCD_PEER_PORT}`,
-        `--initial-advertise-peer-urls=http://${m.host}:${ETCD_PEER_PORT}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-state=${etcdState}`,
-        `--initial-cluster-token=${dir.split("/").pop()}`,
-        "--heartbeat-interval=100",
-        "--election-timeout=1000",
-        "--logger=zap",
-        "--log-level=warn",
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    await pipeToLog(child, m.etcdLogPath);
-    etcds.set(name, child);
-  };
+function memberNamed(members: readonly ChaosMember[], n: string): ChaosMember {
+  const m = members.find((x) => x.name === n);
+  if (!m) throw new Error(`no member named ${n}`);
+  return m;
+}
 
-  const spawnAgent = async (name: string) => {
-    const m = byName(name);
-    const child = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        m.net.ns,
-        // A session and process group of its own, as under a terminal's job control or a service manager: the
-        // `job-freeze` fault stops the agent's whole job.
-        "setsid",
-        ...AS_POSTGRES,
-        ...agentEnv(dir),
-        Deno.execPath(),
-        "run",
-        "--allow-all",
-        `--v8-flags=${AGENT_V8_FLAGS}`,
-        mainModule(),
-        "agent",
-        m.configPath,
-      ],
-      cwd: REPO,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    await pipeToLog(child, m.logPath);
-    agents.set(name, child);
-  };
+function etcdHealthy(m: ChaosMember): Promise<true> {
+  return waitFor(`etcd of ${m.name} healthy`, 30_000, async () => {
+    const r = await fetch(`${m.etcdEndpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    const body = await r.json() as { health?: string };
+    return body.health === "true";
+  }, 200);
+}
 
+/** `ip netns exec` arguments running `m`'s etcd member. */
+function etcdArgs(p: ChaosProcs, m: ChaosMember): string[] {
+  return [
+    "netns",
+    "exec",
+    m.net.ns,
+    "/usr/bin/etcd",
+    `--name=${m.name}`,
+    `--data-dir=${p.dir}/etcd-${m.name}.data`,
+    `--listen-client-urls=${m.etcdEndpoint}`,
+    `--advertise-client-urls=${m.etcdEndpoint}`,
+    `--listen-peer-urls=http://${m.host}:${ETCD_PEER_PORT}`,
+    `--initial-advertise-peer-urls=http://${m.host}:${ETCD_PEER_PORT}`,
+    `--initial-cluster=${p.initialCluster}`,
+    `--initial-cluster-state=${p.etcdState}`,
+    `--initial-cluster-token=${p.dir.split("/").pop()}`,
+    "--heartbeat-interval=100",
+    "--election-timeout=1000",
+    "--logger=zap",
+    "--log-level=warn",
+  ];
+}
+
+/** `ip netns exec` arguments running `m`'s agent as the postgres user. */
+function agentArgs(dir: string, m: ChaosMember): string[] {
+  return [
+    "netns",
+    "exec",
+    m.net.ns,
+    // A session and process group of its own, as under a terminal's job control or a service manager: the
+    // `job-freeze` fault stops the agent's whole job.
+    "setsid",
+    ...AS_POSTGRES,
+    ...agentEnv(dir),
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    `--v8-flags=${AGENT_V8_FLAGS}`,
+    mainModule(),
+    "agent",
+    m.configPath,
+  ];
+}
+
+async function startEtcdOf(p: ChaosProcs, name: string): Promise<void> {
+  const m = memberNamed(p.members, name);
+  const child = new Deno.Command("ip", {
+    args: etcdArgs(p, m),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await pipeToLog(child, m.etcdLogPath);
+  p.etcds.set(name, child);
+}
+
+async function spawnAgentOf(p: ChaosProcs, name: string): Promise<void> {
+  const m = memberNamed(p.members, name);
+  const child = new Deno.Command("ip", {
+    args: agentArgs(p.dir, m),
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await pipeToLog(child, m.logPath);
+  p.agents.set(name, child);
+}
+
+/** SIGKILL the process `children` holds under `name` (if any), wait for it, forget it. */
+async function killChild(children: Map<string, Deno.ChildProcess>, name: string): Promise<void> {
+  const child = children.get(name);
+  if (!child) return;
+  try {
+    child.kill("SIGKILL");
+  } catch { /* gone */ }
+  await child.status;
+  children.delete(name);
+}
+
+function signalPids(pids: readonly number[], signal: "SIGSTOP" | "SIGCONT"): void {
+  for (const pid of pids) {
+    try {
+      Deno.kill(pid, signal);
+    } catch { /* gone */ }
+  }
+}
+
+/** The member whose etcd is the raft leader, asked over HTTP from the root namespace; null when none answers so. */
+async function etcdLeaderOf(members: readonly ChaosMember[]): Promise<string | null> {
+  for (const m of members) {
+    try {
+      const r = await fetch(`${m.etcdEndpoint}/v3/maintenance/status`, {
+        method: "POST",
+        body: "{}",
+        signal: AbortSignal.timeout(1000),
+      });
+      const s = await r.json() as { header?: { member_id?: string }; leader?: string };
+      if (s.leader && s.leader === s.header?.member_id) return m.name;
+    } catch { /* try the next */ }
+  }
+  return null;
+}
+
+/** The cluster's handle on its processes; `teardown` stops everything. */
+function chaosClusterHandle(
+  o: { timing: Timing; scope: string; sync: ChaosSync; lab: NetLab; teardown: () => Promise<void> },
+  p: ChaosProcs,
+): ChaosCluster {
+  const { agents, etcds, members } = p;
   const c: ChaosCluster = {
-    timing,
-    scope,
-    sync,
-    dir,
-    lab,
+    timing: o.timing,
+    scope: o.scope,
+    sync: o.sync,
+    dir: p.dir,
+    lab: o.lab,
     members,
     etcdEndpoints: members.map((m) => m.etcdEndpoint),
-    byName,
+    byName: (n) => memberNamed(members, n),
     agent: (n) => agents.get(n) ?? null,
-    spawnAgent,
-    async killAgent(name) {
-      const a = agents.get(name);
-      if (!a) return;
-      try {
-        a.kill("SIGKILL");
-      } catch { /* gone */ }
-      await a.status;
-      agents.delete(name);
-    },
+    spawnAgent: (name) => spawnAgentOf(p, name),
+    killAgent: (name) => killChild(agents, name),
     signalAgent(name, signal) {
       agents.get(name)?.kill(signal);
     },
@@ -357,80 +397,108 @@ export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise
       c.signalPids(pids, signal);
       return pids;
     },
-    signalPids(pids, signal) {
-      for (const pid of pids) {
-        try {
-          Deno.kill(pid, signal);
-        } catch { /* gone */ }
-      }
-    },
-    async killEtcd(name) {
-      const e = etcds.get(name);
-      if (!e) return;
-      try {
-        e.kill("SIGKILL");
-      } catch { /* gone */ }
-      await e.status;
-      etcds.delete(name);
-    },
+    signalPids,
+    killEtcd: (name) => killChild(etcds, name),
     async startEtcd(name) {
-      await startEtcd(name);
-      await etcdHealthy(byName(name)).catch(() => {}); // a lone member is not healthy until it has a quorum
+      await startEtcdOf(p, name);
+      // A lone member is not healthy until it has a quorum.
+      await etcdHealthy(memberNamed(members, name)).catch(() => {});
     },
-    async etcdLeader() {
-      for (const m of members) {
-        try {
-          const r = await fetch(`${m.etcdEndpoint}/v3/maintenance/status`, {
-            method: "POST",
-            body: "{}",
-            signal: AbortSignal.timeout(1000),
-          });
-          const s = await r.json() as { header?: { member_id?: string }; leader?: string };
-          if (s.leader && s.leader === s.header?.member_id) return m.name;
-        } catch { /* try the next */ }
-      }
-      return null;
-    },
+    etcdLeader: () => etcdLeaderOf(members),
     dumpLogs: (label) => dumpLogs(label, members),
-    teardown,
-    [Symbol.asyncDispose]: teardown,
+    teardown: o.teardown,
+    [Symbol.asyncDispose]: o.teardown,
   };
+  return c;
+}
 
-  try {
-    // The agents run as postgres from the postgres user's Deno cache, which the namespaces cannot fill (no route
-    // to a registry): make sure it holds every module first, from the root namespace.
-    await Deno.mkdir(DENO_DIR_PG, { recursive: true });
-    await sh("chown", ["postgres:postgres", DENO_DIR_PG]);
-    await sh(
-      AS_POSTGRES[0]!,
-      [...AS_POSTGRES.slice(1), ...agentEnv(dir), Deno.execPath(), "cache", mainModule()],
-      300_000,
-      REPO,
+/**
+ * Fill the postgres user's Deno cache with every module, from the root namespace: the agents run as postgres from
+ * that cache, which the namespaces cannot fill (no route to a registry).
+ */
+async function cacheAgentModules(dir: string): Promise<void> {
+  await Deno.mkdir(DENO_DIR_PG, { recursive: true });
+  await sh("chown", ["postgres:postgres", DENO_DIR_PG]);
+  await sh(
+    AS_POSTGRES[0]!,
+    [...AS_POSTGRES.slice(1), ...agentEnv(dir), Deno.execPath(), "cache", mainModule()],
+    300_000,
+    REPO,
+  );
+}
+
+/** Each member's directory (owned by postgres) and its YAML (its own etcd member first in `etcd3.hosts`). */
+async function writeMemberConfigs(
+  o: {
+    scope: string;
+    dir: string;
+    members: readonly ChaosMember[];
+    subnet: string;
+    timing: Timing;
+    sync: ChaosSync;
+  },
+): Promise<void> {
+  const { dir, members } = o;
+  for (const m of members) {
+    await Deno.mkdir(`${dir}/${m.name}`, { recursive: true, mode: 0o700 });
+    const etcdHosts = [m, ...members.filter((x) => x !== m)].map((x) => `${x.host}:${ETCD_CLIENT_PORT}`);
+    await Deno.writeTextFile(
+      m.configPath,
+      memberYaml({
+        scope: o.scope,
+        dir,
+        m,
+        etcdHosts,
+        subnet: o.subnet,
+        timing: o.timing,
+        fenceSupervisor: Deno.env.get("HACTL_CHAOS_FENCE_SUPERVISOR") !== "off",
+        failsafe: Deno.env.get("HACTL_CHAOS_FAILSAFE") === "on",
+        sync: o.sync,
+      }),
+      { mode: 0o600 },
     );
-    for (const m of members) {
-      await Deno.mkdir(`${dir}/${m.name}`, { recursive: true, mode: 0o700 });
-      const etcdHosts = [m, ...members.filter((x) => x !== m)].map((x) => `${x.host}:${ETCD_CLIENT_PORT}`);
-      await Deno.writeTextFile(
-        m.configPath,
-        memberYaml({
-          scope,
-          dir,
-          m,
-          etcdHosts,
-          subnet: lab.subnet,
-          timing,
-          fenceSupervisor: Deno.env.get("HACTL_CHAOS_FENCE_SUPERVISOR") !== "off",
-          failsafe: Deno.env.get("HACTL_CHAOS_FAILSAFE") === "on",
-          sync,
-        }),
-        { mode: 0o600 },
-      );
-      await sh("chown", ["-R", "postgres:postgres", `${dir}/${m.name}`]);
-    }
-    for (const m of members) await startEtcd(m.name);
-    etcdState = "existing";
-    for (const m of members) await etcdHealthy(m);
-    for (const m of members) await spawnAgent(m.name);
+    await sh("chown", ["-R", "postgres:postgres", `${dir}/${m.name}`]);
+  }
+}
+
+/** Start every etcd member (as a new cluster), wait until each is healthy, then start every agent. */
+async function startProcesses(p: ChaosProcs): Promise<void> {
+  for (const m of p.members) await startEtcdOf(p, m.name);
+  p.etcdState = "existing";
+  for (const m of p.members) await etcdHealthy(m);
+  for (const m of p.members) await spawnAgentOf(p, m.name);
+}
+
+/** Form the cluster: namespaces, etcd, agents; wait for 1 primary + 2 streaming replicas. */
+export async function formChaosCluster(timing: Timing, scope = "chaos"): Promise<ChaosCluster> {
+  const names = ["pg1", "pg2", "pg3"];
+  const sync = chaosSyncFromEnv(Deno.env.get("HACTL_CHAOS_SYNC"));
+  const lab = await createNetLab(names);
+  // The pid in the name lets a later run's `removeLeftovers` remove it if this process dies first.
+  const dir = await Deno.makeTempDir({ prefix: `hactl-chaos-${Deno.pid}-` });
+  await Deno.chmod(dir, 0o755);
+  const members = chaosMembers(lab, names, dir);
+  const p: ChaosProcs = {
+    dir,
+    members,
+    agents: new Map(),
+    etcds: new Map(),
+    initialCluster: members.map((m) => `${m.name}=http://${m.host}:${ETCD_PEER_PORT}`).join(","),
+    etcdState: "new",
+  };
+  let tornDown = false;
+  const teardown = async () => {
+    if (tornDown) return;
+    tornDown = true;
+    await lab.teardown();
+    await Promise.all([...p.agents.values(), ...p.etcds.values()].map((c) => c.status.catch(() => {})));
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  const c = chaosClusterHandle({ timing, scope, sync, lab, teardown }, p);
+  try {
+    await cacheAgentModules(dir);
+    await writeMemberConfigs({ scope, dir, members, subnet: lab.subnet, timing, sync });
+    await startProcesses(p);
     await waitConverged(c, 180_000);
     return c;
   } catch (err) {

@@ -60,6 +60,7 @@ import {
   longestGap,
   missingOn,
   startWriter,
+  type Writer,
   type WriterTarget,
 } from "../../tests/helpers/writer.ts";
 import { mainModule, readHealth, waitFor } from "../lib/local_cluster.ts";
@@ -224,11 +225,176 @@ async function leaderCycleAfter(m: ChaosCluster["members"][number], offset: numb
 
 let tableCounter = 0;
 const secs = (ms: number) => +(ms / 1000).toFixed(2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Run one fault on a converged cluster and measure it; see the module comment. Never leaves a fault in place. */
-export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions = {}): Promise<ChaosResult> {
-  const log = opts.log ?? (() => {});
-  // A cluster that does not converge before the fault is reported as such (the runner forms a new one).
+/** One fault's run in progress: the cluster, the leader it started from, the writer, and how to undo the fault. */
+interface FaultRun {
+  c: ChaosCluster;
+  fault: Fault;
+  log: (line: string) => void;
+  /** The leader when the run started. */
+  P: ChaosMember;
+  others: ChaosMember[];
+  /** In synchronous mode, the standbys the leader's commits wait for (the members it may promote). */
+  syncStandbys: string[];
+  writer: Writer;
+  ttlMs: number;
+  /** When the fault was injected (0: not yet). */
+  t0: number;
+  /** When the fault was healed (0: not yet). */
+  tHeal: number;
+  /** Undoes the fault (null once healed). */
+  heal: (() => Promise<void>) | null;
+  /** What the fault changed that must be set back once the run is measured (the next fault starts from it). */
+  restore: (() => Promise<void>) | null;
+}
+
+/**
+ * Wait until a member other than P acknowledged a write after the fault, then `extraMs`, and at least `minMs` from
+ * the fault. With `byKey`, a member other than P holding the leader key ends the wait too.
+ */
+async function holdUntilTakeover(r: FaultRun, minMs: number, extraMs = 2000, byKey = false): Promise<void> {
+  const { c, P } = r;
+  await waitFor(
+    byKey ? "another member taking writes or the leader key" : "another member taking writes",
+    3 * r.ttlMs + 60_000,
+    async () =>
+      r.writer.acks.some((a) => a.node !== P.name && a.ackAt > r.t0) ||
+      (byKey && ![null, P.name].includes((await readHealth(c)).leader)),
+    100,
+  );
+  await sleep(Math.max(extraMs, minMs - (performance.now() - r.t0)));
+}
+
+async function injectFreeze(r: FaultRun): Promise<void> {
+  r.c.signalAgent(r.P.name, "SIGSTOP");
+  r.heal = () => Promise.resolve(r.c.signalAgent(r.P.name, "SIGCONT"));
+  await holdUntilTakeover(r, r.ttlMs + 2000);
+}
+
+async function injectJobFreeze(r: FaultRun): Promise<void> {
+  const pids = r.c.signalJob(r.P.name, "SIGSTOP");
+  r.log(`${r.fault}: stopped ${pids.length} processes of ${r.P.name}'s job: ${pids.join(" ")}`);
+  r.heal = () => Promise.resolve(void r.c.signalPids(pids, "SIGCONT"));
+  await holdUntilTakeover(r, 25_000);
+}
+
+async function injectAgentKill(r: FaultRun): Promise<void> {
+  await r.c.killAgent(r.P.name);
+  r.heal = () => r.c.spawnAgent(r.P.name);
+  await holdUntilTakeover(r, 0);
+}
+
+/** A network fault in P's namespace (healed by clearing its rules), held until another member takes writes. */
+async function injectCut(r: FaultRun, cut: (net: ChaosMember["net"]) => Promise<void>): Promise<void> {
+  await cut(r.P.net);
+  r.heal = () => r.P.net.heal();
+  await holdUntilTakeover(r, 0);
+}
+
+async function injectEtcdOutage(r: FaultRun): Promise<void> {
+  const { c } = r;
+  for (const m of c.members) await c.killEtcd(m.name);
+  r.heal = async () => {
+    await Promise.all(c.members.map((m) => c.startEtcd(m.name)));
+  };
+  await sleep(r.ttlMs + 5000);
+}
+
+/** `etcd-outage-60` and `etcd-outage-cut-replica`. */
+async function injectLongEtcdOutage(r: FaultRun): Promise<void> {
+  const { c, P, fault } = r;
+  const cut = fault === "etcd-outage-cut-replica" ? r.others[0]! : null;
+  for (const m of c.members) await c.killEtcd(m.name);
+  if (cut) {
+    await P.net.cutFrom([cut.host]);
+    r.log(`${fault}: etcd down, ${P.name} cut off from ${cut.name}`);
+  }
+  r.heal = async () => {
+    await Promise.all(c.members.map((m) => c.startEtcd(m.name)));
+    if (cut) await P.net.heal();
+  };
+  await sleep(cut ? 2 * r.ttlMs + 10_000 : 60_000);
+}
+
+/** `ttl-increase-cut-etcd` and `ttl-increase-freeze`. */
+async function injectTtlIncrease(r: FaultRun): Promise<void> {
+  const { c, P } = r;
+  r.restore = () => editTtl(c, P, c.timing.ttl);
+  await editTtl(c, P, 3 * c.timing.ttl);
+  // Counted from the written change (edit-config takes seconds to start): the next cycle line is P's first
+  // look at the new ttl (the change wakes it at once).
+  const offset = await Deno.stat(P.logPath).then((st) => st.size, () => 0);
+  await leaderCycleAfter(P, offset);
+  if (r.fault === "ttl-increase-freeze") {
+    c.signalAgent(P.name, "SIGSTOP");
+    r.heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
+  } else {
+    await P.net.cutTcpPort(ETCD_CLIENT_PORT);
+    r.heal = () => P.net.heal();
+  }
+  await holdUntilTakeover(r, 0);
+}
+
+async function injectReplicaAhead(r: FaultRun): Promise<void> {
+  const { c, P, others, syncStandbys } = r;
+  // In synchronous mode A is the standby the sync key names: the replica that may take over.
+  const [A, B] =
+    (syncStandbys.length
+      ? [...others].sort((x, y) =>
+        Number(syncStandbys.includes(y.name)) - Number(syncStandbys.includes(x.name))
+      )
+      : others) as [ChaosMember, ChaosMember];
+  await A.net.cutFrom([P.host]);
+  r.heal = () => A.net.heal();
+  await waitFor(`${B.name} replaying past ${A.name}`, 20_000, async () => {
+    const [a, b] = await Promise.all([replayPosition(A), replayPosition(B)]);
+    return b > a + 1024;
+  });
+  r.log(`${r.fault}: ${B.name} is ahead of ${A.name}; isolating ${P.name}, stopping ${B.name}'s agent`);
+  await P.net.cutAll();
+  c.signalAgent(B.name, "SIGSTOP");
+  r.heal = async () => {
+    c.signalAgent(B.name, "SIGCONT");
+    await P.net.heal();
+    await A.net.heal();
+  };
+  // In strict mode A cannot acknowledge a write before a replica streams from it, and the only other one
+  // (B, its agent stopped) cannot follow it before the heal: A holding the leader key is the takeover.
+  await holdUntilTakeover(r, r.ttlMs + 2000, 2000, c.sync === "strict");
+}
+
+async function injectEtcdLeaderKill(r: FaultRun): Promise<void> {
+  const { c } = r;
+  const etcdLeader = await waitFor("an etcd leader", 20_000, () => c.etcdLeader());
+  r.log(`${r.fault}: etcd leader is ${etcdLeader}`);
+  await c.killEtcd(etcdLeader);
+  r.heal = () => c.startEtcd(etcdLeader);
+  await sleep(5000);
+}
+
+/** How each fault is injected and held; each sets `heal` (and `restore` where it changes the configuration). */
+const INJECT: Record<Fault, (r: FaultRun) => Promise<void>> = {
+  "freeze": injectFreeze,
+  "job-freeze": injectJobFreeze,
+  "agent-kill": injectAgentKill,
+  "cut-peers": (r) => injectCut(r, (net) => net.cutFrom(r.others.map((m) => m.host))),
+  "cut-all": (r) => injectCut(r, (net) => net.cutAll()),
+  "cut-etcd": (r) => injectCut(r, (net) => net.cutTcpPort(ETCD_CLIENT_PORT)),
+  "etcd-outage": injectEtcdOutage,
+  "etcd-outage-60": injectLongEtcdOutage,
+  "etcd-outage-cut-replica": injectLongEtcdOutage,
+  "etcd-leader-kill": injectEtcdLeaderKill,
+  "ttl-increase-cut-etcd": injectTtlIncrease,
+  "ttl-increase-freeze": injectTtlIncrease,
+  "replica-ahead": injectReplicaAhead,
+};
+
+/**
+ * The leader of a converged cluster and, in synchronous mode, the standbys its commits wait for. A cluster that
+ * does not converge before the fault is reported as such (the runner forms a new one).
+ */
+async function convergedBefore(c: ChaosCluster): Promise<{ leaderName: string; syncStandbys: string[] }> {
   const leaderName = await waitConverged(c, 60_000).catch((err) => {
     throw new NotConvergedBefore(String(err));
   });
@@ -236,17 +402,11 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   const syncStandbys = c.sync === "off" ? [] : await waitSyncStandby(c, leaderName, 60_000).catch((err) => {
     throw new NotConvergedBefore(String(err));
   });
-  const P = c.byName(leaderName);
-  const others = c.members.filter((m) => m !== P);
-  const targets: WriterTarget[] = c.members.map((m) => ({ name: m.name, host: m.host, pgPort: m.pgPort }));
-  const table = `chaos_${Deno.pid}_${++tableCounter}`;
-  await createWriteTable({ name: P.name, host: P.host, pgPort: P.pgPort }, table);
-  const writer = startWriter(targets, { table, ...syncWriterOptions(c.sync) });
-  const ttlMs = c.timing.ttl * 1000;
-  let heal: (() => Promise<void>) | null = null;
-  /** What the fault changed that must be set back once the run is measured (the next fault starts from it). */
-  let restore: (() => Promise<void>) | null = null;
-  const result: ChaosResult = {
+  return { leaderName, syncStandbys };
+}
+
+function emptyResult(c: ChaosCluster, fault: Fault, P: ChaosMember): ChaosResult {
+  return {
     fault,
     timing: timingLabel(c.timing),
     ...(c.sync === "off" ? {} : { sync: c.sync }),
@@ -262,165 +422,42 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
     converged: false,
     old_primary_stopped_by: null,
   };
-  const logOffset = await Deno.stat(P.logPath).then((s) => s.size, () => 0);
-  let acks: AckRecord[] = [];
-  let t0 = 0;
-  let tHeal = 0;
+}
+
+/** Heal the fault, wait for 1 primary + 2 streaming replicas, then (bounded) for writes on the new leader. */
+async function healAndConverge(r: FaultRun, result: ChaosResult, convergeDeadlineMs: number): Promise<void> {
+  r.tHeal = performance.now();
+  result.fault_s = secs(r.tHeal - r.t0);
+  r.log(`${r.fault}: healing after ${result.fault_s} s`);
+  await r.heal?.();
+  r.heal = null;
   try {
-    await waitFor("writes on the leader", 15_000, () => Promise.resolve(writer.acks.length >= 25));
-    t0 = performance.now();
-    /** Wait until a member other than P acknowledged a write after the fault, then `extraMs`, and at least `minMs`. */
-    /** With `byKey`, a member other than P holding the leader key ends the wait too. */
-    const holdUntilTakeover = async (minMs: number, extraMs = 2000, byKey = false) => {
-      await waitFor(
-        byKey ? "another member taking writes or the leader key" : "another member taking writes",
-        3 * ttlMs + 60_000,
-        async () =>
-          writer.acks.some((a) => a.node !== P.name && a.ackAt > t0) ||
-          (byKey && ![null, P.name].includes((await readHealth(c)).leader)),
-        100,
-      );
-      const left = Math.max(extraMs, minMs - (performance.now() - t0));
-      await new Promise((r) => setTimeout(r, left));
-    };
-    log(`${fault}: injecting into ${P.name}`);
-    switch (fault) {
-      case "freeze":
-        c.signalAgent(P.name, "SIGSTOP");
-        heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
-        await holdUntilTakeover(ttlMs + 2000);
-        break;
-      case "job-freeze": {
-        const pids = c.signalJob(P.name, "SIGSTOP");
-        log(`${fault}: stopped ${pids.length} processes of ${P.name}'s job: ${pids.join(" ")}`);
-        heal = () => Promise.resolve(void c.signalPids(pids, "SIGCONT"));
-        await holdUntilTakeover(25_000);
-        break;
-      }
-      case "agent-kill":
-        await c.killAgent(P.name);
-        heal = () => c.spawnAgent(P.name);
-        await holdUntilTakeover(0);
-        break;
-      case "cut-peers":
-        await P.net.cutFrom(others.map((m) => m.host));
-        heal = () => P.net.heal();
-        await holdUntilTakeover(0);
-        break;
-      case "cut-all":
-        await P.net.cutAll();
-        heal = () => P.net.heal();
-        await holdUntilTakeover(0);
-        break;
-      case "cut-etcd":
-        await P.net.cutTcpPort(ETCD_CLIENT_PORT);
-        heal = () => P.net.heal();
-        await holdUntilTakeover(0);
-        break;
-      case "etcd-outage":
-        for (const m of c.members) await c.killEtcd(m.name);
-        heal = async () => {
-          await Promise.all(c.members.map((m) => c.startEtcd(m.name)));
-        };
-        await new Promise((r) => setTimeout(r, ttlMs + 5000));
-        break;
-      case "etcd-outage-60":
-      case "etcd-outage-cut-replica": {
-        const cut = fault === "etcd-outage-cut-replica" ? others[0]! : null;
-        for (const m of c.members) await c.killEtcd(m.name);
-        if (cut) {
-          await P.net.cutFrom([cut.host]);
-          log(`${fault}: etcd down, ${P.name} cut off from ${cut.name}`);
-        }
-        heal = async () => {
-          await Promise.all(c.members.map((m) => c.startEtcd(m.name)));
-          if (cut) await P.net.heal();
-        };
-        await new Promise((r) => setTimeout(r, cut ? 2 * ttlMs + 10_000 : 60_000));
-        break;
-      }
-      case "ttl-increase-cut-etcd":
-      case "ttl-increase-freeze": {
-        restore = () => editTtl(c, P, c.timing.ttl);
-        await editTtl(c, P, 3 * c.timing.ttl);
-        // Counted from the written change (edit-config takes seconds to start): the next cycle line is P's first
-        // look at the new ttl (the change wakes it at once).
-        const offset = await Deno.stat(P.logPath).then((st) => st.size, () => 0);
-        await leaderCycleAfter(P, offset);
-        if (fault === "ttl-increase-freeze") {
-          c.signalAgent(P.name, "SIGSTOP");
-          heal = () => Promise.resolve(c.signalAgent(P.name, "SIGCONT"));
-        } else {
-          await P.net.cutTcpPort(ETCD_CLIENT_PORT);
-          heal = () => P.net.heal();
-        }
-        await holdUntilTakeover(0);
-        break;
-      }
-      case "replica-ahead": {
-        // In synchronous mode A is the standby the sync key names: the replica that may take over.
-        const [A, B] = (syncStandbys.length
-          ? [...others].sort((x, y) =>
-            Number(syncStandbys.includes(y.name)) - Number(syncStandbys.includes(x.name))
-          )
-          : others) as [ChaosMember, ChaosMember];
-        await A.net.cutFrom([P.host]);
-        heal = () =>
-          A.net.heal();
-        await waitFor(`${B.name} replaying past ${A.name}`, 20_000, async () => {
-          const [a, b] = await Promise.all([replayPosition(A), replayPosition(B)]);
-          return b > a + 1024;
-        });
-        log(`${fault}: ${B.name} is ahead of ${A.name}; isolating ${P.name}, stopping ${B.name}'s agent`);
-        await P.net.cutAll();
-        c.signalAgent(B.name, "SIGSTOP");
-        heal = async () => {
-          c.signalAgent(B.name, "SIGCONT");
-          await P.net.heal();
-          await A.net.heal();
-        };
-        // In strict mode A cannot acknowledge a write before a replica streams from it, and the only other one
-        // (B, its agent stopped) cannot follow it before the heal: A holding the leader key is the takeover.
-        await holdUntilTakeover(ttlMs + 2000, 2000, c.sync === "strict");
-        break;
-      }
-      case "etcd-leader-kill": {
-        const etcdLeader = await waitFor("an etcd leader", 20_000, () => c.etcdLeader());
-        log(`${fault}: etcd leader is ${etcdLeader}`);
-        await c.killEtcd(etcdLeader);
-        heal = () => c.startEtcd(etcdLeader);
-        await new Promise((r) => setTimeout(r, 5000));
-        break;
-      }
-    }
-    tHeal = performance.now();
-    result.fault_s = secs(tHeal - t0);
-    log(`${fault}: healing after ${result.fault_s} s`);
-    await heal();
-    heal = null;
-    try {
-      result.new_leader = await waitConverged(c, opts.convergeDeadlineMs ?? 120_000);
-      result.converged = true;
-      result.converge_s = secs(performance.now() - tHeal);
-    } catch (err) {
-      result.error = String(err);
-    }
-    if (result.converged) {
-      const tConv = performance.now();
-      await waitFor(
-        "writes on the converged leader",
-        20_000,
-        () => Promise.resolve(writer.acks.some((a) => a.node === result.new_leader && a.ackAt > tConv)),
-        100,
-      ).catch(() => {});
-    }
+    result.new_leader = await waitConverged(r.c, convergeDeadlineMs);
+    result.converged = true;
+    result.converge_s = secs(performance.now() - r.tHeal);
   } catch (err) {
-    result.error ??= String(err);
-  } finally {
-    if (heal) await heal().catch(() => {});
-    acks = await writer.stop();
-    if (restore) await restore().catch((err) => void (result.error ??= `could not set the ttl back: ${err}`));
+    result.error = String(err);
   }
+  if (result.converged) {
+    const tConv = performance.now();
+    await waitFor(
+      "writes on the converged leader",
+      20_000,
+      () => Promise.resolve(r.writer.acks.some((a) => a.node === result.new_leader && a.ackAt > tConv)),
+      100,
+    ).catch(() => {});
+  }
+}
+
+/** The run's figures from the acks and P's log since `logOffset`; lost writes counted on the converged leader. */
+async function measureRun(
+  r: FaultRun,
+  result: ChaosResult,
+  acks: AckRecord[],
+  logOffset: number,
+  table: string,
+): Promise<void> {
+  const { c, P, t0 } = r;
   const tEnd = acks.at(-1)?.ackAt ?? performance.now();
   const logBytes = await Deno.readFile(P.logPath).catch(() => new Uint8Array());
   result.old_primary_stopped_by = stoppedBy(new TextDecoder().decode(logBytes.subarray(logOffset)));
@@ -429,7 +466,7 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
   result.dual_writer_ms = Math.round(dual.ms);
   result.dual_writer_acks = dual.acks;
   result.unavailable_s = t0 ? secs(longestGap(acks, t0, tEnd).ms) : 0;
-  result.old_primary_last_ack_s = lastAckAfter(acks, P.name, t0, tHeal);
+  result.old_primary_last_ack_s = lastAckAfter(acks, P.name, t0, r.tHeal);
   if (result.converged && result.new_leader) {
     const L = c.byName(result.new_leader);
     try {
@@ -439,6 +476,49 @@ export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions =
       result.lost = -1;
     }
   } else result.lost = -1;
+}
+
+/** Run one fault on a converged cluster and measure it; see the module comment. Never leaves a fault in place. */
+export async function runFault(c: ChaosCluster, fault: Fault, opts: RunOptions = {}): Promise<ChaosResult> {
+  const log = opts.log ?? (() => {});
+  const { leaderName, syncStandbys } = await convergedBefore(c);
+  const P = c.byName(leaderName);
+  const targets: WriterTarget[] = c.members.map((m) => ({ name: m.name, host: m.host, pgPort: m.pgPort }));
+  const table = `chaos_${Deno.pid}_${++tableCounter}`;
+  await createWriteTable({ name: P.name, host: P.host, pgPort: P.pgPort }, table);
+  const r: FaultRun = {
+    c,
+    fault,
+    log,
+    P,
+    others: c.members.filter((m) => m !== P),
+    syncStandbys,
+    writer: startWriter(targets, { table, ...syncWriterOptions(c.sync) }),
+    ttlMs: c.timing.ttl * 1000,
+    t0: 0,
+    tHeal: 0,
+    heal: null,
+    restore: null,
+  };
+  const result = emptyResult(c, fault, P);
+  const logOffset = await Deno.stat(P.logPath).then((s) => s.size, () => 0);
+  let acks: AckRecord[] = [];
+  try {
+    await waitFor("writes on the leader", 15_000, () => Promise.resolve(r.writer.acks.length >= 25));
+    r.t0 = performance.now();
+    log(`${fault}: injecting into ${P.name}`);
+    await INJECT[fault](r);
+    await healAndConverge(r, result, opts.convergeDeadlineMs ?? 120_000);
+  } catch (err) {
+    result.error ??= String(err);
+  } finally {
+    if (r.heal) await r.heal().catch(() => {});
+    acks = await r.writer.stop();
+    if (r.restore) {
+      await r.restore().catch((err) => void (result.error ??= `could not set the ttl back: ${err}`));
+    }
+  }
+  await measureRun(r, result, acks, logOffset, table);
   return result;
 }
 

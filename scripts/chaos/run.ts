@@ -21,7 +21,7 @@ import {
   runFault,
   summaryTable,
 } from "./faults.ts";
-import { TIMINGS } from "../bench/failover.ts";
+import { type Timing, TIMINGS } from "../bench/failover.ts";
 import { CHAOS_SYNC_ENV, type ChaosSync, chaosSyncFromEnv } from "./sync.ts";
 
 /** Faults after which no acknowledged write may be missing. */
@@ -57,9 +57,22 @@ export function verdict(r: ChaosResult): string | null {
 
 const USAGE = "usage: run.ts [--reps N] [--faults " + FAULTS.join(",") + "] [--ttl 10|30] [--soak MINUTES]";
 
-async function main(): Promise<number> {
+/** The runner's settings from its arguments and environment. */
+interface Plan {
+  timing: Timing;
+  sync: ChaosSync;
+  /** The faults to pick from in a soak. */
+  faults: Fault[];
+  /** Each fault `--reps` times, in order (ignored in a soak). */
+  runs: Fault[];
+  /** When a soak ends (epoch ms); null: no soak. */
+  soakUntil: number | null;
+}
+
+/** The plan from the command line (and HACTL_CHAOS_SYNC), or the exit code to return at once. */
+function parsePlan(args: string[]): Plan | number {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       reps: { type: "string", default: "1" },
       faults: { type: "string", default: FAULTS.join(",") },
@@ -86,7 +99,6 @@ async function main(): Promise<number> {
     console.error(`${problems.join("\n")}\n${USAGE}`);
     return 2;
   }
-  const timing = values.ttl === "30" ? TIMINGS.slow : TIMINGS.fast;
   let sync: ChaosSync;
   try {
     sync = chaosSyncFromEnv(Deno.env.get(CHAOS_SYNC_ENV));
@@ -95,32 +107,60 @@ async function main(): Promise<number> {
     console.error((err as Error).message);
     return 2;
   }
-  const syncLabel = sync === "off" ? "" : `, synchronous_mode ${sync}`;
-  const plan: Fault[] = [];
-  for (const f of faults as Fault[]) for (let i = 0; i < reps; i++) plan.push(f);
-  const soakUntil = soakMin === null ? null : Date.now() + soakMin * 60_000;
-  const log = (l: string) => {
-    // deno-lint-ignore no-console -- progress on stderr
-    console.error(`[chaos ${new Date().toISOString().slice(11, 19)}] ${l}`);
+  const runs: Fault[] = [];
+  for (const f of faults as Fault[]) for (let i = 0; i < reps; i++) runs.push(f);
+  return {
+    timing: values.ttl === "30" ? TIMINGS.slow : TIMINGS.fast,
+    sync,
+    faults: faults as Fault[],
+    runs,
+    soakUntil: soakMin === null ? null : Date.now() + soakMin * 60_000,
   };
+}
 
+/** The `i`th run's fault: the plan's, or a random one until the soak ends; null when the runs are over. */
+function nextFault(plan: Plan, i: number): Fault | null {
+  if (plan.soakUntil !== null) {
+    if (Date.now() >= plan.soakUntil) return null;
+    return plan.faults[Math.floor(Math.random() * plan.faults.length)]!;
+  }
+  return i < plan.runs.length ? plan.runs[i]! : null;
+}
+
+function log(l: string): void {
+  // deno-lint-ignore no-console -- progress on stderr
+  console.error(`[chaos ${new Date().toISOString().slice(11, 19)}] ${l}`);
+}
+
+/** Print a run's JSON line and judge it (logs follow a failed or slow run); whether it failed. */
+async function report(cluster: ChaosCluster, r: ChaosResult, i: number): Promise<boolean> {
+  // deno-lint-ignore no-console -- the machine-readable output
+  console.log(JSON.stringify(r));
+  const v = verdict(r);
+  if (v) {
+    log(`${r.fault}: FAILED: ${v}`);
+    await cluster.dumpLogs(`chaos-${r.fault}-${i}`);
+  } else if ((r.converge_s ?? 0) > 30) {
+    log(`${r.fault}: slow to converge (${r.converge_s} s); logs follow`);
+    await cluster.dumpLogs(`chaos-${r.fault}-${i}-slow`);
+  }
+  return v !== null;
+}
+
+/** Run the plan on a cluster formed (and formed anew) as needed; the results and how many runs failed. */
+async function runPlan(plan: Plan): Promise<{ results: ChaosResult[]; failures: number }> {
+  const syncLabel = plan.sync === "off" ? "" : `, synchronous_mode ${plan.sync}`;
   const results: ChaosResult[] = [];
   let cluster: ChaosCluster | null = null;
   let failures = 0;
   let restarts = 0;
   try {
     for (let i = 0;; i++) {
-      let fault: Fault;
-      if (soakUntil !== null) {
-        if (Date.now() >= soakUntil) break;
-        fault = (faults as Fault[])[Math.floor(Math.random() * faults.length)]!;
-      } else {
-        if (i >= plan.length) break;
-        fault = plan[i]!;
-      }
+      const fault = nextFault(plan, i);
+      if (fault === null) break;
       if (!cluster) {
-        log(`forming a cluster (ttl ${timing.ttl}${syncLabel})`);
-        cluster = await formChaosCluster(timing, "chaos");
+        log(`forming a cluster (ttl ${plan.timing.ttl}${syncLabel})`);
+        cluster = await formChaosCluster(plan.timing, "chaos");
       }
       let r: ChaosResult;
       try {
@@ -138,17 +178,7 @@ async function main(): Promise<number> {
         continue;
       }
       results.push(r);
-      // deno-lint-ignore no-console -- the machine-readable output
-      console.log(JSON.stringify(r));
-      const v = verdict(r);
-      if (v) {
-        failures++;
-        log(`${fault}: FAILED: ${v}`);
-        await cluster.dumpLogs(`chaos-${fault}-${i}`);
-      } else if ((r.converge_s ?? 0) > 30) {
-        log(`${fault}: slow to converge (${r.converge_s} s); logs follow`);
-        await cluster.dumpLogs(`chaos-${fault}-${i}-slow`);
-      }
+      if (await report(cluster, r, i)) failures++;
       if (!r.converged) {
         await cluster.teardown();
         cluster = null;
@@ -157,6 +187,13 @@ async function main(): Promise<number> {
   } finally {
     await cluster?.teardown();
   }
+  return { results, failures };
+}
+
+async function main(): Promise<number> {
+  const plan = parsePlan(Deno.args);
+  if (typeof plan === "number") return plan;
+  const { results, failures } = await runPlan(plan);
   // deno-lint-ignore no-console -- the summary
   console.log(`\n${summaryTable(results)}\n\n${results.length} runs, ${failures} failed`);
   return failures > 0 ? 1 : 0;

@@ -177,7 +177,7 @@ function readBootstrap(r: Reader, doc: Doc, warnings: string[]): BootstrapConfig
   if (method !== "initdb") {
     // Patroni falls back to initdb when the method's section has no command; hactl refuses the configuration.
     const sec = r.section(boot, method, `bootstrap.${method}`);
-    if (r.str(sec, "command", `bootstrap.${method}.command`, true) !== undefined) {
+    if (r.command(sec, "command", `bootstrap.${method}.command`, true) !== undefined) {
       for (const flag of ["keep_existing_recovery_conf", "no_params"]) {
         r.bool(sec, flag, `bootstrap.${method}.${flag}`, false);
       }
@@ -186,7 +186,7 @@ function readBootstrap(r: Reader, doc: Doc, warnings: string[]): BootstrapConfig
     }
   }
   const postKey = boot.post_bootstrap !== undefined ? "post_bootstrap" : "post_init";
-  const post = r.str(boot, postKey, `bootstrap.${postKey}`);
+  const post = r.command(boot, postKey, `bootstrap.${postKey}`);
   if (post !== undefined) bootstrap.postBootstrap = post;
   return bootstrap;
 }

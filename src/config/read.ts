@@ -3,7 +3,8 @@
  * `<source>: <dotted.key>: <message>` (never echoing a secret), and one reader per section that needs more than a
  * few lines (`etcd3`, `postgresql`, `tags`, `bootstrap.dcs`). Internal to `./config.ts`.
  *
- * Pure. Imports `./env.ts`, `./dynamic.ts` (the shared rules of the dynamic configuration) and types only.
+ * Pure. Imports `./env.ts`, `./dynamic.ts` (the shared rules of the dynamic configuration), `./command_line.ts`
+ * (commands that must split) and types only.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import { type Doc, isDoc, parseBoolText, parseIntWithUnits } from "./env.ts";
 import { readRewindOptions, readRoleConfigs } from "./pg_role_config.ts";
 import { methodSectionNames } from "./standby_methods.ts";
 import { isKnownPostgresqlKey } from "./key_check.ts";
+import { commandProblem } from "./command_line.ts";
 
 export const OTHER_DCS = ["etcd", "consul", "zookeeper", "exhibitor", "kubernetes", "raft"];
 export const INITDB_FORBIDDEN = ["pgdata", "nosync", "pwfile", "sync-only", "version"];
@@ -75,6 +77,14 @@ export class Reader {
       : "";
     this.problem(path, `must be a string, found ${kindOf(value)}${hint}`);
     return undefined;
+  }
+
+  /** A command line hactl runs without a shell: a string that splits as Patroni splits it (`./command_line.ts`). */
+  command(parent: Doc, key: string, path: string, required = false): string | undefined {
+    const value = this.str(parent, key, path, required);
+    const problem = value === undefined ? null : commandProblem(value);
+    if (problem !== null) this.problem(path, problem);
+    return problem === null ? value : undefined;
   }
 
   bool(parent: Doc, key: string, path: string, fallback: boolean): boolean {
@@ -438,7 +448,7 @@ function readPgCallbacks(r: Reader, pg: Doc): PostgresqlConfig["callbacks"] {
   const cbDoc = r.section(pg, "callbacks", "postgresql.callbacks");
   for (const key of Object.keys(cbDoc)) {
     if (["on_start", "on_stop", "on_restart", "on_reload", "on_role_change"].includes(key)) {
-      const cmd = r.str(cbDoc, key, `postgresql.callbacks.${key}`);
+      const cmd = r.command(cbDoc, key, `postgresql.callbacks.${key}`);
       if (cmd !== undefined) callbacks[key as keyof PostgresqlConfig["callbacks"]] = cmd;
     }
   }
@@ -464,7 +474,15 @@ function readReplicaMethods(
   const named = [...new Set([...createReplicaMethods, ...standbyMethods])];
   for (const method of named.filter((m) => m !== "basebackup")) {
     const sec = r.section(pg, method, `postgresql.${method}`);
-    r.str(sec, "command", `postgresql.${method}.command`);
+    if (
+      r.command(sec, "command", `postgresql.${method}.command`) === undefined &&
+      commandProblem(method) !== null
+    ) {
+      r.problem(
+        `postgresql.${method}.command`,
+        `${commandProblem(method)} (the method's name is its command)`,
+      );
+    }
     for (const flag of ["keep_data", "no_params", "no_leader"]) {
       r.bool(sec, flag, `postgresql.${method}.${flag}`, false);
     }
@@ -564,11 +582,11 @@ export function readPostgresql(
   if (pg.proxy_address !== undefined) {
     out.proxyAddress = r.hostPort(pg.proxy_address, "postgresql.proxy_address");
   }
-  const prePromote = r.str(pg, "pre_promote", "postgresql.pre_promote");
+  const prePromote = r.command(pg, "pre_promote", "postgresql.pre_promote");
   if (prePromote !== undefined) out.prePromote = prePromote;
   const customConf = r.str(pg, "custom_conf", "postgresql.custom_conf");
   if (customConf) out.customConf = customConf;
-  const beforeStop = r.str(pg, "before_stop", "postgresql.before_stop");
+  const beforeStop = r.command(pg, "before_stop", "postgresql.before_stop");
   if (beforeStop !== undefined) out.beforeStop = beforeStop;
   return out;
 }

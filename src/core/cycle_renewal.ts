@@ -1,8 +1,11 @@
 /**
  * When a leader's `renew_leader` may count on the cycle's own etcd calls instead of calls of its own. Every cycle
- * starts with a lease refresh (one keepalive) and then reads the cluster prefix; when that read, made after the
- * keepalive was answered, shows the leader key with this member's name on the very lease the keepalive renewed
- * (the adapter's `lockReadSinceRenewal`), the lock is kept as surely as a second keepalive and read would show, and
+ * starts with a lease refresh (one keepalive) and then reads the cluster prefix, or takes its watch's copy of it
+ * when that copy is at exactly the revision of the keepalive's answer (src/core/watch_view.ts: etcd's store as it
+ * was when the keepalive arrived, before the renewal); when that view shows the leader key with this member's name
+ * on the very lease the keepalive renewed (the adapter's `lockReadSinceRenewal`), the lock is kept as surely as a
+ * second keepalive and read would show (the key leaves a live lease only by an explicit delete, which the watch
+ * reports), and
  * the fences count from the START of the cycle's refresh: earlier than a renewal of their own would start, so never
  * later than the lease's expiry. Patroni's etcd3 DCS renews one lease per member per cycle and trusts its
  * watch-fed view of the leader key in the same way.

@@ -60,6 +60,8 @@ import {
 } from "./decide_standby.ts";
 import { trackRaceBackoff } from "./race_backoff.ts";
 import { prePromoteBackoff, prePromoteRefused } from "./pre_promote.ts";
+import { withCheckpointAfterPromote } from "./checkpoint_after_promote.ts";
+import { withHotStandbyFeedback } from "./hot_standby_feedback.ts";
 
 export type { HaContext } from "./ha_context.ts";
 export { isNoFailover, memberRole, postgresStateName } from "./member_state.ts";
@@ -92,18 +94,23 @@ const RULES: readonly Rule[] = [
 /**
  * One HA cycle's decision: never taking the leader key under a promise hactl cannot keep
  * (src/core/unsupported_config.ts), a standby cluster's clones by its own methods (`withStandbyCloneMethods`), a
- * promotion only once its timeline number is reserved in `history` (src/core/history_reservation.ts), and when the
- * lease held has another TTL than the configured one, the plan also
- * moves the keys to a lease of the new TTL (src/core/lease_ttl.ts).
+ * promotion only once its timeline number is reserved in `history` (src/core/history_reservation.ts), a new
+ * primary's checkpoint after its promotion (src/core/checkpoint_after_promote.ts), `hot_standby_feedback` handed
+ * to the adapter when its value changes (src/core/hot_standby_feedback.ts), and when the lease held has another TTL
+ * than the configured one, the plan also moves the keys to a lease of the new TTL (src/core/lease_ttl.ts).
  */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
+  return withHotStandbyFeedback(decideWithLease(obs, memory, ctx), obs, ctx);
+}
+
+function decideWithLease(obs: Observation, memory: Memory, ctx: HaContext): Decision {
   return withLeaseMove(
     refuseUnsupportedGuarantees(
       obs,
       ctx,
       withHistoryBeforeRelease(
         withTimelineReservation(
-          withStandbyCloneMethods(decideCycle(obs, memory, ctx), ctx),
+          withStandbyCloneMethods(withCheckpointAfterPromote(decideCycle(obs, memory, ctx), obs), ctx),
           obs,
           ctx.name,
           ctx.dynamic.maxTimelinesHistory,

@@ -145,6 +145,7 @@ export function decideAsLeader({ obs, mem, ctx, view }: Cycle): Decision {
       logical: (ctx.dynamic.logicalSlots ?? []).map((l) => l.name),
       positions: pg.slotPositions ?? {},
       walPosition: pg.walPosition,
+      existing: pg.slots,
     });
     actions.push({ type: "write_status", optime: pg.walPosition, ...fields });
   }

@@ -19,6 +19,7 @@ import { isNoFailover } from "./member_state.ts";
 import { type SlotSyncFields, slotSyncFields } from "./slot_rules.ts";
 import { logicalSlotsToCopy } from "./logical_slots.ts";
 import { type Divergence, divergence, readWriteLeader } from "./divergence.ts";
+import { rewindCheckpointWait } from "./checkpoint_after_promote.ts";
 
 /** `hactl reinit` asked for a fresh copy: remove the data directory and clone from the upstream. */
 export function reinitRequested({ obs, mem, ctx, view, holdsLock }: Cycle): Decision | null {
@@ -70,6 +71,8 @@ export function startAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
         `waiting for the leader '${view.leader!.name}' to run as the read-write primary before pg_rewind`,
       );
     }
+    const wait = rewindCheckpointWait(obs, view, source);
+    if (wait) return noChange(mem, wait);
     const then = source.name === upstream.name ? "it" : `'${upstream.name}'`;
     return noChange(mem, `running pg_rewind from '${source.name}' before following ${then}`, [
       { type: "start_job", job: { kind: "rewind", upstream: source } },
@@ -89,10 +92,10 @@ export function startAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
       dv,
       source,
       upstream,
-      ctx.dynamic.usePgRewind,
-      ctx.removeDataOnDivergedTimelines,
+      ctx,
+      source && rewindCheckpointWait(obs, view, source),
     );
-    if (repair) return noChange(mem, repair.reason, [repair.job]);
+    if (repair) return noChange(mem, repair.reason, repair.job ? [repair.job] : []);
   }
   const reason = upstream
     ? `starting as a secondary following '${upstream.name}'${
@@ -136,17 +139,27 @@ function afterFailedRewind(
   );
 }
 
-/** How a diverged member is brought back: pg_rewind from the read-write leader, or a fresh clone when allowed. */
+/**
+ * How a diverged member is brought back: pg_rewind from the read-write leader (once `wait`, the leader's checkpoint
+ * after its promotion, is null; until then no job), or a fresh clone when allowed.
+ */
 function repairDivergence(
   dv: Extract<Divergence, { kind: "diverged" }>,
   source: Upstream | null,
   upstream: Upstream,
-  usePgRewind: boolean,
-  removeData: boolean | undefined,
+  ctx: Cycle["ctx"],
+  wait: string | null,
 ):
-  | { reason: string; job: { type: "start_job"; job: { kind: "rewind" | "clone"; upstream: Upstream } } }
+  | {
+    reason: string;
+    job: { type: "start_job"; job: { kind: "rewind" | "clone"; upstream: Upstream } } | null;
+  }
   | null {
-  if (usePgRewind && source) {
+  const removeData = ctx.removeDataOnDivergedTimelines;
+  if (ctx.dynamic.usePgRewind && source && wait) {
+    return { reason: `diverged: rewind needed (${dv.why}); ${wait}`, job: null };
+  }
+  if (ctx.dynamic.usePgRewind && source) {
     return {
       reason: `diverged: rewind needed (${dv.why}); running pg_rewind from '${source.name}'`,
       job: { type: "start_job", job: { kind: "rewind", upstream: source } },
@@ -224,16 +237,18 @@ export function decideAsReplica({ obs, mem, ctx, view }: Cycle): Decision {
       dv,
       source,
       upstream,
-      ctx.dynamic.usePgRewind,
-      ctx.removeDataOnDivergedTimelines,
+      ctx,
+      source && rewindCheckpointWait(obs, view, source),
     );
-    if (repair) {
+    if (repair?.job) {
       // A clean (fast) shutdown in recovery first: pg_rewind and pg_basebackup need a stopped server.
       return noChange(streamingAgain(mem), `${repair.reason}; stopping postgres first`, [
         { type: "demote", mode: "fast" },
         repair.job,
       ]);
     }
+    // Still running until the leader's checkpoint lets pg_rewind see its new timeline.
+    if (repair) return noChange(mem, repair.reason);
   }
   const since = obs.pg.replicationState === "streaming" ? undefined : mem.notStreamingSince ?? obs.now;
   const next = since === undefined ? streamingAgain(mem) : { ...mem, notStreamingSince: since };

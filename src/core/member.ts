@@ -2,12 +2,13 @@
  * The member key (`members/<name>`) as this member publishes it at the end of each cycle, in Patroni's shape, and
  * which changes of Postgres are worth publishing at once.
  *
- * Pure: imports `types.ts`, `version.ts` and `decide.ts` only.
+ * Pure: imports `types.ts`, `version.ts`, `decide.ts` and `checkpoint_after_promote.ts` only.
  *
  * @module
  */
 import { memberRole, postgresStateName } from "./decide.ts";
 import { PATRONI_COMPATIBLE_VERSION } from "./version.ts";
+import { checkpointPending } from "./checkpoint_after_promote.ts";
 import type { MemberRecord, MemberRole, Observation, PgObservation, Tags } from "./types.ts";
 
 /** What the member key is built from. */
@@ -54,6 +55,8 @@ export function memberRecord(i: MemberInput): MemberRecord {
   }
   if (i.scheduledRestart) record.scheduled_restart = i.scheduledRestart;
   if (i.paused) record.pause = true;
+  // As a Patroni leader says it: a member that needs pg_rewind waits for this checkpoint (checkpoint_after_promote.ts).
+  if (i.holdsLock && checkpointPending(pg)) record.checkpoint_after_promote = false;
   return record;
 }
 

@@ -16,6 +16,7 @@ import type {
   Upstream,
 } from "./types.ts";
 import type { WalProbe } from "./wal_probe.ts";
+import type { WatchViewFacts } from "./watch_view.ts";
 import type { SlotSyncFields } from "./slot_rules.ts";
 
 /** A DCS call failed (timeout, unreachable, permission). Carries the underlying error as `cause`. */
@@ -77,12 +78,22 @@ export interface Dcs {
    */
   updateLeader(): Promise<boolean>;
   /**
-   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` after it read `leader`
-   * with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
+   * No call: true when the last `refreshLease` renewed the lease held now, the `loadCluster` (or `watchView`) after
+   * it read `leader` with our name on that lease, and nothing has changed since (no other lease held, no change of the key seen by
    * the watch, no other read). The lock is then kept by the cycle's own refresh (src/core/cycle_renewal.ts).
    * Answers once: false again until the next refresh and read.
    */
   lockReadSinceRenewal?(): boolean;
+  /**
+   * No call: right after `refreshLease`, the revision of its keepalive's answer, the revision the watch's copy of
+   * the prefix is complete at, and the highest revision seen, for `mayUseWatchView` (src/core/watch_view.ts).
+   */
+  watchViewFacts?(): WatchViewFacts;
+  /**
+   * No call: the watch's copy of the prefix, decoded, in place of `loadCluster` (with the same effects on the
+   * adapter's state: `lockReadSinceRenewal`, the member and status caches). Throws when the copy is not complete.
+   */
+  watchView?(): ClusterView;
   /** `txn{ value(leader)==name -> delete(leader) }`. True when deleted. */
   deleteLeader(): Promise<boolean>;
   /** `createNew`: CAS-create `initialize` with `value` (the bootstrap race); else unconditional put. */
@@ -172,6 +183,12 @@ export interface PostgresPort {
    * number is above every timeline the cluster has used and never names two different histories.
    */
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void>;
+  /**
+   * CHECKPOINT on the running primary (its new timeline then is in pg_control, which pg_rewind reads), in a session
+   * of its own without a statement timeout. Rejects when Postgres does not answer or is in recovery, or when a stop
+   * of Postgres ends the session. Called beside the HA loop (src/shell/checkpoint_runner.ts), never awaited by it.
+   */
+  checkpoint(): Promise<void>;
   /**
    * Point a running replica at `upstream`: rewrite primary_conninfo/primary_slot_name and reload.
    * Returns true when something changed.

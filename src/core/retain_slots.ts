@@ -3,7 +3,11 @@
  * - `slots`: with `member_slots_ttl` above 0, the position of every slot the leader manages that exists on it
  *   (members' physical slots at `restart_lsn`, permanent physical ones likewise, permanent logical ones at
  *   `confirmed_flush_lsn`) and its own slot name at its WAL position; with `member_slots_ttl: 0`, only the
- *   permanent slots (and its own name), as before Patroni 4;
+ *   permanent slots (and its own name), as before Patroni 4. A member slot the leader creates in this very cycle
+ *   (its member key is new) is published at once, at the leader's WAL position: the slot is created reserving WAL
+ *   from the current insert position, so that is a lower bound of its `restart_lsn`. Patroni publishes it one
+ *   cycle later, from its next look at `pg_replication_slots`; a member that streams within a second of joining
+ *   would otherwise be missing from `slots` for a whole `loop_wait`;
  * - `retain_slots`: the member slots kept for `member_slots_ttl` (members seen less than that ago, not `nostream`,
  *   not permanent slots), with the leader's own name; a member that takes the leader key keeps the slots listed
  *   there for another `member_slots_ttl` (`retainedOnLeadership`), so the slots of members recently there survive
@@ -32,6 +36,9 @@ export interface StatusSlotInput {
   /** The leader's slots' positions (`PgObservation.slotPositions`) and its WAL position. */
   positions: Readonly<Record<string, number>>;
   walPosition: number | null;
+  /** The physical slots present on the leader (`PgObservation.slots`); a wanted member slot not among them is
+   * created in this cycle. Absent: only the slots with a position are published. */
+  existing?: readonly string[];
 }
 
 /** The `slots` and `retain_slots` of the `status` key (each omitted when empty). */
@@ -44,14 +51,27 @@ export function statusSlotFields(
     ? memberSlotsWanted(i.view, i.me, i.seen as Record<string, number>)
     : [];
   const managed = [...new Set([...members, ...i.permanent])];
-  const slots = statusSlots(managed, i.positions, i.me, i.walPosition, i.logical);
+  const positions = withCreatedSlots(i, members);
+  const slots = statusSlots(managed, positions, i.me, i.walPosition, i.logical);
   if (Object.keys(slots).length > 0) out.slots = slots;
   if (i.memberSlotsTtl > 0) {
     const permanent = new Set(i.permanent);
     const retain = [...members, slotNameFor(i.me)].filter((n) =>
-      !permanent.has(n) && (n === slotNameFor(i.me) || i.positions[n] !== undefined)
+      !permanent.has(n) && (n === slotNameFor(i.me) || positions[n] !== undefined)
     );
     if (retain.length > 0) out.retainSlots = [...new Set(retain)].sort();
+  }
+  return out;
+}
+
+/** The leader's slot positions, with each member slot it creates in this cycle at its WAL position. */
+function withCreatedSlots(i: StatusSlotInput, members: readonly string[]): Readonly<Record<string, number>> {
+  if (i.existing === undefined || i.walPosition === null || i.walPosition <= 0) return i.positions;
+  const present = new Set(i.existing);
+  const permanent = new Set(i.permanent);
+  const out: Record<string, number> = { ...i.positions };
+  for (const name of members) {
+    if (!present.has(name) && !permanent.has(name) && out[name] === undefined) out[name] = i.walPosition;
   }
   return out;
 }

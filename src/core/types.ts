@@ -6,12 +6,13 @@
  * @module
  */
 import type { OfflineMemoryPart } from "./offline_types.ts";
-import type { SwitchWal } from "./wal_probe.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { RaceBackoffMemory } from "./race_backoff_types.ts";
 import type { SlotSettingsPart, SlotSyncFields } from "./slot_rules.ts";
 import type { StandbyClusterPart, Upstream } from "./standby_types.ts";
+import type { CheckpointAction, LeaderRead, PgCheckpointFields } from "./checkpoint_types.ts";
+import type { HsfAction, HsfMemoryPart } from "./hot_standby_feedback_types.ts";
 export type { Upstream } from "./standby_types.ts";
 import type { DynamicStopPart, PrePromoteJobPart, PrePromoteMemoryPart } from "./hook_types.ts";
 import type { DynamicPgRolePart } from "./pg_role_types.ts";
@@ -164,7 +165,7 @@ export interface ClusterView extends F.FailsafeViewPart {
 }
 
 /** What the local Postgres looks like, as read by the adapter at the start of a cycle. */
-export interface PgObservation extends PgSyncFields {
+export interface PgObservation extends PgSyncFields, PgCheckpointFields {
   /** `empty`: no data dir or no PG_VERSION; `inaccessible`: exists but cannot be read. */
   dataDir: "empty" | "initialized" | "inaccessible";
   /** Postmaster process alive (from postmaster.pid + signal 0). */
@@ -239,7 +240,7 @@ export interface LocalPosition {
  * (`switchWal`: whether the WAL after a stopped member's last switch point is the leader's); `error` when unreadable.
  */
 export type LeaderTimeline =
-  | { member: string; inRecovery: false; timeline: number; history: TimelineSwitch[]; switchWal?: SwitchWal }
+  | ({ member: string; inRecovery: false; timeline: number; history: TimelineSwitch[] } & LeaderRead)
   | { member: string; error: string };
 
 /** One line of a timeline history file: the parent timeline, the switch position and Postgres's reason. */
@@ -261,7 +262,7 @@ export interface ReplicationRow extends ReplicaLsns {
 }
 
 /** Long-running operations executed outside the cycle. Their state appears in the next observation. */
-export type JobKind = "bootstrap" | "clone" | "rewind" | "start" | "stop" | "promote" | "restart" | "demote";
+export type JobKind = JobRequest["kind"];
 
 export interface JobState extends PrePromoteJobPart {
   kind: JobKind;
@@ -424,7 +425,8 @@ export interface RestartIntent {
  * State `decide` carries from one cycle to the next. Deliberately small: everything else is observed afresh
  * (the running job, the lock holder in etcd), so a restarted agent decides exactly as the old one would have.
  */
-export interface Memory extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart, OfflineMemoryPart {
+export interface Memory
+  extends SyncMemory, RaceBackoffMemory, PrePromoteMemoryPart, OfflineMemoryPart, HsfMemoryPart {
   /** True when the view this cycle decided on named this member as the leader. */
   isLeader: boolean;
   /** Since when (monotonic ms) this leader's Postgres has not been up and answering; null while it is. */
@@ -488,7 +490,9 @@ export type Action =
   /** Rewrite postgresql.conf for the role and reload Postgres (always when `force`, else when it changed). */
   | { type: "reload"; role: "primary" | "replica"; upstream: Upstream | null; force: boolean }
   | F.FailsafeAction
-  | SyncAction;
+  | SyncAction
+  | HsfAction
+  | CheckpointAction;
 
 /** A long operation the executor starts in the background. */
 export type JobRequest =

@@ -10,8 +10,6 @@
  */
 import type { Config } from "../config/config.ts";
 import type { PeerClient, WatchdogPort } from "../core/ports.ts";
-import { enforcesHotStandbyFeedback } from "../core/hot_standby_feedback.ts";
-import type { ClusterView } from "../core/types.ts";
 import { createEtcdDcs, type EtcdDcs } from "../dcs/etcd.ts";
 import { REAL_CLOCK } from "../host/clock.ts";
 import {
@@ -82,7 +80,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     retryTimeout: initial.retryTimeout,
     ttl: initial.ttl,
   });
-  let clusterView = (): ClusterView | null => null;
+  let decidedHotStandbyFeedback = (): boolean => false;
   const pg = new LocalPostgres({
     config,
     dynamicParameters: () => settings.current().parameters,
@@ -90,9 +88,8 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
     dynamicPgHba: () => settings.current().pgHba,
     dynamicPgIdent: () => settings.current().pgIdent,
     dynamicPg: () => settings.current(),
-    // Its own logical copies, or a cascaded member's (as Patroni): read from the agent's last view of the cluster.
-    hotStandbyFeedback: (tags) =>
-      enforcesHotStandbyFeedback(clusterView(), config.name, tags, settings.current()),
+    // Decided by the HA core each cycle (src/core/hot_standby_feedback.ts); the adapter applies it.
+    hotStandbyFeedback: () => decidedHotStandbyFeedback(),
   });
   let tls: TlsFiles;
   try {
@@ -111,7 +108,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon | null> {
   const peers = runningPeers(running);
   const agent = buildAgent({ ...o, settings, dcs, pg, peers, running, supervisor, watchdog });
   built.agent = agent;
-  clusterView = () => agent.clusterView;
+  decidedHotStandbyFeedback = () => agent.hotStandbyFeedback;
   // A supervisor that exits or stops answering wakes the loop: a leader gives the key up (demoting first) in the
   // cycle that runs now, not up to loop_wait later while nothing outside the agent would stop its Postgres.
   supervisor?.whenUnusable(() => agent.wake());

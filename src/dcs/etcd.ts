@@ -20,9 +20,11 @@ import { Etcd3 } from "etcd3";
 import type { Etcd3Config } from "../config/config.ts";
 import type { Dcs } from "../core/ports.ts";
 import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../core/types.ts";
+import type { WatchViewFacts } from "../core/watch_view.ts";
 import {
   clusterPrefix,
   clusterPrefixProblem,
+  decodeCluster,
   encodeFailsafe,
   encodeHistory,
   encodeJson,
@@ -30,6 +32,7 @@ import {
   encodeSync,
   KEYS,
   memberKey,
+  type RawKv,
 } from "./codec.ts";
 import { ClusterWatch, rangeCluster } from "./etcd_cluster.ts";
 import { type CallOpts, EtcdEndpoints } from "./etcd_endpoints.ts";
@@ -127,6 +130,31 @@ export class EtcdDcs implements Dcs {
     this.#renewed = null;
     this.#lockReadOn = null;
     const { view, kvs } = await rangeCluster(this.#endpoints, this.#prefix);
+    this.#watch.cache.loaded(kvs, view.revision);
+    return this.#adopt(view, kvs, renewed);
+  }
+
+  watchViewFacts(): WatchViewFacts {
+    return {
+      renewalRevision: this.#lease.renewalRevision,
+      viewRevision: this.#watch.cache.completeAt,
+      highestSeen: this.#endpoints.highestRevision,
+    };
+  }
+
+  watchView(): ClusterView {
+    const at = this.#watch.cache.completeAt;
+    const kvs = this.#watch.cache.kvs();
+    if (at === null || kvs === null) {
+      throw new Error("watchView: the watch holds no complete copy of the prefix");
+    }
+    const renewed = this.#renewed;
+    this.#renewed = null;
+    return this.#adopt(decodeCluster(kvs, this.#prefix, at), kvs, renewed);
+  }
+
+  /** What a cycle's view of the prefix tells the adapter's caches (from a range or from the watch's copy). */
+  #adopt(view: ClusterView, kvs: RawKv[], renewed: string | null): ClusterView {
     const ours = view.leader !== null && view.leader.name === this.#name;
     this.#lockReadOn = renewed !== null && ours && view.leader?.lease === renewed ? renewed : null;
     this.#watch.lastRevision = view.revision;

@@ -3,9 +3,12 @@
  * watch over the prefix that wakes the HA loop when something it acts on changes (the leader key, `config`,
  * `failover`, `sync`, and the leader's `status` unless this member is the leader). The watch is one raw gRPC
  * stream, never reconnected by a library timer: when it fails, the loop is woken and the next call opens a new
- * one from the last revision seen.
+ * one from the last revision seen. The watch also keeps the copy of the prefix (`watch_cache.ts`) that a cycle may
+ * decide on instead of a range (src/core/watch_view.ts): each stream tells it when etcd confirmed the stream and
+ * from which revision it delivers, each event, and the stream's end.
  *
- * May import: `etcd3`, `src/core/` (types), `src/dcs/codec.ts`, the adapter's endpoints (`etcd_endpoints.ts`).
+ * May import: `etcd3`, `src/core/` (types), `src/dcs/codec.ts`, `src/dcs/watch_cache.ts`, the adapter's endpoints
+ * (`etcd_endpoints.ts`).
  *
  * @module
  */
@@ -14,6 +17,7 @@ import type { ClusterView } from "../core/types.ts";
 import { decodeCluster, KEYS, type RawKv } from "./codec.ts";
 import type { EtcdEndpoints } from "./etcd_endpoints.ts";
 import { b, rangeEnd, rawKv } from "./etcd_kv.ts";
+import { WatchCache } from "./watch_cache.ts";
 
 type WatchState = { stream: IDuplexStream<IWatchRequest, IWatchResponse> | null; created: boolean };
 
@@ -40,6 +44,8 @@ export class ClusterWatch {
   knownLeader: string | null | undefined = undefined;
   /** The highest cluster revision seen through a load or the watch; null: none, or compacted away. */
   lastRevision: string | null = null;
+  /** The prefix as the last load and the watch's events since make it (src/core/watch_view.ts). */
+  readonly cache: WatchCache = new WatchCache();
   #watch: WatchState | null = null;
   #pending = false;
   #wake: (() => void) | null = null;
@@ -60,14 +66,17 @@ export class ClusterWatch {
     this.#watch = watch;
     const prefix = b(this.#prefix);
     const request: IWatchRequest = { create_request: { key: prefix, range_end: rangeEnd(prefix) } };
-    if (this.lastRevision !== null) {
-      request.create_request!.start_revision = String(BigInt(this.lastRevision) + 1n);
-    }
+    const start = this.lastRevision === null ? null : String(BigInt(this.lastRevision) + 1n);
+    if (start !== null) request.create_request!.start_revision = start;
     const fail = (compacted: boolean) => {
       if (this.#watch !== watch) return;
       this.#watch = null;
       watch.stream?.cancel();
-      if (compacted) this.lastRevision = null;
+      this.cache.streamLost();
+      if (compacted) {
+        this.lastRevision = null;
+        this.cache.forget();
+      }
       if (watch.created) this.#signal();
     };
     this.#endpoints.client.watchClient.watch().then(
@@ -75,6 +84,15 @@ export class ClusterWatch {
         watch.stream = stream;
         if (this.#watch !== watch) return stream.cancel();
         stream.on("data", (res: IWatchResponse) => {
+          if (this.#watch !== watch) return; // a stream given up: what it still says is not this watch's
+          if (res.created && !watch.created) {
+            // Without a start revision, the stream delivers what comes after the revision it was created at (no
+            // header, which etcd always sends: the copy stays incomplete and every cycle reads).
+            const created = res.header?.revision;
+            const from = start ??
+              (/^[0-9]+$/.test(String(created)) ? String(BigInt(String(created)) + 1n) : null);
+            if (from !== null) this.cache.streamEstablished(from);
+          }
           if (res.created) watch.created = true;
           for (const event of res.events ?? []) this.#onEvent(rawKv(event.kv), event.type === "Delete");
           if (res.canceled) fail(res.compact_revision !== "0" && res.compact_revision !== "");
@@ -88,6 +106,7 @@ export class ClusterWatch {
   }
 
   #onEvent(kv: RawKv, deleted: boolean): void {
+    this.cache.apply(kv, deleted);
     const rel = kv.key.slice(this.#prefix.length);
     const revision = BigInt(kv.modRevision || "0");
     if (this.lastRevision === null || revision > BigInt(this.lastRevision)) {
@@ -143,5 +162,7 @@ export class ClusterWatch {
     const watch = this.#watch;
     this.#watch = null;
     watch?.stream?.cancel();
+    this.cache.streamLost();
+    this.cache.forget();
   }
 }

@@ -28,6 +28,8 @@ export class EtcdEndpoints {
   #timeoutMs: number;
   #closed = false;
   readonly #onFailure: () => void;
+  /** The highest revision in the header of any answer etcd gave these endpoints (src/core/watch_view.ts). */
+  highestRevision: string | null = null;
   /** Told of every call's duration (seconds, retries included) and outcome: the latency metrics. */
   onCallDone: ((what: string, seconds: number, ok: boolean) => void) | null = null;
 
@@ -71,6 +73,7 @@ export class EtcdEndpoints {
     try {
       const result = await this.#callWithRetries(what, fn);
       ok = true;
+      this.noteRevision(headerRevision(result));
       return result;
     } finally {
       this.onCallDone?.(what, (performance.now() - started) / 1000, ok);
@@ -120,6 +123,14 @@ export class EtcdEndpoints {
     }
   }
 
+  /** Count `revision` (from an answer's header) in {@linkcode highestRevision}. */
+  noteRevision(revision: string | null): void {
+    if (revision === null || !/^[0-9]+$/.test(revision)) return;
+    if (this.highestRevision === null || BigInt(revision) > BigInt(this.highestRevision)) {
+      this.highestRevision = revision;
+    }
+  }
+
   /** From now on every call fails at once (the clients stay open until `closeClients`). */
   markClosed(): void {
     this.#closed = true;
@@ -128,6 +139,13 @@ export class EtcdEndpoints {
   closeClients(): void {
     for (const c of this.#clients) c.close();
   }
+}
+
+/** The revision in an etcd answer's response header, or null when the answer has none. */
+function headerRevision(result: unknown): string | null {
+  if (typeof result !== "object" || result === null || !("header" in result)) return null;
+  const header = (result as { header?: { revision?: unknown } }).header;
+  return header && header.revision !== undefined ? String(header.revision) : null;
 }
 
 /** An attempt of one etcd call ran out of its share of the deadline. */

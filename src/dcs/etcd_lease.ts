@@ -24,6 +24,11 @@ export class EtcdLease {
   #lease: { id: string } & HeldLease | null = null;
   /** The TTL (seconds) of the next grant: the HA loop's latest `ttl`. */
   ttl: number;
+  /**
+   * The revision in the header of the last `refresh`'s keepalive answer (src/core/watch_view.ts); null when the
+   * last refresh granted a lease instead, failed, or is under way.
+   */
+  renewalRevision: string | null = null;
 
   constructor(endpoints: EtcdEndpoints, ttl: number) {
     this.#endpoints = endpoints;
@@ -55,7 +60,7 @@ export class EtcdLease {
    * go through the client's retry policy, so an unreachable endpoint is skipped here (the pool rotates hosts and
    * its circuit breaker shuts a failing one) until the deadline.
    */
-  #keepAlive(id: string): Promise<number> {
+  #keepAlive(id: string): Promise<{ ttl: number; revision: string | null }> {
     return this.#endpoints.call("lease keepalive", async (o) => {
       for (;;) {
         try {
@@ -68,15 +73,18 @@ export class EtcdLease {
     });
   }
 
-  async #keepAliveOnce(id: string, o: CallOpts): Promise<number> {
+  async #keepAliveOnce(id: string, o: CallOpts): Promise<{ ttl: number; revision: string | null }> {
     const stream = await this.#endpoints.client.leaseClient.leaseKeepAlive(o);
     try {
-      const res = await new Promise<{ TTL: string }>((resolve, reject) => {
+      const res = await new Promise<{ TTL: string; header?: { revision?: string } }>((resolve, reject) => {
         stream.on("data", resolve);
         stream.on("error", (err) => reject(castGrpcError(err)));
         stream.write({ ID: id });
       });
-      return Number(res.TTL);
+      // No header (etcd always sends one): no revision, so the cycle reads the prefix.
+      const revision = res.header?.revision !== undefined ? String(res.header.revision) : null;
+      this.#endpoints.noteRevision(revision);
+      return { ttl: Number(res.TTL), revision };
     } finally {
       stream.end();
     }
@@ -89,12 +97,16 @@ export class EtcdLease {
    */
   async refresh(onLost: () => void): Promise<boolean> {
     const ttl = this.ttl;
+    this.renewalRevision = null;
     if (this.#lease === null) {
       await this.grant(ttl);
       return true;
     }
-    const remaining = await this.#keepAlive(this.#lease.id);
-    if (remaining > 0) return true;
+    const answer = await this.#keepAlive(this.#lease.id);
+    if (answer.ttl > 0) {
+      this.renewalRevision = answer.revision;
+      return true;
+    }
     this.#lease = null;
     onLost();
     await this.grant(ttl);

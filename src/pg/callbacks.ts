@@ -5,48 +5,17 @@
  * (the whole process group), so a slow script cannot pile up behind a flapping cluster. The environment is the
  * agent's without `PATRONI_*`/`HACTL_*` variables.
  *
- * I/O: spawns processes. Imports `pg_process.ts` (environment) and config types.
+ * I/O: spawns processes. Imports `process.ts` (environment), config types and `config/command_line.ts`.
  *
  * @module
  */
 import type { PostgresqlConfig } from "../config/config.ts";
+import { CommandSplitError, splitCommand } from "../config/command_line.ts";
 import { childEnv } from "./process.ts";
 import type { CallbackAction, CallbackRunner } from "../core/ports.ts";
 
 export type { CallbackAction, CallbackRunner };
-
-/**
- * Split a command line as Patroni does (Python's `shlex.split`, POSIX rules, no expansions): whitespace separates
- * words; single quotes keep everything up to the next one; inside double quotes a backslash escapes only `"` and
- * `\\`; outside quotes it escapes any character; quoted and plain parts of one word join
- * (`--dbname="host=a user=b"` is one argument).
- */
-export function splitCommand(command: string): string[] {
-  const out: string[] = [];
-  let word: string | null = null;
-  let quote: "'" | '"' | null = null;
-  for (let i = 0; i < command.length; i++) {
-    const c = command[i]!;
-    if (quote === "'") {
-      if (c === "'") quote = null;
-      else word += c;
-    } else if (quote === '"') {
-      if (c === '"') quote = null;
-      else if (c === "\\" && (command[i + 1] === '"' || command[i + 1] === "\\")) word += command[++i];
-      else word += c;
-    } else if (/\s/.test(c)) {
-      if (word !== null) out.push(word);
-      word = null;
-    } else {
-      word ??= "";
-      if (c === "'" || c === '"') quote = c;
-      else if (c === "\\" && i + 1 < command.length) word += command[++i];
-      else word += c;
-    }
-  }
-  if (word !== null) out.push(word);
-  return out;
-}
+export { splitCommand };
 
 /** Runs the configured callbacks with `setsid`, so a still-running one can be killed with its children. */
 export class ProcessCallbackRunner implements CallbackRunner {
@@ -61,7 +30,14 @@ export class ProcessCallbackRunner implements CallbackRunner {
   fire(action: CallbackAction, role: string): void {
     const command = this.callbacks[action];
     if (!command) return;
-    const argv = splitCommand(command);
+    let argv: string[];
+    try {
+      argv = splitCommand(command);
+    } catch (err) {
+      // The reader refuses such a command; kept for a runner built from another source.
+      if (!(err instanceof CommandSplitError)) throw err;
+      return this.onError(`callback ${action} could not be started: ${err.message}`);
+    }
     if (argv.length === 0) return;
     this.#killRunning();
     try {

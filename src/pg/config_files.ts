@@ -133,8 +133,9 @@ export async function renderConf(
     // The local `postgresql.recovery_conf` when set, else the dynamic configuration's (as Patroni's local keys win).
     const recoveryConf = inst.pg.recoveryConf ?? inst.dynamicPg().recoveryConf;
     recovery = { ...recoveryParams(recoveryConf), recovery_target_timeline: "latest" };
-    // Patroni enforces it where logical slots are copied: the primary keeps the catalog rows they need.
-    if (inst.hotStandbyFeedback(inst.config.tags)) params["hot_standby_feedback"] = "on";
+    // Patroni enforces it where logical slots are copied (the primary keeps the catalog rows they need): the HA
+    // core decides it (src/core/hot_standby_feedback.ts), this only applies the value.
+    if (inst.hotStandbyFeedback()) params["hot_standby_feedback"] = "on";
     if (upstream && upstream.name !== inst.config.name) {
       if (upstream.connUrl !== "") {
         await writePgpass(inst, upstream);

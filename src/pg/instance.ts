@@ -51,8 +51,11 @@ export class PgInstance {
   bootstrapRecovery: { params: Record<string, string>; keepExisting: boolean } | null = null;
   /** Copies of logical slots read from the leader, installed when Postgres next starts as a replica. */
   stagedSlots: Map<string, Uint8Array> | null = null;
-  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
-  hotStandbyFeedback: (tags: Config["tags"]) => boolean = () => false;
+  /**
+   * Whether a replica runs with `hot_standby_feedback = on`, as the HA core decided it last (it keeps copies of
+   * logical slots, or a member streaming from it does: src/core/hot_standby_feedback.ts).
+   */
+  hotStandbyFeedback: () => boolean = () => false;
   /** The role-specific keys and `postgresql.rewind` of the dynamic configuration. */
   dynamicPg: () => DynamicPgRolePart = () => ({});
 

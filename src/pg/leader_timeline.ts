@@ -7,8 +7,10 @@
  * insert timeline, as Patroni reads it before a rewind) and `pg_wal/<TLI>.history` with `pg_read_file`. That file
  * is exactly what a replication connection's `TIMELINE_HISTORY` command sends (the walsender reads the same file),
  * and Postgres never removes history files from pg_wal; SQL avoids a replication-protocol client and works where
- * pg_hba admits replication connections only from the replicas' own addresses. A leader still in recovery (a
- * promotion not finished) is not used, as Patroni does: the check waits for the next cycle.
+ * pg_hba admits replication connections only from the replicas' own addresses. The timeline of the leader's latest
+ * checkpoint (`pg_control_checkpoint()`) tells whether pg_rewind can use it yet (src/core/checkpoint_after_promote.ts).
+ * A leader still in recovery (a promotion not finished) is not used, as Patroni does: the check waits for the next
+ * cycle.
  *
  * I/O: one SQL connection to the leader. May import: `src/core/`, `src/config/`, `src/pg/`.
  *
@@ -26,7 +28,8 @@ const TIMELINE_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_is_in_recovery() THEN NULL
        ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS lsn,
-  (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS segment_size`;
+  (SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size') AS segment_size,
+  (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_timeline`;
 
 /**
  * Read the leader's timeline and history; any failure is an `{ error }` answer, never a throw. With a `probe` (a
@@ -56,7 +59,11 @@ export async function readLeaderTimeline(
       return { member: leader.name, error: `the leader ${leader.name} is still in recovery` };
     }
     const timeline = row["timeline"] as number;
-    if (timeline <= 1) return { member: leader.name, inRecovery: false, timeline, history: [] };
+    const cp = row["checkpoint_timeline"];
+    const checkpoint = typeof cp === "number" ? { checkpointTimeline: cp } : {};
+    if (timeline <= 1) {
+      return { member: leader.name, inRecovery: false, timeline, history: [], ...checkpoint };
+    }
     const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
     const [h] = await sql.unsafe("SELECT pg_read_file($1) AS text", [file]);
     const history = parseTimelineHistory(String(h?.["text"]));
@@ -64,7 +71,14 @@ export async function readLeaderTimeline(
       ? walRange(probe.wal, parseLsn(String(row["lsn"])), Number(row["segment_size"]))
       : null;
     const switchWal = read ? await compareWal(sql, read, probe!.dataDir) : null;
-    return { member: leader.name, inRecovery: false, timeline, history, ...(switchWal ? { switchWal } : {}) };
+    return {
+      member: leader.name,
+      inRecovery: false,
+      timeline,
+      history,
+      ...(switchWal ? { switchWal } : {}),
+      ...checkpoint,
+    };
   } catch (e) {
     return {
       member: leader.name,

@@ -13,8 +13,8 @@
  *
  * `LocalPostgres` holds the instance's state (`instance.ts`) and delegates each port method to the module that
  * owns it: observation (`observe.ts`), bootstrap (`bootstrap.ts`), clone (`clone.ts`), pg_rewind (`rewind.ts`),
- * start/stop/promote (`lifecycle.ts`), follow/reload (`reload.ts`), slots (`slots.ts`); the files it writes are
- * in `config_files.ts`.
+ * start/stop/promote (`lifecycle.ts`), the checkpoint after a promotion (`checkpoint.ts`), follow/reload
+ * (`reload.ts`), slots (`slots.ts`); the files it writes are in `config_files.ts`.
  *
  * I/O adapter. May import: `src/core/` (ports, types), `src/config/` (types), `src/pg/`.
  *
@@ -32,6 +32,7 @@ import { observePostgres } from "./observe.ts";
 import { bootstrapCluster } from "./bootstrap.ts";
 import { cloneFrom } from "./clone.ts";
 import { rewindFrom } from "./rewind.ts";
+import { checkpointPrimary } from "./checkpoint.ts";
 import { readLeaderTimeline } from "./leader_timeline.ts";
 import { promotePostgres, startPostgres, stopPostgres } from "./lifecycle.ts";
 import { followUpstream, reloadPostgres } from "./reload.ts";
@@ -50,8 +51,8 @@ export interface LocalPostgresOptions {
   dynamicPgHba?: () => string[] | undefined;
   /** `postgresql.pg_ident` of the dynamic configuration (a local `postgresql.pg_ident` wins over it). */
   dynamicPgIdent?: () => string[] | undefined;
-  /** Whether a replica runs with `hot_standby_feedback = on` (it keeps copies of logical slots). */
-  hotStandbyFeedback?: (tags: Config["tags"]) => boolean;
+  /** Whether a replica runs with `hot_standby_feedback = on`, as the HA core decided it last. */
+  hotStandbyFeedback?: () => boolean;
   /** The role-specific keys and `postgresql.rewind` of the dynamic configuration. */
   dynamicPg?: () => DynamicPgRolePart;
 }
@@ -116,6 +117,10 @@ export class LocalPostgres implements PostgresPort {
 
   promote(clusterHistory: readonly HistoryEntry[]): Promise<void> {
     return promotePostgres(this.#inst, clusterHistory);
+  }
+
+  checkpoint(): Promise<void> {
+    return checkpointPrimary(this.#inst);
   }
 
   follow(upstream: Upstream): Promise<boolean> {

@@ -200,6 +200,7 @@ export function fillFromStatus(obs: PgObservation, row: StatusRow): void {
   obs.synchronousCommit = row.sync_commit ?? null;
   if (!row.in_recovery) {
     obs.timeline = row.walfile ? parseInt(row.walfile.slice(0, 8), 16) : row.checkpoint_tli;
+    obs.checkpointTimeline = row.checkpoint_tli;
     obs.walPosition = lsnOrNull(row.flush_lsn);
     return;
   }

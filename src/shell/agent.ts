@@ -51,11 +51,13 @@ import { closeWatchdogAtSafepoint, LeaseFence } from "./fence.ts";
 import { type FailsafeCallReply, FailsafeState } from "./failsafe.ts";
 import { IsolationMonitor } from "./isolation.ts";
 import { JobRunner } from "./jobs.ts";
+import { CheckpointAfterPromote } from "./checkpoint_runner.ts";
 import { Observer } from "./observe.ts";
 import { Requests } from "./requests.ts";
 import { loopWaitMs } from "../core/settings.ts";
 import { DurationHistogram } from "../core/histogram.ts";
 import { demotionStopOptions } from "../core/stop_timeout.ts";
+import { routineDecision } from "../core/watch_view.ts";
 
 export type { AgentDeps } from "./deps.ts";
 export type { CycleResult } from "../core/loop.ts";
@@ -71,7 +73,9 @@ function fenceReport(unusable: string | null): FenceSupervisorReport {
 /** One member's HA loop. */
 export class Agent {
   #memory: Memory = { ...INITIAL_MEMORY };
+  #hotStandbyFeedback = false;
   #jobs: JobRunner;
+  #checkpoint: CheckpointAfterPromote;
   #lease: LeaseFence;
   #isolation: IsolationMonitor;
   #failsafe: FailsafeState;
@@ -105,6 +109,7 @@ export class Agent {
       () => closeWatchdogAtSafepoint(deps, "demote"),
       () => demotionStopOptions(this.dynamic),
     );
+    this.#checkpoint = new CheckpointAfterPromote(deps.pg, deps.log, wake);
     this.#isolation = new IsolationMonitor(deps, wake);
     this.#failsafe = new FailsafeState(deps);
     this.#lease = new LeaseFence(deps, {
@@ -112,6 +117,7 @@ export class Agent {
       stopped: () => this.#stopped,
       wake,
       jobs: this.#jobs,
+      stopping: (why) => this.#checkpoint.stopping(why),
     });
     this.#requests = new Requests(deps, {
       jobs: this.#jobs,
@@ -135,7 +141,14 @@ export class Agent {
       context: () => this.#context(),
       dynamic: () => this.dynamic,
       callback: (action, role) => this.#callback(action, role),
+      hotStandbyFeedback: (value) => void (this.#hotStandbyFeedback = value),
+      checkpoint: this.#checkpoint,
     });
+  }
+
+  /** The `hot_standby_feedback` the core decided last (src/core/hot_standby_feedback.ts); false before any. */
+  get hotStandbyFeedback(): boolean {
+    return this.#hotStandbyFeedback;
   }
 
   get dynamic(): DynamicSettings {
@@ -153,8 +166,13 @@ export class Agent {
     let decision: Decision;
     try {
       observation = await this.#observer.observe();
-      this.#lastObservation = observation;
       decision = decide(observation, this.#memory, this.#context());
+      if (this.#observer.viewFromWatch && !routineDecision(decision)) {
+        // Decided on the watch's copy, and more than routine: decide again on a read of etcd (watch_view.ts).
+        observation = await this.#observer.reread(observation);
+        decision = decide(observation, this.#memory, this.#context());
+      }
+      this.#lastObservation = observation;
     } catch (err) {
       // An unexpected failure (a bug, or a Postgres tool that could not even be spawned): log it with its stack and
       // carry on with the next cycle. The loop must outlive it, or a detached primary would run on unguarded.
@@ -397,6 +415,8 @@ export class Agent {
     try {
       const wasRunning = this.#observer.pg.running;
       const opts = demotionStopOptions(this.dynamic);
+      // A CHECKPOINT after a promotion still running is not waited for: the stop ends its session.
+      this.#checkpoint.stopping("shutdown");
       await pg.stop("fast", () => closeWatchdogAtSafepoint(this.deps, "shutdown"), opts);
       stopped = true;
       // What the REST API answers from now on: members racing for the key ask this one, and must not find the

@@ -6,7 +6,8 @@
  * (counting from when the lease holding the key was renewed: the call's start, or the cycle's keepalive) and
  * pings the watchdog once; a required watchdog that is not running, or a fencing supervisor that is not usable,
  * stops the plan before any promotion. Long Postgres operations (the
- * promotion too) are started as jobs, so the loop keeps renewing.
+ * promotion too) are started as jobs, so the loop keeps renewing; the CHECKPOINT after a promotion runs beside the
+ * loop without taking the job slot (checkpoint_runner.ts), so the loop keeps deciding everything else too.
  *
  * May import: `src/core/` only.
  *
@@ -20,12 +21,16 @@ import { demotionStopOptions } from "../core/stop_timeout.ts";
 import { type CallbackAction, DcsError } from "../core/ports.ts";
 import type { RoleChangeRecorder } from "../core/role_change.ts";
 import type { Action, DynamicSettings, Observation } from "../core/types.ts";
+import type { CheckpointAfterPromote } from "./checkpoint_runner.ts";
 import type { AgentDeps } from "./deps.ts";
 import { closeWatchdogAtSafepoint, type LeaseFence } from "./fence.ts";
 import type { IsolationMonitor } from "./isolation.ts";
 import type { FailsafeState } from "./failsafe.ts";
 import type { JobRunner } from "./jobs.ts";
 import type { Requests } from "./requests.ts";
+
+/** Jobs that stop the local Postgres: a CHECKPOINT after a promotion still running ends with them. */
+const STOPS: ReadonlySet<string> = new Set(["stop", "restart", "demote"]);
 
 /** The parts of the agent the executor acts on. */
 export interface ExecutorParts {
@@ -38,6 +43,10 @@ export interface ExecutorParts {
   context(): HaContext;
   dynamic(): DynamicSettings;
   callback(action: CallbackAction, role: string): void;
+  /** Keep the decided `hot_standby_feedback` for the Postgres adapter, which reads it when it writes its files. */
+  hotStandbyFeedback(value: boolean): void;
+  /** The CHECKPOINT after a promotion, run beside the loop (src/shell/checkpoint_runner.ts). */
+  checkpoint: CheckpointAfterPromote;
 }
 
 /** How a plan ended: the index of the first failed action (-1 when all ran) and why. */
@@ -167,6 +176,7 @@ export class Executor {
 
   /** Stop Postgres for a demotion: the watchdog closed at its safe point, primary_stop_timeout in force. */
   async #demote(mode: "fast" | "immediate"): Promise<boolean> {
+    this.parts.checkpoint.stopping(`demoting (${mode})`);
     const opts = demotionStopOptions(this.parts.dynamic());
     await this.deps.pg.stop(mode, () => closeWatchdogAtSafepoint(this.deps, "demote"), opts);
     return true;
@@ -217,6 +227,7 @@ export class Executor {
         dcs.dropLease();
         return true;
       case "start_job":
+        if (STOPS.has(action.job.kind)) this.parts.checkpoint.stopping(action.job.kind);
         jobs.start(action.job);
         if (action.job.kind === "restart") requests.restartStarted();
         return true;
@@ -259,6 +270,13 @@ export class Executor {
         return this.#failsafeKept(action.since, action.ttl);
       case "set_sync_standby_names":
         await pg.setSyncStandbyNames(action.value);
+        return true;
+      case "set_hot_standby_feedback":
+        this.parts.hotStandbyFeedback(action.value);
+        return true;
+      case "checkpoint_after_promote":
+        // Beside the loop, at most one at a time: a request while one runs is skipped (asked again next cycle).
+        this.parts.checkpoint.request();
         return true;
       default:
         throw new Error(`no executor for action ${action.type}`);

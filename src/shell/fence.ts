@@ -20,6 +20,8 @@ export interface FenceLoop {
   wake(): void;
   /** The job runner: a fence that fires cancels the job in flight. */
   jobs: Pick<JobRunner, "cancel">;
+  /** Told before the fence stops Postgres (a CHECKPOINT after a promotion in flight ends with it). */
+  stopping?(why: string): void;
 }
 
 /**
@@ -136,6 +138,7 @@ export class LeaseFence {
       // Postgres back up after the fence: cancel it, stop now, and stop again once a job that may have started
       // Postgres has ended (unless a renewal since has made the lock ours again).
       const cancelled = this.loop.jobs.cancel("the fence stopped postgres");
+      this.loop.stopping?.("the fence");
       await pg.stop("immediate", undefined, { emergency: true });
       if (await cancelled && !this.holdsLock()) {
         log.error(

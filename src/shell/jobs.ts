@@ -1,7 +1,8 @@
 /**
  * The job runner: long Postgres operations (bootstrap, clone, rewind, start, stop, restart, a switchover's clean
  * shutdown, a promotion) run one at a time in the background, so the HA loop keeps renewing its lease meanwhile;
- * their state appears in the next observation.
+ * their state appears in the next observation. The checkpoint after a promotion is no job: it runs beside the loop
+ * (checkpoint_runner.ts).
  *
  * I/O through the `PostgresPort` it is given.
  *
@@ -44,6 +45,11 @@ export class JobRunner {
     const s = this.#state;
     if (s && s.status !== "running") this.#state = null;
     return s ? { ...s } : null;
+  }
+
+  /** Report a finished job `take` handed out once more, unless another job started since (a cycle that decided nothing). */
+  giveBack(state: JobState): void {
+    if (this.#state === null && state.status !== "running") this.#state = { ...state };
   }
 
   start(req: JobRequest): void {

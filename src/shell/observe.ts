@@ -23,6 +23,7 @@ import { emptyPgObservation } from "../core/pg_empty.ts";
 import type { AgentDeps } from "./deps.ts";
 import type { FailsafeState } from "./failsafe.ts";
 import { failsafeEnabled } from "../core/failsafe.ts";
+import { mayUseWatchView } from "../core/watch_view.ts";
 import type { LeaseFence } from "./fence.ts";
 import type { IsolationMonitor } from "./isolation.ts";
 import type { JobRunner } from "./jobs.ts";
@@ -40,6 +41,7 @@ export interface ObserverParts {
 /** Takes the cycle's observation and keeps the world as last seen. */
 export class Observer {
   #view: ClusterView | null = null;
+  #viewFromWatch = false;
   /** The members of the view before the last one (Patroni's `old_cluster`), asked too in a leader race. */
   #previousMembers: readonly Member[] = [];
   /** Wall-clock ms of the last successful DCS read. */
@@ -99,26 +101,60 @@ export class Observer {
 
   /** One consistent observation for `decide`. Throws only what is not etcd's failure (a bug, a tool not spawned). */
   async observe(): Promise<Observation> {
-    const { clock, dcs, pg } = this.deps;
-    const { isolation, jobs, lease, requests } = this.parts;
-    let dcsObs: DcsObservation;
+    const { clock, dcs } = this.deps;
     const refreshStarted = clock.now();
-    isolation.callStarted(refreshStarted);
-    try {
+    this.parts.isolation.callStarted(refreshStarted);
+    const dcsObs = await this.#dcsCall(async () => {
       await dcs.refreshLease(this.#dynamic.ttl);
-      const cluster = await dcs.loadCluster();
+      // The watch's copy when it is as new as the keepalive's answer (src/core/watch_view.ts), else a range.
+      this.#viewFromWatch = dcs.watchView !== undefined && mayUseWatchView(dcs.watchViewFacts?.());
+      return this.#viewFromWatch ? dcs.watchView!() : await dcs.loadCluster();
+    });
+    return await this.#complete(dcsObs, refreshStarted);
+  }
+
+  /**
+   * `obs` checked against a `Range` (no second keepalive), for a decision that must not rest on the watch's copy
+   * alone (src/core/watch_view.ts `routineDecision`): the same observation when the read finds the store at the
+   * copy's revision (the copy was the store); otherwise, or when etcd does not answer, the rest of the observation
+   * made again with the read's outcome (the peers to ask and the divergence check depend on the view), the
+   * finished job it carried included.
+   */
+  async reread(obs: Observation): Promise<Observation> {
+    this.#viewFromWatch = false;
+    this.parts.isolation.callStarted(this.deps.clock.now());
+    const previous = this.#previousMembers; // still the last cycle's: the copy was this cycle's view
+    const dcsObs = await this.#dcsCall(() => this.deps.dcs.loadCluster());
+    this.#previousMembers = previous;
+    const copy = obs.dcs.kind === "ok" ? obs.dcs.cluster.revision : null;
+    if (dcsObs.kind === "ok" && dcsObs.cluster.revision === copy) return obs;
+    if (obs.job && obs.job.status !== "running") this.parts.jobs.giveBack(obs.job);
+    return await this.#complete(dcsObs, obs.leaseRenewedFrom ?? this.deps.clock.now());
+  }
+
+  /** The outcome of etcd calls that end in a cluster view; a `DcsError` makes it "unreachable". */
+  async #dcsCall(call: () => Promise<ClusterView>): Promise<DcsObservation> {
+    const { isolation, lease } = this.parts;
+    try {
+      const cluster = await call();
       isolation.answered();
       this.#noteCluster(cluster);
-      dcsObs = { kind: "ok", cluster };
+      return { kind: "ok", cluster };
     } catch (err) {
       if (!(err instanceof DcsError)) {
         isolation.answered(); // not etcd's failure
         throw err;
       }
-      this.#dcsUnreachableSince ??= clock.now();
+      this.#dcsUnreachableSince ??= this.deps.clock.now();
       lease.forget();
-      dcsObs = { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
+      return { kind: "unreachable", since: this.#dcsUnreachableSince, error: err.message };
     }
+  }
+
+  /** The rest of an observation, around etcd's outcome `dcsObs` of a cycle whose lease refresh began then. */
+  async #complete(dcsObs: DcsObservation, refreshStarted: number): Promise<Observation> {
+    const { clock, pg } = this.deps;
+    const { jobs, requests } = this.parts;
     // The job before Postgres: a job that finishes in between is seen as running (and Postgres as it is now), never
     // as finished beside a stale picture of Postgres. A finished job is handed to decide only with a DCS view, so
     // its follow-up (publishing a bootstrap, or cancelling it) is not lost to a cycle without etcd.
@@ -173,6 +209,11 @@ export class Observer {
         }
         : {}),
     };
+  }
+
+  /** Whether the last observation's cluster view came from the watch's copy rather than a `Range`. */
+  get viewFromWatch(): boolean {
+    return this.#viewFromWatch;
   }
 
   /** etcd answered with `cluster`: take its dynamic settings and `retry_timeout`, and check our lock belief. */

@@ -12,6 +12,8 @@
 import { DcsError } from "../../src/core/ports.ts";
 import type { Dcs } from "../../src/core/ports.ts";
 import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../../src/core/types.ts";
+import type { WatchViewFacts } from "../../src/core/watch_view.ts";
+import { WatchCache } from "../../src/dcs/watch_cache.ts";
 import {
   clusterPrefix,
   decodeCluster,
@@ -22,6 +24,7 @@ import {
   encodeSync,
   KEYS,
   memberKey,
+  type RawKv,
 } from "../../src/dcs/codec.ts";
 import {
   type Compare,
@@ -32,6 +35,16 @@ import {
 } from "./memory_etcd.ts";
 
 export { type Compare, LeaseNotFoundError, MemoryEtcd, type MemoryEvent, type TxnOp } from "./memory_etcd.ts";
+
+/**
+ * A cycle's view served from the watch's copy (`watchView`): what it held, and the prefix as the store held it
+ * when the cycle's keepalive was answered (read by the simulator's invariant only).
+ */
+export interface WatchViewRead {
+  revision: string;
+  served: RawKv[];
+  truth: RawKv[];
+}
 
 /** One member's `Dcs` on a `MemoryEtcd`; same rules as `EtcdDcs` (src/dcs/etcd.ts). */
 export class MemoryDcs implements Dcs {
@@ -50,6 +63,17 @@ export class MemoryDcs implements Dcs {
   /** As `EtcdDcs`: the lease the last `refreshLease` renewed, and the lease the read after it found our key on. */
   #renewed: string | null = null;
   #lockReadOn: string | null = null;
+  /** As `EtcdDcs`: the watch's copy of the prefix, the keepalive's answer revision, the highest revision seen. */
+  readonly #cache = new WatchCache();
+  #renewalRevision: string | null = null;
+  #highestSeen = 0;
+  /** The prefix as the store held it when the last keepalive was answered (for `watchViewReads`). */
+  #truthAtRenewal: RawKv[] = [];
+  /** Every view served from the watch's copy, until the simulator's invariant has checked it. */
+  readonly watchViewReads: WatchViewRead[] = [];
+  /** How many views were served from the watch's copy, and how many by a range. */
+  watchViewCount = 0;
+  rangeCount = 0;
 
   constructor(etcd: MemoryEtcd, opts: { namespace: string; scope: string; name: string; ttl: number }) {
     this.#etcd = etcd;
@@ -76,7 +100,10 @@ export class MemoryDcs implements Dcs {
   #call<T>(what: string, fn: () => T): T {
     if (this.#closed) throw new DcsError(`etcd ${what}: the DCS client is closed`);
     try {
-      return fn();
+      const result = fn();
+      // Every answer carries the store's revision in its header, as etcd's do.
+      this.#highestSeen = Math.max(this.#highestSeen, this.#etcd.revision);
+      return result;
     } catch (err) {
       this.#memberCache = null;
       this.#lastStatus = null;
@@ -94,16 +121,43 @@ export class MemoryDcs implements Dcs {
     this.#lockReadOn = null;
     return this.#async(() => {
       const { kvs, revision } = this.#call("range", () => this.#etcd.range(this.#name, this.#prefix));
-      const view = decodeCluster(kvs, this.#prefix, revision);
-      const ours = view.leader !== null && view.leader.name === this.#name;
-      this.#lockReadOn = renewed !== null && ours && view.leader?.lease === renewed ? renewed : null;
-      this.#lastRevision = Number(revision);
-      const mine = kvs.find((kv) => kv.key === this.#prefix + memberKey(this.#name));
-      this.#memberCache = mine ? { json: mine.value, lease: mine.lease } : null;
-      this.#lastStatus = kvs.find((kv) => kv.key === this.#prefix + KEYS.status)?.value ?? null;
-      this.#knownLeader = view.leader?.name ?? null;
-      return view;
+      this.rangeCount++;
+      this.#cache.loaded(kvs, revision);
+      return this.#adopt(decodeCluster(kvs, this.#prefix, revision), kvs, renewed);
     });
+  }
+
+  watchViewFacts(): WatchViewFacts {
+    return {
+      renewalRevision: this.#renewalRevision,
+      viewRevision: this.#cache.completeAt,
+      highestSeen: this.#highestSeen > 0 ? String(this.#highestSeen) : null,
+    };
+  }
+
+  watchView(): ClusterView {
+    const at = this.#cache.completeAt;
+    const kvs = this.#cache.kvs();
+    if (at === null || kvs === null) {
+      throw new Error("watchView: the watch holds no complete copy of the prefix");
+    }
+    const renewed = this.#renewed;
+    this.#renewed = null;
+    this.watchViewCount++;
+    this.watchViewReads.push({ revision: at, served: kvs, truth: this.#truthAtRenewal });
+    return this.#adopt(decodeCluster(kvs, this.#prefix, at), kvs, renewed);
+  }
+
+  /** As `EtcdDcs`: what a cycle's view tells the caches (from a range or from the watch's copy). */
+  #adopt(view: ClusterView, kvs: RawKv[], renewed: string | null): ClusterView {
+    const ours = view.leader !== null && view.leader.name === this.#name;
+    this.#lockReadOn = renewed !== null && ours && view.leader?.lease === renewed ? renewed : null;
+    this.#lastRevision = Number(view.revision);
+    const mine = kvs.find((kv) => kv.key === this.#prefix + memberKey(this.#name));
+    this.#memberCache = mine ? { json: mine.value, lease: mine.lease } : null;
+    this.#lastStatus = kvs.find((kv) => kv.key === this.#prefix + KEYS.status)?.value ?? null;
+    this.#knownLeader = view.leader?.name ?? null;
+    return view;
   }
 
   /** Methods are async like the real adapter's: errors reject instead of throwing synchronously. */
@@ -123,13 +177,19 @@ export class MemoryDcs implements Dcs {
 
   #refresh(ttl: number): boolean {
     this.#ttl = ttl;
+    this.#renewalRevision = null;
     this.#ensureWatch();
     if (this.#lease === null) {
       this.#grant(ttl);
       return true;
     }
     const id = this.#lease.id;
-    if (this.#call("lease keepalive", () => this.#etcd.keepAlive(this.#name, id)) > 0) return true;
+    if (this.#call("lease keepalive", () => this.#etcd.keepAlive(this.#name, id)) > 0) {
+      // The one store is etcd's leader: its answer's header holds the store's revision at the renewal.
+      this.#renewalRevision = String(this.#etcd.revision);
+      this.#truthAtRenewal = this.#etcd.snapshot(this.#prefix);
+      return true;
+    }
     this.#lease = null;
     this.#memberCache = null;
     this.#grant(ttl);
@@ -343,9 +403,12 @@ export class MemoryDcs implements Dcs {
     if (this.#closed || this.#unwatch || this.#etcd.isPartitioned(this.#name)) return;
     const from = this.#lastRevision !== null ? this.#lastRevision + 1 : this.#etcd.revision + 1;
     let broken = false;
+    // The store's watch is established at once and replays from `from` before it returns.
+    this.#cache.streamEstablished(String(from));
     const unwatch = this.#etcd.watch(this.#name, from, (e) => this.#onEvent(e), () => {
       broken = true;
       if (this.#unwatch === unwatch) this.#unwatch = null;
+      this.#cache.streamLost();
       this.#pending = true;
     });
     if (!broken) this.#unwatch = unwatch;
@@ -353,6 +416,7 @@ export class MemoryDcs implements Dcs {
 
   #onEvent(e: MemoryEvent): void {
     if (!e.kv.key.startsWith(this.#prefix)) return;
+    this.#cache.apply(e.kv, e.deleted);
     if (this.#lastRevision === null || e.revision > this.#lastRevision) this.#lastRevision = e.revision;
     const rel = e.kv.key.slice(this.#prefix.length);
     if (rel === KEYS.leader) {
@@ -388,6 +452,8 @@ export class MemoryDcs implements Dcs {
     this.#closed = true;
     this.#unwatch?.();
     this.#unwatch = null;
+    this.#cache.streamLost();
+    this.#cache.forget();
     return Promise.resolve();
   }
 

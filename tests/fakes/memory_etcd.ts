@@ -40,6 +40,8 @@ interface Watch {
   client: string;
   onEvent: (e: MemoryEvent) => void;
   onBroken: () => void;
+  /** Events held back while the client's watch lags (`delayWatch`), delivered in order once it no longer does. */
+  held: MemoryEvent[];
 }
 
 /** Thrown (wrapped in a DcsError) when a put names a lease that does not exist, as etcd does. */
@@ -61,6 +63,8 @@ export class MemoryEtcd {
   readonly #partitioned = new Set<string>();
   readonly #log: MemoryEvent[] = [];
   readonly #watches = new Set<Watch>();
+  /** Until when (virtual ms) each client's watches deliver late (`delayWatch`). */
+  readonly #watchLagUntil = new Map<string, number>();
 
   /** `now` is the virtual clock in ms; without it the store keeps its own, moved by `advance(ms)`. */
   constructor(opts: { now?: () => number } = {}) {
@@ -90,6 +94,34 @@ export class MemoryEtcd {
     }
     const now = this.now();
     for (const [id, lease] of this.#leases) if (lease.expiresAt <= now) this.#dropLease(id);
+    this.#deliverHeld();
+  }
+
+  /**
+   * The watches of `client` deliver nothing until `untilMs` (virtual time), then every event held back, in order,
+   * at the first store operation after it: a watch that lags behind the store (a slow etcd member, a busy stream).
+   */
+  delayWatch(client: string, untilMs: number): void {
+    this.#watchLagUntil.set(client, Math.max(untilMs, this.#watchLagUntil.get(client) ?? 0));
+  }
+
+  #lagging(client: string): boolean {
+    return (this.#watchLagUntil.get(client) ?? 0) > this.now();
+  }
+
+  #deliverHeld(): void {
+    for (const w of [...this.#watches]) {
+      if (w.held.length === 0 || this.#lagging(w.client)) continue;
+      for (const e of w.held.splice(0)) if (this.#watches.has(w)) w.onEvent(e);
+    }
+  }
+
+  /** The keys under `prefix` as the store holds them now, whoever asks (the simulator's invariants only). */
+  snapshot(prefix: string): RawKv[] {
+    return [...this.#kv.entries()]
+      .filter(([key]) => key.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([key, kv]) => this.#raw(key, kv));
   }
 
   /** Expire a lease now (its keys disappear), as if its TTL had run out. */
@@ -165,7 +197,10 @@ export class MemoryEtcd {
 
   #emit(event: MemoryEvent): void {
     this.#log.push(event);
-    for (const w of [...this.#watches]) w.onEvent(event);
+    for (const w of [...this.#watches]) {
+      if (w.held.length > 0 || this.#lagging(w.client)) w.held.push(event);
+      else w.onEvent(event);
+    }
   }
 
   #applyPut(key: string, value: string, lease: string | undefined, revision: number): void {
@@ -211,11 +246,7 @@ export class MemoryEtcd {
   /** All keys starting with `prefix`, sorted, and the store revision. */
   range(client: string, prefix: string): { kvs: RawKv[]; revision: string } {
     this.#enter(client, "range");
-    const kvs = [...this.#kv.entries()]
-      .filter(([key]) => key.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([key, kv]) => this.#raw(key, kv));
-    return { kvs, revision: String(this.#revision) };
+    return { kvs: this.snapshot(prefix), revision: String(this.#revision) };
   }
 
   get(client: string, key: string): RawKv | null {
@@ -284,8 +315,10 @@ export class MemoryEtcd {
     onBroken: () => void,
   ): () => void {
     this.#enter(client, "watch");
-    for (const e of this.#log) if (e.revision >= fromRevision) onEvent(e);
-    const w: Watch = { client, onEvent, onBroken };
+    const w: Watch = { client, onEvent, onBroken, held: [] };
+    const replay = this.#log.filter((e) => e.revision >= fromRevision);
+    if (this.#lagging(client)) w.held.push(...replay);
+    else for (const e of replay) onEvent(e);
     this.#watches.add(w);
     return () => this.#watches.delete(w);
   }

@@ -21,24 +21,23 @@
  * A running replica streams from the server its `primary_conninfo` names when Postgres's own rules allow it
  * (`streamSource()`); when the world knows the history it takes is not really its own, `receiveFrom()` records it
  * in the world's `foreignStreams`.
- *
  * Faults: `crash()` (the postmaster dies), `hostCrash()`/`hostStart()` (also cancels running operations),
  * `failNext(op)` (the next call of `op` throws `PostgresError`), `write(bytes)` (client writes on a primary),
  * `commit(bytes)` (the same, acknowledged only as `synchronous_standby_names` allows: `setSyncStandbyNames`).
- *
  * Timelines and divergence are modelled: `rewind(up)` takes the source's history back to the divergence point
  * (nothing when the histories did not diverge), `leaderTimeline(up)` answers the leader's timeline and history as
  * its server reports them, and a stopped server's observation carries its pg_controldata position.
  *
- * Differences from the real adapter, on purpose: no files, no SQL; an interrupted initdb or pg_basebackup leaves
- * an empty data directory; pg_basebackup is tried once (the adapter retries once after 5 s).
- * `tests/integration/postgres_contract_test.ts` runs one contract against this fake and the real adapter. Imports
- * `src/core/` (ports, types and pure helpers), memory_pg_world.ts and standby_slot.ts only.
+ * Differences from the real adapter, on purpose: no files, no SQL, no pg_control (`checkpoint()` only checks the
+ * server); an interrupted initdb or pg_basebackup leaves an empty data directory; pg_basebackup is tried once (the
+ * adapter retries once after 5 s). `tests/integration/postgres_contract_test.ts` runs one contract against this
+ * fake and the real adapter. Imports `src/core/`, memory_pg_world.ts, memory_pg_checkpoint.ts, standby_slot.ts.
  *
  * @module
  */
 import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
-import { fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
+import { activeSlotPositions, fakePrimarySlot, slotsInRecovery } from "./standby_slot.ts";
+import { fakeCheckpoint } from "./memory_pg_checkpoint.ts";
 import {
   formatLsn,
   type HistoryEntry,
@@ -93,6 +92,7 @@ export class FakePostgres implements PostgresPort {
   readonly name: string;
   readonly connUrl: string;
   readonly world: FakePostgresWorld;
+  checkpoint = (): Promise<void> => fakeCheckpoint(this);
   /** While true, this replica's WAL receiver stays connected but nothing new arrives (slow network/disk). */
   lagging = false;
   /**
@@ -145,6 +145,9 @@ export class FakePostgres implements PostgresPort {
   }
   get segments(): readonly Segment[] {
     return this.#data?.segments ?? [];
+  }
+  get slotName(): string | null {
+    return this.#data?.slotName ?? null;
   }
   get conninfo(): string | null {
     return this.#data?.conninfo ?? null;
@@ -280,6 +283,7 @@ export class FakePostgres implements PostgresPort {
     obs.serverVersion = FAKE_SERVER_VERSION;
     obs.postmasterStartTime = this.#startTime;
     obs.slots = [...d.slots].sort();
+    obs.slotPositions = activeSlotPositions(this, this.world.servers.values());
     obs.timeline = lastTimeline(d);
     obs.walPosition = d.wal;
     obs.replication = this.#replicationRows();
@@ -523,12 +527,8 @@ export class FakePostgres implements PostgresPort {
       return Promise.reject(new PostgresError(`${this.name}: could not connect to server`));
     }
     if (d.standbySignal !== slotsInRecovery(fields)) return Promise.resolve();
-    const active = new Set(
-      [...this.world.servers.values()]
-        .filter((s) => s.streamSource() === this)
-        .map((s) => s.#data!.slotName),
-    );
-    // The fake's slots are physical, reserve WAL from creation and have no xmin; positions are not modelled.
+    const active = new Set(Object.keys(activeSlotPositions(this, this.world.servers.values())));
+    // The fake's slots are physical, reserve WAL from creation and have no xmin; inactive ones have no position.
     const existing = [...d.slots].map((name) => ({
       name,
       type: "physical" as const,

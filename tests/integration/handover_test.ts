@@ -63,13 +63,15 @@ Deno.test({
         const h = await readHealth(c.layout);
         return h.view.failover === null ? h : { notYet: JSON.stringify(h.view.failover) };
       });
-      const log = await Deno.readTextFile(old.logPath);
-      assert.match(
-        log,
-        new RegExp(
-          `cleared the failover key: candidate '${candidate.name}' is not streaming \\(in archive recovery\\)`,
-        ),
+      // The leader logs why at the end of the cycle that deleted the key (after writing its member key), and the
+      // line reaches the log file through a pipe: wait for it instead of reading the file once.
+      const cleared = new RegExp(
+        `cleared the failover key: candidate '${candidate.name}' is not streaming \\(in archive recovery\\)`,
       );
+      const log = await waitFor("the leader logging why it cleared the failover key", 15_000, async () => {
+        const text = await Deno.readTextFile(old.logPath);
+        return cleared.test(text) ? text : { notYet: `no line matching ${cleared}` };
+      });
       assert.doesNotMatch(log, /switching over to/);
       const h = await readHealth(c.layout);
       assert.equal(h.leader, old.name);

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import type { PostgresPort } from "../../src/core/ports.ts";
+import { PostgresError, type PostgresPort } from "../../src/core/ports.ts";
 import { LocalPostgres } from "../../src/pg/postgres.ts";
 import { slotNameFor } from "../../src/core/slots.ts";
 import type { HistoryEntry, PgObservation, Upstream } from "../../src/core/types.ts";
@@ -97,6 +97,7 @@ async function contract(pair: Pair): Promise<void> {
   assert.equal(r.role, "replica");
   assert.equal(r.timeline, 1);
   assert.equal(await replica.follow(upstream), false, "follow() with the same upstream changes nothing");
+  await assert.rejects(replica.checkpoint(), PostgresError, "no CHECKPOINT after promotion on a replica");
   const walSenders = await eventually(pair, primary, "one WAL sender", (o) => o.replication.length === 1);
   assert.equal(walSenders.replication[0]!.application_name, pair.replicaName);
 
@@ -154,6 +155,15 @@ async function contract(pair: Pair): Promise<void> {
   assert.deepEqual(promoted.timelineHistory.map((h) => h.timeline), [1]);
   assert.ok(promoted.timelineHistory[0]!.switchLsn >= target);
 
+  // the checkpoint after the promotion: pg_control then names the new timeline (where the adapter reads it; the
+  // fake does not model pg_control)
+  await replica.checkpoint();
+  const checkpointed = (await replica.observe()).checkpointTimeline;
+  assert.ok(
+    checkpointed === undefined || checkpointed === 3,
+    `latest checkpoint on timeline ${checkpointed}`,
+  );
+
   // Divergence and pg_rewind: the old primary comes back and takes writes the new primary never saw (as a cut-off
   // primary would), is stopped uncleanly, then rewound from the new primary and streams from it.
   await primary.start("primary", null);
@@ -179,6 +189,7 @@ async function contract(pair: Pair): Promise<void> {
   await primary.stop("immediate");
   await replica.stop("immediate");
   assert.equal((await replica.observe()).running, false);
+  await assert.rejects(replica.checkpoint(), PostgresError, "no CHECKPOINT on a stopped server");
 }
 
 Deno.test("PostgresPort contract: FakePostgres", async () => {

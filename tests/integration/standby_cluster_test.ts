@@ -78,6 +78,203 @@ function waitStandbyLeader(layout: LayoutOptions, not: string | null, deadlineMs
   }, 200);
 }
 
+/** Site B's layout on site A's etcd, every member's YAML naming site A's primary in `standby_cluster`. */
+async function writeSiteB(
+  dir: string,
+  primary: MemberLayout,
+  etcdEndpoints: string[],
+): Promise<{ layout: LayoutOptions; b: MemberLayout[] }> {
+  const [pgBase, apiBase] = await freePorts(2, 2);
+  const layout: LayoutOptions = {
+    dir,
+    scope: "site-b",
+    members: 2,
+    etcdEndpoints,
+    basePgPort: pgBase!,
+    baseApiPort: apiBase!,
+    ...TIMING,
+  };
+  const b = await writeLayout(layout);
+  for (const m of b) {
+    const yml = await Deno.readTextFile(m.configPath);
+    const section = `  dcs:\n    standby_cluster:\n      host: 127.0.0.1\n      port: ${primary.pgPort}\n`;
+    await Deno.writeTextFile(m.configPath, yml.replace("  dcs:\n", section));
+  }
+  return { layout, b };
+}
+
+/** Both sites: site A's primary, site B's layout, members and running agents. */
+interface Sites {
+  primary: MemberLayout;
+  /** Site A's etcd (which site B shares), as `hactl -d` takes it. */
+  etcdUrl: string;
+  dir: string;
+  layout: LayoutOptions;
+  b: MemberLayout[];
+  agents: Map<string, Deno.ChildProcess>;
+}
+
+/**
+ * Start site B: one member becomes the standby leader streaming from site A, the other streams from it, both hold
+ * A's rows; the REST API and the list say standby leader. The standby leader, the other member, and seconds taken.
+ */
+async function siteBForms(s: Sites): Promise<{ sl: MemberLayout; other: MemberLayout; formedS: number }> {
+  const { primary, layout, b, agents } = s;
+  const t0 = performance.now();
+  for (const m of b) agents.set(m.name, await spawnAgent(m));
+  const first = await waitStandbyLeader(layout, null, 120_000);
+  const sl = b.find((m) => m.name === first)!;
+  const other = b.find((m) => m.name !== first)!;
+  await waitFor(
+    `${other.name} streaming from the standby leader`,
+    90_000,
+    async () => (await streamsFrom(other)) === sl.pgPort,
+  );
+  const formedS = (performance.now() - t0) / 1000;
+  assert.equal(await streamsFrom(sl), primary.pgPort, "the standby leader streams from site A");
+  assert.equal(await inRecovery(sl), true);
+  for (const m of b) await waitFor(`100 rows on ${m.name}`, 20_000, async () => (await count(m)) === 100);
+
+  // The REST API and the list say standby leader.
+  const res = await fetch(`http://127.0.0.1:${sl.apiPort}/standby-leader`);
+  await res.body?.cancel();
+  assert.equal(res.status, 200);
+  const res2 = await fetch(`http://127.0.0.1:${other.apiPort}/standby-leader`);
+  await res2.body?.cancel();
+  assert.equal(res2.status, 503);
+  const list = await hactl(["list", "-d", s.etcdUrl, "site-b"]);
+  assert.match(list.out, /Standby Leader/, list.out);
+  return { sl, other, formedS };
+}
+
+/**
+ * Lose B's standby leader `sl` (agent and postmaster): `other` takes the key without a re-clone or a restart, follows
+ * site A and is never writable. Seconds from the loss to the new standby leader.
+ */
+async function standbyLeaderLost(s: Sites, sl: MemberLayout, other: MemberLayout): Promise<number> {
+  const { primary, agents } = s;
+  const before = await startedAt(other);
+  agents.get(sl.name)!.kill("SIGKILL");
+  await agents.get(sl.name)!.status;
+  agents.delete(sl.name);
+  Deno.kill(await postmasterPid(sl), "SIGKILL");
+  const tLost = performance.now();
+  const next = await waitStandbyLeader(s.layout, sl.name, 60_000);
+  const takeoverS = (performance.now() - tLost) / 1000;
+  assert.equal(next, other.name);
+  await waitFor(
+    `${other.name} streaming from site A`,
+    30_000,
+    async () => (await streamsFrom(other)) === primary.pgPort,
+  );
+  assert.equal(await startedAt(other), before, "no re-clone, not even a restart of its Postgres");
+  await waitFor(
+    `${other.name}'s on_role_change standby_leader callback`,
+    20_000,
+    async () =>
+      (await Deno.readTextFile(`${s.dir}/${other.name}.callbacks`).catch(() => "")).includes(
+        "on_role_change standby_leader site-b",
+      ),
+  );
+  assert.equal(await inRecovery(other), true, "a standby leader is never writable");
+  await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(101, 200)`);
+  await waitFor(`200 rows on ${other.name}`, 20_000, async () => (await count(other)) === 200);
+  return takeoverS;
+}
+
+/** A switchover inside site B, there and back: the candidate becomes the standby leader, nobody promotes. */
+async function switchoverInsideB(s: Sites, sl: MemberLayout, other: MemberLayout): Promise<number> {
+  const tSwitch = performance.now();
+  for (const [to, from] of [[sl, other], [other, sl]] as const) {
+    const sw = await hactl(["switchover", "-d", s.etcdUrl, "--candidate", to.name, "--force", "site-b"]);
+    assert.equal(sw.code, 0, sw.out);
+    await waitFor(`${to.name} the standby leader`, 60_000, async () => {
+      const h = await readHealth(s.layout);
+      const holder = h.view.members.find((m) => m.name === h.leader);
+      return holder?.name === to.name && holder.data.role === "standby_leader" &&
+        holder.data.state === "running";
+    });
+    await waitFor(
+      `${from.name} streaming from ${to.name}`,
+      60_000,
+      async () => (await streamsFrom(from)) === to.pgPort,
+    );
+    assert.equal(await inRecovery(to), true, "the new standby leader is not writable");
+    assert.equal(await streamsFrom(to), s.primary.pgPort, "the new standby leader streams from site A");
+  }
+  return (performance.now() - tSwitch) / 2000;
+}
+
+/** Site A is lost; promote site B: its leader `other` is writable with every row; seconds promote-cluster took. */
+async function promoteSiteB(s: Sites, sl: MemberLayout, other: MemberLayout): Promise<number> {
+  await withSql(s.primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(201, 250)`);
+  await waitFor(`250 rows on ${other.name}`, 20_000, async () => (await count(other)) === 250);
+  const tPromote = performance.now();
+  const promoted = await hactl([
+    "promote-cluster",
+    "-d",
+    s.etcdUrl,
+    "--force",
+    "site-b",
+  ]);
+  assert.equal(promoted.code, 0, promoted.out);
+  assert.match(promoted.out, /cluster is successfully promoted/);
+  const promoteS = (performance.now() - tPromote) / 1000;
+  assert.equal(await inRecovery(other), false, "site B's leader is writable");
+  assert.equal(await count(other), 250, "with every row site A had written");
+  await withSql(other, (sql) => sql`INSERT INTO site_a VALUES (1000)`);
+  await waitFor(
+    `${sl.name} following the promoted leader`,
+    30_000,
+    async () => (await count(sl)) === 251,
+  );
+  const h = await readHealth(s.layout);
+  assert.equal(h.view.members.find((m) => m.name === other.name)?.data.role, "primary");
+  return promoteS;
+}
+
+/**
+ * Site A comes back with writes site B never got; demote-cluster makes it a standby of B's leader `other`
+ * (pg_rewind), holding exactly B's rows. Seconds demote-cluster took.
+ */
+async function demoteSiteA(s: Sites, other: MemberLayout): Promise<number> {
+  const { primary } = s;
+  await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(251, 260)`);
+  const tDemote = performance.now();
+  const demoted = await hactl([
+    "demote-cluster",
+    "-d",
+    s.etcdUrl,
+    "--force",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(other.pgPort),
+    "site-a",
+  ]);
+  assert.equal(demoted.code, 0, demoted.out);
+  assert.match(demoted.out, /cluster is successfully demoted/);
+  const demoteS = (performance.now() - tDemote) / 1000;
+  assert.equal(await inRecovery(primary), true, "site A's leader is a standby leader now");
+  await waitFor(
+    `${primary.name} streaming from site B`,
+    30_000,
+    async () => (await streamsFrom(primary)) === other.pgPort,
+  );
+  await withSql(other, (sql) => sql`INSERT INTO site_a VALUES (1001)`);
+  await waitFor(
+    `site A holding exactly site B's rows`,
+    20_000,
+    async () => (await count(primary)) === 252,
+  );
+  assert.match(
+    await Deno.readTextFile(primary.logPath),
+    /pg_rewind from/,
+    "site A's leader ran pg_rewind",
+  );
+  return demoteS;
+}
+
 Deno.test({
   name:
     "standby cluster: site B follows site A, elects a new standby leader without a re-clone, promote-cluster",
@@ -96,75 +293,11 @@ Deno.test({
     const agents = new Map<string, Deno.ChildProcess>();
     let b: MemberLayout[] = [];
     try {
-      const [pgBase, apiBase] = await freePorts(2, 2);
-      const layout: LayoutOptions = {
-        dir,
-        scope: "site-b",
-        members: 2,
-        etcdEndpoints: a.etcd.endpoints,
-        basePgPort: pgBase!,
-        baseApiPort: apiBase!,
-        ...TIMING,
-      };
-      b = await writeLayout(layout);
-      for (const m of b) {
-        const yml = await Deno.readTextFile(m.configPath);
-        const section =
-          `  dcs:\n    standby_cluster:\n      host: 127.0.0.1\n      port: ${primary.pgPort}\n`;
-        await Deno.writeTextFile(m.configPath, yml.replace("  dcs:\n", section));
-      }
-      const t0 = performance.now();
-      for (const m of b) agents.set(m.name, await spawnAgent(m));
-      const first = await waitStandbyLeader(layout, null, 120_000);
-      const sl = b.find((m) => m.name === first)!;
-      const other = b.find((m) => m.name !== first)!;
-      await waitFor(
-        `${other.name} streaming from the standby leader`,
-        90_000,
-        async () => (await streamsFrom(other)) === sl.pgPort,
-      );
-      const formedS = (performance.now() - t0) / 1000;
-      assert.equal(await streamsFrom(sl), primary.pgPort, "the standby leader streams from site A");
-      assert.equal(await inRecovery(sl), true);
-      for (const m of b) await waitFor(`100 rows on ${m.name}`, 20_000, async () => (await count(m)) === 100);
-
-      // The REST API and the list say standby leader.
-      const res = await fetch(`http://127.0.0.1:${sl.apiPort}/standby-leader`);
-      await res.body?.cancel();
-      assert.equal(res.status, 200);
-      const res2 = await fetch(`http://127.0.0.1:${other.apiPort}/standby-leader`);
-      await res2.body?.cancel();
-      assert.equal(res2.status, 503);
-      const list = await hactl(["list", "-d", etcdUrl, "site-b"]);
-      assert.match(list.out, /Standby Leader/, list.out);
-
-      // Lose B's standby leader: agent and postmaster.
-      const before = await startedAt(other);
-      agents.get(sl.name)!.kill("SIGKILL");
-      await agents.get(sl.name)!.status;
-      agents.delete(sl.name);
-      Deno.kill(await postmasterPid(sl), "SIGKILL");
-      const tLost = performance.now();
-      const next = await waitStandbyLeader(layout, sl.name, 60_000);
-      const takeoverS = (performance.now() - tLost) / 1000;
-      assert.equal(next, other.name);
-      await waitFor(
-        `${other.name} streaming from site A`,
-        30_000,
-        async () => (await streamsFrom(other)) === primary.pgPort,
-      );
-      assert.equal(await startedAt(other), before, "no re-clone, not even a restart of its Postgres");
-      await waitFor(
-        `${other.name}'s on_role_change standby_leader callback`,
-        20_000,
-        async () =>
-          (await Deno.readTextFile(`${dir}/${other.name}.callbacks`).catch(() => "")).includes(
-            "on_role_change standby_leader site-b",
-          ),
-      );
-      assert.equal(await inRecovery(other), true, "a standby leader is never writable");
-      await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(101, 200)`);
-      await waitFor(`200 rows on ${other.name}`, 20_000, async () => (await count(other)) === 200);
+      const siteB = await writeSiteB(dir, primary, a.etcd.endpoints);
+      b = siteB.b;
+      const s: Sites = { primary, etcdUrl, dir, layout: siteB.layout, b, agents };
+      const { sl, other, formedS } = await siteBForms(s);
+      const takeoverS = await standbyLeaderLost(s, sl, other);
 
       // The lost member comes back and follows the new standby leader.
       agents.set(sl.name, await spawnAgent(sl));
@@ -175,86 +308,9 @@ Deno.test({
       );
       await waitFor(`200 rows on ${sl.name}`, 20_000, async () => (await count(sl)) === 200);
 
-      // A switchover inside site B, there and back: the candidate becomes the standby leader, nobody promotes.
-      const tSwitch = performance.now();
-      for (const [to, from] of [[sl, other], [other, sl]] as const) {
-        const sw = await hactl(["switchover", "-d", etcdUrl, "--candidate", to.name, "--force", "site-b"]);
-        assert.equal(sw.code, 0, sw.out);
-        await waitFor(`${to.name} the standby leader`, 60_000, async () => {
-          const h = await readHealth(layout);
-          const holder = h.view.members.find((m) => m.name === h.leader);
-          return holder?.name === to.name && holder.data.role === "standby_leader" &&
-            holder.data.state === "running";
-        });
-        await waitFor(
-          `${from.name} streaming from ${to.name}`,
-          60_000,
-          async () => (await streamsFrom(from)) === to.pgPort,
-        );
-        assert.equal(await inRecovery(to), true, "the new standby leader is not writable");
-        assert.equal(await streamsFrom(to), primary.pgPort, "the new standby leader streams from site A");
-      }
-      const switchS = (performance.now() - tSwitch) / 2000;
-
-      // Site A is lost; promote site B.
-      await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(201, 250)`);
-      await waitFor(`250 rows on ${other.name}`, 20_000, async () => (await count(other)) === 250);
-      const tPromote = performance.now();
-      const promoted = await hactl([
-        "promote-cluster",
-        "-d",
-        etcdUrl,
-        "--force",
-        "site-b",
-      ]);
-      assert.equal(promoted.code, 0, promoted.out);
-      assert.match(promoted.out, /cluster is successfully promoted/);
-      const promoteS = (performance.now() - tPromote) / 1000;
-      assert.equal(await inRecovery(other), false, "site B's leader is writable");
-      assert.equal(await count(other), 250, "with every row site A had written");
-      await withSql(other, (sql) => sql`INSERT INTO site_a VALUES (1000)`);
-      await waitFor(
-        `${sl.name} following the promoted leader`,
-        30_000,
-        async () => (await count(sl)) === 251,
-      );
-      const h = await readHealth(layout);
-      assert.equal(h.view.members.find((m) => m.name === other.name)?.data.role, "primary");
-
-      // Site A comes back with writes site B never got; demote-cluster makes it a standby of B (pg_rewind).
-      await withSql(primary, (sql) => sql`INSERT INTO site_a SELECT generate_series(251, 260)`);
-      const tDemote = performance.now();
-      const demoted = await hactl([
-        "demote-cluster",
-        "-d",
-        etcdUrl,
-        "--force",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(other.pgPort),
-        "site-a",
-      ]);
-      assert.equal(demoted.code, 0, demoted.out);
-      assert.match(demoted.out, /cluster is successfully demoted/);
-      const demoteS = (performance.now() - tDemote) / 1000;
-      assert.equal(await inRecovery(primary), true, "site A's leader is a standby leader now");
-      await waitFor(
-        `${primary.name} streaming from site B`,
-        30_000,
-        async () => (await streamsFrom(primary)) === other.pgPort,
-      );
-      await withSql(other, (sql) => sql`INSERT INTO site_a VALUES (1001)`);
-      await waitFor(
-        `site A holding exactly site B's rows`,
-        20_000,
-        async () => (await count(primary)) === 252,
-      );
-      assert.match(
-        await Deno.readTextFile(primary.logPath),
-        /pg_rewind from/,
-        "site A's leader ran pg_rewind",
-      );
+      const switchS = await switchoverInsideB(s, sl, other);
+      const promoteS = await promoteSiteB(s, sl, other);
+      const demoteS = await demoteSiteA(s, other);
       // deno-lint-ignore no-console -- the figures of this run
       console.log(
         `standby cluster: formed in ${formedS.toFixed(1)} s; new standby leader ${takeoverS.toFixed(1)} s ` +

@@ -26,6 +26,7 @@ import {
   freeze,
   killSupervisor,
   supervisorMissing,
+  watchLag,
 } from "./sim_faults.ts";
 
 /** One fault of a schedule. */
@@ -302,6 +303,11 @@ export const FAULT_KINDS: Record<string, FaultKind> = {
   "flaky-calls": {
     what: "etcd and Postgres calls hang or lose their reply after being applied",
     schedule: (c) => c.strike(() => flaky(c.sim, c.name, Math.min(c.healAt - c.at, c.maxDelayMs))),
+  },
+  "watch-lag": {
+    what:
+      "the member's etcd watch delivers nothing for a while, then every event at once (a slow etcd member)",
+    schedule: (c) => c.strike(() => watchLag(c.sim, c.name, Math.max(1000, c.healAt - c.at))),
   },
   "edit-config": {
     what:

@@ -34,6 +34,8 @@
  * - the client-history rules (history.ts): nothing acknowledged lost on a switchover; on a clean stop or a failover
  *   at most what `maximum_lag_on_failover` allows; at quiescence the leader holds every acknowledged write; in
  *   synchronous_mode every acknowledged commit is on the member that is promoted next;
+ * - `watchView` (watch_view_rule.ts): a cycle that decides on its watch's copy of the prefix instead of a range
+ *   gets the prefix exactly as the store held it at the cycle's keepalive;
  * - `convergence`: once no fault has been active for the convergence window, every member whose host and agent
  *   are up streams the leader's history (directly or through a cascade), or sits in a declared terminal state
  *   (its agent stopped itself, or waits for `hactl reinit` after a failed pg_rewind).
@@ -55,6 +57,7 @@ import {
   sameHistoryBelow,
 } from "../fakes/memory_pg.ts";
 import type { ClientHistory, HistoryBreak } from "./history.ts";
+import { staleWatchView, type WatchViewHost } from "./watch_view_rule.ts";
 
 /** An invariant broke. The message holds the seed and the trace tail. */
 export class SimViolation extends Error {
@@ -65,7 +68,7 @@ export class SimViolation extends Error {
 }
 
 /** A simulated host, as the invariants read it. */
-export interface HostView {
+export interface HostView extends WatchViewHost {
   readonly name: string;
   readonly pg: FakePostgres;
   /** The agent's state: "running", "stopping", "stopped" or "down". */
@@ -188,6 +191,10 @@ export const RULES: Record<string, { what: string; finding?: FindingId }> = {
   },
   convergence: { what: "every member that is up streams the leader's history" },
   timelineOnce: { what: "no two promotions of a system land on one timeline number (timeline_rule.ts)" },
+  watchView: {
+    what:
+      "a cycle that decides on its watch's copy of the prefix gets the prefix as etcd held it at its keepalive",
+  },
 };
 
 /** How often each rule was evaluated (checked with something to check), over the whole run. */
@@ -207,7 +214,7 @@ export function brokenRule(sim: SimView, history?: HistoryBreak): string | null 
   if (history) {
     return findingEnabled(RULES[history.rule]?.finding) ? `(${history.rule}) ${history.message}` : null;
   }
-  return convergence(sim);
+  return staleWatchView(sim.members, evaluated) ?? convergence(sim);
 }
 
 /** The window after the last fault change within which every member that is up must stream the leader. */

@@ -2,7 +2,8 @@
  * The simulator's faults beyond the basic ones of sim.ts, each a function on a `Sim`: SIGSTOP/SIGCONT of an agent,
  * of its fencing supervisor, or of both (a stop signal to their process group); a supervisor that dies or cannot
  * start; a one-way link cut between two hosts (asymmetric partition); a Postgres operation that fails; a stretch of
- * flaky calls (hung etcd calls, replies lost after the call was applied); `hactl edit-config` changing `ttl`,
+ * flaky calls (hung etcd calls, replies lost after the call was applied); an etcd watch that lags (its events held
+ * back, then delivered at once); `hactl edit-config` changing `ttl`,
  * `loop_wait` or `retry_timeout`; a step of a host's wall clock; a stop of the whole cluster on kept data and its
  * start in any order. Every fault notes its start and its end (`noteFault`) so liveness and convergence count from
  * there, and records itself in the trace.
@@ -81,6 +82,17 @@ export function flaky(sim: Sim, name: string, ms: number): void {
   sim.noteFault(name);
   sim.event(name, `calls hang or lose replies for ${ms / 1000}s`);
   sim.at(sim.now + ms, () => sim.noteFault());
+}
+
+/**
+ * For `ms`, the member's etcd watch delivers nothing, then every event held back, in order (a slow etcd member, a
+ * busy stream): its copy of the prefix falls behind the store while etcd answers its calls as before.
+ */
+export function watchLag(sim: Sim, name: string, ms: number): void {
+  sim.etcd.delayWatch(name, sim.now + ms);
+  sim.noteFault(name);
+  sim.event(name, `its etcd watch delivers nothing for ${ms / 1000}s`);
+  sim.at(sim.now + ms, () => sim.noteFault(name));
 }
 
 /** `hactl edit-config` (`Sim.editConfig`): merge `changes` into the `config` key (no-op before the cluster has one). */

@@ -76,6 +76,7 @@ async function isolatedLeader(dynamic: Record<string, unknown>, replicasConfirm:
       return Promise.resolve();
     },
     promote: () => Promise.resolve(),
+    checkpoint: () => Promise.resolve(),
     follow: () => Promise.resolve(false),
     reload: () => Promise.resolve(false),
     syncSlots: () => Promise.resolve(),

@@ -89,6 +89,7 @@ Deno.test("Agent survives an unexpected error in a cycle and carries on with the
     start: (r, u) => pg.start(r, u),
     stop: (m) => pg.stop(m),
     promote: (h) => pg.promote(h),
+    checkpoint: () => pg.checkpoint(),
     follow: (u) => pg.follow(u),
     syncSlots: (n) => pg.syncSlots(n),
     setSyncStandbyNames: (v) => pg.setSyncStandbyNames(v),

@@ -13,6 +13,8 @@ import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import type { NodeSnapshot } from "../../src/core/types.ts";
 import { emptyPgObservation } from "../../src/core/pg_empty.ts";
 import { liveMemberWithMyName } from "../../src/daemon/unique_name.ts";
+import { stubControl } from "../helpers/api_stub.ts";
+import { member, view } from "../helpers/decide_inputs.ts";
 
 function snapshot(now: number): NodeSnapshot {
   return {
@@ -65,12 +67,12 @@ Deno.test("with ctl.insecure, members read a peer served with Patroni's test cer
       loadCluster: () => Promise.reject(new Error("not needed")),
       scope: "batman",
       name: "postgres-0",
-      control: {
+      control: stubControl({
         failsafeCall: (body: unknown) =>
           (body as { name?: string }).name === "postgres-1"
             ? { status: 200, body: "Accepted", lsn: 77, ttl: 30 }
             : { status: 500, body: "not following" },
-      } as never,
+      }),
     });
     const server = await serveApi(handler, {
       hostname: "127.0.0.1",
@@ -102,8 +104,8 @@ Deno.test("with ctl.insecure, members read a peer served with Patroni's test cer
     assert.deepEqual(answer, { name: "postgres-0", accepted: true, lsn: 77, ttl: 30 });
 
     // The duplicate-name check reaches it the same way.
-    const view = { members: [{ name: "postgres-0", data: { api_url: apiUrl } }] };
-    const dcs = { loadCluster: () => Promise.resolve(view as never) };
+    const cluster = view({ members: [member("postgres-0", { api_url: apiUrl })] });
+    const dcs = { loadCluster: () => Promise.resolve(cluster) };
     assert.equal(await liveMemberWithMyName(dcs, "postgres-0", undefined, get), apiUrl);
 
     // Without the client certificate the handshake is refused: insecure skips verifying the server, nothing else.

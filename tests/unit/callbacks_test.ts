@@ -34,6 +34,16 @@ Deno.test("splitCommand() joins quoted parts inside a word, as Python's shlex.sp
   assert.deepEqual(splitCommand(String.raw`cb "a\\b \$HOME"`), ["cb", String.raw`a\b \$HOME`]);
 });
 
+Deno.test("splitCommand() refuses what Python's shlex.split refuses: an unclosed quote, a trailing backslash", () => {
+  for (const text of [`cb "abc`, `cb 'x`, "cb 'x\\", 'cb "a\\"']) {
+    assert.throws(() => splitCommand(text), { message: "no closing quotation" }, text);
+  }
+  for (const text of ["cb \\", 'cb "a\\']) {
+    assert.throws(() => splitCommand(text), { message: "no escaped character" }, text);
+  }
+  assert.deepEqual(splitCommand("cb a\\ "), ["cb", "a "]);
+});
+
 Deno.test("ProcessCallbackRunner runs `<command> <action> <role> <scope>`, reporting promoted as primary", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hactl-cb-" });
   try {

@@ -132,3 +132,26 @@ Deno.test("YAML syntax errors name the line but never echo the text", () => {
     "hactl.yml: the configuration must be a YAML mapping, found a list",
   ]);
 });
+
+Deno.test("a command that does not split (an unclosed quote, a trailing backslash) is refused, naming its key", () => {
+  const text = `${MINIMAL}  callbacks: {on_start: "/bin/cb 'x", on_stop: /bin/cb}
+  pre_promote: '/bin/fence "a'
+  before_stop: '/bin/stop \\'
+  create_replica_methods: [wal_e, "it's"]
+  wal_e: {command: "/bin/restore --label 'a b"}
+bootstrap:
+  dcs: {}
+  method: pitr
+  pitr: {command: '/bin/pitr "x'}
+  post_bootstrap: "/bin/post 'y"
+`;
+  assert.deepEqual(problemsOf(() => parseConfig(text, "hactl.yml", {})), [
+    "hactl.yml: bootstrap.pitr.command: no closing quotation",
+    "hactl.yml: bootstrap.post_bootstrap: no closing quotation",
+    "hactl.yml: postgresql.callbacks.on_start: no closing quotation",
+    "hactl.yml: postgresql.wal_e.command: no closing quotation",
+    "hactl.yml: postgresql.it's.command: no closing quotation (the method's name is its command)",
+    "hactl.yml: postgresql.pre_promote: no closing quotation",
+    "hactl.yml: postgresql.before_stop: no escaped character",
+  ]);
+});

@@ -44,7 +44,7 @@ class CountingDcs extends MemoryDcs {
   refreshSlowMs = 0;
   refreshes: number[] = [];
   updates: number[] = [];
-  /** Run after each read (a change made between the cycle's read and its renewal). */
+  /** Run after each read, a range or the watch's copy (a change made between the cycle's read and its renewal). */
   afterRead: (() => void) | null = null;
   override async refreshLease(ttl: number): Promise<boolean> {
     this.refreshes.push(this.clock!.now);
@@ -54,6 +54,12 @@ class CountingDcs extends MemoryDcs {
   }
   override async loadCluster() {
     const view = await super.loadCluster();
+    this.afterRead?.();
+    return view;
+  }
+  /** The cycle's read from the watch's copy (src/core/watch_view.ts) is a read too. */
+  override watchView() {
+    const view = super.watchView();
     this.afterRead?.();
     return view;
   }

@@ -297,6 +297,18 @@ Deno.test("a reload of an invalid file keeps the running configuration and names
   });
 });
 
+Deno.test("a reload to a callback with an unclosed quote keeps the running configuration, naming the key", async () => {
+  await withTempDir("hactl-daemon-", async (dir) => {
+    const f = await reloadFixture(dir);
+    const before = f.running.config;
+    await Deno.writeTextFile(f.path, YAML(`${dir}/data`, `  callbacks: {on_start: "/bin/cb 'x"}\n`));
+    await f.reload();
+    assert.equal(f.running.config, before);
+    assert.deepEqual(f.calls, []);
+    assert.equal(f.props[0]!.problems, `${f.path}: postgresql.callbacks.on_start: no closing quotation`);
+  });
+});
+
 Deno.test("a reload applies tags live, names what waits for a restart, and keeps the listener when it did not move", async () => {
   await withTempDir("hactl-daemon-", async (dir) => {
     const f = await reloadFixture(dir);

@@ -151,7 +151,8 @@ Deno.test("statusSlots() and slotSyncFields(): the leader publishes confirmed_fl
 
 Deno.test("decide(): the leader creates and publishes a logical slot; a replica copies it with a restart", () => {
   const dynamic = { ...DYNAMIC_DEFAULTS, logicalSlots: [CDC] };
-  const primary = { ...PRIMARY, slotPositions: { cdc: 3000 }, logicalSlots: ["cdc"] };
+  // pg2's and pg3's slots exist already (their positions are not the point here).
+  const primary = { ...PRIMARY, slots: ["pg2", "pg3"], slotPositions: { cdc: 3000 }, logicalSlots: ["cdc"] };
   const lead = decide(obs(primary, view()), INITIAL_MEMORY, ctx("pg1", { dynamic }));
   assert.deepEqual(lead.actions.find((a) => a.type === "sync_slots"), {
     type: "sync_slots",

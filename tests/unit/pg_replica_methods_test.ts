@@ -42,6 +42,12 @@ Deno.test("a replica method without a command runs the method's name", () => {
   assert.deepEqual(replicaMethodArgv("my_clone", { no_params: true }, CTX), ["my_clone"]);
 });
 
+Deno.test("a method named only in the dynamic configuration whose name does not split fails (the next is tried)", () => {
+  assert.throws(() => replicaMethodArgv("it's", { no_params: true }, CTX), {
+    message: "no closing quotation",
+  });
+});
+
 Deno.test("a custom bootstrap command gets --scope --datadir and its other keys, never the reserved ones", () => {
   assert.deepEqual(
     bootstrapMethodArgv({

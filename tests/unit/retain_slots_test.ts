@@ -97,6 +97,42 @@ Deno.test("decide(): a member that takes the key keeps the slots of members the 
   assert.deepEqual(none.slots, ["pg1", "pg3"]);
 });
 
+Deno.test("statusSlotFields(): a member slot created in this cycle is published at once, at the leader's WAL position", () => {
+  // Found by Patroni's nostream_node scenario: a member that streams within a second of joining was missing from
+  // `slots` until the leader's next cycle, because the leader published only the slots it had seen on Postgres.
+  const fresh = statusSlotFields(input({ positions: { pg2: 4000 }, existing: ["pg2"] }));
+  assert.deepEqual(fresh, { slots: { pg1: 5000, pg2: 4000, pg3: 5000 }, retainSlots: ["pg1", "pg2", "pg3"] });
+  const nostream = view({
+    members: [member("pg1"), member("pg2"), member("pg3", { tags: { nostream: true } })],
+  });
+  assert.deepEqual(
+    statusSlotFields(input({ view: nostream, positions: { pg2: 4000 }, existing: ["pg2"] })).slots,
+    { pg1: 5000, pg2: 4000 },
+    "no slot is created for a nostream member",
+  );
+  assert.deepEqual(
+    statusSlotFields(input({ positions: { pg2: 4000 }, existing: ["pg2", "pg3"] })).slots,
+    { pg1: 5000, pg2: 4000 },
+    "a slot present without a position is not given one",
+  );
+  assert.deepEqual(
+    statusSlotFields(input({ positions: {}, existing: [], walPosition: null })),
+    { retainSlots: ["pg1"] },
+    "without a WAL position nothing is published for new slots",
+  );
+});
+
+Deno.test("decide(): the leader's status names the slot of a member that joined in this cycle", () => {
+  const dynamic = { ...DYNAMIC_DEFAULTS, memberSlotsTtl: 1800 };
+  const pg = { ...PRIMARY, slots: ["pg2"], slotPositions: { pg2: 4000 } };
+  const d = decide(obs(pg, view()), { ...INITIAL_MEMORY, isLeader: true }, ctx("pg1", { dynamic }));
+  const status = d.actions.find((a) => a.type === "write_status");
+  assert.ok(status && status.type === "write_status");
+  assert.deepEqual(status.slots, { pg1: 5000, pg2: 4000, pg3: 5000 });
+  const sync = d.actions.find((a) => a.type === "sync_slots");
+  assert.ok(sync && sync.type === "sync_slots" && sync.slots.includes("pg3"), "and creates it");
+});
+
 Deno.test("encodeStatus() writes retain_slots after slots, as Patroni does, and leaves it out when empty", () => {
   assert.equal(
     encodeStatus(5, { a: 1 }, ["a", "b"]),

@@ -140,7 +140,8 @@ Deno.test("slotSyncFields(): a nofailover member keeps no permanent slot; a repl
 
 Deno.test("decide(): the leader keeps permanent slots and publishes their positions; a replica keeps them too", () => {
   const dynamic = { ...DYNAMIC_DEFAULTS, permanentSlots: ["keep"], ignoreSlots: [{ name: "ext" }] };
-  const primary = { ...PRIMARY, slotPositions: { keep: 3000, pg2: 4000 } };
+  // pg3's slot exists without a position (a new slot is published at once: retain_slots_test.ts).
+  const primary = { ...PRIMARY, slots: ["keep", "pg2", "pg3"], slotPositions: { keep: 3000, pg2: 4000 } };
   const lead = decide(obs(primary, view()), INITIAL_MEMORY, ctx("pg1", { dynamic }));
   assert.deepEqual(lead.actions.find((a) => a.type === "sync_slots"), {
     type: "sync_slots",
