@@ -167,7 +167,7 @@ export class Agent {
     try {
       observation = await this.#observer.observe();
       decision = decide(observation, this.#memory, this.#context());
-      if (this.#observer.viewFromWatch && !routineDecision(decision)) {
+      if (observation.dcs.kind === "ok" && this.#observer.viewFromWatch && !routineDecision(decision)) {
         // Decided on the watch's copy, and more than routine: decide again on a read of etcd (watch_view.ts).
         observation = await this.#observer.reread(observation);
         decision = decide(observation, this.#memory, this.#context());

@@ -104,6 +104,7 @@ export class Observer {
     const { clock, dcs } = this.deps;
     const refreshStarted = clock.now();
     this.parts.isolation.callStarted(refreshStarted);
+    this.#viewFromWatch = false; // a refresh that fails leaves no view, the copy's included
     const dcsObs = await this.#dcsCall(async () => {
       await dcs.refreshLease(this.#dynamic.ttl);
       // The watch's copy when it is as new as the keepalive's answer (src/core/watch_view.ts), else a range.
