@@ -20,6 +20,7 @@
  * @module
  */
 import type { Action, ClusterView, Decision, Memory, Observation } from "./types.ts";
+import { withAcquireGuard } from "./acquire_guard.ts";
 import { type Cycle, type HaContext, noChange } from "./ha_context.ts";
 import { updateMembersSeen } from "./topology.ts";
 import { restartStep } from "./restart.ts";
@@ -97,10 +98,11 @@ const RULES: readonly Rule[] = [
  * promotion only once its timeline number is reserved in `history` (src/core/history_reservation.ts), a new
  * primary's checkpoint after its promotion (src/core/checkpoint_after_promote.ts), `hot_standby_feedback` handed
  * to the adapter when its value changes (src/core/hot_standby_feedback.ts), and when the lease held has another TTL
- * than the configured one, the plan also moves the keys to a lease of the new TTL (src/core/lease_ttl.ts).
+ * than the configured one, the plan also moves the keys to a lease of the new TTL (src/core/lease_ttl.ts); the race
+ * for the key is guarded by the view's `config` and `sync` revisions (src/core/acquire_guard.ts).
  */
 export function decide(obs: Observation, memory: Memory, ctx: HaContext): Decision {
-  return withHotStandbyFeedback(decideWithLease(obs, memory, ctx), obs, ctx);
+  return withAcquireGuard(withHotStandbyFeedback(decideWithLease(obs, memory, ctx), obs, ctx), obs);
 }
 
 function decideWithLease(obs: Observation, memory: Memory, ctx: HaContext): Decision {

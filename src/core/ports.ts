@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { AcquireGuard } from "./acquire_guard_types.ts";
 import type {
   ClusterView,
   HeldLease,
@@ -71,7 +72,7 @@ export interface Dcs {
   /** Write `members/<name>` with the lease (skipped when the value and lease are unchanged). */
   touchMember(data: MemberRecord): Promise<void>;
   /** `txn{ create_revision(leader)==0 -> put(leader, name, lease) }`. True when the lock was taken. */
-  attemptToAcquireLeader(): Promise<boolean>;
+  attemptToAcquireLeader(guard?: AcquireGuard): Promise<boolean>;
   /**
    * Keep the lock: renew the lease, then verify against etcd (not the cache) that `leader` holds our name with our
    * lease; when the lease was re-granted, move the key to the new lease by a value CAS. False when not ours.

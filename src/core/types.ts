@@ -6,6 +6,7 @@
  * @module
  */
 import type { OfflineMemoryPart } from "./offline_types.ts";
+import type { AcquireGuard } from "./acquire_guard_types.ts";
 import type * as F from "./failsafe_types.ts";
 import type { DynamicSyncFields, PgSyncFields, ReplicaLsns, SyncAction, SyncMemory } from "./sync_types.ts";
 import type { RaceBackoffMemory } from "./race_backoff_types.ts";
@@ -468,7 +469,7 @@ export type Action =
   | { type: "write_initialize"; sysid: string }
   | { type: "cancel_initialize" }
   | { type: "write_config"; value: Record<string, unknown> }
-  | { type: "acquire_leader" }
+  | { type: "acquire_leader"; guard?: AcquireGuard }
   | { type: "renew_leader" }
   | { type: "release_leader" }
   /**

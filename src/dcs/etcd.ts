@@ -21,6 +21,7 @@ import type { Etcd3Config } from "../config/config.ts";
 import type { Dcs } from "../core/ports.ts";
 import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../core/types.ts";
 import type { WatchViewFacts } from "../core/watch_view.ts";
+import type { AcquireGuard } from "../core/acquire_guard.ts";
 import {
   clusterPrefix,
   clusterPrefixProblem,
@@ -246,8 +247,8 @@ export class EtcdDcs implements Dcs {
     });
   }
 
-  async attemptToAcquireLeader(): Promise<boolean> {
-    const won = await this.#lease.withLease((lease) => this.#leader.acquire(lease));
+  async attemptToAcquireLeader(guard?: AcquireGuard): Promise<boolean> {
+    const won = await this.#lease.withLease((lease) => this.#leader.acquire(lease, guard));
     if (won) this.#watch.knownLeader = this.#name;
     return won;
   }

@@ -3,11 +3,12 @@
  * it to a re-granted lease by a CAS on value and mod revision, release by value CAS. What to make of the results
  * (the known leader, the lease to use) is the adapter's.
  *
- * May import: `src/dcs/codec.ts`, the adapter's endpoints (`etcd_endpoints.ts`, `etcd_kv.ts`).
+ * May import: `src/core/acquire_guard.ts` (types), `src/dcs/codec.ts`, the adapter's endpoints (`etcd_endpoints.ts`, `etcd_kv.ts`).
  *
  * @module
  */
 import type { Buffer } from "node:buffer";
+import type { AcquireGuard } from "../core/acquire_guard.ts";
 import { KEYS, type RawKv } from "./codec.ts";
 import type { EtcdEndpoints } from "./etcd_endpoints.ts";
 import { b, rawKv } from "./etcd_kv.ts";
@@ -28,11 +29,24 @@ export class LeaderKey {
     return b(this.#prefix + KEYS.leader);
   }
 
-  /** Create the key with our name under `lease` unless it exists; true when we won. */
-  async acquire(lease: string): Promise<boolean> {
+  /**
+   * Create the key with our name under `lease` unless it exists, and with `guard` only while `config` and `sync`
+   * are at the mod revisions the race's view saw (src/core/acquire_guard.ts); true when we won.
+   */
+  async acquire(lease: string, guard?: AcquireGuard): Promise<boolean> {
+    const kept = (rel: string, rev: string | null) => ({
+      key: b(this.#prefix + rel),
+      target: "Mod" as const,
+      result: "Equal" as const,
+      mod_revision: rev ?? "0",
+    });
+    const guards = [
+      ...(guard?.config !== undefined ? [kept(KEYS.config, guard.config)] : []),
+      ...(guard?.sync !== undefined ? [kept(KEYS.sync, guard.sync)] : []),
+    ];
     const won = await this.#endpoints.call("txn acquire leader", (o) =>
       this.#endpoints.client.kv.txn({
-        compare: [{ key: this.#key(), target: "Create", result: "Equal", create_revision: 0 }],
+        compare: [{ key: this.#key(), target: "Create", result: "Equal", create_revision: 0 }, ...guards],
         success: [{ request_put: { key: this.#key(), value: b(this.#name), lease } }],
       }, o));
     return won.succeeded;

@@ -195,7 +195,7 @@ export class Executor {
       case "write_config":
         return dcs.setConfig(action.value, "0");
       case "acquire_leader":
-        return dcs.attemptToAcquireLeader();
+        return dcs.attemptToAcquireLeader(action.guard);
       case "renew_leader":
         return dcs.updateLeader();
       case "release_leader":

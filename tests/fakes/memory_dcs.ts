@@ -10,6 +10,7 @@
  * @module
  */
 import { DcsError } from "../../src/core/ports.ts";
+import type { AcquireGuard } from "../../src/core/acquire_guard.ts";
 import type { Dcs } from "../../src/core/ports.ts";
 import type { ClusterView, HeldLease, HistoryEntry, MemberRecord } from "../../src/core/types.ts";
 import type { WatchViewFacts } from "../../src/core/watch_view.ts";
@@ -283,14 +284,23 @@ export class MemoryDcs implements Dcs {
     });
   }
 
-  attemptToAcquireLeader(): Promise<boolean> {
+  attemptToAcquireLeader(guard?: AcquireGuard): Promise<boolean> {
     return this.#async(() => {
       const key = this.#prefix + KEYS.leader;
+      const kept = (rel: string, rev: string | null) => ({
+        key: this.#prefix + rel,
+        target: "mod" as const,
+        equals: rev ?? "0",
+      });
+      const guards = [
+        ...(guard?.config !== undefined ? [kept(KEYS.config, guard.config)] : []),
+        ...(guard?.sync !== undefined ? [kept(KEYS.sync, guard.sync)] : []),
+      ];
       const won = this.#withLease((lease) =>
         this.#call(
           "txn acquire leader",
           () =>
-            this.#etcd.txn(this.#name, [{ key, target: "create", equals: "0" }], [{
+            this.#etcd.txn(this.#name, [{ key, target: "create", equals: "0" }, ...guards], [{
               put: { key, value: this.#name, lease },
             }]),
         )

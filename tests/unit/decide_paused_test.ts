@@ -41,7 +41,7 @@ Deno.test("decide() in pause: no leader race, no demotion, no start, no bootstra
 
 Deno.test("decide() in pause: a running primary takes a free lock; a leader whose Postgres is down gives it up", () => {
   const take = decide(obs(PRIMARY, view({ leader: null })), INITIAL_MEMORY, paused("pg1"));
-  assert.deepEqual(take.actions, [{ type: "acquire_leader" }]);
+  assert.deepEqual(take.actions, [{ type: "acquire_leader", guard: { config: "2", sync: null } }]);
   const down = decide(
     obs({ ...PRIMARY, running: false, queryable: false }, view()),
     INITIAL_MEMORY,

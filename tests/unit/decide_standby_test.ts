@@ -226,7 +226,10 @@ Deno.test("decide() hands a standby cluster over to a switchover's candidate: cl
     EMPTY_MEMORY_FOR_TESTS,
     sctx("pg2"),
   );
-  assert.deepEqual(d2.actions, [{ type: "acquire_leader" }, { type: "follow", upstream: REMOTE }, {
+  assert.deepEqual(d2.actions, [{ type: "acquire_leader", guard: { config: "2", sync: null } }, {
+    type: "follow",
+    upstream: REMOTE,
+  }, {
     type: "clear_failover",
     modRevision: "30",
   }]);

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { decide, healthiestVerdict } from "../../src/core/decide.ts";
+import { withAcquireGuard } from "../../src/core/acquire_guard.ts";
 import { DYNAMIC_DEFAULTS } from "../../src/config/config.ts";
 import { type HistoryEntry, INITIAL_MEMORY, type PeerStatus } from "../../src/core/types.ts";
 import { reservation, RESERVED_REASON } from "../../src/core/history_reservation.ts";
@@ -19,7 +20,10 @@ Deno.test("decide() promotes the healthiest replica after the leader key expired
   const d = decide(o, INITIAL_MEMORY, ctx("pg2"));
   // The new timeline (2) is reserved in `history` first, at the replay position (src/core/history_reservation.ts).
   const reserved: HistoryEntry = [1, 5000, RESERVED_REASON, "2026-11-26T12:00:00.000+00:00", "pg2"];
-  assert.deepEqual(d.actions, [{ type: "acquire_leader" }, { type: "write_history", history: [reserved] }, {
+  assert.deepEqual(d.actions, [{ type: "acquire_leader", guard: { config: "2", sync: null } }, {
+    type: "write_history",
+    history: [reserved],
+  }, {
     type: "promote",
   }]);
   assert.equal(d.reason, "promoted self to leader by acquiring session lock");
@@ -159,7 +163,7 @@ Deno.test("decide() lets the switchover candidate take the lock without the heal
   // pg3 is ahead, which would veto pg2 in a normal race.
   const d = decide(obs(pgState(), v, { peers: [peer("pg3", 9999)] }), INITIAL_MEMORY, ctx("pg2"));
   assert.deepEqual(d.actions, [
-    { type: "acquire_leader" },
+    { type: "acquire_leader", guard: { config: "2", sync: null } },
     { type: "write_history", history: reservation(v, pgState(), obs(pgState(), v).wallNow, "pg2") },
     { type: "promote" },
     { type: "clear_failover", modRevision: "30" },
@@ -216,4 +220,25 @@ Deno.test("healthiestVerdict(): a member whose WAL went past the point where the
   const trimmed = view({ leader: null, history: [[2, 5000, "x"]] });
   const on1 = pgState({ timeline: 1, walPosition: 9000, replayLsn: 9000 });
   assert.equal(healthiestVerdict(obs(on1, trimmed, { peers: [] }), ctx("pg3"), trimmed), null);
+});
+
+Deno.test("withAcquireGuard(): the race names the view's config and sync revisions, except a key the plan writes first", () => {
+  // Found by the simulator (seed 502, rule (f)): a member took the key a moment after edit-config set a promise
+  // hactl cannot keep, on a view read just before; the transaction compared the leader key alone.
+  const v = view({
+    leader: null,
+    sync: { leader: "pg1", syncStandby: ["pg2"], quorum: 0, modRevision: "30" },
+  });
+  const o = obs(pgState(), v);
+  const race = { memory: INITIAL_MEMORY, reason: "r", actions: [{ type: "acquire_leader" as const }] };
+  assert.deepEqual(withAcquireGuard(race, o).actions, [{
+    type: "acquire_leader",
+    guard: { config: "2", sync: "30" },
+  }]);
+  const boot = {
+    ...race,
+    actions: [{ type: "write_config" as const, value: {} }, { type: "acquire_leader" as const }],
+  };
+  assert.deepEqual(withAcquireGuard(boot, o).actions[1], { type: "acquire_leader", guard: { sync: "30" } });
+  assert.equal(withAcquireGuard(race, obs(pgState(), null)), race, "no view: nothing to guard with");
 });

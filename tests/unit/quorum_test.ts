@@ -372,7 +372,7 @@ Deno.test("decide(): in quorum mode a replica promotes only with the votes its q
     ctx("pg2", { dynamic: dyn }),
   );
   assert.deepEqual(voted.actions, [
-    { type: "acquire_leader" },
+    { type: "acquire_leader", guard: { config: "2", sync: "30" } },
     { type: "set_sync_standby_names", value: "ANY 1 (pg1,pg3)" },
     {
       type: "write_history",

@@ -262,7 +262,7 @@ Deno.test("decide(): the sync standby takes the key, writes the sync key, then p
     ctx("pg2", { dynamic: dyn }),
   );
   assert.deepEqual(d.actions, [
-    { type: "acquire_leader" },
+    { type: "acquire_leader", guard: { config: "2", sync: "30" } },
     { type: "write_sync", leader: "pg2", standbys: [], quorum: 0, modRevision: "30" },
     { type: "set_sync_standby_names", value: "" },
     {
