@@ -12,6 +12,7 @@ import type { WatchViewFacts } from "../../src/core/watch_view.ts";
 import { MemoryDcs } from "../fakes/memory_dcs.ts";
 import type { MemoryEtcd } from "../fakes/memory_etcd.ts";
 import { fakeMember, PG1_DCS, stepAgent, testAgent } from "../helpers/agent_fixture.ts";
+import { view } from "../helpers/decide_inputs.ts";
 import type { AgentLog } from "../../src/core/ports.ts";
 
 const quietLog: AgentLog = { cycle: () => {}, warn: () => {}, error: () => {} };
@@ -52,18 +53,7 @@ class StaleCopyDcs extends MemoryDcs {
     return { renewalRevision: "1", viewRevision: "1", highestSeen: null };
   }
   override watchView(): ClusterView {
-    return {
-      initialize: null,
-      config: null,
-      leader: null,
-      members: [],
-      status: null,
-      failover: null,
-      sync: null,
-      history: [],
-      revision: "1",
-      problems: [],
-    };
+    return view({ initialize: null, config: null, leader: null, members: [], status: null, revision: "1" });
   }
   override loadCluster(): Promise<ClusterView> {
     this.reads++;
